@@ -1,1 +1,28 @@
-//! arca-config
+//! arca-config: the node's configuration files, in the reference's formats.
+//!
+//! A home directory ([`Home`]) holds `etc/` with `db.properties` ([`DbProperties`]),
+//! `binarystore.xml` ([`BinaryStoreConfig`]), `system.properties` ([`SystemProperties`]),
+//! the optional `ha-node.properties` ([`HaNodeProperties`]; absent = single node) and
+//! `security/master.key` ([`MasterKey`]). [`check_home`] validates all of them and reports every
+//! problem with file, line and key.
+
+pub mod binarystore;
+pub mod check;
+pub mod db;
+pub mod error;
+pub mod ha_node;
+pub mod home;
+pub mod master_key;
+mod props;
+pub mod system;
+
+pub use binarystore::{
+    BinaryStoreConfig, ChainSpec, FileSystemLayout, ProviderNode, ProviderParams,
+};
+pub use check::check_home;
+pub use db::{DbProperties, DbType};
+pub use error::{ConfigError, Diagnostic, Severity, has_errors};
+pub use ha_node::HaNodeProperties;
+pub use home::Home;
+pub use master_key::MasterKey;
+pub use system::{MapProviderType, SystemProperties};

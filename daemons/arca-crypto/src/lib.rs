@@ -1,1 +1,273 @@
-//! arca-crypto
+//! arca-crypto: password hashing, access tokens, random identifiers and small
+//! constant-time helpers shared by the arca daemons.
+//!
+//! Password hashing uses argon2id (PHC strings, argon2 crate defaults:
+//! m=19456 KiB, t=2, p=1). Hashing and verifying take tens of milliseconds of
+//! CPU: async callers should run them on a blocking thread
+//! (`tokio::task::spawn_blocking`).
+
+use argon2::Argon2;
+use argon2::password_hash::{self, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::distributions::Alphanumeric;
+use rand::rngs::OsRng;
+use rand::{Rng as _, RngCore as _};
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+
+/// Prefix of every access token, so secret scanners can recognise leaked tokens.
+pub const TOKEN_PREFIX: &str = "arca_";
+
+/// Number of random bytes in an access token.
+pub const TOKEN_RANDOM_BYTES: usize = 32;
+
+/// Length of a token produced by [`new_access_token`]:
+/// `"arca_"` + base64url (no padding) of 32 bytes (43 characters).
+pub const TOKEN_LEN: usize = TOKEN_PREFIX.len() + 43;
+
+/// Length of a password produced by [`random_password`].
+pub const RANDOM_PASSWORD_LEN: usize = 24;
+
+/// Errors from this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    /// Computing a password hash failed (invalid parameters, password too long, …).
+    #[error("password hashing failed: {0}")]
+    Hash(#[source] password_hash::Error),
+    /// The stored PHC string could not be parsed or names an unsupported algorithm/parameters.
+    #[error("malformed or unsupported password hash: {0}")]
+    MalformedHash(#[source] password_hash::Error),
+}
+
+/// Hash `password` with argon2id and a fresh random salt; returns a PHC string
+/// (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`).
+pub fn hash_password(password: &str) -> Result<String, CryptoError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(CryptoError::Hash)
+}
+
+/// Verify `password` against a PHC string produced by [`hash_password`].
+///
+/// Returns `Ok(false)` on mismatch and `Err(CryptoError::MalformedHash)` if `phc`
+/// is not a valid argon2 PHC string. The parameters stored in `phc` are used.
+pub fn verify_password(password: &str, phc: &str) -> Result<bool, CryptoError> {
+    let parsed = PasswordHash::new(phc).map_err(CryptoError::MalformedHash)?;
+    match Argon2::default().verify_password(password.as_bytes(), &parsed) {
+        Ok(()) => Ok(true),
+        Err(password_hash::Error::Password) => Ok(false),
+        Err(e) => Err(CryptoError::MalformedHash(e)),
+    }
+}
+
+/// A random initial admin password: 24 alphanumeric characters (`[A-Za-z0-9]`,
+/// ~142 bits) from the OS RNG. URL-safe, shell-safe and never starts with `-`.
+pub fn random_password() -> String {
+    OsRng
+        .sample_iter(&Alphanumeric)
+        .take(RANDOM_PASSWORD_LEN)
+        .map(char::from)
+        .collect()
+}
+
+/// A new access token: `"arca_"` followed by 32 random bytes in base64url without
+/// padding (48 characters in total).
+pub fn new_access_token() -> String {
+    let mut bytes = [0u8; TOKEN_RANDOM_BYTES];
+    OsRng.fill_bytes(&mut bytes);
+    let mut token = String::with_capacity(TOKEN_LEN);
+    token.push_str(TOKEN_PREFIX);
+    URL_SAFE_NO_PAD.encode_string(bytes, &mut token);
+    token
+}
+
+/// What is stored in the database for a token: lowercase hex SHA-256 of the token
+/// string (64 characters). Tokens are high-entropy, so a fast hash is appropriate.
+pub fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// `bytes` random bytes from the OS RNG, hex encoded (`2 * bytes` lowercase characters).
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// Constant-time equality of two byte strings (the length comparison itself is
+/// not constant-time; only the contents are).
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    bool::from(a.ct_eq(b))
+}
+
+/// Process-local keyed digest for in-memory caches (e.g. the authentication
+/// cache): `SHA-256(salt || input)` with a random per-instance 32-byte salt, so a
+/// cache never holds plain passwords and its keys are useless outside this process.
+#[derive(Clone)]
+pub struct CacheKeyer {
+    salt: [u8; 32],
+}
+
+impl CacheKeyer {
+    /// A keyer with a fresh random salt.
+    pub fn new() -> Self {
+        let mut salt = [0u8; 32];
+        OsRng.fill_bytes(&mut salt);
+        Self { salt }
+    }
+
+    /// Keyed digest of `input`.
+    pub fn key(&self, input: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(self.salt);
+        h.update(input);
+        h.finalize().into()
+    }
+
+    /// Keyed digest of several fields (e.g. user name and password), each
+    /// length-prefixed so `("ab", "c")` and `("a", "bc")` give different keys.
+    pub fn key_parts(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(self.salt);
+        for part in parts {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        h.finalize().into()
+    }
+}
+
+impl Default for CacheKeyer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for CacheKeyer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheKeyer").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_verify_round_trip() {
+        let phc = hash_password("correct horse").unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(verify_password("correct horse", &phc).unwrap());
+        // fresh salt each time
+        assert_ne!(phc, hash_password("correct horse").unwrap());
+    }
+
+    #[test]
+    fn wrong_password_is_false() {
+        let phc = hash_password("secret").unwrap();
+        assert!(!verify_password("Secret", &phc).unwrap());
+        assert!(!verify_password("", &phc).unwrap());
+    }
+
+    #[test]
+    fn empty_and_unicode_passwords() {
+        let phc = hash_password("").unwrap();
+        assert!(verify_password("", &phc).unwrap());
+        let phc = hash_password("pässwörd🔑").unwrap();
+        assert!(verify_password("pässwörd🔑", &phc).unwrap());
+        assert!(!verify_password("passwort", &phc).unwrap());
+    }
+
+    #[test]
+    fn malformed_phc_is_error() {
+        for bad in [
+            "",
+            "not a hash",
+            "$argon2id$v=19$m=19456,t=2,p=1$",
+            "$argon2id$v=19$m=abc,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g",
+            "$unknown$v=1$c2FsdHNhbHQ$aGFzaGhhc2g",
+        ] {
+            let r = verify_password("x", bad);
+            assert!(
+                matches!(r, Err(CryptoError::MalformedHash(_))),
+                "{bad:?} gave {r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn random_password_format() {
+        let a = random_password();
+        let b = random_password();
+        assert_eq!(a.len(), RANDOM_PASSWORD_LEN);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()), "{a}");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn token_format() {
+        let t = new_access_token();
+        assert_eq!(t.len(), TOKEN_LEN);
+        assert_eq!(t.len(), 48);
+        let body = t.strip_prefix(TOKEN_PREFIX).unwrap();
+        assert!(
+            body.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'),
+            "{t}"
+        );
+        assert_eq!(URL_SAFE_NO_PAD.decode(body).unwrap().len(), 32);
+        assert_ne!(t, new_access_token());
+    }
+
+    #[test]
+    fn digest_is_stable_sha256_hex() {
+        assert_eq!(
+            token_digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let t = new_access_token();
+        assert_eq!(token_digest(&t), token_digest(&t));
+        assert_ne!(token_digest(&t), token_digest(&new_access_token()));
+        assert_eq!(token_digest(&t).len(), 64);
+    }
+
+    #[test]
+    fn random_hex_lengths() {
+        assert_eq!(random_hex(0), "");
+        let h = random_hex(8);
+        assert_eq!(h.len(), 16);
+        assert!(
+            h.bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_ne!(random_hex(16), random_hex(16));
+    }
+
+    #[test]
+    fn ct_eq_works() {
+        assert!(ct_eq(b"", b""));
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"ab"));
+        assert!(!ct_eq(b"", b"a"));
+    }
+
+    #[test]
+    fn cache_keyer() {
+        let k = CacheKeyer::new();
+        assert_eq!(k.key(b"pw"), k.key(b"pw"));
+        assert_ne!(k.key(b"pw"), k.key(b"pw2"));
+        // per-instance salt
+        assert_ne!(k.key(b"pw"), CacheKeyer::new().key(b"pw"));
+        assert_ne!(k.key(b"pw"), <[u8; 32]>::from(Sha256::digest(b"pw")));
+        assert_ne!(k.key_parts(&[b"ab", b"c"]), k.key_parts(&[b"a", b"bc"]));
+        assert_eq!(
+            k.key_parts(&[b"a", b"b"]),
+            k.clone().key_parts(&[b"a", b"b"])
+        );
+        assert_eq!(format!("{k:?}"), "CacheKeyer { .. }");
+    }
+}

@@ -1,1 +1,38 @@
-//! arca-runtime
+//! arca-runtime: process plumbing shared by every arca daemon.
+//!
+//! - [`init_logging`]: journald (structured fields) under systemd, compact stderr otherwise.
+//! - [`Notifier`] / [`spawn_watchdog`] / [`Heartbeat`]: `sd_notify` readiness, status and
+//!   a watchdog tied to the health of the caller's main loop.
+//! - [`control_channel`]: SIGTERM/SIGINT/SIGHUP as typed [`Control`] messages.
+//! - [`BUILD`] / [`build_info!`]: version, git revision and build date.
+
+mod build_info;
+mod logging;
+mod notify;
+mod signals;
+
+pub use build_info::{BUILD, BuildInfo};
+pub use logging::{LogTarget, init_logging};
+pub use notify::{Heartbeat, Notifier, spawn_watchdog};
+pub use signals::{Control, control_channel};
+
+/// Errors from this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// A global tracing subscriber (or `log` logger) is already installed,
+    /// e.g. because [`init_logging`] was called twice.
+    #[error("logging is already initialised: {0}")]
+    LoggingAlreadyInitialized(#[source] tracing_subscriber::util::TryInitError),
+    /// The function must be called from within a tokio runtime.
+    #[error("no tokio runtime is running (call this from within the runtime)")]
+    NoTokioRuntime,
+    /// Installing a signal handler failed.
+    #[error("cannot install handler for {signal}: {source}")]
+    Signal {
+        /// Signal name, e.g. "SIGTERM".
+        signal: &'static str,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}

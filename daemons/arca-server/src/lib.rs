@@ -1,1 +1,10 @@
-//! arca-server
+//! arca-server: HTTP API, repositories, storage and authentication of one
+//! arca node. `main.rs` only calls [`cli::main`].
+
+pub mod app;
+pub mod cli;
+pub mod gc;
+pub mod http;
+pub mod paths;
+pub mod policy;
+pub mod state;

@@ -1,0 +1,178 @@
+//! `check_home`: validate every config file of a home and collect all problems.
+
+use crate::binarystore;
+use crate::db;
+use crate::error::{ConfigError, Diagnostic, Diags};
+use crate::ha_node;
+use crate::home::Home;
+use crate::master_key;
+use crate::system::SystemProperties;
+
+/// Validate everything under `home`: each file that exists (absent files mean their defaults).
+/// Collects all problems instead of stopping at the first. Errors mean the node must not start.
+pub fn check_home(home: &Home) -> Vec<Diagnostic> {
+    let mut diags = Diags::default();
+    if !home.root().is_dir() {
+        diags.error(ConfigError::new(
+            home.root(),
+            "home directory does not exist",
+        ));
+        return diags.list;
+    }
+    if !home.etc().is_dir() {
+        diags.warn(ConfigError::new(
+            home.etc(),
+            "directory missing: defaults apply; it is created on first start",
+        ));
+    }
+
+    // ha-node.properties first: whether this is an HA node changes what db.properties may say.
+    let (ha, ha_diags, _present) = ha_node::analyse(home);
+    diags.extend(ha_diags.list);
+
+    let (_db, db_diags) = db::analyse(home);
+    diags.extend(db_diags.list);
+
+    let (store, store_diags) = binarystore::analyse_home(home);
+    diags.extend(store_diags.list);
+    if let Some(store) = store
+        && let Err(e) = store.file_system_layout(home)
+    {
+        diags.error(e);
+    }
+
+    match SystemProperties::load(home) {
+        Ok(system) => diags.extend(system.check()),
+        Err(e) => diags.error(e),
+    }
+
+    let secondary = ha.as_ref().is_some_and(|h| !h.primary);
+    master_key::analyse(home, secondary, &mut diags);
+
+    diags.list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::has_errors;
+    use std::fs;
+
+    fn fresh() -> (tempfile::TempDir, Home) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path().join("home"));
+        home.init_layout().unwrap();
+        (dir, home)
+    }
+
+    #[test]
+    fn fresh_home_is_clean() {
+        let (_d, home) = fresh();
+        let d = check_home(&home);
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn missing_home_is_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = check_home(&Home::new(dir.path().join("nope")));
+        assert_eq!(d.len(), 1);
+        assert!(d[0].is_error());
+    }
+
+    #[test]
+    fn empty_home_warns_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = check_home(&Home::new(dir.path()));
+        assert!(!has_errors(&d), "{d:?}");
+        assert_eq!(d.len(), 1);
+    }
+
+    #[test]
+    fn collects_problems_of_every_file() {
+        let (_d, home) = fresh();
+        fs::write(
+            home.ha_node_properties(),
+            "node.id=n2\ncontext.url=http://h:8081/a\nprimary=false\n",
+        )
+        .unwrap();
+        fs::write(
+            home.binarystore_xml(),
+            "<config version=\"2\">\n  <chain template=\"bogus\"/>\n</config>\n",
+        )
+        .unwrap();
+        fs::write(home.system_properties(), "arca.gc.grace.secs=soon\n").unwrap();
+        fs::write(home.master_key(), "not-a-key").unwrap();
+        let d = check_home(&home);
+        let errors: Vec<String> = d
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.to_string())
+            .collect();
+        let etc = home.etc().display().to_string();
+        assert_eq!(
+            errors,
+            vec![
+                format!(
+                    "error: {etc}/db.properties:{}: type: sqlite is only for single node; HA needs type=postgresql (etc/ha-node.properties exists)",
+                    crate::home::DEFAULT_DB_PROPERTIES
+                        .lines()
+                        .position(|l| l == "type=sqlite")
+                        .unwrap()
+                        + 1
+                ),
+                format!(
+                    "error: {etc}/binarystore.xml:2: template: unknown template 'bogus'; known templates: {}",
+                    binarystore::KNOWN_TEMPLATES.join(", ")
+                ),
+                format!(
+                    "error: {etc}/system.properties:1: arca.gc.grace.secs: 'soon' is invalid; expected a whole number of seconds"
+                ),
+                format!(
+                    "error: {etc}/security/master.key: contains characters that are not hexadecimal; expected 32 hexadecimal characters (an AES-128 key, e.g. from `openssl rand -hex 16`)"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn valid_non_file_system_chain_is_refused() {
+        let (_d, home) = fresh();
+        fs::write(
+            home.binarystore_xml(),
+            "<config>\n<chain template=\"cache-fs\"/></config>",
+        )
+        .unwrap();
+        let d = check_home(&home);
+        assert_eq!(d.len(), 1);
+        assert!(d[0].is_error());
+        assert!(
+            d[0].to_string()
+                .contains("binarystore.xml:2: chain: template 'cache-fs' is valid"),
+            "{}",
+            d[0]
+        );
+    }
+
+    #[test]
+    fn secondary_without_master_key() {
+        let (_d, home) = fresh();
+        fs::write(
+            home.db_properties(),
+            "type=postgresql\nurl=postgresql://db/arca\n",
+        )
+        .unwrap();
+        fs::write(
+            home.ha_node_properties(),
+            "node.id=n2\ncontext.url=http://h:8081/a\nprimary=false\n",
+        )
+        .unwrap();
+        let d = check_home(&home);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].error
+                .message
+                .contains("copy etc/security/master.key from the primary")
+        );
+    }
+}

@@ -1,0 +1,477 @@
+//! `etc/system.properties`: cluster-wide settings, a free key/value map with typed getters.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{ConfigError, Diagnostic, Diags};
+use crate::home::Home;
+use crate::props::PropFile;
+
+pub const CONTEXT_PATH: &str = "arca.http.context.path";
+pub const UPLOAD_MAX_BYTES: &str = "arca.upload.max.bytes";
+pub const PATH_MAX_LENGTH: &str = "arca.path.max.length";
+pub const GC_INTERVAL_SECS: &str = "arca.gc.interval.secs";
+pub const GC_GRACE_SECS: &str = "arca.gc.grace.secs";
+pub const MAP_PROVIDER_TYPE: &str = "arca.map.provider.type";
+pub const SESSION_CLEANUP_CRON: &str = "arca.db.session.cleanup.cron";
+pub const AUTH_CACHE_SECS: &str = "arca.auth.cache.secs";
+
+/// Every key system.properties knows; others are warned about.
+pub const KNOWN_KEYS: [&str; 8] = [
+    CONTEXT_PATH,
+    UPLOAD_MAX_BYTES,
+    PATH_MAX_LENGTH,
+    GC_INTERVAL_SECS,
+    GC_GRACE_SECS,
+    MAP_PROVIDER_TYPE,
+    SESSION_CLEANUP_CRON,
+    AUTH_CACHE_SECS,
+];
+
+pub const DEFAULT_CONTEXT_PATH: &str = "/artifactory";
+pub const DEFAULT_UPLOAD_MAX_BYTES: u64 = 100 * 1024 * 1024 * 1024;
+pub const DEFAULT_PATH_MAX_LENGTH: usize = 1024;
+pub const DEFAULT_GC_INTERVAL_SECS: u64 = 3600;
+pub const DEFAULT_GC_GRACE_SECS: u64 = 60;
+pub const DEFAULT_AUTH_CACHE_SECS: u64 = 300;
+
+/// Where UI sessions are kept (`arca.map.provider.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MapProviderType {
+    /// In the shared database (default): any node can serve any session.
+    #[default]
+    Db,
+    /// In this node's memory: needs sticky sessions at the load balancer.
+    Local,
+}
+
+impl fmt::Display for MapProviderType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MapProviderType::Db => "db",
+            MapProviderType::Local => "local",
+        })
+    }
+}
+
+/// Contents of `etc/system.properties` (absent file = empty = all defaults).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SystemProperties {
+    /// key → (value, line)
+    map: BTreeMap<String, (String, usize)>,
+    file: PathBuf,
+    /// Problems seen while reading (duplicate keys).
+    read_warnings: Vec<Diagnostic>,
+}
+
+impl SystemProperties {
+    /// Read `<home>/etc/system.properties`; an absent file is an empty map. Values are checked by
+    /// the getters (and all at once by [`SystemProperties::check`]).
+    pub fn load(home: &Home) -> Result<SystemProperties, ConfigError> {
+        let path = home.system_properties();
+        match PropFile::read(&path)? {
+            Some(f) => Ok(Self::from_file(f)),
+            None => Ok(SystemProperties {
+                file: path,
+                ..SystemProperties::default()
+            }),
+        }
+    }
+
+    /// Parse properties text (`file` is used in messages).
+    pub fn parse(text: &str, file: &Path) -> Result<SystemProperties, ConfigError> {
+        PropFile::parse(text, file).map(Self::from_file)
+    }
+
+    fn from_file(f: PropFile) -> SystemProperties {
+        let mut diags = Diags::default();
+        f.check_duplicates(&mut diags);
+        let map = f
+            .entries
+            .into_iter()
+            .map(|e| (e.key, (e.value, e.line)))
+            .collect();
+        SystemProperties {
+            map,
+            file: f.path,
+            read_warnings: diags.list,
+        }
+    }
+
+    /// The file these came from.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// Raw value of any key (empty values included).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.map.get(key).map(|(v, _)| v.as_str())
+    }
+
+    /// Line `key` is set on.
+    pub fn line(&self, key: &str) -> Option<usize> {
+        self.map.get(key).map(|(_, l)| *l)
+    }
+
+    /// All keys, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.map.keys().map(String::as_str)
+    }
+
+    /// A set, non-empty value and its line.
+    fn value(&self, key: &str) -> Option<(&str, usize)> {
+        self.map
+            .get(key)
+            .filter(|(v, _)| !v.is_empty())
+            .map(|(v, l)| (v.as_str(), *l))
+    }
+
+    fn bad(&self, key: &str, line: usize, value: &str, expected: &str) -> ConfigError {
+        ConfigError::new(
+            &self.file,
+            format!("'{value}' is invalid; expected {expected}"),
+        )
+        .at_line(line)
+        .with_key(key)
+    }
+
+    /// `arca.http.context.path`, default `/artifactory`. Must start with `/` and not end with
+    /// `/`; `/` means the root and is returned as `""`.
+    pub fn context_path(&self) -> Result<String, ConfigError> {
+        let Some((v, line)) = self.value(CONTEXT_PATH) else {
+            return Ok(DEFAULT_CONTEXT_PATH.to_string());
+        };
+        if v == "/" {
+            return Ok(String::new());
+        }
+        let expected = "a path such as /artifactory (starts with '/', no trailing '/', \
+                        segments of letters, digits, '.', '_', '~', '-') or / for the root";
+        let valid = v.starts_with('/')
+            && v[1..].split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg != "."
+                    && seg != ".."
+                    && seg
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '-'))
+            });
+        if valid {
+            Ok(v.to_string())
+        } else {
+            Err(self.bad(CONTEXT_PATH, line, v, expected))
+        }
+    }
+
+    /// `arca.upload.max.bytes`, default 100 GiB. Plain bytes or with a suffix `k`, `m`, `g`, `t`
+    /// or `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024, case-insensitive).
+    pub fn max_upload_bytes(&self) -> Result<u64, ConfigError> {
+        let Some((v, line)) = self.value(UPLOAD_MAX_BYTES) else {
+            return Ok(DEFAULT_UPLOAD_MAX_BYTES);
+        };
+        parse_size(v).filter(|n| *n > 0).ok_or_else(|| {
+            self.bad(
+                UPLOAD_MAX_BYTES,
+                line,
+                v,
+                "a positive size in bytes, optionally with a suffix k, m, g, t, KiB, MiB, GiB \
+                 or TiB (e.g. 107374182400 or 100GiB)",
+            )
+        })
+    }
+
+    /// `arca.path.max.length`, default 1024.
+    pub fn max_path_length(&self) -> Result<usize, ConfigError> {
+        let Some((v, line)) = self.value(PATH_MAX_LENGTH) else {
+            return Ok(DEFAULT_PATH_MAX_LENGTH);
+        };
+        v.parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| self.bad(PATH_MAX_LENGTH, line, v, "a positive whole number of bytes"))
+    }
+
+    fn secs(&self, key: &str, default: u64) -> Result<u64, ConfigError> {
+        let Some((v, line)) = self.value(key) else {
+            return Ok(default);
+        };
+        v.parse::<u64>()
+            .map_err(|_| self.bad(key, line, v, "a whole number of seconds"))
+    }
+
+    /// `arca.gc.interval.secs`, default 3600; 0 disables GC.
+    pub fn gc_interval_secs(&self) -> Result<u64, ConfigError> {
+        self.secs(GC_INTERVAL_SECS, DEFAULT_GC_INTERVAL_SECS)
+    }
+
+    /// `arca.gc.grace.secs`, default 60.
+    pub fn gc_grace_secs(&self) -> Result<u64, ConfigError> {
+        self.secs(GC_GRACE_SECS, DEFAULT_GC_GRACE_SECS)
+    }
+
+    /// `arca.auth.cache.secs`, default 300.
+    pub fn auth_cache_secs(&self) -> Result<u64, ConfigError> {
+        self.secs(AUTH_CACHE_SECS, DEFAULT_AUTH_CACHE_SECS)
+    }
+
+    /// `arca.map.provider.type`: `db` (default) or `local`.
+    pub fn map_provider_type(&self) -> Result<MapProviderType, ConfigError> {
+        match self.value(MAP_PROVIDER_TYPE) {
+            None | Some(("db", _)) => Ok(MapProviderType::Db),
+            Some(("local", _)) => Ok(MapProviderType::Local),
+            Some((v, line)) => Err(self.bad(MAP_PROVIDER_TYPE, line, v, "db or local")),
+        }
+    }
+
+    /// `arca.db.session.cleanup.cron`: a Quartz cron expression (6 or 7 fields), `None` when unset
+    /// (the timer then runs hourly at a fixed random minute per host).
+    pub fn session_cleanup_cron(&self) -> Result<Option<String>, ConfigError> {
+        let Some((v, line)) = self.value(SESSION_CLEANUP_CRON) else {
+            return Ok(None);
+        };
+        let fields: Vec<&str> = v.split_whitespace().collect();
+        let valid = (6..=7).contains(&fields.len())
+            && fields.iter().all(|f| {
+                f.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '*' | '?' | '/' | ',' | '-' | '#')
+                })
+            });
+        if valid {
+            Ok(Some(fields.join(" ")))
+        } else {
+            Err(self.bad(
+                SESSION_CLEANUP_CRON,
+                line,
+                v,
+                "a Quartz cron expression: sec min hour day-of-month month day-of-week [year], \
+                 e.g. 0 17 * * * ?",
+            ))
+        }
+    }
+
+    /// Every problem: unknown keys and duplicates (warnings), bad values (errors).
+    pub fn check(&self) -> Vec<Diagnostic> {
+        let mut diags = Diags::default();
+        diags.extend(self.read_warnings.clone());
+        for (key, (_, line)) in &self.map {
+            if KNOWN_KEYS.contains(&key.as_str()) {
+                continue;
+            }
+            let ours = key
+                .strip_prefix("artifactory.")
+                .map(|rest| format!("arca.{rest}"));
+            let msg = match ours {
+                Some(ours) if KNOWN_KEYS.contains(&ours.as_str()) => {
+                    format!("unknown key (the reference's name); arca reads {ours}")
+                }
+                _ => format!("unknown key; known keys: {}", KNOWN_KEYS.join(", ")),
+            };
+            diags.warn(
+                ConfigError::new(&self.file, msg)
+                    .at_line(*line)
+                    .with_key(key),
+            );
+        }
+        let results = [
+            self.context_path().err(),
+            self.max_upload_bytes().err(),
+            self.max_path_length().err(),
+            self.gc_interval_secs().err(),
+            self.gc_grace_secs().err(),
+            self.map_provider_type().err(),
+            self.session_cleanup_cron().err(),
+            self.auth_cache_secs().err(),
+        ];
+        let mut errors: Vec<ConfigError> = results.into_iter().flatten().collect();
+        errors.sort_by_key(|e| e.line);
+        for e in errors {
+            diags.error(e);
+        }
+        diags.list
+    }
+}
+
+/// `123`, `10k`, `5 MiB`, `100GiB`, … (powers of 1024, suffix case-insensitive).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, suffix) = s.split_at(split);
+    if digits.is_empty() {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    let shift = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        "t" | "tib" => 40,
+        _ => return None,
+    };
+    n.checked_mul(1u64 << shift)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::has_errors;
+
+    const F: &str = "/h/etc/system.properties";
+
+    fn sp(text: &str) -> SystemProperties {
+        SystemProperties::parse(text, Path::new(F)).unwrap()
+    }
+
+    #[test]
+    fn defaults_and_shipped_file() {
+        for s in [sp(""), sp(crate::home::DEFAULT_SYSTEM_PROPERTIES)] {
+            assert_eq!(s.context_path().unwrap(), "/artifactory");
+            assert_eq!(s.max_upload_bytes().unwrap(), 107_374_182_400);
+            assert_eq!(s.max_path_length().unwrap(), 1024);
+            assert_eq!(s.gc_interval_secs().unwrap(), 3600);
+            assert_eq!(s.gc_grace_secs().unwrap(), 60);
+            assert_eq!(s.auth_cache_secs().unwrap(), 300);
+            assert_eq!(s.map_provider_type().unwrap(), MapProviderType::Db);
+            assert_eq!(s.session_cleanup_cron().unwrap(), None);
+            assert!(s.check().is_empty());
+        }
+    }
+
+    #[test]
+    fn shipped_commented_values_are_valid() {
+        // Uncomment every "#arca.…=" line of the shipped file: all values must pass.
+        let text: String = crate::home::DEFAULT_SYSTEM_PROPERTIES
+            .lines()
+            .map(|l| {
+                l.strip_prefix("#arca.")
+                    .map(|r| format!("arca.{r}"))
+                    .unwrap_or_else(|| l.to_string())
+                    + "\n"
+            })
+            .collect();
+        let s = sp(&text);
+        assert_eq!(s.keys().count(), KNOWN_KEYS.len());
+        assert!(s.check().is_empty(), "{:?}", s.check());
+        assert_eq!(s.max_upload_bytes().unwrap(), DEFAULT_UPLOAD_MAX_BYTES);
+    }
+
+    #[test]
+    fn absent_file_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        let s = SystemProperties::load(&home).unwrap();
+        assert_eq!(s.get("anything"), None);
+        assert_eq!(s.file(), home.system_properties());
+    }
+
+    #[test]
+    fn values() {
+        let s = sp(
+            "arca.http.context.path=/\narca.upload.max.bytes=10 MiB\narca.path.max.length=2048\n\
+             arca.gc.interval.secs=0\narca.gc.grace.secs=5\narca.map.provider.type=local\n\
+             arca.db.session.cleanup.cron=0  17 * * * ?\narca.auth.cache.secs=0\n",
+        );
+        assert_eq!(s.context_path().unwrap(), "");
+        assert_eq!(s.max_upload_bytes().unwrap(), 10 << 20);
+        assert_eq!(s.max_path_length().unwrap(), 2048);
+        assert_eq!(s.gc_interval_secs().unwrap(), 0);
+        assert_eq!(s.gc_grace_secs().unwrap(), 5);
+        assert_eq!(s.map_provider_type().unwrap(), MapProviderType::Local);
+        assert_eq!(
+            s.session_cleanup_cron().unwrap().as_deref(),
+            Some("0 17 * * * ?")
+        );
+        assert_eq!(s.auth_cache_secs().unwrap(), 0);
+        assert_eq!(s.get("arca.gc.grace.secs"), Some("5"));
+        assert_eq!(s.line("arca.gc.grace.secs"), Some(5));
+        assert_eq!(
+            sp("arca.http.context.path=/a/b-c\n")
+                .context_path()
+                .unwrap(),
+            "/a/b-c"
+        );
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("123"), Some(123));
+        assert_eq!(parse_size("2k"), Some(2048));
+        assert_eq!(parse_size("3M"), Some(3 << 20));
+        assert_eq!(parse_size("1g"), Some(1 << 30));
+        assert_eq!(parse_size("1 KiB"), Some(1024));
+        assert_eq!(parse_size("100GiB"), Some(107_374_182_400));
+        assert_eq!(parse_size("1TiB"), Some(1 << 40));
+        for bad in [
+            "",
+            "k",
+            "1.5g",
+            "10GB",
+            "-1",
+            "99999999999999999999",
+            "20000000t",
+        ] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_values_name_file_line_key_and_form() {
+        let cases = [
+            (CONTEXT_PATH, "artifactory", "starts with '/'"),
+            (CONTEXT_PATH, "/artifactory/", "no trailing '/'"),
+            (CONTEXT_PATH, "/a//b", "segments"),
+            (CONTEXT_PATH, "/a b", "segments"),
+            (UPLOAD_MAX_BYTES, "10GB", "suffix"),
+            (UPLOAD_MAX_BYTES, "0", "positive"),
+            (PATH_MAX_LENGTH, "0", "positive whole number"),
+            (GC_INTERVAL_SECS, "1h", "whole number of seconds"),
+            (GC_GRACE_SECS, "-1", "whole number of seconds"),
+            (AUTH_CACHE_SECS, "x", "whole number of seconds"),
+            (MAP_PROVIDER_TYPE, "distributed", "db or local"),
+            (SESSION_CLEANUP_CRON, "17 * * *", "Quartz cron"),
+        ];
+        for (key, value, expected) in cases {
+            let s = sp(&format!("# c\n{key}={value}\n"));
+            let d = s.check();
+            assert_eq!(d.len(), 1, "{key}={value}: {d:?}");
+            let e = &d[0].error;
+            assert!(d[0].is_error());
+            assert_eq!((e.line, e.key.as_deref()), (Some(2), Some(key)));
+            let text = d[0].to_string();
+            assert!(
+                text.starts_with(&format!(
+                    "error: {F}:2: {key}: '{value}' is invalid; expected "
+                )),
+                "{text}"
+            );
+            assert!(text.contains(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_duplicates_warn() {
+        let s = sp(
+            "arca.gc.grace.secs=1\nfoo=1\nartifactory.map.provider.type=db\narca.gc.grace.secs=2\n",
+        );
+        let d = s.check();
+        assert!(!has_errors(&d));
+        let got: Vec<_> = d
+            .iter()
+            .map(|d| (d.error.line, d.error.key.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(4), "arca.gc.grace.secs".into()),
+                (Some(3), "artifactory.map.provider.type".into()),
+                (Some(2), "foo".into()),
+            ]
+        );
+        assert!(
+            d[1].error
+                .message
+                .contains("arca reads arca.map.provider.type")
+        );
+        assert_eq!(s.gc_grace_secs().unwrap(), 2);
+    }
+}

@@ -1,0 +1,25 @@
+use std::path::PathBuf;
+
+/// Errors of the metadata store.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("cannot create {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error(
+        "database schema version {found} is newer than this build knows ({known}); \
+         upgrade arca before starting this node"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("database worker failed: {0}")]
+    Join(String),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}

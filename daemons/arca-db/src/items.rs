@@ -1,0 +1,512 @@
+//! Files, folders, binaries and properties.
+//!
+//! Paths are relative to the repository root, `/`-separated, without a leading
+//! or trailing slash; the root itself is `""` and has no row. Every folder on
+//! the way to a file has a row, so folder info and listings have timestamps.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::{Binary, DbError, Item, NewFile};
+
+const ITEM_COLUMNS: &str = "i.id, i.repo, i.path, i.parent, i.name, i.folder, i.sha256, \
+     b.sha1, b.md5, b.size, i.sha1_original, i.md5_original, i.sha256_original, \
+     i.created, i.created_by, i.modified, i.modified_by, i.updated";
+const ITEM_FROM: &str = "items i LEFT JOIN binaries b ON b.sha256 = i.sha256";
+
+fn item_from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
+    let sha256: Option<String> = r.get(6)?;
+    let binary = match sha256 {
+        Some(sha256) => Some(Binary {
+            sha256,
+            sha1: r.get(7)?,
+            md5: r.get(8)?,
+            size: r.get::<_, i64>(9)?.max(0) as u64,
+        }),
+        None => None,
+    };
+    Ok(Item {
+        id: r.get(0)?,
+        repo: r.get(1)?,
+        path: r.get(2)?,
+        parent: r.get(3)?,
+        name: r.get(4)?,
+        folder: r.get(5)?,
+        binary,
+        sha1_original: r.get(10)?,
+        md5_original: r.get(11)?,
+        sha256_original: r.get(12)?,
+        created: r.get(13)?,
+        created_by: r.get(14)?,
+        modified: r.get(15)?,
+        modified_by: r.get(16)?,
+        updated: r.get(17)?,
+    })
+}
+
+/// Split `a/b/c` into (`a/b`, `c`).
+pub fn split_path(path: &str) -> (&str, &str) {
+    match path.rfind('/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("", path),
+    }
+}
+
+/// Join a folder path and a relative path.
+pub fn join_path(base: &str, rest: &str) -> String {
+    match (base.is_empty(), rest.is_empty()) {
+        (true, _) => rest.to_string(),
+        (_, true) => base.to_string(),
+        _ => format!("{base}/{rest}"),
+    }
+}
+
+/// Bounds `[lo, hi)` that select every descendant path of `path` by byte order
+/// ('0' is the character after '/').
+fn descendant_bounds(path: &str) -> (String, String) {
+    if path.is_empty() {
+        (String::new(), "\u{10FFFF}".to_string())
+    } else {
+        (format!("{path}/"), format!("{path}0"))
+    }
+}
+
+pub fn get(conn: &Connection, repo: &str, path: &str) -> Result<Option<Item>, DbError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.repo = ?1 AND i.path = ?2"
+    ))?;
+    Ok(stmt.query_row(params![repo, path], item_from_row).optional()?)
+}
+
+/// Direct children of a folder (`""` = repository root), folders first, by name.
+pub fn children(conn: &Connection, repo: &str, path: &str) -> Result<Vec<Item>, DbError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.repo = ?1 AND i.parent = ?2 \
+         ORDER BY i.folder DESC, i.name"
+    ))?;
+    let rows = stmt.query_map(params![repo, path], item_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Every item below `path` (not `path` itself), in path order.
+pub fn descendants(conn: &Connection, repo: &str, path: &str) -> Result<Vec<Item>, DbError> {
+    let (lo, hi) = descendant_bounds(path);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.repo = ?1 AND i.path >= ?2 AND i.path < ?3 \
+         AND i.path != '' ORDER BY i.path"
+    ))?;
+    let rows = stmt.query_map(params![repo, lo, hi], item_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn binary_by(conn: &Connection, column: ChecksumKind, value: &str) -> Result<Option<Binary>, DbError> {
+    let sql = format!(
+        "SELECT sha256, sha1, md5, size FROM binaries WHERE {} = ?1 LIMIT 1",
+        column.column()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    Ok(stmt
+        .query_row([value.to_ascii_lowercase()], |r| {
+            Ok(Binary {
+                sha256: r.get(0)?,
+                sha1: r.get(1)?,
+                md5: r.get(2)?,
+                size: r.get::<_, i64>(3)?.max(0) as u64,
+            })
+        })
+        .optional()?)
+}
+
+/// Which checksum a lookup uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumKind {
+    Sha256,
+    Sha1,
+    Md5,
+}
+
+impl ChecksumKind {
+    fn column(self) -> &'static str {
+        match self {
+            ChecksumKind::Sha256 => "sha256",
+            ChecksumKind::Sha1 => "sha1",
+            ChecksumKind::Md5 => "md5",
+        }
+    }
+}
+
+/// Record a binary if it is not known yet.
+pub fn insert_binary(conn: &Connection, binary: &Binary, now: i64) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO binaries (sha256, sha1, md5, size, created) VALUES (?1,?2,?3,?4,?5) \
+         ON CONFLICT(sha256) DO NOTHING",
+    )?
+    .execute(params![
+        binary.sha256,
+        binary.sha1,
+        binary.md5,
+        binary.size as i64,
+        now
+    ])?;
+    Ok(())
+}
+
+/// Create the folder `path` and every folder above it that is missing.
+/// `Conflict` when a file is in the way.
+pub fn ensure_folders(
+    conn: &Connection,
+    repo: &str,
+    path: &str,
+    user: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    if path.is_empty() {
+        return Ok(());
+    }
+    let mut end = 0;
+    let mut prefixes: Vec<&str> = path
+        .match_indices('/')
+        .map(|(i, _)| &path[..i])
+        .collect();
+    prefixes.push(path);
+    // Walk from the deepest folder up: usually it already exists and we stop at once.
+    for (idx, prefix) in prefixes.iter().enumerate().rev() {
+        match get(conn, repo, prefix)? {
+            Some(item) if item.folder => {
+                end = idx + 1;
+                break;
+            }
+            Some(_) => {
+                return Err(DbError::Conflict(format!(
+                    "Cannot create folder {repo}/{path}: {repo}/{prefix} is a file"
+                )));
+            }
+            None => {}
+        }
+    }
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO items (repo, path, parent, name, folder, size, created, created_by, \
+         modified, modified_by, updated) VALUES (?1,?2,?3,?4,1,0,?5,?6,?5,?6,?5)",
+    )?;
+    for prefix in &prefixes[end..] {
+        let (parent, name) = split_path(prefix);
+        stmt.execute(params![repo, prefix, parent, name, now, user])?;
+    }
+    Ok(())
+}
+
+/// Create or overwrite the file at `path` (folders above it are created).
+/// The binary row must exist. `Conflict` when a folder is at `path`.
+pub fn put_file(conn: &Connection, repo: &str, path: &str, file: &NewFile) -> Result<Item, DbError> {
+    let (parent, name) = split_path(path);
+    ensure_folders(conn, repo, parent, &file.user, file.now)?;
+    match get(conn, repo, path)? {
+        Some(existing) if existing.folder => {
+            return Err(DbError::Conflict(format!(
+                "Cannot deploy file {repo}/{path}: a folder with that path exists"
+            )));
+        }
+        Some(existing) => {
+            conn.prepare_cached(
+                "UPDATE items SET sha256=?2, size=?3, sha1_original=?4, md5_original=?5, \
+                 sha256_original=?6, modified=?7, modified_by=?8, updated=?7 WHERE id=?1",
+            )?
+            .execute(params![
+                existing.id,
+                file.binary.sha256,
+                file.binary.size as i64,
+                file.sha1_original,
+                file.md5_original,
+                file.sha256_original,
+                file.now,
+                file.user
+            ])?;
+        }
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO items (repo, path, parent, name, folder, sha256, size, sha1_original, \
+                 md5_original, sha256_original, created, created_by, modified, modified_by, updated) \
+                 VALUES (?1,?2,?3,?4,0,?5,?6,?7,?8,?9,?10,?11,?10,?11,?10)",
+            )?
+            .execute(params![
+                repo,
+                path,
+                parent,
+                name,
+                file.binary.sha256,
+                file.binary.size as i64,
+                file.sha1_original,
+                file.md5_original,
+                file.sha256_original,
+                file.now,
+                file.user
+            ])?;
+        }
+    }
+    get(conn, repo, path)?.ok_or_else(|| DbError::Corrupt(format!("{repo}/{path} vanished")))
+}
+
+/// Delete an item and, for a folder, everything below it. Returns the number of rows removed.
+pub fn delete_tree(conn: &Connection, repo: &str, path: &str) -> Result<usize, DbError> {
+    let (lo, hi) = descendant_bounds(path);
+    let below = conn.execute(
+        "DELETE FROM items WHERE repo = ?1 AND path >= ?2 AND path < ?3 AND path != ''",
+        params![repo, lo, hi],
+    )?;
+    let itself = conn.execute(
+        "DELETE FROM items WHERE repo = ?1 AND path = ?2",
+        params![repo, path],
+    )?;
+    Ok(below + itself)
+}
+
+/// Properties of one item: key → values (sorted).
+pub fn props(conn: &Connection, item_id: i64) -> Result<BTreeMap<String, Vec<String>>, DbError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT key, value FROM item_props WHERE item_id = ?1 ORDER BY key, value")?;
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let rows = stmt.query_map([item_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (k, v) = row?;
+        map.entry(k).or_default().push(v);
+    }
+    Ok(map)
+}
+
+/// Set properties: each key given replaces that key's values.
+pub fn set_props(
+    conn: &Connection,
+    item_id: i64,
+    props: &BTreeMap<String, Vec<String>>,
+) -> Result<(), DbError> {
+    let mut del = conn.prepare_cached("DELETE FROM item_props WHERE item_id = ?1 AND key = ?2")?;
+    let mut ins = conn.prepare_cached(
+        "INSERT INTO item_props (item_id, key, value) VALUES (?1,?2,?3) ON CONFLICT DO NOTHING",
+    )?;
+    for (key, values) in props {
+        del.execute(params![item_id, key])?;
+        for value in values {
+            ins.execute(params![item_id, key, value])?;
+        }
+    }
+    Ok(())
+}
+
+/// Delete the given property keys.
+pub fn delete_props(conn: &Connection, item_id: i64, keys: &[String]) -> Result<(), DbError> {
+    let mut del = conn.prepare_cached("DELETE FROM item_props WHERE item_id = ?1 AND key = ?2")?;
+    for key in keys {
+        del.execute(params![item_id, key])?;
+    }
+    Ok(())
+}
+
+/// Files whose binary has the given checksum, optionally limited to some repositories.
+pub fn search_checksum(
+    conn: &Connection,
+    kind: ChecksumKind,
+    value: &str,
+    repos: &[String],
+) -> Result<Vec<Item>, DbError> {
+    let sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.folder = 0 AND b.{} = ?1 ORDER BY i.repo, i.path",
+        kind.column()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([value.to_ascii_lowercase()], item_from_row)?;
+    let items: Vec<Item> = rows.collect::<Result<_, _>>()?;
+    Ok(filter_repos(items, repos))
+}
+
+/// Files whose name matches a pattern with `*` and `?` wildcards (a plain word
+/// matches as a substring, like the reference's quick search).
+pub fn search_name(conn: &Connection, pattern: &str, repos: &[String]) -> Result<Vec<Item>, DbError> {
+    let has_wildcard = pattern.contains(['*', '?']);
+    let mut like = String::new();
+    if !has_wildcard {
+        like.push('%');
+    }
+    for c in pattern.chars() {
+        match c {
+            '*' => like.push('%'),
+            '?' => like.push('_'),
+            '%' | '_' | '\\' => {
+                like.push('\\');
+                like.push(c);
+            }
+            c => like.push(c),
+        }
+    }
+    if !has_wildcard {
+        like.push('%');
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.folder = 0 AND i.name LIKE ?1 ESCAPE '\\' \
+         ORDER BY i.repo, i.path LIMIT 10000"
+    ))?;
+    let rows = stmt.query_map([like], item_from_row)?;
+    let items: Vec<Item> = rows.collect::<Result<_, _>>()?;
+    Ok(filter_repos(items, repos))
+}
+
+fn filter_repos(items: Vec<Item>, repos: &[String]) -> Vec<Item> {
+    if repos.is_empty() {
+        return items;
+    }
+    items.into_iter().filter(|i| repos.contains(&i.repo)).collect()
+}
+
+/// Counts reported by copy and move.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransferCount {
+    pub files: usize,
+    pub folders: usize,
+}
+
+/// Where a copy/move of `src` to `dst` lands, with unix `cp` semantics:
+/// into `dst/<name>` when `dst` is an existing folder (or the root), else at `dst`.
+pub fn transfer_target(
+    conn: &Connection,
+    src: &Item,
+    dst_repo: &str,
+    dst_path: &str,
+) -> Result<String, DbError> {
+    if dst_path.is_empty() {
+        return Ok(src.name.clone());
+    }
+    match get(conn, dst_repo, dst_path)? {
+        Some(existing) if existing.folder => Ok(join_path(dst_path, &src.name)),
+        Some(_) if src.folder => Err(DbError::Conflict(format!(
+            "Cannot copy or move folder {}/{} over file {dst_repo}/{dst_path}",
+            src.repo, src.path
+        ))),
+        _ => Ok(dst_path.to_string()),
+    }
+}
+
+/// Copy `src` (a file or a whole folder) to `dst_repo/target` (see
+/// [`transfer_target`]), sharing binaries and copying properties. With
+/// `dry_run`, only counts. Callers check permissions and patterns per path.
+pub fn copy_tree(
+    conn: &Connection,
+    src: &Item,
+    dst_repo: &str,
+    target: &str,
+    user: &str,
+    now: i64,
+    dry_run: bool,
+) -> Result<TransferCount, DbError> {
+    let mut all = vec![src.clone()];
+    if src.folder {
+        all.extend(descendants(conn, &src.repo, &src.path)?);
+    }
+    if src.repo == dst_repo && (target == src.path || target.starts_with(&format!("{}/", src.path))) {
+        return Err(DbError::Conflict(format!(
+            "Cannot copy or move {}/{} into itself",
+            src.repo, src.path
+        )));
+    }
+    let mut count = TransferCount::default();
+    for item in &all {
+        let rel = &item.path[src.path.len()..];
+        let rel = rel.strip_prefix('/').unwrap_or(rel);
+        let new_path = join_path(target, rel);
+        if item.folder {
+            count.folders += 1;
+            if !dry_run {
+                ensure_folders(conn, dst_repo, &new_path, user, now)?;
+            }
+        } else {
+            count.files += 1;
+            if dry_run {
+                if let Some(existing) = get(conn, dst_repo, &new_path)?
+                    && existing.folder
+                {
+                    return Err(DbError::Conflict(format!(
+                        "Cannot overwrite folder {dst_repo}/{new_path} with a file"
+                    )));
+                }
+                continue;
+            }
+            let binary = item
+                .binary
+                .clone()
+                .ok_or_else(|| DbError::Corrupt(format!("file {} has no binary", item.path)))?;
+            let created = put_file(
+                conn,
+                dst_repo,
+                &new_path,
+                &NewFile {
+                    binary,
+                    sha1_original: item.sha1_original.clone(),
+                    md5_original: item.md5_original.clone(),
+                    sha256_original: item.sha256_original.clone(),
+                    user: user.to_string(),
+                    now,
+                },
+            )?;
+            let props = props(conn, item.id)?;
+            conn.execute("DELETE FROM item_props WHERE item_id = ?1", [created.id])?;
+            set_props(conn, created.id, &props)?;
+        }
+    }
+    Ok(count)
+}
+
+/// Binaries no item references, recorded before `created_before`
+/// (the grace period protects deploys by checksum racing with a delete).
+pub fn unreferenced_binaries(
+    conn: &Connection,
+    created_before: i64,
+    limit: usize,
+) -> Result<Vec<String>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT b.sha256 FROM binaries b WHERE b.created < ?1 \
+         AND NOT EXISTS (SELECT 1 FROM items i WHERE i.sha256 = b.sha256) LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![created_before, limit as i64], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Delete the binary row if it is still unreferenced. Returns true if deleted;
+/// the caller then removes the file inside the same transaction.
+pub fn delete_binary_if_unreferenced(conn: &Connection, sha256: &str) -> Result<bool, DbError> {
+    Ok(conn.execute(
+        "DELETE FROM binaries WHERE sha256 = ?1 \
+         AND NOT EXISTS (SELECT 1 FROM items i WHERE i.sha256 = ?1)",
+        [sha256],
+    )? > 0)
+}
+
+/// Is a binary row present?
+pub fn binary_known(conn: &Connection, sha256: &str) -> Result<bool, DbError> {
+    Ok(conn
+        .query_row("SELECT 1 FROM binaries WHERE sha256 = ?1", [sha256], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Touch a binary so a concurrent garbage collection keeps it: used by
+/// deploy-by-checksum, which references a binary without uploading it.
+pub fn touch_binary(conn: &Connection, sha256: &str, now: i64) -> Result<bool, DbError> {
+    Ok(conn.execute(
+        "UPDATE binaries SET created = MAX(created, ?2) WHERE sha256 = ?1",
+        params![sha256, now],
+    )? > 0)
+}
+
+/// Totals for storage summary and metrics: (files, folders, binaries, binary bytes).
+pub fn totals(conn: &Connection) -> Result<(i64, i64, i64, i64), DbError> {
+    let (files, folders): (i64, i64) = conn.query_row(
+        "SELECT COALESCE(SUM(folder = 0), 0), COALESCE(SUM(folder = 1), 0) FROM items",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let (binaries, bytes): (i64, i64) = conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM binaries",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok((files, folders, binaries, bytes))
+}

@@ -1,0 +1,67 @@
+//! Rows of the metadata store.
+
+use serde::{Deserialize, Serialize};
+
+/// A repository's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repo {
+    pub key: String,
+    pub rclass: String,
+    pub package_type: String,
+    pub description: String,
+    pub notes: String,
+    pub includes_pattern: String,
+    pub excludes_pattern: String,
+    pub handle_releases: bool,
+    pub handle_snapshots: bool,
+    pub anonymous_read: bool,
+    pub created: i64,
+}
+
+/// A stored binary (content), named by SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binary {
+    pub sha256: String,
+    pub sha1: String,
+    pub md5: String,
+    pub size: u64,
+}
+
+/// A file or folder in a repository. `path` is relative to the repository
+/// root without a leading slash; `parent` is `path`'s folder ("" at the root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub id: i64,
+    pub repo: String,
+    pub path: String,
+    pub parent: String,
+    pub name: String,
+    pub folder: bool,
+    /// Present for files.
+    pub binary: Option<Binary>,
+    pub sha1_original: Option<String>,
+    pub md5_original: Option<String>,
+    pub sha256_original: Option<String>,
+    pub created: i64,
+    pub created_by: String,
+    pub modified: i64,
+    pub modified_by: String,
+    pub updated: i64,
+}
+
+impl Item {
+    pub fn size(&self) -> u64 {
+        self.binary.as_ref().map(|b| b.size).unwrap_or(0)
+    }
+}
+
+/// What a deploy records for a file.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub binary: Binary,
+    pub sha1_original: Option<String>,
+    pub md5_original: Option<String>,
+    pub sha256_original: Option<String>,
+    pub user: String,
+    pub now: i64,
+}

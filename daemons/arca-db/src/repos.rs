@@ -1,0 +1,97 @@
+//! Repository configurations.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::{DbError, Repo};
+
+const COLUMNS: &str = "key, rclass, package_type, description, notes, includes_pattern, \
+     excludes_pattern, handle_releases, handle_snapshots, anonymous_read, created";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Repo> {
+    Ok(Repo {
+        key: r.get(0)?,
+        rclass: r.get(1)?,
+        package_type: r.get(2)?,
+        description: r.get(3)?,
+        notes: r.get(4)?,
+        includes_pattern: r.get(5)?,
+        excludes_pattern: r.get(6)?,
+        handle_releases: r.get(7)?,
+        handle_snapshots: r.get(8)?,
+        anonymous_read: r.get(9)?,
+        created: r.get(10)?,
+    })
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<Repo>, DbError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM repos ORDER BY key"))?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn get(conn: &Connection, key: &str) -> Result<Option<Repo>, DbError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM repos WHERE key = ?1"))?;
+    Ok(stmt.query_row([key], from_row).optional()?)
+}
+
+/// Create a repository; `Conflict` if the key is taken.
+pub fn insert(conn: &Connection, repo: &Repo) -> Result<(), DbError> {
+    if get(conn, &repo.key)?.is_some() {
+        return Err(DbError::Conflict(format!(
+            "Repository {} already exists",
+            repo.key
+        )));
+    }
+    conn.execute(
+        &format!("INSERT INTO repos ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"),
+        params![
+            repo.key,
+            repo.rclass,
+            repo.package_type,
+            repo.description,
+            repo.notes,
+            repo.includes_pattern,
+            repo.excludes_pattern,
+            repo.handle_releases,
+            repo.handle_snapshots,
+            repo.anonymous_read,
+            repo.created
+        ],
+    )?;
+    Ok(())
+}
+
+/// Replace a repository's settings (the key and creation time stay).
+pub fn update(conn: &Connection, repo: &Repo) -> Result<(), DbError> {
+    let n = conn.execute(
+        "UPDATE repos SET rclass=?2, package_type=?3, description=?4, notes=?5, \
+         includes_pattern=?6, excludes_pattern=?7, handle_releases=?8, handle_snapshots=?9, \
+         anonymous_read=?10 WHERE key=?1",
+        params![
+            repo.key,
+            repo.rclass,
+            repo.package_type,
+            repo.description,
+            repo.notes,
+            repo.includes_pattern,
+            repo.excludes_pattern,
+            repo.handle_releases,
+            repo.handle_snapshots,
+            repo.anonymous_read
+        ],
+    )?;
+    if n == 0 {
+        return Err(DbError::NotFound(format!(
+            "Repository {} does not exist",
+            repo.key
+        )));
+    }
+    Ok(())
+}
+
+/// Delete a repository and every item in it. Returns false if it did not exist.
+/// The binaries stay until garbage collection finds them unreferenced.
+pub fn delete(conn: &Connection, key: &str) -> Result<bool, DbError> {
+    conn.execute("DELETE FROM items WHERE repo = ?1", [key])?;
+    Ok(conn.execute("DELETE FROM repos WHERE key = ?1", [key])? > 0)
+}

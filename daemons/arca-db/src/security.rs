@@ -1,0 +1,148 @@
+//! Users and access tokens (full users/groups/permissions come later).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::DbError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub password_hash: String,
+    pub email: Option<String>,
+    pub admin: bool,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub id: String,
+    pub subject: String,
+    pub scope: String,
+    pub created: i64,
+    /// Milliseconds since the epoch; `None` never expires.
+    pub expires: Option<i64>,
+    pub refreshable: bool,
+}
+
+impl Token {
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        self.expires.is_some_and(|e| e <= now_ms)
+    }
+}
+
+pub fn user_count(conn: &Connection) -> Result<i64, DbError> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
+}
+
+pub fn get_user(conn: &Connection, name: &str) -> Result<Option<User>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT name, password_hash, email, admin, created FROM users WHERE name = ?1",
+    )?;
+    Ok(stmt
+        .query_row([name], |r| {
+            Ok(User {
+                name: r.get(0)?,
+                password_hash: r.get(1)?,
+                email: r.get(2)?,
+                admin: r.get(3)?,
+                created: r.get(4)?,
+            })
+        })
+        .optional()?)
+}
+
+pub fn insert_user(conn: &Connection, user: &User) -> Result<(), DbError> {
+    if get_user(conn, &user.name)?.is_some() {
+        return Err(DbError::Conflict(format!("User {} already exists", user.name)));
+    }
+    conn.execute(
+        "INSERT INTO users (name, password_hash, email, admin, created) VALUES (?1,?2,?3,?4,?5)",
+        params![user.name, user.password_hash, user.email, user.admin, user.created],
+    )?;
+    Ok(())
+}
+
+/// Store a token by the digest of its secret (the secret itself is never stored).
+pub fn insert_token(
+    conn: &Connection,
+    token: &Token,
+    digest: &str,
+    refresh_digest: Option<&str>,
+) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT INTO tokens (id, digest, subject, scope, created, expires, refreshable, refresh_digest) \
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+        params![
+            token.id,
+            digest,
+            token.subject,
+            token.scope,
+            token.created,
+            token.expires,
+            token.refreshable,
+            refresh_digest
+        ],
+    )?;
+    Ok(())
+}
+
+const TOKEN_COLUMNS: &str = "id, subject, scope, created, expires, refreshable";
+
+fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {
+    Ok(Token {
+        id: r.get(0)?,
+        subject: r.get(1)?,
+        scope: r.get(2)?,
+        created: r.get(3)?,
+        expires: r.get(4)?,
+        refreshable: r.get(5)?,
+    })
+}
+
+pub fn token_by_digest(conn: &Connection, digest: &str) -> Result<Option<Token>, DbError> {
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = ?1"))?;
+    Ok(stmt.query_row([digest], token_from_row).optional()?)
+}
+
+pub fn token_by_refresh_digest(conn: &Connection, digest: &str) -> Result<Option<Token>, DbError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE refresh_digest = ?1"
+    ))?;
+    Ok(stmt.query_row([digest], token_from_row).optional()?)
+}
+
+pub fn list_tokens(conn: &Connection, subject: Option<&str>) -> Result<Vec<Token>, DbError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE ?1 IS NULL OR subject = ?1 ORDER BY created"
+    ))?;
+    let rows = stmt.query_map([subject], token_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn delete_token(conn: &Connection, id: &str) -> Result<bool, DbError> {
+    Ok(conn.execute("DELETE FROM tokens WHERE id = ?1", [id])? > 0)
+}
+
+/// Remove expired tokens; returns how many.
+pub fn purge_expired_tokens(conn: &Connection, now_ms: i64) -> Result<usize, DbError> {
+    Ok(conn.execute(
+        "DELETE FROM tokens WHERE expires IS NOT NULL AND expires <= ?1",
+        [now_ms],
+    )?)
+}
+
+pub fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>, DbError> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}

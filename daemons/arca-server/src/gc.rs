@@ -1,0 +1,133 @@
+//! Garbage collection of binaries no item references any more.
+//!
+//! Safety argument: a deploy records its binary row, its item and renames the
+//! staged file into place inside one `IMMEDIATE` transaction; GC re-checks
+//! "unreferenced" and deletes row and file inside its own `IMMEDIATE`
+//! transaction. The two are serialised by the database, so GC never removes a
+//! binary that a committed item references, and never one mid-upload (those
+//! live in `_pre`, which GC does not touch).
+
+use std::time::{Duration, SystemTime};
+
+use arca_db::items;
+
+use crate::http::error::ApiError;
+use crate::state::App;
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GcReport {
+    pub binaries_removed: usize,
+    pub orphan_files_removed: usize,
+    pub bytes_freed: u64,
+}
+
+const BATCH: usize = 500;
+
+/// One full collection: unreferenced binaries, then files without a row.
+pub async fn collect(app: &App) -> Result<GcReport, ApiError> {
+    let grace_ms = i64::try_from(app.settings.gc_grace.as_millis()).unwrap_or(i64::MAX);
+    let cutoff = app.now_ms().saturating_sub(grace_ms);
+    let mut report = GcReport::default();
+    loop {
+        let candidates: Vec<String> = app
+            .db
+            .read(move |conn| items::unreferenced_binaries(conn, cutoff, BATCH))
+            .await?;
+        if candidates.is_empty() {
+            break;
+        }
+        let store = app.store.clone();
+        let (removed, bytes) = app
+            .db
+            .write(move |tx| {
+                let mut removed = 0usize;
+                let mut bytes = 0u64;
+                for sha in &candidates {
+                    let size = store
+                        .blob_path(sha)
+                        .ok()
+                        .and_then(|p| std::fs::metadata(p).ok())
+                        .map(|m| m.len())
+                        .unwrap_or(0);
+                    if items::delete_binary_if_unreferenced(tx, sha)? {
+                        store.remove_blob(sha)?;
+                        removed += 1;
+                        bytes += size;
+                    }
+                }
+                Ok::<_, ApiError>((removed, bytes))
+            })
+            .await?;
+        report.binaries_removed += removed;
+        report.bytes_freed += bytes;
+        if removed == 0 {
+            break;
+        }
+    }
+    report.orphan_files_removed = sweep_orphan_files(app, app.settings.gc_grace).await?;
+    if report.binaries_removed > 0 || report.orphan_files_removed > 0 {
+        tracing::info!(
+            binaries_removed = report.binaries_removed,
+            orphan_files_removed = report.orphan_files_removed,
+            bytes_freed = report.bytes_freed,
+            "garbage collection finished"
+        );
+    }
+    Ok(report)
+}
+
+/// Files in the store that have no binary row (a crash between rename and
+/// commit leaves one) and are older than the grace period.
+async fn sweep_orphan_files(app: &App, grace: Duration) -> Result<usize, ApiError> {
+    let store = app.store.clone();
+    let candidates: Vec<String> = tokio::task::spawn_blocking(move || {
+        let now = SystemTime::now();
+        store
+            .list_blobs()
+            .map(|list| {
+                list.into_iter()
+                    .filter(|(_, mtime)| now.duration_since(*mtime).unwrap_or_default() > grace)
+                    .map(|(sha, _)| sha)
+                    .collect()
+            })
+    })
+    .await
+    .map_err(|e| ApiError::internal("gc worker", e))??;
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let store = app.store.clone();
+    app.db
+        .write(move |tx| {
+            let mut removed = 0;
+            for sha in &candidates {
+                if !items::binary_known(tx, sha)? && store.remove_blob(sha)? {
+                    removed += 1;
+                }
+            }
+            Ok::<_, ApiError>(removed)
+        })
+        .await
+}
+
+/// Background loop: collect every `interval` (0 disables).
+pub fn spawn(app: App) -> Option<tokio::task::JoinHandle<()>> {
+    let interval = app.settings.gc_interval;
+    if interval.is_zero() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if app.is_draining() {
+                break;
+            }
+            if let Err(e) = collect(&app).await {
+                tracing::warn!(error = %e.message, "garbage collection failed");
+            }
+        }
+    }))
+}

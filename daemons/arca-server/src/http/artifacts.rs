@@ -1,0 +1,674 @@
+//! Deploy (`PUT`), retrieve (`GET`/`HEAD`) and delete artifacts at
+//! `/{repo}/{path}`.
+
+use std::collections::BTreeMap;
+
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use warp::http::{HeaderValue, Method, StatusCode, header};
+use warp::reply::{Reply, Response};
+
+use arca_db::items::{self, ChecksumKind};
+use arca_db::{Binary, Item, NewFile, Repo, repos};
+use arca_storage::Checksums;
+
+use crate::http::auth::require_user;
+use crate::http::error::{ApiError, ApiResult, empty_response, json_response, text_response};
+use crate::http::{Request, format, read_small_body};
+use crate::paths::{RepoPath, parse_matrix, parse_repo_path};
+use crate::policy;
+use crate::state::Principal;
+
+pub async fn handle(req: &mut Request) -> ApiResult<Response> {
+    // Matrix parameters (`;k=v`) ride on the path of a deploy.
+    let (raw_path, matrix) = match req.rest.find(';') {
+        Some(i) => (req.rest[..i].to_string(), Some(req.rest[i + 1..].to_string())),
+        None => (req.rest.clone(), None),
+    };
+    let target = parse_repo_path(&raw_path, req.app.settings.max_path_length)?;
+    match req.method {
+        Method::GET | Method::HEAD => download(req, &target).await,
+        Method::PUT => {
+            let props = match matrix {
+                Some(m) => parse_matrix(&m)?,
+                None => BTreeMap::new(),
+            };
+            deploy(req, &target, props).await
+        }
+        Method::DELETE => delete(req, &target).await,
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+/// Load a repository or answer 404.
+pub async fn load_repo(req: &Request, key: &str) -> ApiResult<Repo> {
+    let key_owned = key.to_string();
+    req.app
+        .db
+        .read(move |conn| repos::get(conn, &key_owned))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Repository '{key}' does not exist")))
+}
+
+/// Authorise reading a repository: anonymous only where the repository allows it.
+pub async fn authorize_read(req: &Request, repo: &Repo) -> ApiResult<Principal> {
+    let principal = req.principal().await?;
+    if principal == Principal::Anonymous && !repo.anonymous_read {
+        return Err(ApiError::unauthorized("Authentication is required"));
+    }
+    Ok(principal)
+}
+
+const CHECKSUM_SUFFIXES: [(&str, ChecksumKind); 3] = [
+    (".sha1", ChecksumKind::Sha1),
+    (".sha256", ChecksumKind::Sha256),
+    (".md5", ChecksumKind::Md5),
+];
+
+fn checksum_side_file(path: &str) -> Option<(&str, ChecksumKind)> {
+    CHECKSUM_SUFFIXES
+        .iter()
+        .find_map(|(suffix, kind)| path.strip_suffix(suffix).map(|base| (base, *kind)))
+        .filter(|(base, _)| !base.is_empty() && !base.ends_with('/'))
+}
+
+fn checksum_of(b: &Binary, kind: ChecksumKind) -> &str {
+    match kind {
+        ChecksumKind::Sha1 => &b.sha1,
+        ChecksumKind::Sha256 => &b.sha256,
+        ChecksumKind::Md5 => &b.md5,
+    }
+}
+
+// ---------------------------------------------------------------- download
+
+async fn download(req: &Request, target: &RepoPath) -> ApiResult<Response> {
+    let repo = load_repo(req, &target.repo).await?;
+    authorize_read(req, &repo).await?;
+    let (repo_key, path) = (target.repo.clone(), target.path.clone());
+    let item = req
+        .app
+        .db
+        .read(move |conn| {
+            if path.is_empty() {
+                return Ok::<_, ApiError>(None);
+            }
+            items::get(conn, &repo_key, &path).map_err(ApiError::from)
+        })
+        .await?;
+    match item {
+        Some(item) if item.folder => folder_listing(req, &repo, &item.path).await,
+        Some(item) => serve_file(req, &item).await,
+        None if target.path.is_empty() => folder_listing(req, &repo, "").await,
+        None => serve_checksum_side_file(req, target).await,
+    }
+}
+
+/// `x.jar.sha1` for a stored `x.jar`: generated from the stored checksum, as the reference does.
+async fn serve_checksum_side_file(req: &Request, target: &RepoPath) -> ApiResult<Response> {
+    let not_found = || ApiError::not_found("Could not find resource");
+    let Some((base, kind)) = checksum_side_file(&target.path) else {
+        return Err(not_found());
+    };
+    let (repo_key, base) = (target.repo.clone(), base.to_string());
+    let item = req
+        .app
+        .db
+        .read(move |conn| items::get(conn, &repo_key, &base))
+        .await?;
+    match item.and_then(|i| i.binary) {
+        Some(b) => Ok(text_response(StatusCode::OK, checksum_of(&b, kind).to_string())),
+        None => Err(not_found()),
+    }
+}
+
+async fn folder_listing(req: &Request, repo: &Repo, path: &str) -> ApiResult<Response> {
+    let (repo_key, p) = (repo.key.clone(), path.to_string());
+    let children = req
+        .app
+        .db
+        .read(move |conn| items::children(conn, &repo_key, &p))
+        .await?;
+    let title = format!("{}/{}", repo.key, path);
+    let mut html = String::with_capacity(512 + children.len() * 128);
+    html.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
+    html.push_str(&escape_html(&title));
+    html.push_str("</title></head>\n<body>\n<h1>Index of ");
+    html.push_str(&escape_html(&title));
+    html.push_str("</h1>\n<pre>");
+    let here = format::download_uri(&req.base_url, &repo.key, path);
+    if !path.is_empty() {
+        let (parent, _) = items::split_path(path);
+        let up = format::download_uri(&req.base_url, &repo.key, parent);
+        html.push_str(&format!("<a href=\"{}/\">../</a>\n", escape_html(&up)));
+    }
+    for child in &children {
+        let slash = if child.folder { "/" } else { "" };
+        let size = if child.folder {
+            "-".to_string()
+        } else {
+            child.size().to_string()
+        };
+        html.push_str(&format!(
+            "<a href=\"{}/{}{}\">{}{}</a>  {}  {}\n",
+            escape_html(&here),
+            escape_html(&format::url_path(&child.name)),
+            slash,
+            escape_html(&child.name),
+            slash,
+            format::iso8601(child.modified),
+            size
+        ));
+    }
+    html.push_str("</pre>\n</body></html>\n");
+    let mut resp = Response::new(html.into());
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    Ok(resp)
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The byte range a request asks for, if it is one we serve.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeAsk {
+    Full,
+    Part(u64, u64), // inclusive
+    Unsatisfiable,
+}
+
+fn parse_range(value: &str, size: u64) -> RangeAsk {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return RangeAsk::Full;
+    };
+    if spec.contains(',') {
+        // Multiple ranges: answering the whole body is allowed (RFC 9110 §14.2).
+        return RangeAsk::Full;
+    }
+    let Some((start, end)) = spec.trim().split_once('-') else {
+        return RangeAsk::Full;
+    };
+    let (start, end) = (start.trim(), end.trim());
+    let parsed = if start.is_empty() {
+        match end.parse::<u64>() {
+            Ok(0) | Err(_) => return RangeAsk::Unsatisfiable,
+            Ok(n) => (size.saturating_sub(n), size.saturating_sub(1)),
+        }
+    } else {
+        let Ok(s) = start.parse::<u64>() else {
+            return RangeAsk::Full;
+        };
+        let e = if end.is_empty() {
+            size.saturating_sub(1)
+        } else {
+            match end.parse::<u64>() {
+                Ok(e) if e >= s => e.min(size.saturating_sub(1)),
+                _ => return RangeAsk::Full,
+            }
+        };
+        (s, e)
+    };
+    if size == 0 || parsed.0 >= size {
+        RangeAsk::Unsatisfiable
+    } else {
+        RangeAsk::Part(parsed.0, parsed.1)
+    }
+}
+
+fn etag_matches(header_value: &str, sha1: &str) -> bool {
+    header_value.split(',').any(|tag| {
+        let tag = tag.trim();
+        let tag = tag.strip_prefix("W/").unwrap_or(tag);
+        tag == "*" || tag.trim_matches('"').eq_ignore_ascii_case(sha1)
+    })
+}
+
+fn not_modified_since(header_value: &str, modified_ms: i64) -> bool {
+    httpdate::parse_http_date(header_value)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .is_some_and(|since| (modified_ms / 1000) as u64 <= since.as_secs())
+}
+
+async fn serve_file(req: &Request, item: &Item) -> ApiResult<Response> {
+    let binary = item
+        .binary
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("download", "file without binary"))?;
+    let size = binary.size;
+    let etag = format!("\"{}\"", binary.sha1);
+    let last_modified = format::http_date(item.modified);
+
+    let mut headers = warp::http::HeaderMap::new();
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(name, v);
+        }
+    };
+    put("etag", &etag);
+    put("last-modified", &last_modified);
+    put("x-checksum-sha1", &binary.sha1);
+    put("x-checksum-sha256", &binary.sha256);
+    put("x-checksum-md5", &binary.md5);
+    put("accept-ranges", "bytes");
+    put("x-artifactory-filename", &format::url_path(&item.name));
+    put("content-type", &format::mime_type(&item.name));
+
+    // Conditional GET: If-None-Match wins over If-Modified-Since.
+    let not_modified = match req.header("if-none-match") {
+        Some(v) => etag_matches(v, &binary.sha1),
+        None => req
+            .header("if-modified-since")
+            .is_some_and(|v| not_modified_since(v, item.modified)),
+    };
+    if not_modified {
+        let mut resp = empty_response(StatusCode::NOT_MODIFIED);
+        for name in ["etag", "last-modified", "x-checksum-sha1", "x-checksum-sha256", "x-checksum-md5"] {
+            if let Some(v) = headers.get(name) {
+                resp.headers_mut().insert(name, v.clone());
+            }
+        }
+        return Ok(resp);
+    }
+
+    let mut ask = match req.header("range") {
+        Some(r) => parse_range(r, size),
+        None => RangeAsk::Full,
+    };
+    // If-Range: serve the range only if the representation is unchanged.
+    if let (Some(if_range), RangeAsk::Part(..) | RangeAsk::Unsatisfiable) = (req.header("if-range"), &ask)
+        && !(etag_matches(if_range, &binary.sha1) || if_range.trim() == last_modified)
+    {
+        ask = RangeAsk::Full;
+    }
+    let (status, start, len) = match ask {
+        RangeAsk::Full => (StatusCode::OK, 0, size),
+        RangeAsk::Part(s, e) => {
+            put("content-range", &format!("bytes {s}-{e}/{size}"));
+            (StatusCode::PARTIAL_CONTENT, s, e - s + 1)
+        }
+        RangeAsk::Unsatisfiable => {
+            let mut resp = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                format!("Range not satisfiable for a {size}-byte file"),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                resp.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(resp);
+        }
+    };
+    put("content-length", &len.to_string());
+
+    let mut resp = if req.method == Method::HEAD {
+        Response::default()
+    } else {
+        let mut file = req.app.store.open_blob(&binary.sha256).await.map_err(|e| {
+            ApiError::internal(&format!("opening binary {} of {}/{}", binary.sha256, item.repo, item.path), e)
+        })?;
+        if start > 0 {
+            file.seek(std::io::SeekFrom::Start(start))
+                .await
+                .map_err(|e| ApiError::internal("seeking binary", e))?;
+        }
+        let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), DOWNLOAD_CHUNK);
+        warp::reply::stream(stream).into_response()
+    };
+    *resp.status_mut() = status;
+    resp.headers_mut().extend(headers);
+    Ok(resp)
+}
+
+/// Read size of download chunks: big enough for throughput, small enough that
+/// memory stays flat with many concurrent downloads.
+const DOWNLOAD_CHUNK: usize = 256 * 1024;
+
+// ---------------------------------------------------------------- deploy
+
+/// Client-declared checksums from `X-Checksum-*` headers (validated hex).
+struct Declared {
+    sha1: Option<String>,
+    sha256: Option<String>,
+    md5: Option<String>,
+}
+
+fn declared_checksums(req: &Request) -> ApiResult<Declared> {
+    let get = |name: &str, len: usize| -> ApiResult<Option<String>> {
+        match req.headers.get(name) {
+            None => Ok(None),
+            Some(v) => {
+                let s = v
+                    .to_str()
+                    .map_err(|_| ApiError::bad_request(format!("Header {name} is not ASCII")))?
+                    .trim()
+                    .to_ascii_lowercase();
+                if s.len() != len || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(ApiError::bad_request(format!(
+                        "Header {name} must be {len} hex characters, got '{}'",
+                        s.escape_debug()
+                    )));
+                }
+                Ok(Some(s))
+            }
+        }
+    };
+    let mut declared = Declared {
+        sha1: get("x-checksum-sha1", 40)?,
+        sha256: get("x-checksum-sha256", 64)?,
+        md5: get("x-checksum-md5", 32)?,
+    };
+    // The generic `X-Checksum` header: its length says which algorithm it is.
+    if let Some(v) = req.header("x-checksum") {
+        let v = v.trim().to_ascii_lowercase();
+        if !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ApiError::bad_request("Header X-Checksum must be hex"));
+        }
+        match v.len() {
+            40 => declared.sha1 = declared.sha1.or(Some(v)),
+            64 => declared.sha256 = declared.sha256.or(Some(v)),
+            32 => declared.md5 = declared.md5.or(Some(v)),
+            _ => return Err(ApiError::bad_request("Header X-Checksum has an unknown length")),
+        }
+    }
+    Ok(declared)
+}
+
+async fn deploy(
+    req: &mut Request,
+    target: &RepoPath,
+    props: BTreeMap<String, Vec<String>>,
+) -> ApiResult<Response> {
+    let principal = req.principal().await?;
+    require_user(&principal)?;
+    let repo = load_repo(req, &target.repo).await.map_err(|_| {
+        ApiError::not_found(format!(
+            "No target local repository specified in deploy request: '{}' does not exist",
+            target.repo
+        ))
+    })?;
+    if repo.rclass != "local" {
+        return Err(ApiError::bad_request(format!(
+            "Repository '{}' is not a local repository; deploy to a local one",
+            repo.key
+        )));
+    }
+    if target.path.is_empty() {
+        return Err(ApiError::bad_request("Deploy needs a path inside the repository"));
+    }
+    if target.trailing_slash {
+        return create_folder(req, &repo, &target.path, &principal).await;
+    }
+    policy::check_deploy(&repo, &target.path)?;
+    let declared = declared_checksums(req)?;
+    let user = principal.name().to_string();
+
+    if req.header("x-checksum-deploy").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return deploy_by_checksum(req, &repo, target, declared, props, user).await;
+    }
+    if let Some(resp) = accept_checksum_side_file(req, target).await? {
+        return Ok(resp);
+    }
+
+    let max = req.app.settings.max_upload_bytes;
+    if let Some(len) = req
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        && len > max
+    {
+        return Err(too_large(max));
+    }
+    let mut body = req.take_body();
+    let mut upload = req.app.store.begin_upload().await?;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Reading request body: {e}")))?;
+        if upload.bytes_written() + chunk.len() as u64 > max {
+            return Err(too_large(max));
+        }
+        upload.write(chunk).await?;
+    }
+    let staged = upload.finish().await?;
+    let checksums: Checksums = staged.checksums().clone();
+    let mismatches = arca_storage::verify_declared(
+        &checksums,
+        declared.sha1.as_deref(),
+        declared.sha256.as_deref(),
+        declared.md5.as_deref(),
+    );
+    if !mismatches.is_empty() {
+        let detail: Vec<String> = mismatches
+            .iter()
+            .map(|(alg, expected, actual)| format!("{alg}: client sent {expected}, content is {actual}"))
+            .collect();
+        return Err(ApiError::conflict(format!(
+            "Checksum mismatch for {}/{}: {}; nothing was stored",
+            target.repo,
+            target.path,
+            detail.join("; ")
+        )));
+    }
+    let binary = Binary {
+        sha256: checksums.sha256.clone(),
+        sha1: checksums.sha1.clone(),
+        md5: checksums.md5.clone(),
+        size: checksums.size,
+    };
+    let new_file = NewFile {
+        binary,
+        sha1_original: declared.sha1,
+        md5_original: declared.md5,
+        sha256_original: declared.sha256,
+        user,
+        now: req.app.now_ms(),
+    };
+    let (repo_key, path) = (repo.key.clone(), target.path.clone());
+    let item = req
+        .app
+        .db
+        .write(move |tx| {
+            items::insert_binary(tx, &new_file.binary, new_file.now)?;
+            let item = items::put_file(tx, &repo_key, &path, &new_file)?;
+            if !props.is_empty() {
+                items::set_props(tx, item.id, &props)?;
+            }
+            // Last step before commit: the content becomes visible together with its row.
+            staged.commit()?;
+            Ok::<_, ApiError>(item)
+        })
+        .await?;
+    tracing::info!(
+        arca_repo = %item.repo,
+        arca_path = %item.path,
+        arca_sha256 = %checksums.sha256,
+        size = checksums.size,
+        user = %item.modified_by,
+        "deployed"
+    );
+    Ok(created(req, &item))
+}
+
+fn too_large(max: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("Upload is larger than the limit of {max} bytes (arca.upload.max.bytes)"),
+    )
+}
+
+fn created(req: &Request, item: &Item) -> Response {
+    let body = format::item_created(&req.base_url, item);
+    let mut resp = json_response(StatusCode::CREATED, &body);
+    if let Ok(v) = HeaderValue::from_str(&format::download_uri(&req.base_url, &item.repo, &item.path)) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+async fn create_folder(
+    req: &Request,
+    repo: &Repo,
+    path: &str,
+    principal: &Principal,
+) -> ApiResult<Response> {
+    let (repo_key, p, user, now) = (
+        repo.key.clone(),
+        path.to_string(),
+        principal.name().to_string(),
+        req.app.now_ms(),
+    );
+    let item = req
+        .app
+        .db
+        .write(move |tx| {
+            items::ensure_folders(tx, &repo_key, &p, &user, now)?;
+            items::get(tx, &repo_key, &p)?
+                .ok_or_else(|| ApiError::internal("create folder", "folder vanished"))
+        })
+        .await?;
+    Ok(created(req, &item))
+}
+
+/// `X-Checksum-Deploy: true`: reference an already stored binary, no body.
+async fn deploy_by_checksum(
+    req: &Request,
+    repo: &Repo,
+    target: &RepoPath,
+    declared: Declared,
+    props: BTreeMap<String, Vec<String>>,
+    user: String,
+) -> ApiResult<Response> {
+    let lookup = match (&declared.sha256, &declared.sha1) {
+        (Some(s), _) => (ChecksumKind::Sha256, s.clone()),
+        (None, Some(s)) => (ChecksumKind::Sha1, s.clone()),
+        _ => {
+            return Err(ApiError::bad_request(
+                "Checksum deploy needs an X-Checksum-Sha256 or X-Checksum-Sha1 header",
+            ));
+        }
+    };
+    let (repo_key, path, now) = (repo.key.clone(), target.path.clone(), req.app.now_ms());
+    let item = req
+        .app
+        .db
+        .write(move |tx| {
+            let Some(binary) = items::binary_by(tx, lookup.0, &lookup.1)? else {
+                return Err(ApiError::not_found(format!(
+                    "Checksum deploy failed. No existing file with checksum {}",
+                    lookup.1
+                )));
+            };
+            if let Some(md5) = &declared.md5
+                && *md5 != binary.md5
+            {
+                return Err(ApiError::conflict(format!(
+                    "Checksum deploy failed: md5 {md5} does not match the stored binary's {}",
+                    binary.md5
+                )));
+            }
+            let new_file = NewFile {
+                binary,
+                sha1_original: declared.sha1,
+                md5_original: declared.md5,
+                sha256_original: declared.sha256,
+                user,
+                now,
+            };
+            let item = items::put_file(tx, &repo_key, &path, &new_file)?;
+            if !props.is_empty() {
+                items::set_props(tx, item.id, &props)?;
+            }
+            Ok(item)
+        })
+        .await?;
+    Ok(created(req, &item))
+}
+
+/// Maven uploads `x.jar.sha1` / `.md5` after `x.jar`: check them against the
+/// stored binary instead of storing them. `None` when the path is not such a
+/// side file of a stored file (it is then stored like any other file).
+async fn accept_checksum_side_file(req: &mut Request, target: &RepoPath) -> ApiResult<Option<Response>> {
+    let Some((base, kind)) = checksum_side_file(&target.path) else {
+        return Ok(None);
+    };
+    let (repo_key, base_path) = (target.repo.clone(), base.to_string());
+    let base_item = req
+        .app
+        .db
+        .read(move |conn| items::get(conn, &repo_key, &base_path))
+        .await?;
+    let Some(binary) = base_item.and_then(|i| i.binary) else {
+        return Ok(None);
+    };
+    let mut body = req.take_body();
+    let content = read_small_body(&mut body, 1024).await?;
+    let text = String::from_utf8_lossy(&content);
+    let sent = text.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+    let stored = checksum_of(&binary, kind);
+    if sent != stored {
+        return Err(ApiError::conflict(format!(
+            "Checksum conflict: {}/{} says {sent}, but the stored {}/{base} has {stored}",
+            target.repo, target.path, target.repo
+        )));
+    }
+    Ok(Some(empty_response(StatusCode::CREATED)))
+}
+
+// ---------------------------------------------------------------- delete
+
+async fn delete(req: &Request, target: &RepoPath) -> ApiResult<Response> {
+    let principal = req.principal().await?;
+    require_user(&principal)?;
+    let repo = load_repo(req, &target.repo).await?;
+    let (repo_key, path) = (repo.key.clone(), target.path.clone());
+    let removed = req
+        .app
+        .db
+        .write(move |tx| items::delete_tree(tx, &repo_key, &path))
+        .await?;
+    if removed == 0 && !target.path.is_empty() {
+        return Err(ApiError::not_found("Could not find resource"));
+    }
+    tracing::info!(arca_repo = %target.repo, arca_path = %target.path, removed, user = %principal.name(), "deleted");
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), RangeAsk::Part(0, 9));
+        assert_eq!(parse_range("bytes=90-", 100), RangeAsk::Part(90, 99));
+        assert_eq!(parse_range("bytes=-10", 100), RangeAsk::Part(90, 99));
+        assert_eq!(parse_range("bytes=50-500", 100), RangeAsk::Part(50, 99));
+        assert_eq!(parse_range("bytes=100-", 100), RangeAsk::Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), RangeAsk::Full);
+        assert_eq!(parse_range("items=0-1", 100), RangeAsk::Full);
+        assert_eq!(parse_range("bytes=0-0", 0), RangeAsk::Unsatisfiable);
+    }
+
+    #[test]
+    fn etags() {
+        assert!(etag_matches("\"abc\"", "abc"));
+        assert!(etag_matches("W/\"x\", \"abc\"", "abc"));
+        assert!(etag_matches("*", "abc"));
+        assert!(!etag_matches("\"abd\"", "abc"));
+    }
+
+    #[test]
+    fn side_files() {
+        assert_eq!(
+            checksum_side_file("a/b.jar.sha1"),
+            Some(("a/b.jar", ChecksumKind::Sha1))
+        );
+        assert_eq!(checksum_side_file(".sha1"), None);
+        assert_eq!(checksum_side_file("a/b.jar"), None);
+    }
+}

@@ -1,0 +1,121 @@
+//! The reference's error envelope: `{"errors":[{"status":N,"message":"…"}]}`.
+
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::Response;
+
+use arca_db::DbError;
+use arca_storage::StorageError;
+
+/// An error answered to the client. Everything that goes wrong in a handler
+/// becomes one of these; internal details are logged, not sent.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    /// Ask the client for credentials (401 with `WWW-Authenticate`).
+    pub challenge: bool,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            challenge: false,
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            message: message.into(),
+            challenge: true,
+        }
+    }
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+    }
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "{context}");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{context}: internal error"))
+    }
+
+    pub fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "errors": [{ "status": self.status.as_u16(), "message": self.message }]
+        });
+        let mut resp = json_response(self.status, &body);
+        if self.challenge {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Artifactory Realm\""),
+            );
+        }
+        resp
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Conflict(m) => ApiError::conflict(m),
+            DbError::NotFound(m) => ApiError::not_found(m),
+            other => ApiError::internal("database", other),
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> Self {
+        ApiError::internal("storage", err)
+    }
+}
+
+/// A JSON body with the given status.
+pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {
+    let bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    let mut resp = Response::new(bytes.into());
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// A JSON body with a vendor content type (e.g. FileInfo+json).
+pub fn json_typed(status: StatusCode, value: &serde_json::Value, content_type: &'static str) -> Response {
+    let mut resp = json_response(status, value);
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+pub fn text_response(status: StatusCode, text: impl Into<String>) -> Response {
+    let mut resp = Response::new(text.into().into());
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+pub fn empty_response(status: StatusCode) -> Response {
+    let mut resp = Response::default();
+    *resp.status_mut() = status;
+    resp
+}

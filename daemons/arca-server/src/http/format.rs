@@ -1,0 +1,163 @@
+//! JSON shapes and formats of the reference's REST API.
+
+use time::OffsetDateTime;
+use time::macros::format_description;
+use warp::http::HeaderMap;
+
+use arca_db::Item;
+
+/// `yyyy-MM-dd'T'HH:mm:ss.SSSZ` in UTC (`2026-11-25T16:38:00.123Z`).
+pub fn iso8601(ms: i64) -> String {
+    let fmt = format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
+/// RFC 7231 date for `Last-Modified`.
+pub fn http_date(ms: i64) -> String {
+    let secs = u64::try_from(ms / 1000).unwrap_or(0);
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
+/// The URL clients reach this server under, context path included: the
+/// reference's override headers win, then `X-Forwarded-Proto`/`Host`.
+pub fn base_url(headers: &HeaderMap, context_path: &str) -> String {
+    for name in ["x-artifactory-override-base-url", "x-jfrog-override-base-url"] {
+        if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok())
+            && (v.starts_with("http://") || v.starts_with("https://"))
+        {
+            return v.trim_end_matches('/').to_string();
+        }
+    }
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| *s == "https" || *s == "http")
+        .unwrap_or("http");
+    let host = headers
+        .get(warp::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("localhost");
+    format!("{scheme}://{host}{context_path}")
+}
+
+/// Percent-encode a repository path for use in a URL (keeps `/`).
+pub fn url_path(path: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'+');
+    percent_encoding::utf8_percent_encode(path, SET).to_string()
+}
+
+/// `/a/b` form used in JSON `path` fields (root is `/`).
+pub fn slash_path(path: &str) -> String {
+    format!("/{path}")
+}
+
+fn repo_url(base: &str, repo: &str, path: &str) -> String {
+    if path.is_empty() {
+        format!("{base}/{repo}")
+    } else {
+        format!("{base}/{repo}/{}", url_path(path))
+    }
+}
+
+pub fn download_uri(base: &str, repo: &str, path: &str) -> String {
+    repo_url(base, repo, path)
+}
+
+pub fn storage_uri(base: &str, repo: &str, path: &str) -> String {
+    repo_url(&format!("{base}/api/storage"), repo, path)
+}
+
+pub fn mime_type(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    let special = [
+        (".pom", "application/x-maven-pom+xml"),
+        (".jar", "application/java-archive"),
+        (".war", "application/java-archive"),
+        (".sha1", "text/plain"),
+        (".sha256", "text/plain"),
+        (".md5", "text/plain"),
+        (".asc", "text/plain"),
+        (".tgz", "application/x-gzip"),
+        (".whl", "application/zip"),
+        (".crate", "application/x-tar"),
+    ];
+    for (ext, mime) in special {
+        if lower.ends_with(ext) {
+            return mime.to_string();
+        }
+    }
+    mime_guess::from_path(&lower)
+        .first_raw()
+        .unwrap_or("application/octet-stream")
+        .to_string()
+}
+
+/// `checksums` / `originalChecksums` objects.
+fn checksums_json(item: &Item) -> (serde_json::Value, serde_json::Value) {
+    let Some(b) = &item.binary else {
+        return (serde_json::json!({}), serde_json::json!({}));
+    };
+    let actual = serde_json::json!({ "sha1": b.sha1, "md5": b.md5, "sha256": b.sha256 });
+    // Originals are what the client declared; when it declared nothing, the
+    // reference reports the actual values.
+    let original = serde_json::json!({
+        "sha1": item.sha1_original.as_deref().unwrap_or(&b.sha1),
+        "md5": item.md5_original.as_deref().unwrap_or(&b.md5),
+        "sha256": item.sha256_original.as_deref().unwrap_or(&b.sha256),
+    });
+    (actual, original)
+}
+
+/// FileInfo JSON (`GET /api/storage/{repo}/{file}`).
+pub fn file_info(base: &str, item: &Item) -> serde_json::Value {
+    let (checksums, original) = checksums_json(item);
+    serde_json::json!({
+        "repo": item.repo,
+        "path": slash_path(&item.path),
+        "created": iso8601(item.created),
+        "createdBy": item.created_by,
+        "lastModified": iso8601(item.modified),
+        "modifiedBy": item.modified_by,
+        "lastUpdated": iso8601(item.updated),
+        "downloadUri": download_uri(base, &item.repo, &item.path),
+        "mimeType": mime_type(&item.name),
+        "size": item.size().to_string(),
+        "checksums": checksums,
+        "originalChecksums": original,
+        "uri": storage_uri(base, &item.repo, &item.path),
+    })
+}
+
+/// ItemCreated JSON of a deploy.
+pub fn item_created(base: &str, item: &Item) -> serde_json::Value {
+    let (checksums, original) = checksums_json(item);
+    let mut v = serde_json::json!({
+        "repo": item.repo,
+        "path": slash_path(&item.path),
+        "created": iso8601(item.created),
+        "createdBy": item.created_by,
+        "downloadUri": download_uri(base, &item.repo, &item.path),
+        "uri": storage_uri(base, &item.repo, &item.path),
+    });
+    if !item.folder
+        && let Some(obj) = v.as_object_mut()
+    {
+        obj.insert("mimeType".into(), mime_type(&item.name).into());
+        obj.insert("size".into(), item.size().to_string().into());
+        obj.insert("checksums".into(), checksums);
+        obj.insert("originalChecksums".into(), original);
+    }
+    v
+}

@@ -1,0 +1,226 @@
+//! The HTTP surface: one warp filter hands every request to [`dispatch`],
+//! which strips the context path and routes by hand — artifact paths are
+//! free-form, so a table of typed routes would not fit them.
+
+mod artifacts;
+pub mod auth;
+pub mod error;
+pub mod format;
+mod repos_api;
+mod search;
+mod security_api;
+mod storage_api;
+mod system;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+use bytes::{Buf, Bytes};
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt};
+use warp::Filter;
+use warp::http::{HeaderMap, Method, StatusCode};
+use warp::reply::Response;
+
+use crate::state::{App, Principal};
+use error::{ApiError, ApiResult};
+
+/// A request body as a stream of chunks.
+pub type BodyStream = BoxStream<'static, Result<Bytes, warp::Error>>;
+
+/// One request, parsed just enough for routing.
+pub struct Request {
+    pub app: App,
+    pub method: Method,
+    pub headers: HeaderMap,
+    /// Raw (percent-encoded) path after the context path, without the leading `/`.
+    pub rest: String,
+    pub query: HashMap<String, String>,
+    pub raw_query: String,
+    /// Behind a mutex only so `&Request` is `Sync` across awaits; taken once.
+    body: std::sync::Mutex<Option<BodyStream>>,
+    pub base_url: String,
+}
+
+impl Request {
+    pub async fn principal(&self) -> ApiResult<Principal> {
+        auth::authenticate(&self.app, &self.headers).await
+    }
+
+    pub fn take_body(&self) -> BodyStream {
+        self.body
+            .lock()
+            .ok()
+            .and_then(|mut b| b.take())
+            .unwrap_or_else(|| futures_util::stream::empty().boxed())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// A query flag given as `?x`, `?x=1` or `?x=true`.
+    pub fn flag(&self, name: &str) -> Option<bool> {
+        self.query
+            .get(name)
+            .map(|v| matches!(v.as_str(), "" | "1" | "true"))
+    }
+}
+
+/// Read a whole (small) body, refusing more than `limit` bytes.
+pub async fn read_small_body(body: &mut BodyStream, limit: usize) -> ApiResult<Bytes> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Reading request body: {e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Request body is larger than {limit} bytes"),
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+fn boxed_body<S, B>(stream: S) -> BodyStream
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + 'static,
+    B: Buf + Send,
+{
+    stream
+        .map(|r| r.map(|mut b| b.copy_to_bytes(b.remaining())))
+        .boxed()
+}
+
+/// The warp filter serving everything.
+pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
+    warp::any()
+        .and(warp::method())
+        .and(warp::path::full())
+        .and(
+            warp::query::raw()
+                .or(warp::any().map(String::new))
+                .unify(),
+        )
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .then(
+            move |method: Method, path: warp::path::FullPath, query: String, headers: HeaderMap, body| {
+                let app = app.clone();
+                let body = boxed_body(body);
+                async move { handle(app, method, path.as_str().to_string(), query, headers, body).await }
+            },
+        )
+        .recover(|_rej: warp::Rejection| async {
+            Ok::<_, Infallible>(ApiError::bad_request("Malformed request").into_response())
+        })
+        .unify()
+}
+
+async fn handle(
+    app: App,
+    method: Method,
+    path: String,
+    raw_query: String,
+    headers: HeaderMap,
+    body: BodyStream,
+) -> Response {
+    let node_header = app.node_id_header.clone();
+    let started = std::time::Instant::now();
+    let method_name = method.clone();
+    let mut resp = match route(app, method, &path, raw_query, headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    resp.headers_mut().insert("x-arca-node-id", node_header);
+    tracing::debug!(
+        method = %method_name,
+        path = %path,
+        status = resp.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    resp
+}
+
+fn parse_query(raw: &str) -> HashMap<String, String> {
+    // Values may contain '=' (properties=a=1); split each pair at the first '='.
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+async fn route(
+    app: App,
+    method: Method,
+    path: &str,
+    raw_query: String,
+    headers: HeaderMap,
+    body: BodyStream,
+) -> ApiResult<Response> {
+    let ctx = app.settings.context_path.clone();
+    let rest = if ctx.is_empty() {
+        path
+    } else if path == ctx {
+        "/"
+    } else {
+        path.strip_prefix(ctx.as_str())
+            .filter(|r| r.starts_with('/'))
+            .ok_or_else(|| ApiError::not_found(format!("Not found: arca serves under {ctx}/")))?
+    };
+    let rest = rest.trim_start_matches('/').to_string();
+    let base_url = format::base_url(&headers, &ctx);
+    let query = parse_query(&raw_query);
+    let mut req = Request {
+        app,
+        method,
+        headers,
+        rest,
+        query,
+        raw_query,
+        body: std::sync::Mutex::new(Some(body)),
+        base_url,
+    };
+    if req.rest.is_empty() {
+        return repos_api::root_listing(&req).await;
+    }
+    if let Some(api) = req.rest.strip_prefix("api/").map(str::to_string) {
+        return route_api(&mut req, &api).await;
+    }
+    if req.rest == "api" {
+        return Err(ApiError::not_found("Not found"));
+    }
+    artifacts::handle(&mut req).await
+}
+
+async fn route_api(req: &mut Request, api: &str) -> ApiResult<Response> {
+    let (head, tail) = match api.find('/') {
+        Some(i) => (&api[..i], &api[i + 1..]),
+        None => (api, ""),
+    };
+    match head {
+        "system" => system::handle(req, tail).await,
+        "v1" => match tail {
+            "system/readiness" => system::readiness(req).await,
+            "system/liveness" => system::liveness(req),
+            _ => Err(ApiError::not_found("Not found")),
+        },
+        "repositories" => repos_api::handle(req, tail).await,
+        "storage" => storage_api::handle(req, tail).await,
+        "copy" => storage_api::copy_or_move(req, tail, false).await,
+        "move" => storage_api::copy_or_move(req, tail, true).await,
+        "search" => search::handle(req, tail).await,
+        "security" => security_api::handle(req, tail).await,
+        _ => Err(ApiError::not_found(format!("Unknown API endpoint /api/{head}"))),
+    }
+}

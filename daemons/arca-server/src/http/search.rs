@@ -1,0 +1,91 @@
+//! `/api/search/checksum` and `/api/search/artifact`.
+
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+
+use arca_db::items::{self, ChecksumKind};
+use arca_db::{Item, repos};
+
+use crate::http::error::{ApiError, ApiResult, json_response};
+use crate::http::{Request, format};
+use crate::state::Principal;
+
+pub async fn handle(req: &Request, tail: &str) -> ApiResult<Response> {
+    if !matches!(req.method, Method::GET | Method::HEAD) {
+        return Err(ApiError::method_not_allowed());
+    }
+    let repos_filter: Vec<String> = req
+        .query
+        .get("repos")
+        .map(|r| r.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default();
+    let found: Vec<Item> = match tail {
+        "checksum" => {
+            let (kind, value, len) = if let Some(v) = req.query.get("sha256") {
+                (ChecksumKind::Sha256, v, 64)
+            } else if let Some(v) = req.query.get("sha1") {
+                (ChecksumKind::Sha1, v, 40)
+            } else if let Some(v) = req.query.get("md5") {
+                (ChecksumKind::Md5, v, 32)
+            } else {
+                return Err(ApiError::bad_request(
+                    "Checksum search needs one of the query parameters sha256, sha1 or md5",
+                ));
+            };
+            if value.len() != len || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ApiError::bad_request(format!(
+                    "Checksum '{value}' is not {len} hex characters"
+                )));
+            }
+            let (value, filter) = (value.clone(), repos_filter.clone());
+            req.app
+                .db
+                .read(move |conn| items::search_checksum(conn, kind, &value, &filter))
+                .await?
+        }
+        "artifact" => {
+            let name = req
+                .query
+                .get("name")
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| ApiError::bad_request("Artifact search needs the query parameter 'name'"))?
+                .clone();
+            let filter = repos_filter.clone();
+            req.app
+                .db
+                .read(move |conn| items::search_name(conn, &name, &filter))
+                .await?
+        }
+        _ => return Err(ApiError::not_found(format!("Unknown search /api/search/{tail}"))),
+    };
+    // Only results in repositories the caller may read.
+    let principal = req.principal().await?;
+    let readable: Vec<String> = req
+        .app
+        .db
+        .read(|conn| repos::list(conn))
+        .await?
+        .into_iter()
+        .filter(|r| principal != Principal::Anonymous || r.anonymous_read)
+        .map(|r| r.key)
+        .collect();
+    let detail = req.header("x-result-detail").unwrap_or_default().to_ascii_lowercase();
+    let (want_info, want_props) = (detail.contains("info"), detail.contains("properties"));
+    let mut results = Vec::new();
+    for item in found.iter().filter(|i| readable.contains(&i.repo)) {
+        let mut entry = if want_info {
+            format::file_info(&req.base_url, item)
+        } else {
+            serde_json::json!({ "uri": format::storage_uri(&req.base_url, &item.repo, &item.path) })
+        };
+        if want_props {
+            let id = item.id;
+            let props = req.app.db.read(move |conn| items::props(conn, id)).await?;
+            if let Some(obj) = entry.as_object_mut() {
+                obj.insert("properties".into(), serde_json::json!(props));
+            }
+        }
+        results.push(entry);
+    }
+    Ok(json_response(StatusCode::OK, &serde_json::json!({ "results": results })))
+}

@@ -1,0 +1,181 @@
+//! `/api/security/token`: access tokens usable as Bearer or as a Basic password.
+
+use serde::Deserialize;
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+
+use arca_db::security::{self, Token};
+
+use crate::http::auth::{require_admin, require_user};
+use crate::http::error::{ApiError, ApiResult, json_response};
+use crate::http::{Request, read_small_body};
+
+pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
+    match (req.method.clone(), tail) {
+        (Method::POST, "token") => create(req).await,
+        (Method::GET, "token") => list(req).await,
+        (Method::POST, "token/revoke") => revoke(req).await,
+        (_, "token" | "token/revoke") => Err(ApiError::method_not_allowed()),
+        _ => Err(ApiError::not_found(format!("Unknown API endpoint /api/security/{tail}"))),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct TokenForm {
+    username: Option<String>,
+    scope: Option<String>,
+    expires_in: Option<String>,
+    refreshable: Option<String>,
+    grant_type: Option<String>,
+    refresh_token: Option<String>,
+    access_token: Option<String>,
+    token: Option<String>,
+    token_id: Option<String>,
+}
+
+async fn read_form(req: &mut Request) -> ApiResult<TokenForm> {
+    let mut body = req.take_body();
+    let bytes = read_small_body(&mut body, 64 * 1024).await?;
+    serde_urlencoded::from_bytes(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("Form body (application/x-www-form-urlencoded): {e}")))
+}
+
+const DEFAULT_EXPIRY_SECS: i64 = 3600;
+
+async fn create(req: &mut Request) -> ApiResult<Response> {
+    let principal = req.principal().await?;
+    require_user(&principal)?;
+    let form = read_form(req).await?;
+    let now = req.app.now_ms();
+
+    // Refresh: swap a refresh token for a new access token (the old one is revoked).
+    let refreshing = form.grant_type.as_deref() == Some("refresh_token");
+    let (subject, scope, expires_in, refreshable, old_id) = if refreshing {
+        let refresh = form
+            .refresh_token
+            .clone()
+            .ok_or_else(|| ApiError::bad_request("Field 'refresh_token' is required with grant_type=refresh_token"))?;
+        let digest = arca_crypto::token_digest(&refresh);
+        let old = req
+            .app
+            .db
+            .read(move |conn| security::token_by_refresh_digest(conn, &digest))
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("Unknown refresh token"))?;
+        if old.subject != principal.name() && !principal.is_admin() {
+            return Err(ApiError::forbidden("Refresh token belongs to another user"));
+        }
+        let secs = old.expires.map(|e| (e - old.created) / 1000).unwrap_or(0);
+        (old.subject.clone(), old.scope.clone(), secs, true, Some(old.id))
+    } else {
+        let subject = form.username.clone().unwrap_or_else(|| principal.name().to_string());
+        if subject != principal.name() && !principal.is_admin() {
+            return Err(ApiError::forbidden("Only an administrator can create tokens for other users"));
+        }
+        let expires_in = match form.expires_in.as_deref() {
+            None | Some("") => DEFAULT_EXPIRY_SECS,
+            Some(v) => v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                ApiError::bad_request(format!("Field 'expires_in' must be a number of seconds ≥ 0, got '{v}'"))
+            })?,
+        };
+        if expires_in == 0 && !principal.is_admin() {
+            return Err(ApiError::forbidden("Only an administrator can create non-expiring tokens"));
+        }
+        let refreshable = matches!(form.refreshable.as_deref(), Some("true" | "1"));
+        let scope = form.scope.clone().unwrap_or_else(|| "member-of-groups:*".to_string());
+        (subject, scope, expires_in, refreshable, None)
+    };
+
+    let access = arca_crypto::new_access_token();
+    let refresh = refreshable.then(arca_crypto::new_access_token);
+    let token = Token {
+        id: arca_crypto::random_hex(16),
+        subject: subject.clone(),
+        scope: format!("api:* {scope}"),
+        created: now,
+        expires: (expires_in > 0).then(|| now + expires_in * 1000),
+        refreshable,
+    };
+    let (stored, digest, refresh_digest) = (
+        token.clone(),
+        arca_crypto::token_digest(&access),
+        refresh.as_deref().map(arca_crypto::token_digest),
+    );
+    req.app
+        .db
+        .write(move |tx| {
+            if security::get_user(tx, &stored.subject)?.is_none() {
+                return Err(ApiError::bad_request(format!("User '{}' does not exist", stored.subject)));
+            }
+            if let Some(old) = &old_id {
+                security::delete_token(tx, old)?;
+            }
+            security::insert_token(tx, &stored, &digest, refresh_digest.as_deref())?;
+            Ok(())
+        })
+        .await?;
+    tracing::info!(subject = %subject, token_id = %token.id, expires_in, "access token created");
+    let mut body = serde_json::json!({
+        "access_token": access,
+        "expires_in": expires_in,
+        "scope": token.scope,
+        "token_type": "Bearer",
+    });
+    if let (Some(r), Some(obj)) = (refresh, body.as_object_mut()) {
+        obj.insert("refresh_token".into(), r.into());
+    }
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+async fn list(req: &Request) -> ApiResult<Response> {
+    let principal = req.principal().await?;
+    require_user(&principal)?;
+    let subject = (!principal.is_admin()).then(|| principal.name().to_string());
+    let tokens = req
+        .app
+        .db
+        .read(move |conn| security::list_tokens(conn, subject.as_deref()))
+        .await?;
+    let out: Vec<serde_json::Value> = tokens
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "token_id": t.id,
+                "issuer": req.app.node_id,
+                "subject": t.subject,
+                "expiry": t.expires.map(|e| e / 1000).unwrap_or(0),
+                "refreshable": t.refreshable,
+                "issued_at": t.created / 1000,
+            })
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &serde_json::json!({ "tokens": out })))
+}
+
+async fn revoke(req: &mut Request) -> ApiResult<Response> {
+    let principal = req.principal().await?;
+    require_user(&principal)?;
+    let form = read_form(req).await?;
+    let found = if let Some(secret) = form.token.as_deref().or(form.access_token.as_deref()) {
+        let digest = arca_crypto::token_digest(secret);
+        req.app.db.read(move |conn| security::token_by_digest(conn, &digest)).await?
+    } else if let Some(id) = form.token_id.clone() {
+        require_admin(&principal)?;
+        req.app
+            .db
+            .read(move |conn| Ok::<_, ApiError>(security::list_tokens(conn, None)?.into_iter().find(|t| t.id == id)))
+            .await?
+    } else {
+        return Err(ApiError::bad_request("Give 'token' or 'token_id' to revoke"));
+    };
+    let token = found.ok_or_else(|| ApiError::not_found("Token not found"))?;
+    if token.subject != principal.name() && !principal.is_admin() {
+        return Err(ApiError::forbidden("Token belongs to another user"));
+    }
+    let id = token.id.clone();
+    req.app.db.write(move |tx| security::delete_token(tx, &id)).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "status": 200, "message": "Token revoked" }),
+    ))
+}

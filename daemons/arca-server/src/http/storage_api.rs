@@ -1,0 +1,322 @@
+//! `/api/storage/{repo}/{path}` (item info, file lists, properties) and
+//! `/api/copy`, `/api/move`.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+
+use arca_db::items::{self, TransferCount};
+use arca_db::{Item, Repo};
+
+use crate::http::artifacts::{authorize_read, load_repo};
+use crate::http::auth::require_user;
+use crate::http::error::{ApiError, ApiResult, empty_response, json_response, json_typed};
+use crate::http::{Request, format};
+use crate::paths::{RepoPath, parse_properties, parse_repo_path, validate_property_key};
+use crate::policy;
+
+pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
+    let target = parse_repo_path(tail, req.app.settings.max_path_length)?;
+    let repo = load_repo(req, &target.repo).await?;
+    let has = |k: &str| req.query.contains_key(k);
+    match req.method {
+        Method::GET | Method::HEAD if has("properties") => get_properties(req, &repo, &target).await,
+        Method::GET | Method::HEAD if has("list") => file_list(req, &repo, &target).await,
+        Method::GET | Method::HEAD => info(req, &repo, &target).await,
+        Method::PUT if has("properties") => set_properties(req, &target).await,
+        Method::DELETE if has("properties") => delete_properties(req, &target).await,
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+async fn load_item(req: &Request, target: &RepoPath) -> ApiResult<Option<Item>> {
+    if target.path.is_empty() {
+        return Ok(None);
+    }
+    let (repo, path) = (target.repo.clone(), target.path.clone());
+    Ok(req.app.db.read(move |conn| items::get(conn, &repo, &path)).await?)
+}
+
+fn missing() -> ApiError {
+    ApiError::not_found("Unable to find item")
+}
+
+async fn info(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Response> {
+    authorize_read(req, repo).await?;
+    let item = load_item(req, target).await?;
+    if let Some(item) = &item
+        && !item.folder
+    {
+        return Ok(json_typed(
+            StatusCode::OK,
+            &format::file_info(&req.base_url, item),
+            "application/vnd.org.jfrog.artifactory.storage.FileInfo+json",
+        ));
+    }
+    if item.is_none() && !target.path.is_empty() {
+        return Err(missing());
+    }
+    let (repo_key, path) = (repo.key.clone(), target.path.clone());
+    let children = req
+        .app
+        .db
+        .read(move |conn| items::children(conn, &repo_key, &path))
+        .await?;
+    let (created, created_by, modified, modified_by, updated) = match &item {
+        Some(i) => (i.created, i.created_by.clone(), i.modified, i.modified_by.clone(), i.updated),
+        None => (repo.created, "system".to_string(), repo.created, "system".to_string(), repo.created),
+    };
+    let children: Vec<Value> = children
+        .iter()
+        .map(|c| serde_json::json!({ "uri": format!("/{}", c.name), "folder": c.folder }))
+        .collect();
+    let body = serde_json::json!({
+        "repo": repo.key,
+        "path": format::slash_path(&target.path),
+        "created": format::iso8601(created),
+        "createdBy": created_by,
+        "lastModified": format::iso8601(modified),
+        "modifiedBy": modified_by,
+        "lastUpdated": format::iso8601(updated),
+        "children": children,
+        "uri": format::storage_uri(&req.base_url, &repo.key, &target.path),
+    });
+    Ok(json_typed(
+        StatusCode::OK,
+        &body,
+        "application/vnd.org.jfrog.artifactory.storage.FolderInfo+json",
+    ))
+}
+
+/// `?list[&deep=1][&depth=n][&listFolders=1][&includeRootPath=1]`
+async fn file_list(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Response> {
+    authorize_read(req, repo).await?;
+    let item = load_item(req, target).await?;
+    if let Some(i) = &item
+        && !i.folder
+    {
+        return Err(ApiError::bad_request("File list needs a folder, not a file"));
+    }
+    if item.is_none() && !target.path.is_empty() {
+        return Err(missing());
+    }
+    let deep = req.flag("deep").unwrap_or(false);
+    let depth: Option<usize> = match req.query.get("depth") {
+        Some(d) => Some(
+            d.parse()
+                .map_err(|_| ApiError::bad_request(format!("Query parameter 'depth' must be a number, got '{d}'")))?,
+        ),
+        None => None,
+    };
+    let list_folders = req.flag("listFolders").unwrap_or(false);
+    let include_root = req.flag("includeRootPath").unwrap_or(false);
+    let (repo_key, path) = (repo.key.clone(), target.path.clone());
+    let found = req
+        .app
+        .db
+        .read(move |conn| {
+            if deep {
+                items::descendants(conn, &repo_key, &path)
+            } else {
+                items::children(conn, &repo_key, &path)
+            }
+        })
+        .await?;
+    let base_depth = if target.path.is_empty() { 0 } else { target.path.matches('/').count() + 1 };
+    let max_depth = match (deep, depth) {
+        (false, _) => 1,
+        (true, Some(d)) => d,
+        (true, None) => usize::MAX,
+    };
+    let mut files = Vec::new();
+    if include_root {
+        files.push(serde_json::json!({ "uri": "/", "size": -1, "lastModified": format::iso8601(item.as_ref().map(|i| i.modified).unwrap_or(repo.created)), "folder": true }));
+    }
+    for i in &found {
+        let rel_depth = i.path.matches('/').count() + 1 - base_depth;
+        if rel_depth > max_depth || (i.folder && !list_folders) {
+            continue;
+        }
+        let rel = i.path[target.path.len()..].trim_start_matches('/');
+        let mut entry = serde_json::json!({
+            "uri": format!("/{rel}"),
+            "size": if i.folder { -1 } else { i.size() as i64 },
+            "lastModified": format::iso8601(i.modified),
+            "folder": i.folder,
+        });
+        if let (Some(b), Some(obj)) = (&i.binary, entry.as_object_mut()) {
+            obj.insert("sha1".into(), b.sha1.clone().into());
+            obj.insert("sha2".into(), b.sha256.clone().into());
+        }
+        files.push(entry);
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({
+            "uri": format::storage_uri(&req.base_url, &repo.key, &target.path),
+            "created": format::iso8601(item.as_ref().map(|i| i.created).unwrap_or(repo.created)),
+            "files": files,
+        }),
+    ))
+}
+
+async fn get_properties(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Response> {
+    authorize_read(req, repo).await?;
+    let item = load_item(req, target).await?.ok_or_else(missing)?;
+    let id = item.id;
+    let mut props = req.app.db.read(move |conn| items::props(conn, id)).await?;
+    if let Some(wanted) = req.query.get("properties").filter(|w| !w.is_empty()) {
+        let wanted: Vec<&str> = wanted.split(',').collect();
+        props.retain(|k, _| wanted.contains(&k.as_str()));
+    }
+    if props.is_empty() {
+        return Err(ApiError::not_found("No properties could be found."));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({
+            "uri": format::storage_uri(&req.base_url, &item.repo, &item.path),
+            "properties": props,
+        }),
+    ))
+}
+
+/// Item ids a property change applies to: the item, and for a folder (unless
+/// `recursive=0`) everything below it.
+async fn property_targets(req: &Request, target: &RepoPath) -> ApiResult<Vec<i64>> {
+    let item = load_item(req, target).await?.ok_or_else(missing)?;
+    let recursive = req.flag("recursive").unwrap_or(true);
+    if !item.folder || !recursive {
+        return Ok(vec![item.id]);
+    }
+    let (repo, path) = (target.repo.clone(), target.path.clone());
+    let below = req
+        .app
+        .db
+        .read(move |conn| items::descendants(conn, &repo, &path))
+        .await?;
+    Ok(std::iter::once(item.id).chain(below.iter().map(|i| i.id)).collect())
+}
+
+async fn set_properties(req: &Request, target: &RepoPath) -> ApiResult<Response> {
+    let principal = req.principal().await?;
+    require_user(&principal)?;
+    let spec = req.query.get("properties").cloned().unwrap_or_default();
+    let props: BTreeMap<String, Vec<String>> = parse_properties(&spec)?;
+    if props.is_empty() {
+        return Err(ApiError::bad_request("Query parameter 'properties' names no property"));
+    }
+    let ids = property_targets(req, target).await?;
+    req.app
+        .db
+        .write(move |tx| {
+            for id in &ids {
+                items::set_props(tx, *id, &props)?;
+            }
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+async fn delete_properties(req: &Request, target: &RepoPath) -> ApiResult<Response> {
+    let principal = req.principal().await?;
+    require_user(&principal)?;
+    let keys: Vec<String> = req
+        .query
+        .get("properties")
+        .map(|s| s.split(',').filter(|k| !k.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default();
+    if keys.is_empty() {
+        return Err(ApiError::bad_request("Query parameter 'properties' names no property"));
+    }
+    for k in &keys {
+        validate_property_key(k)?;
+    }
+    let ids = property_targets(req, target).await?;
+    req.app
+        .db
+        .write(move |tx| {
+            for id in &ids {
+                items::delete_props(tx, *id, &keys)?;
+            }
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+/// `POST /api/copy|move/{srcRepo}/{srcPath}?to=/{dstRepo}/{dstPath}[&dry=1]`
+pub async fn copy_or_move(req: &mut Request, tail: &str, is_move: bool) -> ApiResult<Response> {
+    if req.method != Method::POST {
+        return Err(ApiError::method_not_allowed());
+    }
+    let principal = req.principal().await?;
+    require_user(&principal)?;
+    let max = req.app.settings.max_path_length;
+    let src = parse_repo_path(tail, max)?;
+    let to = req
+        .query
+        .get("to")
+        .ok_or_else(|| ApiError::bad_request("Query parameter 'to' is required (to=/repo/path)"))?;
+    // `to` arrives decoded already; re-encode '%' so the path parser sees literal names.
+    let to_raw = to.trim_start_matches('/').replace('%', "%25");
+    let dst = parse_repo_path(&to_raw, max)?;
+    if src.path.is_empty() {
+        return Err(ApiError::bad_request("Copy and move need a path inside the source repository"));
+    }
+    let dst_repo = load_repo(req, &dst.repo).await?;
+    if dst_repo.rclass != "local" {
+        return Err(ApiError::bad_request(format!("Target repository '{}' is not local", dst.repo)));
+    }
+    load_repo(req, &src.repo).await?;
+    let dry = req.flag("dry").unwrap_or(false);
+    let (user, now) = (principal.name().to_string(), req.app.now_ms());
+    let verb = if is_move { "move" } else { "copy" };
+    let (s, d, repo_for_check) = (src.clone(), dst.clone(), dst_repo.clone());
+    let count: TransferCount = req
+        .app
+        .db
+        .write(move |tx| {
+            let item = items::get(tx, &s.repo, &s.path)?
+                .ok_or_else(|| ApiError::not_found(format!("Could not find {}/{}", s.repo, s.path)))?;
+            let target = items::transfer_target(tx, &item, &d.repo, &d.path)?;
+            // Every file must be acceptable where it lands.
+            let files: Vec<String> = if item.folder {
+                items::descendants(tx, &s.repo, &s.path)?
+                    .into_iter()
+                    .filter(|i| !i.folder)
+                    .map(|i| items::join_path(&target, i.path[s.path.len()..].trim_start_matches('/')))
+                    .collect()
+            } else {
+                vec![target.clone()]
+            };
+            for f in &files {
+                policy::check_deploy(&repo_for_check, f)?;
+            }
+            let count = items::copy_tree(tx, &item, &d.repo, &target, &user, now, dry)?;
+            if is_move && !dry {
+                items::delete_tree(tx, &s.repo, &s.path)?;
+            }
+            Ok::<_, ApiError>(count)
+        })
+        .await?;
+    let (done, past) = if is_move { ("moving", "moved") } else { ("copying", "copied") };
+    let message = format!(
+        "{}{done} {}:{} to {}:{} completed successfully, {} artifacts and {} folders were {past}",
+        if dry { "Dry run for " } else { "" },
+        src.repo,
+        src.path,
+        dst.repo,
+        dst.path,
+        count.files,
+        count.folders
+    );
+    tracing::info!(arca_repo = %src.repo, arca_path = %src.path, to_repo = %dst.repo, to_path = %dst.path, dry, "{verb}");
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "messages": [{ "level": "INFO", "message": message }] }),
+    ))
+}

@@ -1,0 +1,17 @@
+//! One module per command group; `run` dispatches.
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+pub mod config;
+
+/// Run the parsed command. `Err` is an operational failure (printed as `error: …`, status 1).
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    let status = match cli.command {
+        Command::Config(cmd) => config::run(cmd, &mut stdout, &mut stderr)?,
+    };
+    Ok(ExitCode::from(status))
+}

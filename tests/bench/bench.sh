@@ -1,0 +1,338 @@
+#!/usr/bin/env bash
+# arca vs nginx on this machine, in one run, on loopback only. A benchmark, not a test: it is not run by
+# tests/run-all.sh and its exit status only says whether it could measure (0) or not (1), not whether the
+# targets were met. See tests/bench/README.md for what each number means.
+#
+# Usage: tests/bench/bench.sh [--quick] [--size MIB] [--duration SECONDS] [--runs N] [--dir DIR] [--keep]
+#   --quick          256 MiB files, wrk 3 s (to check that the script works; numbers are not the real ones)
+#   --size MIB       size of the big file (default 1024 = 1 GiB)
+#   --duration S     wrk duration for the 1 KiB GET (default 10)
+#   --runs N         best of N for the 1 GiB transfers (default 3)
+#   --dir DIR        parent of the work dir (default: <repo>/target, i.e. on the repo's disk, not tmpfs)
+#   --keep           keep the work dir (files, logs, nginx config)
+#   --no-build       use the existing target/release/arca-server
+# Env: ARCA_SKIP_INSTALL=1 (do not apt-get nginx/wrk).
+set -euo pipefail
+
+export ARCA_TEST_NAME=bench
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source-path=SCRIPTDIR source=../lib/arca.sh
+. "$HERE/../lib/arca.sh"
+
+SIZE_MIB=1024
+DURATION=10
+RUNS=3
+PARENT="$ARCA_ROOT/target"
+while (($#)); do
+    case "$1" in
+        --quick)
+            SIZE_MIB=256
+            DURATION=3
+            ;;
+        --size) SIZE_MIB=$2; shift ;;
+        --duration) DURATION=$2; shift ;;
+        --runs) RUNS=$2; shift ;;
+        --dir) PARENT=$2; shift ;;
+        --keep) export ARCA_KEEP_TMP=1 ;;
+        --no-build) export ARCA_SKIP_BUILD=1 ;;
+        -h | --help)
+            sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+            exit 0
+            ;;
+        *) arca_die "unknown option: $1 (try --help)" ;;
+    esac
+    shift
+done
+[[ "$SIZE_MIB" =~ ^[0-9]+$ && "$DURATION" =~ ^[0-9]+$ && "$RUNS" =~ ^[1-9][0-9]*$ ]] ||
+    arca_die "--size, --duration and --runs take positive integers"
+
+# ---------------------------------------------------------------------------------------------------------------
+# tools, build, work dir
+
+if [[ "${ARCA_SKIP_INSTALL:-0}" != 1 ]]; then
+    pkgs=(curl wrk)
+    command -v nginx >/dev/null 2>&1 || pkgs+=("$(arca_apt_pick nginx-light nginx)")
+    arca_apt_ensure "${pkgs[@]}"
+fi
+for c in curl wrk nginx python3 awk; do
+    command -v "$c" >/dev/null 2>&1 || arca_die "$c is not installed"
+done
+arca_ensure_built
+
+mkdir -p "$PARENT"
+export ARCA_TEST_TMP=$PARENT
+arca_tmpdir W arca-bench
+fstype=$(stat -f -c %T "$W")
+[[ "$fstype" != tmpfs && "$fstype" != ramfs ]] || arca_warn "$W is on $fstype: disk numbers will be optimistic"
+need_kib=$(((SIZE_MIB * 7 + 512) * 1024))
+avail_kib=$(df -Pk "$W" | awk 'NR == 2 {print $4}')
+((avail_kib > need_kib)) ||
+    arca_die "not enough space in $W: $((avail_kib / 1024)) MiB free, need about $((need_kib / 1024)) MiB"
+arca_log "work dir $W ($fstype, $((avail_kib / 1024 / 1024)) GiB free)"
+
+BIG="$W/big.bin"
+SMALL="$W/small.bin"
+arca_log "creating a ${SIZE_MIB} MiB random file"
+head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom >"$BIG"
+head -c 1024 /dev/urandom >"$SMALL"
+BIG_BYTES=$(stat -c %s "$BIG")
+sync
+
+# ---------------------------------------------------------------------------------------------------------------
+# helpers
+
+# VmRSS (or another /proc status field) in KiB; 0 when the process is gone
+proc_kib() { awk -v k="$2:" '$1 == k {print $2; f = 1} END {if (!f) print 0}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# sum of a field over a process and its children (nginx master + workers)
+tree_kib() {
+    local pid=$1 field=$2 total c
+    total=$(proc_kib "$pid" "$field")
+    for c in $(pgrep -P "$pid" || true); do
+        total=$((total + $(proc_kib "$c" "$field")))
+    done
+    echo "$total"
+}
+
+# curl_time ARGS... — prints "SECONDS HTTP_CODE" of one transfer
+curl_time() {
+    curl -s --max-time 600 -H 'Expect:' -o /dev/null -w '%{time_total} %{http_code}\n' "$@" || echo "0 000"
+}
+
+# best_mbps LABEL OKCODES ARGS... — best of $RUNS transfers of BIG_BYTES; ARGS may contain {N} (the run number)
+best_mbps() {
+    local label=$1 okcodes=$2 best=0 i t code mbps args a
+    shift 2
+    for ((i = 1; i <= RUNS; i++)); do
+        args=()
+        for a in "$@"; do args+=("${a//\{N\}/$i}"); done
+        sync # start every run with no dirty pages from the previous one
+        read -r t code < <(curl_time "${args[@]}")
+        case " $okcodes " in
+            *" $code "*) ;;
+            *)
+                arca_warn "$label run $i: HTTP $code"
+                echo "ERR($code)"
+                return 0
+                ;;
+        esac
+        mbps=$(awk -v b="$BIG_BYTES" -v t="$t" 'BEGIN {printf "%.1f", (t > 0 ? b / t / 1e6 : 0)}')
+        arca_log "$label run $i: ${t}s, $mbps MB/s"
+        best=$(awk -v a="$best" -v b="$mbps" 'BEGIN {print (b > a ? b : a)}')
+    done
+    echo "$best"
+}
+
+# wrk_rps LABEL URL [HEADER] — requests/s of wrk -t2 -c32 -d${DURATION}s; ERR(...) on non-2xx or socket errors
+wrk_rps() {
+    local label=$1 url=$2 hdr=${3:-} out rps non2xx errs code
+    local hargs=()
+    [[ -z "$hdr" ]] || hargs=(-H "$hdr")
+    code=$(arca_http_code "${hargs[@]}" "$url")
+    if [[ "$code" != 200 ]]; then
+        arca_warn "$label: GET $url -> $code before the load"
+        echo "ERR($code)"
+        return 0
+    fi
+    out=$(wrk -t2 -c32 -d"${DURATION}s" "${hargs[@]}" "$url" 2>&1) || {
+        arca_warn "$label: wrk failed: $out"
+        echo "ERR(wrk)"
+        return 0
+    }
+    printf '%s\n' "$out" >>"$W/wrk.log"
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    non2xx=$(awk -F': *' '/Non-2xx or 3xx responses/ {print $2}' <<<"$out")
+    errs=$(awk '/Socket errors/' <<<"$out")
+    arca_log "$label: ${rps:-?} req/s${non2xx:+, $non2xx non-2xx}${errs:+, $errs}"
+    if [[ -z "$rps" ]]; then
+        echo "ERR(parse)"
+    elif [[ -n "$non2xx" && "$non2xx" != 0 ]]; then
+        echo "ERR(${non2xx}x non-2xx)"
+    else
+        awk -v r="$rps" 'BEGIN {printf "%.0f", r}'
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# (e) start -> READY, before anything else runs (fresh home: first start; then restarts of one home)
+
+arca_log "start -> READY=1 (NOTIFY_SOCKET harness, $RUNS fresh homes, then $RUNS restarts)"
+ready_fresh=$(python3 "$HERE/ready.py" --bin "$ARCA_BIN" --home "$W/ready" --fresh --runs "$RUNS" | tee -a "$W/ready.log" | tail -n1) ||
+    arca_warn "the READY harness reported a failure (see $W/ready.log)"
+ready_warm=$(python3 "$HERE/ready.py" --bin "$ARCA_BIN" --home "$W/ready/warm" --runs "$((RUNS + 1))" | tee -a "$W/ready.log" | tail -n1) ||
+    arca_warn "the READY harness reported a failure (see $W/ready.log)"
+# the first of the warm runs created the home; the median of RUNS+1 is dominated by the restarts
+# json_field JSON KEY — a number with 3 decimals, or nothing
+json_field() {
+    python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print("" if v is None else "%.3f" % v)' \
+        "$1" "$2" 2>/dev/null || true
+}
+READY_FRESH=$(json_field "$ready_fresh" median_ready_s)
+READY_WARM=$(json_field "$ready_warm" median_ready_s)
+PING_FRESH=$(json_field "$ready_fresh" median_ping_s)
+PING_WARM=$(json_field "$ready_warm" median_ping_s)
+STOP_WARM=$(json_field "$ready_warm" median_stop_s)
+
+# ---------------------------------------------------------------------------------------------------------------
+# servers
+
+arca_start "$W/arca-home"
+sleep 1
+ARCA_IDLE_KIB=$(proc_kib "$ARCA_PID" VmRSS)
+arca_log "arca idle VmRSS: $ARCA_IDLE_KIB KiB"
+arca_create_repo bench '{"rclass":"local","packageType":"generic","anonymousRead":true}' ||
+    arca_die "could not create the generic repository 'bench' (anonymousRead)"
+AUTH_BASIC="Authorization: Basic $(printf 'admin:%s' "$ARCA_ADMIN_PW" | base64 -w0)"
+TOKEN=$(arca_token 2>/dev/null) || TOKEN=""
+[[ -n "$TOKEN" ]] || arca_warn "POST /api/security/token gave no access_token: the Bearer line is skipped"
+
+NGX="$W/nginx"
+mkdir -p "$NGX/www/dav" "$NGX/tmp/body" "$NGX/tmp/proxy" "$NGX/tmp/fastcgi" "$NGX/logs"
+NGX_PORT=$(arca_free_port)
+ngx_user=""
+((EUID != 0)) || ngx_user="user root;"
+cat >"$NGX/nginx.conf" <<EOF
+# generated by tests/bench/bench.sh
+$ngx_user
+daemon off;
+master_process on;
+worker_processes auto;
+pid $NGX/nginx.pid;
+error_log $NGX/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65;
+    keepalive_requests 1000000;
+    default_type application/octet-stream;
+    client_body_temp_path $NGX/tmp/body;
+    proxy_temp_path $NGX/tmp/proxy;
+    fastcgi_temp_path $NGX/tmp/fastcgi;
+    server {
+        listen 127.0.0.1:$NGX_PORT;
+        root $NGX/www;
+        location / {
+            dav_methods PUT;
+            create_full_put_path on;
+            client_max_body_size 0;
+            dav_access user:rw group:r all:r;
+        }
+    }
+}
+EOF
+ln "$BIG" "$NGX/www/big.bin"
+cp "$SMALL" "$NGX/www/small.bin"
+nginx -t -q -p "$NGX" -e "$NGX/logs/error.log" -c "$NGX/nginx.conf" || arca_die "nginx -t rejected $NGX/nginx.conf"
+nginx -p "$NGX" -e "$NGX/logs/error.log" -c "$NGX/nginx.conf" &
+NGX_PID=$!
+stop_nginx() {
+    if kill -0 "$NGX_PID" 2>/dev/null; then
+        kill -QUIT "$NGX_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$NGX_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$NGX_PID" 2>/dev/null || true
+    fi
+    wait "$NGX_PID" 2>/dev/null || true
+}
+arca_on_exit stop_nginx
+NGX_URL="http://127.0.0.1:$NGX_PORT"
+arca_wait_for 10 "nginx on $NGX_URL" curl -sf -o /dev/null "$NGX_URL/small.bin" || arca_die "nginx did not start (see $NGX/logs/error.log)"
+sleep 1
+NGX_IDLE_KIB=$(tree_kib "$NGX_PID" VmRSS)
+arca_log "nginx idle VmRSS (master + $(pgrep -c -P "$NGX_PID") workers): $NGX_IDLE_KIB KiB"
+
+# ---------------------------------------------------------------------------------------------------------------
+# (b) PUT 1 GiB, then (a) GET 1 GiB
+
+arca_log "PUT ${SIZE_MIB} MiB, best of $RUNS"
+PUT_ARCA=$(best_mbps "arca PUT" "200 201" -u "admin:$ARCA_ADMIN_PW" -T "$BIG" "$ARCA_URL/bench/big/put-{N}.bin")
+PUT_NGX=$(best_mbps "nginx PUT" "201 204" -T "$BIG" "$NGX_URL/dav/put-{N}.bin")
+rm -f "$NGX"/www/dav/put-*.bin
+# the object that the GETs read
+code=$(arca_http_code -u "admin:$ARCA_ADMIN_PW" -H 'Expect:' -T "$BIG" "$ARCA_URL/bench/big/big.bin")
+[[ "$code" == 200 || "$code" == 201 ]] || arca_die "PUT bench/big/big.bin -> $code"
+code=$(arca_http_code -u "admin:$ARCA_ADMIN_PW" -H 'Expect:' -T "$SMALL" "$ARCA_URL/bench/small.bin")
+[[ "$code" == 200 || "$code" == 201 ]] || arca_die "PUT bench/small.bin -> $code"
+sync
+
+arca_log "GET ${SIZE_MIB} MiB, best of $RUNS"
+GET_ARCA=$(best_mbps "arca GET" "200" "$ARCA_URL/bench/big/big.bin")
+GET_NGX=$(best_mbps "nginx GET" "200" "$NGX_URL/big.bin")
+
+# ---------------------------------------------------------------------------------------------------------------
+# (c) GET 1 KiB, wrk -t2 -c32
+
+arca_log "GET 1 KiB, wrk -t2 -c32 -d${DURATION}s"
+RPS_NGX=$(wrk_rps "nginx 1 KiB GET" "$NGX_URL/small.bin")
+RPS_ARCA=$(wrk_rps "arca 1 KiB GET (anonymous)" "$ARCA_URL/bench/small.bin")
+RPS_ARCA_BASIC=$(wrk_rps "arca 1 KiB GET (Basic)" "$ARCA_URL/bench/small.bin" "$AUTH_BASIC")
+RPS_ARCA_BEARER="n/a"
+[[ -z "$TOKEN" ]] || RPS_ARCA_BEARER=$(wrk_rps "arca 1 KiB GET (Bearer)" "$ARCA_URL/bench/small.bin" "Authorization: Bearer $TOKEN")
+
+ARCA_AFTER_KIB=$(proc_kib "$ARCA_PID" VmRSS)
+ARCA_HWM_KIB=$(proc_kib "$ARCA_PID" VmHWM)
+NGX_HWM_KIB=$(tree_kib "$NGX_PID" VmHWM)
+# a quick sanity check that arca served the bytes it stored
+arca_curl -f "$ARCA_URL/bench/small.bin" | cmp -s - "$SMALL" || arca_warn "arca returned different bytes for bench/small.bin"
+
+# ---------------------------------------------------------------------------------------------------------------
+# the table
+
+ROWS=()
+# row METRIC ARCA NGINX KIND TARGET — KIND: ratio (arca/nginx >= TARGET), max (arca <= TARGET), info
+row() { ROWS+=("$1|$2|$3|$4|$5"); }
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+
+row "GET ${SIZE_MIB} MiB (MB/s, best of $RUNS)" "$GET_ARCA" "$GET_NGX" ratio 0.9
+row "PUT ${SIZE_MIB} MiB (MB/s, best of $RUNS)" "$PUT_ARCA" "$PUT_NGX" ratio 0.8
+row "GET 1 KiB anonymous (req/s)" "$RPS_ARCA" "$RPS_NGX" ratio 0.4
+row "GET 1 KiB Basic auth (req/s)" "$RPS_ARCA_BASIC" "$RPS_NGX" ratio 0.4
+row "GET 1 KiB Bearer token (req/s)" "$RPS_ARCA_BEARER" "$RPS_NGX" ratio 0.4
+row "idle RSS (MiB; nginx: master+workers)" "$(mib "$ARCA_IDLE_KIB")" "$(mib "$NGX_IDLE_KIB")" max 15
+row "RSS after the load (MiB)" "$(mib "$ARCA_AFTER_KIB")" "-" info ""
+row "peak RSS, VmHWM (MiB)" "$(mib "$ARCA_HWM_KIB")" "$(mib "$NGX_HWM_KIB")" info ""
+row "start -> READY=1, first start (s, median)" "${READY_FRESH:-none}" "-" max 0.5
+row "start -> READY=1, restart (s, median)" "${READY_WARM:-none}" "-" max 0.5
+row "start -> first ping OK, first start (s)" "${PING_FRESH:-none}" "-" info ""
+row "start -> first ping OK, restart (s)" "${PING_WARM:-none}" "-" info ""
+row "SIGTERM -> exit (s, median)" "${STOP_WARM:-none}" "-" info ""
+
+printf '\n'
+printf 'arca vs nginx on %s (%s cores), %s, loopback; arca %s\n' "$(hostname)" "$(nproc)" "$(date -u +%Y-%m-%dT%H:%MZ)" \
+    "$("$ARCA_BIN" --version 2>/dev/null | head -n1 || echo '?')"
+printf '%-42s %12s %12s %8s  %-16s %s\n' "metric" "arca" "nginx" "ratio" "target" "result"
+printf '%-42s %12s %12s %8s  %-16s %s\n' "------" "----" "-----" "-----" "------" "------"
+MISSES=0
+for r in "${ROWS[@]}"; do
+    IFS='|' read -r metric a n kind target <<<"$r"
+    ratio="-" tgt="" res=""
+    num_a=$([[ "$a" =~ ^[0-9.]+$ ]] && echo 1 || echo 0)
+    num_n=$([[ "$n" =~ ^[0-9.]+$ ]] && echo 1 || echo 0)
+    if ((num_a && num_n)); then
+        ratio=$(awk -v a="$a" -v n="$n" 'BEGIN {printf (n > 0 ? "%.2fx" : "-"), a / n}')
+    fi
+    case "$kind" in
+        ratio)
+            tgt=">= ${target}x nginx"
+            if ((num_a && num_n)); then
+                res=$(awk -v a="$a" -v n="$n" -v t="$target" 'BEGIN {print (n > 0 && a / n >= t ? "PASS" : "MISS")}')
+            else
+                res="MISS"
+            fi
+            ;;
+        max)
+            tgt="<= $target"
+            if ((num_a)); then
+                res=$(awk -v a="$a" -v t="$target" 'BEGIN {print (a <= t ? "PASS" : "MISS")}')
+            else
+                res="MISS"
+            fi
+            ;;
+        info) tgt="(info)" ;;
+    esac
+    [[ "$res" != MISS ]] || MISSES=$((MISSES + 1))
+    printf '%-42s %12s %12s %8s  %-16s %s\n' "$metric" "$a" "$n" "$ratio" "$tgt" "$res"
+done
+printf '\n%d target(s) missed. Work dir: %s%s\n' "$MISSES" "$W" "$([[ "${ARCA_KEEP_TMP:-0}" == 1 ]] && echo ' (kept)' || echo ' (removed)')"

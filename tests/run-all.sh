@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Runs the whole arca test suite on a fresh Debian 12 machine:
+#   1. installs what the tests need (only the missing Debian packages; nothing when all are there),
+#   2. cargo build --release -p arca-server -p arcactl,
+#   3. cargo test --workspace (unit + integration tests; the integration tests start the real binary),
+#   4. the real-client tests, tests/clients/*.sh (Maven, …), each against a fresh arca in a temp home.
+# Prints a summary and ends with the line "N passed, M failed" (N, M count the client-test scripts).
+# Exit status: 0 when everything passed, 1 otherwise.
+#
+# Usage: tests/run-all.sh [--quick] [--no-install] [--only NAME]...
+#   --quick        skip the real-client tests (install, build and cargo test only)
+#   --no-install   do not apt-get anything (fails later if something is missing)
+#   --only NAME    run only tests/clients/NAME.sh (repeatable); cargo test still runs
+#   --no-cargo-test skip cargo test (for iterating on client tests)
+# Env: ARCA_CLIENT_TIMEOUT (seconds per client script, default 900), ARCA_KEEP_TMP=1 (keep temp dirs),
+#      CARGO_TARGET_DIR (honoured).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ARCA_TEST_NAME=run-all
+# shellcheck source-path=SCRIPTDIR source=lib/arca.sh
+. "$ROOT/tests/lib/arca.sh"
+
+QUICK=0
+INSTALL=1
+CARGO_TEST=1
+ONLY=()
+while (($#)); do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --no-install) INSTALL=0 ;;
+        --no-cargo-test) CARGO_TEST=0 ;;
+        --only)
+            [[ $# -ge 2 ]] || arca_die "--only needs a name"
+            ONLY+=("$2")
+            shift
+            ;;
+        -h | --help)
+            sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+            exit 0
+            ;;
+        *) arca_die "unknown option: $1 (try --help)" ;;
+    esac
+    shift
+done
+
+cd "$ROOT"
+START=$SECONDS
+STEPS=()      # "STATUS|name|seconds"
+FAILED_STEPS=0
+
+step_result() { # step_result STATUS NAME SECONDS
+    STEPS+=("$1|$2|$3")
+    [[ "$1" != FAIL ]] || FAILED_STEPS=$((FAILED_STEPS + 1))
+}
+
+banner() { printf '\n==== %s ====\n' "$*"; }
+
+# run_step NAME CMD... — runs CMD, records PASS/FAIL and the time it took; never exits.
+run_step() {
+    local name=$1 t0=$SECONDS rc
+    shift
+    banner "$name"
+    # a subshell with errexit of its own (errexit would be ignored on the left of "||")
+    set +e
+    (
+        set -e
+        "$@"
+    )
+    rc=$?
+    set -e
+    if ((rc == 0)); then
+        step_result PASS "$name" $((SECONDS - t0))
+    else
+        printf '**** %s failed (exit %s)\n' "$name" "$rc"
+        step_result FAIL "$name" $((SECONDS - t0))
+    fi
+    return "$rc"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1. packages
+
+install_deps() {
+    local pkgs=(curl ca-certificates python3 maven libmaven-deploy-plugin-java libmaven-install-plugin-java
+        libmaven-jar-plugin-java libmaven-compiler-plugin-java libmaven-resources-plugin-java libsurefire-java
+        wrk)
+    command -v javac >/dev/null 2>&1 || pkgs+=(default-jdk-headless)
+    if ! command -v cc >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1; then
+        pkgs+=(build-essential)
+    fi
+    command -v pkg-config >/dev/null 2>&1 || pkgs+=(pkg-config)
+    # nginx is for the benchmark (tests/bench), installed here so that the machine is ready for it
+    command -v nginx >/dev/null 2>&1 || pkgs+=("$(arca_apt_pick nginx-light nginx)")
+    arca_apt_ensure "${pkgs[@]}"
+    command -v cargo >/dev/null 2>&1 || arca_die "cargo is not installed (the Rust toolchain comes with the machine, via rustup)"
+    printf 'all packages present; %s, %s\n' "$(cargo --version)" "$(mvn -v 2>/dev/null | head -n1)"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2./3. cargo
+
+cargo_build() { cargo build --release -p arca-server -p arcactl; }
+cargo_test() { cargo test --workspace; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4. client tests
+
+CLIENT_PASS=0
+CLIENT_FAIL=0
+CLIENT_RESULTS=()
+
+run_clients() {
+    local scripts=() s name rc t0 timeout=${ARCA_CLIENT_TIMEOUT:-900} last
+    if ((${#ONLY[@]})); then
+        for name in "${ONLY[@]}"; do
+            [[ -f "$ROOT/tests/clients/$name.sh" ]] || arca_die "no such client test: tests/clients/$name.sh"
+            scripts+=("$ROOT/tests/clients/$name.sh")
+        done
+    else
+        shopt -s nullglob
+        scripts=("$ROOT"/tests/clients/*.sh)
+        shopt -u nullglob
+    fi
+    for s in "${scripts[@]}"; do
+        name=$(basename "$s" .sh)
+        banner "client test: $name"
+        t0=$SECONDS
+        rc=0
+        local out
+        out=$(mktemp)
+        # the scripts reuse the binary built above; each starts (and stops) its own arca
+        ARCA_SKIP_BUILD=1 ARCA_TEST_NAME="$name" timeout --kill-after=30 "$timeout" bash "$s" 2>&1 | tee "$out" || rc=$?
+        last=$(grep -E "^(PASS|FAIL) $name" "$out" | tail -n1 || true)
+        rm -f "$out"
+        if ((rc == 124 || rc == 137)); then
+            last="FAIL $name: timed out after ${timeout}s"
+            printf '%s\n' "$last"
+        fi
+        if ((rc == 0)); then
+            CLIENT_PASS=$((CLIENT_PASS + 1))
+            CLIENT_RESULTS+=("PASS|$name|$((SECONDS - t0))|${last:-PASS $name}")
+        else
+            CLIENT_FAIL=$((CLIENT_FAIL + 1))
+            CLIENT_RESULTS+=("FAIL|$name|$((SECONDS - t0))|${last:-FAIL $name: exit status $rc}")
+        fi
+    done
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+
+BUILD_OK=1
+if ((INSTALL)); then
+    run_step "install test dependencies" install_deps || true
+else
+    step_result SKIP "install test dependencies" 0
+fi
+run_step "cargo build --release" cargo_build || BUILD_OK=0
+
+if ((CARGO_TEST)); then
+    run_step "cargo test --workspace" cargo_test || true
+else
+    step_result SKIP "cargo test --workspace" 0
+fi
+
+if ((QUICK)); then
+    step_result SKIP "client tests (--quick)" 0
+elif ((!BUILD_OK)); then
+    step_result FAIL "client tests (not run: no release binary)" 0
+    for s in tests/clients/*.sh; do
+        [[ -e "$s" ]] || continue
+        CLIENT_FAIL=$((CLIENT_FAIL + 1))
+        CLIENT_RESULTS+=("FAIL|$(basename "$s" .sh)|0|not run: the release build failed")
+    done
+else
+    t0=$SECONDS
+    run_clients
+    step_result "$( ((CLIENT_FAIL == 0)) && echo PASS || echo FAIL)" "client tests" $((SECONDS - t0))
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+banner "summary"
+for r in "${STEPS[@]}"; do
+    IFS='|' read -r st name secs <<<"$r"
+    printf '  %-4s  %-44s %5ss\n' "$st" "$name" "$secs"
+done
+if ((${#CLIENT_RESULTS[@]})); then
+    printf '  client tests:\n'
+    for r in "${CLIENT_RESULTS[@]}"; do
+        IFS='|' read -r st name secs line <<<"$r"
+        printf '    %-4s  %-42s %5ss   %s\n' "$st" "$name" "$secs" "$line"
+    done
+fi
+printf '  total time: %ss\n' $((SECONDS - START))
+if ((FAILED_STEPS == 0 && CLIENT_FAIL == 0)); then
+    printf 'RESULT: OK\n'
+else
+    printf 'RESULT: FAILED\n'
+fi
+printf '%d passed, %d failed\n' "$CLIENT_PASS" "$CLIENT_FAIL"
+((FAILED_STEPS == 0 && CLIENT_FAIL == 0))
