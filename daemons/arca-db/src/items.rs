@@ -76,7 +76,9 @@ pub fn get(conn: &Connection, repo: &str, path: &str) -> Result<Option<Item>, Db
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.repo = ?1 AND i.path = ?2"
     ))?;
-    Ok(stmt.query_row(params![repo, path], item_from_row).optional()?)
+    Ok(stmt
+        .query_row(params![repo, path], item_from_row)
+        .optional()?)
 }
 
 /// Direct children of a folder (`""` = repository root), folders first, by name.
@@ -100,7 +102,11 @@ pub fn descendants(conn: &Connection, repo: &str, path: &str) -> Result<Vec<Item
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn binary_by(conn: &Connection, column: ChecksumKind, value: &str) -> Result<Option<Binary>, DbError> {
+pub fn binary_by(
+    conn: &Connection,
+    column: ChecksumKind,
+    value: &str,
+) -> Result<Option<Binary>, DbError> {
     let sql = format!(
         "SELECT sha256, sha1, md5, size FROM binaries WHERE {} = ?1 LIMIT 1",
         column.column()
@@ -165,10 +171,7 @@ pub fn ensure_folders(
         return Ok(());
     }
     let mut end = 0;
-    let mut prefixes: Vec<&str> = path
-        .match_indices('/')
-        .map(|(i, _)| &path[..i])
-        .collect();
+    let mut prefixes: Vec<&str> = path.match_indices('/').map(|(i, _)| &path[..i]).collect();
     prefixes.push(path);
     // Walk from the deepest folder up: usually it already exists and we stop at once.
     for (idx, prefix) in prefixes.iter().enumerate().rev() {
@@ -198,7 +201,12 @@ pub fn ensure_folders(
 
 /// Create or overwrite the file at `path` (folders above it are created).
 /// The binary row must exist. `Conflict` when a folder is at `path`.
-pub fn put_file(conn: &Connection, repo: &str, path: &str, file: &NewFile) -> Result<Item, DbError> {
+pub fn put_file(
+    conn: &Connection,
+    repo: &str,
+    path: &str,
+    file: &NewFile,
+) -> Result<Item, DbError> {
     let (parent, name) = split_path(path);
     ensure_folders(conn, repo, parent, &file.user, file.now)?;
     match get(conn, repo, path)? {
@@ -263,10 +271,13 @@ pub fn delete_tree(conn: &Connection, repo: &str, path: &str) -> Result<usize, D
 
 /// Properties of one item: key → values (sorted).
 pub fn props(conn: &Connection, item_id: i64) -> Result<BTreeMap<String, Vec<String>>, DbError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT key, value FROM item_props WHERE item_id = ?1 ORDER BY key, value")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT key, value FROM item_props WHERE item_id = ?1 ORDER BY key, value",
+    )?;
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let rows = stmt.query_map([item_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let rows = stmt.query_map([item_id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
     for row in rows {
         let (k, v) = row?;
         map.entry(k).or_default().push(v);
@@ -321,7 +332,11 @@ pub fn search_checksum(
 
 /// Files whose name matches a pattern with `*` and `?` wildcards (a plain word
 /// matches as a substring, like the reference's quick search).
-pub fn search_name(conn: &Connection, pattern: &str, repos: &[String]) -> Result<Vec<Item>, DbError> {
+pub fn search_name(
+    conn: &Connection,
+    pattern: &str,
+    repos: &[String],
+) -> Result<Vec<Item>, DbError> {
     let has_wildcard = pattern.contains(['*', '?']);
     let mut like = String::new();
     if !has_wildcard {
@@ -354,7 +369,10 @@ fn filter_repos(items: Vec<Item>, repos: &[String]) -> Vec<Item> {
     if repos.is_empty() {
         return items;
     }
-    items.into_iter().filter(|i| repos.contains(&i.repo)).collect()
+    items
+        .into_iter()
+        .filter(|i| repos.contains(&i.repo))
+        .collect()
 }
 
 /// Counts reported by copy and move.
@@ -401,7 +419,8 @@ pub fn copy_tree(
     if src.folder {
         all.extend(descendants(conn, &src.repo, &src.path)?);
     }
-    if src.repo == dst_repo && (target == src.path || target.starts_with(&format!("{}/", src.path))) {
+    if src.repo == dst_repo && (target == src.path || target.starts_with(&format!("{}/", src.path)))
+    {
         return Err(DbError::Conflict(format!(
             "Cannot copy or move {}/{} into itself",
             src.repo, src.path
@@ -482,7 +501,9 @@ pub fn delete_binary_if_unreferenced(conn: &Connection, sha256: &str) -> Result<
 /// Is a binary row present?
 pub fn binary_known(conn: &Connection, sha256: &str) -> Result<bool, DbError> {
     Ok(conn
-        .query_row("SELECT 1 FROM binaries WHERE sha256 = ?1", [sha256], |_| Ok(()))
+        .query_row("SELECT 1 FROM binaries WHERE sha256 = ?1", [sha256], |_| {
+            Ok(())
+        })
         .optional()?
         .is_some())
 }

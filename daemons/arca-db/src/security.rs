@@ -53,11 +53,20 @@ pub fn get_user(conn: &Connection, name: &str) -> Result<Option<User>, DbError> 
 
 pub fn insert_user(conn: &Connection, user: &User) -> Result<(), DbError> {
     if get_user(conn, &user.name)?.is_some() {
-        return Err(DbError::Conflict(format!("User {} already exists", user.name)));
+        return Err(DbError::Conflict(format!(
+            "User {} already exists",
+            user.name
+        )));
     }
     conn.execute(
         "INSERT INTO users (name, password_hash, email, admin, created) VALUES (?1,?2,?3,?4,?5)",
-        params![user.name, user.password_hash, user.email, user.admin, user.created],
+        params![
+            user.name,
+            user.password_hash,
+            user.email,
+            user.admin,
+            user.created
+        ],
     )?;
     Ok(())
 }
@@ -100,8 +109,9 @@ fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {
 }
 
 pub fn token_by_digest(conn: &Connection, digest: &str) -> Result<Option<Token>, DbError> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = ?1"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = ?1"
+    ))?;
     Ok(stmt.query_row([digest], token_from_row).optional()?)
 }
 

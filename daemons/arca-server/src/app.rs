@@ -79,7 +79,7 @@ fn node_id(home: &Home) -> anyhow::Result<String> {
 /// written once to the log and to `etc/security/initial-admin-password` (0600).
 async fn ensure_admin(db: &Db, home: &Home, now: i64) -> anyhow::Result<()> {
     let users = db
-        .read(|conn| security::user_count(conn))
+        .read(security::user_count)
         .await
         .context("counting users")?;
     if users > 0 {
@@ -93,8 +93,7 @@ async fn ensure_admin(db: &Db, home: &Home, now: i64) -> anyhow::Result<()> {
             .context("hashing the admin password")??
     };
     let file = home.security().join(INITIAL_ADMIN_PASSWORD_FILE);
-    write_secret_file(&file, &password)
-        .with_context(|| format!("writing {}", file.display()))?;
+    write_secret_file(&file, &password).with_context(|| format!("writing {}", file.display()))?;
     db.write(move |tx| {
         security::insert_user(
             tx,
@@ -168,7 +167,9 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let layout = store_cfg.file_system_layout(&home)?;
     let store = FileStore::open(layout.file_store_dir.clone(), layout.temp_dir.clone())
         .with_context(|| format!("opening file store {}", layout.file_store_dir.display()))?;
-    let cleaned = store.clean_temp().context("cleaning leftovers of interrupted uploads")?;
+    let cleaned = store
+        .clean_temp()
+        .context("cleaning leftovers of interrupted uploads")?;
     if cleaned > 0 {
         tracing::warn!(
             "removed {cleaned} partial upload(s) left in {} by an earlier crash",
@@ -206,11 +207,17 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         });
     }
     let hb = heartbeat.clone();
-    arca_runtime::spawn_watchdog(notifier.clone(), move || hb.is_fresh(Duration::from_secs(10)));
+    arca_runtime::spawn_watchdog(notifier.clone(), move || {
+        hb.is_fresh(Duration::from_secs(10))
+    });
     crate::gc::spawn(app.clone());
 
     let build = &arca_runtime::BUILD;
-    let ctx = if settings.context_path.is_empty() { "/" } else { settings.context_path.as_str() };
+    let ctx = if settings.context_path.is_empty() {
+        "/"
+    } else {
+        settings.context_path.as_str()
+    };
     tracing::info!(
         arca_node_id = %node_id,
         "arca-server {} (revision {}, {}) HA Node ID: {node_id}; home {}; data {}; listening on http://{local}{ctx}",

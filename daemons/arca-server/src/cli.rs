@@ -14,7 +14,12 @@ use crate::app::{ServeOptions, check_config, serve};
 #[command(name = "arca-server", version = arca_runtime::BUILD.version, about = "arca artifact repository server")]
 struct Cli {
     /// Home directory holding etc/, data/, backup/ and run/ (created on first start).
-    #[arg(long, env = "ARCA_HOME", default_value = "/var/lib/arca", global = true)]
+    #[arg(
+        long,
+        env = "ARCA_HOME",
+        default_value = "/var/lib/arca",
+        global = true
+    )]
     home: PathBuf,
     /// Address to listen on.
     #[arg(long, env = "ARCA_LISTEN", default_value = "0.0.0.0:8081")]
@@ -58,7 +63,10 @@ pub fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(serve(ServeOptions { home, listen: cli.listen })) {
+            match runtime.block_on(serve(ServeOptions {
+                home,
+                listen: cli.listen,
+            })) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("arca-server failed: {e:#}");

@@ -82,14 +82,12 @@ async fn sweep_orphan_files(app: &App, grace: Duration) -> Result<usize, ApiErro
     let store = app.store.clone();
     let candidates: Vec<String> = tokio::task::spawn_blocking(move || {
         let now = SystemTime::now();
-        store
-            .list_blobs()
-            .map(|list| {
-                list.into_iter()
-                    .filter(|(_, mtime)| now.duration_since(*mtime).unwrap_or_default() > grace)
-                    .map(|(sha, _)| sha)
-                    .collect()
-            })
+        store.list_blobs().map(|list| {
+            list.into_iter()
+                .filter(|(_, mtime)| now.duration_since(*mtime).unwrap_or_default() > grace)
+                .map(|(sha, _)| sha)
+                .collect()
+        })
     })
     .await
     .map_err(|e| ApiError::internal("gc worker", e))??;

@@ -44,7 +44,9 @@ fn decode_segment(raw: &str) -> Result<String, ApiError> {
         .decode_utf8()
         .map_err(|_| ApiError::bad_request("Path is not valid UTF-8 after percent-decoding"))?;
     if decoded.chars().any(|c| c == '\0' || c.is_control()) {
-        return Err(ApiError::bad_request("Path contains a NUL or control character"));
+        return Err(ApiError::bad_request(
+            "Path contains a NUL or control character",
+        ));
     }
     if decoded.contains('\\') {
         return Err(ApiError::bad_request("Path contains a backslash"));
@@ -107,7 +109,12 @@ fn too_long(max_len: usize) -> ApiError {
 const FORBIDDEN_KEY_CHARS: &str = ")(}{][*+^$\\/~`!@#%&<>;=,±§ ";
 
 pub fn validate_property_key(key: &str) -> Result<(), ApiError> {
-    if key.is_empty() || key.len() > 255 || key.chars().any(|c| FORBIDDEN_KEY_CHARS.contains(c) || c.is_control()) {
+    if key.is_empty()
+        || key.len() > 255
+        || key
+            .chars()
+            .any(|c| FORBIDDEN_KEY_CHARS.contains(c) || c.is_control())
+    {
         return Err(ApiError::bad_request(format!(
             "Invalid property key '{}': 1-255 characters, none of {FORBIDDEN_KEY_CHARS:?}",
             key.escape_debug()
@@ -153,7 +160,9 @@ pub fn parse_properties(spec: &str) -> Result<BTreeMap<String, Vec<String>>, Api
         let entry = map.entry(key).or_default();
         for v in split_escaped(values, &[',']) {
             if v.len() > 4000 {
-                return Err(ApiError::bad_request("Property value longer than 4000 characters"));
+                return Err(ApiError::bad_request(
+                    "Property value longer than 4000 characters",
+                ));
             }
             if !entry.contains(&v) {
                 entry.push(v);

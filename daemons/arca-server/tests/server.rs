@@ -1,6 +1,9 @@
 //! Integration tests: each starts the real `arca-server` binary on a free
 //! loopback port with its own home directory and talks HTTP to it.
 
+// Test helpers outside #[test] fns unwrap too: a panic is the failure report here.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -20,7 +23,11 @@ struct Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Server {
@@ -32,7 +39,11 @@ impl Server {
     fn start_with(home: &Path, system_props: &[&str]) -> Server {
         if !system_props.is_empty() {
             std::fs::create_dir_all(home.join("etc")).unwrap();
-            std::fs::write(home.join("etc/system.properties"), system_props.join("\n") + "\n").unwrap();
+            std::fs::write(
+                home.join("etc/system.properties"),
+                system_props.join("\n") + "\n",
+            )
+            .unwrap();
         }
         let port = free_port();
         let log = std::fs::OpenOptions::new()
@@ -69,7 +80,10 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("arca-server exited early with {status}; log: {}", self.log());
+                panic!(
+                    "arca-server exited early with {status}; log: {}",
+                    self.log()
+                );
             }
             if let Ok(r) = Client::new().get(self.url("/api/system/ping")).send()
                 && r.status() == StatusCode::OK
@@ -90,15 +104,27 @@ impl Server {
     }
 
     fn client(&self) -> Client {
-        Client::builder().timeout(Duration::from_secs(300)).build().unwrap()
+        Client::builder()
+            .timeout(Duration::from_secs(300))
+            .build()
+            .unwrap()
     }
 
     fn get(&self, path: &str) -> Response {
-        self.client().get(self.url(path)).basic_auth("admin", Some(&self.password)).send().unwrap()
+        self.client()
+            .get(self.url(path))
+            .basic_auth("admin", Some(&self.password))
+            .send()
+            .unwrap()
     }
 
     fn put(&self, path: &str, body: impl Into<reqwest::blocking::Body>) -> Response {
-        self.client().put(self.url(path)).basic_auth("admin", Some(&self.password)).body(body).send().unwrap()
+        self.client()
+            .put(self.url(path))
+            .basic_auth("admin", Some(&self.password))
+            .body(body)
+            .send()
+            .unwrap()
     }
 
     fn json(&self, path: &str) -> Value {
@@ -115,11 +141,19 @@ impl Server {
             .json(&config)
             .send()
             .unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "create repo {key}: {}", r.text().unwrap());
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "create repo {key}: {}",
+            r.text().unwrap()
+        );
     }
 
     fn generic_repo(&self, key: &str) {
-        self.create_repo(key, serde_json::json!({"rclass": "local", "packageType": "generic"}));
+        self.create_repo(
+            key,
+            serde_json::json!({"rclass": "local", "packageType": "generic"}),
+        );
     }
 
     fn pid(&self) -> nix::unistd::Pid {
@@ -133,7 +167,11 @@ impl Server {
                 nix::sys::signal::Signal::SIGTERM,
             );
             let status = child.wait().unwrap();
-            assert!(status.success(), "graceful stop failed: {status}; log: {}", self.log());
+            assert!(
+                status.success(),
+                "graceful stop failed: {status}; log: {}",
+                self.log()
+            );
         }
     }
 
@@ -152,13 +190,18 @@ impl Server {
         let mut out = Vec::new();
         let _ = s.read_to_end(&mut out);
         let text = String::from_utf8_lossy(&out).to_string();
-        let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let code = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
         (code, text)
     }
 
     fn auth_header(&self) -> String {
         use base64::Engine;
-        let creds = base64::engine::general_purpose::STANDARD.encode(format!("admin:{}", self.password));
+        let creds =
+            base64::engine::general_purpose::STANDARD.encode(format!("admin:{}", self.password));
         format!("Authorization: Basic {creds}\r\n")
     }
 
@@ -204,12 +247,19 @@ fn error_message(r: Response) -> (StatusCode, String) {
     let status = r.status();
     let body: Value = r.json().expect("error body is JSON");
     let first = &body["errors"][0];
-    assert_eq!(first["status"].as_u64().unwrap(), u64::from(status.as_u16()), "{body}");
+    assert_eq!(
+        first["status"].as_u64().unwrap(),
+        u64::from(status.as_u16()),
+        "{body}"
+    );
     (status, first["message"].as_str().unwrap().to_string())
 }
 
 fn home() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("arca-it-").tempdir().unwrap()
+    tempfile::Builder::new()
+        .prefix("arca-it-")
+        .tempdir()
+        .unwrap()
 }
 
 // ------------------------------------------------------------------- tests
@@ -223,16 +273,25 @@ fn first_start_creates_layout_and_admin_password_file() {
         assert!(h.join(d).is_dir(), "{d} missing");
     }
     let db_props = std::fs::read_to_string(h.join("etc/db.properties")).unwrap();
-    assert!(db_props.lines().any(|l| l.trim() == "type=sqlite"), "{db_props}");
+    assert!(
+        db_props.lines().any(|l| l.trim() == "type=sqlite"),
+        "{db_props}"
+    );
     let bs = std::fs::read_to_string(h.join("etc/binarystore.xml")).unwrap();
     assert!(bs.contains("template=\"file-system\""));
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(h.join("etc/security/initial-admin-password")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(h.join("etc/security/initial-admin-password"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     assert!(s.password.len() >= 16);
-    assert!(s.log().contains(&s.password), "password must be logged once");
+    assert!(
+        s.log().contains(&s.password),
+        "password must be logged once"
+    );
     let r = s.client().get(s.url("/api/system/ping")).send().unwrap();
-    assert_eq!(r.headers()["x-arca-node-id"].to_str().unwrap().is_empty(), false);
+    assert!(!r.headers()["x-arca-node-id"].to_str().unwrap().is_empty());
     assert_eq!(r.text().unwrap(), "OK");
     let v = s.json("/api/system/version");
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
@@ -258,7 +317,12 @@ fn deploy_and_retrieve_round_trip_with_checksums() {
         .send()
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    assert!(r.headers()["location"].to_str().unwrap().ends_with("/generic-local/org/acme/tool/1.0/tool-1.0.bin"));
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("/generic-local/org/acme/tool/1.0/tool-1.0.bin")
+    );
     let created: Value = r.json().unwrap();
     assert_eq!(created["repo"], "generic-local");
     assert_eq!(created["path"], "/org/acme/tool/1.0/tool-1.0.bin");
@@ -273,34 +337,68 @@ fn deploy_and_retrieve_round_trip_with_checksums() {
     assert_eq!(r.headers()["x-checksum-sha256"], sha256_hex(&data).as_str());
     assert_eq!(r.headers()["x-checksum-sha1"], sha1_hex(&data).as_str());
     assert_eq!(r.headers()["x-checksum-md5"], md5_hex(&data).as_str());
-    assert_eq!(r.headers()["etag"], format!("\"{}\"", sha1_hex(&data)).as_str());
+    assert_eq!(
+        r.headers()["etag"],
+        format!("\"{}\"", sha1_hex(&data)).as_str()
+    );
     assert!(r.headers().contains_key("last-modified"));
-    assert_eq!(r.headers()["content-length"], data.len().to_string().as_str());
+    assert_eq!(
+        r.headers()["content-length"],
+        data.len().to_string().as_str()
+    );
     assert_eq!(r.bytes().unwrap().as_ref(), data.as_slice());
 
-    let head = s.client().head(s.url("/generic-local/org/acme/tool/1.0/tool-1.0.bin")).basic_auth("admin", Some(&s.password)).send().unwrap();
+    let head = s
+        .client()
+        .head(s.url("/generic-local/org/acme/tool/1.0/tool-1.0.bin"))
+        .basic_auth("admin", Some(&s.password))
+        .send()
+        .unwrap();
     assert_eq!(head.status(), StatusCode::OK);
-    assert_eq!(head.headers()["content-length"], data.len().to_string().as_str());
+    assert_eq!(
+        head.headers()["content-length"],
+        data.len().to_string().as_str()
+    );
 
     // Same content twice is stored once.
-    assert_eq!(s.put("/generic-local/copy-of-tool.bin", data.clone()).status(), StatusCode::CREATED);
+    assert_eq!(
+        s.put("/generic-local/copy-of-tool.bin", data.clone())
+            .status(),
+        StatusCode::CREATED
+    );
     assert_eq!(s.stored_blobs().len(), 1);
 
     let jar = s.put("/generic-local/lib/a.jar", b"PK\x03\x04jar".to_vec());
     assert_eq!(jar.status(), StatusCode::CREATED);
-    assert_eq!(s.get("/generic-local/lib/a.jar").headers()["content-type"], "application/java-archive");
+    assert_eq!(
+        s.get("/generic-local/lib/a.jar").headers()["content-type"],
+        "application/java-archive"
+    );
 
     let info = s.json("/api/storage/generic-local/org/acme/tool/1.0/tool-1.0.bin");
     assert_eq!(info["size"], data.len().to_string());
     assert_eq!(info["checksums"]["sha256"], sha256_hex(&data));
     assert_eq!(info["originalChecksums"]["sha1"], sha1_hex(&data));
-    assert!(info["downloadUri"].as_str().unwrap().ends_with("/artifactory/generic-local/org/acme/tool/1.0/tool-1.0.bin"));
+    assert!(
+        info["downloadUri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/artifactory/generic-local/org/acme/tool/1.0/tool-1.0.bin")
+    );
     assert!(info["created"].as_str().unwrap().ends_with('Z'));
 
     let folder = s.json("/api/storage/generic-local/org/acme");
-    assert_eq!(folder["children"], serde_json::json!([{"uri": "/tool", "folder": true}]));
+    assert_eq!(
+        folder["children"],
+        serde_json::json!([{"uri": "/tool", "folder": true}])
+    );
     let root = s.json("/api/storage/generic-local/");
-    let names: Vec<&str> = root["children"].as_array().unwrap().iter().map(|c| c["uri"].as_str().unwrap()).collect();
+    let names: Vec<&str> = root["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["uri"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["/lib", "/org", "/copy-of-tool.bin"]);
 
     let deep = s.json("/api/storage/generic-local/org?list&deep=1");
@@ -313,7 +411,12 @@ fn deploy_and_retrieve_round_trip_with_checksums() {
 
     // Folder GET is an HTML listing.
     let html = s.get("/generic-local/org/acme/tool/1.0/");
-    assert!(html.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        html.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     assert!(html.text().unwrap().contains("tool-1.0.bin"));
 }
 
@@ -326,7 +429,10 @@ fn checksum_mismatch_is_refused_and_stores_nothing() {
         .client()
         .put(s.url("/g/a.txt"))
         .basic_auth("admin", Some(&s.password))
-        .header("X-Checksum-Sha1", "0000000000000000000000000000000000000000")
+        .header(
+            "X-Checksum-Sha1",
+            "0000000000000000000000000000000000000000",
+        )
         .body("hello")
         .send()
         .unwrap();
@@ -337,7 +443,14 @@ fn checksum_mismatch_is_refused_and_stores_nothing() {
     assert!(s.stored_blobs().is_empty());
     assert!(s.pre_files().is_empty(), "{:?}", s.pre_files());
     // Malformed checksum header: 400.
-    let r = s.client().put(s.url("/g/a.txt")).basic_auth("admin", Some(&s.password)).header("X-Checksum-Sha256", "xyz").body("hello").send().unwrap();
+    let r = s
+        .client()
+        .put(s.url("/g/a.txt"))
+        .basic_auth("admin", Some(&s.password))
+        .header("X-Checksum-Sha256", "xyz")
+        .body("hello")
+        .send()
+        .unwrap();
     assert_eq!(error_message(r).0, StatusCode::BAD_REQUEST);
 }
 
@@ -345,29 +458,74 @@ fn checksum_mismatch_is_refused_and_stores_nothing() {
 fn checksum_deploy_and_maven_side_files() {
     let dir = home();
     let s = Server::start(&dir.path().join("h"));
-    s.create_repo("libs", serde_json::json!({"rclass": "local", "packageType": "maven"}));
+    s.create_repo(
+        "libs",
+        serde_json::json!({"rclass": "local", "packageType": "maven"}),
+    );
     let jar = b"jar bytes".to_vec();
-    assert_eq!(s.put("/libs/com/ex/a/1.0/a-1.0.jar", jar.clone()).status(), StatusCode::CREATED);
+    assert_eq!(
+        s.put("/libs/com/ex/a/1.0/a-1.0.jar", jar.clone()).status(),
+        StatusCode::CREATED
+    );
 
     // Checksum deploy of known content: no body.
-    let r = s.client().put(s.url("/libs/com/ex/b/1.0/b-1.0.jar")).basic_auth("admin", Some(&s.password))
-        .header("X-Checksum-Deploy", "true").header("X-Checksum-Sha256", sha256_hex(&jar)).send().unwrap();
+    let r = s
+        .client()
+        .put(s.url("/libs/com/ex/b/1.0/b-1.0.jar"))
+        .basic_auth("admin", Some(&s.password))
+        .header("X-Checksum-Deploy", "true")
+        .header("X-Checksum-Sha256", sha256_hex(&jar))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    assert_eq!(s.get("/libs/com/ex/b/1.0/b-1.0.jar").bytes().unwrap().as_ref(), jar.as_slice());
-    let r = s.client().put(s.url("/libs/com/ex/c/1.0/c-1.0.jar")).basic_auth("admin", Some(&s.password))
-        .header("X-Checksum-Deploy", "true").header("X-Checksum-Sha1", sha1_hex(b"unknown")).send().unwrap();
+    assert_eq!(
+        s.get("/libs/com/ex/b/1.0/b-1.0.jar")
+            .bytes()
+            .unwrap()
+            .as_ref(),
+        jar.as_slice()
+    );
+    let r = s
+        .client()
+        .put(s.url("/libs/com/ex/c/1.0/c-1.0.jar"))
+        .basic_auth("admin", Some(&s.password))
+        .header("X-Checksum-Deploy", "true")
+        .header("X-Checksum-Sha1", sha1_hex(b"unknown"))
+        .send()
+        .unwrap();
     let (status, msg) = error_message(r);
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(msg.starts_with("Checksum deploy failed"), "{msg}");
 
     // Maven's side files are checked, not stored; GET generates them.
-    assert_eq!(s.put("/libs/com/ex/a/1.0/a-1.0.jar.sha1", sha1_hex(&jar)).status(), StatusCode::CREATED);
-    assert_eq!(s.put("/libs/com/ex/a/1.0/a-1.0.jar.md5", md5_hex(&jar)).status(), StatusCode::CREATED);
-    assert_eq!(error_message(s.put("/libs/com/ex/a/1.0/a-1.0.jar.sha1", sha1_hex(b"other"))).0, StatusCode::CONFLICT);
-    assert_eq!(s.get("/libs/com/ex/a/1.0/a-1.0.jar.sha1").text().unwrap(), sha1_hex(&jar));
-    assert_eq!(s.get("/libs/com/ex/a/1.0/a-1.0.jar.sha256").text().unwrap(), sha256_hex(&jar));
+    assert_eq!(
+        s.put("/libs/com/ex/a/1.0/a-1.0.jar.sha1", sha1_hex(&jar))
+            .status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        s.put("/libs/com/ex/a/1.0/a-1.0.jar.md5", md5_hex(&jar))
+            .status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        error_message(s.put("/libs/com/ex/a/1.0/a-1.0.jar.sha1", sha1_hex(b"other"))).0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        s.get("/libs/com/ex/a/1.0/a-1.0.jar.sha1").text().unwrap(),
+        sha1_hex(&jar)
+    );
+    assert_eq!(
+        s.get("/libs/com/ex/a/1.0/a-1.0.jar.sha256").text().unwrap(),
+        sha256_hex(&jar)
+    );
     let listing = s.json("/api/storage/libs/com/ex/a/1.0");
-    assert_eq!(listing["children"].as_array().unwrap().len(), 1, "{listing}");
+    assert_eq!(
+        listing["children"].as_array().unwrap().len(),
+        1,
+        "{listing}"
+    );
 }
 
 #[test]
@@ -377,7 +535,14 @@ fn range_and_conditional_get() {
     s.generic_repo("g");
     let data: Vec<u8> = (0..1000u32).map(|i| (i % 256) as u8).collect();
     s.put("/g/f.bin", data.clone());
-    let get = |hdr: &str, val: &str| s.client().get(s.url("/g/f.bin")).basic_auth("admin", Some(&s.password)).header(hdr, val).send().unwrap();
+    let get = |hdr: &str, val: &str| {
+        s.client()
+            .get(s.url("/g/f.bin"))
+            .basic_auth("admin", Some(&s.password))
+            .header(hdr, val)
+            .send()
+            .unwrap()
+    };
     let r = get("Range", "bytes=10-19");
     assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(r.headers()["content-range"], "bytes 10-19/1000");
@@ -389,15 +554,34 @@ fn range_and_conditional_get() {
     let r = get("Range", "bytes=1000-");
     assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
     assert_eq!(r.headers()["content-range"], "bytes */1000");
-    let etag = s.get("/g/f.bin").headers()["etag"].to_str().unwrap().to_string();
+    let etag = s.get("/g/f.bin").headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let r = get("If-None-Match", &etag);
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(get("If-None-Match", "\"other\"").status(), StatusCode::OK);
-    let lm = s.get("/g/f.bin").headers()["last-modified"].to_str().unwrap().to_string();
-    assert_eq!(get("If-Modified-Since", &lm).status(), StatusCode::NOT_MODIFIED);
-    assert_eq!(get("If-Modified-Since", "Mon, 01 Jan 2001 00:00:00 GMT").status(), StatusCode::OK);
+    let lm = s.get("/g/f.bin").headers()["last-modified"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        get("If-Modified-Since", &lm).status(),
+        StatusCode::NOT_MODIFIED
+    );
+    assert_eq!(
+        get("If-Modified-Since", "Mon, 01 Jan 2001 00:00:00 GMT").status(),
+        StatusCode::OK
+    );
     // If-Range with a stale validator gives the whole file.
-    let r = s.client().get(s.url("/g/f.bin")).basic_auth("admin", Some(&s.password)).header("Range", "bytes=0-9").header("If-Range", "\"stale\"").send().unwrap();
+    let r = s
+        .client()
+        .get(s.url("/g/f.bin"))
+        .basic_auth("admin", Some(&s.password))
+        .header("Range", "bytes=0-9")
+        .header("If-Range", "\"stale\"")
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.bytes().unwrap().len(), 1000);
 }
@@ -407,57 +591,123 @@ fn properties_from_matrix_params_and_api() {
     let dir = home();
     let s = Server::start(&dir.path().join("h"));
     s.generic_repo("g");
-    assert_eq!(s.put("/g/dir/a.bin;build.name=ci%20job;build.number=7;tags=x,y", "a").status(), StatusCode::CREATED);
+    assert_eq!(
+        s.put(
+            "/g/dir/a.bin;build.name=ci%20job;build.number=7;tags=x,y",
+            "a"
+        )
+        .status(),
+        StatusCode::CREATED
+    );
     let p = s.json("/api/storage/g/dir/a.bin?properties");
     assert_eq!(p["properties"]["build.name"], serde_json::json!(["ci job"]));
     assert_eq!(p["properties"]["tags"], serde_json::json!(["x", "y"]));
     let only = s.json("/api/storage/g/dir/a.bin?properties=build.number");
-    assert_eq!(only["properties"], serde_json::json!({"build.number": ["7"]}));
+    assert_eq!(
+        only["properties"],
+        serde_json::json!({"build.number": ["7"]})
+    );
 
-    let r = s.client().put(s.url("/api/storage/g/dir?properties=qa=passed;owner=team%5C,a")).basic_auth("admin", Some(&s.password)).send().unwrap();
+    let r = s
+        .client()
+        .put(s.url("/api/storage/g/dir?properties=qa=passed;owner=team%5C,a"))
+        .basic_auth("admin", Some(&s.password))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let p = s.json("/api/storage/g/dir/a.bin?properties");
-    assert_eq!(p["properties"]["qa"], serde_json::json!(["passed"]), "folder properties are recursive by default");
+    assert_eq!(
+        p["properties"]["qa"],
+        serde_json::json!(["passed"]),
+        "folder properties are recursive by default"
+    );
     assert_eq!(p["properties"]["owner"], serde_json::json!(["team,a"]));
-    let r = s.client().delete(s.url("/api/storage/g/dir/a.bin?properties=qa,tags")).basic_auth("admin", Some(&s.password)).send().unwrap();
+    let r = s
+        .client()
+        .delete(s.url("/api/storage/g/dir/a.bin?properties=qa,tags"))
+        .basic_auth("admin", Some(&s.password))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let p = s.json("/api/storage/g/dir/a.bin?properties");
     assert!(p["properties"].get("qa").is_none() && p["properties"].get("tags").is_none());
-    let r = s.client().put(s.url("/api/storage/g/dir/a.bin?properties=bad%20key=1")).basic_auth("admin", Some(&s.password)).send().unwrap();
+    let r = s
+        .client()
+        .put(s.url("/api/storage/g/dir/a.bin?properties=bad%20key=1"))
+        .basic_auth("admin", Some(&s.password))
+        .send()
+        .unwrap();
     assert_eq!(error_message(r).0, StatusCode::BAD_REQUEST);
 }
 
 #[test]
 fn copy_move_and_delete_with_gc() {
     let dir = home();
-    let s = Server::start_with(&dir.path().join("h"), &["arca.gc.grace.secs=0", "arca.gc.interval.secs=0"]);
+    let s = Server::start_with(
+        &dir.path().join("h"),
+        &["arca.gc.grace.secs=0", "arca.gc.interval.secs=0"],
+    );
     s.generic_repo("a");
     s.generic_repo("b");
     s.put("/a/x/one.txt;p=1", "one");
     s.put("/a/x/sub/two.txt", "two");
-    let post = |path: &str| s.client().post(s.url(path)).basic_auth("admin", Some(&s.password)).send().unwrap();
+    let post = |path: &str| {
+        s.client()
+            .post(s.url(path))
+            .basic_auth("admin", Some(&s.password))
+            .send()
+            .unwrap()
+    };
 
     let r = post("/api/copy/a/x?to=/b/y&dry=1");
     assert_eq!(r.status(), StatusCode::OK);
     let msg: Value = r.json().unwrap();
-    assert!(msg["messages"][0]["message"].as_str().unwrap().contains("2 artifacts"), "{msg}");
-    assert_eq!(s.get("/b/y/one.txt").status(), StatusCode::NOT_FOUND, "dry run changes nothing");
+    assert!(
+        msg["messages"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 artifacts"),
+        "{msg}"
+    );
+    assert_eq!(
+        s.get("/b/y/one.txt").status(),
+        StatusCode::NOT_FOUND,
+        "dry run changes nothing"
+    );
 
     assert_eq!(post("/api/copy/a/x?to=/b/y").status(), StatusCode::OK);
     assert_eq!(s.get("/b/y/sub/two.txt").text().unwrap(), "two");
-    assert_eq!(s.json("/api/storage/b/y/one.txt?properties")["properties"]["p"], serde_json::json!(["1"]));
+    assert_eq!(
+        s.json("/api/storage/b/y/one.txt?properties")["properties"]["p"],
+        serde_json::json!(["1"])
+    );
     // cp semantics: into an existing folder, the source is nested.
-    assert_eq!(post("/api/copy/a/x/one.txt?to=/b/y/sub").status(), StatusCode::OK);
+    assert_eq!(
+        post("/api/copy/a/x/one.txt?to=/b/y/sub").status(),
+        StatusCode::OK
+    );
     assert_eq!(s.get("/b/y/sub/one.txt").text().unwrap(), "one");
 
     assert_eq!(post("/api/move/a/x?to=/a/moved").status(), StatusCode::OK);
     assert_eq!(s.get("/a/x/one.txt").status(), StatusCode::NOT_FOUND);
     assert_eq!(s.get("/a/moved/sub/two.txt").text().unwrap(), "two");
-    assert_eq!(error_message(post("/api/move/a/nothing?to=/b/z")).0, StatusCode::NOT_FOUND);
-    assert_eq!(error_message(post("/api/copy/a/moved?to=/a/moved/sub")).0, StatusCode::CONFLICT);
+    assert_eq!(
+        error_message(post("/api/move/a/nothing?to=/b/z")).0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        error_message(post("/api/copy/a/moved?to=/a/moved/sub")).0,
+        StatusCode::CONFLICT
+    );
 
     assert_eq!(s.stored_blobs().len(), 2);
-    let del = |path: &str| s.client().delete(s.url(path)).basic_auth("admin", Some(&s.password)).send().unwrap();
+    let del = |path: &str| {
+        s.client()
+            .delete(s.url(path))
+            .basic_auth("admin", Some(&s.password))
+            .send()
+            .unwrap()
+    };
     assert_eq!(del("/a/moved").status(), StatusCode::NO_CONTENT);
     assert_eq!(del("/a/moved").status(), StatusCode::NOT_FOUND);
     let gc: Value = post("/api/system/storage/gc").json().unwrap();
@@ -478,16 +728,27 @@ fn search_by_checksum_and_name() {
     s.put("/h/b/tool-1.0.jar", "T");
     s.put("/g/a/other.txt", "O");
     let r = s.json(&format!("/api/search/checksum?sha256={}", sha256_hex(b"T")));
-    let uris: Vec<&str> = r["results"].as_array().unwrap().iter().map(|u| u["uri"].as_str().unwrap()).collect();
+    let uris: Vec<&str> = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["uri"].as_str().unwrap())
+        .collect();
     assert_eq!(uris.len(), 2);
     assert!(uris[0].ends_with("/api/storage/g/a/tool-1.0.jar"));
-    let r = s.json(&format!("/api/search/checksum?sha1={}&repos=h", sha1_hex(b"T")));
+    let r = s.json(&format!(
+        "/api/search/checksum?sha1={}&repos=h",
+        sha1_hex(b"T")
+    ));
     assert_eq!(r["results"].as_array().unwrap().len(), 1);
     let r = s.json("/api/search/artifact?name=tool");
     assert_eq!(r["results"].as_array().unwrap().len(), 2);
     let r = s.json("/api/search/artifact?name=*.txt&repos=g");
     assert_eq!(r["results"].as_array().unwrap().len(), 1);
-    assert_eq!(error_message(s.get("/api/search/checksum?sha1=zz")).0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error_message(s.get("/api/search/checksum?sha1=zz")).0,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[test]
@@ -495,33 +756,122 @@ fn authentication_tokens_and_anonymous_read() {
     let dir = home();
     let s = Server::start(&dir.path().join("h"));
     s.generic_repo("private");
-    s.create_repo("public", serde_json::json!({"rclass": "local", "packageType": "generic", "anonymousRead": true}));
+    s.create_repo(
+        "public",
+        serde_json::json!({"rclass": "local", "packageType": "generic", "anonymousRead": true}),
+    );
     s.put("/private/f", "secret");
     s.put("/public/f", "open");
     let anon = s.client().get(s.url("/private/f")).send().unwrap();
     assert_eq!(anon.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(anon.headers()["www-authenticate"], "Basic realm=\"Artifactory Realm\"");
-    assert_eq!(s.client().get(s.url("/public/f")).send().unwrap().text().unwrap(), "open");
-    assert_eq!(s.client().put(s.url("/public/g")).body("x").send().unwrap().status(), StatusCode::UNAUTHORIZED);
-    let bad = s.client().get(s.url("/private/f")).basic_auth("admin", Some("wrong")).send().unwrap();
+    assert_eq!(
+        anon.headers()["www-authenticate"],
+        "Basic realm=\"Artifactory Realm\""
+    );
+    assert_eq!(
+        s.client()
+            .get(s.url("/public/f"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+        "open"
+    );
+    assert_eq!(
+        s.client()
+            .put(s.url("/public/g"))
+            .body("x")
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let bad = s
+        .client()
+        .get(s.url("/private/f"))
+        .basic_auth("admin", Some("wrong"))
+        .send()
+        .unwrap();
     assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(s.client().get(s.url("/private/f")).basic_auth("nobody", Some("x")).send().unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        s.client()
+            .get(s.url("/private/f"))
+            .basic_auth("nobody", Some("x"))
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 
-    let tok: Value = s.client().post(s.url("/api/security/token")).basic_auth("admin", Some(&s.password))
-        .form(&[("username", "admin"), ("expires_in", "600")]).send().unwrap().json().unwrap();
+    let tok: Value = s
+        .client()
+        .post(s.url("/api/security/token"))
+        .basic_auth("admin", Some(&s.password))
+        .form(&[("username", "admin"), ("expires_in", "600")])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     let token = tok["access_token"].as_str().unwrap().to_string();
     assert_eq!(tok["token_type"], "Bearer");
     assert_eq!(tok["expires_in"], 600);
-    assert_eq!(s.client().get(s.url("/private/f")).bearer_auth(&token).send().unwrap().text().unwrap(), "secret");
-    assert_eq!(s.client().get(s.url("/private/f")).basic_auth("admin", Some(&token)).send().unwrap().text().unwrap(), "secret");
-    assert_eq!(s.client().get(s.url("/private/f")).header("X-JFrog-Art-Api", &token).send().unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        s.client()
+            .get(s.url("/private/f"))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+        "secret"
+    );
+    assert_eq!(
+        s.client()
+            .get(s.url("/private/f"))
+            .basic_auth("admin", Some(&token))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+        "secret"
+    );
+    assert_eq!(
+        s.client()
+            .get(s.url("/private/f"))
+            .header("X-JFrog-Art-Api", &token)
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
     let list: Value = s.json("/api/security/token");
     assert_eq!(list["tokens"].as_array().unwrap().len(), 1);
-    let r = s.client().post(s.url("/api/security/token/revoke")).basic_auth("admin", Some(&s.password)).form(&[("token", token.as_str())]).send().unwrap();
+    let r = s
+        .client()
+        .post(s.url("/api/security/token/revoke"))
+        .basic_auth("admin", Some(&s.password))
+        .form(&[("token", token.as_str())])
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(s.client().get(s.url("/private/f")).bearer_auth(&token).send().unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        s.client()
+            .get(s.url("/private/f"))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
     // Repository admin needs credentials.
-    assert_eq!(s.client().get(s.url("/api/repositories/private")).send().unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        s.client()
+            .get(s.url("/api/repositories/private"))
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[test]
@@ -536,9 +886,25 @@ fn repository_api_validates_and_lists() {
     let list = s.json("/api/repositories");
     assert_eq!(list[0]["key"], "libs-release");
     assert_eq!(list[0]["type"], "LOCAL");
-    assert!(s.json("/api/repositories?packageType=generic").as_array().unwrap().is_empty());
-    let put = |key: &str, body: &str| s.client().put(s.url(&format!("/api/repositories/{key}"))).basic_auth("admin", Some(&s.password)).header("Content-Type", "application/json").body(body.to_string()).send().unwrap();
-    let (st, msg) = error_message(put("x", r#"{"rclass":"local","packageType":"generic","bogus":1}"#));
+    assert!(
+        s.json("/api/repositories?packageType=generic")
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let put = |key: &str, body: &str| {
+        s.client()
+            .put(s.url(&format!("/api/repositories/{key}")))
+            .basic_auth("admin", Some(&s.password))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap()
+    };
+    let (st, msg) = error_message(put(
+        "x",
+        r#"{"rclass":"local","packageType":"generic","bogus":1}"#,
+    ));
     assert_eq!(st, StatusCode::BAD_REQUEST);
     assert!(msg.contains("bogus"), "{msg}");
     let (_, msg) = error_message(put("x", r#"{"rclass":"local","handleReleases":"yes"}"#));
@@ -547,18 +913,43 @@ fn repository_api_validates_and_lists() {
     assert!(msg.contains("packageType"), "{msg}");
     let (_, msg) = error_message(put("x", "{not json"));
     assert!(msg.contains("line 1"), "{msg}");
-    assert_eq!(error_message(put("bad%20key", r#"{"rclass":"local"}"#)).0, StatusCode::BAD_REQUEST);
-    assert_eq!(error_message(put("libs-release", r#"{"rclass":"local"}"#)).0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error_message(put("bad%20key", r#"{"rclass":"local"}"#)).0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        error_message(put("libs-release", r#"{"rclass":"local"}"#)).0,
+        StatusCode::BAD_REQUEST
+    );
     // Release repo refuses snapshots.
-    let (st, msg) = error_message(s.put("/libs-release/com/a/1.0-SNAPSHOT/a-1.0-SNAPSHOT.jar", "x"));
+    let (st, msg) =
+        error_message(s.put("/libs-release/com/a/1.0-SNAPSHOT/a-1.0-SNAPSHOT.jar", "x"));
     assert_eq!(st, StatusCode::FORBIDDEN);
     assert!(msg.contains("handleSnapshots"), "{msg}");
-    let r = s.client().post(s.url("/api/repositories/libs-release")).basic_auth("admin", Some(&s.password)).json(&serde_json::json!({"handleSnapshots": true})).send().unwrap();
+    let r = s
+        .client()
+        .post(s.url("/api/repositories/libs-release"))
+        .basic_auth("admin", Some(&s.password))
+        .json(&serde_json::json!({"handleSnapshots": true}))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(s.put("/libs-release/com/a/1.0-SNAPSHOT/a-1.0-SNAPSHOT.jar", "x").status(), StatusCode::CREATED);
-    let r = s.client().delete(s.url("/api/repositories/libs-release")).basic_auth("admin", Some(&s.password)).send().unwrap();
+    assert_eq!(
+        s.put("/libs-release/com/a/1.0-SNAPSHOT/a-1.0-SNAPSHOT.jar", "x")
+            .status(),
+        StatusCode::CREATED
+    );
+    let r = s
+        .client()
+        .delete(s.url("/api/repositories/libs-release"))
+        .basic_auth("admin", Some(&s.password))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(error_message(s.get("/libs-release/com/a/1.0-SNAPSHOT/a-1.0-SNAPSHOT.jar")).0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        error_message(s.get("/libs-release/com/a/1.0-SNAPSHOT/a-1.0-SNAPSHOT.jar")).0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[test]
@@ -580,7 +971,10 @@ fn bad_paths_and_bodies_are_refused_with_the_envelope() {
         let (code, text) = s.raw(&format!("PUT {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 3\r\nConnection: close\r\n\r\nabc"));
         assert!((400..500).contains(&code), "{path}: {text}");
         assert!(text.contains("\"errors\""), "{path}: {text}");
-        assert!(text.to_ascii_lowercase().contains("x-arca-node-id"), "{path}: {text}");
+        assert!(
+            text.to_ascii_lowercase().contains("x-arca-node-id"),
+            "{path}: {text}"
+        );
     }
     let long = "a/".repeat(700);
     let (code, _) = s.raw(&format!("PUT /artifactory/g/{long}x HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 3\r\nConnection: close\r\n\r\nabc"));
@@ -593,10 +987,21 @@ fn bad_paths_and_bodies_are_refused_with_the_envelope() {
     assert_eq!(code, 413);
     assert!(s.stored_blobs().is_empty());
     assert!(s.pre_files().is_empty());
-    assert_eq!(s.json("/api/storage/g/")["children"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        s.json("/api/storage/g/")["children"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     // Unknown endpoint and method.
     assert_eq!(error_message(s.get("/api/nope")).0, StatusCode::NOT_FOUND);
-    let r = s.client().patch(s.url("/g/x")).basic_auth("admin", Some(&s.password)).send().unwrap();
+    let r = s
+        .client()
+        .patch(s.url("/g/x"))
+        .basic_auth("admin", Some(&s.password))
+        .send()
+        .unwrap();
     assert_eq!(error_message(r).0, StatusCode::METHOD_NOT_ALLOWED);
 }
 
@@ -621,7 +1026,10 @@ fn kill_9_mid_upload_leaves_nothing_visible() {
     let mut s = Server::start(&h);
     s.generic_repo("g");
     let mut conn = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    let head = format!("PUT /artifactory/g/partial.bin HTTP/1.1\r\nHost: x\r\n{}Content-Length: 10000000\r\n\r\n", s.auth_header());
+    let head = format!(
+        "PUT /artifactory/g/partial.bin HTTP/1.1\r\nHost: x\r\n{}Content-Length: 10000000\r\n\r\n",
+        s.auth_header()
+    );
     conn.write_all(head.as_bytes()).unwrap();
     conn.write_all(&vec![7u8; 2_000_000]).unwrap();
     // Wait until the upload is being staged, then crash the server.
@@ -636,13 +1044,22 @@ fn kill_9_mid_upload_leaves_nothing_visible() {
     assert_eq!(s2.get("/g/partial.bin").status(), StatusCode::NOT_FOUND);
     assert!(s2.pre_files().is_empty(), "leftovers cleaned at start");
     assert!(s2.stored_blobs().is_empty());
-    assert!(s2.log().contains("partial upload"), "start-up reports the cleanup");
+    assert!(
+        s2.log().contains("partial upload"),
+        "start-up reports the cleanup"
+    );
 }
 
 /// Peak resident memory of a process (VmHWM), in KiB.
 fn peak_rss_kib(pid: nix::unistd::Pid) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).unwrap().parse().unwrap()
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -653,7 +1070,10 @@ fn one_gib_upload_and_download_keep_memory_flat() {
     s.generic_repo("g");
     // Stream 1 GiB from a generator: neither side holds the body.
     let mut conn = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    let head = format!("PUT /artifactory/g/big.bin HTTP/1.1\r\nHost: x\r\n{}Content-Length: {GIB}\r\nConnection: close\r\n\r\n", s.auth_header());
+    let head = format!(
+        "PUT /artifactory/g/big.bin HTTP/1.1\r\nHost: x\r\n{}Content-Length: {GIB}\r\nConnection: close\r\n\r\n",
+        s.auth_header()
+    );
     conn.write_all(head.as_bytes()).unwrap();
     let block: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 253) as u8).collect();
     let mut hasher = sha2::Sha256::new();
@@ -683,5 +1103,8 @@ fn one_gib_upload_and_download_keep_memory_flat() {
     assert_eq!(total, GIB);
     assert_eq!(hex::encode(hasher.finalize()), expected);
     let peak_mib = peak_rss_kib(s.pid()) / 1024;
-    assert!(peak_mib < 64, "peak RSS {peak_mib} MiB for 1 GiB up+down: not streaming");
+    assert!(
+        peak_mib < 64,
+        "peak RSS {peak_mib} MiB for 1 GiB up+down: not streaming"
+    );
 }

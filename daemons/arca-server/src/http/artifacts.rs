@@ -22,7 +22,10 @@ use crate::state::Principal;
 pub async fn handle(req: &mut Request) -> ApiResult<Response> {
     // Matrix parameters (`;k=v`) ride on the path of a deploy.
     let (raw_path, matrix) = match req.rest.find(';') {
-        Some(i) => (req.rest[..i].to_string(), Some(req.rest[i + 1..].to_string())),
+        Some(i) => (
+            req.rest[..i].to_string(),
+            Some(req.rest[i + 1..].to_string()),
+        ),
         None => (req.rest.clone(), None),
     };
     let target = parse_repo_path(&raw_path, req.app.settings.max_path_length)?;
@@ -117,7 +120,10 @@ async fn serve_checksum_side_file(req: &Request, target: &RepoPath) -> ApiResult
         .read(move |conn| items::get(conn, &repo_key, &base))
         .await?;
     match item.and_then(|i| i.binary) {
-        Some(b) => Ok(text_response(StatusCode::OK, checksum_of(&b, kind).to_string())),
+        Some(b) => Ok(text_response(
+            StatusCode::OK,
+            checksum_of(&b, kind).to_string(),
+        )),
         None => Err(not_found()),
     }
 }
@@ -270,7 +276,13 @@ async fn serve_file(req: &Request, item: &Item) -> ApiResult<Response> {
     };
     if not_modified {
         let mut resp = empty_response(StatusCode::NOT_MODIFIED);
-        for name in ["etag", "last-modified", "x-checksum-sha1", "x-checksum-sha256", "x-checksum-md5"] {
+        for name in [
+            "etag",
+            "last-modified",
+            "x-checksum-sha1",
+            "x-checksum-sha256",
+            "x-checksum-md5",
+        ] {
             if let Some(v) = headers.get(name) {
                 resp.headers_mut().insert(name, v.clone());
             }
@@ -283,7 +295,8 @@ async fn serve_file(req: &Request, item: &Item) -> ApiResult<Response> {
         None => RangeAsk::Full,
     };
     // If-Range: serve the range only if the representation is unchanged.
-    if let (Some(if_range), RangeAsk::Part(..) | RangeAsk::Unsatisfiable) = (req.header("if-range"), &ask)
+    if let (Some(if_range), RangeAsk::Part(..) | RangeAsk::Unsatisfiable) =
+        (req.header("if-range"), &ask)
         && !(etag_matches(if_range, &binary.sha1) || if_range.trim() == last_modified)
     {
         ask = RangeAsk::Full;
@@ -312,7 +325,13 @@ async fn serve_file(req: &Request, item: &Item) -> ApiResult<Response> {
         Response::default()
     } else {
         let mut file = req.app.store.open_blob(&binary.sha256).await.map_err(|e| {
-            ApiError::internal(&format!("opening binary {} of {}/{}", binary.sha256, item.repo, item.path), e)
+            ApiError::internal(
+                &format!(
+                    "opening binary {} of {}/{}",
+                    binary.sha256, item.repo, item.path
+                ),
+                e,
+            )
         })?;
         if start > 0 {
             file.seek(std::io::SeekFrom::Start(start))
@@ -375,7 +394,11 @@ fn declared_checksums(req: &Request) -> ApiResult<Declared> {
             40 => declared.sha1 = declared.sha1.or(Some(v)),
             64 => declared.sha256 = declared.sha256.or(Some(v)),
             32 => declared.md5 = declared.md5.or(Some(v)),
-            _ => return Err(ApiError::bad_request("Header X-Checksum has an unknown length")),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "Header X-Checksum has an unknown length",
+                ));
+            }
         }
     }
     Ok(declared)
@@ -401,7 +424,9 @@ async fn deploy(
         )));
     }
     if target.path.is_empty() {
-        return Err(ApiError::bad_request("Deploy needs a path inside the repository"));
+        return Err(ApiError::bad_request(
+            "Deploy needs a path inside the repository",
+        ));
     }
     if target.trailing_slash {
         return create_folder(req, &repo, &target.path, &principal).await;
@@ -410,7 +435,10 @@ async fn deploy(
     let declared = declared_checksums(req)?;
     let user = principal.name().to_string();
 
-    if req.header("x-checksum-deploy").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    if req
+        .header("x-checksum-deploy")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
         return deploy_by_checksum(req, &repo, target, declared, props, user).await;
     }
     if let Some(resp) = accept_checksum_side_file(req, target).await? {
@@ -428,7 +456,8 @@ async fn deploy(
     let mut body = req.take_body();
     let mut upload = req.app.store.begin_upload().await?;
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Reading request body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("Reading request body: {e}")))?;
         if upload.bytes_written() + chunk.len() as u64 > max {
             return Err(too_large(max));
         }
@@ -445,7 +474,9 @@ async fn deploy(
     if !mismatches.is_empty() {
         let detail: Vec<String> = mismatches
             .iter()
-            .map(|(alg, expected, actual)| format!("{alg}: client sent {expected}, content is {actual}"))
+            .map(|(alg, expected, actual)| {
+                format!("{alg}: client sent {expected}, content is {actual}")
+            })
             .collect();
         return Err(ApiError::conflict(format!(
             "Checksum mismatch for {}/{}: {}; nothing was stored",
@@ -504,7 +535,9 @@ fn too_large(max: u64) -> ApiError {
 fn created(req: &Request, item: &Item) -> Response {
     let body = format::item_created(&req.base_url, item);
     let mut resp = json_response(StatusCode::CREATED, &body);
-    if let Ok(v) = HeaderValue::from_str(&format::download_uri(&req.base_url, &item.repo, &item.path)) {
+    if let Ok(v) =
+        HeaderValue::from_str(&format::download_uri(&req.base_url, &item.repo, &item.path))
+    {
         resp.headers_mut().insert(header::LOCATION, v);
     }
     resp
@@ -592,7 +625,10 @@ async fn deploy_by_checksum(
 /// Maven uploads `x.jar.sha1` / `.md5` after `x.jar`: check them against the
 /// stored binary instead of storing them. `None` when the path is not such a
 /// side file of a stored file (it is then stored like any other file).
-async fn accept_checksum_side_file(req: &mut Request, target: &RepoPath) -> ApiResult<Option<Response>> {
+async fn accept_checksum_side_file(
+    req: &mut Request,
+    target: &RepoPath,
+) -> ApiResult<Option<Response>> {
     let Some((base, kind)) = checksum_side_file(&target.path) else {
         return Ok(None);
     };
@@ -608,7 +644,11 @@ async fn accept_checksum_side_file(req: &mut Request, target: &RepoPath) -> ApiR
     let mut body = req.take_body();
     let content = read_small_body(&mut body, 1024).await?;
     let text = String::from_utf8_lossy(&content);
-    let sent = text.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+    let sent = text
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let stored = checksum_of(&binary, kind);
     if sent != stored {
         return Err(ApiError::conflict(format!(

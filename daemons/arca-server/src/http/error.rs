@@ -50,7 +50,10 @@ impl ApiError {
     }
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "{context}");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{context}: internal error"))
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{context}: internal error"),
+        )
     }
 
     pub fn into_response(self) -> Response {
@@ -97,7 +100,11 @@ pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response 
 }
 
 /// A JSON body with a vendor content type (e.g. FileInfo+json).
-pub fn json_typed(status: StatusCode, value: &serde_json::Value, content_type: &'static str) -> Response {
+pub fn json_typed(
+    status: StatusCode,
+    value: &serde_json::Value,
+    content_type: &'static str,
+) -> Response {
     let mut resp = json_response(status, value);
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -8,9 +8,8 @@ use arca_db::Item;
 
 /// `yyyy-MM-dd'T'HH:mm:ss.SSSZ` in UTC (`2026-11-25T16:38:00.123Z`).
 pub fn iso8601(ms: i64) -> String {
-    let fmt = format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| t.format(&fmt).ok())
@@ -26,7 +25,10 @@ pub fn http_date(ms: i64) -> String {
 /// The URL clients reach this server under, context path included: the
 /// reference's override headers win, then `X-Forwarded-Proto`/`Host`.
 pub fn base_url(headers: &HeaderMap, context_path: &str) -> String {
-    for name in ["x-artifactory-override-base-url", "x-jfrog-override-base-url"] {
+    for name in [
+        "x-artifactory-override-base-url",
+        "x-jfrog-override-base-url",
+    ] {
         if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok())
             && (v.starts_with("http://") || v.starts_with("https://"))
         {

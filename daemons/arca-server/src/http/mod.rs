@@ -71,7 +71,8 @@ impl Request {
 pub async fn read_small_body(body: &mut BodyStream, limit: usize) -> ApiResult<Bytes> {
     let mut buf = bytes::BytesMut::new();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Reading request body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("Reading request body: {e}")))?;
         if buf.len() + chunk.len() > limit {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -221,6 +222,8 @@ async fn route_api(req: &mut Request, api: &str) -> ApiResult<Response> {
         "move" => storage_api::copy_or_move(req, tail, true).await,
         "search" => search::handle(req, tail).await,
         "security" => security_api::handle(req, tail).await,
-        _ => Err(ApiError::not_found(format!("Unknown API endpoint /api/{head}"))),
+        _ => Err(ApiError::not_found(format!(
+            "Unknown API endpoint /api/{head}"
+        ))),
     }
 }

@@ -72,7 +72,7 @@ fn list_entry(req: &Request, r: &Repo) -> Value {
 }
 
 async fn list(req: &Request) -> ApiResult<Response> {
-    let all = req.app.db.read(|conn| repos::list(conn)).await?;
+    let all = req.app.db.read(repos::list).await?;
     let want_type = req.query.get("type").map(|t| t.to_ascii_lowercase());
     let want_pkg = req.query.get("packageType").map(|t| t.to_ascii_lowercase());
     let out: Vec<Value> = all
@@ -86,7 +86,7 @@ async fn list(req: &Request) -> ApiResult<Response> {
 
 /// Repository list at the context root, so a browser pointed at the server sees something useful.
 pub async fn root_listing(req: &Request) -> ApiResult<Response> {
-    let all = req.app.db.read(|conn| repos::list(conn)).await?;
+    let all = req.app.db.read(repos::list).await?;
     let out: Vec<Value> = all.iter().map(|r| list_entry(req, r)).collect();
     Ok(json_response(StatusCode::OK, &Value::Array(out)))
 }
@@ -139,7 +139,9 @@ async fn read_config(req: &mut Request) -> ApiResult<Map<String, Value>> {
     })?;
     match value {
         Value::Object(map) => Ok(map),
-        _ => Err(ApiError::bad_request("Repository configuration must be a JSON object")),
+        _ => Err(ApiError::bad_request(
+            "Repository configuration must be a JSON object",
+        )),
     }
 }
 
@@ -217,7 +219,9 @@ async fn create(req: &mut Request, key: &str) -> ApiResult<Response> {
     require_admin(&principal)?;
     let map = read_config(req).await?;
     if !map.contains_key("rclass") {
-        return Err(ApiError::bad_request("Field 'rclass' is required (use \"local\")"));
+        return Err(ApiError::bad_request(
+            "Field 'rclass' is required (use \"local\")",
+        ));
     }
     let mut repo = Repo {
         key: key.to_string(),
@@ -274,7 +278,9 @@ async fn delete(req: &Request, key: &str) -> ApiResult<Response> {
     let k = key.to_string();
     let existed = req.app.db.write(move |tx| repos::delete(tx, &k)).await?;
     if !existed {
-        return Err(ApiError::not_found(format!("Repository {key} does not exist")));
+        return Err(ApiError::not_found(format!(
+            "Repository {key} does not exist"
+        )));
     }
     tracing::info!(arca_repo = %key, user = %principal.name(), "repository deleted");
     Ok(text_response(

@@ -17,7 +17,13 @@ pub async fn handle(req: &Request, tail: &str) -> ApiResult<Response> {
     let repos_filter: Vec<String> = req
         .query
         .get("repos")
-        .map(|r| r.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
+        .map(|r| {
+            r.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     let found: Vec<Item> = match tail {
         "checksum" => {
@@ -48,7 +54,9 @@ pub async fn handle(req: &Request, tail: &str) -> ApiResult<Response> {
                 .query
                 .get("name")
                 .filter(|n| !n.is_empty())
-                .ok_or_else(|| ApiError::bad_request("Artifact search needs the query parameter 'name'"))?
+                .ok_or_else(|| {
+                    ApiError::bad_request("Artifact search needs the query parameter 'name'")
+                })?
                 .clone();
             let filter = repos_filter.clone();
             req.app
@@ -56,20 +64,27 @@ pub async fn handle(req: &Request, tail: &str) -> ApiResult<Response> {
                 .read(move |conn| items::search_name(conn, &name, &filter))
                 .await?
         }
-        _ => return Err(ApiError::not_found(format!("Unknown search /api/search/{tail}"))),
+        _ => {
+            return Err(ApiError::not_found(format!(
+                "Unknown search /api/search/{tail}"
+            )));
+        }
     };
     // Only results in repositories the caller may read.
     let principal = req.principal().await?;
     let readable: Vec<String> = req
         .app
         .db
-        .read(|conn| repos::list(conn))
+        .read(repos::list)
         .await?
         .into_iter()
         .filter(|r| principal != Principal::Anonymous || r.anonymous_read)
         .map(|r| r.key)
         .collect();
-    let detail = req.header("x-result-detail").unwrap_or_default().to_ascii_lowercase();
+    let detail = req
+        .header("x-result-detail")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let (want_info, want_props) = (detail.contains("info"), detail.contains("properties"));
     let mut results = Vec::new();
     for item in found.iter().filter(|i| readable.contains(&i.repo)) {
@@ -87,5 +102,8 @@ pub async fn handle(req: &Request, tail: &str) -> ApiResult<Response> {
         }
         results.push(entry);
     }
-    Ok(json_response(StatusCode::OK, &serde_json::json!({ "results": results })))
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "results": results }),
+    ))
 }

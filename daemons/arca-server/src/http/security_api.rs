@@ -16,7 +16,9 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
         (Method::GET, "token") => list(req).await,
         (Method::POST, "token/revoke") => revoke(req).await,
         (_, "token" | "token/revoke") => Err(ApiError::method_not_allowed()),
-        _ => Err(ApiError::not_found(format!("Unknown API endpoint /api/security/{tail}"))),
+        _ => Err(ApiError::not_found(format!(
+            "Unknown API endpoint /api/security/{tail}"
+        ))),
     }
 }
 
@@ -36,8 +38,11 @@ struct TokenForm {
 async fn read_form(req: &mut Request) -> ApiResult<TokenForm> {
     let mut body = req.take_body();
     let bytes = read_small_body(&mut body, 64 * 1024).await?;
-    serde_urlencoded::from_bytes(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("Form body (application/x-www-form-urlencoded): {e}")))
+    serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+        ApiError::bad_request(format!(
+            "Form body (application/x-www-form-urlencoded): {e}"
+        ))
+    })
 }
 
 const DEFAULT_EXPIRY_SECS: i64 = 3600;
@@ -51,10 +56,9 @@ async fn create(req: &mut Request) -> ApiResult<Response> {
     // Refresh: swap a refresh token for a new access token (the old one is revoked).
     let refreshing = form.grant_type.as_deref() == Some("refresh_token");
     let (subject, scope, expires_in, refreshable, old_id) = if refreshing {
-        let refresh = form
-            .refresh_token
-            .clone()
-            .ok_or_else(|| ApiError::bad_request("Field 'refresh_token' is required with grant_type=refresh_token"))?;
+        let refresh = form.refresh_token.clone().ok_or_else(|| {
+            ApiError::bad_request("Field 'refresh_token' is required with grant_type=refresh_token")
+        })?;
         let digest = arca_crypto::token_digest(&refresh);
         let old = req
             .app
@@ -66,23 +70,41 @@ async fn create(req: &mut Request) -> ApiResult<Response> {
             return Err(ApiError::forbidden("Refresh token belongs to another user"));
         }
         let secs = old.expires.map(|e| (e - old.created) / 1000).unwrap_or(0);
-        (old.subject.clone(), old.scope.clone(), secs, true, Some(old.id))
+        (
+            old.subject.clone(),
+            old.scope.clone(),
+            secs,
+            true,
+            Some(old.id),
+        )
     } else {
-        let subject = form.username.clone().unwrap_or_else(|| principal.name().to_string());
+        let subject = form
+            .username
+            .clone()
+            .unwrap_or_else(|| principal.name().to_string());
         if subject != principal.name() && !principal.is_admin() {
-            return Err(ApiError::forbidden("Only an administrator can create tokens for other users"));
+            return Err(ApiError::forbidden(
+                "Only an administrator can create tokens for other users",
+            ));
         }
         let expires_in = match form.expires_in.as_deref() {
             None | Some("") => DEFAULT_EXPIRY_SECS,
             Some(v) => v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                ApiError::bad_request(format!("Field 'expires_in' must be a number of seconds ≥ 0, got '{v}'"))
+                ApiError::bad_request(format!(
+                    "Field 'expires_in' must be a number of seconds ≥ 0, got '{v}'"
+                ))
             })?,
         };
         if expires_in == 0 && !principal.is_admin() {
-            return Err(ApiError::forbidden("Only an administrator can create non-expiring tokens"));
+            return Err(ApiError::forbidden(
+                "Only an administrator can create non-expiring tokens",
+            ));
         }
         let refreshable = matches!(form.refreshable.as_deref(), Some("true" | "1"));
-        let scope = form.scope.clone().unwrap_or_else(|| "member-of-groups:*".to_string());
+        let scope = form
+            .scope
+            .clone()
+            .unwrap_or_else(|| "member-of-groups:*".to_string());
         (subject, scope, expires_in, refreshable, None)
     };
 
@@ -105,7 +127,10 @@ async fn create(req: &mut Request) -> ApiResult<Response> {
         .db
         .write(move |tx| {
             if security::get_user(tx, &stored.subject)?.is_none() {
-                return Err(ApiError::bad_request(format!("User '{}' does not exist", stored.subject)));
+                return Err(ApiError::bad_request(format!(
+                    "User '{}' does not exist",
+                    stored.subject
+                )));
             }
             if let Some(old) = &old_id {
                 security::delete_token(tx, old)?;
@@ -149,7 +174,10 @@ async fn list(req: &Request) -> ApiResult<Response> {
             })
         })
         .collect();
-    Ok(json_response(StatusCode::OK, &serde_json::json!({ "tokens": out })))
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "tokens": out }),
+    ))
 }
 
 async fn revoke(req: &mut Request) -> ApiResult<Response> {
@@ -158,22 +186,36 @@ async fn revoke(req: &mut Request) -> ApiResult<Response> {
     let form = read_form(req).await?;
     let found = if let Some(secret) = form.token.as_deref().or(form.access_token.as_deref()) {
         let digest = arca_crypto::token_digest(secret);
-        req.app.db.read(move |conn| security::token_by_digest(conn, &digest)).await?
+        req.app
+            .db
+            .read(move |conn| security::token_by_digest(conn, &digest))
+            .await?
     } else if let Some(id) = form.token_id.clone() {
         require_admin(&principal)?;
         req.app
             .db
-            .read(move |conn| Ok::<_, ApiError>(security::list_tokens(conn, None)?.into_iter().find(|t| t.id == id)))
+            .read(move |conn| {
+                Ok::<_, ApiError>(
+                    security::list_tokens(conn, None)?
+                        .into_iter()
+                        .find(|t| t.id == id),
+                )
+            })
             .await?
     } else {
-        return Err(ApiError::bad_request("Give 'token' or 'token_id' to revoke"));
+        return Err(ApiError::bad_request(
+            "Give 'token' or 'token_id' to revoke",
+        ));
     };
     let token = found.ok_or_else(|| ApiError::not_found("Token not found"))?;
     if token.subject != principal.name() && !principal.is_admin() {
         return Err(ApiError::forbidden("Token belongs to another user"));
     }
     let id = token.id.clone();
-    req.app.db.write(move |tx| security::delete_token(tx, &id)).await?;
+    req.app
+        .db
+        .write(move |tx| security::delete_token(tx, &id))
+        .await?;
     Ok(json_response(
         StatusCode::OK,
         &serde_json::json!({ "status": 200, "message": "Token revoked" }),

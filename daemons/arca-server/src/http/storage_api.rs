@@ -22,7 +22,9 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
     let repo = load_repo(req, &target.repo).await?;
     let has = |k: &str| req.query.contains_key(k);
     match req.method {
-        Method::GET | Method::HEAD if has("properties") => get_properties(req, &repo, &target).await,
+        Method::GET | Method::HEAD if has("properties") => {
+            get_properties(req, &repo, &target).await
+        }
         Method::GET | Method::HEAD if has("list") => file_list(req, &repo, &target).await,
         Method::GET | Method::HEAD => info(req, &repo, &target).await,
         Method::PUT if has("properties") => set_properties(req, &target).await,
@@ -36,7 +38,11 @@ async fn load_item(req: &Request, target: &RepoPath) -> ApiResult<Option<Item>> 
         return Ok(None);
     }
     let (repo, path) = (target.repo.clone(), target.path.clone());
-    Ok(req.app.db.read(move |conn| items::get(conn, &repo, &path)).await?)
+    Ok(req
+        .app
+        .db
+        .read(move |conn| items::get(conn, &repo, &path))
+        .await?)
 }
 
 fn missing() -> ApiError {
@@ -65,8 +71,20 @@ async fn info(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Respon
         .read(move |conn| items::children(conn, &repo_key, &path))
         .await?;
     let (created, created_by, modified, modified_by, updated) = match &item {
-        Some(i) => (i.created, i.created_by.clone(), i.modified, i.modified_by.clone(), i.updated),
-        None => (repo.created, "system".to_string(), repo.created, "system".to_string(), repo.created),
+        Some(i) => (
+            i.created,
+            i.created_by.clone(),
+            i.modified,
+            i.modified_by.clone(),
+            i.updated,
+        ),
+        None => (
+            repo.created,
+            "system".to_string(),
+            repo.created,
+            "system".to_string(),
+            repo.created,
+        ),
     };
     let children: Vec<Value> = children
         .iter()
@@ -97,17 +115,20 @@ async fn file_list(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<R
     if let Some(i) = &item
         && !i.folder
     {
-        return Err(ApiError::bad_request("File list needs a folder, not a file"));
+        return Err(ApiError::bad_request(
+            "File list needs a folder, not a file",
+        ));
     }
     if item.is_none() && !target.path.is_empty() {
         return Err(missing());
     }
     let deep = req.flag("deep").unwrap_or(false);
     let depth: Option<usize> = match req.query.get("depth") {
-        Some(d) => Some(
-            d.parse()
-                .map_err(|_| ApiError::bad_request(format!("Query parameter 'depth' must be a number, got '{d}'")))?,
-        ),
+        Some(d) => Some(d.parse().map_err(|_| {
+            ApiError::bad_request(format!(
+                "Query parameter 'depth' must be a number, got '{d}'"
+            ))
+        })?),
         None => None,
     };
     let list_folders = req.flag("listFolders").unwrap_or(false);
@@ -124,7 +145,11 @@ async fn file_list(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<R
             }
         })
         .await?;
-    let base_depth = if target.path.is_empty() { 0 } else { target.path.matches('/').count() + 1 };
+    let base_depth = if target.path.is_empty() {
+        0
+    } else {
+        target.path.matches('/').count() + 1
+    };
     let max_depth = match (deep, depth) {
         (false, _) => 1,
         (true, Some(d)) => d,
@@ -197,7 +222,9 @@ async fn property_targets(req: &Request, target: &RepoPath) -> ApiResult<Vec<i64
         .db
         .read(move |conn| items::descendants(conn, &repo, &path))
         .await?;
-    Ok(std::iter::once(item.id).chain(below.iter().map(|i| i.id)).collect())
+    Ok(std::iter::once(item.id)
+        .chain(below.iter().map(|i| i.id))
+        .collect())
 }
 
 async fn set_properties(req: &Request, target: &RepoPath) -> ApiResult<Response> {
@@ -206,7 +233,9 @@ async fn set_properties(req: &Request, target: &RepoPath) -> ApiResult<Response>
     let spec = req.query.get("properties").cloned().unwrap_or_default();
     let props: BTreeMap<String, Vec<String>> = parse_properties(&spec)?;
     if props.is_empty() {
-        return Err(ApiError::bad_request("Query parameter 'properties' names no property"));
+        return Err(ApiError::bad_request(
+            "Query parameter 'properties' names no property",
+        ));
     }
     let ids = property_targets(req, target).await?;
     req.app
@@ -227,10 +256,17 @@ async fn delete_properties(req: &Request, target: &RepoPath) -> ApiResult<Respon
     let keys: Vec<String> = req
         .query
         .get("properties")
-        .map(|s| s.split(',').filter(|k| !k.is_empty()).map(str::to_string).collect())
+        .map(|s| {
+            s.split(',')
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     if keys.is_empty() {
-        return Err(ApiError::bad_request("Query parameter 'properties' names no property"));
+        return Err(ApiError::bad_request(
+            "Query parameter 'properties' names no property",
+        ));
     }
     for k in &keys {
         validate_property_key(k)?;
@@ -265,11 +301,16 @@ pub async fn copy_or_move(req: &mut Request, tail: &str, is_move: bool) -> ApiRe
     let to_raw = to.trim_start_matches('/').replace('%', "%25");
     let dst = parse_repo_path(&to_raw, max)?;
     if src.path.is_empty() {
-        return Err(ApiError::bad_request("Copy and move need a path inside the source repository"));
+        return Err(ApiError::bad_request(
+            "Copy and move need a path inside the source repository",
+        ));
     }
     let dst_repo = load_repo(req, &dst.repo).await?;
     if dst_repo.rclass != "local" {
-        return Err(ApiError::bad_request(format!("Target repository '{}' is not local", dst.repo)));
+        return Err(ApiError::bad_request(format!(
+            "Target repository '{}' is not local",
+            dst.repo
+        )));
     }
     load_repo(req, &src.repo).await?;
     let dry = req.flag("dry").unwrap_or(false);
@@ -280,15 +321,18 @@ pub async fn copy_or_move(req: &mut Request, tail: &str, is_move: bool) -> ApiRe
         .app
         .db
         .write(move |tx| {
-            let item = items::get(tx, &s.repo, &s.path)?
-                .ok_or_else(|| ApiError::not_found(format!("Could not find {}/{}", s.repo, s.path)))?;
+            let item = items::get(tx, &s.repo, &s.path)?.ok_or_else(|| {
+                ApiError::not_found(format!("Could not find {}/{}", s.repo, s.path))
+            })?;
             let target = items::transfer_target(tx, &item, &d.repo, &d.path)?;
             // Every file must be acceptable where it lands.
             let files: Vec<String> = if item.folder {
                 items::descendants(tx, &s.repo, &s.path)?
                     .into_iter()
                     .filter(|i| !i.folder)
-                    .map(|i| items::join_path(&target, i.path[s.path.len()..].trim_start_matches('/')))
+                    .map(|i| {
+                        items::join_path(&target, i.path[s.path.len()..].trim_start_matches('/'))
+                    })
                     .collect()
             } else {
                 vec![target.clone()]
@@ -303,7 +347,11 @@ pub async fn copy_or_move(req: &mut Request, tail: &str, is_move: bool) -> ApiRe
             Ok::<_, ApiError>(count)
         })
         .await?;
-    let (done, past) = if is_move { ("moving", "moved") } else { ("copying", "copied") };
+    let (done, past) = if is_move {
+        ("moving", "moved")
+    } else {
+        ("copying", "copied")
+    };
     let message = format!(
         "{}{done} {}:{} to {}:{} completed successfully, {} artifacts and {} folders were {past}",
         if dry { "Dry run for " } else { "" },

@@ -14,7 +14,9 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
         (Method::GET, "version") => version(req).await,
         (Method::POST, "storage/gc") => run_gc(req).await,
         (_, "ping" | "version" | "storage/gc") => Err(ApiError::method_not_allowed()),
-        _ => Err(ApiError::not_found(format!("Unknown API endpoint /api/system/{tail}"))),
+        _ => Err(ApiError::not_found(format!(
+            "Unknown API endpoint /api/system/{tail}"
+        ))),
     }
 }
 
@@ -48,7 +50,10 @@ pub async fn readiness(req: &Request) -> ApiResult<Response> {
 }
 
 pub fn liveness(_req: &Request) -> ApiResult<Response> {
-    Ok(json_response(StatusCode::OK, &serde_json::json!({ "code": "OK" })))
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "code": "OK" }),
+    ))
 }
 
 async fn version(req: &Request) -> ApiResult<Response> {
