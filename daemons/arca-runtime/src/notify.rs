@@ -407,10 +407,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (sock, path) = bind(dir.path());
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "notify::tests::child_reads_environment",
-            ])
+            .args(["--exact", "notify::tests::child_reads_environment"])
             .env("ARCA_RUNTIME_TEST_CHILD", "1")
             .env("NOTIFY_SOCKET", &path)
             .env("WATCHDOG_USEC", "10000000")

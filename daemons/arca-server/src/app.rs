@@ -109,7 +109,7 @@ async fn ensure_admin(db: &Db, home: &Home, now: i64) -> anyhow::Result<()> {
     .await
     .context("creating the admin user")?;
     tracing::warn!(
-        "created user 'admin' with password {password} (also in {}); change it and delete that file",
+        "created user 'admin' with password {password} (also in {}, mode 0600)",
         file.display()
     );
     Ok(())

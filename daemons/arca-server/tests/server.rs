@@ -1108,3 +1108,131 @@ fn one_gib_upload_and_download_keep_memory_flat() {
         "peak RSS {peak_mib} MiB for 1 GiB up+down: not streaming"
     );
 }
+
+#[test]
+fn sigterm_drains_an_in_flight_upload() {
+    let dir = home();
+    let mut s = Server::start(&dir.path().join("h"));
+    s.generic_repo("g");
+    let mut conn = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let head = format!(
+        "PUT /artifactory/g/late.bin HTTP/1.1\r\nHost: x\r\n{}Content-Length: 200000\r\nConnection: close\r\n\r\n",
+        s.auth_header()
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(&[1u8; 100_000]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.pre_files().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    nix::sys::signal::kill(s.pid(), nix::sys::signal::Signal::SIGTERM).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // The request started before SIGTERM still completes.
+    conn.write_all(&[1u8; 100_000]).unwrap();
+    let mut resp = String::new();
+    conn.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
+    let status = s.child.take().unwrap().wait().unwrap();
+    assert!(status.success(), "exit after drain: {status}");
+    assert!(s.log().contains("draining"), "{}", s.log());
+    let s2 = Server::start(&dir.path().join("h"));
+    assert_eq!(s2.get("/g/late.bin").bytes().unwrap().len(), 200_000);
+}
+
+#[test]
+fn sd_notify_ready_status_watchdog_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = home();
+    let h = dir.path().join("h");
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arca-server"))
+        .arg("--home")
+        .arg(&h)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "400000")
+        .env_remove("WATCHDOG_PID")
+        .env_remove("JOURNAL_STREAM")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let mut seen = Vec::new();
+    // Until READY=1: only STATUS= messages, and the port must accept once READY arrives.
+    loop {
+        let n = sock.recv(&mut buf).expect("READY=1 within 20 s");
+        let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+        seen.push(msg.clone());
+        if msg.contains("READY=1") {
+            assert!(msg.contains("STATUS=serving http://127.0.0.1"), "{msg}");
+            break;
+        }
+        assert!(msg.contains("STATUS="), "{msg}");
+    }
+    assert!(seen.len() >= 3, "status steps before READY: {seen:?}");
+    TcpStream::connect(("127.0.0.1", port)).expect("socket bound before READY=1");
+    // Watchdog pings every WATCHDOG_USEC/2.
+    let mut pings = 0;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pings < 2 && Instant::now() < deadline {
+        let n = sock.recv(&mut buf).unwrap();
+        if String::from_utf8_lossy(&buf[..n]).contains("WATCHDOG=1") {
+            pings += 1;
+        }
+    }
+    assert_eq!(pings, 2, "watchdog pings");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let mut stopping = false;
+    while let Ok(n) = sock.recv(&mut buf) {
+        if String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1") {
+            stopping = true;
+            break;
+        }
+    }
+    assert!(stopping, "STOPPING=1 on SIGTERM");
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn bad_config_refuses_to_start_naming_file_line_and_key() {
+    let dir = home();
+    let h = dir.path().join("h");
+    std::fs::create_dir_all(h.join("etc")).unwrap();
+    std::fs::write(
+        h.join("etc/system.properties"),
+        "# comment\narca.upload.max.bytes=lots\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_arca-server"))
+        .arg("--home")
+        .arg(&h)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .env_remove("JOURNAL_STREAM")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("system.properties:2: arca.upload.max.bytes"),
+        "{stderr}"
+    );
+    assert!(!h.join("data/arca.db").exists(), "nothing started");
+    let check = Command::new(env!("CARGO_BIN_EXE_arca-server"))
+        .arg("--home")
+        .arg(&h)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+}
