@@ -99,28 +99,34 @@ curl_time() {
     curl -s --max-time 600 -H 'Expect:' -o /dev/null -w '%{time_total} %{http_code}\n' "$@" || echo "0 000"
 }
 
-# best_mbps LABEL OKCODES ARGS... — best of $RUNS transfers of BIG_BYTES; ARGS may contain {N} (the run number)
-best_mbps() {
-    local label=$1 okcodes=$2 best=0 i t code mbps args a
-    shift 2
-    for ((i = 1; i <= RUNS; i++)); do
-        args=()
-        for a in "$@"; do args+=("${a//\{N\}/$i}"); done
-        sync # start every run with no dirty pages from the previous one
-        read -r t code < <(curl_time "${args[@]}")
-        case " $okcodes " in
-            *" $code "*) ;;
-            *)
-                arca_warn "$label run $i: HTTP $code"
-                echo "ERR($code)"
-                return 0
-                ;;
-        esac
-        mbps=$(awk -v b="$BIG_BYTES" -v t="$t" 'BEGIN {printf "%.1f", (t > 0 ? b / t / 1e6 : 0)}')
-        arca_log "$label run $i: ${t}s, $mbps MB/s"
-        best=$(awk -v a="$best" -v b="$mbps" 'BEGIN {print (b > a ? b : a)}')
-    done
-    echo "$best"
+# one_mbps LABEL RUN OKCODES CURL_ARGS... — MB/s of one transfer of BIG_BYTES, or ERR(code)
+one_mbps() {
+    local label=$1 run=$2 okcodes=$3 t code mbps
+    shift 3
+    sync # start every run with no dirty pages from the previous one
+    read -r t code < <(curl_time "$@")
+    case " $okcodes " in
+        *" $code "*) ;;
+        *)
+            arca_warn "$label run $run: HTTP $code"
+            echo "ERR($code)"
+            return 0
+            ;;
+    esac
+    mbps=$(awk -v b="$BIG_BYTES" -v t="$t" 'BEGIN {printf "%.1f", (t > 0 ? b / t / 1e6 : 0)}')
+    arca_log "$label run $run: ${t}s, $mbps MB/s"
+    echo "$mbps"
+}
+
+# best_of A B — the larger number; an ERR(...) sticks
+best_of() {
+    if [[ "$1" == ERR* ]]; then
+        echo "$1"
+    elif [[ "$2" == ERR* ]]; then
+        echo "$2"
+    else
+        awk -v a="$1" -v b="$2" 'BEGIN {print (b > a ? b : a)}'
+    fi
 }
 
 # wrk_rps LABEL URL [HEADER] — requests/s of wrk -t2 -c32 -d${DURATION}s; ERR(...) on non-2xx or socket errors
@@ -246,10 +252,16 @@ arca_log "nginx idle VmRSS (master + $(pgrep -c -P "$NGX_PID") workers): $NGX_ID
 # ---------------------------------------------------------------------------------------------------------------
 # (b) PUT 1 GiB, then (a) GET 1 GiB
 
+# arca and nginx alternate (arca 1, nginx 1, arca 2, …) so that a drift of the disk's state hits both alike
 arca_log "PUT ${SIZE_MIB} MiB, best of $RUNS"
-PUT_ARCA=$(best_mbps "arca PUT" "200 201" -u "admin:$ARCA_ADMIN_PW" -T "$BIG" "$ARCA_URL/bench/big/put-{N}.bin")
-PUT_NGX=$(best_mbps "nginx PUT" "201 204" -T "$BIG" "$NGX_URL/dav/put-{N}.bin")
-rm -f "$NGX"/www/dav/put-*.bin
+PUT_ARCA=0
+PUT_NGX=0
+for ((i = 1; i <= RUNS; i++)); do
+    PUT_ARCA=$(best_of "$PUT_ARCA" "$(one_mbps "arca PUT" "$i" "200 201" \
+        -u "admin:$ARCA_ADMIN_PW" -T "$BIG" "$ARCA_URL/bench/big/put-$i.bin")")
+    PUT_NGX=$(best_of "$PUT_NGX" "$(one_mbps "nginx PUT" "$i" "201 204" -T "$BIG" "$NGX_URL/dav/put-$i.bin")")
+    rm -f "$NGX/www/dav/put-$i.bin"
+done
 # the object that the GETs read
 code=$(arca_http_code -u "admin:$ARCA_ADMIN_PW" -H 'Expect:' -T "$BIG" "$ARCA_URL/bench/big/big.bin")
 [[ "$code" == 200 || "$code" == 201 ]] || arca_die "PUT bench/big/big.bin -> $code"
@@ -258,8 +270,12 @@ code=$(arca_http_code -u "admin:$ARCA_ADMIN_PW" -H 'Expect:' -T "$SMALL" "$ARCA_
 sync
 
 arca_log "GET ${SIZE_MIB} MiB, best of $RUNS"
-GET_ARCA=$(best_mbps "arca GET" "200" "$ARCA_URL/bench/big/big.bin")
-GET_NGX=$(best_mbps "nginx GET" "200" "$NGX_URL/big.bin")
+GET_ARCA=0
+GET_NGX=0
+for ((i = 1; i <= RUNS; i++)); do
+    GET_ARCA=$(best_of "$GET_ARCA" "$(one_mbps "arca GET" "$i" 200 "$ARCA_URL/bench/big/big.bin")")
+    GET_NGX=$(best_of "$GET_NGX" "$(one_mbps "nginx GET" "$i" 200 "$NGX_URL/big.bin")")
+done
 
 # ---------------------------------------------------------------------------------------------------------------
 # (c) GET 1 KiB, wrk -t2 -c32

@@ -123,13 +123,22 @@ pub fn validate_property_key(key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Split on `sep` unless escaped with a backslash; unescape the parts.
+/// Split on any of `seps` unless escaped with a backslash; the parts are unescaped.
 fn split_escaped(input: &str, seps: &[char]) -> Vec<String> {
+    split_on_unescaped(input, seps, false)
+}
+
+/// Split on any of `seps` unless escaped with a backslash. `keep_escapes`
+/// leaves the backslashes in the parts, for a second split.
+fn split_on_unescaped(input: &str, seps: &[char], keep_escapes: bool) -> Vec<String> {
     let mut parts = Vec::new();
     let mut cur = String::new();
     let mut chars = input.chars();
     while let Some(c) = chars.next() {
         if c == '\\' {
+            if keep_escapes {
+                cur.push(c);
+            }
             if let Some(next) = chars.next() {
                 cur.push(next);
             }
@@ -147,7 +156,7 @@ fn split_escaped(input: &str, seps: &[char]) -> Vec<String> {
 /// separates properties, `\` escapes). Values are already percent-decoded.
 pub fn parse_properties(spec: &str) -> Result<BTreeMap<String, Vec<String>>, ApiError> {
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for prop in split_escaped_keep(spec, &[';', '|']) {
+    for prop in split_on_unescaped(spec, &[';', '|'], true) {
         if prop.is_empty() {
             continue;
         }
@@ -170,27 +179,6 @@ pub fn parse_properties(spec: &str) -> Result<BTreeMap<String, Vec<String>>, Api
         }
     }
     Ok(map)
-}
-
-/// Like `split_escaped` but keeps the escapes in the parts (for a second split).
-fn split_escaped_keep(input: &str, seps: &[char]) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut cur = String::new();
-    let mut chars = input.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            cur.push(c);
-            if let Some(next) = chars.next() {
-                cur.push(next);
-            }
-        } else if seps.contains(&c) {
-            parts.push(std::mem::take(&mut cur));
-        } else {
-            cur.push(c);
-        }
-    }
-    parts.push(cur);
-    parts
 }
 
 fn unescape(s: &str) -> String {

@@ -53,6 +53,19 @@ pub async fn load_repo(req: &Request, key: &str) -> ApiResult<Repo> {
         .ok_or_else(|| ApiError::not_found(format!("Repository '{key}' does not exist")))
 }
 
+/// The item at `repo/path`, if any (the root `""` has no item).
+pub async fn fetch_item(req: &Request, repo: &str, path: &str) -> ApiResult<Option<Item>> {
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let (repo, path) = (repo.to_string(), path.to_string());
+    Ok(req
+        .app
+        .db
+        .read(move |conn| items::get(conn, &repo, &path))
+        .await?)
+}
+
 /// Authorise reading a repository: anonymous only where the repository allows it.
 pub async fn authorize_read(req: &Request, repo: &Repo) -> ApiResult<Principal> {
     let principal = req.principal().await?;
@@ -88,17 +101,7 @@ fn checksum_of(b: &Binary, kind: ChecksumKind) -> &str {
 async fn download(req: &Request, target: &RepoPath) -> ApiResult<Response> {
     let repo = load_repo(req, &target.repo).await?;
     authorize_read(req, &repo).await?;
-    let (repo_key, path) = (target.repo.clone(), target.path.clone());
-    let item = req
-        .app
-        .db
-        .read(move |conn| {
-            if path.is_empty() {
-                return Ok::<_, ApiError>(None);
-            }
-            items::get(conn, &repo_key, &path).map_err(ApiError::from)
-        })
-        .await?;
+    let item = fetch_item(req, &target.repo, &target.path).await?;
     match item {
         Some(item) if item.folder => folder_listing(req, &repo, &item.path).await,
         Some(item) => serve_file(req, &item).await,
@@ -113,12 +116,7 @@ async fn serve_checksum_side_file(req: &Request, target: &RepoPath) -> ApiResult
     let Some((base, kind)) = checksum_side_file(&target.path) else {
         return Err(not_found());
     };
-    let (repo_key, base) = (target.repo.clone(), base.to_string());
-    let item = req
-        .app
-        .db
-        .read(move |conn| items::get(conn, &repo_key, &base))
-        .await?;
+    let item = fetch_item(req, &target.repo, base).await?;
     match item.and_then(|i| i.binary) {
         Some(b) => Ok(text_response(
             StatusCode::OK,
@@ -632,12 +630,7 @@ async fn accept_checksum_side_file(
     let Some((base, kind)) = checksum_side_file(&target.path) else {
         return Ok(None);
     };
-    let (repo_key, base_path) = (target.repo.clone(), base.to_string());
-    let base_item = req
-        .app
-        .db
-        .read(move |conn| items::get(conn, &repo_key, &base_path))
-        .await?;
+    let base_item = fetch_item(req, &target.repo, base).await?;
     let Some(binary) = base_item.and_then(|i| i.binary) else {
         return Ok(None);
     };

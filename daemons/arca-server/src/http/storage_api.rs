@@ -10,7 +10,7 @@ use warp::reply::Response;
 use arca_db::items::{self, TransferCount};
 use arca_db::{Item, Repo};
 
-use crate::http::artifacts::{authorize_read, load_repo};
+use crate::http::artifacts::{authorize_read, fetch_item, load_repo};
 use crate::http::auth::require_user;
 use crate::http::error::{ApiError, ApiResult, empty_response, json_response, json_typed};
 use crate::http::{Request, format};
@@ -34,15 +34,7 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
 }
 
 async fn load_item(req: &Request, target: &RepoPath) -> ApiResult<Option<Item>> {
-    if target.path.is_empty() {
-        return Ok(None);
-    }
-    let (repo, path) = (target.repo.clone(), target.path.clone());
-    Ok(req
-        .app
-        .db
-        .read(move |conn| items::get(conn, &repo, &path))
-        .await?)
+    fetch_item(req, &target.repo, &target.path).await
 }
 
 fn missing() -> ApiError {
