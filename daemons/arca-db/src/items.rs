@@ -531,3 +531,178 @@ pub fn totals(conn: &Connection) -> Result<(i64, i64, i64, i64), DbError> {
     )?;
     Ok((files, folders, binaries, bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Repo, migrate, repos};
+
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        migrate::run(&mut conn).unwrap();
+        for key in ["a", "b"] {
+            repos::insert(
+                &conn,
+                &Repo {
+                    key: key.into(),
+                    rclass: "local".into(),
+                    package_type: "generic".into(),
+                    description: String::new(),
+                    notes: String::new(),
+                    includes_pattern: "**/*".into(),
+                    excludes_pattern: String::new(),
+                    handle_releases: true,
+                    handle_snapshots: true,
+                    anonymous_read: false,
+                    created: 1,
+                },
+            )
+            .unwrap();
+        }
+        conn
+    }
+
+    fn file(conn: &Connection, repo: &str, path: &str, sha: char) -> Item {
+        let binary = Binary {
+            sha256: sha.to_string().repeat(64),
+            sha1: sha.to_string().repeat(40),
+            md5: sha.to_string().repeat(32),
+            size: 3,
+        };
+        insert_binary(conn, &binary, 10).unwrap();
+        put_file(
+            conn,
+            repo,
+            path,
+            &NewFile {
+                binary,
+                sha1_original: None,
+                md5_original: None,
+                sha256_original: None,
+                user: "u".into(),
+                now: 10,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn folders_are_created_and_files_cannot_be_folders() {
+        let conn = db();
+        file(&conn, "a", "x/y/z.txt", 'a');
+        let kids: Vec<String> = children(&conn, "a", "")
+            .unwrap()
+            .into_iter()
+            .map(|i| i.path)
+            .collect();
+        assert_eq!(kids, vec!["x"]);
+        assert!(get(&conn, "a", "x/y").unwrap().unwrap().folder);
+        assert!(matches!(
+            ensure_folders(&conn, "a", "x/y/z.txt/w", "u", 1),
+            Err(DbError::Conflict(_))
+        ));
+        assert!(matches!(
+            put_file(
+                &conn,
+                "a",
+                "x/y",
+                &NewFile {
+                    binary: get(&conn, "a", "x/y/z.txt")
+                        .unwrap()
+                        .unwrap()
+                        .binary
+                        .unwrap(),
+                    sha1_original: None,
+                    md5_original: None,
+                    sha256_original: None,
+                    user: "u".into(),
+                    now: 1
+                }
+            ),
+            Err(DbError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn descendants_do_not_leak_into_sibling_prefixes() {
+        let conn = db();
+        file(&conn, "a", "lib/one", 'a');
+        file(&conn, "a", "lib-extra/two", 'b');
+        file(&conn, "a", "lib0/three", 'c');
+        let below: Vec<String> = descendants(&conn, "a", "lib")
+            .unwrap()
+            .into_iter()
+            .map(|i| i.path)
+            .collect();
+        assert_eq!(below, vec!["lib/one"]);
+        assert_eq!(delete_tree(&conn, "a", "lib").unwrap(), 2);
+        assert!(get(&conn, "a", "lib-extra/two").unwrap().is_some());
+        assert!(get(&conn, "a", "lib0/three").unwrap().is_some());
+    }
+
+    #[test]
+    fn copy_shares_binaries_and_gc_only_takes_unreferenced_ones() {
+        let conn = db();
+        let src = file(&conn, "a", "d/f", 'a');
+        set_props(
+            &conn,
+            src.id,
+            &BTreeMap::from([("k".to_string(), vec!["v".to_string()])]),
+        )
+        .unwrap();
+        let folder = get(&conn, "a", "d").unwrap().unwrap();
+        let target = transfer_target(&conn, &folder, "b", "").unwrap();
+        assert_eq!(target, "d");
+        let dry = copy_tree(&conn, &folder, "b", &target, "u", 20, true).unwrap();
+        assert_eq!(
+            dry,
+            TransferCount {
+                files: 1,
+                folders: 1
+            }
+        );
+        assert!(get(&conn, "b", "d/f").unwrap().is_none());
+        copy_tree(&conn, &folder, "b", &target, "u", 20, false).unwrap();
+        let copied = get(&conn, "b", "d/f").unwrap().unwrap();
+        assert_eq!(copied.binary, src.binary);
+        assert_eq!(props(&conn, copied.id).unwrap()["k"], vec!["v"]);
+        assert!(matches!(
+            copy_tree(&conn, &folder, "a", "d/inner", "u", 20, false),
+            Err(DbError::Conflict(_))
+        ));
+
+        let sha = src.binary.unwrap().sha256;
+        delete_tree(&conn, "a", "d").unwrap();
+        assert!(
+            unreferenced_binaries(&conn, 100, 10).unwrap().is_empty(),
+            "b/d/f still uses it"
+        );
+        delete_tree(&conn, "b", "d").unwrap();
+        assert!(
+            unreferenced_binaries(&conn, 5, 10).unwrap().is_empty(),
+            "inside the grace period"
+        );
+        assert_eq!(
+            unreferenced_binaries(&conn, 100, 10).unwrap(),
+            vec![sha.clone()]
+        );
+        assert!(delete_binary_if_unreferenced(&conn, &sha).unwrap());
+        assert!(!binary_known(&conn, &sha).unwrap());
+    }
+
+    #[test]
+    fn name_search_escapes_like_wildcards() {
+        let conn = db();
+        file(&conn, "a", "x/100%_done.txt", 'a');
+        file(&conn, "a", "x/100xydone.txt", 'b');
+        assert_eq!(search_name(&conn, "%_", &[]).unwrap().len(), 1);
+        assert_eq!(search_name(&conn, "100*done.txt", &[]).unwrap().len(), 2);
+        assert_eq!(
+            search_name(&conn, "done", &["b".to_string()])
+                .unwrap()
+                .len(),
+            0
+        );
+    }
+}
