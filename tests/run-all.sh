@@ -8,10 +8,10 @@
 # Exit status: 0 when everything passed, 1 otherwise.
 #
 # Usage: tests/run-all.sh [--quick] [--no-install] [--only NAME]...
-#   --quick        skip the real-client tests (install, build and cargo test only)
-#   --no-install   do not apt-get anything (fails later if something is missing)
-#   --only NAME    run only tests/clients/NAME.sh (repeatable); cargo test still runs
-#   --no-cargo-test skip cargo test (for iterating on client tests)
+#   --quick          skip the real-client tests (install, build and cargo test only)
+#   --no-install     do not apt-get anything (fails later if something is missing)
+#   --only NAME      run only tests/clients/NAME.sh (repeatable); cargo test still runs
+#   --no-cargo-test  skip cargo test (for iterating on client tests)
 # Env: ARCA_CLIENT_TIMEOUT (seconds per client script, default 900), ARCA_KEEP_TMP=1 (keep temp dirs),
 #      CARGO_TARGET_DIR (honoured).
 set -euo pipefail

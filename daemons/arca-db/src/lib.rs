@@ -84,6 +84,20 @@ impl Db {
         .map_err(|e| E::from(DbError::Join(e.to_string())))?
     }
 
+    /// Run `f` with a pooled connection on the calling thread. Only for point
+    /// lookups on the request hot path (one indexed row, microseconds in WAL
+    /// mode where readers never wait for writers): a thread hand-off would cost
+    /// more than the query. Anything that scans or writes uses [`Db::read`] or
+    /// [`Db::write`].
+    pub fn read_now<F, T, E>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E>,
+        E: From<DbError>,
+    {
+        let conn = self.pool.get().map_err(DbError::from)?;
+        f(&conn)
+    }
+
     /// Run `f` inside a `BEGIN IMMEDIATE` transaction (the SQLite write lock is
     /// taken up front, so writers are serialised and never deadlock on upgrade).
     /// Commits when `f` returns `Ok`, rolls back otherwise.

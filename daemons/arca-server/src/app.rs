@@ -228,12 +228,9 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         layout.file_store_dir.display(),
     );
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = warp::serve(crate::http::routes(app.clone()))
-        .incoming(listener)
-        .graceful(async {
-            let _ = shutdown_rx.await;
-        })
-        .run();
+    let server = crate::serve::serve_http(app.clone(), listener, async {
+        let _ = shutdown_rx.await;
+    });
     let mut server = Box::pin(server);
     notifier.ready(&format!(
         "serving http://{local}{ctx} as node {node_id} (ready in {} ms)",

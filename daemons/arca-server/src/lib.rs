@@ -7,4 +7,5 @@ pub mod gc;
 pub mod http;
 pub mod paths;
 pub mod policy;
+pub mod serve;
 pub mod state;

@@ -45,11 +45,9 @@ pub async fn handle(req: &mut Request) -> ApiResult<Response> {
 
 /// Load a repository or answer 404.
 pub async fn load_repo(req: &Request, key: &str) -> ApiResult<Repo> {
-    let key_owned = key.to_string();
     req.app
         .db
-        .read(move |conn| repos::get(conn, &key_owned))
-        .await?
+        .read_now(|conn| repos::get(conn, key))?
         .ok_or_else(|| ApiError::not_found(format!("Repository '{key}' does not exist")))
 }
 
@@ -58,12 +56,7 @@ pub async fn fetch_item(req: &Request, repo: &str, path: &str) -> ApiResult<Opti
     if path.is_empty() {
         return Ok(None);
     }
-    let (repo, path) = (repo.to_string(), path.to_string());
-    Ok(req
-        .app
-        .db
-        .read(move |conn| items::get(conn, &repo, &path))
-        .await?)
+    Ok(req.app.db.read_now(|conn| items::get(conn, repo, path))?)
 }
 
 /// Authorise reading a repository: anonymous only where the repository allows it.
@@ -321,6 +314,28 @@ async fn serve_file(req: &Request, item: &Item) -> ApiResult<Response> {
 
     let mut resp = if req.method == Method::HEAD {
         Response::default()
+    } else if size <= SMALL_FILE {
+        // Small files are read in one call on this thread: from the page cache
+        // that takes microseconds, while tokio's file reads would cost a
+        // thread hand-off per open and per read.
+        let path = req.app.store.blob_path(&binary.sha256)?;
+        let content = std::fs::read(&path).map_err(|e| {
+            ApiError::internal(
+                &format!(
+                    "reading binary {} of {}/{}",
+                    binary.sha256, item.repo, item.path
+                ),
+                e,
+            )
+        })?;
+        let (from, to) = (start as usize, (start + len) as usize);
+        let slice = content.get(from..to).ok_or_else(|| {
+            ApiError::internal(
+                "reading binary",
+                format!("{} is shorter than recorded", path.display()),
+            )
+        })?;
+        Response::new(bytes::Bytes::copy_from_slice(slice).into())
     } else {
         let mut file = req.app.store.open_blob(&binary.sha256).await.map_err(|e| {
             ApiError::internal(
@@ -343,6 +358,9 @@ async fn serve_file(req: &Request, item: &Item) -> ApiResult<Response> {
     resp.headers_mut().extend(headers);
     Ok(resp)
 }
+
+/// Files up to this size are sent from one read.
+const SMALL_FILE: u64 = 64 * 1024;
 
 /// Read size of download chunks: big enough for throughput, small enough that
 /// memory stays flat with many concurrent downloads.

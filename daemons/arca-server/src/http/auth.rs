@@ -44,7 +44,7 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Principal
             .ok_or_else(|| ApiError::unauthorized("Malformed Basic credentials"))?;
         if password.starts_with(TOKEN_PREFIX) {
             cacheable = false;
-            let p = token_principal(app, password).await?;
+            let p = token_principal(app, password)?;
             if p.name() != user && !user.is_empty() {
                 return Err(ApiError::unauthorized("Bad credentials"));
             }
@@ -54,7 +54,7 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Principal
         }
     } else if scheme.eq_ignore_ascii_case("bearer") {
         cacheable = false;
-        token_principal(app, rest.trim()).await?
+        token_principal(app, rest.trim())?
     } else {
         return Err(ApiError::unauthorized(format!(
             "Unsupported authentication scheme '{scheme}'"
@@ -96,25 +96,23 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-async fn token_principal(app: &App, token: &str) -> ApiResult<Principal> {
+fn token_principal(app: &App, token: &str) -> ApiResult<Principal> {
     let digest = arca_crypto::token_digest(token);
     let now = app.now_ms();
-    app.db
-        .read(move |conn| {
-            let Some(tok) = security::token_by_digest(conn, &digest)? else {
-                return Err(ApiError::unauthorized("Bad credentials"));
-            };
-            if tok.is_expired(now) {
-                return Err(ApiError::unauthorized("Token expired"));
-            }
-            let user = security::get_user(conn, &tok.subject)?
-                .ok_or_else(|| ApiError::unauthorized("Bad credentials"))?;
-            Ok(Principal::User {
-                name: user.name,
-                admin: user.admin,
-            })
+    app.db.read_now(|conn| {
+        let Some(tok) = security::token_by_digest(conn, &digest)? else {
+            return Err(ApiError::unauthorized("Bad credentials"));
+        };
+        if tok.is_expired(now) {
+            return Err(ApiError::unauthorized("Token expired"));
+        }
+        let user = security::get_user(conn, &tok.subject)?
+            .ok_or_else(|| ApiError::unauthorized("Bad credentials"))?;
+        Ok(Principal::User {
+            name: user.name,
+            admin: user.admin,
         })
-        .await
+    })
 }
 
 /// Require an authenticated user (401 with a challenge otherwise).
