@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arca_config::Home;
 use arca_crypto::CacheKeyer;
@@ -45,13 +45,20 @@ impl Principal {
 
 /// Successful credential checks, keyed by a salted digest of the
 /// `Authorization` header so the cache never holds a secret in clear.
-/// Keeps argon2 (deliberately slow) off the hot path of build tools, which
-/// send Basic credentials on every request.
+/// Keeps argon2 (deliberately slow) and token lookups off the hot path of
+/// build tools, which send credentials on every request. Times come from the
+/// app's clock; an entry also ends when the token it stands for expires.
 #[derive(Debug)]
 pub struct AuthCache {
     keyer: CacheKeyer,
-    ttl: Duration,
-    entries: Mutex<HashMap<[u8; 32], (Principal, Instant)>>,
+    ttl_ms: i64,
+    entries: Mutex<HashMap<[u8; 32], CachedAuth>>,
+}
+
+#[derive(Debug, Clone)]
+struct CachedAuth {
+    principal: Principal,
+    valid_until_ms: i64,
 }
 
 const AUTH_CACHE_MAX: usize = 10_000;
@@ -60,37 +67,47 @@ impl AuthCache {
     pub fn new(ttl: Duration) -> Self {
         AuthCache {
             keyer: CacheKeyer::new(),
-            ttl,
+            ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
             entries: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn get(&self, header: &[u8]) -> Option<Principal> {
-        if self.ttl.is_zero() {
+    pub fn get(&self, header: &[u8], now_ms: i64) -> Option<Principal> {
+        if self.ttl_ms == 0 {
             return None;
         }
         let key = self.keyer.key(header);
         let entries = self.entries.lock().ok()?;
-        match entries.get(&key) {
-            Some((p, at)) if at.elapsed() < self.ttl => Some(p.clone()),
-            _ => None,
-        }
+        entries
+            .get(&key)
+            .filter(|e| now_ms < e.valid_until_ms)
+            .map(|e| e.principal.clone())
     }
 
-    pub fn put(&self, header: &[u8], principal: Principal) {
-        if self.ttl.is_zero() {
+    /// Remember a successful check until `now + ttl`, or until `expires_ms` if sooner.
+    pub fn put(&self, header: &[u8], principal: Principal, now_ms: i64, expires_ms: Option<i64>) {
+        if self.ttl_ms == 0 {
             return;
+        }
+        let mut valid_until_ms = now_ms.saturating_add(self.ttl_ms);
+        if let Some(expires) = expires_ms {
+            valid_until_ms = valid_until_ms.min(expires);
         }
         let key = self.keyer.key(header);
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= AUTH_CACHE_MAX {
-                let ttl = self.ttl;
-                entries.retain(|_, (_, at)| at.elapsed() < ttl);
+                entries.retain(|_, e| now_ms < e.valid_until_ms);
                 if entries.len() >= AUTH_CACHE_MAX {
                     entries.clear();
                 }
             }
-            entries.insert(key, (principal, Instant::now()));
+            entries.insert(
+                key,
+                CachedAuth {
+                    principal,
+                    valid_until_ms,
+                },
+            );
         }
     }
 
@@ -155,3 +172,29 @@ impl AppState {
 }
 
 pub type App = Arc<AppState>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_cache_honours_ttl_and_token_expiry() {
+        let cache = AuthCache::new(Duration::from_secs(300));
+        let user = Principal::User {
+            name: "u".into(),
+            admin: false,
+        };
+        cache.put(b"Basic a", user.clone(), 1_000, None);
+        assert_eq!(cache.get(b"Basic a", 1_000 + 299_999), Some(user.clone()));
+        assert_eq!(cache.get(b"Basic a", 1_000 + 300_000), None);
+        assert_eq!(cache.get(b"Basic b", 1_000), None);
+        cache.put(b"Bearer t", user.clone(), 1_000, Some(5_000));
+        assert_eq!(cache.get(b"Bearer t", 4_999), Some(user));
+        assert_eq!(cache.get(b"Bearer t", 5_000), None, "token expired");
+        cache.clear();
+        assert_eq!(cache.get(b"Basic a", 1_001), None);
+        let off = AuthCache::new(Duration::ZERO);
+        off.put(b"x", Principal::Anonymous, 0, None);
+        assert_eq!(off.get(b"x", 0), None);
+    }
+}

@@ -22,7 +22,8 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Principal
     } else {
         return Ok(Principal::Anonymous);
     };
-    if let Some(p) = app.auth_cache.get(&raw) {
+    let now = app.now_ms();
+    if let Some(p) = app.auth_cache.get(&raw, now) {
         return Ok(p);
     }
     let header_value =
@@ -30,9 +31,8 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Principal
     let (scheme, rest) = header_value
         .split_once(' ')
         .ok_or_else(|| ApiError::unauthorized("Malformed Authorization header"))?;
-    // Token lookups are one indexed query and must see expiry and revocation at
-    // once; only argon2 password checks are worth caching.
-    let mut cacheable = true;
+    // A token's cache entry ends when the token expires; revocation clears the cache.
+    let mut expires: Option<i64> = None;
     let principal = if scheme.eq_ignore_ascii_case("basic") {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(rest.trim())
@@ -43,8 +43,8 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Principal
             .split_once(':')
             .ok_or_else(|| ApiError::unauthorized("Malformed Basic credentials"))?;
         if password.starts_with(TOKEN_PREFIX) {
-            cacheable = false;
-            let p = token_principal(app, password)?;
+            let (p, exp) = token_principal(app, password, now)?;
+            expires = exp;
             if p.name() != user && !user.is_empty() {
                 return Err(ApiError::unauthorized("Bad credentials"));
             }
@@ -53,16 +53,15 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Principal
             password_principal(app, user, password).await?
         }
     } else if scheme.eq_ignore_ascii_case("bearer") {
-        cacheable = false;
-        token_principal(app, rest.trim())?
+        let (p, exp) = token_principal(app, rest.trim(), now)?;
+        expires = exp;
+        p
     } else {
         return Err(ApiError::unauthorized(format!(
             "Unsupported authentication scheme '{scheme}'"
         )));
     };
-    if cacheable {
-        app.auth_cache.put(&raw, principal.clone());
-    }
+    app.auth_cache.put(&raw, principal.clone(), now, expires);
     Ok(principal)
 }
 
@@ -96,9 +95,9 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-fn token_principal(app: &App, token: &str) -> ApiResult<Principal> {
+/// The user a token stands for, and when the token expires.
+fn token_principal(app: &App, token: &str, now: i64) -> ApiResult<(Principal, Option<i64>)> {
     let digest = arca_crypto::token_digest(token);
-    let now = app.now_ms();
     app.db.read_now(|conn| {
         let Some(tok) = security::token_by_digest(conn, &digest)? else {
             return Err(ApiError::unauthorized("Bad credentials"));
@@ -108,10 +107,13 @@ fn token_principal(app: &App, token: &str) -> ApiResult<Principal> {
         }
         let user = security::get_user(conn, &tok.subject)?
             .ok_or_else(|| ApiError::unauthorized("Bad credentials"))?;
-        Ok(Principal::User {
-            name: user.name,
-            admin: user.admin,
-        })
+        Ok((
+            Principal::User {
+                name: user.name,
+                admin: user.admin,
+            },
+            tok.expires,
+        ))
     })
 }
 

@@ -216,6 +216,8 @@ async fn revoke(req: &mut Request) -> ApiResult<Response> {
         .db
         .write(move |tx| security::delete_token(tx, &id))
         .await?;
+    // Cached authentications may stand for this token.
+    req.app.auth_cache.clear();
     Ok(json_response(
         StatusCode::OK,
         &serde_json::json!({ "status": 200, "message": "Token revoked" }),
