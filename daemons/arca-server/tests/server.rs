@@ -17,6 +17,8 @@ use sha2::Digest;
 
 struct Server {
     child: Option<Child>,
+    /// `arca.http.context.path` in effect.
+    context: String,
     home: PathBuf,
     port: u16,
     password: String,
@@ -62,8 +64,14 @@ impl Server {
             .stderr(log)
             .spawn()
             .unwrap();
+        let context = system_props
+            .iter()
+            .find_map(|l| l.strip_prefix("arca.http.context.path="))
+            .unwrap_or("/artifactory")
+            .to_string();
         let mut server = Server {
             child: Some(child),
+            context,
             home: home.to_path_buf(),
             port,
             password: String::new(),
@@ -100,7 +108,7 @@ impl Server {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/artifactory{path}", self.port)
+        format!("http://127.0.0.1:{}{}{path}", self.port, self.context)
     }
 
     fn client(&self) -> Client {
@@ -1235,4 +1243,22 @@ fn bad_config_refuses_to_start_naming_file_line_and_key() {
         .output()
         .unwrap();
     assert_eq!(check.status.code(), Some(1));
+}
+
+#[test]
+fn context_path_is_configurable() {
+    let dir = home();
+    let h = dir.path().join("h");
+    let mut s = Server::start_with(&h, &["arca.http.context.path=/arca"]);
+    let ping = |path: &str| {
+        Client::new()
+            .get(format!("http://127.0.0.1:{}{path}", s.port))
+            .send()
+            .unwrap()
+    };
+    assert_eq!(ping("/arca/api/system/ping").text().unwrap(), "OK");
+    let other = ping("/artifactory/api/system/ping");
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+    assert!(other.text().unwrap().contains("\"errors\""));
+    s.stop();
 }
