@@ -1262,3 +1262,33 @@ fn context_path_is_configurable() {
     assert!(other.text().unwrap().contains("\"errors\""));
     s.stop();
 }
+
+#[test]
+fn client_hanging_up_mid_upload_leaves_nothing() {
+    let dir = home();
+    let s = Server::start(&dir.path().join("h"));
+    s.generic_repo("g");
+    let mut conn = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let head = format!(
+        "PUT /artifactory/g/cut.bin HTTP/1.1\r\nHost: x\r\n{}Content-Length: 5000000\r\n\r\n",
+        s.auth_header()
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(&[3u8; 1_000_000]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.pre_files().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!s.pre_files().is_empty(), "upload never reached _pre");
+    drop(conn);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !s.pre_files().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        s.pre_files().is_empty(),
+        "temp file removed when the client hangs up"
+    );
+    assert_eq!(s.get("/g/cut.bin").status(), StatusCode::NOT_FOUND);
+    assert!(s.stored_blobs().is_empty());
+}
