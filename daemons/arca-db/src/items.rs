@@ -542,23 +542,7 @@ mod tests {
         conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
         migrate::run(&mut conn).unwrap();
         for key in ["a", "b"] {
-            repos::insert(
-                &conn,
-                &Repo {
-                    key: key.into(),
-                    rclass: "local".into(),
-                    package_type: "generic".into(),
-                    description: String::new(),
-                    notes: String::new(),
-                    includes_pattern: "**/*".into(),
-                    excludes_pattern: String::new(),
-                    handle_releases: true,
-                    handle_snapshots: true,
-                    anonymous_read: false,
-                    created: 1,
-                },
-            )
-            .unwrap();
+            repos::insert(&conn, &Repo::local(key, 1)).unwrap();
         }
         conn
     }

@@ -18,6 +18,26 @@ pub struct Repo {
     pub created: i64,
 }
 
+impl Repo {
+    /// A local `generic` repository with the reference's defaults
+    /// (`includesPattern` `**/*`, releases and snapshots handled, no anonymous read).
+    pub fn local(key: impl Into<String>, created: i64) -> Repo {
+        Repo {
+            key: key.into(),
+            rclass: "local".into(),
+            package_type: "generic".into(),
+            description: String::new(),
+            notes: String::new(),
+            includes_pattern: "**/*".into(),
+            excludes_pattern: String::new(),
+            handle_releases: true,
+            handle_snapshots: true,
+            anonymous_read: false,
+            created,
+        }
+    }
+}
+
 /// A stored binary (content), named by SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binary {

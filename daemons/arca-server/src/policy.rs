@@ -78,17 +78,12 @@ mod tests {
 
     fn repo(includes: &str, excludes: &str, releases: bool, snapshots: bool) -> Repo {
         Repo {
-            key: "r".into(),
-            rclass: "local".into(),
             package_type: "maven".into(),
-            description: String::new(),
-            notes: String::new(),
             includes_pattern: includes.into(),
             excludes_pattern: excludes.into(),
             handle_releases: releases,
             handle_snapshots: snapshots,
-            anonymous_read: false,
-            created: 0,
+            ..Repo::local("r", 0)
         }
     }
 

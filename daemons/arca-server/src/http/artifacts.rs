@@ -375,6 +375,20 @@ struct Declared {
     md5: Option<String>,
 }
 
+impl Declared {
+    /// What a deploy records: the binary, and what the client declared as the originals.
+    fn into_new_file(self, binary: Binary, user: String, now: i64) -> NewFile {
+        NewFile {
+            binary,
+            sha1_original: self.sha1,
+            md5_original: self.md5,
+            sha256_original: self.sha256,
+            user,
+            now,
+        }
+    }
+}
+
 fn declared_checksums(req: &Request) -> ApiResult<Declared> {
     let get = |name: &str, len: usize| -> ApiResult<Option<String>> {
         match req.headers.get(name) {
@@ -507,14 +521,7 @@ async fn deploy(
         md5: checksums.md5.clone(),
         size: checksums.size,
     };
-    let new_file = NewFile {
-        binary,
-        sha1_original: declared.sha1,
-        md5_original: declared.md5,
-        sha256_original: declared.sha256,
-        user,
-        now: req.app.now_ms(),
-    };
+    let new_file = declared.into_new_file(binary, user, req.app.now_ms());
     let (repo_key, path) = (repo.key.clone(), target.path.clone());
     let item = req
         .app
@@ -620,14 +627,7 @@ async fn deploy_by_checksum(
                     binary.md5
                 )));
             }
-            let new_file = NewFile {
-                binary,
-                sha1_original: declared.sha1,
-                md5_original: declared.md5,
-                sha256_original: declared.sha256,
-                user,
-                now,
-            };
+            let new_file = declared.into_new_file(binary, user, now);
             let item = items::put_file(tx, &repo_key, &path, &new_file)?;
             if !props.is_empty() {
                 items::set_props(tx, item.id, &props)?;

@@ -223,19 +223,7 @@ async fn create(req: &mut Request, key: &str) -> ApiResult<Response> {
             "Field 'rclass' is required (use \"local\")",
         ));
     }
-    let mut repo = Repo {
-        key: key.to_string(),
-        rclass: "local".into(),
-        package_type: "generic".into(),
-        description: String::new(),
-        notes: String::new(),
-        includes_pattern: "**/*".into(),
-        excludes_pattern: String::new(),
-        handle_releases: true,
-        handle_snapshots: true,
-        anonymous_read: false,
-        created: req.app.now_ms(),
-    };
+    let mut repo = Repo::local(key, req.app.now_ms());
     apply_fields(&mut repo, &map)?;
     let to_insert = repo.clone();
     req.app
