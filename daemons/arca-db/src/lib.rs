@@ -59,6 +59,8 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(max_connections.max(2))
             .min_idle(Some(1))
+            // Bounded: `read_now` waits on the calling thread when every connection is busy.
+            .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
         let db = Db { pool };
         {
