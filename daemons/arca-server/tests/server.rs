@@ -871,6 +871,30 @@ fn authentication_tokens_and_anonymous_read() {
             .status(),
         StatusCode::UNAUTHORIZED
     );
+    // Anonymous callers only see the repositories they may read.
+    let anon_list: Value = s
+        .client()
+        .get(s.url("/api/repositories"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let keys: Vec<&str> = anon_list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, vec!["public"]);
+    assert_eq!(s.json("/api/repositories").as_array().unwrap().len(), 2);
+    let anon_search: Value = s
+        .client()
+        .get(s.url("/api/search/artifact?name=f"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(anon_search["results"].as_array().unwrap().len(), 1);
     // Repository admin needs credentials.
     assert_eq!(
         s.client()

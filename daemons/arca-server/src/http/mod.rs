@@ -6,7 +6,7 @@ mod artifacts;
 pub mod auth;
 pub mod error;
 pub mod format;
-mod repos_api;
+pub mod repos_api;
 mod search;
 mod security_api;
 mod storage_api;

@@ -3,12 +3,12 @@
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
+use arca_db::Item;
 use arca_db::items::{self, ChecksumKind};
-use arca_db::{Item, repos};
 
 use crate::http::error::{ApiError, ApiResult, json_response};
+use crate::http::repos_api::readable_repos;
 use crate::http::{Request, format};
-use crate::state::Principal;
 
 pub async fn handle(req: &Request, tail: &str) -> ApiResult<Response> {
     if !matches!(req.method, Method::GET | Method::HEAD) {
@@ -71,14 +71,9 @@ pub async fn handle(req: &Request, tail: &str) -> ApiResult<Response> {
         }
     };
     // Only results in repositories the caller may read.
-    let principal = req.principal().await?;
-    let readable: Vec<String> = req
-        .app
-        .db
-        .read(repos::list)
+    let readable: Vec<String> = readable_repos(req)
         .await?
         .into_iter()
-        .filter(|r| principal != Principal::Anonymous || r.anonymous_read)
         .map(|r| r.key)
         .collect();
     let detail = req
