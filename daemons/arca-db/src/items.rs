@@ -508,30 +508,6 @@ pub fn binary_known(conn: &Connection, sha256: &str) -> Result<bool, DbError> {
         .is_some())
 }
 
-/// Touch a binary so a concurrent garbage collection keeps it: used by
-/// deploy-by-checksum, which references a binary without uploading it.
-pub fn touch_binary(conn: &Connection, sha256: &str, now: i64) -> Result<bool, DbError> {
-    Ok(conn.execute(
-        "UPDATE binaries SET created = MAX(created, ?2) WHERE sha256 = ?1",
-        params![sha256, now],
-    )? > 0)
-}
-
-/// Totals for storage summary and metrics: (files, folders, binaries, binary bytes).
-pub fn totals(conn: &Connection) -> Result<(i64, i64, i64, i64), DbError> {
-    let (files, folders): (i64, i64) = conn.query_row(
-        "SELECT COALESCE(SUM(folder = 0), 0), COALESCE(SUM(folder = 1), 0) FROM items",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    let (binaries, bytes): (i64, i64) = conn.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM binaries",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    Ok((files, folders, binaries, bytes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,10 +12,6 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(
     1,
     "repositories, binaries, items, properties, users, tokens",
     r#"
-CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
 CREATE TABLE repos (
     key              TEXT PRIMARY KEY,
     rclass           TEXT NOT NULL,

@@ -142,17 +142,52 @@ pub fn purge_expired_tokens(conn: &Connection, now_ms: i64) -> Result<usize, DbE
     )?)
 }
 
-pub fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>, DbError> {
-    Ok(conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-        .optional()?)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
 
-pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<(), DbError> {
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2) \
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        params![key, value],
-    )?;
-    Ok(())
+    #[test]
+    fn tokens_expire_by_the_clock_and_are_purged() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        crate::migrate::run(&mut conn).unwrap();
+        let clock = ManualClock::new(1_000_000);
+        insert_user(
+            &conn,
+            &User {
+                name: "u".into(),
+                password_hash: "x".into(),
+                email: None,
+                admin: false,
+                created: clock.now_ms(),
+            },
+        )
+        .unwrap();
+        let token = Token {
+            id: "t1".into(),
+            subject: "u".into(),
+            scope: "api:*".into(),
+            created: clock.now_ms(),
+            expires: Some(clock.now_ms() + 60_000),
+            refreshable: false,
+        };
+        insert_token(&conn, &token, "digest-1", None).unwrap();
+        let forever = Token {
+            id: "t2".into(),
+            expires: None,
+            ..token.clone()
+        };
+        insert_token(&conn, &forever, "digest-2", None).unwrap();
+        let found = token_by_digest(&conn, "digest-1").unwrap().unwrap();
+        assert!(!found.is_expired(clock.now_ms()));
+        clock.advance(59_999);
+        assert!(!found.is_expired(clock.now_ms()));
+        assert_eq!(purge_expired_tokens(&conn, clock.now_ms()).unwrap(), 0);
+        clock.advance(1);
+        assert!(found.is_expired(clock.now_ms()));
+        assert_eq!(purge_expired_tokens(&conn, clock.now_ms()).unwrap(), 1);
+        assert!(token_by_digest(&conn, "digest-1").unwrap().is_none());
+        assert!(token_by_digest(&conn, "digest-2").unwrap().is_some());
+    }
 }

@@ -1,4 +1,5 @@
-//! Garbage collection of binaries no item references any more.
+//! Garbage collection of binaries no item references any more (and of
+//! expired access tokens, which need the same periodic sweep).
 //!
 //! Safety argument: a deploy records its binary row, its item and renames the
 //! staged file into place inside one `IMMEDIATE` transaction; GC re-checks
@@ -9,7 +10,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use arca_db::items;
+use arca_db::{items, security};
 
 use crate::http::error::ApiError;
 use crate::state::App;
@@ -19,6 +20,7 @@ pub struct GcReport {
     pub binaries_removed: usize,
     pub orphan_files_removed: usize,
     pub bytes_freed: u64,
+    pub expired_tokens_removed: usize,
 }
 
 const BATCH: usize = 500;
@@ -65,6 +67,11 @@ pub async fn collect(app: &App) -> Result<GcReport, ApiError> {
         }
     }
     report.orphan_files_removed = sweep_orphan_files(app, app.settings.gc_grace).await?;
+    let now = app.now_ms();
+    report.expired_tokens_removed = app
+        .db
+        .write(move |tx| security::purge_expired_tokens(tx, now))
+        .await?;
     if report.binaries_removed > 0 || report.orphan_files_removed > 0 {
         tracing::info!(
             binaries_removed = report.binaries_removed,

@@ -81,6 +81,7 @@ async fn run_gc(req: &Request) -> ApiResult<Response> {
             "binariesRemoved": report.binaries_removed,
             "orphanFilesRemoved": report.orphan_files_removed,
             "bytesFreed": report.bytes_freed,
+            "expiredTokensRemoved": report.expired_tokens_removed,
         }),
     ))
 }
