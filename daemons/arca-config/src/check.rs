@@ -29,6 +29,21 @@ pub fn check_home(home: &Home) -> Vec<Diagnostic> {
     // ha-node.properties first: whether this is an HA node changes what db.properties may say.
     let (ha, ha_diags, _present) = ha_node::analyse(home);
     diags.extend(ha_diags.list);
+    if let Some(ha) = &ha
+        && ha.cluster_interface.is_some()
+    {
+        match ha_node::local_addresses() {
+            Ok(addrs) => {
+                if let Err(e) = ha.cluster_address(&addrs) {
+                    diags.error(e);
+                }
+            }
+            Err(mut e) => {
+                e.message.push_str("; cluster.interface not checked");
+                diags.warn(e);
+            }
+        }
+    }
 
     let (_db, db_diags) = db::analyse(home);
     diags.extend(db_diags.list);
@@ -152,6 +167,49 @@ mod tests {
             "{}",
             d[0]
         );
+    }
+
+    fn ha_with_interface(interface: &str) -> (tempfile::TempDir, Home) {
+        let (d, home) = fresh();
+        fs::write(
+            home.db_properties(),
+            "type=postgresql\nurl=postgresql://db/arca\n",
+        )
+        .unwrap();
+        fs::write(
+            home.ha_node_properties(),
+            format!("node.id=n1\ncontext.url=http://h:8081/a\nprimary=true\n{interface}\n"),
+        )
+        .unwrap();
+        (d, home)
+    }
+
+    #[test]
+    fn cluster_interface_matching_loopback_is_clean() {
+        let (_d, home) = ha_with_interface("cluster.interface=127.0.0.*");
+        let d = check_home(&home);
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn cluster_interface_without_local_match_is_error_listing_addresses() {
+        for key in ["cluster.interface", "hazelcast.interface"] {
+            let (_d, home) = ha_with_interface(&format!("{key}=203.0.113.77"));
+            let d = check_home(&home);
+            assert_eq!(d.len(), 1, "{d:?}");
+            assert!(d[0].is_error());
+            let e = &d[0].error;
+            assert_eq!(e.file, home.ha_node_properties());
+            assert_eq!((e.line, e.key.as_deref()), (Some(4), Some(key)));
+            let text = d[0].to_string();
+            let expected = format!(
+                "{}:4: {key}: '203.0.113.77' matches no address of this host; \
+                 this host's addresses: ",
+                home.ha_node_properties().display()
+            );
+            assert!(text.contains(&expected), "{text}");
+            assert!(text.contains("127.0.0.1"), "{text}");
+        }
     }
 
     #[test]

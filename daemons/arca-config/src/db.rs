@@ -150,6 +150,7 @@ pub(crate) fn analyse(home: &Home) -> (Option<DbProperties>, Diags) {
             return (None, diags);
         }
     };
+    crate::perms::check_owner(&path, &mut diags);
     let value = analyse_file(&file, home, home.is_ha(), &mut diags);
     (value, diags)
 }

@@ -1,7 +1,8 @@
 //! `etc/ha-node.properties`: this node's identity in an HA cluster (absent = single node).
 
+use std::fmt;
 use std::fs;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,8 @@ pub struct HaNodeProperties {
     pub node_id: String,
     /// `context.url`: how peers reach this node (trailing `/` trimmed).
     pub context_url: Option<String>,
+    /// `context.url` split into its parts (set exactly when `context_url` is).
+    pub context: Option<ContextUrl>,
     /// `membership.port`: accepted for compatibility, unused.
     pub membership_port: Option<u16>,
     /// `primary`: `true` on exactly one node.
@@ -44,6 +47,155 @@ pub struct HaNodeProperties {
     pub backup_dir: Option<PathBuf>,
     /// `cluster.interface` (alias `hazelcast.interface`): address or IPv4 wildcard (`10.1.*.*`).
     pub cluster_interface: Option<String>,
+    /// Where `cluster_interface` was set (file, line, key as written), for error messages.
+    pub cluster_interface_origin: Option<KeyOrigin>,
+}
+
+/// Where a value was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyOrigin {
+    pub file: PathBuf,
+    /// 1-based line number.
+    pub line: usize,
+    /// The key as written in the file (e.g. the alias `hazelcast.interface`).
+    pub key: String,
+}
+
+impl KeyOrigin {
+    /// A [`ConfigError`] about this value: `<file>:<line>: <key>: <message>`.
+    pub fn error(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError::new(&self.file, message)
+            .at_line(self.line)
+            .with_key(&self.key)
+    }
+}
+
+/// A parsed `context.url`: `http(s)://host[:port][/path]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextUrl {
+    /// `http` or `https` (lower case).
+    pub scheme: String,
+    /// DNS name, IPv4 address, or IPv6 address (without the brackets of the URL form).
+    pub host: String,
+    /// The explicit port, else 80 (`http`) or 443 (`https`).
+    pub port: u16,
+    /// `""` or `/…` without a trailing `/`, e.g. `/artifactory`.
+    pub path: String,
+}
+
+impl ContextUrl {
+    /// Parse strictly: scheme `http`/`https`, a host (DNS name, IPv4, or bracketed IPv6 such as
+    /// `[fd00::2]`), an optional port 1-65535 and an optional path; no user info, query or
+    /// fragment. Trailing `/` and `\` are trimmed (as the reference does).
+    pub fn parse(raw: &str) -> Result<ContextUrl, &'static str> {
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("contains whitespace; comments belong on their own line");
+        }
+        let (scheme, rest) = raw.split_once("://").ok_or("missing http:// or https://")?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => return Err("scheme must be http or https"),
+        };
+        let rest = rest.trim_end_matches(['/', '\\']);
+        if rest.contains(['?', '#']) {
+            return Err("no query or fragment allowed");
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        if authority.contains('@') {
+            return Err("no user info allowed");
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (addr, after) = v6.split_once(']').ok_or("unclosed '[' in host")?;
+            addr.parse::<Ipv6Addr>().map_err(|_| "bad IPv6 address")?;
+            let port = match after {
+                "" => None,
+                _ => Some(after.strip_prefix(':').ok_or("unexpected text after ']'")?),
+            };
+            (addr.to_string(), port)
+        } else {
+            let (host, port) = match authority.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            };
+            if port.is_some_and(|p| p.contains(':')) {
+                return Err(
+                    "an IPv6 host must be in brackets, e.g. http://[fd00::2]:8081/artifactory",
+                );
+            }
+            check_host(host)?;
+            (host.to_string(), port)
+        };
+        let port = match port {
+            None => default_port,
+            Some(p) => match p.parse::<u16>() {
+                Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => n,
+                _ => return Err("bad port; expected 1-65535"),
+            },
+        };
+        let path_ok = path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b));
+        if !path_ok {
+            return Err("bad character in path");
+        }
+        Ok(ContextUrl {
+            scheme,
+            host,
+            port,
+            path: path.to_string(),
+        })
+    }
+
+    /// The host as an IP address, when it is one.
+    pub fn host_ip(&self) -> Option<IpAddr> {
+        self.host.parse().ok()
+    }
+
+    /// `host:port`, with brackets around an IPv6 host.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl fmt::Display for ContextUrl {
+    /// Canonical form, always with the port: `http://10.0.0.1:80/artifactory`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}{}", self.scheme, self.authority(), self.path)
+    }
+}
+
+/// A DNS name or dotted IPv4 address.
+fn check_host(host: &str) -> Result<(), &'static str> {
+    if host.is_empty() {
+        return Err("missing host");
+    }
+    if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return host
+            .parse::<Ipv4Addr>()
+            .map(|_| ())
+            .map_err(|_| "bad IPv4 address");
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if host.len() > 253 || !host.split('.').all(label_ok) {
+        return Err("bad host name");
+    }
+    Ok(())
 }
 
 impl HaNodeProperties {
@@ -59,13 +211,22 @@ impl HaNodeProperties {
 
     /// The path part of `context.url` (`""` when it has none), e.g. `/artifactory`.
     pub fn context_url_path(&self) -> Option<String> {
-        let url = self.context_url.as_deref()?;
-        let rest = url.split_once("://")?.1;
-        Some(
-            rest.find('/')
-                .map(|i| rest[i..].to_string())
-                .unwrap_or_default(),
-        )
+        self.context.as_ref().map(|c| c.path.clone())
+    }
+
+    /// The local address `cluster.interface` selects among `addrs` (see
+    /// [`resolve_cluster_interface`]); `Ok(None)` when it is not set. The error names the file,
+    /// line and key.
+    pub fn cluster_address(&self, addrs: &[IpAddr]) -> Result<Option<IpAddr>, ConfigError> {
+        let Some(spec) = self.cluster_interface.as_deref() else {
+            return Ok(None);
+        };
+        resolve_cluster_interface(spec, addrs)
+            .map(Some)
+            .map_err(|why| match &self.cluster_interface_origin {
+                Some(origin) => origin.error(why),
+                None => ConfigError::new("ha-node.properties", why).with_key("cluster.interface"),
+            })
     }
 }
 
@@ -82,6 +243,7 @@ pub(crate) fn analyse(home: &Home) -> (Option<HaNodeProperties>, Diags, bool) {
         }
     };
     check_mode(&path, &mut diags);
+    crate::perms::check_owner(&path, &mut diags);
     let value = analyse_file(&file, &mut diags);
     (value, diags, true)
 }
@@ -147,7 +309,7 @@ pub(crate) fn analyse_file(file: &PropFile, diags: &mut Diags) -> Option<HaNodeP
         }
     };
 
-    let context_url = match file.get_set("context.url") {
+    let context = match file.get_set("context.url") {
         None => {
             let mut w = ConfigError::new(
                 &file.path,
@@ -159,13 +321,14 @@ pub(crate) fn analyse_file(file: &PropFile, diags: &mut Diags) -> Option<HaNodeP
             diags.warn(w);
             None
         }
-        Some(e) => match check_context_url(&e.value) {
-            Ok(url) => Some(url),
+        Some(e) => match ContextUrl::parse(&e.value) {
+            Ok(parsed) => Some((parsed, trim_url(&e.value))),
             Err(why) => {
                 diags.error(file.err(
                     e,
                     format!(
-                        "'{}' is not a valid URL ({why}); expected http(s)://host:port/path",
+                        "'{}' is not a valid URL ({why}); expected http(s)://host[:port][/path], \
+                         e.g. http://10.0.0.1:8081/artifactory or http://[fd00::2]:8081/artifactory",
                         e.value
                     ),
                 ));
@@ -230,16 +393,21 @@ pub(crate) fn analyse_file(file: &PropFile, diags: &mut Diags) -> Option<HaNodeP
         ["arca.ha.backup.dir", "artifactory.ha.backup.dir"],
     );
 
-    let cluster_interface = match aliased(
+    let (cluster_interface, cluster_interface_origin) = match aliased(
         file,
         ["cluster.interface", "hazelcast.interface"],
         diags,
         &mut ok,
     ) {
-        None => None,
+        None => (None, None),
         Some(e) => {
             if is_valid_interface(&e.value) {
-                Some(e.value.clone())
+                let origin = KeyOrigin {
+                    file: file.path.clone(),
+                    line: e.line,
+                    key: e.key.clone(),
+                };
+                (Some(e.value.clone()), Some(origin))
             } else {
                 diags.error(file.err(
                     e,
@@ -250,20 +418,23 @@ pub(crate) fn analyse_file(file: &PropFile, diags: &mut Diags) -> Option<HaNodeP
                     ),
                 ));
                 ok = false;
-                None
+                (None, None)
             }
         }
     };
 
     let node_id = node_id?;
+    let (context, context_url) = context.map(|(c, u)| (Some(c), Some(u))).unwrap_or_default();
     ok.then_some(HaNodeProperties {
         node_id,
         context_url,
+        context,
         membership_port,
         primary,
         data_dir,
         backup_dir,
         cluster_interface,
+        cluster_interface_origin,
     })
 }
 
@@ -297,63 +468,55 @@ fn aliased<'f>(
     }
 }
 
-/// Check an `http(s)://host[:port][/path]` URL; trailing `/` and `\` are trimmed (as the
-/// reference does).
+/// Check an `http(s)://host[:port][/path]` URL (see [`ContextUrl::parse`]) and return it with
+/// trailing `/` and `\` trimmed (as the reference does).
 pub fn check_context_url(raw: &str) -> Result<String, &'static str> {
-    let url = raw.trim_end_matches(['/', '\\']);
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("contains whitespace");
+    ContextUrl::parse(raw)?;
+    Ok(trim_url(raw))
+}
+
+/// `raw` without trailing `/` and `\` after the `scheme://` part.
+fn trim_url(raw: &str) -> String {
+    match raw.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.trim_end_matches(['/', '\\'])),
+        None => raw.to_string(),
     }
-    let (scheme, rest) = url.split_once("://").ok_or("missing http:// or https://")?;
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return Err("scheme must be http or https");
-    }
-    if rest.contains(['?', '#']) {
-        return Err("no query or fragment allowed");
-    }
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.contains('@') {
-        return Err("no user info allowed");
-    }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (addr, after) = v6.split_once(']').ok_or("unclosed '[' in host")?;
-        addr.parse::<std::net::Ipv6Addr>()
-            .map_err(|_| "bad IPv6 address")?;
-        (addr, after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("missing host");
-    }
-    if !authority.starts_with('[')
-        && !host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-    {
-        return Err("bad host name");
-    }
-    if let Some(p) = port
-        && !matches!(p.parse::<u16>(), Ok(n) if n > 0)
-    {
-        return Err("bad port");
-    }
-    Ok(url.to_string())
 }
 
 /// An IPv4/IPv6 literal, or an IPv4 wildcard whose parts are numbers, `*` or ranges `a-b`
-/// (`10.1.*.*`, `10.3.10.4-18`). Syntax only; matching a local interface is the server's job.
+/// (`10.1.*.*`, `10.3.10.4-18`). Syntax only; [`resolve_cluster_interface`] matches it.
 pub fn is_valid_interface(s: &str) -> bool {
+    parse_interface(s).is_some()
+}
+
+/// A parsed `cluster.interface` value.
+enum InterfaceSpec {
+    Exact(IpAddr),
+    /// Inclusive range of each IPv4 octet.
+    Wildcard([(u8, u8); 4]),
+}
+
+impl InterfaceSpec {
+    fn matches(&self, addr: IpAddr) -> bool {
+        match (self, addr) {
+            (InterfaceSpec::Exact(want), a) => *want == a,
+            (InterfaceSpec::Wildcard(ranges), IpAddr::V4(a)) => ranges
+                .iter()
+                .zip(a.octets())
+                .all(|((lo, hi), o)| (*lo..=*hi).contains(&o)),
+            (InterfaceSpec::Wildcard(_), IpAddr::V6(_)) => false,
+        }
+    }
+}
+
+fn parse_interface(s: &str) -> Option<InterfaceSpec> {
     let s = s.trim();
     let bare = s
         .strip_prefix('[')
         .and_then(|v| v.strip_suffix(']'))
         .unwrap_or(s);
-    if bare.parse::<IpAddr>().is_ok() {
-        return true;
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Some(InterfaceSpec::Exact(ip));
     }
     let octet = |p: &str| -> Option<u8> {
         if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
@@ -361,15 +524,92 @@ pub fn is_valid_interface(s: &str) -> bool {
         }
         p.parse().ok()
     };
-    let parts: Vec<&str> = s.split('.').collect();
-    parts.len() == 4
-        && parts.iter().all(|p| {
-            *p == "*"
-                || octet(p).is_some()
-                || p.split_once('-')
-                    .and_then(|(a, b)| Some((octet(a)?, octet(b)?)))
-                    .is_some_and(|(a, b)| a <= b)
-        })
+    let mut ranges = [(0u8, 255u8); 4];
+    let mut parts = s.split('.');
+    for range in &mut ranges {
+        let p = parts.next()?;
+        *range = if p == "*" {
+            (0, 255)
+        } else if let Some(n) = octet(p) {
+            (n, n)
+        } else {
+            let (a, b) = p.split_once('-')?;
+            let (a, b) = (octet(a)?, octet(b)?);
+            if a > b {
+                return None;
+            }
+            (a, b)
+        };
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(InterfaceSpec::Wildcard(ranges))
+}
+
+/// This host's interface addresses (IPv4 and IPv6, duplicates removed, in `getifaddrs` order).
+pub fn local_addresses() -> Result<Vec<IpAddr>, ConfigError> {
+    let ifaces = nix::ifaddrs::getifaddrs().map_err(|e| {
+        ConfigError::new(
+            "getifaddrs",
+            format!("cannot list this host's network interfaces: {e}"),
+        )
+    })?;
+    let mut out: Vec<IpAddr> = Vec::new();
+    for iface in ifaces {
+        let Some(addr) = iface.address else { continue };
+        let ip = if let Some(v4) = addr.as_sockaddr_in() {
+            IpAddr::V4(v4.ip())
+        } else if let Some(v6) = addr.as_sockaddr_in6() {
+            IpAddr::V6(v6.ip())
+        } else {
+            continue;
+        };
+        if !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    Ok(out)
+}
+
+/// The one address among `addrs` that `spec` (a `cluster.interface` value: exact IPv4/IPv6
+/// address, or IPv4 wildcard such as `10.1.*.*` / `10.1.2.10-20`) selects. No match, several
+/// matches, or a malformed `spec` is an error message listing the candidates.
+pub fn resolve_cluster_interface(spec: &str, addrs: &[IpAddr]) -> Result<IpAddr, String> {
+    let parsed = parse_interface(spec).ok_or_else(|| {
+        format!(
+            "'{spec}' is not an IPv4/IPv6 address or IPv4 wildcard (e.g. 10.1.2.3, fd00::3, \
+             10.1.*.*, 10.1.2.10-20)"
+        )
+    })?;
+    let mut matches: Vec<IpAddr> = Vec::new();
+    for a in addrs {
+        if parsed.matches(*a) && !matches.contains(a) {
+            matches.push(*a);
+        }
+    }
+    let list = |v: &[IpAddr]| {
+        if v.is_empty() {
+            "(none)".to_string()
+        } else {
+            v.iter()
+                .map(IpAddr::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    match matches.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(format!(
+            "'{spec}' matches no address of this host; this host's addresses: {}",
+            list(addrs)
+        )),
+        several => Err(format!(
+            "'{spec}' matches several addresses of this host ({}); use a narrower pattern or \
+             an exact address",
+            list(several)
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -415,11 +655,22 @@ mod tests {
             HaNodeProperties {
                 node_id: "art-1.eu_west".into(),
                 context_url: Some("http://10.0.0.121:8081/artifactory".into()),
+                context: Some(ContextUrl {
+                    scheme: "http".into(),
+                    host: "10.0.0.121".into(),
+                    port: 8081,
+                    path: "/artifactory".into(),
+                }),
                 membership_port: Some(0),
                 primary: true,
                 data_dir: Some("/mnt/shared/data".into()),
                 backup_dir: Some("/mnt/shared/backup".into()),
                 cluster_interface: Some("10.0.*.*".into()),
+                cluster_interface_origin: Some(KeyOrigin {
+                    file: home.ha_node_properties(),
+                    line: 7,
+                    key: "hazelcast.interface".into(),
+                }),
             }
         );
         assert_eq!(p.context_url_path().as_deref(), Some("/artifactory"));
@@ -506,6 +757,192 @@ mod tests {
         ] {
             assert!(check_context_url(bad).is_err(), "{bad}");
         }
+    }
+
+    fn url(s: &str) -> ContextUrl {
+        ContextUrl::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn context_url_forms() {
+        let u = url("http://10.0.0.1:8081/artifactory/");
+        assert_eq!(
+            u,
+            ContextUrl {
+                scheme: "http".into(),
+                host: "10.0.0.1".into(),
+                port: 8081,
+                path: "/artifactory".into()
+            }
+        );
+        assert_eq!(u.host_ip(), Some(IpAddr::from([10, 0, 0, 1])));
+        let u = url("http://[fd00::2]:8081/artifactory");
+        assert_eq!((u.host.as_str(), u.port), ("fd00::2", 8081));
+        assert_eq!(u.to_string(), "http://[fd00::2]:8081/artifactory");
+        assert_eq!(u.host_ip(), "fd00::2".parse().ok());
+        let u = url("http://[::1]/");
+        assert_eq!((u.port, u.path.as_str()), (80, ""));
+        let u = url("HTTPS://Node-1.example.com//");
+        assert_eq!(u.scheme, "https");
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("Node-1.example.com", 443, "")
+        );
+        assert_eq!(u.authority(), "Node-1.example.com:443");
+        assert_eq!(url("http://h:65535/a/b%20c").path, "/a/b%20c");
+        assert_eq!(url("http://art_1").host, "art_1");
+    }
+
+    #[test]
+    fn context_url_rejects() {
+        for (bad, why) in [
+            ("ftp://h/x", "scheme must be http or https"),
+            ("h:8081/x", "missing http://"),
+            ("http://", "missing host"),
+            ("http:///artifactory", "missing host"),
+            ("http://:80/x", "missing host"),
+            ("http://h:0/x", "bad port"),
+            ("http://h:99999/x", "bad port"),
+            ("http://h:/x", "bad port"),
+            ("http://h:+80/x", "bad port"),
+            ("http://h:80x/x", "bad port"),
+            ("http://h/x?y=1", "no query"),
+            ("http://h/x#top", "no query"),
+            ("http://u:p@h/", "no user info"),
+            ("http://host:8081 (optional)", "whitespace"),
+            ("http://fd00::2:8081/a", "IPv6 host must be in brackets"),
+            ("http://[fd00::2/a", "unclosed"),
+            ("http://[fd00::zz]/a", "bad IPv6"),
+            ("http://[fd00::2]x/a", "after ']'"),
+            ("http://10.0.0.300/a", "bad IPv4"),
+            ("http://10.0.0/a", "bad IPv4"),
+            ("http://-h/a", "bad host name"),
+            ("http://a..b/a", "bad host name"),
+            ("http://h/a<b>", "bad character in path"),
+            ("http://h/a\\b", "bad character in path"),
+        ] {
+            match ContextUrl::parse(bad) {
+                Ok(u) => panic!("{bad} accepted as {u:?}"),
+                Err(e) => assert!(e.contains(why), "{bad}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn context_url_error_names_file_line_key_and_form() {
+        let (_d, home) = home_with("node.id=n1\ncontext.url=http://host:8081 (optional)\n");
+        let e = HaNodeProperties::load(&home).unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("context.url")));
+        assert!(
+            e.to_string().contains("ha-node.properties:2: context.url: 'http://host:8081 (optional)' is not a valid URL"),
+            "{e}"
+        );
+        assert!(
+            e.message.contains("http://[fd00::2]:8081/artifactory"),
+            "{e}"
+        );
+    }
+
+    fn ips(list: &[&str]) -> Vec<IpAddr> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn interface_matching() {
+        let addrs = ips(&[
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.7",
+            "::1",
+            "fd00::3",
+            "10.2.0.1",
+        ]);
+        let one = |spec: &str| resolve_cluster_interface(spec, &addrs);
+        assert_eq!(one("10.1.2.3"), Ok(addrs[1]));
+        assert_eq!(one("fd00::3"), Ok(addrs[4]));
+        assert_eq!(one("[fd00::3]"), Ok(addrs[4]));
+        assert_eq!(one("10.1.*.*"), Ok(addrs[1]));
+        assert_eq!(one("192.168.0.1-9"), Ok(addrs[2]));
+        assert_eq!(
+            one("*.*.*.1"),
+            Err("'*.*.*.1' matches several addresses of this host \
+            (127.0.0.1, 10.2.0.1); use a narrower pattern or an exact address"
+                .into())
+        );
+        let all = "127.0.0.1, 10.1.2.3, 192.168.0.7, ::1, fd00::3, 10.2.0.1";
+        assert_eq!(
+            one("10.9.*.*"),
+            Err(format!(
+                "'10.9.*.*' matches no address of this host; this host's addresses: {all}"
+            ))
+        );
+        assert_eq!(
+            one("fd00::4"),
+            Err(format!(
+                "'fd00::4' matches no address of this host; this host's addresses: {all}"
+            ))
+        );
+        assert!(
+            one("192.168.0.2 (optional)")
+                .unwrap_err()
+                .contains("is not an IPv4/IPv6")
+        );
+        assert!(
+            resolve_cluster_interface("10.1.2.3", &[])
+                .unwrap_err()
+                .ends_with("addresses: (none)")
+        );
+        // the same address on two interfaces is one match
+        assert_eq!(
+            resolve_cluster_interface("10.*.*.*", &ips(&["10.0.0.1", "10.0.0.1"])),
+            Ok(ips(&["10.0.0.1"])[0])
+        );
+    }
+
+    #[test]
+    fn local_addresses_include_loopback() {
+        let addrs = local_addresses().unwrap();
+        assert!(addrs.contains(&IpAddr::from([127, 0, 0, 1])), "{addrs:?}");
+    }
+
+    #[test]
+    fn cluster_address_method() {
+        let (_d, home) =
+            home_with("node.id=n1\ncontext.url=http://h/a\n\ncluster.interface=10.1.*.*\n");
+        let (p, _) = HaNodeProperties::load(&home).unwrap().unwrap();
+        assert_eq!(
+            p.cluster_address(&ips(&["10.1.0.5"])).unwrap(),
+            ips(&["10.1.0.5"]).first().copied()
+        );
+        let e = p.cluster_address(&ips(&["10.2.0.5"])).unwrap_err();
+        assert_eq!(
+            (e.file.clone(), e.line, e.key.as_deref()),
+            (
+                home.ha_node_properties(),
+                Some(4),
+                Some("cluster.interface")
+            )
+        );
+        let (_d, home) = home_with("node.id=n1\ncontext.url=http://h/a\n");
+        let (p, _) = HaNodeProperties::load(&home).unwrap().unwrap();
+        assert_eq!(p.cluster_address(&[]).unwrap(), None);
+    }
+
+    #[test]
+    fn other_owner_warns() {
+        if !nix::unistd::geteuid().is_root() {
+            return; // only root can give a file away
+        }
+        let (_d, home) = home_with("node.id=n1\ncontext.url=http://h/a\n");
+        nix::unistd::chown(
+            &home.ha_node_properties(),
+            Some(nix::unistd::Uid::from_raw(65534)),
+            None,
+        )
+        .unwrap();
+        let (_, w) = HaNodeProperties::load(&home).unwrap().unwrap();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].error.message.contains("owned by"), "{}", w[0]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod error;
 pub mod ha_node;
 pub mod home;
 pub mod master_key;
+mod perms;
 mod props;
 pub mod system;
 

@@ -65,6 +65,7 @@ pub(crate) fn analyse(home: &Home, secondary: bool, diags: &mut Diags) {
     let path = home.master_key();
     match MasterKey::load(home) {
         Ok(Some(_)) => {
+            crate::perms::check_owner(&path, diags);
             if let Ok(meta) = fs::metadata(&path) {
                 let mode = meta.permissions().mode() & 0o7777;
                 if mode & 0o007 != 0 {

@@ -1,10 +1,18 @@
 //! arca-crypto: password hashing, access tokens, random identifiers and small
-//! constant-time helpers shared by the arca daemons.
+//! constant-time helpers shared by the arca daemons, and the uses of the cluster master key
+//! (secret encryption, key-check value, node-to-node request signing: see [`master_key`]).
 //!
 //! Password hashing uses argon2id (PHC strings, argon2 crate defaults:
 //! m=19456 KiB, t=2, p=1). Hashing and verifying take tens of milliseconds of
 //! CPU: async callers should run them on a blocking thread
 //! (`tokio::task::spawn_blocking`).
+
+pub mod master_key;
+
+pub use master_key::{
+    ReplayGuard, RequestSigner, SecretBox, SignedBy, generate_master_key_hex, is_sealed,
+    key_check_value,
+};
 
 use argon2::Argon2;
 use argon2::password_hash::{self, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -38,6 +46,23 @@ pub enum CryptoError {
     /// The stored PHC string could not be parsed or names an unsupported algorithm/parameters.
     #[error("malformed or unsupported password hash: {0}")]
     MalformedHash(#[source] password_hash::Error),
+    /// A value passed to `SecretBox::open` is not an `enc:v1:` token.
+    #[error("malformed encrypted value: {0}")]
+    MalformedSecret(&'static str),
+    /// An `enc:v1:` token did not authenticate: other master key, other context, or corrupted.
+    #[error(
+        "cannot decrypt value: encrypted with another master key, for another field, or corrupted"
+    )]
+    SecretOpenFailed,
+    /// A node-to-node signature header could not be parsed.
+    #[error("malformed node signature header: {0}")]
+    MalformedSignature(&'static str),
+    /// A node-to-node signature does not match the request (or another master key signed it).
+    #[error("invalid node signature")]
+    BadSignature,
+    /// A signed request's timestamp is too far from this node's clock.
+    #[error("request timestamp is {skew_ms} ms from local time (allowed: {max_skew_ms} ms)")]
+    ClockSkew { skew_ms: i64, max_skew_ms: i64 },
 }
 
 /// Hash `password` with argon2id and a fresh random salt; returns a PHC string

@@ -147,3 +147,96 @@ fn nonexistent_home_exits_1() {
         "stderr: {err}"
     );
 }
+
+fn is_lower_hex(s: &str) -> bool {
+    s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+#[test]
+fn master_key_generate_prints_32_hex_and_differs() {
+    let a = arcactl(&["master-key", "generate"]);
+    let b = arcactl(&["master-key", "generate"]);
+    assert_eq!(a.status.code(), Some(0));
+    assert_eq!(b.status.code(), Some(0));
+    assert!(a.stderr.is_empty());
+    let a = String::from_utf8(a.stdout).expect("utf-8");
+    let b = String::from_utf8(b.stdout).expect("utf-8");
+    assert_eq!(a.len(), 33, "{a:?}");
+    assert!(a.ends_with('\n'));
+    assert!(is_lower_hex(a.trim_end()), "{a:?}");
+    assert_ne!(a, b);
+}
+
+#[test]
+fn master_key_check_valid_key_prints_kcv() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, home) = fresh_home();
+    let key = "00112233445566778899aabbccddeeff";
+    fs::create_dir_all(home.security()).expect("mkdir security");
+    fs::write(home.master_key(), format!("{key}\n")).expect("write key");
+    fs::set_permissions(home.master_key(), fs::Permissions::from_mode(0o600)).expect("chmod");
+    let root = home.root().to_str().expect("utf-8 path");
+    let out = arcactl(&["master-key", "check", "--home", root]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(stderr, "");
+    let kcv = arca_crypto::key_check_value(&[
+        0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee,
+        0xff,
+    ]);
+    assert_eq!(stdout, format!("{kcv}\n"));
+    assert!(!stdout.contains(key));
+
+    // group/world readable: still exit 0, with a warning naming the file
+    fs::set_permissions(home.master_key(), fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = arcactl(&["master-key", "check", "--home", root]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{kcv}\n"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "warning: {}: permissions 0644",
+            home.master_key().display()
+        )),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn master_key_check_missing_file_exits_1_naming_path() {
+    let (_dir, home) = fresh_home();
+    let out = arcactl(&[
+        "master-key",
+        "check",
+        "--home",
+        home.root().to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&home.master_key().display().to_string()) && stderr.contains("missing"),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn master_key_check_invalid_file_exits_1() {
+    let (_dir, home) = fresh_home();
+    fs::create_dir_all(home.security()).expect("mkdir security");
+    fs::write(home.master_key(), "0011").expect("write key");
+    let out = arcactl(&[
+        "master-key",
+        "check",
+        "--home",
+        home.root().to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&home.master_key().display().to_string())
+            && stderr.contains("32 hexadecimal"),
+        "stderr: {stderr}"
+    );
+}

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 
 pub mod config;
+pub mod master_key;
 
 /// Run the parsed command. `Err` is an operational failure (printed as `error: …`, status 1).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -12,6 +13,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut stderr = std::io::stderr().lock();
     let status = match cli.command {
         Command::Config(cmd) => config::run(cmd, &mut stdout, &mut stderr)?,
+        Command::MasterKey(cmd) => master_key::run(cmd, &mut stdout, &mut stderr)?,
     };
     Ok(ExitCode::from(status))
 }
