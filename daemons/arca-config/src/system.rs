@@ -16,9 +16,10 @@ pub const GC_GRACE_SECS: &str = "arca.gc.grace.secs";
 pub const MAP_PROVIDER_TYPE: &str = "arca.map.provider.type";
 pub const SESSION_CLEANUP_CRON: &str = "arca.db.session.cleanup.cron";
 pub const AUTH_CACHE_SECS: &str = "arca.auth.cache.secs";
+pub const DRAIN_DELAY_SECS: &str = "arca.shutdown.drain.delay.secs";
 
 /// Every key system.properties knows; others are warned about.
-pub const KNOWN_KEYS: [&str; 8] = [
+pub const KNOWN_KEYS: [&str; 9] = [
     CONTEXT_PATH,
     UPLOAD_MAX_BYTES,
     PATH_MAX_LENGTH,
@@ -27,6 +28,7 @@ pub const KNOWN_KEYS: [&str; 8] = [
     MAP_PROVIDER_TYPE,
     SESSION_CLEANUP_CRON,
     AUTH_CACHE_SECS,
+    DRAIN_DELAY_SECS,
 ];
 
 pub const DEFAULT_CONTEXT_PATH: &str = "/artifactory";
@@ -35,6 +37,7 @@ pub const DEFAULT_PATH_MAX_LENGTH: usize = 1024;
 pub const DEFAULT_GC_INTERVAL_SECS: u64 = 3600;
 pub const DEFAULT_GC_GRACE_SECS: u64 = 60;
 pub const DEFAULT_AUTH_CACHE_SECS: u64 = 300;
+pub const DEFAULT_DRAIN_DELAY_SECS: u64 = 0;
 
 /// Where UI sessions are kept (`arca.map.provider.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -214,6 +217,13 @@ impl SystemProperties {
         self.secs(AUTH_CACHE_SECS, DEFAULT_AUTH_CACHE_SECS)
     }
 
+    /// `arca.shutdown.drain.delay.secs`, default 0: after SIGTERM, how long the node keeps
+    /// accepting connections while its health checks answer 503, so a load balancer stops
+    /// routing to it before the listener closes.
+    pub fn drain_delay_secs(&self) -> Result<u64, ConfigError> {
+        self.secs(DRAIN_DELAY_SECS, DEFAULT_DRAIN_DELAY_SECS)
+    }
+
     /// `arca.map.provider.type`: `db` (default) or `local`.
     pub fn map_provider_type(&self) -> Result<MapProviderType, ConfigError> {
         match self.value(MAP_PROVIDER_TYPE) {
@@ -281,6 +291,7 @@ impl SystemProperties {
             self.map_provider_type().err(),
             self.session_cleanup_cron().err(),
             self.auth_cache_secs().err(),
+            self.drain_delay_secs().err(),
         ];
         let mut errors: Vec<ConfigError> = results.into_iter().flatten().collect();
         errors.sort_by_key(|e| e.line);

@@ -61,6 +61,7 @@ fn load_settings(home: &Home) -> anyhow::Result<Settings> {
         gc_interval: Duration::from_secs(sys.gc_interval_secs()?),
         gc_grace: Duration::from_secs(sys.gc_grace_secs()?),
         auth_cache_ttl: Duration::from_secs(sys.auth_cache_secs()?),
+        drain_delay: Duration::from_secs(sys.drain_delay_secs()?),
     })
 }
 
@@ -258,6 +259,23 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     }
 
     app.start_draining();
+    let delay = settings.drain_delay;
+    if !delay.is_zero() {
+        // Health checks answer 503 from now on; keep serving until the load
+        // balancer has noticed, then close the listener.
+        notifier.stopping(&format!(
+            "health checks answer 503; closing the listener in {} s",
+            delay.as_secs()
+        ));
+        tracing::info!(arca_node_id = %node_id, "shutting down: health checks answer 503, listener closes in {} s", delay.as_secs());
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = &mut server => bail!("HTTP server stopped unexpectedly"),
+            msg = control.recv() => if msg == Some(Control::Shutdown) {
+                tracing::warn!("second termination signal; skipping the drain delay");
+            },
+        }
+    }
     notifier.stopping("draining in-flight requests");
     tracing::info!(arca_node_id = %node_id, "shutting down: no new connections, draining in-flight requests");
     let _ = shutdown_tx.send(());

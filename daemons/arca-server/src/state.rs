@@ -22,6 +22,8 @@ pub struct Settings {
     pub gc_interval: Duration,
     pub gc_grace: Duration,
     pub auth_cache_ttl: Duration,
+    /// After SIGTERM: how long to keep accepting while health checks answer 503.
+    pub drain_delay: Duration,
 }
 
 /// Who is making a request.

@@ -1316,3 +1316,40 @@ fn client_hanging_up_mid_upload_leaves_nothing() {
     assert_eq!(s.get("/g/cut.bin").status(), StatusCode::NOT_FOUND);
     assert!(s.stored_blobs().is_empty());
 }
+
+#[test]
+fn drain_delay_keeps_serving_with_health_checks_at_503() {
+    let dir = home();
+    let mut s = Server::start_with(&dir.path().join("h"), &["arca.shutdown.drain.delay.secs=2"]);
+    s.generic_repo("g");
+    s.put("/g/f", "still here");
+    nix::sys::signal::kill(s.pid(), nix::sys::signal::Signal::SIGTERM).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // New connections are still accepted: health says 503, artifacts are served.
+    let fresh = || Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let ping = fresh().get(s.url("/api/system/ping")).send().unwrap();
+    assert_eq!(ping.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let ready = fresh()
+        .get(s.url("/api/v1/system/readiness"))
+        .send()
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let r = fresh()
+        .get(s.url("/g/f"))
+        .basic_auth("admin", Some(&s.password))
+        .send()
+        .unwrap();
+    assert_eq!(r.text().unwrap(), "still here");
+    assert!(
+        s.child.as_mut().unwrap().try_wait().unwrap().is_none(),
+        "still running during the delay"
+    );
+    let started = Instant::now();
+    let status = s.child.take().unwrap().wait().unwrap();
+    assert!(status.success());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        TcpStream::connect(("127.0.0.1", s.port)).is_err(),
+        "listener closed after the delay"
+    );
+}
