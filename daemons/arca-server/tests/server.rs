@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sha2::Digest;
 
@@ -118,18 +118,19 @@ impl Server {
             .unwrap()
     }
 
-    fn get(&self, path: &str) -> Response {
+    /// A request as the admin user.
+    fn admin(&self, method: Method, url: String) -> reqwest::blocking::RequestBuilder {
         self.client()
-            .get(self.url(path))
+            .request(method, url)
             .basic_auth("admin", Some(&self.password))
-            .send()
-            .unwrap()
+    }
+
+    fn get(&self, path: &str) -> Response {
+        self.admin(Method::GET, self.url(path)).send().unwrap()
     }
 
     fn put(&self, path: &str, body: impl Into<reqwest::blocking::Body>) -> Response {
-        self.client()
-            .put(self.url(path))
-            .basic_auth("admin", Some(&self.password))
+        self.admin(Method::PUT, self.url(path))
             .body(body)
             .send()
             .unwrap()
@@ -143,9 +144,7 @@ impl Server {
 
     fn create_repo(&self, key: &str, config: Value) {
         let r = self
-            .client()
-            .put(self.url(&format!("/api/repositories/{key}")))
-            .basic_auth("admin", Some(&self.password))
+            .admin(Method::PUT, self.url(&format!("/api/repositories/{key}")))
             .json(&config)
             .send()
             .unwrap();
@@ -211,6 +210,30 @@ impl Server {
         let creds =
             base64::engine::general_purpose::STANDARD.encode(format!("admin:{}", self.password));
         format!("Authorization: Basic {creds}\r\n")
+    }
+
+    /// Start a `PUT` of `total` bytes, send the first `sent` of them, and wait
+    /// until the server is staging the upload in `_pre`.
+    fn start_partial_upload(
+        &self,
+        path: &str,
+        total: usize,
+        sent: usize,
+        extra_headers: &str,
+    ) -> TcpStream {
+        let mut conn = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let head = format!(
+            "PUT /artifactory{path} HTTP/1.1\r\nHost: x\r\n{}Content-Length: {total}\r\n{extra_headers}\r\n",
+            self.auth_header()
+        );
+        conn.write_all(head.as_bytes()).unwrap();
+        conn.write_all(&vec![7u8; sent]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.pre_files().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!self.pre_files().is_empty(), "upload never reached _pre");
+        conn
     }
 
     /// Files in the content store (excluding the upload staging dir).
@@ -315,9 +338,10 @@ fn deploy_and_retrieve_round_trip_with_checksums() {
     s.generic_repo("generic-local");
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let r = s
-        .client()
-        .put(s.url("/generic-local/org/acme/tool/1.0/tool-1.0.bin"))
-        .basic_auth("admin", Some(&s.password))
+        .admin(
+            Method::PUT,
+            s.url("/generic-local/org/acme/tool/1.0/tool-1.0.bin"),
+        )
         .header("X-Checksum-Sha256", sha256_hex(&data))
         .header("X-Checksum-Sha1", sha1_hex(&data))
         .header("X-Checksum-Md5", md5_hex(&data))
@@ -357,9 +381,10 @@ fn deploy_and_retrieve_round_trip_with_checksums() {
     assert_eq!(r.bytes().unwrap().as_ref(), data.as_slice());
 
     let head = s
-        .client()
-        .head(s.url("/generic-local/org/acme/tool/1.0/tool-1.0.bin"))
-        .basic_auth("admin", Some(&s.password))
+        .admin(
+            Method::HEAD,
+            s.url("/generic-local/org/acme/tool/1.0/tool-1.0.bin"),
+        )
         .send()
         .unwrap();
     assert_eq!(head.status(), StatusCode::OK);
@@ -434,9 +459,7 @@ fn checksum_mismatch_is_refused_and_stores_nothing() {
     let s = Server::start(&dir.path().join("h"));
     s.generic_repo("g");
     let r = s
-        .client()
-        .put(s.url("/g/a.txt"))
-        .basic_auth("admin", Some(&s.password))
+        .admin(Method::PUT, s.url("/g/a.txt"))
         .header(
             "X-Checksum-Sha1",
             "0000000000000000000000000000000000000000",
@@ -452,9 +475,7 @@ fn checksum_mismatch_is_refused_and_stores_nothing() {
     assert!(s.pre_files().is_empty(), "{:?}", s.pre_files());
     // Malformed checksum header: 400.
     let r = s
-        .client()
-        .put(s.url("/g/a.txt"))
-        .basic_auth("admin", Some(&s.password))
+        .admin(Method::PUT, s.url("/g/a.txt"))
         .header("X-Checksum-Sha256", "xyz")
         .body("hello")
         .send()
@@ -478,9 +499,7 @@ fn checksum_deploy_and_maven_side_files() {
 
     // Checksum deploy of known content: no body.
     let r = s
-        .client()
-        .put(s.url("/libs/com/ex/b/1.0/b-1.0.jar"))
-        .basic_auth("admin", Some(&s.password))
+        .admin(Method::PUT, s.url("/libs/com/ex/b/1.0/b-1.0.jar"))
         .header("X-Checksum-Deploy", "true")
         .header("X-Checksum-Sha256", sha256_hex(&jar))
         .send()
@@ -494,9 +513,7 @@ fn checksum_deploy_and_maven_side_files() {
         jar.as_slice()
     );
     let r = s
-        .client()
-        .put(s.url("/libs/com/ex/c/1.0/c-1.0.jar"))
-        .basic_auth("admin", Some(&s.password))
+        .admin(Method::PUT, s.url("/libs/com/ex/c/1.0/c-1.0.jar"))
         .header("X-Checksum-Deploy", "true")
         .header("X-Checksum-Sha1", sha1_hex(b"unknown"))
         .send()
@@ -544,9 +561,7 @@ fn range_and_conditional_get() {
     let data: Vec<u8> = (0..1000u32).map(|i| (i % 256) as u8).collect();
     s.put("/g/f.bin", data.clone());
     let get = |hdr: &str, val: &str| {
-        s.client()
-            .get(s.url("/g/f.bin"))
-            .basic_auth("admin", Some(&s.password))
+        s.admin(Method::GET, s.url("/g/f.bin"))
             .header(hdr, val)
             .send()
             .unwrap()
@@ -583,9 +598,7 @@ fn range_and_conditional_get() {
     );
     // If-Range with a stale validator gives the whole file.
     let r = s
-        .client()
-        .get(s.url("/g/f.bin"))
-        .basic_auth("admin", Some(&s.password))
+        .admin(Method::GET, s.url("/g/f.bin"))
         .header("Range", "bytes=0-9")
         .header("If-Range", "\"stale\"")
         .send()
@@ -617,9 +630,10 @@ fn properties_from_matrix_params_and_api() {
     );
 
     let r = s
-        .client()
-        .put(s.url("/api/storage/g/dir?properties=qa=passed;owner=team%5C,a"))
-        .basic_auth("admin", Some(&s.password))
+        .admin(
+            Method::PUT,
+            s.url("/api/storage/g/dir?properties=qa=passed;owner=team%5C,a"),
+        )
         .send()
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
@@ -631,18 +645,20 @@ fn properties_from_matrix_params_and_api() {
     );
     assert_eq!(p["properties"]["owner"], serde_json::json!(["team,a"]));
     let r = s
-        .client()
-        .delete(s.url("/api/storage/g/dir/a.bin?properties=qa,tags"))
-        .basic_auth("admin", Some(&s.password))
+        .admin(
+            Method::DELETE,
+            s.url("/api/storage/g/dir/a.bin?properties=qa,tags"),
+        )
         .send()
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let p = s.json("/api/storage/g/dir/a.bin?properties");
     assert!(p["properties"].get("qa").is_none() && p["properties"].get("tags").is_none());
     let r = s
-        .client()
-        .put(s.url("/api/storage/g/dir/a.bin?properties=bad%20key=1"))
-        .basic_auth("admin", Some(&s.password))
+        .admin(
+            Method::PUT,
+            s.url("/api/storage/g/dir/a.bin?properties=bad%20key=1"),
+        )
         .send()
         .unwrap();
     assert_eq!(error_message(r).0, StatusCode::BAD_REQUEST);
@@ -659,13 +675,7 @@ fn copy_move_and_delete_with_gc() {
     s.generic_repo("b");
     s.put("/a/x/one.txt;p=1", "one");
     s.put("/a/x/sub/two.txt", "two");
-    let post = |path: &str| {
-        s.client()
-            .post(s.url(path))
-            .basic_auth("admin", Some(&s.password))
-            .send()
-            .unwrap()
-    };
+    let post = |path: &str| s.admin(Method::POST, s.url(path)).send().unwrap();
 
     let r = post("/api/copy/a/x?to=/b/y&dry=1");
     assert_eq!(r.status(), StatusCode::OK);
@@ -709,13 +719,7 @@ fn copy_move_and_delete_with_gc() {
     );
 
     assert_eq!(s.stored_blobs().len(), 2);
-    let del = |path: &str| {
-        s.client()
-            .delete(s.url(path))
-            .basic_auth("admin", Some(&s.password))
-            .send()
-            .unwrap()
-    };
+    let del = |path: &str| s.admin(Method::DELETE, s.url(path)).send().unwrap();
     assert_eq!(del("/a/moved").status(), StatusCode::NO_CONTENT);
     assert_eq!(del("/a/moved").status(), StatusCode::NOT_FOUND);
     let gc: Value = post("/api/system/storage/gc").json().unwrap();
@@ -812,9 +816,7 @@ fn authentication_tokens_and_anonymous_read() {
     );
 
     let tok: Value = s
-        .client()
-        .post(s.url("/api/security/token"))
-        .basic_auth("admin", Some(&s.password))
+        .admin(Method::POST, s.url("/api/security/token"))
         .form(&[("username", "admin"), ("expires_in", "600")])
         .send()
         .unwrap()
@@ -855,9 +857,7 @@ fn authentication_tokens_and_anonymous_read() {
     let list: Value = s.json("/api/security/token");
     assert_eq!(list["tokens"].as_array().unwrap().len(), 1);
     let r = s
-        .client()
-        .post(s.url("/api/security/token/revoke"))
-        .basic_auth("admin", Some(&s.password))
+        .admin(Method::POST, s.url("/api/security/token/revoke"))
         .form(&[("token", token.as_str())])
         .send()
         .unwrap();
@@ -925,9 +925,7 @@ fn repository_api_validates_and_lists() {
             .is_empty()
     );
     let put = |key: &str, body: &str| {
-        s.client()
-            .put(s.url(&format!("/api/repositories/{key}")))
-            .basic_auth("admin", Some(&s.password))
+        s.admin(Method::PUT, s.url(&format!("/api/repositories/{key}")))
             .header("Content-Type", "application/json")
             .body(body.to_string())
             .send()
@@ -959,9 +957,7 @@ fn repository_api_validates_and_lists() {
     assert_eq!(st, StatusCode::FORBIDDEN);
     assert!(msg.contains("handleSnapshots"), "{msg}");
     let r = s
-        .client()
-        .post(s.url("/api/repositories/libs-release"))
-        .basic_auth("admin", Some(&s.password))
+        .admin(Method::POST, s.url("/api/repositories/libs-release"))
         .json(&serde_json::json!({"handleSnapshots": true}))
         .send()
         .unwrap();
@@ -972,9 +968,7 @@ fn repository_api_validates_and_lists() {
         StatusCode::CREATED
     );
     let r = s
-        .client()
-        .delete(s.url("/api/repositories/libs-release"))
-        .basic_auth("admin", Some(&s.password))
+        .admin(Method::DELETE, s.url("/api/repositories/libs-release"))
         .send()
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -1028,12 +1022,7 @@ fn bad_paths_and_bodies_are_refused_with_the_envelope() {
     );
     // Unknown endpoint and method.
     assert_eq!(error_message(s.get("/api/nope")).0, StatusCode::NOT_FOUND);
-    let r = s
-        .client()
-        .patch(s.url("/g/x"))
-        .basic_auth("admin", Some(&s.password))
-        .send()
-        .unwrap();
+    let r = s.admin(Method::PATCH, s.url("/g/x")).send().unwrap();
     assert_eq!(error_message(r).0, StatusCode::METHOD_NOT_ALLOWED);
 }
 
@@ -1057,19 +1046,8 @@ fn kill_9_mid_upload_leaves_nothing_visible() {
     let h = dir.path().join("h");
     let mut s = Server::start(&h);
     s.generic_repo("g");
-    let mut conn = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    let head = format!(
-        "PUT /artifactory/g/partial.bin HTTP/1.1\r\nHost: x\r\n{}Content-Length: 10000000\r\n\r\n",
-        s.auth_header()
-    );
-    conn.write_all(head.as_bytes()).unwrap();
-    conn.write_all(&vec![7u8; 2_000_000]).unwrap();
-    // Wait until the upload is being staged, then crash the server.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while s.pre_files().is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(!s.pre_files().is_empty(), "upload never reached _pre");
+    let conn = s.start_partial_upload("/g/partial.bin", 10_000_000, 2_000_000, "");
+    // Crash the server while the upload is being staged.
     s.kill9();
     drop(conn);
     let s2 = Server::start(&h);
@@ -1146,17 +1124,7 @@ fn sigterm_drains_an_in_flight_upload() {
     let dir = home();
     let mut s = Server::start(&dir.path().join("h"));
     s.generic_repo("g");
-    let mut conn = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    let head = format!(
-        "PUT /artifactory/g/late.bin HTTP/1.1\r\nHost: x\r\n{}Content-Length: 200000\r\nConnection: close\r\n\r\n",
-        s.auth_header()
-    );
-    conn.write_all(head.as_bytes()).unwrap();
-    conn.write_all(&[1u8; 100_000]).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while s.pre_files().is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut conn = s.start_partial_upload("/g/late.bin", 200_000, 100_000, "Connection: close\r\n");
     nix::sys::signal::kill(s.pid(), nix::sys::signal::Signal::SIGTERM).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     // The request started before SIGTERM still completes.
@@ -1292,18 +1260,7 @@ fn client_hanging_up_mid_upload_leaves_nothing() {
     let dir = home();
     let s = Server::start(&dir.path().join("h"));
     s.generic_repo("g");
-    let mut conn = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    let head = format!(
-        "PUT /artifactory/g/cut.bin HTTP/1.1\r\nHost: x\r\n{}Content-Length: 5000000\r\n\r\n",
-        s.auth_header()
-    );
-    conn.write_all(head.as_bytes()).unwrap();
-    conn.write_all(&[3u8; 1_000_000]).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while s.pre_files().is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(!s.pre_files().is_empty(), "upload never reached _pre");
+    let conn = s.start_partial_upload("/g/cut.bin", 5_000_000, 1_000_000, "");
     drop(conn);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !s.pre_files().is_empty() && Instant::now() < deadline {
