@@ -209,49 +209,34 @@ pub fn put_file(
 ) -> Result<Item, DbError> {
     let (parent, name) = split_path(path);
     ensure_folders(conn, repo, parent, &file.user, file.now)?;
-    match get(conn, repo, path)? {
-        Some(existing) if existing.folder => {
-            return Err(DbError::Conflict(format!(
-                "Cannot deploy file {repo}/{path}: a folder with that path exists"
-            )));
-        }
-        Some(existing) => {
-            conn.prepare_cached(
-                "UPDATE items SET sha256=?2, size=?3, sha1_original=?4, md5_original=?5, \
-                 sha256_original=?6, modified=?7, modified_by=?8, updated=?7 WHERE id=?1",
-            )?
-            .execute(params![
-                existing.id,
-                file.binary.sha256,
-                file.binary.size as i64,
-                file.sha1_original,
-                file.md5_original,
-                file.sha256_original,
-                file.now,
-                file.user
-            ])?;
-        }
-        None => {
-            conn.prepare_cached(
-                "INSERT INTO items (repo, path, parent, name, folder, sha256, size, sha1_original, \
-                 md5_original, sha256_original, created, created_by, modified, modified_by, updated) \
-                 VALUES (?1,?2,?3,?4,0,?5,?6,?7,?8,?9,?10,?11,?10,?11,?10)",
-            )?
-            .execute(params![
-                repo,
-                path,
-                parent,
-                name,
-                file.binary.sha256,
-                file.binary.size as i64,
-                file.sha1_original,
-                file.md5_original,
-                file.sha256_original,
-                file.now,
-                file.user
-            ])?;
-        }
+    if get(conn, repo, path)?.is_some_and(|existing| existing.folder) {
+        return Err(DbError::Conflict(format!(
+            "Cannot deploy file {repo}/{path}: a folder with that path exists"
+        )));
     }
+    // Overwriting keeps `created`/`created_by` and the item id (so its properties stay).
+    conn.prepare_cached(
+        "INSERT INTO items (repo, path, parent, name, folder, sha256, size, sha1_original, \
+         md5_original, sha256_original, created, created_by, modified, modified_by, updated) \
+         VALUES (?1,?2,?3,?4,0,?5,?6,?7,?8,?9,?10,?11,?10,?11,?10) \
+         ON CONFLICT(repo, path) DO UPDATE SET sha256=excluded.sha256, size=excluded.size, \
+         sha1_original=excluded.sha1_original, md5_original=excluded.md5_original, \
+         sha256_original=excluded.sha256_original, modified=excluded.modified, \
+         modified_by=excluded.modified_by, updated=excluded.updated",
+    )?
+    .execute(params![
+        repo,
+        path,
+        parent,
+        name,
+        file.binary.sha256,
+        file.binary.size as i64,
+        file.sha1_original,
+        file.md5_original,
+        file.sha256_original,
+        file.now,
+        file.user
+    ])?;
     get(conn, repo, path)?.ok_or_else(|| DbError::Corrupt(format!("{repo}/{path} vanished")))
 }
 

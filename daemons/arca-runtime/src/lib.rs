@@ -11,6 +11,20 @@ mod logging;
 mod notify;
 mod signals;
 
+/// A fake environment for the tests of the env-reading constructors.
+#[cfg(test)]
+mod test_env {
+    use std::ffi::OsString;
+
+    pub fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> + use<> {
+        let pairs: Vec<(String, OsString)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
+            .collect();
+        move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+}
+
 pub use build_info::{BUILD, BuildInfo};
 pub use logging::{LogTarget, init_logging};
 pub use notify::{Heartbeat, Notifier, spawn_watchdog};

@@ -227,14 +227,7 @@ impl Default for Heartbeat {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
-        let pairs: Vec<(String, OsString)> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
-            .collect();
-        move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-    }
+    use crate::test_env::env_of;
 
     fn bind(dir: &std::path::Path) -> (UnixDatagram, std::path::PathBuf) {
         let path = dir.join("notify.sock");
