@@ -173,7 +173,7 @@ mod tests {
         let (d, home) = fresh();
         fs::write(
             home.db_properties(),
-            "type=postgresql\nurl=postgresql://db/arca\n",
+            "type=postgresql\nurl=postgresql://db/arca\nusername=arca\n",
         )
         .unwrap();
         fs::write(
@@ -217,7 +217,7 @@ mod tests {
         let (_d, home) = fresh();
         fs::write(
             home.db_properties(),
-            "type=postgresql\nurl=postgresql://db/arca\n",
+            "type=postgresql\nurl=postgresql://db/arca\nusername=arca\n",
         )
         .unwrap();
         fs::write(

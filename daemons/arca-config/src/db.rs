@@ -1,11 +1,12 @@
 //! `etc/db.properties`: which database holds the metadata and how to reach it.
 
 use std::fmt;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{ConfigError, Diagnostic, Diags};
 use crate::home::Home;
-use crate::props::{Entry, PropFile};
+use crate::props::{Entry, PropFile, escape_value, read_text, replace_key};
 
 /// Supported database kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,6 +48,9 @@ pub const DEFAULT_POOL_MAX_IDLE: u32 = 10;
 pub const DEFAULT_LOCK_POOL_MAX: u32 = 4;
 /// File name of the SQLite database inside `<home>/data` when `url` is not set.
 pub const DEFAULT_SQLITE_FILE: &str = "arca.db";
+/// Start of a `password` value sealed with `etc/security/master.key` (the same token format as
+/// arca-crypto's `SEALED_PREFIX`); any other value is plaintext.
+pub const ENCRYPTED_PREFIX: &str = "enc:v1:";
 
 const KNOWN_KEYS: [&str; 7] = [
     "type",
@@ -115,6 +119,22 @@ impl DbProperties {
     pub fn load_with_warnings(home: &Home) -> Result<(DbProperties, Vec<Diagnostic>), ConfigError> {
         let (value, diags) = analyse(home);
         diags.finish(value)
+    }
+
+    /// `true` when `password` is set and sealed (`enc:v1:…`); `false` for a plaintext or absent
+    /// password.
+    pub fn password_is_encrypted(&self) -> bool {
+        self.password
+            .as_deref()
+            .is_some_and(|p| p.starts_with(ENCRYPTED_PREFIX))
+    }
+
+    /// The PostgreSQL URL, normalised to `postgresql://…` (`None` for SQLite).
+    pub fn postgres_url(&self) -> Option<&str> {
+        match self.db_type {
+            DbType::Postgresql => self.url.as_deref(),
+            DbType::Sqlite => None,
+        }
     }
 
     /// The SQLite database file (`None` for PostgreSQL).
@@ -202,9 +222,22 @@ fn analyse_file(file: &PropFile, home: &Home, ha: bool, diags: &mut Diags) -> Op
 
     let url = match db_type {
         Some(DbType::Sqlite) => sqlite_url(file, home, diags),
-        Some(DbType::Postgresql) => postgres_url(file, diags),
+        Some(DbType::Postgresql) => read_postgres_url(file, diags),
         None => None,
     };
+    if db_type == Some(DbType::Postgresql)
+        && file.get_set("username").is_none()
+        // A URL that names the user (postgresql://arca@host/db or ?user=arca) is enough.
+        && !url.as_deref().is_some_and(url_names_user)
+        // An unusable URL is reported already; the user may be in it once it is fixed.
+        && (url.is_some() || file.get_set("url").is_none())
+    {
+        diags.error(missing_for_postgres(
+            file,
+            "username",
+            "the PostgreSQL user, e.g. username=arca (or in the URL: postgresql://arca@host:5432/dbname)",
+        ));
+    }
     let pool_max_active = positive(file, "pool.max.active", DEFAULT_POOL_MAX_ACTIVE, diags);
     let pool_max_idle = positive(file, "pool.max.idle", DEFAULT_POOL_MAX_IDLE, diags);
     let lock_pool_max = positive(file, "pool.lock.max", DEFAULT_LOCK_POOL_MAX, diags);
@@ -283,16 +316,43 @@ pub fn normalize_postgres_url(raw: &str) -> Option<String> {
     Some(format!("postgresql://{rest}"))
 }
 
-fn postgres_url(file: &PropFile, diags: &mut Diags) -> Option<String> {
+/// A key `type=postgresql` requires but that is unset: reported on the key's own (empty) line
+/// when it has one, else on the `type` line that made it required.
+fn missing_for_postgres(file: &PropFile, key: &str, expected: &str) -> ConfigError {
+    let mut e = ConfigError::new(
+        &file.path,
+        format!("missing; type=postgresql requires it: {expected}"),
+    )
+    .with_key(key);
+    e.line = file
+        .get(key)
+        .or_else(|| file.get("type"))
+        .map(|entry| entry.line);
+    e
+}
+
+/// Whether a `postgresql://…` URL names the user: `user@` in the authority or a `user=` query
+/// parameter (libpq's forms).
+fn url_names_user(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let authority = before_query.split('/').next().unwrap_or("");
+    let user_info = authority
+        .split_once('@')
+        .is_some_and(|(user, _)| !user.is_empty() && !user.starts_with(':'));
+    user_info
+        || query
+            .split('&')
+            .any(|p| p.strip_prefix("user=").is_some_and(|u| !u.is_empty()))
+}
+
+fn read_postgres_url(file: &PropFile, diags: &mut Diags) -> Option<String> {
     let Some(e) = file.get_set("url") else {
-        diags.error(
-            ConfigError::new(
-                &file.path,
-                "missing required key for type=postgresql; \
-                 expected url=postgresql://host:5432/dbname",
-            )
-            .with_key("url"),
-        );
+        diags.error(missing_for_postgres(
+            file,
+            "url",
+            "url=postgresql://host:5432/dbname (or jdbc:postgresql://host:5432/dbname)",
+        ));
         return None;
     };
     match normalize_postgres_url(&e.value) {
@@ -309,6 +369,59 @@ fn postgres_url(file: &PropFile, diags: &mut Diags) -> Option<String> {
             None
         }
     }
+}
+
+/// Set the `password` of the db.properties file `path` to `new_value` (typically
+/// `enc:v1:…` after sealing a plaintext password). Every other line (comments, blank lines,
+/// other keys, their order, line endings) stays byte-identical; the password's logical line,
+/// including its continuation lines, becomes one `password=<escaped value>` line. Earlier
+/// duplicate `password` lines are removed so that no old plaintext stays on disk.
+///
+/// The file is replaced atomically (temp file in the same directory, fsync, rename, fsync of
+/// the directory), keeping its mode and, when permitted, owner; a symlink is followed and its
+/// target rewritten. Errors: the file is missing or unreadable, has no `password` key, or
+/// `new_value` is empty or starts/ends with whitespace (values are trimmed when read, so it would
+/// not read back as written).
+pub fn rewrite_password(path: &Path, new_value: &str) -> Result<(), ConfigError> {
+    if new_value.is_empty() || new_value.trim() != new_value {
+        return Err(ConfigError::new(
+            path,
+            "refusing to write an empty value or one with leading or trailing whitespace: \
+             values are trimmed when read, so it would not read back as written",
+        )
+        .with_key("password"));
+    }
+    // Rewrite the target, not the link: renaming over a symlink would replace it by a file.
+    let real = fs::canonicalize(path).map_err(|e| ConfigError::io(path, "resolve path", &e))?;
+    let text = read_text(&real)?.ok_or_else(|| ConfigError::new(path, "file does not exist"))?;
+    let new_text = replace_key(
+        &text,
+        path,
+        "password",
+        &format!("password={}", escape_value(new_value)),
+    )?;
+    // Guard against an escaping or line-splitting mistake before the file is touched.
+    let (before, after) = (
+        PropFile::parse(&text, path)?,
+        PropFile::parse(&new_text, path)?,
+    );
+    let others = |f: &PropFile| -> Vec<(String, String)> {
+        f.entries
+            .iter()
+            .filter(|e| e.key != "password")
+            .map(|e| (e.key.clone(), e.value.clone()))
+            .collect()
+    };
+    let password_ok = after.get("password").is_some_and(|e| e.value == new_value)
+        && after.entries.iter().filter(|e| e.key == "password").count() == 1;
+    if !password_ok || others(&before) != others(&after) {
+        return Err(ConfigError::new(
+            path,
+            "internal error: the rewritten file would not read back",
+        )
+        .with_key("password"));
+    }
+    crate::atomic::replace_file(&real, new_text.as_bytes())
 }
 
 fn positive(file: &PropFile, key: &str, default: u32, diags: &mut Diags) -> Option<u32> {
@@ -338,7 +451,7 @@ fn parse_positive(e: &Entry) -> Option<u32> {
 mod tests {
     use super::*;
     use crate::error::has_errors;
-    use std::fs;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     fn home_with(db: Option<&str>, ha: bool) -> (tempfile::TempDir, Home) {
         let dir = tempfile::tempdir().unwrap();
@@ -444,15 +557,230 @@ mod tests {
         assert_eq!(normalize_postgres_url("postgresql://h/d b"), None);
     }
 
+    fn errors(home: &Home) -> Vec<String> {
+        analyse(home)
+            .1
+            .list
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.to_string())
+            .collect()
+    }
+
     #[test]
     fn postgres_bad_or_missing_url() {
+        // A bad URL is the only error: whether it names the user is unknown until it is fixed.
         let (_d, home) = home_with(Some("type=postgresql\nurl=jdbc:mysql://h/db\n"), false);
         let e = DbProperties::load(&home).unwrap_err();
         assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("url")));
         assert!(e.message.contains("postgresql://host:5432/dbname"), "{e}");
-        let (_d, home) = home_with(Some("type=postgresql\n"), false);
+        assert_eq!(errors(&home).len(), 1);
+    }
+
+    #[test]
+    fn postgres_without_url_and_username_names_file_line_key() {
+        let (_d, home) = home_with(Some("# c\ntype=postgresql\n"), false);
+        let f = home.db_properties().display().to_string();
+        assert_eq!(
+            errors(&home),
+            vec![
+                format!(
+                    "error: {f}:2: url: missing; type=postgresql requires it: \
+                     url=postgresql://host:5432/dbname (or jdbc:postgresql://host:5432/dbname)"
+                ),
+                format!(
+                    "error: {f}:2: username: missing; type=postgresql requires it: the PostgreSQL \
+                     user, e.g. username=arca (or in the URL: postgresql://arca@host:5432/dbname)"
+                ),
+            ]
+        );
+        // An empty value is reported on its own line.
+        let (_d, home) = home_with(
+            Some("type=postgresql\nurl=postgresql://h/db\nusername=\n"),
+            false,
+        );
         let e = DbProperties::load(&home).unwrap_err();
-        assert_eq!((e.line, e.key.as_deref()), (None, Some("url")));
+        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("username")));
+    }
+
+    #[test]
+    fn postgres_user_in_url_is_enough() {
+        for url in [
+            "postgresql://arca@db:5432/arca",
+            "jdbc:postgresql://arca:pw@db/arca?sslmode=require",
+            "postgresql://db/arca?sslmode=verify-full&user=arca",
+        ] {
+            let (_d, home) = home_with(Some(&format!("type=postgresql\nurl={url}\n")), false);
+            let db = DbProperties::load(&home).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(db.username, None);
+        }
+        for url in ["postgresql://db/arca?user=", "postgresql://:pw@db/arca"] {
+            let (_d, home) = home_with(Some(&format!("type=postgresql\nurl={url}\n")), false);
+            let e = DbProperties::load(&home).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("username"), "{url}");
+        }
+    }
+
+    #[test]
+    fn postgres_url_both_forms_with_query() {
+        for (raw, want) in [
+            ("postgresql://db1:5432/arca", "postgresql://db1:5432/arca"),
+            (
+                "jdbc:postgresql://db1:5432/arca",
+                "postgresql://db1:5432/arca",
+            ),
+            (
+                "postgresql://db1:5432/arca?sslmode=require",
+                "postgresql://db1:5432/arca?sslmode=require",
+            ),
+            (
+                "jdbc:postgresql://db1:5432/arca?sslmode=verify-full&connect_timeout=5",
+                "postgresql://db1:5432/arca?sslmode=verify-full&connect_timeout=5",
+            ),
+        ] {
+            let (_d, home) = home_with(
+                Some(&format!("type=postgresql\nurl={raw}\nusername=arca\n")),
+                true,
+            );
+            let db = DbProperties::load(&home).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(db.postgres_url(), Some(want), "{raw}");
+            assert_eq!(db.sqlite_path(), None);
+        }
+        let (_d, home) = home_with(Some("type=sqlite\n"), false);
+        assert_eq!(DbProperties::load(&home).unwrap().postgres_url(), None);
+    }
+
+    #[test]
+    fn password_encrypted_or_not() {
+        let load = |password: &str| {
+            let (_d, home) = home_with(
+                Some(&format!(
+                    "type=postgresql\nurl=postgresql://h/db\nusername=u\n{password}\n"
+                )),
+                false,
+            );
+            DbProperties::load(&home).unwrap()
+        };
+        assert!(load("password=enc:v1:AAECAwQ").password_is_encrypted());
+        assert!(!load("password=enc:v2:AAECAwQ").password_is_encrypted());
+        assert!(!load("password=s3cret").password_is_encrypted());
+        assert!(!load("password=").password_is_encrypted());
+        assert!(!load("").password_is_encrypted());
+    }
+
+    fn db_file(text: &str) -> (tempfile::TempDir, Home) {
+        let (d, home) = home_with(Some(text), false);
+        fs::set_permissions(home.db_properties(), fs::Permissions::from_mode(0o600)).unwrap();
+        (d, home)
+    }
+
+    const SEALED: &str = "enc:v1:q83vEjRWeJAB-_cd";
+
+    #[test]
+    fn rewrite_password_keeps_every_other_byte() {
+        let head = "# db\r\n\ntype=postgresql\nurl = postgresql://h/db\nusername:arca\n";
+        let tail = "  # trailing comment\npool.max.active=5\n!bang comment";
+        let (_d, home) = db_file(&format!("{head}password = s3cret\n{tail}"));
+        rewrite_password(&home.db_properties(), SEALED).unwrap();
+        assert_eq!(
+            fs::read_to_string(home.db_properties()).unwrap(),
+            format!("{head}password=enc:v1:q83vEjRWeJAB-_cd\n{tail}")
+        );
+        let db = DbProperties::load(&home).unwrap();
+        assert_eq!(db.password.as_deref(), Some(SEALED));
+        assert!(db.password_is_encrypted());
+        assert_eq!(
+            (db.username.as_deref(), db.pool_max_active),
+            (Some("arca"), 5)
+        );
+        let mode = fs::metadata(home.db_properties())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o600);
+        // Only db.properties is left in etc/ (no temporary file).
+        assert_eq!(fs::read_dir(home.etc()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn rewrite_password_continuation_lines_and_duplicates() {
+        let (_d, home) = db_file(
+            "type=sqlite\npassword=old-\\\n   plain\\\n   text\nurl=/x.db\n\
+             password=second \\\r\n  part\r\n# end\n",
+        );
+        rewrite_password(&home.db_properties(), SEALED).unwrap();
+        assert_eq!(
+            fs::read_to_string(home.db_properties()).unwrap(),
+            "type=sqlite\nurl=/x.db\npassword=enc:v1:q83vEjRWeJAB-_cd\r\n# end\n"
+        );
+        let db = DbProperties::load(&home).unwrap();
+        assert_eq!(db.password.as_deref(), Some(SEALED));
+        assert_eq!(db.url.as_deref(), Some("/x.db"));
+    }
+
+    #[test]
+    fn rewrite_password_escapes_and_reads_back() {
+        let (_d, home) = db_file("type=sqlite\npassword=x\n");
+        let nasty = "=a\\b=c:d#e!f\tg\u{1}h été";
+        rewrite_password(&home.db_properties(), nasty).unwrap();
+        let db = DbProperties::load(&home).unwrap();
+        assert_eq!(db.password.as_deref(), Some(nasty));
+        let text = fs::read_to_string(home.db_properties()).unwrap();
+        assert_eq!(
+            text,
+            "type=sqlite\npassword=\\=a\\\\b=c:d#e!f\\tg\\u0001h été\n"
+        );
+    }
+
+    #[test]
+    fn rewrite_password_keeps_mode_owner_and_symlink() {
+        let (_d, home) = db_file("type=sqlite\npassword=x");
+        let p = home.db_properties();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+        let root = nix::unistd::geteuid().is_root();
+        if root {
+            std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+        }
+        let link = home.root().join("link.properties");
+        std::os::unix::fs::symlink(&p, &link).unwrap();
+        rewrite_password(&link, SEALED).unwrap();
+        // The link still points at the file, which holds the new value (no terminator was there).
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            fs::read_to_string(&p).unwrap(),
+            "type=sqlite\npassword=enc:v1:q83vEjRWeJAB-_cd"
+        );
+        let m = fs::metadata(&p).unwrap();
+        assert_eq!(m.permissions().mode() & 0o7777, 0o640);
+        if root {
+            assert_eq!((m.uid(), m.gid()), (65534, 65534));
+        }
+    }
+
+    #[test]
+    fn rewrite_password_errors_leave_file_alone() {
+        let text = "type=sqlite\n#password=x\nurl=/p\\\n  assword=y\n";
+        let (_d, home) = db_file(text);
+        let p = home.db_properties();
+        let e = rewrite_password(&p, SEALED).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{}: password: not set in this file", p.display())
+        );
+        for bad in ["", " lead", "trail\t"] {
+            let e = rewrite_password(&p, bad).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("password"));
+            assert!(e.message.contains("trimmed"), "{e}");
+        }
+        assert_eq!(fs::read_to_string(&p).unwrap(), text);
+        let absent = home.etc().join("absent.properties");
+        let e = rewrite_password(&absent, SEALED).unwrap_err();
+        assert_eq!(e.file, absent);
     }
 
     #[test]

@@ -251,7 +251,8 @@ pub(crate) fn analyse(home: &Home) -> (Option<HaNodeProperties>, Diags, bool) {
 fn check_mode(path: &Path, diags: &mut Diags) {
     if let Ok(meta) = fs::metadata(path) {
         let mode = meta.permissions().mode() & 0o7777;
-        if mode & 0o133 != 0 {
+        // Any bit outside rw-r--r--, set-id and sticky bits included.
+        if mode & !0o644 != 0 {
             diags.warn(ConfigError::new(
                 path,
                 format!(
@@ -360,10 +361,13 @@ pub(crate) fn analyse_file(file: &PropFile, diags: &mut Diags) -> Option<HaNodeP
 
     let primary = match file.get_set("primary") {
         None => false,
-        Some(e) => match e.value.as_str() {
+        // Any case, as Java's Boolean.parseBoolean reads the reference's files; but where Java
+        // would quietly take "yes" for false, that is an error here.
+        Some(e) => match e.value.to_ascii_lowercase().as_str() {
             "true" => true,
             "false" => false,
-            v => {
+            _ => {
+                let v = &e.value;
                 diags.error(file.err(e, format!("'{v}' is not a boolean; expected true or false")));
                 ok = false;
                 false
@@ -374,7 +378,36 @@ pub(crate) fn analyse_file(file: &PropFile, diags: &mut Diags) -> Option<HaNodeP
     let dir = |diags: &mut Diags, ok: &mut bool, keys: [&str; 2]| -> Option<PathBuf> {
         let e = aliased(file, keys, diags, ok)?;
         let p = Path::new(&e.value);
-        if p.is_absolute() {
+        if is_windows_path(&e.value) {
+            // arca runs on Unix only. Written with single backslashes, C:\data\arca reads as
+            // C:dataarca: say why.
+            let hint = if e.value.contains(['\\', '/']) {
+                ""
+            } else {
+                " (a single \\ in this file escapes the next character; write \\\\ for \\)"
+            };
+            diags.error(file.err(
+                e,
+                format!(
+                    "'{}' is a Windows path{hint}; arca needs an absolute Unix path, \
+                     e.g. /mnt/arca-shared/data",
+                    e.value
+                ),
+            ));
+            *ok = false;
+            None
+        } else if p.is_absolute() {
+            if e.value.chars().any(char::is_whitespace) {
+                // Legal in a path, but usually a note copied along with it.
+                diags.warn(file.err(
+                    e,
+                    format!(
+                        "'{}' contains whitespace; if part of it is a note such as \
+                         '(optional)', move that to a # comment line",
+                        e.value
+                    ),
+                ));
+            }
             Some(p.to_path_buf())
         } else {
             diags.error(file.err(e, format!("'{}' is not an absolute path", e.value)));
@@ -436,6 +469,14 @@ pub(crate) fn analyse_file(file: &PropFile, diags: &mut Diags) -> Option<HaNodeP
         cluster_interface,
         cluster_interface_origin,
     })
+}
+
+/// `C:\…`, `C:/…`, `C:…` (what `C:\data` without doubled backslashes reads as) or a UNC path
+/// `\\server\share`.
+fn is_windows_path(s: &str) -> bool {
+    let b = s.as_bytes();
+    let drive = b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':';
+    drive || s.starts_with("\\\\")
 }
 
 /// The effective entry of a key that has an alias: `[ours, reference's]`.
@@ -691,6 +732,128 @@ mod tests {
             home_with("node.id=n1\ncontext.url=http://h:1/a\narca.ha.data.dir=/mnt/\\\n  shared\n");
         let (p, _) = HaNodeProperties::load(&home).unwrap().unwrap();
         assert_eq!(p.data_dir, Some(PathBuf::from("/mnt/shared")));
+    }
+
+    #[test]
+    fn java_escapes_in_values() {
+        // What java.util.Properties.store writes: escaped ':' and '=', \uXXXX, a continuation.
+        let (_d, home) = home_with(
+            "node\\.id=art\\u002d1\ncontext.url=http\\://[::1]\\:8081/artifactory/\n\
+             arca.ha.backup.dir=/mnt/sh\\\n    ared/b\\=1\n",
+        );
+        let (p, w) = HaNodeProperties::load(&home).unwrap().unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(p.node_id, "art-1");
+        assert_eq!(
+            p.context_url.as_deref(),
+            Some("http://[::1]:8081/artifactory")
+        );
+        let c = p.context.unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("::1", 8081));
+        assert_eq!(p.backup_dir, Some(PathBuf::from("/mnt/shared/b=1")));
+    }
+
+    #[test]
+    fn windows_paths_are_read_then_refused() {
+        // C:\\data\\arca in the file is C:\data\arca; arca runs on Unix, so it is an error.
+        for (line, value, hint) in [
+            (
+                "arca.ha.data.dir=C:\\\\data\\\\arca",
+                "C:\\data\\arca",
+                false,
+            ),
+            (
+                "artifactory.ha.data.dir=\\\\\\\\nas\\\\share",
+                "\\\\nas\\share",
+                false,
+            ),
+            ("arca.ha.data.dir=C:\\data\\arca", "C:dataarca", true),
+        ] {
+            let (_d, home) = home_with(&format!("node.id=n1\ncontext.url=http://h/a\n{line}\n"));
+            let e = HaNodeProperties::load(&home).unwrap_err();
+            assert_eq!(
+                (e.line, e.key.as_deref()),
+                (Some(3), line.split('=').next())
+            );
+            assert!(
+                e.message
+                    .starts_with(&format!("'{value}' is a Windows path")),
+                "{e}"
+            );
+            assert_eq!(e.message.contains("write \\\\ for \\"), hint, "{e}");
+        }
+    }
+
+    #[test]
+    fn dir_with_copied_note_warns() {
+        let (_d, home) = home_with(
+            "node.id=n1\ncontext.url=http://h/a\narca.ha.data.dir=/mnt/shared (optional)\n",
+        );
+        let (p, w) = HaNodeProperties::load(&home).unwrap().unwrap();
+        assert_eq!(p.data_dir, Some(PathBuf::from("/mnt/shared (optional)")));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!(
+            (w[0].error.line, w[0].error.key.as_deref()),
+            (Some(3), Some("arca.ha.data.dir"))
+        );
+        assert!(w[0].error.message.contains("whitespace"), "{}", w[0]);
+    }
+
+    #[test]
+    fn primary_values() {
+        for (v, want) in [
+            ("true", true),
+            ("false", false),
+            ("TRUE", true),
+            ("False", false),
+        ] {
+            let (_d, home) = home_with(&format!(
+                "node.id=n1\ncontext.url=http://h/a\nprimary={v}\n"
+            ));
+            assert_eq!(
+                HaNodeProperties::load(&home).unwrap().unwrap().0.primary,
+                want,
+                "{v}"
+            );
+        }
+        // Unset or empty: not the primary.
+        let (_d, home) = home_with("node.id=n1\ncontext.url=http://h/a\nprimary=\n");
+        assert!(!HaNodeProperties::load(&home).unwrap().unwrap().0.primary);
+        for v in ["yes", "1", "on", "true (optional)"] {
+            let (_d, home) = home_with(&format!(
+                "node.id=n1\ncontext.url=http://h/a\nprimary={v}\n"
+            ));
+            let e = HaNodeProperties::load(&home).unwrap_err();
+            assert_eq!(
+                (e.line, e.key.as_deref()),
+                (Some(3), Some("primary")),
+                "{v}"
+            );
+            assert!(e.message.contains("expected true or false"), "{e}");
+        }
+    }
+
+    #[test]
+    fn membership_port_values() {
+        let load = |v: &str| {
+            let (_d, home) = home_with(&format!(
+                "node.id=n1\ncontext.url=http://h/a\nmembership.port={v}\n"
+            ));
+            HaNodeProperties::load(&home)
+        };
+        let (p, w) = load("0").unwrap().unwrap();
+        assert_eq!((p.membership_port, w.len()), (Some(0), 0));
+        let (p, w) = load("10002").unwrap().unwrap();
+        assert_eq!(p.membership_port, Some(10002));
+        assert_eq!(w.len(), 1);
+        assert!(!w[0].is_error());
+        for bad in ["65536", "-1", "10002 (optional)"] {
+            let e = load(bad).unwrap_err();
+            assert_eq!(
+                (e.line, e.key.as_deref()),
+                (Some(3), Some("membership.port"))
+            );
+        }
     }
 
     #[test]
@@ -1003,6 +1166,29 @@ mod tests {
         );
         assert!(d[1].error.message.contains("unknown key"));
         assert!(d[4].error.message.contains("deprecated"));
+    }
+
+    #[test]
+    fn permissions_up_to_0644_are_quiet() {
+        for mode in [0o644, 0o640, 0o600, 0o400] {
+            let (_d, home) = home_with("node.id=n1\ncontext.url=http://h/a\n");
+            fs::set_permissions(home.ha_node_properties(), fs::Permissions::from_mode(mode))
+                .unwrap();
+            let (_, w) = HaNodeProperties::load(&home).unwrap().unwrap();
+            assert!(w.is_empty(), "{mode:o}: {w:?}");
+        }
+        for mode in [0o646, 0o755, 0o4644, 0o1644] {
+            let (_d, home) = home_with("node.id=n1\ncontext.url=http://h/a\n");
+            fs::set_permissions(home.ha_node_properties(), fs::Permissions::from_mode(mode))
+                .unwrap();
+            let (_, w) = HaNodeProperties::load(&home).unwrap().unwrap();
+            assert_eq!(w.len(), 1, "{mode:o}: {w:?}");
+            assert!(
+                w[0].error
+                    .message
+                    .contains(&format!("{mode:04o} are wider"))
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! `security/master.key` ([`MasterKey`]). [`check_home`] validates all of them and reports every
 //! problem with file, line and key.
 
+mod atomic;
 pub mod binarystore;
 pub mod check;
 pub mod db;

@@ -111,6 +111,122 @@ impl PropFile {
     }
 }
 
+/// `value` written so that a Java-properties reader gets it back unchanged. Like
+/// `java.util.Properties.store`, except that non-ASCII stays UTF-8 (these files are read as
+/// UTF-8) and `=`, `:`, `#`, `!` are escaped only as the first character, so that a sealed
+/// `enc:v1:…` value stays readable and greppable.
+pub(crate) fn escape_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for (i, c) in value.chars().enumerate() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\x0c' => out.push_str("\\f"),
+            // A leading blank would be taken as part of the separator.
+            ' ' if i == 0 => out.push_str("\\ "),
+            // Java reads these as part of the value even there, but a simpler reader could
+            // take them for a second separator or a comment start.
+            '=' | ':' | '#' | '!' if i == 0 => {
+                out.push('\\');
+                out.push(c);
+            }
+            // Control characters are all in the BMP, so one \uXXXX is enough.
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` split into physical lines, each with its terminator (`\n`, `\r\n` or `\r`: the
+/// same split as the parser's, so index + 1 is the parser's line number).
+fn physical_lines(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                lines.push(&text[start..=i]);
+                start = i + 1;
+            }
+            b'\r' => {
+                let end = if bytes.get(i + 1) == Some(&b'\n') {
+                    i + 1
+                } else {
+                    i
+                };
+                lines.push(&text[start..=end]);
+                start = end + 1;
+                i = end;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < text.len() {
+        lines.push(&text[start..]);
+    }
+    lines
+}
+
+/// `line` without its terminator.
+fn content(line: &str) -> &str {
+    line.trim_end_matches(['\n', '\r'])
+}
+
+/// Replace the logical line(s) setting `key` in `text` by the single physical line `replacement`
+/// (no terminator; the replaced line's terminator is kept). Every other byte stays as it was.
+/// The effective (last) setting is replaced; earlier settings of the same key are removed, so
+/// that an old value (e.g. a plaintext password) does not stay in the file. A logical line
+/// continued with trailing backslashes is replaced as a whole. Errors name `path`.
+pub(crate) fn replace_key(
+    text: &str,
+    path: &Path,
+    key: &str,
+    replacement: &str,
+) -> Result<String, ConfigError> {
+    let file = PropFile::parse(text, path)?;
+    let starts: Vec<usize> = file
+        .entries
+        .iter()
+        .filter(|e| e.key == key)
+        .map(|e| e.line)
+        .collect();
+    let Some(&last) = starts.last() else {
+        return Err(ConfigError::new(path, "not set in this file").with_key(key));
+    };
+    let lines = physical_lines(text);
+    let mut out = String::with_capacity(text.len() + replacement.len());
+    let mut i = 0;
+    while i < lines.len() {
+        let number = i + 1;
+        if !starts.contains(&number) {
+            out.push_str(lines[i]);
+            i += 1;
+            continue;
+        }
+        // The logical line goes on while a physical line ends in an odd number of backslashes.
+        let mut end = i;
+        while end + 1 < lines.len() && ends_in_odd_backslashes(content(lines[end])) {
+            end += 1;
+        }
+        if number == last {
+            out.push_str(replacement);
+            out.push_str(&lines[end][content(lines[end]).len()..]);
+        }
+        i = end + 1;
+    }
+    Ok(out)
+}
+
+fn ends_in_odd_backslashes(s: &str) -> bool {
+    s.bytes().rev().take_while(|b| *b == b'\\').count() % 2 == 1
+}
+
 /// The crate's message without its own " (line_number = N)" suffix: we print the line ourselves.
 fn syntax_message(e: &java_properties::PropertiesError) -> String {
     let text = e.to_string();
@@ -186,6 +302,58 @@ mod tests {
         let e = PropFile::read(&p).unwrap_err();
         assert_eq!(e.line, Some(2));
         assert!(e.message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn escaped_values_read_back() {
+        for v in [
+            "plain",
+            "enc:v1:AAEC-_",
+            " leading blank",
+            "\tleading tab",
+            "=starts with separator",
+            ":colon",
+            "#not a comment",
+            "!not a comment",
+            "back\\slash\\",
+            "C:\\data\\arca",
+            "multi\nline\r\n",
+            "ctl\u{1}\u{7f}",
+            "ünï©ødé",
+        ] {
+            let text = format!("k={}\n", escape_value(v));
+            let got = PropFile::parse(&text, Path::new("/f")).unwrap();
+            // Values are trimmed on reading; escaping must lose nothing else.
+            assert_eq!(got.get("k").unwrap().value, v.trim(), "{text:?}");
+        }
+        assert_eq!(escape_value("enc:v1:x=="), "enc:v1:x==");
+        assert_eq!(escape_value(" a b"), "\\ a b");
+        assert_eq!(escape_value("C:\\x"), "C:\\\\x");
+    }
+
+    #[test]
+    fn replace_key_spans() {
+        let r = |text: &str| replace_key(text, Path::new("/f"), "k", "k=new");
+        // CR-only, CRLF and LF endings; the replaced line keeps its own terminator.
+        assert_eq!(r("a=1\rk=2\r\nb=3").unwrap(), "a=1\rk=new\r\nb=3");
+        // No terminator on the last line: none is added.
+        assert_eq!(r("a=1\n  k = 2").unwrap(), "a=1\nk=new");
+        // Continuations, including one ending at the end of the file.
+        assert_eq!(r("k=1\\\n 2\\\n 3\nz=9\n").unwrap(), "k=new\nz=9\n");
+        assert_eq!(r("z=9\nk=1\\\n").unwrap(), "z=9\nk=new\n");
+        // An even number of trailing backslashes is a literal backslash, not a continuation.
+        assert_eq!(r("k=C:\\\\\nz=9\n").unwrap(), "k=new\nz=9\n");
+        // A commented-out key and a key inside another's continuation are left alone.
+        assert_eq!(
+            r("#k=0\\\nk=1\nx=a\\\nk=2\n").unwrap(),
+            "#k=0\\\nk=new\nx=a\\\nk=2\n"
+        );
+        // An escaped key is still the key.
+        assert_eq!(r("\\k=1\n").unwrap(), "k=new\n");
+        // Earlier duplicates go; the last one is replaced in place.
+        assert_eq!(r("k=1\na=2\nk=3\nb=4\n").unwrap(), "a=2\nk=new\nb=4\n");
+        let e = r("a=1\n").unwrap_err();
+        assert_eq!(e.to_string(), "/f: k: not set in this file");
     }
 
     #[test]

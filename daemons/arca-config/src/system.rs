@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{ConfigError, Diagnostic, Diags};
+use crate::ha_node::check_context_url;
 use crate::home::Home;
 use crate::props::PropFile;
 
@@ -17,9 +18,13 @@ pub const MAP_PROVIDER_TYPE: &str = "arca.map.provider.type";
 pub const SESSION_CLEANUP_CRON: &str = "arca.db.session.cleanup.cron";
 pub const AUTH_CACHE_SECS: &str = "arca.auth.cache.secs";
 pub const DRAIN_DELAY_SECS: &str = "arca.shutdown.drain.delay.secs";
+pub const HA_HEARTBEAT_SECS: &str = "arca.ha.heartbeat.interval.secs";
+pub const HA_STALE_SECS: &str = "arca.ha.node.stale.secs";
+pub const HA_LOCK_LEASE_SECS: &str = "arca.ha.lock.lease.secs";
+pub const URL_BASE: &str = "arca.url.base";
 
 /// Every key system.properties knows; others are warned about.
-pub const KNOWN_KEYS: [&str; 9] = [
+pub const KNOWN_KEYS: [&str; 13] = [
     CONTEXT_PATH,
     UPLOAD_MAX_BYTES,
     PATH_MAX_LENGTH,
@@ -29,6 +34,10 @@ pub const KNOWN_KEYS: [&str; 9] = [
     SESSION_CLEANUP_CRON,
     AUTH_CACHE_SECS,
     DRAIN_DELAY_SECS,
+    HA_HEARTBEAT_SECS,
+    HA_STALE_SECS,
+    HA_LOCK_LEASE_SECS,
+    URL_BASE,
 ];
 
 pub const DEFAULT_CONTEXT_PATH: &str = "/artifactory";
@@ -38,6 +47,9 @@ pub const DEFAULT_GC_INTERVAL_SECS: u64 = 3600;
 pub const DEFAULT_GC_GRACE_SECS: u64 = 60;
 pub const DEFAULT_AUTH_CACHE_SECS: u64 = 300;
 pub const DEFAULT_DRAIN_DELAY_SECS: u64 = 0;
+pub const DEFAULT_HA_HEARTBEAT_SECS: u64 = 5;
+pub const DEFAULT_HA_STALE_SECS: u64 = 30;
+pub const DEFAULT_HA_LOCK_LEASE_SECS: u64 = 30;
 
 /// Where UI sessions are kept (`arca.map.provider.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -202,6 +214,21 @@ impl SystemProperties {
             .map_err(|_| self.bad(key, line, v, "a whole number of seconds"))
     }
 
+    /// Like `secs`, but the value must be at least `min`.
+    fn secs_at_least(&self, key: &str, default: u64, min: u64) -> Result<u64, ConfigError> {
+        let Some((v, line)) = self.value(key) else {
+            return Ok(default);
+        };
+        v.parse::<u64>().ok().filter(|n| *n >= min).ok_or_else(|| {
+            self.bad(
+                key,
+                line,
+                v,
+                &format!("a whole number of seconds, at least {min}"),
+            )
+        })
+    }
+
     /// `arca.gc.interval.secs`, default 3600; 0 disables GC.
     pub fn gc_interval_secs(&self) -> Result<u64, ConfigError> {
         self.secs(GC_INTERVAL_SECS, DEFAULT_GC_INTERVAL_SECS)
@@ -222,6 +249,66 @@ impl SystemProperties {
     /// routing to it before the listener closes.
     pub fn drain_delay_secs(&self) -> Result<u64, ConfigError> {
         self.secs(DRAIN_DELAY_SECS, DEFAULT_DRAIN_DELAY_SECS)
+    }
+
+    /// `arca.ha.heartbeat.interval.secs`, default 5, at least 1: how often each HA node records
+    /// that it is alive.
+    pub fn ha_heartbeat_secs(&self) -> Result<u64, ConfigError> {
+        self.secs_at_least(HA_HEARTBEAT_SECS, DEFAULT_HA_HEARTBEAT_SECS, 1)
+    }
+
+    /// `arca.ha.node.stale.secs`, default 30: a node whose last heartbeat is older is considered
+    /// gone. Must be at least twice the heartbeat interval, so one late heartbeat does not get a
+    /// live node declared dead. When only the heartbeat is set (and the default stale time is
+    /// too short for it) the error points at the heartbeat's line.
+    pub fn ha_stale_secs(&self) -> Result<u64, ConfigError> {
+        // Own value first, so that check() reports both keys when both are malformed.
+        let stale = self.secs(HA_STALE_SECS, DEFAULT_HA_STALE_SECS)?;
+        let heartbeat = self.ha_heartbeat_secs()?;
+        let min = heartbeat.saturating_mul(2);
+        if stale >= min {
+            return Ok(stale);
+        }
+        let why = format!(
+            "{HA_STALE_SECS} ({stale}) must be at least 2 x {HA_HEARTBEAT_SECS} ({heartbeat}) = \
+             {min}, so that one late heartbeat does not get a live node declared gone"
+        );
+        let (key, line) = match (self.value(HA_STALE_SECS), self.value(HA_HEARTBEAT_SECS)) {
+            (Some((_, line)), _) => (HA_STALE_SECS, line),
+            (None, Some((_, line))) => (HA_HEARTBEAT_SECS, line),
+            // Both defaults: 30 >= 2 x 5, so this cannot happen; keep an error anyway.
+            (None, None) => return Err(ConfigError::new(&self.file, why).with_key(HA_STALE_SECS)),
+        };
+        Err(ConfigError::new(&self.file, why)
+            .at_line(line)
+            .with_key(key))
+    }
+
+    /// `arca.ha.lock.lease.secs`, default 30, at least 2: how long a cluster lock stays held
+    /// without renewal before another node may take it over.
+    pub fn ha_lock_lease_secs(&self) -> Result<u64, ConfigError> {
+        self.secs_at_least(HA_LOCK_LEASE_SECS, DEFAULT_HA_LOCK_LEASE_SECS, 2)
+    }
+
+    /// `arca.url.base`: the external URL clients use (the load balancer's, e.g.
+    /// `https://repo.example.com/artifactory`), with trailing `/` trimmed; `None` when unset or
+    /// empty. Must be an absolute `http`/`https` URL with a host (see
+    /// [`ContextUrl::parse`](crate::ha_node::ContextUrl::parse)).
+    pub fn url_base(&self) -> Result<Option<String>, ConfigError> {
+        let Some((v, line)) = self.value(URL_BASE) else {
+            return Ok(None);
+        };
+        check_context_url(v).map(Some).map_err(|why| {
+            self.bad(
+                URL_BASE,
+                line,
+                v,
+                &format!(
+                    "an absolute http:// or https:// URL with a host, e.g. \
+                     https://repo.example.com/artifactory ({why})"
+                ),
+            )
+        })
     }
 
     /// `arca.map.provider.type`: `db` (default) or `local`.
@@ -292,8 +379,18 @@ impl SystemProperties {
             self.session_cleanup_cron().err(),
             self.auth_cache_secs().err(),
             self.drain_delay_secs().err(),
+            self.ha_heartbeat_secs().err(),
+            self.ha_stale_secs().err(),
+            self.ha_lock_lease_secs().err(),
+            self.url_base().err(),
         ];
-        let mut errors: Vec<ConfigError> = results.into_iter().flatten().collect();
+        let mut errors: Vec<ConfigError> = Vec::new();
+        for e in results.into_iter().flatten() {
+            // ha_stale_secs repeats a bad heartbeat's error: report it once.
+            if !errors.contains(&e) {
+                errors.push(e);
+            }
+        }
         errors.sort_by_key(|e| e.line);
         for e in errors {
             diags.error(e);
@@ -344,6 +441,10 @@ mod tests {
             assert_eq!(s.auth_cache_secs().unwrap(), 300);
             assert_eq!(s.map_provider_type().unwrap(), MapProviderType::Db);
             assert_eq!(s.session_cleanup_cron().unwrap(), None);
+            assert_eq!(s.ha_heartbeat_secs().unwrap(), 5);
+            assert_eq!(s.ha_stale_secs().unwrap(), 30);
+            assert_eq!(s.ha_lock_lease_secs().unwrap(), 30);
+            assert_eq!(s.url_base().unwrap(), None);
             assert!(s.check().is_empty());
         }
     }
@@ -364,6 +465,14 @@ mod tests {
         assert_eq!(s.keys().count(), KNOWN_KEYS.len());
         assert!(s.check().is_empty(), "{:?}", s.check());
         assert_eq!(s.max_upload_bytes().unwrap(), DEFAULT_UPLOAD_MAX_BYTES);
+        // The shown values are the defaults (the URL base has none: its example is shown).
+        assert_eq!(s.ha_heartbeat_secs().unwrap(), DEFAULT_HA_HEARTBEAT_SECS);
+        assert_eq!(s.ha_stale_secs().unwrap(), DEFAULT_HA_STALE_SECS);
+        assert_eq!(s.ha_lock_lease_secs().unwrap(), DEFAULT_HA_LOCK_LEASE_SECS);
+        assert_eq!(
+            s.url_base().unwrap().as_deref(),
+            Some("https://repo.example.com/artifactory")
+        );
     }
 
     #[test]
@@ -440,6 +549,28 @@ mod tests {
             (AUTH_CACHE_SECS, "x", "whole number of seconds"),
             (MAP_PROVIDER_TYPE, "distributed", "db or local"),
             (SESSION_CLEANUP_CRON, "17 * * *", "Quartz cron"),
+            (HA_HEARTBEAT_SECS, "0", "at least 1"),
+            (
+                HA_HEARTBEAT_SECS,
+                "5s",
+                "whole number of seconds, at least 1",
+            ),
+            (HA_LOCK_LEASE_SECS, "1", "at least 2"),
+            (HA_LOCK_LEASE_SECS, "-3", "whole number of seconds"),
+            (HA_STALE_SECS, "soon", "whole number of seconds"),
+            (URL_BASE, "repo.example.com/artifactory", "missing http://"),
+            (
+                URL_BASE,
+                "ftp://repo.example.com",
+                "scheme must be http or https",
+            ),
+            (URL_BASE, "https:///artifactory", "missing host"),
+            (URL_BASE, "/artifactory", "absolute http:// or https:// URL"),
+            (
+                URL_BASE,
+                "https://repo.example.com (optional)",
+                "whitespace",
+            ),
         ];
         for (key, value, expected) in cases {
             let s = sp(&format!("# c\n{key}={value}\n"));
@@ -457,6 +588,101 @@ mod tests {
             );
             assert!(text.contains(expected), "{text}");
         }
+    }
+
+    #[test]
+    fn ha_timings_and_url_base() {
+        let s = sp(
+            "arca.ha.heartbeat.interval.secs=1\narca.ha.node.stale.secs=2\n\
+                    arca.ha.lock.lease.secs=2\narca.url.base=HTTPS://lb.example.com:8443/art//\n",
+        );
+        assert_eq!(s.ha_heartbeat_secs().unwrap(), 1);
+        assert_eq!(s.ha_stale_secs().unwrap(), 2);
+        assert_eq!(s.ha_lock_lease_secs().unwrap(), 2);
+        assert_eq!(
+            s.url_base().unwrap().as_deref(),
+            Some("HTTPS://lb.example.com:8443/art")
+        );
+        assert!(s.check().is_empty(), "{:?}", s.check());
+        for (url, want) in [
+            ("http://[fd00::2]:8081/", "http://[fd00::2]:8081"),
+            ("http://10.0.0.1", "http://10.0.0.1"),
+        ] {
+            let s = sp(&format!("arca.url.base={url}\n"));
+            assert_eq!(s.url_base().unwrap().as_deref(), Some(want));
+        }
+        // Empty means unset.
+        assert_eq!(sp("arca.url.base=\n").url_base().unwrap(), None);
+    }
+
+    #[test]
+    fn stale_must_cover_two_heartbeats() {
+        // Stale set too low: the error is on its line.
+        let s = sp("# c\narca.ha.heartbeat.interval.secs=10\narca.ha.node.stale.secs=19\n");
+        let d = s.check();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].is_error());
+        assert_eq!(
+            d[0].to_string(),
+            format!(
+                "error: {F}:3: arca.ha.node.stale.secs: arca.ha.node.stale.secs (19) must be at \
+                 least 2 x arca.ha.heartbeat.interval.secs (10) = 20, so that one late heartbeat \
+                 does not get a live node declared gone"
+            )
+        );
+        assert_eq!(
+            sp("arca.ha.heartbeat.interval.secs=10\narca.ha.node.stale.secs=20\n")
+                .ha_stale_secs()
+                .unwrap(),
+            20
+        );
+        // Only the heartbeat set, beyond the default stale time: the error is on its line.
+        let s = sp("arca.ha.heartbeat.interval.secs=16\n");
+        let e = s.ha_stale_secs().unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(1), Some(HA_HEARTBEAT_SECS))
+        );
+        assert!(e.message.contains("(30) must be at least"), "{e}");
+        assert_eq!(s.check().len(), 1);
+        // A malformed heartbeat is reported once, and a malformed stale time too.
+        let s = sp("arca.ha.heartbeat.interval.secs=x\narca.ha.node.stale.secs=y\n");
+        let lines: Vec<_> = s
+            .check()
+            .iter()
+            .map(|d| (d.error.line, d.error.key.clone()))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                (Some(1), Some(HA_HEARTBEAT_SECS.to_string())),
+                (Some(2), Some(HA_STALE_SECS.to_string())),
+            ]
+        );
+    }
+
+    #[test]
+    fn check_home_reports_bad_ha_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        home.init_layout().unwrap();
+        std::fs::write(
+            home.system_properties(),
+            "arca.ha.lock.lease.secs=1\narca.url.base=lb:443\n",
+        )
+        .unwrap();
+        let d = crate::check_home(&home);
+        let got: Vec<_> = d
+            .iter()
+            .map(|d| (d.is_error(), d.error.line, d.error.key.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (true, Some(1), Some(HA_LOCK_LEASE_SECS.to_string())),
+                (true, Some(2), Some(URL_BASE.to_string())),
+            ]
+        );
     }
 
     #[test]

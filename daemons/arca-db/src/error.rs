@@ -5,6 +5,10 @@ use std::path::PathBuf;
 pub enum DbError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {}", pg_message(.0))]
+    Postgres(#[from] postgres::Error),
+    #[error("database configuration: {0}")]
+    Config(String),
     #[error("database connection pool: {0}")]
     Pool(#[from] r2d2::Error),
     #[error("cannot create {0}: {1}")]
@@ -22,4 +26,16 @@ pub enum DbError {
     Join(String),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+}
+
+/// PostgreSQL errors print as "db error" alone; show the server's message and
+/// SQLSTATE so the log says what went wrong.
+fn pg_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({}: {})", db.message(), db.severity(), db.code().code()),
+        None => match std::error::Error::source(e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
+    }
 }

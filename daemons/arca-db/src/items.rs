@@ -6,23 +6,21 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
-
-use crate::{Binary, DbError, Item, NewFile};
+use crate::{Binary, Conn, DbError, Item, NewFile, Row, args};
 
 const ITEM_COLUMNS: &str = "i.id, i.repo, i.path, i.parent, i.name, i.folder, i.sha256, \
      b.sha1, b.md5, b.size, i.sha1_original, i.md5_original, i.sha256_original, \
      i.created, i.created_by, i.modified, i.modified_by, i.updated";
 const ITEM_FROM: &str = "items i LEFT JOIN binaries b ON b.sha256 = i.sha256";
 
-fn item_from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
+fn item_from_row(r: &Row<'_>) -> Result<Item, DbError> {
     let sha256: Option<String> = r.get(6)?;
     let binary = match sha256 {
         Some(sha256) => Some(Binary {
             sha256,
             sha1: r.get(7)?,
             md5: r.get(8)?,
-            size: r.get::<_, i64>(9)?.max(0) as u64,
+            size: r.get::<i64>(9)?.max(0) as u64,
         }),
         None => None,
     };
@@ -72,38 +70,41 @@ fn descendant_bounds(path: &str) -> (String, String) {
     }
 }
 
-pub fn get(conn: &Connection, repo: &str, path: &str) -> Result<Option<Item>, DbError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.repo = ?1 AND i.path = ?2"
-    ))?;
-    Ok(stmt
-        .query_row(params![repo, path], item_from_row)
-        .optional()?)
+pub fn get(conn: &Conn<'_>, repo: &str, path: &str) -> Result<Option<Item>, DbError> {
+    conn.query_opt(
+        &format!("SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.repo = ?1 AND i.path = ?2"),
+        args![repo, path],
+        item_from_row,
+    )
 }
 
 /// Direct children of a folder (`""` = repository root), folders first, by name.
-pub fn children(conn: &Connection, repo: &str, path: &str) -> Result<Vec<Item>, DbError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.repo = ?1 AND i.parent = ?2 \
-         ORDER BY i.folder DESC, i.name"
-    ))?;
-    let rows = stmt.query_map(params![repo, path], item_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn children(conn: &Conn<'_>, repo: &str, path: &str) -> Result<Vec<Item>, DbError> {
+    conn.query_map(
+        &format!(
+            "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.repo = ?1 AND i.parent = ?2 \
+             ORDER BY i.folder DESC, i.name"
+        ),
+        args![repo, path],
+        item_from_row,
+    )
 }
 
 /// Every item below `path` (not `path` itself), in path order.
-pub fn descendants(conn: &Connection, repo: &str, path: &str) -> Result<Vec<Item>, DbError> {
+pub fn descendants(conn: &Conn<'_>, repo: &str, path: &str) -> Result<Vec<Item>, DbError> {
     let (lo, hi) = descendant_bounds(path);
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.repo = ?1 AND i.path >= ?2 AND i.path < ?3 \
-         AND i.path != '' ORDER BY i.path"
-    ))?;
-    let rows = stmt.query_map(params![repo, lo, hi], item_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    conn.query_map(
+        &format!(
+            "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.repo = ?1 AND i.path >= ?2 \
+             AND i.path < ?3 AND i.path != '' ORDER BY i.path"
+        ),
+        args![repo, lo, hi],
+        item_from_row,
+    )
 }
 
 pub fn binary_by(
-    conn: &Connection,
+    conn: &Conn<'_>,
     column: ChecksumKind,
     value: &str,
 ) -> Result<Option<Binary>, DbError> {
@@ -111,17 +112,14 @@ pub fn binary_by(
         "SELECT sha256, sha1, md5, size FROM binaries WHERE {} = ?1 LIMIT 1",
         column.column()
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    Ok(stmt
-        .query_row([value.to_ascii_lowercase()], |r| {
-            Ok(Binary {
-                sha256: r.get(0)?,
-                sha1: r.get(1)?,
-                md5: r.get(2)?,
-                size: r.get::<_, i64>(3)?.max(0) as u64,
-            })
+    conn.query_opt(&sql, args![value.to_ascii_lowercase()], |r| {
+        Ok(Binary {
+            sha256: r.get(0)?,
+            sha1: r.get(1)?,
+            md5: r.get(2)?,
+            size: r.get::<i64>(3)?.max(0) as u64,
         })
-        .optional()?)
+    })
 }
 
 /// Which checksum a lookup uses.
@@ -143,25 +141,25 @@ impl ChecksumKind {
 }
 
 /// Record a binary if it is not known yet.
-pub fn insert_binary(conn: &Connection, binary: &Binary, now: i64) -> Result<(), DbError> {
-    conn.prepare_cached(
+pub fn insert_binary(conn: &Conn<'_>, binary: &Binary, now: i64) -> Result<(), DbError> {
+    conn.execute(
         "INSERT INTO binaries (sha256, sha1, md5, size, created) VALUES (?1,?2,?3,?4,?5) \
          ON CONFLICT(sha256) DO NOTHING",
-    )?
-    .execute(params![
-        binary.sha256,
-        binary.sha1,
-        binary.md5,
-        binary.size as i64,
-        now
-    ])?;
+        args![
+            binary.sha256,
+            binary.sha1,
+            binary.md5,
+            binary.size as i64,
+            now
+        ],
+    )?;
     Ok(())
 }
 
 /// Create the folder `path` and every folder above it that is missing.
 /// `Conflict` when a file is in the way.
 pub fn ensure_folders(
-    conn: &Connection,
+    conn: &Conn<'_>,
     repo: &str,
     path: &str,
     user: &str,
@@ -188,25 +186,20 @@ pub fn ensure_folders(
             None => {}
         }
     }
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO items (repo, path, parent, name, folder, size, created, created_by, \
-         modified, modified_by, updated) VALUES (?1,?2,?3,?4,1,0,?5,?6,?5,?6,?5)",
-    )?;
     for prefix in &prefixes[end..] {
         let (parent, name) = split_path(prefix);
-        stmt.execute(params![repo, prefix, parent, name, now, user])?;
+        conn.execute(
+            "INSERT INTO items (repo, path, parent, name, folder, size, created, created_by, \
+             modified, modified_by, updated) VALUES (?1,?2,?3,?4,1,0,?5,?6,?5,?6,?5)",
+            args![repo, prefix, parent, name, now, user],
+        )?;
     }
     Ok(())
 }
 
 /// Create or overwrite the file at `path` (folders above it are created).
 /// The binary row must exist. `Conflict` when a folder is at `path`.
-pub fn put_file(
-    conn: &Connection,
-    repo: &str,
-    path: &str,
-    file: &NewFile,
-) -> Result<Item, DbError> {
+pub fn put_file(conn: &Conn<'_>, repo: &str, path: &str, file: &NewFile) -> Result<Item, DbError> {
     let (parent, name) = split_path(path);
     ensure_folders(conn, repo, parent, &file.user, file.now)?;
     if get(conn, repo, path)?.is_some_and(|existing| existing.folder) {
@@ -215,7 +208,7 @@ pub fn put_file(
         )));
     }
     // Overwriting keeps `created`/`created_by` and the item id (so its properties stay).
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO items (repo, path, parent, name, folder, sha256, size, sha1_original, \
          md5_original, sha256_original, created, created_by, modified, modified_by, updated) \
          VALUES (?1,?2,?3,?4,0,?5,?6,?7,?8,?9,?10,?11,?10,?11,?10) \
@@ -223,48 +216,46 @@ pub fn put_file(
          sha1_original=excluded.sha1_original, md5_original=excluded.md5_original, \
          sha256_original=excluded.sha256_original, modified=excluded.modified, \
          modified_by=excluded.modified_by, updated=excluded.updated",
-    )?
-    .execute(params![
-        repo,
-        path,
-        parent,
-        name,
-        file.binary.sha256,
-        file.binary.size as i64,
-        file.sha1_original,
-        file.md5_original,
-        file.sha256_original,
-        file.now,
-        file.user
-    ])?;
+        args![
+            repo,
+            path,
+            parent,
+            name,
+            file.binary.sha256,
+            file.binary.size as i64,
+            file.sha1_original,
+            file.md5_original,
+            file.sha256_original,
+            file.now,
+            file.user
+        ],
+    )?;
     get(conn, repo, path)?.ok_or_else(|| DbError::Corrupt(format!("{repo}/{path} vanished")))
 }
 
 /// Delete an item and, for a folder, everything below it. Returns the number of rows removed.
-pub fn delete_tree(conn: &Connection, repo: &str, path: &str) -> Result<usize, DbError> {
+pub fn delete_tree(conn: &Conn<'_>, repo: &str, path: &str) -> Result<usize, DbError> {
     let (lo, hi) = descendant_bounds(path);
     let below = conn.execute(
         "DELETE FROM items WHERE repo = ?1 AND path >= ?2 AND path < ?3 AND path != ''",
-        params![repo, lo, hi],
+        args![repo, lo, hi],
     )?;
     let itself = conn.execute(
         "DELETE FROM items WHERE repo = ?1 AND path = ?2",
-        params![repo, path],
+        args![repo, path],
     )?;
     Ok(below + itself)
 }
 
 /// Properties of one item: key → values (sorted).
-pub fn props(conn: &Connection, item_id: i64) -> Result<BTreeMap<String, Vec<String>>, DbError> {
-    let mut stmt = conn.prepare_cached(
+pub fn props(conn: &Conn<'_>, item_id: i64) -> Result<BTreeMap<String, Vec<String>>, DbError> {
+    let rows = conn.query_map(
         "SELECT key, value FROM item_props WHERE item_id = ?1 ORDER BY key, value",
+        args![item_id],
+        |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
     )?;
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let rows = stmt.query_map([item_id], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })?;
-    for row in rows {
-        let (k, v) = row?;
+    for (k, v) in rows {
         map.entry(k).or_default().push(v);
     }
     Ok(map)
@@ -272,35 +263,40 @@ pub fn props(conn: &Connection, item_id: i64) -> Result<BTreeMap<String, Vec<Str
 
 /// Set properties: each key given replaces that key's values.
 pub fn set_props(
-    conn: &Connection,
+    conn: &Conn<'_>,
     item_id: i64,
     props: &BTreeMap<String, Vec<String>>,
 ) -> Result<(), DbError> {
-    let mut del = conn.prepare_cached("DELETE FROM item_props WHERE item_id = ?1 AND key = ?2")?;
-    let mut ins = conn.prepare_cached(
-        "INSERT INTO item_props (item_id, key, value) VALUES (?1,?2,?3) ON CONFLICT DO NOTHING",
-    )?;
     for (key, values) in props {
-        del.execute(params![item_id, key])?;
+        conn.execute(
+            "DELETE FROM item_props WHERE item_id = ?1 AND key = ?2",
+            args![item_id, key],
+        )?;
         for value in values {
-            ins.execute(params![item_id, key, value])?;
+            conn.execute(
+                "INSERT INTO item_props (item_id, key, value) VALUES (?1,?2,?3) \
+                 ON CONFLICT DO NOTHING",
+                args![item_id, key, value],
+            )?;
         }
     }
     Ok(())
 }
 
 /// Delete the given property keys.
-pub fn delete_props(conn: &Connection, item_id: i64, keys: &[String]) -> Result<(), DbError> {
-    let mut del = conn.prepare_cached("DELETE FROM item_props WHERE item_id = ?1 AND key = ?2")?;
+pub fn delete_props(conn: &Conn<'_>, item_id: i64, keys: &[String]) -> Result<(), DbError> {
     for key in keys {
-        del.execute(params![item_id, key])?;
+        conn.execute(
+            "DELETE FROM item_props WHERE item_id = ?1 AND key = ?2",
+            args![item_id, key],
+        )?;
     }
     Ok(())
 }
 
 /// Files whose binary has the given checksum, optionally limited to some repositories.
 pub fn search_checksum(
-    conn: &Connection,
+    conn: &Conn<'_>,
     kind: ChecksumKind,
     value: &str,
     repos: &[String],
@@ -309,19 +305,13 @@ pub fn search_checksum(
         "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.folder = 0 AND b.{} = ?1 ORDER BY i.repo, i.path",
         kind.column()
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([value.to_ascii_lowercase()], item_from_row)?;
-    let items: Vec<Item> = rows.collect::<Result<_, _>>()?;
+    let items = conn.query_map(&sql, args![value.to_ascii_lowercase()], item_from_row)?;
     Ok(filter_repos(items, repos))
 }
 
 /// Files whose name matches a pattern with `*` and `?` wildcards (a plain word
 /// matches as a substring, like the reference's quick search).
-pub fn search_name(
-    conn: &Connection,
-    pattern: &str,
-    repos: &[String],
-) -> Result<Vec<Item>, DbError> {
+pub fn search_name(conn: &Conn<'_>, pattern: &str, repos: &[String]) -> Result<Vec<Item>, DbError> {
     let has_wildcard = pattern.contains(['*', '?']);
     let mut like = String::new();
     if !has_wildcard {
@@ -341,12 +331,15 @@ pub fn search_name(
     if !has_wildcard {
         like.push('%');
     }
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.folder = 0 AND i.name LIKE ?1 ESCAPE '\\' \
-         ORDER BY i.repo, i.path LIMIT 10000"
-    ))?;
-    let rows = stmt.query_map([like], item_from_row)?;
-    let items: Vec<Item> = rows.collect::<Result<_, _>>()?;
+    // LOWER on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not
+    let items = conn.query_map(
+        &format!(
+            "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.folder = 0 \
+             AND LOWER(i.name) LIKE LOWER(?1) ESCAPE '\\' ORDER BY i.repo, i.path LIMIT 10000"
+        ),
+        args![like],
+        item_from_row,
+    )?;
     Ok(filter_repos(items, repos))
 }
 
@@ -370,7 +363,7 @@ pub struct TransferCount {
 /// Where a copy/move of `src` to `dst` lands, with unix `cp` semantics:
 /// into `dst/<name>` when `dst` is an existing folder (or the root), else at `dst`.
 pub fn transfer_target(
-    conn: &Connection,
+    conn: &Conn<'_>,
     src: &Item,
     dst_repo: &str,
     dst_path: &str,
@@ -392,7 +385,7 @@ pub fn transfer_target(
 /// [`transfer_target`]), sharing binaries and copying properties. With
 /// `dry_run`, only counts. Callers check permissions and patterns per path.
 pub fn copy_tree(
-    conn: &Connection,
+    conn: &Conn<'_>,
     src: &Item,
     dst_repo: &str,
     target: &str,
@@ -451,7 +444,10 @@ pub fn copy_tree(
                 },
             )?;
             let props = props(conn, item.id)?;
-            conn.execute("DELETE FROM item_props WHERE item_id = ?1", [created.id])?;
+            conn.execute(
+                "DELETE FROM item_props WHERE item_id = ?1",
+                args![created.id],
+            )?;
             set_props(conn, created.id, &props)?;
         }
     }
@@ -461,35 +457,36 @@ pub fn copy_tree(
 /// Binaries no item references, recorded before `created_before`
 /// (the grace period protects deploys by checksum racing with a delete).
 pub fn unreferenced_binaries(
-    conn: &Connection,
+    conn: &Conn<'_>,
     created_before: i64,
     limit: usize,
 ) -> Result<Vec<String>, DbError> {
-    let mut stmt = conn.prepare_cached(
+    conn.query_map(
         "SELECT b.sha256 FROM binaries b WHERE b.created < ?1 \
          AND NOT EXISTS (SELECT 1 FROM items i WHERE i.sha256 = b.sha256) LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![created_before, limit as i64], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        args![created_before, limit as i64],
+        |r| r.get(0),
+    )
 }
 
 /// Delete the binary row if it is still unreferenced. Returns true if deleted;
 /// the caller then removes the file inside the same transaction.
-pub fn delete_binary_if_unreferenced(conn: &Connection, sha256: &str) -> Result<bool, DbError> {
+pub fn delete_binary_if_unreferenced(conn: &Conn<'_>, sha256: &str) -> Result<bool, DbError> {
     Ok(conn.execute(
         "DELETE FROM binaries WHERE sha256 = ?1 \
          AND NOT EXISTS (SELECT 1 FROM items i WHERE i.sha256 = ?1)",
-        [sha256],
+        args![sha256],
     )? > 0)
 }
 
 /// Is a binary row present?
-pub fn binary_known(conn: &Connection, sha256: &str) -> Result<bool, DbError> {
+pub fn binary_known(conn: &Conn<'_>, sha256: &str) -> Result<bool, DbError> {
     Ok(conn
-        .query_row("SELECT 1 FROM binaries WHERE sha256 = ?1", [sha256], |_| {
-            Ok(())
-        })
-        .optional()?
+        .query_opt(
+            "SELECT 1 FROM binaries WHERE sha256 = ?1",
+            args![sha256],
+            |_| Ok(()),
+        )?
         .is_some())
 }
 
@@ -498,17 +495,20 @@ mod tests {
     use super::*;
     use crate::{Repo, migrate, repos};
 
-    fn db() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        migrate::run(&mut conn).unwrap();
-        for key in ["a", "b"] {
-            repos::insert(&conn, &Repo::local(key, 1)).unwrap();
+    fn db() -> rusqlite::Connection {
+        let raw = rusqlite::Connection::open_in_memory().unwrap();
+        raw.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        {
+            let conn = Conn::sqlite(&raw);
+            migrate::apply(&conn).unwrap();
+            for key in ["a", "b"] {
+                repos::insert(&conn, &Repo::local(key, 1)).unwrap();
+            }
         }
-        conn
+        raw
     }
 
-    fn file(conn: &Connection, repo: &str, path: &str, sha: char) -> Item {
+    fn file(conn: &Conn<'_>, repo: &str, path: &str, sha: char) -> Item {
         let binary = Binary {
             sha256: sha.to_string().repeat(64),
             sha1: sha.to_string().repeat(40),
@@ -534,7 +534,8 @@ mod tests {
 
     #[test]
     fn folders_are_created_and_files_cannot_be_folders() {
-        let conn = db();
+        let raw = db();
+        let conn = Conn::sqlite(&raw);
         file(&conn, "a", "x/y/z.txt", 'a');
         let kids: Vec<String> = children(&conn, "a", "")
             .unwrap()
@@ -571,7 +572,8 @@ mod tests {
 
     #[test]
     fn descendants_do_not_leak_into_sibling_prefixes() {
-        let conn = db();
+        let raw = db();
+        let conn = Conn::sqlite(&raw);
         file(&conn, "a", "lib/one", 'a');
         file(&conn, "a", "lib-extra/two", 'b');
         file(&conn, "a", "lib0/three", 'c');
@@ -588,7 +590,8 @@ mod tests {
 
     #[test]
     fn copy_shares_binaries_and_gc_only_takes_unreferenced_ones() {
-        let conn = db();
+        let raw = db();
+        let conn = Conn::sqlite(&raw);
         let src = file(&conn, "a", "d/f", 'a');
         set_props(
             &conn,
@@ -638,7 +641,8 @@ mod tests {
 
     #[test]
     fn name_search_escapes_like_wildcards() {
-        let conn = db();
+        let raw = db();
+        let conn = Conn::sqlite(&raw);
         file(&conn, "a", "x/100%_done.txt", 'a');
         file(&conn, "a", "x/100xydone.txt", 'b');
         assert_eq!(search_name(&conn, "%_", &[]).unwrap().len(), 1);

@@ -8,37 +8,179 @@
 //! a filesystem rename — inside one transaction.
 
 pub mod clock;
+pub mod cluster;
 mod error;
 pub mod items;
 pub mod migrate;
 pub mod model;
 pub mod repos;
 pub mod security;
+pub mod sql;
+pub mod testing;
 
 use std::path::Path;
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::TransactionBehavior;
 
 pub use clock::{Clock, SystemClock};
 pub use error::DbError;
 pub use model::{Binary, Item, NewFile, Repo};
+pub use sql::{Backend, Conn, Row};
 
-type Pool = r2d2::Pool<SqliteConnectionManager>;
+use sql::{PgConn, PgHandle, PgState};
+
+type SqlitePool = r2d2::Pool<SqliteConnectionManager>;
+type PgPool = r2d2::Pool<PgManager>;
+
+/// Key of the PostgreSQL advisory lock every write transaction takes: writers
+/// are serialised cluster-wide exactly as SQLite serialises them on one node,
+/// so deploy/GC races resolve the same way on both backends.
+const PG_WRITE_LOCK: i64 = 0x6172_6361_5752_4954; // "arcaWRIT"
+
+/// How to reach PostgreSQL.
+#[derive(Clone)]
+pub struct PgOptions {
+    /// `postgresql://host:port/db[?…]` (already normalised from the JDBC form).
+    pub url: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Largest number of connections of the main pool (`pool.max.active`).
+    pub pool_max_active: u32,
+    /// Connections kept open while idle (`pool.max.idle`).
+    pub pool_max_idle: u32,
+    /// Size of the separate pool for cluster locks and heartbeats (`pool.lock.max`).
+    pub lock_pool_max: u32,
+    /// Shown in `pg_stat_activity.application_name`.
+    pub application_name: String,
+}
+
+impl std::fmt::Debug for PgOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgOptions")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("pool_max_active", &self.pool_max_active)
+            .field("pool_max_idle", &self.pool_max_idle)
+            .field("lock_pool_max", &self.lock_pool_max)
+            .finish_non_exhaustive()
+    }
+}
+
+/// r2d2 manager for PostgreSQL connections (each with a statement cache).
+#[derive(Debug)]
+pub struct PgManager {
+    config: postgres::Config,
+}
+
+impl r2d2::ManageConnection for PgManager {
+    type Connection = PgConn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<PgConn, postgres::Error> {
+        Ok(PgConn::new(self.config.connect(postgres::NoTls)?))
+    }
+
+    fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
+        conn.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+#[derive(Clone)]
+enum Pools {
+    Sqlite(SqlitePool),
+    Postgres { main: PgPool, locks: PgPool },
+}
 
 /// Handle to the metadata database. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
-    pool: Pool,
+    pools: Pools,
 }
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db")
-            .field("state", &self.pool.state())
-            .finish()
+        match &self.pools {
+            Pools::Sqlite(p) => f.debug_struct("Db").field("sqlite", &p.state()).finish(),
+            Pools::Postgres { main, locks } => f
+                .debug_struct("Db")
+                .field("postgres", &main.state())
+                .field("locks", &locks.state())
+                .finish(),
+        }
     }
+}
+
+/// Run `f` inside a transaction of `pool`'s backend; commit on `Ok`.
+fn in_write_tx<T, E>(pools: &Pools, f: impl FnOnce(&Conn<'_>) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<DbError>,
+{
+    match pools {
+        Pools::Sqlite(pool) => {
+            let mut conn = pool.get().map_err(DbError::from)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(DbError::from)?;
+            let value = f(&Conn::sqlite(&tx))?;
+            tx.commit().map_err(DbError::from)?;
+            Ok(value)
+        }
+        Pools::Postgres { main, .. } => {
+            let mut pooled = main.get().map_err(DbError::from)?;
+            let PgConn { client, statements } = &mut *pooled;
+            let tx = client.transaction().map_err(DbError::from)?;
+            let conn = Conn::postgres(PgState {
+                handle: PgHandle::Tx(tx),
+                statements,
+            });
+            conn.query_opt(
+                "SELECT pg_advisory_xact_lock(?1)",
+                args![PG_WRITE_LOCK],
+                |_| Ok(()),
+            )?;
+            let value = f(&conn)?;
+            if let Some(PgState {
+                handle: PgHandle::Tx(tx),
+                ..
+            }) = conn.into_postgres()
+            {
+                tx.commit().map_err(DbError::from)?;
+            }
+            Ok(value)
+        }
+    }
+}
+
+/// Run `f` with a connection from `pool` in autocommit mode.
+fn with_conn<T, E>(pool: &PoolRef<'_>, f: impl FnOnce(&Conn<'_>) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<DbError>,
+{
+    match pool {
+        PoolRef::Sqlite(pool) => {
+            let conn = pool.get().map_err(DbError::from)?;
+            f(&Conn::sqlite(&conn))
+        }
+        PoolRef::Postgres(pool) => {
+            let mut pooled = pool.get().map_err(DbError::from)?;
+            let PgConn { client, statements } = &mut *pooled;
+            f(&Conn::postgres(PgState {
+                handle: PgHandle::Client(client),
+                statements,
+            }))
+        }
+    }
+}
+
+enum PoolRef<'p> {
+    Sqlite(&'p SqlitePool),
+    Postgres(&'p PgPool),
 }
 
 impl Db {
@@ -62,73 +204,182 @@ impl Db {
             // Bounded: `read_now` waits on the calling thread when every connection is busy.
             .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
-        let db = Db { pool };
-        {
-            let mut conn = db.pool.get()?;
-            migrate::run(&mut conn)?;
-        }
+        let db = Db {
+            pools: Pools::Sqlite(pool),
+        };
+        db.migrate()?;
         Ok(db)
+    }
+
+    /// Connect to PostgreSQL and bring the schema up to date: migrations run
+    /// once per cluster, under the write lock (a node starting at the same
+    /// time waits, then finds the schema current). Refuses a newer schema.
+    pub fn open_postgres(opts: &PgOptions) -> Result<Db, DbError> {
+        let db = Db::connect_postgres(opts)?;
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// Connect to PostgreSQL without touching the schema (for `arcactl`).
+    pub fn connect_postgres(opts: &PgOptions) -> Result<Db, DbError> {
+        let mut config: postgres::Config = opts
+            .url
+            .parse()
+            .map_err(|e: postgres::Error| DbError::Config(format!("url {}: {e}", opts.url)))?;
+        if let Some(user) = &opts.username {
+            config.user(user);
+        }
+        if let Some(password) = &opts.password {
+            config.password(password);
+        }
+        config.application_name(&opts.application_name);
+        config.connect_timeout(Duration::from_secs(10));
+        let build = |max: u32, idle: u32| {
+            r2d2::Pool::builder()
+                .max_size(max.max(1))
+                .min_idle(Some(idle.min(max.max(1))))
+                .idle_timeout(Some(Duration::from_secs(60)))
+                .connection_timeout(Duration::from_secs(10))
+                .build(PgManager {
+                    config: config.clone(),
+                })
+        };
+        let main = build(opts.pool_max_active.max(2), opts.pool_max_idle.max(1))?;
+        let locks = build(opts.lock_pool_max.max(1), 1)?;
+        Ok(Db {
+            pools: Pools::Postgres { main, locks },
+        })
+    }
+
+    /// Apply pending migrations (see [`migrate`]).
+    pub fn migrate(&self) -> Result<Vec<i64>, DbError> {
+        in_write_tx(&self.pools, migrate::apply)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pools {
+            Pools::Sqlite(_) => Backend::Sqlite,
+            Pools::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    fn main_pool(&self) -> PoolRef<'_> {
+        match &self.pools {
+            Pools::Sqlite(p) => PoolRef::Sqlite(p),
+            Pools::Postgres { main, .. } => PoolRef::Postgres(main),
+        }
+    }
+
+    fn lock_pool(&self) -> PoolRef<'_> {
+        match &self.pools {
+            Pools::Sqlite(p) => PoolRef::Sqlite(p),
+            Pools::Postgres { locks, .. } => PoolRef::Postgres(locks),
+        }
     }
 
     /// Run `f` with a pooled connection on a blocking thread.
     pub async fn read<F, T, E>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = pool.get().map_err(DbError::from)?;
-            f(&conn)
-        })
-        .await
-        .map_err(|e| E::from(DbError::Join(e.to_string())))?
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || with_conn(&db.main_pool(), f))
+            .await
+            .map_err(|e| E::from(DbError::Join(e.to_string())))?
     }
 
-    /// Run `f` with a pooled connection on the calling thread. Only for point
-    /// lookups on the request hot path (one indexed row, microseconds in WAL
-    /// mode where readers never wait for writers): a thread hand-off would cost
-    /// more than the query. Anything that scans or writes uses [`Db::read`] or
-    /// [`Db::write`].
+    /// Run `f` with a pooled connection without a thread hand-off. Only for
+    /// point lookups on the request hot path (one indexed row): on SQLite (WAL,
+    /// readers never wait for writers) it runs right here, microseconds; on
+    /// PostgreSQL the network round trip runs in `block_in_place` on the
+    /// multi-threaded runtime (other tasks move to another worker). Anything
+    /// that scans or writes uses [`Db::read`] or [`Db::write`].
     pub fn read_now<F, T, E>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&Connection) -> Result<T, E>,
-        E: From<DbError>,
+        F: FnOnce(&Conn<'_>) -> Result<T, E> + Send,
+        T: Send,
+        E: From<DbError> + Send,
     {
-        let conn = self.pool.get().map_err(DbError::from)?;
-        f(&conn)
+        match self.main_pool() {
+            PoolRef::Sqlite(_) => with_conn(&self.main_pool(), f),
+            PoolRef::Postgres(_) => self.outside_runtime(|| with_conn(&self.main_pool(), f)),
+        }
     }
 
-    /// Run `f` inside a `BEGIN IMMEDIATE` transaction (the SQLite write lock is
-    /// taken up front, so writers are serialised and never deadlock on upgrade).
-    /// Commits when `f` returns `Ok`, rolls back otherwise.
+    /// Run blocking PostgreSQL client code from wherever we are: the sync
+    /// client drives its own runtime, which must not be entered from a tokio
+    /// worker thread.
+    fn outside_runtime<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        match Handle::try_current().map(|h| h.runtime_flavor()) {
+            Err(_) => f(),
+            Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+            // current-thread runtimes (tests): a scoped thread may borrow `f`'s captures
+            Ok(_) => std::thread::scope(|s| s.spawn(f).join())
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        }
+    }
+
+    /// Run `f` inside a write transaction: on SQLite `BEGIN IMMEDIATE` (the
+    /// write lock is taken up front, so writers are serialised and never
+    /// deadlock on upgrade); on PostgreSQL a transaction holding the
+    /// cluster-wide write advisory lock. Commits when `f` returns `Ok`, rolls
+    /// back otherwise.
     pub async fn write<F, T, E>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(DbError::from)?;
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(DbError::from)?;
-            let value = f(&tx)?;
-            tx.commit().map_err(DbError::from)?;
-            Ok(value)
-        })
-        .await
-        .map_err(|e| E::from(DbError::Join(e.to_string())))?
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || in_write_tx(&db.pools, f))
+            .await
+            .map_err(|e| E::from(DbError::Join(e.to_string())))?
+    }
+
+    /// [`Db::read`] for synchronous callers (tools, tests); blocks this thread.
+    pub fn read_blocking<T, E>(
+        &self,
+        f: impl FnOnce(&Conn<'_>) -> Result<T, E> + Send,
+    ) -> Result<T, E>
+    where
+        T: Send,
+        E: From<DbError> + Send,
+    {
+        self.outside_runtime(|| with_conn(&self.main_pool(), f))
+    }
+
+    /// [`Db::write`] for synchronous callers (tools, tests); blocks this thread.
+    pub fn write_blocking<T, E>(
+        &self,
+        f: impl FnOnce(&Conn<'_>) -> Result<T, E> + Send,
+    ) -> Result<T, E>
+    where
+        T: Send,
+        E: From<DbError> + Send,
+    {
+        self.outside_runtime(|| in_write_tx(&self.pools, f))
+    }
+
+    /// Run `f` on the small lock pool in autocommit mode (leases, heartbeats):
+    /// cluster bookkeeping keeps working while the main pool is exhausted by
+    /// requests, and never waits for the write lock.
+    pub async fn locks<F, T>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&Conn<'_>) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || with_conn(&db.lock_pool(), f))
+            .await
+            .map_err(|e| DbError::Join(e.to_string()))?
     }
 
     /// Cheap liveness probe used by readiness checks.
     pub async fn ping(&self) -> Result<(), DbError> {
-        self.read(|conn| {
-            conn.query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(DbError::from)
-        })
-        .await
+        self.read(|conn| conn.query_one("SELECT 1", args![], |_| Ok(())))
+            .await
     }
 }

@@ -1,13 +1,11 @@
 //! Repository configurations.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
-
-use crate::{DbError, Repo};
+use crate::{Conn, DbError, Repo, Row, args};
 
 const COLUMNS: &str = "key, rclass, package_type, description, notes, includes_pattern, \
      excludes_pattern, handle_releases, handle_snapshots, anonymous_read, created";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Repo> {
+fn from_row(r: &Row<'_>) -> Result<Repo, DbError> {
     Ok(Repo {
         key: r.get(0)?,
         rclass: r.get(1)?,
@@ -23,19 +21,24 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Repo> {
     })
 }
 
-pub fn list(conn: &Connection) -> Result<Vec<Repo>, DbError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM repos ORDER BY key"))?;
-    let rows = stmt.query_map([], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn list(conn: &Conn<'_>) -> Result<Vec<Repo>, DbError> {
+    conn.query_map(
+        &format!("SELECT {COLUMNS} FROM repos ORDER BY key"),
+        args![],
+        from_row,
+    )
 }
 
-pub fn get(conn: &Connection, key: &str) -> Result<Option<Repo>, DbError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM repos WHERE key = ?1"))?;
-    Ok(stmt.query_row([key], from_row).optional()?)
+pub fn get(conn: &Conn<'_>, key: &str) -> Result<Option<Repo>, DbError> {
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM repos WHERE key = ?1"),
+        args![key],
+        from_row,
+    )
 }
 
 /// Create a repository; `Conflict` if the key is taken.
-pub fn insert(conn: &Connection, repo: &Repo) -> Result<(), DbError> {
+pub fn insert(conn: &Conn<'_>, repo: &Repo) -> Result<(), DbError> {
     if get(conn, &repo.key)?.is_some() {
         return Err(DbError::Conflict(format!(
             "Repository {} already exists",
@@ -44,7 +47,7 @@ pub fn insert(conn: &Connection, repo: &Repo) -> Result<(), DbError> {
     }
     conn.execute(
         &format!("INSERT INTO repos ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"),
-        params![
+        args![
             repo.key,
             repo.rclass,
             repo.package_type,
@@ -62,12 +65,12 @@ pub fn insert(conn: &Connection, repo: &Repo) -> Result<(), DbError> {
 }
 
 /// Replace a repository's settings (the key and creation time stay).
-pub fn update(conn: &Connection, repo: &Repo) -> Result<(), DbError> {
+pub fn update(conn: &Conn<'_>, repo: &Repo) -> Result<(), DbError> {
     let n = conn.execute(
         "UPDATE repos SET rclass=?2, package_type=?3, description=?4, notes=?5, \
          includes_pattern=?6, excludes_pattern=?7, handle_releases=?8, handle_snapshots=?9, \
          anonymous_read=?10 WHERE key=?1",
-        params![
+        args![
             repo.key,
             repo.rclass,
             repo.package_type,
@@ -91,7 +94,7 @@ pub fn update(conn: &Connection, repo: &Repo) -> Result<(), DbError> {
 
 /// Delete a repository and every item in it. Returns false if it did not exist.
 /// The binaries stay until garbage collection finds them unreferenced.
-pub fn delete(conn: &Connection, key: &str) -> Result<bool, DbError> {
-    conn.execute("DELETE FROM items WHERE repo = ?1", [key])?;
-    Ok(conn.execute("DELETE FROM repos WHERE key = ?1", [key])? > 0)
+pub fn delete(conn: &Conn<'_>, key: &str) -> Result<bool, DbError> {
+    conn.execute("DELETE FROM items WHERE repo = ?1", args![key])?;
+    Ok(conn.execute("DELETE FROM repos WHERE key = ?1", args![key])? > 0)
 }

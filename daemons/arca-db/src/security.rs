@@ -1,8 +1,6 @@
 //! Users and access tokens (full users/groups/permissions come later).
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-use crate::DbError;
+use crate::{Conn, DbError, Row, args};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -30,16 +28,15 @@ impl Token {
     }
 }
 
-pub fn user_count(conn: &Connection) -> Result<i64, DbError> {
-    Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
+pub fn user_count(conn: &Conn<'_>) -> Result<i64, DbError> {
+    conn.query_one("SELECT COUNT(*) FROM users", args![], |r| r.get(0))
 }
 
-pub fn get_user(conn: &Connection, name: &str) -> Result<Option<User>, DbError> {
-    let mut stmt = conn.prepare_cached(
+pub fn get_user(conn: &Conn<'_>, name: &str) -> Result<Option<User>, DbError> {
+    conn.query_opt(
         "SELECT name, password_hash, email, admin, created FROM users WHERE name = ?1",
-    )?;
-    Ok(stmt
-        .query_row([name], |r| {
+        args![name],
+        |r| {
             Ok(User {
                 name: r.get(0)?,
                 password_hash: r.get(1)?,
@@ -47,11 +44,11 @@ pub fn get_user(conn: &Connection, name: &str) -> Result<Option<User>, DbError> 
                 admin: r.get(3)?,
                 created: r.get(4)?,
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
-pub fn insert_user(conn: &Connection, user: &User) -> Result<(), DbError> {
+pub fn insert_user(conn: &Conn<'_>, user: &User) -> Result<(), DbError> {
     if get_user(conn, &user.name)?.is_some() {
         return Err(DbError::Conflict(format!(
             "User {} already exists",
@@ -60,7 +57,7 @@ pub fn insert_user(conn: &Connection, user: &User) -> Result<(), DbError> {
     }
     conn.execute(
         "INSERT INTO users (name, password_hash, email, admin, created) VALUES (?1,?2,?3,?4,?5)",
-        params![
+        args![
             user.name,
             user.password_hash,
             user.email,
@@ -73,7 +70,7 @@ pub fn insert_user(conn: &Connection, user: &User) -> Result<(), DbError> {
 
 /// Store a token by the digest of its secret (the secret itself is never stored).
 pub fn insert_token(
-    conn: &Connection,
+    conn: &Conn<'_>,
     token: &Token,
     digest: &str,
     refresh_digest: Option<&str>,
@@ -81,7 +78,7 @@ pub fn insert_token(
     conn.execute(
         "INSERT INTO tokens (id, digest, subject, scope, created, expires, refreshable, refresh_digest) \
          VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-        params![
+        args![
             token.id,
             digest,
             token.subject,
@@ -97,7 +94,7 @@ pub fn insert_token(
 
 const TOKEN_COLUMNS: &str = "id, subject, scope, created, expires, refreshable";
 
-fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {
+fn token_from_row(r: &Row<'_>) -> Result<Token, DbError> {
     Ok(Token {
         id: r.get(0)?,
         subject: r.get(1)?,
@@ -108,38 +105,44 @@ fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {
     })
 }
 
-pub fn token_by_digest(conn: &Connection, digest: &str) -> Result<Option<Token>, DbError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = ?1"
-    ))?;
-    Ok(stmt.query_row([digest], token_from_row).optional()?)
+pub fn token_by_digest(conn: &Conn<'_>, digest: &str) -> Result<Option<Token>, DbError> {
+    conn.query_opt(
+        &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = ?1"),
+        args![digest],
+        token_from_row,
+    )
 }
 
-pub fn token_by_refresh_digest(conn: &Connection, digest: &str) -> Result<Option<Token>, DbError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE refresh_digest = ?1"
-    ))?;
-    Ok(stmt.query_row([digest], token_from_row).optional()?)
+pub fn token_by_refresh_digest(conn: &Conn<'_>, digest: &str) -> Result<Option<Token>, DbError> {
+    conn.query_opt(
+        &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE refresh_digest = ?1"),
+        args![digest],
+        token_from_row,
+    )
 }
 
-pub fn list_tokens(conn: &Connection, subject: Option<&str>) -> Result<Vec<Token>, DbError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE ?1 IS NULL OR subject = ?1 ORDER BY created"
-    ))?;
-    let rows = stmt.query_map([subject], token_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn list_tokens(conn: &Conn<'_>, subject: Option<&str>) -> Result<Vec<Token>, DbError> {
+    // CAST: PostgreSQL cannot infer the type of a parameter that is only tested for NULL
+    conn.query_map(
+        &format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE CAST(?1 AS TEXT) IS NULL OR subject = ?1 \
+             ORDER BY created"
+        ),
+        args![subject],
+        token_from_row,
+    )
 }
 
-pub fn delete_token(conn: &Connection, id: &str) -> Result<bool, DbError> {
-    Ok(conn.execute("DELETE FROM tokens WHERE id = ?1", [id])? > 0)
+pub fn delete_token(conn: &Conn<'_>, id: &str) -> Result<bool, DbError> {
+    Ok(conn.execute("DELETE FROM tokens WHERE id = ?1", args![id])? > 0)
 }
 
 /// Remove expired tokens; returns how many.
-pub fn purge_expired_tokens(conn: &Connection, now_ms: i64) -> Result<usize, DbError> {
-    Ok(conn.execute(
+pub fn purge_expired_tokens(conn: &Conn<'_>, now_ms: i64) -> Result<usize, DbError> {
+    conn.execute(
         "DELETE FROM tokens WHERE expires IS NOT NULL AND expires <= ?1",
-        [now_ms],
-    )?)
+        args![now_ms],
+    )
 }
 
 #[cfg(test)]
@@ -149,9 +152,10 @@ mod tests {
 
     #[test]
     fn tokens_expire_by_the_clock_and_are_purged() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        crate::migrate::run(&mut conn).unwrap();
+        let raw = rusqlite::Connection::open_in_memory().unwrap();
+        raw.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        let conn = Conn::sqlite(&raw);
+        crate::migrate::apply(&conn).unwrap();
         let clock = ManualClock::new(1_000_000);
         insert_user(
             &conn,

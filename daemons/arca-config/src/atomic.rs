@@ -1,0 +1,127 @@
+//! Replacing a config file atomically: readers see the old or the new file, never a mix, and a
+//! crash leaves one of the two on disk.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::error::ConfigError;
+
+/// Distinguishes temp files of concurrent calls in one process (the pid covers other processes).
+static NEXT_TEMP: AtomicU32 = AtomicU32::new(0);
+
+/// Replace the existing file `path` by `contents`, keeping its mode and (when allowed) its owner
+/// and group: write a temp file in the same directory, fsync it, rename it over `path`, fsync
+/// the directory. `path` must not be a symlink (resolve it first). Errors name `path`.
+pub(crate) fn replace_file(path: &Path, contents: &[u8]) -> Result<(), ConfigError> {
+    let meta = fs::metadata(path).map_err(|e| ConfigError::io(path, "read file metadata", &e))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| ConfigError::new(path, "not a file name"))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let (tmp, mut file) = create_temp(dir, &name.to_string_lossy())
+        .map_err(|e| ConfigError::io(path, "create a temporary file next to it", &e))?;
+
+    let written = (|| -> Result<(), (&'static str, io::Error)> {
+        file.write_all(contents).map_err(|e| ("write", e))?;
+        // Owner first: a chown by a non-root user may clear set-id bits the chmod restores.
+        match std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid())) {
+            Ok(()) => {}
+            // Only root may give a file away; then the file belongs to whoever rewrote it.
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
+            Err(e) => return Err(("set the owner of", e)),
+        }
+        file.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))
+            .map_err(|e| ("set the mode of", e))?;
+        file.sync_all().map_err(|e| ("sync", e))?;
+        fs::rename(&tmp, path).map_err(|e| ("rename into place", e))
+    })();
+    if let Err((action, e)) = written {
+        // Best effort: the original file is untouched either way.
+        let _ = fs::remove_file(&tmp);
+        return Err(ConfigError::new(
+            path,
+            format!("cannot {action} {}: {e}", tmp.display()),
+        ));
+    }
+    // Without this the rename itself may be lost in a crash.
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| ConfigError::io(path, "sync its directory", &e))
+}
+
+/// A new file `.<name>.<pid>.<n>.tmp` in `dir`, readable by its owner only until the caller sets
+/// the final mode (it may hold secrets).
+fn create_temp(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
+    loop {
+        let n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".{name}.{}.{n}.tmp", process::id()));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            // Left over by a crashed process that had our pid: pick the next number.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < u32::MAX => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn replaces_content_keeps_mode_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.properties");
+        fs::write(&p, "old").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+        replace_file(&p, b"new").unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "new");
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o640);
+        assert_eq!(names(dir.path()), vec!["f.properties"]);
+    }
+
+    #[test]
+    fn keeps_owner_when_root() {
+        if !nix::unistd::geteuid().is_root() {
+            return; // only root can give a file away
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        fs::write(&p, "old").unwrap();
+        std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+        replace_file(&p, b"new").unwrap();
+        let m = fs::metadata(&p).unwrap();
+        assert_eq!((m.uid(), m.gid()), (65534, 65534));
+    }
+
+    #[test]
+    fn missing_file_is_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("absent");
+        let e = replace_file(&p, b"x").unwrap_err();
+        assert_eq!(e.file, p);
+        assert!(e.message.contains("cannot read file metadata"), "{e}");
+        assert!(names(dir.path()).is_empty());
+    }
+}

@@ -1,0 +1,99 @@
+//! Throw-away PostgreSQL databases for tests.
+//!
+//! `ARCA_TEST_PG_URL` names a role that may create databases (the README test
+//! command starts a server and sets it, see `tests/lib/postgres.sh`). Each
+//! [`PgTestDb`] is a fresh database, dropped when the value is dropped.
+
+use crate::{Db, DbError, PgOptions};
+
+/// The environment variable with the admin URL.
+pub const PG_URL_ENV: &str = "ARCA_TEST_PG_URL";
+
+/// A database created for one test.
+#[derive(Debug)]
+pub struct PgTestDb {
+    admin_url: String,
+    name: String,
+    /// URL of the new database (credentials included).
+    pub url: String,
+}
+
+/// The admin URL, or a panic that says how to get one: PostgreSQL tests are
+/// part of the suite, not optional.
+pub fn admin_url() -> String {
+    std::env::var(PG_URL_ENV).unwrap_or_else(|_| {
+        panic!(
+            "{PG_URL_ENV} is not set: run the suite with tests/run-all.sh, or \
+             `eval \"$(tests/lib/postgres.sh --export)\"` first"
+        )
+    })
+}
+
+impl PgTestDb {
+    /// Create `arca_t_<random>`.
+    pub fn create() -> Result<PgTestDb, DbError> {
+        let admin_url = admin_url();
+        let name = format!("arca_t_{}", random_suffix());
+        let mut client = postgres::Client::connect(&admin_url, postgres::NoTls)?;
+        client.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        let (base, query) = match admin_url.split_once('?') {
+            Some((b, q)) => (b, format!("?{q}")),
+            None => (admin_url.as_str(), String::new()),
+        };
+        let root = base.rsplit_once('/').map(|(r, _)| r).unwrap_or(base);
+        let url = format!("{root}/{name}{query}");
+        Ok(PgTestDb {
+            admin_url,
+            name,
+            url,
+        })
+    }
+
+    /// Options for [`Db::open_postgres`] with small pools.
+    pub fn options(&self) -> PgOptions {
+        PgOptions {
+            url: self.url.clone(),
+            username: None,
+            password: None,
+            pool_max_active: 8,
+            pool_max_idle: 1,
+            lock_pool_max: 2,
+            application_name: "arca-test".into(),
+        }
+    }
+
+    /// Open it with migrations applied.
+    pub fn open(&self) -> Result<Db, DbError> {
+        Db::open_postgres(&self.options())
+    }
+}
+
+impl Drop for PgTestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let admin = self.admin_url.clone();
+        // Runs outside any async runtime: the sync client drives its own.
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut c) = postgres::Client::connect(&admin, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        })
+        .join();
+    }
+}
+
+fn random_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000_000,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}

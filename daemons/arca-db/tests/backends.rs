@@ -1,0 +1,282 @@
+//! The same scenarios on SQLite and on PostgreSQL (a fresh database per test;
+//! see `arca_db::testing`).
+
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Barrier};
+
+use arca_db::cluster::{self, NodeRecord, NodeRole, NodeState};
+use arca_db::testing::PgTestDb;
+use arca_db::{Binary, Conn, Db, DbError, NewFile, Repo, items, repos, security};
+
+fn sqlite() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open_sqlite(&dir.path().join("arca.db"), 4).unwrap();
+    (dir, db)
+}
+
+fn binary(c: char) -> Binary {
+    Binary {
+        sha256: c.to_string().repeat(64),
+        sha1: c.to_string().repeat(40),
+        md5: c.to_string().repeat(32),
+        size: 3,
+    }
+}
+
+fn put(conn: &Conn<'_>, repo: &str, path: &str, c: char) -> arca_db::Item {
+    items::insert_binary(conn, &binary(c), 10).unwrap();
+    items::put_file(
+        conn,
+        repo,
+        path,
+        &NewFile {
+            binary: binary(c),
+            sha1_original: None,
+            md5_original: None,
+            sha256_original: None,
+            user: "u".into(),
+            now: 10,
+        },
+    )
+    .unwrap()
+}
+
+/// Items, folders, ordering, search and properties behave the same.
+fn items_scenario(db: &Db) {
+    db.write_blocking(|c| {
+        repos::insert(c, &Repo::local("libs", 1))?;
+        put(c, "libs", "org/Foo/1.0/foo-1.0.jar", 'a');
+        put(c, "libs", "org/Foo-extra/x.txt", 'b');
+        put(c, "libs", "org/Foo0/y.txt", 'c');
+        put(c, "libs", "org/a/z.txt", 'c');
+        put(c, "libs", "org/Z/z.txt", 'c');
+        Ok::<_, DbError>(())
+    })
+    .unwrap();
+    db.read_blocking(|c| {
+        let below: Vec<String> = items::descendants(c, "libs", "org/Foo")?
+            .into_iter()
+            .map(|i| i.path)
+            .collect();
+        assert_eq!(below, ["org/Foo/1.0", "org/Foo/1.0/foo-1.0.jar"]);
+        // byte order, as SQLite sorts: upper case before lower case
+        let kids: Vec<String> = items::children(c, "libs", "org")?
+            .into_iter()
+            .map(|i| i.name)
+            .collect();
+        assert_eq!(kids, ["Foo", "Foo-extra", "Foo0", "Z", "a"]);
+        // name search ignores ASCII case on both backends
+        assert_eq!(items::search_name(c, "FOO-1.0", &[])?.len(), 1);
+        assert_eq!(items::search_name(c, "z.txt", &[])?.len(), 2);
+        let file = items::get(c, "libs", "org/Foo/1.0/foo-1.0.jar")?.unwrap();
+        assert!(!file.folder);
+        assert_eq!(file.binary.as_ref().map(|b| b.size), Some(3));
+        Ok::<_, DbError>(())
+    })
+    .unwrap();
+    let id = db
+        .read_blocking(|c| items::get(c, "libs", "org/a/z.txt"))
+        .unwrap()
+        .unwrap()
+        .id;
+    db.write_blocking(|c| {
+        items::set_props(
+            c,
+            id,
+            &BTreeMap::from([("k".to_string(), vec!["v1".to_string(), "v2".to_string()])]),
+        )
+    })
+    .unwrap();
+    let props = db.read_blocking(|c| items::props(c, id)).unwrap();
+    assert_eq!(props["k"], ["v1", "v2"]);
+    assert_eq!(
+        db.write_blocking(|c| items::delete_tree(c, "libs", "org/Foo"))
+            .unwrap(),
+        3
+    );
+    let unreferenced = db
+        .read_blocking(|c| items::unreferenced_binaries(c, 100, 10))
+        .unwrap();
+    assert_eq!(unreferenced, vec!["a".repeat(64)]);
+    // token listing with and without a subject filter (a NULL-tested parameter)
+    db.write_blocking(|c| {
+        security::insert_user(
+            c,
+            &security::User {
+                name: "u".into(),
+                password_hash: "h".into(),
+                email: None,
+                admin: false,
+                created: 1,
+            },
+        )?;
+        security::insert_token(
+            c,
+            &security::Token {
+                id: "t".into(),
+                subject: "u".into(),
+                scope: "s".into(),
+                created: 1,
+                expires: None,
+                refreshable: true,
+            },
+            "d",
+            Some("rd"),
+        )
+    })
+    .unwrap();
+    assert_eq!(
+        db.read_blocking(|c| security::list_tokens(c, None))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        db.read_blocking(|c| security::list_tokens(c, Some("nobody")))
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(db.read_blocking(security::user_count).unwrap(), 1);
+}
+
+/// A failed write transaction leaves nothing behind.
+fn rollback_scenario(db: &Db) {
+    db.write_blocking(|c| repos::insert(c, &Repo::local("r", 1)))
+        .unwrap();
+    let result: Result<(), DbError> = db.write_blocking(|c| {
+        put(c, "r", "a/b.txt", 'a');
+        Err(DbError::Conflict("changed my mind".into()))
+    });
+    assert!(result.is_err());
+    assert!(
+        db.read_blocking(|c| items::get(c, "r", "a"))
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn items_on_sqlite() {
+    let (_dir, db) = sqlite();
+    items_scenario(&db);
+    rollback_scenario(&db);
+}
+
+#[test]
+fn items_on_postgres() {
+    let pg = PgTestDb::create().unwrap();
+    let db = pg.open().unwrap();
+    items_scenario(&db);
+    rollback_scenario(&db);
+}
+
+#[test]
+fn postgres_migrations_run_once_when_nodes_start_together() {
+    let pg = PgTestDb::create().unwrap();
+    let opts = pg.options();
+    let barrier = Arc::new(Barrier::new(3));
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            let (opts, barrier) = (opts.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let db = Db::connect_postgres(&opts).unwrap();
+                barrier.wait();
+                db.migrate().unwrap()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    let applied: Vec<i64> = handles.into_iter().flatten().collect();
+    assert_eq!(
+        applied,
+        (1..=arca_db::migrate::known_version()).collect::<Vec<_>>()
+    );
+    // a node that knows fewer versions refuses to start, naming both
+    let db = Db::connect_postgres(&opts).unwrap();
+    db.write_blocking(|c| {
+        c.execute(
+            "INSERT INTO schema_migrations VALUES (?1, 'from the future', 0)",
+            arca_db::args![arca_db::migrate::known_version() + 1],
+        )
+    })
+    .unwrap();
+    let err = db.migrate().unwrap_err().to_string();
+    let known = arca_db::migrate::known_version();
+    assert!(
+        err.contains(&format!("version {} is newer", known + 1))
+            && err.contains(&format!("({known})")),
+        "{err}"
+    );
+}
+
+fn node(id: &str, role: NodeRole, now: i64) -> NodeRecord {
+    NodeRecord {
+        node_id: id.into(),
+        start_time: now,
+        context_url: format!("http://{id}"),
+        membership_port: 0,
+        state: NodeState::Starting,
+        role,
+        last_heartbeat: now,
+        version: "v".into(),
+        revision: "r".into(),
+        release_date: "d".into(),
+        data_dir: String::new(),
+        backup_dir: String::new(),
+    }
+}
+
+#[test]
+fn postgres_two_primaries_starting_together_one_wins() {
+    let pg = PgTestDb::create().unwrap();
+    let db = pg.open().unwrap();
+    let barrier = Arc::new(Barrier::new(2));
+    let results: Vec<Result<(), DbError>> = ["p1", "p2"]
+        .into_iter()
+        .map(|id| {
+            let (db, barrier) = (db.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                db.write_blocking(|c| {
+                    cluster::register_node(c, &node(id, NodeRole::Primary, 1000), 1000, 30_000)
+                })
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+}
+
+#[test]
+fn postgres_leases_are_exclusive_under_contention() {
+    let pg = PgTestDb::create().unwrap();
+    let db = pg.open().unwrap();
+    let barrier = Arc::new(Barrier::new(8));
+    let winners: usize = (0..8)
+        .map(|i| {
+            let (db, barrier) = (db.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                db.read_blocking(|c| {
+                    cluster::try_acquire_lease(c, "duty", &format!("n{i}"), 1000, 30_000)
+                })
+                .unwrap()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| usize::from(h.join().unwrap()))
+        .sum();
+    assert_eq!(winners, 1);
+}
