@@ -409,6 +409,16 @@ impl BinaryStoreConfig {
     /// chain is the `file-system` template or an explicit chain of one `file-system` provider:
     /// other chains are validated but this build does not run them.
     pub fn file_system_layout(&self, home: &Home) -> Result<FileSystemLayout, ConfigError> {
+        self.file_system_layout_in(home, &home.data())
+    }
+
+    /// Like [`BinaryStoreConfig::file_system_layout`], with `data_root` as the default
+    /// `baseDataDir` (an HA node's shared `arca.ha.data.dir`).
+    pub fn file_system_layout_in(
+        &self,
+        home: &Home,
+        data_root: &Path,
+    ) -> Result<FileSystemLayout, ConfigError> {
         let (chain_id, what) = match &self.chain {
             ChainSpec::Template(t) if t == RUNNABLE_TEMPLATE => (t.clone(), None),
             ChainSpec::Template(t) => (String::new(), Some(format!("template '{t}'"))),
@@ -467,7 +477,7 @@ impl BinaryStoreConfig {
 
         let base_data_dir = match param("baseDataDir")? {
             Some(p) => under(home.root(), p),
-            None => home.data(),
+            None => data_root.to_path_buf(),
         };
         let file_store_dir = under(
             &base_data_dir,

@@ -107,6 +107,9 @@ pub struct NodeRecord {
     pub release_date: String,
     pub data_dir: String,
     pub backup_dir: String,
+    /// Where the process runs (`<host>:<home>`): a restart of the same
+    /// installation after a crash may take over its own still-fresh row.
+    pub instance: String,
 }
 
 impl NodeRecord {
@@ -122,7 +125,7 @@ impl NodeRecord {
 }
 
 const NODE_COLUMNS: &str = "node_id, start_time, context_url, membership_port, state, role, \
-     last_heartbeat, version, revision, release_date, data_dir, backup_dir";
+     last_heartbeat, version, revision, release_date, data_dir, backup_dir, instance";
 
 fn node_from_row(r: &Row<'_>) -> Result<NodeRecord, DbError> {
     let state: String = r.get(4)?;
@@ -142,6 +145,7 @@ fn node_from_row(r: &Row<'_>) -> Result<NodeRecord, DbError> {
         release_date: r.get(9)?,
         data_dir: r.get(10)?,
         backup_dir: r.get(11)?,
+        instance: r.get(12)?,
     })
 }
 
@@ -179,6 +183,7 @@ pub fn register_node(
 ) -> Result<(), DbError> {
     if let Some(existing) = get_node(conn, &node.node_id)?
         && existing.is_active(now_ms, stale_ms)
+        && existing.instance != node.instance
     {
         return Err(DbError::Conflict(format!(
             "node id '{}' is already used by an active node ({}, state {}, last heartbeat {}); \
@@ -214,13 +219,13 @@ pub fn register_node(
     }
     conn.execute(
         &format!(
-            "INSERT INTO nodes ({NODE_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12) \
+            "INSERT INTO nodes ({NODE_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13) \
              ON CONFLICT(node_id) DO UPDATE SET start_time=excluded.start_time, \
              context_url=excluded.context_url, membership_port=excluded.membership_port, \
              state=excluded.state, role=excluded.role, last_heartbeat=excluded.last_heartbeat, \
              version=excluded.version, revision=excluded.revision, \
              release_date=excluded.release_date, data_dir=excluded.data_dir, \
-             backup_dir=excluded.backup_dir"
+             backup_dir=excluded.backup_dir, instance=excluded.instance"
         ),
         args![
             node.node_id,
@@ -234,7 +239,8 @@ pub fn register_node(
             node.revision,
             node.release_date,
             node.data_dir,
-            node.backup_dir
+            node.backup_dir,
+            node.instance
         ],
     )?;
     Ok(())
@@ -423,6 +429,7 @@ mod tests {
             release_date: "d".into(),
             data_dir: String::new(),
             backup_dir: String::new(),
+            instance: format!("host-of-{id}"),
         }
     }
 
@@ -430,10 +437,14 @@ mod tests {
     fn registry_refuses_duplicate_ids_and_second_primaries_until_stale() {
         with_db(|c| {
             register_node(c, &node("a", NodeRole::Primary, 1_000), 1_000, 30_000).unwrap();
-            let dup = register_node(c, &node("a", NodeRole::Member, 2_000), 2_000, 30_000);
+            let mut twin = node("a", NodeRole::Member, 2_000);
+            twin.instance = "elsewhere".into();
+            let dup = register_node(c, &twin, 2_000, 30_000);
             assert!(
                 matches!(dup, Err(DbError::Conflict(m)) if m.contains("already used by an active node"))
             );
+            // the same installation restarting after a crash takes its row back
+            register_node(c, &node("a", NodeRole::Primary, 2_000), 2_000, 30_000).unwrap();
             let second = register_node(c, &node("b", NodeRole::Primary, 2_000), 2_000, 30_000);
             assert!(
                 matches!(second, Err(DbError::Conflict(m)) if m.contains("second active primary"))

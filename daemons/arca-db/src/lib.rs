@@ -28,6 +28,7 @@ pub use clock::{Clock, SystemClock};
 pub use error::DbError;
 pub use model::{Binary, Item, NewFile, Repo};
 pub use sql::{Backend, Conn, Row};
+pub use testing::PgTestDb;
 
 use sql::{PgConn, PgHandle, PgState};
 
@@ -260,6 +261,14 @@ impl Db {
         match self.pools {
             Pools::Sqlite(_) => Backend::Sqlite,
             Pools::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// `sqlite` or `postgresql`, for banners and checks.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend() {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
         }
     }
 

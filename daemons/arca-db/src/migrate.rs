@@ -98,7 +98,8 @@ CREATE TABLE nodes (
     revision        TEXT NOT NULL,
     release_date    TEXT NOT NULL,
     data_dir        TEXT NOT NULL DEFAULT '',
-    backup_dir      TEXT NOT NULL DEFAULT ''
+    backup_dir      TEXT NOT NULL DEFAULT '',
+    instance        TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE leases (
     name     TEXT PRIMARY KEY,

@@ -228,6 +228,7 @@ fn node(id: &str, role: NodeRole, now: i64) -> NodeRecord {
         release_date: "d".into(),
         data_dir: String::new(),
         backup_dir: String::new(),
+        instance: format!("host-of-{id}"),
     }
 }
 

@@ -9,9 +9,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use arca_cluster::bootstrap::{self, Identity};
+use arca_cluster::{Build, ClusterError, Membership, Timing};
 use arca_config::{
-    BinaryStoreConfig, DbProperties, DbType, HaNodeProperties, Home, SystemProperties, check_home,
+    BinaryStoreConfig, DbProperties, HaNodeProperties, Home, SystemProperties, check_home,
 };
+use arca_db::cluster::NodeState;
 use arca_db::security::{self, User};
 use arca_db::{Db, SystemClock};
 use arca_runtime::{Control, Heartbeat, Notifier};
@@ -54,8 +57,22 @@ pub fn check_config(home: &Home) -> anyhow::Result<()> {
 
 fn load_settings(home: &Home) -> anyhow::Result<Settings> {
     let sys = SystemProperties::load(home)?;
+    let mut context_path = sys.context_path()?;
+    if context_path.is_empty()
+        && let Some((ha, _)) = HaNodeProperties::load(home)?
+        && let Some(path) = ha.context_url_path()
+    {
+        // An HA node serves under the path of its context.url (e.g. /artifactory).
+        context_path = path;
+    }
     Ok(Settings {
-        context_path: sys.context_path()?,
+        context_path,
+        url_base: sys.url_base()?,
+        timing: Timing {
+            heartbeat: Duration::from_secs(sys.ha_heartbeat_secs()?),
+            stale: Duration::from_secs(sys.ha_stale_secs()?),
+            lock_lease: Duration::from_secs(sys.ha_lock_lease_secs()?),
+        },
         max_upload_bytes: sys.max_upload_bytes()?,
         max_path_length: sys.max_path_length()?,
         gc_interval: Duration::from_secs(sys.gc_interval_secs()?),
@@ -63,17 +80,6 @@ fn load_settings(home: &Home) -> anyhow::Result<Settings> {
         auth_cache_ttl: Duration::from_secs(sys.auth_cache_secs()?),
         drain_delay: Duration::from_secs(sys.drain_delay_secs()?),
     })
-}
-
-fn node_id(home: &Home) -> anyhow::Result<String> {
-    if let Some((ha, _)) = HaNodeProperties::load(home)? {
-        return Ok(ha.node_id);
-    }
-    Ok(nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "arca".to_string()))
 }
 
 /// Create the administrator on the very first start, with a random password
@@ -116,6 +122,11 @@ async fn ensure_admin(db: &Db, home: &Home, now: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A refused start-up check becomes the error message as is (it says what to do).
+fn refusal(e: ClusterError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
 fn write_secret_file(path: &Path, content: &str) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
@@ -145,27 +156,58 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     }
     check_config(&home)?;
     let settings = load_settings(&home)?;
-    let node_id = node_id(&home)?;
+    let identity = Identity::from_home(&home)?;
+    let node_id = identity.node_id.clone();
+    let clock = Arc::new(SystemClock);
+
+    notifier.status("loading the master key");
+    let master_key = bootstrap::load_or_create_master_key(&home, &identity).map_err(refusal)?;
 
     notifier.status("opening database");
     let db_props = DbProperties::load(&home)?;
-    let db = match db_props.db_type {
-        DbType::Sqlite => {
-            let path = db_props
-                .sqlite_path()
-                .context("db.properties: no SQLite database path")?;
-            Db::open_sqlite(&path, db_props.pool_max_active.clamp(2, 16))
-                .with_context(|| format!("opening SQLite database {}", path.display()))?
-        }
-        DbType::Postgresql => bail!(
-            "{}: type=postgresql is not available in this build yet (HA support lands with the cluster work); use type=sqlite for a single node",
-            home.etc().join("db.properties").display()
-        ),
+    let db = {
+        let (home, key, node_id, clock) = (
+            home.clone(),
+            master_key.clone(),
+            node_id.clone(),
+            clock.clone(),
+        );
+        tokio::task::spawn_blocking(move || -> Result<Db, ClusterError> {
+            let app_name = format!("arca-server {node_id}");
+            let (db, _) = bootstrap::open_database(&home, &db_props, &key.key, &app_name)?;
+            bootstrap::check_master_key(&db, &home, &key, arca_db::Clock::now_ms(&*clock))?;
+            Ok(db)
+        })
+        .await
+        .context("database start-up worker")?
+        .map_err(refusal)
+        .context("opening the database")?
     };
+
+    notifier.status("joining the cluster");
+    let build = &arca_runtime::BUILD;
+    let membership = Membership::join(
+        db.clone(),
+        identity.clone(),
+        clock.clone(),
+        settings.timing,
+        Build {
+            version: build.version.to_string(),
+            revision: build.revision.to_string(),
+            release_date: build.timestamp.to_string(),
+        },
+    )
+    .await
+    .map_err(refusal)?;
 
     notifier.status("checking storage");
     let store_cfg = BinaryStoreConfig::load(&home)?;
-    let layout = store_cfg.file_system_layout(&home)?;
+    let mut layout = store_cfg.file_system_layout_in(&home, &identity.data_dir)?;
+    if identity.is_ha() {
+        // Shared filestore: each node stages uploads in its own directory, so a
+        // node's start-up cleanup never touches another node's in-flight uploads.
+        layout.temp_dir = layout.temp_dir.join(&node_id);
+    }
     let store = FileStore::open(layout.file_store_dir.clone(), layout.temp_dir.clone())
         .with_context(|| format!("opening file store {}", layout.file_store_dir.display()))?;
     let cleaned = store
@@ -177,17 +219,25 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             layout.temp_dir.display()
         );
     }
+    let drain_flag = crate::state::drain_flag(&home);
+    if drain_flag.exists() {
+        tracing::info!(
+            "clearing the drain request of the previous run ({})",
+            drain_flag.display()
+        );
+        let _ = std::fs::remove_file(&drain_flag);
+    }
 
-    let clock = Arc::new(SystemClock);
     ensure_admin(&db, &home, arca_db::Clock::now_ms(&*clock)).await?;
 
     let app = Arc::new(AppState::new(
         home.clone(),
-        node_id.clone(),
+        membership.clone(),
         settings.clone(),
         db,
         store,
         clock,
+        &master_key.key,
     ));
 
     let listener = tokio::net::TcpListener::bind(opts.listen)
@@ -211,9 +261,9 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     arca_runtime::spawn_watchdog(notifier.clone(), move || {
         hb.is_fresh(Duration::from_secs(10))
     });
+    let heartbeats = membership.spawn();
     crate::gc::spawn(app.clone());
 
-    let build = &arca_runtime::BUILD;
     let ctx = if settings.context_path.is_empty() {
         "/"
     } else {
@@ -221,18 +271,25 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     };
     tracing::info!(
         arca_node_id = %node_id,
-        "arca-server {} (revision {}, {}) HA Node ID: {node_id}; home {}; data {}; listening on http://{local}{ctx}",
+        "arca-server {} (revision {}, {}) HA Node ID: '{node_id}' ({}); home {}; data dir {}; \
+         backup dir {}; database {}; listening on http://{local}{ctx}",
         build.version,
         build.revision,
         build.timestamp,
+        identity.role,
         home.root().display(),
         layout.file_store_dir.display(),
+        identity.backup_dir.display(),
+        app.db.backend_name(),
     );
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let server = crate::serve::serve_http(app.clone(), listener, async {
         let _ = shutdown_rx.await;
     });
     let mut server = Box::pin(server);
+    if let Err(e) = membership.set_state(NodeState::Running).await {
+        tracing::warn!("could not record state RUNNING in the node registry: {e}");
+    }
     notifier.ready(&format!(
         "serving http://{local}{ctx} as node {node_id} (ready in {} ms)",
         started.elapsed().as_millis()
@@ -259,6 +316,9 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     }
 
     app.start_draining();
+    if let Err(e) = membership.set_state(NodeState::Stopping).await {
+        tracing::warn!("could not record state STOPPING in the node registry: {e}");
+    }
     let delay = settings.drain_delay;
     if !delay.is_zero() {
         // Health checks answer 503 from now on; keep serving until the load
@@ -285,6 +345,15 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         msg = control.recv() => if msg == Some(Control::Shutdown) {
             tracing::warn!("second termination signal; closing remaining connections");
         },
+    }
+    heartbeats.abort();
+    match membership.leave().await {
+        Ok(()) => {
+            tracing::info!(arca_node_id = %node_id, "left the cluster: state STOPPED, locks released")
+        }
+        Err(e) => {
+            tracing::warn!("could not record state STOPPED (the node turns stale instead): {e}")
+        }
     }
     tracing::info!(arca_node_id = %node_id, "stopped");
     Ok(())

@@ -115,6 +115,51 @@ async fn sweep_orphan_files(app: &App, grace: Duration) -> Result<usize, ApiErro
         .await
 }
 
+/// In a cluster each node stages uploads in `_pre/<node-id>/` on the shared
+/// filestore and empties its own directory at start. A node that never comes
+/// back would leave its partial uploads forever: the duty holder removes
+/// files older than the stale period from directories of nodes that are not
+/// active. Returns how many files it removed.
+pub async fn sweep_abandoned_uploads(app: &App) -> Result<usize, ApiError> {
+    let active = app.membership.active_node_ids().await?;
+    let own = app.store.temp_dir().to_path_buf();
+    let Some(root) = own.parent().map(std::path::Path::to_path_buf) else {
+        return Ok(0);
+    };
+    let min_age = app.settings.timing.stale;
+    tokio::task::spawn_blocking(move || -> std::io::Result<usize> {
+        let now = SystemTime::now();
+        let mut removed = 0;
+        for dir in std::fs::read_dir(&root)? {
+            let dir = dir?;
+            let name = dir.file_name().to_string_lossy().into_owned();
+            if dir.path() == own || active.contains(&name) || !dir.file_type()?.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(dir.path())? {
+                let file = file?;
+                let old = file
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .map(|t| now.duration_since(t).unwrap_or_default() > min_age)
+                    .unwrap_or(false);
+                if old && std::fs::remove_file(file.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+            // only succeeds once empty
+            let _ = std::fs::remove_dir(dir.path());
+        }
+        if removed > 0 {
+            tracing::info!("removed {removed} abandoned partial upload(s) of nodes that are gone");
+        }
+        Ok(removed)
+    })
+    .await
+    .map_err(|e| ApiError::internal("upload sweep worker", e))?
+    .map_err(|e| ApiError::internal("sweeping _pre", e))
+}
+
 /// Background loop: collect every `interval` (0 disables).
 pub fn spawn(app: App) -> Option<tokio::task::JoinHandle<()>> {
     let interval = app.settings.gc_interval;
@@ -130,8 +175,17 @@ pub fn spawn(app: App) -> Option<tokio::task::JoinHandle<()>> {
             if app.is_draining() {
                 break;
             }
+            // A cluster-wide duty: only the holder of the duties lease collects.
+            if !app.membership.is_duty_leader() {
+                continue;
+            }
             if let Err(e) = collect(&app).await {
                 tracing::warn!(error = %e.message, "garbage collection failed");
+            }
+            if app.membership.identity().is_ha()
+                && let Err(e) = sweep_abandoned_uploads(&app).await
+            {
+                tracing::warn!(error = %e.message, "sweeping abandoned uploads failed");
             }
         }
     }))

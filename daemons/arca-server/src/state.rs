@@ -6,8 +6,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use arca_config::Home;
+use arca_cluster::{Membership, Timing};
+use arca_config::{Home, MasterKey};
 use arca_crypto::CacheKeyer;
+use arca_crypto::master_key::{ReplayGuard, RequestSigner};
 use arca_db::{Clock, Db};
 use arca_storage::FileStore;
 use warp::http::HeaderValue;
@@ -17,6 +19,10 @@ use warp::http::HeaderValue;
 pub struct Settings {
     /// `""` for the root, else `/artifactory`-style.
     pub context_path: String,
+    /// `arca.url.base`: the load balancer's URL, used in `uri`/`downloadUri` fields.
+    pub url_base: Option<String>,
+    /// Heartbeat, stale period, lock lease.
+    pub timing: Timing,
     pub max_upload_bytes: u64,
     pub max_path_length: usize,
     pub gc_interval: Duration,
@@ -121,12 +127,26 @@ impl AuthCache {
     }
 }
 
+/// `<home>/run/drain`: present while `arcactl node drain` is in effect.
+pub fn drain_flag(home: &Home) -> std::path::PathBuf {
+    home.run_dir().join("drain")
+}
+
+/// How far a signed node request's clock may be off.
+pub const NODE_SIGNATURE_MAX_SKEW_MS: i64 = 60_000;
+
 /// Everything a request handler needs.
 #[derive(Debug)]
 pub struct AppState {
     pub home: Home,
     pub node_id: String,
     pub node_id_header: HeaderValue,
+    pub membership: Arc<Membership>,
+    /// Verifies node-to-node requests (HMAC keyed by the master key).
+    pub signer: RequestSigner,
+    pub replay_guard: ReplayGuard,
+    /// Key-check value of this node's master key (reported to `arcactl ha check`).
+    pub master_key_check: String,
     pub settings: Settings,
     pub db: Db,
     pub store: FileStore,
@@ -138,12 +158,14 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         home: Home,
-        node_id: String,
+        membership: Arc<Membership>,
         settings: Settings,
         db: Db,
         store: FileStore,
         clock: Arc<dyn Clock>,
+        master_key: &MasterKey,
     ) -> Self {
+        let node_id = membership.node_id().to_string();
         let node_id_header =
             HeaderValue::from_str(&node_id).unwrap_or_else(|_| HeaderValue::from_static("arca"));
         let auth_cache = AuthCache::new(settings.auth_cache_ttl);
@@ -151,6 +173,10 @@ impl AppState {
             home,
             node_id,
             node_id_header,
+            membership,
+            signer: RequestSigner::new(master_key.bytes()),
+            replay_guard: ReplayGuard::new(2 * NODE_SIGNATURE_MAX_SKEW_MS, 100_000),
+            master_key_check: arca_crypto::master_key::key_check_value(master_key.bytes()),
             settings,
             db,
             store,
@@ -170,6 +196,11 @@ impl AppState {
 
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Has an operator drained this node (`arcactl node drain`)?
+    pub fn drain_requested(&self) -> bool {
+        drain_flag(&self.home).exists()
     }
 }
 

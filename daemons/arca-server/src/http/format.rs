@@ -23,8 +23,10 @@ pub fn http_date(ms: i64) -> String {
 }
 
 /// The URL clients reach this server under, context path included: the
-/// reference's override headers win, then `X-Forwarded-Proto`/`Host`.
-pub fn base_url(headers: &HeaderMap, context_path: &str) -> String {
+/// reference's override headers win, then `arca.url.base` (the load
+/// balancer's URL, the HA guide's "Custom URL Base"), then
+/// `X-Forwarded-Proto`/`Host`.
+pub fn base_url(headers: &HeaderMap, context_path: &str, url_base: Option<&str>) -> String {
     for name in [
         "x-artifactory-override-base-url",
         "x-jfrog-override-base-url",
@@ -34,6 +36,9 @@ pub fn base_url(headers: &HeaderMap, context_path: &str) -> String {
         {
             return v.trim_end_matches('/').to_string();
         }
+    }
+    if let Some(base) = url_base {
+        return base.to_string();
     }
     let scheme = headers
         .get("x-forwarded-proto")

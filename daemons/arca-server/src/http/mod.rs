@@ -40,6 +40,8 @@ pub struct Request {
     /// Behind a mutex only so `&Request` is `Sync` across awaits; taken once.
     body: std::sync::Mutex<Option<BodyStream>>,
     pub base_url: String,
+    /// The request target as received (context path and query included), for node signatures.
+    pub path_and_query: String,
 }
 
 impl Request {
@@ -180,7 +182,12 @@ async fn route(
             .ok_or_else(|| ApiError::not_found(format!("Not found: arca serves under {ctx}/")))?
     };
     let rest = rest.trim_start_matches('/').to_string();
-    let base_url = format::base_url(&headers, &ctx);
+    let base_url = format::base_url(&headers, &ctx, app.settings.url_base.as_deref());
+    let path_and_query = if raw_query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{raw_query}")
+    };
     let query = parse_query(&raw_query);
     let mut req = Request {
         app,
@@ -191,6 +198,7 @@ async fn route(
         raw_query,
         body: std::sync::Mutex::new(Some(body)),
         base_url,
+        path_and_query,
     };
     if req.rest.is_empty() {
         return repos_api::root_listing(&req).await;

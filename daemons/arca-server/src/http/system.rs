@@ -3,17 +3,28 @@
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
+use arca_db::cluster::{self, NodeRecord};
+
 use crate::gc;
 use crate::http::Request;
 use crate::http::auth::require_admin;
 use crate::http::error::{ApiError, ApiResult, json_response, text_response};
+use crate::http::format::iso8601;
+use crate::state::NODE_SIGNATURE_MAX_SKEW_MS;
 
 pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
     match (req.method.clone(), tail) {
         (Method::GET | Method::HEAD, "ping") => ping(req).await,
         (Method::GET, "version") => version(req).await,
         (Method::POST, "storage/gc") => run_gc(req).await,
-        (_, "ping" | "version" | "storage/gc") => Err(ApiError::method_not_allowed()),
+        (Method::GET, "ha/nodes") => ha_nodes(req).await,
+        (Method::DELETE, t) if t.starts_with("ha/nodes/") => {
+            delete_ha_node(req, &t["ha/nodes/".len()..]).await
+        }
+        (Method::GET, "ha/self") => ha_self(req).await,
+        (_, "ping" | "version" | "storage/gc" | "ha/nodes" | "ha/self") => {
+            Err(ApiError::method_not_allowed())
+        }
         _ => Err(ApiError::not_found(format!(
             "Unknown API endpoint /api/system/{tail}"
         ))),
@@ -24,6 +35,12 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
 async fn unready_reason(req: &Request) -> Option<String> {
     if req.app.is_draining() {
         return Some("node is shutting down".into());
+    }
+    if req.app.drain_requested() {
+        return Some(
+            "node is drained by an operator (arcactl node drain); `arcactl node undrain` serves again"
+                .into(),
+        );
     }
     if let Err(e) = req.app.db.ping().await {
         return Some(format!("database unavailable: {e}"));
@@ -84,4 +101,134 @@ async fn run_gc(req: &Request) -> ApiResult<Response> {
             "expiredTokensRemoved": report.expired_tokens_removed,
         }),
     ))
+}
+
+fn node_json(n: &NodeRecord, now: i64, stale_ms: i64, leader: Option<&str>) -> serde_json::Value {
+    serde_json::json!({
+        "id": n.node_id,
+        "startTime": iso8601(n.start_time),
+        "url": n.context_url,
+        "membershipPort": n.membership_port,
+        "state": n.state.as_str(),
+        "role": n.role.as_str(),
+        "lastHeartbeat": iso8601(n.last_heartbeat),
+        "heartbeatAgeSecs": (now - n.last_heartbeat).max(0) / 1000,
+        "stale": n.is_stale(now, stale_ms),
+        "version": n.version,
+        "revision": n.revision,
+        "releaseDate": n.release_date,
+        "runsClusterDuties": leader == Some(n.node_id.as_str()),
+    })
+}
+
+/// The HA guide's HA table: one object per registered node.
+async fn ha_nodes(req: &Request) -> ApiResult<Response> {
+    let principal = req.principal().await?;
+    require_admin(&principal)?;
+    let (nodes, lease) = req
+        .app
+        .db
+        .read(|c| {
+            Ok::<_, arca_db::DbError>((
+                cluster::list_nodes(c)?,
+                cluster::get_lease(c, arca_cluster::DUTIES_LEASE)?,
+            ))
+        })
+        .await?;
+    let now = req.app.now_ms();
+    let stale_ms = req.app.settings.timing.stale.as_millis() as i64;
+    let leader = lease.filter(|l| l.expires > now).map(|l| l.owner);
+    let rows: Vec<serde_json::Value> = nodes
+        .iter()
+        .map(|n| node_json(n, now, stale_ms, leader.as_deref()))
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::Value::Array(rows),
+    ))
+}
+
+/// Remove a stopped or stale node from the registry (refused for an active one).
+async fn delete_ha_node(req: &Request, id: &str) -> ApiResult<Response> {
+    let principal = req.principal().await?;
+    require_admin(&principal)?;
+    let id = percent_encoding::percent_decode_str(id)
+        .decode_utf8_lossy()
+        .into_owned();
+    let now = req.app.now_ms();
+    let stale_ms = req.app.settings.timing.stale.as_millis() as i64;
+    let target = id.clone();
+    let removed = req
+        .app
+        .db
+        .write(move |c| cluster::delete_node(c, &target, now, stale_ms))
+        .await?;
+    if !removed {
+        return Err(ApiError::not_found(format!(
+            "No node '{id}' in the registry"
+        )));
+    }
+    tracing::info!(arca_node_id = %req.app.node_id, "removed node '{id}' from the registry");
+    Ok(text_response(
+        StatusCode::OK,
+        format!("Node '{id}' removed from the registry"),
+    ))
+}
+
+/// Node-to-node: this node's identity and master-key check value. Only for
+/// callers that sign with the cluster's master key (peers, `arcactl ha check`).
+async fn ha_self(req: &Request) -> ApiResult<Response> {
+    let caller = verify_node_signature(req)?;
+    let app = &req.app;
+    let m = &app.membership;
+    tracing::debug!(caller = %caller, "signed node request");
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({
+            "nodeId": app.node_id,
+            "role": m.identity().role.as_str(),
+            "state": m.state().as_str(),
+            "contextUrl": m.identity().context_url,
+            "version": arca_runtime::BUILD.version,
+            "revision": arca_runtime::BUILD.revision,
+            "releaseDate": arca_runtime::BUILD.timestamp,
+            "masterKeyCheck": app.master_key_check,
+            "database": app.db.backend_name(),
+            "urlBase": app.settings.url_base,
+            "drained": app.drain_requested(),
+            "runsClusterDuties": m.is_duty_leader(),
+        }),
+    ))
+}
+
+/// Check `x-arca-node-signature`: valid HMAC over method, path and query,
+/// node id, timestamp and nonce, timestamp within the allowed skew, nonce
+/// not seen before. Returns the calling node's id.
+pub fn verify_node_signature(req: &Request) -> ApiResult<String> {
+    let header = req
+        .header(arca_crypto::master_key::SIGNATURE_HEADER)
+        .ok_or_else(|| ApiError::unauthorized("node-to-node call without a signature"))?;
+    let now = req.app.now_ms();
+    let signed = req
+        .app
+        .signer
+        .verify(
+            header,
+            req.method.as_str(),
+            &req.path_and_query,
+            now,
+            NODE_SIGNATURE_MAX_SKEW_MS,
+        )
+        .map_err(|e| ApiError::unauthorized(format!("node signature rejected: {e}")))?;
+    if !req.app.replay_guard.check_and_remember(
+        &signed.node_id,
+        &signed.nonce,
+        signed.timestamp_ms,
+        now,
+    ) {
+        return Err(ApiError::unauthorized(
+            "node signature rejected: replayed request",
+        ));
+    }
+    Ok(signed.node_id)
 }

@@ -1,0 +1,305 @@
+//! Start-up of a cluster member: identity, master key, database.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use arca_config::{DbProperties, DbType, HaNodeProperties, Home, MasterKey};
+use arca_crypto::master_key::{SecretBox, generate_master_key_hex, is_sealed, key_check_value};
+use arca_db::cluster::{self, NodeRole};
+use arca_db::{Db, PgOptions};
+
+use crate::ClusterError;
+
+/// Cluster setting holding the master key's key-check value: every node
+/// compares its own key against it at start.
+pub const MASTER_KEY_CHECK_SETTING: &str = "master_key.check_value";
+
+/// Associated data sealed with the database password, so the ciphertext of
+/// another secret cannot be swapped in.
+const DB_PASSWORD_CONTEXT: &[u8] = b"db.properties:password";
+
+/// Who this node is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub node_id: String,
+    pub role: NodeRole,
+    /// `context.url` (empty for a single node).
+    pub context_url: String,
+    pub membership_port: u16,
+    /// Where binaries live: `arca.ha.data.dir`, else `<home>/data`.
+    pub data_dir: PathBuf,
+    /// `arca.ha.backup.dir`, else `<home>/backup`.
+    pub backup_dir: PathBuf,
+    /// `<host>:<home>`: tells a restart of this installation from a second
+    /// process using the same node id elsewhere.
+    pub instance: String,
+}
+
+impl Identity {
+    /// Read `etc/ha-node.properties`; without it this is a standalone node
+    /// named after the host.
+    pub fn from_home(home: &Home) -> Result<Identity, ClusterError> {
+        let root = std::fs::canonicalize(home.root()).unwrap_or_else(|_| home.root().to_path_buf());
+        let instance = format!(
+            "{}:{}",
+            nix_hostname().unwrap_or_else(|| "localhost".to_string()),
+            root.display()
+        );
+        match HaNodeProperties::load(home)? {
+            Some((ha, _warnings)) => Ok(Identity {
+                role: if ha.primary {
+                    NodeRole::Primary
+                } else {
+                    NodeRole::Member
+                },
+                context_url: ha.context_url.clone().unwrap_or_default(),
+                membership_port: ha.membership_port.unwrap_or(0),
+                data_dir: ha.data_dir.clone().unwrap_or_else(|| home.data()),
+                backup_dir: ha.backup_dir.clone().unwrap_or_else(|| home.backup()),
+                node_id: ha.node_id,
+                instance,
+            }),
+            None => Ok(Identity {
+                node_id: nix_hostname().unwrap_or_else(|| "arca".to_string()),
+                role: NodeRole::Standalone,
+                context_url: String::new(),
+                membership_port: 0,
+                data_dir: home.data(),
+                backup_dir: home.backup(),
+                instance,
+            }),
+        }
+    }
+
+    pub fn is_ha(&self) -> bool {
+        self.role != NodeRole::Standalone
+    }
+}
+
+fn nix_hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+}
+
+/// The master key and whether this start created it.
+#[derive(Debug, Clone)]
+pub struct MasterKeyState {
+    pub key: MasterKey,
+    pub created: bool,
+}
+
+/// Load `etc/security/master.key`. When absent, the primary (or a single
+/// node) creates one (mode 0600); a secondary refuses: it must use the key of
+/// the cluster it joins.
+pub fn load_or_create_master_key(
+    home: &Home,
+    identity: &Identity,
+) -> Result<MasterKeyState, ClusterError> {
+    if let Some(key) = MasterKey::load(home)? {
+        return Ok(MasterKeyState {
+            key,
+            created: false,
+        });
+    }
+    let path = home.master_key();
+    if identity.role == NodeRole::Member {
+        return Err(ClusterError::Refused(missing_key_message(&path)));
+    }
+    let hex = generate_master_key_hex();
+    write_private(&path, &hex).map_err(|source| ClusterError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    tracing::warn!(
+        "created the master key {} (mode 0600); copy it to every other node of the cluster \
+         and keep a backup: secrets in the database cannot be read without it",
+        path.display()
+    );
+    let key = MasterKey::parse(&hex, &path)?;
+    Ok(MasterKeyState { key, created: true })
+}
+
+fn missing_key_message(path: &Path) -> String {
+    format!(
+        "{} is missing: every node of a cluster uses the same master key — copy \
+         etc/security/master.key from an existing node (mode 0600, owned by the service user), \
+         then start this node again",
+        path.display()
+    )
+}
+
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(content.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
+}
+
+/// Open the database `db.properties` names (running migrations), decrypting
+/// an encrypted password with the master key; a plaintext PostgreSQL password
+/// is then rewritten encrypted. Returns the database and whether the password
+/// was encrypted now.
+pub fn open_database(
+    home: &Home,
+    props: &DbProperties,
+    key: &MasterKey,
+    application_name: &str,
+) -> Result<(Db, bool), ClusterError> {
+    match props.db_type {
+        DbType::Sqlite => {
+            let path = props.sqlite_path().ok_or_else(|| {
+                ClusterError::Refused("db.properties: no SQLite database path".into())
+            })?;
+            let db = Db::open_sqlite(&path, props.pool_max_active.clamp(2, 16))?;
+            Ok((db, false))
+        }
+        DbType::Postgresql => {
+            let file = home.db_properties();
+            let url = props.postgres_url().ok_or_else(|| {
+                ClusterError::Refused(format!("{}: url: not set", file.display()))
+            })?;
+            let secrets = SecretBox::new(key.bytes());
+            let (password, sealed) = match props.password.as_deref() {
+                Some(p) if is_sealed(p) => {
+                    let plain = secrets.open(p, DB_PASSWORD_CONTEXT).map_err(|e| {
+                        ClusterError::Refused(format!(
+                            "{}: password: cannot decrypt it with {} ({e}); the file was \
+                             encrypted with another master key — copy the cluster's master.key \
+                             or write the password in plain text again",
+                            file.display(),
+                            home.master_key().display()
+                        ))
+                    })?;
+                    let plain = String::from_utf8(plain).map_err(|_| {
+                        ClusterError::Refused(format!(
+                            "{}: password: decrypted value is not UTF-8",
+                            file.display()
+                        ))
+                    })?;
+                    (Some(plain), true)
+                }
+                Some(p) => (Some(p.to_string()), false),
+                None => (None, true),
+            };
+            let opts = PgOptions {
+                url: url.to_string(),
+                username: props.username.clone(),
+                password: password.clone(),
+                pool_max_active: props.pool_max_active,
+                pool_max_idle: props.pool_max_idle,
+                lock_pool_max: props.lock_pool_max,
+                application_name: application_name.to_string(),
+            };
+            let db = Db::open_postgres(&opts)?;
+            let mut encrypted_now = false;
+            if let (Some(plain), false) = (password, sealed) {
+                // Only after a successful login: a wrong password stays readable to fix.
+                let token = secrets.seal(plain.as_bytes(), DB_PASSWORD_CONTEXT);
+                arca_config::db::rewrite_password(&file, &token)?;
+                encrypted_now = true;
+                tracing::info!(
+                    "encrypted the database password in {} with the master key",
+                    file.display()
+                );
+            }
+            Ok((db, encrypted_now))
+        }
+    }
+}
+
+/// Compare this node's master key with the cluster's (the first node to start
+/// records its key-check value). A key created by this very start that does
+/// not match is removed again, so the next start asks for the right one.
+pub fn check_master_key(
+    db: &Db,
+    home: &Home,
+    key: &MasterKeyState,
+    now_ms: i64,
+) -> Result<(), ClusterError> {
+    let ours = key_check_value(key.key.bytes());
+    let stored =
+        db.write_blocking(|c| cluster::init_setting(c, MASTER_KEY_CHECK_SETTING, &ours, now_ms))?;
+    if stored == ours {
+        return Ok(());
+    }
+    if key.created {
+        let _ = std::fs::remove_file(home.master_key());
+        return Err(ClusterError::Refused(missing_key_message(
+            &home.master_key(),
+        )));
+    }
+    Err(ClusterError::Refused(format!(
+        "{} does not match the cluster's master key (key-check value in the database {stored}, \
+         this node's {ours}); copy etc/security/master.key from an existing node",
+        home.master_key().display()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secondary_without_key_is_refused_primary_creates_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        let mut id = Identity::from_home(&home).unwrap();
+        assert_eq!(id.role, NodeRole::Standalone);
+        id.role = NodeRole::Member;
+        let err = load_or_create_master_key(&home, &id)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("copy etc/security/master.key from an existing node"),
+            "{err}"
+        );
+        id.role = NodeRole::Primary;
+        let created = load_or_create_master_key(&home, &id).unwrap();
+        assert!(created.created);
+        let mode = std::fs::metadata(home.master_key()).unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+            0o600
+        );
+        let again = load_or_create_master_key(&home, &id).unwrap();
+        assert!(!again.created);
+        assert_eq!(again.key, created.key);
+    }
+
+    #[test]
+    fn master_key_must_match_the_clusters() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        let db = Db::open_sqlite(&dir.path().join("db"), 2).unwrap();
+        let id = Identity::from_home(&home).unwrap();
+        let first = load_or_create_master_key(&home, &id).unwrap();
+        check_master_key(&db, &home, &first, 1).unwrap();
+        std::fs::write(home.master_key(), "00112233445566778899aabbccddeeff\n").unwrap();
+        let other = load_or_create_master_key(&home, &id).unwrap();
+        let err = check_master_key(&db, &home, &other, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("does not match the cluster's master key"),
+            "{err}"
+        );
+        // a key generated by this start that does not match is taken back
+        std::fs::remove_file(home.master_key()).unwrap();
+        let fresh = load_or_create_master_key(&home, &id).unwrap();
+        let err = check_master_key(&db, &home, &fresh, 3)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is missing"), "{err}");
+        assert!(!home.master_key().exists());
+    }
+}

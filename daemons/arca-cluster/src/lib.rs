@@ -1,0 +1,32 @@
+//! Cluster membership shared by arca's daemons.
+//!
+//! * [`bootstrap`]: who this node is (ha-node.properties or single node), the
+//!   master key (created by the primary, refused when missing or different on
+//!   a secondary), opening the database with a password encrypted at rest.
+//! * [`membership`]: the node's row in the registry, its heartbeat, and the
+//!   election of the one node that runs cluster-wide duties.
+
+pub mod bootstrap;
+pub mod membership;
+
+use std::path::PathBuf;
+
+pub use bootstrap::{Identity, MASTER_KEY_CHECK_SETTING};
+pub use membership::{Build, DUTIES_LEASE, Membership, Timing};
+
+/// Why a node cannot start or keep its place in the cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// A startup check failed; the message says what to do.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Config(#[from] arca_config::ConfigError),
+    #[error(transparent)]
+    Db(#[from] arca_db::DbError),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
