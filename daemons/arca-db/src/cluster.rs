@@ -451,22 +451,23 @@ mod tests {
             );
             register_node(c, &node("b", NodeRole::Member, 2_000), 2_000, 30_000).unwrap();
             // "a" stops heartbeating: after the stale period it is marked and replaceable
-            assert!(mark_stale_nodes(c, 30_999, 30_000).unwrap().is_empty());
+            assert!(heartbeat(c, "b", NodeState::Running, 10_000).unwrap());
+            assert!(mark_stale_nodes(c, 31_999, 30_000).unwrap().is_empty());
             assert_eq!(
-                mark_stale_nodes(c, 31_000, 30_000).unwrap(),
+                mark_stale_nodes(c, 32_000, 30_000).unwrap(),
                 vec!["a".to_string()]
             );
             assert_eq!(
                 get_node(c, "a").unwrap().unwrap().state,
                 NodeState::Unavailable
             );
-            register_node(c, &node("c", NodeRole::Primary, 31_000), 31_000, 30_000).unwrap();
+            register_node(c, &node("c", NodeRole::Primary, 32_000), 32_000, 30_000).unwrap();
             assert!(matches!(
-                delete_node(c, "c", 31_000, 30_000),
+                delete_node(c, "c", 32_000, 30_000),
                 Err(DbError::Conflict(_))
             ));
-            assert!(delete_node(c, "a", 31_000, 30_000).unwrap());
-            assert!(heartbeat(c, "b", NodeState::Running, 31_500).unwrap());
+            assert!(delete_node(c, "a", 32_000, 30_000).unwrap());
+            assert!(heartbeat(c, "b", NodeState::Running, 32_500).unwrap());
             assert!(!heartbeat(c, "a", NodeState::Running, 31_500).unwrap());
         });
     }

@@ -77,18 +77,18 @@ pub struct PgManager {
 
 impl r2d2::ManageConnection for PgManager {
     type Connection = PgConn;
-    type Error = postgres::Error;
+    type Error = DbError;
 
-    fn connect(&self) -> Result<PgConn, postgres::Error> {
+    fn connect(&self) -> Result<PgConn, DbError> {
         Ok(PgConn::new(self.config.connect(postgres::NoTls)?))
     }
 
-    fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
-        conn.client.simple_query("").map(|_| ())
+    fn is_valid(&self, conn: &mut PgConn) -> Result<(), DbError> {
+        conn.check()
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
-        conn.client.is_closed()
+        conn.is_closed()
     }
 }
 
@@ -134,7 +134,7 @@ where
         }
         Pools::Postgres { main, .. } => {
             let mut pooled = main.get().map_err(DbError::from)?;
-            let PgConn { client, statements } = &mut *pooled;
+            let (client, statements) = pooled.parts()?;
             let tx = client.transaction().map_err(DbError::from)?;
             let conn = Conn::postgres(PgState {
                 handle: PgHandle::Tx(tx),
@@ -170,7 +170,7 @@ where
         }
         PoolRef::Postgres(pool) => {
             let mut pooled = pool.get().map_err(DbError::from)?;
-            let PgConn { client, statements } = &mut *pooled;
+            let (client, statements) = pooled.parts()?;
             f(&Conn::postgres(PgState {
                 handle: PgHandle::Client(client),
                 statements,

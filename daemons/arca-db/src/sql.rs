@@ -242,15 +242,52 @@ impl Row<'_> {
 
 /// A PostgreSQL connection with its prepared-statement cache.
 pub struct PgConn {
-    pub(crate) client: Client,
-    pub(crate) statements: HashMap<String, Statement>,
+    /// Always `Some` until dropped (see `Drop`).
+    client: Option<Client>,
+    statements: HashMap<String, Statement>,
 }
 
 impl PgConn {
     pub(crate) fn new(client: Client) -> PgConn {
         PgConn {
-            client,
+            client: Some(client),
             statements: HashMap::new(),
+        }
+    }
+
+    /// The client and the statement cache, borrowed separately.
+    pub(crate) fn parts(
+        &mut self,
+    ) -> Result<(&mut Client, &mut HashMap<String, Statement>), DbError> {
+        match self.client.as_mut() {
+            Some(c) => Ok((c, &mut self.statements)),
+            None => Err(DbError::Corrupt("connection already closed".into())),
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.client.as_ref().is_none_or(Client::is_closed)
+    }
+
+    pub(crate) fn check(&mut self) -> Result<(), DbError> {
+        self.parts()?.0.simple_query("")?;
+        Ok(())
+    }
+}
+
+impl Drop for PgConn {
+    /// The sync client closes its connection by blocking on its own runtime,
+    /// which panics on a tokio worker thread (pooled connections are dropped
+    /// wherever the last `Db` clone goes, e.g. at shutdown). Close it on a
+    /// plain thread then.
+    fn drop(&mut self) {
+        self.statements.clear();
+        if let Some(client) = self.client.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            let _ = std::thread::Builder::new()
+                .name("arca-db-close".into())
+                .spawn(move || drop(client));
         }
     }
 }

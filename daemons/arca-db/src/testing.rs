@@ -49,6 +49,36 @@ impl PgTestDb {
         })
     }
 
+    /// `(url without credentials, user, password)`, for writing a `db.properties`
+    /// that names them under their own keys.
+    pub fn split_credentials(&self) -> Result<(String, String, String), DbError> {
+        let config: postgres::Config = self.url.parse()?;
+        let host = match config.get_hosts().first() {
+            Some(postgres::config::Host::Tcp(h)) => h.clone(),
+            _ => "127.0.0.1".to_string(),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let user = config.get_user().unwrap_or("postgres").to_string();
+        let password = config
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .unwrap_or_default();
+        Ok((
+            format!("postgresql://{host}:{port}/{}", self.name),
+            user,
+            password,
+        ))
+    }
+
+    /// A `db.properties` for this database (small pools: tests run many servers at once).
+    pub fn db_properties(&self) -> Result<String, DbError> {
+        let (url, user, password) = self.split_credentials()?;
+        Ok(format!(
+            "type=postgresql\nurl={url}\nusername={user}\npassword={password}\n\
+             pool.max.active=8\npool.max.idle=1\npool.lock.max=2\n"
+        ))
+    }
+
     /// Options for [`Db::open_postgres`] with small pools.
     pub fn options(&self) -> PgOptions {
         PgOptions {

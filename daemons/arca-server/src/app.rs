@@ -257,10 +257,6 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             }
         });
     }
-    let hb = heartbeat.clone();
-    arca_runtime::spawn_watchdog(notifier.clone(), move || {
-        hb.is_fresh(Duration::from_secs(10))
-    });
     let heartbeats = membership.spawn();
     crate::gc::spawn(app.clone());
 
@@ -294,6 +290,11 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         "serving http://{local}{ctx} as node {node_id} (ready in {} ms)",
         started.elapsed().as_millis()
     ));
+    // Watchdog pings start with READY=1 (the protocol's order).
+    let hb = heartbeat.clone();
+    arca_runtime::spawn_watchdog(notifier.clone(), move || {
+        hb.is_fresh(Duration::from_secs(10))
+    });
     tracing::info!(
         arca_node_id = %node_id,
         "ready in {} ms",

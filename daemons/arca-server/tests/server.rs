@@ -24,6 +24,28 @@ struct Server {
     password: String,
 }
 
+/// `ARCA_TEST_BACKEND=postgresql` runs every test against PostgreSQL (a fresh
+/// database per home, see `arca_db::testing`); the default is SQLite.
+fn backend_is_postgres() -> bool {
+    std::env::var("ARCA_TEST_BACKEND").as_deref() == Ok("postgresql")
+}
+
+/// Databases of this test process, by home (kept across restarts of a server).
+static PG_DATABASES: std::sync::Mutex<Vec<(PathBuf, arca_db::PgTestDb)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Point a new home at its own PostgreSQL database when testing that backend.
+fn prepare_database(home: &Path) {
+    let file = home.join("etc/db.properties");
+    if !backend_is_postgres() || file.exists() {
+        return;
+    }
+    let db = arca_db::PgTestDb::create().unwrap();
+    std::fs::create_dir_all(home.join("etc")).unwrap();
+    std::fs::write(&file, db.db_properties().unwrap()).unwrap();
+    PG_DATABASES.lock().unwrap().push((home.to_path_buf(), db));
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -47,6 +69,7 @@ impl Server {
             )
             .unwrap();
         }
+        prepare_database(home);
         let port = free_port();
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -304,10 +327,23 @@ fn first_start_creates_layout_and_admin_password_file() {
         assert!(h.join(d).is_dir(), "{d} missing");
     }
     let db_props = std::fs::read_to_string(h.join("etc/db.properties")).unwrap();
-    assert!(
-        db_props.lines().any(|l| l.trim() == "type=sqlite"),
-        "{db_props}"
-    );
+    if backend_is_postgres() {
+        // the plaintext password was replaced by its encrypted form on first start
+        assert!(
+            db_props.lines().any(|l| l.trim() == "type=postgresql"),
+            "{db_props}"
+        );
+        assert!(
+            db_props.lines().any(|l| l.starts_with("password=enc:v1:")),
+            "{db_props}"
+        );
+        assert!(!db_props.contains("password=arca_test"), "{db_props}");
+    } else {
+        assert!(
+            db_props.lines().any(|l| l.trim() == "type=sqlite"),
+            "{db_props}"
+        );
+    }
     let bs = std::fs::read_to_string(h.join("etc/binarystore.xml")).unwrap();
     assert!(bs.contains("template=\"file-system\""));
     use std::os::unix::fs::PermissionsExt;
@@ -1149,6 +1185,7 @@ fn sd_notify_ready_status_watchdog_and_stopping() {
     sock.set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     let port = free_port();
+    prepare_database(&h);
     let mut child = Command::new(env!("CARGO_BIN_EXE_arca-server"))
         .arg("--home")
         .arg(&h)
