@@ -2,8 +2,12 @@
 # Runs the whole arca test suite on a fresh Debian 12 machine:
 #   1. installs what the tests need (only the missing Debian packages; nothing when all are there),
 #   2. cargo build --release -p arca-server -p arcactl,
-#   3. cargo test --workspace (unit + integration tests; the integration tests start the real binary),
-#   4. the real-client tests, tests/clients/*.sh (Maven, …), each against a fresh arca in a temp home.
+#   3. starts PostgreSQL (Debian package, tests/lib/postgres.sh) for the HA tests and the second pass,
+#   4. cargo test --workspace (unit + integration tests; the integration tests start the real binary;
+#      the cluster tests start three nodes on one PostgreSQL database), then the server's integration
+#      suite again with PostgreSQL as the metadata database,
+#   5. the real-client tests, tests/clients/*.sh (Maven, …), each against a fresh arca in a temp home,
+#      once on SQLite and once on PostgreSQL.
 # Prints a summary and ends with the line "N passed, M failed" (N, M count the client-test scripts).
 # Exit status: 0 when everything passed, 1 otherwise.
 #
@@ -101,7 +105,21 @@ install_deps() {
 # 2./3. cargo
 
 cargo_build() { cargo build --release -p arca-server -p arcactl; }
+
+# PostgreSQL for the HA tests and the second pass of the suite (Debian's package, started here).
+start_postgres() {
+    eval "$("$ROOT/tests/lib/postgres.sh" --export)"
+    # databases left by earlier runs that were killed (the tests drop their own)
+    psql -qAt "$ARCA_TEST_PG_URL" -c "SELECT datname FROM pg_database WHERE datname LIKE 'arca\_t\_%' OR datname LIKE 'arca\_c\_%'" |
+        while read -r db; do psql -qAt "$ARCA_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null; done
+    printf 'ARCA_TEST_PG_URL=%s\n' "$ARCA_TEST_PG_URL"
+}
+
+# Every crate's tests (SQLite by default; the HA tests and arca-db's backend tests use PostgreSQL).
 cargo_test() { cargo test --workspace; }
+# The server's integration suite again with PostgreSQL as the metadata database (the cluster tests
+# already run on it).
+cargo_test_postgres() { ARCA_TEST_BACKEND=postgresql cargo test -p arca-server --test server -- --skip ha::; }
 
 # ---------------------------------------------------------------------------------------------------------------
 # 4. client tests
@@ -124,13 +142,13 @@ run_clients() {
     fi
     for s in "${scripts[@]}"; do
         name=$(basename "$s" .sh)
-        banner "client test: $name"
+        banner "client test: $name${CLIENT_SUFFIX:-}"
         t0=$SECONDS
         rc=0
         local out
         out=$(mktemp)
         # the scripts reuse the binary built above; each starts (and stops) its own arca
-        ARCA_SKIP_BUILD=1 ARCA_TEST_NAME="$name" timeout --kill-after=30 "$timeout" bash "$s" 2>&1 | tee "$out" || rc=$?
+        ARCA_SKIP_BUILD=1 ARCA_TEST_NAME="$name" ARCA_TEST_BACKEND="${ARCA_TEST_BACKEND:-sqlite}" timeout --kill-after=30 "$timeout" bash "$s" 2>&1 | tee "$out" || rc=$?
         last=$(grep -E "^(PASS|FAIL) $name" "$out" | tail -n1 || true)
         rm -f "$out"
         if ((rc == 124 || rc == 137)); then
@@ -139,10 +157,10 @@ run_clients() {
         fi
         if ((rc == 0)); then
             CLIENT_PASS=$((CLIENT_PASS + 1))
-            CLIENT_RESULTS+=("PASS|$name|$((SECONDS - t0))|${last:-PASS $name}")
+            CLIENT_RESULTS+=("PASS|$name${CLIENT_SUFFIX:-}|$((SECONDS - t0))|${last:-PASS $name}")
         else
             CLIENT_FAIL=$((CLIENT_FAIL + 1))
-            CLIENT_RESULTS+=("FAIL|$name|$((SECONDS - t0))|${last:-FAIL $name: exit status $rc}")
+            CLIENT_RESULTS+=("FAIL|$name${CLIENT_SUFFIX:-}|$((SECONDS - t0))|${last:-FAIL $name: exit status $rc}")
         fi
     done
 }
@@ -156,9 +174,14 @@ else
     step_result SKIP "install test dependencies" 0
 fi
 run_step "cargo build --release" cargo_build || BUILD_OK=0
+PG_OK=1
+run_step "start PostgreSQL" start_postgres || PG_OK=0
+# run_step runs in a subshell: export the URL here too
+if ((PG_OK)); then eval "$("$ROOT/tests/lib/postgres.sh" --export)"; fi
 
 if ((CARGO_TEST)); then
     run_step "cargo test --workspace" cargo_test || true
+    run_step "server tests on PostgreSQL" cargo_test_postgres || true
 else
     step_result SKIP "cargo test --workspace" 0
 fi
@@ -175,7 +198,11 @@ elif ((!BUILD_OK)); then
 else
     t0=$SECONDS
     run_clients
-    step_result "$( ((CLIENT_FAIL == 0)) && echo PASS || echo FAIL)" "client tests" $((SECONDS - t0))
+    step_result "$( ((CLIENT_FAIL == 0)) && echo PASS || echo FAIL)" "client tests (SQLite)" $((SECONDS - t0))
+    t0=$SECONDS
+    failed_before=$CLIENT_FAIL
+    ARCA_TEST_BACKEND=postgresql CLIENT_SUFFIX=" (postgresql)" run_clients
+    step_result "$( ((CLIENT_FAIL == failed_before)) && echo PASS || echo FAIL)" "client tests (PostgreSQL)" $((SECONDS - t0))
 fi
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -238,6 +238,25 @@ _arca_alive() {
     [[ -n "$ARCA_PID" ]] && kill -0 "$ARCA_PID" 2>/dev/null
 }
 
+# _arca_use_postgres HOME — with ARCA_TEST_BACKEND=postgresql: a fresh database for HOME (created through
+# ARCA_TEST_PG_URL, see tests/lib/postgres.sh) and an etc/db.properties naming it. Kept across restarts.
+_arca_use_postgres() {
+    local home=$1 db url rest creds hostpart
+    [[ ! -f "$home/etc/db.properties" ]] || return 0
+    [[ -n "${ARCA_TEST_PG_URL:-}" ]] || arca_die "ARCA_TEST_BACKEND=postgresql needs ARCA_TEST_PG_URL (eval \"\$(tests/lib/postgres.sh --export)\")"
+    db="arca_c_$$_${RANDOM}"
+    psql -qAt -v ON_ERROR_STOP=1 "$ARCA_TEST_PG_URL" -c "CREATE DATABASE $db" >/dev/null
+    url=${ARCA_TEST_PG_URL%%\?*}
+    rest=${url#postgresql://}
+    creds=${rest%%@*}
+    hostpart=${rest#*@}
+    hostpart=${hostpart%%/*}
+    mkdir -p "$home/etc"
+    printf 'type=postgresql\nurl=postgresql://%s/%s\nusername=%s\npassword=%s\npool.max.active=16\npool.max.idle=2\n' \
+        "$hostpart" "$db" "${creds%%:*}" "${creds#*:}" >"$home/etc/db.properties"
+    arca_log "using PostgreSQL database $db"
+}
+
 # arca_start [HOME_DIR] [extra server args...] — HOME_DIR defaults to a new temp dir.
 # Retries on another port when the chosen one was taken in between (up to 3 attempts).
 # shellcheck disable=SC2120  # the arguments are optional
@@ -251,6 +270,7 @@ arca_start() {
     mkdir -p "$home"
     ARCA_HOME_DIR=$home
     ARCA_LOG="$home/arca-server.log"
+    [[ "${ARCA_TEST_BACKEND:-sqlite}" != postgresql ]] || _arca_use_postgres "$home"
     local attempt deadline
     for attempt in 1 2 3; do
         ARCA_PORT=$(arca_free_port)

@@ -145,6 +145,81 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// Connection options for the PostgreSQL database `db.properties` names,
+/// with the password decrypted; the flag says whether it was stored encrypted.
+pub fn postgres_options(
+    home: &Home,
+    props: &DbProperties,
+    key: &MasterKey,
+    application_name: &str,
+) -> Result<(PgOptions, bool), ClusterError> {
+    let file = home.db_properties();
+    let url = props
+        .postgres_url()
+        .ok_or_else(|| ClusterError::Refused(format!("{}: url: not set", file.display())))?;
+    let (password, sealed) = match props.password.as_deref() {
+        Some(p) if is_sealed(p) => {
+            let plain = SecretBox::new(key.bytes())
+                .open(p, DB_PASSWORD_CONTEXT)
+                .map_err(|e| {
+                    ClusterError::Refused(format!(
+                        "{}: password: cannot decrypt it with {} ({e}); the file was encrypted \
+                         with another master key — copy the cluster's master.key or write the \
+                         password in plain text again",
+                        file.display(),
+                        home.master_key().display()
+                    ))
+                })?;
+            let plain = String::from_utf8(plain).map_err(|_| {
+                ClusterError::Refused(format!(
+                    "{}: password: decrypted value is not UTF-8",
+                    file.display()
+                ))
+            })?;
+            (Some(plain), true)
+        }
+        Some(p) => (Some(p.to_string()), false),
+        None => (None, false),
+    };
+    Ok((
+        PgOptions {
+            url: url.to_string(),
+            username: props.username.clone(),
+            password,
+            pool_max_active: props.pool_max_active,
+            pool_max_idle: props.pool_max_idle,
+            lock_pool_max: props.lock_pool_max,
+            application_name: application_name.to_string(),
+        },
+        sealed,
+    ))
+}
+
+/// Connect to the database without changing anything (no migrations, no
+/// rewrite of db.properties): for tools such as `arcactl`.
+pub fn connect_database(
+    home: &Home,
+    props: &DbProperties,
+    key: &MasterKey,
+    application_name: &str,
+) -> Result<Db, ClusterError> {
+    match props.db_type {
+        DbType::Sqlite => {
+            let path = props.sqlite_path().ok_or_else(|| {
+                ClusterError::Refused("db.properties: no SQLite database path".into())
+            })?;
+            Ok(Db::connect_sqlite(&path, 2)?)
+        }
+        DbType::Postgresql => {
+            let (mut opts, _) = postgres_options(home, props, key, application_name)?;
+            opts.pool_max_active = 2;
+            opts.pool_max_idle = 1;
+            opts.lock_pool_max = 1;
+            Ok(Db::connect_postgres(&opts)?)
+        }
+    }
+}
+
 /// Open the database `db.properties` names (running migrations), decrypting
 /// an encrypted password with the master key; a plaintext PostgreSQL password
 /// is then rewritten encrypted. Returns the database and whether the password
@@ -164,47 +239,13 @@ pub fn open_database(
             Ok((db, false))
         }
         DbType::Postgresql => {
-            let file = home.db_properties();
-            let url = props.postgres_url().ok_or_else(|| {
-                ClusterError::Refused(format!("{}: url: not set", file.display()))
-            })?;
-            let secrets = SecretBox::new(key.bytes());
-            let (password, sealed) = match props.password.as_deref() {
-                Some(p) if is_sealed(p) => {
-                    let plain = secrets.open(p, DB_PASSWORD_CONTEXT).map_err(|e| {
-                        ClusterError::Refused(format!(
-                            "{}: password: cannot decrypt it with {} ({e}); the file was \
-                             encrypted with another master key — copy the cluster's master.key \
-                             or write the password in plain text again",
-                            file.display(),
-                            home.master_key().display()
-                        ))
-                    })?;
-                    let plain = String::from_utf8(plain).map_err(|_| {
-                        ClusterError::Refused(format!(
-                            "{}: password: decrypted value is not UTF-8",
-                            file.display()
-                        ))
-                    })?;
-                    (Some(plain), true)
-                }
-                Some(p) => (Some(p.to_string()), false),
-                None => (None, true),
-            };
-            let opts = PgOptions {
-                url: url.to_string(),
-                username: props.username.clone(),
-                password: password.clone(),
-                pool_max_active: props.pool_max_active,
-                pool_max_idle: props.pool_max_idle,
-                lock_pool_max: props.lock_pool_max,
-                application_name: application_name.to_string(),
-            };
+            let (opts, sealed) = postgres_options(home, props, key, application_name)?;
             let db = Db::open_postgres(&opts)?;
             let mut encrypted_now = false;
-            if let (Some(plain), false) = (password, sealed) {
+            if let (Some(plain), false) = (opts.password.as_deref(), sealed) {
                 // Only after a successful login: a wrong password stays readable to fix.
-                let token = secrets.seal(plain.as_bytes(), DB_PASSWORD_CONTEXT);
+                let token = SecretBox::new(key.bytes()).seal(plain.as_bytes(), DB_PASSWORD_CONTEXT);
+                let file = home.db_properties();
                 arca_config::db::rewrite_password(&file, &token)?;
                 encrypted_now = true;
                 tracing::info!(

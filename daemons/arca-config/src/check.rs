@@ -129,7 +129,7 @@ mod tests {
             errors,
             vec![
                 format!(
-                    "error: {etc}/db.properties:{}: type: sqlite is only for single node; HA needs type=postgresql (etc/ha-node.properties exists)",
+                    "error: {etc}/db.properties:{}: type: HA needs an external database: sqlite is only for a single node and etc/ha-node.properties exists; set type=postgresql with url, username and password",
                     crate::home::DEFAULT_DB_PROPERTIES
                         .lines()
                         .position(|l| l == "type=sqlite")
@@ -230,7 +230,7 @@ mod tests {
         assert!(
             d[0].error
                 .message
-                .contains("copy etc/security/master.key from the primary")
+                .contains("copy etc/security/master.key from an existing node")
         );
     }
 }

@@ -157,7 +157,8 @@ pub(crate) fn analyse(home: &Home) -> (Option<DbProperties>, Diags) {
                 diags.error(
                     ConfigError::new(
                         &path,
-                        "missing: HA (etc/ha-node.properties exists) needs type=postgresql here",
+                        "missing: HA needs an external database — etc/ha-node.properties exists, \
+                         so set type=postgresql, url, username and password here",
                     )
                     .with_key("type"),
                 );
@@ -204,8 +205,9 @@ fn analyse_file(file: &PropFile, home: &Home, ha: bool, diags: &mut Diags) -> Op
             Some(DbType::Sqlite) if ha => {
                 diags.error(file.err(
                     e,
-                    "sqlite is only for single node; HA needs type=postgresql \
-                     (etc/ha-node.properties exists)",
+                    "HA needs an external database: sqlite is only for a single node and \
+                     etc/ha-node.properties exists; set type=postgresql with url, username \
+                     and password",
                 ));
                 None
             }
@@ -791,7 +793,7 @@ mod tests {
         assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("type")));
         assert!(
             e.message
-                .starts_with("sqlite is only for single node; HA needs type=postgresql"),
+                .starts_with("HA needs an external database: sqlite is only for a single node"),
             "{e}"
         );
     }

@@ -82,7 +82,7 @@ pub(crate) fn analyse(home: &Home, secondary: bool, diags: &mut Diags) {
         Ok(None) if secondary => diags.error(ConfigError::new(
             &path,
             "missing: a secondary node (primary=false) cannot generate the master key; \
-             copy etc/security/master.key from the primary node",
+             copy etc/security/master.key from an existing node",
         )),
         Ok(None) => {}
         Err(e) => diags.error(e),

@@ -118,9 +118,11 @@ impl NodeRecord {
         self.state.is_live() && now_ms - self.last_heartbeat < stale_ms
     }
 
-    /// Live state but no heartbeat for `stale_ms` or longer.
+    /// Did not stop cleanly and has had no heartbeat for `stale_ms` or longer
+    /// (live state, or already marked UNAVAILABLE).
     pub fn is_stale(&self, now_ms: i64, stale_ms: i64) -> bool {
-        self.state.is_live() && now_ms - self.last_heartbeat >= stale_ms
+        (self.state.is_live() || self.state == NodeState::Unavailable)
+            && now_ms - self.last_heartbeat >= stale_ms
     }
 }
 

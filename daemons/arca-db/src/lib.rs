@@ -188,6 +188,13 @@ impl Db {
     /// Open (creating if needed) the SQLite database at `path` and bring its
     /// schema up to date. Refuses a schema newer than this build knows.
     pub fn open_sqlite(path: &Path, max_connections: u32) -> Result<Db, DbError> {
+        let db = Db::connect_sqlite(path, max_connections)?;
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// Open the SQLite database at `path` without touching the schema.
+    pub fn connect_sqlite(path: &Path, max_connections: u32) -> Result<Db, DbError> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| DbError::Io(parent.to_path_buf(), e))?;
         }
@@ -205,11 +212,9 @@ impl Db {
             // Bounded: `read_now` waits on the calling thread when every connection is busy.
             .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
-        let db = Db {
+        Ok(Db {
             pools: Pools::Sqlite(pool),
-        };
-        db.migrate()?;
-        Ok(db)
+        })
     }
 
     /// Connect to PostgreSQL and bring the schema up to date: migrations run

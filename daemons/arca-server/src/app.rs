@@ -159,6 +159,13 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let identity = Identity::from_home(&home)?;
     let node_id = identity.node_id.clone();
     let clock = Arc::new(SystemClock);
+    if let Some((ha, _)) = HaNodeProperties::load(&home)? {
+        // cluster.interface must name one of this host's addresses (exact or wildcard)
+        let addrs = arca_config::ha_node::local_addresses()?;
+        if let Some(addr) = ha.cluster_address(&addrs)? {
+            tracing::info!("cluster interface: {addr}");
+        }
+    }
 
     notifier.status("loading the master key");
     let master_key = bootstrap::load_or_create_master_key(&home, &identity).map_err(refusal)?;

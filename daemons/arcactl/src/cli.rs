@@ -20,6 +20,12 @@ pub enum Command {
     /// Generate or inspect the cluster master key (etc/security/master.key).
     #[command(subcommand)]
     MasterKey(MasterKeyCommand),
+    /// Take this node out of the load balancer's rotation and back (drain / undrain).
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// Check a high-availability cluster (the HA guide's "Testing Your HA Configuration").
+    #[command(subcommand)]
+    Ha(HaCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,6 +51,66 @@ pub enum MasterKeyCommand {
     /// same key. Warns on stderr when the file is readable by group or others (mode above
     /// 0600). Exit status 1 when the file is missing or invalid.
     Check(HomeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Drain this node: create <home>/run/drain so the load balancer stops routing to it.
+    ///
+    /// While the flag exists the running arca-server answers 503 on /api/system/ping and
+    /// /api/v1/system/readiness (naming `arcactl node undrain`); in-flight and new requests
+    /// still complete. The server removes a leftover flag when it starts.
+    ///
+    /// With a URL (--url, else context.url of etc/ha-node.properties) the command confirms
+    /// that GET <url>/api/v1/system/readiness answers 503. An unreachable node is reported
+    /// but is no error: the flag is in place. Exit status 1 only when the node answers
+    /// something else than 503.
+    Drain(NodeArgs),
+    /// Undrain this node: remove <home>/run/drain (fine when it is absent).
+    ///
+    /// With a URL (--url, else context.url of etc/ha-node.properties) the command confirms
+    /// that GET <url>/api/v1/system/readiness answers 200 again. An unreachable node is
+    /// reported but is no error. Exit status 1 only when the node answers something else
+    /// than 200 (e.g. 503 because its database is unavailable).
+    Undrain(NodeArgs),
+}
+
+/// Home directory plus the node's own URL for the confirmation request.
+#[derive(Debug, Clone, Args)]
+pub struct NodeArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// URL of this node including the context path (e.g. http://10.0.0.1:8081/artifactory);
+    /// default: context.url of etc/ha-node.properties.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HaCommand {
+    /// Run the HA self-test from this node's configuration (master key, db.properties,
+    /// system.properties) and print one line per item.
+    ///
+    /// Each line is `OK   <item>[: <detail>]` or `FAIL <item>: <what is wrong> — fix: <how
+    /// to fix>`. Items: the database is reachable and its schema version known; the registry
+    /// has an active node and no stale one; every active node answers GET
+    /// <context.url>/api/system/ping with 200 and its own X-Arca-Node-Id; exactly one
+    /// primary; the same version on all nodes; arca.url.base is set (and equals --lb); the
+    /// master key matches the database's key-check value and every active node's (signed GET
+    /// <context.url>/api/system/ha/self). HTTP requests time out after 3 s.
+    ///
+    /// Exit status 0 when every item passes, 1 otherwise.
+    Check(HaCheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HaCheckArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// The load balancer's URL (e.g. https://repo.example.com/artifactory): arca.url.base
+    /// must equal it (one trailing '/' ignored). It is not contacted.
+    #[arg(long, value_name = "URL")]
+    pub lb: Option<String>,
 }
 
 /// Selects the node's home directory (`etc/`, `data/`, `backup/`, `run/`).
@@ -87,5 +153,53 @@ mod tests {
             panic!("parsed as {:?}", cli.command);
         };
         assert_eq!(args.home, PathBuf::from("/h"));
+    }
+
+    #[test]
+    fn parses_node_drain_and_undrain() {
+        let cli = Cli::try_parse_from(["arcactl", "node", "drain", "--home", "/h"]).unwrap();
+        let Command::Node(NodeCommand::Drain(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.home.home, PathBuf::from("/h"));
+        assert_eq!(args.url, None);
+        let cli = Cli::try_parse_from([
+            "arcactl",
+            "node",
+            "undrain",
+            "--home",
+            "/h",
+            "--url",
+            "http://n1:8081/artifactory",
+        ])
+        .unwrap();
+        let Command::Node(NodeCommand::Undrain(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.url.as_deref(), Some("http://n1:8081/artifactory"));
+    }
+
+    #[test]
+    fn parses_ha_check() {
+        let cli = Cli::try_parse_from(["arcactl", "ha", "check", "--home", "/h"]).unwrap();
+        let Command::Ha(HaCommand::Check(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.home.home, PathBuf::from("/h"));
+        assert_eq!(args.lb, None);
+        let cli = Cli::try_parse_from([
+            "arcactl",
+            "ha",
+            "check",
+            "--home",
+            "/h",
+            "--lb",
+            "http://lb/a",
+        ])
+        .unwrap();
+        let Command::Ha(HaCommand::Check(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.lb.as_deref(), Some("http://lb/a"));
     }
 }

@@ -15,8 +15,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sha2::Digest;
 
+mod ha;
+
 struct Server {
     child: Option<Child>,
+    /// Loopback address it listens on (127.0.0.1, or 127.0.0.11… for cluster nodes).
+    ip: String,
     /// `arca.http.context.path` in effect.
     context: String,
     home: PathBuf,
@@ -70,7 +74,22 @@ impl Server {
             .unwrap();
         }
         prepare_database(home);
-        let port = free_port();
+        let context = system_props
+            .iter()
+            .find_map(|l| l.strip_prefix("arca.http.context.path="))
+            .unwrap_or("/artifactory")
+            .to_string();
+        let mut server = Self::spawn(home, "127.0.0.1", free_port(), &context);
+        server.wait_ready();
+        server.password = std::fs::read_to_string(home.join("etc/security/initial-admin-password"))
+            .unwrap()
+            .trim()
+            .to_string();
+        server
+    }
+
+    /// Start the binary without waiting for it.
+    fn spawn(home: &Path, ip: &str, port: u16, context: &str) -> Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -80,31 +99,21 @@ impl Server {
             .arg("--home")
             .arg(home)
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg(format!("{ip}:{port}"))
             .env_remove("NOTIFY_SOCKET")
             .env_remove("JOURNAL_STREAM")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .unwrap();
-        let context = system_props
-            .iter()
-            .find_map(|l| l.strip_prefix("arca.http.context.path="))
-            .unwrap_or("/artifactory")
-            .to_string();
-        let mut server = Server {
+        Server {
             child: Some(child),
-            context,
+            ip: ip.to_string(),
+            context: context.to_string(),
             home: home.to_path_buf(),
             port,
             password: String::new(),
-        };
-        server.wait_ready();
-        server.password = std::fs::read_to_string(home.join("etc/security/initial-admin-password"))
-            .unwrap()
-            .trim()
-            .to_string();
-        server
+        }
     }
 
     fn wait_ready(&mut self) {
@@ -131,7 +140,7 @@ impl Server {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}{path}", self.port, self.context)
+        format!("http://{}:{}{}{path}", self.ip, self.port, self.context)
     }
 
     fn client(&self) -> Client {
@@ -214,7 +223,7 @@ impl Server {
 
     /// Send raw bytes (for requests an HTTP library would normalise) and return the status code.
     fn raw(&self, request: &str) -> (u16, String) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut s = TcpStream::connect((self.ip.as_str(), self.port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s.write_all(request.as_bytes()).unwrap();
         let mut out = Vec::new();
