@@ -67,6 +67,7 @@ impl Cluster {
             format!(
                 "arca.ha.heartbeat.interval.secs={HEARTBEAT_SECS}\n\
                  arca.ha.node.stale.secs={STALE_SECS}\n\
+                 arca.gc.interval.secs=1\n\
                  arca.url.base=http://lb.example:8080/artifactory\n"
             ),
         )
@@ -298,6 +299,18 @@ fn killing_the_primary_moves_the_cluster_duties_within_the_stale_period() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
 
+    // a partial upload node-a left behind on the shared filestore
+    let leftover_dir = cluster.shared.join("filestore/_pre/node-a");
+    std::fs::create_dir_all(&leftover_dir).unwrap();
+    let leftover = leftover_dir.join("upload-123.tmp");
+    std::fs::write(&leftover, b"partial").unwrap();
+    let status = std::process::Command::new("touch")
+        .args(["-d", "1 hour ago"])
+        .arg(&leftover)
+        .status()
+        .unwrap();
+    assert!(status.success());
+
     servers[0].kill9();
     let killed = Instant::now();
     let took = loop {
@@ -321,6 +334,12 @@ fn killing_the_primary_moves_the_cluster_duties_within_the_stale_period() {
         took <= Duration::from_secs(STALE_SECS + HEARTBEAT_SECS),
         "took {took:?}, stale period {STALE_SECS} s"
     );
+    // the new duty holder sweeps the departed node's abandoned uploads
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while leftover.exists() {
+        assert!(Instant::now() < deadline, "abandoned upload not swept");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // the cluster keeps serving
     servers[1].generic_repo("after");
     assert_eq!(
@@ -444,6 +463,24 @@ fn refused_starts_say_what_to_do() {
     assert!(
         log.contains("ha-node.properties:2") && log.contains("context.url"),
         "{log}"
+    );
+
+    let log = cluster.refused(
+        &NodeSpec {
+            id: "node-b",
+            ip: "127.0.0.12",
+            primary: false,
+        },
+        Some(&key),
+        |h| {
+            let mut props = std::fs::read_to_string(h.join("etc/ha-node.properties")).unwrap();
+            props.push_str("cluster.interface=10.254.*.*\n");
+            std::fs::write(h.join("etc/ha-node.properties"), props).unwrap();
+        },
+    );
+    assert!(
+        log.contains("cluster.interface") && log.contains("127.0.0.1"),
+        "names the host's addresses: {log}"
     );
 
     // a schema newer than this build: refused, naming both versions
