@@ -53,6 +53,13 @@ impl Home {
         self.root.join("backup")
     }
 
+    /// `<root>/run/drain`: present while an operator has drained the node
+    /// (`arcactl node drain`); `arca-server` answers 503 on its health checks
+    /// then, and removes a leftover flag when it starts.
+    pub fn drain_flag(&self) -> PathBuf {
+        self.run_dir().join("drain")
+    }
+
     /// `<root>/run` (unix sockets, pid files)
     pub fn run_dir(&self) -> PathBuf {
         self.root.join("run")

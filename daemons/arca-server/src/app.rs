@@ -226,7 +226,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             layout.temp_dir.display()
         );
     }
-    let drain_flag = crate::state::drain_flag(&home);
+    let drain_flag = home.drain_flag();
     if drain_flag.exists() {
         tracing::info!(
             "clearing the drain request of the previous run ({})",

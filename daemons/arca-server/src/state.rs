@@ -127,11 +127,6 @@ impl AuthCache {
     }
 }
 
-/// `<home>/run/drain`: present while `arcactl node drain` is in effect.
-pub fn drain_flag(home: &Home) -> std::path::PathBuf {
-    home.run_dir().join("drain")
-}
-
 /// How far a signed node request's clock may be off.
 pub const NODE_SIGNATURE_MAX_SKEW_MS: i64 = 60_000;
 
@@ -200,7 +195,7 @@ impl AppState {
 
     /// Has an operator drained this node (`arcactl node drain`)?
     pub fn drain_requested(&self) -> bool {
-        drain_flag(&self.home).exists()
+        self.home.drain_flag().exists()
     }
 }
 

@@ -1,8 +1,10 @@
 //! Runs the built `arcactl` binary against temporary homes.
 
 use std::fs;
-use std::path::Path;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use arca_config::Home;
 
@@ -91,7 +93,10 @@ fn sqlite_in_ha_exits_1() {
     let (code, _, err) = check(home.root());
     assert_eq!(code, 1);
     assert!(
-        err.contains("db.properties:") && err.contains(": type: sqlite is only for single node"),
+        // arca-config words it "…sqlite is only for a single node…" (older: "for single node")
+        err.contains("db.properties:")
+            && err.contains(": type: ")
+            && err.contains("sqlite is only for"),
         "stderr: {err}"
     );
 }
@@ -238,5 +243,395 @@ fn master_key_check_invalid_file_exits_1() {
         stderr.contains(&home.master_key().display().to_string())
             && stderr.contains("32 hexadecimal"),
         "stderr: {stderr}"
+    );
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn root_of(home: &Home) -> &str {
+    home.root().to_str().expect("utf-8 path")
+}
+
+#[test]
+fn node_drain_without_url_creates_and_undrain_removes_the_flag() {
+    let (_dir, home) = fresh_home();
+    let flag = home.run_dir().join("drain");
+    let out = arcactl(&["node", "drain", "--home", root_of(&home)]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert!(flag.exists());
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!("drained: created {}", flag.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("not confirmed with the running node"),
+        "{stdout}"
+    );
+
+    let out = arcactl(&["node", "undrain", "--home", root_of(&home)]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert!(!flag.exists());
+    let out = arcactl(&["node", "undrain", "--home", root_of(&home)]);
+    assert_eq!(out.status.code(), Some(0), "absent flag is fine");
+    assert!(text(&out.stdout).starts_with("not drained: "));
+}
+
+#[test]
+fn ha_check_on_a_fresh_single_node_home_exits_1() {
+    let (_dir, home) = fresh_home();
+    let out = arcactl(&["ha", "check", "--home", root_of(&home)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    for line in stdout.lines() {
+        assert!(
+            line.starts_with("OK   ") || (line.starts_with("FAIL ") && line.contains(" — fix: ")),
+            "line format: {line:?}"
+        );
+    }
+    assert!(stdout.contains("FAIL database reachable: "), "{stdout}");
+    assert!(
+        stdout.contains("FAIL URL base (arca.url.base): not set in "),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).starts_with("ha check failed: "),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+// --- against the real arca-server (PostgreSQL from ARCA_TEST_PG_URL) ---
+
+/// `arca-server` next to the `arcactl` under test. It is not a dependency, so cargo does not
+/// build it for this test: build it here when it is missing.
+fn server_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let arcactl = Path::new(env!("CARGO_BIN_EXE_arcactl"));
+        let server = arcactl.with_file_name("arca-server");
+        if !server.exists() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "-p", "arca-server"]);
+            // <target>/<profile>/arcactl: build the same profile into the same target dir.
+            let profile_dir = arcactl.parent().expect("binary directory");
+            if profile_dir.file_name().is_some_and(|n| n == "release") {
+                cmd.arg("--release");
+            }
+            if let Some(target) = profile_dir.parent() {
+                cmd.arg("--target-dir").arg(target);
+            }
+            let status = cmd.status().expect("run cargo build -p arca-server");
+            assert!(status.success(), "cargo build -p arca-server: {status}");
+            assert!(server.exists(), "{} not built", server.display());
+        }
+        server
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind a free port")
+        .local_addr()
+        .expect("local address")
+        .port()
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .no_proxy()
+        .build()
+        .expect("HTTP client")
+}
+
+const LB: &str = "http://lb.example:8080/artifactory";
+
+/// A running HA primary `node-a` on its own PostgreSQL database; stopped (SIGTERM) on drop.
+struct RunningServer {
+    child: Child,
+    home: Home,
+    /// `context.url`: `http://127.0.0.1:<port>/artifactory`.
+    url: String,
+    db: arca_db::PgTestDb,
+    _dir: tempfile::TempDir,
+}
+
+impl RunningServer {
+    fn start() -> RunningServer {
+        let db = arca_db::PgTestDb::create().expect("create a test database");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = Home::new(dir.path().join("arca"));
+        fs::create_dir_all(home.etc()).expect("mkdir etc");
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}/artifactory");
+        fs::write(
+            home.db_properties(),
+            db.db_properties().expect("db.properties"),
+        )
+        .expect("write db.properties");
+        fs::write(
+            home.ha_node_properties(),
+            format!("node.id=node-a\ncontext.url={url}\nprimary=true\n"),
+        )
+        .expect("write ha-node.properties");
+        fs::write(home.system_properties(), format!("arca.url.base={LB}\n"))
+            .expect("write system.properties");
+        let log = fs::File::create(home.root().with_extension("log")).expect("create log");
+        let child = Command::new(server_binary())
+            .arg("--home")
+            .arg(home.root())
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .env_remove("ARCA_HOME")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("JOURNAL_STREAM")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start arca-server");
+        let mut server = RunningServer {
+            child,
+            home,
+            url,
+            db,
+            _dir: dir,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let ping = format!("{}/api/system/ping", self.url);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("poll arca-server") {
+                panic!(
+                    "arca-server exited early with {status}; log:\n{}",
+                    self.log()
+                );
+            }
+            if let Ok(r) = http().get(&ping).send()
+                && r.status() == reqwest::StatusCode::OK
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("arca-server not ready in 30 s; log:\n{}", self.log());
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.home.root().with_extension("log")).unwrap_or_default()
+    }
+
+    fn ping(&self) -> (u16, String) {
+        let r = http()
+            .get(format!("{}/api/system/ping", self.url))
+            .send()
+            .expect("GET ping");
+        let status = r.status().as_u16();
+        (status, r.text().unwrap_or_default())
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).is_err() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn ha_check(home: &Home, lb: &str) -> (i32, String, String) {
+    let out = arcactl(&["ha", "check", "--home", root_of(home), "--lb", lb]);
+    (
+        out.status.code().expect("exit code"),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+/// Every item of the checklist, as its line starts when it passes for node-a.
+const ALL_OK: [&str; 9] = [
+    "OK   database reachable: postgresql, schema version ",
+    "OK   active node in the registry: node-a (PRIMARY, ",
+    "OK   no stale node in the registry",
+    "OK   node 'node-a' reachable at ",
+    "OK   exactly one primary: 'node-a'",
+    "OK   same version on all nodes: ",
+    "OK   URL base (arca.url.base): http://lb.example:8080/artifactory",
+    "OK   master key matches the cluster's: key-check value ",
+    "OK   node 'node-a' uses the same master key: key-check value ",
+];
+
+#[test]
+fn ha_check_drain_and_undrain_against_a_running_server() {
+    let server = RunningServer::start();
+    let home = &server.home;
+
+    let (code, out, err) = ha_check(home, LB);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(err, "");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), ALL_OK.len(), "{out}");
+    for (line, expected) in lines.iter().zip(ALL_OK) {
+        assert!(
+            line.starts_with(expected),
+            "{line:?} should start with {expected:?}"
+        );
+    }
+    assert!(
+        out.contains(&format!(
+            "reachable at {}: ping answered 200 as node-a",
+            server.url
+        )),
+        "{out}"
+    );
+
+    // a trailing '/' on --lb is the same URL
+    let (code, out, _) = ha_check(home, &format!("{LB}/"));
+    assert_eq!(code, 0, "{out}");
+
+    let (code, out, err) = ha_check(home, "http://other:1");
+    assert_eq!(code, 1, "{out}");
+    let fails: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL ")).collect();
+    assert_eq!(fails.len(), 1, "{out}");
+    assert!(
+        fails[0].starts_with(&format!(
+            "FAIL URL base (arca.url.base): is {LB} in {}, the load balancer is http://other:1 — fix: ",
+            home.system_properties().display()
+        )),
+        "{}",
+        fails[0]
+    );
+    assert!(
+        fails[0]
+            .ends_with("set arca.url.base=http://other:1 in etc/system.properties on the primary"),
+        "{}",
+        fails[0]
+    );
+    assert!(
+        err.starts_with("ha check failed: 1 of 9 item(s) failed"),
+        "{err}"
+    );
+
+    // drain: the node answers 503 naming the way back, confirmed via context.url
+    let out = arcactl(&["node", "drain", "--home", root_of(home)]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("drained: created "), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "confirmed: GET {}/api/v1/system/readiness answers 503",
+            server.url
+        )),
+        "{stdout}"
+    );
+    let (status, body) = server.ping();
+    assert_eq!(status, 503);
+    assert!(body.contains("arcactl node undrain"), "{body}");
+
+    // a drained node fails the reachability item with the fix to undrain it
+    let (code, out, _) = ha_check(home, LB);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("FAIL node 'node-a' reachable at ")
+                && l.contains("run arcactl node undrain")),
+        "{out}"
+    );
+
+    let out = arcactl(&["node", "undrain", "--home", root_of(home)]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.starts_with("undrained: removed "), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "confirmed: GET {}/api/v1/system/readiness answers 200",
+            server.url
+        )),
+        "{stdout}"
+    );
+    assert_eq!(server.ping().0, 200);
+
+    // --url wins over context.url; an unreachable node is only a warning
+    let dead = format!("http://127.0.0.1:{}/artifactory", free_port());
+    let out = arcactl(&["node", "drain", "--home", root_of(home), "--url", &dead]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).starts_with(&format!("warning: could not confirm: GET {dead}/")),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(server.ping().0, 503, "the flag is in place all the same");
+    let out = arcactl(&["node", "undrain", "--home", root_of(home)]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn ha_check_with_another_master_key_fails() {
+    let server = RunningServer::start();
+    let other_key = "00112233445566778899aabbccddeeff";
+    let theirs = fs::read_to_string(server.home.master_key()).expect("server's master key");
+    assert_ne!(theirs.trim(), other_key);
+
+    // A copy of the home with a plain-text password (the server encrypted its own) and
+    // another key: everything passes but the master key.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = Home::new(dir.path().join("copy"));
+    fs::create_dir_all(copy.security()).expect("mkdir security");
+    for file in [Home::ha_node_properties, Home::system_properties] {
+        fs::copy(file(&server.home), file(&copy)).expect("copy config");
+    }
+    fs::write(
+        copy.db_properties(),
+        server.db.db_properties().expect("db.properties"),
+    )
+    .expect("write db.properties");
+    fs::write(copy.master_key(), format!("{other_key}\n")).expect("write key");
+
+    let (code, out, err) = ha_check(&copy, LB);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("OK   database reachable: "), "{out}");
+    let fails: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL ")).collect();
+    assert_eq!(fails.len(), 2, "{out}");
+    assert!(
+        fails[0].starts_with("FAIL master key matches the cluster's: ")
+            && fails[0].contains("a different master key")
+            && fails[0].ends_with("— fix: copy etc/security/master.key from an existing node"),
+        "{}",
+        fails[0]
+    );
+    assert!(
+        fails[1].starts_with("FAIL node 'node-a' uses the same master key: ")
+            && fails[1].contains("answered 401"),
+        "{}",
+        fails[1]
+    );
+    assert!(err.starts_with("ha check failed: 2 of 9"), "{err}");
+
+    // The server's own home with its key replaced: its encrypted db password no longer
+    // opens, and the node rejects the signature.
+    fs::write(server.home.master_key(), format!("{other_key}\n")).expect("overwrite key");
+    let (code, out, _) = ha_check(&server.home, LB);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("FAIL database reachable: ")
+                && l.ends_with("— fix: copy etc/security/master.key from an existing node")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(
+            |l| l.starts_with("FAIL node 'node-a' uses the same master key: ")
+                && l.contains("answered 401")
+        ),
+        "{out}"
     );
 }

@@ -5,7 +5,10 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 
 pub mod config;
+pub mod ha;
+mod http;
 pub mod master_key;
+pub mod node;
 
 /// Run the parsed command. `Err` is an operational failure (printed as `error: …`, status 1).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -14,6 +17,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let status = match cli.command {
         Command::Config(cmd) => config::run(cmd, &mut stdout, &mut stderr)?,
         Command::MasterKey(cmd) => master_key::run(cmd, &mut stdout, &mut stderr)?,
+        Command::Node(cmd) => node::run(cmd, &mut stdout, &mut stderr)?,
+        Command::Ha(cmd) => ha::run(cmd, &mut stdout, &mut stderr)?,
     };
     Ok(ExitCode::from(status))
 }
