@@ -116,8 +116,14 @@ pub struct HaCheckArgs {
 /// Selects the node's home directory (`etc/`, `data/`, `backup/`, `run/`).
 #[derive(Debug, Clone, Args)]
 pub struct HomeArgs {
-    /// Home directory of the node.
-    #[arg(long, env = "ARCA_HOME", value_name = "DIR")]
+    /// Home directory of the node (the packages install it at /var/lib/arca, with etc -> /etc/arca
+    /// and run -> /run/arca), as for arca-server.
+    #[arg(
+        long,
+        env = "ARCA_HOME",
+        value_name = "DIR",
+        default_value = "/var/lib/arca"
+    )]
     pub home: PathBuf,
 }
 

@@ -120,10 +120,18 @@ fn unknown_binarystore_template_exits_1_naming_it() {
 }
 
 #[test]
-fn missing_home_argument_is_usage_error() {
-    let out = arcactl(&["config", "check"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--home"));
+fn home_defaults_to_the_packaged_location() {
+    let out = Command::new(env!("CARGO_BIN_EXE_arcactl"))
+        .args(["master-key", "check"])
+        .env_remove("ARCA_HOME")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/var/lib/arca/etc/security/master.key"),
+        "{err}"
+    );
 }
 
 #[test]
