@@ -18,9 +18,18 @@ pub(crate) fn check_owner(path: &Path, diags: &mut Diags) {
     }
 }
 
-/// The warning for a file owned by `owner` read by a process running as `euid`, if they differ.
+/// The packaged service user (sysusers.d): the owner of config files it writes.
+const SERVICE_USER: &str = "arca";
+
+/// The warning for a file owned by `owner` read by a process running as `euid`, if the owner
+/// is someone who should not control this node's configuration. Fine: the process's own user;
+/// root (it can change anything anyway); and, when an administrator runs the tools as root,
+/// the packaged service user `arca`, which owns what the server writes.
 pub(crate) fn owner_warning(path: &Path, owner: u32, euid: u32) -> Option<ConfigError> {
-    if owner == euid {
+    if owner == euid || owner == 0 {
+        return None;
+    }
+    if euid == 0 && user_name(owner).as_deref() == Some(SERVICE_USER) {
         return None;
     }
     let chown_to = user_name(euid).unwrap_or_else(|| euid.to_string());
@@ -70,8 +79,13 @@ mod tests {
             w.message.ends_with("run: chown root /h/etc/db.properties"),
             "{w}"
         );
-        let w = owner_warning(Path::new("/k"), 0, 4_000_002).unwrap();
+        let w = owner_warning(Path::new("/k"), 4_000_003, 4_000_002).unwrap();
         assert!(w.message.contains("run: chown 4000002 /k"), "{w}");
+    }
+
+    #[test]
+    fn root_owned_files_are_fine_for_the_service_user() {
+        assert!(owner_warning(Path::new("/etc/arca/system.properties"), 0, 4_000_002).is_none());
     }
 
     #[test]

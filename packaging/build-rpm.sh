@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Build the arca RPM packages: arca-<V>-1.noarch.rpm, arca-common-<V>-1.<arch>.rpm and
+# arca-server-<V>-1.<arch>.rpm, with rpmbuild and rpm/arca.spec.
+#
+# Usage: packaging/build-rpm.sh [--version V] [--out DIR] [--no-build]
+#   --version V   package version (default: the workspace version in Cargo.toml)
+#   --out DIR     where the .rpm files go (default: target/packages)
+#   --no-build    do not run cargo; use the binaries already in target/release
+# Env: CARGO_TARGET_DIR (honoured).
+#
+# Needs: cargo (unless --no-build), rpmbuild (Debian package "rpm"; installed with apt-get when
+# missing and run as root). The build happens under target/packaging/rpm/, never in the tree.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$ROOT/packaging/lib.sh"
+
+VERSION=""
+OUT=""
+BUILD=1
+while (($#)); do
+    case "$1" in
+        --version) [[ $# -ge 2 ]] || pkg_die "--version needs a value"; VERSION="$2"; shift ;;
+        --version=*) VERSION="${1#*=}" ;;
+        --out) [[ $# -ge 2 ]] || pkg_die "--out needs a directory"; OUT="$2"; shift ;;
+        --out=*) OUT="${1#*=}" ;;
+        --no-build) BUILD=0 ;;
+        -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) pkg_die "unknown option: $1 (try --help)" ;;
+    esac
+    shift
+done
+
+VERSION="${VERSION:-$(pkg_workspace_version)}"
+# RPM versions may not contain "-"; "~" sorts before the release like in Debian.
+[[ "$VERSION" =~ ^[0-9][A-Za-z0-9.+~]*$ ]] ||
+    pkg_die "invalid version '$VERSION' (digits first, then letters, digits, . + ~)"
+OUT="$(pkg_abspath "${OUT:-$ROOT/target/packages}")"
+
+pkg_need_tools rpmbuild:rpm strip:binutils
+pkg_build_binaries "$BUILD"
+
+TOP="$(pkg_target_dir)/packaging/rpm"
+SRC="$TOP/SOURCES"
+rm -rf "$TOP"
+mkdir -p "$SRC" "$TOP/BUILD" "$TOP/RPMS" "$TOP/SPECS" "$TOP/tmp"
+BIN="$(pkg_target_dir)/release"
+cp -a "$BIN/arca-server" "$BIN/arcactl" "$SRC/"
+cp -a "$ROOT/units/arca-server.service" "$ROOT/units/arca.target" "$SRC/"
+cp -a "$ROOT/units/sysusers.d/arca.conf" "$SRC/sysusers-arca.conf"
+cp -a "$ROOT/units/tmpfiles.d/arca.conf" "$SRC/tmpfiles-arca.conf"
+cp -a "$ROOT"/etc/{binarystore.xml,system.properties,db.properties,ha-node.properties.example} "$SRC/"
+cp -a "$ROOT/packaging/haproxy.cfg" "$ROOT"/packaging/man/*.8 "$ROOT/docs/ha.md" "$SRC/"
+cp -a "$ROOT/packaging/README.md" "$SRC/README.packaging.md"
+if [[ -f "$ROOT/LICENSE" ]]; then
+    cp "$ROOT/LICENSE" "$SRC/LICENSE.txt"
+elif [[ -f /usr/share/common-licenses/Apache-2.0 ]]; then
+    cp /usr/share/common-licenses/Apache-2.0 "$SRC/LICENSE.txt"
+else
+    pkg_die "no license text: add LICENSE at the repository root"
+fi
+cp "$ROOT/rpm/arca.spec" "$TOP/SPECS/"
+
+arch="$(rpm --eval '%{_arch}')"
+pkg_log "building .rpms $VERSION in $TOP"
+rpmbuild -bb \
+    --define "_topdir $TOP" \
+    --define "_sourcedir $SRC" \
+    --define "_tmppath $TOP/tmp" \
+    --define "arca_version $VERSION" \
+    --define "_build_id_links none" \
+    "$TOP/SPECS/arca.spec" >"$TOP/build.log" 2>&1 || {
+    tail -n 40 "$TOP/build.log" >&2
+    pkg_die "rpmbuild failed (full log: $TOP/build.log)"
+}
+
+rpms=("noarch/arca-${VERSION}-1.noarch.rpm" "$arch/arca-common-${VERSION}-1.$arch.rpm"
+    "$arch/arca-server-${VERSION}-1.$arch.rpm")
+for r in "${rpms[@]}"; do
+    [[ -f "$TOP/RPMS/$r" ]] || pkg_die "rpmbuild did not produce $r (log: $TOP/build.log)"
+    rm -f "$OUT/${r#*/}"
+    mv "$TOP/RPMS/$r" "$OUT/"
+    echo "$OUT/${r#*/}"
+done

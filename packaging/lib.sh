@@ -1,0 +1,53 @@
+# shellcheck shell=bash
+# Shared helpers of packaging/build-deb.sh and packaging/build-rpm.sh (the build scripts do not
+# depend on tests/; the tests use tests/lib/arca.sh). Sourced; expects ROOT (the repository root).
+
+pkg_log() { echo "[packaging] $*" >&2; }
+pkg_die() {
+    echo "[packaging] error: $*" >&2
+    exit 1
+}
+
+# The workspace version ([workspace.package] version = "…" in Cargo.toml).
+pkg_workspace_version() {
+    sed -n '/^\[workspace\.package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' "$ROOT/Cargo.toml" | head -n 1
+}
+
+pkg_abspath() {
+    mkdir -p "$1"
+    (cd "$1" && pwd)
+}
+
+pkg_target_dir() {
+    local t="${CARGO_TARGET_DIR:-$ROOT/target}"
+    [[ "$t" = /* ]] || t="$ROOT/$t"
+    echo "$t"
+}
+
+# pkg_need_tools CMD:DEBIAN_PACKAGE…: install the Debian packages of missing commands.
+pkg_need_tools() {
+    local missing=() spec
+    for spec in "$@"; do
+        command -v "${spec%%:*}" >/dev/null 2>&1 || missing+=("${spec#*:}")
+    done
+    ((${#missing[@]})) || return 0
+    [[ $(id -u) -eq 0 ]] || pkg_die "missing Debian packages: ${missing[*]} (install them as root)"
+    pkg_log "installing ${missing[*]}"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; then
+        apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+# pkg_build_binaries 1|0: cargo build the release binaries (1), or check they exist (0).
+pkg_build_binaries() {
+    if [[ "$1" = 1 ]]; then
+        pkg_log "cargo build --release -p arca-server -p arcactl"
+        (cd "$ROOT" && cargo build --release -p arca-server -p arcactl) >&2
+    fi
+    local bin
+    for bin in arca-server arcactl; do
+        [[ -x "$(pkg_target_dir)/release/$bin" ]] ||
+            pkg_die "$(pkg_target_dir)/release/$bin is missing (run without --no-build)"
+    done
+}

@@ -1,0 +1,355 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016  # the chroot scripts below are single-quoted on purpose
+# Checks the arca packages and systemd units on a Debian 12 machine (root):
+#   1. builds the .debs and .rpms (packaging/build-deb.sh, packaging/build-rpm.sh), plus .debs of a
+#      higher version of the same code for the upgrade test,
+#   2. lintian on every .deb: no E: and no W: line (overrides in debian/*.lintian-overrides),
+#   3. systemd-analyze verify of arca-server.service and arca.target in a root made of the
+#      packages' files (clean = exit 0 and no output), sysusers.d/tmpfiles.d applied with --root,
+#   4. systemd-analyze security --offline: overall exposure of arca-server.service <= 2.0,
+#   5. rpmlint on the .rpms (rpm/rpmlint.toml; 0 errors, 0 warnings) and an install into an empty
+#      rpm root (rpm --root --noscripts) with the expected files,
+#   6. in chroots of a Debian 12 base root fs (the e2e tests' cached one, overlay-mounted, nothing
+#      is started): dpkg install (user, directories, enabled units), arca-server run as arca on the
+#      packaged home, upgrade keeping an edited conffile without a prompt, remove (config and
+#      data kept), purge (all gone, user kept), the cluster-node policy (ha-node.properties
+#      present: not enabled), and the .rpms installed with their scriptlets.
+# Installs the Debian packages it needs (only the missing ones). Prints PASS/FAIL/SKIP lines and
+# ends with "N passed, M failed"; exit status 0 only when nothing failed.
+#
+# Usage: tests/packaging/check.sh [--no-build] [--no-chroot]
+#   --no-build    use the binaries in target/release (no cargo build)
+#   --no-chroot   skip step 6 (needs the base root fs: debootstrap from the Debian mirror once)
+# Env: ARCA_KEEP_TMP=1 keeps the temp dir; CARGO_TARGET_DIR honoured.
+set -euo pipefail
+
+export ARCA_TEST_NAME=packaging
+# shellcheck source-path=SCRIPTDIR source=../lib/arca.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/arca.sh"
+ROOT=$ARCA_ROOT
+MAX_EXPOSURE=2.0
+
+BUILD_FLAG=()
+CHROOT=1
+while (($#)); do
+    case "$1" in
+        --no-build) BUILD_FLAG=(--no-build) ;;
+        --no-chroot) CHROOT=0 ;;
+        -h | --help) sed -n '3,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) arca_die "unknown option: $1 (try --help)" ;;
+    esac
+    shift
+done
+((EUID == 0)) || arca_die "run as root (installs packages, builds chroots)"
+
+PASSED=0
+FAILED=0
+pass() { echo "PASS $1"; PASSED=$((PASSED + 1)); }
+fail() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
+skip() { echo "SKIP $1: $2"; }
+finish() {
+    echo "$PASSED passed, $FAILED failed"
+    ((FAILED == 0))
+}
+
+arca_apt_ensure dpkg-dev debhelper lintian rpm binutils systemd python3 curl
+HAVE_RPMLINT=0
+if [[ -n "$(apt-cache policy rpmlint 2>/dev/null | awk '/Candidate:/ && $2 != "(none)"')" ]] ||
+    _arca_pkg_installed rpmlint; then
+    arca_apt_ensure rpmlint
+    HAVE_RPMLINT=1
+fi
+
+arca_tmpdir WORK arca-packaging
+VERSION=$(sed -n '/^\[workspace\.package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' "$ROOT/Cargo.toml" | head -n 1)
+VERSION2="$VERSION+1"   # sorts after VERSION for dpkg
+OUT=$(cd "$ROOT" && mkdir -p "${CARGO_TARGET_DIR:-target}/packages" && cd "${CARGO_TARGET_DIR:-target}/packages" && pwd)
+OUT2=$WORK/upgrade
+ARCH=$(dpkg --print-architecture)
+RPMARCH=$(rpm --eval '%{_arch}')
+DEBS=("$OUT/arca-common_${VERSION}_$ARCH.deb" "$OUT/arca-server_${VERSION}_$ARCH.deb" "$OUT/arca_${VERSION}_all.deb")
+DEBS2=("$OUT2/arca-common_${VERSION2}_$ARCH.deb" "$OUT2/arca-server_${VERSION2}_$ARCH.deb" "$OUT2/arca_${VERSION2}_all.deb")
+RPMS=("$OUT/arca-common-$VERSION-1.$RPMARCH.rpm" "$OUT/arca-server-$VERSION-1.$RPMARCH.rpm" "$OUT/arca-$VERSION-1.noarch.rpm")
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1. build
+
+build_ok=1
+if "$ROOT/packaging/build-deb.sh" "${BUILD_FLAG[@]}" --out "$OUT" >"$WORK/build-deb.log" 2>&1 &&
+    "$ROOT/packaging/build-deb.sh" --no-build --version "$VERSION2" --out "$OUT2" >>"$WORK/build-deb.log" 2>&1; then
+    pass "build-deb ($VERSION and $VERSION2)"
+else
+    tail -n 30 "$WORK/build-deb.log"
+    fail build-deb "packaging/build-deb.sh failed"
+    build_ok=0
+fi
+if "$ROOT/packaging/build-rpm.sh" --no-build --out "$OUT" >"$WORK/build-rpm.log" 2>&1; then
+    pass "build-rpm ($VERSION)"
+else
+    tail -n 30 "$WORK/build-rpm.log"
+    fail build-rpm "packaging/build-rpm.sh failed"
+fi
+((build_ok)) || { finish; exit 1; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. lintian
+
+lintian --pedantic -I "${DEBS[@]}" "${DEBS2[@]}" >"$WORK/lintian.txt" 2>&1 || true
+grep -E '^[EW]: ' "$WORK/lintian.txt" | sed 's/^/  lintian: /' || true
+n_e=$(grep -c '^E: ' "$WORK/lintian.txt" || true)
+n_w=$(grep -c '^W: ' "$WORK/lintian.txt" || true)
+n_i=$(grep -c '^[IP]: ' "$WORK/lintian.txt" || true)
+if ((n_e == 0 && n_w == 0)); then
+    pass "lintian: 0 errors, 0 warnings ($n_i info/pedantic)"
+else
+    fail lintian "$n_e errors, $n_w warnings"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# 3. systemd-analyze verify, sysusers.d and tmpfiles.d in a root made of the packages' files
+
+R=$WORK/root
+mkdir -p "$R/usr/lib/systemd"
+for d in "${DEBS[@]}"; do dpkg-deb -x "$d" "$R"; done
+# The units it depends on (sysinit.target, multi-user.target, …) come from the host's systemd.
+cp -an /usr/lib/systemd/system "$R/usr/lib/systemd/"
+if MANPATH="$R/usr/share/man" systemd-analyze verify --root="$R" \
+    /lib/systemd/system/arca-server.service /lib/systemd/system/arca.target >"$WORK/verify.txt" 2>&1 &&
+    [[ ! -s "$WORK/verify.txt" ]]; then
+    pass "systemd-analyze verify arca-server.service arca.target"
+else
+    sed 's/^/  verify: /' "$WORK/verify.txt"
+    fail "systemd-analyze verify" "see the lines above"
+fi
+
+mkdir -p "$R/etc" "$R/run" "$R/var/lib"
+# (Owners compared as numbers: the names are those of $R/etc/passwd, not the host's.)
+if systemd-sysusers --root="$R" arca.conf >"$WORK/sysusers.txt" 2>&1 &&
+    systemd-tmpfiles --root="$R" --create arca.conf >"$WORK/tmpfiles.txt" 2>&1 &&
+    ids=$(awk -F: '$1 == "arca" && $5 == "arca artifact repository" && $6 == "/var/lib/arca" &&
+        $7 ~ /nologin$/ {print $3 " " $4}' "$R/etc/passwd") && [[ -n "$ids" ]] &&
+    [[ "$(stat -c '%a %u %g' "$R/etc/arca")" == "770 0 ${ids#* }" ]] &&
+    [[ "$(stat -c '%a %u %g' "$R/var/lib/arca")" == "750 $ids" ]] &&
+    [[ "$(readlink "$R/var/lib/arca/etc")" == /etc/arca && "$(readlink "$R/var/lib/arca/run")" == /run/arca ]]; then
+    pass "sysusers.d/tmpfiles.d: user arca, /etc/arca 0770 root:arca, /var/lib/arca 0750, etc/ and run/ links"
+else
+    cat "$WORK/sysusers.txt" "$WORK/tmpfiles.txt" | sed 's/^/  /'
+    fail "sysusers.d/tmpfiles.d" "user, directories or links not as expected"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4. systemd-analyze security
+
+unit="$R/lib/systemd/system/arca-server.service"
+systemd-analyze security --offline=true --root="$R" "$unit" >"$WORK/security.txt" 2>&1 || true
+exposure=$(sed -n 's/.*Overall exposure level for arca-server.service: \([0-9.]*\).*/\1/p' "$WORK/security.txt")
+if [[ -z "$exposure" ]]; then
+    tail -n 20 "$WORK/security.txt"
+    fail "systemd-analyze security" "no exposure level in its output"
+elif python3 -c "import sys; sys.exit(0 if float('$exposure') <= $MAX_EXPOSURE else 1)"; then
+    pass "systemd-analyze security: exposure $exposure (<= $MAX_EXPOSURE)"
+else
+    grep '✗' "$WORK/security.txt" || true
+    fail "systemd-analyze security" "exposure $exposure > $MAX_EXPOSURE"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5. rpmlint, rpm install into an empty root
+
+if ((HAVE_RPMLINT)); then
+    rpmlint -c "$ROOT/rpm/rpmlint.toml" "${RPMS[@]}" >"$WORK/rpmlint.txt" 2>&1 || true
+    summary=$(grep -E '[0-9]+ errors, [0-9]+ warnings' "$WORK/rpmlint.txt" || true)
+    if [[ "$summary" == *" 0 errors, 0 warnings"* ]]; then
+        pass "rpmlint: ${summary# }"
+    else
+        sed 's/^/  rpmlint: /' "$WORK/rpmlint.txt"
+        fail rpmlint "${summary:-no summary line}"
+    fi
+else
+    skip rpmlint "no rpmlint package for this distribution"
+fi
+
+RR=$WORK/rpmroot
+mkdir -p "$RR"
+if rpm --root="$RR" --initdb && rpm --root="$RR" --nodeps --noscripts -i "${RPMS[@]}" >"$WORK/rpm-i.txt" 2>&1; then
+    missing=()
+    for f in /usr/bin/arca-server /usr/bin/arcactl /usr/lib/systemd/system/arca-server.service \
+        /usr/lib/systemd/system/arca.target /usr/lib/sysusers.d/arca.conf /usr/lib/tmpfiles.d/arca.conf \
+        /etc/arca/binarystore.xml /etc/arca/system.properties /usr/share/man/man8/arca-server.8.gz \
+        /usr/share/man/man8/arcactl.8.gz /usr/share/doc/arca-common/examples/haproxy.cfg; do
+        [[ -e "$RR$f" ]] || missing+=("$f")
+    done
+    cmp -s "$RR/usr/lib/systemd/system/arca-server.service" "$ROOT/units/arca-server.service" ||
+        missing+=("arca-server.service differs from units/")
+    nq=$(rpm --root="$RR" -qa | grep -c '^arca' || true)
+    if ((${#missing[@]} == 0 && nq == 3)); then
+        pass "rpm --root install: 3 packages, files in place"
+    else
+        fail "rpm --root install" "missing: ${missing[*]}; packages: $nq"
+    fi
+else
+    sed 's/^/  /' "$WORK/rpm-i.txt"
+    fail "rpm --root install" "rpm -i failed"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# 6. chroots of a Debian 12 base root fs
+
+MOUNTS=()
+umount_all() {
+    local i
+    for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
+        umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}" 2>/dev/null || true
+    done
+    MOUNTS=()
+}
+arca_on_exit umount_all
+
+# new_chroot NAME: an overlay of the base root fs in $WORK/NAME/m (set as M). No /proc at first:
+# systemd-tmpfiles fails there, so the installs exercise the scripts' fallbacks.
+new_chroot() {
+    local d=$WORK/$1
+    mkdir -p "$d/u" "$d/w" "$d/m"
+    mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$d/u,workdir=$d/w" "$d/m"
+    MOUNTS+=("$d/m")
+    M=$d/m
+    mkdir -p "$M/tmp/d1" "$M/tmp/d2"
+    cp "${DEBS[@]}" "$M/tmp/d1/"
+    cp "${DEBS2[@]}" "$M/tmp/d2/"
+}
+stop_pid() { kill -TERM "$1" 2>/dev/null || true; }
+in_chroot() { chroot "$M" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 "$@"; }
+
+# check NAME SCRIPT: PASS when SCRIPT (run in the chroot by sh -ec) succeeds. The scripts are
+# single-quoted on purpose: they expand in the chroot (SC2016 disabled at the top).
+check() {
+    local name=$1
+    shift
+    if in_chroot sh -ec "$*" >"$WORK/check.out" 2>&1; then
+        pass "$name"
+    else
+        sed 's/^/  /' "$WORK/check.out" | tail -n 20
+        fail "$name" "command failed in the chroot"
+    fi
+}
+
+BASE=""
+if ((CHROOT)); then
+    if [[ -f "$ROOT/tests/e2e/lib.sh" ]]; then
+        # The e2e tests' cached Debian 12 root fs (debootstrap once, then reused).
+        # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
+        . "$ROOT/tests/e2e/lib.sh"
+        # In a subshell first: its helpers exit on failure, which must only skip this step.
+        if (e2e_apt_ensure debootstrap && e2e_rootfs) >"$WORK/rootfs.log" 2>&1; then
+            e2e_rootfs >>"$WORK/rootfs.log" 2>&1
+            BASE=$E2E_ROOTFS
+        fi
+    fi
+    [[ -n "$BASE" && -d "$BASE/usr" ]] || skip chroot "no Debian 12 base root fs (tests/e2e/lib.sh e2e_rootfs)"
+fi
+
+if [[ -n "$BASE" ]]; then
+    # --- deb: install, run, upgrade, remove, purge ---------------------------------------------------------
+    new_chroot deb
+    if in_chroot sh -c 'dpkg -i /tmp/d1/arca-common_*.deb /tmp/d1/arca-server_*.deb /tmp/d1/arca_*.deb' \
+        </dev/null >"$WORK/dpkg-i.txt" 2>&1; then
+        pass "dpkg -i $VERSION in a chroot (no systemd running)"
+    else
+        sed 's/^/  /' "$WORK/dpkg-i.txt"
+        fail "dpkg -i" "installation failed"
+    fi
+    check "installed: user arca, directories, links, conffiles, units enabled" '
+        getent passwd arca | grep -q ":/var/lib/arca:/usr/sbin/nologin$"
+        test "$(stat -c "%a %U %G" /etc/arca)" = "770 root arca"
+        test "$(stat -c "%a %U %G" /var/lib/arca)" = "750 arca arca"
+        test "$(stat -c "%a %U %G" /run/arca)" = "750 arca arca"
+        test "$(readlink /var/lib/arca/etc)" = /etc/arca
+        test "$(readlink /var/lib/arca/run)" = /run/arca
+        test "$(cat /var/lib/dpkg/info/arca-common.conffiles)" = "$(printf "/etc/arca/binarystore.xml\n/etc/arca/system.properties")"
+        test ! -e /etc/arca/db.properties
+        test -L /etc/systemd/system/multi-user.target.wants/arca.target
+        test -L /etc/systemd/system/arca.target.wants/arca-server.service'
+
+    mount -t proc proc "$M/proc"
+    MOUNTS+=("$M/proc")
+    port=$(arca_free_port)
+    chroot --userspec=arca:arca "$M" env -i PATH=/usr/bin:/bin ARCA_HOME=/var/lib/arca \
+        ARCA_LISTEN="127.0.0.1:$port" /usr/bin/arca-server >"$WORK/server.log" 2>&1 &
+    spid=$!
+    arca_on_exit stop_pid "$spid"
+    if arca_wait_for 30 "arca-server in the chroot" \
+        curl -fsS "http://127.0.0.1:$port/artifactory/api/v1/system/readiness"; then
+        pass "arca-server runs as arca on the packaged home (readiness 200)"
+    else
+        tail -n 20 "$WORK/server.log"
+        fail "arca-server in the chroot" "not ready"
+    fi
+    kill -TERM "$spid" 2>/dev/null || true
+    wait "$spid" 2>/dev/null || true
+    check "first start wrote db.properties and the master key into /etc/arca as arca" '
+        test "$(stat -c "%a %U" /etc/arca/db.properties)" = "600 arca"
+        test "$(stat -c "%a %U" /etc/arca/security/master.key)" = "600 arca"
+        test -s /var/lib/arca/data/arca.db
+        ARCA_HOME=/var/lib/arca arcactl config check'
+
+    in_chroot sh -c 'echo "arca.gc.interval.secs=7200" >>/etc/arca/system.properties' || true
+    if in_chroot sh -c 'dpkg -i /tmp/d2/arca-common_*.deb /tmp/d2/arca-server_*.deb /tmp/d2/arca_*.deb' \
+        </dev/null >"$WORK/dpkg-up.txt" 2>&1; then
+        pass "upgrade $VERSION -> $VERSION2 (dpkg -i, stdin closed: no prompt)"
+    else
+        sed 's/^/  /' "$WORK/dpkg-up.txt"
+        fail upgrade "dpkg -i of $VERSION2 failed"
+    fi
+    check "upgrade kept the edited conffile, the server's files and the enabled state" '
+        dpkg-query -W -f="\${Version}" arca-server | grep -qx "'"$VERSION2"'"
+        tail -n 1 /etc/arca/system.properties | grep -qx "arca.gc.interval.secs=7200"
+        test "$(stat -c "%a %U %G" /etc/arca)" = "770 root arca"
+        test -s /etc/arca/security/master.key
+        test -L /etc/systemd/system/arca.target.wants/arca-server.service'
+
+    in_chroot dpkg -r arca arca-server arca-common >"$WORK/dpkg-r.txt" 2>&1 || fail "dpkg -r" "$(tail -n 3 "$WORK/dpkg-r.txt")"
+    check "remove keeps configuration and data" '
+        test ! -e /usr/bin/arca-server
+        test -s /etc/arca/system.properties && test -s /etc/arca/db.properties
+        test -s /etc/arca/security/master.key && test -s /var/lib/arca/data/arca.db'
+    in_chroot dpkg -P arca-server arca-common >"$WORK/dpkg-p.txt" 2>&1 || fail "dpkg -P" "$(tail -n 3 "$WORK/dpkg-p.txt")"
+    check "purge removes /etc/arca, /var/lib/arca and the unit links; keeps the user" '
+        test ! -e /etc/arca && test ! -e /var/lib/arca && test ! -e /run/arca
+        ! ls /etc/systemd/system/*.wants/ | grep -q arca
+        getent passwd arca >/dev/null'
+
+    # --- deb: a cluster node (ha-node.properties placed before the installation) ----------------------------
+    in_chroot sh -c 'mkdir -p /etc/arca && cp /dev/null /etc/arca/ha-node.properties' || true
+    in_chroot sh -c 'dpkg -i /tmp/d1/arca-common_*.deb /tmp/d1/arca-server_*.deb /tmp/d1/arca_*.deb' \
+        </dev/null >"$WORK/dpkg-ha.txt" 2>&1 || fail "dpkg -i (cluster node)" "$(tail -n 3 "$WORK/dpkg-ha.txt")"
+    check "cluster node: arca-server installed but not enabled" '
+        test -x /usr/bin/arca-server
+        test ! -e /etc/systemd/system/arca.target.wants/arca-server.service
+        test -L /etc/systemd/system/multi-user.target.wants/arca.target'
+    umount_all
+
+    # --- rpm with its scriptlets ----------------------------------------------------------------------------
+    new_chroot rpm
+    if rpm --root="$M" --initdb >"$WORK/rpm-chroot.txt" 2>&1 &&
+        rpm --root="$M" --nodeps -i "${RPMS[@]}" >>"$WORK/rpm-chroot.txt" 2>&1; then
+        pass "rpm -i with scriptlets in a chroot"
+    else
+        sed 's/^/  /' "$WORK/rpm-chroot.txt"
+        fail "rpm -i (chroot)" "failed"
+    fi
+    check "rpm: user arca, directories, links, units enabled" '
+        getent passwd arca | grep -q ":/var/lib/arca:"
+        test "$(stat -c "%a %U %G" /etc/arca)" = "770 root arca"
+        test "$(stat -c "%a %U %G" /var/lib/arca)" = "750 arca arca"
+        test "$(readlink /var/lib/arca/etc)" = /etc/arca
+        test -L /etc/systemd/system/multi-user.target.wants/arca.target
+        test -L /etc/systemd/system/arca.target.wants/arca-server.service'
+    rpm --root="$M" --nodeps -e arca arca-server arca-common >"$WORK/rpm-e.txt" 2>&1 || fail "rpm -e" "$(tail -n 3 "$WORK/rpm-e.txt")"
+    check "rpm -e: units disabled, data directory kept" '
+        test ! -e /usr/bin/arca-server
+        ! ls /etc/systemd/system/*.wants/ | grep -q arca
+        test -d /var/lib/arca'
+    umount_all
+fi
+
+finish
