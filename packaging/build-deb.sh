@@ -40,7 +40,7 @@ VERSION="${VERSION:-$(pkg_workspace_version)}"
 OUT="$(pkg_abspath "${OUT:-$ROOT/target/packages}")"
 
 pkg_need_tools dpkg-buildpackage:dpkg-dev dh:debhelper
-pkg_build_binaries "$BUILD"
+pkg_build_binaries "$BUILD" "$VERSION"
 
 STAGE="$(pkg_target_dir)/packaging/deb"
 SRC="$STAGE/arca-$VERSION"

@@ -39,7 +39,7 @@ VERSION="${VERSION:-$(pkg_workspace_version)}"
 OUT="$(pkg_abspath "${OUT:-$ROOT/target/packages}")"
 
 pkg_need_tools rpmbuild:rpm strip:binutils
-pkg_build_binaries "$BUILD"
+pkg_build_binaries "$BUILD" "$VERSION"
 
 TOP="$(pkg_target_dir)/packaging/rpm"
 SRC="$TOP/SOURCES"

@@ -39,11 +39,18 @@ pkg_need_tools() {
     fi
 }
 
-# pkg_build_binaries 1|0: cargo build the release binaries (1), or check they exist (0).
+# pkg_build_binaries 1|0 [VERSION]: cargo build the release binaries (1), or check they exist (0).
+# The binaries report VERSION (ARCA_VERSION, read by arca-runtime's build script) when it differs
+# from the workspace version: a higher version of the same code for upgrade tests.
 pkg_build_binaries() {
     if [[ "$1" = 1 ]]; then
-        pkg_log "cargo build --release -p arca-server -p arcactl"
-        (cd "$ROOT" && cargo build --release -p arca-server -p arcactl) >&2
+        local version=${2:-} env=()
+        # only when it differs: a changed ARCA_VERSION makes cargo rebuild the binaries
+        if [[ -n "$version" && "$version" != "$(pkg_workspace_version)" ]]; then
+            env=("ARCA_VERSION=$version")
+        fi
+        pkg_log "${env[*]:+${env[*]} }cargo build --release -p arca-server -p arcactl"
+        (cd "$ROOT" && env "${env[@]}" cargo build --release -p arca-server -p arcactl) >&2
     fi
     local bin
     for bin in arca-server arcactl; do

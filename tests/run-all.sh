@@ -7,7 +7,11 @@
 #      the cluster tests start three nodes on one PostgreSQL database), then the server's integration
 #      suite again with PostgreSQL as the metadata database,
 #   5. the real-client tests, tests/clients/*.sh (Maven, …), each against a fresh arca in a temp home,
-#      once on SQLite and once on PostgreSQL.
+#      once on SQLite and once on PostgreSQL,
+#   6. the packaging checks (tests/packaging/check.sh: .deb/.rpm build, lintian, rpmlint,
+#      systemd-analyze verify/security, installs in chroots),
+#   7. the appliance end-to-end tests (tests/e2e/run.sh: the .debs installed with apt in Debian
+#      containers running systemd, HAProxy, a 3-node cluster, failover, rolling upgrade).
 # Prints a summary and ends with the line "N passed, M failed" (N, M count the client-test scripts).
 # Exit status: 0 when everything passed, 1 otherwise.
 #
@@ -16,6 +20,7 @@
 #   --no-install     do not apt-get anything (fails later if something is missing)
 #   --only NAME      run only tests/clients/NAME.sh (repeatable); cargo test still runs
 #   --no-cargo-test  skip cargo test (for iterating on client tests)
+#   --no-appliance   skip the packaging checks and the appliance end-to-end tests (systemd containers)
 # Env: ARCA_CLIENT_TIMEOUT (seconds per client script, default 900), ARCA_KEEP_TMP=1 (keep temp dirs),
 #      CARGO_TARGET_DIR (honoured).
 set -euo pipefail
@@ -28,12 +33,14 @@ export ARCA_TEST_NAME=run-all
 QUICK=0
 INSTALL=1
 CARGO_TEST=1
+APPLIANCE=1
 ONLY=()
 while (($#)); do
     case "$1" in
         --quick) QUICK=1 ;;
         --no-install) INSTALL=0 ;;
         --no-cargo-test) CARGO_TEST=0 ;;
+        --no-appliance) APPLIANCE=0 ;;
         --only)
             [[ $# -ge 2 ]] || arca_die "--only needs a name"
             ONLY+=("$2")
@@ -203,6 +210,15 @@ else
     failed_before=$CLIENT_FAIL
     ARCA_TEST_BACKEND=postgresql CLIENT_SUFFIX=" (postgresql)" run_clients
     step_result "$( ((CLIENT_FAIL == failed_before)) && echo PASS || echo FAIL)" "client tests (PostgreSQL)" $((SECONDS - t0))
+fi
+
+if ((APPLIANCE && BUILD_OK)); then
+    run_step "packaging checks" bash "$ROOT/tests/packaging/check.sh" --no-build || true
+    run_step "appliance e2e (systemd containers)" bash "$ROOT/tests/e2e/run.sh" --no-build || true
+elif ((APPLIANCE)); then
+    step_result FAIL "appliance tests (not run: no release binary)" 0
+else
+    step_result SKIP "packaging checks and appliance e2e (--no-appliance)" 0
 fi
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
-//! Embeds the git revision and build date into arca-runtime:
-//! `ARCA_GIT_REVISION` and `ARCA_BUILD_DATE` (read with `env!`).
+//! Embeds the version, git revision and build date into arca-runtime:
+//! `ARCA_VERSION`, `ARCA_GIT_REVISION` and `ARCA_BUILD_DATE` (read with `env!`).
+//!
+//! Version: env `ARCA_VERSION` if set (packaging a higher version of the same
+//! code for upgrade tests), else the crate's (= the workspace's) version.
 //!
 //! Revision: env `ARCA_GIT_REVISION` if set and non-empty, else
 //! `git rev-parse --short=12 HEAD` (only when a `.git` is found above the crate),
@@ -16,6 +19,7 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=ARCA_GIT_REVISION");
     println!("cargo::rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    println!("cargo::rerun-if-env-changed=ARCA_VERSION");
 
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let git = find_git_dir(&manifest_dir);
@@ -40,6 +44,12 @@ fn main() {
         })
         .unwrap_or_else(|| "unknown".to_owned());
 
+    // The packages may be built as another version of the same code (upgrade tests build
+    // version N+1): ARCA_VERSION overrides the workspace version the binaries report.
+    let version = env_nonempty("ARCA_VERSION")
+        .or_else(|| env_nonempty("CARGO_PKG_VERSION"))
+        .unwrap_or_else(|| "0.0.0".to_owned());
+    println!("cargo::rustc-env=ARCA_VERSION={version}");
     println!("cargo::rustc-env=ARCA_GIT_REVISION={revision}");
     println!("cargo::rustc-env=ARCA_BUILD_DATE={date}");
 }

@@ -5,7 +5,7 @@ use std::fmt;
 /// Version, git revision and build date of a binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BuildInfo {
-    /// Cargo package version (all arca crates share the workspace version).
+    /// The workspace version (all arca crates share it), or `ARCA_VERSION` at build time.
     pub version: &'static str,
     /// Short (12 hex digits) git revision, or "unknown".
     pub revision: &'static str,
@@ -13,10 +13,10 @@ pub struct BuildInfo {
     pub timestamp: &'static str,
 }
 
-/// Build info of this workspace; `version` is arca-runtime's `CARGO_PKG_VERSION`,
-/// which equals every arca crate's version (workspace-wide version).
+/// Build info of this workspace; `version` is the workspace version (every arca crate's),
+/// unless the build set `ARCA_VERSION` (see build.rs).
 pub const BUILD: BuildInfo = BuildInfo {
-    version: env!("CARGO_PKG_VERSION"),
+    version: env!("ARCA_VERSION"),
     revision: env!("ARCA_GIT_REVISION"),
     timestamp: env!("ARCA_BUILD_DATE"),
 };
@@ -56,6 +56,7 @@ mod tests {
 
     #[test]
     fn build_info_is_populated() {
+        // without ARCA_VERSION at build time, the workspace version
         assert_eq!(BUILD.version, env!("CARGO_PKG_VERSION"));
         assert!(!BUILD.revision.is_empty());
         assert!(

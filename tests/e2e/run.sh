@@ -1,0 +1,655 @@
+#!/usr/bin/env bash
+# arca end-to-end appliance tests: the real .deb packages installed with apt in Debian 12 containers that run
+# systemd as PID 1 (systemd-nspawn), HAProxy on the host in front of three HA nodes, PostgreSQL on the host.
+#
+# Scenarios (all by default, in this order):
+#   single    fresh container, apt-get install of the three local .debs; the server is active after install
+#             (single node, SQLite), deploy + resolve with curl, sha256 equal, `HA Node ID` in the journal
+#   ha        three nodes configured as docs/ha.md says (db.properties, ha-node.properties, master key copy,
+#             arca.url.base = the HAProxy URL); /api/system/ha/nodes: three RUNNING, one PRIMARY; the banner in
+#             every journal; deploy through HAProxy, resolve from every node directly, same sha256
+#   failover  client loop through HAProxy; `systemctl stop arca-server` on one node (drain): 0 failed requests;
+#             `kill -9` of another node's arca-server: failures only within 3 s of the kill, longest outage
+#   upgrade   packages of the next patch version; rolling upgrade (arcactl node drain, wait for HAProxy to mark
+#             the node down, apt-get install /debs2/*.deb, wait for readiness and the new --version) under a
+#             continuous deploy/resolve/verify client (>= 5000 requests): 0 failed
+#
+# Usage: tests/e2e/run.sh [--only NAME]... [--debs DIR] [--no-build] [--keep]
+#   --only NAME   run only this scenario (repeatable)
+#   --debs DIR    use the arca_*.deb / arca-common_*.deb / arca-server_*.deb already in DIR instead of building
+#                 them (the upgrade scenario still builds the next version from target/release)
+#   --no-build    do not run cargo: package the release binaries already in target/release (ARCA_SKIP_BUILD=1
+#                 does the same)
+#   --keep        keep the work dir (containers' overlays, logs, client records): same as ARCA_KEEP_TMP=1
+# Packages: by default `cargo build --release -p arca-server -p arcactl`, then packaging/build-deb.sh --no-build
+# (and --version <patch+1> for the upgrade) on a private copy of the binaries (CARGO_TARGET_DIR in the work dir).
+# Env: E2E_DEV=1 installs target/release binaries + units/ instead of .debs (harness development only; the
+#      upgrade scenario needs packages), E2E_SCENARIO_TIMEOUT (s, default 420), E2E_TOTAL_TIMEOUT (s, default
+#      900: scenarios are cut short or skipped to stay within it), E2E_NODE_PORT (default 8081),
+#      E2E_VERSION_CHECK=warn (upgrade: only warn when the upgraded `arca-server --version` still prints the old
+#      version, i.e. when build-deb.sh --version --no-build repackaged binaries built as another version).
+# Prints a summary table; exit 0 only if every selected scenario passed. Everything started (containers, HAProxy,
+# client loops, databases) is stopped and removed at exit, also on failure and Ctrl-C.
+set -euo pipefail
+
+E2E_DIR_="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export ARCA_TEST_NAME=e2e
+# shellcheck source=lib.sh
+. "$E2E_DIR_/lib.sh"
+
+ALL_SCENARIOS=(single ha failover upgrade)
+ONLY=()
+DEBS_SRC=""
+NO_BUILD=0
+E2E_SCENARIO_TIMEOUT=${E2E_SCENARIO_TIMEOUT:-420}
+E2E_VERSION_CHECK=${E2E_VERSION_CHECK:-strict}
+E2E_TOTAL_TIMEOUT=${E2E_TOTAL_TIMEOUT:-900}
+NODE_PORT=${E2E_NODE_PORT:-8081}
+
+while (($#)); do
+    case "$1" in
+        --only)
+            [[ $# -ge 2 ]] || arca_die "--only needs a scenario name"
+            [[ " ${ALL_SCENARIOS[*]} " == *" $2 "* ]] || arca_die "unknown scenario '$2' (${ALL_SCENARIOS[*]})"
+            ONLY+=("$2")
+            shift
+            ;;
+        --debs)
+            [[ $# -ge 2 ]] || arca_die "--debs needs a directory"
+            DEBS_SRC=$(cd "$2" && pwd)
+            shift
+            ;;
+        --no-build) NO_BUILD=1 ;;
+        --keep) export ARCA_KEEP_TMP=1 ;;
+        -h | --help)
+            sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+            exit 0
+            ;;
+        *) arca_die "unknown option: $1 (try --help)" ;;
+    esac
+    shift
+done
+((${#ONLY[@]})) || ONLY=("${ALL_SCENARIOS[@]}")
+
+RUN_START=$SECONDS
+RESULTS_DIR=""
+ARCA_VERSION=""  # Debian version of the packages under test
+NEXT_VERSION=""  # the upgrade target
+
+# ---------------------------------------------------------------------------------------------------------------
+# helpers shared by the scenarios
+
+# result KEY VALUE — a key number of the running scenario (shown in the summary)
+result() {
+    printf '%s=%s\n' "$1" "$2" >>"$RESULTS_DIR/$SCENARIO.kv"
+    arca_log "$SCENARIO: $1=$2"
+}
+
+check() {
+    local desc=$1
+    shift
+    if "$@" >/dev/null; then
+        arca_log "$SCENARIO: ok: $desc"
+    else
+        arca_die "$SCENARIO: FAILED: $desc"
+    fi
+}
+
+not_active() { ! e2e_node_exec "$1" systemctl is-active --quiet arca-server; }
+journal_has() { e2e_node_journal "$1" | grep -qF -- "$2"; }
+# calc EXPR — floating point arithmetic (no bc on a minimal host)
+calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
+
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+
+node_addr() { printf '127.0.0.%s:%s\n' "$((10 + ${1#n}))" "$NODE_PORT"; }
+
+host_port_free() {
+    python3 - "$1" "$2" <<'EOF'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind((sys.argv[1], int(sys.argv[2])))
+except OSError:
+    sys.exit(1)
+EOF
+}
+
+# lcurl ARGS… — curl as admin (ADMIN_PW)
+lcurl() { curl -sS --max-time 60 -u "admin:$ADMIN_PW" "$@"; }
+
+create_repo() {
+    local base=$1 key=$2 code
+    code=$(lcurl -o "$E2E_WORK/logs/repo-$key.out" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+        --data '{"rclass":"local","packageType":"generic"}' "$base/api/repositories/$key") || true
+    [[ "$code" == 200 || "$code" == 201 ]] ||
+        arca_die "PUT $base/api/repositories/$key -> HTTP $code: $(cat "$E2E_WORK/logs/repo-$key.out" 2>/dev/null)"
+}
+
+# The HA cluster of docs/ha.md: three nodes n1 (primary), n2, n3 on 127.0.0.1{1,2,3}, one PostgreSQL database,
+# /mnt/shared/data as the shared data dir, HAProxy in front. Sets ADMIN_PW, LB (…/artifactory), NODES.
+NODES=(n1 n2 n3)
+LB=""
+ADMIN_PW=""
+
+cluster_up() {
+    local db n addr specs=() pids=() key t0=$SECONDS
+    for n in "${NODES[@]}"; do
+        host_port_free "$(node_addr "$n" | cut -d: -f1)" "$NODE_PORT" ||
+            arca_die "$(node_addr "$n") is taken on the host (a leftover node? something on 0.0.0.0:$NODE_PORT?)"
+        specs+=("$n=$(node_addr "$n")")
+    done
+    e2e_pg_create_db db
+    e2e_haproxy_start "${specs[@]}"
+    LB=$E2E_LB_URL
+    for n in "${NODES[@]}"; do
+        e2e_node_boot "$n"
+    done
+    # Before the install: the listen address, write access to the shared dir, and ha-node.properties, whose
+    # presence tells the packages not to start a standalone node.
+    for n in "${NODES[@]}"; do
+        addr=$(node_addr "$n")
+        printf '[Service]\nEnvironment=ARCA_LISTEN=%s\n' "$addr" |
+            e2e_node_write "$n" /etc/systemd/system/arca-server.service.d/listen.conf 0644 root:root
+        printf '[Unit]\nRequiresMountsFor=/mnt/shared\n[Service]\nReadWritePaths=/mnt/shared\n' |
+            e2e_node_write "$n" /etc/systemd/system/arca-server.service.d/shared.conf 0644 root:root
+        ha_node_props "$n" | e2e_node_write "$n" /etc/arca/ha-node.properties 0644 root:root
+    done
+    for n in "${NODES[@]}"; do
+        e2e_arca_install "$n" &
+        pids+=($!)
+    done
+    for key in "${pids[@]}"; do
+        wait "$key" || arca_die "installing the packages failed (see the messages above)"
+    done
+    for n in "${NODES[@]}"; do
+        check "$n: arca-server not started by the install (ha-node.properties present)" not_active "$n"
+        ha_node_props "$n" | e2e_node_write "$n" /etc/arca/ha-node.properties 0640 arca:arca
+        printf 'type=postgresql\nurl=postgresql://%s/%s\nusername=%s\npassword=%s\npool.max.active=20\npool.max.idle=4\npool.lock.max=4\n' \
+            "$E2E_PG_HOSTPORT" "$db" "$E2E_PG_USER" "$E2E_PG_PASSWORD" |
+            e2e_node_write "$n" /etc/arca/db.properties 0640 arca:arca
+        # The shipped system.properties plus the cluster keys (identical on every node).
+        {
+            e2e_node_exec "$n" cat /etc/arca/system.properties 2>/dev/null || true
+            printf '\n# e2e cluster settings\narca.url.base=%s\narca.shutdown.drain.delay.secs=3\n' "$LB"
+        } | e2e_node_write "$n" /etc/arca/system.properties 0640 root:arca
+    done
+    # The shared dir is owned by arca: the same uid on every node (as with NFS, where uids must agree).
+    key=$(for n in "${NODES[@]}"; do e2e_node_exec "$n" id -u arca; done | sort -u | paste -sd' ')
+    [[ "$key" =~ ^[0-9]+$ ]] || arca_die "the arca user has different uids on the nodes ($key): /mnt/shared/data cannot be shared"
+    e2e_node_exec n1 install -d -o arca -g arca -m 0750 /mnt/shared/data
+    # The primary first; it creates the master key, which the others get a copy of.
+    start_node n1
+    key=$(e2e_node_exec n1 cat /etc/arca/security/master.key)
+    [[ ${#key} -ge 32 ]] || arca_die "n1 has no master key at /etc/arca/security/master.key"
+    for n in n2 n3; do
+        e2e_node_exec "$n" install -d -o arca -g arca -m 0700 /etc/arca/security
+        printf '%s\n' "$key" | e2e_node_write "$n" /etc/arca/security/master.key 0600 arca:arca
+        start_node "$n"
+    done
+    ADMIN_PW=$(e2e_arca_admin_pw n1)
+    for n in "${NODES[@]}"; do
+        arca_wait_for 15 "HAProxy to see $n UP" lb_is_up "$n" || arca_die "HAProxy does not see $n UP"
+    done
+    arca_log "cluster up in $((SECONDS - t0)) s: $LB"
+}
+
+ha_node_props() {
+    local n=$1 primary=false
+    [[ "$n" == n1 ]] && primary=true
+    printf 'node.id=%s\ncontext.url=http://%s/artifactory\nmembership.port=0\nprimary=%s\narca.ha.data.dir=/mnt/shared/data\n' \
+        "$n" "$(node_addr "$n")" "$primary"
+}
+
+start_node() {
+    local n=$1
+    e2e_node_exec "$n" systemctl enable --now arca-server >/dev/null 2>&1 || {
+        e2e_arca_diag "$n"
+        arca_die "systemctl enable --now arca-server failed on $n"
+    }
+    e2e_arca_wait_ready "$(node_addr "$n")" 60 || {
+        e2e_arca_diag "$n"
+        arca_die "$n is not ready"
+    }
+}
+
+lb_is_up() { [[ "$(e2e_haproxy_status "$1")" == UP ]]; }
+lb_is_down() { [[ "$(e2e_haproxy_status "$1")" == DOWN* ]]; }
+
+# client_start NAME ARGS… — the load loop in the background; CLIENT_DIR, CLIENT_PID, CLIENT_STOP
+client_start() {
+    local name=$1
+    shift
+    CLIENT_DIR=$E2E_WORK/client-$name
+    CLIENT_STOP=$CLIENT_DIR/stop
+    mkdir -p "$CLIENT_DIR"
+    setsid python3 "$E2E_DIR_/client.py" run --url "$LB" --repo "$1" --password "$ADMIN_PW" --out "$CLIENT_DIR" \
+        --stop-file "$CLIENT_STOP" "${@:2}" </dev/null >"$CLIENT_DIR/stdout" 2>"$CLIENT_DIR/stderr" &
+    CLIENT_PID=$!
+    e2e_track_pid "$CLIENT_PID" 40
+    arca_wait_for 10 "the client's first requests" client_has_requests 10 || arca_die "the client loop makes no requests"
+}
+
+client_progress() { cat "$CLIENT_DIR/progress" 2>/dev/null || echo "0 0"; }
+client_has_requests() { local n _f; read -r n _f < <(client_progress); ((n >= $1)); }
+
+client_stop() {
+    touch "$CLIENT_STOP"
+    wait "$CLIENT_PID" || arca_die "the client loop failed: $(tail -5 "$CLIENT_DIR/stderr")"
+}
+
+# analyze [ARGS…] — client.py analyze on CLIENT_DIR (JSON)
+analyze() { python3 "$E2E_DIR_/client.py" analyze --out "$CLIENT_DIR" "$@"; }
+
+show_failures() {
+    python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+for f in s.get("failures", [])[:10]:
+    print("   failed %(op)s on %(node)s at %(t_end).3f: %(error)s" % f)' >&2
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# scenarios
+
+scenario_single() {
+    local addr url sha_in sha_out code f t0
+    e2e_node_boot s1
+    addr=127.0.0.1:$NODE_PORT
+    if ! host_port_free 0.0.0.0 "$NODE_PORT"; then
+        # Something on the host already uses the port (the containers share its network): use a drop-in.
+        addr=127.0.0.10:$NODE_PORT
+        arca_warn "port $NODE_PORT is taken on the host; s1 listens on $addr (listen drop-in)"
+        printf '[Service]\nEnvironment=ARCA_LISTEN=%s\n' "$addr" |
+            e2e_node_write s1 /etc/systemd/system/arca-server.service.d/listen.conf 0644 root:root
+    fi
+    url=http://$addr/artifactory
+    t0=$SECONDS
+    e2e_arca_install s1
+    result install_s "$((SECONDS - t0))"
+    check "arca-server is active right after the install" e2e_node_exec s1 systemctl is-active --quiet arca-server
+    check "arca-server is enabled" e2e_node_exec s1 systemctl is-enabled --quiet arca-server
+    e2e_arca_wait_ready "$addr" 30 || {
+        e2e_arca_diag s1
+        arca_die "s1 is not ready at $url"
+    }
+    check "arca user exists" e2e_node_exec s1 id arca
+    check "/var/lib/arca/etc -> /etc/arca" test "$(e2e_node_exec s1 readlink /var/lib/arca/etc)" = /etc/arca
+    check "arcactl on PATH" e2e_node_exec s1 arcactl --version
+    ADMIN_PW=$(e2e_arca_admin_pw s1)
+    create_repo "$url" generic-local
+    f=$E2E_WORK/single-artifact.bin
+    head -c $((3 * 1024 * 1024 + 17)) /dev/urandom >"$f"
+    sha_in=$(sha256sum "$f" | cut -d' ' -f1)
+    code=$(lcurl -o "$E2E_WORK/logs/single-deploy.out" -w '%{http_code}' -T "$f" \
+        "$url/generic-local/e2e/single/artifact.bin") || true
+    check "deploy answers 201 (got $code)" test "$code" = 201
+    sha_out=$(lcurl -f "$url/generic-local/e2e/single/artifact.bin" | sha256sum | cut -d' ' -f1)
+    check "resolved sha256 equals the deployed one" test "$sha_in" = "$sha_out"
+    check "journalctl -u arca-server shows 'HA Node ID'" journal_has s1 "HA Node ID"
+    result banner "$(e2e_node_journal s1 | grep -o "HA Node ID: [^;]*" | head -1)"
+    e2e_node_stop s1
+}
+
+scenario_ha() {
+    local n nodes sha_in sha_out f code hdr
+    cluster_up
+    nodes=$(lcurl -f "$LB/api/system/ha/nodes") || arca_die "GET $LB/api/system/ha/nodes failed"
+    printf '%s\n' "$nodes" >"$E2E_WORK/logs/ha-nodes.json"
+    python3 - "$nodes" <<'EOF' || arca_die "ha: the node table is not three RUNNING nodes with one PRIMARY: $nodes"
+import json, sys
+d = json.loads(sys.argv[1])
+nodes = d if isinstance(d, list) else d.get("nodes", d)
+ids = sorted(n["id"] for n in nodes)
+running = [n for n in nodes if n["state"] == "RUNNING"]
+primaries = [n for n in nodes if n["role"] == "PRIMARY"]
+print(f"[e2e] nodes: " + ", ".join(f'{n["id"]} {n["state"]} {n["role"]} {n["url"]}' for n in nodes), file=sys.stderr)
+assert ids == ["n1", "n2", "n3"], ids
+assert len(running) == 3, running
+assert [p["id"] for p in primaries] == ["n1"], primaries
+EOF
+    arca_log "ha: ok: /api/system/ha/nodes lists n1 n2 n3 RUNNING, n1 the only PRIMARY"
+    result nodes "3 RUNNING/1 PRIMARY"
+    for n in "${NODES[@]}"; do
+        check "$n: journal has HA Node ID: '$n'" journal_has "$n" "HA Node ID: '$n'"
+        # structured fields: the banner is found by the node id field alone
+        check "$n: journalctl ARCA_NODE_ID=$n finds the banner" \
+            e2e_node_exec "$n" sh -c "journalctl ARCA_NODE_ID=$n -o cat --no-pager | grep -qF \"HA Node ID: '$n'\""
+        check "$n: db.properties password encrypted on first start" \
+            e2e_node_exec "$n" grep -q '^password=enc:v1:' /etc/arca/db.properties
+    done
+    # The guide's "Testing Your HA Configuration", as the operator runs it (as root, like the docs).
+    if e2e_node_exec n2 arcactl ha check --home "$E2E_HOME" --lb "$LB" >"$E2E_WORK/logs/ha-check.out" 2>&1; then
+        arca_log "ha: ok: arcactl ha check --lb $LB: $(grep -c '^OK' "$E2E_WORK/logs/ha-check.out") items OK"
+        result ha_check "$(grep -c '^OK' "$E2E_WORK/logs/ha-check.out") OK"
+    else
+        cat "$E2E_WORK/logs/ha-check.out" >&2
+        arca_die "ha: arcactl ha check on n2 failed (output above)"
+    fi
+    create_repo "$LB" ha-local
+    f=$E2E_WORK/ha-artifact.bin
+    head -c $((1024 * 1024 + 3)) /dev/urandom >"$f"
+    sha_in=$(sha256sum "$f" | cut -d' ' -f1)
+    code=$(lcurl -o "$E2E_WORK/logs/ha-deploy.out" -w '%{http_code}' -T "$f" "$LB/ha-local/e2e/ha/artifact.bin") || true
+    check "deploy through HAProxy answers 201 (got $code)" test "$code" = 201
+    check "deploy's downloadUri uses arca.url.base" grep -q "$LB/ha-local/e2e/ha/artifact.bin" "$E2E_WORK/logs/ha-deploy.out"
+    for n in "${NODES[@]}"; do
+        hdr=$E2E_WORK/logs/ha-resolve-$n.hdr
+        sha_out=$(lcurl -f -D "$hdr" "http://$(node_addr "$n")/artifactory/ha-local/e2e/ha/artifact.bin" |
+            sha256sum | cut -d' ' -f1)
+        check "$n resolves the artifact with the same sha256" test "$sha_in" = "$sha_out"
+        check "$n answers with X-Arca-Node-Id: $n" grep -qi "^x-arca-node-id: $n"$'\r'"\?$" "$hdr"
+    done
+    result sha256 "${sha_in:0:12}… on 3 nodes"
+}
+
+scenario_failover() {
+    local t_stop0 t_stop1 t_kill pid s failed gap req n
+    cluster_up
+    create_repo "$LB" failover-local
+    client_start failover failover-local --threads 4
+    sleep 4
+    read -r req failed < <(client_progress)
+    ((failed == 0)) || arca_die "failover: $failed failed requests before anything was stopped"
+
+    # 1. graceful stop of n2: readiness 503 for 3 s (HAProxy takes it out), then the listener closes
+    local log=$E2E_WORK/logs/haproxy.log lines
+    lines=$(wc -l <"$log")
+    t_stop0=$(e2e_now)
+    e2e_node_exec n2 systemctl stop arca-server
+    t_stop1=$(e2e_now)
+    result stop_s "$(calc "$t_stop1 - $t_stop0")"
+    check "HAProxy marks n2 DOWN" lb_is_down n2
+    # Taken out by the health check's 503 while still listening (drain), not by a refused connection.
+    check "n2 left the rotation because readiness answered 503 (drain delay)" \
+        bash -c "tail -n +$((lines + 1)) '$log' | grep -q 'arca_nodes/n2 is DOWN, reason: Layer7 wrong status, code: 503'"
+    sleep 3
+
+    # 2. kill -9 of the primary n1
+    pid=$(e2e_node_exec n1 systemctl show -p MainPID --value arca-server)
+    [[ "$pid" =~ ^[0-9]+$ && "$pid" != 0 ]] || arca_die "no MainPID for arca-server on n1"
+    t_kill=$(e2e_now)
+    e2e_node_exec n1 kill -9 "$pid"
+    sleep 8
+    client_stop
+
+    s=$(analyze --from "$t_stop0" --to "$t_kill")
+    printf '%s\n' "$s" >"$E2E_WORK/logs/failover-stop.json"
+    failed=$(json 'd["failed"]' <<<"$s")
+    result stop_requests "$(json 'd["requests"]' <<<"$s")"
+    result stop_failed "$failed"
+    result stop_max_gap_s "$(json 'd["max_gap"]' <<<"$s")"
+    ((failed == 0)) || {
+        show_failures <<<"$s"
+        arca_die "failover: $failed requests failed while n2 was stopped gracefully (expected 0)"
+    }
+    arca_log "failover: ok: 0 failed requests during the graceful stop of n2"
+
+    s=$(analyze --from "$t_kill" --allow-from "$t_kill" --allow-to "$(calc "$t_kill + 3")")
+    printf '%s\n' "$s" >"$E2E_WORK/logs/failover-kill.json"
+    result kill_requests "$(json 'd["requests"]' <<<"$s")"
+    result kill_failed "$(json 'd["failed"]' <<<"$s")"
+    result kill_outage_s "$(json 'd["max_gap"]' <<<"$s")"
+    result kill_max_latency_s "$(json 'd["max_latency"]' <<<"$s")"
+    [[ "$(json 'd["failed"]' <<<"$s")" == 0 ]] || show_failures <<<"$s"
+    n=$(json 'd["failed_outside"]' <<<"$s")
+    ((n == 0)) || arca_die "failover: $n requests failed later than 3 s after the kill -9"
+    gap=$(json 'd["max_gap"]' <<<"$s")
+    python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 3.0 else 1)" "$gap" ||
+        arca_die "failover: no request succeeded for $gap s after the kill -9 (limit 3 s)"
+    arca_log "failover: ok: after kill -9 of n1 the clients recovered (longest gap ${gap} s)"
+
+    s=$(analyze)
+    result requests "$(json 'd["requests"]' <<<"$s")"
+    result failed "$(json 'd["failed"]' <<<"$s")"
+    # systemd restarts the killed node (Restart=on-failure); it takes its own row back.
+    e2e_arca_wait_ready "$(node_addr n1)" 60 || arca_die "n1 did not come back after kill -9 (Restart=on-failure)"
+    result n1_restarts "$(e2e_node_exec n1 systemctl show -p NRestarts --value arca-server)"
+}
+
+scenario_upgrade() {
+    local n v s req failed t0 addr want pid0 pid1 pkgv problems=()
+    [[ -n "$NEXT_VERSION" ]] || arca_die "upgrade: no second package set (needs packaging/build-deb.sh)"
+    want=$(e2e_upstream_version "$NEXT_VERSION")
+    cluster_up
+    create_repo "$LB" upgrade-local
+    client_start upgrade upgrade-local --threads 4 --min-requests 5000 --max-seconds 400
+    sleep 2
+    for n in "${NODES[@]}"; do
+        addr=$(node_addr "$n")
+        t0=$SECONDS
+        pid0=$(e2e_node_exec "$n" systemctl show -p MainPID --value arca-server)
+        e2e_node_exec "$n" arcactl node drain --home "$E2E_HOME" >/dev/null
+        arca_wait_for 15 "HAProxy to mark $n DOWN" lb_is_down "$n" || arca_die "HAProxy did not take drained $n out"
+        e2e_arca_install "$n" /debs2
+        # shellcheck disable=SC2016 # a dpkg-query format
+        pkgv=$(e2e_node_exec "$n" dpkg-query -W -f '${Version}' arca-server)
+        [[ "$pkgv" == "$NEXT_VERSION" ]] || arca_die "upgrade: $n: arca-server package is $pkgv after the install, not $NEXT_VERSION"
+        e2e_arca_wait_ready "$addr" 90 || {
+            e2e_arca_diag "$n"
+            arca_die "upgrade: $n is not ready after the upgrade"
+        }
+        check "$n: arca-server active after the upgrade" e2e_node_exec "$n" systemctl is-active --quiet arca-server
+        pid1=$(e2e_node_exec "$n" systemctl show -p MainPID --value arca-server)
+        [[ "$pid1" != "$pid0" ]] || arca_die "upgrade: $n: arca-server was not restarted by the upgrade (MainPID $pid0)"
+        v=$(e2e_node_exec "$n" arca-server --version)
+        if [[ "$v" != *" $want" && "$v" != *" $want "* ]]; then
+            problems+=("$n: package $pkgv installed and the server restarted, but 'arca-server --version' prints '$v' (expected $want)")
+            arca_warn "upgrade: ${problems[-1]}"
+        fi
+        arca_wait_for 15 "HAProxy to mark $n UP" lb_is_up "$n" || arca_die "HAProxy does not see upgraded $n UP"
+        read -r req failed < <(client_progress)
+        arca_log "upgrade: $n upgraded to $pkgv ('$v') in $((SECONDS - t0)) s; client so far: $req requests, $failed failed"
+        result "${n}_upgrade_s" "$((SECONDS - t0))"
+    done
+    read -r req failed < <(client_progress)
+    ((req >= 5000)) || arca_log "upgrade: all nodes upgraded after $req requests; the client goes on until 5000"
+    client_stop
+    s=$(analyze)
+    printf '%s\n' "$s" >"$E2E_WORK/logs/upgrade.json"
+    req=$(json 'd["requests"]' <<<"$s")
+    failed=$(json 'd["failed"]' <<<"$s")
+    result requests "$req"
+    result failed "$failed"
+    result max_latency_s "$(json 'd["max_latency"]' <<<"$s")"
+    lcurl -f "$LB/api/system/ha/nodes" >"$E2E_WORK/logs/upgrade-nodes.json" || true
+    result ha_versions "$(json '",".join(sorted(set(n["version"] for n in (d if isinstance(d, list) else d["nodes"]))))' \
+        <"$E2E_WORK/logs/upgrade-nodes.json" 2>/dev/null || echo '?')"
+    ((failed == 0)) || {
+        show_failures <<<"$s"
+        arca_die "upgrade: $failed of $req requests failed during the rolling upgrade (expected 0)"
+    }
+    ((req >= 5000)) || arca_die "upgrade: only $req requests (expected >= 5000)"
+    if ((${#problems[@]})); then
+        if [[ "$E2E_VERSION_CHECK" == warn ]]; then
+            result version_check "WARN(binary says $(e2e_node_exec n1 arca-server --version | awk '{print $2}'))"
+            arca_warn "upgrade: E2E_VERSION_CHECK=warn: ignoring that the new binaries do not report $want"
+        else
+            result version_check FAIL
+            arca_die "upgrade: the new binaries do not report the new version: ${problems[*]}"
+        fi
+    else
+        result version_check "ok($want)"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# packages
+
+# build_debs OUT [VERSION] — packaging/build-deb.sh --no-build on a private copy of the release binaries, so that
+# its staging dir (<target>/packaging/deb, removed at every build) is not shared with other builds on this machine.
+build_debs() {
+    local out=$1 version=${2:-} priv=$E2E_WORK/target log build=--no-build
+    log=$E2E_WORK/logs/build-deb-$(basename "$out").log
+    if [[ -n "$version" ]]; then
+        # Another version of the same code: the binaries must report it (arca-server --version, the
+        # banner, the node registry), so build them with ARCA_VERSION in a copy of the release
+        # target dir (an incremental build: only arca-runtime and what links it is recompiled).
+        priv=$E2E_WORK/target-next
+        build=""
+        if [[ ! -d "$priv/release" ]]; then
+            mkdir -p "$priv"
+            cp -a "$ARCA_TARGET_DIR/release" "$priv/"
+        fi
+    elif [[ ! -x "$priv/release/arca-server" ]]; then
+        mkdir -p "$priv/release"
+        cp "$ARCA_TARGET_DIR/release/arca-server" "$ARCA_TARGET_DIR/release/arcactl" "$priv/release/"
+    fi
+    arca_log "packaging/build-deb.sh ${build:+$build }${version:+--version $version }--out $out"
+    CARGO_TARGET_DIR=$priv "$E2E_ROOT/packaging/build-deb.sh" ${build:+"$build"} ${version:+--version "$version"} --out "$out" \
+        >"$log" 2>&1 || {
+        tail -30 "$log" >&2
+        arca_die "packaging/build-deb.sh ${version:+--version $version }failed (log above)"
+    }
+}
+
+prepare_packages() {
+    local src base next
+    if [[ "$E2E_DEV" == 1 ]]; then
+        arca_warn "E2E_DEV=1: installing $ARCA_TARGET_DIR/release binaries and units/ (no packages)"
+        ARCA_VERSION=$("$ARCA_TARGET_DIR/release/arca-server" --version | awk '{print $2}')
+        return 0
+    fi
+    if [[ -n "$DEBS_SRC" ]]; then
+        src=$DEBS_SRC
+    else
+        [[ -x "$E2E_ROOT/packaging/build-deb.sh" ]] || arca_die "packaging/build-deb.sh is missing (or use --debs DIR)"
+        ((NO_BUILD)) || arca_ensure_built
+        src=$E2E_WORK/build1
+        build_debs "$src"
+    fi
+    ARCA_VERSION=$(e2e_debs_find "$src") || arca_die "no complete arca / arca-common / arca-server .deb set in $src"
+    e2e_debs_copy "$src" "$E2E_DEBS" "$ARCA_VERSION"
+    arca_log "packages under test: version $ARCA_VERSION ($src)"
+    if [[ " ${ONLY[*]} " == *" upgrade "* ]]; then
+        [[ -x "$E2E_ROOT/packaging/build-deb.sh" ]] || arca_die "the upgrade scenario needs packaging/build-deb.sh"
+        base=$(e2e_upstream_version "$ARCA_VERSION")
+        next="${base%.*}.$((${base##*.} + 1))"
+        if [[ -n "$DEBS_SRC" && ! -x "$ARCA_TARGET_DIR/release/arca-server" ]]; then
+            arca_die "the upgrade scenario builds version $next from $ARCA_TARGET_DIR/release, which is missing"
+        fi
+        build_debs "$E2E_WORK/build2" "$next"
+        NEXT_VERSION=$(e2e_debs_find "$E2E_WORK/build2") || arca_die "no .deb set in $E2E_WORK/build2"
+        dpkg --compare-versions "$NEXT_VERSION" gt "$ARCA_VERSION" ||
+            arca_die "the upgrade packages ($NEXT_VERSION) are not newer than $ARCA_VERSION"
+        e2e_debs_copy "$E2E_WORK/build2" "$E2E_DEBS2" "$NEXT_VERSION"
+        arca_log "upgrade packages: version $NEXT_VERSION"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# runner: every scenario in its own subshell (own cleanup list), with a time limit
+
+run_scenario() {
+    local name=$1 t0=$SECONDS rc=0 timed_out=0 limit
+    # Each scenario gets E2E_SCENARIO_TIMEOUT, but the whole run stays within E2E_TOTAL_TIMEOUT (60 s kept for
+    # the last cleanup).
+    limit=$((E2E_TOTAL_TIMEOUT - 60 - (SECONDS - RUN_START)))
+    if ((limit < 30)); then
+        arca_warn "scenario $name skipped: the run's time limit (${E2E_TOTAL_TIMEOUT}s) is used up"
+        echo "skipped: no time left of E2E_TOTAL_TIMEOUT=${E2E_TOTAL_TIMEOUT}s" >"$RESULTS_DIR/$name.reason"
+        printf '%s FAIL 0\n' "$name" >>"$RESULTS_DIR/summary"
+        return 0
+    fi
+    ((limit <= E2E_SCENARIO_TIMEOUT)) || limit=$E2E_SCENARIO_TIMEOUT
+    (
+        _ARCA_CLEANUP=()
+        _ARCA_CLEANED=0
+        trap e2e_protected_exit EXIT
+        trap '_arca_on_signal TERM' TERM
+        trap '_arca_on_signal INT' INT
+        SCENARIO=$name
+        E2E_SCOPE=$name
+        # The first fatal message is the scenario's reason in the summary.
+        # shellcheck disable=SC2317 # called by arca_die
+        arca_die_hook() {
+            [[ -e "$RESULTS_DIR/$SCENARIO.reason" ]] || printf '%s\n' "$1" >"$RESULTS_DIR/$SCENARIO.reason"
+        }
+        arca_log "==== scenario $name ===="
+        "scenario_$name"
+        arca_log "==== scenario $name: PASS ===="
+    ) &
+    SCEN_PID=$!
+    while kill -0 "$SCEN_PID" 2>/dev/null; do
+        if ((SECONDS - t0 >= limit)); then
+            arca_warn "scenario $name timed out after $limit s; stopping it"
+            echo "timeout=${limit}s" >>"$RESULTS_DIR/$name.kv"
+            [[ -e "$RESULTS_DIR/$name.reason" ]] || echo "timed out after ${limit}s" >"$RESULTS_DIR/$name.reason"
+            timed_out=1
+            e2e_kill_pid "$SCEN_PID" 60
+            break
+        fi
+        sleep 1
+    done
+    wait "$SCEN_PID" || rc=$?
+    ((!timed_out)) || rc=124
+    SCEN_PID=""
+    e2e_reap_recorded
+    printf '%s %s %s\n' "$name" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" "$((SECONDS - t0))" >>"$RESULTS_DIR/summary"
+}
+
+SCEN_PID=""
+stop_scenario() {
+    [[ -n "$SCEN_PID" ]] || return 0
+    e2e_kill_pid "$SCEN_PID" 60
+}
+
+print_summary() {
+    local name status secs kv
+    [[ -f "$RESULTS_DIR/summary" ]] || return 0
+    printf '\n%-10s %-6s %6s  %s\n' scenario result secs "key numbers"
+    printf '%-10s %-6s %6s  %s\n' ---------- ------ ------ -----------
+    while read -r name status secs; do
+        kv=$(paste -sd' ' "$RESULTS_DIR/$name.kv" 2>/dev/null || true)
+        printf '%-10s %-6s %6s  %s\n' "$name" "$status" "$secs" "$kv"
+        if [[ "$status" == FAIL && -s "$RESULTS_DIR/$name.reason" ]]; then
+            printf '%-10s %-6s %6s  reason: %s\n' "" "" "" "$(head -c 400 "$RESULTS_DIR/$name.reason")"
+        fi
+    done <"$RESULTS_DIR/summary"
+    printf '\ntotal %s s; packages %s%s\n' "$((SECONDS - RUN_START))" "${ARCA_VERSION:-?}" \
+        "${NEXT_VERSION:+ -> $NEXT_VERSION}"
+}
+
+# After a failure: the logs (HAProxy, client records, every node's console/apt/journal) outlive the work dir.
+keep_logs() {
+    local keep
+    if [[ "${ARCA_KEEP_TMP:-0}" == 1 ]]; then
+        arca_log "some scenarios FAILED; everything is in $E2E_WORK"
+        return 0
+    fi
+    keep=$(mktemp -d "${ARCA_TEST_TMP:-${TMPDIR:-/tmp}}/arca-e2e-logs.XXXXXX")
+    (cd "$E2E_WORK" && tar cf - --exclude='./nodes/*/upper' --exclude='./nodes/*/.#*' --exclude=./target --exclude=./target-next \
+        --exclude=./build1 --exclude=./build2 --exclude=./debs --exclude=./debs2 --exclude=./shared . 2>/dev/null) |
+        (cd "$keep" && tar xf -) || true
+    arca_log "some scenarios FAILED; logs kept in $keep (logs/, results/, client-*/, nodes/<scenario>-<node>/)"
+}
+
+main() {
+    trap e2e_protected_exit EXIT
+    e2e_host_setup
+    e2e_workdir
+    arca_on_exit e2e_pg_drop_run_dbs
+    arca_on_exit e2e_reap_recorded
+    arca_on_exit stop_scenario
+    RESULTS_DIR=$E2E_WORK/results
+    mkdir -p "$RESULTS_DIR"
+    if [[ " ${ONLY[*]} " == *" ha "* || " ${ONLY[*]} " == *" failover "* || " ${ONLY[*]} " == *" upgrade "* ]]; then
+        e2e_pg_setup
+    fi
+    e2e_rootfs
+    prepare_packages
+    local name failed=0
+    for name in "${ONLY[@]}"; do
+        run_scenario "$name"
+    done
+    print_summary
+    grep -q ' FAIL ' "$RESULTS_DIR/summary" && failed=1
+    if ((failed)); then
+        keep_logs
+        exit 1
+    fi
+    arca_log "all scenarios passed"
+}
+
+main
