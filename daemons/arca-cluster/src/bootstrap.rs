@@ -15,6 +15,10 @@ use crate::ClusterError;
 /// compares its own key against it at start.
 pub const MASTER_KEY_CHECK_SETTING: &str = "master_key.check_value";
 
+/// Cluster setting holding the digest of the storage configuration (binarystore.xml):
+/// every node must run the same chain.
+pub const STORAGE_DIGEST_SETTING: &str = "binarystore.digest";
+
 /// Associated data sealed with the database password, so the ciphertext of
 /// another secret cannot be swapped in.
 const DB_PASSWORD_CONTEXT: &[u8] = b"db.properties:password";
@@ -286,6 +290,56 @@ pub fn check_master_key(
     )))
 }
 
+/// Every node must run the same storage chain: compare the digest of this node's
+/// `binarystore.xml` (its canonical form) with the cluster's. The first node records it. The
+/// primary (or a single node) may change it while no other node is active — the way to change
+/// the chain of a cluster is to stop every node, change the file everywhere, start the primary.
+pub fn check_storage_config(
+    db: &Db,
+    identity: &Identity,
+    canonical: &str,
+    now_ms: i64,
+    stale_ms: i64,
+) -> Result<(), ClusterError> {
+    let ours = arca_crypto::sha256_hex(canonical.as_bytes());
+    let me = identity.node_id.clone();
+    let may_change = identity.role != NodeRole::Member;
+    let (stored, others) = db.write_blocking(|c| {
+        let stored = cluster::init_setting(c, STORAGE_DIGEST_SETTING, &ours, now_ms)?;
+        let others: Vec<String> = cluster::list_nodes(c)?
+            .into_iter()
+            .filter(|n| n.node_id != me && n.is_active(now_ms, stale_ms))
+            .map(|n| n.node_id)
+            .collect();
+        if stored != ours && may_change && others.is_empty() {
+            cluster::put_setting(c, STORAGE_DIGEST_SETTING, &ours, now_ms)?;
+        }
+        Ok::<_, arca_db::DbError>((stored, others))
+    })?;
+    if stored == ours {
+        return Ok(());
+    }
+    if may_change && others.is_empty() {
+        tracing::warn!(
+            "etc/binarystore.xml differs from the configuration the cluster ran so far; \
+             no other node is active, so this node's configuration is the cluster's from now on"
+        );
+        return Ok(());
+    }
+    Err(ClusterError::Refused(format!(
+        "etc/binarystore.xml configures another storage chain than the rest of the cluster \
+         (active: {}; digest in the database {}, this node's {}): every node must run the same \
+         chain — copy binarystore.xml from the primary",
+        if others.is_empty() {
+            "none".to_string()
+        } else {
+            others.join(", ")
+        },
+        &stored[..12.min(stored.len())],
+        &ours[..12]
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,5 +396,54 @@ mod tests {
             .to_string();
         assert!(err.contains("is missing"), "{err}");
         assert!(!home.master_key().exists());
+    }
+
+    #[test]
+    fn storage_chain_must_match_unless_the_primary_is_alone() {
+        use arca_db::cluster::{NodeRecord, NodeState, register_node};
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open_sqlite(&dir.path().join("db"), 2).unwrap();
+        let node = |id: &str, role| Identity {
+            node_id: id.into(),
+            role,
+            context_url: String::new(),
+            membership_port: 0,
+            data_dir: PathBuf::new(),
+            backup_dir: PathBuf::new(),
+            instance: id.into(),
+        };
+        let primary = node("p", NodeRole::Primary);
+        let member = node("m", NodeRole::Member);
+        check_storage_config(&db, &primary, "chain A", 1_000, 30_000).unwrap();
+        check_storage_config(&db, &member, "chain A", 1_000, 30_000).unwrap();
+        let err = check_storage_config(&db, &member, "chain B", 1_000, 30_000).unwrap_err();
+        assert!(err.to_string().contains("another storage chain"), "{err}");
+        // the primary alone may change it; with an active member it may not
+        check_storage_config(&db, &primary, "chain B", 2_000, 30_000).unwrap();
+        db.write_blocking(|c| {
+            register_node(
+                c,
+                &NodeRecord {
+                    node_id: "m".into(),
+                    start_time: 2_000,
+                    context_url: String::new(),
+                    membership_port: 0,
+                    state: NodeState::Running,
+                    role: NodeRole::Member,
+                    last_heartbeat: 2_000,
+                    version: "1".into(),
+                    revision: "r".into(),
+                    release_date: "d".into(),
+                    data_dir: String::new(),
+                    backup_dir: String::new(),
+                    instance: "m".into(),
+                },
+                2_000,
+                30_000,
+            )
+        })
+        .unwrap();
+        let err = check_storage_config(&db, &primary, "chain C", 3_000, 30_000).unwrap_err();
+        assert!(err.to_string().contains("active: m"), "{err}");
     }
 }

@@ -250,7 +250,50 @@ pub struct FileSystemLayout {
     pub temp_dir: PathBuf,
 }
 
+impl BinaryStoreConfig {
+    /// A canonical text of what this file configures (chain and parameters, without line
+    /// numbers, comments or formatting): equal for two files that configure the same storage.
+    /// Nodes of a cluster compare its digest, since they must all run the same chain.
+    pub fn canonical(&self) -> String {
+        let mut out = format!("version={}\n", self.version.as_deref().unwrap_or(""));
+        match &self.chain {
+            ChainSpec::Template(t) => out.push_str(&format!("chain template={t}\n")),
+            ChainSpec::Explicit(node) => {
+                out.push_str("chain explicit\n");
+                node.canonical_into(&mut out, 1);
+            }
+        }
+        let mut blocks: Vec<&ProviderParams> = self.providers.iter().collect();
+        blocks.sort_by(|a, b| (&a.id, &a.provider_type).cmp(&(&b.id, &b.provider_type)));
+        for b in blocks {
+            out.push_str(&format!("provider id={} type={}\n", b.id, b.provider_type));
+            for (k, v) in &b.params {
+                out.push_str(&format!("  {k}={v}\n"));
+            }
+        }
+        out
+    }
+}
+
 impl ProviderNode {
+    fn canonical_into(&self, out: &mut String, depth: usize) {
+        let indent = "  ".repeat(depth);
+        out.push_str(&format!("{indent}{} id={}\n", self.provider_type, self.id));
+        for (k, v) in &self.params {
+            out.push_str(&format!("{indent}  {k}={v}\n"));
+        }
+        for (label, nodes) in [
+            ("provider", &self.children),
+            ("sub-provider", &self.sub_providers),
+            ("dynamic-provider", &self.dynamic_providers),
+        ] {
+            for n in nodes {
+                out.push_str(&format!("{indent}{label}:\n"));
+                n.canonical_into(out, depth + 1);
+            }
+        }
+    }
+
     fn built_in(provider_type: &str) -> ProviderNode {
         ProviderNode {
             id: provider_type.to_string(),
@@ -1395,6 +1438,34 @@ mod tests {
                 (Some(2), Some("property".into())),
                 (Some(3), Some("redundancy".into()))
             ]
+        );
+    }
+
+    #[test]
+    fn canonical_ignores_formatting_but_not_configuration() {
+        let path = Path::new("binarystore.xml");
+        let a = BinaryStoreConfig::parse(
+            "<config version=\"2\">\n<chain template=\"file-system\"/>\n</config>\n",
+            path,
+        )
+        .unwrap();
+        let b = BinaryStoreConfig::parse(
+            "<!-- same -->\n<config   version=\"2\"><chain template=\"file-system\" /></config>",
+            path,
+        )
+        .unwrap();
+        assert_eq!(a.canonical(), b.canonical());
+        let c = BinaryStoreConfig::parse(
+            "<config version=\"2\"><chain template=\"file-system\"/>\
+             <provider id=\"file-system\" type=\"file-system\"><fileStoreDir>other</fileStoreDir></provider></config>",
+            path,
+        )
+        .unwrap();
+        assert_ne!(a.canonical(), c.canonical());
+        assert!(
+            c.canonical().contains("fileStoreDir=other"),
+            "{}",
+            c.canonical()
         );
     }
 }

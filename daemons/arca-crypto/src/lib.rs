@@ -112,7 +112,12 @@ pub fn new_access_token() -> String {
 /// What is stored in the database for a token: lowercase hex SHA-256 of the token
 /// string (64 characters). Tokens are high-entropy, so a fast hash is appropriate.
 pub fn token_digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    sha256_hex(token.as_bytes())
+}
+
+/// SHA-256 of `bytes`, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// `bytes` random bytes from the OS RNG, hex encoded (`2 * bytes` lowercase characters).

@@ -209,6 +209,21 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
 
     notifier.status("checking storage");
     let store_cfg = BinaryStoreConfig::load(&home)?;
+    {
+        let (db, identity, canonical) = (db.clone(), identity.clone(), store_cfg.canonical());
+        let now = arca_db::Clock::now_ms(&*clock);
+        let stale_ms = i64::try_from(settings.timing.stale.as_millis()).unwrap_or(i64::MAX);
+        let checked = tokio::task::spawn_blocking(move || {
+            bootstrap::check_storage_config(&db, &identity, &canonical, now, stale_ms)
+        })
+        .await
+        .context("storage check worker")?;
+        if let Err(e) = checked {
+            // leave the registry cleanly: the refusal is not a crash
+            let _ = membership.leave().await;
+            return Err(refusal(e));
+        }
+    }
     let mut layout = store_cfg.file_system_layout_in(&home, &identity.data_dir)?;
     if identity.is_ha() {
         // Shared filestore: each node stages uploads in its own directory, so a

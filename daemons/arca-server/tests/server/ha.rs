@@ -483,6 +483,24 @@ fn refused_starts_say_what_to_do() {
         "names the host's addresses: {log}"
     );
 
+    let log = cluster.refused(&NodeSpec { id: "node-b", ip: "127.0.0.12", primary: false }, Some(&key), |h| {
+        std::fs::write(
+            h.join("etc/binarystore.xml"),
+            "<config version=\"2\"><chain template=\"file-system\"/>\
+             <provider id=\"file-system\" type=\"file-system\"><fileStoreDir>elsewhere</fileStoreDir>\
+             </provider></config>\n",
+        )
+        .unwrap();
+    });
+    assert!(
+        log.contains("configures another storage chain than the rest of the cluster"),
+        "{log}"
+    );
+    assert!(
+        log.contains("copy binarystore.xml from the primary"),
+        "{log}"
+    );
+
     // a schema newer than this build: refused, naming both versions
     let known = arca_db::migrate::known_version();
     let db = cluster.pg.open().unwrap();
