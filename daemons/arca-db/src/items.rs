@@ -14,33 +14,65 @@ const ITEM_COLUMNS: &str = "i.id, i.repo, i.path, i.parent, i.name, i.folder, i.
 const ITEM_FROM: &str = "items i LEFT JOIN binaries b ON b.sha256 = i.sha256";
 
 fn item_from_row(r: &Row<'_>) -> Result<Item, DbError> {
-    let sha256: Option<String> = r.get(6)?;
+    item_from_row_at(r, 0)
+}
+
+/// An item from the `ITEM_COLUMNS` starting at column `base`.
+fn item_from_row_at(r: &Row<'_>, b: usize) -> Result<Item, DbError> {
+    let sha256: Option<String> = r.get(b + 6)?;
     let binary = match sha256 {
         Some(sha256) => Some(Binary {
             sha256,
-            sha1: r.get(7)?,
-            md5: r.get(8)?,
-            size: r.get::<i64>(9)?.max(0) as u64,
+            sha1: r.get(b + 7)?,
+            md5: r.get(b + 8)?,
+            size: r.get::<i64>(b + 9)?.max(0) as u64,
         }),
         None => None,
     };
     Ok(Item {
-        id: r.get(0)?,
-        repo: r.get(1)?,
-        path: r.get(2)?,
-        parent: r.get(3)?,
-        name: r.get(4)?,
-        folder: r.get(5)?,
+        id: r.get(b)?,
+        repo: r.get(b + 1)?,
+        path: r.get(b + 2)?,
+        parent: r.get(b + 3)?,
+        name: r.get(b + 4)?,
+        folder: r.get(b + 5)?,
         binary,
-        sha1_original: r.get(10)?,
-        md5_original: r.get(11)?,
-        sha256_original: r.get(12)?,
-        created: r.get(13)?,
-        created_by: r.get(14)?,
-        modified: r.get(15)?,
-        modified_by: r.get(16)?,
-        updated: r.get(17)?,
+        sha1_original: r.get(b + 10)?,
+        md5_original: r.get(b + 11)?,
+        sha256_original: r.get(b + 12)?,
+        created: r.get(b + 13)?,
+        created_by: r.get(b + 14)?,
+        modified: r.get(b + 15)?,
+        modified_by: r.get(b + 16)?,
+        updated: r.get(b + 17)?,
     })
+}
+
+/// A repository and the item at `path` in it, in one query (one round trip on
+/// PostgreSQL: the download hot path). `None` when the repository does not exist.
+pub fn repo_and_item(
+    conn: &Conn<'_>,
+    repo: &str,
+    path: &str,
+) -> Result<Option<(crate::Repo, Option<Item>)>, DbError> {
+    let base = crate::repos::COLUMN_COUNT;
+    conn.query_opt(
+        &format!(
+            "SELECT {}, {ITEM_COLUMNS} FROM repos r \
+             LEFT JOIN items i ON i.repo = r.key AND i.path = ?2 \
+             LEFT JOIN binaries b ON b.sha256 = i.sha256 WHERE r.key = ?1",
+            crate::repos::COLUMNS_R
+        ),
+        args![repo, path],
+        |r| {
+            let found = crate::repos::from_row_at(r, 0)?;
+            let item = match r.get::<Option<i64>>(base)? {
+                Some(_) => Some(item_from_row_at(r, base)?),
+                None => None,
+            };
+            Ok((found, item))
+        },
+    )
 }
 
 /// Split `a/b/c` into (`a/b`, `c`).

@@ -72,6 +72,15 @@ fn items_scenario(db: &Db) {
         assert_eq!(items::search_name(c, "z.txt", &[])?.len(), 2);
         let file = items::get(c, "libs", "org/Foo/1.0/foo-1.0.jar")?.unwrap();
         assert!(!file.folder);
+        // repository and item in one query
+        let (repo, item) = items::repo_and_item(c, "libs", "org/Foo/1.0/foo-1.0.jar")?.unwrap();
+        assert_eq!(repo.key, "libs");
+        assert_eq!(item.as_ref(), Some(&file));
+        let (_, none) = items::repo_and_item(c, "libs", "org/nothing")?.unwrap();
+        assert!(none.is_none());
+        assert!(items::repo_and_item(c, "no-such-repo", "x")?.is_none());
+        let (_, folder) = items::repo_and_item(c, "libs", "org/Foo")?.unwrap();
+        assert!(folder.unwrap().folder);
         assert_eq!(file.binary.as_ref().map(|b| b.size), Some(3));
         Ok::<_, DbError>(())
     })

@@ -92,9 +92,15 @@ fn checksum_of(b: &Binary, kind: ChecksumKind) -> &str {
 // ---------------------------------------------------------------- download
 
 async fn download(req: &Request, target: &RepoPath) -> ApiResult<Response> {
-    let repo = load_repo(req, &target.repo).await?;
+    // one query for both: a single round trip on PostgreSQL
+    let (repo, item) = req
+        .app
+        .db
+        .read_now(|conn| items::repo_and_item(conn, &target.repo, &target.path))?
+        .ok_or_else(|| {
+            ApiError::not_found(format!("Repository '{}' does not exist", target.repo))
+        })?;
     authorize_read(req, &repo).await?;
-    let item = fetch_item(req, &target.repo, &target.path).await?;
     match item {
         Some(item) if item.folder => folder_listing(req, &repo, &item.path).await,
         Some(item) => serve_file(req, &item).await,
