@@ -18,26 +18,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$ROOT/packaging/lib.sh"
 
-VERSION=""
-OUT=""
-BUILD=1
-while (($#)); do
-    case "$1" in
-        --version) [[ $# -ge 2 ]] || pkg_die "--version needs a value"; VERSION="$2"; shift ;;
-        --version=*) VERSION="${1#*=}" ;;
-        --out) [[ $# -ge 2 ]] || pkg_die "--out needs a directory"; OUT="$2"; shift ;;
-        --out=*) OUT="${1#*=}" ;;
-        --no-build) BUILD=0 ;;
-        -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) pkg_die "unknown option: $1 (try --help)" ;;
-    esac
-    shift
-done
-
-VERSION="${VERSION:-$(pkg_workspace_version)}"
-[[ "$VERSION" =~ ^[0-9][A-Za-z0-9.+~]*$ ]] ||
-    pkg_die "invalid version '$VERSION' (digits first, then letters, digits, . + ~)"
-OUT="$(pkg_abspath "${OUT:-$ROOT/target/packages}")"
+pkg_parse_args "$@"
 
 pkg_need_tools dpkg-buildpackage:dpkg-dev dh:debhelper
 pkg_build_binaries "$BUILD" "$VERSION"

@@ -39,6 +39,32 @@ pkg_need_tools() {
     fi
 }
 
+# pkg_parse_args "$@": the options both build scripts take; sets VERSION (default: the workspace
+# version), OUT (absolute; default target/packages) and BUILD (1, or 0 with --no-build).
+# --help prints the calling script's header comment.
+# shellcheck disable=SC2034  # VERSION, OUT and BUILD are for the calling script
+pkg_parse_args() {
+    VERSION=""
+    OUT=""
+    BUILD=1
+    while (($#)); do
+        case "$1" in
+            --version) [[ $# -ge 2 ]] || pkg_die "--version needs a value"; VERSION="$2"; shift ;;
+            --version=*) VERSION="${1#*=}" ;;
+            --out) [[ $# -ge 2 ]] || pkg_die "--out needs a directory"; OUT="$2"; shift ;;
+            --out=*) OUT="${1#*=}" ;;
+            --no-build) BUILD=0 ;;
+            -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+            *) pkg_die "unknown option: $1 (try --help)" ;;
+        esac
+        shift
+    done
+    VERSION="${VERSION:-$(pkg_workspace_version)}"
+    [[ "$VERSION" =~ ^[0-9][A-Za-z0-9.+~]*$ ]] ||
+        pkg_die "invalid version '$VERSION' (digits first, then letters, digits, . + ~)"
+    OUT="$(pkg_abspath "${OUT:-$ROOT/target/packages}")"
+}
+
 # pkg_build_binaries 1|0 [VERSION]: cargo build the release binaries (1), or check they exist (0).
 # The binaries report VERSION (ARCA_VERSION, read by arca-runtime's build script) when it differs
 # from the workspace version: a higher version of the same code for upgrade tests.

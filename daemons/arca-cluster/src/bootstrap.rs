@@ -1,7 +1,5 @@
 //! Start-up of a cluster member: identity, master key, database.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use arca_config::{DbProperties, DbType, HaNodeProperties, Home, MasterKey};
@@ -41,17 +39,17 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// Read `etc/ha-node.properties`; without it this is a standalone node
-    /// named after the host.
-    pub fn from_home(home: &Home) -> Result<Identity, ClusterError> {
+    /// The identity of the node `ha` (the parsed `etc/ha-node.properties`)
+    /// describes; without it a standalone node named after the host.
+    pub fn new(home: &Home, ha: Option<&HaNodeProperties>) -> Identity {
         let root = std::fs::canonicalize(home.root()).unwrap_or_else(|_| home.root().to_path_buf());
         let instance = format!(
             "{}:{}",
             nix_hostname().unwrap_or_else(|| "localhost".to_string()),
             root.display()
         );
-        match HaNodeProperties::load(home)? {
-            Some((ha, _warnings)) => Ok(Identity {
+        match ha {
+            Some(ha) => Identity {
                 role: if ha.primary {
                     NodeRole::Primary
                 } else {
@@ -61,10 +59,10 @@ impl Identity {
                 membership_port: ha.membership_port.unwrap_or(0),
                 data_dir: ha.data_dir.clone().unwrap_or_else(|| home.data()),
                 backup_dir: ha.backup_dir.clone().unwrap_or_else(|| home.backup()),
-                node_id: ha.node_id,
+                node_id: ha.node_id.clone(),
                 instance,
-            }),
-            None => Ok(Identity {
+            },
+            None => Identity {
                 node_id: nix_hostname().unwrap_or_else(|| "arca".to_string()),
                 role: NodeRole::Standalone,
                 context_url: String::new(),
@@ -72,7 +70,7 @@ impl Identity {
                 data_dir: home.data(),
                 backup_dir: home.backup(),
                 instance,
-            }),
+            },
         }
     }
 
@@ -113,10 +111,17 @@ pub fn load_or_create_master_key(
         return Err(ClusterError::Refused(missing_key_message(&path)));
     }
     let hex = generate_master_key_hex();
-    write_private(&path, &hex).map_err(|source| ClusterError::Io {
-        path: path.clone(),
+    let security = home.security();
+    std::fs::create_dir_all(&security).map_err(|source| ClusterError::Io {
+        path: security,
         source,
     })?;
+    if !arca_config::home::write_new_file(&path, &format!("{hex}\n"), 0o600)? {
+        return Err(ClusterError::Io {
+            path,
+            source: std::io::ErrorKind::AlreadyExists.into(),
+        });
+    }
     tracing::warn!(
         "created the master key {} (mode 0600); copy it to every other node of the cluster \
          and keep a backup: secrets in the database cannot be read without it",
@@ -135,18 +140,10 @@ fn missing_key_message(path: &Path) -> String {
     )
 }
 
-fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(content.as_bytes())?;
-    f.write_all(b"\n")?;
-    f.sync_all()
+fn sqlite_path(props: &DbProperties) -> Result<PathBuf, ClusterError> {
+    props
+        .sqlite_path()
+        .ok_or_else(|| ClusterError::Refused("db.properties: no SQLite database path".into()))
 }
 
 /// Connection options for the PostgreSQL database `db.properties` names,
@@ -209,9 +206,7 @@ pub fn connect_database(
 ) -> Result<Db, ClusterError> {
     match props.db_type {
         DbType::Sqlite => {
-            let path = props.sqlite_path().ok_or_else(|| {
-                ClusterError::Refused("db.properties: no SQLite database path".into())
-            })?;
+            let path = sqlite_path(props)?;
             Ok(Db::connect_sqlite(&path, 2)?)
         }
         DbType::Postgresql => {
@@ -236,9 +231,7 @@ pub fn open_database(
 ) -> Result<(Db, bool), ClusterError> {
     match props.db_type {
         DbType::Sqlite => {
-            let path = props.sqlite_path().ok_or_else(|| {
-                ClusterError::Refused("db.properties: no SQLite database path".into())
-            })?;
+            let path = sqlite_path(props)?;
             let db = Db::open_sqlite(&path, props.pool_max_active.clamp(2, 16))?;
             Ok((db, false))
         }
@@ -348,7 +341,7 @@ mod tests {
     fn secondary_without_key_is_refused_primary_creates_one() {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::new(dir.path());
-        let mut id = Identity::from_home(&home).unwrap();
+        let mut id = Identity::new(&home, None);
         assert_eq!(id.role, NodeRole::Standalone);
         id.role = NodeRole::Member;
         let err = load_or_create_master_key(&home, &id)
@@ -376,7 +369,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::new(dir.path());
         let db = Db::open_sqlite(&dir.path().join("db"), 2).unwrap();
-        let id = Identity::from_home(&home).unwrap();
+        let id = Identity::new(&home, None);
         let first = load_or_create_master_key(&home, &id).unwrap();
         check_master_key(&db, &home, &first, 1).unwrap();
         std::fs::write(home.master_key(), "00112233445566778899aabbccddeeff\n").unwrap();

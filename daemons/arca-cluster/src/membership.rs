@@ -347,24 +347,17 @@ mod tests {
             stale: Duration::from_secs(30),
             lock_lease: Duration::from_secs(30),
         };
-        let primary = Membership::join(
-            db.clone(),
-            identity("p", NodeRole::Primary),
-            clock.clone(),
-            timing,
-            build(),
-        )
-        .await
-        .unwrap();
-        let member = Membership::join(
-            db.clone(),
-            identity("m", NodeRole::Member),
-            clock.clone(),
-            timing,
-            build(),
-        )
-        .await
-        .unwrap();
+        let join = |id: &'static str, role| {
+            Membership::join(
+                db.clone(),
+                identity(id, role),
+                clock.clone(),
+                timing,
+                build(),
+            )
+        };
+        let primary = join("p", NodeRole::Primary).await.unwrap();
+        let member = join("m", NodeRole::Member).await.unwrap();
         assert!(primary.tick().await.unwrap());
         assert!(!member.tick().await.unwrap());
         // the primary dies: the member keeps heartbeating
@@ -378,15 +371,7 @@ mod tests {
         let p = nodes.iter().find(|n| n.node_id == "p").unwrap();
         assert_eq!(p.state, NodeState::Unavailable);
         // the primary returns (restart: join again), the member hands the duties back
-        let primary = Membership::join(
-            db.clone(),
-            identity("p", NodeRole::Primary),
-            clock.clone(),
-            timing,
-            build(),
-        )
-        .await
-        .unwrap();
+        let primary = join("p", NodeRole::Primary).await.unwrap();
         primary.set_state(NodeState::Running).await.unwrap();
         assert!(
             !primary.tick().await.unwrap(),

@@ -122,7 +122,7 @@ impl Home {
             (self.system_properties(), DEFAULT_SYSTEM_PROPERTIES, 0o644),
         ];
         for (path, contents, mode) in files {
-            if write_new(&path, contents, mode)? {
+            if write_new_file(&path, contents, mode)? {
                 created.push(path);
             }
         }
@@ -131,7 +131,7 @@ impl Home {
 }
 
 /// Create `path` with `contents` unless it exists. `Ok(true)` when it was created.
-fn write_new(path: &Path, contents: &str, mode: u32) -> Result<bool, ConfigError> {
+pub fn write_new_file(path: &Path, contents: &str, mode: u32) -> Result<bool, ConfigError> {
     let mut file = match OpenOptions::new()
         .write(true)
         .create_new(true)

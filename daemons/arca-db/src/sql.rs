@@ -344,8 +344,13 @@ pub fn to_pg_placeholders(sql: &str) -> String {
     out
 }
 
-fn sqlite_params<'p>(params: &'p [&dyn ToValue]) -> Vec<Value<'p>> {
+fn to_values<'p>(params: &'p [&dyn ToValue]) -> Vec<Value<'p>> {
     params.iter().map(|p| p.to_value()).collect()
+}
+
+/// The values as the PostgreSQL client takes them.
+fn pg_refs<'v>(values: &'v [Value<'_>]) -> Vec<&'v (dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
 impl<'a> Conn<'a> {
@@ -401,16 +406,13 @@ impl<'a> Conn<'a> {
 
     /// Execute a statement; returns the number of rows changed.
     pub fn execute(&self, sql: &str, params: &[&dyn ToValue]) -> Result<usize, DbError> {
+        let values = to_values(params);
         match &self.kind {
-            Kind::Sqlite(c) => {
-                let values = sqlite_params(params);
-                Ok(c.prepare_cached(sql)?
-                    .execute(rusqlite::params_from_iter(values.iter()))?)
-            }
+            Kind::Sqlite(c) => Ok(c
+                .prepare_cached(sql)?
+                .execute(rusqlite::params_from_iter(values.iter()))?),
             Kind::Postgres(state) => {
-                let values = sqlite_params(params);
-                let refs: Vec<&(dyn ToSql + Sync)> =
-                    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+                let refs = pg_refs(&values);
                 let n = Self::with_pg(state, sql, |h, s| match h {
                     PgHandle::Client(c) => c.execute(s, &refs),
                     PgHandle::Tx(t) => t.execute(s, &refs),
@@ -427,7 +429,7 @@ impl<'a> Conn<'a> {
         params: &[&dyn ToValue],
         mut f: impl FnMut(&Row<'_>) -> Result<T, DbError>,
     ) -> Result<Vec<T>, DbError> {
-        let values = sqlite_params(params);
+        let values = to_values(params);
         match &self.kind {
             Kind::Sqlite(c) => {
                 let mut stmt = c.prepare_cached(sql)?;
@@ -439,8 +441,7 @@ impl<'a> Conn<'a> {
                 Ok(out)
             }
             Kind::Postgres(state) => {
-                let refs: Vec<&(dyn ToSql + Sync)> =
-                    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+                let refs = pg_refs(&values);
                 let rows = Self::with_pg(state, sql, |h, s| match h {
                     PgHandle::Client(c) => c.query(s, &refs),
                     PgHandle::Tx(t) => t.query(s, &refs),
@@ -457,7 +458,7 @@ impl<'a> Conn<'a> {
         params: &[&dyn ToValue],
         f: impl FnOnce(&Row<'_>) -> Result<T, DbError>,
     ) -> Result<Option<T>, DbError> {
-        let values = sqlite_params(params);
+        let values = to_values(params);
         match &self.kind {
             Kind::Sqlite(c) => {
                 let mut stmt = c.prepare_cached(sql)?;
@@ -468,8 +469,7 @@ impl<'a> Conn<'a> {
                 }
             }
             Kind::Postgres(state) => {
-                let refs: Vec<&(dyn ToSql + Sync)> =
-                    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+                let refs = pg_refs(&values);
                 let row = Self::with_pg(state, sql, |h, s| match h {
                     PgHandle::Client(c) => c.query_opt(s, &refs),
                     PgHandle::Tx(t) => t.query_opt(s, &refs),

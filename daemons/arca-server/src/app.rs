@@ -55,12 +55,11 @@ pub fn check_config(home: &Home) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_settings(home: &Home) -> anyhow::Result<Settings> {
+fn load_settings(home: &Home, ha: Option<&HaNodeProperties>) -> anyhow::Result<Settings> {
     let sys = SystemProperties::load(home)?;
     let mut context_path = sys.context_path()?;
     if context_path.is_empty()
-        && let Some((ha, _)) = HaNodeProperties::load(home)?
-        && let Some(path) = ha.context_url_path()
+        && let Some(path) = ha.and_then(HaNodeProperties::context_url_path)
     {
         // An HA node serves under the path of its context.url (e.g. /artifactory).
         context_path = path;
@@ -155,11 +154,12 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         tracing::info!("created {}", f.display());
     }
     check_config(&home)?;
-    let settings = load_settings(&home)?;
-    let identity = Identity::from_home(&home)?;
+    let ha = HaNodeProperties::load(&home)?.map(|(ha, _warnings)| ha);
+    let settings = load_settings(&home, ha.as_ref())?;
+    let identity = Identity::new(&home, ha.as_ref());
     let node_id = identity.node_id.clone();
     let clock = Arc::new(SystemClock);
-    if let Some((ha, _)) = HaNodeProperties::load(&home)? {
+    if let Some(ha) = &ha {
         // cluster.interface must name one of this host's addresses (exact or wildcard)
         let addrs = arca_config::ha_node::local_addresses()?;
         if let Some(addr) = ha.cluster_address(&addrs)? {
@@ -212,7 +212,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     {
         let (db, identity, canonical) = (db.clone(), identity.clone(), store_cfg.canonical());
         let now = arca_db::Clock::now_ms(&*clock);
-        let stale_ms = i64::try_from(settings.timing.stale.as_millis()).unwrap_or(i64::MAX);
+        let stale_ms = settings.timing.stale_ms();
         let checked = tokio::task::spawn_blocking(move || {
             bootstrap::check_storage_config(&db, &identity, &canonical, now, stale_ms)
         })

@@ -136,7 +136,7 @@ async fn ha_nodes(req: &Request) -> ApiResult<Response> {
         })
         .await?;
     let now = req.app.now_ms();
-    let stale_ms = req.app.settings.timing.stale.as_millis() as i64;
+    let stale_ms = req.app.settings.timing.stale_ms();
     let leader = lease.filter(|l| l.expires > now).map(|l| l.owner);
     let rows: Vec<serde_json::Value> = nodes
         .iter()
@@ -156,7 +156,7 @@ async fn delete_ha_node(req: &Request, id: &str) -> ApiResult<Response> {
         .decode_utf8_lossy()
         .into_owned();
     let now = req.app.now_ms();
-    let stale_ms = req.app.settings.timing.stale.as_millis() as i64;
+    let stale_ms = req.app.settings.timing.stale_ms();
     let target = id.clone();
     let removed = req
         .app

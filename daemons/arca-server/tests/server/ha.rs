@@ -20,6 +20,12 @@ struct NodeSpec<'a> {
     primary: bool,
 }
 
+impl<'a> NodeSpec<'a> {
+    fn new(id: &'a str, ip: &'a str, primary: bool) -> Self {
+        NodeSpec { id, ip, primary }
+    }
+}
+
 struct Cluster {
     dir: tempfile::TempDir,
     pg: arca_db::PgTestDb,
@@ -124,31 +130,10 @@ impl Cluster {
     }
 
     fn start_three(&mut self) -> Vec<Server> {
-        let a = self.start(
-            &NodeSpec {
-                id: "node-a",
-                ip: "127.0.0.11",
-                primary: true,
-            },
-            None,
-        );
+        let a = self.start(&NodeSpec::new("node-a", "127.0.0.11", true), None);
         let key = a.home.clone();
-        let b = self.start(
-            &NodeSpec {
-                id: "node-b",
-                ip: "127.0.0.12",
-                primary: false,
-            },
-            Some(&key),
-        );
-        let c = self.start(
-            &NodeSpec {
-                id: "node-c",
-                ip: "127.0.0.13",
-                primary: false,
-            },
-            Some(&key),
-        );
+        let b = self.start(&NodeSpec::new("node-b", "127.0.0.12", false), Some(&key));
+        let c = self.start(&NodeSpec::new("node-c", "127.0.0.13", false), Some(&key));
         vec![a, b, c]
     }
 }
@@ -361,56 +346,29 @@ fn killing_the_primary_moves_the_cluster_duties_within_the_stale_period() {
 #[test]
 fn refused_starts_say_what_to_do() {
     let mut cluster = Cluster::new();
-    let a = cluster.start(
-        &NodeSpec {
-            id: "node-a",
-            ip: "127.0.0.11",
-            primary: true,
-        },
-        None,
-    );
+    let a = cluster.start(&NodeSpec::new("node-a", "127.0.0.11", true), None);
     let key = a.home.clone();
 
-    let log = cluster.refused(
-        &NodeSpec {
-            id: "node-b",
-            ip: "127.0.0.12",
-            primary: false,
-        },
-        None,
-        |_| {},
-    );
+    let log = cluster.refused(&NodeSpec::new("node-b", "127.0.0.12", false), None, |_| {});
     assert!(
         log.contains("copy etc/security/master.key from an existing node"),
         "{log}"
     );
 
-    let log = cluster.refused(
-        &NodeSpec {
-            id: "node-b",
-            ip: "127.0.0.12",
-            primary: false,
-        },
-        None,
-        |h| {
-            std::fs::write(
-                h.join("etc/security/master.key"),
-                "00112233445566778899aabbccddeeff\n",
-            )
-            .unwrap();
-        },
-    );
+    let log = cluster.refused(&NodeSpec::new("node-b", "127.0.0.12", false), None, |h| {
+        std::fs::write(
+            h.join("etc/security/master.key"),
+            "00112233445566778899aabbccddeeff\n",
+        )
+        .unwrap();
+    });
     assert!(
         log.contains("does not match the cluster's master key"),
         "{log}"
     );
 
     let log = cluster.refused(
-        &NodeSpec {
-            id: "node-a",
-            ip: "127.0.0.12",
-            primary: false,
-        },
+        &NodeSpec::new("node-a", "127.0.0.12", false),
         Some(&key),
         |_| {},
     );
@@ -420,11 +378,7 @@ fn refused_starts_say_what_to_do() {
     );
 
     let log = cluster.refused(
-        &NodeSpec {
-            id: "node-z",
-            ip: "127.0.0.12",
-            primary: true,
-        },
+        &NodeSpec::new("node-z", "127.0.0.12", true),
         Some(&key),
         |_| {},
     );
@@ -432,11 +386,7 @@ fn refused_starts_say_what_to_do() {
     assert!(log.contains("set primary=false"), "{log}");
 
     let log = cluster.refused(
-        &NodeSpec {
-            id: "node-b",
-            ip: "127.0.0.12",
-            primary: false,
-        },
+        &NodeSpec::new("node-b", "127.0.0.12", false),
         Some(&key),
         |h| {
             std::fs::remove_file(h.join("etc/db.properties")).unwrap();
@@ -445,11 +395,7 @@ fn refused_starts_say_what_to_do() {
     assert!(log.contains("HA needs an external database"), "{log}");
 
     let log = cluster.refused(
-        &NodeSpec {
-            id: "node-b",
-            ip: "127.0.0.12",
-            primary: false,
-        },
+        &NodeSpec::new("node-b", "127.0.0.12", false),
         Some(&key),
         |h| {
             let props = std::fs::read_to_string(h.join("etc/ha-node.properties")).unwrap();
@@ -466,11 +412,7 @@ fn refused_starts_say_what_to_do() {
     );
 
     let log = cluster.refused(
-        &NodeSpec {
-            id: "node-b",
-            ip: "127.0.0.12",
-            primary: false,
-        },
+        &NodeSpec::new("node-b", "127.0.0.12", false),
         Some(&key),
         |h| {
             let mut props = std::fs::read_to_string(h.join("etc/ha-node.properties")).unwrap();
@@ -512,11 +454,7 @@ fn refused_starts_say_what_to_do() {
     })
     .unwrap();
     let log = cluster.refused(
-        &NodeSpec {
-            id: "node-b",
-            ip: "127.0.0.12",
-            primary: false,
-        },
+        &NodeSpec::new("node-b", "127.0.0.12", false),
         Some(&key),
         |_| {},
     );
@@ -532,14 +470,7 @@ fn refused_starts_say_what_to_do() {
 #[test]
 fn node_to_node_calls_must_be_signed_and_fresh() {
     let mut cluster = Cluster::new();
-    let a = cluster.start(
-        &NodeSpec {
-            id: "node-a",
-            ip: "127.0.0.11",
-            primary: true,
-        },
-        None,
-    );
+    let a = cluster.start(&NodeSpec::new("node-a", "127.0.0.11", true), None);
     let url = a.url("/api/system/ha/self");
     let unsigned = Client::new().get(&url).send().unwrap();
     assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);

@@ -1,7 +1,6 @@
 //! `arcactl node …`: drain and undrain this node.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use arca_config::{HaNodeProperties, Home};
@@ -21,11 +20,6 @@ pub fn run(cmd: NodeCommand, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     }
 }
 
-/// `<home>/run/drain`: the file arca-server checks on every health probe.
-pub fn drain_flag(home: &Home) -> PathBuf {
-    home.drain_flag()
-}
-
 fn existing_home(args: &NodeArgs) -> anyhow::Result<Home> {
     let home = Home::new(&args.home.home);
     if !home.root().is_dir() {
@@ -38,7 +32,7 @@ fn existing_home(args: &NodeArgs) -> anyhow::Result<Home> {
 /// is known.
 pub fn drain(args: &NodeArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
     let home = existing_home(args)?;
-    let flag = drain_flag(&home);
+    let flag = home.drain_flag();
     if flag.exists() {
         writeln!(out, "already drained: {} exists", flag.display()).context("writing to stdout")?;
     } else {
@@ -68,7 +62,7 @@ pub fn drain(args: &NodeArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyho
 /// `arcactl node undrain`: remove the flag (absent is fine), then confirm.
 pub fn undrain(args: &NodeArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
     let home = existing_home(args)?;
-    let flag = drain_flag(&home);
+    let flag = home.drain_flag();
     match std::fs::remove_file(&flag) {
         Ok(()) => writeln!(
             out,
@@ -145,7 +139,7 @@ fn confirm(
     let hint = if expected == StatusCode::SERVICE_UNAVAILABLE && status == StatusCode::OK {
         format!(
             "the server at that URL does not see {}: is it running with --home {}?",
-            drain_flag(home).display(),
+            home.drain_flag().display(),
             home.root().display()
         )
     } else if message.contains("arcactl node drain") {
@@ -196,7 +190,7 @@ mod tests {
     fn drain_and_undrain_toggle_the_flag_without_url() {
         let dir = tempfile::tempdir().unwrap();
         let a = args(dir.path(), None);
-        let flag = drain_flag(&Home::new(dir.path()));
+        let flag = Home::new(dir.path()).drain_flag();
 
         let (code, out, err) = run_fn(drain, &a);
         assert_eq!(code, exit::OK);
@@ -239,7 +233,7 @@ mod tests {
             )),
             "{err}"
         );
-        assert!(drain_flag(&Home::new(dir.path())).exists());
+        assert!(Home::new(dir.path()).drain_flag().exists());
     }
 
     #[test]
