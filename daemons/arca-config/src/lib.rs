@@ -16,6 +16,7 @@ pub mod home;
 pub mod master_key;
 mod perms;
 mod props;
+pub mod storage_plan;
 pub mod system;
 
 pub use binarystore::{
