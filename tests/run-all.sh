@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole arca test suite on a fresh Debian 12 machine:
-#   1. installs what the tests need (only the missing Debian packages; nothing when all are there),
+#   1. installs what the tests need (only the missing Debian packages; nothing when all are there) and the S3
+#      server of the object-store tests (tests/lib/s3.sh: s3s-fs, built once into /var/cache/arca-test),
 #   2. cargo build --release -p arca-server -p arcactl,
 #   3. starts PostgreSQL (Debian package, tests/lib/postgres.sh) for the HA tests and the second pass,
 #   4. cargo test --workspace (unit + integration tests; the integration tests start the real binary;
@@ -108,6 +109,9 @@ install_deps() {
     printf 'all packages present; %s, %s\n' "$(cargo --version)" "$(mvn -v 2>/dev/null | head -n1)"
 }
 
+# The S3 server of the object-store tests (cargo install, once; not apt, so --no-install does not skip it).
+install_s3s_fs() { "$ROOT/tests/lib/s3.sh"; }
+
 # ---------------------------------------------------------------------------------------------------------------
 # 2./3. cargo
 
@@ -180,6 +184,10 @@ if ((INSTALL)); then
 else
     step_result SKIP "install test dependencies" 0
 fi
+S3_OK=1
+run_step "install s3s-fs (S3 test server)" install_s3s_fs || S3_OK=0
+# run_step runs in a subshell: export the binary here too, for cargo test, the client tests and e2e
+if ((S3_OK)); then eval "$("$ROOT/tests/lib/s3.sh" --export)"; fi
 run_step "cargo build --release" cargo_build || BUILD_OK=0
 PG_OK=1
 run_step "start PostgreSQL" start_postgres || PG_OK=0

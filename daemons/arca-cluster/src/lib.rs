@@ -5,9 +5,11 @@
 //!   a secondary), opening the database with a password encrypted at rest.
 //! * [`membership`]: the node's row in the registry, its heartbeat, and the
 //!   election of the one node that runs cluster-wide duties.
+//! * [`storage`]: the storage chain from `binarystore.xml`, with its secrets.
 
 pub mod bootstrap;
 pub mod membership;
+pub mod storage;
 
 use std::path::PathBuf;
 

@@ -6,6 +6,7 @@ use crate::error::{ConfigError, Diagnostic, Diags};
 use crate::ha_node;
 use crate::home::Home;
 use crate::master_key;
+use crate::storage_plan::DataRoots;
 use crate::system::SystemProperties;
 
 /// Validate everything under `home`: each file that exists (absent files mean their defaults).
@@ -50,10 +51,15 @@ pub fn check_home(home: &Home) -> Vec<Diagnostic> {
 
     let (store, store_diags) = binarystore::analyse_home(home);
     diags.extend(store_diags.list);
-    if let Some(store) = store
-        && let Err(e) = store.file_system_layout(home)
-    {
-        diags.error(e);
+    if let Some(store) = store {
+        let ha_data_dir = ha.as_ref().and_then(|h| h.data_dir.as_deref());
+        // plan() adds what the analysis does not check (the shape of the chain); its value
+        // errors are the analysis' own, already listed.
+        if let Err(e) = store.plan(home, &DataRoots::new(home, ha_data_dir))
+            && !diags.list.iter().any(|d| d.error == e)
+        {
+            diags.error(e);
+        }
     }
 
     match SystemProperties::load(home) {
@@ -151,7 +157,7 @@ mod tests {
     }
 
     #[test]
-    fn valid_non_file_system_chain_is_refused() {
+    fn runnable_chains_are_clean_and_others_refused() {
         let (_d, home) = fresh();
         fs::write(
             home.binarystore_xml(),
@@ -159,13 +165,73 @@ mod tests {
         )
         .unwrap();
         let d = check_home(&home);
-        assert_eq!(d.len(), 1);
+        assert!(d.is_empty(), "{d:?}");
+
+        fs::write(
+            home.binarystore_xml(),
+            "<config>\n<chain template=\"full-db\"/></config>",
+        )
+        .unwrap();
+        let d = check_home(&home);
+        assert_eq!(d.len(), 1, "{d:?}");
         assert!(d[0].is_error());
         assert!(
-            d[0].to_string()
-                .contains("binarystore.xml:2: chain: template 'cache-fs' is valid"),
+            d[0].to_string().ends_with(
+                "binarystore.xml:2: template: template 'full-db': binaries in the database \
+                 are not supported; use file-system or s3-storage-v3"
+            ),
             "{}",
             d[0]
+        );
+    }
+
+    #[test]
+    fn bad_values_are_all_reported_once_with_the_shape_error() {
+        let (_d, home) = fresh();
+        fs::write(
+            home.binarystore_xml(),
+            "<config>\n<chain template=\"cache-fs\"/>\n\
+             <provider id=\"cache-fs\" type=\"cache-fs\">\n\
+             <maxCacheSize>5GB</maxCacheSize>\n\
+             <skipDuringUpload>yes</skipDuringUpload>\n\
+             </provider></config>",
+        )
+        .unwrap();
+        let d = check_home(&home);
+        let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        let file = home.binarystore_xml().display().to_string();
+        assert_eq!(
+            text,
+            vec![
+                format!(
+                    "error: {file}:4: maxCacheSize: provider 'cache-fs': expected a size in bytes (e.g. 5000000000), got '5GB'"
+                ),
+                format!(
+                    "error: {file}:5: skipDuringUpload: provider 'cache-fs': expected true or false, got 'yes'"
+                ),
+            ]
+        );
+
+        // A chain arca does not run is reported next to the value errors.
+        fs::write(
+            home.binarystore_xml(),
+            "<config><chain>\n<provider id=\"r\" type=\"retry\">\n\
+             <maxTrys>0</maxTrys>\n\
+             <provider id=\"fs\" type=\"file-system\"/></provider></chain></config>",
+        )
+        .unwrap();
+        let d = check_home(&home);
+        let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(
+            text[0].ends_with(
+                ":3: maxTrys: provider 'r': expected a whole number of at least 1, got '0'"
+            ),
+            "{text:?}"
+        );
+        assert!(
+            text[1].contains(":2: provider: provider 'r' (type 'retry'): retry must wrap s3-storage-v3 or google-storage-v2, not 'file-system'"),
+            "{text:?}"
         );
     }
 

@@ -65,6 +65,12 @@ impl Home {
         self.root.join("run")
     }
 
+    /// `<run>/arca-storage-mover.sock`: the storage mover's control socket (wake-ups from the
+    /// server after uploads, status queries).
+    pub fn mover_socket(&self) -> PathBuf {
+        self.run_dir().join("arca-storage-mover.sock")
+    }
+
     /// `<root>/etc/security` (mode 0700)
     pub fn security(&self) -> PathBuf {
         self.etc().join("security")

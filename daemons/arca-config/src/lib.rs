@@ -4,7 +4,8 @@
 //! `binarystore.xml` ([`BinaryStoreConfig`]), `system.properties` ([`SystemProperties`]),
 //! the optional `ha-node.properties` ([`HaNodeProperties`]; absent = single node) and
 //! `security/master.key` ([`MasterKey`]). [`check_home`] validates all of them and reports every
-//! problem with file, line and key.
+//! problem with file, line and key. [`BinaryStoreConfig::plan`] resolves `binarystore.xml` into
+//! the [`StoragePlan`] a node runs.
 
 mod atomic;
 pub mod binarystore;
@@ -20,7 +21,7 @@ pub mod storage_plan;
 pub mod system;
 
 pub use binarystore::{
-    BinaryStoreConfig, ChainSpec, FileSystemLayout, ProviderNode, ProviderParams,
+    BinaryStoreConfig, ChainSpec, FileSystemLayout, ProviderNode, ProviderParams, seal_secrets,
 };
 pub use check::check_home;
 pub use db::{DbProperties, DbType};
@@ -28,4 +29,9 @@ pub use error::{ConfigError, Diagnostic, Severity, has_errors};
 pub use ha_node::HaNodeProperties;
 pub use home::Home;
 pub use master_key::MasterKey;
+pub use storage_plan::{
+    BackendSpec, CacheFsSpec, ClusterLocalSpec, ClusterSpec, DataRoots, EventualSpec,
+    FileSystemSpec, ObjectStoreSpec, RemoteSpec, RetrySpec, S3Spec, SecretValue, StateAwareSpec,
+    StoragePlan,
+};
 pub use system::{MapProviderType, SystemProperties};

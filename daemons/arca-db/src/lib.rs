@@ -9,6 +9,7 @@
 
 pub mod clock;
 pub mod cluster;
+pub mod copies;
 mod error;
 pub mod items;
 pub mod migrate;

@@ -114,6 +114,22 @@ CREATE TABLE cluster_settings (
 );
 "#,
     ),
+    (
+        3,
+        "sharding-cluster: which node holds a copy of which binary",
+        // No foreign key to `binaries`: a peer records the copy it receives before the
+        // deploying node commits the binary's row (or never, when that deploy fails; the
+        // copy is then an orphan for the node's own sweep).
+        r#"
+CREATE TABLE binary_copies (
+    sha256    TEXT NOT NULL,
+    node_id   TEXT NOT NULL,
+    stored_at INTEGER NOT NULL,
+    PRIMARY KEY (sha256, node_id)
+);
+CREATE INDEX binary_copies_node ON binary_copies(node_id, sha256);
+"#,
+    ),
 ];
 
 /// SQLite's DDL in PostgreSQL's dialect: 64-bit integers everywhere (an
@@ -185,7 +201,7 @@ mod tests {
     fn migrations_apply_once_and_refuse_newer_schema() {
         let raw = rusqlite::Connection::open_in_memory().unwrap();
         let conn = Conn::sqlite(&raw);
-        assert_eq!(apply(&conn).unwrap(), vec![1, 2]);
+        assert_eq!(apply(&conn).unwrap(), vec![1, 2, 3]);
         assert!(apply(&conn).unwrap().is_empty());
         assert_eq!(current_version(&conn).unwrap(), known_version());
         conn.execute(

@@ -12,13 +12,13 @@ use anyhow::{Context, bail};
 use arca_cluster::bootstrap::{self, Identity};
 use arca_cluster::{Build, ClusterError, Membership, Timing};
 use arca_config::{
-    BinaryStoreConfig, DbProperties, HaNodeProperties, Home, SystemProperties, check_home,
+    DbProperties, HaNodeProperties, Home, SystemProperties, check_home,
 };
 use arca_db::cluster::NodeState;
 use arca_db::security::{self, User};
 use arca_db::{Db, SystemClock};
 use arca_runtime::{Control, Heartbeat, Notifier};
-use arca_storage::FileStore;
+use arca_storage::{Storage, StorageOptions};
 
 use crate::state::{AppState, Settings};
 
@@ -208,9 +208,11 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     .map_err(refusal)?;
 
     notifier.status("checking storage");
-    let store_cfg = BinaryStoreConfig::load(&home)?;
+    let resolved = arca_cluster::storage::load_storage(&home, &identity, &master_key.key, true)
+        .map_err(refusal)?;
     {
-        let (db, identity, canonical) = (db.clone(), identity.clone(), store_cfg.canonical());
+        let (db, identity) = (db.clone(), identity.clone());
+        let canonical = resolved.config.canonical();
         let now = arca_db::Clock::now_ms(&*clock);
         let stale_ms = settings.timing.stale_ms();
         let checked = tokio::task::spawn_blocking(move || {
@@ -224,21 +226,26 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             return Err(refusal(e));
         }
     }
-    let mut layout = store_cfg.file_system_layout_in(&home, &identity.data_dir)?;
-    if identity.is_ha() {
-        // Shared filestore: each node stages uploads in its own directory, so a
-        // node's start-up cleanup never touches another node's in-flight uploads.
-        layout.temp_dir = layout.temp_dir.join(&node_id);
-    }
-    let store = FileStore::open(layout.file_store_dir.clone(), layout.temp_dir.clone())
-        .with_context(|| format!("opening file store {}", layout.file_store_dir.display()))?;
-    let cleaned = store
-        .clean_temp()
+    notifier.status(&format!("opening storage: {}", resolved.plan.description));
+    let storage = Storage::open(
+        &resolved.plan,
+        StorageOptions {
+            // Shared staging dirs (NFS): each node stages uploads in its own directory, so a
+            // node's start-up cleanup never touches another node's in-flight uploads.
+            node_id: identity.is_ha().then(|| node_id.clone()),
+            identity: resolved.identity.clone(),
+            credential: resolved.credential.clone(),
+        },
+    )
+    .await
+    .with_context(|| format!("opening storage chain '{}'", resolved.plan.description))?;
+    let cleaned = storage
+        .clean_staging()
         .context("cleaning leftovers of interrupted uploads")?;
     if cleaned > 0 {
         tracing::warn!(
             "removed {cleaned} partial upload(s) left in {} by an earlier crash",
-            layout.temp_dir.display()
+            storage.staging_dir().display()
         );
     }
     let drain_flag = home.drain_flag();
@@ -257,7 +264,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         membership.clone(),
         settings.clone(),
         db,
-        store,
+        storage.clone(),
         clock,
         &master_key.key,
     ));
@@ -282,6 +289,11 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let heartbeats = membership.spawn();
     crate::gc::spawn(app.clone());
 
+    // The file store when the chain has one (NFS in HA), else the data dir.
+    let data_dir = match &resolved.plan.backend {
+        arca_config::storage_plan::BackendSpec::FileSystem(f) => f.file_store_dir.clone(),
+        _ => identity.data_dir.clone(),
+    };
     let ctx = if settings.context_path.is_empty() {
         "/"
     } else {
@@ -290,15 +302,16 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     tracing::info!(
         arca_node_id = %node_id,
         "arca-server {} (revision {}, {}) HA Node ID: '{node_id}' ({}); home {}; data dir {}; \
-         backup dir {}; database {}; listening on http://{local}{ctx}",
+         backup dir {}; database {}; storage {}; listening on http://{local}{ctx}",
         build.version,
         build.revision,
         build.timestamp,
         identity.role,
         home.root().display(),
-        layout.file_store_dir.display(),
+        data_dir.display(),
         identity.backup_dir.display(),
         app.db.backend_name(),
+        storage.description(),
     );
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let server = crate::serve::serve_http(app.clone(), listener, async {

@@ -38,21 +38,19 @@ pub async fn collect(app: &App) -> Result<GcReport, ApiError> {
         if candidates.is_empty() {
             break;
         }
-        let store = app.store.clone();
+        let storage = app.storage.clone();
         let (removed, bytes) = app
             .db
             .write(move |tx| {
                 let mut removed = 0usize;
                 let mut bytes = 0u64;
                 for sha in &candidates {
-                    let size = store
-                        .blob_path(sha)
-                        .ok()
-                        .and_then(|p| std::fs::metadata(p).ok())
-                        .map(|m| m.len())
+                    let size = items::binary_by(tx, items::ChecksumKind::Sha256, sha)?
+                        .map(|b| b.size)
                         .unwrap_or(0);
                     if items::delete_binary_if_unreferenced(tx, sha)? {
-                        store.remove_blob(sha)?;
+                        // inside the transaction: a deploy of the same content serialises
+                        storage.remove(sha)?;
                         removed += 1;
                         bytes += size;
                     }
@@ -84,12 +82,61 @@ pub async fn collect(app: &App) -> Result<GcReport, ApiError> {
 }
 
 /// Files in the store that have no binary row (a crash between rename and
-/// commit leaves one) and are older than the grace period.
+/// commit leaves one) and are older than the grace period; objects in the
+/// object store likewise (a deploy that failed after its upload leaves one).
 async fn sweep_orphan_files(app: &App, grace: Duration) -> Result<usize, ApiError> {
-    let store = app.store.clone();
+    let mut removed = 0;
+    if let Some(store) = app.storage.file_store() {
+        removed += sweep_orphan_blobs(app, store.clone(), grace).await?;
+    }
+    if app.storage.object_store().is_some() {
+        removed += sweep_orphan_objects(app, grace).await?;
+    }
+    Ok(removed)
+}
+
+async fn sweep_orphan_objects(app: &App, grace: Duration) -> Result<usize, ApiError> {
+    let Some(objects) = app.storage.object_store() else {
+        return Ok(0);
+    };
+    let now = SystemTime::now();
+    let candidates: Vec<String> = objects
+        .list()
+        .await?
+        .into_iter()
+        .filter(|(_, modified)| now.duration_since(*modified).unwrap_or_default() > grace)
+        .map(|(sha, _)| sha)
+        .collect();
+    let mut removed = 0;
+    for batch in candidates.chunks(BATCH) {
+        let batch = batch.to_vec();
+        let storage = app.storage.clone();
+        removed += app
+            .db
+            .write(move |tx| {
+                let mut removed = 0;
+                for sha in &batch {
+                    if !items::binary_known(tx, sha)? {
+                        storage.remove(sha)?;
+                        removed += 1;
+                    }
+                }
+                Ok::<_, ApiError>(removed)
+            })
+            .await?;
+    }
+    Ok(removed)
+}
+
+async fn sweep_orphan_blobs(
+    app: &App,
+    store: arca_storage::FileStore,
+    grace: Duration,
+) -> Result<usize, ApiError> {
+    let lister = store.clone();
     let candidates: Vec<String> = tokio::task::spawn_blocking(move || {
         let now = SystemTime::now();
-        store.list_blobs().map(|list| {
+        lister.list_blobs().map(|list| {
             list.into_iter()
                 .filter(|(_, mtime)| now.duration_since(*mtime).unwrap_or_default() > grace)
                 .map(|(sha, _)| sha)
@@ -101,7 +148,6 @@ async fn sweep_orphan_files(app: &App, grace: Duration) -> Result<usize, ApiErro
     if candidates.is_empty() {
         return Ok(0);
     }
-    let store = app.store.clone();
     app.db
         .write(move |tx| {
             let mut removed = 0;
@@ -122,7 +168,7 @@ async fn sweep_orphan_files(app: &App, grace: Duration) -> Result<usize, ApiErro
 /// active. Returns how many files it removed.
 pub async fn sweep_abandoned_uploads(app: &App) -> Result<usize, ApiError> {
     let active = app.membership.active_node_ids().await?;
-    let own = app.store.temp_dir().to_path_buf();
+    let own = app.storage.staging_dir().to_path_buf();
     let Some(root) = own.parent().map(std::path::Path::to_path_buf) else {
         return Ok(0);
     };

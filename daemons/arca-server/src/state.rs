@@ -11,7 +11,7 @@ use arca_config::{Home, MasterKey};
 use arca_crypto::CacheKeyer;
 use arca_crypto::master_key::{ReplayGuard, RequestSigner};
 use arca_db::{Clock, Db};
-use arca_storage::FileStore;
+use arca_storage::Storage;
 use warp::http::HeaderValue;
 
 /// Limits and switches read from `system.properties`.
@@ -144,7 +144,7 @@ pub struct AppState {
     pub master_key_check: String,
     pub settings: Settings,
     pub db: Db,
-    pub store: FileStore,
+    pub storage: Storage,
     pub clock: Arc<dyn Clock>,
     pub auth_cache: AuthCache,
     draining: AtomicBool,
@@ -156,7 +156,7 @@ impl AppState {
         membership: Arc<Membership>,
         settings: Settings,
         db: Db,
-        store: FileStore,
+        storage: Storage,
         clock: Arc<dyn Clock>,
         master_key: &MasterKey,
     ) -> Self {
@@ -174,7 +174,7 @@ impl AppState {
             master_key_check: arca_crypto::master_key::key_check_value(master_key.bytes()),
             settings,
             db,
-            store,
+            storage,
             clock,
             auth_cache,
             draining: AtomicBool::new(false),

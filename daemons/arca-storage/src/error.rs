@@ -39,9 +39,58 @@ pub enum StorageError {
     #[error("upload {0} worker failed: {1}")]
     Worker(&'static str, String),
 
+    /// A copy read from a tier does not match the SHA-256 it is stored under.
+    #[error("copy of {sha256} from the {tier} is corrupt: {detail}")]
+    Corrupt {
+        sha256: String,
+        tier: &'static str,
+        detail: String,
+    },
+
     /// The upload can no longer be used: an earlier write failed or was cancelled mid-way.
     #[error("upload is poisoned by an earlier failed or cancelled write")]
     Poisoned,
+
+    /// An object-store (S3) request failed or returned something unexpected.
+    ///
+    /// `transient` is true for failures worth retrying (connection refused/reset, timeout,
+    /// HTTP 5xx, 408, 429); false for permanent ones (other 4xx such as bad credentials or a
+    /// missing bucket, checksum or size mismatch after an upload).
+    #[error("object store {store}: {op} {key} failed: {message}")]
+    ObjectStore {
+        /// What was attempted, e.g. `put`, `get`, `head`, `delete`, `list`.
+        op: &'static str,
+        /// The object key (or the prefix for a listing).
+        key: String,
+        /// [`ObjectStore::describe`](crate::ObjectStore::describe): bucket, prefix, endpoint.
+        store: String,
+        /// The HTTP status when the server answered, `None` for transport failures.
+        status: Option<u16>,
+        message: String,
+        transient: bool,
+    },
+
+    /// The object-store parameters cannot be used (e.g. missing credentials, bad endpoint).
+    #[error("object store configuration: {0}")]
+    ObjectStoreConfig(String),
+
+    /// A request to a peer node's store (the `remote` provider of a sharding-cluster) failed.
+    /// `transient` as for [`StorageError::ObjectStore`]: connection failures, timeouts, 5xx.
+    #[error("peer node {node}: {op} {sha256} failed: {message}")]
+    Peer {
+        op: &'static str,
+        node: String,
+        sha256: String,
+        /// The HTTP status when the peer answered, `None` for transport failures.
+        status: Option<u16>,
+        message: String,
+        transient: bool,
+    },
+
+    /// Too little of the storage is reachable to do this now (e.g. fewer copies written than a
+    /// sharding-cluster's `lenientLimit`); the server answers 503, the client may retry later.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl StorageError {
@@ -51,6 +100,22 @@ impl StorageError {
             path: path.into(),
             source,
         }
+    }
+
+    /// True for failures that may go away by themselves (an object store that is down,
+    /// overloaded or slow), so a caller may retry the operation; false for everything else,
+    /// including local filesystem errors and object-store answers that will not change.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StorageError::ObjectStore {
+                transient: true,
+                ..
+            } | StorageError::Peer {
+                transient: true,
+                ..
+            }
+        )
     }
 
     /// True when the underlying cause is "no space left on device" or quota exceeded,

@@ -13,7 +13,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bytes::{Buf, Bytes, BytesMut};
 use digest::Digest;
@@ -57,7 +57,16 @@ impl FileStore {
         })
     }
 
-    fn create_temp_file(&self) -> Result<(fs::File, TempFile), StorageError> {
+    /// A fresh random path in the temp dir, not created: for writers that create the file
+    /// themselves (downloads). Deleted on drop unless disarmed.
+    pub(crate) fn reserve_temp_path(&self) -> TempFile {
+        TempFile::new(
+            self.temp_dir()
+                .join(format!("dbrecord{:032x}.bin", rand::random::<u128>())),
+        )
+    }
+
+    pub(crate) fn create_temp_file(&self) -> Result<(fs::File, TempFile), StorageError> {
         let mut attempt = 0;
         loop {
             let path = self
@@ -341,30 +350,67 @@ impl StagedBlob {
     /// Synchronous on purpose: callers run it inside a DB write transaction (via
     /// `spawn_blocking`) so garbage collection cannot interleave.
     pub fn commit(self) -> Result<bool, StorageError> {
-        let sha256 = &self.checksums.sha256;
-        let dest = self.store.blob_path(sha256)?;
-        let shard = self.store.shard_dir(sha256);
+        let store = self.store.clone();
+        self.commit_into(&store)
+    }
+
+    /// Like [`StagedBlob::commit`], into another store on the same filesystem (e.g. the
+    /// cache, when the upload was staged there).
+    pub fn commit_into(self, store: &FileStore) -> Result<bool, StorageError> {
+        store.place(self.temp, &self.checksums.sha256, self.checksums.size)
+    }
+
+    /// Hand the staged file to `place`, which must move it away (e.g. rename it into a queue
+    /// on the same filesystem); on success the temp file is no longer deleted on drop.
+    pub fn commit_with(
+        self,
+        place: impl FnOnce(&Path, &Checksums) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        place(self.temp.path(), &self.checksums)?;
+        self.temp.disarm();
+        Ok(())
+    }
+
+    /// The staged file (complete and fsynced), e.g. to upload it elsewhere before committing.
+    pub fn path(&self) -> &Path {
+        self.temp.path()
+    }
+}
+
+impl FileStore {
+    /// Move a complete, fsynced file of this filesystem into place as blob `sha256` (rename,
+    /// then fsync the directory). If a blob with this SHA-256 already exists the existing file
+    /// is kept and `temp` deleted (same content by definition). Returns true if a new file was
+    /// placed.
+    pub(crate) fn place(
+        &self,
+        temp: TempFile,
+        sha256: &str,
+        size: u64,
+    ) -> Result<bool, StorageError> {
+        let dest = self.blob_path(sha256)?;
+        let shard = self.shard_dir(sha256);
         match fs::create_dir(&shard) {
-            Ok(()) => sync_dir(self.store.root())?,
+            Ok(()) => sync_dir(self.root())?,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(StorageError::io("create directory", &shard, e)),
         }
 
-        let src = self.temp.path();
+        let src = temp.path();
         if !rename_noreplace(src, &dest)? {
             let existing = fs::metadata(&dest).map_err(|e| StorageError::io("stat", &dest, e))?;
-            if existing.is_file() && existing.len() == self.checksums.size {
-                return Ok(false); // dropping `self.temp` deletes the duplicate
+            if existing.is_file() && existing.len() == size {
+                return Ok(false); // dropping `temp` deletes the duplicate
             }
             tracing::warn!(
                 path = %dest.display(),
-                expected = self.checksums.size,
+                expected = size,
                 actual = existing.len(),
                 "stored blob has the wrong size, replacing it"
             );
             fs::rename(src, &dest).map_err(|e| StorageError::io("rename", &dest, e))?;
         }
-        self.temp.disarm();
+        temp.disarm();
         sync_dir(&shard)?;
         Ok(true)
     }

@@ -321,48 +321,94 @@ async fn serve_file(req: &Request, item: &Item) -> ApiResult<Response> {
     let mut resp = if req.method == Method::HEAD {
         Response::default()
     } else if size <= SMALL_FILE {
-        // Small files are read in one call on this thread: from the page cache
-        // that takes microseconds, while tokio's file reads would cost a
-        // thread hand-off per open and per read.
-        let path = req.app.store.blob_path(&binary.sha256)?;
-        let content = std::fs::read(&path).map_err(|e| {
-            ApiError::internal(
-                &format!(
-                    "reading binary {} of {}/{}",
-                    binary.sha256, item.repo, item.path
-                ),
-                e,
-            )
-        })?;
+        let content = read_small_verified(req, item, binary).await?;
         let (from, to) = (start as usize, (start + len) as usize);
         let slice = content.get(from..to).ok_or_else(|| {
             ApiError::internal(
                 "reading binary",
-                format!("{} is shorter than recorded", path.display()),
+                format!("binary {} is shorter than recorded", binary.sha256),
             )
         })?;
         Response::new(bytes::Bytes::copy_from_slice(slice).into())
     } else {
-        let mut file = req.app.store.open_blob(&binary.sha256).await.map_err(|e| {
-            ApiError::internal(
-                &format!(
-                    "opening binary {} of {}/{}",
-                    binary.sha256, item.repo, item.path
-                ),
-                e,
-            )
-        })?;
+        let storage = &req.app.storage;
+        let located = storage
+            .locate(&binary.sha256, size)
+            .await
+            .map_err(|e| read_error(item, binary, e))?;
+        let mut file = tokio::fs::File::open(&located.path)
+            .await
+            .map_err(|e| read_error(item, binary, e))?;
         if start > 0 {
             file.seek(std::io::SeekFrom::Start(start))
                 .await
                 .map_err(|e| ApiError::internal("seeking binary", e))?;
         }
         let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), DOWNLOAD_CHUNK);
-        warp::reply::stream(stream).into_response()
+        // A whole local copy is hashed while it streams; a mismatch aborts the response (the
+        // client sees a broken transfer, never wrong bytes reported as complete) and moves
+        // the copy to quarantine, so the next request uses another tier. Ranges of local
+        // copies are left to the storage scrub: verifying them would read the whole file.
+        if !located.verified && len == size {
+            let verify = crate::http::verify::VerifyingStream::new(
+                stream,
+                size,
+                binary.sha256.clone(),
+                storage.clone(),
+                located,
+            );
+            warp::reply::stream(verify).into_response()
+        } else {
+            warp::reply::stream(stream).into_response()
+        }
     };
     *resp.status_mut() = status;
     resp.headers_mut().extend(headers);
     Ok(resp)
+}
+
+/// Read a small binary whole and check it against its SHA-256; a corrupt copy is quarantined
+/// and the next tier tried (a few times at most: each attempt removes one bad copy).
+async fn read_small_verified(req: &Request, item: &Item, binary: &Binary) -> ApiResult<Vec<u8>> {
+    let storage = &req.app.storage;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        // Local copies are read on this thread: from the page cache that takes
+        // microseconds, while tokio's file reads would cost a thread hand-off per
+        // open and per read.
+        let located = match storage.locate_local(&binary.sha256) {
+            Ok(Some(found)) => found,
+            Ok(None) => storage
+                .locate(&binary.sha256, binary.size)
+                .await
+                .map_err(|e| read_error(item, binary, e))?,
+            Err(e) => return Err(read_error(item, binary, e)),
+        };
+        let content = std::fs::read(&located.path).map_err(|e| read_error(item, binary, e))?;
+        if located.verified || arca_crypto::sha256_hex(&content) == binary.sha256 {
+            return Ok(content);
+        }
+        storage
+            .quarantine(&located, &binary.sha256)
+            .map_err(|e| read_error(item, binary, e))?;
+        if attempts >= 3 {
+            return Err(ApiError::internal(
+                "reading binary",
+                format!("every stored copy of {} is corrupt", binary.sha256),
+            ));
+        }
+    }
+}
+
+fn read_error(item: &Item, binary: &Binary, e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(
+        &format!(
+            "reading binary {} of {}/{}",
+            binary.sha256, item.repo, item.path
+        ),
+        e,
+    )
 }
 
 /// Files up to this size are sent from one read.
@@ -490,7 +536,7 @@ async fn deploy(
         return Err(too_large(max));
     }
     let mut body = req.take_body();
-    let mut upload = req.app.store.begin_upload().await?;
+    let mut upload = req.app.storage.begin_upload().await?;
     while let Some(chunk) = body.next().await {
         let chunk =
             chunk.map_err(|e| ApiError::bad_request(format!("Reading request body: {e}")))?;
@@ -528,8 +574,12 @@ async fn deploy(
         size: checksums.size,
     };
     let new_file = declared.into_new_file(binary, user, req.app.now_ms());
+    let storage = req.app.storage.clone();
+    // Network part first (a direct object-store upload), outside the DB transaction.
+    storage.prepare(&staged).await?;
     let (repo_key, path) = (repo.key.clone(), target.path.clone());
-    let item = req
+    let tx_storage = storage.clone();
+    let (item, committed) = req
         .app
         .db
         .write(move |tx| {
@@ -538,11 +588,21 @@ async fn deploy(
             if !props.is_empty() {
                 items::set_props(tx, item.id, &props)?;
             }
-            // Last step before commit: the content becomes visible together with its row.
-            staged.commit()?;
-            Ok::<_, ApiError>(item)
+            // Last step before commit: the content becomes durable in the persistent tier
+            // together with its row (GC and remote deletions run in write transactions too).
+            let committed = tx_storage.commit(staged)?;
+            Ok::<_, ApiError>((item, committed))
         })
         .await?;
+    storage.after_commit(&committed);
+    if storage.eventual().is_some() {
+        let socket = req.app.home.mover_socket();
+        tokio::spawn(async move {
+            if let Err(e) = arca_storage::mover_proto::wake(&socket).await {
+                tracing::debug!(error = %e, "could not wake arca-storage-mover (it polls anyway)");
+            }
+        });
+    }
     tracing::info!(
         arca_repo = %item.repo,
         arca_path = %item.path,

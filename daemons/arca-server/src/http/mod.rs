@@ -11,6 +11,7 @@ mod search;
 mod security_api;
 mod storage_api;
 mod system;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::convert::Infallible;

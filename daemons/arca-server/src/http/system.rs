@@ -17,18 +17,49 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
         (Method::GET | Method::HEAD, "ping") => ping(req).await,
         (Method::GET, "version") => version(req).await,
         (Method::POST, "storage/gc") => run_gc(req).await,
+        (Method::GET, "storage") => storage_summary(req).await,
         (Method::GET, "ha/nodes") => ha_nodes(req).await,
         (Method::DELETE, t) if t.starts_with("ha/nodes/") => {
             delete_ha_node(req, &t["ha/nodes/".len()..]).await
         }
         (Method::GET, "ha/self") => ha_self(req).await,
-        (_, "ping" | "version" | "storage/gc" | "ha/nodes" | "ha/self") => {
+        (_, "ping" | "version" | "storage" | "storage/gc" | "ha/nodes" | "ha/self") => {
             Err(ApiError::method_not_allowed())
         }
         _ => Err(ApiError::not_found(format!(
             "Unknown API endpoint /api/system/{tail}"
         ))),
     }
+}
+
+/// `GET /api/system/storage` (admin): the chain this node runs, its tiers' usage, the eventual
+/// queue's backlog as seen on disk and, when the chain has one, the storage mover's own report
+/// (`mover` is null with `moverError` when the mover does not answer on its socket).
+async fn storage_summary(req: &Request) -> ApiResult<Response> {
+    let principal = req.principal().await?;
+    require_admin(&principal)?;
+    let storage = &req.app.storage;
+    let mut body = serde_json::to_value(storage.summary())
+        .map_err(|e| ApiError::internal("storage summary", e))?;
+    if let Some(backlog) = storage.backlog() {
+        body["backlog"] = serde_json::json!({
+            "adds": backlog.adds,
+            "addBytes": backlog.add_bytes,
+            "deletes": backlog.deletes,
+            "oldestAgeSecs": backlog.oldest_age.map(|a| a.as_secs()),
+        });
+        match arca_storage::mover_proto::status(&req.app.home.mover_socket()).await {
+            Ok(status) => {
+                body["mover"] = serde_json::to_value(status)
+                    .map_err(|e| ApiError::internal("storage summary", e))?;
+            }
+            Err(e) => {
+                body["mover"] = serde_json::Value::Null;
+                body["moverError"] = serde_json::Value::String(e.to_string());
+            }
+        }
+    }
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// What stops this node from serving, if anything.

@@ -1,0 +1,119 @@
+//! The storage chain a daemon runs, with its secrets: shared by `arca-server` and
+//! `arca-storage-mover`, so both read `binarystore.xml` the same way.
+
+use arca_config::storage_plan::{BackendSpec, ClusterLocalSpec, DataRoots, S3Spec, SecretValue, StoragePlan};
+use arca_config::{BinaryStoreConfig, Home, MasterKey};
+use arca_crypto::master_key::SecretBox;
+
+use crate::{ClusterError, Identity};
+
+/// Associated data sealed with object-store credentials.
+const STORE_SECRET_CONTEXT: &[u8] = b"binarystore.xml:secret";
+
+/// A plan with the object-store credentials in plain text (in memory only).
+#[derive(Debug, Clone)]
+pub struct ResolvedStorage {
+    pub config: BinaryStoreConfig,
+    pub plan: StoragePlan,
+    pub identity: Option<String>,
+    pub credential: Option<String>,
+}
+
+/// Where a node's relative storage directories resolve: node-local `<home>/data`, and the
+/// shared `arca.ha.data.dir` (same as local on a single node).
+pub fn data_roots(home: &Home, identity: &Identity) -> DataRoots {
+    DataRoots {
+        local: home.data(),
+        shared: identity.data_dir.clone(),
+    }
+}
+
+/// Load `binarystore.xml`, resolve the plan and decrypt its secrets. With `seal` set,
+/// plaintext `identity`/`credential` values are first encrypted in the file with the master
+/// key (the server does this at start, like the database password; other daemons only read).
+pub fn load_storage(
+    home: &Home,
+    identity: &Identity,
+    key: &MasterKey,
+    seal: bool,
+) -> Result<ResolvedStorage, ClusterError> {
+    let secret_box = SecretBox::new(key.bytes());
+    let mut config = BinaryStoreConfig::load(home)?;
+    let mut plan = config.plan(home, &data_roots(home, identity))?;
+    if seal && s3_spec(&plan).is_some_and(has_plain_secret) {
+        let file = home.binarystore_xml();
+        let sealed = arca_config::binarystore::seal_secrets(&file, &|plain: &str| {
+            secret_box.seal(plain.as_bytes(), STORE_SECRET_CONTEXT)
+        })?;
+        if sealed > 0 {
+            tracing::info!(
+                "encrypted {sealed} object-store credential(s) in {} with the master key",
+                file.display()
+            );
+            config = BinaryStoreConfig::load(home)?;
+            plan = config.plan(home, &data_roots(home, identity))?;
+        }
+    }
+    let (identity_value, credential) = match s3_spec(&plan) {
+        Some(s3) => (
+            reveal(home, &secret_box, "identity", s3.identity.as_ref())?,
+            reveal(home, &secret_box, "credential", s3.credential.as_ref())?,
+        ),
+        None => (None, None),
+    };
+    Ok(ResolvedStorage {
+        config,
+        plan,
+        identity: identity_value,
+        credential,
+    })
+}
+
+/// The object store of a plan, if it has one.
+pub fn s3_spec(plan: &StoragePlan) -> Option<&S3Spec> {
+    match &plan.backend {
+        BackendSpec::ObjectStore(o) => Some(&o.s3),
+        BackendSpec::Cluster(c) => match &c.local {
+            ClusterLocalSpec::ObjectStore(o) => Some(&o.s3),
+            ClusterLocalSpec::StateAware(_) => None,
+        },
+        BackendSpec::FileSystem(_) => None,
+    }
+}
+
+fn has_plain_secret(s3: &S3Spec) -> bool {
+    [&s3.identity, &s3.credential]
+        .iter()
+        .any(|v| matches!(v, Some(SecretValue::Plain(_))))
+}
+
+fn reveal(
+    home: &Home,
+    secret_box: &SecretBox,
+    key: &str,
+    value: Option<&SecretValue>,
+) -> Result<Option<String>, ClusterError> {
+    match value {
+        None => Ok(None),
+        Some(SecretValue::Plain(p)) => Ok(Some(p.clone())),
+        Some(SecretValue::Sealed(token)) => {
+            let bytes = secret_box
+                .open(token, STORE_SECRET_CONTEXT)
+                .map_err(|e| {
+                    ClusterError::Refused(format!(
+                        "{}: {key}: cannot decrypt it with {} ({e}); it was encrypted with \
+                         another master key — copy the cluster's master.key or write the value \
+                         in plain text again",
+                        home.binarystore_xml().display(),
+                        home.master_key().display()
+                    ))
+                })?;
+            String::from_utf8(bytes).map(Some).map_err(|_| {
+                ClusterError::Refused(format!(
+                    "{}: {key}: the decrypted value is not UTF-8",
+                    home.binarystore_xml().display()
+                ))
+            })
+        }
+    }
+}

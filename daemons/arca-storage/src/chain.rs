@@ -1,0 +1,509 @@
+//! The storage chain a node runs: the tiers of a [`StoragePlan`] put together.
+//!
+//! Write path (the server drives it around its DB transaction):
+//!
+//! 1. [`Storage::begin_upload`] streams into the node-local staging dir while hashing;
+//! 2. [`Storage::prepare`] (before the transaction) does the network part of a deploy: the
+//!    object-store upload of a `-direct` chain;
+//! 3. [`Storage::commit`] (inside the transaction, synchronous) makes the content durable and
+//!    visible in the persistent tier: rename into the file store, or into the eventual
+//!    queue's `_add` for the mover to upload, or (direct chains) a HEAD proving the object is
+//!    there — deletions of remote objects also run inside a write transaction after checking
+//!    the binary is unreferenced, so a deploy and a delete of the same content serialise;
+//! 4. [`Storage::after_commit`] copies the upload into the cache.
+//!
+//! Read path: [`Storage::locate`] tries the cache, then the node's own persistent copy (file
+//! store, or an upload still waiting in the eventual queue), then the object store. Remote
+//! copies are downloaded into the cache (or a temp file) and verified against the SHA-256
+//! before they are served; local copies are verified by the reader while it streams them,
+//! and a corrupt copy is moved to quarantine with [`Storage::quarantine`], so the next
+//! [`Storage::locate`] falls through to the next tier.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arca_config::storage_plan::{BackendSpec, ObjectStoreSpec, RetrySpec, StoragePlan};
+
+use crate::cache::{CacheFs, CacheUsage};
+use crate::eventual::{Backlog, EventualQueue};
+use crate::retry::with_retry;
+use crate::s3::ObjectStore;
+use crate::store::TempFile;
+use crate::{Checksums, FileStore, StagedBlob, StorageError, Upload};
+
+/// Run-time inputs that are not in the plan.
+#[derive(Debug, Clone, Default)]
+pub struct StorageOptions {
+    /// In a cluster each node stages uploads in its own sub-directory of the staging dir (it
+    /// may be on a mount shared by the nodes, and each node empties its own at start).
+    pub node_id: Option<String>,
+    /// Unsealed object-store credentials (`identity`, `credential`).
+    pub identity: Option<String>,
+    pub credential: Option<String>,
+}
+
+/// Which tier a copy was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tier {
+    Cache,
+    FileStore,
+    /// An upload waiting in the eventual queue.
+    Pending,
+    ObjectStore,
+}
+
+impl Tier {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Cache => "cache",
+            Tier::FileStore => "filestore",
+            Tier::Pending => "eventual",
+            Tier::ObjectStore => "object store",
+        }
+    }
+}
+
+/// A local file holding a binary, ready to be served.
+#[derive(Debug)]
+pub struct Located {
+    pub path: PathBuf,
+    pub tier: Tier,
+    /// Already checked against the SHA-256 (downloads are); else the reader must verify.
+    pub verified: bool,
+    /// Set when the file is a one-off download that disappears when this is dropped (an open
+    /// handle keeps it readable).
+    _temp: Option<TempFile>,
+}
+
+/// What the storage summary endpoint shows.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageSummary {
+    pub chain: String,
+    pub backend: &'static str,
+    pub staging_dir: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_store_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_store: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheUsage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eventual_dir: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+enum Backend {
+    FileSystem(FileStore),
+    ObjectStore(ObjectTier),
+}
+
+#[derive(Debug)]
+struct ObjectTier {
+    eventual: Option<EventualQueue>,
+    retry: RetrySpec,
+    objects: ObjectStore,
+}
+
+/// The running chain. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    description: String,
+    /// Uploads are received here (its root is the store they are committed into when that is
+    /// a local content-addressed store).
+    staging: FileStore,
+    cache: Option<CacheFs>,
+    backend: Backend,
+}
+
+impl Storage {
+    /// Open every tier: create directories, index the cache, connect to the object store
+    /// (and test it when `testConnection` is on).
+    pub async fn open(plan: &StoragePlan, opts: StorageOptions) -> Result<Storage, StorageError> {
+        let staging_dir = match &opts.node_id {
+            Some(node) => plan.staging_dir.join(node),
+            None => plan.staging_dir.clone(),
+        };
+        let cache = plan.cache.as_ref().map(CacheFs::open).transpose()?;
+        let (backend, staging) = match &plan.backend {
+            BackendSpec::FileSystem(fs_spec) => {
+                let store = FileStore::open(fs_spec.file_store_dir.clone(), staging_dir)?;
+                (Backend::FileSystem(store.clone()), store)
+            }
+            BackendSpec::ObjectStore(spec) => {
+                let tier = ObjectTier::open(spec, &opts).await?;
+                // Staged next to where a committed upload goes: the eventual queue, else the
+                // cache (so it can be renamed in), else any local dir.
+                let root = match (&tier.eventual, &cache) {
+                    (Some(q), _) => q.add_dir().to_path_buf(),
+                    (None, Some(c)) => c.dir().to_path_buf(),
+                    (None, None) => plan.staging_dir.clone(),
+                };
+                let staging = FileStore::open(root, staging_dir)?;
+                (Backend::ObjectStore(tier), staging)
+            }
+            BackendSpec::Cluster(_) => {
+                return Err(StorageError::Unusable {
+                    path: plan.staging_dir.clone(),
+                    reason: format!(
+                        "chain '{}' (sharding-cluster) is not supported by this build",
+                        plan.description
+                    ),
+                });
+            }
+        };
+        Ok(Storage {
+            inner: Arc::new(Inner {
+                description: plan.description.clone(),
+                staging,
+                cache,
+                backend,
+            }),
+        })
+    }
+
+    /// e.g. `cache-fs -> eventual -> retry -> s3-storage-v3`.
+    pub fn description(&self) -> &str {
+        &self.inner.description
+    }
+
+    /// Where this node stages uploads.
+    pub fn staging_dir(&self) -> &Path {
+        self.inner.staging.temp_dir()
+    }
+
+    /// The local persistent file store, if the chain has one (for GC's orphan sweep and
+    /// health output).
+    pub fn file_store(&self) -> Option<&FileStore> {
+        match &self.inner.backend {
+            Backend::FileSystem(store) => Some(store),
+            Backend::ObjectStore(_) => None,
+        }
+    }
+
+    /// The eventual queue, if the chain has one.
+    pub fn eventual(&self) -> Option<&EventualQueue> {
+        match &self.inner.backend {
+            Backend::ObjectStore(t) => t.eventual.as_ref(),
+            Backend::FileSystem(_) => None,
+        }
+    }
+
+    /// The object store, if the chain has one.
+    pub fn object_store(&self) -> Option<&ObjectStore> {
+        match &self.inner.backend {
+            Backend::ObjectStore(t) => Some(&t.objects),
+            Backend::FileSystem(_) => None,
+        }
+    }
+
+    /// Remove leftovers of interrupted uploads from this node's staging dir (start-up only).
+    pub fn clean_staging(&self) -> Result<usize, StorageError> {
+        self.inner.staging.clean_temp()
+    }
+
+    /// Start receiving an upload.
+    pub async fn begin_upload(&self) -> Result<Upload, StorageError> {
+        self.inner.staging.begin_upload().await
+    }
+
+    /// Before the DB transaction: the network part of storing `staged` (direct chains upload
+    /// to the object store here, with retries).
+    pub async fn prepare(&self, staged: &StagedBlob) -> Result<(), StorageError> {
+        if let Backend::ObjectStore(t) = &self.inner.backend
+            && t.eventual.is_none()
+        {
+            let (path, sums) = (staged.path().to_path_buf(), staged.checksums().clone());
+            with_retry(&t.retry, "upload to the object store", || {
+                t.objects.put_file(&path, &sums)
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Inside the DB write transaction: make the content durable in the persistent tier.
+    /// Synchronous (it runs on the transaction's blocking thread); a direct chain's HEAD
+    /// check blocks on the runtime handle, which is fine on a blocking thread.
+    pub fn commit(&self, staged: StagedBlob) -> Result<Committed, StorageError> {
+        let sums = staged.checksums().clone();
+        match &self.inner.backend {
+            Backend::FileSystem(store) => {
+                let path = store.blob_path(&sums.sha256)?;
+                staged.commit_into(store)?;
+                Ok(Committed { path, sums })
+            }
+            Backend::ObjectStore(t) => match &t.eventual {
+                Some(queue) => {
+                    staged.commit_with(|src, s| queue.commit_add(src, &s.sha256))?;
+                    let path = queue.add_dir().join(&sums.sha256);
+                    Ok(Committed { path, sums })
+                }
+                None => {
+                    let handle = tokio::runtime::Handle::current();
+                    let present = handle.block_on(t.objects.head(&sums.sha256))?;
+                    if present != Some(sums.size) {
+                        return Err(StorageError::Unusable {
+                            path: PathBuf::from(t.objects.object_key(&sums.sha256)),
+                            reason: "the object uploaded for this deploy is gone (deleted \
+                                     concurrently); deploy again"
+                                .into(),
+                        });
+                    }
+                    // Keep the staged file as the cached copy when there is a cache (it was
+                    // staged inside the cache directory, so this is a rename).
+                    match &self.inner.cache {
+                        Some(cache) if cache.admits(sums.size) => {
+                            let path = cache.store().blob_path(&sums.sha256)?;
+                            staged.commit_into(cache.store())?;
+                            Ok(Committed { path, sums })
+                        }
+                        _ => Ok(Committed {
+                            path: PathBuf::new(),
+                            sums,
+                        }),
+                    }
+                }
+            },
+        }
+    }
+
+    /// After the transaction committed: copy the upload into the cache (unless
+    /// `skipDuringUpload`). Best effort.
+    pub fn after_commit(&self, committed: &Committed) {
+        let Some(cache) = &self.inner.cache else {
+            return;
+        };
+        if !cache.caches_uploads() || committed.path.as_os_str().is_empty() {
+            return;
+        }
+        if committed.path.starts_with(cache.dir()) {
+            return; // already the cached copy
+        }
+        cache.insert_copy_of(&committed.path, &committed.sums.sha256, committed.sums.size);
+    }
+
+    /// Synchronous lookup of a local copy (cache, file store, pending upload); no network.
+    pub fn locate_local(&self, sha256: &str) -> Result<Option<Located>, StorageError> {
+        let local = |path: PathBuf, tier: Tier| Located {
+            path,
+            tier,
+            verified: false,
+            _temp: None,
+        };
+        if let Some(cache) = &self.inner.cache
+            && let Some(path) = cache.get(sha256)
+        {
+            return Ok(Some(local(path, Tier::Cache)));
+        }
+        match &self.inner.backend {
+            Backend::FileSystem(store) => {
+                if store.contains(sha256)? {
+                    return Ok(Some(local(store.blob_path(sha256)?, Tier::FileStore)));
+                }
+            }
+            Backend::ObjectStore(t) => {
+                if let Some(path) = t.eventual.as_ref().and_then(|q| q.pending_add(sha256)) {
+                    return Ok(Some(local(path, Tier::Pending)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Find a copy, fetching it from a remote tier when no local one exists. A fetched copy is
+    /// verified (size and SHA-256) before it is returned; a mismatch is an error naming the
+    /// tier and nothing corrupt is kept.
+    pub async fn locate(&self, sha256: &str, size: u64) -> Result<Located, StorageError> {
+        if let Some(found) = self.locate_local(sha256)? {
+            return Ok(found);
+        }
+        match &self.inner.backend {
+            Backend::FileSystem(_) => Err(StorageError::NotFound(sha256.to_owned())),
+            Backend::ObjectStore(t) => self.fetch_from_object_store(t, sha256, size).await,
+        }
+    }
+
+    async fn fetch_from_object_store(
+        &self,
+        t: &ObjectTier,
+        sha256: &str,
+        size: u64,
+    ) -> Result<Located, StorageError> {
+        let cache = self.inner.cache.as_ref().filter(|c| c.admits(size));
+        let temp = match cache {
+            Some(c) => c.temp_path(),
+            None => self.inner.staging.reserve_temp_path(),
+        };
+        let dest = temp.path().to_path_buf();
+        let sums = with_retry(&t.retry, "download from the object store", || {
+            t.objects.download_to(sha256, &dest)
+        })
+        .await?;
+        verify_fetched(&sums, sha256, size, Tier::ObjectStore)?;
+        match cache {
+            Some(c) => {
+                let path = c.adopt(temp, sha256, size)?;
+                Ok(Located {
+                    path,
+                    tier: Tier::ObjectStore,
+                    verified: true,
+                    _temp: None,
+                })
+            }
+            None => Ok(Located {
+                path: dest,
+                tier: Tier::ObjectStore,
+                verified: true,
+                _temp: Some(temp),
+            }),
+        }
+    }
+
+    /// A copy failed verification: move it out of the way (to `<its dir>/.quarantine/`) so
+    /// the next lookup uses another tier. Pending uploads are never moved: they are the only
+    /// copy, so they are reported instead.
+    pub fn quarantine(&self, located: &Located, sha256: &str) -> Result<(), StorageError> {
+        tracing::error!(
+            arca_sha256 = sha256,
+            tier = located.tier.name(),
+            path = %located.path.display(),
+            "stored copy does not match its SHA-256; quarantining it"
+        );
+        if located.tier == Tier::Pending || located._temp.is_some() {
+            return Ok(());
+        }
+        let root = match located.tier {
+            Tier::Cache => self.inner.cache.as_ref().map(|c| c.dir().to_path_buf()),
+            Tier::FileStore => self.file_store().map(|s| s.root().to_path_buf()),
+            _ => None,
+        };
+        let Some(root) = root else { return Ok(()) };
+        let dir = root.join(".quarantine");
+        fs::create_dir_all(&dir).map_err(|e| StorageError::io("create directory", &dir, e))?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let dest = dir.join(format!("{sha256}.{stamp}"));
+        fs::rename(&located.path, &dest).map_err(|e| StorageError::io("quarantine", &dest, e))?;
+        if located.tier == Tier::Cache
+            && let Some(c) = &self.inner.cache
+        {
+            c.remove(sha256)?;
+        }
+        Ok(())
+    }
+
+    /// Garbage collection, inside its DB write transaction, after the binary's row was
+    /// deleted: drop the local copies and the remote object (queued for the mover when the
+    /// chain has an eventual queue; else deleted now, and left to the orphan sweep if the
+    /// object store is unreachable).
+    pub fn remove(&self, sha256: &str) -> Result<(), StorageError> {
+        if let Some(cache) = &self.inner.cache {
+            cache.remove(sha256)?;
+        }
+        match &self.inner.backend {
+            Backend::FileSystem(store) => {
+                store.remove_blob(sha256)?;
+            }
+            Backend::ObjectStore(t) => match &t.eventual {
+                Some(queue) => queue.request_delete(sha256)?,
+                None => {
+                    let handle = tokio::runtime::Handle::current();
+                    if let Err(e) = handle.block_on(t.objects.delete(sha256)) {
+                        tracing::warn!(
+                            arca_sha256 = sha256,
+                            error = %e,
+                            "could not delete an unreferenced object; the orphan sweep will retry"
+                        );
+                    }
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// Backlog of the eventual queue, if any (read from the directory).
+    pub fn backlog(&self) -> Option<Backlog> {
+        self.eventual().map(EventualQueue::backlog)
+    }
+
+    pub fn summary(&self) -> StorageSummary {
+        let (backend, file_store_dir, object_store, eventual_dir) = match &self.inner.backend {
+            Backend::FileSystem(s) => ("file-system", Some(s.root().to_path_buf()), None, None),
+            Backend::ObjectStore(t) => (
+                "object-store",
+                None,
+                Some(t.objects.describe()),
+                t.eventual.as_ref().map(|q| q.dir().to_path_buf()),
+            ),
+        };
+        StorageSummary {
+            chain: self.inner.description.clone(),
+            backend,
+            staging_dir: self.staging_dir().to_path_buf(),
+            file_store_dir,
+            object_store,
+            cache: self.inner.cache.as_ref().map(CacheFs::usage),
+            eventual_dir,
+        }
+    }
+}
+
+impl ObjectTier {
+    async fn open(spec: &ObjectStoreSpec, opts: &StorageOptions) -> Result<Self, StorageError> {
+        let objects = ObjectStore::new(
+            &spec.s3,
+            opts.identity.as_deref(),
+            opts.credential.as_deref(),
+        )?;
+        if spec.s3.test_connection {
+            objects.test_connection().await?;
+        }
+        let eventual = spec
+            .eventual
+            .as_ref()
+            .map(EventualQueue::open)
+            .transpose()?;
+        Ok(ObjectTier {
+            eventual,
+            retry: spec.retry.clone(),
+            objects,
+        })
+    }
+}
+
+/// The result of [`Storage::commit`]: where the content now is locally (empty path when
+/// there is no local copy) and its checksums.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    path: PathBuf,
+    sums: Checksums,
+}
+
+fn verify_fetched(
+    sums: &Checksums,
+    sha256: &str,
+    size: u64,
+    tier: Tier,
+) -> Result<(), StorageError> {
+    if sums.sha256 == sha256 && sums.size == size {
+        return Ok(());
+    }
+    Err(StorageError::Corrupt {
+        sha256: sha256.to_owned(),
+        tier: tier.name(),
+        detail: format!(
+            "got {} bytes with SHA-256 {}, expected {size} bytes",
+            sums.size, sums.sha256
+        ),
+    })
+}

@@ -1,0 +1,550 @@
+//! The `remote` provider of a sharding-cluster: another node's own store, reached over HTTP
+//! at `{context.url}/api/system/storage/binaries/{sha256}`.
+//!
+//! Every request is signed with the cluster's master key ([`RequestSigner`]) in this node's
+//! name; the peer answers from its own state-aware store only, never through its chain, so a
+//! request can't bounce between nodes. Parameters come from the `remote` provider
+//! ([`RemoteSpec`]): connect and socket timeouts, at most `maxConnections` requests in flight
+//! per peer, `connectionRetry` retries of a connection that fails, and a peer that fails to
+//! connect (or times out) is skipped for `checkPeriod` — the circuit breaker — so a dead node
+//! costs one timeout per period instead of one per deploy.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arca_config::storage_plan::RemoteSpec;
+use arca_crypto::master_key::{RequestSigner, SIGNATURE_HEADER};
+use bytes::{Bytes, BytesMut};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+use crate::checksums::validate_sha256;
+use crate::error::join_error;
+use crate::{Checksums, StorageError};
+
+/// The peer endpoint below a node's context URL.
+pub const PEER_BINARIES_PATH: &str = "/api/system/storage/binaries/";
+
+/// Chunks of a download are batched to this size before they go to the writer thread.
+const BATCH: usize = 256 * 1024;
+/// Batches queued for the writer thread (bounds the memory of one download).
+const QUEUE: usize = 8;
+/// First pause before retrying a connection (doubled per retry).
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
+
+/// A peer node as the node registry lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub node_id: String,
+    /// Its `context.url`, without a trailing `/` (e.g. `http://10.0.0.12:8081/artifactory`).
+    pub url: String,
+}
+
+/// What a peer did with a delete request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerDelete {
+    /// The copy was deleted.
+    Deleted,
+    /// The peer had no copy.
+    Absent,
+    /// The peer kept its copy because its database still knows the binary (a deploy of the
+    /// same content committed meanwhile).
+    Kept,
+}
+
+/// Per-peer state: the circuit breaker and the connection limit.
+#[derive(Debug)]
+struct PeerState {
+    skip_until: Option<Instant>,
+    permits: Arc<Semaphore>,
+}
+
+/// HTTP client for peer nodes' stores. Cheap to share (`Arc` inside reqwest).
+#[derive(Debug)]
+pub struct PeerClient {
+    http: reqwest::Client,
+    signer: RequestSigner,
+    node_id: String,
+    spec: RemoteSpec,
+    peers: Mutex<HashMap<String, PeerState>>,
+}
+
+/// The outcome of one attempt, before retries.
+enum Failure {
+    /// Could not connect, or the peer did not answer in time: retried, and trips the breaker.
+    Connection(String),
+    /// Anything else (an HTTP status, a broken body, a local error).
+    Other(StorageError),
+}
+
+impl PeerClient {
+    /// A client signing as `node_id` with `signer`.
+    pub fn new(
+        spec: &RemoteSpec,
+        signer: RequestSigner,
+        node_id: &str,
+    ) -> Result<PeerClient, StorageError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(spec.connection_timeout)
+            // Per read, not per request: a large binary may take longer than any fixed limit,
+            // but a peer that stops sending for a socket timeout is dead.
+            .read_timeout(spec.socket_timeout)
+            .pool_max_idle_per_host(spec.max_connections)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            // Peers are addressed by their context URL; never follow a redirect elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| StorageError::Unusable {
+                path: PathBuf::from(PEER_BINARIES_PATH),
+                reason: format!("cannot build the peer HTTP client: {e}"),
+            })?;
+        Ok(PeerClient {
+            http,
+            signer,
+            node_id: node_id.to_owned(),
+            spec: spec.clone(),
+            peers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, HashMap<String, PeerState>> {
+        // A poisoned lock only means another thread panicked while updating plain fields.
+        self.peers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// False while the peer is skipped after a connection failure (for `checkPeriod`).
+    pub fn is_available(&self, node_id: &str) -> bool {
+        self.state()
+            .get(node_id)
+            .and_then(|s| s.skip_until)
+            .is_none_or(|until| Instant::now() >= until)
+    }
+
+    fn trip(&self, peer: &Peer, why: &str) {
+        let mut state = self.state();
+        let entry = state
+            .entry(peer.node_id.clone())
+            .or_insert_with(|| self.new_state());
+        let first = entry.skip_until.is_none_or(|u| Instant::now() >= u);
+        entry.skip_until = Some(Instant::now() + self.spec.check_period);
+        drop(state);
+        if first {
+            tracing::warn!(
+                peer = %peer.node_id,
+                url = %peer.url,
+                error = why,
+                "peer node unreachable; skipping it for {} ms (checkPeriod)",
+                self.spec.check_period.as_millis()
+            );
+        }
+    }
+
+    fn reset(&self, peer: &Peer) {
+        let mut state = self.state();
+        if let Some(s) = state.get_mut(&peer.node_id)
+            && s.skip_until.take().is_some()
+        {
+            tracing::info!(peer = %peer.node_id, "peer node reachable again");
+        }
+    }
+
+    fn new_state(&self) -> PeerState {
+        PeerState {
+            skip_until: None,
+            permits: Arc::new(Semaphore::new(self.spec.max_connections.max(1))),
+        }
+    }
+
+    fn permits(&self, peer: &Peer) -> Arc<Semaphore> {
+        self.state()
+            .entry(peer.node_id.clone())
+            .or_insert_with(|| self.new_state())
+            .permits
+            .clone()
+    }
+
+    /// URL of `sha256` on `peer`, and the path and query the signature covers.
+    fn target(&self, peer: &Peer, sha256: &str) -> Result<(reqwest::Url, String), StorageError> {
+        let raw = format!(
+            "{}{PEER_BINARIES_PATH}{sha256}",
+            peer.url.trim_end_matches('/')
+        );
+        let url = reqwest::Url::parse(&raw).map_err(|e| StorageError::Peer {
+            op: "address",
+            node: peer.node_id.clone(),
+            sha256: sha256.to_owned(),
+            status: None,
+            message: format!("context URL {:?} is unusable: {e}", peer.url),
+            transient: false,
+        })?;
+        let signed = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        Ok((url, signed))
+    }
+
+    /// A signed request (fresh timestamp and nonce: each retry is signed anew, since the peer
+    /// refuses a replayed nonce).
+    fn request(
+        &self,
+        method: reqwest::Method,
+        url: &reqwest::Url,
+        signed_path: &str,
+    ) -> reqwest::RequestBuilder {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        let header = self.signer.sign(
+            method.as_str(),
+            signed_path,
+            &self.node_id,
+            now,
+            &arca_crypto::random_hex(16),
+        );
+        self.http
+            .request(method, url.clone())
+            .header(SIGNATURE_HEADER, header)
+    }
+
+    /// One of the peer's `maxConnections` slots, held for a whole request (body included).
+    async fn slot(&self, peer: &Peer) -> Result<OwnedSemaphorePermit, StorageError> {
+        self.permits(peer)
+            .acquire_owned()
+            .await
+            .map_err(|e| StorageError::Worker("peer connection limit", e.to_string()))
+    }
+
+    /// Run `attempt`, retrying connection failures `connectionRetry` times; the last
+    /// connection failure trips the breaker.
+    async fn with_retries<T, F, Fut>(
+        &self,
+        op: &'static str,
+        peer: &Peer,
+        sha256: &str,
+        mut attempt: F,
+    ) -> Result<T, StorageError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        if !self.is_available(&peer.node_id) {
+            return Err(StorageError::Peer {
+                op,
+                node: peer.node_id.clone(),
+                sha256: sha256.to_owned(),
+                status: None,
+                message: "skipped: it failed recently (checkPeriod)".into(),
+                transient: true,
+            });
+        }
+        let mut pause = RETRY_PAUSE;
+        let mut tries = 0;
+        loop {
+            match attempt().await {
+                Ok(v) => {
+                    self.reset(peer);
+                    return Ok(v);
+                }
+                Err(Failure::Other(e)) => {
+                    // it answered (or the failure is ours): reachable
+                    self.reset(peer);
+                    return Err(e);
+                }
+                Err(Failure::Connection(message)) => {
+                    if tries < self.spec.connection_retry {
+                        tries += 1;
+                        tokio::time::sleep(pause).await;
+                        pause *= 2;
+                        continue;
+                    }
+                    self.trip(peer, &message);
+                    return Err(StorageError::Peer {
+                        op,
+                        node: peer.node_id.clone(),
+                        sha256: sha256.to_owned(),
+                        status: None,
+                        message,
+                        transient: true,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Classify a transport error: connection problems and timeouts are retried.
+    fn transport(&self, op: &'static str, peer: &Peer, sha256: &str, e: reqwest::Error) -> Failure {
+        if e.is_connect() || e.is_timeout() {
+            Failure::Connection(e.to_string())
+        } else {
+            Failure::Other(StorageError::Peer {
+                op,
+                node: peer.node_id.clone(),
+                sha256: sha256.to_owned(),
+                status: None,
+                message: error_chain(&e),
+                transient: true,
+            })
+        }
+    }
+
+    /// An unexpected answer; the peer's `{"errors":[…]}` message is kept when there is one.
+    async fn status_error(
+        op: &'static str,
+        peer: &Peer,
+        sha256: &str,
+        resp: reqwest::Response,
+    ) -> StorageError {
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["errors"][0]["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| body.chars().take(200).collect());
+        StorageError::Peer {
+            op,
+            node: peer.node_id.clone(),
+            sha256: sha256.to_owned(),
+            status: Some(status.as_u16()),
+            message: format!("HTTP {status}: {message}"),
+            transient: status.is_server_error()
+                || status == reqwest::StatusCode::REQUEST_TIMEOUT
+                || status == reqwest::StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    /// Store `file` (complete, with these checksums) on `peer` as `sha256`. The peer hashes
+    /// what it receives and refuses (409) content that does not match.
+    pub async fn put(
+        &self,
+        peer: &Peer,
+        sha256: &str,
+        file: &Path,
+        sums: &Checksums,
+    ) -> Result<(), StorageError> {
+        validate_sha256(sha256)?;
+        let (url, signed) = self.target(peer, sha256)?;
+        let _slot = self.slot(peer).await?;
+        self.with_retries("put", peer, sha256, || async {
+            let f = tokio::fs::File::open(file)
+                .await
+                .map_err(|e| Failure::Other(StorageError::io("open", file, e)))?;
+            let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+                f, BATCH,
+            ));
+            let resp = self
+                .request(reqwest::Method::PUT, &url, &signed)
+                .header(reqwest::header::CONTENT_LENGTH, sums.size)
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .header("x-checksum-sha256", &sums.sha256)
+                .header("x-checksum-sha1", &sums.sha1)
+                .header("x-checksum-md5", &sums.md5)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| self.transport("put", peer, sha256, e))?;
+            if resp.status().is_success() {
+                Ok(())
+            } else {
+                Err(Failure::Other(
+                    Self::status_error("put", peer, sha256, resp).await,
+                ))
+            }
+        })
+        .await
+    }
+
+    /// Size of `peer`'s copy of `sha256`, `None` when it has none.
+    pub async fn head(&self, peer: &Peer, sha256: &str) -> Result<Option<u64>, StorageError> {
+        validate_sha256(sha256)?;
+        let (url, signed) = self.target(peer, sha256)?;
+        let _slot = self.slot(peer).await?;
+        self.with_retries("head", peer, sha256, || async {
+            let resp = self
+                .request(reqwest::Method::HEAD, &url, &signed)
+                .timeout(self.spec.connection_timeout + self.spec.socket_timeout)
+                .send()
+                .await
+                .map_err(|e| self.transport("head", peer, sha256, e))?;
+            match resp.status() {
+                s if s.is_success() => Ok(resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())),
+                reqwest::StatusCode::NOT_FOUND => Ok(None),
+                _ => Err(Failure::Other(
+                    Self::status_error("head", peer, sha256, resp).await,
+                )),
+            }
+        })
+        .await
+    }
+
+    /// Ask `peer` to delete its copy of `sha256`; it does so only when its database does not
+    /// know the binary (garbage collection deleted the row first).
+    pub async fn delete(&self, peer: &Peer, sha256: &str) -> Result<PeerDelete, StorageError> {
+        validate_sha256(sha256)?;
+        let (url, signed) = self.target(peer, sha256)?;
+        let _slot = self.slot(peer).await?;
+        self.with_retries("delete", peer, sha256, || async {
+            let resp = self
+                .request(reqwest::Method::DELETE, &url, &signed)
+                .timeout(self.spec.connection_timeout + self.spec.socket_timeout)
+                .send()
+                .await
+                .map_err(|e| self.transport("delete", peer, sha256, e))?;
+            match resp.status() {
+                s if s.is_success() => Ok(PeerDelete::Deleted),
+                reqwest::StatusCode::NOT_FOUND => Ok(PeerDelete::Absent),
+                reqwest::StatusCode::CONFLICT => Ok(PeerDelete::Kept),
+                _ => Err(Failure::Other(
+                    Self::status_error("delete", peer, sha256, resp).await,
+                )),
+            }
+        })
+        .await
+    }
+
+    /// Download `peer`'s copy of `sha256` into `dest` (created, or truncated when it exists;
+    /// the caller owns it and removes it on failure), fsync it, and return its checksums,
+    /// computed while writing on a blocking thread, with a bounded queue in between. The caller
+    /// compares them with what it expects. A peer without a copy is
+    /// [`StorageError::NotFound`].
+    pub async fn download_to(
+        &self,
+        peer: &Peer,
+        sha256: &str,
+        dest: &Path,
+    ) -> Result<Checksums, StorageError> {
+        validate_sha256(sha256)?;
+        let (url, signed) = self.target(peer, sha256)?;
+        let _slot = self.slot(peer).await?;
+        let mut resp = self
+            .with_retries("get", peer, sha256, || async {
+                let resp = self
+                    .request(reqwest::Method::GET, &url, &signed)
+                    .send()
+                    .await
+                    .map_err(|e| self.transport("get", peer, sha256, e))?;
+                match resp.status() {
+                    s if s.is_success() => Ok(resp),
+                    reqwest::StatusCode::NOT_FOUND => Err(Failure::Other(StorageError::NotFound(
+                        sha256.to_owned(),
+                    ))),
+                    _ => Err(Failure::Other(
+                        Self::status_error("get", peer, sha256, resp).await,
+                    )),
+                }
+            })
+            .await?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dest)
+            .map_err(|e| StorageError::io("create", dest, e))?;
+        let writer = HashingWriter::spawn(file, dest.to_path_buf());
+        let mut pending = BytesMut::new();
+        loop {
+            let chunk = match resp.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(e) => {
+                    if e.is_timeout() {
+                        self.trip(peer, &e.to_string());
+                    }
+                    return Err(StorageError::Peer {
+                        op: "get",
+                        node: peer.node_id.clone(),
+                        sha256: sha256.to_owned(),
+                        status: None,
+                        message: format!("reading the body: {}", error_chain(&e)),
+                        transient: true,
+                    });
+                }
+            };
+            pending.extend_from_slice(&chunk);
+            if pending.len() >= BATCH && writer.send(pending.split().freeze()).await.is_err() {
+                return Err(writer.failure().await);
+            }
+        }
+        if !pending.is_empty() && writer.send(pending.split().freeze()).await.is_err() {
+            return Err(writer.failure().await);
+        }
+        writer.finish().await
+    }
+}
+
+/// `e` with its sources (reqwest's own message is often just "error sending request").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
+}
+
+/// Writes a download to its file and hashes it (SHA-256, SHA-1, MD5) on one blocking thread:
+/// a single peer stream is network-bound well below the rate one core hashes all three.
+struct HashingWriter {
+    tx: mpsc::Sender<Bytes>,
+    worker: tokio::task::JoinHandle<Result<Checksums, StorageError>>,
+}
+
+impl HashingWriter {
+    fn spawn(mut file: std::fs::File, path: PathBuf) -> HashingWriter {
+        let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE);
+        let worker = tokio::task::spawn_blocking(move || {
+            use digest::Digest;
+            let mut sha256 = sha2::Sha256::new();
+            let mut sha1 = sha1::Sha1::new();
+            let mut md5 = md5::Md5::new();
+            let mut size = 0u64;
+            while let Some(chunk) = rx.blocking_recv() {
+                file.write_all(&chunk)
+                    .map_err(|e| StorageError::io("write", &path, e))?;
+                sha256.update(&chunk);
+                sha1.update(&chunk);
+                md5.update(&chunk);
+                size += chunk.len() as u64;
+            }
+            file.sync_all()
+                .map_err(|e| StorageError::io("fsync", &path, e))?;
+            Ok(Checksums {
+                sha256: hex::encode(sha256.finalize()),
+                sha1: hex::encode(sha1.finalize()),
+                md5: hex::encode(md5.finalize()),
+                size,
+            })
+        });
+        HashingWriter { tx, worker }
+    }
+
+    async fn send(&self, chunk: Bytes) -> Result<(), ()> {
+        self.tx.send(chunk).await.map_err(drop)
+    }
+
+    async fn failure(self) -> StorageError {
+        let HashingWriter { tx, worker } = self;
+        drop(tx);
+        match worker.await {
+            Ok(Err(e)) => e,
+            Ok(Ok(_)) => StorageError::Worker("download", "the writer stopped unexpectedly".into()),
+            Err(e) => join_error("download", e),
+        }
+    }
+
+    async fn finish(self) -> Result<Checksums, StorageError> {
+        let HashingWriter { tx, worker } = self;
+        drop(tx);
+        worker.await.map_err(|e| join_error("download", e))?
+    }
+}
