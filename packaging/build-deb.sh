@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build the arca Debian packages: arca_<V>_all.deb, arca-common_<V>_<arch>.deb and
-# arca-server_<V>_<arch>.deb.
+# Build the arca Debian packages: arca_<V>_all.deb, arca-common_<V>_<arch>.deb,
+# arca-server_<V>_<arch>.deb and arca-storage-mover_<V>_<arch>.deb.
 #
 # Usage: packaging/build-deb.sh [--version V] [--out DIR] [--no-build]
 #   --version V   package version (default: the workspace version in Cargo.toml); lets tests
@@ -29,9 +29,9 @@ rm -rf "$STAGE"
 mkdir -p "$SRC/target/release" "$SRC/packaging" "$SRC/docs" "$OUT"
 cp -a "$ROOT/debian" "$ROOT/units" "$ROOT/etc" "$SRC/"
 cp -a "$ROOT/packaging/man" "$ROOT/packaging/haproxy.cfg" "$ROOT/packaging/README.md" "$SRC/packaging/"
-cp -a "$ROOT/docs/ha.md" "$SRC/docs/"
+cp -a "$ROOT/docs/ha.md" "$ROOT/docs/storage-mover.md" "$SRC/docs/"
 BIN="$(pkg_target_dir)/release"
-cp -a "$BIN/arca-server" "$BIN/arcactl" "$SRC/target/release/"
+cp -a "$BIN/arca-server" "$BIN/arcactl" "$BIN/arca-storage-mover" "$SRC/target/release/"
 
 # The version comes from debian/changelog: add an entry when building another version.
 top="$(dpkg-parsechangelog -l "$SRC/debian/changelog" -S Version)"
@@ -52,7 +52,8 @@ pkg_log "building .debs $VERSION in $SRC"
 }
 
 arch="$(dpkg --print-architecture)"
-debs=("arca_${VERSION}_all.deb" "arca-common_${VERSION}_${arch}.deb" "arca-server_${VERSION}_${arch}.deb")
+debs=("arca_${VERSION}_all.deb" "arca-common_${VERSION}_${arch}.deb" "arca-server_${VERSION}_${arch}.deb"
+    "arca-storage-mover_${VERSION}_${arch}.deb")
 for d in "${debs[@]}"; do
     [[ -f "$STAGE/$d" ]] || pkg_die "dpkg-buildpackage did not produce $d (log: $STAGE/build.log)"
     rm -f "$OUT/$d"

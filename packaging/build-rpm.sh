@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the arca RPM packages: arca-<V>-1.noarch.rpm, arca-common-<V>-1.<arch>.rpm and
-# arca-server-<V>-1.<arch>.rpm, with rpmbuild and rpm/arca.spec.
+# Build the arca RPM packages: arca-<V>-1.noarch.rpm, arca-common-<V>-1.<arch>.rpm,
+# arca-server-<V>-1.<arch>.rpm and arca-storage-mover-<V>-1.<arch>.rpm, with rpmbuild and
+# rpm/arca.spec.
 #
 # Usage: packaging/build-rpm.sh [--version V] [--out DIR] [--no-build]
 #   --version V   package version (default: the workspace version in Cargo.toml)
@@ -28,12 +29,12 @@ SRC="$TOP/SOURCES"
 rm -rf "$TOP"
 mkdir -p "$SRC" "$TOP/BUILD" "$TOP/RPMS" "$TOP/SPECS" "$TOP/tmp"
 BIN="$(pkg_target_dir)/release"
-cp -a "$BIN/arca-server" "$BIN/arcactl" "$SRC/"
-cp -a "$ROOT/units/arca-server.service" "$ROOT/units/arca.target" "$SRC/"
+cp -a "$BIN/arca-server" "$BIN/arcactl" "$BIN/arca-storage-mover" "$SRC/"
+cp -a "$ROOT/units/arca-server.service" "$ROOT/units/arca-storage-mover.service" "$ROOT/units/arca.target" "$SRC/"
 cp -a "$ROOT/units/sysusers.d/arca.conf" "$SRC/sysusers-arca.conf"
 cp -a "$ROOT/units/tmpfiles.d/arca.conf" "$SRC/tmpfiles-arca.conf"
 cp -a "$ROOT"/etc/{binarystore.xml,system.properties,db.properties,ha-node.properties.example} "$SRC/"
-cp -a "$ROOT/packaging/haproxy.cfg" "$ROOT"/packaging/man/*.8 "$ROOT/docs/ha.md" "$SRC/"
+cp -a "$ROOT/packaging/haproxy.cfg" "$ROOT"/packaging/man/*.8 "$ROOT/docs/ha.md" "$ROOT/docs/storage-mover.md" "$SRC/"
 cp -a "$ROOT/packaging/README.md" "$SRC/README.packaging.md"
 if [[ -f "$ROOT/LICENSE" ]]; then
     cp "$ROOT/LICENSE" "$SRC/LICENSE.txt"
@@ -58,7 +59,7 @@ rpmbuild -bb \
 }
 
 rpms=("noarch/arca-${VERSION}-1.noarch.rpm" "$arch/arca-common-${VERSION}-1.$arch.rpm"
-    "$arch/arca-server-${VERSION}-1.$arch.rpm")
+    "$arch/arca-server-${VERSION}-1.$arch.rpm" "$arch/arca-storage-mover-${VERSION}-1.$arch.rpm")
 for r in "${rpms[@]}"; do
     [[ -f "$TOP/RPMS/$r" ]] || pkg_die "rpmbuild did not produce $r (log: $TOP/build.log)"
     rm -f "$OUT/${r#*/}"

@@ -75,11 +75,11 @@ pkg_build_binaries() {
         if [[ -n "$version" && "$version" != "$(pkg_workspace_version)" ]]; then
             env=("ARCA_VERSION=$version")
         fi
-        pkg_log "${env[*]:+${env[*]} }cargo build --release -p arca-server -p arcactl"
-        (cd "$ROOT" && env "${env[@]}" cargo build --release -p arca-server -p arcactl) >&2
+        pkg_log "${env[*]:+${env[*]} }cargo build --release -p arca-server -p arcactl -p arca-storage-mover"
+        (cd "$ROOT" && env "${env[@]}" cargo build --release -p arca-server -p arcactl -p arca-storage-mover) >&2
     fi
     local bin
-    for bin in arca-server arcactl; do
+    for bin in arca-server arcactl arca-storage-mover; do
         [[ -x "$(pkg_target_dir)/release/$bin" ]] ||
             pkg_die "$(pkg_target_dir)/release/$bin is missing (run without --no-build)"
     done

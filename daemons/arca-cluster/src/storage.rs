@@ -1,7 +1,9 @@
 //! The storage chain a daemon runs, with its secrets: shared by `arca-server` and
 //! `arca-storage-mover`, so both read `binarystore.xml` the same way.
 
-use arca_config::storage_plan::{BackendSpec, ClusterLocalSpec, DataRoots, S3Spec, SecretValue, StoragePlan};
+use arca_config::storage_plan::{
+    BackendSpec, ClusterLocalSpec, DataRoots, S3Spec, SecretValue, StoragePlan,
+};
 use arca_config::{BinaryStoreConfig, Home, MasterKey};
 use arca_crypto::master_key::SecretBox;
 
@@ -97,17 +99,15 @@ fn reveal(
         None => Ok(None),
         Some(SecretValue::Plain(p)) => Ok(Some(p.clone())),
         Some(SecretValue::Sealed(token)) => {
-            let bytes = secret_box
-                .open(token, STORE_SECRET_CONTEXT)
-                .map_err(|e| {
-                    ClusterError::Refused(format!(
-                        "{}: {key}: cannot decrypt it with {} ({e}); it was encrypted with \
+            let bytes = secret_box.open(token, STORE_SECRET_CONTEXT).map_err(|e| {
+                ClusterError::Refused(format!(
+                    "{}: {key}: cannot decrypt it with {} ({e}); it was encrypted with \
                          another master key — copy the cluster's master.key or write the value \
                          in plain text again",
-                        home.binarystore_xml().display(),
-                        home.master_key().display()
-                    ))
-                })?;
+                    home.binarystore_xml().display(),
+                    home.master_key().display()
+                ))
+            })?;
             String::from_utf8(bytes).map(Some).map_err(|_| {
                 ClusterError::Refused(format!(
                     "{}: {key}: the decrypted value is not UTF-8",

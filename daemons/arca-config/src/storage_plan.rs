@@ -836,7 +836,7 @@ mod tests {
             endpoint: gcs.then(|| "storage.googleapis.com".to_string()),
             port: None,
             use_http: false,
-            path_style: false,
+            path_style: gcs,
             path: "filestore".into(),
             root_folders_name_length: 2,
             identity: None,

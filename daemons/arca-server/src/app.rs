@@ -11,9 +11,7 @@ use anyhow::{Context, bail};
 
 use arca_cluster::bootstrap::{self, Identity};
 use arca_cluster::{Build, ClusterError, Membership, Timing};
-use arca_config::{
-    DbProperties, HaNodeProperties, Home, SystemProperties, check_home,
-};
+use arca_config::{DbProperties, HaNodeProperties, Home, SystemProperties, check_home};
 use arca_db::cluster::NodeState;
 use arca_db::security::{self, User};
 use arca_db::{Db, SystemClock};
@@ -235,6 +233,13 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             node_id: identity.is_ha().then(|| node_id.clone()),
             identity: resolved.identity.clone(),
             credential: resolved.credential.clone(),
+            // sharding-cluster: registry and copy bookkeeping, peer calls signed as this node
+            cluster: Some(arca_storage::ClusterContext {
+                db: db.clone(),
+                signer: arca_crypto::master_key::RequestSigner::new(master_key.key.bytes()),
+                node_id: node_id.clone(),
+                stale: settings.timing.stale,
+            }),
         },
     )
     .await
@@ -288,6 +293,12 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     }
     let heartbeats = membership.spawn();
     crate::gc::spawn(app.clone());
+    // sharding-cluster: every node restores the redundancy of what it holds (the storage
+    // mover idles on this chain, so the server runs it), reconciles its copy records and
+    // sweeps its orphan copies.
+    let cluster_maintenance = storage
+        .cluster()
+        .map(|c| arca_storage::sharding::spawn_maintenance(c.clone(), settings.gc_grace));
 
     // The file store when the chain has one (NFS in HA), else the data dir.
     let data_dir = match &resolved.plan.backend {
@@ -383,6 +394,9 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         },
     }
     heartbeats.abort();
+    if let Some(task) = &cluster_maintenance {
+        task.abort();
+    }
     match membership.leave().await {
         Ok(()) => {
             tracing::info!(arca_node_id = %node_id, "left the cluster: state STOPPED, locks released")

@@ -166,12 +166,23 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     notifier.stopping("stopping");
     tracing::info!("shutting down: no new transfers");
     let _ = stop_tx.send(true);
-    tokio::select! {
-        _ = &mut runner => {}
-        msg = control.recv() => if msg == Some(Control::Shutdown) {
-            tracing::warn!("second termination signal; abandoning transfers in flight");
-            runner.abort();
-        },
+    loop {
+        tokio::select! {
+            _ = &mut runner => break,
+            msg = control.recv() => match msg {
+                Some(Control::Shutdown) => {
+                    tracing::warn!("second termination signal; abandoning transfers in flight");
+                    runner.abort();
+                    let _ = (&mut runner).await;
+                    break;
+                }
+                Some(Control::Reload) => {}
+                None => {
+                    let _ = (&mut runner).await;
+                    break;
+                }
+            },
+        }
     }
     // Dropping the server task drops the socket, which removes its file.
     server.abort();

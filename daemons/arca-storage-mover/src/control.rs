@@ -29,8 +29,7 @@ impl ControlSocket {
     /// running mover still answers on is an error (two movers of one home would fight over it).
     pub fn bind(path: &Path) -> anyhow::Result<ControlSocket> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         match std::fs::symlink_metadata(path) {
             Ok(meta) if meta.file_type().is_socket() => {

@@ -92,7 +92,10 @@ pub struct Stats {
 impl Stats {
     /// Record the result of an object-store request; returns the previous state.
     pub fn set_reachable(&self, ok: bool) -> Option<bool> {
-        decode_reachable(self.reachable.swap(if ok { 1 } else { 2 }, Ordering::Relaxed))
+        decode_reachable(
+            self.reachable
+                .swap(if ok { 1 } else { 2 }, Ordering::Relaxed),
+        )
     }
 
     pub fn reachable(&self) -> Option<bool> {
@@ -187,8 +190,10 @@ struct Dispatch {
     paused_until: Option<Instant>,
     next_pause: Duration,
     backlog: Backlog,
+    /// A scan saw entries since the last "drained" report.
+    had_backlog: bool,
     last_scan: Option<Instant>,
-    last_report: Instant,
+    last_report: Option<Instant>,
     last_sweep: Option<Instant>,
     reported: (u64, u64, u64),
     status_line: String,
@@ -211,8 +216,9 @@ impl Mover {
             paused_until: None,
             next_pause: self.first_pause(),
             backlog: Backlog::default(),
+            had_backlog: false,
             last_scan: None,
-            last_report: Instant::now(),
+            last_report: None,
             last_sweep: None,
             reported: (0, 0, 0),
             status_line: String::new(),
@@ -227,7 +233,9 @@ impl Mover {
                 d.paused_until = None;
             }
             let scan_due = woken || d.last_scan.is_none_or(|t| now - t >= self.interval);
-            if scan_due && d.paused_until.is_none() {
+            // Scanned while paused too: the backlog in STATUS= and the summaries stays current
+            // (only dispatching pauses).
+            if scan_due {
                 woken = false;
                 self.scan(&mut d).await;
             }
@@ -251,7 +259,9 @@ impl Mover {
     }
 
     fn first_pause(&self) -> Duration {
-        self.retry.interval.clamp(Duration::from_millis(100), MAX_BACKOFF)
+        self.retry
+            .interval
+            .clamp(Duration::from_millis(100), MAX_BACKOFF)
     }
 
     /// List the queue; the result replaces the candidates.
@@ -279,6 +289,7 @@ impl Mover {
         let mut all = adds;
         all.extend(deletes);
         d.backlog = Backlog::of(&all, SystemTime::now());
+        d.had_backlog |= !d.backlog.is_empty();
         // In listing order: adds oldest first, then deletes.
         let keys: Vec<Key> = all.into_iter().map(|e| (e.kind, e.sha256)).collect();
         let listed: HashSet<&Key> = keys.iter().collect();
@@ -343,7 +354,10 @@ impl Mover {
                 }
             }
             Outcome::Kept => {
-                tracing::debug!(arca_sha256 = sha, "delete request dropped: the binary is in use again");
+                tracing::debug!(
+                    arca_sha256 = sha,
+                    "delete request dropped: the binary is in use again"
+                );
             }
             Outcome::Skipped(why) => {
                 tracing::debug!(arca_sha256 = sha, kind = kind.name(), why, "entry skipped");
@@ -407,11 +421,13 @@ impl Mover {
             notifier.status(&line);
             d.status_line = line;
         }
-        let counts = self.stats.counts();
-        let drained = d.backlog.is_empty() && counts != d.reported && d.tasks.is_empty();
-        if !(drained || (!d.backlog.is_empty() && d.last_report.elapsed() >= REPORT_EVERY)) {
+        let drained = d.had_backlog && d.backlog.is_empty() && d.tasks.is_empty();
+        let due =
+            !d.backlog.is_empty() && d.last_report.is_none_or(|t| t.elapsed() >= REPORT_EVERY);
+        if !(drained || due) {
             return;
         }
+        let counts = self.stats.counts();
         let (up, del, fail) = counts;
         let (up0, del0, fail0) = d.reported;
         tracing::info!(
@@ -423,14 +439,19 @@ impl Mover {
             deleted = del - del0,
             failures = fail - fail0,
             "{}: {}; since the last report {} uploaded, {} deleted, {} failed attempts",
-            if d.backlog.is_empty() { "eventual queue drained" } else { "eventual queue" },
+            if d.backlog.is_empty() {
+                "eventual queue drained"
+            } else {
+                "eventual queue"
+            },
             d.backlog,
             up - up0,
             del - del0,
             fail - fail0
         );
         d.reported = counts;
-        d.last_report = Instant::now();
+        d.last_report = Some(Instant::now());
+        d.had_backlog = !d.backlog.is_empty();
     }
 
     async fn sweep(&self) {
@@ -438,7 +459,9 @@ impl Mover {
         let older_than = self.claimer.timeout() * 2 + Duration::from_secs(60);
         match tokio::task::spawn_blocking(move || queue.sweep(older_than)).await {
             Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!("removed {n} leftover claim/temp file(s) of stopped movers"),
+            Ok(Ok(n)) => {
+                tracing::info!("removed {n} leftover claim/temp file(s) of stopped movers")
+            }
             Ok(Err(e)) => tracing::warn!(error = %e, "cannot sweep the eventual queue"),
             Err(e) => tracing::warn!(error = %e, "sweep task failed"),
         }
@@ -450,8 +473,14 @@ impl Mover {
             return;
         }
         let n = d.tasks.len();
-        notifier.stopping(&format!("finishing {n} transfer(s) (at most {} s)", SHUTDOWN_GRACE.as_secs()));
-        tracing::info!("waiting up to {} s for {n} transfer(s) in flight", SHUTDOWN_GRACE.as_secs());
+        notifier.stopping(&format!(
+            "finishing {n} transfer(s) (at most {} s)",
+            SHUTDOWN_GRACE.as_secs()
+        ));
+        tracing::info!(
+            "waiting up to {} s for {n} transfer(s) in flight",
+            SHUTDOWN_GRACE.as_secs()
+        );
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
         while !d.tasks.is_empty() {
             match tokio::time::timeout_at(deadline, d.tasks.join_next_with_id()).await {
@@ -477,7 +506,11 @@ impl Mover {
 
     /// Run `work` while refreshing `claims`; `None` when a claim was lost (another mover took
     /// it over: it does the work now, so ours is abandoned).
-    async fn while_claimed<T>(&self, claims: &[&Arc<Claim>], work: impl Future<Output = T>) -> Option<T> {
+    async fn while_claimed<T>(
+        &self,
+        claims: &[&Arc<Claim>],
+        work: impl Future<Output = T>,
+    ) -> Option<T> {
         let refresh = async {
             let mut tick = tokio::time::interval(self.claimer.refresh_interval());
             tick.tick().await; // the first tick is immediate; the claims are fresh
@@ -559,7 +592,9 @@ impl Mover {
         };
         // Holding the add claim keeps uploads of this content out until we are done.
         let Some(add) = self.claim(EntryKind::Add, sha).await? else {
-            return Ok(Outcome::Skipped("an upload of the same content is in progress"));
+            return Ok(Outcome::Skipped(
+                "an upload of the same content is in progress",
+            ));
         };
         let (queue, store, owned) = (self.queue.clone(), self.store.clone(), sha.to_owned());
         let runtime = tokio::runtime::Handle::current();

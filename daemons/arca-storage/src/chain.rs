@@ -29,6 +29,7 @@ use crate::cache::{CacheFs, CacheUsage};
 use crate::eventual::{Backlog, EventualQueue};
 use crate::retry::with_retry;
 use crate::s3::ObjectStore;
+use crate::sharding::{ClusterContext, ClusterTier};
 use crate::store::TempFile;
 use crate::{Checksums, FileStore, StagedBlob, StorageError, Upload};
 
@@ -41,6 +42,8 @@ pub struct StorageOptions {
     /// Unsealed object-store credentials (`identity`, `credential`).
     pub identity: Option<String>,
     pub credential: Option<String>,
+    /// Database and node identity for a sharding-cluster chain (required by it only).
+    pub cluster: Option<ClusterContext>,
 }
 
 /// Which tier a copy was found in.
@@ -52,6 +55,8 @@ pub enum Tier {
     /// An upload waiting in the eventual queue.
     Pending,
     ObjectStore,
+    /// Another node of a sharding-cluster.
+    Peer,
 }
 
 impl Tier {
@@ -61,6 +66,7 @@ impl Tier {
             Tier::FileStore => "filestore",
             Tier::Pending => "eventual",
             Tier::ObjectStore => "object store",
+            Tier::Peer => "peer node",
         }
     }
 }
@@ -98,6 +104,7 @@ pub struct StorageSummary {
 enum Backend {
     FileSystem(FileStore),
     ObjectStore(ObjectTier),
+    Cluster(ClusterTier),
 }
 
 #[derive(Debug)]
@@ -149,14 +156,19 @@ impl Storage {
                 let staging = FileStore::open(root, staging_dir)?;
                 (Backend::ObjectStore(tier), staging)
             }
-            BackendSpec::Cluster(_) => {
-                return Err(StorageError::Unusable {
-                    path: plan.staging_dir.clone(),
-                    reason: format!(
-                        "chain '{}' (sharding-cluster) is not supported by this build",
-                        plan.description
-                    ),
-                });
+            BackendSpec::Cluster(spec) => {
+                let Some(ctx) = &opts.cluster else {
+                    return Err(StorageError::Unusable {
+                        path: plan.staging_dir.clone(),
+                        reason: format!(
+                            "chain '{}' (sharding-cluster) needs the node's database",
+                            plan.description
+                        ),
+                    });
+                };
+                let tier = ClusterTier::open(spec, staging_dir, ctx)?;
+                let store = tier.local_store().clone();
+                (Backend::Cluster(tier), store)
             }
         };
         Ok(Storage {
@@ -185,6 +197,7 @@ impl Storage {
         match &self.inner.backend {
             Backend::FileSystem(store) => Some(store),
             Backend::ObjectStore(_) => None,
+            Backend::Cluster(c) => Some(c.local_store()),
         }
     }
 
@@ -192,7 +205,7 @@ impl Storage {
     pub fn eventual(&self) -> Option<&EventualQueue> {
         match &self.inner.backend {
             Backend::ObjectStore(t) => t.eventual.as_ref(),
-            Backend::FileSystem(_) => None,
+            Backend::FileSystem(_) | Backend::Cluster(_) => None,
         }
     }
 
@@ -200,7 +213,15 @@ impl Storage {
     pub fn object_store(&self) -> Option<&ObjectStore> {
         match &self.inner.backend {
             Backend::ObjectStore(t) => Some(&t.objects),
-            Backend::FileSystem(_) => None,
+            Backend::FileSystem(_) | Backend::Cluster(_) => None,
+        }
+    }
+
+    /// The sharding-cluster tier, if the chain is one.
+    pub fn cluster(&self) -> Option<&ClusterTier> {
+        match &self.inner.backend {
+            Backend::Cluster(c) => Some(c),
+            Backend::FileSystem(_) | Backend::ObjectStore(_) => None,
         }
     }
 
@@ -226,6 +247,10 @@ impl Storage {
             })
             .await?;
         }
+        // sharding-cluster: copies on peers, so the binary has its redundancy at commit
+        if let Backend::Cluster(c) = &self.inner.backend {
+            c.replicate(staged.path(), staged.checksums()).await?;
+        }
         Ok(())
     }
 
@@ -238,6 +263,10 @@ impl Storage {
             Backend::FileSystem(store) => {
                 let path = store.blob_path(&sums.sha256)?;
                 staged.commit_into(store)?;
+                Ok(Committed { path, sums })
+            }
+            Backend::Cluster(c) => {
+                let path = c.commit_local(staged)?.unwrap_or_default();
                 Ok(Committed { path, sums })
             }
             Backend::ObjectStore(t) => match &t.eventual {
@@ -278,6 +307,11 @@ impl Storage {
     /// After the transaction committed: copy the upload into the cache (unless
     /// `skipDuringUpload`). Best effort.
     pub fn after_commit(&self, committed: &Committed) {
+        if let Backend::Cluster(c) = &self.inner.backend
+            && !committed.path.as_os_str().is_empty()
+        {
+            c.note_local_copy(&committed.sums.sha256);
+        }
         let Some(cache) = &self.inner.cache else {
             return;
         };
@@ -309,6 +343,12 @@ impl Storage {
                     return Ok(Some(local(store.blob_path(sha256)?, Tier::FileStore)));
                 }
             }
+            Backend::Cluster(c) => {
+                let store = c.local_store();
+                if store.contains(sha256)? {
+                    return Ok(Some(local(store.blob_path(sha256)?, Tier::FileStore)));
+                }
+            }
             Backend::ObjectStore(t) => {
                 if let Some(path) = t.eventual.as_ref().and_then(|q| q.pending_add(sha256)) {
                     return Ok(Some(local(path, Tier::Pending)));
@@ -328,7 +368,54 @@ impl Storage {
         match &self.inner.backend {
             Backend::FileSystem(_) => Err(StorageError::NotFound(sha256.to_owned())),
             Backend::ObjectStore(t) => self.fetch_from_object_store(t, sha256, size).await,
+            Backend::Cluster(c) => self.fetch_from_peers(c, sha256, size).await,
         }
+    }
+
+    /// The node's own persistent copy only (file store / the sharding-cluster's own store):
+    /// no cache, no network. What the peer endpoint serves, so a peer request never travels
+    /// on to another node.
+    pub fn locate_own(&self, sha256: &str) -> Result<Option<Located>, StorageError> {
+        let Some(store) = self.file_store() else {
+            return Ok(None);
+        };
+        if !store.contains(sha256)? {
+            return Ok(None);
+        }
+        Ok(Some(Located {
+            path: store.blob_path(sha256)?,
+            tier: Tier::FileStore,
+            verified: false,
+            _temp: None,
+        }))
+    }
+
+    /// Like the object-store fetch: into the cache when it takes the size, else a temp file
+    /// that lives as long as the returned copy. [`ClusterTier::fetch`] verifies it.
+    async fn fetch_from_peers(
+        &self,
+        c: &ClusterTier,
+        sha256: &str,
+        size: u64,
+    ) -> Result<Located, StorageError> {
+        let cache = self.inner.cache.as_ref().filter(|c| c.admits(size));
+        let temp = match cache {
+            Some(c) => c.temp_path(),
+            None => self.inner.staging.reserve_temp_path(),
+        };
+        let dest = temp.path().to_path_buf();
+        let sums = c.fetch(sha256, size, &dest).await?;
+        verify_fetched(&sums, sha256, size, Tier::Peer)?;
+        let (path, temp) = match cache {
+            Some(c) => (c.adopt(temp, sha256, size)?, None),
+            None => (dest, Some(temp)),
+        };
+        Ok(Located {
+            path,
+            tier: Tier::Peer,
+            verified: true,
+            _temp: temp,
+        })
     }
 
     async fn fetch_from_object_store(
@@ -399,6 +486,11 @@ impl Storage {
         {
             c.remove(sha256)?;
         }
+        if located.tier == Tier::FileStore
+            && let Backend::Cluster(c) = &self.inner.backend
+        {
+            c.note_local_copy_gone(sha256);
+        }
         Ok(())
     }
 
@@ -414,6 +506,7 @@ impl Storage {
             Backend::FileSystem(store) => {
                 store.remove_blob(sha256)?;
             }
+            Backend::Cluster(c) => c.remove(sha256)?,
             Backend::ObjectStore(t) => match &t.eventual {
                 Some(queue) => queue.request_delete(sha256)?,
                 None => {
@@ -439,6 +532,12 @@ impl Storage {
     pub fn summary(&self) -> StorageSummary {
         let (backend, file_store_dir, object_store, eventual_dir) = match &self.inner.backend {
             Backend::FileSystem(s) => ("file-system", Some(s.root().to_path_buf()), None, None),
+            Backend::Cluster(c) => (
+                "sharding-cluster",
+                Some(c.local_store().root().to_path_buf()),
+                None,
+                None,
+            ),
             Backend::ObjectStore(t) => (
                 "object-store",
                 None,

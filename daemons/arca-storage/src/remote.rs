@@ -279,7 +279,7 @@ impl PeerClient {
     /// Classify a transport error: connection problems and timeouts are retried.
     fn transport(&self, op: &'static str, peer: &Peer, sha256: &str, e: reqwest::Error) -> Failure {
         if e.is_connect() || e.is_timeout() {
-            Failure::Connection(e.to_string())
+            Failure::Connection(error_chain(&e))
         } else {
             Failure::Other(StorageError::Peer {
                 op,
@@ -333,9 +333,8 @@ impl PeerClient {
             let f = tokio::fs::File::open(file)
                 .await
                 .map_err(|e| Failure::Other(StorageError::io("open", file, e)))?;
-            let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
-                f, BATCH,
-            ));
+            let body =
+                reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(f, BATCH));
             let resp = self
                 .request(reqwest::Method::PUT, &url, &signed)
                 .header(reqwest::header::CONTENT_LENGTH, sums.size)
@@ -433,9 +432,9 @@ impl PeerClient {
                     .map_err(|e| self.transport("get", peer, sha256, e))?;
                 match resp.status() {
                     s if s.is_success() => Ok(resp),
-                    reqwest::StatusCode::NOT_FOUND => Err(Failure::Other(StorageError::NotFound(
-                        sha256.to_owned(),
-                    ))),
+                    reqwest::StatusCode::NOT_FOUND => {
+                        Err(Failure::Other(StorageError::NotFound(sha256.to_owned())))
+                    }
                     _ => Err(Failure::Other(
                         Self::status_error("get", peer, sha256, resp).await,
                     )),
@@ -546,5 +545,91 @@ impl HashingWriter {
         let HashingWriter { tx, worker } = self;
         drop(tx);
         worker.await.map_err(|e| join_error("download", e))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn spec(check_period: Duration) -> RemoteSpec {
+        RemoteSpec {
+            id: "remote".into(),
+            connection_timeout: Duration::from_millis(500),
+            socket_timeout: Duration::from_millis(500),
+            max_connections: 4,
+            connection_retry: 2,
+            check_period,
+        }
+    }
+
+    /// A peer address nothing listens on (connection refused at once).
+    fn dead_peer() -> Peer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Peer {
+            node_id: "dead".into(),
+            url: format!("http://127.0.0.1:{port}/artifactory/"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_refuses_connections_is_retried_then_skipped_for_check_period() {
+        let client = PeerClient::new(
+            &spec(Duration::from_millis(300)),
+            RequestSigner::new(&[1; 16]),
+            "me",
+        )
+        .unwrap();
+        let peer = dead_peer();
+        let sha = "ab".repeat(32);
+        let started = Instant::now();
+        let e = client.head(&peer, &sha).await.unwrap_err();
+        // two retries with 200 ms and 400 ms pauses
+        assert!(started.elapsed() >= Duration::from_millis(600), "{e}");
+        assert!(e.is_transient(), "{e}");
+        assert!(e.to_string().contains("dead"), "{e}");
+        assert!(!client.is_available("dead"));
+        // skipped without trying while the breaker is open
+        let started = Instant::now();
+        let e = client.delete(&peer, &sha).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_millis(100), "{e}");
+        assert!(e.to_string().contains("skipped"), "{e}");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(client.is_available("dead"), "tried again after checkPeriod");
+    }
+
+    #[test]
+    fn the_signed_path_includes_the_context_path() {
+        let client = PeerClient::new(
+            &spec(Duration::from_secs(1)),
+            RequestSigner::new(&[1; 16]),
+            "me",
+        )
+        .unwrap();
+        let peer = Peer {
+            node_id: "p".into(),
+            url: "http://10.0.0.2:8081/artifactory/".into(),
+        };
+        let sha = "cd".repeat(32);
+        let (url, signed) = client.target(&peer, &sha).unwrap();
+        assert_eq!(
+            url.as_str(),
+            format!("http://10.0.0.2:8081/artifactory/api/system/storage/binaries/{sha}")
+        );
+        assert_eq!(
+            signed,
+            format!("/artifactory/api/system/storage/binaries/{sha}")
+        );
+        let bad = Peer {
+            node_id: "p".into(),
+            url: "not a url".into(),
+        };
+        assert!(client.target(&bad, &sha).is_err());
     }
 }

@@ -47,6 +47,8 @@ const MIN_RATE: u64 = 1024 * 1024;
 /// Downloaded chunks are coalesced into batches of this size before the hashing thread gets
 /// them (the HTTP client yields small frames; one hand-off each would cost more than hashing).
 const BATCH: usize = 256 * 1024;
+/// Tries to abort an unfinished multipart upload.
+const ABORT_TRIES: u64 = 3;
 /// Batches queued for the hashing thread (bounds download memory to about 4 MiB).
 const QUEUE: usize = 16;
 
@@ -792,9 +794,27 @@ impl Drop for AbortGuard {
             return;
         };
         runtime.spawn(async move {
-            if let Err(e) = bucket.abort_upload(&key, &upload_id).await {
-                // The parts stay until a bucket lifecycle rule removes them; nothing else to do.
-                tracing::warn!(%key, error = %e, "could not abort an unfinished multipart upload");
+            // A few quick tries, so that a hiccup (often the one that failed the upload) does
+            // not leave the parts behind; detached from the caller, so its retry policy does
+            // not apply.
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                match bucket.abort_upload(&key, &upload_id).await {
+                    Ok(()) => return,
+                    Err(e) if tries < ABORT_TRIES && classify(&e).2 => {
+                        tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+                    }
+                    Err(e) => {
+                        // The parts stay until a bucket lifecycle rule removes them.
+                        tracing::warn!(
+                            %key,
+                            error = %error_chain(&e),
+                            "could not abort an unfinished multipart upload"
+                        );
+                        return;
+                    }
+                }
             }
         });
     }

@@ -6,7 +6,8 @@
 //!   upload to `redundancy - 1` peers chosen by rendezvous hashing of (SHA-256, node id) among
 //!   the active peers, falling back to the next peer when one fails; the deploy's transaction
 //!   then renames the upload into this node's own store ([`ClusterTier::commit_local`]), like
-//!   the file-system chain, so a binary row never commits without a local copy — that is what
+//!   the file-system chain, so a binary row never commits without a local copy (unless the
+//!   store is read-only, `writeEnabled=false`: then the peers hold them all) — that is what
 //!   keeps a garbage collection racing with a re-deploy of the same content from losing data.
 //!   Fewer copies than `lenientLimit` fail the deploy ([`StorageError::Unavailable`], 503);
 //!   fewer than `redundancy` succeed with a warning, and the redundancy restore adds the
@@ -252,14 +253,30 @@ impl ClusterTier {
         }
     }
 
-    /// Active nodes and peers, from the node registry (reused for [`PEER_LIST_TTL`]).
-    async fn view(&self) -> Result<Arc<View>, StorageError> {
+    /// Active nodes and peers, from the node registry (reused for [`PEER_LIST_TTL`]), and
+    /// whether it was read just now. Callers that find too few peers in a reused view read
+    /// it again ([`Self::views`]): a node that just joined is not missed for a whole TTL.
+    async fn view(&self) -> Result<(Arc<View>, bool), StorageError> {
         if let Some((at, view)) = self.cached_view()
             && at.elapsed() < PEER_LIST_TTL
         {
-            return Ok(view);
+            return Ok((view, false));
         }
-        self.fresh_view().await
+        Ok((self.fresh_view().await?, true))
+    }
+
+    /// The view for attempt `pass` (0: possibly reused; 1: read again, `None` when the first
+    /// one was fresh already and a second read could not show anything new).
+    async fn views(
+        &self,
+        pass: u8,
+        first_fresh: bool,
+    ) -> Option<Result<(Arc<View>, bool), StorageError>> {
+        match pass {
+            0 => Some(self.view().await),
+            1 if !first_fresh => Some(self.fresh_view().await.map(|v| (v, true))),
+            _ => None,
+        }
     }
 
     fn cached_view(&self) -> Option<(Instant, Arc<View>)> {
@@ -299,7 +316,7 @@ impl ClusterTier {
 
     /// Active peers (other nodes), from the node registry.
     pub async fn active_peers(&self) -> Result<Vec<Peer>, StorageError> {
-        Ok(self.view().await?.peers.clone())
+        Ok(self.view().await?.0.peers.clone())
     }
 
     /// Recorded holders of `sha256`; a database failure is logged and counts as "none known"
@@ -327,62 +344,74 @@ impl ClusterTier {
         let sha = sums.sha256.as_str();
         let inner = &self.inner;
         let local = u32::from(inner.write_enabled);
-        let view = match self.view().await {
-            Ok(v) => v,
-            Err(e) => {
-                // Without the registry no peer is known; the local copy may still be enough.
-                tracing::warn!(arca_sha256 = sha, error = %e, "cannot list the peer nodes");
-                Arc::new(View::default())
-            }
-        };
         // Re-deploying known content: peers that already hold it count.
         let holders = self.holders(sha).await;
-        let existing = view
-            .peers
-            .iter()
-            .filter(|p| holders.contains(&p.node_id))
-            .count() as u32;
-        let wanted = inner.redundancy.saturating_sub(local + existing);
-        let mut candidates: VecDeque<&Peer> = rendezvous(
-            sha,
-            view.peers
-                .iter()
-                .filter(|p| !holders.contains(&p.node_id)),
-        )
-        .into();
-        let mut written = 0u32;
+        let mut tried: HashSet<String> = HashSet::new();
         let mut failures: Vec<String> = Vec::new();
-        candidates.retain(|p| {
-            let up = inner.client.is_available(&p.node_id);
-            if !up {
-                failures.push(format!("{}: skipped after a recent failure", p.node_id));
-            }
-            up
-        });
-        while written < wanted && !candidates.is_empty() {
-            let n = (wanted - written) as usize;
-            let batch: Vec<&Peer> = candidates.drain(..n.min(candidates.len())).collect();
-            let results = futures_util::future::join_all(
-                batch
+        let (mut written, mut existing, mut active_peers) = (0u32, 0u32, 0usize);
+        let mut first_fresh = false;
+        for pass in 0..2 {
+            let view = match self.views(pass, first_fresh).await {
+                None => break,
+                Some(Ok((view, fresh))) => {
+                    first_fresh |= fresh;
+                    view
+                }
+                Some(Err(e)) => {
+                    // Without the registry no peer is known; the local copy may be enough.
+                    tracing::warn!(arca_sha256 = sha, error = %e, "cannot list the peer nodes");
+                    failures.push(format!("node registry: {e}"));
+                    break;
+                }
+            };
+            active_peers = view.peers.len();
+            existing = view
+                .peers
+                .iter()
+                .filter(|p| holders.contains(&p.node_id))
+                .count() as u32;
+            let wanted = inner.redundancy.saturating_sub(local + existing);
+            let mut candidates: VecDeque<&Peer> = VecDeque::new();
+            for p in rendezvous(
+                sha,
+                view.peers
                     .iter()
-                    .map(|p| inner.client.put(p, sha, staged, sums)),
-            )
-            .await;
-            for (peer, result) in batch.iter().zip(results) {
-                match result {
-                    Ok(()) => written += 1,
-                    Err(e) => {
-                        tracing::warn!(
-                            arca_sha256 = sha,
-                            peer = %peer.node_id,
-                            error = %e,
-                            "could not store a copy on a peer node; trying the next one"
-                        );
-                        failures.push(format!("{}: {e}", peer.node_id));
+                    .filter(|p| !holders.contains(&p.node_id) && !tried.contains(&p.node_id)),
+            ) {
+                tried.insert(p.node_id.clone());
+                if inner.client.is_available(&p.node_id) {
+                    candidates.push_back(p);
+                } else {
+                    failures.push(format!("{}: skipped after a recent failure", p.node_id));
+                }
+            }
+            while written < wanted && !candidates.is_empty() {
+                let n = (wanted - written) as usize;
+                let batch: Vec<&Peer> = candidates.drain(..n.min(candidates.len())).collect();
+                let results = futures_util::future::join_all(
+                    batch.iter().map(|p| inner.client.put(p, sha, staged, sums)),
+                )
+                .await;
+                for (peer, result) in batch.iter().zip(results) {
+                    match result {
+                        Ok(()) => written += 1,
+                        Err(e) => {
+                            tracing::warn!(
+                                arca_sha256 = sha,
+                                peer = %peer.node_id,
+                                error = %e,
+                                "could not store a copy on a peer node; trying the next one"
+                            );
+                            failures.push(format!("{}: {e}", peer.node_id));
+                        }
                     }
                 }
             }
+            if written >= wanted {
+                break;
+            }
         }
+        let view_peers = active_peers;
         let copies = local + existing + written;
         if copies < inner.lenient_limit {
             return Err(StorageError::Unavailable(format!(
@@ -390,7 +419,7 @@ impl ClusterTier {
                  at least {} (lenientLimit) — {} active peer node(s){}{}",
                 if copies == 1 { "y" } else { "ies" },
                 inner.lenient_limit,
-                view.peers.len(),
+                view_peers,
                 if failures.is_empty() { "" } else { "; " },
                 failures.join("; ")
             )));
@@ -400,7 +429,7 @@ impl ClusterTier {
                 arca_sha256 = sha,
                 copies,
                 redundancy = inner.redundancy,
-                active_peers = view.peers.len(),
+                active_peers = view_peers,
                 failures = %failures.join("; "),
                 "binary stored on fewer nodes than the redundancy; the redundancy restore adds \
                  the missing copies when peers are available"
@@ -456,44 +485,57 @@ impl ClusterTier {
         size: u64,
         dest: &Path,
     ) -> Result<Checksums, StorageError> {
-        let view = self.view().await?;
         let holders = self.holders(sha256).await;
-        let (recorded, others): (Vec<&Peer>, Vec<&Peer>) = view
-            .peers
-            .iter()
-            .partition(|p| holders.contains(&p.node_id));
-        let mut order = rendezvous(sha256, recorded);
-        order.extend(rendezvous(sha256, others));
+        let mut tried: HashSet<String> = HashSet::new();
         let mut failures = Vec::new();
         let mut unreachable = false;
-        for peer in order {
-            if !self.inner.client.is_available(&peer.node_id) {
-                unreachable = true;
-                failures.push(format!("{}: skipped after a recent failure", peer.node_id));
-                continue;
-            }
-            match self.inner.client.download_to(peer, sha256, dest).await {
-                Ok(sums) if sums.sha256 == sha256 && sums.size == size => {
-                    tracing::debug!(arca_sha256 = sha256, peer = %peer.node_id, "fetched a copy from a peer");
-                    return Ok(sums);
+        let mut first_fresh = false;
+        for pass in 0..2 {
+            let view = match self.views(pass, first_fresh).await {
+                None => break,
+                Some(Ok((view, fresh))) => {
+                    first_fresh |= fresh;
+                    view
                 }
-                Ok(sums) => {
-                    tracing::error!(
-                        arca_sha256 = sha256,
-                        peer = %peer.node_id,
-                        "peer sent {} bytes with SHA-256 {}, expected {size} bytes; trying the next one",
-                        sums.size,
-                        sums.sha256
-                    );
-                    failures.push(format!("{}: corrupt copy", peer.node_id));
-                }
-                Err(StorageError::NotFound(_)) => {
-                    failures.push(format!("{}: no copy", peer.node_id));
-                }
-                Err(e) => {
+                Some(Err(e)) => return Err(e),
+            };
+            let (recorded, others): (Vec<&Peer>, Vec<&Peer>) = view
+                .peers
+                .iter()
+                .filter(|p| !tried.contains(&p.node_id))
+                .partition(|p| holders.contains(&p.node_id));
+            let mut order = rendezvous(sha256, recorded);
+            order.extend(rendezvous(sha256, others));
+            for peer in order {
+                tried.insert(peer.node_id.clone());
+                if !self.inner.client.is_available(&peer.node_id) {
                     unreachable = true;
-                    tracing::warn!(arca_sha256 = sha256, peer = %peer.node_id, error = %e, "could not fetch a copy from a peer");
-                    failures.push(format!("{}: {e}", peer.node_id));
+                    failures.push(format!("{}: skipped after a recent failure", peer.node_id));
+                    continue;
+                }
+                match self.inner.client.download_to(peer, sha256, dest).await {
+                    Ok(sums) if sums.sha256 == sha256 && sums.size == size => {
+                        tracing::debug!(arca_sha256 = sha256, peer = %peer.node_id, "fetched a copy from a peer");
+                        return Ok(sums);
+                    }
+                    Ok(sums) => {
+                        tracing::error!(
+                            arca_sha256 = sha256,
+                            peer = %peer.node_id,
+                            "peer sent {} bytes with SHA-256 {}, expected {size} bytes; trying the next one",
+                            sums.size,
+                            sums.sha256
+                        );
+                        failures.push(format!("{}: corrupt copy", peer.node_id));
+                    }
+                    Err(StorageError::NotFound(_)) => {
+                        failures.push(format!("{}: no copy", peer.node_id));
+                    }
+                    Err(e) => {
+                        unreachable = true;
+                        tracing::warn!(arca_sha256 = sha256, peer = %peer.node_id, error = %e, "could not fetch a copy from a peer");
+                        failures.push(format!("{}: {e}", peer.node_id));
+                    }
                 }
             }
         }
@@ -550,13 +592,11 @@ impl ClusterTier {
             for (sha, holders, binary) in page {
                 report.under_replicated += 1;
                 let Some(binary) = binary else { continue }; // collected meanwhile
-                let active_holders: Vec<&String> = holders
-                    .iter()
-                    .filter(|h| view.active.contains(h))
-                    .collect();
+                let active_holders: Vec<&String> =
+                    holders.iter().filter(|h| view.active.contains(h)).collect();
                 let leader = active_holders
                     .iter()
-                    .max_by_key(|h| (score(&sha, h), std::cmp::Reverse((*h).clone())));
+                    .max_by_key(|h| (score(&sha, h), std::cmp::Reverse(h.as_str())));
                 if leader.is_some_and(|l| **l != inner.node_id) {
                     report.left_to_other_holders += 1;
                     continue;
@@ -749,11 +789,7 @@ impl ClusterTier {
         .map_err(|e| crate::error::join_error("orphan sweep", e))??;
         let mut removed = 0;
         for chunk in candidates.chunks(PAGE) {
-            let (chunk, store, node) = (
-                chunk.to_vec(),
-                inner.local.clone(),
-                inner.node_id.clone(),
-            );
+            let (chunk, store, node) = (chunk.to_vec(), inner.local.clone(), inner.node_id.clone());
             removed += inner
                 .db
                 .write(move |tx| {
@@ -861,7 +897,7 @@ impl ClusterTier {
     /// the row once the file is gone).
     async fn delete_everywhere(&self, sha256: &str) {
         let holders = self.holders(sha256).await;
-        let peers = match self.view().await {
+        let peers = match self.fresh_view().await {
             Ok(v) => v.peers.clone(),
             Err(e) => {
                 tracing::warn!(arca_sha256 = sha256, error = %e, "cannot list the peers to delete a collected binary; their orphan sweeps will");
@@ -912,12 +948,20 @@ async fn bookkeeping(tier: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
+/// One redundancy restore of `storage`'s sharding-cluster tier; `None` when the chain is not
+/// a sharding-cluster (for a daemon that runs it on its own schedule).
+pub async fn restore_redundancy(
+    storage: &crate::Storage,
+) -> Result<Option<RestoreReport>, StorageError> {
+    match storage.cluster() {
+        Some(tier) => tier.restore_redundancy().await.map(Some),
+        None => Ok(None),
+    }
+}
+
 /// Run [`ClusterTier::maintain`] every `checkPeriod` until the task is aborted. For the
 /// server (or the storage mover) of a node whose chain is a sharding-cluster.
-pub fn spawn_maintenance(
-    tier: ClusterTier,
-    orphan_grace: Duration,
-) -> tokio::task::JoinHandle<()> {
+pub fn spawn_maintenance(tier: ClusterTier, orphan_grace: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let period = tier.check_period().max(Duration::from_millis(100));
         let mut tick = tokio::time::interval(period);

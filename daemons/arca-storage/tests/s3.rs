@@ -351,3 +351,47 @@ async fn outage_is_transient_and_retry_recovers() {
     assert_eq!(got, sums2);
     assert_eq!(store.head(&sums.sha256).await.unwrap(), Some(sums.size));
 }
+
+/// Files s3s-fs keeps for unfinished multipart uploads (`.upload-<id>.json`,
+/// `.upload_id-<id>.part-<n>`), directly in its root.
+fn upload_files(server: &S3TestServer) -> Vec<String> {
+    std::fs::read_dir(server.root_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".upload"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_multipart_upload_is_aborted() {
+    let server = S3TestServer::new().unwrap();
+    let store = store_for(&server, &server.s3_spec("filestore"));
+    let dir = tempfile::tempdir().unwrap();
+    // 12 parts of 5 MiB: the upload is still running when the first part has arrived.
+    let (path, sums) = write_file(dir.path(), &random_bytes(60 * MIB, 9));
+
+    // Boxed, so that dropping it below really drops the future.
+    let mut upload = Box::pin(store.put_file(&path, &sums));
+    loop {
+        tokio::select! {
+            result = &mut upload => panic!("the upload finished before it was cancelled: {result:?}"),
+            () = tokio::time::sleep(Duration::from_millis(2)) => {
+                if upload_files(&server).iter().any(|n| n.contains(".part-")) {
+                    break;
+                }
+            }
+        }
+    }
+    // Cancel: dropping the future must abort the multipart upload on the server.
+    drop(upload);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !upload_files(&server).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "multipart upload not aborted: {:?}",
+            upload_files(&server)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(store.head(&sums.sha256).await.unwrap(), None);
+}

@@ -83,7 +83,12 @@ impl From<DbError> for ApiError {
 
 impl From<StorageError> for ApiError {
     fn from(err: StorageError) -> Self {
-        ApiError::internal("storage", err)
+        match err {
+            // e.g. a sharding-cluster deploy that could not write lenientLimit copies: the
+            // client may retry once nodes are back
+            StorageError::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),
+            other => ApiError::internal("storage", other),
+        }
     }
 }
 

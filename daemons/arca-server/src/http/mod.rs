@@ -6,6 +6,7 @@ mod artifacts;
 pub mod auth;
 pub mod error;
 pub mod format;
+mod peer_storage;
 pub mod repos_api;
 mod search;
 mod security_api;

@@ -136,7 +136,9 @@ fn cached(h: &Path) -> Vec<PathBuf> {
     dir_files(&h.join("data/cache"))
         .into_iter()
         .filter(|p| {
-            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.len() == 64)
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.len() == 64)
                 && !p.to_string_lossy().contains(".quarantine")
         })
         .collect()
@@ -150,13 +152,23 @@ fn clear_cache(h: &Path) {
 
 fn deploy(s: &Server, path: &str, body: Vec<u8>) {
     let r = s.put(path, body);
-    assert_eq!(r.status(), StatusCode::CREATED, "{path}: {}", r.text().unwrap());
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{path}: {}",
+        r.text().unwrap()
+    );
 }
 
 fn get_ok(s: &Server, path: &str) -> Vec<u8> {
     let r = s.get(path);
     if r.status() != StatusCode::OK {
-        panic!("{path}: {} {}; log: {}", r.status(), r.text().unwrap(), s.log());
+        panic!(
+            "{path}: {} {}; log: {}",
+            r.status(),
+            r.text().unwrap(),
+            s.log()
+        );
     }
     r.bytes().unwrap().to_vec()
 }
@@ -166,7 +178,10 @@ fn s3_storage_v3_eventual_round_trip_through_the_mover() {
     let s3 = S3TestServer::new().unwrap();
     let dir = home();
     let h = dir.path().join("h");
-    write_binarystore(&h, &s3_binarystore("s3-storage-v3", "s3-storage-v3", &s3, ""));
+    write_binarystore(
+        &h,
+        &s3_binarystore("s3-storage-v3", "s3-storage-v3", &s3, ""),
+    );
     let s = Server::start_with(&h, &["arca.gc.grace.secs=0", "arca.gc.interval.secs=0"]);
     s.generic_repo("gen");
 
@@ -174,7 +189,12 @@ fn s3_storage_v3_eventual_round_trip_through_the_mover() {
     let xml = std::fs::read_to_string(h.join("etc/binarystore.xml")).unwrap();
     assert!(!xml.contains(s3.secret_key()), "{xml}");
     assert!(xml.contains("<credential>enc:v1:"), "{xml}");
-    assert!(s.log().contains("storage cache-fs -> eventual -> retry -> s3-storage-v3"), "{}", s.log());
+    assert!(
+        s.log()
+            .contains("storage cache-fs -> eventual -> retry -> s3-storage-v3"),
+        "{}",
+        s.log()
+    );
 
     let small = b"hello eventual".to_vec();
     let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
@@ -186,19 +206,32 @@ fn s3_storage_v3_eventual_round_trip_through_the_mover() {
     assert_eq!(queued.len(), 2, "{queued:?}");
 
     let mover = Mover::start(&h);
-    wait_for("the mover to upload both binaries", Duration::from_secs(30), || {
-        objects_in(&s3).len() == 2 && dir_files(&h.join("data/eventual/_add")).is_empty()
-    });
+    wait_for(
+        "the mover to upload both binaries",
+        Duration::from_secs(30),
+        || objects_in(&s3).len() == 2 && dir_files(&h.join("data/eventual/_add")).is_empty(),
+    );
     let objects = objects_in(&s3);
     for content in [&small, &big] {
         let sha = sha256_hex(content);
-        assert_eq!(objects.get(&sha), Some(&sha), "object {sha} has the right content");
+        assert_eq!(
+            objects.get(&sha),
+            Some(&sha),
+            "object {sha} has the right content"
+        );
     }
     // the summary reports the chain and the mover
     let summary = s.json("/api/system/storage");
-    assert_eq!(summary["chain"], "cache-fs -> eventual -> retry -> s3-storage-v3", "{summary}");
+    assert_eq!(
+        summary["chain"], "cache-fs -> eventual -> retry -> s3-storage-v3",
+        "{summary}"
+    );
     assert_eq!(summary["backlog"]["adds"], 0, "{summary}");
-    assert!(summary["mover"].is_object(), "{summary}; mover log: {}", mover.log());
+    assert!(
+        summary["mover"].is_object(),
+        "{summary}; mover log: {}",
+        mover.log()
+    );
 
     // nothing local any more: fetched from S3, verified, cached
     clear_cache(&h);
@@ -207,16 +240,21 @@ fn s3_storage_v3_eventual_round_trip_through_the_mover() {
     assert_eq!(cached(&h).len(), 2);
 
     // delete + GC: the objects go through the mover's delete queue
-    let r = s.admin(reqwest::Method::DELETE, s.url("/gen/a")).send().unwrap();
+    let r = s
+        .admin(reqwest::Method::DELETE, s.url("/gen/a"))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let r = s
         .admin(reqwest::Method::POST, s.url("/api/system/storage/gc"))
         .send()
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().unwrap());
-    wait_for("the mover to delete both objects", Duration::from_secs(30), || {
-        objects_in(&s3).is_empty()
-    });
+    wait_for(
+        "the mover to delete both objects",
+        Duration::from_secs(30),
+        || objects_in(&s3).is_empty(),
+    );
     assert!(cached(&h).is_empty());
 }
 
@@ -285,13 +323,19 @@ fn cache_fs_serves_a_corrupt_cached_copy_from_the_filestore() {
     // big: verified while streaming; the transfer is aborted, the next one is right
     let first = s.get("/gen/big.bin").bytes();
     assert!(
-        first.as_ref().map_or(true, |b| b.as_ref() != big.as_slice()),
+        first
+            .as_ref()
+            .map_or(true, |b| b.as_ref() != big.as_slice()),
         "a corrupt copy must never be delivered as a complete response"
     );
     assert_eq!(get_ok(&s, "/gen/big.bin"), big);
     let quarantined = dir_files(&h.join("data/cache/.quarantine"));
     assert_eq!(quarantined.len(), 2, "{quarantined:?}");
-    assert!(s.log().contains("does not match its SHA-256"), "{}", s.log());
+    assert!(
+        s.log().contains("does not match its SHA-256"),
+        "{}",
+        s.log()
+    );
 }
 
 #[test]
@@ -328,8 +372,14 @@ fn bad_chains_and_parameters_refuse_to_start_with_file_line_and_key() {
             .unwrap();
         assert!(!out.status.success(), "{xml}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(expected), "expected {expected:?} in:\n{stderr}");
-        assert!(!h.join("data/filestore").exists(), "nothing started for {xml}");
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in:\n{stderr}"
+        );
+        assert!(
+            !h.join("data/filestore").exists(),
+            "nothing started for {xml}"
+        );
     }
 }
 
@@ -341,7 +391,10 @@ fn s3_outage_during_uploads_loses_nothing() {
     let dir = home();
     let h = dir.path().join("h");
     let extra = "  <provider id=\"eventual\" type=\"eventual\">\n    <dispatcherInterval>500</dispatcherInterval>\n  </provider>\n  <provider id=\"retry\" type=\"retry\">\n    <interval>200</interval>\n    <maxTrys>2</maxTrys>\n  </provider>\n";
-    write_binarystore(&h, &s3_binarystore("s3-storage-v3", "s3-storage-v3", &s3, extra));
+    write_binarystore(
+        &h,
+        &s3_binarystore("s3-storage-v3", "s3-storage-v3", &s3, extra),
+    );
     let s = Server::start(&h);
     s.generic_repo("gen");
     let _mover = Mover::start(&h);
@@ -359,8 +412,13 @@ fn s3_outage_during_uploads_loses_nothing() {
         // spread the uploads over the outage
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(objects_in(&s3).is_empty(), "nothing can have reached a stopped S3");
-    let backlog = s.json("/api/system/storage")["backlog"]["adds"].as_u64().unwrap();
+    assert!(
+        objects_in(&s3).is_empty(),
+        "nothing can have reached a stopped S3"
+    );
+    let backlog = s.json("/api/system/storage")["backlog"]["adds"]
+        .as_u64()
+        .unwrap();
     assert_eq!(backlog, 200);
     if let Some(rest) = outage.checked_sub(started.elapsed()) {
         std::thread::sleep(rest);
@@ -371,7 +429,11 @@ fn s3_outage_during_uploads_loses_nothing() {
     });
     let objects = objects_in(&s3);
     for sha in &expected {
-        assert_eq!(objects.get(sha), Some(sha), "object {sha} in S3 with the right content");
+        assert_eq!(
+            objects.get(sha),
+            Some(sha),
+            "object {sha} in S3 with the right content"
+        );
     }
     for n in [0, 99, 199] {
         clear_cache(&h);

@@ -1,0 +1,232 @@
+//! Node-to-node access to this node's own store, for the `remote` provider of a
+//! sharding-cluster chain on the other nodes:
+//!
+//! `PUT|GET|HEAD|DELETE {context}/api/system/storage/binaries/{sha256}`
+//!
+//! Every call must be signed with the cluster's master key (401 otherwise, before anything
+//! else is looked at). The handlers work on the node's own state-aware store only — never
+//! through the chain (cache, peers) — so a request cannot travel on to another node.
+//!
+//! * `PUT` streams the body into the staging dir (hashed on the way like any upload), refuses
+//!   content whose SHA-256 differs from the path or from the declared `X-Checksum-*` (409),
+//!   and places it in the store and records the copy in one write transaction.
+//! * `GET`/`HEAD` serve the stored copy; a `GET` hashes it while streaming and quarantines a
+//!   corrupt copy (the response is aborted, the caller tries another node).
+//! * `DELETE` deletes the copy only when the database no longer knows the binary, checked
+//!   inside a write transaction (garbage collection on another node deleted the row first);
+//!   otherwise 409 and the copy stays.
+
+use futures_util::StreamExt;
+use tokio::io::AsyncReadExt;
+use warp::http::{HeaderValue, Method, StatusCode, header};
+use warp::reply::{Reply, Response};
+
+use arca_db::{copies, items};
+use arca_storage::{ClusterTier, validate_sha256, verify_declared};
+
+use crate::http::Request;
+use crate::http::error::{ApiError, ApiResult, empty_response};
+use crate::http::system::verify_node_signature;
+
+/// Read size of the chunks a `GET` streams.
+const CHUNK: usize = 256 * 1024;
+
+pub async fn handle(req: &mut Request, sha256: &str) -> ApiResult<Response> {
+    let caller = verify_node_signature(req)?;
+    validate_sha256(sha256).map_err(|_| {
+        ApiError::bad_request(format!(
+            "{sha256:?} is not a SHA-256 (64 lowercase hex characters)"
+        ))
+    })?;
+    let Some(tier) = req.app.storage.cluster().cloned() else {
+        return Err(ApiError::not_found(format!(
+            "this node's storage chain '{}' has no sharding-cluster",
+            req.app.storage.description()
+        )));
+    };
+    tracing::debug!(caller = %caller, method = %req.method, arca_sha256 = sha256, "peer storage call");
+    match req.method {
+        Method::PUT => put(req, &tier, sha256, &caller).await,
+        Method::GET | Method::HEAD => get(req, sha256).await,
+        Method::DELETE => delete(req, &tier, sha256).await,
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+async fn put(req: &Request, tier: &ClusterTier, sha256: &str, caller: &str) -> ApiResult<Response> {
+    if !tier.write_enabled() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this node's store does not take new copies (state-aware writeEnabled=false)",
+        ));
+    }
+    let max = req.app.settings.max_upload_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Body is larger than the limit of {max} bytes (arca.upload.max.bytes)"),
+        )
+    };
+    if req
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|len| len > max)
+    {
+        return Err(too_large());
+    }
+    let mut body = req.take_body();
+    let mut upload = req.app.storage.begin_upload().await?;
+    while let Some(chunk) = body.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("Reading request body: {e}")))?;
+        if upload.bytes_written() + chunk.len() as u64 > max {
+            return Err(too_large());
+        }
+        upload.write(chunk).await?;
+    }
+    // Dropping `staged` on any error below deletes the temp file: nothing is stored.
+    let staged = upload.finish().await?;
+    let sums = staged.checksums().clone();
+    if sums.sha256 != sha256 {
+        return Err(ApiError::conflict(format!(
+            "content hashes to SHA-256 {}, not {sha256}; nothing was stored",
+            sums.sha256
+        )));
+    }
+    let mismatches = verify_declared(
+        &sums,
+        req.header("x-checksum-sha1"),
+        None,
+        req.header("x-checksum-md5"),
+    );
+    if let Some((alg, declared, actual)) = mismatches.first() {
+        return Err(ApiError::conflict(format!(
+            "{alg}: sender declared {declared}, content is {actual}; nothing was stored"
+        )));
+    }
+    let (store, node, now, sha) = (
+        tier.local_store().clone(),
+        tier.node_id().to_owned(),
+        req.app.now_ms(),
+        sums.sha256.clone(),
+    );
+    // Place and record in one write transaction: a delete of the same binary (which checks
+    // the database in its own write transaction) cannot interleave.
+    let placed = req
+        .app
+        .db
+        .write(move |tx| {
+            let placed = staged.commit_into(&store)?;
+            copies::record_copy(tx, &sha, &node, now)?;
+            Ok::<_, ApiError>(placed)
+        })
+        .await?;
+    if !placed {
+        // Same content was already here (maybe an orphan about to be swept): make it young
+        // again, so the orphan sweep's grace period protects the deploy it now serves.
+        touch(tier, sha256);
+    }
+    tracing::debug!(
+        caller = %caller,
+        arca_sha256 = sha256,
+        size = sums.size,
+        new = placed,
+        "stored a copy for a peer node"
+    );
+    Ok(empty_response(if placed {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }))
+}
+
+fn touch(tier: &ClusterTier, sha256: &str) {
+    let Ok(path) = tier.local_store().blob_path(sha256) else {
+        return;
+    };
+    let result = std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+    if let Err(e) = result {
+        tracing::debug!(path = %path.display(), error = %e, "could not refresh the mtime of a stored copy");
+    }
+}
+
+async fn get(req: &Request, sha256: &str) -> ApiResult<Response> {
+    let storage = &req.app.storage;
+    let not_found = || ApiError::not_found(format!("no copy of {sha256} on this node"));
+    let Some(located) = storage.locate_own(sha256)? else {
+        return Err(not_found());
+    };
+    let file = match tokio::fs::File::open(&located.path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
+        Err(e) => return Err(ApiError::internal("opening a stored copy", e)),
+    };
+    let len = file
+        .metadata()
+        .await
+        .map_err(|e| ApiError::internal("reading a stored copy", e))?
+        .len();
+    let mut resp = if req.method == Method::HEAD {
+        Response::default()
+    } else {
+        let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), CHUNK);
+        // Hashed while it streams: a corrupt copy is quarantined and the response aborted, so
+        // the caller never takes wrong bytes for this binary (it verifies too).
+        let verify = crate::http::verify::VerifyingStream::new(
+            stream,
+            len,
+            sha256.to_owned(),
+            storage.clone(),
+            located,
+        );
+        warp::reply::stream(verify).into_response()
+    };
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(sha256) {
+        headers.insert("x-checksum-sha256", v);
+    }
+    Ok(resp)
+}
+
+async fn delete(req: &Request, tier: &ClusterTier, sha256: &str) -> ApiResult<Response> {
+    let (store, node, sha) = (
+        tier.local_store().clone(),
+        tier.node_id().to_owned(),
+        sha256.to_owned(),
+    );
+    let outcome = req
+        .app
+        .db
+        .write(move |tx| {
+            if items::binary_known(tx, &sha)? {
+                return Ok::<_, ApiError>(None);
+            }
+            let removed = store.remove_blob(&sha)?;
+            copies::remove_copy(tx, &sha, &node)?;
+            Ok(Some(removed))
+        })
+        .await?;
+    match outcome {
+        Some(true) => {
+            tracing::debug!(
+                arca_sha256 = sha256,
+                "deleted a collected copy for a peer node"
+            );
+            Ok(empty_response(StatusCode::NO_CONTENT))
+        }
+        Some(false) => Err(ApiError::not_found(format!(
+            "no copy of {sha256} on this node"
+        ))),
+        None => Err(ApiError::conflict(format!(
+            "binary {sha256} is still known to the database; the copy is kept"
+        ))),
+    }
+}
