@@ -31,7 +31,7 @@ cp -a "$ROOT/debian" "$ROOT/units" "$ROOT/etc" "$SRC/"
 cp -a "$ROOT/packaging/man" "$ROOT/packaging/haproxy.cfg" "$ROOT/packaging/README.md" "$SRC/packaging/"
 cp -a "$ROOT/docs/ha.md" "$ROOT/docs/storage-mover.md" "$SRC/docs/"
 BIN="$(pkg_target_dir)/release"
-cp -a "$BIN/arca-server" "$BIN/arcactl" "$BIN/arca-storage-mover" "$SRC/target/release/"
+for bin in "${ARCA_BINARIES[@]}"; do cp -a "$BIN/$bin" "$SRC/target/release/"; done
 
 # The version comes from debian/changelog: add an entry when building another version.
 top="$(dpkg-parsechangelog -l "$SRC/debian/changelog" -S Version)"

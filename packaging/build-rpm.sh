@@ -29,7 +29,7 @@ SRC="$TOP/SOURCES"
 rm -rf "$TOP"
 mkdir -p "$SRC" "$TOP/BUILD" "$TOP/RPMS" "$TOP/SPECS" "$TOP/tmp"
 BIN="$(pkg_target_dir)/release"
-cp -a "$BIN/arca-server" "$BIN/arcactl" "$BIN/arca-storage-mover" "$SRC/"
+for bin in "${ARCA_BINARIES[@]}"; do cp -a "$BIN/$bin" "$SRC/"; done
 cp -a "$ROOT/units/arca-server.service" "$ROOT/units/arca-storage-mover.service" "$ROOT/units/arca.target" "$SRC/"
 cp -a "$ROOT/units/sysusers.d/arca.conf" "$SRC/sysusers-arca.conf"
 cp -a "$ROOT/units/tmpfiles.d/arca.conf" "$SRC/tmpfiles-arca.conf"

@@ -2,6 +2,9 @@
 # Shared helpers of packaging/build-deb.sh and packaging/build-rpm.sh (the build scripts do not
 # depend on tests/; the tests use tests/lib/arca.sh). Sourced; expects ROOT (the repository root).
 
+# shellcheck source=binaries.sh
+. "$ROOT/packaging/binaries.sh"
+
 pkg_log() { echo "[packaging] $*" >&2; }
 pkg_die() {
     echo "[packaging] error: $*" >&2
@@ -75,11 +78,13 @@ pkg_build_binaries() {
         if [[ -n "$version" && "$version" != "$(pkg_workspace_version)" ]]; then
             env=("ARCA_VERSION=$version")
         fi
-        pkg_log "${env[*]:+${env[*]} }cargo build --release -p arca-server -p arcactl -p arca-storage-mover"
-        (cd "$ROOT" && env "${env[@]}" cargo build --release -p arca-server -p arcactl -p arca-storage-mover) >&2
+        local packages=() bin
+        for bin in "${ARCA_BINARIES[@]}"; do packages+=(-p "$bin"); done
+        pkg_log "${env[*]:+${env[*]} }cargo build --release ${packages[*]}"
+        (cd "$ROOT" && env "${env[@]}" cargo build --release "${packages[@]}") >&2
     fi
     local bin
-    for bin in arca-server arcactl arca-storage-mover; do
+    for bin in "${ARCA_BINARIES[@]}"; do
         [[ -x "$(pkg_target_dir)/release/$bin" ]] ||
             pkg_die "$(pkg_target_dir)/release/$bin is missing (run without --no-build)"
     done

@@ -2,7 +2,7 @@
 # Runs the whole arca test suite on a fresh Debian 12 machine:
 #   1. installs what the tests need (only the missing Debian packages; nothing when all are there) and the S3
 #      server of the object-store tests (tests/lib/s3.sh: s3s-fs, built once into /var/cache/arca-test),
-#   2. cargo build --release -p arca-server -p arcactl,
+#   2. cargo build --release of the packaged binaries (packaging/binaries.sh),
 #   3. starts PostgreSQL (Debian package, tests/lib/postgres.sh) for the HA tests and the second pass,
 #   4. cargo test --workspace (unit + integration tests; the integration tests start the real binary;
 #      the cluster tests start three nodes on one PostgreSQL database), then the server's integration
@@ -115,7 +115,7 @@ install_s3s_fs() { "$ROOT/tests/lib/s3.sh"; }
 # ---------------------------------------------------------------------------------------------------------------
 # 2./3. cargo
 
-cargo_build() { cargo build --release -p arca-server -p arcactl; }
+cargo_build() { ARCA_SKIP_BUILD=0 arca_ensure_built; }
 
 # PostgreSQL for the HA tests and the second pass of the suite (Debian's package, started here).
 start_postgres() {

@@ -569,7 +569,8 @@ e2e_upstream_version() {
 _e2e_dev_stage() {
     [[ -d "$E2E_DEBS/dev" ]] && return 0
     mkdir -p "$E2E_DEBS/dev"
-    cp "$ARCA_TARGET_DIR/release/arca-server" "$ARCA_TARGET_DIR/release/arcactl" "$E2E_DEBS/dev/"
+    local bin
+    for bin in "${ARCA_BINARIES[@]}"; do cp "$ARCA_TARGET_DIR/release/$bin" "$E2E_DEBS/dev/"; done
     cp -r "$E2E_ROOT/units/." "$E2E_DEBS/dev/units/" 2>/dev/null || cp -r "$E2E_ROOT/units" "$E2E_DEBS/dev/units"
     cp -r "$E2E_ROOT/etc" "$E2E_DEBS/dev/etc"
 }
@@ -580,8 +581,8 @@ _e2e_dev_install() {
     # shellcheck disable=SC2016 # expanded inside the node
     e2e_node_sh "$name" '
         d=/debs/dev
-        install -m 0755 $d/arca-server $d/arcactl /usr/bin/
-        install -m 0644 $d/units/arca-server.service $d/units/arca.target /lib/systemd/system/
+        install -m 0755 $d/arca-server $d/arcactl $d/arca-storage-mover /usr/bin/
+        install -m 0644 $d/units/arca-server.service $d/units/arca-storage-mover.service $d/units/arca.target /lib/systemd/system/
         install -D -m 0644 $d/units/sysusers.d/arca.conf /usr/lib/sysusers.d/arca.conf
         install -D -m 0644 $d/units/tmpfiles.d/arca.conf /usr/lib/tmpfiles.d/arca.conf
         systemd-sysusers arca.conf

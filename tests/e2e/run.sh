@@ -21,7 +21,7 @@
 #   --no-build    do not run cargo: package the release binaries already in target/release (ARCA_SKIP_BUILD=1
 #                 does the same)
 #   --keep        keep the work dir (containers' overlays, logs, client records): same as ARCA_KEEP_TMP=1
-# Packages: by default `cargo build --release -p arca-server -p arcactl`, then packaging/build-deb.sh --no-build
+# Packages: by default `cargo build --release` of packaging/binaries.sh, then packaging/build-deb.sh --no-build
 # (and --version <patch+1> for the upgrade) on a private copy of the binaries (CARGO_TARGET_DIR in the work dir).
 # Env: E2E_DEV=1 installs target/release binaries + units/ instead of .debs (harness development only; the
 #      upgrade scenario needs packages), E2E_SCENARIO_TIMEOUT (s, default 420), E2E_TOTAL_TIMEOUT (s, default
@@ -494,7 +494,8 @@ build_debs() {
         fi
     elif [[ ! -x "$priv/release/arca-server" ]]; then
         mkdir -p "$priv/release"
-        cp "$ARCA_TARGET_DIR/release/arca-server" "$ARCA_TARGET_DIR/release/arcactl" "$priv/release/"
+        local bin
+        for bin in "${ARCA_BINARIES[@]}"; do cp "$ARCA_TARGET_DIR/release/$bin" "$priv/release/"; done
     fi
     arca_log "packaging/build-deb.sh ${build:+$build }${version:+--version $version }--out $out"
     CARGO_TARGET_DIR=$priv "$E2E_ROOT/packaging/build-deb.sh" ${build:+"$build"} ${version:+--version "$version"} --out "$out" \

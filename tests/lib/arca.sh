@@ -11,7 +11,7 @@
 #   arca_free_port                           a free TCP port on 127.0.0.1
 #   arca_wait_for TIMEOUT_S DESC CMD...      poll CMD every 0.1 s until it succeeds, or fail
 #   arca_apt_ensure PKG...                   apt-get install only the packages that are missing
-#   arca_ensure_built                        cargo build --release -p arca-server -p arcactl (skipped if ARCA_SKIP_BUILD=1)
+#   arca_ensure_built                        cargo build --release the packaged binaries (packaging/binaries.sh; skipped if ARCA_SKIP_BUILD=1)
 #   arca_start [HOME]                        start arca-server on a free port, wait for ping, read the admin password
 #   arca_stop                                SIGTERM, wait (10 s), SIGKILL if needed
 #   arca_create_repo NAME JSON               PUT /api/repositories/NAME
@@ -31,6 +31,8 @@ _ARCA_LIB_LOADED=1
 
 ARCA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ARCA_TARGET_DIR="${CARGO_TARGET_DIR:-$ARCA_ROOT/target}"
+# shellcheck source=../../packaging/binaries.sh
+. "$ARCA_ROOT/packaging/binaries.sh"
 ARCA_BIN="${ARCA_BIN:-$ARCA_TARGET_DIR/release/arca-server}"
 ARCA_TEST_NAME="${ARCA_TEST_NAME:-$(basename "$0" .sh)}"
 ARCA_START_TIMEOUT="${ARCA_START_TIMEOUT:-30}"
@@ -213,8 +215,10 @@ arca_ensure_built() {
         return 0
     fi
     command -v cargo >/dev/null 2>&1 || arca_die "cargo not found (expected in ~/.cargo/bin)"
-    arca_log "cargo build --release -p arca-server -p arcactl"
-    (cd "$ARCA_ROOT" && cargo build --release -p arca-server -p arcactl) || arca_die "release build failed"
+    local packages=() bin
+    for bin in "${ARCA_BINARIES[@]}"; do packages+=(-p "$bin"); done
+    arca_log "cargo build --release ${packages[*]}"
+    (cd "$ARCA_ROOT" && cargo build --release "${packages[@]}") || arca_die "release build failed"
     [[ -x "$ARCA_BIN" ]] || arca_die "build succeeded but $ARCA_BIN is missing"
 }
 
