@@ -30,6 +30,17 @@ pub fn data_roots(home: &Home, identity: &Identity) -> DataRoots {
     }
 }
 
+/// Load `binarystore.xml` and resolve the plan, secrets still sealed (config checks, and a
+/// daemon deciding what it has to do).
+pub fn load_plan(
+    home: &Home,
+    identity: &Identity,
+) -> Result<(BinaryStoreConfig, StoragePlan), ClusterError> {
+    let config = BinaryStoreConfig::load(home)?;
+    let plan = config.plan(home, &data_roots(home, identity))?;
+    Ok((config, plan))
+}
+
 /// Load `binarystore.xml`, resolve the plan and decrypt its secrets. With `seal` set,
 /// plaintext `identity`/`credential` values are first encrypted in the file with the master
 /// key (the server does this at start, like the database password; other daemons only read).
@@ -40,8 +51,7 @@ pub fn load_storage(
     seal: bool,
 ) -> Result<ResolvedStorage, ClusterError> {
     let secret_box = SecretBox::new(key.bytes());
-    let mut config = BinaryStoreConfig::load(home)?;
-    let mut plan = config.plan(home, &data_roots(home, identity))?;
+    let (mut config, mut plan) = load_plan(home, identity)?;
     if seal && s3_spec(&plan).is_some_and(has_plain_secret) {
         let file = home.binarystore_xml();
         let sealed = arca_config::binarystore::seal_secrets(&file, &|plain: &str| {
@@ -52,8 +62,7 @@ pub fn load_storage(
                 "encrypted {sealed} object-store credential(s) in {} with the master key",
                 file.display()
             );
-            config = BinaryStoreConfig::load(home)?;
-            plan = config.plan(home, &data_roots(home, identity))?;
+            (config, plan) = load_plan(home, identity)?;
         }
     }
     let (identity_value, credential) = match s3_spec(&plan) {

@@ -1,4 +1,7 @@
-//! `check_home`: validate every config file of a home and collect all problems.
+//! `check_home`: validate every config file of a home and collect all problems;
+//! [`require_valid`]: what every daemon runs at start and in its `check-config` command.
+
+use std::path::PathBuf;
 
 use crate::binarystore;
 use crate::db;
@@ -8,6 +11,35 @@ use crate::home::Home;
 use crate::master_key;
 use crate::storage_plan::DataRoots;
 use crate::system::SystemProperties;
+
+/// The configuration has errors: the daemon must not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{errors} configuration error(s) under {}; nothing was started", etc.display())]
+pub struct ConfigRejected {
+    pub errors: usize,
+    pub etc: PathBuf,
+}
+
+/// Validate everything under `home` ([`check_home`]), log each problem (errors and warnings)
+/// and fail when there is an error.
+pub fn require_valid(home: &Home) -> Result<(), ConfigRejected> {
+    let mut errors = 0;
+    for d in check_home(home) {
+        if d.is_error() {
+            errors += 1;
+            tracing::error!("config: {}", d.error);
+        } else {
+            tracing::warn!("config: {}", d.error);
+        }
+    }
+    if errors > 0 {
+        return Err(ConfigRejected {
+            errors,
+            etc: home.etc(),
+        });
+    }
+    Ok(())
+}
 
 /// Validate everything under `home`: each file that exists (absent files mean their defaults).
 /// Collects all problems instead of stopping at the first. Errors mean the node must not start.

@@ -23,7 +23,7 @@ pub mod system;
 pub use binarystore::{
     BinaryStoreConfig, ChainSpec, FileSystemLayout, ProviderNode, ProviderParams, seal_secrets,
 };
-pub use check::check_home;
+pub use check::{ConfigRejected, check_home, require_valid};
 pub use db::{DbProperties, DbType};
 pub use error::{ConfigError, Diagnostic, Severity, has_errors};
 pub use ha_node::HaNodeProperties;

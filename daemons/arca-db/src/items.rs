@@ -172,9 +172,9 @@ impl ChecksumKind {
     }
 }
 
-/// Record a binary if it is not known yet.
-pub fn insert_binary(conn: &Conn<'_>, binary: &Binary, now: i64) -> Result<(), DbError> {
-    conn.execute(
+/// Record a binary if it is not known yet. Returns whether it was new.
+pub fn insert_binary(conn: &Conn<'_>, binary: &Binary, now: i64) -> Result<bool, DbError> {
+    let inserted = conn.execute(
         "INSERT INTO binaries (sha256, sha1, md5, size, created) VALUES (?1,?2,?3,?4,?5) \
          ON CONFLICT(sha256) DO NOTHING",
         args![
@@ -185,7 +185,7 @@ pub fn insert_binary(conn: &Conn<'_>, binary: &Binary, now: i64) -> Result<(), D
             now
         ],
     )?;
-    Ok(())
+    Ok(inserted > 0)
 }
 
 /// Create the folder `path` and every folder above it that is missing.

@@ -5,8 +5,10 @@
 //!   a watchdog tied to the health of the caller's main loop.
 //! - [`control_channel`]: SIGTERM/SIGINT/SIGHUP as typed [`Control`] messages.
 //! - [`BUILD`] / [`build_info!`]: version, git revision and build date.
+//! - [`daemon`]: the shared `main` (`--home`, `check-config` report, the tokio runtime).
 
 mod build_info;
+pub mod daemon;
 mod logging;
 mod notify;
 mod signals;

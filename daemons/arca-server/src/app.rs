@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 
 use arca_cluster::bootstrap::{self, Identity};
 use arca_cluster::{Build, ClusterError, Membership, Timing};
-use arca_config::{DbProperties, HaNodeProperties, Home, SystemProperties, check_home};
+use arca_config::{DbProperties, HaNodeProperties, Home, SystemProperties};
 use arca_db::cluster::NodeState;
 use arca_db::security::{self, User};
 use arca_db::{Db, SystemClock};
@@ -31,26 +31,10 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
 }
 
-/// Validate every config file under `home`; print the problems (errors and
-/// warnings) and fail when there is an error. Used by `check-config` and at start.
+/// Validate every config file under `home`; log the problems (errors and warnings) and fail
+/// when there is an error. Used by `check-config` and at start.
 pub fn check_config(home: &Home) -> anyhow::Result<()> {
-    let diagnostics = check_home(home);
-    let mut errors = 0;
-    for d in &diagnostics {
-        if d.is_error() {
-            errors += 1;
-            tracing::error!("config: {}", d.error);
-        } else {
-            tracing::warn!("config: {}", d.error);
-        }
-    }
-    if errors > 0 {
-        bail!(
-            "{errors} configuration error(s) under {}; nothing was started",
-            home.etc().display()
-        );
-    }
-    Ok(())
+    Ok(arca_config::require_valid(home)?)
 }
 
 fn load_settings(home: &Home, ha: Option<&HaNodeProperties>) -> anyhow::Result<Settings> {

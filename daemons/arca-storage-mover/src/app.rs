@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use arca_cluster::Identity;
 use arca_cluster::bootstrap::connect_database;
-use arca_cluster::storage::{data_roots, load_storage};
+use arca_cluster::storage::load_storage;
 use arca_config::storage_plan::{BackendSpec, ClusterLocalSpec, ObjectStoreSpec, StoragePlan};
-use arca_config::{BinaryStoreConfig, DbProperties, HaNodeProperties, Home, MasterKey, check_home};
+use arca_config::{DbProperties, HaNodeProperties, Home, MasterKey};
 use arca_runtime::{Control, Heartbeat, Notifier};
-use arca_storage::{Claimer, EventualQueue, ObjectStore, mover_proto};
+use arca_storage::{Claimer, EventualQueue, ObjectStore};
 use tokio::sync::{Notify, watch};
 
 use crate::control::ControlSocket;
@@ -30,21 +30,7 @@ const LOOP_MAX_AGE: Duration = Duration::from_secs(30);
 /// Validate every config file under `home` and resolve the storage plan. Returns a one-line
 /// summary of what the mover will do.
 pub fn check_config(home: &Home) -> anyhow::Result<String> {
-    let mut errors = 0;
-    for d in check_home(home) {
-        if d.is_error() {
-            errors += 1;
-            tracing::error!("config: {}", d.error);
-        } else {
-            tracing::warn!("config: {}", d.error);
-        }
-    }
-    if errors > 0 {
-        bail!(
-            "{errors} configuration error(s) under {}; nothing was started",
-            home.etc().display()
-        );
-    }
+    arca_config::require_valid(home)?;
     let (_, plan) = load_plan(home)?;
     Ok(match queued_backend(&plan) {
         Some((_, queue)) => format!(
@@ -62,7 +48,7 @@ pub fn check_config(home: &Home) -> anyhow::Result<String> {
 fn load_plan(home: &Home) -> anyhow::Result<(Identity, StoragePlan)> {
     let ha = HaNodeProperties::load(home)?.map(|(ha, _warnings)| ha);
     let identity = Identity::new(home, ha.as_ref());
-    let plan = BinaryStoreConfig::load(home)?.plan(home, &data_roots(home, &identity))?;
+    let (_, plan) = arca_cluster::storage::load_plan(home, &identity)?;
     Ok((identity, plan))
 }
 
@@ -133,7 +119,7 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     };
     let mut runner = runner;
 
-    let socket = ControlSocket::bind(&mover_proto::socket_path(&home.run_dir()))?;
+    let socket = ControlSocket::bind(&home.mover_socket())?;
     let socket_path = socket.path().to_path_buf();
     let server = tokio::spawn(socket.serve(view.clone(), wake));
 

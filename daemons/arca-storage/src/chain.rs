@@ -255,9 +255,11 @@ impl Storage {
     }
 
     /// Inside the DB write transaction: make the content durable in the persistent tier.
-    /// Synchronous (it runs on the transaction's blocking thread); a direct chain's HEAD
+    /// `known` says the database already had the binary before this transaction: then an
+    /// eventual queue does not take it again (it is in the object store, or queued already —
+    /// a garbage collection of it would have deleted the row first). Synchronous (it runs on the transaction's blocking thread); a direct chain's HEAD
     /// check blocks on the runtime handle, which is fine on a blocking thread.
-    pub fn commit(&self, staged: StagedBlob) -> Result<Committed, StorageError> {
+    pub fn commit(&self, staged: StagedBlob, known: bool) -> Result<Committed, StorageError> {
         let sums = staged.checksums().clone();
         match &self.inner.backend {
             Backend::FileSystem(store) => {
@@ -270,6 +272,10 @@ impl Storage {
                 Ok(Committed { path, sums })
             }
             Backend::ObjectStore(t) => match &t.eventual {
+                Some(_) if known => Ok(Committed {
+                    path: PathBuf::new(),
+                    sums,
+                }),
                 Some(queue) => {
                     staged.commit_with(|src, s| queue.commit_add(src, &s.sha256))?;
                     let path = queue.add_dir().join(&sums.sha256);
@@ -367,8 +373,21 @@ impl Storage {
         }
         match &self.inner.backend {
             Backend::FileSystem(_) => Err(StorageError::NotFound(sha256.to_owned())),
-            Backend::ObjectStore(t) => self.fetch_from_object_store(t, sha256, size).await,
-            Backend::Cluster(c) => self.fetch_from_peers(c, sha256, size).await,
+            Backend::ObjectStore(t) => {
+                self.fetch_into(sha256, size, Tier::ObjectStore, |dest| async move {
+                    with_retry(&t.retry, "download from the object store", || {
+                        t.objects.download_to(sha256, &dest)
+                    })
+                    .await
+                })
+                .await
+            }
+            Backend::Cluster(c) => {
+                self.fetch_into(sha256, size, Tier::Peer, |dest| async move {
+                    c.fetch(sha256, size, &dest).await
+                })
+                .await
+            }
         }
     }
 
@@ -390,68 +409,38 @@ impl Storage {
         }))
     }
 
-    /// Like the object-store fetch: into the cache when it takes the size, else a temp file
-    /// that lives as long as the returned copy. [`ClusterTier::fetch`] verifies it.
-    async fn fetch_from_peers(
+    /// Download a copy from a remote tier with `fetch(dest)`: into the cache when it takes
+    /// the size, else into a temp file that lives as long as the returned copy. The download
+    /// is verified (size and SHA-256) before it is adopted; a corrupt one is deleted.
+    async fn fetch_into<F, Fut>(
         &self,
-        c: &ClusterTier,
         sha256: &str,
         size: u64,
-    ) -> Result<Located, StorageError> {
+        tier: Tier,
+        fetch: F,
+    ) -> Result<Located, StorageError>
+    where
+        F: FnOnce(PathBuf) -> Fut,
+        Fut: std::future::Future<Output = Result<Checksums, StorageError>>,
+    {
         let cache = self.inner.cache.as_ref().filter(|c| c.admits(size));
         let temp = match cache {
             Some(c) => c.temp_path(),
             None => self.inner.staging.reserve_temp_path(),
         };
         let dest = temp.path().to_path_buf();
-        let sums = c.fetch(sha256, size, &dest).await?;
-        verify_fetched(&sums, sha256, size, Tier::Peer)?;
+        let sums = fetch(dest.clone()).await?;
+        verify_fetched(&sums, sha256, size, tier)?;
         let (path, temp) = match cache {
             Some(c) => (c.adopt(temp, sha256, size)?, None),
             None => (dest, Some(temp)),
         };
         Ok(Located {
             path,
-            tier: Tier::Peer,
+            tier,
             verified: true,
             _temp: temp,
         })
-    }
-
-    async fn fetch_from_object_store(
-        &self,
-        t: &ObjectTier,
-        sha256: &str,
-        size: u64,
-    ) -> Result<Located, StorageError> {
-        let cache = self.inner.cache.as_ref().filter(|c| c.admits(size));
-        let temp = match cache {
-            Some(c) => c.temp_path(),
-            None => self.inner.staging.reserve_temp_path(),
-        };
-        let dest = temp.path().to_path_buf();
-        let sums = with_retry(&t.retry, "download from the object store", || {
-            t.objects.download_to(sha256, &dest)
-        })
-        .await?;
-        verify_fetched(&sums, sha256, size, Tier::ObjectStore)?;
-        match cache {
-            Some(c) => {
-                let path = c.adopt(temp, sha256, size)?;
-                Ok(Located {
-                    path,
-                    tier: Tier::ObjectStore,
-                    verified: true,
-                    _temp: None,
-                })
-            }
-            None => Ok(Located {
-                path: dest,
-                tier: Tier::ObjectStore,
-                verified: true,
-                _temp: Some(temp),
-            }),
-        }
     }
 
     /// A copy failed verification: move it out of the way (to `<its dir>/.quarantine/`) so

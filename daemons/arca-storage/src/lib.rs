@@ -9,6 +9,7 @@
 mod cache;
 mod chain;
 mod checksums;
+mod download;
 mod error;
 pub mod eventual;
 pub mod mover_proto;

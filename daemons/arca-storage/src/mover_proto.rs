@@ -1,6 +1,6 @@
 //! The local control protocol of `arca-storage-mover`.
 //!
-//! A unix stream socket at `<home>/run/arca-storage-mover.sock` (mode 0660; only root and the
+//! A unix stream socket at `Home::mover_socket()`, `<home>/run/arca-storage-mover.sock` (mode 0660; only root and the
 //! mover's own user are served, checked with `SO_PEERCRED`). Newline-delimited JSON, one
 //! response line per request line:
 //!
@@ -18,7 +18,7 @@
 //! use it without depending on the mover.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -28,9 +28,6 @@ use tokio::net::UnixStream;
 use crate::StorageError;
 use crate::eventual::Backlog;
 
-/// File name of the socket in the home's `run/` directory.
-pub const SOCKET_NAME: &str = "arca-storage-mover.sock";
-
 /// Longest request or response line accepted (a status is a few hundred bytes).
 pub const MAX_LINE: usize = 64 * 1024;
 
@@ -39,11 +36,6 @@ pub const WAKE_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// How long [`status`] may take.
 pub const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// `<run_dir>/arca-storage-mover.sock` (`run_dir` is `Home::run_dir()`).
-pub fn socket_path(run_dir: &Path) -> PathBuf {
-    run_dir.join(SOCKET_NAME)
-}
 
 /// A request line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,8 +216,8 @@ mod tests {
     }
 
     /// A one-connection server answering with `answer` (or never, when `None`).
-    fn serve_once(dir: &Path, answer: Option<String>) -> PathBuf {
-        let path = socket_path(dir);
+    fn serve_once(dir: &Path, answer: Option<String>) -> std::path::PathBuf {
+        let path = dir.join("mover.sock");
         let listener = UnixListener::bind(&path).unwrap();
         tokio::spawn(async move {
             let (stream, _) = listener.accept().await.unwrap();
@@ -266,7 +258,7 @@ mod tests {
     #[tokio::test]
     async fn client_fails_fast_without_a_mover() {
         let dir = tempfile::tempdir().unwrap();
-        let missing = socket_path(dir.path());
+        let missing = dir.path().join("mover.sock");
         let err = wake(&missing).await.unwrap_err();
         assert!(matches!(err, StorageError::Io { .. }), "{err}");
 

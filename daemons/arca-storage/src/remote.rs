@@ -10,27 +10,21 @@
 //! costs one timeout per period instead of one per deploy.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arca_config::storage_plan::RemoteSpec;
 use arca_crypto::master_key::{RequestSigner, SIGNATURE_HEADER};
-use bytes::{Bytes, BytesMut};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::checksums::validate_sha256;
-use crate::error::join_error;
+use crate::download::HashingWriter;
 use crate::{Checksums, StorageError};
 
 /// The peer endpoint below a node's context URL.
 pub const PEER_BINARIES_PATH: &str = "/api/system/storage/binaries/";
 
-/// Chunks of a download are batched to this size before they go to the writer thread.
-const BATCH: usize = 256 * 1024;
-/// Batches queued for the writer thread (bounds the memory of one download).
-const QUEUE: usize = 8;
 /// First pause before retrying a connection (doubled per retry).
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
@@ -333,8 +327,10 @@ impl PeerClient {
             let f = tokio::fs::File::open(file)
                 .await
                 .map_err(|e| Failure::Other(StorageError::io("open", file, e)))?;
-            let body =
-                reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(f, BATCH));
+            let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+                f,
+                crate::download::BATCH,
+            ));
             let resp = self
                 .request(reqwest::Method::PUT, &url, &signed)
                 .header(reqwest::header::CONTENT_LENGTH, sums.size)
@@ -447,8 +443,7 @@ impl PeerClient {
             .truncate(true)
             .open(dest)
             .map_err(|e| StorageError::io("create", dest, e))?;
-        let writer = HashingWriter::spawn(file, dest.to_path_buf());
-        let mut pending = BytesMut::new();
+        let mut writer = HashingWriter::spawn(file, dest.to_path_buf());
         loop {
             let chunk = match resp.chunk().await {
                 Ok(Some(chunk)) => chunk,
@@ -467,13 +462,7 @@ impl PeerClient {
                     });
                 }
             };
-            pending.extend_from_slice(&chunk);
-            if pending.len() >= BATCH && writer.send(pending.split().freeze()).await.is_err() {
-                return Err(writer.failure().await);
-            }
-        }
-        if !pending.is_empty() && writer.send(pending.split().freeze()).await.is_err() {
-            return Err(writer.failure().await);
+            writer.push(&chunk).await?;
         }
         writer.finish().await
     }
@@ -489,63 +478,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     message
-}
-
-/// Writes a download to its file and hashes it (SHA-256, SHA-1, MD5) on one blocking thread:
-/// a single peer stream is network-bound well below the rate one core hashes all three.
-struct HashingWriter {
-    tx: mpsc::Sender<Bytes>,
-    worker: tokio::task::JoinHandle<Result<Checksums, StorageError>>,
-}
-
-impl HashingWriter {
-    fn spawn(mut file: std::fs::File, path: PathBuf) -> HashingWriter {
-        let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE);
-        let worker = tokio::task::spawn_blocking(move || {
-            use digest::Digest;
-            let mut sha256 = sha2::Sha256::new();
-            let mut sha1 = sha1::Sha1::new();
-            let mut md5 = md5::Md5::new();
-            let mut size = 0u64;
-            while let Some(chunk) = rx.blocking_recv() {
-                file.write_all(&chunk)
-                    .map_err(|e| StorageError::io("write", &path, e))?;
-                sha256.update(&chunk);
-                sha1.update(&chunk);
-                md5.update(&chunk);
-                size += chunk.len() as u64;
-            }
-            file.sync_all()
-                .map_err(|e| StorageError::io("fsync", &path, e))?;
-            Ok(Checksums {
-                sha256: hex::encode(sha256.finalize()),
-                sha1: hex::encode(sha1.finalize()),
-                md5: hex::encode(md5.finalize()),
-                size,
-            })
-        });
-        HashingWriter { tx, worker }
-    }
-
-    async fn send(&self, chunk: Bytes) -> Result<(), ()> {
-        self.tx.send(chunk).await.map_err(drop)
-    }
-
-    async fn failure(self) -> StorageError {
-        let HashingWriter { tx, worker } = self;
-        drop(tx);
-        match worker.await {
-            Ok(Err(e)) => e,
-            Ok(Ok(_)) => StorageError::Worker("download", "the writer stopped unexpectedly".into()),
-            Err(e) => join_error("download", e),
-        }
-    }
-
-    async fn finish(self) -> Result<Checksums, StorageError> {
-        let HashingWriter { tx, worker } = self;
-        drop(tx);
-        worker.await.map_err(|e| join_error("download", e))?
-    }
 }
 
 #[cfg(test)]

@@ -14,13 +14,11 @@
 
 use std::fmt;
 use std::future::Future;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arca_config::storage_plan::S3Spec;
-use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use s3::Bucket;
 use s3::creds::Credentials;
@@ -28,9 +26,9 @@ use s3::error::S3Error;
 use s3::region::Region;
 use s3::serde_types::Part;
 use tokio::io::AsyncReadExt;
-use tokio::sync::{Semaphore, SemaphorePermit, mpsc};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
-use crate::error::join_error;
+use crate::download::HashingWriter;
 use crate::{Checksums, StorageError, validate_sha256};
 
 /// Content type of every object: binaries are opaque to the store.
@@ -44,13 +42,8 @@ const MAX_PARTS: u64 = 10_000;
 /// `n` bytes gets `connectionTimeout + socketTimeout + n / MIN_RATE` (rust-s3 only has a
 /// whole-request timeout, which must not cut off a large part on a merely slow link).
 const MIN_RATE: u64 = 1024 * 1024;
-/// Downloaded chunks are coalesced into batches of this size before the hashing thread gets
-/// them (the HTTP client yields small frames; one hand-off each would cost more than hashing).
-const BATCH: usize = 256 * 1024;
 /// Tries to abort an unfinished multipart upload.
 const ABORT_TRIES: u64 = 3;
-/// Batches queued for the hashing thread (bounds download memory to about 4 MiB).
-const QUEUE: usize = 16;
 
 /// An S3 bucket holding binaries named by SHA-256. Cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -481,8 +474,7 @@ impl ObjectStore {
             .open(dest)
             .map_err(|e| StorageError::io("create", dest, e))?;
         let mut partial = RemoveOnDrop(Some(dest.to_path_buf()));
-        let writer = HashingWriter::spawn(file, dest.to_path_buf());
-        let mut pending = BytesMut::new();
+        let mut writer = HashingWriter::spawn(file, dest.to_path_buf());
         loop {
             let chunk = match tokio::time::timeout(self.inner.socket_timeout, response.bytes.next())
                 .await
@@ -492,13 +484,7 @@ impl ObjectStore {
                 Ok(Some(Err(e))) => return Err(self.s3_error("get", &key, &e)),
                 Ok(Some(Ok(chunk))) => chunk,
             };
-            pending.extend_from_slice(&chunk);
-            if pending.len() >= BATCH && writer.send(pending.split().freeze()).await.is_err() {
-                return Err(writer.failure().await);
-            }
-        }
-        if !pending.is_empty() && writer.send(pending.split().freeze()).await.is_err() {
-            return Err(writer.failure().await);
+            writer.push(&chunk).await?;
         }
         let checksums = writer.finish().await?;
         partial.disarm();
@@ -834,72 +820,6 @@ impl Drop for RemoveOnDrop {
         if let Some(path) = self.0.take() {
             let _ = std::fs::remove_file(path);
         }
-    }
-}
-
-/// Writes a download to its file and hashes it (SHA-256, SHA-1, MD5) on one blocking thread.
-/// One thread rather than the upload pipeline's two: a single S3 GET stream is network-bound
-/// well below the rate one core hashes all three digests at. (The upload pipeline writes only
-/// into the file store's `_pre`, so it cannot be reused for an arbitrary destination.)
-struct HashingWriter {
-    tx: mpsc::Sender<Bytes>,
-    worker: tokio::task::JoinHandle<Result<(std::fs::File, Checksums), StorageError>>,
-}
-
-impl HashingWriter {
-    fn spawn(mut file: std::fs::File, path: PathBuf) -> HashingWriter {
-        let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE);
-        let worker = tokio::task::spawn_blocking(move || {
-            use digest::Digest;
-            let mut sha256 = sha2::Sha256::new();
-            let mut sha1 = sha1::Sha1::new();
-            let mut md5 = md5::Md5::new();
-            let mut size = 0u64;
-            while let Some(chunk) = rx.blocking_recv() {
-                file.write_all(&chunk)
-                    .map_err(|e| StorageError::io("write", &path, e))?;
-                sha256.update(&chunk);
-                sha1.update(&chunk);
-                md5.update(&chunk);
-                size += chunk.len() as u64;
-            }
-            file.sync_all()
-                .map_err(|e| StorageError::io("fsync", &path, e))?;
-            Ok((
-                file,
-                Checksums {
-                    sha256: hex::encode(sha256.finalize()),
-                    sha1: hex::encode(sha1.finalize()),
-                    md5: hex::encode(md5.finalize()),
-                    size,
-                },
-            ))
-        });
-        HashingWriter { tx, worker }
-    }
-
-    /// Queue a chunk; `Err(())` when the worker has stopped ([`failure`](Self::failure) says why).
-    async fn send(&self, chunk: Bytes) -> Result<(), ()> {
-        self.tx.send(chunk).await.map_err(drop)
-    }
-
-    /// Why the worker stopped early.
-    async fn failure(self) -> StorageError {
-        let HashingWriter { tx, worker } = self;
-        drop(tx);
-        match worker.await {
-            Ok(Err(e)) => e,
-            Ok(Ok(_)) => StorageError::Worker("download", "the writer stopped unexpectedly".into()),
-            Err(e) => join_error("download", e),
-        }
-    }
-
-    /// Close the stream, wait for the fsync and return the checksums.
-    async fn finish(self) -> Result<Checksums, StorageError> {
-        let HashingWriter { tx, worker } = self;
-        drop(tx);
-        let (_file, checksums) = worker.await.map_err(|e| join_error("download", e))??;
-        Ok(checksums)
     }
 }
 

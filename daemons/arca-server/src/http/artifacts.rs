@@ -583,14 +583,14 @@ async fn deploy(
         .app
         .db
         .write(move |tx| {
-            items::insert_binary(tx, &new_file.binary, new_file.now)?;
+            let new_binary = items::insert_binary(tx, &new_file.binary, new_file.now)?;
             let item = items::put_file(tx, &repo_key, &path, &new_file)?;
             if !props.is_empty() {
                 items::set_props(tx, item.id, &props)?;
             }
             // Last step before commit: the content becomes durable in the persistent tier
             // together with its row (GC and remote deletions run in write transactions too).
-            let committed = tx_storage.commit(staged)?;
+            let committed = tx_storage.commit(staged, !new_binary)?;
             Ok::<_, ApiError>((item, committed))
         })
         .await?;

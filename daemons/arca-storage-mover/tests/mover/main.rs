@@ -190,7 +190,7 @@ impl Mover {
     }
 
     fn socket(&self) -> PathBuf {
-        mover_proto::socket_path(&self.home.join("run"))
+        Home::new(self.home.clone()).mover_socket()
     }
 
     fn try_status(&self) -> Result<MoverStatus, arca_storage::StorageError> {
@@ -326,7 +326,7 @@ fn uploads_reach_the_object_store_and_leave_the_queue() {
     assert!(left.is_empty(), "{left:?}");
     let exit = mover.stop();
     assert!(exit.success(), "exit {exit}");
-    assert!(!home.join("run").join(mover_proto::SOCKET_NAME).exists());
+    assert!(!Home::new(home.to_path_buf()).mover_socket().exists());
 }
 
 #[test]

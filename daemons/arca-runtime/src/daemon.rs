@@ -1,0 +1,67 @@
+//! The `main` every arca daemon shares: logging, the `--home` option, the `check-config`
+//! command's report, and the tokio runtime its service runs in.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The `--home` option of every daemon (global, so it also works after a subcommand).
+#[derive(Debug, Clone, clap::Args)]
+pub struct HomeArg {
+    /// Home directory holding etc/, data/, backup/ and run/ (created on first start).
+    #[arg(
+        long,
+        env = "ARCA_HOME",
+        default_value = "/var/lib/arca",
+        global = true
+    )]
+    pub home: PathBuf,
+}
+
+/// Set up logging for daemon `name` (an error is printed, never fatal: stderr still works).
+pub fn start_logging(name: &str) {
+    if let Err(e) = crate::init_logging(name) {
+        eprintln!("{name}: cannot set up logging: {e}");
+    }
+}
+
+/// The outcome of a `check-config` command: `config OK: <what>` on stdout and 0, or the error
+/// in the log and 1 (the problems themselves were logged by the check).
+pub fn report_check(result: anyhow::Result<String>) -> ExitCode {
+    match result {
+        Ok(summary) => {
+            println!("config OK: {summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Run daemon `name`'s service on a multi-threaded runtime (worker threads named
+/// `thread_name`) until it returns; an error is logged and exits 1.
+pub fn run_service<F>(name: &str, thread_name: &str, service: F) -> ExitCode
+where
+    F: Future<Output = anyhow::Result<()>>,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name(thread_name)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(service) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{name} failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
