@@ -17,6 +17,8 @@
 #   --mover-threads N      eventual numberOfThreads (default: not set, arca's default 5)
 #   --dispatcher-interval MS  eventual dispatcherInterval (default: not set, arca's default 5000)
 #   --mover-log FILTER     ARCA_LOG of the mover (default info; e.g. info,arca_storage_mover=debug)
+#   --no-wake              hide the mover's control socket from the server during the lag phase, so that uploads
+#                          wait for the mover's own scan (every dispatcherInterval): the lag without the wake-up
 #   --dir DIR              parent of the work dir (default: <repo>/target, i.e. on the repo's disk, not tmpfs)
 #   --keep                 keep the work dir (homes, logs, S3 data, per-object timeline lag.json)
 #   --no-build             use the existing target/release/arca-server and arca-storage-mover
@@ -39,6 +41,7 @@ DISPATCH_MS=""
 MOVER_LOG=info
 PARENT="$ARCA_ROOT/target"
 SKIP_BUILD=0
+NO_WAKE=0
 while (($#)); do
     case "$1" in
         --quick)
@@ -59,6 +62,7 @@ while (($#)); do
         --dir) PARENT=$2; shift ;;
         --keep) export ARCA_KEEP_TMP=1 ;;
         --no-build) SKIP_BUILD=1 ;;
+        --no-wake) NO_WAKE=1 ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
             exit 0
@@ -234,6 +238,13 @@ arca_on_exit stop_mover
 arca_log "starting arca-storage-mover --home $HOME_DIR"
 start_mover
 arca_log "mover up (pid $MOVER_PID): $(grep -m1 -o 'moving .*' "$MOVER_LOGFILE" || echo '?')"
+if ((NO_WAKE)); then
+    # The mover keeps listening on the renamed socket; the server's wake-up after each deploy finds no socket
+    # (a debug message in its log) and the mover only sees new entries at its periodic scan.
+    mv "$MOVER_SOCK" "$MOVER_SOCK.hidden"
+    arca_on_exit rm -f "$MOVER_SOCK.hidden"
+    arca_log "--no-wake: the mover's socket is hidden from the server"
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # the baseline: the same S3 server, without arca
@@ -260,6 +271,7 @@ arca_log "lag p50 $(get lag_p50) s, p99 $(get lag_p99) s, max $(get lag_max) s; 
 
 arca_log "stopping the mover; $FLOOD deploys with $CLIENTS client threads"
 stop_mover
+rm -f "$MOVER_SOCK.hidden"
 ARCA_ADMIN_PW=$ARCA_ADMIN_PW "${PY[@]}" flood --url "$ARCA_URL" --repo bench --dir flood --count "$FLOOD" --size "$SIZE" \
     --threads "$CLIENTS" --shas "$W/flood.sha256" >"$W/flood.out" || arca_die "the flood failed"
 collect "$W/flood.out"
@@ -306,7 +318,7 @@ row "objects in S3 before their ack" "$(get lag_before_ack)" "-" info ""
 row "objects missing ${TIMEOUT}s after last ack" "$(get lag_missing)" "-" max 0
 row "deploy ack p50 (s)" "$(get ack_p50)" "$(get s3put_p50)" info ""
 row "deploy ack p99 (s)" "$(get ack_p99)" "$(get s3put_p99)" info ""
-row "deploy rate achieved (/s; late >100ms)" "$(get deploy_rate) ($(get deploy_late_100ms))" "$RATE" info ""
+row "deploy rate achieved (/s; late >100ms)" "$(awk -v r="$(get deploy_rate)" 'BEGIN {printf "%.1f", r}') ($(get deploy_late_100ms))" "$RATE" info ""
 row "mover drain, $FLOOD objects (objects/s)" "$(get drain_obj_s)" "$(get s3par_obj_s)" info ""
 row "mover drain (MB/s)" "$(get drain_mb_s)" "$(get s3par_mb_s)" info ""
 row "mover start -> all in S3 (s)" "$(get drain_seconds)" "$(get s3par_seconds)" info ""
@@ -317,9 +329,10 @@ row "flood deploys/s ($CLIENTS clients, mover off)" "$(get flood_rate)" "-" info
 fmt() { awk -v v="$1" 'BEGIN {if (v ~ /^[0-9]+\.[0-9]+$/) printf (v >= 100 ? "%.1f" : "%.3f"), v; else printf "%s", v}'; }
 
 printf '\n'
-printf 'S3 lag of the eventual chain on %s (%s cores), %s, loopback; %s; %s files, mover numberOfThreads %s, dispatcherInterval %s ms\n' \
+printf 'S3 lag of the eventual chain on %s (%s cores), %s, loopback; %s; %s files, mover numberOfThreads %s, dispatcherInterval %s ms%s\n' \
     "$(hostname)" "$(nproc)" "$(date -u +%Y-%m-%dT%H:%MZ)" \
-    "$("$ARCA_BIN" --version 2>/dev/null | head -n1 || echo 'arca ?')" "$kib" "$EFFECTIVE_THREADS" "$EFFECTIVE_DISPATCH"
+    "$("$ARCA_BIN" --version 2>/dev/null | head -n1 || echo 'arca ?')" "$kib" "$EFFECTIVE_THREADS" "$EFFECTIVE_DISPATCH" \
+    "$(if ((NO_WAKE)); then echo '; --no-wake: the server does not wake the mover'; fi)"
 printf '%-42s %14s %12s  %-10s %s\n' "metric" "arca" "raw S3" "target" "result"
 printf '%-42s %14s %12s  %-10s %s\n' "------" "----" "------" "------" "------"
 MISSES=0

@@ -14,6 +14,21 @@
       Prints JSON with requests, failed, max_gap (longest time without a successful completion),
       max_latency and the failures, for requests that completed in [from, to] (epoch seconds).
       With --allow-from/--allow-to: "failed_outside" counts failures outside that window.
+
+  client.py deploy --url URL --repo KEY --password PW --count N --manifest FILE [--threads N]
+                   [--prefix P] [--min-size B] [--max-size B]
+      Deploys N fresh random artifacts (with X-Checksum-Sha256); each must be answered 201 with that
+      sha256. Appends "path sha256 size node" per acknowledged artifact to FILE. Prints JSON
+      (deployed, failed, by_node, failures); exit 1 if any deploy failed.
+
+  client.py verify --url URL [--url URL]... --password PW --manifest FILE [--manifest FILE]...
+      GETs every artifact of the manifests from every URL (e.g. each node directly) and compares the
+      body's SHA-256 and X-Checksum-Sha256 with the manifest. Prints JSON; exit 1 on any mismatch.
+
+  client.py objects --dir DIR --manifest FILE [--manifest FILE]... [--quiet]
+      The object files under DIR (an S3 server's bucket directory; files named by their SHA-256): prints
+      JSON with expected, present (right content), missing, wrong (content does not hash to the name);
+      exit 0 only when every sha256 of the manifests is present with the right content.
 """
 
 import argparse
@@ -258,6 +273,142 @@ def cmd_analyze(args):
     return 0
 
 
+def basic_auth(args):
+    return "Basic " + base64.b64encode(f"{args.user}:{args.password}".encode()).decode()
+
+
+def run_parallel(items, threads, fn):
+    """fn(conn_slot, item) for every item on `threads` threads; returns the results in item order."""
+    results = [None] * len(items)
+    lock = threading.Lock()
+    nxt = [0]
+
+    def loop():
+        slot = {}
+        while True:
+            with lock:
+                i = nxt[0]
+                nxt[0] += 1
+            if i >= len(items):
+                break
+            results[i] = fn(slot, items[i])
+        for c in slot.values():
+            c.close()
+
+    ts = [threading.Thread(target=loop, daemon=True) for _ in range(max(1, threads))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return results
+
+
+def read_manifests(paths):
+    entries = []
+    for p in paths:
+        with open(p) as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) >= 3:
+                    entries.append((parts[0], parts[1], int(parts[2])))
+    return entries
+
+
+def cmd_deploy(args):
+    auth = basic_auth(args)
+    rnd = random.Random(os.urandom(8))
+    tag = f"{rnd.getrandbits(32):08x}"
+    items = [(i, rnd.randint(args.min_size, args.max_size)) for i in range(args.count)]
+
+    def deploy(slot, item):
+        i, size = item
+        conn = slot.setdefault("c", Conn(args.url, auth, args.timeout))
+        body = os.urandom(size)
+        sha = hashlib.sha256(body).hexdigest()
+        path = f"/{args.repo}/{args.prefix}/{tag}/{i:04d}.bin"
+        try:
+            status, hdrs, data = conn.request(
+                "PUT", path, body=body,
+                headers={"Content-Type": "application/octet-stream", "X-Checksum-Sha256": sha},
+            )
+        except Exception as e:  # noqa: BLE001 - every transport error is a failed deploy
+            return (path, sha, size, "", f"{type(e).__name__}: {e}")
+        node = hdrs.get("x-arca-node-id", "")
+        if status != 201:
+            return (path, sha, size, node, f"HTTP {status}: {data[:200]!r}")
+        try:
+            got = json.loads(data).get("checksums", {}).get("sha256")
+        except ValueError:
+            got = None
+        if got != sha:
+            return (path, sha, size, node, f"deploy reported sha256 {got}, sent {sha}")
+        return (path, sha, size, node, "")
+
+    results = run_parallel(items, args.threads, deploy)
+    by_node = {}
+    with open(args.manifest, "a") as fh:
+        for path, sha, size, node, err in results:
+            if not err:
+                fh.write(f"{path} {sha} {size} {node or '?'}\n")
+                by_node[node or "?"] = by_node.get(node or "?", 0) + 1
+    failures = [{"path": r[0], "node": r[3], "error": r[4]} for r in results if r[4]]
+    print(json.dumps({"deployed": len(results) - len(failures), "failed": len(failures),
+                      "bytes": sum(r[2] for r in results), "by_node": by_node, "failures": failures[:10]}))
+    return 1 if failures else 0
+
+
+def cmd_verify(args):
+    auth = basic_auth(args)
+    entries = read_manifests(args.manifest)
+    items = [(url, e) for url in args.url for e in entries]
+
+    def get(slot, item):
+        url, (path, sha, size) = item
+        conn = slot.get(url)
+        if conn is None:
+            conn = slot[url] = Conn(url, auth, args.timeout)
+        try:
+            status, hdrs, data = conn.request("GET", path)
+        except Exception as e:  # noqa: BLE001
+            return f"{url}{path}: {type(e).__name__}: {e}"
+        if status != 200:
+            return f"{url}{path}: HTTP {status}: {data[:200]!r}"
+        got = hashlib.sha256(data).hexdigest()
+        hdr = hdrs.get("x-checksum-sha256", "")
+        if got != sha or hdr != sha:
+            return f"{url}{path}: sha256 of the body {got}, header {hdr}, deployed {sha} ({len(data)} of {size} bytes)"
+        return ""
+
+    errors = [e for e in run_parallel(items, args.threads, get) if e]
+    print(json.dumps({"artifacts": len(entries), "urls": len(args.url), "checked": len(items),
+                      "failed": len(errors), "failures": errors[:10]}))
+    return 1 if errors or not entries else 0
+
+
+def cmd_objects(args):
+    expected = {sha for _path, sha, _size in read_manifests(args.manifest)}
+    found = {}
+    for root, _dirs, files in os.walk(args.dir):
+        for name in files:
+            if len(name) == 64 and all(c in "0123456789abcdef" for c in name) and name in expected:
+                h = hashlib.sha256()
+                try:
+                    with open(os.path.join(root, name), "rb") as fh:
+                        for chunk in iter(lambda: fh.read(1 << 20), b""):
+                            h.update(chunk)
+                except OSError:
+                    continue
+                if found.get(name) != name:
+                    found[name] = h.hexdigest()
+    present = sorted(k for k, v in found.items() if k == v)
+    wrong = sorted(k for k, v in found.items() if k != v)
+    missing = sorted(expected - set(found))
+    if not args.quiet:
+        print(json.dumps({"expected": len(expected), "present": len(present), "missing": len(missing),
+                          "wrong": len(wrong), "missing_examples": missing[:5], "wrong_examples": wrong[:5]}))
+    return 0 if not missing and not wrong else 1
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -280,8 +431,33 @@ def main():
     a.add_argument("--to", dest="t_to", type=float)
     a.add_argument("--allow-from", type=float)
     a.add_argument("--allow-to", type=float)
+    d = sub.add_parser("deploy")
+    d.add_argument("--url", required=True, help="…/artifactory (the load balancer)")
+    d.add_argument("--repo", required=True)
+    d.add_argument("--user", default="admin")
+    d.add_argument("--password", required=True)
+    d.add_argument("--count", type=int, required=True)
+    d.add_argument("--manifest", required=True)
+    d.add_argument("--threads", type=int, default=4)
+    d.add_argument("--prefix", default="e2e")
+    d.add_argument("--min-size", type=int, default=1)
+    d.add_argument("--max-size", type=int, default=256 * 1024)
+    d.add_argument("--timeout", type=float, default=30)
+    v = sub.add_parser("verify")
+    v.add_argument("--url", action="append", required=True)
+    v.add_argument("--user", default="admin")
+    v.add_argument("--password", required=True)
+    v.add_argument("--manifest", action="append", required=True)
+    v.add_argument("--threads", type=int, default=6)
+    v.add_argument("--timeout", type=float, default=30)
+    o = sub.add_parser("objects")
+    o.add_argument("--dir", required=True)
+    o.add_argument("--manifest", action="append", required=True)
+    o.add_argument("--quiet", action="store_true")
     args = p.parse_args()
-    return cmd_run(args) if args.cmd == "run" else cmd_analyze(args)
+    cmds = {"run": cmd_run, "analyze": cmd_analyze, "deploy": cmd_deploy, "verify": cmd_verify,
+            "objects": cmd_objects}
+    return cmds[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,17 @@
 #                                        E2E_PG_PASSWORD
 #   e2e_pg_create_db VAR                 a fresh database (dropped at exit); its name in VAR
 #   e2e_pg_drop_run_dbs                  drops every database of this run (safety net)
+# S3 on the host (s3s-fs from tests/lib/s3.sh; the nodes share the host's network, so they reach it at 127.0.0.1,
+# like PostgreSQL):
+#   e2e_s3_setup NAME                    starts s3s-fs on a free port over $E2E_WORK/s3-NAME/root with one bucket and
+#                                        random keys (stopped at exit); sets E2E_S3_ENDPOINT, E2E_S3_BUCKET,
+#                                        E2E_S3_ACCESS_KEY, E2E_S3_SECRET_KEY, E2E_S3_PATH, E2E_S3_ROOT and
+#                                        E2E_S3_OBJECTS (the dir holding the objects' files)
+#   e2e_s3_stop / e2e_s3_start           kill it / start it again on the same port and root (an outage)
+#   e2e_s3_binarystore TEMPLATE [XML]    binarystore.xml for TEMPLATE (s3-storage-v3, s3-storage-v3-direct,
+#                                        cluster-s3-storage-v3) with an s3-storage-v3 block pointing at that server,
+#                                        keys in plain text as an operator writes them; XML (more provider blocks)
+#                                        goes before </config>
 # Background processes (started with setsid, so a terminal Ctrl-C reaches only the scripts, which stop them):
 #   e2e_track_pid PID [GRACE_S]          TERM (then KILL) PID at exit; also recorded in $E2E_WORK/pids
 #   e2e_reap_recorded                    SIGKILL every recorded PID still alive (same start time) — the safety net
@@ -525,13 +536,98 @@ e2e_pg_create_db() {
 }
 
 # ---------------------------------------------------------------------------------------------------------------
+# S3 on the host: s3s-fs
+
+E2E_S3_BIN="" E2E_S3_PID="" E2E_S3_PORT="" E2E_S3_DIR=""
+# shellcheck disable=SC2034 # used by the scripts that source this file
+E2E_S3_ENDPOINT="" E2E_S3_BUCKET="" E2E_S3_ACCESS_KEY="" E2E_S3_SECRET_KEY="" E2E_S3_PATH="" E2E_S3_ROOT="" E2E_S3_OBJECTS=""
+
+e2e_s3_setup() {
+    local name=$1
+    [[ -z "$E2E_S3_PORT" ]] || arca_die "e2e_s3_setup: this shell already has an S3 server"
+    E2E_S3_BIN=${ARCA_TEST_S3S_FS:-}
+    if [[ ! -x "$E2E_S3_BIN" ]]; then
+        # Normally done by tests/run-all.sh before the e2e step; otherwise built once into the cache.
+        E2E_S3_BIN=$("$E2E_ROOT/tests/lib/s3.sh") || arca_die "tests/lib/s3.sh could not provide s3s-fs"
+    fi
+    E2E_S3_DIR=$E2E_WORK/s3-$name
+    E2E_S3_ROOT=$E2E_S3_DIR/root
+    E2E_S3_BUCKET=arca-e2e
+    E2E_S3_PATH=filestore
+    # shellcheck disable=SC2034 # used by the scripts that source this file
+    E2E_S3_OBJECTS=$E2E_S3_ROOT/$E2E_S3_BUCKET/$E2E_S3_PATH
+    E2E_S3_ACCESS_KEY=AKIAE2E$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F)
+    E2E_S3_SECRET_KEY=e2e-secret-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+    E2E_S3_PORT=$(arca_free_port)
+    E2E_S3_ENDPOINT=http://127.0.0.1:$E2E_S3_PORT
+    # s3s-fs serves each directory under its root as a bucket.
+    mkdir -p "$E2E_S3_ROOT/$E2E_S3_BUCKET"
+    arca_on_exit e2e_s3_stop
+    e2e_s3_start
+}
+
+_e2e_s3_answers() {
+    # Any HTTP status (403 without credentials) means it is up.
+    [[ "$(curl -s --max-time 1 -o /dev/null -w '%{http_code}' "$E2E_S3_ENDPOINT/" 2>/dev/null)" =~ ^[1-5][0-9][0-9]$ ]]
+}
+
+e2e_s3_start() {
+    local i
+    [[ -n "$E2E_S3_PORT" ]] || arca_die "e2e_s3_start: call e2e_s3_setup first"
+    [[ -z "$E2E_S3_PID" ]] || return 0
+    setsid "$E2E_S3_BIN" --host 127.0.0.1 --port "$E2E_S3_PORT" --access-key "$E2E_S3_ACCESS_KEY" \
+        --secret-key "$E2E_S3_SECRET_KEY" "$E2E_S3_ROOT" </dev/null >>"$E2E_S3_DIR/s3s-fs.log" 2>&1 &
+    E2E_S3_PID=$!
+    _e2e_record_pid "$E2E_S3_PID"
+    for ((i = 0; i < 100; i++)); do
+        if ! kill -0 "$E2E_S3_PID" 2>/dev/null; then
+            tail -20 "$E2E_S3_DIR/s3s-fs.log" >&2
+            E2E_S3_PID=""
+            arca_die "s3s-fs exited at start (log above: $E2E_S3_DIR/s3s-fs.log)"
+        fi
+        _e2e_s3_answers && break
+        sleep 0.1
+    done
+    _e2e_s3_answers || arca_die "s3s-fs does not answer at $E2E_S3_ENDPOINT (log: $E2E_S3_DIR/s3s-fs.log)"
+    arca_log "s3s-fs (pid $E2E_S3_PID) at $E2E_S3_ENDPOINT, bucket $E2E_S3_BUCKET over $E2E_S3_ROOT"
+}
+
+# Stops the process this shell started (the current one only: a PID once stopped is never signalled again).
+e2e_s3_stop() {
+    [[ -n "$E2E_S3_PID" ]] || return 0
+    e2e_kill_pid "$E2E_S3_PID" 5
+    E2E_S3_PID=""
+}
+
+e2e_s3_binarystore() {
+    local template=$1 extra=${2:-}
+    cat <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- e2e: $template on s3s-fs at $E2E_S3_ENDPOINT -->
+<config version="2">
+    <chain template="$template"/>
+    <provider id="s3-storage-v3" type="s3-storage-v3">
+        <endpoint>$E2E_S3_ENDPOINT</endpoint>
+        <region>us-east-1</region>
+        <bucketName>$E2E_S3_BUCKET</bucketName>
+        <path>$E2E_S3_PATH</path>
+        <identity>$E2E_S3_ACCESS_KEY</identity>
+        <credential>$E2E_S3_SECRET_KEY</credential>
+        <enablePathStyleAccess>true</enablePathStyleAccess>
+    </provider>
+${extra}</config>
+EOF
+}
+
+# ---------------------------------------------------------------------------------------------------------------
 # arca on the nodes
 #
 #   e2e_debs_find DIR                    prints the version V of the arca_V_all.deb, arca-common_V_amd64.deb,
-#                                        arca-server_V_amd64.deb set in DIR (the newest when several)
+#                                        arca-server_V_amd64.deb, arca-storage-mover_V_amd64.deb set in DIR (the
+#                                        newest when several)
 #   e2e_debs_copy SRC DST V              copies that set to DST (what the nodes see as /debs or /debs2)
-#   e2e_arca_install NAME [DIR]          apt-get install -y DIR/arca_*.deb DIR/arca-common_*.deb DIR/arca-server_*.deb
-#                                        inside NAME (DIR default /debs); E2E_DEV=1: binaries + units instead
+#   e2e_arca_install NAME [DIR]          apt-get install -y of that set in DIR inside NAME (DIR default /debs; the
+#                                        meta package arca depends on the other three); E2E_DEV=1: binaries + units
 #   e2e_arca_wait_ready ADDR [TIMEOUT]   readiness 200 at http://ADDR/artifactory
 #   e2e_arca_admin_pw NAME               the initial admin password of NAME's home
 
@@ -544,7 +640,8 @@ e2e_debs_find() {
         [[ -e "$f" ]] || continue
         v=${f##*/arca-server_}
         v=${v%_amd64.deb}
-        [[ -e "$dir/arca-common_${v}_amd64.deb" && -e "$dir/arca_${v}_all.deb" ]] || continue
+        [[ -e "$dir/arca-common_${v}_amd64.deb" && -e "$dir/arca_${v}_all.deb" &&
+            -e "$dir/arca-storage-mover_${v}_amd64.deb" ]] || continue
         if [[ -z "$best" ]] || dpkg --compare-versions "$v" gt "$best"; then
             best=$v
         fi
@@ -556,7 +653,8 @@ e2e_debs_find() {
 e2e_debs_copy() {
     local src=$1 dst=$2 v=$3
     mkdir -p "$dst"
-    cp -- "$src/arca_${v}_all.deb" "$src/arca-common_${v}_amd64.deb" "$src/arca-server_${v}_amd64.deb" "$dst/"
+    cp -- "$src/arca_${v}_all.deb" "$src/arca-common_${v}_amd64.deb" "$src/arca-server_${v}_amd64.deb" \
+        "$src/arca-storage-mover_${v}_amd64.deb" "$dst/"
 }
 
 # The version `--version` prints for a Debian package version: the upstream part (no epoch, no revision).
@@ -592,7 +690,7 @@ _e2e_dev_install() {
         done
         systemctl daemon-reload
         systemctl enable arca.target
-        if [ ! -e /etc/arca/ha-node.properties ]; then systemctl enable --now arca-server; fi'
+        if [ ! -e /etc/arca/ha-node.properties ]; then systemctl enable --now arca-server arca-storage-mover; fi'
 }
 
 # e2e_arca_install NAME [DIR] — the operator's install from local files; output in the node's install log.
@@ -607,7 +705,8 @@ e2e_arca_install() {
         return 0
     fi
     # shellcheck disable=SC2016 # expanded inside the node
-    if ! e2e_node_exec "$name" sh -c 'apt-get install -y $1/arca_*.deb $1/arca-common_*.deb $1/arca-server_*.deb' \
+    if ! e2e_node_exec "$name" sh -c \
+        'apt-get install -y $1/arca_*.deb $1/arca-common_*.deb $1/arca-server_*.deb $1/arca-storage-mover_*.deb' \
         sh "$dir" </dev/null >"$log" 2>&1; then
         tail -30 "$log" >&2
         arca_die "apt-get install of $dir/*.deb on $name failed (log $log)"

@@ -3,7 +3,7 @@
 # systemd as PID 1 (systemd-nspawn), HAProxy on the host in front of three HA nodes, PostgreSQL on the host.
 #
 # Scenarios (all by default, in this order):
-#   single    fresh container, apt-get install of the three local .debs; the server is active after install
+#   single    fresh container, apt-get install of the four local .debs; the server is active after install
 #             (single node, SQLite), deploy + resolve with curl, sha256 equal, `HA Node ID` in the journal
 #   ha        three nodes configured as docs/ha.md says (db.properties, ha-node.properties, master key copy,
 #             arca.url.base = the HAProxy URL); /api/system/ha/nodes: three RUNNING, one PRIMARY; the banner in
@@ -13,11 +13,17 @@
 #   upgrade   packages of the next patch version; rolling upgrade (arcactl node drain, wait for HAProxy to mark
 #             the node down, apt-get install /debs2/*.deb, wait for readiness and the new --version) under a
 #             continuous deploy/resolve/verify client (>= 5000 requests): 0 failed
+#   s3-shared s3s-fs on the host; three nodes with binarystore.xml = s3-storage-v3 (plain-text keys, sealed in
+#             place at the first start) and the eventual queue in the shared data dir, arca-storage-mover
+#             enabled on each; 50 deploys through HAProxy resolve on every node and reach S3 (object files' sha256)
+#             while the shared _add dir drains; /api/system/storage and the movers' journals; S3 stopped during
+#             20 deploys (all 201, served from the queue, drained once S3 is back); n1's mover stopped: n2's and
+#             n3's movers upload the next 30 deploys (those through n1 too)
 #
 # Usage: tests/e2e/run.sh [--only NAME]... [--debs DIR] [--no-build] [--keep]
 #   --only NAME   run only this scenario (repeatable)
-#   --debs DIR    use the arca_*.deb / arca-common_*.deb / arca-server_*.deb already in DIR instead of building
-#                 them (the upgrade scenario still builds the next version from target/release)
+#   --debs DIR    use the arca_*.deb / arca-common_*.deb / arca-server_*.deb / arca-storage-mover_*.deb already in
+#                 DIR instead of building them (the upgrade scenario still builds the next version from target/release)
 #   --no-build    do not run cargo: package the release binaries already in target/release (ARCA_SKIP_BUILD=1
 #                 does the same)
 #   --keep        keep the work dir (containers' overlays, logs, client records): same as ARCA_KEEP_TMP=1
@@ -27,9 +33,10 @@
 #      upgrade scenario needs packages), E2E_SCENARIO_TIMEOUT (s, default 420), E2E_TOTAL_TIMEOUT (s, default
 #      900: scenarios are cut short or skipped to stay within it), E2E_NODE_PORT (default 8081),
 #      E2E_VERSION_CHECK=warn (upgrade: only warn when the upgraded `arca-server --version` still prints the old
-#      version, i.e. when build-deb.sh --version --no-build repackaged binaries built as another version).
+#      version, i.e. when build-deb.sh --version --no-build repackaged binaries built as another version),
+#      ARCA_TEST_S3S_FS (s3s-fs for s3-shared; default: tests/lib/s3.sh, which builds it once into the cache).
 # Prints a summary table; exit 0 only if every selected scenario passed. Everything started (containers, HAProxy,
-# client loops, databases) is stopped and removed at exit, also on failure and Ctrl-C.
+# client loops, databases, s3s-fs) is stopped and removed at exit, also on failure and Ctrl-C.
 set -euo pipefail
 
 E2E_DIR_="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,7 +44,7 @@ export ARCA_TEST_NAME=e2e
 # shellcheck source=lib.sh
 . "$E2E_DIR_/lib.sh"
 
-ALL_SCENARIOS=(single ha failover upgrade)
+ALL_SCENARIOS=(single ha failover upgrade s3-shared)
 ONLY=()
 DEBS_SRC=""
 NO_BUILD=0
@@ -95,7 +102,7 @@ check() {
     fi
 }
 
-not_active() { ! e2e_node_exec "$1" systemctl is-active --quiet arca-server; }
+not_active() { ! e2e_node_exec "$1" systemctl is-active --quiet "${2:-arca-server}"; }
 journal_has() { e2e_node_journal "$1" | grep -qF -- "$2"; }
 # calc EXPR — floating point arithmetic (no bc on a minimal host)
 calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
@@ -129,12 +136,19 @@ create_repo() {
 
 # The HA cluster of docs/ha.md: three nodes n1 (primary), n2, n3 on 127.0.0.1{1,2,3}, one PostgreSQL database,
 # /mnt/shared/data as the shared data dir, HAProxy in front. Sets ADMIN_PW, LB (…/artifactory), NODES.
+# cluster_up [--binarystore FILE]: FILE becomes every node's /etc/arca/binarystore.xml before the servers' first
+# start (as an operator writes it: secrets in plain text), and arca-storage-mover is enabled and started on every
+# node once its server is up (docs/storage-mover.md).
 NODES=(n1 n2 n3)
 LB=""
 ADMIN_PW=""
 
 cluster_up() {
-    local db n addr specs=() pids=() key t0=$SECONDS
+    local db n addr specs=() pids=() key t0=$SECONDS binarystore="" unit
+    if [[ "${1:-}" == --binarystore ]]; then
+        binarystore=$2
+        [[ -s "$binarystore" ]] || arca_die "cluster_up: no binarystore.xml at $binarystore"
+    fi
     for n in "${NODES[@]}"; do
         host_port_free "$(node_addr "$n" | cut -d: -f1)" "$NODE_PORT" ||
             arca_die "$(node_addr "$n") is taken on the host (a leftover node? something on 0.0.0.0:$NODE_PORT?)"
@@ -152,8 +166,11 @@ cluster_up() {
         addr=$(node_addr "$n")
         printf '[Service]\nEnvironment=ARCA_LISTEN=%s\n' "$addr" |
             e2e_node_write "$n" /etc/systemd/system/arca-server.service.d/listen.conf 0644 root:root
-        printf '[Unit]\nRequiresMountsFor=/mnt/shared\n[Service]\nReadWritePaths=/mnt/shared\n' |
-            e2e_node_write "$n" /etc/systemd/system/arca-server.service.d/shared.conf 0644 root:root
+        # Both services work in the shared data dir (the mover: an eventual queue there).
+        for unit in arca-server arca-storage-mover; do
+            printf '[Unit]\nRequiresMountsFor=/mnt/shared\n[Service]\nReadWritePaths=/mnt/shared\n' |
+                e2e_node_write "$n" "/etc/systemd/system/$unit.service.d/shared.conf" 0644 root:root
+        done
         ha_node_props "$n" | e2e_node_write "$n" /etc/arca/ha-node.properties 0644 root:root
     done
     for n in "${NODES[@]}"; do
@@ -165,6 +182,12 @@ cluster_up() {
     done
     for n in "${NODES[@]}"; do
         check "$n: arca-server not started by the install (ha-node.properties present)" not_active "$n"
+        check "$n: arca-storage-mover not started by the install (ha-node.properties present)" \
+            not_active "$n" arca-storage-mover
+        if [[ -n "$binarystore" ]]; then
+            # Over the packaged conffile, group-readable by the services (the server seals the secrets in place).
+            e2e_node_write "$n" /etc/arca/binarystore.xml 0640 root:arca <"$binarystore"
+        fi
         ha_node_props "$n" | e2e_node_write "$n" /etc/arca/ha-node.properties 0640 arca:arca
         printf 'type=postgresql\nurl=postgresql://%s/%s\nusername=%s\npassword=%s\npool.max.active=20\npool.max.idle=4\npool.lock.max=4\n' \
             "$E2E_PG_HOSTPORT" "$db" "$E2E_PG_USER" "$E2E_PG_PASSWORD" |
@@ -188,6 +211,11 @@ cluster_up() {
         printf '%s\n' "$key" | e2e_node_write "$n" /etc/arca/security/master.key 0600 arca:arca
         start_node "$n"
     done
+    if [[ -n "$binarystore" ]]; then
+        for n in "${NODES[@]}"; do
+            start_mover "$n"
+        done
+    fi
     ADMIN_PW=$(e2e_arca_admin_pw n1)
     for n in "${NODES[@]}"; do
         arca_wait_for 15 "HAProxy to see $n UP" lb_is_up "$n" || arca_die "HAProxy does not see $n UP"
@@ -211,6 +239,15 @@ start_node() {
     e2e_arca_wait_ready "$(node_addr "$n")" 60 || {
         e2e_arca_diag "$n"
         arca_die "$n is not ready"
+    }
+}
+
+start_mover() {
+    local n=$1
+    e2e_node_exec "$n" systemctl enable --now arca-storage-mover >/dev/null 2>&1 || {
+        e2e_node_exec "$n" systemctl status --no-pager -n 0 arca-storage-mover >&2 || true
+        e2e_node_journal "$n" arca-storage-mover | tail -30 >&2 || true
+        arca_die "systemctl enable --now arca-storage-mover failed on $n"
     }
 }
 
@@ -474,6 +511,211 @@ scenario_upgrade() {
     fi
 }
 
+# --- s3-shared helpers ---
+
+node_url() { printf 'http://%s/artifactory\n' "$(node_addr "$1")"; }
+storage_json() { lcurl -f "$(node_url "$1")/api/system/storage"; }
+node_file_lacks() { ! e2e_node_exec "$1" grep -qF -- "$3" "$2"; }
+node_lacks_path() { ! e2e_node_exec "$1" test -e "$2"; }
+movers_journal_has() {
+    local n
+    for n in "${NODES[@]}"; do e2e_node_journal "$n" arca-storage-mover; done | grep -qF -- "$1"
+}
+# The eventual queue's committed uploads (_add/<sha256>) in the shared data dir, seen from the host.
+S3_ADD_DIR=""
+queue_adds() {
+    find "$S3_ADD_DIR" -maxdepth 1 -type f -regextype posix-extended -regex '.*/[0-9a-f]{64}' 2>/dev/null | wc -l
+}
+queue_empty() { [[ -d "$S3_ADD_DIR" ]] && (($(queue_adds) == 0)); }
+# s3_has [--quiet] MANIFEST… — every artifact of the manifests is an object file in s3s-fs's bucket whose SHA-256
+# is its name
+s3_has() {
+    local a=() m
+    [[ "$1" == --quiet ]] && a+=(--quiet) && shift
+    for m in "$@"; do a+=(--manifest "$m"); done
+    python3 "$E2E_DIR_/client.py" objects --dir "$E2E_S3_OBJECTS" "${a[@]}"
+}
+s3_drained() { queue_empty && s3_has --quiet "$@"; }
+# poll TIMEOUT DESC CMD… — arca_wait_for with a 0.5 s period (the checks hash files)
+poll() {
+    local timeout=$1 desc=$2 deadline
+    shift 2
+    deadline=$((SECONDS + timeout))
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            arca_warn "timed out after ${timeout}s waiting for $desc"
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+# deploy_batch NAME COUNT — COUNT random artifacts through HAProxy into s3-local; every one must be acknowledged
+# 201 with its sha256. Manifest ("path sha256 size node" lines): $E2E_WORK/s3-NAME.manifest
+deploy_batch() {
+    local name=$1 count=$2 out
+    out=$(python3 "$E2E_DIR_/client.py" deploy --url "$LB" --repo s3-local --password "$ADMIN_PW" --count "$count" \
+        --prefix "$name" --manifest "$E2E_WORK/s3-$name.manifest" --threads 4) ||
+        arca_die "$SCENARIO: $name: not every deploy was acknowledged 201: $out"
+    printf '%s\n' "$out" >"$E2E_WORK/logs/s3-deploy-$name.json"
+    check "$name: $count deploys through HAProxy answered 201 with the right sha256" \
+        test "$(json 'd["deployed"]' <<<"$out")" = "$count"
+    result "${name}_deploys" "$count($(json '",".join(f"{k}:{v}" for k, v in sorted(d["by_node"].items()))' <<<"$out"))"
+}
+# resolve_everywhere DESC MANIFEST… — every node, asked directly, serves every artifact with the right sha256
+resolve_everywhere() {
+    local desc=$1 a=() m n out
+    shift
+    for n in "${NODES[@]}"; do a+=(--url "$(node_url "$n")"); done
+    for m in "$@"; do a+=(--manifest "$m"); done
+    out=$(python3 "$E2E_DIR_/client.py" verify --password "$ADMIN_PW" "${a[@]}") ||
+        arca_die "$SCENARIO: FAILED: $desc: $out"
+    arca_log "$SCENARIO: ok: $desc: $(json 'd["artifacts"]' <<<"$out") artifacts on ${#NODES[@]} nodes, right sha256"
+}
+# The uploads the movers' journals report ("…; since the last report N uploaded, …"), all nodes together.
+journal_uploaded() {
+    local n
+    for n in "${NODES[@]}"; do e2e_node_journal "$n" arca-storage-mover; done |
+        grep -o 'since the last report [0-9]* uploaded' | awk '{s += $5} END {print s + 0}'
+}
+# uploads_sum NODE… — the sum of the movers' "uploaded" counters (since each mover started), from
+# /api/system/storage of each node
+uploads_sum() {
+    local n sum=0 v
+    for n in "$@"; do
+        v=$(storage_json "$n" | json 'd["mover"]["uploaded"]') || return 1
+        sum=$((sum + v))
+    done
+    printf '%s\n' "$sum"
+}
+uploads_by_node() {
+    local n
+    for n in "${NODES[@]}"; do
+        printf '%s:%s\n' "$n" "$(storage_json "$n" | json 'd["mover"]["uploaded"] if d["mover"] else "-"')"
+    done | paste -sd,
+}
+journal_uploaded_ge() { (($(journal_uploaded) >= $1)); }
+mover_unreachable_seen() {
+    local n
+    for n in "${NODES[@]}"; do
+        [[ "$(storage_json "$n" | json 'd["mover"]["objectStoreReachable"]')" == False ]] && return 0
+    done
+    return 1
+}
+
+# s3-storage-v3 on s3s-fs (on the host), three HA nodes whose eventual queue is in the shared data dir: every node's
+# storage mover drains the one queue (issue 5).
+scenario_s3_shared() {
+    local n f s t0 up0 up1 b1 b2 b3 extra before
+    e2e_s3_setup "$SCENARIO"
+    # Short queue and retry periods, so that outages and drains show within seconds (docs/storage-mover.md).
+    extra='    <provider id="eventual" type="eventual">
+        <dispatcherInterval>1000</dispatcherInterval>
+    </provider>
+    <provider id="retry" type="retry">
+        <interval>500</interval>
+        <maxTrys>2</maxTrys>
+    </provider>
+'
+    f=$E2E_WORK/s3-shared-binarystore.xml
+    e2e_s3_binarystore s3-storage-v3 "$extra" >"$f"
+    cluster_up --binarystore "$f"
+    t0=$SECONDS
+    S3_ADD_DIR=$E2E_SHARED/data/eventual/_add
+    b1=$E2E_WORK/s3-batch.manifest b2=$E2E_WORK/s3-outage.manifest b3=$E2E_WORK/s3-n1mover.manifest
+
+    # 1. configuration as the operator wrote it, as the nodes run it
+    for n in "${NODES[@]}"; do
+        check "$n: binarystore.xml has no plain-text secret key left after the first start" \
+            node_file_lacks "$n" /etc/arca/binarystore.xml "$E2E_S3_SECRET_KEY"
+        check "$n: credential sealed in place (enc:v1:)" \
+            e2e_node_exec "$n" grep -qF '<credential>enc:v1:' /etc/arca/binarystore.xml
+        check "$n: identity sealed in place (enc:v1:)" \
+            e2e_node_exec "$n" grep -qF '<identity>enc:v1:' /etc/arca/binarystore.xml
+        check "$n: journal shows the chain cache-fs -> eventual -> retry -> s3-storage-v3" \
+            journal_has "$n" "cache-fs -> eventual -> retry -> s3-storage-v3"
+        check "$n: systemctl is-active arca-storage-mover" e2e_node_exec "$n" systemctl is-active --quiet arca-storage-mover
+        check "$n: no node-local eventual queue (/var/lib/arca/data/eventual absent)" \
+            node_lacks_path "$n" /var/lib/arca/data/eventual
+    done
+    check "the eventual queue is in the shared data dir (/mnt/shared/data/eventual/_add)" test -d "$S3_ADD_DIR"
+    create_repo "$LB" s3-local
+
+    # 2. deploys through HAProxy; every node resolves them; the movers put them all in S3
+    deploy_batch batch 50
+    resolve_everywhere "every node resolves the batch (before or while it moves)" "$b1"
+    before=$SECONDS
+    poll 60 "the batch in S3 and the shared _add dir empty" s3_drained "$b1" || {
+        s3_has "$b1" >&2 || true
+        arca_die "$SCENARIO: the batch did not reach S3 within 60 s ($(queue_adds) entries left in _add)"
+    }
+    result batch_drain_s "$((SECONDS - before))"
+    s=$(s3_has "$b1")
+    check "every batch object is in S3 with its sha256 ($s)" test "$(json 'd["present"]' <<<"$s")" = 50
+    up0=$(uploads_sum "${NODES[@]}") || arca_die "$SCENARIO: no mover report in /api/system/storage of every node"
+    result batch_uploads "$up0($(uploads_by_node))"
+    check "the three movers uploaded each object exactly once (sum of their 'uploaded': $up0)" test "$up0" = 50
+    # Each mover logs what it moved when the queue drains (and every minute while it is not empty).
+    poll 10 "the movers' journals to report all 50 uploads" journal_uploaded_ge 50 || true
+    check "journalctl -u arca-storage-mover reports uploads ($(journal_uploaded) on all nodes)" journal_uploaded_ge 1
+    result journal_uploaded "$(journal_uploaded)"
+    s=$(storage_json n2) || arca_die "GET /api/system/storage on n2 failed"
+    printf '%s\n' "$s" >"$E2E_WORK/logs/s3-storage-n2.json"
+    check "n2: /api/system/storage shows the chain" \
+        test "$(json 'd["chain"]' <<<"$s")" = "cache-fs -> eventual -> retry -> s3-storage-v3"
+    check "n2: /api/system/storage: backlog 0" test "$(json 'd["backlog"]["adds"]' <<<"$s")" = 0
+    check "n2: /api/system/storage: the mover's report (eventual, object store reachable)" \
+        test "$(json 'd["mover"]["eventual"], d["mover"]["objectStoreReachable"]' <<<"$s")" = "(True, True)"
+    resolve_everywhere "every node resolves the batch once it is only in S3 (or a cache)" "$b1"
+
+    # 3. S3 down while deploying: every deploy acknowledged, served from the shared queue, uploaded once S3 is back
+    e2e_s3_stop
+    before=$SECONDS
+    deploy_batch outage 20
+    resolve_everywhere "every node resolves what was deployed during the outage" "$b2"
+    check "the 20 uploads wait in the shared _add dir ($(queue_adds))" test "$(queue_adds)" = 20
+    poll 20 "a mover to report the object store unreachable" mover_unreachable_seen ||
+        arca_die "$SCENARIO: no mover reports objectStoreReachable=false while s3s-fs is down"
+    s=$(storage_json n3) || arca_die "GET /api/system/storage on n3 failed"
+    check "n3: /api/system/storage: backlog 20 during the outage" test "$(json 'd["backlog"]["adds"]' <<<"$s")" = 20
+    check "journalctl -u arca-storage-mover says OBJECT STORE UNREACHABLE" movers_journal_has "OBJECT STORE UNREACHABLE"
+    # a few seconds more of outage: the movers back off
+    while ((SECONDS - before < 8)); do sleep 0.5; done
+    e2e_s3_start
+    result outage_s "$((SECONDS - before))"
+    before=$SECONDS
+    poll 90 "the backlog to drain into S3 after the outage" s3_drained "$b1" "$b2" || {
+        s3_has "$b1" "$b2" >&2 || true
+        arca_die "$SCENARIO: the backlog did not drain within 90 s after S3 came back ($(queue_adds) entries left)"
+    }
+    result outage_drain_s "$((SECONDS - before))"
+    up1=$(uploads_sum "${NODES[@]}") || arca_die "$SCENARIO: no mover report in /api/system/storage of every node"
+    result outage_uploads "$((up1 - up0))($(uploads_by_node))"
+    check "the backlog was uploaded once (uploaded $up0 -> $up1)" test "$((up1 - up0))" = 20
+
+    # 4. n1's mover stopped: the other nodes' movers drain the shared queue, including n1's deploys
+    e2e_node_exec n1 systemctl stop arca-storage-mover
+    check "n1: arca-storage-mover stopped" not_active n1 arca-storage-mover
+    s=$(storage_json n1) || arca_die "GET /api/system/storage on n1 failed"
+    check "n1: /api/system/storage reports that its mover does not answer" \
+        test "$(json 'd["mover"] is None and bool(d.get("moverError"))' <<<"$s")" = True
+    up0=$(uploads_sum n2 n3) || arca_die "$SCENARIO: no mover report in /api/system/storage of n2 and n3"
+    before=$SECONDS
+    deploy_batch n1mover 30
+    check "some of them were deployed through n1" grep -q ' n1$' "$b3"
+    poll 60 "n2's and n3's movers to drain the queue" s3_drained "$b1" "$b2" "$b3" || {
+        s3_has "$b3" >&2 || true
+        arca_die "$SCENARIO: with n1's mover stopped the queue did not drain within 60 s ($(queue_adds) entries left)"
+    }
+    result n1mover_drain_s "$((SECONDS - before))"
+    up1=$(uploads_sum n2 n3) || arca_die "$SCENARIO: no mover report in /api/system/storage of n2 and n3"
+    check "n2 and n3 uploaded all 30 (uploaded $up0 -> $up1)" test "$((up1 - up0))" = 30
+    check "n1's mover is still stopped" not_active n1 arca-storage-mover
+    resolve_everywhere "every node resolves all 100 artifacts" "$b1" "$b2" "$b3"
+    s=$(s3_has "$b1" "$b2" "$b3")
+    result s3_objects "$(json 'd["present"]' <<<"$s")/$(json 'd["expected"]' <<<"$s")"
+    result checks_s "$((SECONDS - t0))"
+}
+
 # ---------------------------------------------------------------------------------------------------------------
 # packages
 
@@ -520,7 +762,7 @@ prepare_packages() {
         src=$E2E_WORK/build1
         build_debs "$src"
     fi
-    ARCA_VERSION=$(e2e_debs_find "$src") || arca_die "no complete arca / arca-common / arca-server .deb set in $src"
+    ARCA_VERSION=$(e2e_debs_find "$src") || arca_die "no complete arca / arca-common / arca-server / arca-storage-mover .deb set in $src"
     e2e_debs_copy "$src" "$E2E_DEBS" "$ARCA_VERSION"
     arca_log "packages under test: version $ARCA_VERSION ($src)"
     if [[ " ${ONLY[*]} " == *" upgrade "* ]]; then
@@ -568,7 +810,7 @@ run_scenario() {
             [[ -e "$RESULTS_DIR/$SCENARIO.reason" ]] || printf '%s\n' "$1" >"$RESULTS_DIR/$SCENARIO.reason"
         }
         arca_log "==== scenario $name ===="
-        "scenario_$name"
+        "scenario_${name//-/_}"
         arca_log "==== scenario $name: PASS ===="
     ) &
     SCEN_PID=$!
@@ -621,7 +863,8 @@ keep_logs() {
     fi
     keep=$(mktemp -d "${ARCA_TEST_TMP:-${TMPDIR:-/tmp}}/arca-e2e-logs.XXXXXX")
     (cd "$E2E_WORK" && tar cf - --exclude='./nodes/*/upper' --exclude='./nodes/*/.#*' --exclude=./target --exclude=./target-next \
-        --exclude=./build1 --exclude=./build2 --exclude=./debs --exclude=./debs2 --exclude=./shared . 2>/dev/null) |
+        --exclude=./build1 --exclude=./build2 --exclude=./debs --exclude=./debs2 --exclude=./shared \
+        --exclude='./s3-*/root' . 2>/dev/null) |
         (cd "$keep" && tar xf -) || true
     arca_log "some scenarios FAILED; logs kept in $keep (logs/, results/, client-*/, nodes/<scenario>-<node>/)"
 }
@@ -635,12 +878,16 @@ main() {
     arca_on_exit stop_scenario
     RESULTS_DIR=$E2E_WORK/results
     mkdir -p "$RESULTS_DIR"
-    if [[ " ${ONLY[*]} " == *" ha "* || " ${ONLY[*]} " == *" failover "* || " ${ONLY[*]} " == *" upgrade "* ]]; then
-        e2e_pg_setup
-    fi
+    local name failed=0
+    # Every scenario but single runs a cluster on PostgreSQL.
+    for name in "${ONLY[@]}"; do
+        if [[ "$name" != single ]]; then
+            e2e_pg_setup
+            break
+        fi
+    done
     e2e_rootfs
     prepare_packages
-    local name failed=0
     for name in "${ONLY[@]}"; do
         run_scenario "$name"
     done

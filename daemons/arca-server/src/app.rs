@@ -277,12 +277,8 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     }
     let heartbeats = membership.spawn();
     crate::gc::spawn(app.clone());
-    // sharding-cluster: every node restores the redundancy of what it holds (the storage
-    // mover idles on this chain, so the server runs it), reconciles its copy records and
-    // sweeps its orphan copies.
-    let cluster_maintenance = storage
-        .cluster()
-        .map(|c| arca_storage::sharding::spawn_maintenance(c.clone(), settings.gc_grace));
+    // sharding-cluster: the redundancy restore, reconcile and orphan sweep of this node's
+    // copies run in arca-storage-mover (it holds the same tier); the server records copies.
 
     // The file store when the chain has one (NFS in HA), else the data dir.
     let data_dir = match &resolved.plan.backend {
@@ -378,9 +374,6 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         },
     }
     heartbeats.abort();
-    if let Some(task) = &cluster_maintenance {
-        task.abort();
-    }
     match membership.leave().await {
         Ok(()) => {
             tracing::info!(arca_node_id = %node_id, "left the cluster: state STOPPED, locks released")

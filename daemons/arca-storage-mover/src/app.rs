@@ -1,23 +1,29 @@
 //! Start-up, main loop and shutdown of `arca-storage-mover`.
 //!
-//! Order: config check (nothing started on error) → storage plan → without an eventual queue:
-//! idle (still `READY=1` with the watchdog: the unit is installed on every node, whatever its
-//! chain) → master key → database → object store (+ `testConnection`; an unreachable store is
-//! logged loudly and retried, never fatal: the queue keeps everything) → queue → control socket
-//! → `READY=1` → dispatcher until SIGTERM → `STOPPING=1`, in-flight transfers finish or are
-//! abandoned (entries stay queued) → exit 0.
+//! Order: config check (nothing started on error) → storage plan → a chain with nothing to do
+//! (no eventual queue, no sharding-cluster): idle (still `READY=1` with the watchdog: the unit
+//! is installed on every node, whatever its chain) → master key → database → object store
+//! (+ `testConnection`; an unreachable store is logged loudly and retried, never fatal: the
+//! queue keeps everything) → sharding-cluster tier (its maintenance: redundancy restore,
+//! reconcile, orphan sweep, every `checkPeriod`) → control socket → `READY=1` → dispatcher
+//! until SIGTERM → `STOPPING=1`, in-flight transfers finish or are abandoned (entries stay
+//! queued) → exit 0.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use arca_cluster::Identity;
 use arca_cluster::bootstrap::connect_database;
 use arca_cluster::storage::load_storage;
-use arca_config::storage_plan::{BackendSpec, ClusterLocalSpec, ObjectStoreSpec, StoragePlan};
-use arca_config::{DbProperties, HaNodeProperties, Home, MasterKey};
+use arca_config::storage_plan::{
+    BackendSpec, ClusterLocalSpec, ClusterSpec, ObjectStoreSpec, StoragePlan,
+};
+use arca_config::{DbProperties, HaNodeProperties, Home, MasterKey, SystemProperties};
+use arca_crypto::master_key::RequestSigner;
+use arca_db::Db;
 use arca_runtime::{Control, Heartbeat, Notifier};
-use arca_storage::{Claimer, EventualQueue, ObjectStore};
+use arca_storage::{Claimer, ClusterContext, ClusterTier, EventualQueue, ObjectStore};
 use tokio::sync::{Notify, watch};
 
 use crate::control::ControlSocket;
@@ -32,17 +38,36 @@ const LOOP_MAX_AGE: Duration = Duration::from_secs(30);
 pub fn check_config(home: &Home) -> anyhow::Result<String> {
     arca_config::require_valid(home)?;
     let (_, plan) = load_plan(home)?;
-    Ok(match queued_backend(&plan) {
-        Some((_, queue)) => format!(
-            "chain {}: moving {} to the object store",
-            plan.description,
-            queue.display()
-        ),
-        None => format!(
-            "chain {} has no eventual queue: the mover idles",
+    Ok(describe_work(&plan))
+}
+
+/// What the mover does for `plan`, in one line.
+fn describe_work(plan: &StoragePlan) -> String {
+    let mut work = Vec::new();
+    if let Some((_, queue)) = queued_backend(plan) {
+        work.push(format!("moving {} to the object store", queue.display()));
+    }
+    if let Some(cluster) = cluster_spec(plan) {
+        work.push(format!(
+            "restoring the redundancy ({}) of sharding-cluster '{}'",
+            cluster.redundancy, cluster.id
+        ));
+    }
+    if work.is_empty() {
+        return format!(
+            "chain {} has no eventual queue and no sharding-cluster: the mover idles",
             plan.description
-        ),
-    })
+        );
+    }
+    format!("chain {}: {}", plan.description, work.join("; "))
+}
+
+/// The sharding-cluster of the chain, if it is one.
+fn cluster_spec(plan: &StoragePlan) -> Option<&ClusterSpec> {
+    match &plan.backend {
+        BackendSpec::Cluster(c) => Some(c),
+        BackendSpec::FileSystem(_) | BackendSpec::ObjectStore(_) => None,
+    }
 }
 
 fn load_plan(home: &Home) -> anyhow::Result<(Identity, StoragePlan)> {
@@ -79,43 +104,58 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     let stats = Arc::new(Stats::default());
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let (view, ready, runner) = match queued_backend(&plan) {
-        None => {
-            let msg = format!(
-                "idle: chain '{}' has no eventual queue, nothing to move",
-                plan.description
-            );
-            tracing::info!("{msg}");
-            let view = StatusView {
-                chain: plan.description.clone(),
-                queue: None,
-                stats,
-            };
-            let runner = tokio::spawn(mover::idle(stop_rx, heartbeat.clone()));
-            (view, msg, runner)
-        }
-        Some((spec, _)) => {
-            let mover = open_mover(&home, &identity, &plan, spec, stats, &notifier).await?;
-            let ready = format!(
-                "moving {} to {} ({} workers, scan every {} ms)",
-                mover.queue.dir().display(),
-                mover.store.describe(),
-                mover.workers,
-                mover.interval.as_millis()
-            );
-            let view = StatusView {
-                chain: plan.description.clone(),
-                queue: Some(mover.queue.clone()),
-                stats: mover.stats.clone(),
-            };
-            let runner = tokio::spawn(Arc::new(mover).run(
-                stop_rx,
-                wake.clone(),
-                heartbeat.clone(),
-                notifier.clone(),
+    let queued = queued_backend(&plan);
+    let cluster = cluster_spec(&plan);
+    let mut maintenance = None;
+    let (view, ready, runner) = if queued.is_none() && cluster.is_none() {
+        let msg = format!("idle: {}", describe_work(&plan));
+        tracing::info!("{msg}");
+        let view = StatusView {
+            chain: plan.description.clone(),
+            queue: None,
+            cluster: None,
+            stats,
+        };
+        let runner = tokio::spawn(mover::idle(stop_rx, heartbeat.clone()));
+        (view, msg, runner)
+    } else {
+        let opened = open_work(&home, &identity, &plan, stats.clone(), &notifier).await?;
+        maintenance = opened.cluster.as_ref().map(|tier| {
+            arca_storage::sharding::spawn_maintenance(tier.clone(), opened.orphan_grace)
+        });
+        let view = StatusView {
+            chain: plan.description.clone(),
+            queue: opened.mover.as_ref().map(|m| m.queue.clone()),
+            cluster: opened.cluster.clone(),
+            stats,
+        };
+        let mut ready = Vec::new();
+        let runner = match opened.mover {
+            Some(mover) => {
+                ready.push(format!(
+                    "moving {} to {} ({} workers, scan every {} ms)",
+                    mover.queue.dir().display(),
+                    mover.store.describe(),
+                    mover.workers,
+                    mover.interval.as_millis()
+                ));
+                tokio::spawn(Arc::new(mover).run(
+                    stop_rx,
+                    wake.clone(),
+                    heartbeat.clone(),
+                    notifier.clone(),
+                ))
+            }
+            None => tokio::spawn(mover::idle(stop_rx, heartbeat.clone())),
+        };
+        if let Some(tier) = &opened.cluster {
+            ready.push(format!(
+                "restoring redundancy {} every {} ms",
+                tier.redundancy(),
+                tier.check_period().as_millis()
             ));
-            (view, ready, runner)
         }
+        (view, ready.join("; "), runner)
     };
     let mut runner = runner;
 
@@ -138,7 +178,7 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
         tokio::select! {
             joined = &mut runner => {
                 server.abort();
-                bail!("the dispatcher stopped unexpectedly: {joined:?}");
+                anyhow::bail!("the dispatcher stopped unexpectedly: {joined:?}");
             }
             msg = control.recv() => match msg {
                 Some(Control::Reload) => {
@@ -170,6 +210,9 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
             },
         }
     }
+    if let Some(m) = maintenance {
+        m.abort();
+    }
     // Dropping the server task drops the socket, which removes its file.
     server.abort();
     let _ = server.await;
@@ -177,27 +220,35 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Everything the dispatcher needs; an unreachable object store is not an error here.
-async fn open_mover(
+/// What a mover with work opened.
+struct Opened {
+    /// The queue's dispatcher (chains with an eventual queue).
+    mover: Option<Mover>,
+    /// The sharding-cluster tier whose maintenance this mover runs.
+    cluster: Option<ClusterTier>,
+    /// `arca.gc.grace.secs`: how old an unreferenced copy must be before the sweep removes it.
+    orphan_grace: Duration,
+}
+
+/// Everything the dispatcher and the cluster maintenance need; an unreachable object store
+/// is not an error here.
+async fn open_work(
     home: &Home,
     identity: &Identity,
     plan: &StoragePlan,
-    spec: &ObjectStoreSpec,
     stats: Arc<Stats>,
     notifier: &Notifier,
-) -> anyhow::Result<Mover> {
-    let Some(eventual) = spec.eventual.as_ref() else {
-        bail!("chain '{}' has no eventual queue", plan.description);
-    };
+) -> anyhow::Result<Opened> {
     notifier.status("loading the master key");
     let key = MasterKey::load(home)?.ok_or_else(|| {
         anyhow!(
             "{} is missing: arca-server creates it at its first start (a cluster node gets a \
-             copy of the cluster's); the mover needs it for the database and object-store \
-             credentials",
+             copy of the cluster's); the mover needs it for the database, the object-store \
+             credentials and the requests to the other nodes",
             home.master_key().display()
         )
     })?;
+    let sys = SystemProperties::load(home)?;
 
     notifier.status("opening database");
     let db = {
@@ -213,11 +264,66 @@ async fn open_mover(
     };
     db.ping().await.context("connecting to the database")?;
 
+    let store = match queued_backend(plan) {
+        Some((spec, _)) => Some((
+            spec,
+            open_object_store(home, identity, &key, spec, &stats, notifier).await?,
+        )),
+        None => None,
+    };
+    let cluster = match cluster_spec(plan) {
+        Some(spec) => {
+            notifier.status("opening the sharding-cluster");
+            // The server's staging dir for this node (the tier opens it; the mover stages
+            // nothing).
+            let staging = if identity.is_ha() {
+                plan.staging_dir.join(&identity.node_id)
+            } else {
+                plan.staging_dir.clone()
+            };
+            let ctx = ClusterContext {
+                db: db.clone(),
+                signer: RequestSigner::new(key.bytes()),
+                node_id: identity.node_id.clone(),
+                stale: Duration::from_secs(sys.ha_stale_secs()?),
+            };
+            let objects = store.as_ref().map(|(_, s)| s.clone());
+            Some(ClusterTier::open(spec, staging, &ctx, objects)?)
+        }
+        None => None,
+    };
+    let mover = match store {
+        Some((spec, store)) => Some(queue_mover(
+            identity,
+            plan,
+            spec,
+            store,
+            db,
+            cluster.clone(),
+            stats,
+        )?),
+        None => None,
+    };
+    Ok(Opened {
+        mover,
+        cluster,
+        orphan_grace: Duration::from_secs(sys.gc_grace_secs()?),
+    })
+}
+
+/// The object store with the credentials as the server sealed them in binarystore.xml (the
+/// mover never rewrites the file); `testConnection` failing is logged, not fatal.
+async fn open_object_store(
+    home: &Home,
+    identity: &Identity,
+    key: &MasterKey,
+    spec: &ObjectStoreSpec,
+    stats: &Stats,
+    notifier: &Notifier,
+) -> anyhow::Result<ObjectStore> {
     notifier.status("connecting to the object store");
-    // The credentials as the server sealed them in binarystore.xml (the mover never rewrites
-    // the file).
     let storage = {
-        let (home, identity) = (home.clone(), identity.clone());
+        let (home, identity, key) = (home.clone(), identity.clone(), key.clone());
         tokio::task::spawn_blocking(move || load_storage(&home, &identity, &key, false))
             .await
             .context("storage config worker")??
@@ -247,7 +353,22 @@ async fn open_mover(
             }
         }
     }
+    Ok(store)
+}
 
+/// The dispatcher of the chain's eventual queue.
+fn queue_mover(
+    identity: &Identity,
+    plan: &StoragePlan,
+    spec: &ObjectStoreSpec,
+    store: ObjectStore,
+    db: Db,
+    cluster: Option<ClusterTier>,
+    stats: Arc<Stats>,
+) -> anyhow::Result<Mover> {
+    let Some(eventual) = spec.eventual.as_ref() else {
+        anyhow::bail!("chain '{}' has no eventual queue", plan.description);
+    };
     let queue = EventualQueue::open(eventual)?;
     Ok(Mover {
         queue,
@@ -258,5 +379,6 @@ async fn open_mover(
         workers: eventual.workers.max(1),
         interval: eventual.dispatcher_interval.max(Duration::from_millis(10)),
         stats,
+        cluster,
     })
 }

@@ -8,8 +8,10 @@
 //! other failure backs off that entry alone.
 //!
 //! - upload: claim `_add/<sha>` → hash it (the content must match its name, else it is
-//!   quarantined) → `put_file` with retries, refreshing the claim meanwhile → remove the local
-//!   file (unless it was replaced by a new deploy of the same content) → release the claim;
+//!   quarantined) → `put_file` with retries, refreshing the claim meanwhile (an
+//!   `eventual-cluster` skips the upload when another holder's mover already stored the
+//!   object) → remove the local file (unless it was replaced by a new deploy of the same
+//!   content) → release the claim (→ `eventual-cluster`: forget this node's copy row);
 //! - delete: claim `_delete/<sha>` and `_add/<sha>` (no upload of that content may run) → in a
 //!   DB write transaction: if the binary is known again, drop the request; else delete the
 //!   object (one try: a deploy waits for this transaction), a leftover pending upload of the
@@ -26,8 +28,8 @@ use arca_db::{Db, DbError, items};
 use arca_runtime::{Heartbeat, Notifier};
 use arca_storage::mover_proto::{BacklogStatus, MoverStatus};
 use arca_storage::{
-    Backlog, Claim, Claimer, EntryKind, EventualQueue, MAX_BACKOFF, ObjectStore, StorageError,
-    with_retry,
+    Backlog, Claim, Claimer, ClusterTier, EntryKind, EventualQueue, MAX_BACKOFF, ObjectStore,
+    StorageError, with_retry,
 };
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -134,8 +136,10 @@ fn decode_reachable(v: u8) -> Option<bool> {
 #[derive(Debug, Clone)]
 pub struct StatusView {
     pub chain: String,
-    /// `None` when the chain has no eventual queue (the mover idles).
+    /// `None` when the chain has no eventual queue.
     pub queue: Option<EventualQueue>,
+    /// A sharding-cluster's tier, whose redundancy this mover restores.
+    pub cluster: Option<ClusterTier>,
     pub stats: Arc<Stats>,
 }
 
@@ -158,6 +162,8 @@ impl StatusView {
             failures,
             last_error: self.stats.last_error(),
             object_store_reachable: self.stats.reachable(),
+            redundancy: self.cluster.as_ref().map(ClusterTier::redundancy),
+            last_restore: self.cluster.as_ref().and_then(ClusterTier::last_restore),
         }
     }
 }
@@ -173,6 +179,8 @@ pub struct Mover {
     pub workers: usize,
     pub interval: Duration,
     pub stats: Arc<Stats>,
+    /// `eventual-cluster`: the sharding-cluster whose copy rows follow the queue.
+    pub cluster: Option<ClusterTier>,
 }
 
 type Key = (EntryKind, String);
@@ -561,13 +569,19 @@ impl Mover {
         }
         let path = self.queue.entry_path(EntryKind::Add, sha)?;
         let started = Instant::now();
-        tracing::debug!(arca_sha256 = sha, size = sums.size, "upload started");
-        let upload = with_retry(&self.retry, "upload to the object store", || {
-            self.store.put_file(&path, &sums)
-        });
-        match self.while_claimed(&[&claim], upload).await {
-            None => return Ok(Outcome::Skipped("claim lost")),
-            Some(result) => result?,
+        // Each holder of an eventual-cluster copy queues it: the first mover uploads, the
+        // others find the object there (the object store verified its size and MD5 then).
+        let stored_by_another = self.cluster.is_some()
+            && matches!(self.store.head(sha).await, Ok(Some(size)) if size == sums.size);
+        if !stored_by_another {
+            tracing::debug!(arca_sha256 = sha, size = sums.size, "upload started");
+            let upload = with_retry(&self.retry, "upload to the object store", || {
+                self.store.put_file(&path, &sums)
+            });
+            match self.while_claimed(&[&claim], upload).await {
+                None => return Ok(Outcome::Skipped("claim lost")),
+                Some(result) => result?,
+            }
         }
         // The object is verified in the store: the local copy may go, unless a new deploy of
         // the same content replaced it meanwhile (that one is uploaded again, harmlessly).
@@ -576,11 +590,16 @@ impl Mover {
         blocking(move || queue.remove_entry(EntryKind::Add, &owned, Some(&seen))).await?;
         let c = Arc::clone(&claim);
         blocking(move || c.release()).await?;
+        if let Some(cluster) = &self.cluster {
+            // The binary is durable in the object store: this node no longer holds a copy.
+            cluster.note_local_copy_gone(sha);
+        }
         self.stats.uploaded.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
             arca_sha256 = sha,
             size = sums.size,
             ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            already_stored = stored_by_another,
             "uploaded"
         );
         Ok(Outcome::Uploaded)

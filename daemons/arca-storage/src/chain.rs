@@ -13,7 +13,9 @@
 //! 4. [`Storage::after_commit`] copies the upload into the cache.
 //!
 //! Read path: [`Storage::locate`] tries the cache, then the node's own persistent copy (file
-//! store, or an upload still waiting in the eventual queue), then the object store. Remote
+//! store, or an upload still waiting in the eventual queue), then the peers of a
+//! sharding-cluster (for `cluster-s3-storage-v3`: the peers recorded as holding a copy not
+//! uploaded yet), then the object store, then (sharding-cluster) any other peer. Remote
 //! copies are downloaded into the cache (or a temp file) and verified against the SHA-256
 //! before they are served; local copies are verified by the reader while it streams them,
 //! and a corrupt copy is moved to quarantine with [`Storage::quarantine`], so the next
@@ -23,13 +25,16 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arca_config::storage_plan::{BackendSpec, ObjectStoreSpec, RetrySpec, StoragePlan};
+use arca_config::storage_plan::{
+    BackendSpec, ClusterLocalSpec, ObjectStoreSpec, RetrySpec, StoragePlan,
+};
 
 use crate::cache::{CacheFs, CacheUsage};
 use crate::eventual::{Backlog, EventualQueue};
+use crate::own_store::{OwnStore, quarantine_path};
 use crate::retry::with_retry;
 use crate::s3::ObjectStore;
-use crate::sharding::{ClusterContext, ClusterTier};
+use crate::sharding::{ClusterContext, ClusterTier, PeerScope};
 use crate::store::TempFile;
 use crate::{Checksums, FileStore, StagedBlob, StorageError, Upload};
 
@@ -104,7 +109,12 @@ pub struct StorageSummary {
 enum Backend {
     FileSystem(FileStore),
     ObjectStore(ObjectTier),
-    Cluster(ClusterTier),
+    /// A sharding-cluster; `objects` is the object store below its `eventual-cluster` queues
+    /// (`cluster-s3-storage-v3`), with the node's own queue as its `eventual`.
+    Cluster {
+        tier: ClusterTier,
+        objects: Option<ObjectTier>,
+    },
 }
 
 #[derive(Debug)]
@@ -166,9 +176,18 @@ impl Storage {
                         ),
                     });
                 };
-                let tier = ClusterTier::open(spec, staging_dir, ctx)?;
-                let store = tier.local_store().clone();
-                (Backend::Cluster(tier), store)
+                let objects = match &spec.local {
+                    ClusterLocalSpec::ObjectStore(os) => Some(ObjectTier::open(os, &opts).await?),
+                    ClusterLocalSpec::StateAware(_) => None,
+                };
+                let tier = ClusterTier::open(
+                    spec,
+                    staging_dir,
+                    ctx,
+                    objects.as_ref().map(|o| o.objects.clone()),
+                )?;
+                let staging = tier.staging().clone();
+                (Backend::Cluster { tier, objects }, staging)
             }
         };
         Ok(Storage {
@@ -197,30 +216,35 @@ impl Storage {
         match &self.inner.backend {
             Backend::FileSystem(store) => Some(store),
             Backend::ObjectStore(_) => None,
-            Backend::Cluster(c) => Some(c.local_store()),
+            Backend::Cluster { tier, .. } => match tier.own() {
+                OwnStore::Files(store) => Some(store),
+                OwnStore::Queue(_) => None,
+            },
         }
     }
 
     /// The eventual queue, if the chain has one.
     pub fn eventual(&self) -> Option<&EventualQueue> {
+        self.object_tier().and_then(|t| t.eventual.as_ref())
+    }
+
+    fn object_tier(&self) -> Option<&ObjectTier> {
         match &self.inner.backend {
-            Backend::ObjectStore(t) => t.eventual.as_ref(),
-            Backend::FileSystem(_) | Backend::Cluster(_) => None,
+            Backend::ObjectStore(t) => Some(t),
+            Backend::Cluster { objects, .. } => objects.as_ref(),
+            Backend::FileSystem(_) => None,
         }
     }
 
     /// The object store, if the chain has one.
     pub fn object_store(&self) -> Option<&ObjectStore> {
-        match &self.inner.backend {
-            Backend::ObjectStore(t) => Some(&t.objects),
-            Backend::FileSystem(_) | Backend::Cluster(_) => None,
-        }
+        self.object_tier().map(|t| &t.objects)
     }
 
     /// The sharding-cluster tier, if the chain is one.
     pub fn cluster(&self) -> Option<&ClusterTier> {
         match &self.inner.backend {
-            Backend::Cluster(c) => Some(c),
+            Backend::Cluster { tier, .. } => Some(tier),
             Backend::FileSystem(_) | Backend::ObjectStore(_) => None,
         }
     }
@@ -247,9 +271,12 @@ impl Storage {
             })
             .await?;
         }
-        // sharding-cluster: copies on peers, so the binary has its redundancy at commit
-        if let Backend::Cluster(c) = &self.inner.backend {
-            c.replicate(staged.path(), staged.checksums()).await?;
+        // sharding-cluster: copies on peers, so the binary has its redundancy at commit —
+        // unless it is known and below an object store (uploaded, or queued on its holders)
+        if let Backend::Cluster { tier, objects } = &self.inner.backend
+            && !(objects.is_some() && tier.binary_known(&staged.checksums().sha256).await)
+        {
+            tier.replicate(staged.path(), staged.checksums()).await?;
         }
         Ok(())
     }
@@ -267,8 +294,14 @@ impl Storage {
                 staged.commit_into(store)?;
                 Ok(Committed { path, sums })
             }
-            Backend::Cluster(c) => {
-                let path = c.commit_local(staged)?.unwrap_or_default();
+            Backend::Cluster {
+                objects: Some(_), ..
+            } if known => Ok(Committed {
+                path: PathBuf::new(),
+                sums,
+            }),
+            Backend::Cluster { tier, .. } => {
+                let path = tier.commit_local(staged)?.unwrap_or_default();
                 Ok(Committed { path, sums })
             }
             Backend::ObjectStore(t) => match &t.eventual {
@@ -313,10 +346,10 @@ impl Storage {
     /// After the transaction committed: copy the upload into the cache (unless
     /// `skipDuringUpload`). Best effort.
     pub fn after_commit(&self, committed: &Committed) {
-        if let Backend::Cluster(c) = &self.inner.backend
+        if let Backend::Cluster { tier, .. } = &self.inner.backend
             && !committed.path.as_os_str().is_empty()
         {
-            c.note_local_copy(&committed.sums.sha256);
+            tier.note_local_copy(&committed.sums.sha256);
         }
         let Some(cache) = &self.inner.cache else {
             return;
@@ -349,10 +382,9 @@ impl Storage {
                     return Ok(Some(local(store.blob_path(sha256)?, Tier::FileStore)));
                 }
             }
-            Backend::Cluster(c) => {
-                let store = c.local_store();
-                if store.contains(sha256)? {
-                    return Ok(Some(local(store.blob_path(sha256)?, Tier::FileStore)));
+            Backend::Cluster { tier, .. } => {
+                if let Some(found) = own_copy(tier.own(), sha256)? {
+                    return Ok(Some(found));
                 }
             }
             Backend::ObjectStore(t) => {
@@ -382,9 +414,45 @@ impl Storage {
                 })
                 .await
             }
-            Backend::Cluster(c) => {
+            Backend::Cluster {
+                tier,
+                objects: None,
+            } => {
                 self.fetch_into(sha256, size, Tier::Peer, |dest| async move {
-                    c.fetch(sha256, size, &dest).await
+                    tier.fetch(sha256, size, &dest, PeerScope::All).await
+                })
+                .await
+            }
+            Backend::Cluster {
+                tier,
+                objects: Some(t),
+            } => {
+                // A binary not uploaded yet is on the nodes that recorded a copy; most
+                // binaries are in the object store; the rows may lag behind, so the other
+                // peers are asked last.
+                let from_holders = self
+                    .fetch_into(sha256, size, Tier::Peer, |dest| async move {
+                        tier.fetch(sha256, size, &dest, PeerScope::Recorded).await
+                    })
+                    .await;
+                match from_holders {
+                    Err(StorageError::NotFound(_)) => {}
+                    other => return other,
+                }
+                let from_store = self
+                    .fetch_into(sha256, size, Tier::ObjectStore, |dest| async move {
+                        with_retry(&t.retry, "download from the object store", || {
+                            t.objects.download_to(sha256, &dest)
+                        })
+                        .await
+                    })
+                    .await;
+                match from_store {
+                    Err(StorageError::NotFound(_)) => {}
+                    other => return other,
+                }
+                self.fetch_into(sha256, size, Tier::Peer, |dest| async move {
+                    tier.fetch(sha256, size, &dest, PeerScope::Unrecorded).await
                 })
                 .await
             }
@@ -395,18 +463,13 @@ impl Storage {
     /// no cache, no network. What the peer endpoint serves, so a peer request never travels
     /// on to another node.
     pub fn locate_own(&self, sha256: &str) -> Result<Option<Located>, StorageError> {
-        let Some(store) = self.file_store() else {
-            return Ok(None);
-        };
-        if !store.contains(sha256)? {
-            return Ok(None);
+        match &self.inner.backend {
+            Backend::Cluster { tier, .. } => own_copy(tier.own(), sha256),
+            _ => match self.file_store() {
+                Some(store) => own_copy(&OwnStore::Files(store.clone()), sha256),
+                None => Ok(None),
+            },
         }
-        Ok(Some(Located {
-            path: store.blob_path(sha256)?,
-            tier: Tier::FileStore,
-            verified: false,
-            _temp: None,
-        }))
     }
 
     /// Download a copy from a remote tier with `fetch(dest)`: into the cache when it takes
@@ -456,29 +519,27 @@ impl Storage {
         if located.tier == Tier::Pending || located._temp.is_some() {
             return Ok(());
         }
-        let root = match located.tier {
-            Tier::Cache => self.inner.cache.as_ref().map(|c| c.dir().to_path_buf()),
-            Tier::FileStore => self.file_store().map(|s| s.root().to_path_buf()),
-            _ => None,
-        };
-        let Some(root) = root else { return Ok(()) };
-        let dir = root.join(".quarantine");
-        fs::create_dir_all(&dir).map_err(|e| StorageError::io("create directory", &dir, e))?;
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
-        let dest = dir.join(format!("{sha256}.{stamp}"));
-        fs::rename(&located.path, &dest).map_err(|e| StorageError::io("quarantine", &dest, e))?;
-        if located.tier == Tier::Cache
-            && let Some(c) = &self.inner.cache
-        {
-            c.remove(sha256)?;
-        }
-        if located.tier == Tier::FileStore
-            && let Backend::Cluster(c) = &self.inner.backend
-        {
-            c.note_local_copy_gone(sha256);
+        match located.tier {
+            Tier::Cache => {
+                if let Some(c) = &self.inner.cache {
+                    let dest = quarantine_path(c.dir(), sha256)?;
+                    fs::rename(&located.path, &dest)
+                        .map_err(|e| StorageError::io("quarantine", &dest, e))?;
+                    c.remove(sha256)?;
+                }
+            }
+            Tier::FileStore => match &self.inner.backend {
+                Backend::Cluster { tier, .. } => {
+                    tier.own().quarantine(sha256)?;
+                    tier.note_local_copy_gone(sha256);
+                }
+                _ => {
+                    if let Some(store) = self.file_store() {
+                        OwnStore::Files(store.clone()).quarantine(sha256)?;
+                    }
+                }
+            },
+            _ => {}
         }
         Ok(())
     }
@@ -495,7 +556,12 @@ impl Storage {
             Backend::FileSystem(store) => {
                 store.remove_blob(sha256)?;
             }
-            Backend::Cluster(c) => c.remove(sha256)?,
+            Backend::Cluster { tier, objects } => {
+                tier.remove(sha256)?;
+                if let Some(queue) = objects.as_ref().and_then(|t| t.eventual.as_ref()) {
+                    queue.request_delete(sha256)?;
+                }
+            }
             Backend::ObjectStore(t) => match &t.eventual {
                 Some(queue) => queue.request_delete(sha256)?,
                 None => {
@@ -521,11 +587,14 @@ impl Storage {
     pub fn summary(&self) -> StorageSummary {
         let (backend, file_store_dir, object_store, eventual_dir) = match &self.inner.backend {
             Backend::FileSystem(s) => ("file-system", Some(s.root().to_path_buf()), None, None),
-            Backend::Cluster(c) => (
+            Backend::Cluster { tier, objects } => (
                 "sharding-cluster",
-                Some(c.local_store().root().to_path_buf()),
-                None,
-                None,
+                tier.own()
+                    .queue()
+                    .is_none()
+                    .then(|| tier.own().root().to_path_buf()),
+                objects.as_ref().map(|t| t.objects.describe()),
+                tier.own().queue().map(|q| q.dir().to_path_buf()),
             ),
             Backend::ObjectStore(t) => (
                 "object-store",
@@ -567,6 +636,24 @@ impl ObjectTier {
             objects,
         })
     }
+}
+
+/// This node's own copy of `sha256` in `own`, unverified: a file-store copy, or an upload
+/// waiting in the queue (never quarantined: it may be the only copy).
+fn own_copy(own: &OwnStore, sha256: &str) -> Result<Option<Located>, StorageError> {
+    if !own.contains(sha256)? {
+        return Ok(None);
+    }
+    let tier = match own {
+        OwnStore::Files(_) => Tier::FileStore,
+        OwnStore::Queue(_) => Tier::Pending,
+    };
+    Ok(Some(Located {
+        path: own.path(sha256)?,
+        tier,
+        verified: false,
+        _temp: None,
+    }))
 }
 
 /// The result of [`Storage::commit`]: where the content now is locally (empty path when

@@ -89,6 +89,12 @@ pub struct MoverStatus {
     /// Result of the last object-store request; `null` before the first one or without an
     /// object store.
     pub object_store_reachable: Option<bool>,
+    /// A sharding-cluster's `redundancy` (absent for other chains).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redundancy: Option<u32>,
+    /// What the last redundancy restore did (sharding-cluster; `null` before the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_restore: Option<crate::RestoreReport>,
 }
 
 /// `{"ok":true}` plus the fields of `body` (an object), as one line without the newline.

@@ -1,6 +1,8 @@
-//! `sharding-cluster` over `state-aware` + dynamic `remote`: each binary is kept on
-//! `redundancy` nodes, each node in its own node-local store (the `cluster-file-system`
-//! template).
+//! `sharding-cluster` over a node-local store + dynamic `remote`: each binary is kept on
+//! `redundancy` nodes, each node in its own store ([`OwnStore`]): a `state-aware` file store
+//! (the `cluster-file-system` template), or an `eventual-cluster` queue in front of the object
+//! store (`cluster-s3-storage-v3`: the copies on the nodes only bridge the time until the
+//! storage mover of one holder uploaded the binary; then the holders drop them).
 //!
 //! * Write: [`ClusterTier::replicate`] (before the deploy's DB transaction) pushes the staged
 //!   upload to `redundancy - 1` peers chosen by rendezvous hashing of (SHA-256, node id) among
@@ -18,8 +20,9 @@
 //! * Garbage collection: the collecting node deletes its own copy inside its transaction and
 //!   queues a delete for every recorded holder; a holder deletes only when its database no
 //!   longer knows the binary (its own write transaction waits for the collector's).
-//! * Maintenance ([`spawn_maintenance`], every `checkPeriod` on every node): restore
-//!   redundancy ([`ClusterTier::restore_redundancy`]), and from time to time reconcile the
+//! * Maintenance ([`spawn_maintenance`], every `checkPeriod`, run by each node's
+//!   `arca-storage-mover`): restore redundancy ([`ClusterTier::restore_redundancy`]; binaries
+//!   already in the object store need none), and from time to time reconcile the
 //!   `binary_copies` rows with the disk and sweep orphan copies.
 //!
 //! Bookkeeping lives in the database table `binary_copies` (see `arca_db::copies`); the files
@@ -37,8 +40,10 @@ use arca_db::{Clock, Db, DbError, SystemClock, cluster, copies, items};
 use digest::Digest;
 use tokio::sync::mpsc;
 
+use crate::own_store::OwnStore;
 use crate::remote::{Peer, PeerClient, PeerDelete};
-use crate::{Checksums, FileStore, StagedBlob, StorageError};
+use crate::s3::ObjectStore;
+use crate::{Checksums, EventualQueue, FileStore, StagedBlob, StorageError};
 
 /// What a cluster chain needs besides its plan: the database (node registry, copies) and
 /// this node's identity for signing peer requests.
@@ -74,8 +79,12 @@ pub struct ClusterTier {
 
 #[derive(Debug)]
 struct Inner {
-    /// The `state-aware` store: this node's own copies.
-    local: FileStore,
+    /// This node's own copies.
+    own: OwnStore,
+    /// Where uploads are staged (same filesystem as `own`: committing is a rename).
+    staging: FileStore,
+    /// The object store below an `eventual-cluster` (a binary in it needs no more copies).
+    objects: Option<ObjectStore>,
     write_enabled: bool,
     redundancy: u32,
     lenient_limit: u32,
@@ -90,6 +99,8 @@ struct Inner {
     jobs: mpsc::UnboundedSender<Job>,
     /// Active nodes at the last maintenance round (to warn once when below redundancy).
     last_active: AtomicUsize,
+    /// What the last redundancy restore did (for the mover's status).
+    last_restore: Mutex<Option<RestoreReport>>,
 }
 
 /// The cluster as the node registry shows it.
@@ -112,8 +123,19 @@ enum Job {
     DeleteEverywhere(String),
 }
 
+/// Which peers [`ClusterTier::fetch`] asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerScope {
+    /// Recorded holders first, then every other active peer.
+    All,
+    /// Only the peers recorded as holding a copy.
+    Recorded,
+    /// Only the active peers not recorded as holding one.
+    Unrecorded,
+}
+
 /// What one redundancy restore did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreReport {
     /// Binaries this node holds with fewer than `redundancy` copies on active nodes.
@@ -128,6 +150,8 @@ pub struct RestoreReport {
     pub failed: usize,
     /// This node's copy turned out corrupt or missing (quarantined / forgotten).
     pub bad_local_copies: usize,
+    /// Already in the object store (`cluster-s3-storage-v3`): no copy needed.
+    pub in_object_store: usize,
 }
 
 /// What a reconcile of the rows with the disk changed.
@@ -171,33 +195,48 @@ fn rendezvous<'p>(sha256: &str, peers: impl IntoIterator<Item = &'p Peer>) -> Ve
 }
 
 impl ClusterTier {
-    /// Open the node's own store (`state-aware`), with uploads staged in `staging_dir`, and
-    /// the peer client. Must run inside a tokio runtime (it starts the bookkeeping worker).
+    /// Open the node's own store (`state-aware` files, or the `eventual-cluster` queue whose
+    /// object store is `objects`), with uploads staged in `staging_dir`, and the peer client.
+    /// Must run inside a tokio runtime (it starts the bookkeeping worker).
     pub fn open(
         spec: &ClusterSpec,
         staging_dir: PathBuf,
         ctx: &ClusterContext,
+        objects: Option<ObjectStore>,
     ) -> Result<ClusterTier, StorageError> {
-        let state_aware = match &spec.local {
-            ClusterLocalSpec::StateAware(s) => s,
-            ClusterLocalSpec::ObjectStore(_) => {
-                return Err(StorageError::Unusable {
-                    path: staging_dir,
-                    reason: format!(
-                        "sharding-cluster '{}' over an eventual-cluster object store is not \
-                         supported by this build; use the cluster-file-system template",
-                        spec.id
-                    ),
-                });
+        let (own, staging, write_enabled) = match &spec.local {
+            ClusterLocalSpec::StateAware(state_aware) => {
+                let store = FileStore::open(state_aware.file_store_dir.clone(), staging_dir)?;
+                (
+                    OwnStore::Files(store.clone()),
+                    store,
+                    state_aware.write_enabled,
+                )
+            }
+            ClusterLocalSpec::ObjectStore(os) => {
+                let Some(eventual) = &os.eventual else {
+                    return Err(StorageError::Unusable {
+                        path: staging_dir,
+                        reason: format!(
+                            "sharding-cluster '{}': its object store needs an eventual-cluster \
+                             provider in front of it",
+                            spec.id
+                        ),
+                    });
+                };
+                let queue = EventualQueue::open(eventual)?;
+                let staging = FileStore::open(queue.add_dir().to_path_buf(), staging_dir)?;
+                (OwnStore::Queue(queue), staging, true)
             }
         };
-        let local = FileStore::open(state_aware.file_store_dir.clone(), staging_dir)?;
         let client = PeerClient::new(&spec.remote, ctx.signer.clone(), &ctx.node_id)?;
         let (jobs, rx) = mpsc::unbounded_channel();
         let tier = ClusterTier {
             inner: Arc::new(Inner {
-                local,
-                write_enabled: state_aware.write_enabled,
+                own,
+                staging,
+                objects,
+                write_enabled,
                 redundancy: spec.redundancy.max(1),
                 lenient_limit: spec.lenient_limit.max(1),
                 check_period: spec.remote.check_period,
@@ -208,6 +247,7 @@ impl ClusterTier {
                 view: Mutex::new(None),
                 jobs,
                 last_active: AtomicUsize::new(usize::MAX),
+                last_restore: Mutex::new(None),
             }),
         };
         // The worker holds a weak reference: it ends when the last Storage is dropped.
@@ -216,8 +256,29 @@ impl ClusterTier {
     }
 
     /// This node's own store (what the peer endpoint serves and receives into).
-    pub fn local_store(&self) -> &FileStore {
-        &self.inner.local
+    pub fn own(&self) -> &OwnStore {
+        &self.inner.own
+    }
+
+    /// Where this node stages uploads (committing into [`Self::own`] is a rename).
+    pub fn staging(&self) -> &FileStore {
+        &self.inner.staging
+    }
+
+    /// The object store below the nodes' queues (`cluster-s3-storage-v3`).
+    pub fn object_store(&self) -> Option<&ObjectStore> {
+        self.inner.objects.as_ref()
+    }
+
+    /// Whether the database knows the binary (a failure counts as "no": the caller then does
+    /// the full work).
+    pub async fn binary_known(&self, sha256: &str) -> bool {
+        let sha = sha256.to_owned();
+        self.inner
+            .db
+            .read(move |c| items::binary_known(c, &sha))
+            .await
+            .unwrap_or(false)
     }
 
     /// Whether this node's store takes new copies (`state-aware` `writeEnabled`).
@@ -235,6 +296,15 @@ impl ClusterTier {
 
     pub fn lenient_limit(&self) -> u32 {
         self.inner.lenient_limit
+    }
+
+    /// What the last redundancy restore of [`Self::maintain`] did.
+    pub fn last_restore(&self) -> Option<RestoreReport> {
+        *self
+            .inner
+            .last_restore
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// The `remote` provider's `checkPeriod`: how often maintenance runs.
@@ -445,8 +515,8 @@ impl ClusterTier {
         if !self.inner.write_enabled {
             return Ok(None);
         }
-        let path = self.inner.local.blob_path(&staged.checksums().sha256)?;
-        staged.commit_into(&self.inner.local)?;
+        let path = self.inner.own.path(&staged.checksums().sha256)?;
+        self.inner.own.place(staged)?;
         Ok(Some(path))
     }
 
@@ -470,20 +540,21 @@ impl ClusterTier {
     /// rolled back collection deletes nothing on them. Holders that are down keep their copy
     /// until their orphan sweep removes it.
     pub fn remove(&self, sha256: &str) -> Result<(), StorageError> {
-        self.inner.local.remove_blob(sha256)?;
+        self.inner.own.remove(sha256)?;
         self.job(Job::DeleteEverywhere(sha256.to_owned()));
         Ok(())
     }
 
     /// Download a copy from a peer into `dest` (a new temp file; truncated per attempt) and
     /// check its size and SHA-256. Recorded holders are asked first, then the other active
-    /// peers (the rows may lag behind). Every peer without a copy → `NotFound`; some
-    /// unreachable → `Unavailable`.
+    /// peers (the rows may lag behind), as far as `scope` allows. Every peer asked without a
+    /// copy (or none to ask) → `NotFound`; some unreachable → `Unavailable`.
     pub async fn fetch(
         &self,
         sha256: &str,
         size: u64,
         dest: &Path,
+        scope: PeerScope,
     ) -> Result<Checksums, StorageError> {
         let holders = self.holders(sha256).await;
         let mut tried: HashSet<String> = HashSet::new();
@@ -504,8 +575,13 @@ impl ClusterTier {
                 .iter()
                 .filter(|p| !tried.contains(&p.node_id))
                 .partition(|p| holders.contains(&p.node_id));
-            let mut order = rendezvous(sha256, recorded);
-            order.extend(rendezvous(sha256, others));
+            let mut order = Vec::new();
+            if scope != PeerScope::Unrecorded {
+                order.extend(rendezvous(sha256, recorded));
+            }
+            if scope != PeerScope::Recorded {
+                order.extend(rendezvous(sha256, others));
+            }
             for peer in order {
                 tried.insert(peer.node_id.clone());
                 if !self.inner.client.is_available(&peer.node_id) {
@@ -601,7 +677,7 @@ impl ClusterTier {
                     report.left_to_other_holders += 1;
                     continue;
                 }
-                if !inner.local.contains(&sha)? {
+                if !inner.own.contains(&sha)? {
                     // The row is stale (the file went away): forget it, another holder acts.
                     report.bad_local_copies += 1;
                     self.note_local_copy_gone(&sha);
@@ -624,7 +700,14 @@ impl ClusterTier {
                     md5: binary.md5.clone(),
                     size: binary.size,
                 };
-                let path = inner.local.blob_path(&sha)?;
+                if let Some(objects) = &inner.objects
+                    && objects.head(&sha).await.ok().flatten() == Some(binary.size)
+                {
+                    // Uploaded already: the copies on the nodes are about to be dropped.
+                    report.in_object_store += 1;
+                    continue;
+                }
+                let path = inner.own.path(&sha)?;
                 let mut added = 0;
                 for peer in candidates {
                     if added == missing {
@@ -663,22 +746,9 @@ impl ClusterTier {
         Ok(report)
     }
 
-    /// Move this node's copy to `<store>/.quarantine/` and forget it.
+    /// Move this node's copy to quarantine and forget it.
     fn quarantine_local(&self, sha256: &str) {
-        let store = &self.inner.local;
-        let result = (|| -> Result<(), StorageError> {
-            let dir = store.root().join(".quarantine");
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| StorageError::io("create directory", &dir, e))?;
-            let stamp = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or(0);
-            let dest = dir.join(format!("{sha256}.{stamp}"));
-            let src = store.blob_path(sha256)?;
-            std::fs::rename(&src, &dest).map_err(|e| StorageError::io("quarantine", &dest, e))
-        })();
-        if let Err(e) = result {
+        if let Err(e) = self.inner.own.quarantine(sha256) {
             tracing::error!(arca_sha256 = sha256, error = %e, "could not quarantine a corrupt copy");
         }
         self.note_local_copy_gone(sha256);
@@ -690,8 +760,8 @@ impl ClusterTier {
     /// (which place and record in one) cannot interleave.
     pub async fn reconcile(&self) -> Result<ReconcileReport, StorageError> {
         let inner = &self.inner;
-        let store = inner.local.clone();
-        let on_disk: HashSet<String> = tokio::task::spawn_blocking(move || store.list_blobs())
+        let store = inner.own.clone();
+        let on_disk: HashSet<String> = tokio::task::spawn_blocking(move || store.list())
             .await
             .map_err(|e| crate::error::join_error("reconcile", e))??
             .into_iter()
@@ -716,7 +786,7 @@ impl ClusterTier {
         for chunk in unrecorded.chunks(PAGE) {
             let (chunk, store, node, now) = (
                 chunk.to_vec(),
-                inner.local.clone(),
+                inner.own.clone(),
                 inner.node_id.clone(),
                 now_ms(),
             );
@@ -752,7 +822,7 @@ impl ClusterTier {
     /// Forget this node's rows for `shas` whose file is not in the store (checked inside the
     /// write transaction). Returns how many were forgotten.
     async fn forget_own(&self, shas: Vec<String>) -> Result<usize, StorageError> {
-        let (store, node) = (self.inner.local.clone(), self.inner.node_id.clone());
+        let (store, node) = (self.inner.own.clone(), self.inner.node_id.clone());
         self.inner
             .db
             .write(move |tx| {
@@ -775,10 +845,10 @@ impl ClusterTier {
     /// own orphan sweep; the grace period protects pushes of deploys still in flight.
     pub async fn sweep_orphans(&self, grace: Duration) -> Result<usize, StorageError> {
         let inner = &self.inner;
-        let store = inner.local.clone();
+        let store = inner.own.clone();
         let candidates: Vec<String> = tokio::task::spawn_blocking(move || {
             let now = SystemTime::now();
-            store.list_blobs().map(|list| {
+            store.list().map(|list| {
                 list.into_iter()
                     .filter(|(_, mtime)| now.duration_since(*mtime).unwrap_or_default() > grace)
                     .map(|(sha, _)| sha)
@@ -789,14 +859,14 @@ impl ClusterTier {
         .map_err(|e| crate::error::join_error("orphan sweep", e))??;
         let mut removed = 0;
         for chunk in candidates.chunks(PAGE) {
-            let (chunk, store, node) = (chunk.to_vec(), inner.local.clone(), inner.node_id.clone());
+            let (chunk, store, node) = (chunk.to_vec(), inner.own.clone(), inner.node_id.clone());
             removed += inner
                 .db
                 .write(move |tx| {
                     let mut n = 0;
                     for sha in &chunk {
                         if !items::binary_known(tx, sha)? {
-                            if store.remove_blob(sha).unwrap_or(false) {
+                            if store.remove(sha).unwrap_or(false) {
                                 n += 1;
                             }
                             copies::remove_copy(tx, sha, &node)?;
@@ -825,6 +895,11 @@ impl ClusterTier {
             self.sweep_orphans(orphan_grace).await?;
         }
         let report = self.restore_redundancy().await?;
+        *self
+            .inner
+            .last_restore
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(report);
         let active = self.cached_view().map(|(_, v)| v.active.len()).unwrap_or(0);
         let before = self.inner.last_active.swap(active, Ordering::Relaxed);
         if active < self.inner.redundancy as usize && before != active {
@@ -863,7 +938,7 @@ impl ClusterTier {
         }
         if !record.is_empty() {
             let (store, node, now, n) = (
-                inner.local.clone(),
+                inner.own.clone(),
                 inner.node_id.clone(),
                 now_ms(),
                 record.len(),
@@ -948,19 +1023,8 @@ async fn bookkeeping(tier: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-/// One redundancy restore of `storage`'s sharding-cluster tier; `None` when the chain is not
-/// a sharding-cluster (for a daemon that runs it on its own schedule).
-pub async fn restore_redundancy(
-    storage: &crate::Storage,
-) -> Result<Option<RestoreReport>, StorageError> {
-    match storage.cluster() {
-        Some(tier) => tier.restore_redundancy().await.map(Some),
-        None => Ok(None),
-    }
-}
-
-/// Run [`ClusterTier::maintain`] every `checkPeriod` until the task is aborted. For the
-/// server (or the storage mover) of a node whose chain is a sharding-cluster.
+/// Run [`ClusterTier::maintain`] every `checkPeriod` until the task is aborted. The storage
+/// mover of a node whose chain is a sharding-cluster runs it.
 pub fn spawn_maintenance(tier: ClusterTier, orphan_grace: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let period = tier.check_period().max(Duration::from_millis(100));

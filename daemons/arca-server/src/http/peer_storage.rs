@@ -4,8 +4,9 @@
 //! `PUT|GET|HEAD|DELETE {context}/api/system/storage/binaries/{sha256}`
 //!
 //! Every call must be signed with the cluster's master key (401 otherwise, before anything
-//! else is looked at). The handlers work on the node's own state-aware store only — never
-//! through the chain (cache, peers) — so a request cannot travel on to another node.
+//! else is looked at). The handlers work on the node's own store only (the state-aware file
+//! store, or the eventual-cluster queue of `cluster-s3-storage-v3`) — never through the chain
+//! (cache, peers, object store) — so a request cannot travel on to another node.
 //!
 //! * `PUT` streams the body into the staging dir (hashed on the way like any upload), refuses
 //!   content whose SHA-256 differs from the path or from the declared `X-Checksum-*` (409),
@@ -105,7 +106,7 @@ async fn put(req: &Request, tier: &ClusterTier, sha256: &str, caller: &str) -> A
         )));
     }
     let (store, node, now, sha) = (
-        tier.local_store().clone(),
+        tier.own().clone(),
         tier.node_id().to_owned(),
         req.app.now_ms(),
         sums.sha256.clone(),
@@ -116,7 +117,7 @@ async fn put(req: &Request, tier: &ClusterTier, sha256: &str, caller: &str) -> A
         .app
         .db
         .write(move |tx| {
-            let placed = staged.commit_into(&store)?;
+            let placed = store.place(staged)?;
             copies::record_copy(tx, &sha, &node, now)?;
             Ok::<_, ApiError>(placed)
         })
@@ -124,7 +125,7 @@ async fn put(req: &Request, tier: &ClusterTier, sha256: &str, caller: &str) -> A
     if !placed {
         // Same content was already here (maybe an orphan about to be swept): make it young
         // again, so the orphan sweep's grace period protects the deploy it now serves.
-        touch(tier, sha256);
+        tier.own().touch(sha256);
     }
     tracing::debug!(
         caller = %caller,
@@ -138,19 +139,6 @@ async fn put(req: &Request, tier: &ClusterTier, sha256: &str, caller: &str) -> A
     } else {
         StatusCode::OK
     }))
-}
-
-fn touch(tier: &ClusterTier, sha256: &str) {
-    let Ok(path) = tier.local_store().blob_path(sha256) else {
-        return;
-    };
-    let result = std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-    if let Err(e) = result {
-        tracing::debug!(path = %path.display(), error = %e, "could not refresh the mtime of a stored copy");
-    }
 }
 
 async fn get(req: &Request, sha256: &str) -> ApiResult<Response> {
@@ -198,7 +186,7 @@ async fn get(req: &Request, sha256: &str) -> ApiResult<Response> {
 
 async fn delete(req: &Request, tier: &ClusterTier, sha256: &str) -> ApiResult<Response> {
     let (store, node, sha) = (
-        tier.local_store().clone(),
+        tier.own().clone(),
         tier.node_id().to_owned(),
         sha256.to_owned(),
     );
@@ -209,7 +197,7 @@ async fn delete(req: &Request, tier: &ClusterTier, sha256: &str) -> ApiResult<Re
             if items::binary_known(tx, &sha)? {
                 return Ok::<_, ApiError>(None);
             }
-            let removed = store.remove_blob(&sha)?;
+            let removed = store.remove(&sha)?;
             copies::remove_copy(tx, &sha, &node)?;
             Ok(Some(removed))
         })

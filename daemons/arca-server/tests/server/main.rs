@@ -52,6 +52,52 @@ fn prepare_database(home: &Path) {
     PG_DATABASES.lock().unwrap().push((home.to_path_buf(), db));
 }
 
+/// The storage mover of a test home.
+struct Mover {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Mover {
+    fn start(h: &Path) -> Mover {
+        let bin = Path::new(env!("CARGO_BIN_EXE_arca-server")).with_file_name("arca-storage-mover");
+        assert!(
+            bin.exists(),
+            "{} is not built: run `cargo test --workspace` (or build -p arca-storage-mover)",
+            bin.display()
+        );
+        let log = h.with_extension("mover.log");
+        // appended: a restarted mover keeps the earlier runs' log
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let child = Command::new(bin)
+            .arg("--home")
+            .arg(h)
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("JOURNAL_STREAM")
+            .env("ARCA_LOG", "info,arca_storage_mover=debug")
+            .stdout(Stdio::null())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        Mover { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Mover {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -1,15 +1,21 @@
-//! `cluster-file-system`: three `arca-server` processes on 127.0.0.11–13, one PostgreSQL
-//! database, each node with its own data directory; every binary is kept on two nodes'
-//! disks (redundancy 2) and served from any node.
+//! Sharding clusters: three `arca-server` processes (each with its `arca-storage-mover`, which
+//! restores the redundancy) on 127.0.0.11–13, one PostgreSQL database, each node with its own
+//! data directory.
+//!
+//! * `cluster-file-system`: every binary is kept on two nodes' disks (redundancy 2) and
+//!   served from any node.
+//! * `cluster-s3-storage-v3`: every upload waits in two nodes' eventual-cluster queues until
+//!   a mover put it in S3 (s3s-fs); a holder dying before that loses nothing.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use arca_storage::testing::S3TestServer;
 use reqwest::blocking::Client;
 use reqwest::{Method, StatusCode};
 
-use super::{Server, free_port, home, sha256_hex};
+use super::{Mover, Server, free_port, home, sha256_hex};
 
 const HEARTBEAT_SECS: u64 = 1;
 const STALE_SECS: u64 = 4;
@@ -20,7 +26,7 @@ const CHECK_PERIOD_MS: u64 = 2_000;
 const RESTORE_WITHIN: Duration = Duration::from_secs(60);
 
 /// Same text on every node: the cluster compares the chain's digest at start.
-fn binarystore_xml() -> String {
+fn cluster_fs_xml() -> String {
     format!(
         "<config version=\"2\">\n\
          <chain template=\"cluster-file-system\"/>\n\
@@ -34,6 +40,42 @@ fn binarystore_xml() -> String {
     )
 }
 
+/// `cluster-s3-storage-v3` against `s3`, redundancy 2, queues scanned every 200 ms.
+fn cluster_s3_xml(s3: &S3TestServer) -> String {
+    format!(
+        "<config version=\"2\">\n\
+         <chain template=\"cluster-s3-storage-v3\"/>\n\
+         <provider id=\"sharding-cluster\" type=\"sharding-cluster\">\
+         <redundancy>2</redundancy><lenientLimit>1</lenientLimit></provider>\n\
+         <provider id=\"eventual-cluster\" type=\"eventual-cluster\">\
+         <dispatcherInterval>200</dispatcherInterval></provider>\n\
+         <provider id=\"retry\" type=\"retry\"><interval>200</interval><maxTrys>2</maxTrys></provider>\n\
+         <provider id=\"remote\" type=\"remote\">\
+         <checkPeriod>{CHECK_PERIOD_MS}</checkPeriod>\
+         <connectionTimeout>1000</connectionTimeout>\
+         <socketTimeout>5000</socketTimeout></provider>\n\
+         <provider id=\"s3-storage-v3\" type=\"s3-storage-v3\">\
+         <endpoint>{}</endpoint><bucketName>{}</bucketName><path>blobs</path>\
+         <identity>{}</identity><credential>{}</credential>\
+         <enablePathStyleAccess>true</enablePathStyleAccess><region>us-east-1</region>\
+         </provider>\n\
+         </config>\n",
+        s3.endpoint(),
+        s3.bucket(),
+        s3.access_key(),
+        s3.secret_key()
+    )
+}
+
+/// Where a node keeps its own copies.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// `state-aware`: `<data>/filestore/<ab>/<sha>`.
+    FileStore,
+    /// `eventual-cluster`: `<data>/eventual/_add/<sha>`.
+    Queue,
+}
+
 /// One node: its id, address, port (kept across restarts) and home.
 struct Node {
     id: &'static str,
@@ -42,6 +84,7 @@ struct Node {
     port: u16,
     home: PathBuf,
     server: Option<Server>,
+    mover: Option<Mover>,
 }
 
 struct ShardCluster {
@@ -49,10 +92,15 @@ struct ShardCluster {
     _pg: arca_db::PgTestDb,
     nodes: Vec<Node>,
     password: String,
+    layout: Layout,
 }
 
 impl ShardCluster {
     fn start() -> ShardCluster {
+        Self::start_with(&cluster_fs_xml(), Layout::FileStore)
+    }
+
+    fn start_with(binarystore: &str, layout: Layout) -> ShardCluster {
         let dir = home();
         let pg = arca_db::PgTestDb::create().unwrap();
         let mut nodes = Vec::new();
@@ -85,7 +133,7 @@ impl ShardCluster {
                 ),
             )
             .unwrap();
-            std::fs::write(h.join("etc/binarystore.xml"), binarystore_xml()).unwrap();
+            std::fs::write(h.join("etc/binarystore.xml"), binarystore).unwrap();
             nodes.push(Node {
                 id,
                 ip,
@@ -93,6 +141,7 @@ impl ShardCluster {
                 port,
                 home: h,
                 server: None,
+                mover: None,
             });
         }
         let mut cluster = ShardCluster {
@@ -100,6 +149,7 @@ impl ShardCluster {
             _pg: pg,
             nodes,
             password: String::new(),
+            layout,
         };
         for i in 0..3 {
             if i > 0 {
@@ -112,7 +162,8 @@ impl ShardCluster {
         cluster
     }
 
-    /// Start (or restart) node `i` on its port and home, and wait until it answers.
+    /// Start (or restart) node `i` on its port and home, and wait until it answers; then its
+    /// storage mover.
     fn boot(&mut self, i: usize) {
         let node = &self.nodes[i];
         assert!(node.primary == (i == 0));
@@ -127,12 +178,15 @@ impl ShardCluster {
         }
         s.password = self.password.clone();
         self.nodes[i].server = Some(s);
+        self.nodes[i].mover = Some(Mover::start(&self.nodes[i].home));
     }
 
+    /// kill -9 of node `i`: its server and its mover.
     fn kill(&mut self, i: usize) {
         if let Some(mut s) = self.nodes[i].server.take() {
             s.kill9();
         }
+        self.nodes[i].mover = None;
     }
 
     fn s(&self, i: usize) -> &Server {
@@ -148,13 +202,20 @@ impl ShardCluster {
             .collect()
     }
 
-    /// The node's own store (`state-aware`, default `<data>/filestore`).
+    /// The node's own store (`state-aware`, default `<data>/filestore`; `eventual-cluster`:
+    /// `<data>/eventual/_add`).
     fn store(&self, i: usize) -> PathBuf {
-        self.nodes[i].home.join("data/filestore")
+        match self.layout {
+            Layout::FileStore => self.nodes[i].home.join("data/filestore"),
+            Layout::Queue => self.nodes[i].home.join("data/eventual/_add"),
+        }
     }
 
     fn blob(&self, i: usize, sha: &str) -> PathBuf {
-        self.store(i).join(&sha[..2]).join(sha)
+        match self.layout {
+            Layout::FileStore => self.store(i).join(&sha[..2]).join(sha),
+            Layout::Queue => self.store(i).join(sha),
+        }
     }
 
     /// Ids of the nodes whose store holds `sha` on disk (running or not).
@@ -169,9 +230,11 @@ impl ShardCluster {
             .iter()
             .map(|n| {
                 format!(
-                    "=== {} ===\n{}",
+                    "=== {} ===\n{}\n=== {} mover ===\n{}",
                     n.id,
-                    std::fs::read_to_string(n.home.with_extension("log")).unwrap_or_default()
+                    std::fs::read_to_string(n.home.with_extension("log")).unwrap_or_default(),
+                    n.id,
+                    std::fs::read_to_string(n.home.with_extension("mover.log")).unwrap_or_default()
                 )
             })
             .collect::<Vec<_>>()
@@ -549,4 +612,149 @@ fn sharding_throughput() {
         mib / deploy.as_secs_f64(),
         mib / fetch.as_secs_f64()
     );
+}
+
+/// `cluster-s3-storage-v3`: with S3 down, each upload is acknowledged once it waits in two
+/// nodes' queues and is readable from all three; a holder killed before the upload loses
+/// nothing (the other holder's mover uploads it once S3 is back); the queues drain, the
+/// objects in S3 have the right SHA-256, a node that never held a binary reads it from S3,
+/// the returning node's leftovers are dropped without a second upload, and garbage
+/// collection deletes the object.
+#[test]
+fn cluster_s3_storage_holds_uploads_on_two_nodes_until_s3_has_them() {
+    let s3 = S3TestServer::new().expect("s3s-fs (tests/lib/s3.sh installs it)");
+    let mut c = ShardCluster::start_with(&cluster_s3_xml(&s3), Layout::Queue);
+    let summary = c.s(0).json("/api/system/storage");
+    assert_eq!(summary["backend"], "sharding-cluster", "{summary}");
+    assert!(summary["objectStore"].is_string(), "{summary}");
+    assert!(
+        summary["eventualDir"]
+            .as_str()
+            .is_some_and(|d| d.starts_with(c.nodes[0].home.to_str().unwrap())),
+        "each node's queue is in its own home: {summary}"
+    );
+    c.s(0).generic_repo("libs");
+    // the movers report the cluster's redundancy
+    c.wait_for(
+        Duration::from_secs(20),
+        "mover status with redundancy",
+        || c.s(1).json("/api/system/storage")["mover"]["redundancy"] == 2,
+    );
+
+    // ---- S3 down: deploys are held by two nodes each, readable everywhere
+    s3.stop();
+    let mut artifacts: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for i in 0..12 {
+        let path = format!("/libs/org/s/{i}/s-{i}.bin");
+        let data = content(i);
+        let r = c.s(i % 3).put(&path, data.clone());
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{path}: {}",
+            r.text().unwrap()
+        );
+        artifacts.insert(path, data);
+    }
+    for (path, data) in &artifacts {
+        let sha = sha256_hex(data);
+        assert_eq!(
+            c.holders(&sha).len(),
+            2,
+            "{path} waits in two nodes' queues: {:?}\n{}",
+            c.holders(&sha),
+            c.logs()
+        );
+        for i in 0..3 {
+            assert_readable(c.s(i), path, data);
+        }
+    }
+    assert!(super::storage::objects_in(&s3).is_empty());
+
+    // ---- a holder dies before anything reached S3; S3 comes back
+    c.kill(1);
+    s3.start().unwrap();
+    let t = c.wait_for(
+        Duration::from_secs(60),
+        "every binary in S3, the live queues drained",
+        || {
+            let objects = super::storage::objects_in(&s3);
+            artifacts.values().all(|d| {
+                let sha = sha256_hex(d);
+                objects.get(&sha) == Some(&sha)
+            }) && [0, 2].iter().all(|&i| dir_is_empty(&c.store(i)))
+        },
+    );
+    eprintln!("12 binaries in S3 {t:?} after it returned (one holder dead)");
+    for (path, data) in &artifacts {
+        for i in [0, 2] {
+            assert_readable(c.s(i), path, data);
+        }
+    }
+
+    // ---- a binary deployed now is read by a node that never held it: from S3
+    let late = b"late binary, read from the object store".repeat(1000);
+    let late_sha = sha256_hex(&late);
+    let r = c.s(0).put("/libs/org/s/late.bin", late.clone());
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().unwrap());
+    c.wait_for(Duration::from_secs(30), "late binary uploaded", || {
+        super::storage::objects_in(&s3).contains_key(&late_sha) && c.holders(&late_sha).is_empty()
+    });
+    assert_readable(c.s(2), "/libs/org/s/late.bin", &late);
+
+    // ---- the dead node returns: its leftovers go without a second upload
+    let leftovers: Vec<usize> = (0..3).filter(|&i| !dir_is_empty(&c.store(i))).collect();
+    assert_eq!(
+        leftovers,
+        vec![1],
+        "only the dead node's queue still holds copies"
+    );
+    c.boot(1);
+    c.wait_for(Duration::from_secs(30), "node B's queue drained", || {
+        dir_is_empty(&c.store(1))
+    });
+    let mover_log = std::fs::read_to_string(c.nodes[1].home.with_extension("mover.log")).unwrap();
+    assert!(
+        mover_log.contains("already_stored=true"),
+        "B's mover found its copies in S3: {mover_log}"
+    );
+    for (path, data) in &artifacts {
+        assert_readable(c.s(1), path, data);
+    }
+
+    // ---- garbage collection deletes the object (through the collector's queue)
+    let (gone_path, gone_data) = artifacts.pop_first().unwrap();
+    let gone = sha256_hex(&gone_data);
+    let r = c
+        .s(2)
+        .admin(Method::DELETE, c.s(2).url(&gone_path))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{}", r.text().unwrap());
+    std::thread::sleep(Duration::from_secs(6)); // arca.gc.grace.secs=5
+    let r = c
+        .s(2)
+        .admin(Method::POST, c.s(2).url("/api/system/storage/gc"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    c.wait_for(
+        Duration::from_secs(30),
+        "collected object gone from S3",
+        || !super::storage::objects_in(&s3).contains_key(&gone),
+    );
+    let objects = super::storage::objects_in(&s3);
+    for data in artifacts.values() {
+        assert!(
+            objects.contains_key(&sha256_hex(data)),
+            "other objects stay"
+        );
+    }
+}
+
+/// True when `dir` has no files (a missing dir counts as empty).
+fn dir_is_empty(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .map(|mut entries| entries.next().is_none())
+        .unwrap_or(true)
 }

@@ -6,13 +6,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use arca_storage::testing::S3TestServer;
 use reqwest::StatusCode;
 
-use super::{Server, free_port, home, sha256_hex};
+use super::{Mover, Server, free_port, home, sha256_hex};
 
 /// `<chain template=…>` plus an S3 parameter block for `provider_id` pointing at `s3`.
 fn s3_binarystore(template: &str, provider_type: &str, s3: &S3TestServer, extra: &str) -> String {
@@ -42,47 +42,6 @@ fn write_binarystore(h: &Path, xml: &str) {
     std::fs::write(h.join("etc/binarystore.xml"), xml).unwrap();
 }
 
-/// The storage mover of a test home.
-struct Mover {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Mover {
-    fn start(h: &Path) -> Mover {
-        let bin = Path::new(env!("CARGO_BIN_EXE_arca-server")).with_file_name("arca-storage-mover");
-        assert!(
-            bin.exists(),
-            "{} is not built: run `cargo test --workspace` (or build -p arca-storage-mover)",
-            bin.display()
-        );
-        let log = h.with_extension("mover.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(bin)
-            .arg("--home")
-            .arg(h)
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("JOURNAL_STREAM")
-            .env("RUST_LOG", "info,arca_storage_mover=debug")
-            .stdout(Stdio::null())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        Mover { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Mover {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
@@ -95,7 +54,7 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
 }
 
 /// Object files s3s-fs holds under the bucket's `blobs/` prefix, by SHA-256 of their content.
-fn objects_in(s3: &S3TestServer) -> BTreeMap<String, String> {
+pub(crate) fn objects_in(s3: &S3TestServer) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let root = s3.root_dir().join(s3.bucket()).join("blobs");
     let mut stack = vec![root];

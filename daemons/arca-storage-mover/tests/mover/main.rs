@@ -578,7 +578,7 @@ fn without_an_eventual_queue_the_mover_idles() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("chain file-system has no eventual queue"),
+        stdout.contains("chain file-system has no eventual queue and no sharding-cluster"),
         "{stdout}"
     );
 
@@ -589,11 +589,9 @@ fn without_an_eventual_queue_the_mover_idles() {
     assert_eq!(status.chain, "file-system");
     assert_eq!(status.object_store_reachable, None);
     mover.wake();
-    assert!(
-        mover
-            .log()
-            .contains("idle: chain 'file-system' has no eventual queue")
-    );
+    assert!(mover.log().contains(
+        "idle: chain file-system has no eventual queue and no sharding-cluster: the mover idles"
+    ));
     // A second mover on the same home refuses to steal the socket.
     let mut second = Mover::spawn(&root);
     let exit = second.child.as_mut().unwrap().wait().unwrap();
