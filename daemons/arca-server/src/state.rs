@@ -151,6 +151,20 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Tell `arca-storage-mover` that the eventual queue has a new entry (best effort, in the
+    /// background: a deploy never waits for the mover, which also scans on its own).
+    pub fn wake_mover(&self) {
+        if self.storage.eventual().is_none() {
+            return;
+        }
+        let socket = self.home.mover_socket();
+        tokio::spawn(async move {
+            if let Err(e) = arca_storage::mover_proto::wake(&socket).await {
+                tracing::debug!(error = %e, "could not wake arca-storage-mover (it polls anyway)");
+            }
+        });
+    }
+
     pub fn new(
         home: Home,
         membership: Arc<Membership>,

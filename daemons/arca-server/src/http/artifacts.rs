@@ -595,14 +595,7 @@ async fn deploy(
         })
         .await?;
     storage.after_commit(&committed);
-    if storage.eventual().is_some() {
-        let socket = req.app.home.mover_socket();
-        tokio::spawn(async move {
-            if let Err(e) = arca_storage::mover_proto::wake(&socket).await {
-                tracing::debug!(error = %e, "could not wake arca-storage-mover (it polls anyway)");
-            }
-        });
-    }
+    req.app.wake_mover();
     tracing::info!(
         arca_repo = %item.repo,
         arca_path = %item.path,

@@ -134,6 +134,9 @@ async fn put(req: &Request, tier: &ClusterTier, sha256: &str, caller: &str) -> A
         new = placed,
         "stored a copy for a peer node"
     );
+    if placed {
+        req.app.wake_mover(); // cluster-s3-storage-v3: the copy is this node's queue entry
+    }
     Ok(empty_response(if placed {
         StatusCode::CREATED
     } else {
