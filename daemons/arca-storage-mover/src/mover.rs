@@ -373,7 +373,16 @@ impl Mover {
             Outcome::Failed(e) => {
                 let message = e.to_string();
                 self.stats.record_failure(&message);
-                if e.is_transient() {
+                if e.is_transient() && d.paused_until.is_some_and(|t| t > Instant::now()) {
+                    // Another transfer of the same round failed for the same outage: the
+                    // pause already running covers it (no doubling per worker).
+                    tracing::debug!(
+                        arca_sha256 = sha,
+                        kind = kind.name(),
+                        error = %message,
+                        "object store still unreachable (already pausing)"
+                    );
+                } else if e.is_transient() {
                     let pause = d.next_pause;
                     d.paused_until = Some(Instant::now() + pause);
                     d.next_pause = (pause * 2).min(MAX_BACKOFF);

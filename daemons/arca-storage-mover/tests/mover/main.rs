@@ -367,6 +367,7 @@ fn an_object_store_outage_loses_nothing() {
         assert!(q.pending_add(sha).is_some(), "{sha} must stay queued");
     }
     assert!(mover.log().contains("OBJECT STORE UNREACHABLE"));
+    assert_pauses_do_not_overlap(&mover.log());
 
     // Back: everything drains without a restart or a wake.
     s3.start().unwrap();
@@ -409,6 +410,48 @@ fn an_object_store_outage_loses_nothing() {
     assert_eq!(status.uploaded, 5, "{status:?}");
     assert_eq!(status.object_store_reachable, Some(true));
     assert!(mover.stop().success());
+}
+
+/// The dispatcher's pauses start at the retry interval (100 ms here) and each one begins
+/// after the previous ended: workers failing together for the same outage share one pause
+/// instead of doubling it once each.
+fn assert_pauses_do_not_overlap(log: &str) {
+    let pauses: Vec<(f64, u64)> = log
+        .lines()
+        .filter_map(|line| {
+            let ms = line
+                .split("; pausing ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()?;
+            // "2026-11-26T01:30:41.743259Z ..." -> seconds of the day
+            let time = line.split('T').nth(1)?.split('Z').next()?;
+            let mut parts = time.split(':');
+            let h: f64 = parts.next()?.parse().ok()?;
+            let m: f64 = parts.next()?.parse().ok()?;
+            let s: f64 = parts.next()?.parse().ok()?;
+            Some((h * 3600.0 + m * 60.0 + s, ms))
+        })
+        .collect();
+    assert!(
+        pauses.len() >= 2,
+        "at least two pauses during the outage:\n{log}"
+    );
+    assert_eq!(
+        pauses[0].1, 100,
+        "the first pause is the retry interval:\n{log}"
+    );
+    for pair in pauses.windows(2) {
+        let ((t0, ms0), (t1, ms1)) = (pair[0], pair[1]);
+        assert!(
+            t1 - t0 >= ms0 as f64 / 1000.0 - 0.005,
+            "a pause of {ms1} ms began {:.3} s after one of {ms0} ms:\n{log}",
+            t1 - t0
+        );
+        assert_eq!(ms1, ms0 * 2, "pauses double:\n{log}");
+    }
 }
 
 #[test]
