@@ -18,6 +18,13 @@ pub struct HomeArg {
     pub home: PathBuf,
 }
 
+/// The subcommands every daemon has.
+#[derive(Debug, Clone, Copy, clap::Subcommand)]
+pub enum DaemonCommand {
+    /// Validate the configuration files and exit (0 = fine); used by ExecStartPre=.
+    CheckConfig,
+}
+
 /// Set up logging for daemon `name` (an error is printed, never fatal: stderr still works).
 pub fn start_logging(name: &str) {
     if let Err(e) = crate::init_logging(name) {

@@ -3,10 +3,10 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
 use arca_config::Home;
-use arca_runtime::daemon::{self, HomeArg};
+use arca_runtime::daemon::{self, DaemonCommand, HomeArg};
 
 use crate::app::{ServeOptions, check_config, serve};
 
@@ -19,13 +19,7 @@ struct Cli {
     #[arg(long, env = "ARCA_LISTEN", default_value = "0.0.0.0:8081")]
     listen: SocketAddr,
     #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Validate the configuration files and exit (0 = fine); used by ExecStartPre=.
-    CheckConfig,
+    command: Option<DaemonCommand>,
 }
 
 pub fn main() -> ExitCode {
@@ -33,7 +27,7 @@ pub fn main() -> ExitCode {
     daemon::start_logging("arca-server");
     let home = Home::new(cli.home.home);
     match cli.command {
-        Some(Command::CheckConfig) => {
+        Some(DaemonCommand::CheckConfig) => {
             daemon::report_check(check_config(&home).map(|()| home.root().display().to_string()))
         }
         None => daemon::run_service(

@@ -103,6 +103,9 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     let wake = Arc::new(Notify::new());
     let stats = Arc::new(Stats::default());
     let (stop_tx, stop_rx) = watch::channel(false);
+    // First: a second mover of this home stops here, before it touches anything.
+    let socket = ControlSocket::bind(&home.mover_socket())?;
+    let socket_path = socket.path().to_path_buf();
 
     let queued = queued_backend(&plan);
     let cluster = cluster_spec(&plan);
@@ -159,8 +162,6 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     };
     let mut runner = runner;
 
-    let socket = ControlSocket::bind(&home.mover_socket())?;
-    let socket_path = socket.path().to_path_buf();
     let server = tokio::spawn(socket.serve(view.clone(), wake));
 
     notifier.ready(&ready);
@@ -370,12 +371,22 @@ fn queue_mover(
         anyhow::bail!("chain '{}' has no eventual queue", plan.description);
     };
     let queue = EventualQueue::open(eventual)?;
+    let claimer = Claimer::new(&identity.node_id, eventual.timeout);
+    // This node's mover was killed holding claims: they are nobody's now (only one mover runs
+    // per node, and this one owns the control socket), so they need not wait out `timeout`.
+    let released = queue.release_claims_of_earlier_runs(&claimer)?;
+    if released > 0 {
+        tracing::info!(
+            released,
+            "released the claims this node's previous mover run left in the queue"
+        );
+    }
     Ok(Mover {
         queue,
         store,
         retry: spec.retry.clone(),
         db,
-        claimer: Claimer::new(&identity.node_id, eventual.timeout),
+        claimer,
         workers: eventual.workers.max(1),
         interval: eventual.dispatcher_interval.max(Duration::from_millis(10)),
         stats,

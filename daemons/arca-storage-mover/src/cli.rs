@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
 use arca_config::Home;
-use arca_runtime::daemon::{self, HomeArg};
+use arca_runtime::daemon::{self, DaemonCommand, HomeArg};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,13 +18,7 @@ struct Cli {
     #[command(flatten)]
     home: HomeArg,
     #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Validate the configuration files and exit (0 = fine); used by ExecStartPre=.
-    CheckConfig,
+    command: Option<DaemonCommand>,
 }
 
 pub fn main() -> ExitCode {
@@ -32,7 +26,7 @@ pub fn main() -> ExitCode {
     daemon::start_logging("arca-storage-mover");
     let home = Home::new(cli.home.home);
     match cli.command {
-        Some(Command::CheckConfig) => daemon::report_check(
+        Some(DaemonCommand::CheckConfig) => daemon::report_check(
             crate::app::check_config(&home)
                 .map(|summary| format!("{}; {summary}", home.root().display())),
         ),

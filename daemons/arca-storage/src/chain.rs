@@ -429,16 +429,17 @@ impl Storage {
             } => {
                 // A binary not uploaded yet is on the nodes that recorded a copy; most
                 // binaries are in the object store; the rows may lag behind, so the other
-                // peers are asked last.
+                // peers are asked last. A failing tier does not stop the search: a holder that
+                // just died may still look active, and S3 has the binary by then.
                 let from_holders = self
                     .fetch_into(sha256, size, Tier::Peer, |dest| async move {
                         tier.fetch(sha256, size, &dest, PeerScope::Recorded).await
                     })
                     .await;
-                match from_holders {
-                    Err(StorageError::NotFound(_)) => {}
-                    other => return other,
-                }
+                let holders_err = match from_holders {
+                    Ok(found) => return Ok(found),
+                    Err(e) => e,
+                };
                 let from_store = self
                     .fetch_into(sha256, size, Tier::ObjectStore, |dest| async move {
                         with_retry(&t.retry, "download from the object store", || {
@@ -447,14 +448,24 @@ impl Storage {
                         .await
                     })
                     .await;
-                match from_store {
-                    Err(StorageError::NotFound(_)) => {}
-                    other => return other,
+                let store_err = match from_store {
+                    Ok(found) => return Ok(found),
+                    Err(e) => e,
+                };
+                let from_others = self
+                    .fetch_into(sha256, size, Tier::Peer, |dest| async move {
+                        tier.fetch(sha256, size, &dest, PeerScope::Unrecorded).await
+                    })
+                    .await;
+                match from_others {
+                    Ok(found) => Ok(found),
+                    // Nobody has it for sure only if every tier said so; otherwise report the
+                    // failure that may have hidden it (the object store's first).
+                    Err(others_err) => Err([store_err, holders_err, others_err]
+                        .into_iter()
+                        .find(|e| !matches!(e, StorageError::NotFound(_)))
+                        .unwrap_or_else(|| StorageError::NotFound(sha256.to_owned()))),
                 }
-                self.fetch_into(sha256, size, Tier::Peer, |dest| async move {
-                    tier.fetch(sha256, size, &dest, PeerScope::Unrecorded).await
-                })
-                .await
             }
         }
     }

@@ -438,6 +438,37 @@ impl EventualQueue {
         Ok(None)
     }
 
+    /// Remove the claims an earlier run of `claimer`'s mover left (same name — the node — but
+    /// another process): it was killed while holding them. Only for the one mover a node runs,
+    /// called once that is certain (its control socket is bound); claims of other nodes'
+    /// movers on a shared queue are left to expire. Returns how many were removed.
+    pub fn release_claims_of_earlier_runs(&self, claimer: &Claimer) -> Result<usize, StorageError> {
+        let mut released = 0;
+        for dir in [&self.add, &self.delete] {
+            for item in fs::read_dir(dir).map_err(|e| StorageError::io("list", dir, e))? {
+                let item = item.map_err(|e| StorageError::io("list", dir, e))?;
+                let is_claim = item
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(CLAIM_SUFFIX))
+                    .is_some_and(|sha| validate_sha256(sha).is_ok());
+                if !is_claim {
+                    continue;
+                }
+                let Some((_, token)) = inspect_claim(&item.path())? else {
+                    continue;
+                };
+                let owner = token.split(' ').next().unwrap_or_default();
+                if owner != claimer.owner && Claimer::name_of(owner) == Some(claimer.name.as_str())
+                {
+                    remove_quietly(&item.path());
+                    released += 1;
+                }
+            }
+        }
+        Ok(released)
+    }
+
     /// Remove leftovers of movers that died: temp and reap files, and claims whose entry is
     /// gone, last touched more than `older_than` ago (local clock; pass a generous margin over
     /// the claim timeout). Returns how many files were removed.
@@ -477,6 +508,9 @@ impl EventualQueue {
 /// Who claims entries: one per mover process (the owner string is unique per start).
 #[derive(Debug, Clone)]
 pub struct Claimer {
+    /// The mover's name (the node id, sanitised).
+    name: String,
+    /// `<name>-<pid>-<random>`: unique per start.
     owner: String,
     timeout: Duration,
 }
@@ -502,8 +536,16 @@ impl Claimer {
                 std::process::id(),
                 rand::random::<u32>()
             ),
+            name,
             timeout,
         }
+    }
+
+    /// The name part of an owner string (`<name>-<pid>-<random>`).
+    fn name_of(owner: &str) -> Option<&str> {
+        let (rest, _random) = owner.rsplit_once('-')?;
+        let (name, _pid) = rest.rsplit_once('-')?;
+        Some(name)
     }
 
     pub fn owner(&self) -> &str {
@@ -691,6 +733,53 @@ mod tests {
         let f = OpenOptions::new().write(true).open(path).unwrap();
         f.set_modified(SystemTime::now() - Duration::from_secs(600))
             .unwrap();
+    }
+
+    #[test]
+    fn a_restarted_mover_releases_only_its_earlier_runs_claims() {
+        let (_dir, q) = queue();
+        let timeout = Duration::from_secs(60);
+        // node-1's mover was killed holding two claims; node-1-b is another node whose name
+        // starts the same way; node-2's mover is alive
+        let killed = Claimer::new("node-1", timeout);
+        let other_node = Claimer::new("node-1-b", timeout);
+        let alive = Claimer::new("node-2", timeout);
+        let held: Vec<Claim> = [(EntryKind::Add, 1), (EntryKind::Delete, 2)]
+            .into_iter()
+            .map(|(kind, i)| q.claim(kind, &sha(i), &killed).unwrap().unwrap())
+            .collect();
+        let kept_other = q
+            .claim(EntryKind::Add, &sha(3), &other_node)
+            .unwrap()
+            .unwrap();
+        let kept_alive = q.claim(EntryKind::Add, &sha(4), &alive).unwrap().unwrap();
+        std::mem::forget(held); // a killed process releases nothing
+
+        let restarted = Claimer::new("node-1", timeout);
+        let mine = q
+            .claim(EntryKind::Add, &sha(5), &restarted)
+            .unwrap()
+            .unwrap();
+        assert_eq!(q.release_claims_of_earlier_runs(&restarted).unwrap(), 2);
+        assert!(
+            q.claim(EntryKind::Add, &sha(1), &restarted)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            q.claim(EntryKind::Delete, &sha(2), &restarted)
+                .unwrap()
+                .is_some()
+        );
+        for (i, claim) in [(3, &kept_other), (4, &kept_alive), (5, &mine)] {
+            assert!(claim.is_held(), "claim {i} stays");
+        }
+        assert!(
+            q.claim(EntryKind::Add, &sha(3), &restarted)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(q.release_claims_of_earlier_runs(&restarted).unwrap(), 0);
     }
 
     #[test]

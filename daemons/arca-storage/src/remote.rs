@@ -19,6 +19,8 @@ use arca_crypto::master_key::{RequestSigner, SIGNATURE_HEADER};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::checksums::validate_sha256;
+use arca_runtime::error_chain;
+
 use crate::download::HashingWriter;
 use crate::{Checksums, StorageError};
 
@@ -466,18 +468,6 @@ impl PeerClient {
         }
         writer.finish().await
     }
-}
-
-/// `e` with its sources (reqwest's own message is often just "error sending request").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    message
 }
 
 #[cfg(test)]

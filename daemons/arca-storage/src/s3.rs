@@ -28,6 +28,8 @@ use s3::serde_types::Part;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use arca_runtime::error_chain;
+
 use crate::download::HashingWriter;
 use crate::{Checksums, StorageError, validate_sha256};
 
@@ -700,22 +702,6 @@ fn summarize_error_body(body: &str) -> String {
             }
         }
     }
-}
-
-/// An error with its causes: reqwest's own message ("error sending request for url …") says
-/// little without them ("Connection refused").
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// ListObjects' `LastModified` (ISO 8601, e.g. `2024-05-01T12:00:00.000Z`).

@@ -527,25 +527,7 @@ async fn deploy(
         return Ok(resp);
     }
 
-    let max = req.app.settings.max_upload_bytes;
-    if let Some(len) = req
-        .header("content-length")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        && len > max
-    {
-        return Err(too_large(max));
-    }
-    let mut body = req.take_body();
-    let mut upload = req.app.storage.begin_upload().await?;
-    while let Some(chunk) = body.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(format!("Reading request body: {e}")))?;
-        if upload.bytes_written() + chunk.len() as u64 > max {
-            return Err(too_large(max));
-        }
-        upload.write(chunk).await?;
-    }
-    let staged = upload.finish().await?;
+    let staged = receive_upload(req).await?;
     let checksums: Checksums = staged.checksums().clone();
     let mismatches = arca_storage::verify_declared(
         &checksums,
@@ -605,6 +587,31 @@ async fn deploy(
         "deployed"
     );
     Ok(created(req, &item))
+}
+
+/// Stream the request body into the node's staging dir (hashed on the way), refusing bodies
+/// over `arca.upload.max.bytes` before reading (Content-Length) or while reading. Dropping the
+/// result deletes the staged file.
+pub async fn receive_upload(req: &Request) -> ApiResult<arca_storage::StagedBlob> {
+    let max = req.app.settings.max_upload_bytes;
+    if let Some(len) = req
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        && len > max
+    {
+        return Err(too_large(max));
+    }
+    let mut body = req.take_body();
+    let mut upload = req.app.storage.begin_upload().await?;
+    while let Some(chunk) = body.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("Reading request body: {e}")))?;
+        if upload.bytes_written() + chunk.len() as u64 > max {
+            return Err(too_large(max));
+        }
+        upload.write(chunk).await?;
+    }
+    Ok(upload.finish().await?)
 }
 
 fn too_large(max: u64) -> ApiError {

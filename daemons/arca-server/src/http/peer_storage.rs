@@ -17,7 +17,6 @@
 //!   inside a write transaction (garbage collection on another node deleted the row first);
 //!   otherwise 409 and the copy stays.
 
-use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 use warp::http::{HeaderValue, Method, StatusCode, header};
 use warp::reply::{Reply, Response};
@@ -61,32 +60,8 @@ async fn put(req: &Request, tier: &ClusterTier, sha256: &str, caller: &str) -> A
             "this node's store does not take new copies (state-aware writeEnabled=false)",
         ));
     }
-    let max = req.app.settings.max_upload_bytes;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("Body is larger than the limit of {max} bytes (arca.upload.max.bytes)"),
-        )
-    };
-    if req
-        .header("content-length")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .is_some_and(|len| len > max)
-    {
-        return Err(too_large());
-    }
-    let mut body = req.take_body();
-    let mut upload = req.app.storage.begin_upload().await?;
-    while let Some(chunk) = body.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(format!("Reading request body: {e}")))?;
-        if upload.bytes_written() + chunk.len() as u64 > max {
-            return Err(too_large());
-        }
-        upload.write(chunk).await?;
-    }
     // Dropping `staged` on any error below deletes the temp file: nothing is stored.
-    let staged = upload.finish().await?;
+    let staged = crate::http::artifacts::receive_upload(req).await?;
     let sums = staged.checksums().clone();
     if sums.sha256 != sha256 {
         return Err(ApiError::conflict(format!(

@@ -286,7 +286,13 @@ fn get_bytes(s: &Server, path: &str) -> (StatusCode, Option<Vec<u8>>) {
 /// `path` reads back with exactly `data` from server `s`.
 fn assert_readable(s: &Server, path: &str, data: &[u8]) {
     let (status, body) = get_bytes(s, path);
-    assert_eq!(status, StatusCode::OK, "GET {path} on {}", s.ip);
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "GET {path} on {}: {}",
+        s.ip,
+        String::from_utf8_lossy(body.as_deref().unwrap_or_default())
+    );
     let body = body.unwrap_or_else(|| panic!("GET {path} on {}: body broken", s.ip));
     assert_eq!(
         sha256_hex(&body),
@@ -556,21 +562,7 @@ fn cluster_file_system_keeps_two_copies_and_survives_a_node() {
         .map(|(p, d)| (p.clone(), d.clone()))
         .unwrap();
     let gone = sha256_hex(&gone_data);
-    let r = c
-        .s(1)
-        .admin(Method::DELETE, c.s(1).url(&gone_path))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{}", r.text().unwrap());
-    std::thread::sleep(Duration::from_secs(6)); // arca.gc.grace.secs=5
-    let r = c
-        .s(0)
-        .admin(Method::POST, c.s(0).url("/api/system/storage/gc"))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let report: serde_json::Value = r.json().unwrap();
-    assert!(report["binariesRemoved"].as_u64().unwrap() >= 1, "{report}");
+    delete_and_collect(c.s(1), c.s(0), &gone_path);
     c.wait_for(
         Duration::from_secs(20),
         "collected binary gone from every node",
@@ -725,19 +717,7 @@ fn cluster_s3_storage_holds_uploads_on_two_nodes_until_s3_has_them() {
     // ---- garbage collection deletes the object (through the collector's queue)
     let (gone_path, gone_data) = artifacts.pop_first().unwrap();
     let gone = sha256_hex(&gone_data);
-    let r = c
-        .s(2)
-        .admin(Method::DELETE, c.s(2).url(&gone_path))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{}", r.text().unwrap());
-    std::thread::sleep(Duration::from_secs(6)); // arca.gc.grace.secs=5
-    let r = c
-        .s(2)
-        .admin(Method::POST, c.s(2).url("/api/system/storage/gc"))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    delete_and_collect(c.s(2), c.s(2), &gone_path);
     c.wait_for(
         Duration::from_secs(30),
         "collected object gone from S3",
@@ -750,6 +730,24 @@ fn cluster_s3_storage_holds_uploads_on_two_nodes_until_s3_has_them() {
             "other objects stay"
         );
     }
+}
+
+/// Delete `path` through `deleter`, wait out the GC grace, and run a collection on
+/// `collector` that removes at least that binary.
+fn delete_and_collect(deleter: &Server, collector: &Server, path: &str) {
+    let r = deleter
+        .admin(Method::DELETE, deleter.url(path))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{}", r.text().unwrap());
+    std::thread::sleep(Duration::from_secs(6)); // arca.gc.grace.secs=5
+    let r = collector
+        .admin(Method::POST, collector.url("/api/system/storage/gc"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let report: serde_json::Value = r.json().unwrap();
+    assert!(report["binariesRemoved"].as_u64().unwrap() >= 1, "{report}");
 }
 
 /// True when `dir` has no files (a missing dir counts as empty).

@@ -29,21 +29,10 @@ pub fn join(base: &str, path: &str) -> String {
 /// Why a request failed, with the causes reqwest keeps in its source chain (its own message
 /// alone is "error sending request").
 pub fn describe(err: &reqwest::Error) -> String {
-    let mut text = if err.is_timeout() {
-        format!("no answer within {} s", TIMEOUT.as_secs())
-    } else {
-        err.to_string()
-    };
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
+    if err.is_timeout() {
+        return format!("no answer within {} s", TIMEOUT.as_secs());
     }
-    text
+    arca_runtime::error_chain(err)
 }
 
 /// The human-readable part of an error answer: `message` of arca's JSON envelopes
