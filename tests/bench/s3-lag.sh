@@ -113,7 +113,22 @@ avail_kib=$(df -Pk "$W" | awk 'NR == 2 {print $4}')
 ((avail_kib > need_kib)) ||
     arca_die "not enough space in $W: $((avail_kib / 1024)) MiB free, need about $((need_kib / 1024)) MiB"
 arca_log "work dir $W ($fstype, $((avail_kib / 1024 / 1024)) GiB free)"
-PY=(python3 "$HERE/s3_lag.py")
+# py OUT ARGS... — s3_lag.py ARGS, stdout to OUT; in the background, so that a signal interrupts the wait (bash runs
+# its traps only once a foreground command has finished) and the cleanup stops it
+PY_PID=""
+py() {
+    local out=$1 rc=0
+    shift
+    python3 "$HERE/s3_lag.py" "$@" >"$out" &
+    PY_PID=$!
+    wait "$PY_PID" || rc=$?
+    PY_PID=""
+    return "$rc"
+}
+stop_py() {
+    [[ -z "$PY_PID" ]] || kill -TERM "$PY_PID" 2>/dev/null || true
+}
+arca_on_exit stop_py
 
 # lines "name value" from s3_lag.py, collected in R
 declare -A R=()
@@ -166,7 +181,7 @@ for attempt in 1 2 3; do
     stop_s3
     ((attempt < 3)) || { tail -n 20 "$S3_LOGFILE" >&2; arca_die "s3s-fs did not start"; }
 done
-"${PY[@]}" mkbucket --endpoint "$S3_URL" --bucket "$BUCKET" >/dev/null || arca_die "could not create the bucket $BUCKET"
+py /dev/null mkbucket --endpoint "$S3_URL" --bucket "$BUCKET" || arca_die "could not create the bucket $BUCKET"
 [[ -d "$S3_ROOT/$BUCKET" ]] || arca_die "s3s-fs created no directory for the bucket ($S3_ROOT/$BUCKET)"
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -250,8 +265,8 @@ fi
 # the baseline: the same S3 server, without arca
 
 arca_log "baseline: $BASELINE sequential S3 PUTs of $SIZE bytes, then $FLOOD with $EFFECTIVE_THREADS threads"
-"${PY[@]}" s3base --endpoint "$S3_URL" --bucket "$BUCKET" --size "$SIZE" --count "$BASELINE" \
-    --par-count "$FLOOD" --threads "$EFFECTIVE_THREADS" >"$W/s3base.out" || arca_die "the S3 baseline failed"
+py "$W/s3base.out" s3base --endpoint "$S3_URL" --bucket "$BUCKET" --size "$SIZE" --count "$BASELINE" \
+    --par-count "$FLOOD" --threads "$EFFECTIVE_THREADS" || arca_die "the S3 baseline failed"
 collect "$W/s3base.out"
 arca_log "raw S3 PUT p50 $(get s3put_p50) s, p99 $(get s3put_p99) s; $(get s3par_obj_s) objects/s with $EFFECTIVE_THREADS threads"
 
@@ -260,8 +275,8 @@ arca_log "raw S3 PUT p50 $(get s3put_p50) s, p99 $(get s3put_p99) s; $(get s3par
 
 layout_args=(--s3-root "$S3_ROOT" --bucket "$BUCKET" --prefix "$S3_PREFIX" --folder-len "$FOLDER_LEN" --add-dir "$ADD_DIR")
 arca_log "lag: $COUNT deploys of $SIZE bytes at $RATE/s, then up to ${TIMEOUT}s for the objects"
-ARCA_ADMIN_PW=$ARCA_ADMIN_PW "${PY[@]}" lag --url "$ARCA_URL" --repo bench --dir lag --count "$COUNT" --size "$SIZE" \
-    --rate "$RATE" --timeout "$TIMEOUT" --json "$W/lag.json" "${layout_args[@]}" >"$W/lag.out" ||
+py "$W/lag.out" lag --url "$ARCA_URL" --repo bench --dir lag --count "$COUNT" --size "$SIZE" \
+    --rate "$RATE" --timeout "$TIMEOUT" --json "$W/lag.json" "${layout_args[@]}" ||
     arca_die "the lag measurement failed"
 collect "$W/lag.out"
 arca_log "lag p50 $(get lag_p50) s, p99 $(get lag_p99) s, max $(get lag_max) s; missing $(get lag_missing)"
@@ -272,8 +287,8 @@ arca_log "lag p50 $(get lag_p50) s, p99 $(get lag_p99) s, max $(get lag_max) s; 
 arca_log "stopping the mover; $FLOOD deploys with $CLIENTS client threads"
 stop_mover
 rm -f "$MOVER_SOCK.hidden"
-ARCA_ADMIN_PW=$ARCA_ADMIN_PW "${PY[@]}" flood --url "$ARCA_URL" --repo bench --dir flood --count "$FLOOD" --size "$SIZE" \
-    --threads "$CLIENTS" --shas "$W/flood.sha256" >"$W/flood.out" || arca_die "the flood failed"
+py "$W/flood.out" flood --url "$ARCA_URL" --repo bench --dir flood --count "$FLOOD" --size "$SIZE" \
+    --threads "$CLIENTS" --shas "$W/flood.sha256" || arca_die "the flood failed"
 collect "$W/flood.out"
 queued=$(find "$ADD_DIR" -maxdepth 1 -type f -regextype posix-extended -regex '.*/[0-9a-f]{64}' | wc -l)
 arca_log "flood: $(get flood_rate) deploys/s; $queued entries in $ADD_DIR"
@@ -281,8 +296,8 @@ sync
 arca_log "starting the mover and timing the drain"
 t0=$(date +%s.%N)
 NOWAIT=1 start_mover
-"${PY[@]}" drain --t0 "$t0" --shas "$W/flood.sha256" --size "$SIZE" --timeout 600 \
-    "${layout_args[@]}" >"$W/drain.out" || arca_die "the drain measurement failed"
+py "$W/drain.out" drain --t0 "$t0" --shas "$W/flood.sha256" --size "$SIZE" --timeout 600 \
+    "${layout_args[@]}" || arca_die "the drain measurement failed"
 collect "$W/drain.out"
 arca_log "drain: $(get drain_seconds) s, $(get drain_obj_s) objects/s"
 stop_mover

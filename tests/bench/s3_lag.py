@@ -177,7 +177,7 @@ def cmd_s3base(a):
                 c = s3.connect()
         c.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(a.threads)]
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(a.threads)]
     t0 = time.monotonic()
     for t in threads:
         t.start()
@@ -447,7 +447,7 @@ def cmd_lag(a):
         conn.close()
 
     log("deploying %d files at %g/s (open loop, %d client threads)" % (a.count, a.rate, a.threads))
-    threads = [threading.Thread(target=worker) for _ in range(a.threads)]
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(a.threads)]
     for t in threads:
         t.start()
     for t in threads:
@@ -545,7 +545,7 @@ def cmd_flood(a):
                 errors.append((i, status))
         conn.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(a.threads)]
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(a.threads)]
     t0 = time.monotonic()
     for t in threads:
         t.start()
@@ -700,7 +700,11 @@ def main():
     sp.set_defaults(fn=cmd_drain)
 
     a = p.parse_args()
-    a.fn(a)
+    try:
+        a.fn(a)
+    except KeyboardInterrupt:
+        log("interrupted")
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,11 @@
 #   e2e_workdir                          creates the run's work dir E2E_WORK (removed at exit)
 #   e2e_protected_exit                   EXIT trap: arca.sh's cleanup list with INT/TERM/HUP ignored meanwhile
 # Nodes (containers; all state in associative arrays keyed by node name):
-#   e2e_node_boot NAME                   boots NAME from E2E_ROOTFS with an overlay in
+#   e2e_node_boot NAME [--no-shared]     boots NAME from E2E_ROOTFS with an overlay in
 #                                        $E2E_WORK/nodes/[$E2E_SCOPE-]NAME (upper/, console.log, journal.log),
-#                                        /mnt/shared = $E2E_SHARED, /debs = $E2E_DEBS, /debs2 = $E2E_DEBS2
-#                                        (both read-only); waits until systemd is running/degraded
+#                                        /mnt/shared = $E2E_SHARED (not with --no-shared), /debs = $E2E_DEBS,
+#                                        /debs2 = $E2E_DEBS2 (both read-only); waits until systemd is
+#                                        running/degraded
 #   e2e_node_exec NAME CMD...            runs CMD inside NAME (nsenter into its systemd), clean env
 #   e2e_node_sh NAME SCRIPT              e2e_node_exec NAME sh -c SCRIPT
 #   e2e_node_stop NAME                   poweroff inside, then TERM/KILL of the PIDs this script started
@@ -262,7 +263,8 @@ _e2e_find_init() {
 }
 
 e2e_node_boot() {
-    local name=$1 dir pid init deadline state
+    local name=$1 dir pid init deadline state shared=(--bind="$E2E_SHARED:/mnt/shared")
+    [[ "${2:-}" != --no-shared ]] || shared=()
     [[ -n "$E2E_ROOTFS" && -n "$E2E_WORK" ]] || arca_die "e2e_node_boot: call e2e_rootfs and e2e_workdir first"
     [[ -z "${E2E_NSPAWN_PID[$name]:-}" ]] || arca_die "node $name is already running"
     dir=$E2E_WORK/nodes/${E2E_SCOPE:+$E2E_SCOPE-}$name
@@ -277,7 +279,7 @@ e2e_node_boot() {
     setsid systemd-nspawn --register=no --keep-unit --quiet \
         -D "$E2E_ROOTFS" --overlay="$E2E_ROOTFS:$dir/upper:/" \
         --machine="$name" --hostname="$name" \
-        --bind="$E2E_SHARED:/mnt/shared" --bind-ro="$E2E_DEBS:/debs" --bind-ro="$E2E_DEBS2:/debs2" \
+        "${shared[@]}" --bind-ro="$E2E_DEBS:/debs" --bind-ro="$E2E_DEBS2:/debs2" \
         -b </dev/null >"$dir/console.log" 2>&1 &
     pid=$!
     E2E_NSPAWN_PID[$name]=$pid

@@ -19,6 +19,13 @@
 #             while the shared _add dir drains; /api/system/storage and the movers' journals; S3 stopped during
 #             20 deploys (all 201, served from the queue, drained once S3 is back); n1's mover stopped: n2's and
 #             n3's movers upload the next 30 deploys (those through n1 too)
+#   cluster-s3 s3s-fs on the host; three nodes without any shared mount (no arca.ha.data.dir), binarystore.xml =
+#             cluster-s3-storage-v3 (redundancy 2), each node's own eventual queue, its mover enabled;
+#             /api/system/storage and the journals show the sharding chain and "redundancy":2; S3 stopped: 20
+#             deploys through HAProxy all 201, each waiting in exactly two nodes' _add dirs, resolved on every
+#             node; n2 crashes (SIGKILL of both units): n1's and n3's movers restore the second copies; S3 back:
+#             every object in S3 (sha256), the live queues empty; n2 back: its mover drops its copies without
+#             uploading them again (already_stored=true, S3's object files unchanged); every node resolves all
 #
 # Usage: tests/e2e/run.sh [--only NAME]... [--debs DIR] [--no-build] [--keep]
 #   --only NAME   run only this scenario (repeatable)
@@ -34,7 +41,8 @@
 #      900: scenarios are cut short or skipped to stay within it), E2E_NODE_PORT (default 8081),
 #      E2E_VERSION_CHECK=warn (upgrade: only warn when the upgraded `arca-server --version` still prints the old
 #      version, i.e. when build-deb.sh --version --no-build repackaged binaries built as another version),
-#      ARCA_TEST_S3S_FS (s3s-fs for s3-shared; default: tests/lib/s3.sh, which builds it once into the cache).
+#      ARCA_TEST_S3S_FS (s3s-fs for s3-shared and cluster-s3; default: tests/lib/s3.sh, which builds it once
+#      into the cache).
 # Prints a summary table; exit 0 only if every selected scenario passed. Everything started (containers, HAProxy,
 # client loops, databases, s3s-fs) is stopped and removed at exit, also on failure and Ctrl-C.
 set -euo pipefail
@@ -44,7 +52,7 @@ export ARCA_TEST_NAME=e2e
 # shellcheck source=lib.sh
 . "$E2E_DIR_/lib.sh"
 
-ALL_SCENARIOS=(single ha failover upgrade s3-shared)
+ALL_SCENARIOS=(single ha failover upgrade s3-shared cluster-s3)
 ONLY=()
 DEBS_SRC=""
 NO_BUILD=0
@@ -136,19 +144,42 @@ create_repo() {
 
 # The HA cluster of docs/ha.md: three nodes n1 (primary), n2, n3 on 127.0.0.1{1,2,3}, one PostgreSQL database,
 # /mnt/shared/data as the shared data dir, HAProxy in front. Sets ADMIN_PW, LB (…/artifactory), NODES.
-# cluster_up [--binarystore FILE]: FILE becomes every node's /etc/arca/binarystore.xml before the servers' first
-# start (as an operator writes it: secrets in plain text), and arca-storage-mover is enabled and started on every
-# node once its server is up (docs/storage-mover.md).
+# cluster_up [--binarystore FILE] [--no-shared] [--props TEXT] [--mover-log FILTER]:
+#   --binarystore FILE  FILE becomes every node's /etc/arca/binarystore.xml before the servers' first start (as an
+#                       operator writes it: secrets in plain text), and arca-storage-mover is enabled and started on
+#                       every node once its server is up (docs/storage-mover.md)
+#   --no-shared         no shared mount at all (the sharding templates, docs/ha.md §8a): no /mnt/shared in the
+#                       containers, no arca.ha.data.dir (each node's data stays in /var/lib/arca/data), no drop-ins
+#   --props TEXT        more lines for every node's system.properties
+#   --mover-log FILTER  ARCA_LOG for arca-storage-mover (a drop-in, as docs/storage-mover.md says)
 NODES=(n1 n2 n3)
 LB=""
 ADMIN_PW=""
+CLUSTER_SHARED=1
 
 cluster_up() {
-    local db n addr specs=() pids=() key t0=$SECONDS binarystore="" unit
-    if [[ "${1:-}" == --binarystore ]]; then
-        binarystore=$2
-        [[ -s "$binarystore" ]] || arca_die "cluster_up: no binarystore.xml at $binarystore"
-    fi
+    local db n addr specs=() pids=() key t0=$SECONDS binarystore="" unit props="" mover_log=""
+    CLUSTER_SHARED=1
+    while (($#)); do
+        case "$1" in
+            --binarystore)
+                binarystore=$2
+                [[ -s "$binarystore" ]] || arca_die "cluster_up: no binarystore.xml at $binarystore"
+                shift
+                ;;
+            --no-shared) CLUSTER_SHARED=0 ;;
+            --props)
+                props=$2
+                shift
+                ;;
+            --mover-log)
+                mover_log=$2
+                shift
+                ;;
+            *) arca_die "cluster_up: unknown option $1" ;;
+        esac
+        shift
+    done
     for n in "${NODES[@]}"; do
         host_port_free "$(node_addr "$n" | cut -d: -f1)" "$NODE_PORT" ||
             arca_die "$(node_addr "$n") is taken on the host (a leftover node? something on 0.0.0.0:$NODE_PORT?)"
@@ -158,7 +189,7 @@ cluster_up() {
     e2e_haproxy_start "${specs[@]}"
     LB=$E2E_LB_URL
     for n in "${NODES[@]}"; do
-        e2e_node_boot "$n"
+        if ((CLUSTER_SHARED)); then e2e_node_boot "$n"; else e2e_node_boot "$n" --no-shared; fi
     done
     # Before the install: the listen address, write access to the shared dir, and ha-node.properties, whose
     # presence tells the packages not to start a standalone node.
@@ -167,10 +198,16 @@ cluster_up() {
         printf '[Service]\nEnvironment=ARCA_LISTEN=%s\n' "$addr" |
             e2e_node_write "$n" /etc/systemd/system/arca-server.service.d/listen.conf 0644 root:root
         # Both services work in the shared data dir (the mover: an eventual queue there).
-        for unit in arca-server arca-storage-mover; do
-            printf '[Unit]\nRequiresMountsFor=/mnt/shared\n[Service]\nReadWritePaths=/mnt/shared\n' |
-                e2e_node_write "$n" "/etc/systemd/system/$unit.service.d/shared.conf" 0644 root:root
-        done
+        if ((CLUSTER_SHARED)); then
+            for unit in arca-server arca-storage-mover; do
+                printf '[Unit]\nRequiresMountsFor=/mnt/shared\n[Service]\nReadWritePaths=/mnt/shared\n' |
+                    e2e_node_write "$n" "/etc/systemd/system/$unit.service.d/shared.conf" 0644 root:root
+            done
+        fi
+        if [[ -n "$mover_log" ]]; then
+            printf '[Service]\nEnvironment=ARCA_LOG=%s\n' "$mover_log" |
+                e2e_node_write "$n" /etc/systemd/system/arca-storage-mover.service.d/log.conf 0644 root:root
+        fi
         ha_node_props "$n" | e2e_node_write "$n" /etc/arca/ha-node.properties 0644 root:root
     done
     for n in "${NODES[@]}"; do
@@ -196,12 +233,15 @@ cluster_up() {
         {
             e2e_node_exec "$n" cat /etc/arca/system.properties 2>/dev/null || true
             printf '\n# e2e cluster settings\narca.url.base=%s\narca.shutdown.drain.delay.secs=3\n' "$LB"
+            [[ -z "$props" ]] || printf '%s\n' "$props"
         } | e2e_node_write "$n" /etc/arca/system.properties 0640 root:arca
     done
-    # The shared dir is owned by arca: the same uid on every node (as with NFS, where uids must agree).
-    key=$(for n in "${NODES[@]}"; do e2e_node_exec "$n" id -u arca; done | sort -u | paste -sd' ')
-    [[ "$key" =~ ^[0-9]+$ ]] || arca_die "the arca user has different uids on the nodes ($key): /mnt/shared/data cannot be shared"
-    e2e_node_exec n1 install -d -o arca -g arca -m 0750 /mnt/shared/data
+    if ((CLUSTER_SHARED)); then
+        # The shared dir is owned by arca: the same uid on every node (as with NFS, where uids must agree).
+        key=$(for n in "${NODES[@]}"; do e2e_node_exec "$n" id -u arca; done | sort -u | paste -sd' ')
+        [[ "$key" =~ ^[0-9]+$ ]] || arca_die "the arca user has different uids on the nodes ($key): /mnt/shared/data cannot be shared"
+        e2e_node_exec n1 install -d -o arca -g arca -m 0750 /mnt/shared/data
+    fi
     # The primary first; it creates the master key, which the others get a copy of.
     start_node n1
     key=$(e2e_node_exec n1 cat /etc/arca/security/master.key)
@@ -223,11 +263,13 @@ cluster_up() {
     arca_log "cluster up in $((SECONDS - t0)) s: $LB"
 }
 
+# (arca.ha.data.dir only with the shared mount: without it the data dir is the node's own <home>/data)
 ha_node_props() {
     local n=$1 primary=false
     [[ "$n" == n1 ]] && primary=true
-    printf 'node.id=%s\ncontext.url=http://%s/artifactory\nmembership.port=0\nprimary=%s\narca.ha.data.dir=/mnt/shared/data\n' \
+    printf 'node.id=%s\ncontext.url=http://%s/artifactory\nmembership.port=0\nprimary=%s\n' \
         "$n" "$(node_addr "$n")" "$primary"
+    if ((CLUSTER_SHARED)); then printf 'arca.ha.data.dir=/mnt/shared/data\n'; fi
 }
 
 start_node() {
@@ -568,14 +610,17 @@ deploy_batch() {
     result "${name}_deploys" "$count($(json '",".join(f"{k}:{v}" for k, v in sorted(d["by_node"].items()))' <<<"$out"))"
 }
 # resolve_everywhere DESC MANIFEST… — every node, asked directly, serves every artifact with the right sha256
-resolve_everywhere() {
-    local desc=$1 a=() m n out
-    shift
-    for n in "${NODES[@]}"; do a+=(--url "$(node_url "$n")"); done
+resolve_everywhere() { resolve_on "${NODES[*]}" "$@"; }
+# resolve_on "NODE…" DESC MANIFEST… — the same on the nodes listed (space-separated)
+resolve_on() {
+    local nodes desc=$2 a=() m n out
+    read -r -a nodes <<<"$1"
+    shift 2
+    for n in "${nodes[@]}"; do a+=(--url "$(node_url "$n")"); done
     for m in "$@"; do a+=(--manifest "$m"); done
     out=$(python3 "$E2E_DIR_/client.py" verify --password "$ADMIN_PW" "${a[@]}") ||
         arca_die "$SCENARIO: FAILED: $desc: $out"
-    arca_log "$SCENARIO: ok: $desc: $(json 'd["artifacts"]' <<<"$out") artifacts on ${#NODES[@]} nodes, right sha256"
+    arca_log "$SCENARIO: ok: $desc: $(json 'd["artifacts"]' <<<"$out") artifacts on ${#nodes[@]} nodes, right sha256"
 }
 # The uploads the movers' journals report ("…; since the last report N uploaded, …"), all nodes together.
 journal_uploaded() {
@@ -727,6 +772,256 @@ scenario_s3_shared() {
     resolve_everywhere "every node resolves all 100 artifacts" "$b1" "$b2" "$b3"
     s=$(s3_has "$b1" "$b2" "$b3") || true
     result s3_objects "$(json 'd["present"]' <<<"$s")/$(json 'd["expected"]' <<<"$s")"
+    result checks_s "$((SECONDS - t0))"
+}
+
+# --- cluster-s3 helpers ---
+
+# Each node's own eventual-cluster queue (<home>/data/eventual; the scenario checks it against /api/system/storage).
+CS3_QUEUE=/var/lib/arca/data/eventual
+# node_adds NODE — the sha256s waiting in NODE's _add dir, one a line (looked up inside the container)
+node_adds() {
+    e2e_node_exec "$1" find "$CS3_QUEUE/_add" -maxdepth 1 -type f -regextype posix-extended \
+        -regex '.*/[0-9a-f]{64}' -printf '%f\n' 2>/dev/null || true
+}
+# queues_hold MANIFEST WANT NODE… — every artifact of MANIFEST waits in exactly WANT of these nodes' _add dirs, and
+# nothing else waits there; prints what differs
+queues_hold() {
+    local manifest=$1 want=$2 n
+    shift 2
+    for n in "$@"; do node_adds "$n" | sed "s/\$/ $n/"; done |
+        awk -v want="$want" '
+            NR == FNR { if (NF >= 2) expect[$2] = 1; next }
+            { c[$1]++; h[$1] = h[$1] (h[$1] == "" ? "" : ",") $2 }
+            END {
+                bad = 0; total = 0
+                for (s in expect) {
+                    total++
+                    if (c[s] != want) { bad++; if (bad <= 5) printf "%s… in %d queue(s) (%s)\n", substr(s, 1, 12), c[s], h[s] }
+                }
+                for (s in c) if (!(s in expect)) { bad++; if (bad <= 5) printf "%s… queued, not deployed (%s)\n", substr(s, 1, 12), h[s] }
+                printf "%d of %d artifacts in exactly %d queue(s), %d problem(s)\n", total - bad, total, want, bad
+                exit bad > 0
+            }' "$manifest" -
+}
+queues_empty() {
+    local n
+    for n in "$@"; do [[ -z "$(node_adds "$n")" ]] || return 1; done
+}
+queue_counts() {
+    local n
+    for n in "$@"; do printf '%s:%s\n' "$n" "$(node_adds "$n" | wc -l)"; done | paste -sd,
+}
+# cs3_drained MANIFEST NODE… — every artifact is in S3 with its sha256 and these nodes' queues are empty
+cs3_drained() {
+    local m=$1
+    shift
+    queues_empty "$@" && s3_has --quiet "$m"
+}
+# unit_journal_has NODE UNIT TEXT (not grep -q: with pipefail, its early exit would fail the writer with SIGPIPE)
+unit_journal_has() { e2e_node_journal "$1" "$2" | grep -F -- "$3" >/dev/null; }
+mover_journal_has() { unit_journal_has "$1" arca-storage-mover "$2"; }
+mover_redundancy_is() { [[ "$(storage_json "$1" | json 'd["mover"]["redundancy"]')" == "$2" ]]; }
+# mover_journal_sum NODE SINCE MESSAGE FIELD… — the sums of the journal fields FIELD… over the mover's entries with
+# MESSAGE since the epoch second SINCE (space-separated)
+mover_journal_sum() {
+    e2e_node_exec "$1" journalctl -u arca-storage-mover -o json --no-pager --since "@$2" "MESSAGE=$3" |
+        python3 -c 'import json, sys
+entries = [json.loads(l) for l in sys.stdin if l.strip()]
+print(" ".join(str(sum(int(e.get(f, 0)) for e in entries)) for f in sys.argv[1:]))' "${@:4}"
+}
+# mover_journal_count NODE SINCE MATCH… — the mover's journal entries since the epoch second SINCE matching MATCH…
+mover_journal_count() {
+    local n=$1 since=$2
+    shift 2
+    e2e_node_exec "$n" journalctl -u arca-storage-mover -o cat --no-pager --since "@$since" "$@" | wc -l
+}
+# mover_uploads NODE — "P put + A already stored (api uploaded=U)": the mover's debug lines 'uploaded' with
+# already_stored=false / true, and the "uploaded" counter of /api/system/storage
+mover_uploads() {
+    local u
+    u=$(storage_json "$1" | json '"%d/%d" % (d["mover"]["uploaded"], d["mover"]["alreadyStored"])' 2>/dev/null) || u=-
+    printf '%s put + %s already stored (api uploaded/alreadyStored=%s)\n' \
+        "$(mover_journal_count "$1" 0 MESSAGE=uploaded ALREADY_STORED=false)" \
+        "$(mover_journal_count "$1" 0 MESSAGE=uploaded ALREADY_STORED=true)" "$u"
+}
+# The S3 objects as files (name, inode, mtime): an object uploaded again gets a new file.
+s3_snapshot() {
+    find "$E2E_S3_OBJECTS" -type f -printf '%f %i %T@\n' | awk 'length($1) == 64' | sort
+}
+units_down() { not_active "$1" arca-server && not_active "$1" arca-storage-mover; }
+# node_kill NODE — kill -9 of arca-server's and arca-storage-mover's main processes (a crash: no drain, no
+# deregistration; as failover does it, since `systemctl kill` cannot signal through the containers' cgroup v1 tree),
+# with a runtime drop-in Restart=no so that systemd does not restart them (Restart=on-failure would)
+node_kill() {
+    local n=$1 u pid
+    for u in arca-server arca-storage-mover; do
+        printf '[Service]\nRestart=no\n' |
+            e2e_node_write "$n" "/run/systemd/system/$u.service.d/e2e-crashed.conf" 0644 root:root
+    done
+    e2e_node_exec "$n" systemctl daemon-reload
+    for u in arca-server arca-storage-mover; do
+        pid=$(e2e_node_exec "$n" systemctl show -p MainPID --value "$u")
+        [[ "$pid" =~ ^[0-9]+$ && "$pid" != 0 ]] || arca_die "$SCENARIO: no MainPID for $u on $n"
+        e2e_node_exec "$n" kill -9 "$pid"
+    done
+    poll 10 "$n's units to be dead" units_down "$n" || arca_die "$SCENARIO: $n's units survived SIGKILL"
+}
+# node_revive NODE — drop-in removed, both units started again
+node_revive() {
+    local n=$1
+    e2e_node_exec "$n" rm -f /run/systemd/system/arca-server.service.d/e2e-crashed.conf \
+        /run/systemd/system/arca-storage-mover.service.d/e2e-crashed.conf
+    e2e_node_exec "$n" systemctl daemon-reload
+    e2e_node_exec "$n" systemctl reset-failed arca-server arca-storage-mover
+    start_node "$n"
+    start_mover "$n"
+}
+
+# cluster-s3-storage-v3 on s3s-fs, three HA nodes WITHOUT a shared mount: each node's eventual queue is its own,
+# every deploy waits in two nodes' queues until a mover uploads it (issue 5: HA without NFS).
+scenario_cluster_s3() {
+    local n f s t0 before outage0 extra b chain held killed=n2 live=(n1 n3) copies snap0 snap1 since v
+    e2e_s3_setup "$SCENARIO"
+    # redundancy 2; short periods so that restores, outages and drains show within seconds
+    extra='    <provider id="sharding-cluster" type="sharding-cluster">
+        <redundancy>2</redundancy>
+    </provider>
+    <provider id="eventual-cluster" type="eventual-cluster">
+        <dispatcherInterval>500</dispatcherInterval>
+    </provider>
+    <provider id="retry" type="retry">
+        <interval>500</interval>
+        <maxTrys>2</maxTrys>
+    </provider>
+    <provider id="remote" type="remote">
+        <checkPeriod>2000</checkPeriod>
+    </provider>
+'
+    f=$E2E_WORK/cluster-s3-binarystore.xml
+    e2e_s3_binarystore cluster-s3-storage-v3 "$extra" >"$f"
+    # A dead node counts as gone after 5 s (default 30), the movers log every upload (debug).
+    cluster_up --no-shared --binarystore "$f" --mover-log info,arca_storage_mover=debug \
+        --props $'arca.ha.heartbeat.interval.secs=1\narca.ha.node.stale.secs=5'
+    t0=$SECONDS
+    b=$E2E_WORK/s3-held.manifest
+
+    # 1. every node: both services, no shared mount, its own queue, the sharding chain, the mover's redundancy
+    for n in "${NODES[@]}"; do
+        check "$n: arca-server active" e2e_node_exec "$n" systemctl is-active --quiet arca-server
+        check "$n: arca-storage-mover active" e2e_node_exec "$n" systemctl is-active --quiet arca-storage-mover
+        check "$n: no shared mount (/mnt/shared absent)" node_lacks_path "$n" /mnt/shared
+        check "$n: ha-node.properties has no arca.ha.data.dir" \
+            node_file_lacks "$n" /etc/arca/ha-node.properties arca.ha.data.dir
+        poll 20 "$n's mover to report redundancy 2" mover_redundancy_is "$n" 2 || true
+        s=$(storage_json "$n") || arca_die "GET /api/system/storage on $n failed"
+        printf '%s\n' "$s" >"$E2E_WORK/logs/cluster-s3-storage-$n.json"
+        chain=$(json 'd["chain"]' <<<"$s")
+        check "$n: /api/system/storage: backend sharding-cluster" test "$(json 'd["backend"]' <<<"$s")" = sharding-cluster
+        check "$n: /api/system/storage: chain '$chain'" \
+            test "$(json '"sharding-cluster" in d["chain"] and "eventual-cluster" in d["chain"] and "s3-storage-v3" in d["chain"]' <<<"$s")" = True
+        check "$n: /api/system/storage: the node's own queue $CS3_QUEUE" test "$(json 'd["eventualDir"]' <<<"$s")" = "$CS3_QUEUE"
+        check "$n: /api/system/storage: mover status with \"redundancy\":2" \
+            test "$(json 'd["mover"]["redundancy"]' <<<"$s")" = 2
+        check "$n: journalctl -u arca-server: the node-local data dir" \
+            unit_journal_has "$n" arca-server "data dir /var/lib/arca/data;"
+        check "$n: journalctl -u arca-server: the chain" unit_journal_has "$n" arca-server "storage $chain"
+        check "$n: journalctl -u arca-storage-mover: 'restoring redundancy 2 every 2000 ms'" \
+            mover_journal_has "$n" "restoring redundancy 2 every 2000 ms"
+    done
+    result chain "'$chain'"
+    create_repo "$LB" s3-local
+
+    # 2. S3 down: every deploy acknowledged once it waits in two nodes' queues; every node serves everything
+    e2e_s3_stop
+    outage0=$SECONDS
+    deploy_batch held 20
+    s=$(queues_hold "$b" 2 "${NODES[@]}") || arca_die "$SCENARIO: FAILED: every artifact in exactly two nodes' _add: $s"
+    arca_log "$SCENARIO: ok: every artifact waits in exactly two nodes' $CS3_QUEUE/_add ($s)"
+    result queued "$(queue_counts "${NODES[@]}")"
+    s=$(s3_has "$b") || true
+    check "nothing reached S3 ($s)" test "$(json 'd["present"]' <<<"$s")" = 0
+    resolve_everywhere "every node resolves every artifact while S3 is down" "$b"
+    held=$(node_adds "$killed" | wc -l)
+    check "$killed holds some of them ($held)" test "$held" -gt 0
+
+    # 3. a holder crashes while S3 is still down: the live nodes' movers restore the second copies
+    node_kill "$killed"
+    arca_log "$SCENARIO: $killed killed (SIGKILL of arca-server and arca-storage-mover) holding $held artifacts"
+    before=$SECONDS
+    poll 60 "the live movers to restore two copies of everything (both live queues hold all)" \
+        queues_hold "$b" 2 "${live[@]}" || {
+        queues_hold "$b" 2 "${live[@]}" >&2 || true
+        arca_die "$SCENARIO: the redundancy was not restored on ${live[*]} within 60 s of $killed's crash"
+    }
+    result restore_s "$((SECONDS - before))"
+    copies=0
+    for n in "${live[@]}"; do copies=$((copies + $(mover_journal_sum "$n" 0 "redundancy restore" COPIES_ADDED))); done
+    result copies_added "$copies"
+    check "the movers' journals report $held copies added ('redundancy restore', copies_added=$copies)" \
+        test "$copies" = "$held"
+    resolve_on "${live[*]}" "the live nodes resolve every artifact ($killed dead, S3 down)" "$b"
+    check "journalctl -u arca-storage-mover says OBJECT STORE UNREACHABLE" movers_journal_has "OBJECT STORE UNREACHABLE"
+    result outage_s "$((SECONDS - outage0))"
+
+    # 4. S3 back: everything uploaded, the live queues empty
+    e2e_s3_start
+    before=$SECONDS
+    poll 90 "every object in S3 and the live queues empty" cs3_drained "$b" "${live[@]}" || {
+        s3_has "$b" >&2 || true
+        arca_die "$SCENARIO: not drained within 90 s after S3 came back (queues $(queue_counts "${live[@]}"))"
+    }
+    result s3_drain_s "$((SECONDS - before))"
+    s=$(s3_has "$b") || true
+    check "every object is in S3 with its sha256 ($s)" test "$(json 'd["present"]' <<<"$s")" = 20
+    check "$killed's queue still holds its $held copies" test "$(node_adds "$killed" | wc -l)" = "$held"
+    resolve_on "${live[*]}" "the live nodes resolve every artifact (from S3)" "$b"
+    for n in "${live[@]}"; do
+        check "$n: journalctl -u arca-storage-mover: 'object store reachable again'" \
+            mover_journal_has "$n" "object store reachable again"
+        poll 10 "$n's mover to log its drain" mover_journal_has "$n" "eventual queue drained" || {
+            e2e_node_exec "$n" systemctl status --no-pager -n 5 arca-storage-mover >&2 || true
+            storage_json "$n" >&2 || true
+            e2e_node_exec "$n" ls -la "$CS3_QUEUE/_add" >&2 || true
+        }
+        check "$n: journalctl -u arca-storage-mover: 'eventual queue drained'" \
+            mover_journal_has "$n" "eventual queue drained"
+    done
+    for n in "${live[@]}"; do result "${n}_uploads" "'$(mover_uploads "$n")'"; done
+
+    # 5. the crashed node returns: its mover finds its copies in S3 and drops them without uploading them again
+    snap0=$(s3_snapshot)
+    since=$(date +%s)
+    node_revive "$killed"
+    before=$SECONDS
+    poll 30 "$killed's queue to drain" queues_empty "$killed" || {
+        e2e_node_journal "$killed" arca-storage-mover | tail -20 >&2
+        arca_die "$SCENARIO: $killed's queue still holds $(node_adds "$killed" | wc -l) entries 30 s after its return"
+    }
+    result "${killed}_drain_s" "$((SECONDS - before))"
+    snap1=$(s3_snapshot)
+    check "no object was uploaded again (S3's object files unchanged)" test "$snap0" = "$snap1"
+    poll 10 "$killed's mover to log its drain" mover_journal_has "$killed" "eventual queue drained" || true
+    check "$killed: journalctl -u arca-storage-mover: 'eventual queue drained'" \
+        mover_journal_has "$killed" "eventual queue drained"
+    v=$(mover_journal_count "$killed" "$since" MESSAGE=uploaded ALREADY_STORED=true)
+    result "${killed}_already_stored" "$v"
+    check "$killed: its $held copies logged 'uploaded' with already_stored=true (debug)" test "$v" = "$held"
+    check "$killed: no 'upload started' since its return" \
+        test "$(mover_journal_count "$killed" "$since" 'MESSAGE=upload started')" = 0
+    result "${killed}_uploads" "'$(mover_uploads "$killed")'"
+    v=$(storage_json "$killed" | json '(d["mover"]["uploaded"], d["mover"]["alreadyStored"])') || v=-
+    check "$killed: /api/system/storage mover counters: 0 uploaded, $held already stored (got $v)" \
+        test "$v" = "(0, $held)"
+    read -r copies v < <(mover_journal_sum "$killed" "$since" "redundancy restore" COPIES_ADDED BAD_LOCAL_COPIES)
+    result "${killed}_restore" "copies_added=$copies,bad_local_copies=$v"
+    check "$killed: pushed no copies of binaries already in S3 (copies_added=$copies since its return)" test "$copies" = 0
+    resolve_everywhere "every node resolves every artifact" "$b"
+    arca_wait_for 15 "HAProxy to see $killed UP again" lb_is_up "$killed" || arca_die "HAProxy does not see $killed UP"
+    for n in "${NODES[@]}"; do
+        s=$(storage_json "$n") || arca_die "GET /api/system/storage on $n failed"
+        check "$n: /api/system/storage: backlog 0" test "$(json 'd["backlog"]["adds"]' <<<"$s")" = 0
+    done
     result checks_s "$((SECONDS - t0))"
 }
 

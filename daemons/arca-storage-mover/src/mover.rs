@@ -84,6 +84,8 @@ enum Outcome {
 #[derive(Debug, Default)]
 pub struct Stats {
     uploaded: AtomicU64,
+    /// `eventual-cluster` copies dropped because another holder's mover had uploaded them.
+    already_stored: AtomicU64,
     deleted: AtomicU64,
     failures: AtomicU64,
     last_error: Mutex<Option<String>>,
@@ -111,17 +113,27 @@ impl Stats {
         }
     }
 
-    fn counts(&self) -> (u64, u64, u64) {
-        (
-            self.uploaded.load(Ordering::Relaxed),
-            self.deleted.load(Ordering::Relaxed),
-            self.failures.load(Ordering::Relaxed),
-        )
+    fn counts(&self) -> Counts {
+        Counts {
+            uploaded: self.uploaded.load(Ordering::Relaxed),
+            already_stored: self.already_stored.load(Ordering::Relaxed),
+            deleted: self.deleted.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+        }
     }
 
     fn last_error(&self) -> Option<String> {
         self.last_error.lock().ok().and_then(|e| e.clone())
     }
+}
+
+/// A snapshot of the counters.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    uploaded: u64,
+    already_stored: u64,
+    deleted: u64,
+    failures: u64,
 }
 
 fn decode_reachable(v: u8) -> Option<bool> {
@@ -152,14 +164,15 @@ impl StatusView {
                 .unwrap_or_default(),
             None => Backlog::default(),
         };
-        let (uploaded, deleted, failures) = self.stats.counts();
+        let counts = self.stats.counts();
         MoverStatus {
             chain: self.chain.clone(),
             eventual: self.queue.is_some(),
             backlog: BacklogStatus::from(&backlog),
-            uploaded,
-            deleted,
-            failures,
+            uploaded: counts.uploaded,
+            already_stored: counts.already_stored,
+            deleted: counts.deleted,
+            failures: counts.failures,
             last_error: self.stats.last_error(),
             object_store_reachable: self.stats.reachable(),
             redundancy: self.cluster.as_ref().map(ClusterTier::redundancy),
@@ -203,7 +216,7 @@ struct Dispatch {
     last_scan: Option<Instant>,
     last_report: Option<Instant>,
     last_sweep: Option<Instant>,
-    reported: (u64, u64, u64),
+    reported: Counts,
     status_line: String,
 }
 
@@ -228,7 +241,7 @@ impl Mover {
             last_scan: None,
             last_report: None,
             last_sweep: None,
-            reported: (0, 0, 0),
+            reported: Counts::default(),
             status_line: String::new(),
         };
         let mut tick = tokio::time::interval(LOOP_TICK.min(self.interval));
@@ -445,26 +458,35 @@ impl Mover {
             return;
         }
         let counts = self.stats.counts();
-        let (up, del, fail) = counts;
-        let (up0, del0, fail0) = d.reported;
+        let last = d.reported;
+        let (up, already, del, fail) = (
+            counts.uploaded - last.uploaded,
+            counts.already_stored - last.already_stored,
+            counts.deleted - last.deleted,
+            counts.failures - last.failures,
+        );
+        let already_text = if already > 0 {
+            format!(", {already} already in the object store (local copy dropped)")
+        } else {
+            String::new()
+        };
         tracing::info!(
             adds = d.backlog.adds,
             add_bytes = d.backlog.add_bytes,
             deletes = d.backlog.deletes,
             oldest_age_secs = d.backlog.oldest_age.map(|a| a.as_secs()),
-            uploaded = up - up0,
-            deleted = del - del0,
-            failures = fail - fail0,
-            "{}: {}; since the last report {} uploaded, {} deleted, {} failed attempts",
+            uploaded = up,
+            already_stored = already,
+            deleted = del,
+            failures = fail,
+            "{}: {}; since the last report {up} uploaded{already_text}, {del} deleted, {fail} \
+             failed attempts",
             if d.backlog.is_empty() {
                 "eventual queue drained"
             } else {
                 "eventual queue"
             },
             d.backlog,
-            up - up0,
-            del - del0,
-            fail - fail0
         );
         d.reported = counts;
         d.last_report = Some(Instant::now());
@@ -603,7 +625,12 @@ impl Mover {
             // The binary is durable in the object store: this node no longer holds a copy.
             cluster.note_local_copy_gone(sha);
         }
-        self.stats.uploaded.fetch_add(1, Ordering::Relaxed);
+        let counter = if stored_by_another {
+            &self.stats.already_stored
+        } else {
+            &self.stats.uploaded
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
             arca_sha256 = sha,
             size = sums.size,

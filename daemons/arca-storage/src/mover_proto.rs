@@ -80,6 +80,10 @@ pub struct MoverStatus {
     pub backlog: BacklogStatus,
     /// Objects uploaded since the mover started.
     pub uploaded: u64,
+    /// `eventual-cluster` copies dropped without an upload since the mover started: another
+    /// holder's mover had stored the object already.
+    #[serde(default)]
+    pub already_stored: u64,
     /// Objects deleted since the mover started.
     pub deleted: u64,
     /// Failed attempts (an entry retried three times counts three) since the mover started.

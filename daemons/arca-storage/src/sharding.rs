@@ -679,7 +679,11 @@ impl ClusterTier {
                 }
                 if !inner.own.contains(&sha)? {
                     // The row is stale (the file went away): forget it, another holder acts.
-                    report.bad_local_copies += 1;
+                    // From a queue that is the normal end of a copy (the mover uploaded it or
+                    // found it uploaded, and forgets the row itself a moment later).
+                    if inner.own.queue().is_none() {
+                        report.bad_local_copies += 1;
+                    }
                     self.note_local_copy_gone(&sha);
                     continue;
                 }

@@ -701,10 +701,21 @@ fn cluster_s3_storage_holds_uploads_on_two_nodes_until_s3_has_them() {
         vec![1],
         "only the dead node's queue still holds copies"
     );
+    // entries are named by their SHA-256 (the killed mover's claims are `<sha>.claim`)
+    let held_by_b = std::fs::read_dir(c.store(1))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().len() == 64)
+        .count() as u64;
     c.boot(1);
     c.wait_for(Duration::from_secs(30), "node B's queue drained", || {
         dir_is_empty(&c.store(1))
     });
+    let mover = &c.s(1).json("/api/system/storage")["mover"];
+    assert_eq!(
+        (mover["uploaded"].as_u64(), mover["alreadyStored"].as_u64()),
+        (Some(0), Some(held_by_b)),
+        "B's mover dropped its copies without uploading: {mover}"
+    );
     let mover_log = std::fs::read_to_string(c.nodes[1].home.with_extension("mover.log")).unwrap();
     assert!(
         mover_log.contains("already_stored=true"),
