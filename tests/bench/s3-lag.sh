@@ -372,6 +372,6 @@ printf '\nraw S3: the same s3s-fs, PUTs of %s from the same client code (%s sequ
     "$kib" "$BASELINE" "$FLOOD" "$EFFECTIVE_THREADS"
 printf '%d target(s) missed. Work dir: %s%s\n' "$MISSES" "$W" "$([[ "${ARCA_KEEP_TMP:-0}" == 1 ]] && echo ' (kept)' || echo ' (removed)')"
 if ((FAIL)); then
-    arca_warn "the measurement is incomplete (see the warnings above; logs: $ARCA_LOG, $MOVER_LOGFILE)"
+    arca_warn "the measurement is incomplete (see the warnings above; logs: $ARCA_LOG_FILE, $MOVER_LOGFILE)"
     exit 1
 fi

@@ -20,7 +20,7 @@
 #   arca_dump_log [LINES]                    the tail of the server's log on stderr
 #
 # Variables set by arca_start: ARCA_PID ARCA_PORT ARCA_BASE (http://127.0.0.1:PORT) ARCA_URL (…/artifactory)
-# ARCA_HOME_DIR ARCA_LOG ARCA_ADMIN_PW.
+# ARCA_HOME_DIR ARCA_LOG_FILE ARCA_ADMIN_PW.
 # Inputs: ARCA_BIN (path of arca-server), CARGO_TARGET_DIR, ARCA_SKIP_BUILD, ARCA_KEEP_TMP, ARCA_TEST_TMP
 # (parent dir for temp dirs, default $TMPDIR or /tmp), ARCA_START_TIMEOUT (default 30 s).
 
@@ -50,7 +50,7 @@ ARCA_PORT=""
 ARCA_BASE=""
 ARCA_URL=""
 ARCA_HOME_DIR=""
-ARCA_LOG=""
+ARCA_LOG_FILE=""
 ARCA_ADMIN_PW=""
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -227,9 +227,9 @@ arca_ensure_built() {
 
 arca_dump_log() {
     local lines=${1:-40}
-    if [[ -n "$ARCA_LOG" && -s "$ARCA_LOG" ]]; then
-        printf '[%s] ---- last %s lines of the arca log (%s) ----\n' "$ARCA_TEST_NAME" "$lines" "$ARCA_LOG" >&2
-        tail -n "$lines" "$ARCA_LOG" >&2
+    if [[ -n "$ARCA_LOG_FILE" && -s "$ARCA_LOG_FILE" ]]; then
+        printf '[%s] ---- last %s lines of the arca log (%s) ----\n' "$ARCA_TEST_NAME" "$lines" "$ARCA_LOG_FILE" >&2
+        tail -n "$lines" "$ARCA_LOG_FILE" >&2
         printf '[%s] ---- end of log ----\n' "$ARCA_TEST_NAME" >&2
     fi
 }
@@ -273,7 +273,7 @@ arca_start() {
     fi
     mkdir -p "$home"
     ARCA_HOME_DIR=$home
-    ARCA_LOG="$home/arca-server.log"
+    ARCA_LOG_FILE="$home/arca-server.log"
     [[ "${ARCA_TEST_BACKEND:-sqlite}" != postgresql ]] || _arca_use_postgres "$home"
     local attempt deadline
     for attempt in 1 2 3; do
@@ -281,7 +281,7 @@ arca_start() {
         ARCA_BASE="http://127.0.0.1:$ARCA_PORT"
         ARCA_URL="$ARCA_BASE/artifactory"
         arca_log "starting arca-server --home $home --listen 127.0.0.1:$ARCA_PORT (attempt $attempt)"
-        ARCA_HOME="$home" "$ARCA_BIN" --home "$home" --listen "127.0.0.1:$ARCA_PORT" "$@" >>"$ARCA_LOG" 2>&1 &
+        ARCA_HOME="$home" "$ARCA_BIN" --home "$home" --listen "127.0.0.1:$ARCA_PORT" "$@" >>"$ARCA_LOG_FILE" 2>&1 &
         ARCA_PID=$!
         if ((attempt == 1)); then
             arca_on_exit arca_stop
@@ -303,12 +303,12 @@ arca_start() {
         fi
         wait "$ARCA_PID" 2>/dev/null || true
         ARCA_PID=""
-        if grep -qiE 'address (already )?in use|EADDRINUSE' "$ARCA_LOG" 2>/dev/null && ((attempt < 3)); then
+        if grep -qiE 'address (already )?in use|EADDRINUSE' "$ARCA_LOG_FILE" 2>/dev/null && ((attempt < 3)); then
             arca_warn "port $ARCA_PORT was taken, retrying on another port"
             continue
         fi
         arca_dump_log 40
-        arca_die "arca-server exited during start-up (log: $ARCA_LOG)"
+        arca_die "arca-server exited during start-up (log: $ARCA_LOG_FILE)"
     done
     arca_log "arca is up at $ARCA_URL (pid $ARCA_PID)"
     local pwfile="$home/etc/security/initial-admin-password"
@@ -318,7 +318,7 @@ arca_start() {
     }
     ARCA_ADMIN_PW=$(tr -d '\r\n' <"$pwfile")
     [[ -n "$ARCA_ADMIN_PW" ]] || arca_die "empty admin password in $pwfile"
-    export ARCA_PID ARCA_PORT ARCA_BASE ARCA_URL ARCA_HOME_DIR ARCA_LOG ARCA_ADMIN_PW
+    export ARCA_PID ARCA_PORT ARCA_BASE ARCA_URL ARCA_HOME_DIR ARCA_LOG_FILE ARCA_ADMIN_PW
 }
 
 # SIGTERM (graceful stop), then SIGKILL after 10 s. Safe to call twice.

@@ -266,6 +266,11 @@ impl Mover {
             }
             self.dispatch(&mut d);
             self.report(&mut d, &notifier);
+            // The next scan exactly `dispatcherInterval` after the last (not at the first loop
+            // tick after it, which would stretch 5 s into 6).
+            let next_scan = tokio::time::Instant::from_std(
+                d.last_scan.unwrap_or_else(Instant::now) + self.interval,
+            );
             tokio::select! {
                 biased;
                 _ = stop.changed() => break,
@@ -273,6 +278,7 @@ impl Mover {
                     self.finish(&mut d, joined);
                 }
                 () = wake.notified() => woken = true,
+                () = tokio::time::sleep_until(next_scan) => {}
                 _ = tick.tick() => {}
             }
         }
@@ -508,6 +514,25 @@ impl Mover {
 
     async fn shut_down(&self, mut d: Dispatch, notifier: &Notifier) {
         let d = &mut d;
+        self.finish_in_flight(d, notifier).await;
+        // What the periodic reports did not say yet, and the totals, for the journal.
+        let c = self.stats.counts();
+        tracing::info!(
+            uploaded = c.uploaded,
+            already_stored = c.already_stored,
+            deleted = c.deleted,
+            failures = c.failures,
+            "stopping: since the start {} uploaded, {} already in the object store, {} deleted, \
+             {} failed attempts; queue at the last scan: {}",
+            c.uploaded,
+            c.already_stored,
+            c.deleted,
+            c.failures,
+            d.backlog
+        );
+    }
+
+    async fn finish_in_flight(&self, d: &mut Dispatch, notifier: &Notifier) {
         if d.tasks.is_empty() {
             return;
         }
