@@ -26,6 +26,11 @@ pub enum Command {
     /// Check a high-availability cluster (the HA guide's "Testing Your HA Configuration").
     #[command(subcommand)]
     Ha(HaCommand),
+    /// License keys: create an issuer, issue keys, check keys (docs/licenses.md).
+    ///
+    /// A single node needs no license; an HA node needs one.
+    #[command(subcommand)]
+    License(LicenseCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +118,75 @@ pub struct HaCheckArgs {
     pub lb: Option<String>,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum LicenseCommand {
+    /// Create a license issuer: a private key file (mode 0600) and its public key file.
+    ///
+    /// The private key signs license keys (`arcactl license issue`): keep it secret and off
+    /// the nodes. Copy the public key file into etc/security/license-issuers/ on every node.
+    /// Neither file is overwritten. Prints the issuer id and both paths.
+    IssuerNew(IssuerNewArgs),
+    /// Print new license keys signed by an issuer, one per line on stdout.
+    ///
+    /// The keys are valid through the whole --valid-through day (UTC). A summary goes to
+    /// stderr. The private key file must not be accessible by group or others (chmod 600).
+    Issue(IssueArgs),
+    /// Check license keys against this node's trusted issuers
+    /// (etc/security/license-issuers/*.pub) and today's date (UTC).
+    ///
+    /// Keys are separated by newlines, blank lines, spaces, tabs or semicolons. Prints one
+    /// line per key: `OK <hash> <licensee> valid through <YYYY-MM-DD>` or
+    /// `REJECTED <hash>: <reason>` (garbled, unsigned, untrusted issuer, bad signature,
+    /// expired). Exit status 0 when every key is valid, 1 otherwise (also for no key at all).
+    Verify(LicenseVerifyArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IssuerNewArgs {
+    /// Where to write the issuer's private key (created with mode 0600; must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Where to write the public key (mode 0644; must not exist) [default: <out>.pub].
+    #[arg(long = "pub", value_name = "FILE")]
+    pub pub_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IssueArgs {
+    /// The issuer's private key file (from `arcactl license issuer-new`).
+    #[arg(long, value_name = "FILE")]
+    pub issuer_key: PathBuf,
+    /// The licensee, e.g. "ACME Corp." (1 to 200 characters).
+    #[arg(long, value_name = "NAME")]
+    pub to: String,
+    /// The last day the keys are valid (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = arca_license::parse_date)]
+    pub valid_through: arca_license::Date,
+    /// The license type.
+    #[arg(long = "type", value_name = "TYPE", default_value = arca_license::DEFAULT_LICENSE_TYPE)]
+    pub license_type: String,
+    /// How many keys to issue (one per node).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..=10_000)
+    )]
+    pub count: u32,
+    /// The issue date written into the keys [default: today, UTC].
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = arca_license::parse_date)]
+    pub issued: Option<arca_license::Date>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LicenseVerifyArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// The file with the keys, or - for stdin.
+    #[arg(value_name = "FILE|-")]
+    pub input: PathBuf,
+}
+
 /// Selects the node's home directory (`etc/`, `data/`, `backup/`, `run/`).
 #[derive(Debug, Clone, Args)]
 pub struct HomeArgs {
@@ -183,6 +257,72 @@ mod tests {
             panic!("parsed as {:?}", cli.command);
         };
         assert_eq!(args.url.as_deref(), Some("http://n1:8081/artifactory"));
+    }
+
+    #[test]
+    fn parses_license_commands() {
+        let cli =
+            Cli::try_parse_from(["arcactl", "license", "issuer-new", "--out", "/k/i.key"]).unwrap();
+        let Command::License(LicenseCommand::IssuerNew(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.out, PathBuf::from("/k/i.key"));
+        assert_eq!(args.pub_file, None);
+
+        let cli = Cli::try_parse_from([
+            "arcactl",
+            "license",
+            "issue",
+            "--issuer-key",
+            "/k/i.key",
+            "--to",
+            "ACME Corp.",
+            "--valid-through",
+            "2027-05-15",
+        ])
+        .unwrap();
+        let Command::License(LicenseCommand::Issue(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.to, "ACME Corp.");
+        assert_eq!(args.license_type, "Enterprise");
+        assert_eq!(args.count, 1);
+        assert_eq!(args.issued, None);
+        assert_eq!(
+            args.valid_through,
+            arca_license::parse_date("2027-05-15").unwrap()
+        );
+
+        let cli =
+            Cli::try_parse_from(["arcactl", "license", "verify", "--home", "/h", "-"]).unwrap();
+        let Command::License(LicenseCommand::Verify(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.home.home, PathBuf::from("/h"));
+        assert_eq!(args.input, PathBuf::from("-"));
+    }
+
+    #[test]
+    fn license_issue_refuses_bad_dates_and_counts() {
+        let base = [
+            "arcactl",
+            "license",
+            "issue",
+            "--issuer-key",
+            "k",
+            "--to",
+            "A",
+        ];
+        for extra in [
+            &["--valid-through", "2027-02-30"][..],
+            &["--valid-through", "15.05.2027"],
+            &["--valid-through", "2027-05-15", "--count", "0"],
+            &["--valid-through", "2027-05-15", "--issued", "yesterday"],
+            &[],
+        ] {
+            let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+            assert!(Cli::try_parse_from(&args).is_err(), "{args:?}");
+        }
     }
 
     #[test]

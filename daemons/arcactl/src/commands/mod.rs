@@ -7,6 +7,7 @@ use crate::cli::{Cli, Command};
 pub mod config;
 pub mod ha;
 mod http;
+pub mod license;
 pub mod master_key;
 pub mod node;
 
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::MasterKey(cmd) => master_key::run(cmd, &mut stdout, &mut stderr)?,
         Command::Node(cmd) => node::run(cmd, &mut stdout, &mut stderr)?,
         Command::Ha(cmd) => ha::run(cmd, &mut stdout, &mut stderr)?,
+        Command::License(cmd) => license::run(cmd, &mut stdout, &mut stderr)?,
     };
     Ok(ExitCode::from(status))
 }
