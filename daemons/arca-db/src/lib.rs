@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod copies;
 mod error;
 pub mod items;
+pub mod licenses;
 pub mod migrate;
 pub mod model;
 pub mod repos;

@@ -130,6 +130,28 @@ CREATE TABLE binary_copies (
 CREATE INDEX binary_copies_node ON binary_copies(node_id, sha256);
 "#,
     ),
+    (
+        4,
+        "license pool: the cluster's license keys and which node holds each",
+        // Dates are 'YYYY-MM-DD' text: ordered the same on both backends. No foreign key to
+        // `nodes`: a removed node's license keeps its holder until it is reclaimed. The
+        // partial unique index keeps one license per node and serves lookups by holder.
+        r#"
+CREATE TABLE licenses (
+    hash           TEXT PRIMARY KEY,
+    token          TEXT NOT NULL,
+    licensee       TEXT NOT NULL,
+    license_type   TEXT NOT NULL,
+    valid_through  TEXT NOT NULL,
+    issued         TEXT NOT NULL,
+    added_at       INTEGER NOT NULL,
+    holder_node_id TEXT,
+    claimed_at     INTEGER
+);
+CREATE UNIQUE INDEX licenses_holder ON licenses(holder_node_id)
+    WHERE holder_node_id IS NOT NULL;
+"#,
+    ),
 ];
 
 /// SQLite's DDL in PostgreSQL's dialect: 64-bit integers everywhere (an
@@ -201,7 +223,10 @@ mod tests {
     fn migrations_apply_once_and_refuse_newer_schema() {
         let raw = rusqlite::Connection::open_in_memory().unwrap();
         let conn = Conn::sqlite(&raw);
-        assert_eq!(apply(&conn).unwrap(), vec![1, 2, 3]);
+        assert_eq!(
+            apply(&conn).unwrap(),
+            (1..=known_version()).collect::<Vec<_>>()
+        );
         assert!(apply(&conn).unwrap().is_empty());
         assert_eq!(current_version(&conn).unwrap(), known_version());
         conn.execute(
