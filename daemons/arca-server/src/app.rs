@@ -188,6 +188,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     )
     .await
     .map_err(refusal)?;
+    crate::http::licenses::load_bootstrap_file(&home, &db, &identity, &*clock).await;
 
     notifier.status("checking storage");
     let resolved = arca_cluster::storage::load_storage(&home, &identity, &master_key.key, true)

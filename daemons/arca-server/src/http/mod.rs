@@ -6,6 +6,7 @@ mod artifacts;
 pub mod auth;
 pub mod error;
 pub mod format;
+pub mod licenses;
 mod peer_storage;
 pub mod repos_api;
 mod search;
@@ -220,6 +221,7 @@ async fn route_api(req: &mut Request, api: &str) -> ApiResult<Response> {
         None => (api, ""),
     };
     match head {
+        "system" if tail == "licenses" => licenses::handle(req).await,
         "system" => system::handle(req, tail).await,
         "v1" => match tail {
             "system/readiness" => system::readiness(req).await,

@@ -16,6 +16,7 @@ use serde_json::Value;
 use sha2::Digest;
 
 mod ha;
+mod licenses;
 mod sharding;
 mod storage;
 
