@@ -336,17 +336,22 @@ impl ClusterTier {
     }
 
     /// The view for attempt `pass` (0: possibly reused; 1: read again, `None` when the first
-    /// one was fresh already and a second read could not show anything new).
+    /// one was fresh already and a second read could not show anything new). `first_fresh`
+    /// carries that between the passes.
     async fn views(
         &self,
         pass: u8,
-        first_fresh: bool,
-    ) -> Option<Result<(Arc<View>, bool), StorageError>> {
-        match pass {
-            0 => Some(self.view().await),
-            1 if !first_fresh => Some(self.fresh_view().await.map(|v| (v, true))),
-            _ => None,
-        }
+        first_fresh: &mut bool,
+    ) -> Option<Result<Arc<View>, StorageError>> {
+        let read = match pass {
+            0 => self.view().await,
+            1 if !*first_fresh => self.fresh_view().await.map(|v| (v, true)),
+            _ => return None,
+        };
+        Some(read.map(|(view, fresh)| {
+            *first_fresh |= fresh;
+            view
+        }))
     }
 
     fn cached_view(&self) -> Option<(Instant, Arc<View>)> {
@@ -421,12 +426,9 @@ impl ClusterTier {
         let (mut written, mut existing, mut active_peers) = (0u32, 0u32, 0usize);
         let mut first_fresh = false;
         for pass in 0..2 {
-            let view = match self.views(pass, first_fresh).await {
+            let view = match self.views(pass, &mut first_fresh).await {
                 None => break,
-                Some(Ok((view, fresh))) => {
-                    first_fresh |= fresh;
-                    view
-                }
+                Some(Ok(view)) => view,
                 Some(Err(e)) => {
                     // Without the registry no peer is known; the local copy may be enough.
                     tracing::warn!(arca_sha256 = sha, error = %e, "cannot list the peer nodes");
@@ -562,12 +564,9 @@ impl ClusterTier {
         let mut unreachable = false;
         let mut first_fresh = false;
         for pass in 0..2 {
-            let view = match self.views(pass, first_fresh).await {
+            let view = match self.views(pass, &mut first_fresh).await {
                 None => break,
-                Some(Ok((view, fresh))) => {
-                    first_fresh |= fresh;
-                    view
-                }
+                Some(Ok(view)) => view,
                 Some(Err(e)) => return Err(e),
             };
             let (recorded, others): (Vec<&Peer>, Vec<&Peer>) = view

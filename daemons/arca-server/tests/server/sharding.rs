@@ -268,6 +268,25 @@ fn content(i: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Deploy `count` distinct artifacts `/libs/org/{name}/{i}/{name}-{i}.bin` through nodes A, B,
+/// C in turn; each must be created. Returns path → content.
+fn deploy_round_robin(c: &ShardCluster, name: &str, count: usize) -> BTreeMap<String, Vec<u8>> {
+    let mut artifacts = BTreeMap::new();
+    for i in 0..count {
+        let path = format!("/libs/org/{name}/{i}/{name}-{i}.bin");
+        let data = content(i);
+        let r = c.s(i % 3).put(&path, data.clone());
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{path}: {}",
+            r.text().unwrap()
+        );
+        artifacts.insert(path, data);
+    }
+    artifacts
+}
+
 /// Status and body of a GET; a transfer the server aborts (it does so rather than complete
 /// with wrong bytes) is status 599 or a `None` body.
 fn get_bytes(s: &Server, path: &str) -> (StatusCode, Option<Vec<u8>>) {
@@ -345,20 +364,8 @@ fn cluster_file_system_keeps_two_copies_and_survives_a_node() {
     c.s(0).generic_repo("libs");
 
     // ---- 20 deploys through different nodes: two copies each, readable everywhere
-    let mut artifacts: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let started = Instant::now();
-    for i in 0..20 {
-        let path = format!("/libs/org/x/{i}/x-{i}.bin");
-        let data = content(i);
-        let r = c.s(i % 3).put(&path, data.clone());
-        assert_eq!(
-            r.status(),
-            StatusCode::CREATED,
-            "{path}: {}",
-            r.text().unwrap()
-        );
-        artifacts.insert(path, data);
-    }
+    let mut artifacts = deploy_round_robin(&c, "x", 20);
     eprintln!("20 deploys with redundancy 2 took {:?}", started.elapsed());
     for (path, data) in &artifacts {
         let sha = sha256_hex(data);
@@ -635,19 +642,7 @@ fn cluster_s3_storage_holds_uploads_on_two_nodes_until_s3_has_them() {
 
     // ---- S3 down: deploys are held by two nodes each, readable everywhere
     s3.stop();
-    let mut artifacts: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    for i in 0..12 {
-        let path = format!("/libs/org/s/{i}/s-{i}.bin");
-        let data = content(i);
-        let r = c.s(i % 3).put(&path, data.clone());
-        assert_eq!(
-            r.status(),
-            StatusCode::CREATED,
-            "{path}: {}",
-            r.text().unwrap()
-        );
-        artifacts.insert(path, data);
-    }
+    let mut artifacts = deploy_round_robin(&c, "s", 12);
     for (path, data) in &artifacts {
         let sha = sha256_hex(data);
         assert_eq!(
