@@ -5,10 +5,16 @@
 //!   a secondary), opening the database with a password encrypted at rest.
 //! * [`membership`]: the node's row in the registry, its heartbeat, and the
 //!   election of the one node that runs cluster-wide duties.
+//! * [`node_license`]: the license a node holds, as `arca-license-agent` reports it to the
+//!   local `arca-server` over `<run>/arca-server.sock`.
 //! * [`storage`]: the storage chain from `binarystore.xml`, with its secrets.
+//! * [`licenses`]: the license pool (verify and add keys, list, delete, the bootstrap file
+//!   `etc/cluster.license`), shared by the REST API and `arcactl license`.
 
 pub mod bootstrap;
+pub mod licenses;
 pub mod membership;
+pub mod node_license;
 pub mod storage;
 
 use std::path::PathBuf;

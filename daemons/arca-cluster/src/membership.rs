@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arca_db::cluster::{self, NodeRecord, NodeRole, NodeState};
+use arca_db::licenses;
 use arca_db::{Clock, Db, DbError};
 
 use crate::{ClusterError, Identity};
@@ -189,7 +190,7 @@ impl Membership {
         if leads && !was {
             tracing::info!(
                 arca_node_id = %self.identity.node_id,
-                "this node now runs the cluster duties (GC, _pre sweep, stale-node marking)"
+                "this node now runs the cluster duties (GC, _pre sweep, stale-node marking, license reclaim)"
             );
         } else if was && !leads {
             tracing::info!(
@@ -211,8 +212,44 @@ impl Membership {
                     self.timing.stale.as_secs()
                 );
             }
+            self.reclaim_licenses(now, stale_ms).await?;
         }
         Ok(leads)
+    }
+
+    /// Cluster duty: free the licenses of nodes that are stopped, stale or gone from the
+    /// registry (claims already treat them as free; this makes the pool show it). Reads
+    /// first, so the write lock is taken only when there is something to free.
+    async fn reclaim_licenses(&self, now: i64, stale_ms: i64) -> Result<(), DbError> {
+        let (held, nodes) = self
+            .db
+            .read(|c| Ok::<_, DbError>((licenses::list_licenses(c)?, cluster::list_nodes(c)?)))
+            .await?;
+        let holders: Vec<(String, String)> = held
+            .into_iter()
+            .filter_map(|l| Some((l.hash, l.holder_node_id?)))
+            .filter(|(_, holder)| {
+                !nodes
+                    .iter()
+                    .any(|n| &n.node_id == holder && n.is_active(now, stale_ms))
+            })
+            .collect();
+        if holders.is_empty() {
+            return Ok(());
+        }
+        let freed = self
+            .db
+            .write(move |c| licenses::reclaim_stale(c, now, stale_ms))
+            .await?;
+        for (hash, holder) in holders.iter().filter(|(h, _)| freed.contains(h)) {
+            tracing::info!(
+                arca_node_id = %self.identity.node_id,
+                license = %hash,
+                "license {hash} returned to the cluster pool: node '{holder}' is stopped, stale \
+                 or removed"
+            );
+        }
+        Ok(())
     }
 
     async fn elect(&self) -> Result<bool, DbError> {

@@ -65,6 +65,12 @@ impl Home {
         self.root.join("run")
     }
 
+    /// `<run>/arca-server.sock`: the server's local control socket (license state from
+    /// `arca-license-agent`).
+    pub fn server_socket(&self) -> PathBuf {
+        self.run_dir().join("arca-server.sock")
+    }
+
     /// `<run>/arca-storage-mover.sock`: the storage mover's control socket (wake-ups from the
     /// server after uploads, status queries).
     pub fn mover_socket(&self) -> PathBuf {

@@ -22,9 +22,11 @@ pub const HA_HEARTBEAT_SECS: &str = "arca.ha.heartbeat.interval.secs";
 pub const HA_STALE_SECS: &str = "arca.ha.node.stale.secs";
 pub const HA_LOCK_LEASE_SECS: &str = "arca.ha.lock.lease.secs";
 pub const URL_BASE: &str = "arca.url.base";
+pub const LICENSE_SWAP_WINDOW_DAYS: &str = "arca.license.swap.window.days";
+pub const LICENSE_AGENT_INTERVAL_SECS: &str = "arca.license.agent.interval.secs";
 
 /// Every key system.properties knows; others are warned about.
-pub const KNOWN_KEYS: [&str; 13] = [
+pub const KNOWN_KEYS: [&str; 15] = [
     CONTEXT_PATH,
     UPLOAD_MAX_BYTES,
     PATH_MAX_LENGTH,
@@ -38,6 +40,8 @@ pub const KNOWN_KEYS: [&str; 13] = [
     HA_STALE_SECS,
     HA_LOCK_LEASE_SECS,
     URL_BASE,
+    LICENSE_SWAP_WINDOW_DAYS,
+    LICENSE_AGENT_INTERVAL_SECS,
 ];
 
 pub const DEFAULT_CONTEXT_PATH: &str = "/artifactory";
@@ -50,6 +54,8 @@ pub const DEFAULT_DRAIN_DELAY_SECS: u64 = 0;
 pub const DEFAULT_HA_HEARTBEAT_SECS: u64 = 5;
 pub const DEFAULT_HA_STALE_SECS: u64 = 30;
 pub const DEFAULT_HA_LOCK_LEASE_SECS: u64 = 30;
+pub const DEFAULT_LICENSE_SWAP_WINDOW_DAYS: u32 = 30;
+pub const DEFAULT_LICENSE_AGENT_INTERVAL_SECS: u64 = 2;
 
 /// Where UI sessions are kept (`arca.map.provider.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -229,6 +235,33 @@ impl SystemProperties {
         })
     }
 
+    /// `arca.license.swap.window.days`, default 30, at most 3650: a node whose license expires
+    /// within this many days moves to a free license that is valid longer (0: only once it
+    /// has expired).
+    pub fn license_swap_window_days(&self) -> Result<u32, ConfigError> {
+        let Some((v, line)) = self.value(LICENSE_SWAP_WINDOW_DAYS) else {
+            return Ok(DEFAULT_LICENSE_SWAP_WINDOW_DAYS);
+        };
+        v.parse::<u32>().ok().filter(|d| *d <= 3650).ok_or_else(|| {
+            self.bad(
+                LICENSE_SWAP_WINDOW_DAYS,
+                line,
+                v,
+                "a whole number of days from 0 to 3650",
+            )
+        })
+    }
+
+    /// `arca.license.agent.interval.secs`, default 2, at least 1: how often
+    /// `arca-license-agent` checks the pool (claim when unlicensed, swap before expiry).
+    pub fn license_agent_interval_secs(&self) -> Result<u64, ConfigError> {
+        self.secs_at_least(
+            LICENSE_AGENT_INTERVAL_SECS,
+            DEFAULT_LICENSE_AGENT_INTERVAL_SECS,
+            1,
+        )
+    }
+
     /// `arca.gc.interval.secs`, default 3600; 0 disables GC.
     pub fn gc_interval_secs(&self) -> Result<u64, ConfigError> {
         self.secs(GC_INTERVAL_SECS, DEFAULT_GC_INTERVAL_SECS)
@@ -383,6 +416,8 @@ impl SystemProperties {
             self.ha_stale_secs().err(),
             self.ha_lock_lease_secs().err(),
             self.url_base().err(),
+            self.license_swap_window_days().err(),
+            self.license_agent_interval_secs().err(),
         ];
         let mut errors: Vec<ConfigError> = Vec::new();
         for e in results.into_iter().flatten() {

@@ -261,6 +261,19 @@ fn best_free(
     conn.query_opt(&sql, &params, license_from_row)
 }
 
+/// The license a claim would pick now (see [`claim_license`]): free (unheld, or held by a node
+/// that is not active after `stale_ms`), not expired on `today_iso`, latest `valid_through`.
+/// A read: callers use it to take the write lock only when a claim or swap can succeed.
+pub fn best_free_license(
+    conn: &Conn<'_>,
+    today_iso: &str,
+    now_ms: i64,
+    stale_ms: i64,
+) -> Result<Option<LicenseRow>, DbError> {
+    check_date("today", today_iso)?;
+    best_free(conn, today_iso, Some(cutoff(now_ms, stale_ms)), &[])
+}
+
 /// Give `node_id` the license `hash` (taking it over from an inactive holder when `cutoff`,
 /// now − stale, is given; only an unheld one otherwise). The guard repeats the free test, so
 /// even outside a serialised transaction a license held by an active node is never taken

@@ -6,9 +6,11 @@
 //! - [`control_channel`]: SIGTERM/SIGINT/SIGHUP as typed [`Control`] messages.
 //! - [`BUILD`] / [`build_info!`]: version, git revision and build date.
 //! - [`daemon`]: the shared `main` (`--home`, `check-config` report, the tokio runtime).
+//! - [`local_socket`]: the daemons' JSON-line control sockets (`SO_PEERCRED`-checked).
 
 mod build_info;
 pub mod daemon;
+pub mod local_socket;
 mod logging;
 mod notify;
 mod signals;

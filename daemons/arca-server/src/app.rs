@@ -103,6 +103,24 @@ async fn ensure_admin(db: &Db, home: &Home, now: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Read this node's license from the registry every heartbeat (HA only): a restarted agent or
+/// server, or a license moved by a delete, converges to the database's answer.
+fn spawn_license_refresh(app: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if !app.license.required() {
+            return;
+        }
+        let mut tick = tokio::time::interval(app.settings.timing.heartbeat);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = app.refresh_license().await {
+                tracing::debug!("reading this node's license from the registry: {e}");
+            }
+        }
+    })
+}
+
 /// A refused start-up check becomes the error message as is (it says what to do).
 fn refusal(e: ClusterError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
@@ -188,7 +206,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     )
     .await
     .map_err(refusal)?;
-    crate::http::licenses::load_bootstrap_file(&home, &db, &identity, &*clock).await;
+    arca_cluster::licenses::load_bootstrap_file(&home, &db, &identity, &*clock).await;
 
     notifier.status("checking storage");
     let resolved = arca_cluster::storage::load_storage(&home, &identity, &master_key.key, true)
@@ -258,6 +276,14 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         clock,
         &master_key.key,
     ));
+
+    // The agent reports on this socket; the registry is read now and every heartbeat.
+    let control_socket = crate::control::bind(&app)?;
+    if let Err(e) = app.refresh_license().await {
+        tracing::warn!("could not read this node's license from the registry: {e}");
+    }
+    let control_server = tokio::spawn(crate::control::serve(control_socket, app.clone()));
+    let license_refresh = spawn_license_refresh(app.clone());
 
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -375,6 +401,9 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         },
     }
     heartbeats.abort();
+    license_refresh.abort();
+    control_server.abort();
+    let _ = control_server.await;
     match membership.leave().await {
         Ok(()) => {
             tracing::info!(arca_node_id = %node_id, "left the cluster: state STOPPED, locks released")

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod control;
 pub mod gc;
 pub mod http;
 pub mod paths;

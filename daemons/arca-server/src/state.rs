@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use arca_cluster::node_license::HeldLicense;
 use arca_cluster::{Membership, Timing};
 use arca_config::{Home, MasterKey};
 use arca_crypto::CacheKeyer;
@@ -127,6 +128,86 @@ impl AuthCache {
     }
 }
 
+/// Whether this node may serve: an HA node needs a license from the cluster pool, which
+/// `arca-license-agent` claims and reports over `<run>/arca-server.sock`; the server also reads
+/// the registry every heartbeat ([`arca_cluster::node_license`]). A single node needs none.
+#[derive(Debug)]
+pub struct LicenseGate {
+    required: bool,
+    held: Mutex<Option<HeldLicense>>,
+    /// When the agent last reported (`None`: never since this server started).
+    last_agent_report: Mutex<Option<std::time::Instant>>,
+}
+
+impl LicenseGate {
+    pub fn new(required: bool) -> Self {
+        LicenseGate {
+            required,
+            held: Mutex::new(None),
+            last_agent_report: Mutex::new(None),
+        }
+    }
+
+    /// Does this node need a license (HA)?
+    pub fn required(&self) -> bool {
+        self.required
+    }
+
+    /// The license this node holds, as last reported or read.
+    pub fn held(&self) -> Option<HeldLicense> {
+        self.held.lock().ok().and_then(|h| h.clone())
+    }
+
+    /// May the node serve repository and REST requests?
+    pub fn allows_serving(&self) -> bool {
+        !self.required || self.held.lock().is_ok_and(|h| h.is_some())
+    }
+
+    /// Record the license the node holds now (`source`: who said so, for the journal); a
+    /// change is logged.
+    pub fn set(&self, license: Option<HeldLicense>, source: &str, node_id: &str) {
+        if source == "arca-license-agent"
+            && let Ok(mut at) = self.last_agent_report.lock()
+        {
+            *at = Some(std::time::Instant::now());
+        }
+        if !self.required {
+            return;
+        }
+        let Ok(mut held) = self.held.lock() else {
+            return;
+        };
+        if *held == license {
+            return;
+        }
+        match &license {
+            Some(l) => tracing::info!(
+                arca_node_id = %node_id,
+                license = %l.hash,
+                "licensed ({source}): license {} ({}, valid through {}); serving",
+                l.hash,
+                l.licensed_to,
+                l.valid_through
+            ),
+            None => tracing::warn!(
+                arca_node_id = %node_id,
+                "UNLICENSED ({source}): {}; repository and REST requests answer 503 and \
+                 readiness is 503 until arca-license-agent claims one",
+                arca_cluster::node_license::UNLICENSED_MESSAGE
+            ),
+        }
+        *held = license;
+    }
+
+    /// Seconds since the agent last reported (`None`: not since this server started).
+    pub fn agent_report_age_secs(&self) -> Option<u64> {
+        self.last_agent_report
+            .lock()
+            .ok()
+            .and_then(|at| at.map(|t| t.elapsed().as_secs()))
+    }
+}
+
 /// How far a signed node request's clock may be off.
 pub const NODE_SIGNATURE_MAX_SKEW_MS: i64 = 60_000;
 
@@ -147,6 +228,7 @@ pub struct AppState {
     pub storage: Storage,
     pub clock: Arc<dyn Clock>,
     pub auth_cache: AuthCache,
+    pub license: LicenseGate,
     draining: AtomicBool,
 }
 
@@ -178,6 +260,7 @@ impl AppState {
         let node_id_header =
             HeaderValue::from_str(&node_id).unwrap_or_else(|_| HeaderValue::from_static("arca"));
         let auth_cache = AuthCache::new(settings.auth_cache_ttl);
+        let required_license = membership.identity().is_ha();
         AppState {
             home,
             node_id,
@@ -191,8 +274,28 @@ impl AppState {
             storage,
             clock,
             auth_cache,
+            license: LicenseGate::new(required_license),
             draining: AtomicBool::new(false),
         }
+    }
+
+    /// Read the license this node holds from the registry (the agent's reports arrive sooner;
+    /// this makes a restarted server or agent converge).
+    pub async fn refresh_license(&self) -> Result<(), arca_db::DbError> {
+        if !self.license.required() {
+            return Ok(());
+        }
+        let id = self.node_id.clone();
+        let row = self
+            .db
+            .read(move |c| arca_db::licenses::license_of(c, &id))
+            .await?;
+        self.license.set(
+            row.as_ref().map(HeldLicense::from),
+            "registry",
+            &self.node_id,
+        );
+        Ok(())
     }
 
     pub fn now_ms(&self) -> i64 {

@@ -26,7 +26,6 @@ use arca_runtime::{Control, Heartbeat, Notifier};
 use arca_storage::{Claimer, ClusterContext, ClusterTier, EventualQueue, ObjectStore};
 use tokio::sync::{Notify, watch};
 
-use crate::control::ControlSocket;
 use crate::mover::{self, Mover, Stats, StatusView};
 
 /// The watchdog is fed while the main loop beat within this long (it beats every second;
@@ -104,7 +103,7 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     let stats = Arc::new(Stats::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     // First: a second mover of this home stops here, before it touches anything.
-    let socket = ControlSocket::bind(&home.mover_socket())?;
+    let socket = crate::control::bind(&home.mover_socket())?;
     let socket_path = socket.path().to_path_buf();
 
     let queued = queued_backend(&plan);
@@ -162,7 +161,7 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     };
     let mut runner = runner;
 
-    let server = tokio::spawn(socket.serve(view.clone(), wake));
+    let server = tokio::spawn(crate::control::serve(socket, view.clone(), wake));
 
     notifier.ready(&ready);
     let hb = heartbeat.clone();

@@ -21,15 +21,11 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
+use arca_runtime::local_socket;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::UnixStream;
 
 use crate::StorageError;
 use crate::eventual::Backlog;
-
-/// Longest request or response line accepted (a status is a few hundred bytes).
-pub const MAX_LINE: usize = 64 * 1024;
 
 /// How long [`wake`] may take: a deploy must never wait for the mover.
 pub const WAKE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -101,20 +97,7 @@ pub struct MoverStatus {
     pub last_restore: Option<crate::RestoreReport>,
 }
 
-/// `{"ok":true}` plus the fields of `body` (an object), as one line without the newline.
-pub fn ok_line<T: Serialize>(body: Option<&T>) -> String {
-    let mut map = match body.map(serde_json::to_value) {
-        Some(Ok(serde_json::Value::Object(map))) => map,
-        _ => serde_json::Map::new(),
-    };
-    map.insert("ok".into(), serde_json::Value::Bool(true));
-    serde_json::Value::Object(map).to_string()
-}
-
-/// `{"ok":false,"error":…}` as one line without the newline.
-pub fn error_line(message: &str) -> String {
-    serde_json::json!({"ok": false, "error": message}).to_string()
-}
+pub use arca_runtime::local_socket::{MAX_LINE, error_line, ok_line};
 
 /// Parse a request line.
 pub fn parse_request(line: &str) -> Result<Request, String> {
@@ -130,7 +113,11 @@ pub async fn wake(socket: &Path) -> Result<(), StorageError> {
 /// The mover's status.
 pub async fn status(socket: &Path) -> Result<MoverStatus, StorageError> {
     let body = request(socket, Request::Status, STATUS_TIMEOUT).await?;
-    serde_json::from_value(body).map_err(|e| bad_response(socket, &e.to_string()))
+    serde_json::from_value(body).map_err(|e| StorageError::Io {
+        op: "ask the storage mover",
+        path: socket.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+    })
 }
 
 /// Send one request and read its response; `Err` unless the response says `"ok":true`.
@@ -139,59 +126,35 @@ async fn request(
     req: Request,
     timeout: Duration,
 ) -> Result<serde_json::Value, StorageError> {
-    let exchange = async {
-        let mut stream = UnixStream::connect(socket).await?;
-        let mut line = serde_json::to_string(&req).map_err(io::Error::other)?;
-        line.push('\n');
-        stream.write_all(line.as_bytes()).await?;
-        let mut reader = BufReader::new(stream).take(MAX_LINE as u64);
-        let mut answer = String::new();
-        reader.read_line(&mut answer).await?;
-        Ok::<_, io::Error>(answer)
-    };
-    let answer = match tokio::time::timeout(timeout, exchange).await {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(e)) => {
-            return Err(StorageError::Io {
-                op: "ask the storage mover",
-                path: socket.to_path_buf(),
-                source: e,
-            });
-        }
-        Err(_) => {
-            return Err(StorageError::Io {
-                op: "ask the storage mover",
-                path: socket.to_path_buf(),
-                source: io::Error::new(
+    use arca_runtime::local_socket::RequestError;
+    local_socket::request(socket, &req, timeout)
+        .await
+        .map_err(|e| {
+            let source = match e {
+                RequestError::Io { source, .. } => source,
+                RequestError::Timeout { timeout, .. } => io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("no answer within {} ms", timeout.as_millis()),
                 ),
-            });
-        }
-    };
-    let value: serde_json::Value = serde_json::from_str(answer.trim())
-        .map_err(|e| bad_response(socket, &format!("{e} in {:?}", answer.trim())))?;
-    if value.get("ok") == Some(&serde_json::Value::Bool(true)) {
-        return Ok(value);
-    }
-    let message = value
-        .get("error")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("refused without a reason");
-    Err(bad_response(socket, message))
-}
-
-fn bad_response(socket: &Path, message: &str) -> StorageError {
-    StorageError::Io {
-        op: "ask the storage mover",
-        path: socket.to_path_buf(),
-        source: io::Error::new(io::ErrorKind::InvalidData, message.to_owned()),
-    }
+                RequestError::BadResponse { detail, .. } => {
+                    io::Error::new(io::ErrorKind::InvalidData, detail)
+                }
+                RequestError::Refused { message, .. } => {
+                    io::Error::new(io::ErrorKind::PermissionDenied, message)
+                }
+            };
+            StorageError::Io {
+                op: "ask the storage mover",
+                path: socket.to_path_buf(),
+                source,
+            }
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     use tokio::net::UnixListener;
 
     #[test]

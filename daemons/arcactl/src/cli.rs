@@ -139,6 +139,27 @@ pub enum LicenseCommand {
     /// `REJECTED <hash>: <reason>` (garbled, unsigned, untrusted issuer, bad signature,
     /// expired). Exit status 0 when every key is valid, 1 otherwise (also for no key at all).
     Verify(LicenseVerifyArgs),
+    /// Add license keys to the cluster's pool, in the database of this node's home
+    /// (etc/db.properties, etc/security/master.key: run it as root or arca on a node).
+    ///
+    /// Keys are separated by newlines, blank lines, spaces, tabs or semicolons and checked
+    /// like `verify`; the valid ones are added in one transaction. Prints one line per key:
+    /// `OK <hash>` (added), `ALREADY <hash>` (in the pool already) or `REJECTED <hash>:
+    /// <reason>`; keys are never printed. Exit status 0 when at least one key was added or
+    /// already present, 1 otherwise.
+    Add(LicenseAddArgs),
+    /// List the cluster's license pool: hash, licensed to, type, valid through, expired, and
+    /// the node using it (`Not in use` when none).
+    ///
+    /// Reads the database of this node's home (run it as root or arca on a node). With --json
+    /// prints the REST API's JSON (GET /api/system/licenses).
+    List(LicenseListArgs),
+    /// Delete licenses from the cluster's pool by hash, with the pool's rules: a license in
+    /// use by an active node is deleted only when another free, valid license can replace it.
+    ///
+    /// Prints one message per hash (deleted, not found, moved node, or why it is kept). Exit
+    /// status 0 when at least one license was deleted, 1 otherwise.
+    Delete(LicenseDeleteArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -185,6 +206,33 @@ pub struct LicenseVerifyArgs {
     /// The file with the keys, or - for stdin.
     #[arg(value_name = "FILE|-")]
     pub input: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LicenseAddArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// The file with the keys, or - for stdin.
+    #[arg(value_name = "FILE|-")]
+    pub input: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LicenseListArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// Print the REST API's JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LicenseDeleteArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// License hashes (as `arcactl license list` shows them).
+    #[arg(value_name = "HASH", required = true)]
+    pub hashes: Vec<String>,
 }
 
 /// Selects the node's home directory (`etc/`, `data/`, `backup/`, `run/`).

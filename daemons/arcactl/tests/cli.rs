@@ -317,27 +317,35 @@ fn ha_check_on_a_fresh_single_node_home_exits_1() {
 /// build it for this test: build it here when it is missing.
 fn server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let arcactl = Path::new(env!("CARGO_BIN_EXE_arcactl"));
-        let server = arcactl.with_file_name("arca-server");
-        if !server.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-            let mut cmd = Command::new(cargo);
-            cmd.args(["build", "-p", "arca-server"]);
-            // <target>/<profile>/arcactl: build the same profile into the same target dir.
-            let profile_dir = arcactl.parent().expect("binary directory");
-            if profile_dir.file_name().is_some_and(|n| n == "release") {
-                cmd.arg("--release");
-            }
-            if let Some(target) = profile_dir.parent() {
-                cmd.arg("--target-dir").arg(target);
-            }
-            let status = cmd.status().expect("run cargo build -p arca-server");
-            assert!(status.success(), "cargo build -p arca-server: {status}");
-            assert!(server.exists(), "{} not built", server.display());
+    BINARY.get_or_init(|| sibling_binary("arca-server"))
+}
+
+fn agent_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| sibling_binary("arca-license-agent"))
+}
+
+/// The daemon `name` next to arcactl (built with the same profile when missing).
+fn sibling_binary(name: &str) -> PathBuf {
+    let arcactl = Path::new(env!("CARGO_BIN_EXE_arcactl"));
+    let binary = arcactl.with_file_name(name);
+    if !binary.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", name]);
+        // <target>/<profile>/arcactl: build the same profile into the same target dir.
+        let profile_dir = arcactl.parent().expect("binary directory");
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
         }
-        server
-    })
+        if let Some(target) = profile_dir.parent() {
+            cmd.arg("--target-dir").arg(target);
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "cargo build -p {name}: {status}");
+        assert!(binary.exists(), "{} not built", binary.display());
+    }
+    binary
 }
 
 fn free_port() -> u16 {
@@ -361,6 +369,9 @@ const LB: &str = "http://lb.example:8080/artifactory";
 /// A running HA primary `node-a` on its own PostgreSQL database; stopped (SIGTERM) on drop.
 struct RunningServer {
     child: Child,
+    /// The node's arca-license-agent (an HA node needs a license to serve), started once the
+    /// server created the master key.
+    agent: Option<Child>,
     home: Home,
     /// `context.url`: `http://127.0.0.1:<port>/artifactory`.
     url: String,
@@ -386,8 +397,29 @@ impl RunningServer {
             format!("node.id=node-a\ncontext.url={url}\nprimary=true\n"),
         )
         .expect("write ha-node.properties");
-        fs::write(home.system_properties(), format!("arca.url.base={LB}\n"))
-            .expect("write system.properties");
+        fs::write(
+            home.system_properties(),
+            format!("arca.url.base={LB}\narca.license.agent.interval.secs=1\n"),
+        )
+        .expect("write system.properties");
+        // One license in the pool (etc/cluster.license, read at the first start).
+        let issuer = arca_license::Issuer::generate();
+        let issuers = home.security().join(arca_license::TRUSTED_ISSUERS_DIR);
+        fs::create_dir_all(&issuers).expect("mkdir license-issuers");
+        issuer
+            .public_key()
+            .save(&issuers.join("test.pub"))
+            .expect("write the issuer's public key");
+        let today = time::OffsetDateTime::now_utc().date();
+        let key = issuer
+            .issue(&arca_license::NewLicense {
+                licensee: "arcactl tests",
+                license_type: "Enterprise",
+                valid_through: today + time::Duration::days(365),
+                issued: today,
+            })
+            .expect("issue a license");
+        fs::write(home.etc().join("cluster.license"), key + "\n").expect("write cluster.license");
         let log = fs::File::create(home.root().with_extension("log")).expect("create log");
         let child = Command::new(server_binary())
             .arg("--home")
@@ -403,13 +435,48 @@ impl RunningServer {
             .expect("start arca-server");
         let mut server = RunningServer {
             child,
+            agent: None,
             home,
             url,
             db,
             _dir: dir,
         };
         server.wait_ready();
+        let agent_log =
+            fs::File::create(server.home.root().with_extension("agent.log")).expect("create log");
+        server.agent = Some(
+            Command::new(agent_binary())
+                .arg("--home")
+                .arg(server.home.root())
+                .env_remove("ARCA_HOME")
+                .env_remove("NOTIFY_SOCKET")
+                .env_remove("JOURNAL_STREAM")
+                .stdout(Stdio::null())
+                .stderr(agent_log)
+                .spawn()
+                .expect("start arca-license-agent"),
+        );
+        server.wait_licensed();
         server
+    }
+
+    /// Until readiness answers 200: the agent claimed the pool's license.
+    fn wait_licensed(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let readiness = format!("{}/api/v1/system/readiness", self.url);
+        while Instant::now() < deadline {
+            if let Ok(r) = http().get(&readiness).send()
+                && r.status() == reqwest::StatusCode::OK
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "not licensed in 20 s; agent log:\n{}\nserver log:\n{}",
+            fs::read_to_string(self.home.root().with_extension("agent.log")).unwrap_or_default(),
+            self.log()
+        );
     }
 
     fn wait_ready(&mut self) {
@@ -448,6 +515,10 @@ impl RunningServer {
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
+        if let Some(agent) = &mut self.agent {
+            let _ = agent.kill();
+            let _ = agent.wait();
+        }
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).is_err() {
             let _ = self.child.kill();
@@ -466,13 +537,14 @@ fn ha_check(home: &Home, lb: &str) -> (i32, String, String) {
 }
 
 /// Every item of the checklist, as its line starts when it passes for node-a.
-const ALL_OK: [&str; 9] = [
+const ALL_OK: [&str; 10] = [
     "OK   database reachable: postgresql, schema version ",
     "OK   active node in the registry: node-a (PRIMARY, ",
     "OK   no stale node in the registry",
     "OK   node 'node-a' reachable at ",
     "OK   exactly one primary: 'node-a'",
     "OK   same version on all nodes: ",
+    "OK   every active node holds a license: 1 node(s) licensed; 0 free and valid in a pool of 1",
     "OK   URL base (arca.url.base): http://lb.example:8080/artifactory",
     "OK   master key matches the cluster's: key-check value ",
     "OK   node 'node-a' uses the same master key: key-check value ",
@@ -525,7 +597,7 @@ fn ha_check_drain_and_undrain_against_a_running_server() {
         fails[0]
     );
     assert!(
-        err.starts_with("ha check failed: 1 of 9 item(s) failed"),
+        err.starts_with("ha check failed: 1 of 10 item(s) failed"),
         "{err}"
     );
 
@@ -622,7 +694,7 @@ fn ha_check_with_another_master_key_fails() {
         "{}",
         fails[1]
     );
-    assert!(err.starts_with("ha check failed: 2 of 9"), "{err}");
+    assert!(err.starts_with("ha check failed: 2 of 10"), "{err}");
 
     // The server's own home with its key replaced: its encrypted db password no longer
     // opens, and the node rejects the signature.

@@ -1,5 +1,7 @@
-//! The cluster's license pool over REST (`/api/system/licenses`, admin only) and the
-//! bootstrap file `etc/cluster.license` (`docs/licenses.md`).
+//! The cluster's license pool over REST (`/api/system/licenses`, admin only;
+//! `docs/licenses.md`). This is the HTTP layer only: verifying, adding, listing and deleting
+//! are `arca_cluster::licenses`, shared with `arcactl license` and the bootstrap file
+//! `etc/cluster.license`.
 //!
 //! - `GET` lists the pool in the reference's shape (`License::to_json`'s fields).
 //! - `POST` body `[{"licenseKey":"…"}, …]` (a `licenseKey` may hold several keys separated
@@ -13,37 +15,20 @@
 //! credentials (anyone holding one can use a seat), so they are not echoed back, logged or
 //! listed.
 
-use std::path::Path;
-
 use serde_json::{Map, Value};
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
-use arca_cluster::bootstrap::Identity;
+use arca_cluster::licenses::{self as pool, KeyVerdict};
 use arca_config::Home;
-use arca_db::cluster::NodeRole;
-use arca_db::licenses::{self, AddOutcome, LicenseRow, NewLicenseRow};
-use arca_db::{Clock, Db, DbError};
-use arca_license::{
-    Date, License, LicenseJson, NOT_IN_USE, TRUSTED_ISSUERS_DIR, TrustedIssuers, format_date_iso,
-    format_date_long, license_hash, parse_date, split_batch, verify, verify_batch,
-};
+use arca_license::TrustedIssuers;
 
 use crate::http::auth::require_admin;
 use crate::http::error::{ApiError, ApiResult, json_response};
 use crate::http::{Request, read_small_body};
 
-/// The bootstrap file under `etc/`.
-pub const BOOTSTRAP_FILE: &str = "cluster.license";
-
 /// Largest POST body accepted (a batch of a few thousand keys).
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-
-/// The message for a key added by a POST.
-const ADDED: &str = "OK";
-
-/// The message for a key that is in the pool already.
-const ALREADY_PRESENT: &str = "already in the pool";
 
 /// `/api/system/licenses`.
 pub async fn handle(req: &mut Request) -> ApiResult<Response> {
@@ -57,53 +42,15 @@ pub async fn handle(req: &mut Request) -> ApiResult<Response> {
     }
 }
 
-/// The UTC calendar date of `now_ms`.
-pub fn utc_date(now_ms: i64) -> Date {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .date()
-}
-
 /// The issuers this node trusts; a bad file is a 500 naming it.
 fn trusted_issuers(home: &Home) -> ApiResult<TrustedIssuers> {
-    TrustedIssuers::load(&home.security().join(TRUSTED_ISSUERS_DIR)).map_err(|e| {
+    pool::trusted_issuers(home).map_err(|e| {
         tracing::error!("cannot load the trusted license issuers: {e}");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot load the trusted license issuers: {e}"),
         )
     })
-}
-
-/// The pool row of a verified key.
-fn new_row(license: &License) -> NewLicenseRow {
-    NewLicenseRow {
-        hash: license.hash().to_string(),
-        token: license.token().to_string(),
-        licensee: license.licensee().to_string(),
-        license_type: license.license_type().to_string(),
-        valid_through: format_date_iso(license.valid_through()),
-        issued: format_date_iso(license.issued()),
-    }
-}
-
-/// A pool row in the REST shape of [`License::to_json`].
-fn row_json(row: &LicenseRow, today_iso: &str) -> LicenseJson {
-    let (node_id, node_url) = match (&row.holder_node_id, &row.holder_url) {
-        (Some(id), Some(url)) => (id.clone(), url.clone()),
-        _ => (NOT_IN_USE.to_string(), NOT_IN_USE.to_string()),
-    };
-    LicenseJson {
-        license_type: row.license_type.clone(),
-        valid_through: parse_date(&row.valid_through)
-            .map(format_date_long)
-            .unwrap_or_else(|_| row.valid_through.clone()),
-        licensed_to: row.licensee.clone(),
-        license_hash: row.hash.clone(),
-        node_id,
-        node_url,
-        expired: row.is_expired(today_iso),
-    }
 }
 
 /// `{"status":N,"messages":{…}}` with `N` as the HTTP status too.
@@ -116,9 +63,8 @@ fn messages_response(status: StatusCode, messages: Map<String, Value>) -> Respon
 
 /// `GET`: every license of the pool, latest `validThrough` first.
 async fn list(req: &Request) -> ApiResult<Response> {
-    let today_iso = format_date_iso(utc_date(req.app.now_ms()));
-    let rows = req.app.db.read(licenses::list_licenses).await?;
-    let body: Vec<LicenseJson> = rows.iter().map(|r| row_json(r, &today_iso)).collect();
+    let today_iso = pool::utc_date_iso(req.app.now_ms());
+    let body = pool::list(&req.app.db, &today_iso).await?;
     let body = serde_json::to_value(body).map_err(|e| ApiError::internal("license list", e))?;
     Ok(json_response(StatusCode::OK, &body))
 }
@@ -156,48 +102,22 @@ async fn add(req: &Request) -> ApiResult<Response> {
     let body = read_small_body(&mut req.take_body(), MAX_BODY_BYTES).await?;
     let texts = key_texts(&body)?;
     let now = req.app.now_ms();
-    let today = utc_date(now);
     let issuers = trusted_issuers(&req.app.home)?;
-    let mut messages = Map::new();
-    let mut valid = Vec::new();
-    for key in texts.iter().flat_map(|t| split_batch(t)) {
-        let hash = license_hash(key);
-        if messages.contains_key(&hash) {
-            continue; // the same key twice in one request: judged once
-        }
-        match verify(key, &issuers, today) {
-            Ok(license) => {
-                messages.insert(hash, Value::Null); // filled in after the insert
-                valid.push(new_row(&license));
-            }
-            Err(rejection) => {
-                messages.insert(hash, Value::String(rejection.to_string()));
-            }
-        }
-    }
-    if messages.is_empty() {
+    let verified = pool::verify_keys(&texts, &issuers, pool::utc_date(now));
+    if verified.is_empty() {
         return Err(ApiError::bad_request("No license key in the request"));
     }
-    let outcomes = req
-        .app
-        .db
-        .write(move |c| {
-            valid
-                .iter()
-                .map(|row| Ok((row.hash.clone(), licenses::add_license(c, row, now)?)))
-                .collect::<Result<Vec<_>, DbError>>()
-        })
-        .await?;
-    for (hash, outcome) in &outcomes {
-        let text = match outcome {
-            AddOutcome::Added => ADDED,
-            AddOutcome::AlreadyPresent => ALREADY_PRESENT,
-        };
-        messages.insert(hash.clone(), Value::String(text.to_string()));
+    let results = pool::add_verified(&req.app.db, verified, now).await?;
+    let mut messages = Map::new();
+    for r in &results {
+        messages.insert(
+            r.hash.clone(),
+            Value::String(r.verdict.message().to_string()),
+        );
     }
-    let added = outcomes
+    let added = results
         .iter()
-        .filter(|(_, o)| *o == AddOutcome::Added)
+        .filter(|r| r.verdict == KeyVerdict::Added)
         .count();
     if added > 0 {
         tracing::info!(
@@ -205,10 +125,10 @@ async fn add(req: &Request) -> ApiResult<Response> {
             "added {added} license(s) to the pool"
         );
     }
-    let status = if outcomes.is_empty() {
-        StatusCode::BAD_REQUEST
-    } else {
+    let status = if results.iter().any(|r| r.verdict.in_pool()) {
         StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
     };
     Ok(messages_response(status, messages))
 }
@@ -233,13 +153,8 @@ async fn delete(req: &Request) -> ApiResult<Response> {
         ));
     }
     let now = req.app.now_ms();
-    let today_iso = format_date_iso(utc_date(now));
     let stale_ms = req.app.settings.timing.stale_ms();
-    let outcomes = req
-        .app
-        .db
-        .write(move |c| licenses::delete_licenses(c, &hashes, &today_iso, now, stale_ms))
-        .await?;
+    let outcomes = pool::delete(&req.app.db, hashes, now, stale_ms).await?;
     let mut messages = Map::new();
     for (hash, outcome) in &outcomes {
         messages.insert(hash.clone(), Value::String(outcome.message(hash)));
@@ -259,87 +174,9 @@ async fn delete(req: &Request) -> ApiResult<Response> {
     Ok(messages_response(status, messages))
 }
 
-/// At start-up, on the primary or a standalone node: when the pool is empty, add the valid
-/// keys of `etc/cluster.license` (separated by whitespace or semicolons). Rejected keys are
-/// logged by hash with their reason. A missing file is fine; nothing here stops the start
-/// (problems are logged as errors).
-pub async fn load_bootstrap_file(home: &Home, db: &Db, identity: &Identity, clock: &dyn Clock) {
-    let now_ms = clock.now_ms();
-    if !matches!(identity.role, NodeRole::Primary | NodeRole::Standalone) {
-        return;
-    }
-    let path = home.etc().join(BOOTSTRAP_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-        Err(e) => {
-            tracing::error!(
-                "cannot read {}: {e}; no license added from it",
-                path.display()
-            );
-            return;
-        }
-    };
-    if let Err(e) = bootstrap(home, db, &path, &text, now_ms).await {
-        tracing::error!("could not add the licenses of {}: {e}", path.display());
-    }
-}
-
-async fn bootstrap(
-    home: &Home,
-    db: &Db,
-    path: &Path,
-    text: &str,
-    now_ms: i64,
-) -> anyhow::Result<()> {
-    let issuers = TrustedIssuers::load(&home.security().join(TRUSTED_ISSUERS_DIR))?;
-    let mut valid = Vec::new();
-    for (key, verdict) in verify_batch(text, &issuers, utc_date(now_ms)) {
-        match verdict {
-            Ok(license) => valid.push(new_row(&license)),
-            Err(rejection) => tracing::warn!(
-                "{}: license {} rejected: {rejection}",
-                path.display(),
-                license_hash(&key)
-            ),
-        }
-    }
-    let added = db
-        .write(move |c| {
-            if !licenses::list_licenses(c)?.is_empty() {
-                return Ok::<_, DbError>(None);
-            }
-            let mut added = 0usize;
-            for row in &valid {
-                if licenses::add_license(c, row, now_ms)? == AddOutcome::Added {
-                    added += 1;
-                }
-            }
-            Ok(Some(added))
-        })
-        .await?;
-    match added {
-        None => tracing::info!(
-            "the license pool is not empty: {} is not read (manage the pool with \
-             /api/system/licenses)",
-            path.display()
-        ),
-        Some(n) => tracing::info!("added {n} license(s) from etc/{BOOTSTRAP_FILE}"),
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_date_of_millis() {
-        assert_eq!(format_date_iso(utc_date(0)), "1970-01-01");
-        // 2026-03-10T23:59:59.999Z and one millisecond later
-        assert_eq!(format_date_iso(utc_date(1_773_187_199_999)), "2026-03-10");
-        assert_eq!(format_date_iso(utc_date(1_773_187_200_000)), "2026-03-11");
-    }
 
     #[test]
     fn post_bodies() {
@@ -351,37 +188,5 @@ mod tests {
         for bad in [&b"nope"[..], b"[1]", b"[{\"key\":\"a\"}]", b"\"a\""] {
             assert_eq!(key_texts(bad).unwrap_err().status, StatusCode::BAD_REQUEST);
         }
-    }
-
-    #[test]
-    fn rows_in_the_reference_shape() {
-        let row = LicenseRow {
-            hash: "ab".into(),
-            token: "secret".into(),
-            licensee: "ACME Corp.".into(),
-            license_type: "Enterprise".into(),
-            valid_through: "2018-05-15".into(),
-            issued: "2017-05-15".into(),
-            added_at: 0,
-            holder_node_id: None,
-            claimed_at: None,
-            holder_url: None,
-        };
-        let json = serde_json::to_value(row_json(&row, "2018-05-16")).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"type":"Enterprise","validThrough":"May 15, 2018",
-                "licensedTo":"ACME Corp.","licenseHash":"ab","nodeId":"Not in use",
-                "nodeUrl":"Not in use","expired":true})
-        );
-        let held = LicenseRow {
-            holder_node_id: Some("n1".into()),
-            holder_url: Some("http://n1/artifactory".into()),
-            ..row
-        };
-        let json = serde_json::to_value(row_json(&held, "2018-05-15")).unwrap();
-        assert_eq!(json["nodeId"], "n1");
-        assert_eq!(json["nodeUrl"], "http://n1/artifactory");
-        assert_eq!(json["expired"], false);
     }
 }

@@ -203,6 +203,17 @@ async fn route(
         base_url,
         path_and_query,
     };
+    if !req.app.license.allows_serving() && !serves_unlicensed(&req.rest) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{}: node '{}' has none (add one with POST /api/system/licenses or arcactl \
+                 license add; arca-license-agent claims it)",
+                arca_cluster::node_license::UNLICENSED_MESSAGE,
+                req.app.node_id
+            ),
+        ));
+    }
     if req.rest.is_empty() {
         return repos_api::root_listing(&req).await;
     }
@@ -213,6 +224,19 @@ async fn route(
         return Err(ApiError::not_found("Not found"));
     }
     artifacts::handle(&mut req).await
+}
+
+/// What an HA node without a license still serves (`rest`: the path after the context path):
+/// the license endpoints (to add one), the health checks, and the calls of other nodes.
+fn serves_unlicensed(rest: &str) -> bool {
+    matches!(
+        rest,
+        "api/system/licenses"
+            | "api/system/ping"
+            | "api/v1/system/readiness"
+            | "api/v1/system/liveness"
+            | "api/system/ha/self"
+    ) || rest.starts_with("api/system/storage/binaries/")
 }
 
 async fn route_api(req: &mut Request, api: &str) -> ApiResult<Response> {

@@ -91,7 +91,14 @@ async fn ping(req: &Request) -> ApiResult<Response> {
 }
 
 pub async fn readiness(req: &Request) -> ApiResult<Response> {
-    Ok(match unready_reason(req).await {
+    let mut reason = unready_reason(req).await;
+    if reason.is_none() && !req.app.license.allows_serving() {
+        reason = Some(format!(
+            "unlicensed: {}",
+            arca_cluster::node_license::UNLICENSED_MESSAGE
+        ));
+    }
+    Ok(match reason {
         None => json_response(StatusCode::OK, &serde_json::json!({ "code": "OK" })),
         Some(reason) => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -137,7 +144,14 @@ async fn run_gc(req: &Request) -> ApiResult<Response> {
     ))
 }
 
-fn node_json(n: &NodeRecord, now: i64, stale_ms: i64, leader: Option<&str>) -> serde_json::Value {
+/// One row of the HA table; `license`: the hash of the license the pool records for the node.
+fn node_json(
+    n: &NodeRecord,
+    now: i64,
+    stale_ms: i64,
+    leader: Option<&str>,
+    license: Option<&str>,
+) -> serde_json::Value {
     serde_json::json!({
         "id": n.node_id,
         "startTime": iso8601(n.start_time),
@@ -152,6 +166,7 @@ fn node_json(n: &NodeRecord, now: i64, stale_ms: i64, leader: Option<&str>) -> s
         "revision": n.revision,
         "releaseDate": n.release_date,
         "runsClusterDuties": leader == Some(n.node_id.as_str()),
+        "licenseHash": license,
     })
 }
 
@@ -159,13 +174,14 @@ fn node_json(n: &NodeRecord, now: i64, stale_ms: i64, leader: Option<&str>) -> s
 async fn ha_nodes(req: &Request) -> ApiResult<Response> {
     let principal = req.principal().await?;
     require_admin(&principal)?;
-    let (nodes, lease) = req
+    let (nodes, lease, licenses) = req
         .app
         .db
         .read(|c| {
             Ok::<_, arca_db::DbError>((
                 cluster::list_nodes(c)?,
                 cluster::get_lease(c, arca_cluster::DUTIES_LEASE)?,
+                arca_db::licenses::list_licenses(c)?,
             ))
         })
         .await?;
@@ -174,7 +190,13 @@ async fn ha_nodes(req: &Request) -> ApiResult<Response> {
     let leader = lease.filter(|l| l.expires > now).map(|l| l.owner);
     let rows: Vec<serde_json::Value> = nodes
         .iter()
-        .map(|n| node_json(n, now, stale_ms, leader.as_deref()))
+        .map(|n| {
+            let license = licenses
+                .iter()
+                .find(|l| l.holder_node_id.as_deref() == Some(n.node_id.as_str()))
+                .map(|l| l.hash.as_str());
+            node_json(n, now, stale_ms, leader.as_deref(), license)
+        })
         .collect();
     Ok(json_response(
         StatusCode::OK,
@@ -231,6 +253,9 @@ async fn ha_self(req: &Request) -> ApiResult<Response> {
             "urlBase": app.settings.url_base,
             "drained": app.drain_requested(),
             "runsClusterDuties": m.is_duty_leader(),
+            "licenseRequired": app.license.required(),
+            "license": app.license.held(),
+            "licenseAgentReportAgeSecs": app.license.agent_report_age_secs(),
         }),
     ))
 }

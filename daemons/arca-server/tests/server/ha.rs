@@ -8,33 +8,45 @@ use reqwest::blocking::Client;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use super::{Server, free_port, home, sha256_hex};
+use super::{Server, free_port, home, pool, sha256_hex};
 
 const HEARTBEAT_SECS: u64 = 1;
 const STALE_SECS: u64 = 4;
 
 /// One node's configuration.
-struct NodeSpec<'a> {
+pub(super) struct NodeSpec<'a> {
     id: &'a str,
     ip: &'a str,
     primary: bool,
 }
 
 impl<'a> NodeSpec<'a> {
-    fn new(id: &'a str, ip: &'a str, primary: bool) -> Self {
+    pub(super) fn new(id: &'a str, ip: &'a str, primary: bool) -> Self {
         NodeSpec { id, ip, primary }
     }
 }
 
-struct Cluster {
+pub(super) struct Cluster {
     dir: tempfile::TempDir,
     pg: arca_db::PgTestDb,
     shared: PathBuf,
     password: String,
+    /// Trusted by every node; the primary's first start puts [`POOL_KEYS`] keys of it into
+    /// the pool (etc/cluster.license).
+    pub(super) issuer: arca_license::Issuer,
+    pool_keys: usize,
 }
+
+/// Licenses in the pool of a test cluster: enough for every node a test starts.
+const POOL_KEYS: usize = 6;
 
 impl Cluster {
     fn new() -> Cluster {
+        Cluster::with_pool(POOL_KEYS)
+    }
+
+    /// A cluster whose primary's first start puts `pool_keys` licenses into the pool.
+    pub(super) fn with_pool(pool_keys: usize) -> Cluster {
         let dir = home();
         let shared = dir.path().join("shared-data");
         std::fs::create_dir_all(&shared).unwrap();
@@ -43,6 +55,8 @@ impl Cluster {
             shared,
             dir,
             password: String::new(),
+            issuer: arca_license::Issuer::generate(),
+            pool_keys,
         }
     }
 
@@ -74,10 +88,15 @@ impl Cluster {
                 "arca.ha.heartbeat.interval.secs={HEARTBEAT_SECS}\n\
                  arca.ha.node.stale.secs={STALE_SECS}\n\
                  arca.gc.interval.secs=1\n\
+                 arca.license.agent.interval.secs=1\n\
                  arca.url.base=http://lb.example:8080/artifactory\n"
             ),
         )
         .unwrap();
+        pool::trust(&self.issuer, &h);
+        if spec.primary {
+            pool::bootstrap_keys(&self.issuer, &h, self.pool_keys);
+        }
         h
     }
 
@@ -87,8 +106,19 @@ impl Cluster {
         std::fs::write(to.join("etc/security/master.key"), key).unwrap();
     }
 
-    /// Start a node and wait until it answers.
-    fn start(&mut self, spec: &NodeSpec<'_>, key_from: Option<&Path>) -> Server {
+    /// Start a node and its license agent, and wait until it is ready (licensed).
+    pub(super) fn start(&mut self, spec: &NodeSpec<'_>, key_from: Option<&Path>) -> Server {
+        let s = self.start_unlicensed(spec, key_from);
+        s.wait_licensed(15);
+        s
+    }
+
+    /// Start a node and its license agent; wait until the server answers (licensed or not).
+    pub(super) fn start_unlicensed(
+        &mut self,
+        spec: &NodeSpec<'_>,
+        key_from: Option<&Path>,
+    ) -> Server {
         let port = free_port();
         let h = self.home(spec, port);
         if let Some(from) = key_from {
@@ -103,6 +133,7 @@ impl Cluster {
                 .to_string();
         }
         s.password = self.password.clone();
+        s.start_license_agent();
         s
     }
 

@@ -3,37 +3,12 @@
 
 use std::path::Path;
 
-use arca_license::{Date, Issuer, NewLicense, license_hash};
+use arca_license::{Issuer, license_hash};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use super::pool::{key, today, trusted_issuer};
 use super::{PG_DATABASES, Server, backend_is_postgres, error_message, home};
-
-fn today() -> Date {
-    time::OffsetDateTime::now_utc().date()
-}
-
-/// A key of `issuer` valid through `valid_through`.
-fn key(issuer: &Issuer, licensee: &str, valid_through: Date) -> String {
-    issuer
-        .issue(&NewLicense {
-            licensee,
-            license_type: "Enterprise",
-            valid_through,
-            issued: valid_through.min(today()) - time::Duration::days(30),
-        })
-        .unwrap()
-}
-
-/// A throwaway issuer trusted by the home `h` (its public key in
-/// `etc/security/license-issuers/test.pub`, written before the first start).
-fn trusted_issuer(h: &Path) -> Issuer {
-    let dir = h.join("etc/security/license-issuers");
-    std::fs::create_dir_all(&dir).unwrap();
-    let issuer = Issuer::generate();
-    issuer.public_key().save(&dir.join("test.pub")).unwrap();
-    issuer
-}
 
 fn licenses_url(s: &Server) -> String {
     s.url("/api/system/licenses")

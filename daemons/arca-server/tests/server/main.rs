@@ -16,7 +16,9 @@ use serde_json::Value;
 use sha2::Digest;
 
 mod ha;
+mod license_agent;
 mod licenses;
+mod pool;
 mod sharding;
 mod storage;
 
@@ -29,6 +31,8 @@ struct Server {
     home: PathBuf,
     port: u16,
     password: String,
+    /// This node's `arca-license-agent` (HA nodes; see [`Server::start_license_agent`]).
+    agent: Option<Sidecar>,
 }
 
 /// `ARCA_TEST_BACKEND=postgresql` runs every test against PostgreSQL (a fresh
@@ -54,21 +58,42 @@ fn prepare_database(home: &Path) {
 }
 
 /// The storage mover of a test home.
-struct Mover {
-    child: Child,
+/// A daemon that runs beside a test server on the same home: `arca-storage-mover` or
+/// `arca-license-agent` (built next to `arca-server` by `cargo test --workspace`). Killed
+/// when dropped.
+struct Sidecar {
+    child: Option<Child>,
     log: PathBuf,
 }
 
-impl Mover {
-    fn start(h: &Path) -> Mover {
-        let bin = Path::new(env!("CARGO_BIN_EXE_arca-server")).with_file_name("arca-storage-mover");
+impl Sidecar {
+    fn mover(h: &Path) -> Sidecar {
+        Sidecar::start(
+            h,
+            "arca-storage-mover",
+            "mover",
+            "info,arca_storage_mover=debug",
+        )
+    }
+
+    fn license_agent(h: &Path) -> Sidecar {
+        Sidecar::start(
+            h,
+            "arca-license-agent",
+            "agent",
+            "info,arca_license_agent=debug",
+        )
+    }
+
+    fn start(h: &Path, binary: &str, short: &str, filter: &str) -> Sidecar {
+        let bin = Path::new(env!("CARGO_BIN_EXE_arca-server")).with_file_name(binary);
         assert!(
             bin.exists(),
-            "{} is not built: run `cargo test --workspace` (or build -p arca-storage-mover)",
+            "{} is not built: run `cargo test --workspace` (or build -p {binary})",
             bin.display()
         );
-        let log = h.with_extension("mover.log");
-        // appended: a restarted mover keeps the earlier runs' log
+        let log = h.with_extension(format!("{short}.log"));
+        // appended: a restarted sidecar keeps the earlier runs' log
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -79,23 +104,48 @@ impl Mover {
             .arg(h)
             .env_remove("NOTIFY_SOCKET")
             .env_remove("JOURNAL_STREAM")
-            .env("ARCA_LOG", "info,arca_storage_mover=debug")
+            .env("ARCA_LOG", filter)
             .stdout(Stdio::null())
             .stderr(out)
             .spawn()
             .unwrap();
-        Mover { child, log }
+        Sidecar {
+            child: Some(child),
+            log,
+        }
     }
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// SIGTERM and wait; it must exit 0.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let status = child.wait().unwrap();
+            assert!(
+                status.success(),
+                "graceful stop failed: {status}; log: {}",
+                self.log()
+            );
+        }
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
-impl Drop for Mover {
+impl Drop for Sidecar {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill9();
     }
 }
 
@@ -162,7 +212,54 @@ impl Server {
             home: home.to_path_buf(),
             port,
             password: String::new(),
+            agent: None,
         }
+    }
+
+    /// Start this node's `arca-license-agent` (its home must be an HA node's).
+    fn start_license_agent(&mut self) {
+        self.agent = Some(Sidecar::license_agent(&self.home));
+    }
+
+    /// Stop this node's license agent gracefully (it returns the license).
+    fn stop_license_agent(&mut self) {
+        if let Some(mut agent) = self.agent.take() {
+            agent.stop();
+        }
+    }
+
+    /// The agent's log (empty without one).
+    fn agent_log(&self) -> String {
+        self.agent.as_ref().map(Sidecar::log).unwrap_or_default()
+    }
+
+    /// `GET /api/v1/system/readiness`: status and message.
+    fn readiness(&self) -> (StatusCode, String) {
+        let r = self
+            .client()
+            .get(self.url("/api/v1/system/readiness"))
+            .send()
+            .unwrap();
+        let status = r.status();
+        let body: Value = r.json().unwrap_or(Value::Null);
+        (status, body["message"].as_str().unwrap_or("").to_string())
+    }
+
+    /// Wait until readiness is 200 (an HA node: licensed); returns how long it took.
+    fn wait_licensed(&self, secs: u64) -> Duration {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(secs) {
+            if self.readiness().0 == StatusCode::OK {
+                return started.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "node not ready (licensed) within {secs} s: readiness {:?}\nagent log: {}\nserver log: {}",
+            self.readiness(),
+            self.agent_log(),
+            self.log()
+        );
     }
 
     fn wait_ready(&mut self) {
@@ -248,7 +345,12 @@ impl Server {
         nix::unistd::Pid::from_raw(self.child.as_ref().unwrap().id() as i32)
     }
 
+    /// Graceful stop of the node: its license agent (which returns the license), then the
+    /// server.
     fn stop(&mut self) {
+        if let Some(mut agent) = self.agent.take() {
+            agent.stop();
+        }
         if let Some(mut child) = self.child.take() {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(child.id() as i32),
@@ -263,7 +365,11 @@ impl Server {
         }
     }
 
+    /// kill -9 of the node: the server and its license agent.
     fn kill9(&mut self) {
+        if let Some(mut agent) = self.agent.take() {
+            agent.kill9();
+        }
         if let Some(mut child) = self.child.take() {
             child.kill().unwrap();
             let _ = child.wait();

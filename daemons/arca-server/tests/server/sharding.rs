@@ -15,7 +15,7 @@ use arca_storage::testing::S3TestServer;
 use reqwest::blocking::Client;
 use reqwest::{Method, StatusCode};
 
-use super::{Mover, Server, free_port, home, sha256_hex};
+use super::{Server, Sidecar, free_port, home, pool, sha256_hex};
 
 const HEARTBEAT_SECS: u64 = 1;
 const STALE_SECS: u64 = 4;
@@ -84,7 +84,7 @@ struct Node {
     port: u16,
     home: PathBuf,
     server: Option<Server>,
-    mover: Option<Mover>,
+    mover: Option<Sidecar>,
 }
 
 struct ShardCluster {
@@ -103,6 +103,7 @@ impl ShardCluster {
     fn start_with(binarystore: &str, layout: Layout) -> ShardCluster {
         let dir = home();
         let pg = arca_db::PgTestDb::create().unwrap();
+        let issuer = arca_license::Issuer::generate();
         let mut nodes = Vec::new();
         for (id, ip, primary) in [
             ("node-a", "127.0.0.11", true),
@@ -129,10 +130,15 @@ impl ShardCluster {
                     "arca.ha.heartbeat.interval.secs={HEARTBEAT_SECS}\n\
                      arca.ha.node.stale.secs={STALE_SECS}\n\
                      arca.gc.interval.secs=3600\n\
-                     arca.gc.grace.secs=5\n"
+                     arca.gc.grace.secs=5\n\
+                     arca.license.agent.interval.secs=1\n"
                 ),
             )
             .unwrap();
+            pool::trust(&issuer, &h);
+            if primary {
+                pool::bootstrap_keys(&issuer, &h, 3);
+            }
             std::fs::write(h.join("etc/binarystore.xml"), binarystore).unwrap();
             nodes.push(Node {
                 id,
@@ -177,8 +183,10 @@ impl ShardCluster {
                     .to_string();
         }
         s.password = self.password.clone();
+        s.start_license_agent();
+        s.wait_licensed(15);
         self.nodes[i].server = Some(s);
-        self.nodes[i].mover = Some(Mover::start(&self.nodes[i].home));
+        self.nodes[i].mover = Some(Sidecar::mover(&self.nodes[i].home));
     }
 
     /// kill -9 of node `i`: its server and its mover.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use arca_storage::testing::S3TestServer;
 use reqwest::StatusCode;
 
-use super::{Mover, Server, free_port, home, sha256_hex};
+use super::{Server, Sidecar, free_port, home, sha256_hex};
 
 /// `<chain template=…>` plus an S3 parameter block for `provider_id` pointing at `s3`.
 fn s3_binarystore(template: &str, provider_type: &str, s3: &S3TestServer, extra: &str) -> String {
@@ -164,7 +164,7 @@ fn s3_storage_v3_eventual_round_trip_through_the_mover() {
     let queued = dir_files(&h.join("data/eventual/_add"));
     assert_eq!(queued.len(), 2, "{queued:?}");
 
-    let mover = Mover::start(&h);
+    let mover = Sidecar::mover(&h);
     wait_for(
         "the mover to upload both binaries",
         Duration::from_secs(30),
@@ -356,7 +356,7 @@ fn s3_outage_during_uploads_loses_nothing() {
     );
     let s = Server::start(&h);
     s.generic_repo("gen");
-    let _mover = Mover::start(&h);
+    let _mover = Sidecar::mover(&h);
 
     let outage = Duration::from_secs(30);
     let started = Instant::now();

@@ -6,12 +6,11 @@
 
 use std::fmt;
 use std::io::Write;
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use arca_cluster::MASTER_KEY_CHECK_SETTING;
-use arca_config::{ConfigError, DbProperties, DbType, HaNodeProperties, Home, MasterKey};
+use arca_config::{ConfigError, DbProperties, HaNodeProperties, Home, MasterKey};
 use arca_config::{SystemProperties, ha_node::check_context_url};
 use arca_crypto::master_key::SIGNATURE_HEADER;
 use arca_crypto::{RequestSigner, key_check_value, random_hex};
@@ -21,7 +20,7 @@ use reqwest::StatusCode;
 use reqwest::blocking::Client;
 
 use crate::cli::{HaCheckArgs, HaCommand};
-use crate::commands::http;
+use crate::commands::{database, http};
 use crate::exit;
 
 /// Header every arca response carries with the id of the node that produced it.
@@ -210,6 +209,7 @@ pub fn check(args: &HaCheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
     }
     report.add(check_primary(active.as_deref()))?;
     report.add(check_versions(active.as_deref()))?;
+    report.add(check_licenses(&local, db.as_ref(), active.as_deref(), now))?;
     report.add(check_url_base(&local, args.lb.as_deref()))?;
     check_master_key(&local, db.as_ref(), &client, &probe, &mut report)?;
 
@@ -234,49 +234,19 @@ fn check_database(local: &Local, report: &mut Report<'_>) -> anyhow::Result<Opti
         local.home.db_properties().display(),
         local.home.root().display()
     );
-    let props = match &local.db_props {
-        Ok(props) => props,
-        Err(e) => {
-            report.add(Finding::fail(DATABASE, e.to_string(), fix_props))?;
-            return Ok(None);
-        }
-    };
-    if props.db_type == DbType::Sqlite {
-        // Connecting would create an empty database file; an absent one is the finding.
-        if let Some(path) = props.sqlite_path().filter(|p| !p.exists()) {
-            report.add(Finding::fail(
-                DATABASE,
-                format!("SQLite database {} does not exist", path.display()),
-                "start the node once, or point db.properties at the cluster's PostgreSQL \
-                 database (HA needs a shared database)",
-            ))?;
-            return Ok(None);
-        }
+    if let Err(e) = &local.db_props {
+        report.add(Finding::fail(DATABASE, e.to_string(), fix_props))?;
+        return Ok(None);
     }
-    let key = match &local.key {
-        Ok(Some(key)) => key.clone(),
-        // The key only decrypts an encrypted password; a plain one connects with any key.
-        _ if !props.password_is_encrypted() => MasterKey::parse(&"0".repeat(32), Path::new("-"))
-            .context("building a placeholder key")?,
-        _ => {
-            report.add(Finding::fail(
-                DATABASE,
-                format!(
-                    "the password in {} is encrypted and {} cannot be loaded to decrypt it",
-                    local.home.db_properties().display(),
-                    local.home.master_key().display()
-                ),
-                FIX_COPY_KEY,
-            ))?;
-            return Ok(None);
-        }
-    };
-    let db = match arca_cluster::bootstrap::connect_database(&local.home, props, &key, "arcactl") {
+    let db = match database::open(&local.home, &local.db_props, &local.key) {
         Ok(db) => db,
         Err(e) => {
             let fix = match &e {
-                arca_cluster::ClusterError::Refused(m) if m.contains("master key") => {
-                    FIX_COPY_KEY.to_string()
+                _ if e.is_master_key() => FIX_COPY_KEY.to_string(),
+                database::OpenError::NoSqliteFile(_) => {
+                    "start the node once, or point db.properties at the cluster's PostgreSQL \
+                     database (HA needs a shared database)"
+                        .to_string()
                 }
                 _ => format!(
                     "check url, username and password in {} and that the database server \
@@ -562,6 +532,99 @@ fn check_versions(active: Option<&[NodeRecord]>) -> Finding {
     )
 }
 
+const LICENSES: &str = "every active node holds a license";
+
+/// HA nodes each need a license from the pool (a single node needs none).
+fn check_licenses(
+    local: &Local,
+    db: Option<&Db>,
+    active: Option<&[NodeRecord]>,
+    now: i64,
+) -> Finding {
+    if matches!(local.ha, Ok(None)) {
+        return Finding::ok_with(LICENSES, "single node: no license needed");
+    }
+    let (Some(db), Some(active)) = (db, active.filter(|a| !a.is_empty())) else {
+        return not_checked(LICENSES, active);
+    };
+    match db.read_blocking(arca_db::licenses::list_licenses) {
+        Ok(pool) => license_finding(active, &pool, &arca_cluster::licenses::utc_date_iso(now)),
+        Err(e) => Finding::fail(
+            LICENSES,
+            format!("cannot read the license pool: {e}"),
+            "check that the user in db.properties may read the arca database",
+        ),
+    }
+}
+
+/// The licenses item for the `active` nodes and the `pool` on `today` (`YYYY-MM-DD`).
+fn license_finding(
+    active: &[NodeRecord],
+    pool: &[arca_db::licenses::LicenseRow],
+    today: &str,
+) -> Finding {
+    let held_by = |id: &str| {
+        pool.iter()
+            .find(|l| l.holder_node_id.as_deref() == Some(id))
+    };
+    let active_ids: Vec<&str> = active.iter().map(|n| n.node_id.as_str()).collect();
+    let free = pool
+        .iter()
+        .filter(|l| {
+            !l.is_expired(today)
+                && l.holder_node_id
+                    .as_deref()
+                    .is_none_or(|h| !active_ids.contains(&h))
+        })
+        .count();
+    let missing: Vec<&str> = active_ids
+        .iter()
+        .copied()
+        .filter(|id| held_by(id).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Finding::fail(
+            LICENSES,
+            format!(
+                "no license on {} (they answer 503 \"no license available in the cluster \
+                 pool\"); the pool has {} license(s), {free} free and valid",
+                missing
+                    .iter()
+                    .map(|id| format!("'{id}'"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                pool.len()
+            ),
+            if free == 0 {
+                "add a license per node (arcactl license add FILE, or POST /api/system/licenses)"
+            } else {
+                "check that arca-license-agent runs on those nodes (systemctl status \
+                 arca-license-agent; journalctl -u arca-license-agent)"
+            },
+        );
+    }
+    let expired: Vec<String> = active_ids
+        .iter()
+        .filter_map(|id| {
+            held_by(id)
+                .filter(|l| l.is_expired(today))
+                .map(|l| format!("'{id}' (expired {})", l.valid_through))
+        })
+        .collect();
+    let mut detail = format!(
+        "{} node(s) licensed; {free} free and valid in a pool of {}",
+        active_ids.len(),
+        pool.len()
+    );
+    if !expired.is_empty() {
+        detail.push_str(&format!(
+            "; running on an expired license: {} (add licenses to move them)",
+            expired.join(", ")
+        ));
+    }
+    Finding::ok_with(LICENSES, detail)
+}
+
 const URL_BASE: &str = "URL base (arca.url.base)";
 
 fn check_url_base(local: &Local, lb: Option<&str>) -> Finding {
@@ -767,6 +830,7 @@ fn check_node_key(
 mod tests {
     use super::*;
     use arca_db::cluster::NodeState;
+    use arca_db::licenses::LicenseRow;
 
     fn node(id: &str, role: NodeRole, version: &str) -> NodeRecord {
         NodeRecord {
@@ -834,6 +898,66 @@ mod tests {
         assert!(f.contains("'s' run without etc/ha-node.properties"), "{f}");
         assert!(!check_primary(None).is_ok());
         assert!(!check_primary(Some(&[])).is_ok());
+    }
+
+    #[test]
+    fn license_rules() {
+        let license = |hash: &str, valid: &str, holder: Option<&str>| LicenseRow {
+            hash: hash.into(),
+            token: String::new(),
+            licensee: "ACME".into(),
+            license_type: "Enterprise".into(),
+            valid_through: valid.into(),
+            issued: "2026-01-01".into(),
+            added_at: 0,
+            holder_node_id: holder.map(str::to_string),
+            claimed_at: None,
+            holder_url: None,
+        };
+        let active = [
+            node("a", NodeRole::Primary, "1"),
+            node("b", NodeRole::Member, "1"),
+        ];
+        let today = "2026-06-01";
+        let ok = license_finding(
+            &active,
+            &[
+                license("h1", "2027-01-01", Some("a")),
+                license("h2", "2026-05-01", Some("b")),
+                license("h3", "2027-01-01", Some("gone")),
+            ],
+            today,
+        );
+        assert!(ok.is_ok(), "{ok}");
+        let line = ok.to_string();
+        assert!(
+            line.contains("2 node(s) licensed; 1 free and valid in a pool of 3"),
+            "{line}"
+        );
+        assert!(line.contains("'b' (expired 2026-05-01)"), "{line}");
+        // b holds none and nothing is free: add licenses.
+        let f = license_finding(&active, &[license("h1", "2027-01-01", Some("a"))], today);
+        let line = f.to_string();
+        assert!(!f.is_ok());
+        assert!(
+            line.contains("no license on 'b'") && line.contains("0 free"),
+            "{line}"
+        );
+        assert!(line.contains("arcactl license add"), "{line}");
+        // One is free but b does not take it: its agent is not running.
+        let f = license_finding(
+            &active,
+            &[
+                license("h1", "2027-01-01", Some("a")),
+                license("h2", "2027-01-01", None),
+            ],
+            today,
+        );
+        assert!(
+            f.to_string()
+                .contains("systemctl status arca-license-agent"),
+            "{f}"
+        );
     }
 
     #[test]

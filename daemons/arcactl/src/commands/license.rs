@@ -1,26 +1,51 @@
-//! `arcactl license …`: issuers, issuing and checking license keys (`docs/licenses.md`).
-//! The license pool of a cluster (`add`, `list`, `delete`) needs the database and is not here.
+//! `arcactl license …`: issuers, issuing and checking license keys, and the cluster's license
+//! pool (`add`, `list`, `delete`: straight in the database of this node's home, with the
+//! pool logic the REST API uses, `arca_cluster::licenses`; `docs/licenses.md`).
 
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context as _, bail};
-use arca_config::Home;
+use anyhow::{Context as _, anyhow, bail};
+use arca_cluster::licenses::{self as pool, KeyVerdict};
+use arca_config::{ConfigError, DbProperties, Home, MasterKey, SystemProperties};
+use arca_db::{Db, migrate};
 use arca_license::{
     Date, Issuer, NewLicense, TRUSTED_ISSUERS_DIR, TrustedIssuers, format_date_iso, license_hash,
     verify_batch,
 };
 
-use crate::cli::{IssueArgs, IssuerNewArgs, LicenseCommand, LicenseVerifyArgs};
+use crate::cli::{
+    IssueArgs, IssuerNewArgs, LicenseAddArgs, LicenseCommand, LicenseDeleteArgs, LicenseListArgs,
+    LicenseVerifyArgs,
+};
+use crate::commands::database::{self, OpenError};
 use crate::exit;
+
+/// The schema version that created the license pool (`arca_db::licenses`).
+const POOL_SCHEMA_VERSION: i64 = 4;
+
+/// Run as root or arca: the hint for files only the service can read.
+const RUN_AS: &str = "run arcactl as root or as the arca user, on a node";
 
 pub fn run(cmd: LicenseCommand, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
     match cmd {
         LicenseCommand::IssuerNew(args) => issuer_new(&args, out),
         LicenseCommand::Issue(args) => issue(&args, today(), out, err),
         LicenseCommand::Verify(args) => verify(&args, &mut io::stdin().lock(), today(), out, err),
+        LicenseCommand::Add(args) => add(&args, &mut io::stdin().lock(), now_ms(), out, err),
+        LicenseCommand::List(args) => list(&args, now_ms(), out, err),
+        LicenseCommand::Delete(args) => delete(&args, now_ms(), out),
     }
+}
+
+/// The wall clock in milliseconds: the pool commands' only reading of the clock.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 /// Today's date in UTC: the only place the license commands read the clock.
@@ -183,6 +208,253 @@ fn read_input(input: &Path, stdin: &mut dyn Read) -> anyhow::Result<(String, Str
             .with_context(|| format!("reading license keys from {}", input.display()))?;
         Ok((text, input.display().to_string()))
     }
+}
+
+/// The database of `home`, opened like `arcactl ha check` does (no migrations), holding the
+/// license pool. Every failure is one line naming the file and what to do.
+fn open_pool(home: &Home) -> anyhow::Result<Db> {
+    if !home.root().is_dir() {
+        bail!("{}: home directory does not exist", home.root().display());
+    }
+    let props = DbProperties::load(home);
+    let key = MasterKey::load(home);
+    let db = database::open(home, &props, &key)
+        .map_err(|e| anyhow!(describe_open_error(home, &props, &key, &e)))?;
+    let version = db.read_blocking(migrate::current_version).map_err(|e| {
+        anyhow!(
+            "cannot read the database of {}: {e}",
+            home.db_properties().display()
+        )
+    })?;
+    let known = migrate::known_version();
+    if version > known {
+        bail!(
+            "the database of {} has schema version {version}, newer than this arcactl knows \
+             ({known}): use the arcactl of the arca version the nodes run",
+            home.db_properties().display()
+        );
+    }
+    if version < POOL_SCHEMA_VERSION {
+        bail!(
+            "the database of {} has no license pool yet (schema version {version}, the pool \
+             needs {POOL_SCHEMA_VERSION}): start a node of this arca version first",
+            home.db_properties().display()
+        );
+    }
+    Ok(db)
+}
+
+fn describe_open_error(
+    home: &Home,
+    props: &Result<DbProperties, ConfigError>,
+    key: &Result<Option<MasterKey>, ConfigError>,
+    e: &OpenError,
+) -> String {
+    let permission = |text: &str| text.contains("ermission denied");
+    match e {
+        OpenError::Properties(c) if permission(&c.message) => format!("{c} ({RUN_AS})"),
+        OpenError::Properties(c) => format!(
+            "{c} (arcactl config check --home {} lists every problem)",
+            home.root().display()
+        ),
+        OpenError::NoSqliteFile(path) if !home.db_properties().exists() => format!(
+            "{} does not exist and neither does the single-node database {}: {RUN_AS}, with \
+             --home (or ARCA_HOME) set to the node's home",
+            home.db_properties().display(),
+            path.display()
+        ),
+        OpenError::NoSqliteFile(path) => format!(
+            "SQLite database {} (from {}) does not exist: start the node once",
+            path.display(),
+            home.db_properties().display()
+        ),
+        OpenError::NoMasterKey { .. } => match key {
+            Err(k) if permission(&k.message) => format!("{e}: {k} ({RUN_AS})"),
+            Err(k) => format!("{e}: {k}"),
+            Ok(_) => format!(
+                "{e}: {} is missing; copy etc/security/master.key from an existing node",
+                home.master_key().display()
+            ),
+        },
+        OpenError::Connect(c) => {
+            let what = match props {
+                Ok(p) if p.sqlite_path().is_some() => "SQLite",
+                _ => "PostgreSQL",
+            };
+            let hint = if e.is_master_key() {
+                "copy etc/security/master.key from an existing node".to_string()
+            } else if permission(&c.to_string()) || what == "SQLite" {
+                RUN_AS.to_string()
+            } else {
+                format!(
+                    "check url, username and password in {} and that the database server \
+                     runs and accepts connections from this host",
+                    home.db_properties().display()
+                )
+            };
+            format!(
+                "cannot open the {what} database of {}: {c} ({hint})",
+                home.db_properties().display()
+            )
+        }
+    }
+}
+
+/// `arcactl license add`: verify the keys, add the valid ones in one transaction, one
+/// `OK`/`ALREADY`/`REJECTED` line per key on `out` (hashes only) and a summary on `err`.
+pub fn add(
+    args: &LicenseAddArgs,
+    stdin: &mut dyn Read,
+    now_ms: i64,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let home = Home::new(&args.home.home);
+    let db = open_pool(&home)?;
+    let dir = pool::trusted_issuers_dir(&home);
+    let trusted = pool::trusted_issuers(&home).context("loading the trusted license issuers")?;
+    if trusted.is_empty() {
+        writeln!(
+            err,
+            "warning: no trusted issuer in {} (no *.pub file): every key is rejected",
+            dir.display()
+        )
+        .context("writing to stderr")?;
+    }
+    let (text, source) = read_input(&args.input, stdin)?;
+    let verified = pool::verify_keys(&[text], &trusted, pool::utc_date(now_ms));
+    if verified.is_empty() {
+        writeln!(err, "license add: no license key in {source}").context("writing to stderr")?;
+        return Ok(exit::FAILURE);
+    }
+    let results = pool::add_verified_blocking(&db, verified, now_ms)
+        .context("adding the license keys to the pool")?;
+    let (mut added, mut present, mut rejected) = (0, 0, 0);
+    for r in &results {
+        match &r.verdict {
+            KeyVerdict::Added => {
+                added += 1;
+                writeln!(out, "OK {}", r.hash)
+            }
+            KeyVerdict::AlreadyPresent => {
+                present += 1;
+                writeln!(out, "ALREADY {}", r.hash)
+            }
+            KeyVerdict::Rejected(reason) => {
+                rejected += 1;
+                writeln!(out, "REJECTED {}: {reason}", r.hash)
+            }
+        }
+        .context("writing to stdout")?;
+    }
+    writeln!(
+        err,
+        "license add: {added} added, {present} already in the pool, {rejected} rejected"
+    )
+    .context("writing to stderr")?;
+    Ok(if added + present > 0 {
+        exit::OK
+    } else {
+        exit::FAILURE
+    })
+}
+
+/// `arcactl license list`: the pool as a table (or the REST JSON with `--json`) on `out`.
+pub fn list(
+    args: &LicenseListArgs,
+    now_ms: i64,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let home = Home::new(&args.home.home);
+    let db = open_pool(&home)?;
+    let rows = db
+        .read_blocking(arca_db::licenses::list_licenses)
+        .context("reading the license pool")?;
+    let today_iso = pool::utc_date_iso(now_ms);
+    if args.json {
+        let body: Vec<_> = rows.iter().map(|r| pool::row_json(r, &today_iso)).collect();
+        let text = serde_json::to_string_pretty(&body).context("license list as JSON")?;
+        writeln!(out, "{text}").context("writing to stdout")?;
+        return Ok(exit::OK);
+    }
+    if rows.is_empty() {
+        writeln!(err, "the license pool is empty").context("writing to stderr")?;
+        return Ok(exit::OK);
+    }
+    let mut table = vec![
+        [
+            "HASH",
+            "LICENSED TO",
+            "TYPE",
+            "VALID THROUGH",
+            "EXPIRED",
+            "NODE ID",
+            "NODE URL",
+        ]
+        .map(str::to_string),
+    ];
+    for row in &rows {
+        let json = pool::row_json(row, &today_iso);
+        table.push([
+            json.license_hash,
+            json.licensed_to,
+            json.license_type,
+            row.valid_through.clone(),
+            if json.expired { "yes" } else { "no" }.to_string(),
+            json.node_id,
+            json.node_url,
+        ]);
+    }
+    write_table(out, &table).context("writing to stdout")?;
+    Ok(exit::OK)
+}
+
+/// Columns left-aligned, two spaces apart; the last one unpadded.
+fn write_table<const N: usize>(out: &mut dyn Write, table: &[[String; N]]) -> io::Result<()> {
+    let mut widths = [0usize; N];
+    for row in table {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in table {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == N {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                let pad = widths[i] - cell.chars().count() + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+/// `arcactl license delete`: one message per hash on `out`.
+pub fn delete(args: &LicenseDeleteArgs, now_ms: i64, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let home = Home::new(&args.home.home);
+    let stale_secs = SystemProperties::load(&home)
+        .and_then(|s| s.ha_stale_secs())
+        .map_err(|e| anyhow!("{e}"))?;
+    let stale_ms = i64::try_from(stale_secs)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000);
+    let db = open_pool(&home)?;
+    let hashes: Vec<String> = args.hashes.iter().map(|h| h.trim().to_string()).collect();
+    let outcomes = pool::delete_blocking(&db, &hashes, now_ms, stale_ms)
+        .context("deleting from the license pool")?;
+    for (hash, outcome) in &outcomes {
+        writeln!(out, "{}", outcome.message(hash)).context("writing to stdout")?;
+    }
+    Ok(if outcomes.iter().any(|(_, o)| o.deleted()) {
+        exit::OK
+    } else {
+        exit::FAILURE
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 
 pub mod config;
+mod database;
 pub mod ha;
 mod http;
 pub mod license;

@@ -1,0 +1,287 @@
+//! Start-up, main loop and shutdown of `arca-license-agent`.
+//!
+//! Order: config check (nothing started on error) → single node: idle (still `READY=1` with
+//! the watchdog: the unit is installed on every node) → master key → database → `READY=1` →
+//! a round every `arca.license.agent.interval.secs` (claim / swap; `STATUS=` and the journal
+//! say what the node holds; each round is reported to the local server) until SIGTERM →
+//! `STOPPING=1`, the license goes back to the pool, the server is told → exit 0.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use arca_cluster::Identity;
+use arca_cluster::bootstrap::connect_database;
+use arca_cluster::node_license::{self, HeldLicense, UNLICENSED_MESSAGE};
+use arca_config::{DbProperties, HaNodeProperties, Home, MasterKey, SystemProperties};
+use arca_db::SystemClock;
+use arca_runtime::{Control, Heartbeat, Notifier};
+
+use crate::agent::{Agent, Change, Round, Standing};
+
+/// What `check-config` and the journal say about a home without `ha-node.properties`.
+const SINGLE_NODE: &str = "single node (no etc/ha-node.properties): no license needed, idling";
+
+/// Settings read from the home.
+struct Settings {
+    identity: Identity,
+    interval: Duration,
+    stale: Duration,
+    swap_window_days: u32,
+}
+
+/// Validate every config file under `home`. Returns a one-line summary of what the agent
+/// will do.
+pub fn check_config(home: &Home) -> anyhow::Result<String> {
+    arca_config::require_valid(home)?;
+    Ok(match load_settings(home)? {
+        None => SINGLE_NODE.to_string(),
+        Some(s) => format!(
+            "node '{}': claims a license from the cluster pool, checks every {} s, swaps \
+             within {} days of expiry",
+            s.identity.node_id,
+            s.interval.as_secs(),
+            s.swap_window_days
+        ),
+    })
+}
+
+/// `None` on a single node.
+fn load_settings(home: &Home) -> anyhow::Result<Option<Settings>> {
+    let Some((ha, _warnings)) = HaNodeProperties::load(home)? else {
+        return Ok(None);
+    };
+    let sys = SystemProperties::load(home)?;
+    Ok(Some(Settings {
+        identity: Identity::new(home, Some(&ha)),
+        interval: Duration::from_secs(sys.license_agent_interval_secs()?),
+        stale: Duration::from_secs(sys.ha_stale_secs()?),
+        swap_window_days: sys.license_swap_window_days()?,
+    }))
+}
+
+/// Run until SIGTERM/SIGINT.
+pub async fn run(home: Home) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let notifier = Notifier::new();
+    notifier.status("checking configuration");
+    check_config(&home)?;
+    let mut control = arca_runtime::control_channel()?;
+    let heartbeat = Heartbeat::new();
+    let Some(settings) = load_settings(&home)? else {
+        return idle(notifier, heartbeat, control).await;
+    };
+    let node_id = settings.identity.node_id.clone();
+
+    notifier.status("loading the master key");
+    let key = MasterKey::load(&home)?.ok_or_else(|| {
+        anyhow!(
+            "{} is missing: arca-server creates it at its first start (a cluster node gets a \
+             copy of the cluster's); the license agent needs it for the database",
+            home.master_key().display()
+        )
+    })?;
+    notifier.status("opening database");
+    let db = {
+        let (home, key) = (home.clone(), key.clone());
+        let app_name = format!("arca-license-agent {node_id}");
+        tokio::task::spawn_blocking(move || {
+            let props = DbProperties::load(&home)?;
+            connect_database(&home, &props, &key, &app_name).map_err(anyhow::Error::from)
+        })
+        .await
+        .context("database start-up worker")?
+        .context("connecting to the database")?
+    };
+    db.ping().await.context("connecting to the database")?;
+
+    let agent = Agent::new(
+        db,
+        &node_id,
+        Arc::new(SystemClock),
+        i64::try_from(settings.stale.as_millis()).unwrap_or(i64::MAX),
+        settings.swap_window_days,
+    );
+    let socket = home.server_socket();
+    notifier.ready(&format!(
+        "node '{node_id}': checking the license pool every {} s",
+        settings.interval.as_secs()
+    ));
+    // The loop beats once per round; a round stuck on the database stops the pings.
+    let max_age = (settings.interval * 3).max(Duration::from_secs(30));
+    let hb = heartbeat.clone();
+    arca_runtime::spawn_watchdog(notifier.clone(), move || hb.is_fresh(max_age));
+    tracing::info!(
+        arca_node_id = %node_id,
+        "arca-license-agent {} ready in {} ms: node '{node_id}', checking every {} s, swapping \
+         within {} days of expiry; reporting to {}",
+        arca_runtime::BUILD,
+        started.elapsed().as_millis(),
+        settings.interval.as_secs(),
+        settings.swap_window_days,
+        socket.display()
+    );
+
+    let mut last: Option<Standing> = None;
+    let mut db_failing = false;
+    let mut tick = tokio::time::interval(settings.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            msg = control.recv() => match msg {
+                Some(Control::Reload) => {
+                    tracing::info!("SIGHUP: configuration is read at start; restart the service to apply changes");
+                    continue;
+                }
+                Some(Control::Shutdown) | None => break,
+            }
+        }
+        heartbeat.beat();
+        match agent.round().await {
+            Ok(round) => {
+                if db_failing {
+                    db_failing = false;
+                    tracing::info!(arca_node_id = %node_id, "the database answers again");
+                }
+                record(&node_id, &round, last.as_ref(), &notifier);
+                if !matches!(round.standing, Standing::NodeInactive { .. }) {
+                    tell_server(&socket, round.standing.license()).await;
+                }
+                last = Some(round.standing);
+            }
+            Err(e) => {
+                // The pool is unreachable: keep what the node has (the server reads the
+                // registry too), retry next round.
+                if !db_failing {
+                    db_failing = true;
+                    tracing::error!(arca_node_id = %node_id, "cannot check the license pool: {e}; retrying every {} s", settings.interval.as_secs());
+                    notifier.status(&format!("database unavailable: {e}"));
+                }
+            }
+        }
+    }
+
+    notifier.stopping("returning the license to the pool");
+    match agent.release().await {
+        Ok(Some(hash)) => tracing::info!(
+            arca_node_id = %node_id,
+            license = %hash,
+            "stopping: returned license {hash} to the cluster pool"
+        ),
+        Ok(None) => tracing::info!(arca_node_id = %node_id, "stopping: this node held no license"),
+        Err(e) => tracing::error!(
+            arca_node_id = %node_id,
+            "stopping: could not return the license ({e}); it returns to the pool once this \
+             node is stopped or stale"
+        ),
+    }
+    tell_server(&socket, None).await;
+    tracing::info!(arca_node_id = %node_id, "stopped");
+    Ok(())
+}
+
+/// A single node needs no license: report so and wait for SIGTERM.
+async fn idle(
+    notifier: Notifier,
+    heartbeat: Heartbeat,
+    mut control: tokio::sync::mpsc::Receiver<Control>,
+) -> anyhow::Result<()> {
+    notifier.ready(SINGLE_NODE);
+    let hb = heartbeat.clone();
+    arca_runtime::spawn_watchdog(notifier.clone(), move || {
+        hb.is_fresh(Duration::from_secs(30))
+    });
+    tracing::info!("arca-license-agent {}: {SINGLE_NODE}", arca_runtime::BUILD);
+    let mut beat = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = beat.tick() => heartbeat.beat(),
+            msg = control.recv() => match msg {
+                Some(Control::Reload) => {}
+                Some(Control::Shutdown) | None => break,
+            }
+        }
+    }
+    notifier.stopping("stopping");
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Log what changed and keep `STATUS=` current.
+fn record(node_id: &str, round: &Round, last: Option<&Standing>, notifier: &Notifier) {
+    match &round.change {
+        Some(Change::Claimed(l)) => tracing::info!(
+            arca_node_id = %node_id,
+            license = %l.hash,
+            "claimed license {} ({}, {}, valid through {}) from the cluster pool",
+            l.hash, l.licensed_to, l.license_type, l.valid_through
+        ),
+        Some(Change::Swapped { old_hash, new }) => tracing::info!(
+            arca_node_id = %node_id,
+            license = %new.hash,
+            "license {old_hash} expires soon or has expired: moved to license {} (valid through {})",
+            new.hash, new.valid_through
+        ),
+        None => {}
+    }
+    let status = match &round.standing {
+        Standing::Licensed(l) => {
+            if l.is_expired(&round.today) && last != Some(&round.standing) {
+                tracing::warn!(
+                    arca_node_id = %node_id,
+                    license = %l.hash,
+                    "license {} expired on {} and no valid license is free: the node keeps \
+                     serving with it (docs/licenses.md, \"Expired licenses\"); add a license",
+                    l.hash, l.valid_through
+                );
+            }
+            status_line(l, &round.today)
+        }
+        Standing::Unlicensed => {
+            if last != Some(&round.standing) {
+                tracing::warn!(
+                    arca_node_id = %node_id,
+                    "{UNLICENSED_MESSAGE}: this node answers 503 until a license is free \
+                     (add one: POST /api/system/licenses or arcactl license add)"
+                );
+            }
+            format!("unlicensed: {UNLICENSED_MESSAGE}; waiting for one")
+        }
+        Standing::NodeInactive { held } => {
+            if !matches!(last, Some(Standing::NodeInactive { .. })) {
+                tracing::info!(
+                    arca_node_id = %node_id,
+                    "arca-server of node '{node_id}' is not active in the registry (not started, \
+                     stopped or stale): waiting for it before claiming a license"
+                );
+            }
+            match held {
+                Some(l) => format!(
+                    "waiting for arca-server to be active (the pool still records license {})",
+                    l.short_hash()
+                ),
+                None => "waiting for arca-server to be active in the cluster".to_string(),
+            }
+        }
+    };
+    notifier.status(&status);
+}
+
+/// `STATUS=` for a held license.
+fn status_line(l: &HeldLicense, today: &str) -> String {
+    let expired = if l.is_expired(today) { ", EXPIRED" } else { "" };
+    format!(
+        "license {} ({}, valid through {}{expired})",
+        l.short_hash(),
+        l.licensed_to,
+        l.valid_through
+    )
+}
+
+/// Report to the local server (best effort: it reads the registry as well).
+async fn tell_server(socket: &std::path::Path, license: Option<&HeldLicense>) {
+    if let Err(e) = node_license::report(socket, license).await {
+        tracing::debug!(error = %e, "could not report to arca-server (it reads the registry too)");
+    }
+}

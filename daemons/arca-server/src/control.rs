@@ -1,0 +1,39 @@
+//! The server's local control socket `<run>/arca-server.sock`
+//! ([`arca_cluster::node_license`]'s protocol over [`arca_runtime::local_socket`]):
+//! `arca-license-agent` reports the license this node holds; `{"op":"status"}` shows the
+//! server's view.
+
+use arca_cluster::node_license::{self, ServerLicenseStatus, ServerRequest};
+use arca_runtime::local_socket::{self, LocalSocket};
+
+use crate::state::App;
+
+/// Bind the socket (a second server of this home is refused here).
+pub fn bind(app: &App) -> anyhow::Result<LocalSocket> {
+    LocalSocket::bind(&app.home.server_socket(), "arca-server")
+}
+
+/// Serve until the task is dropped (which removes the socket file).
+pub async fn serve(socket: LocalSocket, app: App) {
+    socket
+        .serve(move |line: String| {
+            let app = app.clone();
+            async move { answer(&app, &line) }
+        })
+        .await;
+}
+
+fn answer(app: &App, line: &str) -> String {
+    match node_license::parse_request(line) {
+        Ok(ServerRequest::License { license }) => {
+            app.license.set(license, "arca-license-agent", &app.node_id);
+            local_socket::ok_line::<()>(None)
+        }
+        Ok(ServerRequest::Status) => local_socket::ok_line(Some(&ServerLicenseStatus {
+            node_id: app.node_id.clone(),
+            license_required: app.license.required(),
+            license: app.license.held(),
+        })),
+        Err(e) => local_socket::error_line(&e),
+    }
+}

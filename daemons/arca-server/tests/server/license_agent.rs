@@ -1,0 +1,187 @@
+//! HA nodes and the cluster license pool with the real `arca-license-agent` beside each
+//! server (PostgreSQL; heartbeat 1 s, stale period 4 s, agent round every 1 s).
+
+use std::time::{Duration, Instant};
+
+use arca_cluster::node_license::UNLICENSED_MESSAGE;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::ha::{Cluster, NodeSpec};
+use super::{Server, error_message, pool};
+
+const STALE: Duration = Duration::from_secs(4);
+const HEARTBEAT: Duration = Duration::from_secs(1);
+const AGENT_ROUND: Duration = Duration::from_secs(1);
+
+/// The pool as `GET /api/system/licenses` lists it.
+fn pool_list(s: &Server) -> Vec<Value> {
+    s.json("/api/system/licenses").as_array().unwrap().clone()
+}
+
+/// The hash of the license `node` holds according to the pool.
+fn held_by(s: &Server, node: &str) -> Option<String> {
+    pool_list(s)
+        .into_iter()
+        .find(|l| l["nodeId"] == node)
+        .map(|l| l["licenseHash"].as_str().unwrap().to_string())
+}
+
+/// Who holds license `hash` (`Not in use` when nobody).
+fn holder_of(s: &Server, hash: &str) -> String {
+    pool_list(s)
+        .into_iter()
+        .find(|l| l["licenseHash"] == hash)
+        .map(|l| l["nodeId"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("license {hash} is not in the pool"))
+}
+
+/// Poll `cond` every 50 ms for up to `limit`; returns how long it took, panics with `what`.
+fn within(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if cond() {
+            return started.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("not within {limit:?}: {what}");
+}
+
+#[test]
+fn nodes_take_licenses_from_the_pool_and_give_them_back() {
+    // Two licenses in etc/cluster.license of the primary; three nodes.
+    let mut cluster = Cluster::with_pool(2);
+    let a = cluster.start(&NodeSpec::new("node-a", "127.0.0.11", true), None);
+    let key = a.home.clone();
+    let mut b = cluster.start(&NodeSpec::new("node-b", "127.0.0.12", false), Some(&key));
+    let mut c = cluster.start_unlicensed(&NodeSpec::new("node-c", "127.0.0.13", false), Some(&key));
+    within(
+        Duration::from_secs(10),
+        "node-c's agent finds no license",
+        || c.agent_log().contains(UNLICENSED_MESSAGE),
+    );
+
+    // The third node is unlicensed: readiness 503, repository and REST endpoints 503.
+    let (status, message) = c.readiness();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{message}");
+    assert!(message.contains("unlicensed"), "{message}");
+    a.generic_repo("generic-local");
+    assert_eq!(
+        a.put("/generic-local/a.txt", "hello").status(),
+        StatusCode::CREATED
+    );
+    for (method, path) in [
+        (Method::GET, "/generic-local/a.txt"),
+        (Method::PUT, "/generic-local/c.txt"),
+        (Method::GET, "/api/repositories"),
+        (Method::GET, "/api/storage/generic-local/a.txt"),
+        (Method::GET, "/api/system/ha/nodes"),
+        (Method::GET, "/"),
+    ] {
+        let r = c.admin(method.clone(), c.url(path)).send().unwrap();
+        let (status, message) = error_message(r);
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{method} {path}");
+        assert!(
+            message.starts_with(UNLICENSED_MESSAGE) && message.contains("node-c"),
+            "{method} {path}: {message}"
+        );
+    }
+    // Still served: health, the license endpoints (to add one).
+    assert_eq!(c.get("/api/system/ping").status(), StatusCode::OK);
+    assert_eq!(c.get("/api/v1/system/liveness").status(), StatusCode::OK);
+    let list = pool_list(&c);
+    let mut holders: Vec<&str> = list.iter().map(|l| l["nodeId"].as_str().unwrap()).collect();
+    holders.sort_unstable();
+    assert_eq!(holders, ["node-a", "node-b"], "{list:?}");
+    // The HA table names each node's license.
+    let nodes = a.json("/api/system/ha/nodes");
+    let license_of = |id: &str| {
+        nodes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == id)
+            .map(|n| n["licenseHash"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        license_of("node-a").as_str(),
+        held_by(&a, "node-a").as_deref()
+    );
+    assert_eq!(license_of("node-c"), Value::Null);
+
+    // A license added through the unlicensed node's API licenses it within 5 s.
+    let added = pool::key(
+        &cluster.issuer,
+        "added later",
+        pool::today() + time::Duration::days(400),
+    );
+    let r = c
+        .admin(Method::POST, c.url("/api/system/licenses"))
+        .json(&json!([{ "licenseKey": added }]))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let took = c.wait_licensed(5);
+    eprintln!("license added through the API: node-c ready after {took:?}");
+    assert_eq!(
+        held_by(&a, "node-c").as_deref(),
+        Some(arca_license::license_hash(&added).as_str())
+    );
+    assert_eq!(c.get("/generic-local/a.txt").status(), StatusCode::OK);
+
+    // A fourth node waits; kill -9 of a licensed node gives it that node's license within
+    // the stale period + one heartbeat (+ one agent round).
+    let d = cluster.start_unlicensed(&NodeSpec::new("node-d", "127.0.0.14", false), Some(&key));
+    within(
+        Duration::from_secs(10),
+        "node-d's agent finds no license",
+        || d.agent_log().contains(UNLICENSED_MESSAGE),
+    );
+    let b_license = held_by(&a, "node-b").unwrap();
+    let killed = Instant::now();
+    b.kill9();
+    let limit = STALE + HEARTBEAT + AGENT_ROUND + Duration::from_secs(2);
+    d.wait_licensed(limit.as_secs());
+    let took = killed.elapsed();
+    eprintln!("node-b killed: its license served node-d after {took:?} (stale period {STALE:?})");
+    assert!(took <= limit, "{took:?}");
+    assert!(
+        took >= STALE - Duration::from_millis(500),
+        "not before the stale period: {took:?}"
+    );
+    assert_eq!(holder_of(&a, &b_license), "node-d");
+
+    // Stopping a node's agent returns its license at once; the node turns unlicensed.
+    let c_license = held_by(&a, "node-c").unwrap();
+    c.stop_license_agent();
+    assert_eq!(holder_of(&a, &c_license), "Not in use");
+    within(
+        Duration::from_secs(3),
+        "node-c unlicensed after its agent stopped",
+        || c.readiness().0 == StatusCode::SERVICE_UNAVAILABLE,
+    );
+    assert_eq!(
+        c.get("/generic-local/a.txt").status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    c.start_license_agent();
+    c.wait_licensed(5);
+    assert_eq!(holder_of(&a, &c_license), "node-c");
+
+    // Nobody waiting: a killed node's license is reclaimed by the duty holder (node-a, the
+    // primary) and shows as free.
+    let mut d = d;
+    d.kill9();
+    let took = within(
+        STALE + HEARTBEAT * 2 + Duration::from_secs(2),
+        "node-d's license reclaimed",
+        || holder_of(&a, &b_license) == "Not in use",
+    );
+    eprintln!("node-d killed: license back in the pool after {took:?}");
+    assert!(
+        a.log()
+            .contains(&format!("license {b_license} returned to the cluster pool"))
+    );
+}
