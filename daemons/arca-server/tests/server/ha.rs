@@ -119,6 +119,13 @@ impl Cluster {
         spec: &NodeSpec<'_>,
         key_from: Option<&Path>,
     ) -> Server {
+        let mut s = self.start_server(spec, key_from);
+        s.start_license_agent();
+        s
+    }
+
+    /// Start a node's server only (no license agent) and wait until it answers.
+    pub(super) fn start_server(&mut self, spec: &NodeSpec<'_>, key_from: Option<&Path>) -> Server {
         let port = free_port();
         let h = self.home(spec, port);
         if let Some(from) = key_from {
@@ -133,7 +140,6 @@ impl Cluster {
                 .to_string();
         }
         s.password = self.password.clone();
-        s.start_license_agent();
         s
     }
 

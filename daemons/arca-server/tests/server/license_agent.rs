@@ -185,3 +185,55 @@ fn nodes_take_licenses_from_the_pool_and_give_them_back() {
             .contains(&format!("license {b_license} returned to the cluster pool"))
     );
 }
+
+#[test]
+fn ten_nodes_starting_their_agents_at_once_never_share_one_of_five_licenses() {
+    let mut cluster = Cluster::with_pool(5);
+    let ids: Vec<String> = (0..10).map(|i| format!("node-{i}")).collect();
+    let ips: Vec<String> = (0..10).map(|i| format!("127.0.0.{}", 31 + i)).collect();
+    let mut nodes = vec![cluster.start_server(&NodeSpec::new(&ids[0], &ips[0], true), None)];
+    let key = nodes[0].home.clone();
+    for i in 1..10 {
+        let s = cluster.start_server(&NodeSpec::new(&ids[i], &ips[i], false), Some(&key));
+        nodes.push(s);
+    }
+    // Ten agents at once.
+    for s in &mut nodes {
+        s.start_license_agent();
+    }
+    within(Duration::from_secs(20), "five nodes ready", || {
+        nodes
+            .iter()
+            .filter(|s| s.readiness().0 == StatusCode::OK)
+            .count()
+            == 5
+    });
+    // A few more rounds of all ten: still five, each license held once.
+    std::thread::sleep(AGENT_ROUND * 3);
+    let list = pool_list(&nodes[0]);
+    let holders: std::collections::BTreeSet<&str> =
+        list.iter().map(|l| l["nodeId"].as_str().unwrap()).collect();
+    assert_eq!(list.len(), 5);
+    assert_eq!(holders.len(), 5, "{list:?}");
+    assert!(!holders.contains("Not in use"), "{list:?}");
+    let ready: Vec<&str> = nodes
+        .iter()
+        .zip(&ids)
+        .filter(|(s, _)| s.readiness().0 == StatusCode::OK)
+        .map(|(_, id)| id.as_str())
+        .collect();
+    assert_eq!(ready.len(), 5);
+    assert_eq!(
+        ready.into_iter().collect::<std::collections::BTreeSet<_>>(),
+        holders
+    );
+    for (s, id) in nodes.iter().zip(&ids) {
+        if !holders.contains(id.as_str()) {
+            assert_eq!(
+                s.get("/api/repositories").status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{id}"
+            );
+        }
+    }
+}
