@@ -219,6 +219,37 @@ pub fn connect_database(
     }
 }
 
+/// What a sidecar daemon of a node (`arca-storage-mover`, `arca-license-agent`) needs from
+/// the server's first start: the master key, and a connection to the database
+/// `db.properties` names (no migrations: the server runs them), checked with one query.
+/// `daemon` names the caller in the errors and in PostgreSQL's `application_name`.
+pub async fn connect_sidecar(
+    home: &Home,
+    daemon: &str,
+    node_id: &str,
+) -> Result<(MasterKey, Db), ClusterError> {
+    let key = MasterKey::load(home)?.ok_or_else(|| {
+        ClusterError::Refused(format!(
+            "{} is missing: arca-server creates it at its first start (a cluster node gets a \
+             copy of the cluster's); {daemon} needs it for the database and the cluster's sealed \
+             secrets",
+            home.master_key().display()
+        ))
+    })?;
+    let db = {
+        let (home, key) = (home.clone(), key.clone());
+        let app_name = format!("{daemon} {node_id}");
+        tokio::task::spawn_blocking(move || {
+            let props = DbProperties::load(&home)?;
+            connect_database(&home, &props, &key, &app_name)
+        })
+        .await
+        .map_err(|e| ClusterError::Refused(format!("database start-up worker: {e}")))??
+    };
+    db.ping().await?;
+    Ok((key, db))
+}
+
 /// Open the database `db.properties` names (running migrations), decrypting
 /// an encrypted password with the master key; a plaintext PostgreSQL password
 /// is then rewritten encrypted. Returns the database and whether the password

@@ -127,3 +127,23 @@ fn random_suffix() -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// A registry row for node `id` in state RUNNING (a member) with its last heartbeat at
+/// `heartbeat_ms`, for tests that register nodes without running servers.
+pub fn running_node(id: &str, heartbeat_ms: i64) -> crate::cluster::NodeRecord {
+    crate::cluster::NodeRecord {
+        node_id: id.into(),
+        start_time: heartbeat_ms,
+        context_url: format!("http://{id}:8081/artifactory"),
+        membership_port: 0,
+        state: crate::cluster::NodeState::Running,
+        role: crate::cluster::NodeRole::Member,
+        last_heartbeat: heartbeat_ms,
+        version: "v".into(),
+        revision: "r".into(),
+        release_date: "d".into(),
+        data_dir: String::new(),
+        backup_dir: String::new(),
+        instance: format!("host-of-{id}"),
+    }
+}

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use arca_db::cluster::{self, NodeRecord, NodeRole, NodeState};
+use arca_db::cluster::{self, NodeState};
 use arca_db::licenses::{self, AddOutcome, DeleteOutcome, LicenseRow, NewLicenseRow};
 use arca_db::testing::PgTestDb;
 use arca_db::{Conn, Db, DbError};
@@ -67,21 +67,7 @@ fn add(db: &Db, list: &[(&str, &str)]) {
 
 /// Register `id` as a running node whose last heartbeat was at `heartbeat`.
 fn node(db: &Db, id: &str, heartbeat: i64) {
-    let record = NodeRecord {
-        node_id: id.into(),
-        start_time: heartbeat,
-        context_url: format!("http://{id}:8081"),
-        membership_port: 0,
-        state: NodeState::Running,
-        role: NodeRole::Member,
-        last_heartbeat: heartbeat,
-        version: "v".into(),
-        revision: "r".into(),
-        release_date: "d".into(),
-        data_dir: String::new(),
-        backup_dir: String::new(),
-        instance: format!("host-of-{id}"),
-    };
+    let record = arca_db::testing::running_node(id, heartbeat);
     w(db, |c| cluster::register_node(c, &record, heartbeat, STALE));
 }
 
@@ -165,10 +151,10 @@ fn claim_latest_expiry(db: &Db) {
     assert_eq!(
         view,
         [
-            ("b", Some("n1"), Some("http://n1:8081")),
-            ("d", Some("n2"), Some("http://n2:8081")),
-            ("a", Some("n3"), Some("http://n3:8081")),
-            ("f", Some("n4"), Some("http://n4:8081")),
+            ("b", Some("n1"), Some("http://n1:8081/artifactory")),
+            ("d", Some("n2"), Some("http://n2:8081/artifactory")),
+            ("a", Some("n3"), Some("http://n3:8081/artifactory")),
+            ("f", Some("n4"), Some("http://n4:8081/artifactory")),
             ("e", None, None),
         ]
     );

@@ -199,7 +199,7 @@ mod tests {
 
     use super::*;
     use arca_db::clock::ManualClock;
-    use arca_db::cluster::{NodeRecord, NodeRole, NodeState};
+    use arca_db::cluster::NodeState;
     use arca_db::licenses::NewLicenseRow;
 
     const DAY: i64 = 86_400_000;
@@ -215,21 +215,7 @@ mod tests {
 
     /// (Re-)register `id` as running with a heartbeat at `now`.
     fn heartbeat(db: &Db, id: &str, now: i64) {
-        let record = NodeRecord {
-            node_id: id.into(),
-            start_time: now,
-            context_url: format!("http://{id}:8081"),
-            membership_port: 0,
-            state: NodeState::Running,
-            role: NodeRole::Member,
-            last_heartbeat: now,
-            version: "v".into(),
-            revision: "r".into(),
-            release_date: "d".into(),
-            data_dir: String::new(),
-            backup_dir: String::new(),
-            instance: format!("host-of-{id}"),
-        };
+        let record = arca_db::testing::running_node(id, now);
         let present = db
             .write_blocking(|c| cluster::heartbeat(c, id, NodeState::Running, now))
             .unwrap();

@@ -9,11 +9,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use arca_cluster::Identity;
-use arca_cluster::bootstrap::connect_database;
+use arca_cluster::bootstrap::connect_sidecar;
 use arca_cluster::node_license::{self, HeldLicense, UNLICENSED_MESSAGE};
-use arca_config::{DbProperties, HaNodeProperties, Home, MasterKey, SystemProperties};
+use arca_config::{HaNodeProperties, Home, SystemProperties};
 use arca_db::SystemClock;
 use arca_runtime::{Control, Heartbeat, Notifier};
 
@@ -73,27 +73,10 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     };
     let node_id = settings.identity.node_id.clone();
 
-    notifier.status("loading the master key");
-    let key = MasterKey::load(&home)?.ok_or_else(|| {
-        anyhow!(
-            "{} is missing: arca-server creates it at its first start (a cluster node gets a \
-             copy of the cluster's); the license agent needs it for the database",
-            home.master_key().display()
-        )
-    })?;
     notifier.status("opening database");
-    let db = {
-        let (home, key) = (home.clone(), key.clone());
-        let app_name = format!("arca-license-agent {node_id}");
-        tokio::task::spawn_blocking(move || {
-            let props = DbProperties::load(&home)?;
-            connect_database(&home, &props, &key, &app_name).map_err(anyhow::Error::from)
-        })
+    let (_key, db) = connect_sidecar(&home, "arca-license-agent", &node_id)
         .await
-        .context("database start-up worker")?
-        .context("connecting to the database")?
-    };
-    db.ping().await.context("connecting to the database")?;
+        .context("connecting to the database")?;
 
     let agent = Agent::new(
         db,

@@ -1,35 +1,17 @@
-//! Command line of `arca-license-agent`.
+//! Command line of `arca-license-agent`: `[--home DIR] [check-config]`.
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use arca_config::Home;
-use arca_runtime::daemon::{self, DaemonCommand, HomeArg};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "arca-license-agent",
-    version = arca_runtime::BUILD.version,
-    about = "arca license agent: claims this HA node's license from the cluster pool, swaps it \
-             before it expires and returns it when stopped"
-)]
-struct Cli {
-    #[command(flatten)]
-    home: HomeArg,
-    #[command(subcommand)]
-    command: Option<DaemonCommand>,
-}
+use arca_runtime::daemon::{Sidecar, sidecar_main};
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    daemon::start_logging("arca-license-agent");
-    let home = Home::new(cli.home.home);
-    match cli.command {
-        Some(DaemonCommand::CheckConfig) => daemon::report_check(
-            crate::app::check_config(&home)
-                .map(|summary| format!("{}; {summary}", home.root().display())),
-        ),
-        None => daemon::run_service("arca-license-agent", "arca-license", crate::app::run(home)),
-    }
+    sidecar_main(Sidecar {
+        name: "arca-license-agent",
+        thread_name: "arca-license",
+        about: "arca license agent: claims this HA node's license from the cluster pool, swaps \
+                it before it expires and returns it when stopped",
+        check_config: |home: &std::path::Path| crate::app::check_config(&Home::new(home)),
+        run: |home| crate::app::run(Home::new(home)),
+    })
 }

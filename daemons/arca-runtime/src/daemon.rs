@@ -25,6 +25,53 @@ pub enum DaemonCommand {
     CheckConfig,
 }
 
+/// The command line of a daemon that has only `--home` and `check-config` (the sidecars:
+/// `arca-storage-mover`, `arca-license-agent`).
+#[derive(Debug, clap::Parser)]
+struct SidecarCli {
+    #[command(flatten)]
+    home: HomeArg,
+    #[command(subcommand)]
+    command: Option<DaemonCommand>,
+}
+
+/// What a sidecar daemon is: its name, runtime thread name, `--help` text, its
+/// `check-config` (a one-line summary of what it will do) and its service.
+pub struct Sidecar<C, R> {
+    pub name: &'static str,
+    pub thread_name: &'static str,
+    pub about: &'static str,
+    pub check_config: C,
+    pub run: R,
+}
+
+/// The whole `main` of a sidecar: parse `[--home DIR] [check-config]`, start logging, then
+/// report `check-config` (`config OK: <home>; <summary>`) or run the service.
+pub fn sidecar_main<C, R, F>(sidecar: Sidecar<C, R>) -> ExitCode
+where
+    C: FnOnce(&std::path::Path) -> anyhow::Result<String>,
+    R: FnOnce(PathBuf) -> F,
+    F: Future<Output = anyhow::Result<()>>,
+{
+    use clap::{CommandFactory, FromArgMatches};
+    let command = SidecarCli::command()
+        .name(sidecar.name)
+        .version(crate::BUILD.version)
+        .about(sidecar.about);
+    let cli = match SidecarCli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    start_logging(sidecar.name);
+    let home = cli.home.home;
+    match cli.command {
+        Some(DaemonCommand::CheckConfig) => report_check(
+            (sidecar.check_config)(&home).map(|summary| format!("{}; {summary}", home.display())),
+        ),
+        None => run_service(sidecar.name, sidecar.thread_name, (sidecar.run)(home)),
+    }
+}
+
 /// Set up logging for daemon `name` (an error is printed, never fatal: stderr still works).
 pub fn start_logging(name: &str) {
     if let Err(e) = crate::init_logging(name) {

@@ -12,14 +12,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use arca_cluster::Identity;
-use arca_cluster::bootstrap::connect_database;
+use arca_cluster::bootstrap::connect_sidecar;
 use arca_cluster::storage::load_storage;
 use arca_config::storage_plan::{
     BackendSpec, ClusterLocalSpec, ClusterSpec, ObjectStoreSpec, StoragePlan,
 };
-use arca_config::{DbProperties, HaNodeProperties, Home, MasterKey, SystemProperties};
+use arca_config::{HaNodeProperties, Home, MasterKey, SystemProperties};
 use arca_crypto::master_key::RequestSigner;
 use arca_db::Db;
 use arca_runtime::{Control, Heartbeat, Notifier};
@@ -239,30 +239,11 @@ async fn open_work(
     stats: Arc<Stats>,
     notifier: &Notifier,
 ) -> anyhow::Result<Opened> {
-    notifier.status("loading the master key");
-    let key = MasterKey::load(home)?.ok_or_else(|| {
-        anyhow!(
-            "{} is missing: arca-server creates it at its first start (a cluster node gets a \
-             copy of the cluster's); the mover needs it for the database, the object-store \
-             credentials and the requests to the other nodes",
-            home.master_key().display()
-        )
-    })?;
-    let sys = SystemProperties::load(home)?;
-
     notifier.status("opening database");
-    let db = {
-        let (home, key) = (home.clone(), key.clone());
-        let app_name = format!("arca-storage-mover {}", identity.node_id);
-        tokio::task::spawn_blocking(move || {
-            let props = DbProperties::load(&home)?;
-            connect_database(&home, &props, &key, &app_name).map_err(anyhow::Error::from)
-        })
+    let (key, db) = connect_sidecar(home, "arca-storage-mover", &identity.node_id)
         .await
-        .context("database start-up worker")?
-        .context("connecting to the database")?
-    };
-    db.ping().await.context("connecting to the database")?;
+        .context("connecting to the database")?;
+    let sys = SystemProperties::load(home)?;
 
     let store = match queued_backend(plan) {
         Some((spec, _)) => Some((

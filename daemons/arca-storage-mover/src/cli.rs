@@ -1,35 +1,17 @@
-//! Command line of `arca-storage-mover`.
+//! Command line of `arca-storage-mover`: `[--home DIR] [check-config]`.
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use arca_config::Home;
-use arca_runtime::daemon::{self, DaemonCommand, HomeArg};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "arca-storage-mover",
-    version = arca_runtime::BUILD.version,
-    about = "arca storage mover: uploads the eventual queue to the object store and restores the \
-             redundancy of a sharding-cluster"
-)]
-struct Cli {
-    #[command(flatten)]
-    home: HomeArg,
-    #[command(subcommand)]
-    command: Option<DaemonCommand>,
-}
+use arca_runtime::daemon::{Sidecar, sidecar_main};
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    daemon::start_logging("arca-storage-mover");
-    let home = Home::new(cli.home.home);
-    match cli.command {
-        Some(DaemonCommand::CheckConfig) => daemon::report_check(
-            crate::app::check_config(&home)
-                .map(|summary| format!("{}; {summary}", home.root().display())),
-        ),
-        None => daemon::run_service("arca-storage-mover", "arca-mover", crate::app::run(home)),
-    }
+    sidecar_main(Sidecar {
+        name: "arca-storage-mover",
+        thread_name: "arca-mover",
+        about: "arca storage mover: uploads the eventual queue to the object store and restores \
+                the redundancy of a sharding-cluster",
+        check_config: |home: &std::path::Path| crate::app::check_config(&Home::new(home)),
+        run: |home| crate::app::run(Home::new(home)),
+    })
 }

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use arca_db::Db;
-use arca_db::cluster::{self, NodeRecord, NodeRole, NodeState};
+use arca_db::cluster;
 use arca_db::licenses::{self, NewLicenseRow};
 use arca_db::testing::PgTestDb;
 
@@ -32,21 +32,7 @@ fn now_ms() -> i64 {
 /// Register `id` as a running node whose heartbeat stays fresh for the whole test (an hour
 /// ahead): the agent claims only for an active node.
 fn register(db: &Db, id: &str) {
-    let record = NodeRecord {
-        node_id: id.into(),
-        start_time: now_ms(),
-        context_url: format!("http://{id}:8081/artifactory"),
-        membership_port: 0,
-        state: NodeState::Running,
-        role: NodeRole::Member,
-        last_heartbeat: now_ms() + 3_600_000,
-        version: "v".into(),
-        revision: "r".into(),
-        release_date: "d".into(),
-        data_dir: String::new(),
-        backup_dir: String::new(),
-        instance: format!("host-of-{id}"),
-    };
+    let record = arca_db::testing::running_node(id, now_ms() + 3_600_000);
     db.write_blocking(move |c| cluster::register_node(c, &record, now_ms(), 30_000))
         .unwrap();
 }

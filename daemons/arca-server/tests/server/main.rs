@@ -58,6 +58,20 @@ fn prepare_database(home: &Path) {
 }
 
 /// The storage mover of a test home.
+/// SIGTERM `child` and wait; it must exit 0 (else the panic shows `log()`).
+fn terminate(mut child: Child, log: impl Fn() -> String) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "graceful stop failed: {status}; log: {}",
+        log()
+    );
+}
+
 /// A daemon that runs beside a test server on the same home: `arca-storage-mover` or
 /// `arca-license-agent` (built next to `arca-server` by `cargo test --workspace`). Killed
 /// when dropped.
@@ -121,17 +135,8 @@ impl Sidecar {
 
     /// SIGTERM and wait; it must exit 0.
     fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(child.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-            let status = child.wait().unwrap();
-            assert!(
-                status.success(),
-                "graceful stop failed: {status}; log: {}",
-                self.log()
-            );
+        if let Some(child) = self.child.take() {
+            terminate(child, || self.log());
         }
     }
 
@@ -351,17 +356,8 @@ impl Server {
         if let Some(mut agent) = self.agent.take() {
             agent.stop();
         }
-        if let Some(mut child) = self.child.take() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(child.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-            let status = child.wait().unwrap();
-            assert!(
-                status.success(),
-                "graceful stop failed: {status}; log: {}",
-                self.log()
-            );
+        if let Some(child) = self.child.take() {
+            terminate(child, || self.log());
         }
     }
 
