@@ -5,8 +5,11 @@
 //!   a secondary), opening the database with a password encrypted at rest.
 //! * [`membership`]: the node's row in the registry, its heartbeat, and the
 //!   election of the one node that runs cluster-wide duties.
-//! * [`node_license`]: the license a node holds, as `arca-license-agent` reports it to the
-//!   local `arca-server` over `<run>/arca-server.sock`.
+//! * [`node_license`]: the license a node holds, as `arca-license-agent` reports it.
+//! * [`server_socket`]: the protocol of `arca-server`'s local socket `<run>/arca-server.sock`
+//!   (license reports from the agent, config changes from the config sync).
+//! * [`shared_config`]: the config files the nodes share (`arca-config-sync`), their
+//!   validation and whether a change needs a restart.
 //! * [`storage`]: the storage chain from `binarystore.xml`, with its secrets.
 //! * [`licenses`]: the license pool (verify and add keys, list, delete, the bootstrap file
 //!   `etc/cluster.license`), shared by the REST API and `arcactl license`.
@@ -15,6 +18,8 @@ pub mod bootstrap;
 pub mod licenses;
 pub mod membership;
 pub mod node_license;
+pub mod server_socket;
+pub mod shared_config;
 pub mod storage;
 
 use std::path::PathBuf;

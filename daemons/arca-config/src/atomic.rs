@@ -56,6 +56,45 @@ pub(crate) fn replace_file(path: &Path, contents: &[u8]) -> Result<(), ConfigErr
         .map_err(|e| ConfigError::io(path, "sync its directory", &e))
 }
 
+/// Write `contents` to `path` atomically (temp file in the same directory, fsync, rename,
+/// directory fsync): readers see the old file or the new one, a crash leaves one of them. An
+/// existing file keeps its mode and (when allowed) owner; a new one gets `new_mode`.
+pub fn write_file_atomically(
+    path: &Path,
+    contents: &[u8],
+    new_mode: u32,
+) -> Result<(), ConfigError> {
+    if fs::symlink_metadata(path).is_ok() {
+        return replace_file(path, contents);
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| ConfigError::new(path, "not a file name"))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let (tmp, mut file) = create_temp(dir, &name.to_string_lossy())
+        .map_err(|e| ConfigError::io(path, "create a temporary file next to it", &e))?;
+    let written = (|| -> Result<(), (&'static str, io::Error)> {
+        file.write_all(contents).map_err(|e| ("write", e))?;
+        file.set_permissions(fs::Permissions::from_mode(new_mode & 0o7777))
+            .map_err(|e| ("set the mode of", e))?;
+        file.sync_all().map_err(|e| ("sync", e))?;
+        fs::rename(&tmp, path).map_err(|e| ("rename into place", e))
+    })();
+    if let Err((action, e)) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(ConfigError::new(
+            path,
+            format!("cannot {action} {}: {e}", tmp.display()),
+        ));
+    }
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| ConfigError::io(path, "sync its directory", &e))
+}
+
 /// A new file `.<name>.<pid>.<n>.tmp` in `dir`, readable by its owner only until the caller sets
 /// the final mode (it may hold secrets).
 fn create_temp(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
@@ -113,6 +152,24 @@ mod tests {
         replace_file(&p, b"new").unwrap();
         let m = fs::metadata(&p).unwrap();
         assert_eq!((m.uid(), m.gid()), (65534, 65534));
+    }
+
+    #[test]
+    fn writes_new_files_with_the_given_mode_and_replaces_existing_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("new.xml");
+        write_file_atomically(&p, b"one", 0o640).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "one");
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o640);
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+        write_file_atomically(&p, b"two", 0o644).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "two");
+        assert_eq!(
+            fs::metadata(&p).unwrap().mode() & 0o7777,
+            0o600,
+            "existing mode kept"
+        );
+        assert_eq!(names(dir.path()), vec!["new.xml"]);
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod props;
 pub mod storage_plan;
 pub mod system;
 
+pub use atomic::write_file_atomically;
 pub use binarystore::{
     BinaryStoreConfig, ChainSpec, FileSystemLayout, ProviderNode, ProviderParams, seal_secrets,
 };

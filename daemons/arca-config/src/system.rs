@@ -24,9 +24,11 @@ pub const HA_LOCK_LEASE_SECS: &str = "arca.ha.lock.lease.secs";
 pub const URL_BASE: &str = "arca.url.base";
 pub const LICENSE_SWAP_WINDOW_DAYS: &str = "arca.license.swap.window.days";
 pub const LICENSE_AGENT_INTERVAL_SECS: &str = "arca.license.agent.interval.secs";
+pub const CONFIG_SYNC_POLL_SECS: &str = "arca.config.sync.poll.secs";
+pub const CONFIG_SYNC_RESTART: &str = "arca.config.sync.restart";
 
 /// Every key system.properties knows; others are warned about.
-pub const KNOWN_KEYS: [&str; 15] = [
+pub const KNOWN_KEYS: [&str; 17] = [
     CONTEXT_PATH,
     UPLOAD_MAX_BYTES,
     PATH_MAX_LENGTH,
@@ -42,6 +44,8 @@ pub const KNOWN_KEYS: [&str; 15] = [
     URL_BASE,
     LICENSE_SWAP_WINDOW_DAYS,
     LICENSE_AGENT_INTERVAL_SECS,
+    CONFIG_SYNC_POLL_SECS,
+    CONFIG_SYNC_RESTART,
 ];
 
 pub const DEFAULT_CONTEXT_PATH: &str = "/artifactory";
@@ -56,6 +60,7 @@ pub const DEFAULT_HA_STALE_SECS: u64 = 30;
 pub const DEFAULT_HA_LOCK_LEASE_SECS: u64 = 30;
 pub const DEFAULT_LICENSE_SWAP_WINDOW_DAYS: u32 = 30;
 pub const DEFAULT_LICENSE_AGENT_INTERVAL_SECS: u64 = 2;
+pub const DEFAULT_CONFIG_SYNC_POLL_SECS: u64 = 10;
 
 /// Where UI sessions are kept (`arca.map.provider.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -262,6 +267,26 @@ impl SystemProperties {
         )
     }
 
+    /// `arca.config.sync.poll.secs`, default 10, at least 1: how often `arca-config-sync`
+    /// compares the shared files with the cluster's copies without being told (PostgreSQL
+    /// notifications and the file watcher make changes arrive sooner).
+    pub fn config_sync_poll_secs(&self) -> Result<u64, ConfigError> {
+        self.secs_at_least(CONFIG_SYNC_POLL_SECS, DEFAULT_CONFIG_SYNC_POLL_SECS, 1)
+    }
+
+    /// `arca.config.sync.restart`, default false: whether `arca-server` restarts itself when
+    /// the config sync changed a file it reads at start only.
+    pub fn config_sync_restart(&self) -> Result<bool, ConfigError> {
+        let Some((v, line)) = self.value(CONFIG_SYNC_RESTART) else {
+            return Ok(false);
+        };
+        match v {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(self.bad(CONFIG_SYNC_RESTART, line, v, "true or false")),
+        }
+    }
+
     /// `arca.gc.interval.secs`, default 3600; 0 disables GC.
     pub fn gc_interval_secs(&self) -> Result<u64, ConfigError> {
         self.secs(GC_INTERVAL_SECS, DEFAULT_GC_INTERVAL_SECS)
@@ -418,6 +443,8 @@ impl SystemProperties {
             self.url_base().err(),
             self.license_swap_window_days().err(),
             self.license_agent_interval_secs().err(),
+            self.config_sync_poll_secs().err(),
+            self.config_sync_restart().err(),
         ];
         let mut errors: Vec<ConfigError> = Vec::new();
         for e in results.into_iter().flatten() {

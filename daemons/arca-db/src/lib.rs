@@ -9,6 +9,7 @@
 
 pub mod clock;
 pub mod cluster;
+pub mod configs;
 pub mod copies;
 mod error;
 pub mod items;
@@ -97,7 +98,50 @@ impl r2d2::ManageConnection for PgManager {
 #[derive(Clone)]
 enum Pools {
     Sqlite(SqlitePool),
-    Postgres { main: PgPool, locks: PgPool },
+    Postgres {
+        main: PgPool,
+        locks: PgPool,
+        /// For dedicated connections ([`Db::listener`]).
+        config: Box<postgres::Config>,
+    },
+}
+
+/// A PostgreSQL connection that `LISTEN`s on one channel ([`Db::listener`]).
+pub struct Listener {
+    client: postgres::Client,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener").finish_non_exhaustive()
+    }
+}
+
+impl Listener {
+    /// Wait up to `timeout` for notifications; returns their payloads (empty on timeout). An
+    /// error means the connection is gone: make a new listener.
+    pub fn wait(&mut self, timeout: Duration) -> Result<Vec<String>, DbError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut payloads = Vec::new();
+        {
+            let mut notifications = self.client.notifications();
+            let first = notifications.timeout_iter(timeout).next()?;
+            if let Some(n) = first {
+                payloads.push(n.payload().to_string());
+                // Whatever else arrived meanwhile, without waiting again.
+                let mut rest = notifications.iter();
+                while let Some(n) = rest.next()? {
+                    payloads.push(n.payload().to_string());
+                }
+            }
+        }
+        if self.client.is_closed() {
+            return Err(DbError::Config(
+                "the listening connection was closed".into(),
+            ));
+        }
+        Ok(payloads)
+    }
 }
 
 /// Handle to the metadata database. Cheap to clone.
@@ -110,7 +154,7 @@ impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.pools {
             Pools::Sqlite(p) => f.debug_struct("Db").field("sqlite", &p.state()).finish(),
-            Pools::Postgres { main, locks } => f
+            Pools::Postgres { main, locks, .. } => f
                 .debug_struct("Db")
                 .field("postgres", &main.state())
                 .field("locks", &locks.state())
@@ -255,8 +299,24 @@ impl Db {
         let main = build(opts.pool_max_active.max(2), opts.pool_max_idle.max(1))?;
         let locks = build(opts.lock_pool_max.max(1), 1)?;
         Ok(Db {
-            pools: Pools::Postgres { main, locks },
+            pools: Pools::Postgres {
+                main,
+                locks,
+                config: Box::new(config),
+            },
         })
+    }
+
+    /// A dedicated connection listening on the PostgreSQL channel `channel` (`LISTEN`); `None`
+    /// on SQLite, where callers poll. Blocking: use it from a blocking thread.
+    pub fn listener(&self, channel: &str) -> Result<Option<Listener>, DbError> {
+        let Pools::Postgres { config, .. } = &self.pools else {
+            return Ok(None);
+        };
+        let mut client = config.connect(postgres::NoTls)?;
+        // The channel is one of ours (an identifier), never user input; quote it anyway.
+        client.batch_execute(&format!("LISTEN \"{}\"", channel.replace('"', "")))?;
+        Ok(Some(Listener { client }))
     }
 
     /// Apply pending migrations (see [`migrate`]).

@@ -152,6 +152,37 @@ CREATE UNIQUE INDEX licenses_holder ON licenses(holder_node_id)
     WHERE holder_node_id IS NOT NULL;
 "#,
     ),
+    (
+        5,
+        "shared config files (arca-config-sync): the cluster's copy and each node's",
+        // `content` is the file sealed with the master key ('enc:v1:…'), NULL once deleted;
+        // `sha256` is of the plaintext. `rejected_*`: the owner's latest copy that failed
+        // validation (never propagated). `config_file_nodes`: what each node has on disk;
+        // `changed_at` is when its copy last changed (restart needed when later than the
+        // node's start).
+        r#"
+CREATE TABLE config_files (
+    name            TEXT PRIMARY KEY,
+    content         TEXT,
+    sha256          TEXT NOT NULL,
+    version         INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    updated_by      TEXT NOT NULL,
+    rejected_sha256 TEXT,
+    rejected_error  TEXT,
+    rejected_at     INTEGER
+);
+CREATE TABLE config_file_nodes (
+    node_id     TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    reported_at INTEGER NOT NULL,
+    changed_at  INTEGER NOT NULL,
+    PRIMARY KEY (node_id, name)
+);
+"#,
+    ),
 ];
 
 /// SQLite's DDL in PostgreSQL's dialect: 64-bit integers everywhere (an

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use arca_cluster::Identity;
 use arca_cluster::bootstrap::connect_sidecar;
-use arca_cluster::node_license::{self, HeldLicense, UNLICENSED_MESSAGE};
+use arca_cluster::node_license::{HeldLicense, UNLICENSED_MESSAGE};
+use arca_cluster::server_socket;
 use arca_config::{HaNodeProperties, Home, SystemProperties};
 use arca_db::SystemClock;
 use arca_runtime::{Control, Heartbeat, Notifier};
@@ -69,7 +70,14 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     let mut control = arca_runtime::control_channel()?;
     let heartbeat = Heartbeat::new();
     let Some(settings) = load_settings(&home)? else {
-        return idle(notifier, heartbeat, control).await;
+        return arca_runtime::daemon::idle(
+            "arca-license-agent",
+            SINGLE_NODE,
+            notifier,
+            heartbeat,
+            control,
+        )
+        .await;
     };
     let node_id = settings.identity.node_id.clone();
 
@@ -164,33 +172,6 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A single node needs no license: report so and wait for SIGTERM.
-async fn idle(
-    notifier: Notifier,
-    heartbeat: Heartbeat,
-    mut control: tokio::sync::mpsc::Receiver<Control>,
-) -> anyhow::Result<()> {
-    notifier.ready(SINGLE_NODE);
-    let hb = heartbeat.clone();
-    arca_runtime::spawn_watchdog(notifier.clone(), move || {
-        hb.is_fresh(Duration::from_secs(30))
-    });
-    tracing::info!("arca-license-agent {}: {SINGLE_NODE}", arca_runtime::BUILD);
-    let mut beat = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = beat.tick() => heartbeat.beat(),
-            msg = control.recv() => match msg {
-                Some(Control::Reload) => {}
-                Some(Control::Shutdown) | None => break,
-            }
-        }
-    }
-    notifier.stopping("stopping");
-    tracing::info!("stopped");
-    Ok(())
-}
-
 /// Log what changed and keep `STATUS=` current.
 fn record(node_id: &str, round: &Round, last: Option<&Standing>, notifier: &Notifier) {
     match &round.change {
@@ -264,7 +245,7 @@ fn status_line(l: &HeldLicense, today: &str) -> String {
 
 /// Report to the local server (best effort: it reads the registry as well).
 async fn tell_server(socket: &std::path::Path, license: Option<&HeldLicense>) {
-    if let Err(e) = node_license::report(socket, license).await {
+    if let Err(e) = server_socket::report_license(socket, license).await {
         tracing::debug!(error = %e, "could not report to arca-server (it reads the registry too)");
     }
 }

@@ -94,6 +94,15 @@ pub fn report_check(result: anyhow::Result<String>) -> ExitCode {
     }
 }
 
+/// The exit status of a daemon that stopped gracefully to be started again (systemd:
+/// `SuccessExitStatus=75` + `RestartForceExitStatus=75` in its unit).
+pub const EXIT_RESTART: u8 = 75;
+
+/// A service returns this error to exit with [`EXIT_RESTART`] after a graceful stop.
+#[derive(Debug, thiserror::Error)]
+#[error("restart requested: {0}")]
+pub struct RestartRequested(pub String);
+
 /// Run daemon `name`'s service on a multi-threaded runtime (worker threads named
 /// `thread_name`) until it returns; an error is logged and exits 1.
 pub fn run_service<F>(name: &str, thread_name: &str, service: F) -> ExitCode
@@ -114,8 +123,43 @@ where
     match runtime.block_on(service) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(restart) = e.downcast_ref::<RestartRequested>() {
+                tracing::info!("{name} stopped to be restarted ({})", restart.0);
+                return ExitCode::from(EXIT_RESTART);
+            }
             tracing::error!("{name} failed: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// A daemon with nothing to do on this node (e.g. a single node needs no license): `READY=1`
+/// with `message` as `STATUS=` and in the log, watchdog pings from a 1 s beat, then wait for
+/// SIGTERM/SIGINT (`STOPPING=1`). The unit stays active, so it can be enabled on every node.
+pub async fn idle(
+    name: &str,
+    message: &str,
+    notifier: crate::Notifier,
+    heartbeat: crate::Heartbeat,
+    mut control: tokio::sync::mpsc::Receiver<crate::Control>,
+) -> anyhow::Result<()> {
+    notifier.ready(message);
+    let hb = heartbeat.clone();
+    crate::spawn_watchdog(notifier.clone(), move || {
+        hb.is_fresh(std::time::Duration::from_secs(30))
+    });
+    tracing::info!("{name} {}: {message}", crate::BUILD);
+    let mut beat = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = beat.tick() => heartbeat.beat(),
+            msg = control.recv() => match msg {
+                Some(crate::Control::Reload) => {}
+                Some(crate::Control::Shutdown) | None => break,
+            }
+        }
+    }
+    notifier.stopping("stopping");
+    tracing::info!("stopped");
+    Ok(())
 }

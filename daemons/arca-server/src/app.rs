@@ -354,15 +354,28 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         started.elapsed().as_millis()
     );
 
+    let mut restart = false;
     loop {
         tokio::select! {
             () = &mut server => {
                 bail!("HTTP server stopped unexpectedly");
             }
+            () = app.restart_requested.notified() => {
+                restart = true;
+                break;
+            }
             msg = control.recv() => match msg {
                 Some(Control::Reload) => {
                     tracing::info!("SIGHUP: configuration is read at start; restart the service to apply changes");
-                    notifier.status(&format!("serving http://{local}{ctx} as node {node_id}"));
+                    let pending = app.restart_required_for();
+                    if pending.is_empty() {
+                        notifier.status(&format!("serving http://{local}{ctx} as node {node_id}"));
+                    } else {
+                        notifier.status(&format!(
+                            "serving http://{local}{ctx} as node {node_id}; RESTART REQUIRED for {}",
+                            pending.join(", ")
+                        ));
+                    }
                 }
                 Some(Control::Shutdown) | None => break,
             }
@@ -413,5 +426,12 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         }
     }
     tracing::info!(arca_node_id = %node_id, "stopped");
+    if restart {
+        return Err(arca_runtime::daemon::RestartRequested(format!(
+            "arca-config-sync changed {}",
+            app.restart_required_for().join(", ")
+        ))
+        .into());
+    }
     Ok(())
 }

@@ -1,9 +1,9 @@
 //! The server's local control socket `<run>/arca-server.sock`
-//! ([`arca_cluster::node_license`]'s protocol over [`arca_runtime::local_socket`]):
-//! `arca-license-agent` reports the license this node holds; `{"op":"status"}` shows the
-//! server's view.
+//! ([`arca_cluster::server_socket`]'s protocol over [`arca_runtime::local_socket`]):
+//! `arca-license-agent` reports the license this node holds, `arca-config-sync` the config
+//! files it changed; `{"op":"status"}` shows the server's view.
 
-use arca_cluster::node_license::{self, ServerLicenseStatus, ServerRequest};
+use arca_cluster::server_socket::{self, ServerRequest, ServerStatus};
 use arca_runtime::local_socket::{self, LocalSocket};
 
 use crate::state::App;
@@ -24,15 +24,20 @@ pub async fn serve(socket: LocalSocket, app: App) {
 }
 
 fn answer(app: &App, line: &str) -> String {
-    match node_license::parse_request(line) {
+    match server_socket::parse_request(line) {
         Ok(ServerRequest::License { license }) => {
             app.license.set(license, "arca-license-agent", &app.node_id);
             local_socket::ok_line::<()>(None)
         }
-        Ok(ServerRequest::Status) => local_socket::ok_line(Some(&ServerLicenseStatus {
+        Ok(ServerRequest::Config { changed, restart }) => {
+            app.config_changed(&changed, restart);
+            local_socket::ok_line::<()>(None)
+        }
+        Ok(ServerRequest::Status) => local_socket::ok_line(Some(&ServerStatus {
             node_id: app.node_id.clone(),
             license_required: app.license.required(),
             license: app.license.held(),
+            restart_required_for: app.restart_required_for(),
         })),
         Err(e) => local_socket::error_line(&e),
     }

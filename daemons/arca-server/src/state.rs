@@ -229,6 +229,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub auth_cache: AuthCache,
     pub license: LicenseGate,
+    /// Files `arca-config-sync` changed since this server started (read at start only).
+    restart_required: Mutex<std::collections::BTreeSet<String>>,
+    /// Notified when the config sync asks for an automatic restart.
+    pub restart_requested: tokio::sync::Notify,
     draining: AtomicBool,
 }
 
@@ -275,6 +279,8 @@ impl AppState {
             clock,
             auth_cache,
             license: LicenseGate::new(required_license),
+            restart_required: Mutex::new(std::collections::BTreeSet::new()),
+            restart_requested: tokio::sync::Notify::new(),
             draining: AtomicBool::new(false),
         }
     }
@@ -296,6 +302,40 @@ impl AppState {
             &self.node_id,
         );
         Ok(())
+    }
+
+    /// `arca-config-sync` changed `files` of this node, which the server reads at start only:
+    /// remember (journal, `/api/system/ha/self`, `STATUS=`), and restart when `restart`.
+    pub fn config_changed(&self, files: &[String], restart: bool) {
+        if files.is_empty() {
+            return;
+        }
+        if let Ok(mut pending) = self.restart_required.lock() {
+            pending.extend(files.iter().cloned());
+        }
+        let list = files.join(", ");
+        if restart {
+            tracing::warn!(
+                arca_node_id = %self.node_id,
+                "configuration changed by arca-config-sync ({list}): restarting to apply it \
+                 (arca.config.sync.restart=true)"
+            );
+            self.restart_requested.notify_one();
+        } else {
+            tracing::warn!(
+                arca_node_id = %self.node_id,
+                "RESTART REQUIRED: arca-config-sync changed {list}, read at start only; restart \
+                 arca-server on this node to apply it (systemctl restart arca-server)"
+            );
+        }
+    }
+
+    /// The files changed since start (empty: nothing waits for a restart).
+    pub fn restart_required_for(&self) -> Vec<String> {
+        self.restart_required
+            .lock()
+            .map(|p| p.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn now_ms(&self) -> i64 {

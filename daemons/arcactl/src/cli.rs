@@ -41,6 +41,24 @@ pub enum ConfigCommand {
     /// stderr and `config OK: <home>` on stdout when there is no error. Exit status 0 without
     /// errors, 1 with errors.
     Check(HomeArgs),
+    /// Show the cluster's shared config files (binarystore.xml, system.properties,
+    /// cluster.license; arca-config-sync) and each node's copy.
+    ///
+    /// For every file: the cluster's version and SHA-256, who stored it, a copy the owner
+    /// refused (invalid, not propagated), and per node the hash it reported, `in sync` or
+    /// `DIFFERS`, and whether its arca-server must restart to apply a change. Reads the
+    /// database from this node's home (run as root or arca). Exit status 0 when every active
+    /// node is in sync and nothing was refused, 1 otherwise.
+    Status(ConfigStatusArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConfigStatusArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -537,7 +537,7 @@ fn ha_check(home: &Home, lb: &str) -> (i32, String, String) {
 }
 
 /// Every item of the checklist, as its line starts when it passes for node-a.
-const ALL_OK: [&str; 10] = [
+const ALL_OK: [&str; 11] = [
     "OK   database reachable: postgresql, schema version ",
     "OK   active node in the registry: node-a (PRIMARY, ",
     "OK   no stale node in the registry",
@@ -545,6 +545,7 @@ const ALL_OK: [&str; 10] = [
     "OK   exactly one primary: 'node-a'",
     "OK   same version on all nodes: ",
     "OK   every active node holds a license: 1 node(s) licensed; 0 free and valid in a pool of 1",
+    "OK   shared config files in sync and applied: nothing stored yet",
     "OK   URL base (arca.url.base): http://lb.example:8080/artifactory",
     "OK   master key matches the cluster's: key-check value ",
     "OK   node 'node-a' uses the same master key: key-check value ",
@@ -597,7 +598,7 @@ fn ha_check_drain_and_undrain_against_a_running_server() {
         fails[0]
     );
     assert!(
-        err.starts_with("ha check failed: 1 of 10 item(s) failed"),
+        err.starts_with("ha check failed: 1 of 11 item(s) failed"),
         "{err}"
     );
 
@@ -694,7 +695,7 @@ fn ha_check_with_another_master_key_fails() {
         "{}",
         fails[1]
     );
-    assert!(err.starts_with("ha check failed: 2 of 10"), "{err}");
+    assert!(err.starts_with("ha check failed: 2 of 11"), "{err}");
 
     // The server's own home with its key replaced: its encrypted db password no longer
     // opens, and the node rejects the signature.

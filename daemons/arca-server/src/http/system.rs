@@ -144,13 +144,15 @@ async fn run_gc(req: &Request) -> ApiResult<Response> {
     ))
 }
 
-/// One row of the HA table; `license`: the hash of the license the pool records for the node.
+/// One row of the HA table; `license`: the hash of the license the pool records for the node;
+/// `restart_required`: shared files the config sync changed on it since it started.
 fn node_json(
     n: &NodeRecord,
     now: i64,
     stale_ms: i64,
     leader: Option<&str>,
     license: Option<&str>,
+    restart_required: &[&str],
 ) -> serde_json::Value {
     serde_json::json!({
         "id": n.node_id,
@@ -167,6 +169,7 @@ fn node_json(
         "releaseDate": n.release_date,
         "runsClusterDuties": leader == Some(n.node_id.as_str()),
         "licenseHash": license,
+        "restartRequired": restart_required,
     })
 }
 
@@ -174,7 +177,7 @@ fn node_json(
 async fn ha_nodes(req: &Request) -> ApiResult<Response> {
     let principal = req.principal().await?;
     require_admin(&principal)?;
-    let (nodes, lease, licenses) = req
+    let (nodes, lease, licenses, config_files) = req
         .app
         .db
         .read(|c| {
@@ -182,6 +185,7 @@ async fn ha_nodes(req: &Request) -> ApiResult<Response> {
                 cluster::list_nodes(c)?,
                 cluster::get_lease(c, arca_cluster::DUTIES_LEASE)?,
                 arca_db::licenses::list_licenses(c)?,
+                arca_db::configs::list_node_files(c)?,
             ))
         })
         .await?;
@@ -195,7 +199,14 @@ async fn ha_nodes(req: &Request) -> ApiResult<Response> {
                 .iter()
                 .find(|l| l.holder_node_id.as_deref() == Some(n.node_id.as_str()))
                 .map(|l| l.hash.as_str());
-            node_json(n, now, stale_ms, leader.as_deref(), license)
+            let restart: Vec<&str> = config_files
+                .iter()
+                .filter(|f| f.node_id == n.node_id && f.changed_at > n.start_time)
+                .filter_map(|f| arca_cluster::shared_config::shared_file(&f.name))
+                .filter(|f| f.needs_restart)
+                .map(|f| f.name)
+                .collect();
+            node_json(n, now, stale_ms, leader.as_deref(), license, &restart)
         })
         .collect();
     Ok(json_response(
@@ -256,6 +267,7 @@ async fn ha_self(req: &Request) -> ApiResult<Response> {
             "licenseRequired": app.license.required(),
             "license": app.license.held(),
             "licenseAgentReportAgeSecs": app.license.agent_report_age_secs(),
+            "restartRequiredFor": app.restart_required_for(),
         }),
     ))
 }

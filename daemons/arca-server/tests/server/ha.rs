@@ -28,7 +28,7 @@ impl<'a> NodeSpec<'a> {
 
 pub(super) struct Cluster {
     dir: tempfile::TempDir,
-    pg: arca_db::PgTestDb,
+    pub(super) pg: arca_db::PgTestDb,
     shared: PathBuf,
     password: String,
     /// Trusted by every node; the primary's first start puts [`POOL_KEYS`] keys of it into
@@ -41,7 +41,7 @@ pub(super) struct Cluster {
 const POOL_KEYS: usize = 6;
 
 impl Cluster {
-    fn new() -> Cluster {
+    pub(super) fn new() -> Cluster {
         Cluster::with_pool(POOL_KEYS)
     }
 
@@ -166,7 +166,7 @@ impl Cluster {
         s.log()
     }
 
-    fn start_three(&mut self) -> Vec<Server> {
+    pub(super) fn start_three(&mut self) -> Vec<Server> {
         let a = self.start(&NodeSpec::new("node-a", "127.0.0.11", true), None);
         let key = a.home.clone();
         let b = self.start(&NodeSpec::new("node-b", "127.0.0.12", false), Some(&key));

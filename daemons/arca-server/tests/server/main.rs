@@ -15,6 +15,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sha2::Digest;
 
+mod config_sync;
 mod ha;
 mod license_agent;
 mod licenses;
@@ -33,6 +34,8 @@ struct Server {
     password: String,
     /// This node's `arca-license-agent` (HA nodes; see [`Server::start_license_agent`]).
     agent: Option<Sidecar>,
+    /// This node's `arca-config-sync` (see [`Server::start_config_sync`]).
+    sync: Option<Sidecar>,
 }
 
 /// `ARCA_TEST_BACKEND=postgresql` runs every test against PostgreSQL (a fresh
@@ -88,6 +91,10 @@ impl Sidecar {
             "mover",
             "info,arca_storage_mover=debug",
         )
+    }
+
+    fn config_sync(h: &Path) -> Sidecar {
+        Sidecar::start(h, "arca-config-sync", "sync", "info,arca_config_sync=debug")
     }
 
     fn license_agent(h: &Path) -> Sidecar {
@@ -218,7 +225,24 @@ impl Server {
             port,
             password: String::new(),
             agent: None,
+            sync: None,
         }
+    }
+
+    /// Start this node's `arca-config-sync`.
+    fn start_config_sync(&mut self) {
+        self.sync = Some(Sidecar::config_sync(&self.home));
+    }
+
+    fn stop_config_sync(&mut self) {
+        if let Some(mut sync) = self.sync.take() {
+            sync.stop();
+        }
+    }
+
+    /// The config sync's log (empty without one).
+    fn sync_log(&self) -> String {
+        self.sync.as_ref().map(Sidecar::log).unwrap_or_default()
     }
 
     /// Start this node's `arca-license-agent` (its home must be an HA node's).
@@ -356,15 +380,19 @@ impl Server {
         if let Some(mut agent) = self.agent.take() {
             agent.stop();
         }
+        self.stop_config_sync();
         if let Some(child) = self.child.take() {
             terminate(child, || self.log());
         }
     }
 
-    /// kill -9 of the node: the server and its license agent.
+    /// kill -9 of the node: the server and its sidecars.
     fn kill9(&mut self) {
         if let Some(mut agent) = self.agent.take() {
             agent.kill9();
+        }
+        if let Some(mut sync) = self.sync.take() {
+            sync.kill9();
         }
         if let Some(mut child) = self.child.take() {
             child.kill().unwrap();

@@ -6,7 +6,6 @@
 
 use std::fmt;
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use arca_cluster::MASTER_KEY_CHECK_SETTING;
@@ -20,6 +19,7 @@ use reqwest::StatusCode;
 use reqwest::blocking::Client;
 
 use crate::cli::{HaCheckArgs, HaCommand};
+use crate::commands::now_ms;
 use crate::commands::{database, http};
 use crate::exit;
 
@@ -148,13 +148,6 @@ impl Local {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// `arcactl ha check`: one line per item on `out`, a summary on `err` when an item fails.
 pub fn check(args: &HaCheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
     let home = Home::new(&args.home.home);
@@ -210,6 +203,7 @@ pub fn check(args: &HaCheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
     report.add(check_primary(active.as_deref()))?;
     report.add(check_versions(active.as_deref()))?;
     report.add(check_licenses(&local, db.as_ref(), active.as_deref(), now))?;
+    report.add(check_config_sync(&local, db.as_ref(), active.as_deref()))?;
     report.add(check_url_base(&local, args.lb.as_deref()))?;
     check_master_key(&local, db.as_ref(), &client, &probe, &mut report)?;
 
@@ -623,6 +617,71 @@ fn license_finding(
         ));
     }
     Finding::ok_with(LICENSES, detail)
+}
+
+const CONFIG_SYNC: &str = "shared config files in sync and applied";
+
+/// `arca-config-sync`: every node has the cluster's copies and no node waits for a restart.
+fn check_config_sync(local: &Local, db: Option<&Db>, active: Option<&[NodeRecord]>) -> Finding {
+    if matches!(local.ha, Ok(None)) {
+        return Finding::ok_with(CONFIG_SYNC, "single node: nothing to share");
+    }
+    let (Some(db), Some(active)) = (db, active.filter(|a| !a.is_empty())) else {
+        return not_checked(CONFIG_SYNC, active);
+    };
+    let read = db.read_blocking(|c| {
+        Ok::<_, arca_db::DbError>((
+            arca_db::configs::list_files(c)?,
+            arca_db::configs::list_node_files(c)?,
+        ))
+    });
+    let (files, reports) = match read {
+        Ok(v) => v,
+        Err(e) => {
+            return Finding::fail(
+                CONFIG_SYNC,
+                format!("cannot read the shared config files: {e}"),
+                "check that the nodes run this arca version (schema 5) and that the user in \
+                 db.properties may read the arca database",
+            );
+        }
+    };
+    let active: Vec<&NodeRecord> = active.iter().collect();
+    let f = crate::commands::config::sync_findings(&files, &reports, &active);
+    if !f.rejected.is_empty() {
+        return Finding::fail(
+            CONFIG_SYNC,
+            format!("refused by the config owner: {}", f.rejected.join("; ")),
+            "correct the file on the config owner (the primary); arcactl config status shows it",
+        );
+    }
+    if !f.differs.is_empty() {
+        return Finding::fail(
+            CONFIG_SYNC,
+            format!("differs from the cluster's copy: {}", f.differs.join(", ")),
+            "check that arca-config-sync runs on those nodes (systemctl status arca-config-sync)",
+        );
+    }
+    if !f.restart.is_empty() {
+        return Finding::fail(
+            CONFIG_SYNC,
+            format!(
+                "changed since arca-server started on {}",
+                f.restart.join(", ")
+            ),
+            "restart arca-server on those nodes, one at a time (systemctl restart arca-server)",
+        );
+    }
+    if f.stored == 0 {
+        return Finding::ok_with(
+            CONFIG_SYNC,
+            "nothing stored yet (arca-config-sync on the config owner stores the files)",
+        );
+    }
+    Finding::ok_with(
+        CONFIG_SYNC,
+        format!("{} file(s), every active node in sync", f.stored),
+    )
 }
 
 const URL_BASE: &str = "URL base (arca.url.base)";

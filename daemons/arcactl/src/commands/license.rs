@@ -5,12 +5,11 @@
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, anyhow, bail};
 use arca_cluster::licenses::{self as pool, KeyVerdict};
-use arca_config::{ConfigError, DbProperties, Home, MasterKey, SystemProperties};
-use arca_db::{Db, migrate};
+use arca_config::{Home, SystemProperties};
+use arca_db::Db;
 use arca_license::{
     Date, Issuer, NewLicense, TRUSTED_ISSUERS_DIR, TrustedIssuers, format_date_iso, license_hash,
     verify_batch,
@@ -20,14 +19,12 @@ use crate::cli::{
     IssueArgs, IssuerNewArgs, LicenseAddArgs, LicenseCommand, LicenseDeleteArgs, LicenseListArgs,
     LicenseVerifyArgs,
 };
-use crate::commands::database::{self, OpenError};
+use crate::commands::database;
+use crate::commands::now_ms;
 use crate::exit;
 
 /// The schema version that created the license pool (`arca_db::licenses`).
 const POOL_SCHEMA_VERSION: i64 = 4;
-
-/// Run as root or arca: the hint for files only the service can read.
-const RUN_AS: &str = "run arcactl as root or as the arca user, on a node";
 
 pub fn run(cmd: LicenseCommand, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
     match cmd {
@@ -38,14 +35,6 @@ pub fn run(cmd: LicenseCommand, out: &mut dyn Write, err: &mut dyn Write) -> any
         LicenseCommand::List(args) => list(&args, now_ms(), out, err),
         LicenseCommand::Delete(args) => delete(&args, now_ms(), out),
     }
-}
-
-/// The wall clock in milliseconds: the pool commands' only reading of the clock.
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// Today's date in UTC: the only place the license commands read the clock.
@@ -210,94 +199,10 @@ fn read_input(input: &Path, stdin: &mut dyn Read) -> anyhow::Result<(String, Str
     }
 }
 
-/// The database of `home`, opened like `arcactl ha check` does (no migrations), holding the
-/// license pool. Every failure is one line naming the file and what to do.
+/// The database of `home` holding the license pool (schema 4). Every failure is one line
+/// naming the file and what to do.
 fn open_pool(home: &Home) -> anyhow::Result<Db> {
-    if !home.root().is_dir() {
-        bail!("{}: home directory does not exist", home.root().display());
-    }
-    let props = DbProperties::load(home);
-    let key = MasterKey::load(home);
-    let db = database::open(home, &props, &key)
-        .map_err(|e| anyhow!(describe_open_error(home, &props, &key, &e)))?;
-    let version = db.read_blocking(migrate::current_version).map_err(|e| {
-        anyhow!(
-            "cannot read the database of {}: {e}",
-            home.db_properties().display()
-        )
-    })?;
-    let known = migrate::known_version();
-    if version > known {
-        bail!(
-            "the database of {} has schema version {version}, newer than this arcactl knows \
-             ({known}): use the arcactl of the arca version the nodes run",
-            home.db_properties().display()
-        );
-    }
-    if version < POOL_SCHEMA_VERSION {
-        bail!(
-            "the database of {} has no license pool yet (schema version {version}, the pool \
-             needs {POOL_SCHEMA_VERSION}): start a node of this arca version first",
-            home.db_properties().display()
-        );
-    }
-    Ok(db)
-}
-
-fn describe_open_error(
-    home: &Home,
-    props: &Result<DbProperties, ConfigError>,
-    key: &Result<Option<MasterKey>, ConfigError>,
-    e: &OpenError,
-) -> String {
-    let permission = |text: &str| text.contains("ermission denied");
-    match e {
-        OpenError::Properties(c) if permission(&c.message) => format!("{c} ({RUN_AS})"),
-        OpenError::Properties(c) => format!(
-            "{c} (arcactl config check --home {} lists every problem)",
-            home.root().display()
-        ),
-        OpenError::NoSqliteFile(path) if !home.db_properties().exists() => format!(
-            "{} does not exist and neither does the single-node database {}: {RUN_AS}, with \
-             --home (or ARCA_HOME) set to the node's home",
-            home.db_properties().display(),
-            path.display()
-        ),
-        OpenError::NoSqliteFile(path) => format!(
-            "SQLite database {} (from {}) does not exist: start the node once",
-            path.display(),
-            home.db_properties().display()
-        ),
-        OpenError::NoMasterKey { .. } => match key {
-            Err(k) if permission(&k.message) => format!("{e}: {k} ({RUN_AS})"),
-            Err(k) => format!("{e}: {k}"),
-            Ok(_) => format!(
-                "{e}: {} is missing; copy etc/security/master.key from an existing node",
-                home.master_key().display()
-            ),
-        },
-        OpenError::Connect(c) => {
-            let what = match props {
-                Ok(p) if p.sqlite_path().is_some() => "SQLite",
-                _ => "PostgreSQL",
-            };
-            let hint = if e.is_master_key() {
-                "copy etc/security/master.key from an existing node".to_string()
-            } else if permission(&c.to_string()) || what == "SQLite" {
-                RUN_AS.to_string()
-            } else {
-                format!(
-                    "check url, username and password in {} and that the database server \
-                     runs and accepts connections from this host",
-                    home.db_properties().display()
-                )
-            };
-            format!(
-                "cannot open the {what} database of {}: {c} ({hint})",
-                home.db_properties().display()
-            )
-        }
-    }
+    database::open_for_tool(home, POOL_SCHEMA_VERSION, "the license pool")
 }
 
 /// `arcactl license add`: verify the keys, add the valid ones in one transaction, one

@@ -12,6 +12,25 @@ pub mod license;
 pub mod master_key;
 pub mod node;
 
+/// The wall clock in ms since the epoch: the only place commands read it (they pass it on).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// `ms` since the epoch as an RFC 3339 UTC time, to the second.
+pub fn iso8601(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}
+
 /// Run the parsed command. `Err` is an operational failure (printed as `error: …`, status 1).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();

@@ -1,0 +1,393 @@
+//! Start-up, main loop and shutdown of `arca-config-sync`.
+//!
+//! Order: config check (nothing started on error) → single node: idle (`READY=1` with the
+//! watchdog; nothing to share) → master key + database → watcher on `etc/` → PostgreSQL
+//! listener thread → `READY=1` → a pass at start and after every wake-up (a notification, a
+//! file event debounced by [`DEBOUNCE`], or `arca.config.sync.poll.secs`) until SIGTERM.
+//!
+//! Each pass first decides the role: the owner publishes its disk, a member mirrors the
+//! cluster's copies. The configured primary's disk wins when it starts owning; a member that
+//! takes ownership over (the primary is gone) mirrors first, so a stale disk never overwrites
+//! the cluster's files. A database error leaves every file as it is and is retried with
+//! back-off.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use arca_cluster::bootstrap::connect_sidecar;
+use arca_cluster::server_socket::{self, ServerRequest};
+use arca_cluster::shared_config::SHARED_FILES;
+use arca_cluster::{DUTIES_LEASE, Identity};
+use arca_config::{HaNodeProperties, Home, SystemProperties};
+use arca_db::cluster::{self, NodeRole};
+use arca_db::{Clock, Db, SystemClock, configs};
+use arca_runtime::{Control, Heartbeat, Notifier};
+use tokio::sync::mpsc;
+
+use crate::sync::{Action, SyncError, Syncer};
+
+/// File events are collected this long before a pass (editors write in several steps).
+pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// Longest wait between two retries while the database is down.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+const SINGLE_NODE: &str = "single node (no etc/ha-node.properties): nothing to share, idling";
+
+/// Settings read from the home.
+struct Settings {
+    identity: Identity,
+    poll: Duration,
+    restart: bool,
+}
+
+/// Validate every config file under `home`; a one-line summary of what the sync will do.
+pub fn check_config(home: &Home) -> anyhow::Result<String> {
+    arca_config::require_valid(home)?;
+    Ok(match load_settings(home)? {
+        None => SINGLE_NODE.to_string(),
+        Some(s) => format!(
+            "node '{}' ({}): shares {} through the database, polls every {} s, {}",
+            s.identity.node_id,
+            s.identity.role,
+            SHARED_FILES.map(|f| f.name).join(", "),
+            s.poll.as_secs(),
+            if s.restart {
+                "restarts arca-server after changes it reads at start"
+            } else {
+                "reports \"restart required\" after changes arca-server reads at start"
+            }
+        ),
+    })
+}
+
+fn load_settings(home: &Home) -> anyhow::Result<Option<Settings>> {
+    let Some((ha, _warnings)) = HaNodeProperties::load(home)? else {
+        return Ok(None);
+    };
+    let sys = SystemProperties::load(home)?;
+    Ok(Some(Settings {
+        identity: Identity::new(home, Some(&ha)),
+        poll: Duration::from_secs(sys.config_sync_poll_secs()?),
+        restart: sys.config_sync_restart()?,
+    }))
+}
+
+/// Why the loop woke up.
+#[derive(Debug)]
+enum Wake {
+    /// A PostgreSQL notification for a file.
+    Notified,
+    /// Something happened to a shared file in `etc/`.
+    FileEvent,
+}
+
+/// This node's role in the sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Owner,
+    Member,
+}
+
+/// Run until SIGTERM/SIGINT.
+pub async fn run(home: Home) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let notifier = Notifier::new();
+    notifier.status("checking configuration");
+    check_config(&home)?;
+    let mut control = arca_runtime::control_channel()?;
+    let heartbeat = Heartbeat::new();
+    let Some(settings) = load_settings(&home)? else {
+        return arca_runtime::daemon::idle(
+            "arca-config-sync",
+            SINGLE_NODE,
+            notifier,
+            heartbeat,
+            control,
+        )
+        .await;
+    };
+    let node_id = settings.identity.node_id.clone();
+    notifier.status("opening database");
+    let (key, db) = connect_sidecar(&home, "arca-config-sync", &node_id)
+        .await
+        .context("connecting to the database")?;
+    // The watcher needs the real directory: etc/ is a symlink to /etc/arca in the packages.
+    let etc = std::fs::canonicalize(home.etc())
+        .with_context(|| format!("resolving {}", home.etc().display()))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let syncer = Arc::new(Syncer::new(
+        db.clone(),
+        &etc,
+        &node_id,
+        key.bytes(),
+        clock.clone(),
+    ));
+
+    let (wake_tx, mut wake_rx) = mpsc::channel::<Wake>(64);
+    let _watcher = watch(&etc, wake_tx.clone())?;
+    let listening = spawn_listener(db.clone(), wake_tx.clone());
+
+    notifier.ready(&format!(
+        "node '{node_id}': syncing {} in {}",
+        SHARED_FILES.map(|f| f.name).join(", "),
+        etc.display()
+    ));
+    let max_age = (settings.poll * 3).max(Duration::from_secs(60));
+    let hb = heartbeat.clone();
+    arca_runtime::spawn_watchdog(notifier.clone(), move || hb.is_fresh(max_age));
+    tracing::info!(
+        arca_node_id = %node_id,
+        "arca-config-sync {} ready in {} ms: node '{node_id}' ({}), watching {}, {}, polling every \
+         {} s",
+        arca_runtime::BUILD,
+        started.elapsed().as_millis(),
+        settings.identity.role,
+        etc.display(),
+        if listening {
+            "PostgreSQL notifications"
+        } else {
+            "no notifications (SQLite)"
+        },
+        settings.poll.as_secs()
+    );
+
+    let socket = home.server_socket();
+    let mut role: Option<Role> = None;
+    let mut failing: Option<Duration> = None;
+    let mut next_pass = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(next_pass) => {}
+            wake = wake_rx.recv() => {
+                if matches!(wake, Some(Wake::FileEvent)) {
+                    // let the editor finish; collect what else arrives meanwhile
+                    tokio::time::sleep(DEBOUNCE).await;
+                }
+                while wake_rx.try_recv().is_ok() {}
+            }
+            msg = control.recv() => match msg {
+                Some(Control::Reload) => {
+                    tracing::info!("SIGHUP: configuration is read at start; restart the service to apply changes");
+                    continue;
+                }
+                Some(Control::Shutdown) | None => break,
+            }
+        }
+        heartbeat.beat();
+        match pass(&syncer, &db, &settings.identity, &clock, role).await {
+            Ok((now_role, actions)) => {
+                if let Some(backoff) = failing.take() {
+                    tracing::info!(arca_node_id = %node_id, "the database answers again (after back-off {backoff:?})");
+                }
+                if role != Some(now_role) {
+                    tracing::info!(
+                        arca_node_id = %node_id,
+                        "{}",
+                        match now_role {
+                            Role::Owner => "this node owns the cluster's config: its etc/ files are published",
+                            Role::Member => "this node mirrors the cluster's config files",
+                        }
+                    );
+                    role = Some(now_role);
+                }
+                report(&node_id, &actions, &socket, settings.restart).await;
+                notifier.status(&match now_role {
+                    Role::Owner => format!("config owner: publishing {}", etc.display()),
+                    Role::Member => {
+                        format!("mirroring the cluster's config into {}", etc.display())
+                    }
+                });
+                next_pass = tokio::time::Instant::now() + settings.poll;
+            }
+            Err(e) => {
+                let backoff = failing.map_or(Duration::from_secs(1), |b| (b * 2).min(MAX_BACKOFF));
+                if failing.is_none() {
+                    tracing::error!(arca_node_id = %node_id, "config sync failed: {e}; no file was changed; retrying with back-off");
+                    notifier.status(&format!("retrying: {e}"));
+                } else {
+                    tracing::debug!(arca_node_id = %node_id, "config sync still failing: {e}");
+                }
+                failing = Some(backoff);
+                next_pass = tokio::time::Instant::now() + backoff.min(settings.poll);
+            }
+        }
+    }
+    notifier.stopping("stopping");
+    tracing::info!(arca_node_id = %node_id, "stopped");
+    Ok(())
+}
+
+/// Decide the role and run one pass. A member taking ownership over mirrors first.
+async fn pass(
+    syncer: &Arc<Syncer>,
+    db: &Db,
+    identity: &Identity,
+    clock: &Arc<dyn Clock>,
+    before: Option<Role>,
+) -> Result<(Role, Vec<Action>), SyncError> {
+    let now = clock.now_ms();
+    let me = identity.node_id.clone();
+    let owner = db
+        .read(move |c| cluster::get_lease(c, DUTIES_LEASE))
+        .await?
+        .is_some_and(|l| l.owner == me && l.expires > now);
+    let role = if owner { Role::Owner } else { Role::Member };
+    let taking_over =
+        role == Role::Owner && before != Some(Role::Owner) && identity.role != NodeRole::Primary;
+    let syncer = syncer.clone();
+    let actions = tokio::task::spawn_blocking(move || {
+        let mut actions = Vec::new();
+        if role == Role::Member || taking_over {
+            actions.extend(syncer.mirror()?);
+        }
+        if role == Role::Owner {
+            actions.extend(syncer.publish()?);
+        }
+        Ok::<_, SyncError>(actions)
+    })
+    .await
+    .map_err(|e| SyncError::Corrupt {
+        name: "-".into(),
+        detail: format!("sync worker: {e}"),
+    })??;
+    Ok((role, actions))
+}
+
+/// Journal lines for `actions`, and the server told about files it reads at start only.
+async fn report(node_id: &str, actions: &[Action], socket: &Path, restart: bool) {
+    for action in actions {
+        match action {
+            Action::Stored { name, version } => tracing::info!(
+                arca_node_id = %node_id,
+                file = %name,
+                "published {name} (cluster version {version}) to the other nodes"
+            ),
+            Action::Deleted { name, version } => tracing::warn!(
+                arca_node_id = %node_id,
+                file = %name,
+                "{name} was deleted here: deleting it on the other nodes (cluster version {version})"
+            ),
+            Action::Rejected { name, error } => tracing::error!(
+                arca_node_id = %node_id,
+                file = %name,
+                "NOT PROPAGATED: {name} is invalid: {error}; the other nodes keep the cluster's \
+                 copy (arcactl config status shows it)"
+            ),
+            Action::Applied { name, version, .. } => tracing::info!(
+                arca_node_id = %node_id,
+                file = %name,
+                "synced {name} from the cluster (version {version}); the replaced copy is {name}.previous"
+            ),
+            Action::Removed { name, version, .. } => tracing::warn!(
+                arca_node_id = %node_id,
+                file = %name,
+                "removed {name}: deleted on the config owner (version {version}); kept as {name}.previous"
+            ),
+        }
+    }
+    let changed: Vec<String> = actions
+        .iter()
+        .filter_map(Action::needs_restart)
+        .map(str::to_string)
+        .collect();
+    if changed.is_empty() {
+        return;
+    }
+    let request = ServerRequest::Config {
+        changed: changed.clone(),
+        restart,
+    };
+    match server_socket::send(socket, &request).await {
+        Ok(()) => {}
+        Err(e) => tracing::info!(
+            arca_node_id = %node_id,
+            "{} changed; arca-server is not reachable on its socket ({e}): it reads the new \
+             copy at its next start",
+            changed.join(", ")
+        ),
+    }
+}
+
+/// Watch `etc` (not recursive) for events on the shared files; other names (editor swap and
+/// temp files, `.previous` copies) are ignored.
+fn watch(etc: &Path, wake: mpsc::Sender<Wake>) -> anyhow::Result<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let names: Vec<&'static str> = SHARED_FILES.iter().map(|f| f.name).collect();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let relevant = match &event {
+            Ok(e) => e.paths.iter().any(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| names.contains(&n))
+            }),
+            // Overflow or watch errors: look at everything.
+            Err(_) => true,
+        };
+        if relevant {
+            let _ = wake.try_send(Wake::FileEvent);
+        }
+    })
+    .context("creating the file watcher")?;
+    watcher
+        .watch(etc, notify::RecursiveMode::NonRecursive)
+        .with_context(|| format!("watching {}", etc.display()))?;
+    Ok(watcher)
+}
+
+/// A thread listening for PostgreSQL notifications of config changes, reconnecting after
+/// errors. `false` on SQLite (no notifications: polling only).
+fn spawn_listener(db: Db, wake: mpsc::Sender<Wake>) -> bool {
+    if db.backend() != arca_db::sql::Backend::Postgres {
+        return false;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("arca-config-listen".into())
+        .spawn(move || {
+            let mut failing = false;
+            loop {
+                if wake.is_closed() {
+                    return;
+                }
+                match db.listener(configs::CHANNEL) {
+                    Ok(Some(mut listener)) => {
+                        if failing {
+                            tracing::info!("listening for config notifications again");
+                            failing = false;
+                        }
+                        // Catch up with what was missed while not listening.
+                        let _ = wake.blocking_send(Wake::Notified);
+                        loop {
+                            match listener.wait(Duration::from_secs(30)) {
+                                Ok(names) if names.is_empty() => {
+                                    if wake.is_closed() {
+                                        return;
+                                    }
+                                }
+                                Ok(_) => {
+                                    if wake.blocking_send(Wake::Notified).is_err() {
+                                        return;
+                                    }
+                                }
+                                Err(e) => {
+                                    tracing::warn!("config notifications interrupted: {e}; reconnecting (polling meanwhile)");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        if !failing {
+                            tracing::warn!("cannot listen for config notifications: {e}; retrying (polling meanwhile)");
+                            failing = true;
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_secs(2));
+            }
+        });
+    spawned.is_ok()
+}

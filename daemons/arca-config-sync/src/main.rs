@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    arca_config_sync::cli::main()
+}

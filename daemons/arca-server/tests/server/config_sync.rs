@@ -1,0 +1,228 @@
+//! `arca-config-sync` beside three real servers on PostgreSQL: the shared config files follow
+//! the config owner byte for byte, whatever the members' modification times.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use arca_db::configs;
+use reqwest::StatusCode;
+
+use super::ha::Cluster;
+use super::{Server, sha256_hex};
+
+/// SHA-256 of the file, `None` when it does not exist.
+fn sha(path: &Path) -> Option<String> {
+    std::fs::read(path).ok().map(|b| sha256_hex(&b))
+}
+
+fn etc(s: &Server, name: &str) -> PathBuf {
+    s.home.join("etc").join(name)
+}
+
+/// Poll `cond` every 20 ms for up to `limit`; returns how long it took.
+fn within(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if cond() {
+            return started.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("not within {limit:?}: {what}");
+}
+
+/// Until every node has the same bytes of `name` as `nodes[owner]`; returns how long it took.
+fn converged(nodes: &[Server], owner: usize, name: &str, limit: Duration) -> Duration {
+    let want = sha(&etc(&nodes[owner], name));
+    within(limit, &format!("{name} identical on every node"), || {
+        nodes.iter().all(|n| sha(&etc(n, name)) == want)
+    })
+}
+
+/// `arcactl config status --home h`: exit code and stdout.
+fn config_status(h: &Path) -> (i32, String) {
+    let bin = Path::new(env!("CARGO_BIN_EXE_arca-server")).with_file_name("arcactl");
+    assert!(
+        bin.exists(),
+        "{} is not built: run `cargo test --workspace`",
+        bin.display()
+    );
+    let out = std::process::Command::new(bin)
+        .args(["config", "status", "--home"])
+        .arg(h)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The `restartRequired` list of node `id` in the HA table.
+fn restart_required(s: &Server, id: &str) -> Vec<String> {
+    let nodes = s.json("/api/system/ha/nodes");
+    let node = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == id)
+        .unwrap()
+        .clone();
+    serde_json::from_value(node["restartRequired"].clone()).unwrap()
+}
+
+/// Write `text` to `path` and give it a modification time an hour ahead.
+fn write_with_future_mtime(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(SystemTime::now() + Duration::from_secs(3600))
+        .unwrap();
+}
+
+#[test]
+fn shared_config_files_follow_the_owner_and_survive_its_loss() {
+    let mut cluster = Cluster::new();
+    let mut nodes = cluster.start_three();
+    for n in &mut nodes {
+        n.start_config_sync();
+    }
+    // cluster.license exists only on the primary: the members get it.
+    converged(&nodes, 0, "cluster.license", Duration::from_secs(10));
+    converged(&nodes, 0, "system.properties", Duration::from_secs(10));
+
+    // An edit on the primary reaches both members, byte for byte.
+    let xml = std::fs::read_to_string(etc(&nodes[0], "binarystore.xml")).unwrap();
+    let edited = format!("{xml}<!-- edited on the primary -->\n");
+    std::fs::write(etc(&nodes[0], "binarystore.xml"), &edited).unwrap();
+    let took = converged(&nodes, 0, "binarystore.xml", Duration::from_secs(5));
+    eprintln!("binarystore.xml edit on the primary reached both members in {took:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(
+        std::fs::read_to_string(etc(&nodes[1], "binarystore.xml")).unwrap(),
+        edited
+    );
+    assert_eq!(
+        std::fs::read_to_string(etc(&nodes[1], "binarystore.xml.previous")).unwrap(),
+        xml,
+        "the replaced copy is kept"
+    );
+    // binarystore.xml is read at start only: every node waits for a restart.
+    within(
+        Duration::from_secs(5),
+        "restart required on every node",
+        || {
+            ["node-a", "node-b", "node-c"]
+                .iter()
+                .all(|id| restart_required(&nodes[0], id) == ["binarystore.xml"])
+        },
+    );
+    assert!(
+        nodes[1].log().contains("RESTART REQUIRED"),
+        "{}",
+        nodes[1].log()
+    );
+
+    // A member's local edit is put back.
+    std::fs::write(etc(&nodes[1], "binarystore.xml"), "<config version=\"2\"/>").unwrap();
+    converged(&nodes, 0, "binarystore.xml", Duration::from_secs(5));
+
+    // A member whose sync is stopped gets a copy with a newer mtime and other content; a
+    // change on the primary meanwhile; at its start the member catches up.
+    nodes[2].stop_config_sync();
+    write_with_future_mtime(&etc(&nodes[2], "binarystore.xml"), &xml);
+    let v3 = format!("{xml}<!-- third version -->\n");
+    std::fs::write(etc(&nodes[0], "binarystore.xml"), &v3).unwrap();
+    within(
+        Duration::from_secs(5),
+        "node-b has the third version",
+        || sha(&etc(&nodes[1], "binarystore.xml")) == Some(sha256_hex(v3.as_bytes())),
+    );
+    assert_eq!(
+        sha(&etc(&nodes[2], "binarystore.xml")),
+        Some(sha256_hex(xml.as_bytes()))
+    );
+    nodes[2].start_config_sync();
+    converged(&nodes, 0, "binarystore.xml", Duration::from_secs(5));
+
+    // Invalid XML on the primary is not propagated, and is reported.
+    std::fs::write(
+        etc(&nodes[0], "binarystore.xml"),
+        "<config version=\"2\"><chain",
+    )
+    .unwrap();
+    within(
+        Duration::from_secs(5),
+        "the rejection in the primary's log",
+        || {
+            nodes[0]
+                .sync_log()
+                .contains("NOT PROPAGATED: binarystore.xml is invalid")
+        },
+    );
+    let db = cluster.pg.open().unwrap();
+    let row = db
+        .read_blocking(|c| configs::get_file(c, "binarystore.xml"))
+        .unwrap()
+        .unwrap();
+    assert!(row.rejected.is_some(), "{row:?}");
+    let (code, text) = config_status(&nodes[2].home);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("REJECTED on the owner"), "{text}");
+    std::thread::sleep(Duration::from_millis(500));
+    for n in &nodes[1..] {
+        assert_eq!(
+            sha(&etc(n, "binarystore.xml")),
+            Some(sha256_hex(v3.as_bytes()))
+        );
+    }
+    // Fixed: propagated again.
+    std::fs::write(etc(&nodes[0], "binarystore.xml"), &edited).unwrap();
+    converged(&nodes, 0, "binarystore.xml", Duration::from_secs(5));
+
+    // A deletion on the primary is propagated (the copy is kept aside).
+    std::fs::remove_file(etc(&nodes[0], "cluster.license")).unwrap();
+    within(
+        Duration::from_secs(5),
+        "cluster.license removed on the members",
+        || {
+            nodes[1..]
+                .iter()
+                .all(|n| !etc(n, "cluster.license").exists())
+        },
+    );
+    assert!(etc(&nodes[1], "cluster.license.previous").exists());
+
+    // kill -9 of the primary: a member takes the cluster duties and owns the config; its
+    // edits reach the other member.
+    let mut primary = nodes.remove(0);
+    primary.kill9();
+    let owner = within(Duration::from_secs(20), "a member owns the config", || {
+        nodes
+            .iter()
+            .any(|n| n.sync_log().contains("this node owns the cluster's config"))
+    });
+    eprintln!("config ownership moved to a member {owner:?} after the primary was killed");
+    let o = nodes
+        .iter()
+        .position(|n| n.sync_log().contains("this node owns the cluster's config"))
+        .unwrap();
+    let props = std::fs::read_to_string(etc(&nodes[o], "system.properties")).unwrap();
+    std::fs::write(
+        etc(&nodes[o], "system.properties"),
+        format!("{props}arca.gc.grace.secs=7\n"),
+    )
+    .unwrap();
+    converged(&nodes, o, "system.properties", Duration::from_secs(5));
+    assert!(
+        std::fs::read_to_string(etc(&nodes[1 - o], "system.properties"))
+            .unwrap()
+            .contains("arca.gc.grace.secs=7")
+    );
+    assert_eq!(
+        nodes[1 - o].get("/api/system/ping").status(),
+        StatusCode::OK
+    );
+}
