@@ -3,16 +3,23 @@
 # systemd as PID 1 (systemd-nspawn), HAProxy on the host in front of three HA nodes, PostgreSQL on the host.
 #
 # Scenarios (all by default, in this order):
-#   single    fresh container, apt-get install of the four local .debs; the server is active after install
+#   single    fresh container, apt-get install of the five local .debs; the server is active after install
+#             (and arca-license-agent, idle: a single node needs no license)
 #             (single node, SQLite), deploy + resolve with curl, sha256 equal, `HA Node ID` in the journal
 #   ha        three nodes configured as docs/ha.md says (db.properties, ha-node.properties, master key copy,
-#             arca.url.base = the HAProxy URL); /api/system/ha/nodes: three RUNNING, one PRIMARY; the banner in
-#             every journal; deploy through HAProxy, resolve from every node directly, same sha256
+#             arca.url.base = the HAProxy URL; a throwaway license issuer trusted on every node and 3 keys in n1's
+#             cluster.license, arca-license-agent on every node); /api/system/ha/nodes: three RUNNING, one PRIMARY;
+#             the banner in every journal; deploy through HAProxy, resolve from every node directly, same sha256;
+#             /api/system/licenses: the 3 keys held by n1 n2 n3; `systemctl stop arca-license-agent` on n3: its
+#             license "Not in use" within 5 s, n3's readiness and a direct GET 503 "no license available in the
+#             cluster pool", GETs through HAProxy all 200, the release in the agent's journal; started again:
+#             licensed and ready within 5 s
 #   failover  client loop through HAProxy; `systemctl stop arca-server` on one node (drain): 0 failed requests;
 #             `kill -9` of another node's arca-server: failures only within 3 s of the kill, longest outage
 #   upgrade   packages of the next patch version; rolling upgrade (arcactl node drain, wait for HAProxy to mark
-#             the node down, apt-get install /debs2/*.deb, wait for readiness and the new --version) under a
-#             continuous deploy/resolve/verify client (>= 5000 requests): 0 failed
+#             the node down, apt-get install /debs2/*.deb, wait for readiness and the new --version; the license
+#             agent upgraded and restarted too) under a continuous deploy/resolve/verify client (>= 5000
+#             requests): 0 failed; the 3 licenses held by n1 n2 n3 afterwards
 #   s3-shared s3s-fs on the host; three nodes with binarystore.xml = s3-storage-v3 (plain-text keys, sealed in
 #             place at the first start) and the eventual queue in the shared data dir, arca-storage-mover
 #             enabled on each; 50 deploys through HAProxy resolve on every node and reach S3 (object files' sha256)
@@ -23,14 +30,14 @@
 #             cluster-s3-storage-v3 (redundancy 2), each node's own eventual queue, its mover enabled;
 #             /api/system/storage and the journals show the sharding chain and "redundancy":2; S3 stopped: 20
 #             deploys through HAProxy all 201, each waiting in exactly two nodes' _add dirs, resolved on every
-#             node; n2 crashes (SIGKILL of both units): n1's and n3's movers restore the second copies; S3 back:
+#             node; n2 crashes (SIGKILL of its three units): n1's and n3's movers restore the second copies; S3 back:
 #             every object in S3 (sha256), the live queues empty; n2 back: its mover drops its copies without
 #             uploading them again (already_stored=true, S3's object files unchanged); every node resolves all
 #
 # Usage: tests/e2e/run.sh [--only NAME]... [--debs DIR] [--no-build] [--keep]
 #   --only NAME   run only this scenario (repeatable)
-#   --debs DIR    use the arca_*.deb / arca-common_*.deb / arca-server_*.deb / arca-storage-mover_*.deb already in
-#                 DIR instead of building them (the upgrade scenario still builds the next version from target/release)
+#   --debs DIR    use the arca_*.deb / arca-common_*.deb / arca-server_*.deb / arca-storage-mover_*.deb /
+#                 arca-license-agent_*.deb already in DIR instead of building them (the upgrade scenario still builds the next version from target/release)
 #   --no-build    do not run cargo: package the release binaries already in target/release (ARCA_SKIP_BUILD=1
 #                 does the same)
 #   --keep        keep the work dir (containers' overlays, logs, client records): same as ARCA_KEEP_TMP=1
@@ -143,7 +150,10 @@ create_repo() {
 }
 
 # The HA cluster of docs/ha.md: three nodes n1 (primary), n2, n3 on 127.0.0.1{1,2,3}, one PostgreSQL database,
-# /mnt/shared/data as the shared data dir, HAProxy in front. Sets ADMIN_PW, LB (…/artifactory), NODES.
+# /mnt/shared/data as the shared data dir, HAProxy in front. Every node needs a license (docs/licenses.md): before
+# the primary's first start a throwaway issuer's .pub goes into every node's /etc/arca/security/license-issuers/ and
+# one key per node into n1's /etc/arca/cluster.license (license_setup); arca-license-agent is enabled and started
+# with arca-server on every node (start_node). Sets ADMIN_PW, LB (…/artifactory), NODES, LICENSE_HASHES.
 # cluster_up [--binarystore FILE] [--no-shared] [--props TEXT] [--mover-log FILTER]:
 #   --binarystore FILE  FILE becomes every node's /etc/arca/binarystore.xml before the servers' first start (as an
 #                       operator writes it: secrets in plain text), and arca-storage-mover is enabled and started on
@@ -242,6 +252,7 @@ cluster_up() {
         [[ "$key" =~ ^[0-9]+$ ]] || arca_die "the arca user has different uids on the nodes ($key): /mnt/shared/data cannot be shared"
         e2e_node_exec n1 install -d -o arca -g arca -m 0750 /mnt/shared/data
     fi
+    license_setup
     # The primary first; it creates the master key, which the others get a copy of.
     start_node n1
     key=$(e2e_node_exec n1 cat /etc/arca/security/master.key)
@@ -272,11 +283,43 @@ ha_node_props() {
     if ((CLUSTER_SHARED)); then printf 'arca.ha.data.dir=/mnt/shared/data\n'; fi
 }
 
+# A throwaway license issuer for this cluster (arcactl license issuer-new|issue, docs/licenses.md): its public key is
+# trusted on every node (root:arca 0640 in /etc/arca/security/license-issuers/), one key per node goes into the
+# primary's /etc/arca/cluster.license (root:arca 0640), which its first start puts into the empty pool. Only the
+# public key goes onto the nodes. Sets LICENSE_HASHES (the keys' license hashes, sorted, space-separated).
+LICENSE_HASHES=""
+license_setup() {
+    local dir=$E2E_WORK/licenses-${SCENARIO:-cluster} arcactl n
+    arcactl=$(e2e_arcactl)
+    rm -rf -- "$dir"
+    mkdir -p "$dir"
+    "$arcactl" license issuer-new --out "$dir/issuer.key" >"$dir/issuer-new.out" 2>&1 ||
+        arca_die "arcactl license issuer-new failed: $(cat "$dir/issuer-new.out")"
+    "$arcactl" license issue --issuer-key "$dir/issuer.key" --to "arca e2e" \
+        --valid-through "$(date -u -d '+1 year' +%F)" --count "${#NODES[@]}" >"$dir/cluster.license" 2>"$dir/issue.err" ||
+        arca_die "arcactl license issue failed: $(cat "$dir/issue.err")"
+    [[ "$(grep -c '^arca-lic-v1\.' "$dir/cluster.license")" == "${#NODES[@]}" ]] ||
+        arca_die "arcactl license issue did not print ${#NODES[@]} keys ($dir/cluster.license)"
+    # The license hash: SHA-256 (hex) of the key as given.
+    LICENSE_HASHES=$(while read -r key; do printf '%s' "$key" | sha256sum | cut -d' ' -f1; done <"$dir/cluster.license" |
+        sort | paste -sd' ')
+    for n in "${NODES[@]}"; do
+        # security/ as the server creates it (arca, 0700), so that n1's first start can write its master key there
+        e2e_node_exec "$n" install -d -o arca -g arca -m 0700 /etc/arca/security
+        e2e_node_exec "$n" install -d -o root -g arca -m 0750 /etc/arca/security/license-issuers
+        e2e_node_write "$n" /etc/arca/security/license-issuers/e2e.pub 0640 root:arca <"$dir/issuer.key.pub"
+    done
+    e2e_node_write n1 /etc/arca/cluster.license 0640 root:arca <"$dir/cluster.license"
+    arca_log "licenses: issuer $(sed -n 's/^issuer //p' "$dir/issuer-new.out" | head -1) trusted on ${NODES[*]}; ${#NODES[@]} keys in n1:/etc/arca/cluster.license"
+}
+
+# start_node NODE — arca-server and arca-license-agent enabled and started (the agent claims the node's license once the
+# server has registered it; an unlicensed cluster node is not ready), then readiness 200
 start_node() {
     local n=$1
-    e2e_node_exec "$n" systemctl enable --now arca-server >/dev/null 2>&1 || {
+    e2e_node_exec "$n" systemctl enable --now arca-server arca-license-agent >/dev/null 2>&1 || {
         e2e_arca_diag "$n"
-        arca_die "systemctl enable --now arca-server failed on $n"
+        arca_die "systemctl enable --now arca-server arca-license-agent failed on $n"
     }
     e2e_arca_wait_ready "$(node_addr "$n")" 60 || {
         e2e_arca_diag "$n"
@@ -349,6 +392,9 @@ scenario_single() {
     result install_s "$((SECONDS - t0))"
     check "arca-server is active right after the install" e2e_node_exec s1 systemctl is-active --quiet arca-server
     check "arca-server is enabled" e2e_node_exec s1 systemctl is-enabled --quiet arca-server
+    check "arca-license-agent is enabled" e2e_node_exec s1 systemctl is-enabled --quiet arca-license-agent
+    check "arca-license-agent is active (a single node needs no license: it idles)" \
+        e2e_node_exec s1 systemctl is-active --quiet arca-license-agent
     e2e_arca_wait_ready "$addr" 30 || {
         e2e_arca_diag s1
         arca_die "s1 is not ready at $url"
@@ -421,6 +467,125 @@ EOF
         check "$n answers with X-Arca-Node-Id: $n" grep -qi "^x-arca-node-id: $n"$'\r'"\?$" "$hdr"
     done
     result sha256 "${sha_in:0:12}… on 3 nodes"
+    ha_licenses "$f"
+}
+
+# --- license helpers (docs/licenses.md) ---
+
+# license_table — "hash nodeId" lines of GET /api/system/licenses through HAProxy (admin), sorted by hash; "Not in use"
+# as Not_in_use
+license_table() {
+    lcurl -f "$LB/api/system/licenses" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+rows = d if isinstance(d, list) else d.get("licenses", [])
+for x in sorted(rows, key=lambda x: x["licenseHash"]):
+    print(x["licenseHash"], str(x["nodeId"]).replace(" ", "_"))'
+}
+# licenses_are HOLDERS — the pool holds exactly the cluster.license keys, and their holders (sorted, C order) are HOLDERS
+licenses_are() {
+    local t
+    t=$(license_table) || return 1
+    [[ "$(awk '{print $1}' <<<"$t" | paste -sd' ')" == "$LICENSE_HASHES" ]] &&
+        [[ "$(awk '{print $2}' <<<"$t" | LC_ALL=C sort | paste -sd' ')" == "$1" ]]
+}
+license_of() { license_table | awk -v n="$1" '$2 == n {print $1}'; }
+license_free() { license_table | grep -qx "$1 Not_in_use"; }
+# http_code_body URL FILE — curl as admin; the body into FILE, the status on stdout
+http_code_body() { lcurl -o "$2" -w '%{http_code}' "$1" 2>/dev/null || true; }
+readiness_is() { [[ "$(http_code_body "$(node_url "$1")/api/v1/system/readiness" "$E2E_WORK/logs/readiness-$1.out")" == "$2" ]]; }
+unlicensed_readiness() { readiness_is "$1" 503 && grep -qiE 'unlicensed|no license' "$E2E_WORK/logs/readiness-$1.out"; }
+agent_status() { e2e_node_exec "$1" systemctl show -p StatusText --value arca-license-agent; }
+status_shows() { [[ "$(agent_status "$1")" == *"${2:0:8}"* ]]; }
+# journal_release NODE HASH — the agent's journal has a line about releasing (giving back) the license HASH (by its
+# first 8 hex digits, however much of it the line shows)
+journal_release() {
+    e2e_node_journal "$1" arca-license-agent | grep -iE 'releas|gave back|returned' | grep -F -- "${2:0:8}" >/dev/null
+}
+
+# The cluster's licenses (after the ha checks above; ARTIFACT was deployed as ha-local/e2e/ha/artifact.bin):
+# (a) the three keys of n1's cluster.license are in the pool and held by n1, n2, n3; (b) `systemctl stop
+# arca-license-agent` on n3 gives its license back: within 5 s it is "Not in use", n3's readiness and a direct request
+# to n3 answer 503 (no license), requests through HAProxy keep succeeding, the agent's journal shows the release;
+# (c) `systemctl start arca-license-agent`: n3 is licensed and ready again within 5 s.
+ha_licenses() {
+    local artifact=$1 sha_in n h t0 code i ok=0 loop_pid codes=$E2E_WORK/logs/ha-license-lb-codes.txt
+    local url=ha-local/e2e/ha/artifact.bin victim=n3
+    sha_in=$(sha256sum "$artifact" | cut -d' ' -f1)
+    # (a)
+    poll 10 "the pool to hold the 3 keys of cluster.license, held by n1 n2 n3" licenses_are "n1 n2 n3" || {
+        license_table >&2 || true
+        arca_die "ha: the licenses of cluster.license are not held by n1, n2 and n3 (expected hashes $LICENSE_HASHES)"
+    }
+    license_table >"$E2E_WORK/logs/ha-licenses.txt"
+    arca_log "ha: ok: /api/system/licenses: the 3 keys of cluster.license held by n1, n2, n3"
+    result licenses "3 held(n1,n2,n3)"
+    for n in "${NODES[@]}"; do
+        check "$n: arca-license-agent enabled" e2e_node_exec "$n" systemctl is-enabled --quiet arca-license-agent
+        check "$n: arca-license-agent active" e2e_node_exec "$n" systemctl is-active --quiet arca-license-agent
+        h=$(license_of "$n")
+        check "$n: the agent's STATUS= shows its license ${h:0:8}… ('$(agent_status "$n")')" status_shows "$n" "$h"
+    done
+
+    # (b) the agent of n3 stopped: its license goes back to the pool
+    h=$(license_of "$victim")
+    [[ -n "$h" ]] || arca_die "ha: $victim holds no license"
+    # a request loop through HAProxy while this happens (its 503s, if any, are counted, not failed: until HAProxy's
+    # health check takes the node out, a request routed there meets the unlicensed node)
+    : >"$codes"
+    (
+        while [[ ! -e "$codes.stop" ]]; do
+            curl -s --max-time 10 -u "admin:$ADMIN_PW" -o /dev/null -w '%{http_code}\n' "$LB/$url" >>"$codes" || echo 000 >>"$codes"
+            sleep 0.05
+        done
+    ) &
+    loop_pid=$!
+    e2e_track_pid "$loop_pid" 5
+    sleep 1
+    t0=$(e2e_now)
+    e2e_node_exec "$victim" systemctl stop arca-license-agent
+    result agent_stop_s "$(calc "$(e2e_now) - $t0")"
+    poll 5 "$victim's license ${h:0:12}… to be Not in use" license_free "$h" || {
+        license_table >&2 || true
+        arca_die "ha: $victim's license ${h:0:12}… is not 'Not in use' within 5 s of systemctl stop arca-license-agent"
+    }
+    check "the other two licenses are still held by n1 and n2" licenses_are "Not_in_use n1 n2"
+    poll 5 "$victim's readiness to answer 503 (unlicensed)" unlicensed_readiness "$victim" || {
+        cat "$E2E_WORK/logs/readiness-$victim.out" >&2 || true
+        arca_die "ha: $victim's readiness is not 503 'unlicensed/no license' within 5 s of stopping its agent"
+    }
+    result unlicensed_after_s "$(calc "$(e2e_now) - $t0")"
+    arca_log "ha: ok: $victim's readiness: 503 $(head -c 200 "$E2E_WORK/logs/readiness-$victim.out")"
+    code=$(http_code_body "$(node_url "$victim")/$url" "$E2E_WORK/logs/ha-unlicensed-get.out")
+    check "a GET on $victim directly answers 503 (got $code)" test "$code" = 503
+    check "... with 'no license available in the cluster pool'" \
+        grep -qF "no license available in the cluster pool" "$E2E_WORK/logs/ha-unlicensed-get.out"
+    arca_wait_for 10 "HAProxy to mark $victim DOWN" lb_is_down "$victim" || arca_die "ha: HAProxy did not take unlicensed $victim out"
+    for ((i = 0; i < 20; i++)); do
+        [[ "$(lcurl -f "$LB/$url" | sha256sum | cut -d' ' -f1)" == "$sha_in" ]] && ok=$((ok + 1))
+    done
+    check "20 GETs through HAProxy with $victim unlicensed: $ok answered 200 with the right sha256" test "$ok" = 20
+    journal_release "$victim" "$h" || {
+        e2e_node_journal "$victim" arca-license-agent | tail -20 >&2
+        arca_die "ha: journalctl -u arca-license-agent on $victim does not show the release of its license"
+    }
+    arca_log "ha: ok: journalctl -u arca-license-agent on $victim: $(e2e_node_journal "$victim" arca-license-agent | grep -iE 'releas|gave back|returned' | tail -1)"
+    check "$victim: the agent stopped cleanly (inactive, not failed)" \
+        test "$(e2e_node_exec "$victim" systemctl is-active arca-license-agent || true)" = inactive
+
+    # (c) started again: licensed and ready within 5 s
+    t0=$(e2e_now)
+    e2e_node_exec "$victim" systemctl start arca-license-agent
+    poll 5 "$victim's readiness to answer 200 again" readiness_is "$victim" 200 || {
+        e2e_node_journal "$victim" arca-license-agent | tail -20 >&2
+        arca_die "ha: $victim is not ready within 5 s of systemctl start arca-license-agent"
+    }
+    result relicensed_s "$(calc "$(e2e_now) - $t0")"
+    check "the 3 licenses are held by n1 n2 n3 again" licenses_are "n1 n2 n3"
+    arca_wait_for 10 "HAProxy to see $victim UP again" lb_is_up "$victim" || arca_die "ha: HAProxy does not see $victim UP again"
+    touch "$codes.stop"
+    wait "$loop_pid" 2>/dev/null || true
+    result lb_requests_during_stop "$(wc -l <"$codes") ($(sort "$codes" | uniq -c | awk '{printf "%s%s:%s", sep, $2, $1; sep=","}'))"
 }
 
 scenario_failover() {
@@ -488,7 +653,7 @@ scenario_failover() {
 }
 
 scenario_upgrade() {
-    local n v s req failed t0 addr want pid0 pid1 pkgv problems=()
+    local n v s req failed t0 addr want pid0 pid1 apid0 apid1 pkgv problems=()
     [[ -n "$NEXT_VERSION" ]] || arca_die "upgrade: no second package set (needs packaging/build-deb.sh)"
     want=$(e2e_upstream_version "$NEXT_VERSION")
     cluster_up
@@ -499,12 +664,16 @@ scenario_upgrade() {
         addr=$(node_addr "$n")
         t0=$SECONDS
         pid0=$(e2e_node_exec "$n" systemctl show -p MainPID --value arca-server)
+        apid0=$(e2e_node_exec "$n" systemctl show -p MainPID --value arca-license-agent)
         e2e_node_exec "$n" arcactl node drain --home "$E2E_HOME" >/dev/null
         arca_wait_for 15 "HAProxy to mark $n DOWN" lb_is_down "$n" || arca_die "HAProxy did not take drained $n out"
         e2e_arca_install "$n" /debs2
         # shellcheck disable=SC2016 # a dpkg-query format
         pkgv=$(e2e_node_exec "$n" dpkg-query -W -f '${Version}' arca-server)
         [[ "$pkgv" == "$NEXT_VERSION" ]] || arca_die "upgrade: $n: arca-server package is $pkgv after the install, not $NEXT_VERSION"
+        # shellcheck disable=SC2016 # a dpkg-query format
+        v=$(e2e_node_exec "$n" dpkg-query -W -f '${Version}' arca-license-agent)
+        [[ "$v" == "$NEXT_VERSION" ]] || arca_die "upgrade: $n: arca-license-agent package is $v after the install, not $NEXT_VERSION"
         e2e_arca_wait_ready "$addr" 90 || {
             e2e_arca_diag "$n"
             arca_die "upgrade: $n is not ready after the upgrade"
@@ -512,6 +681,10 @@ scenario_upgrade() {
         check "$n: arca-server active after the upgrade" e2e_node_exec "$n" systemctl is-active --quiet arca-server
         pid1=$(e2e_node_exec "$n" systemctl show -p MainPID --value arca-server)
         [[ "$pid1" != "$pid0" ]] || arca_die "upgrade: $n: arca-server was not restarted by the upgrade (MainPID $pid0)"
+        check "$n: arca-license-agent active after the upgrade" e2e_node_exec "$n" systemctl is-active --quiet arca-license-agent
+        apid1=$(e2e_node_exec "$n" systemctl show -p MainPID --value arca-license-agent)
+        [[ "$apid1" != "$apid0" ]] ||
+            arca_die "upgrade: $n: arca-license-agent was not restarted by the upgrade (MainPID $apid0)"
         v=$(e2e_node_exec "$n" arca-server --version)
         if [[ "$v" != *" $want" && "$v" != *" $want "* ]]; then
             problems+=("$n: package $pkgv installed and the server restarted, but 'arca-server --version' prints '$v' (expected $want)")
@@ -533,6 +706,7 @@ scenario_upgrade() {
     result failed "$failed"
     result max_latency_s "$(json 'd["max_latency"]' <<<"$s")"
     lcurl -f "$LB/api/system/ha/nodes" >"$E2E_WORK/logs/upgrade-nodes.json" || true
+    check "after the rolling upgrade the 3 licenses are held by n1 n2 n3" licenses_are "n1 n2 n3"
     result ha_versions "$(json '",".join(sorted(set(n["version"] for n in (d if isinstance(d, list) else d["nodes"]))))' \
         <"$E2E_WORK/logs/upgrade-nodes.json" 2>/dev/null || echo '?')"
     ((failed == 0)) || {
@@ -849,31 +1023,34 @@ mover_uploads() {
 s3_snapshot() {
     find "$E2E_S3_OBJECTS" -type f -printf '%f %i %T@\n' | awk 'length($1) == 64' | sort
 }
-units_down() { not_active "$1" arca-server && not_active "$1" arca-storage-mover; }
-# node_kill NODE — kill -9 of arca-server's and arca-storage-mover's main processes (a crash: no drain, no
-# deregistration; as failover does it, since `systemctl kill` cannot signal through the containers' cgroup v1 tree),
-# with a runtime drop-in Restart=no so that systemd does not restart them (Restart=on-failure would)
+units_down() { not_active "$1" arca-server && not_active "$1" arca-storage-mover && not_active "$1" arca-license-agent; }
+# node_kill NODE — kill -9 of arca-server's, arca-storage-mover's and arca-license-agent's main processes (a crash: no
+# drain, no deregistration, no license given back; as failover does it, since `systemctl kill` cannot signal through
+# the containers' cgroup v1 tree), with a runtime drop-in Restart=no so that systemd does not restart them
+# (Restart=on-failure would)
+CRASH_UNITS=(arca-server arca-storage-mover arca-license-agent)
 node_kill() {
     local n=$1 u pid
-    for u in arca-server arca-storage-mover; do
+    for u in "${CRASH_UNITS[@]}"; do
         printf '[Service]\nRestart=no\n' |
             e2e_node_write "$n" "/run/systemd/system/$u.service.d/e2e-crashed.conf" 0644 root:root
     done
     e2e_node_exec "$n" systemctl daemon-reload
-    for u in arca-server arca-storage-mover; do
+    for u in "${CRASH_UNITS[@]}"; do
         pid=$(e2e_node_exec "$n" systemctl show -p MainPID --value "$u")
         [[ "$pid" =~ ^[0-9]+$ && "$pid" != 0 ]] || arca_die "$SCENARIO: no MainPID for $u on $n"
         e2e_node_exec "$n" kill -9 "$pid"
     done
     poll 10 "$n's units to be dead" units_down "$n" || arca_die "$SCENARIO: $n's units survived SIGKILL"
 }
-# node_revive NODE — drop-in removed, both units started again
+# node_revive NODE — drop-ins removed, the units started again
 node_revive() {
-    local n=$1
-    e2e_node_exec "$n" rm -f /run/systemd/system/arca-server.service.d/e2e-crashed.conf \
-        /run/systemd/system/arca-storage-mover.service.d/e2e-crashed.conf
+    local n=$1 u
+    for u in "${CRASH_UNITS[@]}"; do
+        e2e_node_exec "$n" rm -f "/run/systemd/system/$u.service.d/e2e-crashed.conf"
+    done
     e2e_node_exec "$n" systemctl daemon-reload
-    e2e_node_exec "$n" systemctl reset-failed arca-server arca-storage-mover
+    e2e_node_exec "$n" systemctl reset-failed "${CRASH_UNITS[@]}"
     start_node "$n"
     start_mover "$n"
 }
@@ -947,7 +1124,7 @@ scenario_cluster_s3() {
 
     # 3. a holder crashes while S3 is still down: the live nodes' movers restore the second copies
     node_kill "$killed"
-    arca_log "$SCENARIO: $killed killed (SIGKILL of arca-server and arca-storage-mover) holding $held artifacts"
+    arca_log "$SCENARIO: $killed killed (SIGKILL of ${CRASH_UNITS[*]}) holding $held artifacts"
     before=$SECONDS
     poll 60 "the live movers to restore two copies of everything (both live queues hold all)" \
         queues_hold "$b" 2 "${live[@]}" || {
@@ -1028,6 +1205,35 @@ scenario_cluster_s3() {
 # ---------------------------------------------------------------------------------------------------------------
 # packages
 
+# copy_release_artifacts SRC DST — what an incremental rebuild of the packaged binaries needs from the release target dir
+# SRC: build/, .fingerprint/ and, of deps/, only the files of the current build's units (cargo lists them; SRC's deps/
+# also holds every earlier build's leftovers, often several GB, which a full copy would duplicate). Falls back to a
+# full copy when cargo cannot list them.
+copy_release_artifacts() {
+    local src=$1 dst=$2 bin args=() list=$E2E_WORK/logs/next-artifacts.txt
+    for bin in "${ARCA_BINARIES[@]}"; do args+=(-p "$bin"); done
+    mkdir -p "$dst/deps"
+    # (a no-op build: the binaries were just built; it prints every unit's files)
+    if (cd "$E2E_ROOT" && CARGO_TARGET_DIR=$(dirname "$src") cargo build --release --message-format=json "${args[@]}" 2>/dev/null) |
+        python3 -c '
+import json, os, sys
+for line in sys.stdin:
+    d = json.loads(line)
+    if d.get("reason") == "compiler-artifact":
+        for f in d["filenames"] + ([d["executable"]] if d.get("executable") else []):
+            if os.path.basename(os.path.dirname(f)) == "deps":
+                print(os.path.basename(f).split(".")[0])' | sort -u >"$list" && [[ -s "$list" ]]; then
+        cp -a "$src/build" "$src/.fingerprint" "$dst/"
+        # every file of a listed unit: its .rlib, .rmeta, .d, executable
+        (cd "$src/deps" && find . -maxdepth 1 -type f -printf '%f\n' |
+            awk -F. 'NR == FNR { want[$0] = 1; next } ($1 in want)' "$list" - | xargs -r cp -a -t "$dst/deps/")
+        arca_log "copied $(wc -l <"$list") units' files of $src ($(du -sh "$dst" | cut -f1)) for the incremental rebuild"
+    else
+        arca_warn "cargo could not list the release artifacts; copying all of $src"
+        cp -a "$src/." "$dst/"
+    fi
+}
+
 # build_debs OUT [VERSION] — packaging/build-deb.sh --no-build on a private copy of the release binaries, so that
 # its staging dir (<target>/packaging/deb, removed at every build) is not shared with other builds on this machine.
 build_debs() {
@@ -1039,10 +1245,7 @@ build_debs() {
         # target dir (an incremental build: only arca-runtime and what links it is recompiled).
         priv=$E2E_WORK/target-next
         build=""
-        if [[ ! -d "$priv/release" ]]; then
-            mkdir -p "$priv"
-            cp -a "$ARCA_TARGET_DIR/release" "$priv/"
-        fi
+        [[ -d "$priv/release" ]] || copy_release_artifacts "$ARCA_TARGET_DIR/release" "$priv/release"
     elif [[ ! -x "$priv/release/arca-server" ]]; then
         mkdir -p "$priv/release"
         local bin
@@ -1071,7 +1274,8 @@ prepare_packages() {
         src=$E2E_WORK/build1
         build_debs "$src"
     fi
-    ARCA_VERSION=$(e2e_debs_find "$src") || arca_die "no complete arca / arca-common / arca-server / arca-storage-mover .deb set in $src"
+    ARCA_VERSION=$(e2e_debs_find "$src") ||
+        arca_die "no complete arca / arca-common / arca-server / arca-storage-mover / arca-license-agent .deb set in $src"
     e2e_debs_copy "$src" "$E2E_DEBS" "$ARCA_VERSION"
     arca_log "packages under test: version $ARCA_VERSION ($src)"
     if [[ " ${ONLY[*]} " == *" upgrade "* ]]; then

@@ -4,16 +4,16 @@
 #   1. builds the .debs and .rpms (packaging/build-deb.sh, packaging/build-rpm.sh), plus .debs of a
 #      higher version of the same code for the upgrade test,
 #   2. lintian on every .deb: no E: and no W: line (overrides in debian/*.lintian-overrides),
-#   3. systemd-analyze verify of arca-server.service, arca-storage-mover.service and arca.target in
-#      a root made of the packages' files (clean = exit 0 and no output), sysusers.d/tmpfiles.d
-#      applied with --root,
-#   4. systemd-analyze security --offline: overall exposure of arca-server.service and
-#      arca-storage-mover.service <= 2.0 each,
+#   3. systemd-analyze verify of arca-server.service, arca-storage-mover.service,
+#      arca-license-agent.service and arca.target in a root made of the packages' files (clean =
+#      exit 0 and no output), sysusers.d/tmpfiles.d applied with --root,
+#   4. systemd-analyze security --offline: overall exposure of arca-server.service,
+#      arca-storage-mover.service and arca-license-agent.service <= 2.0 each,
 #   5. rpmlint on the .rpms (rpm/rpmlint.toml; 0 errors, 0 warnings) and an install into an empty
 #      rpm root (rpm --root --noscripts) with the expected files,
 #   6. in chroots of a Debian 12 base root fs (the e2e tests' cached one, overlay-mounted, nothing
 #      is started): dpkg install (user, directories, enabled units), arca-server run as arca on the
-#      packaged home, upgrade keeping an edited conffile without a prompt, remove (config and
+#      packaged home, arca-storage-mover and arca-license-agent check-config as arca there, upgrade keeping an edited conffile without a prompt, remove (config and
 #      data kept), purge (all gone, user kept), the cluster-node policy (ha-node.properties
 #      present: not enabled), and the .rpms installed with their scriptlets.
 # Installs the Debian packages it needs (only the missing ones). Prints PASS/FAIL/SKIP lines and
@@ -70,11 +70,16 @@ OUT2=$WORK/upgrade
 ARCH=$(dpkg --print-architecture)
 RPMARCH=$(rpm --eval '%{_arch}')
 DEBS=("$OUT/arca-common_${VERSION}_$ARCH.deb" "$OUT/arca-server_${VERSION}_$ARCH.deb"
-    "$OUT/arca-storage-mover_${VERSION}_$ARCH.deb" "$OUT/arca_${VERSION}_all.deb")
+    "$OUT/arca-storage-mover_${VERSION}_$ARCH.deb" "$OUT/arca-license-agent_${VERSION}_$ARCH.deb"
+    "$OUT/arca_${VERSION}_all.deb")
 DEBS2=("$OUT2/arca-common_${VERSION2}_$ARCH.deb" "$OUT2/arca-server_${VERSION2}_$ARCH.deb"
-    "$OUT2/arca-storage-mover_${VERSION2}_$ARCH.deb" "$OUT2/arca_${VERSION2}_all.deb")
+    "$OUT2/arca-storage-mover_${VERSION2}_$ARCH.deb" "$OUT2/arca-license-agent_${VERSION2}_$ARCH.deb"
+    "$OUT2/arca_${VERSION2}_all.deb")
 RPMS=("$OUT/arca-common-$VERSION-1.$RPMARCH.rpm" "$OUT/arca-server-$VERSION-1.$RPMARCH.rpm"
-    "$OUT/arca-storage-mover-$VERSION-1.$RPMARCH.rpm" "$OUT/arca-$VERSION-1.noarch.rpm")
+    "$OUT/arca-storage-mover-$VERSION-1.$RPMARCH.rpm" "$OUT/arca-license-agent-$VERSION-1.$RPMARCH.rpm"
+    "$OUT/arca-$VERSION-1.noarch.rpm")
+# The services the packages ship (units, enablement, security): every check covers each of them.
+SERVICES=(arca-server arca-storage-mover arca-license-agent)
 
 # ---------------------------------------------------------------------------------------------------------------
 # 1. build
@@ -118,11 +123,12 @@ mkdir -p "$R/usr/lib/systemd"
 for d in "${DEBS[@]}"; do dpkg-deb -x "$d" "$R"; done
 # The units it depends on (sysinit.target, multi-user.target, …) come from the host's systemd.
 cp -an /usr/lib/systemd/system "$R/usr/lib/systemd/"
+verify_units=()
+for svc in "${SERVICES[@]}"; do verify_units+=("/lib/systemd/system/$svc.service"); done
 if MANPATH="$R/usr/share/man" systemd-analyze verify --root="$R" \
-    /lib/systemd/system/arca-server.service /lib/systemd/system/arca-storage-mover.service \
-    /lib/systemd/system/arca.target >"$WORK/verify.txt" 2>&1 &&
+    "${verify_units[@]}" /lib/systemd/system/arca.target >"$WORK/verify.txt" 2>&1 &&
     [[ ! -s "$WORK/verify.txt" ]]; then
-    pass "systemd-analyze verify arca-server.service arca-storage-mover.service arca.target"
+    pass "systemd-analyze verify ${SERVICES[*]/%/.service} arca.target"
 else
     sed 's/^/  verify: /' "$WORK/verify.txt"
     fail "systemd-analyze verify" "see the lines above"
@@ -146,7 +152,7 @@ fi
 # ---------------------------------------------------------------------------------------------------------------
 # 4. systemd-analyze security
 
-for svc in arca-server.service arca-storage-mover.service; do
+for svc in "${SERVICES[@]/%/.service}"; do
     unit="$R/lib/systemd/system/$svc"
     systemd-analyze security --offline=true --root="$R" "$unit" >"$WORK/security.txt" 2>&1 || true
     exposure=$(sed -n "s/.*Overall exposure level for $svc: \([0-9.]*\).*/\1/p" "$WORK/security.txt")
@@ -181,20 +187,22 @@ RR=$WORK/rpmroot
 mkdir -p "$RR"
 if rpm --root="$RR" --initdb && rpm --root="$RR" --nodeps --noscripts -i "${RPMS[@]}" >"$WORK/rpm-i.txt" 2>&1; then
     missing=()
-    for f in /usr/bin/arca-server /usr/bin/arcactl /usr/bin/arca-storage-mover \
+    for f in /usr/bin/arca-server /usr/bin/arcactl /usr/bin/arca-storage-mover /usr/bin/arca-license-agent \
         /usr/lib/systemd/system/arca-server.service /usr/lib/systemd/system/arca-storage-mover.service \
+        /usr/lib/systemd/system/arca-license-agent.service \
         /usr/share/man/man8/arca-storage-mover.8.gz /usr/share/doc/arca-storage-mover/storage-mover.md \
+        /usr/share/man/man8/arca-license-agent.8.gz /usr/share/doc/arca-license-agent/licenses.md \
         /usr/lib/systemd/system/arca.target /usr/lib/sysusers.d/arca.conf /usr/lib/tmpfiles.d/arca.conf \
         /etc/arca/binarystore.xml /etc/arca/system.properties /usr/share/man/man8/arca-server.8.gz \
         /usr/share/man/man8/arcactl.8.gz /usr/share/doc/arca-common/examples/haproxy.cfg; do
         [[ -e "$RR$f" ]] || missing+=("$f")
     done
-    for u in arca-server.service arca-storage-mover.service; do
+    for u in "${SERVICES[@]/%/.service}"; do
         cmp -s "$RR/usr/lib/systemd/system/$u" "$ROOT/units/$u" || missing+=("$u differs from units/")
     done
     nq=$(rpm --root="$RR" -qa | grep -c '^arca' || true)
-    if ((${#missing[@]} == 0 && nq == 4)); then
-        pass "rpm --root install: 4 packages, files in place"
+    if ((${#missing[@]} == 0 && nq == ${#RPMS[@]})); then
+        pass "rpm --root install: $nq packages, files in place"
     else
         fail "rpm --root install" "missing: ${missing[*]}; packages: $nq"
     fi
@@ -262,7 +270,7 @@ fi
 if [[ -n "$BASE" ]]; then
     # --- deb: install, run, upgrade, remove, purge ---------------------------------------------------------
     new_chroot deb
-    if in_chroot sh -c 'dpkg -i /tmp/d1/arca-common_*.deb /tmp/d1/arca-server_*.deb /tmp/d1/arca-storage-mover_*.deb /tmp/d1/arca_*.deb' \
+    if in_chroot sh -c 'dpkg -i /tmp/d1/arca-common_*.deb /tmp/d1/arca-server_*.deb /tmp/d1/arca-storage-mover_*.deb /tmp/d1/arca-license-agent_*.deb /tmp/d1/arca_*.deb' \
         </dev/null >"$WORK/dpkg-i.txt" 2>&1; then
         pass "dpkg -i $VERSION in a chroot (no systemd running)"
     else
@@ -280,7 +288,8 @@ if [[ -n "$BASE" ]]; then
         test ! -e /etc/arca/db.properties
         test -L /etc/systemd/system/multi-user.target.wants/arca.target
         test -L /etc/systemd/system/arca.target.wants/arca-server.service
-        test -L /etc/systemd/system/arca.target.wants/arca-storage-mover.service'
+        test -L /etc/systemd/system/arca.target.wants/arca-storage-mover.service
+        test -L /etc/systemd/system/arca.target.wants/arca-license-agent.service'
 
     mount -t proc proc "$M/proc"
     MOUNTS+=("$M/proc")
@@ -311,9 +320,17 @@ if [[ -n "$BASE" ]]; then
         sed 's/^/  /' "$WORK/mover-check.txt"
         fail "arca-storage-mover check-config in the chroot" "failed"
     fi
+    if chroot --userspec=arca:arca "$M" env -i PATH=/usr/bin:/bin ARCA_HOME=/var/lib/arca \
+        /usr/bin/arca-license-agent check-config >"$WORK/agent-check.txt" 2>&1 &&
+        grep -qi "no license" "$WORK/agent-check.txt"; then
+        pass "arca-license-agent check-config as arca on the packaged home (single node: no license needed)"
+    else
+        sed 's/^/  /' "$WORK/agent-check.txt"
+        fail "arca-license-agent check-config in the chroot" "failed, or does not say that a single node needs no license"
+    fi
 
     in_chroot sh -c 'echo "arca.gc.interval.secs=7200" >>/etc/arca/system.properties' || true
-    if in_chroot sh -c 'dpkg -i /tmp/d2/arca-common_*.deb /tmp/d2/arca-server_*.deb /tmp/d2/arca-storage-mover_*.deb /tmp/d2/arca_*.deb' \
+    if in_chroot sh -c 'dpkg -i /tmp/d2/arca-common_*.deb /tmp/d2/arca-server_*.deb /tmp/d2/arca-storage-mover_*.deb /tmp/d2/arca-license-agent_*.deb /tmp/d2/arca_*.deb' \
         </dev/null >"$WORK/dpkg-up.txt" 2>&1; then
         pass "upgrade $VERSION -> $VERSION2 (dpkg -i, stdin closed: no prompt)"
     else
@@ -325,15 +342,18 @@ if [[ -n "$BASE" ]]; then
         tail -n 1 /etc/arca/system.properties | grep -qx "arca.gc.interval.secs=7200"
         test "$(stat -c "%a %U %G" /etc/arca)" = "770 root arca"
         test -s /etc/arca/security/master.key
+        dpkg-query -W -f="\${Version}" arca-license-agent | grep -qx "'"$VERSION2"'"
         test -L /etc/systemd/system/arca.target.wants/arca-server.service
-        test -L /etc/systemd/system/arca.target.wants/arca-storage-mover.service'
+        test -L /etc/systemd/system/arca.target.wants/arca-storage-mover.service
+        test -L /etc/systemd/system/arca.target.wants/arca-license-agent.service'
 
-    in_chroot dpkg -r arca arca-server arca-storage-mover arca-common >"$WORK/dpkg-r.txt" 2>&1 || fail "dpkg -r" "$(tail -n 3 "$WORK/dpkg-r.txt")"
+    in_chroot dpkg -r arca arca-server arca-storage-mover arca-license-agent arca-common >"$WORK/dpkg-r.txt" 2>&1 || fail "dpkg -r" "$(tail -n 3 "$WORK/dpkg-r.txt")"
     check "remove keeps configuration and data" '
         test ! -e /usr/bin/arca-server && test ! -e /usr/bin/arca-storage-mover
+        test ! -e /usr/bin/arca-license-agent
         test -s /etc/arca/system.properties && test -s /etc/arca/db.properties
         test -s /etc/arca/security/master.key && test -s /var/lib/arca/data/arca.db'
-    in_chroot dpkg -P arca-server arca-storage-mover arca-common >"$WORK/dpkg-p.txt" 2>&1 || fail "dpkg -P" "$(tail -n 3 "$WORK/dpkg-p.txt")"
+    in_chroot dpkg -P arca-server arca-storage-mover arca-license-agent arca-common >"$WORK/dpkg-p.txt" 2>&1 || fail "dpkg -P" "$(tail -n 3 "$WORK/dpkg-p.txt")"
     check "purge removes /etc/arca, /var/lib/arca and the unit links; keeps the user" '
         test ! -e /etc/arca && test ! -e /var/lib/arca && test ! -e /run/arca
         ! ls /etc/systemd/system/*.wants/ | grep -q arca
@@ -341,12 +361,13 @@ if [[ -n "$BASE" ]]; then
 
     # --- deb: a cluster node (ha-node.properties placed before the installation) ----------------------------
     in_chroot sh -c 'mkdir -p /etc/arca && cp /dev/null /etc/arca/ha-node.properties' || true
-    in_chroot sh -c 'dpkg -i /tmp/d1/arca-common_*.deb /tmp/d1/arca-server_*.deb /tmp/d1/arca-storage-mover_*.deb /tmp/d1/arca_*.deb' \
+    in_chroot sh -c 'dpkg -i /tmp/d1/arca-common_*.deb /tmp/d1/arca-server_*.deb /tmp/d1/arca-storage-mover_*.deb /tmp/d1/arca-license-agent_*.deb /tmp/d1/arca_*.deb' \
         </dev/null >"$WORK/dpkg-ha.txt" 2>&1 || fail "dpkg -i (cluster node)" "$(tail -n 3 "$WORK/dpkg-ha.txt")"
-    check "cluster node: arca-server and arca-storage-mover installed but not enabled" '
-        test -x /usr/bin/arca-server && test -x /usr/bin/arca-storage-mover
+    check "cluster node: arca-server, arca-storage-mover and arca-license-agent installed but not enabled" '
+        test -x /usr/bin/arca-server && test -x /usr/bin/arca-storage-mover && test -x /usr/bin/arca-license-agent
         test ! -e /etc/systemd/system/arca.target.wants/arca-server.service
         test ! -e /etc/systemd/system/arca.target.wants/arca-storage-mover.service
+        test ! -e /etc/systemd/system/arca.target.wants/arca-license-agent.service
         test -L /etc/systemd/system/multi-user.target.wants/arca.target'
     umount_all
 
@@ -366,8 +387,9 @@ if [[ -n "$BASE" ]]; then
         test "$(readlink /var/lib/arca/etc)" = /etc/arca
         test -L /etc/systemd/system/multi-user.target.wants/arca.target
         test -L /etc/systemd/system/arca.target.wants/arca-server.service
-        test -L /etc/systemd/system/arca.target.wants/arca-storage-mover.service'
-    rpm --root="$M" --nodeps -e arca arca-server arca-storage-mover arca-common >"$WORK/rpm-e.txt" 2>&1 || fail "rpm -e" "$(tail -n 3 "$WORK/rpm-e.txt")"
+        test -L /etc/systemd/system/arca.target.wants/arca-storage-mover.service
+        test -L /etc/systemd/system/arca.target.wants/arca-license-agent.service'
+    rpm --root="$M" --nodeps -e arca arca-server arca-storage-mover arca-license-agent arca-common >"$WORK/rpm-e.txt" 2>&1 || fail "rpm -e" "$(tail -n 3 "$WORK/rpm-e.txt")"
     check "rpm -e: units disabled, data directory kept" '
         test ! -e /usr/bin/arca-server
         ! ls /etc/systemd/system/*.wants/ | grep -q arca
