@@ -5,6 +5,7 @@
 //! {"op":"license","license":{"hash":"…","licensedTo":"ACME","type":"Enterprise",
 //!                            "validThrough":"2027-05-15"}}           -> {"ok":true}
 //! {"op":"license","license":null}                                   -> {"ok":true}
+//! {"op":"releasing","seconds":3}                                    -> {"ok":true}
 //! {"op":"config","changed":["binarystore.xml"],"restart":false}     -> {"ok":true}
 //! {"op":"status"}  -> {"ok":true,"nodeId":"n1","licenseRequired":true,"license":{…}|null,
 //!                      "restartRequiredFor":["binarystore.xml"]}
@@ -32,6 +33,9 @@ pub const REPORT_TIMEOUT: Duration = Duration::from_secs(2);
 pub enum ServerRequest {
     /// The license agent's report: the license this node holds now, or none.
     License { license: Option<HeldLicense> },
+    /// The license agent stops and returns the license after `seconds`: readiness answers 503
+    /// from now on so the load balancer takes the node out first (requests are still served).
+    Releasing { seconds: u64 },
     /// The config sync changed these files (read at start) on this node; `restart`: the
     /// operator enabled automatic restarts (`arca.config.sync.restart`).
     Config { changed: Vec<String>, restart: bool },
@@ -121,6 +125,10 @@ mod tests {
                 changed: vec!["binarystore.xml".into()],
                 restart: false
             }
+        );
+        assert_eq!(
+            parse_request(r#"{"op":"releasing","seconds":3}"#).unwrap(),
+            ServerRequest::Releasing { seconds: 3 }
         );
         assert_eq!(
             parse_request(r#"{"op":"status"}"#).unwrap(),

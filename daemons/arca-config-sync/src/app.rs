@@ -26,6 +26,7 @@ use arca_db::{Clock, Db, SystemClock, configs};
 use arca_runtime::{Control, Heartbeat, Notifier};
 use tokio::sync::mpsc;
 
+use crate::restart::{RollingRestart, Step};
 use crate::sync::{Action, SyncError, Syncer};
 
 /// File events are collected this long before a pass (editors write in several steps).
@@ -41,6 +42,7 @@ struct Settings {
     identity: Identity,
     poll: Duration,
     restart: bool,
+    stale_ms: i64,
 }
 
 /// Validate every config file under `home`; a one-line summary of what the sync will do.
@@ -55,7 +57,7 @@ pub fn check_config(home: &Home) -> anyhow::Result<String> {
             SHARED_FILES.map(|f| f.name).join(", "),
             s.poll.as_secs(),
             if s.restart {
-                "restarts arca-server after changes it reads at start"
+                "restarts arca-server (one node at a time) after changes it reads at start"
             } else {
                 "reports \"restart required\" after changes arca-server reads at start"
             }
@@ -72,6 +74,7 @@ fn load_settings(home: &Home) -> anyhow::Result<Option<Settings>> {
         identity: Identity::new(home, Some(&ha)),
         poll: Duration::from_secs(sys.config_sync_poll_secs()?),
         restart: sys.config_sync_restart()?,
+        stale_ms: i64::try_from(sys.ha_stale_secs()?.saturating_mul(1000)).unwrap_or(i64::MAX),
     }))
 }
 
@@ -156,6 +159,7 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
 
     let socket = home.server_socket();
     let mut role: Option<Role> = None;
+    let mut rolling = RollingRestart::default();
     let mut failing: Option<Duration> = None;
     let mut next_pass = tokio::time::Instant::now();
     loop {
@@ -193,7 +197,10 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
                     );
                     role = Some(now_role);
                 }
-                report(&node_id, &actions, &socket, settings.restart).await;
+                let changed = report(&node_id, &actions, &socket).await;
+                if settings.restart {
+                    rolling.add(changed);
+                }
                 notifier.status(&match now_role {
                     Role::Owner => format!("config owner: publishing {}", etc.display()),
                     Role::Member => {
@@ -201,6 +208,19 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
                     }
                 });
                 next_pass = tokio::time::Instant::now() + settings.poll;
+                if rolling.is_pending() {
+                    restart_step(
+                        &mut rolling,
+                        &db,
+                        &node_id,
+                        &*clock,
+                        &socket,
+                        settings.stale_ms,
+                    )
+                    .await;
+                    // check again soon: the restart is under way or another node's is
+                    next_pass = next_pass.min(tokio::time::Instant::now() + Duration::from_secs(1));
+                }
             }
             Err(e) => {
                 let backoff = failing.map_or(Duration::from_secs(1), |b| (b * 2).min(MAX_BACKOFF));
@@ -256,8 +276,9 @@ async fn pass(
     Ok((role, actions))
 }
 
-/// Journal lines for `actions`, and the server told about files it reads at start only.
-async fn report(node_id: &str, actions: &[Action], socket: &Path, restart: bool) {
+/// Journal lines for `actions`; the server is told about files it reads at start only
+/// (restart required). Returns those files.
+async fn report(node_id: &str, actions: &[Action], socket: &Path) -> Vec<String> {
     for action in actions {
         match action {
             Action::Stored { name, version } => tracing::info!(
@@ -294,20 +315,49 @@ async fn report(node_id: &str, actions: &[Action], socket: &Path, restart: bool)
         .map(str::to_string)
         .collect();
     if changed.is_empty() {
-        return;
+        return changed;
     }
     let request = ServerRequest::Config {
         changed: changed.clone(),
-        restart,
+        restart: false,
     };
-    match server_socket::send(socket, &request).await {
-        Ok(()) => {}
-        Err(e) => tracing::info!(
+    if let Err(e) = server_socket::send(socket, &request).await {
+        tracing::info!(
             arca_node_id = %node_id,
             "{} changed; arca-server is not reachable on its socket ({e}): it reads the new \
              copy at its next start",
             changed.join(", ")
+        );
+    }
+    changed
+}
+
+/// One step of the automatic rolling restart, logged.
+async fn restart_step(
+    rolling: &mut RollingRestart,
+    db: &Db,
+    node_id: &str,
+    clock: &dyn Clock,
+    socket: &Path,
+    stale_ms: i64,
+) {
+    match rolling.step(db, node_id, clock, socket, stale_ms).await {
+        Ok(Step::Requested(files)) => tracing::warn!(
+            arca_node_id = %node_id,
+            "asked arca-server to restart to apply {} (arca.config.sync.restart=true; one node \
+             at a time)",
+            files.join(", ")
         ),
+        Ok(Step::Done) => tracing::info!(
+            arca_node_id = %node_id,
+            "arca-server restarted with the new configuration; the next node may restart"
+        ),
+        Ok(Step::ServerDown) => tracing::info!(
+            arca_node_id = %node_id,
+            "arca-server is not running: it reads the new configuration when it starts"
+        ),
+        Ok(Step::Waiting | Step::Idle) => {}
+        Err(e) => tracing::warn!(arca_node_id = %node_id, "automatic restart: {e}; retrying"),
     }
 }
 

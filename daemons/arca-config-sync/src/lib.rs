@@ -11,7 +11,9 @@
 //! - [`cli`]: arguments (`--home`, `check-config`).
 //! - [`app`]: start-up, the role (owner or member), the watcher, the listener, the loop.
 //! - [`sync`]: one pass: publish (owner) or mirror (member).
+//! - [`restart`]: automatic restarts one node at a time (`arca.config.sync.restart=true`).
 
 pub mod app;
 pub mod cli;
+pub mod restart;
 pub mod sync;

@@ -13,7 +13,7 @@ use anyhow::Context;
 use arca_cluster::Identity;
 use arca_cluster::bootstrap::connect_sidecar;
 use arca_cluster::node_license::{HeldLicense, UNLICENSED_MESSAGE};
-use arca_cluster::server_socket;
+use arca_cluster::server_socket::{self, ServerRequest};
 use arca_config::{HaNodeProperties, Home, SystemProperties};
 use arca_db::SystemClock;
 use arca_runtime::{Control, Heartbeat, Notifier};
@@ -29,6 +29,9 @@ struct Settings {
     interval: Duration,
     stale: Duration,
     swap_window_days: u32,
+    /// `arca.shutdown.drain.delay.secs`: at stop, how long readiness answers 503 before the
+    /// license goes back (the load balancer takes the node out first).
+    drain_delay: Duration,
 }
 
 /// Validate every config file under `home`. Returns a one-line summary of what the agent
@@ -58,6 +61,7 @@ fn load_settings(home: &Home) -> anyhow::Result<Option<Settings>> {
         interval: Duration::from_secs(sys.license_agent_interval_secs()?),
         stale: Duration::from_secs(sys.ha_stale_secs()?),
         swap_window_days: sys.license_swap_window_days()?,
+        drain_delay: Duration::from_secs(sys.drain_delay_secs()?),
     }))
 }
 
@@ -153,6 +157,27 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
         }
     }
 
+    let delay = settings.drain_delay;
+    if !delay.is_zero() && last.as_ref().and_then(Standing::license).is_some() {
+        // Readiness 503 first, so the load balancer stops sending requests before the node
+        // turns unlicensed (503 on every request).
+        notifier.stopping(&format!(
+            "readiness answers 503; returning the license in {} s",
+            delay.as_secs()
+        ));
+        let notice = ServerRequest::Releasing {
+            seconds: delay.as_secs(),
+        };
+        if server_socket::send(&socket, &notice).await.is_ok() {
+            tracing::info!(arca_node_id = %node_id, "stopping: readiness answers 503, returning the license in {} s", delay.as_secs());
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                msg = control.recv() => if msg == Some(Control::Shutdown) {
+                    tracing::warn!("second termination signal; returning the license now");
+                },
+            }
+        }
+    }
     notifier.stopping("returning the license to the pool");
     match agent.release().await {
         Ok(Some(hash)) => tracing::info!(

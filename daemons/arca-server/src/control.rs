@@ -29,6 +29,10 @@ fn answer(app: &App, line: &str) -> String {
             app.license.set(license, "arca-license-agent", &app.node_id);
             local_socket::ok_line::<()>(None)
         }
+        Ok(ServerRequest::Releasing { seconds }) => {
+            app.license.releasing(seconds, &app.node_id);
+            local_socket::ok_line::<()>(None)
+        }
         Ok(ServerRequest::Config { changed, restart }) => {
             app.config_changed(&changed, restart);
             local_socket::ok_line::<()>(None)

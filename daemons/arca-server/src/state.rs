@@ -135,6 +135,8 @@ impl AuthCache {
 pub struct LicenseGate {
     required: bool,
     held: Mutex<Option<HeldLicense>>,
+    /// The agent is stopping and returns the license soon: readiness answers 503 meanwhile.
+    releasing: AtomicBool,
     /// When the agent last reported (`None`: never since this server started).
     last_agent_report: Mutex<Option<std::time::Instant>>,
 }
@@ -144,6 +146,7 @@ impl LicenseGate {
         LicenseGate {
             required,
             held: Mutex::new(None),
+            releasing: AtomicBool::new(false),
             last_agent_report: Mutex::new(None),
         }
     }
@@ -163,6 +166,24 @@ impl LicenseGate {
         !self.required || self.held.lock().is_ok_and(|h| h.is_some())
     }
 
+    /// The agent returns the license in `seconds`: readiness answers 503 from now on (the
+    /// node still serves) so the load balancer takes the node out before it turns unlicensed.
+    pub fn releasing(&self, seconds: u64, node_id: &str) {
+        if self.required && self.allows_serving() {
+            self.releasing.store(true, Ordering::SeqCst);
+            tracing::info!(
+                arca_node_id = %node_id,
+                "arca-license-agent returns this node's license in {seconds} s: readiness \
+                 answers 503 meanwhile"
+            );
+        }
+    }
+
+    /// Is the license about to be returned (readiness 503)?
+    pub fn is_releasing(&self) -> bool {
+        self.releasing.load(Ordering::SeqCst)
+    }
+
     /// Record the license the node holds now (`source`: who said so, for the journal); a
     /// change is logged.
     pub fn set(&self, license: Option<HeldLicense>, source: &str, node_id: &str) {
@@ -173,6 +194,10 @@ impl LicenseGate {
         }
         if !self.required {
             return;
+        }
+        if source == "arca-license-agent" {
+            // a report from a (re)started agent, or the release itself, ends the notice
+            self.releasing.store(false, Ordering::SeqCst);
         }
         let Ok(mut held) = self.held.lock() else {
             return;

@@ -98,6 +98,11 @@ pub async fn readiness(req: &Request) -> ApiResult<Response> {
             arca_cluster::node_license::UNLICENSED_MESSAGE
         ));
     }
+    if reason.is_none() && req.app.license.is_releasing() {
+        reason = Some(
+            "arca-license-agent is stopping: this node returns its license shortly".to_string(),
+        );
+    }
     Ok(match reason {
         None => json_response(StatusCode::OK, &serde_json::json!({ "code": "OK" })),
         Some(reason) => json_response(

@@ -226,3 +226,68 @@ fn shared_config_files_follow_the_owner_and_survive_its_loss() {
         StatusCode::OK
     );
 }
+
+#[test]
+fn automatic_restarts_go_one_node_at_a_time() {
+    let mut cluster = Cluster::with_system("arca.config.sync.restart=true\n");
+    let mut nodes = cluster.start_three();
+    for n in &mut nodes {
+        n.start_config_sync();
+    }
+    converged(&nodes, 0, "binarystore.xml", Duration::from_secs(10));
+    let xml = std::fs::read_to_string(etc(&nodes[0], "binarystore.xml")).unwrap();
+    std::fs::write(
+        etc(&nodes[0], "binarystore.xml"),
+        format!("{xml}<!-- restart me -->\n"),
+    )
+    .unwrap();
+    // Each server drains and exits with 75 (systemd would start it again); the test starts
+    // it again by hand. Only one node is down at a time.
+    let mut restarted = Vec::new();
+    for _ in 0..3 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let i = loop {
+            if let Some(i) = (0..3).find(|&i| {
+                !restarted.contains(&i)
+                    && nodes[i]
+                        .log()
+                        .contains("restarting to apply it (arca.config.sync.restart=true)")
+            }) {
+                break i;
+            }
+            assert!(Instant::now() < deadline, "no node restarted");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let status = super::ha::wait_exit(&mut nodes[i]);
+        assert_eq!(status.code(), Some(75), "{}", nodes[i].log());
+        // the others are still up
+        for j in (0..3).filter(|&j| j != i && !restarted.contains(&j)) {
+            assert_eq!(nodes[j].get("/api/system/ping").status(), StatusCode::OK);
+            assert!(
+                !nodes[j]
+                    .log()
+                    .contains("restarting to apply it (arca.config.sync.restart=true)"),
+                "node {j} restarts at the same time as node {i}"
+            );
+        }
+        let (ip, port, home) = (nodes[i].ip.clone(), nodes[i].port, nodes[i].home.clone());
+        let mut again = Server::spawn(&home, &ip, port, "/artifactory");
+        again.wait_ready();
+        again.password = nodes[i].password.clone();
+        // keep the sidecars of the old handle
+        again.agent = nodes[i].agent.take();
+        again.sync = nodes[i].sync.take();
+        nodes[i] = again;
+        restarted.push(i);
+    }
+    // Nothing waits for a restart any more.
+    within(
+        Duration::from_secs(10),
+        "restartRequired empty everywhere",
+        || {
+            ["node-a", "node-b", "node-c"]
+                .iter()
+                .all(|id| restart_required(&nodes[0], id).is_empty())
+        },
+    );
+}

@@ -35,6 +35,8 @@ pub(super) struct Cluster {
     /// the pool (etc/cluster.license).
     pub(super) issuer: arca_license::Issuer,
     pool_keys: usize,
+    /// Appended to every node's system.properties.
+    extra_system: String,
 }
 
 /// Licenses in the pool of a test cluster: enough for every node a test starts.
@@ -43,6 +45,14 @@ const POOL_KEYS: usize = 6;
 impl Cluster {
     pub(super) fn new() -> Cluster {
         Cluster::with_pool(POOL_KEYS)
+    }
+
+    /// A cluster whose nodes' system.properties also have `extra` (lines).
+    pub(super) fn with_system(extra: &str) -> Cluster {
+        Cluster {
+            extra_system: extra.to_string(),
+            ..Cluster::with_pool(POOL_KEYS)
+        }
     }
 
     /// A cluster whose primary's first start puts `pool_keys` licenses into the pool.
@@ -57,6 +67,7 @@ impl Cluster {
             password: String::new(),
             issuer: arca_license::Issuer::generate(),
             pool_keys,
+            extra_system: String::new(),
         }
     }
 
@@ -89,7 +100,8 @@ impl Cluster {
                  arca.ha.node.stale.secs={STALE_SECS}\n\
                  arca.gc.interval.secs=1\n\
                  arca.license.agent.interval.secs=1\n\
-                 arca.url.base=http://lb.example:8080/artifactory\n"
+                 arca.url.base=http://lb.example:8080/artifactory\n{}",
+                self.extra_system
             ),
         )
         .unwrap();
@@ -175,7 +187,7 @@ impl Cluster {
     }
 }
 
-fn wait_exit(s: &mut Server) -> std::process::ExitStatus {
+pub(super) fn wait_exit(s: &mut Server) -> std::process::ExitStatus {
     let child = s.child.as_mut().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {

@@ -237,3 +237,35 @@ fn ten_nodes_starting_their_agents_at_once_never_share_one_of_five_licenses() {
         }
     }
 }
+
+#[test]
+fn a_stopping_agent_takes_the_node_out_of_rotation_before_returning_the_license() {
+    // arca.shutdown.drain.delay.secs: readiness 503 first, the license goes back after it.
+    let mut cluster = Cluster::with_system("arca.shutdown.drain.delay.secs=2\n");
+    let mut a = cluster.start(&NodeSpec::new("node-a", "127.0.0.11", true), None);
+    let license = held_by(&a, "node-a").unwrap();
+    let stopped = Instant::now();
+    a.agent.as_ref().unwrap().signal_term();
+    within(Duration::from_secs(1), "readiness 503 at once", || {
+        a.readiness().0 == StatusCode::SERVICE_UNAVAILABLE
+    });
+    let (_, message) = a.readiness();
+    assert!(message.contains("returns its license shortly"), "{message}");
+    // Still licensed and serving meanwhile.
+    assert_eq!(a.get("/api/repositories").status(), StatusCode::OK);
+    assert_eq!(holder_of(&a, &license), "node-a");
+    a.agent.as_mut().unwrap().wait_success();
+    let took = stopped.elapsed();
+    assert!(
+        took >= Duration::from_secs(2),
+        "returned after the delay: {took:?}"
+    );
+    assert_eq!(holder_of(&a, &license), "Not in use");
+    assert_eq!(
+        a.get("/api/repositories").status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    // A new agent: licensed and ready again (the notice is over).
+    a.start_license_agent();
+    a.wait_licensed(5);
+}

@@ -153,6 +153,24 @@ impl Sidecar {
             let _ = child.wait();
         }
     }
+
+    /// SIGTERM without waiting.
+    fn signal_term(&self) {
+        if let Some(child) = &self.child {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
+
+    /// Wait for the exit; it must be 0.
+    fn wait_success(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let status = child.wait().unwrap();
+            assert!(status.success(), "{status}; log: {}", self.log());
+        }
+    }
 }
 
 impl Drop for Sidecar {
