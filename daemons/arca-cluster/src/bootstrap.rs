@@ -353,7 +353,7 @@ pub fn check_storage_config(
     Err(ClusterError::Refused(format!(
         "etc/binarystore.xml configures another storage chain than the rest of the cluster \
          (active: {}; digest in the database {}, this node's {}): every node must run the same \
-         chain — copy binarystore.xml from the primary",
+         chain — copy binarystore.xml from the primary (arca-config-sync does, when it runs)",
         if others.is_empty() {
             "none".to_string()
         } else {
