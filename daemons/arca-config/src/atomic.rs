@@ -18,6 +18,27 @@ static NEXT_TEMP: AtomicU32 = AtomicU32::new(0);
 /// the directory. `path` must not be a symlink (resolve it first). Errors name `path`.
 pub(crate) fn replace_file(path: &Path, contents: &[u8]) -> Result<(), ConfigError> {
     let meta = fs::metadata(path).map_err(|e| ConfigError::io(path, "read file metadata", &e))?;
+    write_via_temp(path, contents, |file| {
+        // Owner first: a chown by a non-root user may clear set-id bits the chmod restores.
+        match std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid())) {
+            Ok(()) => {}
+            // Only root may give a file away; then the file belongs to whoever rewrote it.
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
+            Err(e) => return Err(("set the owner of", e)),
+        }
+        file.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))
+            .map_err(|e| ("set the mode of", e))
+    })
+}
+
+/// Write `contents` to a temp file next to `path`, let `finish` set its owner and mode, fsync,
+/// rename it over `path`, fsync the directory. On error the temp file is removed and `path`
+/// is untouched. Errors name `path`.
+fn write_via_temp(
+    path: &Path,
+    contents: &[u8],
+    finish: impl FnOnce(&File) -> Result<(), (&'static str, io::Error)>,
+) -> Result<(), ConfigError> {
     let name = path
         .file_name()
         .ok_or_else(|| ConfigError::new(path, "not a file name"))?;
@@ -27,18 +48,9 @@ pub(crate) fn replace_file(path: &Path, contents: &[u8]) -> Result<(), ConfigErr
     };
     let (tmp, mut file) = create_temp(dir, &name.to_string_lossy())
         .map_err(|e| ConfigError::io(path, "create a temporary file next to it", &e))?;
-
     let written = (|| -> Result<(), (&'static str, io::Error)> {
         file.write_all(contents).map_err(|e| ("write", e))?;
-        // Owner first: a chown by a non-root user may clear set-id bits the chmod restores.
-        match std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid())) {
-            Ok(()) => {}
-            // Only root may give a file away; then the file belongs to whoever rewrote it.
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
-            Err(e) => return Err(("set the owner of", e)),
-        }
-        file.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))
-            .map_err(|e| ("set the mode of", e))?;
+        finish(&file)?;
         file.sync_all().map_err(|e| ("sync", e))?;
         fs::rename(&tmp, path).map_err(|e| ("rename into place", e))
     })();
@@ -67,32 +79,10 @@ pub fn write_file_atomically(
     if fs::symlink_metadata(path).is_ok() {
         return replace_file(path, contents);
     }
-    let name = path
-        .file_name()
-        .ok_or_else(|| ConfigError::new(path, "not a file name"))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let (tmp, mut file) = create_temp(dir, &name.to_string_lossy())
-        .map_err(|e| ConfigError::io(path, "create a temporary file next to it", &e))?;
-    let written = (|| -> Result<(), (&'static str, io::Error)> {
-        file.write_all(contents).map_err(|e| ("write", e))?;
+    write_via_temp(path, contents, |file| {
         file.set_permissions(fs::Permissions::from_mode(new_mode & 0o7777))
-            .map_err(|e| ("set the mode of", e))?;
-        file.sync_all().map_err(|e| ("sync", e))?;
-        fs::rename(&tmp, path).map_err(|e| ("rename into place", e))
-    })();
-    if let Err((action, e)) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(ConfigError::new(
-            path,
-            format!("cannot {action} {}: {e}", tmp.display()),
-        ));
-    }
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| ConfigError::io(path, "sync its directory", &e))
+            .map_err(|e| ("set the mode of", e))
+    })
 }
 
 /// A new file `.<name>.<pid>.<n>.tmp` in `dir`, readable by its owner only until the caller sets

@@ -8,7 +8,7 @@ use arca_db::configs;
 use reqwest::StatusCode;
 
 use super::ha::Cluster;
-use super::{Server, sha256_hex};
+use super::{Server, sha256_hex, within};
 
 /// SHA-256 of the file, `None` when it does not exist.
 fn sha(path: &Path) -> Option<String> {
@@ -17,18 +17,6 @@ fn sha(path: &Path) -> Option<String> {
 
 fn etc(s: &Server, name: &str) -> PathBuf {
     s.home.join("etc").join(name)
-}
-
-/// Poll `cond` every 20 ms for up to `limit`; returns how long it took.
-fn within(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if cond() {
-            return started.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("not within {limit:?}: {what}");
 }
 
 /// Until every node has the same bytes of `name` as `nodes[owner]`; returns how long it took.

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::ha::{Cluster, NodeSpec};
-use super::{Server, error_message, pool};
+use super::{Server, error_message, pool, within};
 
 const STALE: Duration = Duration::from_secs(4);
 const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -34,18 +34,6 @@ fn holder_of(s: &Server, hash: &str) -> String {
         .find(|l| l["licenseHash"] == hash)
         .map(|l| l["nodeId"].as_str().unwrap().to_string())
         .unwrap_or_else(|| panic!("license {hash} is not in the pool"))
-}
-
-/// Poll `cond` every 50 ms for up to `limit`; returns how long it took, panics with `what`.
-fn within(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if cond() {
-            return started.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("not within {limit:?}: {what}");
 }
 
 #[test]
