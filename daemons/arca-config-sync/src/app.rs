@@ -368,6 +368,17 @@ fn watch(etc: &Path, wake: mpsc::Sender<Wake>) -> anyhow::Result<notify::Recomme
     let names: Vec<&'static str> = SHARED_FILES.iter().map(|f| f.name).collect();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let relevant = match &event {
+            // Content or presence only: opens and reads (our own passes open the files) and
+            // metadata changes (a touch) change no bytes.
+            Ok(e)
+                if matches!(
+                    e.kind,
+                    notify::EventKind::Access(_)
+                        | notify::EventKind::Modify(notify::event::ModifyKind::Metadata(_))
+                ) =>
+            {
+                false
+            }
             Ok(e) => e.paths.iter().any(|p| {
                 p.file_name()
                     .and_then(|n| n.to_str())

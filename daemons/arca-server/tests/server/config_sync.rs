@@ -29,13 +29,7 @@ fn converged(nodes: &[Server], owner: usize, name: &str, limit: Duration) -> Dur
 
 /// `arcactl config status --home h`: exit code and stdout.
 fn config_status(h: &Path) -> (i32, String) {
-    let bin = Path::new(env!("CARGO_BIN_EXE_arca-server")).with_file_name("arcactl");
-    assert!(
-        bin.exists(),
-        "{} is not built: run `cargo test --workspace`",
-        bin.display()
-    );
-    let out = std::process::Command::new(bin)
+    let out = std::process::Command::new(super::sibling_binary("arcactl"))
         .args(["config", "status", "--home"])
         .arg(h)
         .output()

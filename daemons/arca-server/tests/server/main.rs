@@ -75,6 +75,33 @@ fn terminate(mut child: Child, log: impl Fn() -> String) {
     );
 }
 
+/// The workspace binary `name` (another package's), next to `arca-server` in the same target
+/// directory and profile, built (or brought up to date) once per test run: `cargo test` builds
+/// only the binaries of the package under test.
+fn sibling_binary(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let server = Path::new(env!("CARGO_BIN_EXE_arca-server"));
+    let binary = server.with_file_name(name);
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if !built.iter().any(|b| b == name) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "-p", name, "--bin", name]);
+        let profile_dir = server.parent().unwrap();
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        if let Some(target) = profile_dir.parent() {
+            cmd.arg("--target-dir").arg(target);
+        }
+        let status = cmd.status().unwrap();
+        assert!(status.success(), "cargo build -p {name}: {status}");
+        built.push(name.to_string());
+    }
+    assert!(binary.exists(), "{} not built", binary.display());
+    binary
+}
+
 /// A daemon that runs beside a test server on the same home: `arca-storage-mover` or
 /// `arca-license-agent` (built next to `arca-server` by `cargo test --workspace`). Killed
 /// when dropped.
@@ -107,12 +134,7 @@ impl Sidecar {
     }
 
     fn start(h: &Path, binary: &str, short: &str, filter: &str) -> Sidecar {
-        let bin = Path::new(env!("CARGO_BIN_EXE_arca-server")).with_file_name(binary);
-        assert!(
-            bin.exists(),
-            "{} is not built: run `cargo test --workspace` (or build -p {binary})",
-            bin.display()
-        );
+        let bin = sibling_binary(binary);
         let log = h.with_extension(format!("{short}.log"));
         // appended: a restarted sidecar keeps the earlier runs' log
         let out = std::fs::OpenOptions::new()
