@@ -13,7 +13,7 @@
 //!
 //! `arca-license-agent` sends `license` after every round and at stop; `arca-config-sync`
 //! sends `config` after it changed files of this node that are read at start (the server
-//! then says in its journal, `/api/system/ha/self` and `STATUS=` that a restart is needed,
+//! then says in its journal and `/api/system/ha/self` that a restart is needed,
 //! or restarts itself when `restart` is true).
 
 use std::path::Path;

@@ -330,7 +330,7 @@ impl AppState {
     }
 
     /// `arca-config-sync` changed `files` of this node, which the server reads at start only:
-    /// remember (journal, `/api/system/ha/self`, `STATUS=`), and restart when `restart`.
+    /// remember (journal, `/api/system/ha/self`), and restart when `restart`.
     pub fn config_changed(&self, files: &[String], restart: bool) {
         if files.is_empty() {
             return;
