@@ -3,22 +3,32 @@
 # systemd as PID 1 (systemd-nspawn), HAProxy on the host in front of three HA nodes, PostgreSQL on the host.
 #
 # Scenarios (all by default, in this order):
-#   single    fresh container, apt-get install of the five local .debs; the server is active after install
-#             (and arca-license-agent, idle: a single node needs no license)
+#   single    fresh container, apt-get install of the six local .debs; the server is active after install
+#             (and arca-license-agent and arca-config-sync, idle: a single node needs no license and shares nothing)
 #             (single node, SQLite), deploy + resolve with curl, sha256 equal, `HA Node ID` in the journal
 #   ha        three nodes configured as docs/ha.md says (db.properties, ha-node.properties, master key copy,
 #             arca.url.base = the HAProxy URL; a throwaway license issuer trusted on every node and 3 keys in n1's
-#             cluster.license, arca-license-agent on every node); /api/system/ha/nodes: three RUNNING, one PRIMARY;
+#             cluster.license, arca-license-agent and arca-config-sync on every node); /api/system/ha/nodes: three
+#             RUNNING, one PRIMARY;
 #             the banner in every journal; deploy through HAProxy, resolve from every node directly, same sha256;
 #             /api/system/licenses: the 3 keys held by n1 n2 n3; `systemctl stop arca-license-agent` on n3: its
 #             license "Not in use" within 5 s, n3's readiness and a direct GET 503 "no license available in the
 #             cluster pool", GETs through HAProxy all 200, the release in the agent's journal; started again:
 #             licensed and ready within 5 s
+#   config-sync three nodes, arca-config-sync on each (docs/config-sync.md): an XML comment appended to n1's
+#             binarystore.xml has the same sha256 on n2 and n3 within 5 s; n2's copy given other content with an mtime
+#             in the future while its sync is stopped is replaced by n1's when the sync starts; a local edit on n3
+#             is put back; invalid XML on n1 is not propagated (members keep the last good copy, "NOT PROPAGATED"
+#             in n1's journal, `arcactl config status` on n2 exits 1 with REJECTED); every sync in the members'
+#             journals; owner and mode of the rewritten files as packaged / as before; `arcactl config status` exits
+#             0 in sync; /api/system/ha/nodes: "restartRequired":["binarystore.xml"], empty for n3 after
+#             `systemctl restart arca-server` there; n1's server and sync stopped: a member owns the config ("this
+#             node owns the cluster's config") and its edit of system.properties reaches the other member
 #   failover  client loop through HAProxy; `systemctl stop arca-server` on one node (drain): 0 failed requests;
 #             `kill -9` of another node's arca-server: failures only within 3 s of the kill, longest outage
 #   upgrade   packages of the next patch version; rolling upgrade (arcactl node drain, wait for HAProxy to mark
 #             the node down, apt-get install /debs2/*.deb, wait for readiness and the new --version; the license
-#             agent upgraded and restarted too) under a continuous deploy/resolve/verify client (>= 5000
+#             agent upgraded and restarted too, the config sync active) under a continuous deploy/resolve/verify client (>= 5000
 #             requests): 0 failed; the 3 licenses held by n1 n2 n3 afterwards
 #   s3-shared s3s-fs on the host; three nodes with binarystore.xml = s3-storage-v3 (plain-text keys, sealed in
 #             place at the first start) and the eventual queue in the shared data dir, arca-storage-mover
@@ -30,14 +40,14 @@
 #             cluster-s3-storage-v3 (redundancy 2), each node's own eventual queue, its mover enabled;
 #             /api/system/storage and the journals show the sharding chain and "redundancy":2; S3 stopped: 20
 #             deploys through HAProxy all 201, each waiting in exactly two nodes' _add dirs, resolved on every
-#             node; n2 crashes (SIGKILL of its three units): n1's and n3's movers restore the second copies; S3 back:
+#             node; n2 crashes (SIGKILL of its four units): n1's and n3's movers restore the second copies; S3 back:
 #             every object in S3 (sha256), the live queues empty; n2 back: its mover drops its copies without
 #             uploading them again (already_stored=true, S3's object files unchanged); every node resolves all
 #
 # Usage: tests/e2e/run.sh [--only NAME]... [--debs DIR] [--no-build] [--keep]
 #   --only NAME   run only this scenario (repeatable)
 #   --debs DIR    use the arca_*.deb / arca-common_*.deb / arca-server_*.deb / arca-storage-mover_*.deb /
-#                 arca-license-agent_*.deb already in DIR instead of building them (the upgrade scenario still builds the next version from target/release)
+#                 arca-license-agent_*.deb / arca-config-sync_*.deb already in DIR instead of building them (the upgrade scenario still builds the next version from target/release)
 #   --no-build    do not run cargo: package the release binaries already in target/release (ARCA_SKIP_BUILD=1
 #                 does the same)
 #   --keep        keep the work dir (containers' overlays, logs, client records): same as ARCA_KEEP_TMP=1
@@ -45,7 +55,7 @@
 # (and --version <patch+1> for the upgrade) on a private copy of the binaries (CARGO_TARGET_DIR in the work dir).
 # Env: E2E_DEV=1 installs target/release binaries + units/ instead of .debs (harness development only; the
 #      upgrade scenario needs packages), E2E_SCENARIO_TIMEOUT (s, default 420), E2E_TOTAL_TIMEOUT (s, default
-#      900: scenarios are cut short or skipped to stay within it), E2E_NODE_PORT (default 8081),
+#      1500: scenarios are cut short or skipped to stay within it), E2E_NODE_PORT (default 8081),
 #      E2E_VERSION_CHECK=warn (upgrade: only warn when the upgraded `arca-server --version` still prints the old
 #      version, i.e. when build-deb.sh --version --no-build repackaged binaries built as another version),
 #      ARCA_TEST_S3S_FS (s3s-fs for s3-shared and cluster-s3; default: tests/lib/s3.sh, which builds it once
@@ -59,13 +69,13 @@ export ARCA_TEST_NAME=e2e
 # shellcheck source=lib.sh
 . "$E2E_DIR_/lib.sh"
 
-ALL_SCENARIOS=(single ha failover upgrade s3-shared cluster-s3)
+ALL_SCENARIOS=(single ha config-sync failover upgrade s3-shared cluster-s3)
 ONLY=()
 DEBS_SRC=""
 NO_BUILD=0
 E2E_SCENARIO_TIMEOUT=${E2E_SCENARIO_TIMEOUT:-420}
 E2E_VERSION_CHECK=${E2E_VERSION_CHECK:-strict}
-E2E_TOTAL_TIMEOUT=${E2E_TOTAL_TIMEOUT:-900}
+E2E_TOTAL_TIMEOUT=${E2E_TOTAL_TIMEOUT:-1500}
 NODE_PORT=${E2E_NODE_PORT:-8081}
 
 while (($#)); do
@@ -152,8 +162,8 @@ create_repo() {
 # The HA cluster of docs/ha.md: three nodes n1 (primary), n2, n3 on 127.0.0.1{1,2,3}, one PostgreSQL database,
 # /mnt/shared/data as the shared data dir, HAProxy in front. Every node needs a license (docs/licenses.md): before
 # the primary's first start a throwaway issuer's .pub goes into every node's /etc/arca/security/license-issuers/ and
-# one key per node into n1's /etc/arca/cluster.license (license_setup); arca-license-agent is enabled and started
-# with arca-server on every node (start_node). Sets ADMIN_PW, LB (…/artifactory), NODES, LICENSE_HASHES.
+# one key per node into n1's /etc/arca/cluster.license (license_setup); arca-license-agent and arca-config-sync are
+# enabled and started with arca-server on every node (start_node). Sets ADMIN_PW, LB (…/artifactory), NODES, LICENSE_HASHES.
 # cluster_up [--binarystore FILE] [--no-shared] [--props TEXT] [--mover-log FILTER]:
 #   --binarystore FILE  FILE becomes every node's /etc/arca/binarystore.xml before the servers' first start (as an
 #                       operator writes it: secrets in plain text), and arca-storage-mover is enabled and started on
@@ -231,6 +241,8 @@ cluster_up() {
         check "$n: arca-server not started by the install (ha-node.properties present)" not_active "$n"
         check "$n: arca-storage-mover not started by the install (ha-node.properties present)" \
             not_active "$n" arca-storage-mover
+        check "$n: arca-config-sync not started by the install (ha-node.properties present)" \
+            not_active "$n" arca-config-sync
         if [[ -n "$binarystore" ]]; then
             # Over the packaged conffile, group-readable by the services (the server seals the secrets in place).
             e2e_node_write "$n" /etc/arca/binarystore.xml 0640 root:arca <"$binarystore"
@@ -313,13 +325,14 @@ license_setup() {
     arca_log "licenses: issuer $(sed -n 's/^issuer //p' "$dir/issuer-new.out" | head -1) trusted on ${NODES[*]}; ${#NODES[@]} keys in n1:/etc/arca/cluster.license"
 }
 
-# start_node NODE — arca-server and arca-license-agent enabled and started (the agent claims the node's license once the
-# server has registered it; an unlicensed cluster node is not ready), then readiness 200
+# start_node NODE — arca-server, arca-license-agent and arca-config-sync enabled and started (the agent claims the
+# node's license once the server has registered it; an unlicensed cluster node is not ready; the config sync mirrors
+# the cluster's shared config files, docs/config-sync.md), then readiness 200
 start_node() {
     local n=$1
-    e2e_node_exec "$n" systemctl enable --now arca-server arca-license-agent >/dev/null 2>&1 || {
+    e2e_node_exec "$n" systemctl enable --now arca-server arca-license-agent arca-config-sync >/dev/null 2>&1 || {
         e2e_arca_diag "$n"
-        arca_die "systemctl enable --now arca-server arca-license-agent failed on $n"
+        arca_die "systemctl enable --now arca-server arca-license-agent arca-config-sync failed on $n"
     }
     e2e_arca_wait_ready "$(node_addr "$n")" 60 || {
         e2e_arca_diag "$n"
@@ -395,6 +408,9 @@ scenario_single() {
     check "arca-license-agent is enabled" e2e_node_exec s1 systemctl is-enabled --quiet arca-license-agent
     check "arca-license-agent is active (a single node needs no license: it idles)" \
         e2e_node_exec s1 systemctl is-active --quiet arca-license-agent
+    check "arca-config-sync is enabled" e2e_node_exec s1 systemctl is-enabled --quiet arca-config-sync
+    check "arca-config-sync is active (a single node shares nothing: it idles)" \
+        e2e_node_exec s1 systemctl is-active --quiet arca-config-sync
     e2e_arca_wait_ready "$addr" 30 || {
         e2e_arca_diag s1
         arca_die "s1 is not ready at $url"
@@ -588,6 +604,163 @@ ha_licenses() {
     result lb_requests_during_stop "$(wc -l <"$codes") ($(sort "$codes" | uniq -c | awk '{printf "%s%s:%s", sep, $2, $1; sep=","}'))"
 }
 
+# --- config-sync helpers (docs/config-sync.md) ---
+
+CS_ETC=/etc/arca
+# node_sha NODE FILE — sha256 of NODE's /etc/arca/FILE
+node_sha() { e2e_node_exec "$1" sha256sum "$CS_ETC/$2" | cut -d' ' -f1; }
+# shas_are FILE SHA NODE… — FILE has SHA on every NODE
+shas_are() {
+    local f=$1 want=$2 n
+    shift 2
+    for n in "$@"; do [[ "$(node_sha "$n" "$f" 2>/dev/null)" == "$want" ]] || return 1; done
+}
+# node_stat NODE FILE — "mode owner group" as ls shows them (-rw-r--r-- root root)
+node_stat() { e2e_node_exec "$1" stat -c '%A %U %G' "$CS_ETC/$2"; }
+sync_journal_has() { unit_journal_has "$1" arca-config-sync "$2"; }
+# config_status NODE — arcactl config status on NODE (as root, the packaged home); output in the logs, its exit status
+config_status() {
+    e2e_node_exec "$1" arcactl config status --home "$E2E_HOME" >"$E2E_WORK/logs/config-status-$1.out" 2>&1
+}
+config_status_ok() { config_status "$1"; }
+config_status_rejected() {
+    ! config_status "$1" && grep -q REJECTED "$E2E_WORK/logs/config-status-$1.out"
+}
+# restart_required NODE — the restartRequired list of NODE in GET /api/system/ha/nodes (comma-separated)
+restart_required() {
+    lcurl -f "$LB/api/system/ha/nodes" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+nodes = d if isinstance(d, list) else d.get("nodes", d)
+print(",".join(next(n for n in nodes if n["id"] == sys.argv[1])["restartRequired"]))' "$1"
+}
+restart_required_is() { [[ "$(restart_required "$1")" == "$2" ]]; }
+# cs_wait LIMIT DESC CMD… — CMD within LIMIT seconds (0.1 s period); the time it took in CS_ELAPSED; dies otherwise
+CS_ELAPSED=""
+cs_wait() {
+    local limit=$1 desc=$2 t0
+    shift 2
+    t0=$(e2e_now)
+    arca_wait_for "$limit" "$desc" "$@" || arca_die "$SCENARIO: FAILED: $desc (not within $limit s)"
+    CS_ELAPSED=$(calc "$(e2e_now) - $t0")
+    arca_log "$SCENARIO: ok: $desc (${CS_ELAPSED} s)"
+}
+
+# The shared config files of a cluster (docs/config-sync.md), arca-config-sync on every node (start_node):
+# binarystore.xml keeps the packaged owner and mode (root:root 0644), system.properties is root:arca 0640 (cluster_up).
+scenario_config_sync() {
+    local n sha good bad pkg_mode sp_mode owner other t0 xml=binarystore.xml sp=system.properties
+    cluster_up
+    for n in "${NODES[@]}"; do
+        check "$n: arca-config-sync active" e2e_node_exec "$n" systemctl is-active --quiet arca-config-sync
+    done
+    check "n1's arca-config-sync owns the config (journal)" sync_journal_has n1 "this node owns the cluster's config"
+    # The packaged owner and mode of binarystore.xml (the conffile in arca-common), as ls shows them.
+    pkg_mode=$(dpkg-deb -c "$(find "$E2E_DEBS" -maxdepth 1 -name 'arca-common_*_amd64.deb' | head -n 1)" |
+        awk '$6 == "./etc/arca/binarystore.xml" {sub("/", " ", $2); print $1, $2}')
+    [[ -n "$pkg_mode" ]] || arca_die "$SCENARIO: no etc/arca/binarystore.xml in the arca-common package"
+    sp_mode=$(node_stat n2 "$sp")
+    result packaged_mode "'$pkg_mode'"
+    cs_wait 20 "arcactl config status on n2 exits 0 (the cluster starts in sync)" config_status_ok n2
+
+    # 1. an XML comment appended on the primary reaches both members within 5 s, byte for byte
+    t0=$(e2e_now)
+    e2e_node_exec n1 sh -c "printf '<!-- e2e config-sync: edited on the primary -->\n' >>$CS_ETC/$xml"
+    sha=$(node_sha n1 "$xml")
+    cs_wait 5 "n1's edited $xml (sha256 ${sha:0:12}) on n2 and n3" shas_are "$xml" "$sha" n2 n3
+    result propagate_s "$(calc "$(e2e_now) - $t0")"
+    good=$sha
+    e2e_node_exec n1 cat "$CS_ETC/$xml" >"$E2E_WORK/logs/config-sync-good.xml"
+
+    # 2. a member's copy with other content and an mtime in the future, written while its sync is stopped, is
+    #    replaced by the cluster's copy when the sync starts (timestamps are ignored)
+    e2e_node_exec n2 systemctl stop arca-config-sync
+    e2e_node_exec n2 sh -c "printf '<!-- e2e: local change on n2 -->\n' >>$CS_ETC/$xml &&
+        touch -d @\$((\$(date +%s) + 3600)) $CS_ETC/$xml"
+    check "n2's $xml differs from n1's" test "$(node_sha n2 "$xml")" != "$good"
+    check "n2's $xml is dated in the future (mtime > now + 30 min)" \
+        test "$(e2e_node_exec n2 find "$CS_ETC/$xml" -newermt '+30 min')" = "$CS_ETC/$xml"
+    result n2_mtime "$(e2e_node_exec n2 date -r "$CS_ETC/$xml" +%FT%TZ -u)"
+    e2e_node_exec n2 systemctl start arca-config-sync
+    cs_wait 10 "n2's future-dated $xml replaced by n1's when arca-config-sync starts" shas_are "$xml" "$good" n2
+    result future_mtime_replaced_s "$CS_ELAPSED"
+    check "n2 kept the replaced copy as $xml.previous" \
+        e2e_node_exec n2 grep -qF "local change on n2" "$CS_ETC/$xml.previous"
+
+    # 3. a local edit on a member while its sync runs is put back
+    e2e_node_exec n3 sh -c "printf '<!-- e2e: local edit on n3 -->\n' >>$CS_ETC/$xml"
+    cs_wait 5 "n3's local edit of $xml put back" shas_are "$xml" "$good" n3
+    result local_edit_reverted_s "$CS_ELAPSED"
+
+    # 4. invalid XML on the primary is not propagated; the members keep the last good copy
+    e2e_node_exec n1 sh -c "printf '<config version=\"2\">\n  <chain template=\"file-system\">\n' >$CS_ETC/$xml"
+    bad=$(node_sha n1 "$xml")
+    cs_wait 10 "journalctl -u arca-config-sync on n1 shows NOT PROPAGATED" \
+        sync_journal_has n1 "NOT PROPAGATED: $xml is invalid"
+    result rejected "'$(e2e_node_journal n1 arca-config-sync | grep -F "NOT PROPAGATED" | tail -n 1 | cut -c1-120)'"
+    cs_wait 10 "arcactl config status on n2 exits 1 and shows REJECTED" config_status_rejected n2
+    sleep 2
+    check "the members keep the last good $xml (not the invalid ${bad:0:12})" shas_are "$xml" "$good" n2 n3
+    # back to the good copy on the primary
+    e2e_node_exec n1 sh -c "cat >$CS_ETC/$xml" <"$E2E_WORK/logs/config-sync-good.xml"
+    check "n1's $xml is the good copy again" shas_are "$xml" "$good" n1
+    cs_wait 15 "arcactl config status on n2 exits 0 again (all in sync, nothing refused)" config_status_ok n2
+
+    # 5. the members' journals show each sync; owner and mode as packaged
+    for n in n2 n3; do
+        check "$n: journalctl -u arca-config-sync shows 'synced $xml from the cluster'" \
+            sync_journal_has "$n" "synced $xml from the cluster"
+        check "$n: $xml owner and mode as packaged ($pkg_mode)" test "$(node_stat "$n" "$xml")" = "$pkg_mode"
+    done
+    result n2_syncs "$(e2e_node_journal n2 arca-config-sync | grep -cF "synced $xml from the cluster")"
+
+    # 6. restart required: every node's binarystore.xml changed after its server started
+    for n in "${NODES[@]}"; do
+        cs_wait 10 "/api/system/ha/nodes: $n restartRequired [\"$xml\"]" restart_required_is "$n" "$xml"
+    done
+    check "arcactl config status on n2 shows RESTART REQUIRED" grep -q "RESTART REQUIRED" "$E2E_WORK/logs/config-status-n2.out"
+    e2e_node_exec n3 systemctl restart arca-server
+    e2e_arca_wait_ready "$(node_addr n3)" 60 || {
+        e2e_arca_diag n3
+        arca_die "$SCENARIO: n3 is not ready after systemctl restart arca-server"
+    }
+    cs_wait 10 "/api/system/ha/nodes: n3 restartRequired [] after systemctl restart arca-server" restart_required_is n3 ""
+    check "n2 still restartRequired [\"$xml\"]" restart_required_is n2 "$xml"
+
+    # 7. the primary's server and sync stopped: a member takes the cluster duties and with them the config
+    t0=$(e2e_now)
+    e2e_node_exec n1 systemctl stop arca-server arca-config-sync
+    owner=""
+    poll 60 "a member to own the cluster's config" cs_find_owner || {
+        for n in n2 n3; do e2e_node_journal "$n" arca-config-sync | tail -n 5 >&2; done
+        arca_die "$SCENARIO: FAILED: no member logged \"this node owns the cluster's config\" within 60 s of n1's stop"
+    }
+    owner=$(cs_find_owner)
+    other=n2
+    [[ "$owner" == n2 ]] && other=n3
+    result takeover_s "$(calc "$(e2e_now) - $t0")"
+    arca_log "$SCENARIO: ok: $owner owns the cluster's config after n1 stopped"
+    e2e_node_exec "$owner" sh -c "printf '# e2e config-sync: edited on %s, the config owner\n' $owner >>$CS_ETC/$sp"
+    sha=$(node_sha "$owner" "$sp")
+    cs_wait 10 "$owner's edit of $sp on $other" shas_are "$sp" "$sha" "$other"
+    result owner_edit_s "$CS_ELAPSED"
+    check "$other: journalctl -u arca-config-sync shows 'synced $sp from the cluster'" \
+        sync_journal_has "$other" "synced $sp from the cluster"
+    check "$owner: journal shows 'published $sp'" sync_journal_has "$owner" "published $sp"
+    check "$other: $sp owner and mode kept ($sp_mode)" test "$(node_stat "$other" "$sp")" = "$sp_mode"
+}
+# cs_find_owner — the member (n2 or n3) whose arca-config-sync logged that it owns the cluster's config
+cs_find_owner() {
+    local n
+    for n in n2 n3; do
+        if sync_journal_has "$n" "this node owns the cluster's config"; then
+            printf '%s\n' "$n"
+            return 0
+        fi
+    done
+    return 1
+}
+
 scenario_failover() {
     local t_stop0 t_stop1 t_kill pid s failed gap req n
     cluster_up
@@ -685,6 +858,10 @@ scenario_upgrade() {
         apid1=$(e2e_node_exec "$n" systemctl show -p MainPID --value arca-license-agent)
         [[ "$apid1" != "$apid0" ]] ||
             arca_die "upgrade: $n: arca-license-agent was not restarted by the upgrade (MainPID $apid0)"
+        # shellcheck disable=SC2016 # a dpkg-query format
+        v=$(e2e_node_exec "$n" dpkg-query -W -f '${Version}' arca-config-sync)
+        [[ "$v" == "$NEXT_VERSION" ]] || arca_die "upgrade: $n: arca-config-sync package is $v after the install, not $NEXT_VERSION"
+        check "$n: arca-config-sync active after the upgrade" e2e_node_exec "$n" systemctl is-active --quiet arca-config-sync
         v=$(e2e_node_exec "$n" arca-server --version)
         if [[ "$v" != *" $want" && "$v" != *" $want "* ]]; then
             problems+=("$n: package $pkgv installed and the server restarted, but 'arca-server --version' prints '$v' (expected $want)")
@@ -1023,12 +1200,15 @@ mover_uploads() {
 s3_snapshot() {
     find "$E2E_S3_OBJECTS" -type f -printf '%f %i %T@\n' | awk 'length($1) == 64' | sort
 }
-units_down() { not_active "$1" arca-server && not_active "$1" arca-storage-mover && not_active "$1" arca-license-agent; }
-# node_kill NODE — kill -9 of arca-server's, arca-storage-mover's and arca-license-agent's main processes (a crash: no
-# drain, no deregistration, no license given back; as failover does it, since `systemctl kill` cannot signal through
-# the containers' cgroup v1 tree), with a runtime drop-in Restart=no so that systemd does not restart them
-# (Restart=on-failure would)
-CRASH_UNITS=(arca-server arca-storage-mover arca-license-agent)
+units_down() {
+    not_active "$1" arca-server && not_active "$1" arca-storage-mover && not_active "$1" arca-license-agent &&
+        not_active "$1" arca-config-sync
+}
+# node_kill NODE — kill -9 of arca-server's, arca-storage-mover's, arca-license-agent's and arca-config-sync's main
+# processes (a crash: no drain, no deregistration, no license given back; as failover does it, since `systemctl kill`
+# cannot signal through the containers' cgroup v1 tree), with a runtime drop-in Restart=no so that systemd does not
+# restart them (Restart=on-failure would)
+CRASH_UNITS=(arca-server arca-storage-mover arca-license-agent arca-config-sync)
 node_kill() {
     local n=$1 u pid
     for u in "${CRASH_UNITS[@]}"; do
@@ -1275,7 +1455,7 @@ prepare_packages() {
         build_debs "$src"
     fi
     ARCA_VERSION=$(e2e_debs_find "$src") ||
-        arca_die "no complete arca / arca-common / arca-server / arca-storage-mover / arca-license-agent .deb set in $src"
+        arca_die "no complete arca / arca-common / arca-server / arca-storage-mover / arca-license-agent / arca-config-sync .deb set in $src"
     e2e_debs_copy "$src" "$E2E_DEBS" "$ARCA_VERSION"
     arca_log "packages under test: version $ARCA_VERSION ($src)"
     if [[ " ${ONLY[*]} " == *" upgrade "* ]]; then

@@ -5,15 +5,17 @@
 #      higher version of the same code for the upgrade test,
 #   2. lintian on every .deb: no E: and no W: line (overrides in debian/*.lintian-overrides),
 #   3. systemd-analyze verify of arca-server.service, arca-storage-mover.service,
-#      arca-license-agent.service and arca.target in a root made of the packages' files (clean =
-#      exit 0 and no output), sysusers.d/tmpfiles.d applied with --root,
+#      arca-license-agent.service, arca-config-sync.service and arca.target in a root made of the
+#      packages' files (clean = exit 0 and no output), sysusers.d/tmpfiles.d applied with --root,
 #   4. systemd-analyze security --offline: overall exposure of arca-server.service,
-#      arca-storage-mover.service and arca-license-agent.service <= 2.0 each,
+#      arca-storage-mover.service, arca-license-agent.service and arca-config-sync.service <= 2.0
+#      each,
 #   5. rpmlint on the .rpms (rpm/rpmlint.toml; 0 errors, 0 warnings) and an install into an empty
 #      rpm root (rpm --root --noscripts) with the expected files,
 #   6. in chroots of a Debian 12 base root fs (the e2e tests' cached one, overlay-mounted, nothing
 #      is started): dpkg install (user, directories, enabled units), arca-server run as arca on the
-#      packaged home, arca-storage-mover and arca-license-agent check-config as arca there, upgrade keeping an edited conffile without a prompt, remove (config and
+#      packaged home, arca-storage-mover, arca-license-agent and arca-config-sync check-config as
+#      arca there, upgrade keeping an edited conffile without a prompt, remove (config and
 #      data kept), purge (all gone, user kept), the cluster-node policy (ha-node.properties
 #      present: not enabled), and the .rpms installed with their scriptlets.
 # Installs the Debian packages it needs (only the missing ones). Prints PASS/FAIL/SKIP lines and
@@ -71,15 +73,15 @@ ARCH=$(dpkg --print-architecture)
 RPMARCH=$(rpm --eval '%{_arch}')
 DEBS=("$OUT/arca-common_${VERSION}_$ARCH.deb" "$OUT/arca-server_${VERSION}_$ARCH.deb"
     "$OUT/arca-storage-mover_${VERSION}_$ARCH.deb" "$OUT/arca-license-agent_${VERSION}_$ARCH.deb"
-    "$OUT/arca_${VERSION}_all.deb")
+    "$OUT/arca-config-sync_${VERSION}_$ARCH.deb" "$OUT/arca_${VERSION}_all.deb")
 DEBS2=("$OUT2/arca-common_${VERSION2}_$ARCH.deb" "$OUT2/arca-server_${VERSION2}_$ARCH.deb"
     "$OUT2/arca-storage-mover_${VERSION2}_$ARCH.deb" "$OUT2/arca-license-agent_${VERSION2}_$ARCH.deb"
-    "$OUT2/arca_${VERSION2}_all.deb")
+    "$OUT2/arca-config-sync_${VERSION2}_$ARCH.deb" "$OUT2/arca_${VERSION2}_all.deb")
 RPMS=("$OUT/arca-common-$VERSION-1.$RPMARCH.rpm" "$OUT/arca-server-$VERSION-1.$RPMARCH.rpm"
     "$OUT/arca-storage-mover-$VERSION-1.$RPMARCH.rpm" "$OUT/arca-license-agent-$VERSION-1.$RPMARCH.rpm"
-    "$OUT/arca-$VERSION-1.noarch.rpm")
+    "$OUT/arca-config-sync-$VERSION-1.$RPMARCH.rpm" "$OUT/arca-$VERSION-1.noarch.rpm")
 # The services the packages ship (units, enablement, security): every check covers each of them.
-SERVICES=(arca-server arca-storage-mover arca-license-agent)
+SERVICES=(arca-server arca-storage-mover arca-license-agent arca-config-sync)
 
 # ---------------------------------------------------------------------------------------------------------------
 # 1. build
@@ -188,10 +190,12 @@ mkdir -p "$RR"
 if rpm --root="$RR" --initdb && rpm --root="$RR" --nodeps --noscripts -i "${RPMS[@]}" >"$WORK/rpm-i.txt" 2>&1; then
     missing=()
     for f in /usr/bin/arca-server /usr/bin/arcactl /usr/bin/arca-storage-mover /usr/bin/arca-license-agent \
+        /usr/bin/arca-config-sync \
         /usr/lib/systemd/system/arca-server.service /usr/lib/systemd/system/arca-storage-mover.service \
-        /usr/lib/systemd/system/arca-license-agent.service \
+        /usr/lib/systemd/system/arca-license-agent.service /usr/lib/systemd/system/arca-config-sync.service \
         /usr/share/man/man8/arca-storage-mover.8.gz /usr/share/doc/arca-storage-mover/storage-mover.md \
         /usr/share/man/man8/arca-license-agent.8.gz /usr/share/doc/arca-license-agent/licenses.md \
+        /usr/share/man/man8/arca-config-sync.8.gz /usr/share/doc/arca-config-sync/config-sync.md \
         /usr/lib/systemd/system/arca.target /usr/lib/sysusers.d/arca.conf /usr/lib/tmpfiles.d/arca.conf \
         /etc/arca/binarystore.xml /etc/arca/system.properties /usr/share/man/man8/arca-server.8.gz \
         /usr/share/man/man8/arcactl.8.gz /usr/share/doc/arca-common/examples/haproxy.cfg; do
@@ -270,7 +274,7 @@ fi
 if [[ -n "$BASE" ]]; then
     # --- deb: install, run, upgrade, remove, purge ---------------------------------------------------------
     new_chroot deb
-    if in_chroot sh -c 'dpkg -i /tmp/d1/arca-common_*.deb /tmp/d1/arca-server_*.deb /tmp/d1/arca-storage-mover_*.deb /tmp/d1/arca-license-agent_*.deb /tmp/d1/arca_*.deb' \
+    if in_chroot sh -c 'dpkg -i /tmp/d1/arca-common_*.deb /tmp/d1/arca-server_*.deb /tmp/d1/arca-storage-mover_*.deb /tmp/d1/arca-license-agent_*.deb /tmp/d1/arca-config-sync_*.deb /tmp/d1/arca_*.deb' \
         </dev/null >"$WORK/dpkg-i.txt" 2>&1; then
         pass "dpkg -i $VERSION in a chroot (no systemd running)"
     else
@@ -289,7 +293,8 @@ if [[ -n "$BASE" ]]; then
         test -L /etc/systemd/system/multi-user.target.wants/arca.target
         test -L /etc/systemd/system/arca.target.wants/arca-server.service
         test -L /etc/systemd/system/arca.target.wants/arca-storage-mover.service
-        test -L /etc/systemd/system/arca.target.wants/arca-license-agent.service'
+        test -L /etc/systemd/system/arca.target.wants/arca-license-agent.service
+        test -L /etc/systemd/system/arca.target.wants/arca-config-sync.service'
 
     mount -t proc proc "$M/proc"
     MOUNTS+=("$M/proc")
@@ -328,9 +333,17 @@ if [[ -n "$BASE" ]]; then
         sed 's/^/  /' "$WORK/agent-check.txt"
         fail "arca-license-agent check-config in the chroot" "failed, or does not say that a single node needs no license"
     fi
+    if chroot --userspec=arca:arca "$M" env -i PATH=/usr/bin:/bin ARCA_HOME=/var/lib/arca \
+        /usr/bin/arca-config-sync check-config >"$WORK/sync-check.txt" 2>&1 &&
+        grep -q "nothing to share" "$WORK/sync-check.txt"; then
+        pass "arca-config-sync check-config as arca on the packaged home (single node: nothing to share)"
+    else
+        sed 's/^/  /' "$WORK/sync-check.txt"
+        fail "arca-config-sync check-config in the chroot" "failed, or does not say that a single node has nothing to share"
+    fi
 
     in_chroot sh -c 'echo "arca.gc.interval.secs=7200" >>/etc/arca/system.properties' || true
-    if in_chroot sh -c 'dpkg -i /tmp/d2/arca-common_*.deb /tmp/d2/arca-server_*.deb /tmp/d2/arca-storage-mover_*.deb /tmp/d2/arca-license-agent_*.deb /tmp/d2/arca_*.deb' \
+    if in_chroot sh -c 'dpkg -i /tmp/d2/arca-common_*.deb /tmp/d2/arca-server_*.deb /tmp/d2/arca-storage-mover_*.deb /tmp/d2/arca-license-agent_*.deb /tmp/d2/arca-config-sync_*.deb /tmp/d2/arca_*.deb' \
         </dev/null >"$WORK/dpkg-up.txt" 2>&1; then
         pass "upgrade $VERSION -> $VERSION2 (dpkg -i, stdin closed: no prompt)"
     else
@@ -343,17 +356,21 @@ if [[ -n "$BASE" ]]; then
         test "$(stat -c "%a %U %G" /etc/arca)" = "770 root arca"
         test -s /etc/arca/security/master.key
         dpkg-query -W -f="\${Version}" arca-license-agent | grep -qx "'"$VERSION2"'"
+        dpkg-query -W -f="\${Version}" arca-config-sync | grep -qx "'"$VERSION2"'"
         test -L /etc/systemd/system/arca.target.wants/arca-server.service
         test -L /etc/systemd/system/arca.target.wants/arca-storage-mover.service
-        test -L /etc/systemd/system/arca.target.wants/arca-license-agent.service'
+        test -L /etc/systemd/system/arca.target.wants/arca-license-agent.service
+        test -L /etc/systemd/system/arca.target.wants/arca-config-sync.service'
 
-    in_chroot dpkg -r arca arca-server arca-storage-mover arca-license-agent arca-common >"$WORK/dpkg-r.txt" 2>&1 || fail "dpkg -r" "$(tail -n 3 "$WORK/dpkg-r.txt")"
+    in_chroot dpkg -r arca arca-server arca-storage-mover arca-license-agent arca-config-sync arca-common >"$WORK/dpkg-r.txt" 2>&1 || fail "dpkg -r" "$(tail -n 3 "$WORK/dpkg-r.txt")"
     check "remove keeps configuration and data" '
         test ! -e /usr/bin/arca-server && test ! -e /usr/bin/arca-storage-mover
-        test ! -e /usr/bin/arca-license-agent
+        test ! -e /usr/bin/arca-license-agent && test ! -e /usr/bin/arca-config-sync
         test -s /etc/arca/system.properties && test -s /etc/arca/db.properties
         test -s /etc/arca/security/master.key && test -s /var/lib/arca/data/arca.db'
-    in_chroot dpkg -P arca-server arca-storage-mover arca-license-agent arca-common >"$WORK/dpkg-p.txt" 2>&1 || fail "dpkg -P" "$(tail -n 3 "$WORK/dpkg-p.txt")"
+    # what arca-config-sync leaves on a cluster node: purge removes it too
+    in_chroot sh -c 'for f in binarystore.xml system.properties cluster.license; do echo x >/etc/arca/$f.previous; done' || true
+    in_chroot dpkg -P arca-server arca-storage-mover arca-license-agent arca-config-sync arca-common >"$WORK/dpkg-p.txt" 2>&1 || fail "dpkg -P" "$(tail -n 3 "$WORK/dpkg-p.txt")"
     check "purge removes /etc/arca, /var/lib/arca and the unit links; keeps the user" '
         test ! -e /etc/arca && test ! -e /var/lib/arca && test ! -e /run/arca
         ! ls /etc/systemd/system/*.wants/ | grep -q arca
@@ -361,13 +378,15 @@ if [[ -n "$BASE" ]]; then
 
     # --- deb: a cluster node (ha-node.properties placed before the installation) ----------------------------
     in_chroot sh -c 'mkdir -p /etc/arca && cp /dev/null /etc/arca/ha-node.properties' || true
-    in_chroot sh -c 'dpkg -i /tmp/d1/arca-common_*.deb /tmp/d1/arca-server_*.deb /tmp/d1/arca-storage-mover_*.deb /tmp/d1/arca-license-agent_*.deb /tmp/d1/arca_*.deb' \
+    in_chroot sh -c 'dpkg -i /tmp/d1/arca-common_*.deb /tmp/d1/arca-server_*.deb /tmp/d1/arca-storage-mover_*.deb /tmp/d1/arca-license-agent_*.deb /tmp/d1/arca-config-sync_*.deb /tmp/d1/arca_*.deb' \
         </dev/null >"$WORK/dpkg-ha.txt" 2>&1 || fail "dpkg -i (cluster node)" "$(tail -n 3 "$WORK/dpkg-ha.txt")"
-    check "cluster node: arca-server, arca-storage-mover and arca-license-agent installed but not enabled" '
+    check "cluster node: arca-server, arca-storage-mover, arca-license-agent and arca-config-sync installed but not enabled" '
         test -x /usr/bin/arca-server && test -x /usr/bin/arca-storage-mover && test -x /usr/bin/arca-license-agent
+        test -x /usr/bin/arca-config-sync
         test ! -e /etc/systemd/system/arca.target.wants/arca-server.service
         test ! -e /etc/systemd/system/arca.target.wants/arca-storage-mover.service
         test ! -e /etc/systemd/system/arca.target.wants/arca-license-agent.service
+        test ! -e /etc/systemd/system/arca.target.wants/arca-config-sync.service
         test -L /etc/systemd/system/multi-user.target.wants/arca.target'
     umount_all
 
@@ -388,8 +407,9 @@ if [[ -n "$BASE" ]]; then
         test -L /etc/systemd/system/multi-user.target.wants/arca.target
         test -L /etc/systemd/system/arca.target.wants/arca-server.service
         test -L /etc/systemd/system/arca.target.wants/arca-storage-mover.service
-        test -L /etc/systemd/system/arca.target.wants/arca-license-agent.service'
-    rpm --root="$M" --nodeps -e arca arca-server arca-storage-mover arca-license-agent arca-common >"$WORK/rpm-e.txt" 2>&1 || fail "rpm -e" "$(tail -n 3 "$WORK/rpm-e.txt")"
+        test -L /etc/systemd/system/arca.target.wants/arca-license-agent.service
+        test -L /etc/systemd/system/arca.target.wants/arca-config-sync.service'
+    rpm --root="$M" --nodeps -e arca arca-server arca-storage-mover arca-license-agent arca-config-sync arca-common >"$WORK/rpm-e.txt" 2>&1 || fail "rpm -e" "$(tail -n 3 "$WORK/rpm-e.txt")"
     check "rpm -e: units disabled, data directory kept" '
         test ! -e /usr/bin/arca-server
         ! ls /etc/systemd/system/*.wants/ | grep -q arca

@@ -197,7 +197,12 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
                     );
                     role = Some(now_role);
                 }
-                let changed = report(&node_id, &actions, &socket).await;
+                let server_started = if actions.is_empty() {
+                    0
+                } else {
+                    server_start_time(&db, &node_id).await
+                };
+                let changed = report(&node_id, &actions, &socket, server_started).await;
                 if settings.restart {
                     rolling.add(changed);
                 }
@@ -278,10 +283,15 @@ async fn pass(
 
 /// Journal lines for `actions`; the server is told about files it reads at start only
 /// (restart required). Returns those files.
-async fn report(node_id: &str, actions: &[Action], socket: &Path) -> Vec<String> {
+async fn report(
+    node_id: &str,
+    actions: &[Action],
+    socket: &Path,
+    server_started: i64,
+) -> Vec<String> {
     for action in actions {
         match action {
-            Action::Stored { name, version } => tracing::info!(
+            Action::Stored { name, version, .. } => tracing::info!(
                 arca_node_id = %node_id,
                 file = %name,
                 "published {name} (cluster version {version}) to the other nodes"
@@ -297,10 +307,20 @@ async fn report(node_id: &str, actions: &[Action], socket: &Path) -> Vec<String>
                 "NOT PROPAGATED: {name} is invalid: {error}; the other nodes keep the cluster's \
                  copy (arcactl config status shows it)"
             ),
-            Action::Applied { name, version, .. } => tracing::info!(
+            Action::Applied {
+                name,
+                version,
+                replaced,
+                ..
+            } => tracing::info!(
                 arca_node_id = %node_id,
                 file = %name,
-                "synced {name} from the cluster (version {version}); the replaced copy is {name}.previous"
+                "synced {name} from the cluster (version {version}){}",
+                if *replaced {
+                    format!("; the replaced copy is {name}.previous")
+                } else {
+                    String::new()
+                }
             ),
             Action::Removed { name, version, .. } => tracing::warn!(
                 arca_node_id = %node_id,
@@ -311,7 +331,7 @@ async fn report(node_id: &str, actions: &[Action], socket: &Path) -> Vec<String>
     }
     let changed: Vec<String> = actions
         .iter()
-        .filter_map(Action::needs_restart)
+        .filter_map(|a| a.needs_restart_since(server_started))
         .map(str::to_string)
         .collect();
     if changed.is_empty() {
@@ -330,6 +350,16 @@ async fn report(node_id: &str, actions: &[Action], socket: &Path) -> Vec<String>
         );
     }
     changed
+}
+
+/// When this node's server started (its registry row; 0 when unknown, so every change counts).
+async fn server_start_time(db: &Db, node_id: &str) -> i64 {
+    let id = node_id.to_string();
+    db.read(move |c| cluster::get_node(c, &id))
+        .await
+        .ok()
+        .flatten()
+        .map_or(0, |n| n.start_time)
 }
 
 /// One step of the automatic rolling restart, logged.

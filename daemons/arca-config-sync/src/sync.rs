@@ -26,8 +26,13 @@ pub const PREVIOUS_SUFFIX: &str = ".previous";
 /// What a pass did to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Owner: stored this node's copy as the cluster's `version`.
-    Stored { name: String, version: i64 },
+    /// Owner: stored this node's copy as the cluster's `version`; `changed_at`: its mtime
+    /// (ms), i.e. when this node's copy changed.
+    Stored {
+        name: String,
+        version: i64,
+        changed_at: i64,
+    },
     /// Owner: the file is gone here; recorded as deleted (`version`).
     Deleted { name: String, version: i64 },
     /// Owner: this copy failed validation and was not propagated.
@@ -37,6 +42,8 @@ pub enum Action {
         name: String,
         version: i64,
         needs_restart: bool,
+        /// An earlier copy was replaced (and kept as `<name>.previous`).
+        replaced: bool,
     },
     /// Member: removed its copy (deleted on the owner).
     Removed {
@@ -47,6 +54,15 @@ pub enum Action {
 }
 
 impl Action {
+    /// A file the server reads at start only changed on this node after `server_started`
+    /// (ms; the owner's own copy may predate its server's start: then it is already in use).
+    pub fn needs_restart_since(&self, server_started: i64) -> Option<&str> {
+        match self {
+            Action::Stored { changed_at, .. } if *changed_at <= server_started => None,
+            _ => self.needs_restart(),
+        }
+    }
+
     /// A file the server reads at start only changed on this node.
     pub fn needs_restart(&self) -> Option<&str> {
         match self {
@@ -163,10 +179,12 @@ impl Syncer {
                         continue;
                     }
                     if let Some(version) = self.store(file.name, Some(&bytes), &sha, now)? {
-                        self.report(file.name, &sha, version, Some(mtime_ms(&path, now)))?;
+                        let changed_at = mtime_ms(&path, now);
+                        self.report(file.name, &sha, version, Some(changed_at))?;
                         actions.push(Action::Stored {
                             name: file.name.to_string(),
                             version,
+                            changed_at,
                         });
                     }
                 }
@@ -287,6 +305,7 @@ impl Syncer {
             name: file.name.to_string(),
             version: row.version,
             needs_restart: file.needs_restart,
+            replaced: local.is_some(),
         }))
     }
 

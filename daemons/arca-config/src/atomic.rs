@@ -19,15 +19,17 @@ static NEXT_TEMP: AtomicU32 = AtomicU32::new(0);
 pub(crate) fn replace_file(path: &Path, contents: &[u8]) -> Result<(), ConfigError> {
     let meta = fs::metadata(path).map_err(|e| ConfigError::io(path, "read file metadata", &e))?;
     write_via_temp(path, contents, |file| {
-        // Owner first: a chown by a non-root user may clear set-id bits the chmod restores.
-        match std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid())) {
-            Ok(()) => {}
-            // Only root may give a file away; then the file belongs to whoever rewrote it.
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
-            Err(e) => return Err(("set the owner of", e)),
-        }
+        // Mode first, while the file is still ours: after giving it away (a service holding
+        // only CAP_CHOWN, like arca-config-sync) a chmod would need CAP_FOWNER. Config files
+        // carry no set-id bits for the chown to clear.
         file.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))
-            .map_err(|e| ("set the mode of", e))
+            .map_err(|e| ("set the mode of", e))?;
+        match std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid())) {
+            Ok(()) => Ok(()),
+            // Only root (or CAP_CHOWN) may give a file away; else it belongs to the writer.
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(()),
+            Err(e) => Err(("set the owner of", e)),
+        }
     })
 }
 

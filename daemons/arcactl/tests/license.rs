@@ -28,12 +28,17 @@ fn arcactl_with_stdin(args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .expect("run arcactl");
     if let Some(text) = stdin {
-        child
+        let written = child
             .stdin
             .take()
             .expect("stdin pipe")
-            .write_all(text.as_bytes())
-            .expect("write stdin");
+            .write_all(text.as_bytes());
+        // arcactl may exit (a usage error) before it reads its input
+        if let Err(e) = written
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            panic!("write stdin: {e}");
+        }
     }
     child.wait_with_output().expect("wait for arcactl")
 }

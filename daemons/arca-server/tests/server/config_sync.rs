@@ -237,7 +237,15 @@ fn automatic_restarts_go_one_node_at_a_time() {
             }) {
                 break i;
             }
-            assert!(Instant::now() < deadline, "no node restarted");
+            assert!(
+                Instant::now() < deadline,
+                "no node restarted after {restarted:?}; sync logs:\n{}",
+                nodes
+                    .iter()
+                    .map(Server::sync_log)
+                    .collect::<Vec<_>>()
+                    .join("\n----\n")
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         let status = super::ha::wait_exit(&mut nodes[i]);
@@ -259,6 +267,8 @@ fn automatic_restarts_go_one_node_at_a_time() {
         // keep the sidecars of the old handle
         again.agent = nodes[i].agent.take();
         again.sync = nodes[i].sync.take();
+        // its agent takes a license again within a round
+        again.wait_licensed(10);
         nodes[i] = again;
         restarted.push(i);
     }
