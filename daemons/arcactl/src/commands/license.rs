@@ -128,6 +128,20 @@ pub fn issue(
     Ok(exit::OK)
 }
 
+/// The issuers `home` trusts; a warning on `err` when there is none (every key is rejected).
+fn trusted_issuers(home: &Home, err: &mut dyn Write) -> anyhow::Result<TrustedIssuers> {
+    let trusted = pool::trusted_issuers(home).context("loading the trusted license issuers")?;
+    if trusted.is_empty() {
+        writeln!(
+            err,
+            "warning: no trusted issuer in {} (no *.pub file): every key is rejected",
+            pool::trusted_issuers_dir(home).display()
+        )
+        .context("writing to stderr")?;
+    }
+    Ok(trusted)
+}
+
 /// `arcactl license verify`: one `OK`/`REJECTED` line per key on `out`; warnings and the
 /// summary on `err`. `stdin` is read when the input is `-`.
 pub fn verify(
@@ -137,18 +151,7 @@ pub fn verify(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<u8> {
-    let dir = Home::new(&args.home.home)
-        .security()
-        .join(TRUSTED_ISSUERS_DIR);
-    let trusted = TrustedIssuers::load(&dir).context("loading the trusted license issuers")?;
-    if trusted.is_empty() {
-        writeln!(
-            err,
-            "warning: no trusted issuer in {} (no *.pub file): every key is rejected",
-            dir.display()
-        )
-        .context("writing to stderr")?;
-    }
+    let trusted = trusted_issuers(&Home::new(&args.home.home), err)?;
     let (text, source) = read_input(&args.input, stdin)?;
     let results = verify_batch(&text, &trusted, today);
     if results.is_empty() {
@@ -216,16 +219,7 @@ pub fn add(
 ) -> anyhow::Result<u8> {
     let home = Home::new(&args.home.home);
     let db = open_pool(&home)?;
-    let dir = pool::trusted_issuers_dir(&home);
-    let trusted = pool::trusted_issuers(&home).context("loading the trusted license issuers")?;
-    if trusted.is_empty() {
-        writeln!(
-            err,
-            "warning: no trusted issuer in {} (no *.pub file): every key is rejected",
-            dir.display()
-        )
-        .context("writing to stderr")?;
-    }
+    let trusted = trusted_issuers(&home, err)?;
     let (text, source) = read_input(&args.input, stdin)?;
     let verified = pool::verify_keys(&[text], &trusted, pool::utc_date(now_ms));
     if verified.is_empty() {
