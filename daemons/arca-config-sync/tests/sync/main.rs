@@ -161,6 +161,51 @@ fn the_owner_publishes_and_a_member_mirrors_through_postgresql() {
             .log()
             .contains("synced binarystore.xml from the cluster (version 2)")
     );
+
+    // The database goes away (dropped, its connections killed): both retry with back-off and
+    // no file is changed or left half-written.
+    let name = pg
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let dropped = Command::new("psql")
+        .arg(arca_db::testing::admin_url())
+        .args(["-qAtc", &format!("DROP DATABASE {name} WITH (FORCE)")])
+        .status()
+        .unwrap();
+    assert!(dropped.success());
+    std::fs::write(
+        a.join("etc/binarystore.xml"),
+        format!("{XML}<!-- db down -->\n"),
+    )
+    .unwrap();
+    wait_for(
+        15,
+        "both syncs report the failure and back off",
+        || {
+            syncs.iter().all(|s| {
+                s.log()
+                    .contains("no file was changed; retrying with back-off")
+            })
+        },
+        || logs(&syncs),
+    );
+    assert_eq!(
+        std::fs::read_to_string(b.join("etc/binarystore.xml")).unwrap(),
+        edited,
+        "b keeps the last copy it had"
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(b.join("etc"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     for s in &mut syncs {
         assert!(s.terminate(), "{}", s.log());
     }
