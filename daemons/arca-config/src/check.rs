@@ -23,9 +23,16 @@ pub struct ConfigRejected {
 /// Validate everything under `home` ([`check_home`]), log each problem (errors and warnings)
 /// and fail when there is an error.
 pub fn require_valid(home: &Home) -> Result<(), ConfigRejected> {
+    require_valid_except(home, &[])
+}
+
+/// [`require_valid`], except that problems in the files of `tolerated` are logged as warnings:
+/// for a daemon whose job is to report or replace those files (arca-config-sync refusing to
+/// start over an invalid `binarystore.xml` would leave nobody to report or repair it).
+pub fn require_valid_except(home: &Home, tolerated: &[PathBuf]) -> Result<(), ConfigRejected> {
     let mut errors = 0;
     for d in check_home(home) {
-        if d.is_error() {
+        if d.is_error() && !tolerated.contains(&d.error.file) {
             errors += 1;
             tracing::error!("config: {}", d.error);
         } else {

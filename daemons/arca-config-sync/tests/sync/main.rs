@@ -253,3 +253,49 @@ fn a_single_node_shares_nothing_and_bad_settings_are_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_invalid_binarystore_xml_at_start_is_reported_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = PgTestDb::create().unwrap();
+    let db = pg.open().unwrap();
+    db.write_blocking(|c| {
+        cluster::try_acquire_lease(c, arca_cluster::DUTIES_LEASE, "a", now_ms(), 3_600_000)
+    })
+    .unwrap();
+    let (a, b) = (
+        node_home(dir.path(), Some("a"), Some(&pg), ""),
+        node_home(dir.path(), Some("b"), Some(&pg), ""),
+    );
+    // An editor caught half-way on the owner, a broken copy on the member.
+    std::fs::write(a.join("etc/binarystore.xml"), "").unwrap();
+    std::fs::write(b.join("etc/binarystore.xml"), "<config").unwrap();
+    let mut syncs = [Sync::start(&a), Sync::start(&b)];
+    let logs = |s: &[Sync]| format!("a:\n{}\nb:\n{}", s[0].log(), s[1].log());
+    wait_for(
+        15,
+        "the owner reports the file instead of exiting",
+        || {
+            syncs[0]
+                .log()
+                .contains("NOT PROPAGATED: binarystore.xml is invalid")
+        },
+        || logs(&syncs),
+    );
+    assert!(syncs[0].log().contains("ready in"), "{}", logs(&syncs));
+    std::fs::write(a.join("etc/binarystore.xml"), XML).unwrap();
+    wait_for(
+        10,
+        "the member's broken copy replaced by the fixed one",
+        || {
+            std::fs::read_to_string(b.join("etc/binarystore.xml"))
+                .ok()
+                .as_deref()
+                == Some(XML)
+        },
+        || logs(&syncs),
+    );
+    for s in &mut syncs {
+        assert!(s.terminate(), "{}", s.log());
+    }
+}

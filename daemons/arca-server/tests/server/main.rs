@@ -270,8 +270,21 @@ impl Server {
     }
 
     /// Start this node's `arca-config-sync`.
+    /// Start this node's `arca-config-sync` and wait until it is ready (a file written before
+    /// that could be read half-written by its start-up check).
     fn start_config_sync(&mut self) {
-        self.sync = Some(Sidecar::config_sync(&self.home));
+        let ready_lines = || {
+            std::fs::read_to_string(self.home.with_extension("sync.log"))
+                .unwrap_or_default()
+                .matches("ready in")
+                .count()
+        };
+        let runs_before = ready_lines();
+        let sync = Sidecar::config_sync(&self.home);
+        within(Duration::from_secs(20), "arca-config-sync ready", || {
+            ready_lines() > runs_before
+        });
+        self.sync = Some(sync);
     }
 
     fn stop_config_sync(&mut self) {
