@@ -18,6 +18,7 @@ pub mod migrate;
 pub mod model;
 pub mod repos;
 pub mod security;
+pub mod sessions;
 pub mod sql;
 pub mod testing;
 

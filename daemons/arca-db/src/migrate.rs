@@ -183,6 +183,79 @@ CREATE TABLE config_file_nodes (
 );
 "#,
     ),
+    (
+        6,
+        "security: user state, groups, permission targets, UI sessions",
+        // Users: `disabled`; `failed_logins`/`locked_until` (ms) for the login back-off, kept in
+        // the DB so the lockout holds cluster-wide. Groups with auto-join. A permission target
+        // names repositories (keys, `*` patterns, or ANY / ANY LOCAL / ANY REMOTE) and path
+        // patterns, and grants actions (comma list of read, annotate, deploy, delete, manage) to
+        // users and groups; `anonymous` is a user name like any other. Grants to a user have no
+        // foreign key (the principal is a user or a group): deleting a user or group removes
+        // them in the same transaction. `sessions`: web UI sessions of the `db` provider, keyed
+        // by the SHA-256 of the random id (the id itself is only in the cookie).
+        // Seed: the reference's `readers` group (auto-join) reading everything through the
+        // `Anything` target; users that already exist join it.
+        r#"
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN locked_until INTEGER;
+ALTER TABLE users ADD COLUMN last_login INTEGER;
+CREATE TABLE groups (
+    name        TEXT PRIMARY KEY,
+    description TEXT NOT NULL DEFAULT '',
+    auto_join   INTEGER NOT NULL DEFAULT 0,
+    admin       INTEGER NOT NULL DEFAULT 0,
+    created     INTEGER NOT NULL
+);
+CREATE TABLE user_groups (
+    user_name  TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    group_name TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+    PRIMARY KEY (user_name, group_name)
+);
+CREATE INDEX user_groups_group ON user_groups(group_name);
+CREATE TABLE permission_targets (
+    name             TEXT PRIMARY KEY,
+    include_patterns TEXT NOT NULL DEFAULT '**',
+    exclude_patterns TEXT NOT NULL DEFAULT '',
+    created          INTEGER NOT NULL,
+    updated          INTEGER NOT NULL
+);
+CREATE TABLE permission_target_repos (
+    target TEXT NOT NULL REFERENCES permission_targets(name) ON DELETE CASCADE,
+    repo   TEXT NOT NULL,
+    PRIMARY KEY (target, repo)
+);
+CREATE TABLE permission_grants (
+    target         TEXT NOT NULL REFERENCES permission_targets(name) ON DELETE CASCADE,
+    principal_kind TEXT NOT NULL CHECK (principal_kind IN ('user', 'group')),
+    principal      TEXT NOT NULL,
+    actions        TEXT NOT NULL,
+    PRIMARY KEY (target, principal_kind, principal)
+);
+CREATE INDEX permission_grants_principal ON permission_grants(principal_kind, principal);
+CREATE TABLE sessions (
+    id_hash          TEXT PRIMARY KEY,
+    user_name        TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    node_id          TEXT NOT NULL,
+    created          INTEGER NOT NULL,
+    last_access      INTEGER NOT NULL,
+    idle_expires     INTEGER NOT NULL,
+    absolute_expires INTEGER NOT NULL
+);
+CREATE INDEX sessions_idle_expires ON sessions(idle_expires);
+CREATE INDEX sessions_absolute_expires ON sessions(absolute_expires);
+INSERT INTO groups (name, description, auto_join, admin, created)
+    VALUES ('readers', 'Every new user joins it: read access to all repositories', 1, 0, 0);
+INSERT INTO permission_targets (name, include_patterns, exclude_patterns, created, updated)
+    VALUES ('Anything', '**', '', 0, 0);
+INSERT INTO permission_target_repos (target, repo) VALUES ('Anything', 'ANY');
+INSERT INTO permission_grants (target, principal_kind, principal, actions)
+    VALUES ('Anything', 'group', 'readers', 'read');
+INSERT INTO user_groups (user_name, group_name)
+    SELECT name, 'readers' FROM users WHERE admin = 0;
+"#,
+    ),
 ];
 
 /// SQLite's DDL in PostgreSQL's dialect: 64-bit integers everywhere (an
