@@ -26,9 +26,13 @@ pub const LICENSE_SWAP_WINDOW_DAYS: &str = "arca.license.swap.window.days";
 pub const LICENSE_AGENT_INTERVAL_SECS: &str = "arca.license.agent.interval.secs";
 pub const CONFIG_SYNC_POLL_SECS: &str = "arca.config.sync.poll.secs";
 pub const CONFIG_SYNC_RESTART: &str = "arca.config.sync.restart";
+pub const SESSION_IDLE_TIMEOUT_SECS: &str = "arca.session.idle.timeout.secs";
+pub const SESSION_ABSOLUTE_TIMEOUT_SECS: &str = "arca.session.absolute.timeout.secs";
+pub const LOGIN_MAX_FAILURES: &str = "arca.security.login.max.failures";
+pub const LOGIN_LOCKOUT_SECS: &str = "arca.security.login.lockout.secs";
 
 /// Every key system.properties knows; others are warned about.
-pub const KNOWN_KEYS: [&str; 17] = [
+pub const KNOWN_KEYS: [&str; 21] = [
     CONTEXT_PATH,
     UPLOAD_MAX_BYTES,
     PATH_MAX_LENGTH,
@@ -46,6 +50,10 @@ pub const KNOWN_KEYS: [&str; 17] = [
     LICENSE_AGENT_INTERVAL_SECS,
     CONFIG_SYNC_POLL_SECS,
     CONFIG_SYNC_RESTART,
+    SESSION_IDLE_TIMEOUT_SECS,
+    SESSION_ABSOLUTE_TIMEOUT_SECS,
+    LOGIN_MAX_FAILURES,
+    LOGIN_LOCKOUT_SECS,
 ];
 
 pub const DEFAULT_CONTEXT_PATH: &str = "/artifactory";
@@ -61,6 +69,14 @@ pub const DEFAULT_HA_LOCK_LEASE_SECS: u64 = 30;
 pub const DEFAULT_LICENSE_SWAP_WINDOW_DAYS: u32 = 30;
 pub const DEFAULT_LICENSE_AGENT_INTERVAL_SECS: u64 = 2;
 pub const DEFAULT_CONFIG_SYNC_POLL_SECS: u64 = 10;
+/// A UI session ends after 30 minutes without a request…
+pub const DEFAULT_SESSION_IDLE_TIMEOUT_SECS: u64 = 30 * 60;
+/// …and 12 hours after login in any case.
+pub const DEFAULT_SESSION_ABSOLUTE_TIMEOUT_SECS: u64 = 12 * 3600;
+/// Failed logins in a row before the account is locked for a while.
+pub const DEFAULT_LOGIN_MAX_FAILURES: u32 = 5;
+/// First lockout; it doubles with each further failure, up to an hour.
+pub const DEFAULT_LOGIN_LOCKOUT_SECS: u64 = 30;
 
 /// Where UI sessions are kept (`arca.map.provider.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -369,13 +385,53 @@ impl SystemProperties {
         })
     }
 
-    /// `arca.map.provider.type`: `db` (default) or `local`.
+    /// `arca.map.provider.type`: `db` (default) or `local`. The reference's other names are
+    /// mapped: `distributed` (Hazelcast there; arca has no data grid, the database is what every
+    /// node shares) → `db`, `jvm` (node memory) → `local`.
     pub fn map_provider_type(&self) -> Result<MapProviderType, ConfigError> {
         match self.value(MAP_PROVIDER_TYPE) {
-            None | Some(("db", _)) => Ok(MapProviderType::Db),
-            Some(("local", _)) => Ok(MapProviderType::Local),
-            Some((v, line)) => Err(self.bad(MAP_PROVIDER_TYPE, line, v, "db or local")),
+            None | Some(("db" | "distributed", _)) => Ok(MapProviderType::Db),
+            Some(("local" | "jvm", _)) => Ok(MapProviderType::Local),
+            Some((v, line)) => Err(self.bad(
+                MAP_PROVIDER_TYPE,
+                line,
+                v,
+                "db (sessions in the database, any node serves them) or local (node memory, \
+                 needs sticky sessions); the reference's distributed means db here, jvm means \
+                 local",
+            )),
         }
+    }
+
+    /// `arca.session.idle.timeout.secs`: a UI session unused this long ends (≥ 1).
+    pub fn session_idle_timeout_secs(&self) -> Result<u64, ConfigError> {
+        self.secs_at_least(SESSION_IDLE_TIMEOUT_SECS, DEFAULT_SESSION_IDLE_TIMEOUT_SECS, 1)
+    }
+
+    /// `arca.session.absolute.timeout.secs`: a UI session ends this long after login (≥ 1).
+    pub fn session_absolute_timeout_secs(&self) -> Result<u64, ConfigError> {
+        self.secs_at_least(
+            SESSION_ABSOLUTE_TIMEOUT_SECS,
+            DEFAULT_SESSION_ABSOLUTE_TIMEOUT_SECS,
+            1,
+        )
+    }
+
+    /// `arca.security.login.max.failures`: failed password checks in a row before a user is
+    /// locked out for a while (≥ 1).
+    pub fn login_max_failures(&self) -> Result<u32, ConfigError> {
+        let Some((v, line)) = self.value(LOGIN_MAX_FAILURES) else {
+            return Ok(DEFAULT_LOGIN_MAX_FAILURES);
+        };
+        v.parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| self.bad(LOGIN_MAX_FAILURES, line, v, "a whole number, at least 1"))
+    }
+
+    /// `arca.security.login.lockout.secs`: the first lockout (≥ 1); doubles per further failure.
+    pub fn login_lockout_secs(&self) -> Result<u64, ConfigError> {
+        self.secs_at_least(LOGIN_LOCKOUT_SECS, DEFAULT_LOGIN_LOCKOUT_SECS, 1)
     }
 
     /// `arca.db.session.cleanup.cron`: a Quartz cron expression (6 or 7 fields), `None` when unset
@@ -445,6 +501,10 @@ impl SystemProperties {
             self.license_agent_interval_secs().err(),
             self.config_sync_poll_secs().err(),
             self.config_sync_restart().err(),
+            self.session_idle_timeout_secs().err(),
+            self.session_absolute_timeout_secs().err(),
+            self.login_max_failures().err(),
+            self.login_lockout_secs().err(),
         ];
         let mut errors: Vec<ConfigError> = Vec::new();
         for e in results.into_iter().flatten() {
@@ -609,7 +669,9 @@ mod tests {
             (GC_INTERVAL_SECS, "1h", "whole number of seconds"),
             (GC_GRACE_SECS, "-1", "whole number of seconds"),
             (AUTH_CACHE_SECS, "x", "whole number of seconds"),
-            (MAP_PROVIDER_TYPE, "distributed", "db or local"),
+            (MAP_PROVIDER_TYPE, "hazelcast", "distributed means db here"),
+            (SESSION_IDLE_TIMEOUT_SECS, "0", "at least 1"),
+            (LOGIN_MAX_FAILURES, "never", "whole number"),
             (SESSION_CLEANUP_CRON, "17 * * *", "Quartz cron"),
             (HA_HEARTBEAT_SECS, "0", "at least 1"),
             (
