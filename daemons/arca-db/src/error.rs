@@ -22,6 +22,9 @@ pub enum DbError {
     Conflict(String),
     #[error("{0}")]
     NotFound(String),
+    /// Input that breaks a rule (a bad name, pattern or reference); the message names it.
+    #[error("{0}")]
+    Invalid(String),
     #[error("database worker failed: {0}")]
     Join(String),
     #[error("stored data is invalid: {0}")]

@@ -16,6 +16,7 @@ pub mod items;
 pub mod licenses;
 pub mod migrate;
 pub mod model;
+pub mod permissions;
 pub mod repos;
 pub mod security;
 pub mod sessions;

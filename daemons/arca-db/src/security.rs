@@ -1,14 +1,65 @@
-//! Users and access tokens (full users/groups/permissions come later).
+//! Users, their login state (failed attempts, lockout) and access tokens. Groups and
+//! permission targets: [`crate::permissions`].
 
+use crate::permissions::{self, bump_security_version, validate_name};
 use crate::{Conn, DbError, Row, args};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The user requests without credentials act as. It exists as a row (grants may name it) but
+/// can never log in: its password hash is not a valid hash.
+pub const ANONYMOUS: &str = "anonymous";
+
+/// Stored instead of a password hash where no password may ever match.
+pub const NO_PASSWORD: &str = "!";
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct User {
     pub name: String,
     pub password_hash: String,
     pub email: Option<String>,
     pub admin: bool,
     pub created: i64,
+    /// A disabled user cannot log in or use its tokens and sessions.
+    pub disabled: bool,
+    /// Failed password checks in a row.
+    pub failed_logins: i64,
+    /// No password check succeeds before this time (ms), however right the password.
+    pub locked_until: Option<i64>,
+    pub last_login: Option<i64>,
+}
+
+impl User {
+    /// Locked out at `now_ms` (too many failed logins).
+    pub fn is_locked(&self, now_ms: i64) -> bool {
+        self.locked_until.is_some_and(|t| t > now_ms)
+    }
+}
+
+/// The login back-off: after `max_failures` failed password checks in a row the user is locked
+/// for `lockout_ms`, doubled for each further failure, at most an hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginPolicy {
+    pub max_failures: u32,
+    pub lockout_ms: i64,
+}
+
+impl LoginPolicy {
+    pub const MAX_LOCKOUT_MS: i64 = 3_600_000;
+
+    /// When a user with `failures` failed checks in a row (this one included) is locked until.
+    pub fn locked_until(&self, failures: i64, now_ms: i64) -> Option<i64> {
+        let over = failures - i64::from(self.max_failures);
+        if over < 0 {
+            return None;
+        }
+        let factor = 1i64
+            .checked_shl(u32::try_from(over.min(30)).unwrap_or(30))
+            .unwrap_or(i64::MAX);
+        let ms = self
+            .lockout_ms
+            .saturating_mul(factor)
+            .min(Self::MAX_LOCKOUT_MS);
+        Some(now_ms.saturating_add(ms))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,22 +83,40 @@ pub fn user_count(conn: &Conn<'_>) -> Result<i64, DbError> {
     conn.query_one("SELECT COUNT(*) FROM users", args![], |r| r.get(0))
 }
 
+const USER_COLUMNS: &str =
+    "name, password_hash, email, admin, created, disabled, failed_logins, locked_until, last_login";
+
+fn user_from_row(r: &Row<'_>) -> Result<User, DbError> {
+    Ok(User {
+        name: r.get(0)?,
+        password_hash: r.get(1)?,
+        email: r.get(2)?,
+        admin: r.get(3)?,
+        created: r.get(4)?,
+        disabled: r.get(5)?,
+        failed_logins: r.get(6)?,
+        locked_until: r.get(7)?,
+        last_login: r.get(8)?,
+    })
+}
+
 pub fn get_user(conn: &Conn<'_>, name: &str) -> Result<Option<User>, DbError> {
     conn.query_opt(
-        "SELECT name, password_hash, email, admin, created FROM users WHERE name = ?1",
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"),
         args![name],
-        |r| {
-            Ok(User {
-                name: r.get(0)?,
-                password_hash: r.get(1)?,
-                email: r.get(2)?,
-                admin: r.get(3)?,
-                created: r.get(4)?,
-            })
-        },
+        user_from_row,
     )
 }
 
+pub fn list_users(conn: &Conn<'_>) -> Result<Vec<User>, DbError> {
+    conn.query_map(
+        &format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"),
+        args![],
+        user_from_row,
+    )
+}
+
+/// Insert a user as given (no group joins): see [`create_user`] for the full rule.
 pub fn insert_user(conn: &Conn<'_>, user: &User) -> Result<(), DbError> {
     if get_user(conn, &user.name)?.is_some() {
         return Err(DbError::Conflict(format!(
@@ -56,16 +125,145 @@ pub fn insert_user(conn: &Conn<'_>, user: &User) -> Result<(), DbError> {
         )));
     }
     conn.execute(
-        "INSERT INTO users (name, password_hash, email, admin, created) VALUES (?1,?2,?3,?4,?5)",
+        "INSERT INTO users (name, password_hash, email, admin, created, disabled)          VALUES (?1,?2,?3,?4,?5,?6)",
         args![
             user.name,
             user.password_hash,
             user.email,
             user.admin,
-            user.created
+            user.created,
+            user.disabled
         ],
     )?;
     Ok(())
+}
+
+/// Create a user: validated name, member of `groups` (each must exist) — or, when `groups` is
+/// `None`, of the auto-join groups.
+pub fn create_user(conn: &Conn<'_>, user: &User, groups: Option<&[String]>) -> Result<(), DbError> {
+    validate_name("user", &user.name)?;
+    if let Some(email) = &user.email {
+        validate_email(email)?;
+    }
+    insert_user(conn, user)?;
+    let groups = match groups {
+        Some(g) => g.to_vec(),
+        None => permissions::auto_join_groups(conn)?,
+    };
+    permissions::set_user_groups(conn, &user.name, &groups)?;
+    bump_security_version(conn)
+}
+
+/// Change a user's email, admin flag, disabled flag and (when `password_hash` is `Some`) its
+/// password. Disabling or a new password ends the user's sessions; a new password also clears
+/// the lockout. `false` when the user does not exist.
+pub fn update_user(
+    conn: &Conn<'_>,
+    name: &str,
+    email: Option<&str>,
+    admin: bool,
+    disabled: bool,
+    password_hash: Option<&str>,
+) -> Result<bool, DbError> {
+    if let Some(email) = email {
+        validate_email(email)?;
+    }
+    let Some(before) = get_user(conn, name)? else {
+        return Ok(false);
+    };
+    conn.execute(
+        "UPDATE users SET email = ?2, admin = ?3, disabled = ?4 WHERE name = ?1",
+        args![name, email, admin, disabled],
+    )?;
+    if let Some(hash) = password_hash {
+        conn.execute(
+            "UPDATE users SET password_hash = ?2, failed_logins = 0, locked_until = NULL              WHERE name = ?1",
+            args![name, hash],
+        )?;
+    }
+    if password_hash.is_some() || (disabled && !before.disabled) {
+        crate::sessions::delete_user_sessions(conn, name)?;
+    }
+    bump_security_version(conn)?;
+    Ok(true)
+}
+
+/// Delete a user with its group memberships, grants, tokens and sessions. `false` when it did
+/// not exist. The anonymous user cannot be deleted.
+pub fn delete_user(conn: &Conn<'_>, name: &str) -> Result<bool, DbError> {
+    if name == ANONYMOUS {
+        return Err(DbError::Invalid(
+            "the anonymous user cannot be deleted (take its grants away instead)".into(),
+        ));
+    }
+    permissions::delete_user_grants(conn, name)?;
+    let deleted = conn.execute("DELETE FROM users WHERE name = ?1", args![name])? > 0;
+    bump_security_version(conn)?;
+    Ok(deleted)
+}
+
+fn validate_email(email: &str) -> Result<(), DbError> {
+    let ok = email.is_empty()
+        || (email.len() <= 254
+            && email.split_once('@').is_some_and(|(l, d)| {
+                !l.is_empty() && !d.is_empty() && !email.chars().any(char::is_whitespace)
+            }));
+    if ok {
+        Ok(())
+    } else {
+        Err(DbError::Invalid(format!(
+            "email '{email}' is invalid: expected name@domain"
+        )))
+    }
+}
+
+/// Record a failed password check; returns the user's state afterwards (`None`: no such user).
+pub fn record_login_failure(
+    conn: &Conn<'_>,
+    name: &str,
+    policy: LoginPolicy,
+    now_ms: i64,
+) -> Result<Option<User>, DbError> {
+    let Some(user) = get_user(conn, name)? else {
+        return Ok(None);
+    };
+    let failures = user.failed_logins + 1;
+    let locked_until = policy.locked_until(failures, now_ms);
+    conn.execute(
+        "UPDATE users SET failed_logins = ?2, locked_until = ?3 WHERE name = ?1",
+        args![name, failures, locked_until],
+    )?;
+    Ok(Some(User {
+        failed_logins: failures,
+        locked_until,
+        ..user
+    }))
+}
+
+/// Record a successful login: the failure count and lockout are cleared.
+pub fn record_login_success(conn: &Conn<'_>, name: &str, now_ms: i64) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login = ?2 WHERE name = ?1",
+        args![name, now_ms],
+    )?;
+    Ok(())
+}
+
+/// Create the anonymous user if it is missing (at server start; it owns no password).
+pub fn ensure_anonymous(conn: &Conn<'_>, now_ms: i64) -> Result<bool, DbError> {
+    if get_user(conn, ANONYMOUS)?.is_some() {
+        return Ok(false);
+    }
+    insert_user(
+        conn,
+        &User {
+            name: ANONYMOUS.into(),
+            password_hash: NO_PASSWORD.into(),
+            created: now_ms,
+            ..User::default()
+        },
+    )?;
+    Ok(true)
 }
 
 /// Store a token by the digest of its secret (the secret itself is never stored).
@@ -165,6 +363,7 @@ mod tests {
                 email: None,
                 admin: false,
                 created: clock.now_ms(),
+                ..Default::default()
             },
         )
         .unwrap();
@@ -193,5 +392,87 @@ mod tests {
         assert_eq!(purge_expired_tokens(&conn, clock.now_ms()).unwrap(), 1);
         assert!(token_by_digest(&conn, "digest-1").unwrap().is_none());
         assert!(token_by_digest(&conn, "digest-2").unwrap().is_some());
+    }
+
+    #[test]
+    fn login_back_off_locks_then_doubles_up_to_an_hour() {
+        let raw = rusqlite::Connection::open_in_memory().unwrap();
+        raw.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        let conn = Conn::sqlite(&raw);
+        crate::migrate::apply(&conn).unwrap();
+        let clock = ManualClock::new(10_000_000);
+        create_user(
+            &conn,
+            &User {
+                name: "bob".into(),
+                password_hash: "h".into(),
+                created: clock.now_ms(),
+                ..User::default()
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            crate::permissions::user_groups(&conn, "bob").unwrap(),
+            ["readers"],
+            "auto-join"
+        );
+        let policy = LoginPolicy {
+            max_failures: 3,
+            lockout_ms: 1_000,
+        };
+        let now = clock.now_ms();
+        for _ in 0..2 {
+            let u = record_login_failure(&conn, "bob", policy, now)
+                .unwrap()
+                .unwrap();
+            assert!(!u.is_locked(now));
+        }
+        let u = record_login_failure(&conn, "bob", policy, now)
+            .unwrap()
+            .unwrap();
+        assert_eq!(u.locked_until, Some(now + 1_000));
+        let u = record_login_failure(&conn, "bob", policy, now)
+            .unwrap()
+            .unwrap();
+        assert_eq!(u.locked_until, Some(now + 2_000));
+        clock.advance(1_999);
+        assert!(
+            get_user(&conn, "bob")
+                .unwrap()
+                .unwrap()
+                .is_locked(clock.now_ms())
+        );
+        clock.advance(1);
+        assert!(
+            !get_user(&conn, "bob")
+                .unwrap()
+                .unwrap()
+                .is_locked(clock.now_ms())
+        );
+        assert_eq!(
+            policy.locked_until(60, 0),
+            Some(LoginPolicy::MAX_LOCKOUT_MS)
+        );
+        record_login_success(&conn, "bob", clock.now_ms()).unwrap();
+        let u = get_user(&conn, "bob").unwrap().unwrap();
+        assert_eq!((u.failed_logins, u.locked_until), (0, None));
+        assert!(
+            record_login_failure(&conn, "nobody", policy, now)
+                .unwrap()
+                .is_none()
+        );
+        assert!(delete_user(&conn, ANONYMOUS).is_err());
+        assert!(
+            create_user(
+                &conn,
+                &User {
+                    name: "a b".into(),
+                    ..User::default()
+                },
+                None
+            )
+            .is_err()
+        );
     }
 }

@@ -125,6 +125,7 @@ mod tests {
                 email: None,
                 admin: false,
                 created: clock.now_ms(),
+                ..Default::default()
             },
         )
         .unwrap();
@@ -153,7 +154,10 @@ mod tests {
         assert!(touch_session(&conn, "h1", clock.now_ms(), clock.now_ms() + 1_000).unwrap());
         clock.advance(900);
         let got = session_by_hash(&conn, "h1").unwrap().unwrap();
-        assert!(!got.is_expired(clock.now_ms()), "use pushed the idle expiry");
+        assert!(
+            !got.is_expired(clock.now_ms()),
+            "use pushed the idle expiry"
+        );
         // Never past the absolute expiry, however often it is used.
         assert!(touch_session(&conn, "h1", clock.now_ms(), clock.now_ms() + 60_000).unwrap());
         let got = session_by_hash(&conn, "h1").unwrap().unwrap();

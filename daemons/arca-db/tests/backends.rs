@@ -119,6 +119,7 @@ fn items_scenario(db: &Db) {
                 email: None,
                 admin: false,
                 created: 1,
+                ..Default::default()
             },
         )?;
         security::insert_token(

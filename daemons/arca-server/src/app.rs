@@ -91,6 +91,7 @@ async fn ensure_admin(db: &Db, home: &Home, now: i64) -> anyhow::Result<()> {
                 email: None,
                 admin: true,
                 created: now,
+                ..Default::default()
             },
         )
     })

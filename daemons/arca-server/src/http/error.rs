@@ -76,6 +76,7 @@ impl From<DbError> for ApiError {
         match err {
             DbError::Conflict(m) => ApiError::conflict(m),
             DbError::NotFound(m) => ApiError::not_found(m),
+            DbError::Invalid(m) => ApiError::bad_request(m),
             other => ApiError::internal("database", other),
         }
     }

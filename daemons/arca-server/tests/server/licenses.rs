@@ -43,6 +43,7 @@ fn add_plain_user(h: &Path, name: &str, password: &str) {
         email: None,
         admin: false,
         created: 0,
+        ..Default::default()
     };
     db.write_blocking(move |c| arca_db::security::insert_user(c, &user))
         .unwrap();
