@@ -60,6 +60,14 @@ fn load_settings(home: &Home, ha: Option<&HaNodeProperties>) -> anyhow::Result<S
         gc_grace: Duration::from_secs(sys.gc_grace_secs()?),
         auth_cache_ttl: Duration::from_secs(sys.auth_cache_secs()?),
         drain_delay: Duration::from_secs(sys.drain_delay_secs()?),
+        login_policy: arca_db::security::LoginPolicy {
+            max_failures: sys.login_max_failures()?,
+            lockout_ms: i64::try_from(sys.login_lockout_secs()?.saturating_mul(1000))
+                .unwrap_or(i64::MAX),
+        },
+        session_provider: sys.map_provider_type()?,
+        session_idle_timeout: Duration::from_secs(sys.session_idle_timeout_secs()?),
+        session_absolute_timeout: Duration::from_secs(sys.session_absolute_timeout_secs()?),
     })
 }
 
@@ -117,6 +125,23 @@ fn spawn_license_refresh(app: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             if let Err(e) = app.refresh_license().await {
                 tracing::debug!("reading this node's license from the registry: {e}");
+            }
+        }
+    })
+}
+
+/// How often a server checks the cluster's security version: a user, group, permission or
+/// token changed on another node takes effect here within this long.
+const SECURITY_POLL: Duration = Duration::from_secs(1);
+
+fn spawn_security_refresh(app: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SECURITY_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = app.refresh_security().await {
+                tracing::warn!("reading the cluster's permissions: {e}");
             }
         }
     })
@@ -267,6 +292,10 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     }
 
     ensure_admin(&db, &home, arca_db::Clock::now_ms(&*clock)).await?;
+    let now = arca_db::Clock::now_ms(&*clock);
+    db.write(move |tx| security::ensure_anonymous(tx, now))
+        .await
+        .context("creating the anonymous user")?;
 
     let app = Arc::new(AppState::new(
         home.clone(),
@@ -285,6 +314,10 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     }
     let control_server = tokio::spawn(crate::control::serve(control_socket, app.clone()));
     let license_refresh = spawn_license_refresh(app.clone());
+    app.refresh_security()
+        .await
+        .context("reading users, groups and permissions")?;
+    let security_refresh = spawn_security_refresh(app.clone());
 
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -416,6 +449,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     }
     heartbeats.abort();
     license_refresh.abort();
+    security_refresh.abort();
     control_server.abort();
     let _ = control_server.await;
     match membership.leave().await {

@@ -3,14 +3,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use arca_cluster::node_license::HeldLicense;
 use arca_cluster::{Membership, Timing};
+use arca_config::MapProviderType;
 use arca_config::{Home, MasterKey};
 use arca_crypto::CacheKeyer;
 use arca_crypto::master_key::{ReplayGuard, RequestSigner};
+use arca_db::permissions::{Grants, Subject};
+use arca_db::security::LoginPolicy;
 use arca_db::{Clock, Db};
 use arca_storage::Storage;
 use warp::http::HeaderValue;
@@ -31,24 +34,77 @@ pub struct Settings {
     pub auth_cache_ttl: Duration,
     /// After SIGTERM: how long to keep accepting while health checks answer 503.
     pub drain_delay: Duration,
+    /// Failed logins before a lockout, and the first lockout.
+    pub login_policy: LoginPolicy,
+    /// Where UI sessions live (`arca.map.provider.type`).
+    pub session_provider: MapProviderType,
+    pub session_idle_timeout: Duration,
+    pub session_absolute_timeout: Duration,
 }
 
 /// Who is making a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     Anonymous,
-    User { name: String, admin: bool },
+    User {
+        name: String,
+        /// The user's flag or an admin group's (not through a group-scoped token).
+        admin: bool,
+        /// Groups whose grants apply (all the user's, or a scoped token's subset).
+        groups: Vec<String>,
+        /// Whether grants to the user itself apply (`false` for group-scoped tokens).
+        user_grants: bool,
+    },
 }
 
 impl Principal {
     pub fn name(&self) -> &str {
         match self {
-            Principal::Anonymous => "anonymous",
+            Principal::Anonymous => arca_db::security::ANONYMOUS,
             Principal::User { name, .. } => name,
         }
     }
     pub fn is_admin(&self) -> bool {
         matches!(self, Principal::User { admin: true, .. })
+    }
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self, Principal::Anonymous)
+    }
+    /// Who the permission decisions are about.
+    pub fn subject(&self) -> Subject {
+        match self {
+            Principal::Anonymous => Subject::anonymous(),
+            Principal::User {
+                name,
+                admin,
+                groups,
+                user_grants,
+            } => Subject {
+                user: name.clone(),
+                groups: groups.clone(),
+                user_grants: *user_grants,
+                admin: *admin,
+            },
+        }
+    }
+}
+
+/// The cluster's permission targets, compiled, and the security version they were read at.
+/// A background task polls the version ([`AppState::refresh_security`]); a change anywhere in
+/// the cluster reloads the grants and empties the authentication cache.
+#[derive(Debug, Default)]
+pub struct GrantsCache {
+    grants: std::sync::RwLock<Arc<Grants>>,
+    version: AtomicI64,
+    loaded: AtomicBool,
+}
+
+impl GrantsCache {
+    pub fn current(&self) -> Arc<Grants> {
+        self.grants
+            .read()
+            .map(|g| Arc::clone(&g))
+            .unwrap_or_default()
     }
 }
 
@@ -253,6 +309,7 @@ pub struct AppState {
     pub storage: Storage,
     pub clock: Arc<dyn Clock>,
     pub auth_cache: AuthCache,
+    pub grants: GrantsCache,
     pub license: LicenseGate,
     /// Files `arca-config-sync` changed since this server started (read at start only).
     restart_required: Mutex<std::collections::BTreeSet<String>>,
@@ -303,6 +360,7 @@ impl AppState {
             storage,
             clock,
             auth_cache,
+            grants: GrantsCache::default(),
             license: LicenseGate::new(required_license),
             restart_required: Mutex::new(std::collections::BTreeSet::new()),
             restart_requested: tokio::sync::Notify::new(),
@@ -367,6 +425,30 @@ impl AppState {
         self.clock.now_ms()
     }
 
+    /// Reload the grants when the cluster's security version moved (or on first use); a change
+    /// also empties the authentication cache (groups, admin flags, disabled users, tokens).
+    pub async fn refresh_security(&self) -> Result<(), arca_db::DbError> {
+        let version = self.db.read(arca_db::permissions::security_version).await?;
+        if self.grants.loaded.load(Ordering::SeqCst)
+            && self.grants.version.load(Ordering::SeqCst) == version
+        {
+            return Ok(());
+        }
+        let grants = self.db.read(Grants::load).await?;
+        if let Ok(mut g) = self.grants.grants.write() {
+            *g = Arc::new(grants);
+        }
+        self.grants.version.store(version, Ordering::SeqCst);
+        self.grants.loaded.store(true, Ordering::SeqCst);
+        self.auth_cache.clear();
+        Ok(())
+    }
+
+    /// The current grants (loaded at start, refreshed by the security poller).
+    pub fn grants(&self) -> Arc<Grants> {
+        self.grants.current()
+    }
+
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::SeqCst)
     }
@@ -393,6 +475,8 @@ mod tests {
         let user = Principal::User {
             name: "u".into(),
             admin: false,
+            groups: vec![],
+            user_grants: true,
         };
         cache.put(b"Basic a", user.clone(), 1_000, None);
         assert_eq!(cache.get(b"Basic a", 1_000 + 299_999), Some(user.clone()));

@@ -4,7 +4,8 @@
 use base64::Engine;
 use warp::http::HeaderMap;
 
-use arca_db::security;
+use arca_db::permissions::{self, TokenScope};
+use arca_db::security::{self, User};
 
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::{App, Principal};
@@ -13,6 +14,9 @@ use crate::state::{App, Principal};
 const TOKEN_PREFIX: &str = "arca_";
 
 /// Identify the caller. No credentials → anonymous; bad credentials → 401.
+/// Accepted: `Basic user:password` (or an access token as the password), `Bearer <token>`,
+/// a bare token as the whole `Authorization` value (cargo's convention) and the reference's
+/// `X-JFrog-Art-Api` header.
 pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Principal> {
     let (raw, header_value) = if let Some(v) = headers.get(warp::http::header::AUTHORIZATION) {
         (v.as_bytes().to_vec(), v.to_str().ok().map(str::to_string))
@@ -28,14 +32,18 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Principal
     }
     let header_value =
         header_value.ok_or_else(|| ApiError::unauthorized("Malformed Authorization header"))?;
-    let (scheme, rest) = header_value
-        .split_once(' ')
-        .ok_or_else(|| ApiError::unauthorized("Malformed Authorization header"))?;
-    // A token's cache entry ends when the token expires; revocation clears the cache.
+    let header_value = header_value.trim();
+    let (scheme, rest) = match header_value.split_once(' ') {
+        Some((scheme, rest)) => (scheme, rest.trim()),
+        // cargo sends the token as the whole header value
+        None if header_value.starts_with(TOKEN_PREFIX) => ("bearer", header_value),
+        None => return Err(ApiError::unauthorized("Malformed Authorization header")),
+    };
+    // A token's cache entry ends when the token expires; a security change clears the cache.
     let mut expires: Option<i64> = None;
     let principal = if scheme.eq_ignore_ascii_case("basic") {
         let decoded = base64::engine::general_purpose::STANDARD
-            .decode(rest.trim())
+            .decode(rest)
             .map_err(|_| ApiError::unauthorized("Malformed Basic credentials"))?;
         let decoded = String::from_utf8(decoded)
             .map_err(|_| ApiError::unauthorized("Malformed Basic credentials"))?;
@@ -43,7 +51,7 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Principal
             .split_once(':')
             .ok_or_else(|| ApiError::unauthorized("Malformed Basic credentials"))?;
         if password.starts_with(TOKEN_PREFIX) {
-            let (p, exp) = token_principal(app, password, now)?;
+            let (p, exp) = token_principal(app, password, now).await?;
             expires = exp;
             if p.name() != user && !user.is_empty() {
                 return Err(ApiError::unauthorized("Bad credentials"));
@@ -53,7 +61,7 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Principal
             password_principal(app, user, password).await?
         }
     } else if scheme.eq_ignore_ascii_case("bearer") {
-        let (p, exp) = token_principal(app, rest.trim(), now)?;
+        let (p, exp) = token_principal(app, rest, now).await?;
         expires = exp;
         p
     } else {
@@ -65,26 +73,105 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Principal
     Ok(principal)
 }
 
-async fn password_principal(app: &App, user: &str, password: &str) -> ApiResult<Principal> {
-    let user = user.to_string();
+/// Check `user`'s password, with the login back-off: after
+/// `arca.security.login.max.failures` failures in a row the user is locked out for a while,
+/// whatever the password (the state is in the database: every node sees it).
+pub async fn check_password(app: &App, user: &str, password: &str) -> ApiResult<User> {
+    let name = user.to_string();
+    let now = app.now_ms();
+    let found = app.db.read(move |c| security::get_user(c, &name)).await?;
+    let Some(found) = found else {
+        // Spend the same time as a real check so user names can't be probed.
+        let _ = arca_crypto::verify_password(password, dummy_hash());
+        return Err(ApiError::unauthorized("Bad credentials"));
+    };
+    if found.is_locked(now) {
+        let secs = (found.locked_until.unwrap_or(now) - now + 999) / 1000;
+        tracing::warn!(user = %found.name, "login refused: locked out after failed logins");
+        return Err(ApiError::unauthorized(format!(
+            "User '{}' is locked out after {} failed logins; try again in {secs} s",
+            found.name, found.failed_logins
+        ))
+        .with_retry_after(secs));
+    }
     let password = password.to_string();
-    app.db
-        .read(move |conn| {
-            let Some(found) = security::get_user(conn, &user)? else {
-                // Spend the same time as a real check so user names can't be probed.
-                let _ = arca_crypto::verify_password(&password, dummy_hash());
-                return Err(ApiError::unauthorized("Bad credentials"));
-            };
-            match arca_crypto::verify_password(&password, &found.password_hash) {
-                Ok(true) => Ok(Principal::User {
-                    name: found.name,
-                    admin: found.admin,
-                }),
-                Ok(false) => Err(ApiError::unauthorized("Bad credentials")),
-                Err(e) => Err(ApiError::internal("password check", e)),
-            }
+    let hash = found.password_hash.clone();
+    // argon2 is deliberately slow: off the async threads.
+    let ok = tokio::task::spawn_blocking(move || {
+        // The anonymous user's "!" is no hash: it never matches.
+        arca_crypto::verify_password(&password, &hash).unwrap_or(false)
+    })
+    .await
+    .map_err(|e| ApiError::internal("password check", e))?;
+    if !ok {
+        let (name, policy) = (found.name.clone(), app.settings.login_policy);
+        let after = app
+            .db
+            .write(move |tx| security::record_login_failure(tx, &name, policy, now))
+            .await?;
+        if let Some(u) = after.filter(|u| u.is_locked(now)) {
+            tracing::warn!(
+                user = %u.name,
+                failures = u.failed_logins,
+                "user locked out after repeated failed logins"
+            );
+        }
+        return Err(ApiError::unauthorized("Bad credentials"));
+    }
+    if found.disabled {
+        return Err(ApiError::unauthorized(format!(
+            "User '{}' is disabled",
+            found.name
+        )));
+    }
+    if found.failed_logins > 0 {
+        let name = found.name.clone();
+        app.db
+            .write(move |tx| security::record_login_success(tx, &name, now))
+            .await?;
+    }
+    Ok(found)
+}
+
+async fn password_principal(app: &App, user: &str, password: &str) -> ApiResult<Principal> {
+    let found = check_password(app, user, password).await?;
+    principal_for_user(app, &found.name, &TokenScope::User).await
+}
+
+/// The principal `name` acts as, under `scope`: its groups, admin through its flag or an
+/// admin group. A missing or disabled user is refused (401).
+pub async fn principal_for_user(app: &App, name: &str, scope: &TokenScope) -> ApiResult<Principal> {
+    let name = name.to_string();
+    let (user, groups, admin_groups) = app
+        .db
+        .read(move |c| {
+            let user = security::get_user(c, &name)?;
+            let groups = permissions::user_groups(c, &name)?;
+            let admin_groups: Vec<String> = permissions::list_groups(c)?
+                .into_iter()
+                .filter(|g| g.admin)
+                .map(|g| g.name)
+                .collect();
+            Ok::<_, arca_db::DbError>((user, groups, admin_groups))
         })
-        .await
+        .await?;
+    let user = user.ok_or_else(|| ApiError::unauthorized("Bad credentials"))?;
+    if user.disabled {
+        return Err(ApiError::unauthorized(format!(
+            "User '{}' is disabled",
+            user.name
+        )));
+    }
+    let admin = user.admin || groups.iter().any(|g| admin_groups.contains(g));
+    let subject = scope.subject(&user.name, admin, &groups);
+    // A group-scoped token is admin only through an admin group it carries.
+    let admin = subject.admin || subject.groups.iter().any(|g| admin_groups.contains(g));
+    Ok(Principal::User {
+        name: user.name,
+        admin,
+        groups: subject.groups,
+        user_grants: subject.user_grants,
+    })
 }
 
 /// A valid argon2id hash of a random string (for timing equalisation only).
@@ -95,26 +182,21 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-/// The user a token stands for, and when the token expires.
-fn token_principal(app: &App, token: &str, now: i64) -> ApiResult<(Principal, Option<i64>)> {
+/// The user a token stands for (within the token's scope), and when the token expires.
+async fn token_principal(app: &App, token: &str, now: i64) -> ApiResult<(Principal, Option<i64>)> {
     let digest = arca_crypto::token_digest(token);
-    app.db.read_now(|conn| {
-        let Some(tok) = security::token_by_digest(conn, &digest)? else {
-            return Err(ApiError::unauthorized("Bad credentials"));
-        };
-        if tok.is_expired(now) {
-            return Err(ApiError::unauthorized("Token expired"));
-        }
-        let user = security::get_user(conn, &tok.subject)?
-            .ok_or_else(|| ApiError::unauthorized("Bad credentials"))?;
-        Ok((
-            Principal::User {
-                name: user.name,
-                admin: user.admin,
-            },
-            tok.expires,
-        ))
-    })
+    let tok = app
+        .db
+        .read(move |conn| security::token_by_digest(conn, &digest))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("Bad credentials"))?;
+    if tok.is_expired(now) {
+        return Err(ApiError::unauthorized("Token expired"));
+    }
+    let scope = TokenScope::parse(&tok.scope)
+        .map_err(|e| ApiError::unauthorized(format!("Token scope: {e}")))?;
+    let principal = principal_for_user(app, &tok.subject, &scope).await?;
+    Ok((principal, tok.expires))
 }
 
 /// Require an authenticated user (401 with a challenge otherwise).

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub message: String,
     /// Ask the client for credentials (401 with `WWW-Authenticate`).
     pub challenge: bool,
+    /// Seconds for a `Retry-After` header (a locked-out login).
+    pub retry_after: Option<i64>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -24,6 +26,7 @@ impl ApiError {
             status,
             message: message.into(),
             challenge: false,
+            retry_after: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -43,7 +46,14 @@ impl ApiError {
             status: StatusCode::UNAUTHORIZED,
             message: message.into(),
             challenge: true,
+            retry_after: None,
         }
+    }
+
+    /// Add a `Retry-After: secs` header.
+    pub fn with_retry_after(mut self, secs: i64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
     pub fn method_not_allowed() -> Self {
         Self::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
@@ -61,6 +71,11 @@ impl ApiError {
             "errors": [{ "status": self.status.as_u16(), "message": self.message }]
         });
         let mut resp = json_response(self.status, &body);
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if self.challenge {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
