@@ -405,7 +405,11 @@ impl SystemProperties {
 
     /// `arca.session.idle.timeout.secs`: a UI session unused this long ends (≥ 1).
     pub fn session_idle_timeout_secs(&self) -> Result<u64, ConfigError> {
-        self.secs_at_least(SESSION_IDLE_TIMEOUT_SECS, DEFAULT_SESSION_IDLE_TIMEOUT_SECS, 1)
+        self.secs_at_least(
+            SESSION_IDLE_TIMEOUT_SECS,
+            DEFAULT_SESSION_IDLE_TIMEOUT_SECS,
+            1,
+        )
     }
 
     /// `arca.session.absolute.timeout.secs`: a UI session ends this long after login (≥ 1).

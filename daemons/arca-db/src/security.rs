@@ -249,6 +249,15 @@ pub fn record_login_success(conn: &Conn<'_>, name: &str, now_ms: i64) -> Result<
     Ok(())
 }
 
+/// Clear the login back-off of `name` (an operator's unlock); records no login.
+pub fn clear_lockout(conn: &Conn<'_>, name: &str) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE name = ?1",
+        args![name],
+    )?;
+    Ok(())
+}
+
 /// Create the anonymous user if it is missing (at server start; it owns no password).
 pub fn ensure_anonymous(conn: &Conn<'_>, now_ms: i64) -> Result<bool, DbError> {
     if get_user(conn, ANONYMOUS)?.is_some() {

@@ -31,6 +31,282 @@ pub enum Command {
     /// A single node needs no license; an HA node needs one.
     #[command(subcommand)]
     License(LicenseCommand),
+    /// Users: add, list, show, change password, disable/enable, unlock, delete.
+    ///
+    /// Straight in the database of this node's home (etc/db.properties, etc/security/master.key:
+    /// run it as root or arca on a node), on a single node (SQLite) or a cluster (PostgreSQL).
+    /// Running servers pick every change up within about a second.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Groups: add (or replace), list, show, set members, delete.
+    ///
+    /// Straight in the database of this node's home, like `arcactl user`.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Permission targets: add (or replace), list, show, delete, and check what a user may do.
+    ///
+    /// Straight in the database of this node's home, like `arcactl user`.
+    #[command(subcommand)]
+    Permission(PermissionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. Without --password-stdin or --password-file a random password is
+    /// generated and printed once (`password: …` on stdout).
+    ///
+    /// Without --group the user joins the auto-join groups (`readers` at first); with --group
+    /// exactly the groups given (each must exist).
+    Add(UserAddArgs),
+    /// List the users: name, admin, disabled, locked, email, groups, last login.
+    List(ListArgs),
+    /// Show a user: email, admin (its flag or an admin group), disabled, lockout, last login,
+    /// groups. Never the password hash.
+    Show(UserShowArgs),
+    /// Set a user's password (from stdin or a file). Clears a lockout and ends the user's
+    /// web sessions.
+    Passwd(UserPasswdArgs),
+    /// Disable a user: it can no longer log in or use its tokens; its sessions end.
+    Disable(UserNameArgs),
+    /// Enable a user again, and clear a lockout after failed logins.
+    Enable(UserNameArgs),
+    /// Clear a user's lockout after failed logins (and its failed-login count).
+    Unlock(UserNameArgs),
+    /// Delete a user with its group memberships, grants, tokens and sessions.
+    Delete(UserNameArgs),
+}
+
+/// Where a new password comes from (none: generate one).
+#[derive(Debug, Clone, Args)]
+#[group(multiple = false)]
+pub struct PasswordSource {
+    /// Read the password from stdin (up to the end; one trailing newline is dropped).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Read the password from FILE (one trailing newline is dropped).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserAddArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// User name: 1 to 64 letters, digits and . _ - @ + (not starting with '.').
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Email address.
+    #[arg(long, value_name = "EMAIL")]
+    pub email: Option<String>,
+    /// Make the user an administrator (may do everything).
+    #[arg(long)]
+    pub admin: bool,
+    /// A group to join (repeatable); replaces the auto-join groups.
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+    #[command(flatten)]
+    pub password: PasswordSource,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserPasswdArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    #[command(flatten)]
+    pub password: RequiredPasswordSource,
+}
+
+/// Where the new password comes from (one is required).
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct RequiredPasswordSource {
+    /// Read the password from stdin (up to the end; one trailing newline is dropped).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Read the password from FILE (one trailing newline is dropped).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserNameArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserShowArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `list` of users, groups or permission targets.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a group, or replace an existing group's description and flags (its members are
+    /// kept). Prints `created` or `replaced`.
+    Add(GroupAddArgs),
+    /// List the groups: name, auto-join, admin, number of members, description.
+    List(ListArgs),
+    /// Show a group and its members.
+    Show(GroupShowArgs),
+    /// Make exactly the users given the members of a group (each must exist); --none empties
+    /// it.
+    Members(GroupMembersArgs),
+    /// Delete a group with its memberships and the grants to it.
+    Delete(GroupNameArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GroupAddArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// Group name: 1 to 64 letters, digits and . _ - @ + (not starting with '.').
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Description.
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub description: String,
+    /// New users join the group automatically.
+    #[arg(long)]
+    pub auto_join: bool,
+    /// Members are administrators.
+    #[arg(long)]
+    pub admin: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GroupShowArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("who").required(true).args(["users", "none"])))]
+pub struct GroupMembersArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The members (all of them: the others leave the group).
+    #[arg(value_name = "USER")]
+    pub users: Vec<String>,
+    /// Remove every member.
+    #[arg(long, conflicts_with = "users")]
+    pub none: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GroupNameArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PermissionCommand {
+    /// Create a permission target, or replace the one with this name. Prints `created` or
+    /// `replaced`.
+    ///
+    /// Actions: read, annotate, deploy (or write), delete, manage; each implies the ones before
+    /// it (deploy grants annotate and read). Grants may name users and groups that do not
+    /// exist yet (a warning says so): they apply once those are created.
+    Add(PermissionAddArgs),
+    /// List the permission targets: name, repositories, include and exclude patterns, grants.
+    List(ListArgs),
+    /// Show a permission target. --json prints the REST API's v2 shape
+    /// (GET /api/v2/security/permissions/NAME; deploy is `write` there).
+    Show(PermissionShowArgs),
+    /// Delete a permission target.
+    Delete(PermissionNameArgs),
+    /// Print what USER may do at PATH of repository REPO, and the targets granting it.
+    ///
+    /// Resolves the user's groups and admin flag (its own or an admin group's) like the
+    /// server. PATH is relative to the repository ("" or / for the repository itself).
+    Check(PermissionCheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PermissionAddArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// Permission target name: 1 to 64 letters, digits and . _ - @ + (not starting with '.').
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// A repository (repeatable): a key, a pattern like libs-*, or ANY, ANY LOCAL, ANY REMOTE,
+    /// ANY VIRTUAL.
+    #[arg(long = "repo", value_name = "REPO", required = true)]
+    pub repos: Vec<String>,
+    /// Ant-style path patterns to include (repeatable or comma separated) [default: **].
+    #[arg(long = "include", value_name = "PATTERN")]
+    pub include: Vec<String>,
+    /// Ant-style path patterns to exclude (repeatable or comma separated).
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Grant actions to a user: USER=read,deploy (repeatable).
+    #[arg(long = "user", value_name = "USER=ACTIONS")]
+    pub users: Vec<String>,
+    /// Grant actions to a group: GROUP=read (repeatable).
+    #[arg(long = "group", value_name = "GROUP=ACTIONS")]
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PermissionShowArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PermissionNameArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PermissionCheckArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    #[arg(value_name = "USER")]
+    pub user: String,
+    #[arg(value_name = "REPO")]
+    pub repo: String,
+    #[arg(value_name = "PATH")]
+    pub path: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -388,6 +664,70 @@ mod tests {
         ] {
             let args: Vec<&str> = base.iter().chain(extra).copied().collect();
             assert!(Cli::try_parse_from(&args).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn parses_user_group_permission_commands() {
+        let cli = Cli::try_parse_from([
+            "arcactl", "user", "add", "--home", "/h", "bob", "--group", "devs", "--group", "ops",
+            "--admin",
+        ])
+        .unwrap();
+        let Command::User(UserCommand::Add(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.name, "bob");
+        assert_eq!(args.groups, ["devs", "ops"]);
+        assert!(args.admin && !args.password.password_stdin);
+        assert_eq!(args.password.password_file, None);
+
+        let cli = Cli::try_parse_from([
+            "arcactl",
+            "permission",
+            "add",
+            "t",
+            "--repo",
+            "ANY LOCAL",
+            "--repo",
+            "libs-*",
+            "--user",
+            "bob=read",
+            "--group",
+            "devs=deploy",
+        ])
+        .unwrap();
+        let Command::Permission(PermissionCommand::Add(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.repos, ["ANY LOCAL", "libs-*"]);
+        assert_eq!(args.users, ["bob=read"]);
+        assert_eq!(args.groups, ["devs=deploy"]);
+
+        let cli = Cli::try_parse_from(["arcactl", "group", "members", "devs", "a", "b"]).unwrap();
+        let Command::Group(GroupCommand::Members(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.users, ["a", "b"]);
+        assert!(!args.none);
+
+        for bad in [
+            &["arcactl", "user", "passwd", "bob"][..],
+            &[
+                "arcactl",
+                "user",
+                "add",
+                "bob",
+                "--password-stdin",
+                "--password-file",
+                "f",
+            ],
+            &["arcactl", "group", "members", "devs"],
+            &["arcactl", "group", "members", "devs", "a", "--none"],
+            &["arcactl", "permission", "add", "t"],
+            &["arcactl", "permission", "check", "u", "r"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -1,5 +1,6 @@
 //! arcactl: the operator CLI of arca (config validation, master-key generation/checking,
-//! draining a node, the HA self-test, license keys now; the license pool, backup/restore later).
+//! draining a node, the HA self-test, license keys and the license pool, users, groups and
+//! permissions; backup/restore later).
 //!
 //! Exit status: 0 success, 1 the command found problems or failed, 2 usage error.
 

@@ -6,11 +6,15 @@ use crate::cli::{Cli, Command};
 
 pub mod config;
 mod database;
+pub mod group;
 pub mod ha;
 mod http;
 pub mod license;
 pub mod master_key;
 pub mod node;
+pub mod permission;
+mod security;
+pub mod user;
 
 /// The wall clock in ms since the epoch: the only place commands read it (they pass it on).
 pub fn now_ms() -> i64 {
@@ -41,6 +45,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Node(cmd) => node::run(cmd, &mut stdout, &mut stderr)?,
         Command::Ha(cmd) => ha::run(cmd, &mut stdout, &mut stderr)?,
         Command::License(cmd) => license::run(cmd, &mut stdout, &mut stderr)?,
+        Command::User(cmd) => user::run(cmd, &mut stdout, &mut stderr)?,
+        Command::Group(cmd) => group::run(cmd, &mut stdout, &mut stderr)?,
+        Command::Permission(cmd) => permission::run(cmd, &mut stdout, &mut stderr)?,
     };
     Ok(ExitCode::from(status))
 }
