@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the arca Debian packages: arca_<V>_all.deb, arca-common_<V>_<arch>.deb,
 # arca-server_<V>_<arch>.deb, arca-storage-mover_<V>_<arch>.deb,
-# arca-license-agent_<V>_<arch>.deb and arca-config-sync_<V>_<arch>.deb.
+# arca-license-agent_<V>_<arch>.deb, arca-config-sync_<V>_<arch>.deb and
+# arca-session-cleanup_<V>_<arch>.deb.
 # Every package is defined in debian/ (control, rules, debian/<package>.*).
 #
 # Usage: packaging/build-deb.sh [--version V] [--out DIR] [--no-build]
@@ -32,7 +33,7 @@ mkdir -p "$SRC/target/release" "$SRC/packaging" "$SRC/docs" "$OUT"
 cp -a "$ROOT/debian" "$ROOT/units" "$ROOT/etc" "$SRC/"
 cp -a "$ROOT/packaging/man" "$ROOT/packaging/haproxy.cfg" "$ROOT/packaging/README.md" "$SRC/packaging/"
 cp -a "$ROOT/docs/ha.md" "$ROOT/docs/storage-mover.md" "$ROOT/docs/licenses.md" "$ROOT/docs/config-sync.md" \
-    "$SRC/docs/"
+    "$ROOT/docs/session-cleanup.md" "$SRC/docs/"
 BIN="$(pkg_target_dir)/release"
 for bin in "${ARCA_BINARIES[@]}"; do cp -a "$BIN/$bin" "$SRC/target/release/"; done
 
@@ -57,7 +58,7 @@ pkg_log "building .debs $VERSION in $SRC"
 arch="$(dpkg --print-architecture)"
 debs=("arca_${VERSION}_all.deb" "arca-common_${VERSION}_${arch}.deb" "arca-server_${VERSION}_${arch}.deb"
     "arca-storage-mover_${VERSION}_${arch}.deb" "arca-license-agent_${VERSION}_${arch}.deb"
-    "arca-config-sync_${VERSION}_${arch}.deb")
+    "arca-config-sync_${VERSION}_${arch}.deb" "arca-session-cleanup_${VERSION}_${arch}.deb")
 for d in "${debs[@]}"; do
     [[ -f "$STAGE/$d" ]] || pkg_die "dpkg-buildpackage did not produce $d (log: $STAGE/build.log)"
     rm -f "$OUT/$d"

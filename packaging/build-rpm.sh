@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build the arca RPM packages: arca-<V>-1.noarch.rpm, arca-common-<V>-1.<arch>.rpm,
 # arca-server-<V>-1.<arch>.rpm, arca-storage-mover-<V>-1.<arch>.rpm,
-# arca-license-agent-<V>-1.<arch>.rpm and arca-config-sync-<V>-1.<arch>.rpm, with rpmbuild and
-# rpm/arca.spec.
+# arca-license-agent-<V>-1.<arch>.rpm, arca-config-sync-<V>-1.<arch>.rpm and
+# arca-session-cleanup-<V>-1.<arch>.rpm, with rpmbuild and rpm/arca.spec.
 #
 # Usage: packaging/build-rpm.sh [--version V] [--out DIR] [--no-build]
 #   --version V   package version (default: the workspace version in Cargo.toml)
@@ -32,12 +32,13 @@ mkdir -p "$SRC" "$TOP/BUILD" "$TOP/RPMS" "$TOP/SPECS" "$TOP/tmp"
 BIN="$(pkg_target_dir)/release"
 for bin in "${ARCA_BINARIES[@]}"; do cp -a "$BIN/$bin" "$SRC/"; done
 cp -a "$ROOT/units/arca-server.service" "$ROOT/units/arca-storage-mover.service" \
-    "$ROOT/units/arca-license-agent.service" "$ROOT/units/arca-config-sync.service" "$ROOT/units/arca.target" "$SRC/"
+    "$ROOT/units/arca-license-agent.service" "$ROOT/units/arca-config-sync.service" "$ROOT/units/arca.target" \
+    "$ROOT/units/arca-session-cleanup.service" "$ROOT/units/arca-session-cleanup.timer" "$SRC/"
 cp -a "$ROOT/units/sysusers.d/arca.conf" "$SRC/sysusers-arca.conf"
 cp -a "$ROOT/units/tmpfiles.d/arca.conf" "$SRC/tmpfiles-arca.conf"
 cp -a "$ROOT"/etc/{binarystore.xml,system.properties,db.properties,ha-node.properties.example} "$SRC/"
 cp -a "$ROOT/packaging/haproxy.cfg" "$ROOT"/packaging/man/*.8 "$ROOT/docs/ha.md" "$ROOT/docs/storage-mover.md" \
-    "$ROOT/docs/licenses.md" "$ROOT/docs/config-sync.md" "$SRC/"
+    "$ROOT/docs/licenses.md" "$ROOT/docs/config-sync.md" "$ROOT/docs/session-cleanup.md" "$SRC/"
 cp -a "$ROOT/packaging/README.md" "$SRC/README.packaging.md"
 if [[ -f "$ROOT/LICENSE" ]]; then
     cp "$ROOT/LICENSE" "$SRC/LICENSE.txt"
@@ -63,7 +64,8 @@ rpmbuild -bb \
 
 rpms=("noarch/arca-${VERSION}-1.noarch.rpm" "$arch/arca-common-${VERSION}-1.$arch.rpm"
     "$arch/arca-server-${VERSION}-1.$arch.rpm" "$arch/arca-storage-mover-${VERSION}-1.$arch.rpm"
-    "$arch/arca-license-agent-${VERSION}-1.$arch.rpm" "$arch/arca-config-sync-${VERSION}-1.$arch.rpm")
+    "$arch/arca-license-agent-${VERSION}-1.$arch.rpm" "$arch/arca-config-sync-${VERSION}-1.$arch.rpm"
+    "$arch/arca-session-cleanup-${VERSION}-1.$arch.rpm")
 for r in "${rpms[@]}"; do
     [[ -f "$TOP/RPMS/$r" ]] || pkg_die "rpmbuild did not produce $r (log: $TOP/build.log)"
     rm -f "$OUT/${r#*/}"

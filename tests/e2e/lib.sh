@@ -626,11 +626,11 @@ EOF
 #
 #   e2e_debs_find DIR                    prints the version V of the arca_V_all.deb, arca-common_V_amd64.deb,
 #                                        arca-server_V_amd64.deb, arca-storage-mover_V_amd64.deb,
-#                                        arca-license-agent_V_amd64.deb, arca-config-sync_V_amd64.deb set in
-#                                        DIR (the newest when several)
+#                                        arca-license-agent_V_amd64.deb, arca-config-sync_V_amd64.deb,
+#                                        arca-session-cleanup_V_amd64.deb set in DIR (the newest when several)
 #   e2e_debs_copy SRC DST V              copies that set to DST (what the nodes see as /debs or /debs2)
 #   e2e_arca_install NAME [DIR]          apt-get install -y of that set in DIR inside NAME (DIR default /debs; the
-#                                        meta package arca depends on the other five); E2E_DEV=1: binaries + units
+#                                        meta package arca depends on the other six); E2E_DEV=1: binaries + units
 #   e2e_arcactl                          prints the path of an arcactl on the host: the one of the arca-common .deb
 #                                        under test (extracted once into the work dir), target/release with E2E_DEV=1
 #   e2e_arca_wait_ready ADDR [TIMEOUT]   readiness 200 at http://ADDR/artifactory
@@ -647,7 +647,7 @@ e2e_debs_find() {
         v=${v%_amd64.deb}
         [[ -e "$dir/arca-common_${v}_amd64.deb" && -e "$dir/arca_${v}_all.deb" &&
             -e "$dir/arca-storage-mover_${v}_amd64.deb" && -e "$dir/arca-license-agent_${v}_amd64.deb" &&
-            -e "$dir/arca-config-sync_${v}_amd64.deb" ]] || continue
+            -e "$dir/arca-config-sync_${v}_amd64.deb" && -e "$dir/arca-session-cleanup_${v}_amd64.deb" ]] || continue
         if [[ -z "$best" ]] || dpkg --compare-versions "$v" gt "$best"; then
             best=$v
         fi
@@ -661,7 +661,7 @@ e2e_debs_copy() {
     mkdir -p "$dst"
     cp -- "$src/arca_${v}_all.deb" "$src/arca-common_${v}_amd64.deb" "$src/arca-server_${v}_amd64.deb" \
         "$src/arca-storage-mover_${v}_amd64.deb" "$src/arca-license-agent_${v}_amd64.deb" \
-        "$src/arca-config-sync_${v}_amd64.deb" "$dst/"
+        "$src/arca-config-sync_${v}_amd64.deb" "$src/arca-session-cleanup_${v}_amd64.deb" "$dst/"
 }
 
 # The version `--version` prints for a Debian package version: the upstream part (no epoch, no revision).
@@ -687,10 +687,13 @@ _e2e_dev_install() {
     e2e_node_sh "$name" '
         d=/debs/dev
         install -m 0755 $d/arca-server $d/arcactl $d/arca-storage-mover $d/arca-license-agent \
-            $d/arca-config-sync /usr/bin/
+            $d/arca-config-sync $d/arca-session-cleanup /usr/bin/
         install -m 0644 $d/units/arca-server.service $d/units/arca-storage-mover.service \
             $d/units/arca-license-agent.service $d/units/arca-config-sync.service $d/units/arca.target \
+            $d/units/arca-session-cleanup.service $d/units/arca-session-cleanup.timer \
             /lib/systemd/system/
+        mkdir -p /lib/systemd/system-generators
+        ln -sfn /usr/bin/arca-session-cleanup /lib/systemd/system-generators/arca-session-cleanup-generator
         install -D -m 0644 $d/units/sysusers.d/arca.conf /usr/lib/sysusers.d/arca.conf
         install -D -m 0644 $d/units/tmpfiles.d/arca.conf /usr/lib/tmpfiles.d/arca.conf
         systemd-sysusers arca.conf
@@ -701,7 +704,8 @@ _e2e_dev_install() {
         systemctl daemon-reload
         systemctl enable arca.target
         if [ ! -e /etc/arca/ha-node.properties ]; then
-            systemctl enable --now arca-server arca-storage-mover arca-license-agent arca-config-sync
+            systemctl enable --now arca-server arca-storage-mover arca-license-agent arca-config-sync \
+                arca-session-cleanup.timer
         fi'
 }
 
@@ -718,7 +722,7 @@ e2e_arca_install() {
     fi
     # shellcheck disable=SC2016 # expanded inside the node
     if ! e2e_node_exec "$name" sh -c \
-        'apt-get install -y $1/arca_*.deb $1/arca-common_*.deb $1/arca-server_*.deb $1/arca-storage-mover_*.deb $1/arca-license-agent_*.deb $1/arca-config-sync_*.deb' \
+        'apt-get install -y $1/arca_*.deb $1/arca-common_*.deb $1/arca-server_*.deb $1/arca-storage-mover_*.deb $1/arca-license-agent_*.deb $1/arca-config-sync_*.deb $1/arca-session-cleanup_*.deb' \
         sh "$dir" </dev/null >"$log" 2>&1; then
         tail -30 "$log" >&2
         arca_die "apt-get install of $dir/*.deb on $name failed (log $log)"

@@ -5,17 +5,20 @@
 #      higher version of the same code for the upgrade test,
 #   2. lintian on every .deb: no E: and no W: line (overrides in debian/*.lintian-overrides),
 #   3. systemd-analyze verify of arca-server.service, arca-storage-mover.service,
-#      arca-license-agent.service, arca-config-sync.service and arca.target in a root made of the
-#      packages' files (clean = exit 0 and no output), sysusers.d/tmpfiles.d applied with --root,
+#      arca-license-agent.service, arca-config-sync.service, arca-session-cleanup.service,
+#      arca-session-cleanup.timer (also with the drop-in its generator writes for a cron value) and
+#      arca.target in a root made of the packages' files (clean = exit 0 and no output), the
+#      timer's properties and the generator symlink, sysusers.d/tmpfiles.d applied with --root,
 #   4. systemd-analyze security --offline: overall exposure of arca-server.service,
-#      arca-storage-mover.service, arca-license-agent.service and arca-config-sync.service <= 2.0
-#      each,
+#      arca-storage-mover.service, arca-license-agent.service, arca-config-sync.service and
+#      arca-session-cleanup.service <= 2.0 each,
 #   5. rpmlint on the .rpms (rpm/rpmlint.toml; 0 errors, 0 warnings) and an install into an empty
 #      rpm root (rpm --root --noscripts) with the expected files,
 #   6. in chroots of a Debian 12 base root fs (the e2e tests' cached one, overlay-mounted, nothing
 #      is started): dpkg install (user, directories, enabled units), arca-server run as arca on the
-#      packaged home, arca-storage-mover, arca-license-agent and arca-config-sync check-config as
-#      arca there, upgrade keeping an edited conffile without a prompt, remove (config and
+#      packaged home, arca-storage-mover, arca-license-agent, arca-config-sync and
+#      arca-session-cleanup check-config as arca there, one arca-session-cleanup run as arca on the
+#      server's SQLite database, upgrade keeping an edited conffile without a prompt, remove (config and
 #      data kept), purge (all gone, user kept), the cluster-node policy (ha-node.properties
 #      present: not enabled), and the .rpms installed with their scriptlets.
 # Installs the Debian packages it needs (only the missing ones). Prints PASS/FAIL/SKIP lines and
@@ -73,15 +76,20 @@ ARCH=$(dpkg --print-architecture)
 RPMARCH=$(rpm --eval '%{_arch}')
 DEBS=("$OUT/arca-common_${VERSION}_$ARCH.deb" "$OUT/arca-server_${VERSION}_$ARCH.deb"
     "$OUT/arca-storage-mover_${VERSION}_$ARCH.deb" "$OUT/arca-license-agent_${VERSION}_$ARCH.deb"
-    "$OUT/arca-config-sync_${VERSION}_$ARCH.deb" "$OUT/arca_${VERSION}_all.deb")
+    "$OUT/arca-config-sync_${VERSION}_$ARCH.deb" "$OUT/arca-session-cleanup_${VERSION}_$ARCH.deb"
+    "$OUT/arca_${VERSION}_all.deb")
 DEBS2=("$OUT2/arca-common_${VERSION2}_$ARCH.deb" "$OUT2/arca-server_${VERSION2}_$ARCH.deb"
     "$OUT2/arca-storage-mover_${VERSION2}_$ARCH.deb" "$OUT2/arca-license-agent_${VERSION2}_$ARCH.deb"
-    "$OUT2/arca-config-sync_${VERSION2}_$ARCH.deb" "$OUT2/arca_${VERSION2}_all.deb")
+    "$OUT2/arca-config-sync_${VERSION2}_$ARCH.deb" "$OUT2/arca-session-cleanup_${VERSION2}_$ARCH.deb"
+    "$OUT2/arca_${VERSION2}_all.deb")
 RPMS=("$OUT/arca-common-$VERSION-1.$RPMARCH.rpm" "$OUT/arca-server-$VERSION-1.$RPMARCH.rpm"
     "$OUT/arca-storage-mover-$VERSION-1.$RPMARCH.rpm" "$OUT/arca-license-agent-$VERSION-1.$RPMARCH.rpm"
-    "$OUT/arca-config-sync-$VERSION-1.$RPMARCH.rpm" "$OUT/arca-$VERSION-1.noarch.rpm")
+    "$OUT/arca-config-sync-$VERSION-1.$RPMARCH.rpm" "$OUT/arca-session-cleanup-$VERSION-1.$RPMARCH.rpm"
+    "$OUT/arca-$VERSION-1.noarch.rpm")
 # The services the packages ship (units, enablement, security): every check covers each of them.
-SERVICES=(arca-server arca-storage-mover arca-license-agent arca-config-sync)
+SERVICES=(arca-server arca-storage-mover arca-license-agent arca-config-sync arca-session-cleanup)
+# The timers (arca-session-cleanup.service is the oneshot one of them starts).
+TIMERS=(arca-session-cleanup)
 
 # ---------------------------------------------------------------------------------------------------------------
 # 1. build
@@ -127,14 +135,50 @@ for d in "${DEBS[@]}"; do dpkg-deb -x "$d" "$R"; done
 cp -an /usr/lib/systemd/system "$R/usr/lib/systemd/"
 verify_units=()
 for svc in "${SERVICES[@]}"; do verify_units+=("/lib/systemd/system/$svc.service"); done
+for t in "${TIMERS[@]}"; do verify_units+=("/lib/systemd/system/$t.timer"); done
 if MANPATH="$R/usr/share/man" systemd-analyze verify --root="$R" \
     "${verify_units[@]}" /lib/systemd/system/arca.target >"$WORK/verify.txt" 2>&1 &&
     [[ ! -s "$WORK/verify.txt" ]]; then
-    pass "systemd-analyze verify ${SERVICES[*]/%/.service} arca.target"
+    pass "systemd-analyze verify ${SERVICES[*]/%/.service} ${TIMERS[*]/%/.timer} arca.target"
 else
     sed 's/^/  verify: /' "$WORK/verify.txt"
     fail "systemd-analyze verify" "see the lines above"
 fi
+
+# arca-session-cleanup.timer: hourly at a fixed random minute per host, catching up missed runs.
+timer=$R/lib/systemd/system/arca-session-cleanup.timer
+missing=()
+for line in OnCalendar=hourly RandomizedDelaySec=1h FixedRandomDelay=true Persistent=true \
+    Unit=arca-session-cleanup.service WantedBy=timers.target; do
+    grep -qx "$line" "$timer" || missing+=("$line")
+done
+if ((${#missing[@]} == 0)) && grep -qx 'Type=oneshot' "$R/lib/systemd/system/arca-session-cleanup.service" &&
+    ! grep -q '^\[Install\]' "$R/lib/systemd/system/arca-session-cleanup.service"; then
+    pass "arca-session-cleanup.timer: OnCalendar=hourly, RandomizedDelaySec=1h, FixedRandomDelay=true, Persistent=true; the service a oneshot without [Install]"
+else
+    fail "arca-session-cleanup.timer properties" "missing: ${missing[*]} (or the service is not a oneshot without [Install])"
+fi
+
+# The generator: a symlink to the binary; for a cron value its drop-in verifies with the timer.
+gen=$R/lib/systemd/system-generators/arca-session-cleanup-generator
+gen_home=$WORK/gen-home
+mkdir -p "$gen_home/etc" "$WORK/gen-normal"
+echo 'arca.db.session.cleanup.cron=0 23 * * * ?' >"$gen_home/etc/system.properties"
+if [[ "$(readlink "$gen")" == /usr/bin/arca-session-cleanup ]] &&
+    ln -sfn "$R/usr/bin/arca-session-cleanup" "$WORK/arca-session-cleanup-generator" &&
+    ARCA_HOME=$gen_home "$WORK/arca-session-cleanup-generator" "$WORK/gen-normal" "$WORK/gen-early" "$WORK/gen-late" \
+        >"$WORK/generator.txt" 2>&1 &&
+    grep -qx 'OnCalendar=\*-\*-\* \*:23:00' "$WORK/gen-normal/arca-session-cleanup.timer.d/50-cron.conf" &&
+    mkdir -p "$R/etc/systemd/system" &&
+    cp -r "$WORK/gen-normal/arca-session-cleanup.timer.d" "$R/etc/systemd/system/" &&
+    MANPATH="$R/usr/share/man" systemd-analyze verify --root="$R" /lib/systemd/system/arca-session-cleanup.timer \
+        >"$WORK/verify-dropin.txt" 2>&1 && [[ ! -s "$WORK/verify-dropin.txt" ]]; then
+    pass "arca-session-cleanup-generator: symlink to /usr/bin/arca-session-cleanup; '0 23 * * * ?' -> OnCalendar=*-*-* *:23:00, verified with the timer"
+else
+    sed 's/^/  generator: /' "$WORK/generator.txt" "$WORK/verify-dropin.txt" 2>/dev/null || true
+    fail "arca-session-cleanup-generator" "not a symlink to the binary, or its drop-in is missing or does not verify"
+fi
+rm -rf "$R/etc/systemd/system/arca-session-cleanup.timer.d"
 
 mkdir -p "$R/etc" "$R/run" "$R/var/lib"
 # (Owners compared as numbers: the names are those of $R/etc/passwd, not the host's.)
@@ -190,7 +234,10 @@ mkdir -p "$RR"
 if rpm --root="$RR" --initdb && rpm --root="$RR" --nodeps --noscripts -i "${RPMS[@]}" >"$WORK/rpm-i.txt" 2>&1; then
     missing=()
     for f in /usr/bin/arca-server /usr/bin/arcactl /usr/bin/arca-storage-mover /usr/bin/arca-license-agent \
-        /usr/bin/arca-config-sync \
+        /usr/bin/arca-config-sync /usr/bin/arca-session-cleanup \
+        /usr/lib/systemd/system/arca-session-cleanup.service /usr/lib/systemd/system/arca-session-cleanup.timer \
+        /usr/lib/systemd/system-generators/arca-session-cleanup-generator \
+        /usr/share/man/man8/arca-session-cleanup.8.gz /usr/share/doc/arca-session-cleanup/session-cleanup.md \
         /usr/lib/systemd/system/arca-server.service /usr/lib/systemd/system/arca-storage-mover.service \
         /usr/lib/systemd/system/arca-license-agent.service /usr/lib/systemd/system/arca-config-sync.service \
         /usr/share/man/man8/arca-storage-mover.8.gz /usr/share/doc/arca-storage-mover/storage-mover.md \
@@ -201,9 +248,12 @@ if rpm --root="$RR" --initdb && rpm --root="$RR" --nodeps --noscripts -i "${RPMS
         /usr/share/man/man8/arcactl.8.gz /usr/share/doc/arca-common/examples/haproxy.cfg; do
         [[ -e "$RR$f" ]] || missing+=("$f")
     done
-    for u in "${SERVICES[@]/%/.service}"; do
+    for u in "${SERVICES[@]/%/.service}" "${TIMERS[@]/%/.timer}"; do
         cmp -s "$RR/usr/lib/systemd/system/$u" "$ROOT/units/$u" || missing+=("$u differs from units/")
     done
+    [[ -L "$RR/usr/lib/systemd/system-generators/arca-session-cleanup-generator" &&
+        "$(realpath "$RR/usr/lib/systemd/system-generators/arca-session-cleanup-generator")" == "$RR/usr/bin/arca-session-cleanup" ]] ||
+        missing+=("the generator symlink to /usr/bin/arca-session-cleanup")
     nq=$(rpm --root="$RR" -qa | grep -c '^arca' || true)
     if ((${#missing[@]} == 0 && nq == ${#RPMS[@]})); then
         pass "rpm --root install: $nq packages, files in place"
@@ -274,7 +324,7 @@ fi
 if [[ -n "$BASE" ]]; then
     # --- deb: install, run, upgrade, remove, purge ---------------------------------------------------------
     new_chroot deb
-    if in_chroot sh -c 'dpkg -i /tmp/d1/arca-common_*.deb /tmp/d1/arca-server_*.deb /tmp/d1/arca-storage-mover_*.deb /tmp/d1/arca-license-agent_*.deb /tmp/d1/arca-config-sync_*.deb /tmp/d1/arca_*.deb' \
+    if in_chroot sh -c 'dpkg -i /tmp/d1/arca-common_*.deb /tmp/d1/arca-server_*.deb /tmp/d1/arca-storage-mover_*.deb /tmp/d1/arca-license-agent_*.deb /tmp/d1/arca-config-sync_*.deb /tmp/d1/arca-session-cleanup_*.deb /tmp/d1/arca_*.deb' \
         </dev/null >"$WORK/dpkg-i.txt" 2>&1; then
         pass "dpkg -i $VERSION in a chroot (no systemd running)"
     else
@@ -294,7 +344,10 @@ if [[ -n "$BASE" ]]; then
         test -L /etc/systemd/system/arca.target.wants/arca-server.service
         test -L /etc/systemd/system/arca.target.wants/arca-storage-mover.service
         test -L /etc/systemd/system/arca.target.wants/arca-license-agent.service
-        test -L /etc/systemd/system/arca.target.wants/arca-config-sync.service'
+        test -L /etc/systemd/system/arca.target.wants/arca-config-sync.service
+        test -L /etc/systemd/system/timers.target.wants/arca-session-cleanup.timer
+        test ! -e /etc/systemd/system/arca.target.wants/arca-session-cleanup.service
+        test "$(readlink /lib/systemd/system-generators/arca-session-cleanup-generator)" = /usr/bin/arca-session-cleanup'
 
     mount -t proc proc "$M/proc"
     MOUNTS+=("$M/proc")
@@ -341,9 +394,20 @@ if [[ -n "$BASE" ]]; then
         sed 's/^/  /' "$WORK/sync-check.txt"
         fail "arca-config-sync check-config in the chroot" "failed, or does not say that a single node has nothing to share"
     fi
+    if chroot --userspec=arca:arca "$M" env -i PATH=/usr/bin:/bin ARCA_HOME=/var/lib/arca \
+        /usr/bin/arca-session-cleanup check-config >"$WORK/cleanup-check.txt" 2>&1 &&
+        grep -q "hourly at a fixed random minute" "$WORK/cleanup-check.txt" &&
+        chroot --userspec=arca:arca "$M" env -i PATH=/usr/bin:/bin ARCA_HOME=/var/lib/arca \
+            /usr/bin/arca-session-cleanup >>"$WORK/cleanup-check.txt" 2>&1 &&
+        grep -q "deleted 0 expired UI sessions (0 remain)" "$WORK/cleanup-check.txt"; then
+        pass "arca-session-cleanup check-config and one run as arca on the packaged home (SQLite: deleted 0)"
+    else
+        sed 's/^/  /' "$WORK/cleanup-check.txt"
+        fail "arca-session-cleanup in the chroot" "check-config or the run failed"
+    fi
 
     in_chroot sh -c 'echo "arca.gc.interval.secs=7200" >>/etc/arca/system.properties' || true
-    if in_chroot sh -c 'dpkg -i /tmp/d2/arca-common_*.deb /tmp/d2/arca-server_*.deb /tmp/d2/arca-storage-mover_*.deb /tmp/d2/arca-license-agent_*.deb /tmp/d2/arca-config-sync_*.deb /tmp/d2/arca_*.deb' \
+    if in_chroot sh -c 'dpkg -i /tmp/d2/arca-common_*.deb /tmp/d2/arca-server_*.deb /tmp/d2/arca-storage-mover_*.deb /tmp/d2/arca-license-agent_*.deb /tmp/d2/arca-config-sync_*.deb /tmp/d2/arca-session-cleanup_*.deb /tmp/d2/arca_*.deb' \
         </dev/null >"$WORK/dpkg-up.txt" 2>&1; then
         pass "upgrade $VERSION -> $VERSION2 (dpkg -i, stdin closed: no prompt)"
     else
@@ -357,20 +421,23 @@ if [[ -n "$BASE" ]]; then
         test -s /etc/arca/security/master.key
         dpkg-query -W -f="\${Version}" arca-license-agent | grep -qx "'"$VERSION2"'"
         dpkg-query -W -f="\${Version}" arca-config-sync | grep -qx "'"$VERSION2"'"
+        dpkg-query -W -f="\${Version}" arca-session-cleanup | grep -qx "'"$VERSION2"'"
+        test -L /etc/systemd/system/timers.target.wants/arca-session-cleanup.timer
         test -L /etc/systemd/system/arca.target.wants/arca-server.service
         test -L /etc/systemd/system/arca.target.wants/arca-storage-mover.service
         test -L /etc/systemd/system/arca.target.wants/arca-license-agent.service
         test -L /etc/systemd/system/arca.target.wants/arca-config-sync.service'
 
-    in_chroot dpkg -r arca arca-server arca-storage-mover arca-license-agent arca-config-sync arca-common >"$WORK/dpkg-r.txt" 2>&1 || fail "dpkg -r" "$(tail -n 3 "$WORK/dpkg-r.txt")"
+    in_chroot dpkg -r arca arca-server arca-storage-mover arca-license-agent arca-config-sync arca-session-cleanup arca-common >"$WORK/dpkg-r.txt" 2>&1 || fail "dpkg -r" "$(tail -n 3 "$WORK/dpkg-r.txt")"
     check "remove keeps configuration and data" '
         test ! -e /usr/bin/arca-server && test ! -e /usr/bin/arca-storage-mover
         test ! -e /usr/bin/arca-license-agent && test ! -e /usr/bin/arca-config-sync
+        test ! -e /usr/bin/arca-session-cleanup && test ! -e /lib/systemd/system-generators/arca-session-cleanup-generator
         test -s /etc/arca/system.properties && test -s /etc/arca/db.properties
         test -s /etc/arca/security/master.key && test -s /var/lib/arca/data/arca.db'
     # what arca-config-sync leaves on a cluster node: purge removes it too
     in_chroot sh -c 'for f in binarystore.xml system.properties cluster.license; do echo x >/etc/arca/$f.previous; done' || true
-    in_chroot dpkg -P arca-server arca-storage-mover arca-license-agent arca-config-sync arca-common >"$WORK/dpkg-p.txt" 2>&1 || fail "dpkg -P" "$(tail -n 3 "$WORK/dpkg-p.txt")"
+    in_chroot dpkg -P arca-server arca-storage-mover arca-license-agent arca-config-sync arca-session-cleanup arca-common >"$WORK/dpkg-p.txt" 2>&1 || fail "dpkg -P" "$(tail -n 3 "$WORK/dpkg-p.txt")"
     check "purge removes /etc/arca, /var/lib/arca and the unit links; keeps the user" '
         test ! -e /etc/arca && test ! -e /var/lib/arca && test ! -e /run/arca
         ! ls /etc/systemd/system/*.wants/ | grep -q arca
@@ -378,15 +445,17 @@ if [[ -n "$BASE" ]]; then
 
     # --- deb: a cluster node (ha-node.properties placed before the installation) ----------------------------
     in_chroot sh -c 'mkdir -p /etc/arca && cp /dev/null /etc/arca/ha-node.properties' || true
-    in_chroot sh -c 'dpkg -i /tmp/d1/arca-common_*.deb /tmp/d1/arca-server_*.deb /tmp/d1/arca-storage-mover_*.deb /tmp/d1/arca-license-agent_*.deb /tmp/d1/arca-config-sync_*.deb /tmp/d1/arca_*.deb' \
+    in_chroot sh -c 'dpkg -i /tmp/d1/arca-common_*.deb /tmp/d1/arca-server_*.deb /tmp/d1/arca-storage-mover_*.deb /tmp/d1/arca-license-agent_*.deb /tmp/d1/arca-config-sync_*.deb /tmp/d1/arca-session-cleanup_*.deb /tmp/d1/arca_*.deb' \
         </dev/null >"$WORK/dpkg-ha.txt" 2>&1 || fail "dpkg -i (cluster node)" "$(tail -n 3 "$WORK/dpkg-ha.txt")"
-    check "cluster node: arca-server, arca-storage-mover, arca-license-agent and arca-config-sync installed but not enabled" '
+    check "cluster node: arca-server, arca-storage-mover, arca-license-agent, arca-config-sync and arca-session-cleanup.timer installed but not enabled" '
         test -x /usr/bin/arca-server && test -x /usr/bin/arca-storage-mover && test -x /usr/bin/arca-license-agent
         test -x /usr/bin/arca-config-sync
         test ! -e /etc/systemd/system/arca.target.wants/arca-server.service
         test ! -e /etc/systemd/system/arca.target.wants/arca-storage-mover.service
         test ! -e /etc/systemd/system/arca.target.wants/arca-license-agent.service
         test ! -e /etc/systemd/system/arca.target.wants/arca-config-sync.service
+        test -x /usr/bin/arca-session-cleanup
+        test ! -e /etc/systemd/system/timers.target.wants/arca-session-cleanup.timer
         test -L /etc/systemd/system/multi-user.target.wants/arca.target'
     umount_all
 
@@ -408,8 +477,9 @@ if [[ -n "$BASE" ]]; then
         test -L /etc/systemd/system/arca.target.wants/arca-server.service
         test -L /etc/systemd/system/arca.target.wants/arca-storage-mover.service
         test -L /etc/systemd/system/arca.target.wants/arca-license-agent.service
-        test -L /etc/systemd/system/arca.target.wants/arca-config-sync.service'
-    rpm --root="$M" --nodeps -e arca arca-server arca-storage-mover arca-license-agent arca-config-sync arca-common >"$WORK/rpm-e.txt" 2>&1 || fail "rpm -e" "$(tail -n 3 "$WORK/rpm-e.txt")"
+        test -L /etc/systemd/system/arca.target.wants/arca-config-sync.service
+        test -L /etc/systemd/system/timers.target.wants/arca-session-cleanup.timer'
+    rpm --root="$M" --nodeps -e arca arca-server arca-storage-mover arca-license-agent arca-config-sync arca-session-cleanup arca-common >"$WORK/rpm-e.txt" 2>&1 || fail "rpm -e" "$(tail -n 3 "$WORK/rpm-e.txt")"
     check "rpm -e: units disabled, data directory kept" '
         test ! -e /usr/bin/arca-server
         ! ls /etc/systemd/system/*.wants/ | grep -q arca

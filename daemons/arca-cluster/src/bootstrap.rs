@@ -79,9 +79,12 @@ impl Identity {
     }
 }
 
+/// The host name from uname(2): /proc/sys/kernel/hostname is hidden by the units'
+/// `ProcSubset=pid`, which made every packaged single node call itself "arca".
 fn nix_hostname() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
+    nix::unistd::gethostname()
         .ok()
+        .and_then(|h| h.into_string().ok())
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
 }

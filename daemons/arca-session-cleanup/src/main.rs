@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    arca_session_cleanup::cli::main()
+}
