@@ -3,7 +3,7 @@
 # systemd as PID 1 (systemd-nspawn), HAProxy on the host in front of three HA nodes, PostgreSQL on the host.
 #
 # Scenarios (all by default, in this order):
-#   single    fresh container, apt-get install of the six local .debs; the server is active after install
+#   single    fresh container, apt-get install of the seven local .debs; the server is active after install
 #             (and arca-license-agent and arca-config-sync, idle: a single node needs no license and shares nothing)
 #             (single node, SQLite), deploy + resolve with curl, sha256 equal, `HA Node ID` in the journal
 #   ha        three nodes configured as docs/ha.md says (db.properties, ha-node.properties, master key copy,
@@ -43,11 +43,17 @@
 #             node; n2 crashes (SIGKILL of its four units): n1's and n3's movers restore the second copies; S3 back:
 #             every object in S3 (sha256), the live queues empty; n2 back: its mover drops its copies without
 #             uploading them again (already_stored=true, S3's object files unchanged); every node resolves all
+#   session-cleanup one node (single, SQLite; docs/session-cleanup.md): arca-session-cleanup.timer enabled with a
+#             next run in list-timers; expired UI sessions written into the node's SQLite database (from the host,
+#             through /proc/<pid>/root), `systemctl start arca-session-cleanup.service` deletes exactly them ("deleted N
+#             expired UI sessions" in its journal, found by ARCA_NODE_ID), the live ones stay;
+#             arca.db.session.cleanup.cron=0 23 * * * ? + daemon-reload: the generator's drop-in, the timer's
+#             calendar *-*-* *:23:00; an untranslatable value (L): check-config exit 1, no drop-in, hourly again
 #
 # Usage: tests/e2e/run.sh [--only NAME]... [--debs DIR] [--no-build] [--keep]
 #   --only NAME   run only this scenario (repeatable)
 #   --debs DIR    use the arca_*.deb / arca-common_*.deb / arca-server_*.deb / arca-storage-mover_*.deb /
-#                 arca-license-agent_*.deb / arca-config-sync_*.deb already in DIR instead of building them (the upgrade scenario still builds the next version from target/release)
+#                 arca-license-agent_*.deb / arca-config-sync_*.deb / arca-session-cleanup_*.deb already in DIR instead of building them (the upgrade scenario still builds the next version from target/release)
 #   --no-build    do not run cargo: package the release binaries already in target/release (ARCA_SKIP_BUILD=1
 #                 does the same)
 #   --keep        keep the work dir (containers' overlays, logs, client records): same as ARCA_KEEP_TMP=1
@@ -69,7 +75,7 @@ export ARCA_TEST_NAME=e2e
 # shellcheck source=lib.sh
 . "$E2E_DIR_/lib.sh"
 
-ALL_SCENARIOS=(single ha config-sync failover upgrade s3-shared cluster-s3)
+ALL_SCENARIOS=(single ha config-sync failover upgrade s3-shared cluster-s3 session-cleanup)
 ONLY=()
 DEBS_SRC=""
 NO_BUILD=0
@@ -483,6 +489,29 @@ EOF
         check "$n answers with X-Arca-Node-Id: $n" grep -qi "^x-arca-node-id: $n"$'\r'"\?$" "$hdr"
     done
     result sha256 "${sha_in:0:12}… on 3 nodes"
+    # UI sessions (docs/sessions.md, default provider db): logged in once through HAProxy, the cookie works on
+    # whichever node round-robin picks (no sticky sessions needed).
+    local jar=$E2E_WORK/ha-session.jar i sess_nodes=() distinct sid
+    code=$(curl -sS --max-time 60 -c "$jar" -o "$E2E_WORK/logs/ha-login.out" -w '%{http_code}' \
+        --data-urlencode user=admin --data-urlencode "password=$ADMIN_PW" "$LB/ui/auth/login") || true
+    check "login through HAProxy answers 200 (got $code)" test "$code" = 200
+    check "the login set the ARCA_SESSION cookie" grep -q ARCA_SESSION "$jar"
+    sid=$(awk '$6 == "ARCA_SESSION" {print $7}' "$jar")
+    for i in 1 2 3 4 5 6 7 8 9; do
+        hdr=$E2E_WORK/logs/ha-session-$i.hdr
+        code=$(curl -sS --max-time 60 -b "$jar" -D "$hdr" -o "$E2E_WORK/logs/ha-session-$i.out" -w '%{http_code}' \
+            "$LB/ui/auth/current") || true
+        check "session request $i through HAProxy answers 200 (got $code)" test "$code" = 200
+        sess_nodes+=("$(tr -d '\r' <"$hdr" | awk 'tolower($1) == "x-arca-node-id:" {print $2}')")
+    done
+    distinct=$(printf '%s\n' "${sess_nodes[@]}" | sort -u | grep -c .)
+    arca_log "ha: session requests served by: ${sess_nodes[*]}"
+    check "the session works on at least 2 nodes (got $distinct: ${sess_nodes[*]})" test "$distinct" -ge 2
+    code=$(curl -sS --max-time 60 -b "$jar" -c "$jar" -o /dev/null -w '%{http_code}' -X POST "$LB/ui/auth/logout") || true
+    check "logout through HAProxy answers 200 (got $code)" test "$code" = 200
+    code=$(curl -sS --max-time 60 -b "ARCA_SESSION=$sid" -o /dev/null -w '%{http_code}' "$LB/ui/auth/current") || true
+    check "the session ended by the logout is refused (401, got $code)" test "$code" = 401
+    result session "9/9 x 200 on $distinct nodes"
     ha_licenses "$f"
 }
 
@@ -1382,6 +1411,131 @@ scenario_cluster_s3() {
     result checks_s "$((SECONDS - t0))"
 }
 
+# session_db NODE SQL — run SQL (python3's sqlite3 on the host: the container has no sqlite3) on NODE's single-node
+# database, through the node's overlay upper dir, where the container's /var/lib/arca lives. Only while nothing in
+# the container has the database open (arca-server stopped, no cleanup running): the host's file locks on the upper
+# file do not meet the container's on the overlay file (and /proc/<pid>/root does not work: SQLite resolves the
+# magic symlink to the host's /). Prints the rows of a query, one per line.
+session_db() {
+    python3 - "${E2E_NODE_DIR[$1]}/upper$E2E_HOME/data/arca.db" "$2" <<'EOF'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=30)
+rows = c.execute(sys.argv[2]).fetchall()
+c.commit()
+for r in rows:
+    print(*r)
+EOF
+}
+
+# timer_calendar NODE — the timer's calendar (systemctl show -p TimersCalendar)
+timer_calendar() {
+    e2e_node_exec "$1" systemctl show -p TimersCalendar --value arca-session-cleanup.timer
+}
+
+scenario_session_cleanup() {
+    local n=sc1 addr next now n_expired=5 n_live=2 line calendar out i idle abs rows="" id
+    e2e_node_boot "$n"
+    addr=127.0.0.1:$NODE_PORT
+    if ! host_port_free 0.0.0.0 "$NODE_PORT"; then
+        addr=127.0.0.10:$NODE_PORT
+        printf '[Service]\nEnvironment=ARCA_LISTEN=%s\n' "$addr" |
+            e2e_node_write "$n" /etc/systemd/system/arca-server.service.d/listen.conf 0644 root:root
+    fi
+    e2e_arca_install "$n"
+    e2e_arca_wait_ready "$addr" 30 || {
+        e2e_arca_diag "$n"
+        arca_die "$n is not ready at http://$addr/artifactory"
+    }
+    check "arca-session-cleanup.timer is enabled" \
+        test "$(e2e_node_exec "$n" systemctl is-enabled arca-session-cleanup.timer)" = enabled
+    check "arca-session-cleanup.timer is active" e2e_node_exec "$n" systemctl is-active --quiet arca-session-cleanup.timer
+    next=$(e2e_node_exec "$n" systemctl list-timers --no-legend --no-pager arca-session-cleanup.timer)
+    arca_log "$SCENARIO: systemctl list-timers: $next"
+    check "systemctl list-timers shows the next run of arca-session-cleanup.timer" \
+        grep -qE '^[A-Z][a-z]{2} [0-9-]{10} [0-9:]{8} .*arca-session-cleanup\.timer +arca-session-cleanup\.service' <<<"$next"
+    result next_run "'$(awk '{print $2, $3}' <<<"$next")'"
+    calendar=$(timer_calendar "$n")
+    # (systemd shows hourly normalized; the fixed random delay is in list-timers' NEXT, not here)
+    check "the default calendar is hourly (got: $calendar)" grep -qF 'OnCalendar=*-*-* *:00:00 ;' <<<"$calendar"
+
+    # No timer run in the middle of the count (the host's fixed random minute could be this one), and nothing in
+    # the container holding the database while the host writes it (session_db).
+    e2e_node_exec "$n" systemctl stop arca-session-cleanup.timer arca-server
+    now=$(date +%s%3N)
+    for ((i = 1; i <= n_expired + n_live; i++)); do
+        idle=$((now + 3600000))
+        abs=$((now + 7200000))
+        if ((i <= n_expired)); then
+            # half past their idle expiry, half past their absolute one
+            if ((i % 2)); then idle=$((now - 1000)); else abs=$((now - 1)); fi
+        fi
+        rows+="('$(printf 'e2e%061d' "$i")', 'admin', '$n', $((now - 60000)), $((now - 60000)), $idle, $abs),"
+    done
+    session_db "$n" "INSERT INTO sessions (id_hash, user_name, node_id, created, last_access, idle_expires,
+        absolute_expires) VALUES ${rows%,}" >/dev/null || {
+        ls -la "${E2E_NODE_DIR[$n]}/upper$E2E_HOME/data/" >&2 || true
+        arca_die "$SCENARIO: cannot write sessions into $n's database"
+    }
+    check "$((n_expired + n_live)) sessions in $n's database" \
+        test "$(session_db "$n" 'SELECT COUNT(*) FROM sessions')" = $((n_expired + n_live))
+    e2e_node_exec "$n" systemctl start arca-session-cleanup.service || {
+        e2e_node_exec "$n" journalctl -u arca-session-cleanup -o cat --no-pager -n 20 >&2 || true
+        arca_die "$SCENARIO: systemctl start arca-session-cleanup.service failed"
+    }
+    line=$(e2e_node_journal "$n" arca-session-cleanup | grep 'expired UI sessions' | tail -1)
+    result journal "'$line'"
+    check "journalctl -u arca-session-cleanup: 'deleted $n_expired expired UI sessions ($n_live remain)'" \
+        grep -qF "deleted $n_expired expired UI sessions ($n_live remain)" <<<"$line"
+    # The node id field is the server's (its banner "HA Node ID: '…'"). (Not with -u: journalctl would bind the
+    # field to the last of the unit's alternatives only.)
+    id=$(e2e_node_journal "$n" | grep -o "HA Node ID: '[^']*'" | head -1 | cut -d"'" -f2)
+    [[ -n "$id" ]] || arca_die "$SCENARIO: no 'HA Node ID' banner in arca-server's journal"
+    e2e_node_sh "$n" "journalctl SYSLOG_IDENTIFIER=arca-session-cleanup ARCA_NODE_ID=$id -o cat --no-pager |
+        grep -qF 'deleted $n_expired expired'" || {
+        e2e_node_exec "$n" journalctl -u arca-session-cleanup -o verbose --no-pager -n 3 >&2 || true
+        arca_die "$SCENARIO: journalctl SYSLOG_IDENTIFIER=arca-session-cleanup ARCA_NODE_ID=$id does not find the run"
+    }
+    arca_log "$SCENARIO: ok: journalctl SYSLOG_IDENTIFIER=arca-session-cleanup ARCA_NODE_ID=$id (the server's node id) finds the run"
+    check "the $n_live live sessions remain" test "$(session_db "$n" 'SELECT COUNT(*) FROM sessions')" = "$n_live"
+    e2e_node_exec "$n" systemctl start arca-server
+    e2e_arca_wait_ready "$addr" 30 || {
+        e2e_arca_diag "$n"
+        arca_die "$n is not ready again at http://$addr/artifactory"
+    }
+    out="$(e2e_node_exec "$n" systemctl show -p ActiveState --value arca-session-cleanup.service) $(
+        e2e_node_exec "$n" systemctl show -p Result --value arca-session-cleanup.service)"
+    check "the service is a finished oneshot (got: $out)" test "$out" = "inactive success"
+    e2e_node_exec "$n" systemctl start arca-session-cleanup.timer
+
+    # The operator's cron expression, translated by the generator at daemon-reload.
+    printf '\narca.db.session.cleanup.cron=0 23 * * * ?\n' | e2e_node_exec "$n" sh -c 'cat >>/etc/arca/system.properties'
+    e2e_node_exec "$n" systemctl daemon-reload
+    calendar=$(timer_calendar "$n")
+    result cron_calendar "'$calendar'"
+    check "TimersCalendar is OnCalendar=*-*-* *:23:00 alone (got: $calendar)" \
+        test "$(grep -o 'OnCalendar=[^;]*;' <<<"$calendar")" = 'OnCalendar=*-*-* *:23:00 ;'
+    check "the generator's drop-in sets RandomizedDelaySec=0" e2e_node_exec "$n" grep -qx 'RandomizedDelaySec=0' \
+        /run/systemd/generator/arca-session-cleanup.timer.d/50-cron.conf
+    next=$(e2e_node_exec "$n" systemctl list-timers --no-legend --no-pager arca-session-cleanup.timer)
+    arca_log "$SCENARIO: systemctl list-timers with the cron: $next"
+    check "list-timers: the next run at :23:00" grep -qE '^[A-Z][a-z]{2} [0-9-]{10} [0-9]{2}:23:00 ' <<<"$next"
+    check "arca-session-cleanup print-calendar prints *-*-* *:23:00" \
+        test "$(e2e_node_exec "$n" arca-session-cleanup print-calendar 2>/dev/null)" = '*-*-* *:23:00'
+
+    # Untranslatable (Quartz's L): check-config exits 1 naming file:line:key, the generator writes nothing.
+    e2e_node_exec "$n" sed -i 's/^arca.db.session.cleanup.cron=.*/arca.db.session.cleanup.cron=0 0 12 L * ?/' \
+        /etc/arca/system.properties
+    out=$(e2e_node_exec "$n" arca-session-cleanup check-config 2>&1) && arca_die "$SCENARIO: check-config accepted 'L': $out"
+    check "check-config names file:line:key" \
+        grep -qE 'system\.properties:[0-9]+: arca\.db\.session\.cleanup\.cron: .0 0 12 L \* \?. cannot be translated' <<<"$out"
+    e2e_node_exec "$n" systemctl daemon-reload
+    check "no drop-in for an untranslatable value" \
+        e2e_node_exec "$n" test ! -e /run/systemd/generator/arca-session-cleanup.timer.d/50-cron.conf
+    calendar=$(timer_calendar "$n")
+    check "the timer is hourly again (got: $calendar)" grep -qF 'OnCalendar=*-*-* *:00:00 ;' <<<"$calendar"
+    e2e_node_stop "$n"
+}
+
 # ---------------------------------------------------------------------------------------------------------------
 # packages
 
@@ -1455,7 +1609,7 @@ prepare_packages() {
         build_debs "$src"
     fi
     ARCA_VERSION=$(e2e_debs_find "$src") ||
-        arca_die "no complete arca / arca-common / arca-server / arca-storage-mover / arca-license-agent / arca-config-sync .deb set in $src"
+        arca_die "no complete arca / arca-common / arca-server / arca-storage-mover / arca-license-agent / arca-config-sync / arca-session-cleanup .deb set in $src"
     e2e_debs_copy "$src" "$E2E_DEBS" "$ARCA_VERSION"
     arca_log "packages under test: version $ARCA_VERSION ($src)"
     if [[ " ${ONLY[*]} " == *" upgrade "* ]]; then
@@ -1572,9 +1726,9 @@ main() {
     RESULTS_DIR=$E2E_WORK/results
     mkdir -p "$RESULTS_DIR"
     local name failed=0
-    # Every scenario but single runs a cluster on PostgreSQL.
+    # Every scenario but single and session-cleanup runs a cluster on PostgreSQL.
     for name in "${ONLY[@]}"; do
-        if [[ "$name" != single ]]; then
+        if [[ "$name" != single && "$name" != session-cleanup ]]; then
             e2e_pg_setup
             break
         fi

@@ -240,6 +240,37 @@ impl PermissionTarget {
     }
 }
 
+impl PermissionTarget {
+    /// The reference's v2 JSON (`GET /api/v2/security/permissions/{name}`; also
+    /// `arcactl permission show --json`): actions by their v2 names (`write` for deploy).
+    pub fn to_v2_json(&self) -> serde_json::Value {
+        let v2 = |grants: &BTreeMap<String, Actions>| -> serde_json::Value {
+            serde_json::Value::Object(
+                grants
+                    .iter()
+                    .map(|(who, a)| {
+                        let names: Vec<serde_json::Value> =
+                            a.iter().map(|x| x.v2_name().into()).collect();
+                        (who.clone(), serde_json::Value::Array(names))
+                    })
+                    .collect(),
+            )
+        };
+        serde_json::json!({
+            "name": self.name,
+            "repo": {
+                "include-patterns": self.include_patterns,
+                "exclude-patterns": self.exclude_patterns,
+                "repositories": self.repositories,
+                "actions": {
+                    "users": v2(&self.users),
+                    "groups": v2(&self.groups),
+                },
+            },
+        })
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // storage
 

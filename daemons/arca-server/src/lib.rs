@@ -9,4 +9,5 @@ pub mod http;
 pub mod paths;
 pub mod policy;
 pub mod serve;
+pub mod sessions;
 pub mod state;

@@ -311,6 +311,8 @@ pub struct AppState {
     pub auth_cache: AuthCache,
     pub grants: GrantsCache,
     pub license: LicenseGate,
+    /// UI sessions of the `local` provider (`arca.map.provider.type=local`).
+    pub local_sessions: crate::sessions::LocalSessions,
     /// Files `arca-config-sync` changed since this server started (read at start only).
     restart_required: Mutex<std::collections::BTreeSet<String>>,
     /// Notified when the config sync asks for an automatic restart.
@@ -362,6 +364,7 @@ impl AppState {
             auth_cache,
             grants: GrantsCache::default(),
             license: LicenseGate::new(required_license),
+            local_sessions: crate::sessions::LocalSessions::new(),
             restart_required: Mutex::new(std::collections::BTreeSet::new()),
             restart_requested: tokio::sync::Notify::new(),
             draining: AtomicBool::new(false),

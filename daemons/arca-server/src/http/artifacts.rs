@@ -9,10 +9,11 @@ use warp::http::{HeaderValue, Method, StatusCode, header};
 use warp::reply::{Reply, Response};
 
 use arca_db::items::{self, ChecksumKind};
+use arca_db::permissions::Action;
 use arca_db::{Binary, Item, NewFile, Repo, repos};
 use arca_storage::Checksums;
 
-use crate::http::auth::require_user;
+use crate::http::authz::{self, Authz};
 use crate::http::error::{ApiError, ApiResult, empty_response, json_response, text_response};
 use crate::http::{Request, format, read_small_body};
 use crate::paths::{RepoPath, parse_matrix, parse_repo_path};
@@ -59,13 +60,10 @@ pub async fn fetch_item(req: &Request, repo: &str, path: &str) -> ApiResult<Opti
     Ok(req.app.db.read_now(|conn| items::get(conn, repo, path))?)
 }
 
-/// Authorise reading a repository: anonymous only where the repository allows it.
-pub async fn authorize_read(req: &Request, repo: &Repo) -> ApiResult<Principal> {
-    let principal = req.principal().await?;
-    if principal == Principal::Anonymous && !repo.anonymous_read {
-        return Err(ApiError::unauthorized("Authentication is required"));
-    }
-    Ok(principal)
+/// Authorise reading `path` of a repository (grants, or the repository's `anonymousRead`).
+pub async fn authorize_read(req: &Request, repo: &Repo, path: &str) -> ApiResult<Authz> {
+    let (_, authz) = authz::require(req, repo, path, Action::Read).await?;
+    Ok(authz)
 }
 
 const CHECKSUM_SUFFIXES: [(&str, ChecksumKind); 3] = [
@@ -100,11 +98,11 @@ async fn download(req: &Request, target: &RepoPath) -> ApiResult<Response> {
         .ok_or_else(|| {
             ApiError::not_found(format!("Repository '{}' does not exist", target.repo))
         })?;
-    authorize_read(req, &repo).await?;
+    let authz = authorize_read(req, &repo, &target.path).await?;
     match item {
-        Some(item) if item.folder => folder_listing(req, &repo, &item.path).await,
+        Some(item) if item.folder => folder_listing(req, &authz, &repo, &item.path).await,
         Some(item) => serve_file(req, &item).await,
-        None if target.path.is_empty() => folder_listing(req, &repo, "").await,
+        None if target.path.is_empty() => folder_listing(req, &authz, &repo, "").await,
         None => serve_checksum_side_file(req, target).await,
     }
 }
@@ -125,13 +123,20 @@ async fn serve_checksum_side_file(req: &Request, target: &RepoPath) -> ApiResult
     }
 }
 
-async fn folder_listing(req: &Request, repo: &Repo, path: &str) -> ApiResult<Response> {
+async fn folder_listing(
+    req: &Request,
+    authz: &Authz,
+    repo: &Repo,
+    path: &str,
+) -> ApiResult<Response> {
     let (repo_key, p) = (repo.key.clone(), path.to_string());
-    let children = req
+    let mut children = req
         .app
         .db
         .read(move |conn| items::children(conn, &repo_key, &p))
         .await?;
+    // Only what the caller may read is listed.
+    children.retain(|c| authz.allows(repo, &c.path, Action::Read));
     let title = format!("{}/{}", repo.key, path);
     let mut html = String::with_capacity(512 + children.len() * 128);
     html.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
@@ -491,8 +496,7 @@ async fn deploy(
     target: &RepoPath,
     props: BTreeMap<String, Vec<String>>,
 ) -> ApiResult<Response> {
-    let principal = req.principal().await?;
-    require_user(&principal)?;
+    let (principal, authz) = authz::caller(req).await?;
     let repo = load_repo(req, &target.repo).await.map_err(|_| {
         ApiError::not_found(format!(
             "No target local repository specified in deploy request: '{}' does not exist",
@@ -511,8 +515,14 @@ async fn deploy(
         ));
     }
     if target.trailing_slash {
+        authz.require(&repo, &target.path, Action::Deploy)?;
         return create_folder(req, &repo, &target.path, &principal).await;
     }
+    // Replacing a file needs `delete` as well (the reference's "Delete/Overwrite").
+    let exists = fetch_item(req, &repo.key, &target.path)
+        .await?
+        .is_some_and(|i| !i.folder);
+    authz.require_deploy(&repo, &target.path, exists)?;
     policy::check_deploy(&repo, &target.path)?;
     let declared = declared_checksums(req)?;
     let user = principal.name().to_string();
@@ -738,15 +748,36 @@ async fn accept_checksum_side_file(
 
 // ---------------------------------------------------------------- delete
 
+/// Require `action` on everything below `path` of `repo` (the path itself is checked by the
+/// caller). Administrators skip the walk.
+pub fn require_tree(
+    conn: &arca_db::Conn<'_>,
+    authz: &Authz,
+    repo: &Repo,
+    path: &str,
+    action: Action,
+) -> ApiResult<()> {
+    if authz.is_admin() {
+        return Ok(());
+    }
+    for item in items::descendants(conn, &repo.key, path)? {
+        authz.require(repo, &item.path, action)?;
+    }
+    Ok(())
+}
+
 async fn delete(req: &Request, target: &RepoPath) -> ApiResult<Response> {
-    let principal = req.principal().await?;
-    require_user(&principal)?;
     let repo = load_repo(req, &target.repo).await?;
-    let (repo_key, path) = (repo.key.clone(), target.path.clone());
+    let (principal, authz) = authz::require(req, &repo, &target.path, Action::Delete).await?;
+    let (repo_key, path, checked) = (repo.key.clone(), target.path.clone(), repo.clone());
     let removed = req
         .app
         .db
-        .write(move |tx| items::delete_tree(tx, &repo_key, &path))
+        .write(move |tx| {
+            // A folder goes only if the caller may delete everything in it.
+            require_tree(tx, &authz, &checked, &path, Action::Delete)?;
+            Ok::<_, ApiError>(items::delete_tree(tx, &repo_key, &path)?)
+        })
         .await?;
     if removed == 0 && !target.path.is_empty() {
         return Err(ApiError::not_found("Could not find resource"));

@@ -8,6 +8,7 @@ use arca_db::permissions::{self, TokenScope};
 use arca_db::security::{self, User};
 
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::session;
 use crate::state::{App, Principal};
 
 /// Access tokens carry this prefix, so a Basic password can be told apart.
@@ -18,6 +19,15 @@ const TOKEN_PREFIX: &str = "arca_";
 /// a bare token as the whole `Authorization` value (cargo's convention) and the reference's
 /// `X-JFrog-Art-Api` header.
 pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Principal> {
+    // The UI session cookie, when the request has no credentials of its own; an unknown or
+    // ended session is anonymous (public reads keep working). docs/sessions.md
+    if !session::has_credentials(headers)
+        && let Some(id) = session::cookie_id(headers)
+    {
+        return Ok(session::cookie_principal(app, &id)
+            .await?
+            .unwrap_or(Principal::Anonymous));
+    }
     let (raw, header_value) = if let Some(v) = headers.get(warp::http::header::AUTHORIZATION) {
         (v.as_bytes().to_vec(), v.to_str().ok().map(str::to_string))
     } else if let Some(v) = headers.get("x-jfrog-art-api") {
@@ -124,12 +134,12 @@ pub async fn check_password(app: &App, user: &str, password: &str) -> ApiResult<
             found.name
         )));
     }
-    if found.failed_logins > 0 {
-        let name = found.name.clone();
-        app.db
-            .write(move |tx| security::record_login_success(tx, &name, now))
-            .await?;
-    }
+    // Clears the failure count and records the login (`lastLoggedIn`); the auth cache keeps
+    // this to one write per cache miss.
+    let name = found.name.clone();
+    app.db
+        .write(move |tx| security::record_login_success(tx, &name, now))
+        .await?;
     Ok(found)
 }
 

@@ -4,6 +4,7 @@
 
 mod artifacts;
 pub mod auth;
+pub mod authz;
 pub mod error;
 pub mod format;
 pub mod licenses;
@@ -11,6 +12,8 @@ mod peer_storage;
 pub mod repos_api;
 mod search;
 mod security_api;
+mod security_users;
+pub mod session;
 mod storage_api;
 mod system;
 pub mod verify;
@@ -49,7 +52,9 @@ pub struct Request {
 
 impl Request {
     pub async fn principal(&self) -> ApiResult<Principal> {
-        auth::authenticate(&self.app, &self.headers).await
+        let principal = auth::authenticate(&self.app, &self.headers).await?;
+        session::check_csrf(self, &principal)?;
+        Ok(principal)
     }
 
     pub fn take_body(&self) -> BodyStream {
@@ -223,6 +228,9 @@ async fn route(
     if req.rest == "api" {
         return Err(ApiError::not_found("Not found"));
     }
+    if let Some(ui) = req.rest.strip_prefix("ui/").map(str::to_string) {
+        return session::handle(&mut req, &ui).await;
+    }
     artifacts::handle(&mut req).await
 }
 
@@ -247,6 +255,9 @@ async fn route_api(req: &mut Request, api: &str) -> ApiResult<Response> {
     match head {
         "system" if tail == "licenses" => licenses::handle(req).await,
         "system" => system::handle(req, tail).await,
+        "v2" if tail == "security/permissions" || tail.starts_with("security/permissions/") => {
+            security_users::permissions(req, &tail["security/permissions".len()..]).await
+        }
         "v1" => match tail {
             "system/readiness" => system::readiness(req).await,
             "system/liveness" => system::liveness(req),

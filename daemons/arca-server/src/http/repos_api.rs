@@ -7,11 +7,11 @@ use warp::reply::Response;
 use arca_db::{Repo, repos};
 
 use crate::http::auth::require_admin;
+use crate::http::authz::{self, Authz};
 use crate::http::error::{ApiError, ApiResult, json_response, text_response};
 use crate::http::{Request, format, read_small_body};
 use crate::paths::validate_repo_key;
 use crate::policy::compile_patterns;
-use crate::state::Principal;
 
 /// Package types this build serves.
 const PACKAGE_TYPES: &[&str] = &["generic", "maven"];
@@ -72,19 +72,20 @@ fn list_entry(req: &Request, r: &Repo) -> Value {
     })
 }
 
-/// The repositories the caller may read: all for a user, the
-/// anonymous-readable ones for anonymous callers (names are not leaked).
-pub async fn readable_repos(req: &Request) -> ApiResult<Vec<Repo>> {
-    let principal = req.principal().await?;
+/// The repositories the caller may read something in (grants, or `anonymousRead`), with the
+/// caller's view of the grants; the others' names are not leaked.
+pub async fn readable_repos(req: &Request) -> ApiResult<(Vec<Repo>, Authz)> {
+    let (_, authz) = authz::caller(req).await?;
     let all = req.app.db.read(repos::list).await?;
-    Ok(all
+    let readable = all
         .into_iter()
-        .filter(|r| principal != Principal::Anonymous || r.anonymous_read)
-        .collect())
+        .filter(|r| authz.reads_somewhere(r))
+        .collect();
+    Ok((readable, authz))
 }
 
 async fn list(req: &Request) -> ApiResult<Response> {
-    let all = readable_repos(req).await?;
+    let (all, _) = readable_repos(req).await?;
     let want_type = req.query.get("type").map(|t| t.to_ascii_lowercase());
     let want_pkg = req.query.get("packageType").map(|t| t.to_ascii_lowercase());
     let out: Vec<Value> = all
@@ -98,7 +99,7 @@ async fn list(req: &Request) -> ApiResult<Response> {
 
 /// Repository list at the context root, so a browser pointed at the server sees something useful.
 pub async fn root_listing(req: &Request) -> ApiResult<Response> {
-    let all = readable_repos(req).await?;
+    let (all, _) = readable_repos(req).await?;
     let out: Vec<Value> = all.iter().map(|r| list_entry(req, r)).collect();
     Ok(json_response(StatusCode::OK, &Value::Array(out)))
 }

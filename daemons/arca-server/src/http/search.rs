@@ -3,8 +3,11 @@
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
+use std::collections::HashMap;
+
 use arca_db::Item;
 use arca_db::items::{self, ChecksumKind};
+use arca_db::permissions::Action;
 
 use crate::http::error::{ApiError, ApiResult, json_response};
 use crate::http::repos_api::readable_repos;
@@ -70,19 +73,22 @@ pub async fn handle(req: &Request, tail: &str) -> ApiResult<Response> {
             )));
         }
     };
-    // Only results in repositories the caller may read.
-    let readable: Vec<String> = readable_repos(req)
-        .await?
-        .into_iter()
-        .map(|r| r.key)
-        .collect();
+    // Only results the caller may read.
+    let (readable, authz) = readable_repos(req).await?;
+    let readable: HashMap<&str, &arca_db::Repo> =
+        readable.iter().map(|r| (r.key.as_str(), r)).collect();
     let detail = req
         .header("x-result-detail")
         .unwrap_or_default()
         .to_ascii_lowercase();
     let (want_info, want_props) = (detail.contains("info"), detail.contains("properties"));
     let mut results = Vec::new();
-    for item in found.iter().filter(|i| readable.contains(&i.repo)) {
+    let may_read = |i: &&Item| {
+        readable
+            .get(i.repo.as_str())
+            .is_some_and(|r| authz.allows(r, &i.path, Action::Read))
+    };
+    for item in found.iter().filter(may_read) {
         let mut entry = if want_info {
             format::file_info(&req.base_url, item)
         } else {

@@ -4,18 +4,29 @@ use serde::Deserialize;
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
+use arca_db::permissions::{self, TokenScope};
 use arca_db::security::{self, Token};
 
 use crate::http::auth::{require_admin, require_user};
 use crate::http::error::{ApiError, ApiResult, json_response};
-use crate::http::{Request, read_small_body};
+use crate::http::{Request, read_small_body, security_users};
+use crate::state::Principal;
 
 pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
     match (req.method.clone(), tail) {
         (Method::POST, "token") => create(req).await,
         (Method::GET, "token") => list(req).await,
         (Method::POST, "token/revoke") => revoke(req).await,
+        (Method::DELETE, t) if t.starts_with("token/") => {
+            delete_by_id(req, &t["token/".len()..]).await
+        }
         (_, "token" | "token/revoke") => Err(ApiError::method_not_allowed()),
+        (_, t) if t == "users" || t.starts_with("users/") => {
+            security_users::users(req, &t["users".len()..]).await
+        }
+        (_, t) if t == "groups" || t.starts_with("groups/") => {
+            security_users::groups(req, &t["groups".len()..]).await
+        }
         _ => Err(ApiError::not_found(format!(
             "Unknown API endpoint /api/security/{tail}"
         ))),
@@ -105,6 +116,7 @@ async fn create(req: &mut Request) -> ApiResult<Response> {
             .scope
             .clone()
             .unwrap_or_else(|| "member-of-groups:*".to_string());
+        check_scope(&principal, &scope)?;
         (subject, scope, expires_in, refreshable, None)
     };
 
@@ -134,6 +146,8 @@ async fn create(req: &mut Request) -> ApiResult<Response> {
             }
             if let Some(old) = &old_id {
                 security::delete_token(tx, old)?;
+                // other nodes drop cached authentications of the old token
+                permissions::bump_security_version(tx)?;
             }
             security::insert_token(tx, &stored, &digest, refresh_digest.as_deref())?;
             Ok(())
@@ -150,6 +164,50 @@ async fn create(req: &mut Request) -> ApiResult<Response> {
         obj.insert("refresh_token".into(), r.into());
     }
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// A requested scope must parse, and a non-admin may only narrow its own rights: groups it
+/// carries, never admin, never the full user rights from a group-scoped token.
+fn check_scope(principal: &Principal, scope: &str) -> ApiResult<()> {
+    let parsed = TokenScope::parse(scope)
+        .map_err(|e| ApiError::bad_request(format!("Field 'scope': {e}")))?;
+    let Principal::User {
+        name,
+        admin,
+        groups,
+        user_grants,
+    } = principal
+    else {
+        return Err(ApiError::unauthorized("Authentication is required"));
+    };
+    if *admin {
+        return Ok(());
+    }
+    if scope
+        .split_whitespace()
+        .any(|p| p == "applied-permissions/admin")
+    {
+        return Err(ApiError::forbidden(format!(
+            "User '{name}' is no administrator: scope 'applied-permissions/admin' is refused"
+        )));
+    }
+    match parsed {
+        TokenScope::Groups(wanted) => {
+            if let Some(g) = wanted.iter().find(|g| !groups.contains(g)) {
+                return Err(ApiError::forbidden(format!(
+                    "User '{name}' may not create a token for group '{g}': not a member (or \
+                     not in this token's scope)"
+                )));
+            }
+        }
+        TokenScope::User if !*user_grants => {
+            return Err(ApiError::forbidden(
+                "A token scoped to groups cannot create a token with the user's full rights",
+            ));
+        }
+        TokenScope::User => {}
+    }
+    Ok(())
 }
 
 async fn list(req: &Request) -> ApiResult<Response> {
@@ -208,15 +266,42 @@ async fn revoke(req: &mut Request) -> ApiResult<Response> {
         ));
     };
     let token = found.ok_or_else(|| ApiError::not_found("Token not found"))?;
+    revoke_token(req, &principal, token).await
+}
+
+/// `DELETE /api/security/token/{token_id}`: the token's owner or an administrator.
+async fn delete_by_id(req: &Request, id: &str) -> ApiResult<Response> {
+    let principal = req.principal().await?;
+    require_user(&principal)?;
+    let id = id.to_string();
+    let found = req
+        .app
+        .db
+        .read(move |conn| {
+            Ok::<_, ApiError>(
+                security::list_tokens(conn, None)?
+                    .into_iter()
+                    .find(|t| t.id == id),
+            )
+        })
+        .await?;
+    let token = found.ok_or_else(|| ApiError::not_found("Token not found"))?;
+    revoke_token(req, &principal, token).await
+}
+
+async fn revoke_token(req: &Request, principal: &Principal, token: Token) -> ApiResult<Response> {
     if token.subject != principal.name() && !principal.is_admin() {
         return Err(ApiError::forbidden("Token belongs to another user"));
     }
     let id = token.id.clone();
     req.app
         .db
-        .write(move |tx| security::delete_token(tx, &id))
+        .write(move |tx| {
+            security::delete_token(tx, &id)?;
+            // Every node drops its cached authentications (one may stand for this token).
+            permissions::bump_security_version(tx)
+        })
         .await?;
-    // Cached authentications may stand for this token.
     req.app.auth_cache.clear();
     Ok(json_response(
         StatusCode::OK,

@@ -10,8 +10,10 @@ use warp::reply::Response;
 use arca_db::items::{self, TransferCount};
 use arca_db::{Item, Repo};
 
-use crate::http::artifacts::{authorize_read, fetch_item, load_repo};
-use crate::http::auth::require_user;
+use arca_db::permissions::Action;
+
+use crate::http::artifacts::{authorize_read, fetch_item, load_repo, require_tree};
+use crate::http::authz::{self, Authz};
 use crate::http::error::{ApiError, ApiResult, empty_response, json_response, json_typed};
 use crate::http::{Request, format};
 use crate::paths::{RepoPath, parse_properties, parse_repo_path, validate_property_key};
@@ -27,8 +29,8 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
         }
         Method::GET | Method::HEAD if has("list") => file_list(req, &repo, &target).await,
         Method::GET | Method::HEAD => info(req, &repo, &target).await,
-        Method::PUT if has("properties") => set_properties(req, &target).await,
-        Method::DELETE if has("properties") => delete_properties(req, &target).await,
+        Method::PUT if has("properties") => set_properties(req, &repo, &target).await,
+        Method::DELETE if has("properties") => delete_properties(req, &repo, &target).await,
         _ => Err(ApiError::method_not_allowed()),
     }
 }
@@ -42,7 +44,7 @@ fn missing() -> ApiError {
 }
 
 async fn info(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Response> {
-    authorize_read(req, repo).await?;
+    let authz = authorize_read(req, repo, &target.path).await?;
     let item = load_item(req, target).await?;
     if let Some(item) = &item
         && !item.folder
@@ -80,6 +82,7 @@ async fn info(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Respon
     };
     let children: Vec<Value> = children
         .iter()
+        .filter(|c| authz.allows(repo, &c.path, Action::Read))
         .map(|c| serde_json::json!({ "uri": format!("/{}", c.name), "folder": c.folder }))
         .collect();
     let body = serde_json::json!({
@@ -102,7 +105,7 @@ async fn info(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Respon
 
 /// `?list[&deep=1][&depth=n][&listFolders=1][&includeRootPath=1]`
 async fn file_list(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Response> {
-    authorize_read(req, repo).await?;
+    let authz = authorize_read(req, repo, &target.path).await?;
     let item = load_item(req, target).await?;
     if let Some(i) = &item
         && !i.folder
@@ -153,7 +156,10 @@ async fn file_list(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<R
     }
     for i in &found {
         let rel_depth = i.path.matches('/').count() + 1 - base_depth;
-        if rel_depth > max_depth || (i.folder && !list_folders) {
+        if rel_depth > max_depth
+            || (i.folder && !list_folders)
+            || !authz.allows(repo, &i.path, Action::Read)
+        {
             continue;
         }
         let rel = i.path[target.path.len()..].trim_start_matches('/');
@@ -180,7 +186,7 @@ async fn file_list(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<R
 }
 
 async fn get_properties(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Response> {
-    authorize_read(req, repo).await?;
+    authorize_read(req, repo, &target.path).await?;
     let item = load_item(req, target).await?.ok_or_else(missing)?;
     let id = item.id;
     let mut props = req.app.db.read(move |conn| items::props(conn, id)).await?;
@@ -201,27 +207,34 @@ async fn get_properties(req: &Request, repo: &Repo, target: &RepoPath) -> ApiRes
 }
 
 /// Item ids a property change applies to: the item, and for a folder (unless
-/// `recursive=0`) everything below it.
-async fn property_targets(req: &Request, target: &RepoPath) -> ApiResult<Vec<i64>> {
+/// `recursive=0`) everything below it. The caller needs `annotate` on each of them.
+async fn property_targets(
+    req: &Request,
+    authz: &Authz,
+    repo: &Repo,
+    target: &RepoPath,
+) -> ApiResult<Vec<i64>> {
     let item = load_item(req, target).await?.ok_or_else(missing)?;
     let recursive = req.flag("recursive").unwrap_or(true);
     if !item.folder || !recursive {
         return Ok(vec![item.id]);
     }
-    let (repo, path) = (target.repo.clone(), target.path.clone());
+    let (repo_key, path) = (target.repo.clone(), target.path.clone());
     let below = req
         .app
         .db
-        .read(move |conn| items::descendants(conn, &repo, &path))
+        .read(move |conn| items::descendants(conn, &repo_key, &path))
         .await?;
+    for i in &below {
+        authz.require(repo, &i.path, Action::Annotate)?;
+    }
     Ok(std::iter::once(item.id)
         .chain(below.iter().map(|i| i.id))
         .collect())
 }
 
-async fn set_properties(req: &Request, target: &RepoPath) -> ApiResult<Response> {
-    let principal = req.principal().await?;
-    require_user(&principal)?;
+async fn set_properties(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Response> {
+    let (_, authz) = authz::require(req, repo, &target.path, Action::Annotate).await?;
     let spec = req.query.get("properties").cloned().unwrap_or_default();
     let props: BTreeMap<String, Vec<String>> = parse_properties(&spec)?;
     if props.is_empty() {
@@ -229,7 +242,7 @@ async fn set_properties(req: &Request, target: &RepoPath) -> ApiResult<Response>
             "Query parameter 'properties' names no property",
         ));
     }
-    let ids = property_targets(req, target).await?;
+    let ids = property_targets(req, &authz, repo, target).await?;
     req.app
         .db
         .write(move |tx| {
@@ -242,9 +255,8 @@ async fn set_properties(req: &Request, target: &RepoPath) -> ApiResult<Response>
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 
-async fn delete_properties(req: &Request, target: &RepoPath) -> ApiResult<Response> {
-    let principal = req.principal().await?;
-    require_user(&principal)?;
+async fn delete_properties(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Response> {
+    let (_, authz) = authz::require(req, repo, &target.path, Action::Annotate).await?;
     let keys: Vec<String> = req
         .query
         .get("properties")
@@ -263,7 +275,7 @@ async fn delete_properties(req: &Request, target: &RepoPath) -> ApiResult<Respon
     for k in &keys {
         validate_property_key(k)?;
     }
-    let ids = property_targets(req, target).await?;
+    let ids = property_targets(req, &authz, repo, target).await?;
     req.app
         .db
         .write(move |tx| {
@@ -281,8 +293,7 @@ pub async fn copy_or_move(req: &mut Request, tail: &str, is_move: bool) -> ApiRe
     if req.method != Method::POST {
         return Err(ApiError::method_not_allowed());
     }
-    let principal = req.principal().await?;
-    require_user(&principal)?;
+    let (principal, authz) = authz::caller(req).await?;
     let max = req.app.settings.max_path_length;
     let src = parse_repo_path(tail, max)?;
     let to = req
@@ -304,7 +315,15 @@ pub async fn copy_or_move(req: &mut Request, tail: &str, is_move: bool) -> ApiRe
             dst.repo
         )));
     }
-    load_repo(req, &src.repo).await?;
+    let src_repo = load_repo(req, &src.repo).await?;
+    // Copy reads the source, move deletes it; both deploy to the target.
+    let src_action = if is_move {
+        Action::Delete
+    } else {
+        Action::Read
+    };
+    authz.require(&src_repo, &src.path, src_action)?;
+    authz.require(&dst_repo, &dst.path, Action::Deploy)?;
     let dry = req.flag("dry").unwrap_or(false);
     let (user, now) = (principal.name().to_string(), req.app.now_ms());
     let verb = if is_move { "move" } else { "copy" };
@@ -316,6 +335,9 @@ pub async fn copy_or_move(req: &mut Request, tail: &str, is_move: bool) -> ApiRe
             let item = items::get(tx, &s.repo, &s.path)?.ok_or_else(|| {
                 ApiError::not_found(format!("Could not find {}/{}", s.repo, s.path))
             })?;
+            if item.folder {
+                require_tree(tx, &authz, &src_repo, &s.path, src_action)?;
+            }
             let target = items::transfer_target(tx, &item, &d.repo, &d.path)?;
             // Every file must be acceptable where it lands.
             let files: Vec<String> = if item.folder {
@@ -330,6 +352,8 @@ pub async fn copy_or_move(req: &mut Request, tail: &str, is_move: bool) -> ApiRe
                 vec![target.clone()]
             };
             for f in &files {
+                let exists = items::get(tx, &d.repo, f)?.is_some_and(|i| !i.folder);
+                authz.require_deploy(&repo_for_check, f, exists)?;
                 policy::check_deploy(&repo_for_check, f)?;
             }
             let count = items::copy_tree(tx, &item, &d.repo, &target, &user, now, dry)?;

@@ -15,11 +15,13 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sha2::Digest;
 
+mod authz;
 mod config_sync;
 mod ha;
 mod license_agent;
 mod licenses;
 mod pool;
+mod sessions;
 mod sharding;
 mod storage;
 

@@ -87,33 +87,6 @@ fn highest(a: Actions) -> &'static str {
     a.iter().last().map_or("-", Action::name)
 }
 
-/// The reference's v2 JSON (what GET /api/v2/security/permissions/NAME answers).
-fn target_json(t: &PermissionTarget) -> Value {
-    let v2 = |grants: &BTreeMap<String, Actions>| -> Value {
-        Value::Object(
-            grants
-                .iter()
-                .map(|(who, a)| {
-                    let names: Vec<Value> = a.iter().map(|x| x.v2_name().into()).collect();
-                    (who.clone(), Value::Array(names))
-                })
-                .collect(),
-        )
-    };
-    json!({
-        "name": t.name,
-        "repo": {
-            "include-patterns": t.include_patterns,
-            "exclude-patterns": t.exclude_patterns,
-            "repositories": t.repositories,
-            "actions": {
-                "users": v2(&t.users),
-                "groups": v2(&t.groups),
-            },
-        },
-    })
-}
-
 /// `--repo` values that are plain keys (no pattern, no ANY selector).
 fn literal_repos(t: &PermissionTarget) -> impl Iterator<Item = &String> {
     t.repositories
@@ -209,7 +182,7 @@ pub fn list(args: &ListArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
         .read_blocking(permissions::list_targets)
         .context("reading the permission targets")?;
     if args.json {
-        let body: Vec<_> = targets.iter().map(target_json).collect();
+        let body: Vec<_> = targets.iter().map(PermissionTarget::to_v2_json).collect();
         write_json(out, &Value::Array(body))?;
         return Ok(exit::OK);
     }
@@ -252,7 +225,7 @@ pub fn show(args: &PermissionShowArgs, out: &mut dyn Write) -> anyhow::Result<u8
         .with_context(|| format!("reading permission target '{name}'"))?
         .ok_or_else(|| not_found(name))?;
     if args.json {
-        write_json(out, &target_json(&t))?;
+        write_json(out, &t.to_v2_json())?;
         return Ok(exit::OK);
     }
     let mut text = format!(

@@ -1,0 +1,720 @@
+//! Users, groups, permission targets and tokens (`docs/security.md`): the authorization
+//! matrix of every endpoint × (anonymous, reader, deployer, admin), and the rules around it
+//! (token scopes, disabled users, propagation, lockout, anonymous grants, overwrite).
+
+use super::*;
+
+use reqwest::blocking::RequestBuilder;
+use serde_json::json;
+
+const PW: &str = "Corr3ct-horse-battery";
+
+/// Who calls: `None` is anonymous; `Some("admin")` uses the server's admin password.
+type Caller = Option<&'static str>;
+
+const CALLERS: [Caller; 4] = [None, Some("reader"), Some("deployer"), Some("admin")];
+
+fn request(s: &Server, who: Caller, method: Method, path: &str) -> RequestBuilder {
+    let b = s.client().request(method, s.url(path));
+    match who {
+        None => b,
+        Some("admin") => b.basic_auth("admin", Some(&s.password)),
+        Some(u) => b.basic_auth(u, Some(PW)),
+    }
+}
+
+/// An admin call with a JSON body that must answer `want`.
+fn admin_json(s: &Server, method: Method, path: &str, body: Value, want: u16) {
+    let r = request(s, Some("admin"), method.clone(), path)
+        .json(&body)
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    assert_eq!(status, want, "{method} {path}: {}", r.text().unwrap());
+}
+
+fn admin_deploy(s: &Server, path: &str, content: &str) {
+    let r = s.put(path, content.to_string());
+    assert_eq!(r.status(), StatusCode::CREATED, "deploy {path}");
+}
+
+/// A token of `user` (created by the admin), its secret and id.
+fn token_for(s: &Server, user: &str, scope: &str) -> (String, String) {
+    let before: Vec<String> = token_ids(s);
+    let r = s
+        .admin(Method::POST, s.url("/api/security/token"))
+        .form(&[("username", user), ("scope", scope), ("expires_in", "600")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().unwrap();
+    let id = token_ids(s)
+        .into_iter()
+        .find(|i| !before.contains(i))
+        .unwrap();
+    (body["access_token"].as_str().unwrap().to_string(), id)
+}
+
+fn token_ids(s: &Server) -> Vec<String> {
+    s.json("/api/security/token")["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["token_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Users `reader` (auto-joined to `readers`: read everywhere through `Anything`) and
+/// `deployer` (also in `deployers`, which may deploy and delete in `libs`); repositories
+/// `libs` and `other`; `libs/fixed/a.txt` with a property.
+fn setup(s: &Server) {
+    s.generic_repo("libs");
+    s.generic_repo("other");
+    admin_json(
+        s,
+        Method::PUT,
+        "/api/security/users/reader",
+        json!({"name": "reader", "email": "reader@example.com", "password": PW}),
+        201,
+    );
+    admin_json(
+        s,
+        Method::PUT,
+        "/api/security/groups/deployers",
+        json!({"description": "may deploy to libs"}),
+        201,
+    );
+    admin_json(
+        s,
+        Method::PUT,
+        "/api/security/users/deployer",
+        json!({"password": PW, "groups": ["readers", "deployers"]}),
+        201,
+    );
+    admin_json(
+        s,
+        Method::PUT,
+        "/api/v2/security/permissions/deploy-libs",
+        json!({"name": "deploy-libs", "repo": {
+            "repositories": ["libs"],
+            "include-patterns": ["**"],
+            "actions": {"groups": {"deployers": ["read", "write", "delete"]}}
+        }}),
+        201,
+    );
+    admin_deploy(s, "/libs/fixed/a.txt;colour=blue", "fixed content");
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Want {
+    /// 2xx
+    Allow,
+    /// 401 with the challenge for anonymous, 403 for a user
+    Deny,
+    /// exactly this status
+    Code(u16),
+}
+
+use Want::{Allow, Code, Deny};
+
+/// Prepares what a row needs for one caller (as admin) and returns the value of `{x}`.
+type Prep = fn(&Server, &str) -> String;
+
+struct Row {
+    method: Method,
+    /// `{u}`: the caller's name (anonymous: `anon`); `{x}`: what `prep` returned.
+    path: &'static str,
+    body: Option<&'static str>,
+    form: bool,
+    prep: Option<Prep>,
+    want: [Want; 4],
+}
+
+fn row(method: Method, path: &'static str, want: [Want; 4]) -> Row {
+    Row {
+        method,
+        path,
+        body: None,
+        form: false,
+        prep: None,
+        want,
+    }
+}
+
+impl Row {
+    fn body(mut self, body: &'static str) -> Row {
+        self.body = Some(body);
+        self
+    }
+    fn form(mut self, body: &'static str) -> Row {
+        self.body = Some(body);
+        self.form = true;
+        self
+    }
+    fn prep(mut self, prep: Prep) -> Row {
+        self.prep = Some(prep);
+        self
+    }
+}
+
+const READ: [Want; 4] = [Deny, Allow, Allow, Allow];
+const WRITE: [Want; 4] = [Deny, Deny, Allow, Allow];
+const ADMIN: [Want; 4] = [Deny, Deny, Deny, Allow];
+const ANYONE: [Want; 4] = [Allow, Allow, Allow, Allow];
+const USER: [Want; 4] = [Deny, Allow, Allow, Allow];
+const SIGNED: [Want; 4] = [Code(401), Code(401), Code(401), Code(401)];
+
+fn deploy_u(s: &Server, u: &str, name: &str) -> String {
+    admin_deploy(s, &format!("/libs/{u}/{name}"), "prepared");
+    String::new()
+}
+
+fn table() -> Vec<Row> {
+    use Method as M;
+    let fixed_sha = sha256_hex(b"fixed content");
+    let checksum_path: &'static str =
+        Box::leak(format!("/api/search/checksum?sha256={fixed_sha}").into_boxed_str());
+    vec![
+        // artifacts
+        row(M::GET, "/libs/fixed/a.txt", READ),
+        row(M::HEAD, "/libs/fixed/a.txt", READ),
+        row(M::GET, "/libs/fixed/", READ),
+        row(M::GET, "/libs/fixed/a.txt.sha256", READ),
+        row(M::GET, "/", ANYONE),
+        row(M::PUT, "/libs/{u}/new.txt", WRITE).body("new"),
+        row(M::PUT, "/libs/{u}/dir/", WRITE),
+        row(M::PUT, "/libs/{u}/over.txt", WRITE)
+            .body("again")
+            .prep(|s, u| deploy_u(s, u, "over.txt")),
+        row(M::DELETE, "/libs/{u}/del.txt", WRITE).prep(|s, u| deploy_u(s, u, "del.txt")),
+        row(M::DELETE, "/libs/{u}", WRITE).prep(|s, u| deploy_u(s, u, "tree/x.txt")),
+        // storage API
+        row(M::GET, "/api/storage/libs/fixed/a.txt", READ),
+        row(M::GET, "/api/storage/libs/fixed", READ),
+        row(M::GET, "/api/storage/libs/fixed?list&deep=1", READ),
+        row(M::GET, "/api/storage/libs/fixed/a.txt?properties", READ),
+        row(M::PUT, "/api/storage/libs/{u}/p.txt?properties=k=v", WRITE)
+            .prep(|s, u| deploy_u(s, u, "p.txt")),
+        row(M::DELETE, "/api/storage/libs/{u}/q.txt?properties=k", WRITE)
+            .prep(|s, u| deploy_u(s, u, "q.txt;k=v")),
+        // search (filtered, never refused)
+        row(M::GET, checksum_path, ANYONE),
+        row(M::GET, "/api/search/artifact?name=a.txt", ANYONE),
+        // copy and move
+        row(
+            M::POST,
+            "/api/copy/libs/{u}/c.txt?to=/libs/{u}/c2.txt",
+            WRITE,
+        )
+        .prep(|s, u| deploy_u(s, u, "c.txt")),
+        row(
+            M::POST,
+            "/api/move/libs/{u}/m.txt?to=/libs/{u}/m2.txt",
+            WRITE,
+        )
+        .prep(|s, u| deploy_u(s, u, "m.txt")),
+        // repositories
+        row(M::GET, "/api/repositories", ANYONE),
+        row(M::GET, "/api/repositories/libs", ADMIN),
+        row(M::PUT, "/api/repositories/new-{u}", ADMIN)
+            .body(r#"{"rclass":"local","packageType":"generic"}"#),
+        row(M::POST, "/api/repositories/other", ADMIN).body(r#"{"description":"changed"}"#),
+        row(M::DELETE, "/api/repositories/gone-{u}", ADMIN).prep(|s, u| {
+            s.generic_repo(&format!("gone-{u}"));
+            String::new()
+        }),
+        // users
+        row(M::GET, "/api/security/users", ADMIN),
+        row(M::GET, "/api/security/users/reader", ADMIN),
+        row(
+            M::PUT,
+            "/api/security/users/new-{u}",
+            [Deny, Deny, Deny, Code(201)],
+        )
+        .body(r#"{"password":"Some-pass-word-1"}"#),
+        row(M::POST, "/api/security/users/reader", ADMIN).body(r#"{"email":"reader@example.org"}"#),
+        row(M::DELETE, "/api/security/users/gone-{u}", ADMIN).prep(|s, u| {
+            admin_json(
+                s,
+                Method::PUT,
+                &format!("/api/security/users/gone-{u}"),
+                json!({"password": PW}),
+                201,
+            );
+            String::new()
+        }),
+        // groups
+        row(M::GET, "/api/security/groups", ADMIN),
+        row(M::GET, "/api/security/groups/deployers", ADMIN),
+        row(
+            M::PUT,
+            "/api/security/groups/new-{u}",
+            [Deny, Deny, Deny, Code(201)],
+        )
+        .body(r#"{"description":"new"}"#),
+        row(M::POST, "/api/security/groups/deployers", ADMIN).body(r#"{"description":"changed"}"#),
+        row(M::DELETE, "/api/security/groups/gone-{u}", ADMIN).prep(|s, u| {
+            admin_json(
+                s,
+                Method::PUT,
+                &format!("/api/security/groups/gone-{u}"),
+                json!({}),
+                201,
+            );
+            String::new()
+        }),
+        // permission targets
+        row(M::GET, "/api/v2/security/permissions", ADMIN),
+        row(M::GET, "/api/v2/security/permissions/deploy-libs", ADMIN),
+        row(
+            M::PUT,
+            "/api/v2/security/permissions/new-{u}",
+            [Deny, Deny, Deny, Code(201)],
+        )
+        .body(r#"{"repo":{"repositories":["other"],"actions":{"users":{"nobody":["read"]}}}}"#),
+        row(
+            M::POST,
+            "/api/v2/security/permissions/post-{u}",
+            [Deny, Deny, Deny, Code(201)],
+        )
+        .body(r#"{"repo":{"repositories":["other"],"actions":{}}}"#),
+        row(M::DELETE, "/api/v2/security/permissions/gone-{u}", ADMIN).prep(|s, u| {
+            admin_json(
+                s,
+                Method::PUT,
+                &format!("/api/v2/security/permissions/gone-{u}"),
+                json!({"repo": {"repositories": ["ANY"]}}),
+                201,
+            );
+            String::new()
+        }),
+        // tokens
+        row(M::POST, "/api/security/token", USER).form("expires_in=60"),
+        row(M::GET, "/api/security/token", USER),
+        row(M::POST, "/api/security/token/revoke", USER)
+            .form("token={x}")
+            .prep(|s, u| token_for(s, if u == "anon" { "admin" } else { u }, "").0),
+        row(M::DELETE, "/api/security/token/{x}", USER)
+            .prep(|s, u| token_for(s, if u == "anon" { "admin" } else { u }, "").1),
+        // system
+        row(M::GET, "/api/system/ping", ANYONE),
+        row(M::GET, "/api/system/version", ANYONE),
+        row(M::GET, "/api/v1/system/readiness", ANYONE),
+        row(M::GET, "/api/v1/system/liveness", ANYONE),
+        row(M::GET, "/api/system/storage", ADMIN),
+        row(M::POST, "/api/system/storage/gc", ADMIN),
+        row(M::GET, "/api/system/ha/nodes", ADMIN),
+        row(
+            M::DELETE,
+            "/api/system/ha/nodes/no-such-node",
+            [Deny, Deny, Deny, Code(404)],
+        ),
+        row(M::GET, "/api/system/licenses", ADMIN),
+        row(M::GET, "/api/system/ha/self", SIGNED),
+        row(
+            M::GET,
+            "/api/system/storage/binaries/0000000000000000000000000000000000000000000000000000000000000000",
+            SIGNED,
+        ),
+    ]
+}
+
+#[test]
+fn authorization_matrix_of_every_endpoint() {
+    let dir = home();
+    let s = Server::start(&dir.path().join("h"));
+    setup(&s);
+    let mut failures = Vec::new();
+    for row in table() {
+        for (i, who) in CALLERS.iter().enumerate() {
+            let u = who.unwrap_or("anon");
+            let x = row.prep.map(|p| p(&s, u)).unwrap_or_default();
+            let path = row.path.replace("{u}", u).replace("{x}", &x);
+            let mut b = request(&s, *who, row.method.clone(), &path);
+            if let Some(body) = row.body {
+                b = b.body(body.replace("{x}", &x));
+                if row.form {
+                    b = b.header("content-type", "application/x-www-form-urlencoded");
+                } else if body.starts_with('{') {
+                    b = b.header("content-type", "application/json");
+                }
+            }
+            let r = b.send().unwrap();
+            let status = r.status().as_u16();
+            let challenge = r.headers().contains_key("www-authenticate");
+            let text = r.text().unwrap_or_default();
+            let ok = match row.want[i] {
+                Allow => (200..300).contains(&status),
+                Deny if who.is_none() => status == 401 && challenge,
+                Deny => status == 403,
+                Code(c) => status == c,
+            };
+            if !ok {
+                failures.push(format!(
+                    "{} {path} as {u}: want {:?}, got {status}: {text}",
+                    row.method, row.want[i]
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // What a denial says.
+    let r = request(&s, Some("reader"), Method::PUT, "/libs/x/a.jar")
+        .body("x")
+        .send()
+        .unwrap();
+    let (status, message) = error_message(r);
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(message, "User 'reader' may not deploy to libs/x/a.jar");
+
+    // Lists are filtered, not refused.
+    let keys = |who: Caller| -> Vec<String> {
+        let v: Value = request(&s, who, Method::GET, "/api/repositories")
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(keys(None).is_empty());
+    assert!(keys(Some("reader")).contains(&"libs".to_string()));
+    let results = |who: Caller| -> usize {
+        let v: Value = request(&s, who, Method::GET, "/api/search/artifact?name=a.txt")
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        v["results"].as_array().unwrap().len()
+    };
+    assert_eq!(results(None), 0);
+    assert_eq!(results(Some("reader")), 1);
+
+    // The user document never carries the hash; groups and realm are there.
+    let user: Value = s.json("/api/security/users/reader");
+    assert_eq!(user["name"], "reader");
+    assert_eq!(user["email"], "reader@example.org");
+    assert_eq!(user["realm"], "internal");
+    assert_eq!(user["groups"], json!(["readers"]));
+    assert!(!user.to_string().contains("argon2"), "{user}");
+    assert!(user["lastLoggedIn"].is_string(), "{user}");
+    let group: Value = s.json("/api/security/groups/deployers");
+    assert_eq!(group["userNames"], json!(["deployer"]));
+    let target: Value = s.json("/api/v2/security/permissions/deploy-libs");
+    assert_eq!(
+        target["repo"]["actions"]["groups"]["deployers"],
+        json!(["read", "annotate", "write", "delete"])
+    );
+}
+
+#[test]
+fn security_api_validates_and_names_the_field() {
+    let dir = home();
+    let s = Server::start(&dir.path().join("h"));
+    let bad = |method: Method, path: &str, body: Value| -> (StatusCode, String) {
+        error_message(s.admin(method, s.url(path)).json(&body).send().unwrap())
+    };
+    let (st, m) = bad(
+        Method::PUT,
+        "/api/security/users/bob",
+        json!({"email": "b@x.io"}),
+    );
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(m.contains("'password'"), "{m}");
+    let (st, m) = bad(
+        Method::PUT,
+        "/api/security/users/bob",
+        json!({"password": PW, "groups": ["nope"]}),
+    );
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(m.contains("nope"), "{m}");
+    let (st, m) = bad(
+        Method::PUT,
+        "/api/security/users/bob",
+        json!({"name": "alice", "password": PW}),
+    );
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(m.contains("'name'"), "{m}");
+    let (st, _) = bad(
+        Method::POST,
+        "/api/security/users/ghost",
+        json!({"admin": true}),
+    );
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, m) = bad(Method::PUT, "/api/v2/security/permissions/p", json!({}));
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(m.contains("'repo'"), "{m}");
+    let (st, m) = bad(
+        Method::PUT,
+        "/api/v2/security/permissions/p",
+        json!({"repo": {"repositories": ["ANY"], "actions": {"users": {"bob": ["fly"]}}}}),
+    );
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(
+        m.contains("repo.actions.users.bob") && m.contains("fly"),
+        "{m}"
+    );
+    let (st, m) = bad(
+        Method::PUT,
+        "/api/v2/security/permissions/p",
+        json!({"repo": {"repositories": ["ANY THING"]}}),
+    );
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(m.contains("ANY THING"), "{m}");
+    // POST creates only.
+    let ok =
+        json!({"repo": {"repositories": ["ANY LOCAL"], "actions": {"users": {"bob": ["deploy"]}}}});
+    admin_json(
+        &s,
+        Method::POST,
+        "/api/v2/security/permissions/p",
+        ok.clone(),
+        201,
+    );
+    admin_json(
+        &s,
+        Method::POST,
+        "/api/v2/security/permissions/p",
+        ok.clone(),
+        409,
+    );
+    admin_json(&s, Method::PUT, "/api/v2/security/permissions/p", ok, 200);
+    // The anonymous user can't be given a password or deleted.
+    let (st, _) = bad(
+        Method::POST,
+        "/api/security/users/anonymous",
+        json!({"password": PW}),
+    );
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, _) = bad(Method::DELETE, "/api/security/users/anonymous", json!({}));
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    // Creating twice: 201 then 200.
+    admin_json(
+        &s,
+        Method::PUT,
+        "/api/security/users/bob",
+        json!({"password": PW}),
+        201,
+    );
+    admin_json(
+        &s,
+        Method::PUT,
+        "/api/security/users/bob",
+        json!({"email": "b@x.io"}),
+        200,
+    );
+    // The replace kept the password and the auto-joined group.
+    let r = request(&s, Some("bob"), Method::GET, "/api/repositories")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        s.json("/api/security/users/bob")["groups"],
+        json!(["readers"])
+    );
+}
+
+#[test]
+fn tokens_scopes_disabled_users_propagation_and_anonymous_grants() {
+    let dir = home();
+    let s = Server::start(&dir.path().join("h"));
+    setup(&s);
+
+    // A token of the deployer scoped to `readers` reads but cannot deploy.
+    let (scoped, _) = token_for(&s, "deployer", "member-of-groups:readers");
+    let get = |auth: &str, path: &str| {
+        s.client()
+            .get(s.url(path))
+            .header("authorization", auth)
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(
+        get(&format!("Bearer {scoped}"), "/libs/fixed/a.txt"),
+        StatusCode::OK
+    );
+    let r = s
+        .client()
+        .put(s.url("/libs/scoped/a.txt"))
+        .bearer_auth(&scoped)
+        .body("x")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The full-rights token of the same user deploys; bare (cargo) form works too.
+    let (full, _) = token_for(&s, "deployer", "member-of-groups:*");
+    let r = s
+        .client()
+        .put(s.url("/libs/full/a.txt"))
+        .header("authorization", &full)
+        .body("x")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(get(&full, "/libs/fixed/a.txt"), StatusCode::OK);
+
+    // Scopes are checked: unknown → 400 naming it; a group one is not in → 403; a scoped
+    // token cannot mint a full one.
+    let mint = |who: RequestBuilder, scope: &str| -> (StatusCode, String) {
+        error_message(who.form(&[("scope", scope)]).send().unwrap())
+    };
+    let (st, m) = mint(
+        request(&s, Some("deployer"), Method::POST, "/api/security/token"),
+        "bogus:thing",
+    );
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(m.contains("bogus:thing"), "{m}");
+    let (st, _) = mint(
+        request(&s, Some("reader"), Method::POST, "/api/security/token"),
+        "member-of-groups:deployers",
+    );
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _) = mint(
+        s.client()
+            .post(s.url("/api/security/token"))
+            .bearer_auth(&scoped),
+        "member-of-groups:*",
+    );
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let r = request(&s, Some("deployer"), Method::POST, "/api/security/token")
+        .form(&[("scope", "member-of-groups:deployers")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // A permission change applies within 2 s: reader gets deploy on `other`.
+    let put_other = |path: &str| {
+        request(&s, Some("reader"), Method::PUT, path)
+            .body("r")
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(put_other("/other/r/a.txt"), StatusCode::FORBIDDEN);
+    admin_json(
+        &s,
+        Method::PUT,
+        "/api/v2/security/permissions/reader-other",
+        json!({"repo": {"repositories": ["other"], "actions": {"users": {"reader": ["write"]}}}}),
+        201,
+    );
+    within(Duration::from_secs(2), "reader may deploy to other", || {
+        put_other("/other/r/a.txt") == StatusCode::CREATED
+    });
+    // Deploy without delete: no overwrite, except Maven metadata and checksum files.
+    let (st, m) = error_message(
+        request(&s, Some("reader"), Method::PUT, "/other/r/a.txt")
+            .body("again")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert!(m.contains("overwrite other/r/a.txt"), "{m}");
+    for _ in 0..2 {
+        assert_eq!(
+            put_other("/other/r/maven-metadata.xml"),
+            StatusCode::CREATED
+        );
+        assert_eq!(put_other("/other/r/b.txt.sha512"), StatusCode::CREATED);
+    }
+    // ... nor delete.
+    let r = request(&s, Some("reader"), Method::DELETE, "/other/r/a.txt")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // A disabled user gets 401, its tokens too.
+    let (reader_token, _) = token_for(&s, "reader", "");
+    admin_json(
+        &s,
+        Method::POST,
+        "/api/security/users/reader",
+        json!({"disabled": true}),
+        200,
+    );
+    within(Duration::from_secs(2), "disabled reader refused", || {
+        request(&s, Some("reader"), Method::GET, "/libs/fixed/a.txt")
+            .send()
+            .unwrap()
+            .status()
+            == StatusCode::UNAUTHORIZED
+    });
+    assert_eq!(
+        get(&format!("Bearer {reader_token}"), "/libs/fixed/a.txt"),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Anonymous reads where a permission target grants user `anonymous`.
+    admin_deploy(&s, "/other/pub/f.txt", "public");
+    let anon = || {
+        s.client()
+            .get(s.url("/other/pub/f.txt"))
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(anon(), StatusCode::UNAUTHORIZED);
+    admin_json(
+        &s,
+        Method::PUT,
+        "/api/v2/security/permissions/anon-pub",
+        json!({"repo": {"repositories": ["other"], "include-patterns": ["pub/**"],
+                        "actions": {"users": {"anonymous": ["read"]}}}}),
+        201,
+    );
+    within(
+        Duration::from_secs(2),
+        "anonymous may read other/pub",
+        || anon() == StatusCode::OK,
+    );
+    assert_eq!(
+        s.client()
+            .get(s.url("/other/r/a.txt"))
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[test]
+fn login_lockout_after_five_failures() {
+    let dir = home();
+    let s = Server::start_with(
+        &dir.path().join("h"),
+        &["arca.security.login.lockout.secs=2"],
+    );
+    s.generic_repo("libs");
+    admin_json(
+        &s,
+        Method::PUT,
+        "/api/security/users/victim",
+        json!({"password": PW}),
+        201,
+    );
+    let try_login = |password: &str| {
+        s.client()
+            .get(s.url("/api/repositories"))
+            .basic_auth("victim", Some(password))
+            .send()
+            .unwrap()
+    };
+    for _ in 0..5 {
+        assert_eq!(try_login("wrong").status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = try_login(PW);
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let retry: i64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    std::thread::sleep(Duration::from_millis(2200));
+    assert_eq!(try_login(PW).status(), StatusCode::OK);
+}
