@@ -12,7 +12,6 @@
 //! `arca_db::security`'s, shared with `arcactl`. Every change bumps the cluster's security
 //! version; this node reloads at once, the others within a second.
 
-
 use serde_json::{Map, Value};
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
