@@ -29,11 +29,12 @@ pub fn validate_repo_key(key: &str) -> Result<(), ApiError> {
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if valid && key != "api" {
+    // `api/` and `ui/` are the REST API and the web UI's endpoints, routed before repositories.
+    if valid && !matches!(key, "api" | "ui") {
         Ok(())
     } else {
         Err(ApiError::bad_request(format!(
-            "Invalid repository key '{}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (and not 'api')",
+            "Invalid repository key '{}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (and not 'api' or 'ui')",
             key.escape_debug()
         )))
     }
@@ -221,6 +222,7 @@ mod tests {
             "li bs/a",
             "../x",
             "api/x",
+            "ui/x",
             "libs/%ff",
         ] {
             let err = parse_repo_path(bad, 1024).expect_err(bad);
