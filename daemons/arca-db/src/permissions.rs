@@ -404,6 +404,15 @@ pub fn set_group_members(conn: &Conn<'_>, group: &str, users: &[String]) -> Resu
     bump_security_version(conn)
 }
 
+/// The admin groups (their members are administrators), sorted.
+pub fn admin_groups(conn: &Conn<'_>) -> Result<Vec<String>, DbError> {
+    conn.query_map(
+        "SELECT name FROM groups WHERE admin = 1 ORDER BY name",
+        args![],
+        |r| r.get(0),
+    )
+}
+
 /// The auto-join groups (new users join them).
 pub fn auto_join_groups(conn: &Conn<'_>) -> Result<Vec<String>, DbError> {
     conn.query_map(
@@ -948,10 +957,8 @@ mod tests {
 
     #[test]
     fn stored_targets_groups_and_versions() {
-        let raw = rusqlite::Connection::open_in_memory().unwrap();
-        raw.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        let raw = crate::testing::migrated_sqlite().unwrap();
         let conn = Conn::sqlite(&raw);
-        crate::migrate::apply(&conn).unwrap();
         // the seed: readers read Anything
         let seeded = list_targets(&conn).unwrap();
         assert_eq!(seeded.len(), 1);

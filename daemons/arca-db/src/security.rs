@@ -359,10 +359,8 @@ mod tests {
 
     #[test]
     fn tokens_expire_by_the_clock_and_are_purged() {
-        let raw = rusqlite::Connection::open_in_memory().unwrap();
-        raw.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        let raw = crate::testing::migrated_sqlite().unwrap();
         let conn = Conn::sqlite(&raw);
-        crate::migrate::apply(&conn).unwrap();
         let clock = ManualClock::new(1_000_000);
         insert_user(
             &conn,
@@ -405,10 +403,8 @@ mod tests {
 
     #[test]
     fn login_back_off_locks_then_doubles_up_to_an_hour() {
-        let raw = rusqlite::Connection::open_in_memory().unwrap();
-        raw.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        let raw = crate::testing::migrated_sqlite().unwrap();
         let conn = Conn::sqlite(&raw);
-        crate::migrate::apply(&conn).unwrap();
         let clock = ManualClock::new(10_000_000);
         create_user(
             &conn,

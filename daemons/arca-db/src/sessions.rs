@@ -112,10 +112,8 @@ mod tests {
 
     #[test]
     fn sessions_end_at_idle_or_absolute_expiry_and_are_purged() {
-        let raw = rusqlite::Connection::open_in_memory().unwrap();
-        raw.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        let raw = crate::testing::migrated_sqlite().unwrap();
         let conn = Conn::sqlite(&raw);
-        crate::migrate::apply(&conn).unwrap();
         let clock = ManualClock::new(1_000_000);
         crate::security::insert_user(
             &conn,

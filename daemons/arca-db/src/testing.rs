@@ -147,3 +147,12 @@ pub fn running_node(id: &str, heartbeat_ms: i64) -> crate::cluster::NodeRecord {
         instance: format!("host-of-{id}"),
     }
 }
+
+/// An in-memory SQLite database with foreign keys on and every migration applied (unit tests:
+/// wrap it with `Conn::sqlite`).
+pub fn migrated_sqlite() -> Result<rusqlite::Connection, DbError> {
+    let raw = rusqlite::Connection::open_in_memory()?;
+    raw.execute_batch("PRAGMA foreign_keys = ON;")?;
+    crate::migrate::apply(&crate::Conn::sqlite(&raw))?;
+    Ok(raw)
+}

@@ -5,48 +5,17 @@
 //! the stored hash, which is never printed.
 
 use std::fs;
-use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use arca_config::Home;
 use arca_db::security::{self, LoginPolicy};
 
+mod common;
+use common::{path_str, text};
+
 fn arcactl(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_arcactl"))
-        .args(args)
-        .env_remove("ARCA_HOME")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run arcactl");
-    if let Some(text) = stdin {
-        let written = child
-            .stdin
-            .take()
-            .expect("stdin pipe")
-            .write_all(text.as_bytes());
-        if let Err(e) = written
-            && e.kind() != std::io::ErrorKind::BrokenPipe
-        {
-            panic!("write stdin: {e}");
-        }
-    }
-    child.wait_with_output().expect("wait for arcactl")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
+    common::arcactl_with_stdin(args, stdin)
 }
 
 /// A home whose database holds the schema: SQLite at the default `data/arca.db` (no

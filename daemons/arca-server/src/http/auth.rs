@@ -157,11 +157,7 @@ pub async fn principal_for_user(app: &App, name: &str, scope: &TokenScope) -> Ap
         .read(move |c| {
             let user = security::get_user(c, &name)?;
             let groups = permissions::user_groups(c, &name)?;
-            let admin_groups: Vec<String> = permissions::list_groups(c)?
-                .into_iter()
-                .filter(|g| g.admin)
-                .map(|g| g.name)
-                .collect();
+            let admin_groups = permissions::admin_groups(c)?;
             Ok::<_, arca_db::DbError>((user, groups, admin_groups))
         })
         .await?;

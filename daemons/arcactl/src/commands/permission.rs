@@ -287,9 +287,9 @@ fn load_check(conn: &Conn<'_>, user: &str, repo: &str) -> anyhow::Result<CheckIn
     if found.as_ref().is_some_and(|u| u.admin) {
         admin_reasons.push("its flag".to_string());
     }
-    for g in permissions::list_groups(conn)? {
-        if g.admin && groups.contains(&g.name) {
-            admin_reasons.push(format!("group {}", g.name));
+    for g in permissions::admin_groups(conn)? {
+        if groups.contains(&g) {
+            admin_reasons.push(format!("group {g}"));
         }
     }
     Ok(CheckInput {

@@ -104,14 +104,6 @@ impl UserView {
     }
 }
 
-fn admin_group_names(conn: &Conn<'_>) -> Result<Vec<String>, DbError> {
-    Ok(permissions::list_groups(conn)?
-        .into_iter()
-        .filter(|g| g.admin)
-        .map(|g| g.name)
-        .collect())
-}
-
 fn not_found(name: &str) -> anyhow::Error {
     anyhow::anyhow!("user '{name}' does not exist")
 }
@@ -190,7 +182,7 @@ pub fn list(
     let db = open(&args.home)?;
     let views = db
         .read_blocking(|conn| {
-            let admin_groups = admin_group_names(conn)?;
+            let admin_groups = permissions::admin_groups(conn)?;
             security::list_users(conn)?
                 .into_iter()
                 .map(|u| UserView::load(conn, u, &admin_groups))
@@ -251,7 +243,7 @@ pub fn show(args: &UserShowArgs, now: i64, out: &mut dyn Write) -> anyhow::Resul
             let Some(user) = security::get_user(conn, name)? else {
                 return Ok(None);
             };
-            UserView::load(conn, user, &admin_group_names(conn)?).map(Some)
+            UserView::load(conn, user, &permissions::admin_groups(conn)?).map(Some)
         })
         .with_context(|| format!("reading user '{name}'"))?
         .ok_or_else(|| not_found(name))?;
