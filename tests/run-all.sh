@@ -97,6 +97,8 @@ install_deps() {
     local pkgs=(curl ca-certificates python3 maven libmaven-deploy-plugin-java libmaven-install-plugin-java
         libmaven-jar-plugin-java libmaven-compiler-plugin-java libmaven-resources-plugin-java libsurefire-java
         wrk)
+    # systemd-analyze: arca-session-cleanup's tests check every cron translation with it
+    command -v systemd-analyze >/dev/null 2>&1 || pkgs+=(systemd)
     command -v javac >/dev/null 2>&1 || pkgs+=(default-jdk-headless)
     if ! command -v cc >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1; then
         pkgs+=(build-essential)
