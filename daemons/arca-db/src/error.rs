@@ -42,3 +42,49 @@ fn pg_message(e: &postgres::Error) -> String {
         },
     }
 }
+
+impl DbError {
+    /// The database could not be reached or is going away (connection refused or lost, pool
+    /// exhausted, server shutting down or starting, SQLite busy past its timeout, disk full):
+    /// a temporary condition a client should retry, unlike a bad statement or bad data.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DbError::Pool(_) => true,
+            DbError::Postgres(e) => match e.as_db_error() {
+                // no server answer at all: the connection failed or was closed
+                None => true,
+                Some(db) => {
+                    let code = db.code().code();
+                    // 08: connection exception; 53: insufficient resources (disk full, too many
+                    // connections); 57P01-57P03: admin shutdown, crash shutdown, cannot connect
+                    // now; 40001/40P01: serialization failure / deadlock (retry)
+                    code.starts_with("08")
+                        || code.starts_with("53")
+                        || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+                }
+            },
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::CannotOpen
+            ),
+            _ => false,
+        }
+    }
+
+    /// The database is out of space (SQLite `SQLITE_FULL`, PostgreSQL 53100 disk full).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            DbError::Postgres(e) => e
+                .as_db_error()
+                .is_some_and(|db| db.code().code() == "53100"),
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DiskFull
+            }
+            DbError::Io(_, e) => e.raw_os_error() == Some(28),
+            _ => false,
+        }
+    }
+}

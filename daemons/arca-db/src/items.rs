@@ -326,6 +326,18 @@ pub fn delete_props(conn: &Conn<'_>, item_id: i64, keys: &[String]) -> Result<()
     Ok(())
 }
 
+/// Bytes of the files in `repo` (each file counts its binary's size, shared or not): what a
+/// repository quota limits.
+pub fn repo_usage(conn: &Conn<'_>, repo: &str) -> Result<u64, DbError> {
+    let total: i64 = conn.query_one(
+        "SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM items i JOIN binaries b ON b.sha256 = i.sha256 \
+         WHERE i.repo = ?1 AND i.folder = 0",
+        args![repo],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(total).unwrap_or(0))
+}
+
 /// Files whose binary has the given checksum, optionally limited to some repositories.
 pub fn search_checksum(
     conn: &Conn<'_>,

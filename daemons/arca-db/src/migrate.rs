@@ -256,6 +256,33 @@ INSERT INTO user_groups (user_name, group_name)
     SELECT name, 'readers' FROM users WHERE admin = 0;
 "#,
     ),
+    (
+        7,
+        "repository settings: active content served inline, quota",
+        r#"
+ALTER TABLE repos ADD COLUMN content_inline INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE repos ADD COLUMN quota_bytes INTEGER NOT NULL DEFAULT 0;
+"#,
+    ),
+    (
+        8,
+        "login back-off per user name and source address",
+        // One row per (user name, client address) with failed password checks: the back-off
+        // is counted per source, so nobody can lock a user out from everywhere. Names that
+        // are no user get rows too (they must answer exactly like real ones). The users'
+        // `failed_logins`/`locked_until` stay as a summary for operators (`arcactl user`).
+        r#"
+CREATE TABLE login_failures (
+    user_name    TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    failures     INTEGER NOT NULL,
+    locked_until INTEGER,
+    updated      INTEGER NOT NULL,
+    PRIMARY KEY (user_name, source)
+);
+CREATE INDEX login_failures_updated ON login_failures(updated);
+"#,
+    ),
 ];
 
 /// SQLite's DDL in PostgreSQL's dialect: 64-bit integers everywhere (an

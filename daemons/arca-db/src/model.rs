@@ -15,6 +15,12 @@ pub struct Repo {
     pub handle_releases: bool,
     pub handle_snapshots: bool,
     pub anonymous_read: bool,
+    /// Serve active content (HTML, SVG, XML, JavaScript…) inline as its own type; off: such
+    /// files are downloaded as attachments (the default: stored content can't run script on
+    /// the API's origin).
+    pub content_inline: bool,
+    /// The most bytes of files the repository may hold (0: no limit).
+    pub quota_bytes: u64,
     pub created: i64,
 }
 
@@ -33,6 +39,8 @@ impl Repo {
             handle_releases: true,
             handle_snapshots: true,
             anonymous_read: false,
+            content_inline: false,
+            quota_bytes: 0,
             created,
         }
     }

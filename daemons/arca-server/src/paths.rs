@@ -49,6 +49,15 @@ fn decode_segment(raw: &str) -> Result<String, ApiError> {
             "Path contains a NUL or control character",
         ));
     }
+    // Noncharacters (U+FFFE, U+FFFF, U+10FFFF, …) are for internal use: U+10FFFF is the upper
+    // bound of the database's path range scans, so a name starting with it would hide from
+    // listings and survive a recursive delete.
+    if let Some(c) = decoded.chars().find(|c| is_noncharacter(*c)) {
+        return Err(ApiError::bad_request(format!(
+            "Path contains the noncharacter U+{:04X}",
+            u32::from(c)
+        )));
+    }
     if decoded.contains('\\') {
         return Err(ApiError::bad_request("Path contains a backslash"));
     }
@@ -61,6 +70,12 @@ fn decode_segment(raw: &str) -> Result<String, ApiError> {
         return Err(ApiError::bad_request("Path contains a '..' segment"));
     }
     Ok(decoded.into_owned())
+}
+
+/// Unicode noncharacters: U+FDD0..U+FDEF and the last two code points of every plane.
+fn is_noncharacter(c: char) -> bool {
+    let n = u32::from(c);
+    (0xFDD0..=0xFDEF).contains(&n) || n & 0xFFFE == 0xFFFE
 }
 
 /// Parse `repo/a/b/c` (percent-encoded, no leading slash) into a [`RepoPath`].
@@ -224,6 +239,10 @@ mod tests {
             "api/x",
             "ui/x",
             "libs/%ff",
+            "libs/%c0%af",
+            "libs/%EF%BF%BF",
+            "libs/%F4%8F%BF%BFtop",
+            "libs/a/%EF%B7%90",
         ] {
             let err = parse_repo_path(bad, 1024).expect_err(bad);
             assert!(err.status.is_client_error(), "{bad}: {err:?}");

@@ -124,6 +124,13 @@ struct ObjectTier {
     objects: ObjectStore,
 }
 
+/// Bytes available to unprivileged writers on a filesystem.
+// fsblkcnt_t and the fragment size are not u64 on every target
+#[allow(clippy::useless_conversion)]
+fn free_bytes(stat: &nix::sys::statvfs::Statvfs) -> u64 {
+    u64::from(stat.blocks_available()).saturating_mul(u64::from(stat.fragment_size()))
+}
+
 /// The running chain. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Storage {
@@ -208,6 +215,29 @@ impl Storage {
     /// Where this node stages uploads.
     pub fn staging_dir(&self) -> &Path {
         self.inner.staging.temp_dir()
+    }
+
+    /// Free bytes (for unprivileged writers) on the local filesystems an upload is written to
+    /// — the staging dir and the local file store — the smallest of them, with its directory.
+    pub fn free_space(&self) -> Result<(u64, PathBuf), StorageError> {
+        let mut dirs = vec![self.staging_dir().to_path_buf()];
+        if let Some(store) = self.file_store() {
+            dirs.push(store.root().to_path_buf());
+        }
+        let mut smallest: Option<(u64, PathBuf)> = None;
+        for dir in dirs {
+            let stat = nix::sys::statvfs::statvfs(&dir).map_err(|e| {
+                StorageError::io("statvfs", &dir, std::io::Error::from_raw_os_error(e as i32))
+            })?;
+            let free = free_bytes(&stat);
+            if smallest.as_ref().is_none_or(|(f, _)| free < *f) {
+                smallest = Some((free, dir));
+            }
+        }
+        smallest.ok_or_else(|| StorageError::Unusable {
+            path: self.staging_dir().to_path_buf(),
+            reason: "no local directory to measure".into(),
+        })
     }
 
     /// The local persistent file store, if the chain has one (for GC's orphan sweep and

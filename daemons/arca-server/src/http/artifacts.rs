@@ -16,40 +16,42 @@ use arca_storage::Checksums;
 use crate::http::authz::{self, Authz};
 use crate::http::error::{ApiError, ApiResult, empty_response, json_response, text_response};
 use crate::http::{Request, format, read_small_body};
-use crate::paths::{RepoPath, parse_matrix, parse_repo_path};
+use crate::paths::RepoPath;
 use crate::policy;
 use crate::state::Principal;
 
 pub async fn handle(req: &mut Request) -> ApiResult<Response> {
     // Matrix parameters (`;k=v`) ride on the path of a deploy.
-    let (raw_path, matrix) = match req.rest.find(';') {
-        Some(i) => (
-            req.rest[..i].to_string(),
-            Some(req.rest[i + 1..].to_string()),
-        ),
-        None => (req.rest.clone(), None),
-    };
-    let target = parse_repo_path(&raw_path, req.app.settings.max_path_length)?;
+    let (target, props) =
+        crate::front::artifact_target(&req.method, &req.rest, req.app.settings.max_path_length)?;
     match req.method {
         Method::GET | Method::HEAD => download(req, &target).await,
-        Method::PUT => {
-            let props = match matrix {
-                Some(m) => parse_matrix(&m)?,
-                None => BTreeMap::new(),
-            };
-            deploy(req, &target, props).await
-        }
+        Method::PUT => deploy(req, &target, props.unwrap_or_default()).await,
         Method::DELETE => delete(req, &target).await,
         _ => Err(ApiError::method_not_allowed()),
     }
 }
 
-/// Load a repository or answer 404.
+/// Load a repository, or answer as [`missing_repo`] does.
 pub async fn load_repo(req: &Request, key: &str) -> ApiResult<Repo> {
-    req.app
-        .db
-        .read_now(|conn| repos::get(conn, key))?
-        .ok_or_else(|| ApiError::not_found(format!("Repository '{key}' does not exist")))
+    match req.app.db.read_now(|conn| repos::get(conn, key))? {
+        Some(repo) => Ok(repo),
+        None => Err(missing_repo(req, key).await),
+    }
+}
+
+/// The answer for a repository that does not exist, the same as for one the caller may not
+/// read, so names cannot be probed: anonymous callers get 401 (they may log in), users 404
+/// "Could not find resource"; only administrators learn that the repository does not exist.
+pub async fn missing_repo(req: &Request, key: &str) -> ApiError {
+    match req.principal().await {
+        Ok(p) if p.is_admin() => ApiError::not_found(format!("Repository '{key}' does not exist")),
+        Ok(p) if p.is_anonymous() => {
+            ApiError::unauthorized("Authentication is required: anonymous may not read here")
+        }
+        Ok(_) => ApiError::not_found(authz::HIDDEN_MESSAGE),
+        Err(e) => e,
+    }
 }
 
 /// The item at `repo/path`, if any (the root `""` has no item).
@@ -91,28 +93,36 @@ fn checksum_of(b: &Binary, kind: ChecksumKind) -> &str {
 
 async fn download(req: &Request, target: &RepoPath) -> ApiResult<Response> {
     // one query for both: a single round trip on PostgreSQL
-    let (repo, item) = req
+    let found = req
         .app
         .db
-        .read_now(|conn| items::repo_and_item(conn, &target.repo, &target.path))?
-        .ok_or_else(|| {
-            ApiError::not_found(format!("Repository '{}' does not exist", target.repo))
-        })?;
+        .read_now(|conn| items::repo_and_item(conn, &target.repo, &target.path))?;
+    let Some((repo, item)) = found else {
+        return Err(missing_repo(req, &target.repo).await);
+    };
     let authz = authorize_read(req, &repo, &target.path).await?;
     match item {
         Some(item) if item.folder => folder_listing(req, &authz, &repo, &item.path).await,
-        Some(item) => serve_file(req, &item).await,
+        Some(item) => serve_file(req, &repo, &item).await,
         None if target.path.is_empty() => folder_listing(req, &authz, &repo, "").await,
-        None => serve_checksum_side_file(req, target).await,
+        None => serve_checksum_side_file(req, &authz, &repo, target).await,
     }
 }
 
 /// `x.jar.sha1` for a stored `x.jar`: generated from the stored checksum, as the reference does.
-async fn serve_checksum_side_file(req: &Request, target: &RepoPath) -> ApiResult<Response> {
+/// A side file is the base file's: the caller must be allowed to read the base file too (a
+/// permission target that excludes `x.jar` hides its checksums as well).
+async fn serve_checksum_side_file(
+    req: &Request,
+    authz: &Authz,
+    repo: &Repo,
+    target: &RepoPath,
+) -> ApiResult<Response> {
     let not_found = || ApiError::not_found("Could not find resource");
     let Some((base, kind)) = checksum_side_file(&target.path) else {
         return Err(not_found());
     };
+    authz.require(repo, base, Action::Read)?;
     let item = fetch_item(req, &target.repo, base).await?;
     match item.and_then(|i| i.binary) {
         Some(b) => Ok(text_response(
@@ -245,7 +255,7 @@ fn not_modified_since(header_value: &str, modified_ms: i64) -> bool {
         .is_some_and(|since| (modified_ms / 1000) as u64 <= since.as_secs())
 }
 
-async fn serve_file(req: &Request, item: &Item) -> ApiResult<Response> {
+async fn serve_file(req: &Request, repo: &Repo, item: &Item) -> ApiResult<Response> {
     let binary = item
         .binary
         .as_ref()
@@ -267,7 +277,15 @@ async fn serve_file(req: &Request, item: &Item) -> ApiResult<Response> {
     put("x-checksum-md5", &binary.md5);
     put("accept-ranges", "bytes");
     put("x-artifactory-filename", &format::url_path(&item.name));
-    put("content-type", &format::mime_type(&item.name));
+    let mime = format::mime_type(&item.name);
+    put("content-type", &mime);
+    // Stored content never runs on the API's origin: no sniffing, a sandboxed document (no
+    // script, no same-origin access), and active types downloaded rather than rendered unless
+    // the repository says otherwise (docs/security.md).
+    put("content-security-policy", ARTIFACT_CSP);
+    if !repo.content_inline && format::is_active_content(&mime) {
+        put("content-disposition", &format::attachment(&item.name));
+    }
 
     // Conditional GET: If-None-Match wins over If-Modified-Since.
     let not_modified = match req.header("if-none-match") {
@@ -416,12 +434,32 @@ fn read_error(item: &Item, binary: &Binary, e: impl std::fmt::Display) -> ApiErr
     )
 }
 
+/// The policy of every artifact download: a sandboxed document without script or plug-ins.
+pub const ARTIFACT_CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:";
+
 /// Files up to this size are sent from one read.
 const SMALL_FILE: u64 = 64 * 1024;
 
 /// Read size of download chunks: big enough for throughput, small enough that
 /// memory stays flat with many concurrent downloads.
 const DOWNLOAD_CHUNK: usize = 256 * 1024;
+
+/// The request headers a download or deploy parses, parsed as they would be for a file of
+/// `size` bytes (for the fuzz harness: [`crate::front::inspect`]).
+pub fn inspect_headers(headers: &warp::http::HeaderMap, size: u64) -> ApiResult<()> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(v) = get("range") {
+        let _ = parse_range(v, size);
+    }
+    if let Some(v) = get("if-none-match") {
+        let _ = etag_matches(v, "0000000000000000000000000000000000000000");
+    }
+    if let Some(v) = get("if-modified-since") {
+        let _ = not_modified_since(v, 0);
+    }
+    declared_checksums(headers)?;
+    Ok(())
+}
 
 // ---------------------------------------------------------------- deploy
 
@@ -446,9 +484,9 @@ impl Declared {
     }
 }
 
-fn declared_checksums(req: &Request) -> ApiResult<Declared> {
+fn declared_checksums(headers: &warp::http::HeaderMap) -> ApiResult<Declared> {
     let get = |name: &str, len: usize| -> ApiResult<Option<String>> {
-        match req.headers.get(name) {
+        match headers.get(name) {
             None => Ok(None),
             Some(v) => {
                 let s = v
@@ -472,8 +510,12 @@ fn declared_checksums(req: &Request) -> ApiResult<Declared> {
         md5: get("x-checksum-md5", 32)?,
     };
     // The generic `X-Checksum` header: its length says which algorithm it is.
-    if let Some(v) = req.header("x-checksum") {
-        let v = v.trim().to_ascii_lowercase();
+    if let Some(v) = headers.get("x-checksum") {
+        let v = v
+            .to_str()
+            .map_err(|_| ApiError::bad_request("Header X-Checksum is not ASCII"))?
+            .trim()
+            .to_ascii_lowercase();
         if !v.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ApiError::bad_request("Header X-Checksum must be hex"));
         }
@@ -497,11 +539,17 @@ async fn deploy(
     props: BTreeMap<String, Vec<String>>,
 ) -> ApiResult<Response> {
     let (principal, authz) = authz::caller(req).await?;
-    let repo = load_repo(req, &target.repo).await.map_err(|_| {
-        ApiError::not_found(format!(
-            "No target local repository specified in deploy request: '{}' does not exist",
-            target.repo
-        ))
+    // Only a repository that is really absent is a 404: a database that could not answer
+    // is a 503 (clients cache 404s).
+    let repo = load_repo(req, &target.repo).await.map_err(|e| {
+        if e.status == StatusCode::NOT_FOUND {
+            ApiError::not_found(format!(
+                "No target local repository specified in deploy request: '{}' does not exist",
+                target.repo
+            ))
+        } else {
+            e
+        }
     })?;
     if repo.rclass != "local" {
         return Err(ApiError::bad_request(format!(
@@ -518,25 +566,44 @@ async fn deploy(
         authz.require(&repo, &target.path, Action::Deploy)?;
         return create_folder(req, &repo, &target.path, &principal).await;
     }
-    // Replacing a file needs `delete` as well (the reference's "Delete/Overwrite").
+    // Replacing a file needs `delete` as well (the reference's "Delete/Overwrite"). Checked
+    // here to refuse early, and again in the commit transaction (`at_commit`): a file published
+    // or a permission revoked while the body streams in is honoured.
     let exists = fetch_item(req, &repo.key, &target.path)
         .await?
         .is_some_and(|i| !i.folder);
     authz.require_deploy(&repo, &target.path, exists)?;
     policy::check_deploy(&repo, &target.path)?;
-    let declared = declared_checksums(req)?;
+    let declared = declared_checksums(&req.headers)?;
     let user = principal.name().to_string();
 
     if req
         .header("x-checksum-deploy")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     {
-        return deploy_by_checksum(req, &repo, target, declared, props, user).await;
+        return deploy_by_checksum(req, &authz, &repo, target, declared, props, user).await;
     }
-    if let Some(resp) = accept_checksum_side_file(req, target).await? {
+    if let Some(resp) = accept_checksum_side_file(req, &authz, &repo, target).await? {
         return Ok(resp);
     }
 
+    if repo.quota_bytes > 0
+        && let Some(len) = req
+            .header("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        let (key, path) = (repo.key.clone(), target.path.clone());
+        let (used, replaced) = req
+            .app
+            .db
+            .read(move |c| {
+                let used = items::repo_usage(c, &key)?;
+                let replaced = items::get(c, &key, &path)?.map_or(0, |i| i.size());
+                Ok::<_, arca_db::DbError>((used, replaced))
+            })
+            .await?;
+        check_quota(&repo, used, replaced, len)?;
+    }
     let staged = receive_upload(req).await?;
     let checksums: Checksums = staged.checksums().clone();
     let mismatches = arca_storage::verify_declared(
@@ -575,6 +642,8 @@ async fn deploy(
         .app
         .db
         .write(move |tx| {
+            require_deploy_at_commit(tx, &authz, &repo, &path)?;
+            require_quota_at_commit(tx, &repo, &path, new_file.binary.size)?;
             let new_binary = items::insert_binary(tx, &new_file.binary, new_file.now)?;
             let item = items::put_file(tx, &repo_key, &path, &new_file)?;
             if !props.is_empty() {
@@ -599,29 +668,53 @@ async fn deploy(
     Ok(created(req, &item))
 }
 
+/// The deploy rule once more inside the commit transaction: the caller's grants as of now
+/// and whether the path holds a file now ([`Authz::at_commit`]).
+fn require_deploy_at_commit(
+    tx: &arca_db::Conn<'_>,
+    authz: &Authz,
+    repo: &Repo,
+    path: &str,
+) -> ApiResult<()> {
+    let authz = authz.at_commit(tx)?;
+    let exists = items::get(tx, &repo.key, path)?.is_some_and(|i| !i.folder);
+    authz.require_deploy(repo, path, exists)
+}
+
 /// Stream the request body into the node's staging dir (hashed on the way), refusing bodies
 /// over `arca.upload.max.bytes` before reading (Content-Length) or while reading. Dropping the
 /// result deletes the staged file.
 pub async fn receive_upload(req: &Request) -> ApiResult<arca_storage::StagedBlob> {
     let max = req.app.settings.max_upload_bytes;
-    if let Some(len) = req
+    let declared_len = req
         .header("content-length")
-        .and_then(|v| v.trim().parse::<u64>().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(len) = declared_len
         && len > max
     {
         return Err(too_large(max));
     }
+    check_free_space(req, declared_len.unwrap_or(0))?;
     let mut body = req.take_body();
     let mut upload = req.app.storage.begin_upload().await?;
+    let mut next_space_check = FREE_SPACE_CHECK_BYTES;
     while let Some(chunk) = body.next().await {
         let chunk =
             chunk.map_err(|e| ApiError::bad_request(format!("Reading request body: {e}")))?;
         if upload.bytes_written() + chunk.len() as u64 > max {
             return Err(too_large(max));
         }
-        upload.write(chunk).await?;
+        // A body without a length (chunked) is measured as it grows.
+        if declared_len.is_none() && upload.bytes_written() >= next_space_check {
+            check_free_space(req, 0)?;
+            next_space_check += FREE_SPACE_CHECK_BYTES;
+        }
+        upload
+            .write(chunk)
+            .await
+            .map_err(|e| storage_full_or(req, e))?;
     }
-    Ok(upload.finish().await?)
+    upload.finish().await.map_err(|e| storage_full_or(req, e))
 }
 
 fn too_large(max: u64) -> ApiError {
@@ -629,6 +722,88 @@ fn too_large(max: u64) -> ApiError {
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("Upload is larger than the limit of {max} bytes (arca.upload.max.bytes)"),
     )
+}
+
+/// How often a body of unknown length re-checks the free space while it streams.
+const FREE_SPACE_CHECK_BYTES: u64 = 16 << 20;
+
+/// Refuse an upload of `incoming` bytes that would leave less than the reserve free
+/// (`arca.storage.reserve.bytes`): deletes, GC and the database keep room to work.
+fn check_free_space(req: &Request, incoming: u64) -> ApiResult<()> {
+    let reserve = req.app.settings.storage_reserve_bytes;
+    if reserve == 0 {
+        return Ok(());
+    }
+    let (free, dir) = req.app.storage.free_space()?;
+    if free < reserve.saturating_add(incoming) {
+        return Err(insufficient_storage(free, &dir, reserve));
+    }
+    Ok(())
+}
+
+fn insufficient_storage(free: u64, dir: &std::path::Path, reserve: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::INSUFFICIENT_STORAGE,
+        format!(
+            "Insufficient storage: {} free on {}, and uploads leave {} in reserve \
+             (arca.storage.reserve.bytes); nothing was stored. Deleting files frees space.",
+            format::human_bytes(free),
+            dir.display(),
+            format::human_bytes(reserve)
+        ),
+    )
+}
+
+/// A storage error while writing an upload: "no space left" becomes 507 with the free space.
+fn storage_full_or(req: &Request, e: arca_storage::StorageError) -> ApiError {
+    if !e.is_storage_full() {
+        return e.into();
+    }
+    tracing::error!(error = %e, "upload failed: out of disk space");
+    let (free, dir) = req
+        .app
+        .storage
+        .free_space()
+        .unwrap_or_else(|_| (0, req.app.storage.staging_dir().to_path_buf()));
+    insufficient_storage(free, &dir, req.app.settings.storage_reserve_bytes)
+}
+
+/// A repository's quota (`quotaBytes`): refused with 507 when the repository would hold more.
+/// `replaced` is the size of the file the deploy replaces (0 for a new path).
+fn check_quota(repo: &Repo, used: u64, replaced: u64, incoming: u64) -> ApiResult<()> {
+    if repo.quota_bytes == 0 {
+        return Ok(());
+    }
+    let after = used.saturating_sub(replaced).saturating_add(incoming);
+    if after > repo.quota_bytes {
+        return Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            format!(
+                "Repository '{}' is over its quota: it holds {} of {} (quotaBytes) and this \
+                 upload needs {}; nothing was stored",
+                repo.key,
+                format::human_bytes(used),
+                format::human_bytes(repo.quota_bytes),
+                format::human_bytes(incoming)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The quota rule inside the commit transaction, with the repository's usage as of now.
+fn require_quota_at_commit(
+    tx: &arca_db::Conn<'_>,
+    repo: &Repo,
+    path: &str,
+    incoming: u64,
+) -> ApiResult<()> {
+    if repo.quota_bytes == 0 {
+        return Ok(());
+    }
+    let used = items::repo_usage(tx, &repo.key)?;
+    let replaced = items::get(tx, &repo.key, path)?.map_or(0, |i| i.size());
+    check_quota(repo, used, replaced, incoming)
 }
 
 fn created(req: &Request, item: &Item) -> Response {
@@ -666,9 +841,13 @@ async fn create_folder(
     Ok(created(req, &item))
 }
 
-/// `X-Checksum-Deploy: true`: reference an already stored binary, no body.
+/// `X-Checksum-Deploy: true`: reference an already stored binary, no body. Only a binary the
+/// caller can already read somewhere may be referenced: otherwise a checksum would be a key to
+/// content in repositories the caller may not read. Unknown and unreadable checksums get the
+/// same answer, and no answer shows a stored checksum.
 async fn deploy_by_checksum(
     req: &Request,
+    authz: &Authz,
     repo: &Repo,
     target: &RepoPath,
     declared: Declared,
@@ -684,27 +863,38 @@ async fn deploy_by_checksum(
             ));
         }
     };
-    let (repo_key, path, now) = (repo.key.clone(), target.path.clone(), req.app.now_ms());
+    let (repo, path, now, authz) = (
+        repo.clone(),
+        target.path.clone(),
+        req.app.now_ms(),
+        authz.clone(),
+    );
     let item = req
         .app
         .db
         .write(move |tx| {
-            let Some(binary) = items::binary_by(tx, lookup.0, &lookup.1)? else {
-                return Err(ApiError::not_found(format!(
-                    "Checksum deploy failed. No existing file with checksum {}",
+            require_deploy_at_commit(tx, &authz, &repo, &path)?;
+            let authz = authz.at_commit(tx)?;
+            let not_found = || {
+                ApiError::not_found(format!(
+                    "Checksum deploy failed: no file you may read has checksum {}",
                     lookup.1
-                )));
+                ))
             };
+            if !readable_copy_exists(tx, &authz, lookup.0, &lookup.1)? {
+                return Err(not_found());
+            }
+            let binary = items::binary_by(tx, lookup.0, &lookup.1)?.ok_or_else(not_found)?;
+            require_quota_at_commit(tx, &repo, &path, binary.size)?;
             if let Some(md5) = &declared.md5
                 && *md5 != binary.md5
             {
                 return Err(ApiError::conflict(format!(
-                    "Checksum deploy failed: md5 {md5} does not match the stored binary's {}",
-                    binary.md5
+                    "Checksum deploy failed: md5 {md5} does not match the stored binary's md5"
                 )));
             }
             let new_file = declared.into_new_file(binary, user, now);
-            let item = items::put_file(tx, &repo_key, &path, &new_file)?;
+            let item = items::put_file(tx, &repo.key, &path, &new_file)?;
             if !props.is_empty() {
                 items::set_props(tx, item.id, &props)?;
             }
@@ -714,11 +904,36 @@ async fn deploy_by_checksum(
     Ok(created(req, &item))
 }
 
+/// Whether some file with this checksum is one the caller may read.
+fn readable_copy_exists(
+    conn: &arca_db::Conn<'_>,
+    authz: &Authz,
+    kind: ChecksumKind,
+    value: &str,
+) -> ApiResult<bool> {
+    let mut repos: BTreeMap<String, Option<Repo>> = BTreeMap::new();
+    for item in items::search_checksum(conn, kind, value, &[])? {
+        if !repos.contains_key(&item.repo) {
+            repos.insert(item.repo.clone(), repos::get(conn, &item.repo)?);
+        }
+        if let Some(Some(repo)) = repos.get(&item.repo)
+            && authz.allows(repo, &item.path, Action::Read)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Maven uploads `x.jar.sha1` / `.md5` after `x.jar`: check them against the
 /// stored binary instead of storing them. `None` when the path is not such a
-/// side file of a stored file (it is then stored like any other file).
+/// side file of a stored file (it is then stored like any other file). The comparison needs
+/// read access to the base file (it would otherwise tell a deployer its checksum), and a
+/// mismatch names no stored checksum.
 async fn accept_checksum_side_file(
     req: &mut Request,
+    authz: &Authz,
+    repo: &Repo,
     target: &RepoPath,
 ) -> ApiResult<Option<Response>> {
     let Some((base, kind)) = checksum_side_file(&target.path) else {
@@ -728,6 +943,7 @@ async fn accept_checksum_side_file(
     let Some(binary) = base_item.and_then(|i| i.binary) else {
         return Ok(None);
     };
+    authz.require(repo, base, Action::Read)?;
     let mut body = req.take_body();
     let content = read_small_body(&mut body, 1024).await?;
     let text = String::from_utf8_lossy(&content);
@@ -736,11 +952,13 @@ async fn accept_checksum_side_file(
         .next()
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let stored = checksum_of(&binary, kind);
-    if sent != stored {
+    if sent != checksum_of(&binary, kind) {
         return Err(ApiError::conflict(format!(
-            "Checksum conflict: {}/{} says {sent}, but the stored {}/{base} has {stored}",
-            target.repo, target.path, target.repo
+            "Checksum conflict: {}/{} ({}) does not match the stored {}/{base}",
+            target.repo,
+            target.path,
+            sent.escape_debug(),
+            target.repo
         )));
     }
     Ok(Some(empty_response(StatusCode::CREATED)))

@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use arca_db::Repo;
-use arca_db::permissions::{Action, Grants, RepoRef, Subject};
+use arca_db::permissions::{self, Action, Grants, RepoRef, Subject};
+use arca_db::{Conn, Repo, security};
 
 use crate::http::Request;
 use crate::http::error::{ApiError, ApiResult};
@@ -18,6 +18,8 @@ use crate::state::Principal;
 #[derive(Debug, Clone)]
 pub struct Authz {
     grants: Arc<Grants>,
+    /// The cluster's security version `grants` were read at.
+    version: i64,
     subject: Subject,
     anonymous: bool,
 }
@@ -29,14 +31,31 @@ fn repo_ref(repo: &Repo) -> RepoRef<'_> {
     }
 }
 
-/// Files a build tool rewrites on every deploy: deploying over them needs no `delete`
-/// (Maven's `maven-metadata.xml` and its checksums; checksum side files of any file).
-pub fn overwrite_exempt(path: &str) -> bool {
+/// What a user is told about a repository it may not read, and about one that does not exist.
+pub const HIDDEN_MESSAGE: &str = "Could not find resource";
+
+/// Checksum extensions of Maven's metadata files.
+const METADATA_CHECKSUMS: [&str; 4] = ["md5", "sha1", "sha256", "sha512"];
+
+/// Package types whose layout has Maven's `maven-metadata.xml`.
+const MAVEN_LAYOUTS: [&str; 4] = ["maven", "gradle", "ivy", "sbt"];
+
+/// Files a build tool rewrites on every deploy, so deploying over them needs no `delete`:
+/// exactly Maven's `maven-metadata.xml` and its checksum files, in repositories of a Maven
+/// layout. Nothing else: a checksum file of another file is checked against the stored
+/// binary without being stored (`artifacts.rs`), or is an ordinary file when its base is absent.
+pub fn overwrite_exempt(repo: &Repo, path: &str) -> bool {
+    if !MAVEN_LAYOUTS.contains(&repo.package_type.as_str()) {
+        return false;
+    }
     let name = path.rsplit('/').next().unwrap_or(path);
-    name.starts_with("maven-metadata.xml")
-        || [".md5", ".sha1", ".sha256", ".sha512"]
-            .iter()
-            .any(|s| name.ends_with(s))
+    match name.strip_prefix("maven-metadata.xml") {
+        Some("") => true,
+        Some(ext) => ext
+            .strip_prefix('.')
+            .is_some_and(|ext| METADATA_CHECKSUMS.contains(&ext)),
+        None => false,
+    }
 }
 
 fn verb(action: Action) -> &'static str {
@@ -51,11 +70,55 @@ fn verb(action: Action) -> &'static str {
 
 impl Authz {
     pub fn new(req: &Request, principal: &Principal) -> Authz {
+        let (grants, version) = req.app.grants_snapshot();
         Authz {
-            grants: req.app.grants(),
+            grants,
+            version,
             subject: principal.subject(),
             anonymous: principal.is_anonymous(),
         }
+    }
+
+    /// This caller's view as of `conn`'s transaction: when the cluster's security version moved
+    /// since the grants were read (a permission, group or user changed while the request ran,
+    /// e.g. during a long upload), the grants are read again in the transaction, the caller's
+    /// groups can only shrink to its current ones, and a deleted or disabled user is refused.
+    /// A decision taken with the result holds at the transaction's commit.
+    pub fn at_commit(&self, conn: &Conn<'_>) -> ApiResult<Authz> {
+        let version = permissions::security_version(conn)?;
+        if version == self.version || self.anonymous {
+            return Ok(self.clone());
+        }
+        let user = security::get_user(conn, &self.subject.user)?
+            .filter(|u| !u.disabled)
+            .ok_or_else(|| {
+                ApiError::unauthorized(format!(
+                    "User '{}' was disabled or deleted during the request",
+                    self.subject.user
+                ))
+            })?;
+        let current_groups = permissions::user_groups(conn, &user.name)?;
+        let admin_groups = permissions::admin_groups(conn)?;
+        let groups: Vec<String> = self
+            .subject
+            .groups
+            .iter()
+            .filter(|g| current_groups.contains(g))
+            .cloned()
+            .collect();
+        let admin = self.subject.admin
+            && (user.admin || groups.iter().any(|g| admin_groups.contains(g)));
+        Ok(Authz {
+            grants: Arc::new(Grants::load(conn)?),
+            version,
+            subject: Subject {
+                user: user.name,
+                groups,
+                user_grants: self.subject.user_grants,
+                admin,
+            },
+            anonymous: false,
+        })
     }
 
     pub fn is_admin(&self) -> bool {
@@ -79,10 +142,14 @@ impl Authz {
                 .allows_somewhere(&self.subject, repo_ref(repo), Action::Read)
     }
 
-    /// `Ok` when allowed; otherwise 401 (anonymous) or 403 naming the action, repo and path.
+    /// `Ok` when allowed; otherwise 401 (anonymous), 403 naming the action, repo and path, or
+    /// — for a user who may read nothing in the repository — the 404 of a repository that does
+    /// not exist, so that names cannot be probed.
     pub fn require(&self, repo: &Repo, path: &str, action: Action) -> ApiResult<()> {
         if self.allows(repo, path, action) {
             Ok(())
+        } else if !self.anonymous && !self.reads_somewhere(repo) {
+            Err(ApiError::not_found(HIDDEN_MESSAGE))
         } else {
             Err(self.denied(&format!("{} {}", verb(action), location(repo, path))))
         }
@@ -92,7 +159,7 @@ impl Authz {
     /// reference's "Delete/Overwrite"), except for [`overwrite_exempt`] files.
     pub fn require_deploy(&self, repo: &Repo, path: &str, exists: bool) -> ApiResult<()> {
         self.require(repo, path, Action::Deploy)?;
-        if exists && !overwrite_exempt(path) && !self.allows(repo, path, Action::Delete) {
+        if exists && !overwrite_exempt(repo, path) && !self.allows(repo, path, Action::Delete) {
             return Err(self.denied(&format!(
                 "overwrite {} (overwriting needs the delete permission)",
                 location(repo, path)
@@ -147,12 +214,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn overwrite_exemptions() {
-        assert!(overwrite_exempt("org/a/maven-metadata.xml"));
-        assert!(overwrite_exempt("org/a/maven-metadata.xml.sha1"));
-        assert!(overwrite_exempt("org/a/a-1.jar.sha512"));
-        assert!(overwrite_exempt("org/a/a-1.jar.md5"));
-        assert!(!overwrite_exempt("org/a/a-1.jar"));
-        assert!(!overwrite_exempt("org/a/a-1.pom"));
+    fn overwrite_exemptions_are_exactly_maven_metadata() {
+        let maven = Repo {
+            package_type: "maven".into(),
+            ..Repo::local("m", 0)
+        };
+        let generic = Repo::local("g", 0);
+        assert!(overwrite_exempt(&maven, "org/a/maven-metadata.xml"));
+        assert!(overwrite_exempt(&maven, "org/a/maven-metadata.xml.sha1"));
+        assert!(overwrite_exempt(&maven, "org/a/maven-metadata.xml.sha512"));
+        for not_exempt in [
+            "org/a/maven-metadata.xml.asc",
+            "org/a/maven-metadata.xml.bak",
+            "org/a/maven-metadata.xmlx",
+            "org/a/maven-metadata.xml.",
+            "org/a/a-1.jar.sha512",
+            "org/a/a-1.jar.md5",
+            "tool.bin.sha512",
+            "org/a/a-1.jar",
+            "org/a/x-maven-metadata.xml",
+        ] {
+            assert!(!overwrite_exempt(&maven, not_exempt), "{not_exempt}");
+        }
+        assert!(!overwrite_exempt(&generic, "org/a/maven-metadata.xml"));
     }
 }

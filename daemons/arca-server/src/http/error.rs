@@ -20,6 +20,9 @@ pub struct ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// `Retry-After` of a 503 while the database is away: PostgreSQL restarts take seconds.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: i64 = 2;
+
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
@@ -58,6 +61,16 @@ impl ApiError {
     pub fn method_not_allowed() -> Self {
         Self::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
     }
+    /// A dependency (the database) is temporarily away: 503 with `Retry-After`, logged.
+    pub fn unavailable(context: &str, err: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %err, "{context} unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("The {context} is temporarily unavailable; retry shortly"),
+        )
+        .with_retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
+    }
+
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "{context}");
         Self::new(
@@ -92,6 +105,17 @@ impl From<DbError> for ApiError {
             DbError::Conflict(m) => ApiError::conflict(m),
             DbError::NotFound(m) => ApiError::not_found(m),
             DbError::Invalid(m) => ApiError::bad_request(m),
+            // Out of space: nothing was written; deleting frees space (docs/operations.md).
+            other if other.is_disk_full() => {
+                tracing::error!(error = %other, "database: out of disk space");
+                ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "The database is out of disk space; nothing was written (deleting files frees space)",
+                )
+            }
+            // Never a 404 or a bare 500 while the database is away: clients cache 404s, and a
+            // 503 with Retry-After tells them (and load balancers) to come back.
+            other if other.is_unavailable() => ApiError::unavailable("database", other),
             other => ApiError::internal("database", other),
         }
     }
@@ -103,6 +127,13 @@ impl From<StorageError> for ApiError {
             // e.g. a sharding-cluster deploy that could not write lenientLimit copies: the
             // client may retry once nodes are back
             StorageError::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),
+            other if other.is_storage_full() => {
+                tracing::error!(error = %other, "storage: out of disk space");
+                ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "The node's storage is full; nothing was stored (deleting files frees space)",
+                )
+            }
             other => ApiError::internal("storage", other),
         }
     }

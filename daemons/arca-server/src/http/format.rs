@@ -111,6 +111,69 @@ pub fn mime_type(name: &str) -> String {
         .to_string()
 }
 
+/// A size for people: `1.5 GiB`, `300 MiB`, `12 KiB`, `512 B`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {} ({n} bytes)", UNITS[unit])
+    }
+}
+
+/// Types a browser would render or run on the server's origin (script, markup that can carry
+/// script, plug-ins): downloaded as attachments unless the repository serves them inline.
+pub fn is_active_content(mime: &str) -> bool {
+    let essence = mime
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "text/html"
+            | "application/xhtml+xml"
+            | "image/svg+xml"
+            | "text/xml"
+            | "application/xml"
+            | "text/xsl"
+            | "application/xslt+xml"
+            | "text/javascript"
+            | "application/javascript"
+            | "application/ecmascript"
+            | "text/ecmascript"
+            | "application/x-shockwave-flash"
+            | "text/vtt"
+            | "multipart/x-mixed-replace"
+    ) || (essence.ends_with("+xml") && essence != "application/x-maven-pom+xml")
+}
+
+/// `Content-Disposition: attachment` naming the file (RFC 6266: an ASCII fallback and the
+/// UTF-8 name).
+pub fn attachment(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if (c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%')) || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC)
+    )
+}
+
 /// `checksums` / `originalChecksums` objects.
 fn checksums_json(item: &Item) -> (serde_json::Value, serde_json::Value) {
     let Some(b) = &item.binary else {

@@ -2,12 +2,13 @@
 //! which strips the context path and routes by hand — artifact paths are
 //! free-form, so a table of typed routes would not fit them.
 
-mod artifacts;
+pub mod artifacts;
 pub mod auth;
 pub mod authz;
 pub mod error;
 pub mod format;
 pub mod licenses;
+mod node_auth;
 mod peer_storage;
 pub mod repos_api;
 mod search;
@@ -48,11 +49,13 @@ pub struct Request {
     pub base_url: String,
     /// The request target as received (context path and query included), for node signatures.
     pub path_and_query: String,
+    /// The connection's peer address (`None` where the transport has none).
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl Request {
     pub async fn principal(&self) -> ApiResult<Principal> {
-        let principal = auth::authenticate(&self.app, &self.headers).await?;
+        let principal = auth::authenticate(&self.app, &self.headers, self.peer).await?;
         session::check_csrf(self, &principal)?;
         Ok(principal)
     }
@@ -67,6 +70,20 @@ impl Request {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// A query parameter as sent (still percent-encoded; `+` as `%20`), for values that are
+    /// repository paths: [`crate::paths::parse_repo_path`] decodes them strictly, where the
+    /// decoded [`Request::query`] has replaced invalid UTF-8.
+    pub fn raw_query_value(&self, name: &str) -> Option<String> {
+        self.raw_query
+            .split('&')
+            .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+            .filter(|(k, _)| {
+                percent_encoding::percent_decode_str(k).decode_utf8().ok().as_deref() == Some(name)
+            })
+            .map(|(_, v)| v.replace('+', "%20"))
+            .last()
     }
 
     /// A query flag given as `?x`, `?x=1` or `?x=true`.
@@ -115,12 +132,25 @@ pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible
                 .unify(),
         )
         .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<auth::PeerAddr>())
         .and(warp::body::stream())
         .then(
-            move |method: Method, path: warp::path::FullPath, query: String, headers: HeaderMap, body| {
+            move |method: Method,
+                  path: warp::path::FullPath,
+                  query: String,
+                  headers: HeaderMap,
+                  peer: Option<auth::PeerAddr>,
+                  body| {
                 let app = app.clone();
                 let body = boxed_body(body);
-                async move { handle(app, method, path.as_str().to_string(), query, headers, body).await }
+                let head = RequestHead {
+                    method,
+                    path: path.as_str().to_string(),
+                    raw_query: query,
+                    headers,
+                    peer: peer.map(|p| p.0),
+                };
+                async move { handle(app, head, body).await }
             },
         )
         .recover(|_rej: warp::Rejection| async {
@@ -129,22 +159,31 @@ pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible
         .unify()
 }
 
-async fn handle(
-    app: App,
+/// A request's line, headers and connection details, as warp extracted them.
+struct RequestHead {
     method: Method,
     path: String,
     raw_query: String,
     headers: HeaderMap,
-    body: BodyStream,
-) -> Response {
+    peer: Option<std::net::SocketAddr>,
+}
+
+async fn handle(app: App, head: RequestHead, body: BodyStream) -> Response {
+    let path = head.path.clone();
     let node_header = app.node_id_header.clone();
     let started = std::time::Instant::now();
-    let method_name = method.clone();
-    let mut resp = match route(app, method, &path, raw_query, headers, body).await {
+    let method_name = head.method.clone();
+    let mut resp = match route(app, head, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
     resp.headers_mut().insert("x-arca-node-id", node_header);
+    // No response is ever to be sniffed into another type (stored HTML served as text/plain, a
+    // JSON error rendered as HTML).
+    resp.headers_mut().insert(
+        "x-content-type-options",
+        warp::http::HeaderValue::from_static("nosniff"),
+    );
     tracing::debug!(
         method = %method_name,
         path = %path,
@@ -155,7 +194,8 @@ async fn handle(
     resp
 }
 
-fn parse_query(raw: &str) -> HashMap<String, String> {
+/// The query string's pairs, percent-decoded (`+` is a space; a later duplicate wins).
+pub fn parse_query(raw: &str) -> HashMap<String, String> {
     // Values may contain '=' (properties=a=1); split each pair at the first '='.
     raw.split('&')
         .filter(|p| !p.is_empty())
@@ -171,25 +211,17 @@ fn parse_query(raw: &str) -> HashMap<String, String> {
         .collect()
 }
 
-async fn route(
-    app: App,
-    method: Method,
-    path: &str,
-    raw_query: String,
-    headers: HeaderMap,
-    body: BodyStream,
-) -> ApiResult<Response> {
+async fn route(app: App, head: RequestHead, body: BodyStream) -> ApiResult<Response> {
+    let RequestHead {
+        method,
+        path,
+        raw_query,
+        headers,
+        peer,
+    } = head;
+    let path = path.as_str();
     let ctx = app.settings.context_path.clone();
-    let rest = if ctx.is_empty() {
-        path
-    } else if path == ctx {
-        "/"
-    } else {
-        path.strip_prefix(ctx.as_str())
-            .filter(|r| r.starts_with('/'))
-            .ok_or_else(|| ApiError::not_found(format!("Not found: arca serves under {ctx}/")))?
-    };
-    let rest = rest.trim_start_matches('/').to_string();
+    let rest = crate::front::strip_context(&ctx, path)?.to_string();
     let base_url = format::base_url(&headers, &ctx, app.settings.url_base.as_deref());
     let path_and_query = if raw_query.is_empty() {
         path.to_string()
@@ -207,6 +239,7 @@ async fn route(
         body: std::sync::Mutex::new(Some(body)),
         base_url,
         path_and_query,
+        peer,
     };
     if !req.app.license.allows_serving() && !serves_unlicensed(&req.rest) {
         return Err(ApiError::new(

@@ -117,6 +117,8 @@ pub fn config_json(r: &Repo) -> Value {
         "handleReleases": r.handle_releases,
         "handleSnapshots": r.handle_snapshots,
         "anonymousRead": r.anonymous_read,
+        "activeContentInline": r.content_inline,
+        "quotaBytes": r.quota_bytes,
         "maxUniqueSnapshots": 0,
         "checksumPolicyType": "client-checksums",
         "snapshotVersionBehavior": "unique",
@@ -216,6 +218,14 @@ fn apply_fields(repo: &mut Repo, map: &Map<String, Value>) -> ApiResult<()> {
             "handleReleases" => repo.handle_releases = bool_field(field, v)?,
             "handleSnapshots" => repo.handle_snapshots = bool_field(field, v)?,
             "anonymousRead" => repo.anonymous_read = bool_field(field, v)?,
+            "activeContentInline" => repo.content_inline = bool_field(field, v)?,
+            "quotaBytes" => {
+                repo.quota_bytes = v.as_u64().ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "Field '{field}' must be a whole number of bytes (0: no quota)"
+                    ))
+                })?
+            }
             other if IGNORED_FIELDS.contains(&other) => {}
             other => {
                 return Err(ApiError::bad_request(format!(

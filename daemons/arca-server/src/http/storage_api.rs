@@ -296,13 +296,14 @@ pub async fn copy_or_move(req: &mut Request, tail: &str, is_move: bool) -> ApiRe
     let (principal, authz) = authz::caller(req).await?;
     let max = req.app.settings.max_path_length;
     let src = parse_repo_path(tail, max)?;
+    // The target as sent, decoded by the one path parser every entry point uses.
     let to = req
-        .query
-        .get("to")
+        .raw_query_value("to")
         .ok_or_else(|| ApiError::bad_request("Query parameter 'to' is required (to=/repo/path)"))?;
-    // `to` arrives decoded already; re-encode '%' so the path parser sees literal names.
-    let to_raw = to.trim_start_matches('/').replace('%', "%25");
-    let dst = parse_repo_path(&to_raw, max)?;
+    // Clients that encode the whole value send its slashes as %2F (an encoded slash inside a
+    // name is refused anyway).
+    let to = to.replace("%2F", "/").replace("%2f", "/");
+    let dst = parse_repo_path(to.trim_start_matches('/'), max)?;
     if src.path.is_empty() {
         return Err(ApiError::bad_request(
             "Copy and move need a path inside the source repository",
