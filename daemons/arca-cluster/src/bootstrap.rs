@@ -194,9 +194,27 @@ pub fn postgres_options(
             pool_max_idle: props.pool_max_idle,
             lock_pool_max: props.lock_pool_max,
             application_name: application_name.to_string(),
+            tls: pg_tls(props),
         },
         sealed,
     ))
+}
+
+/// The TLS settings of `db.properties` (`ssl.mode`, `ssl.ca.file`), already checked by
+/// arca-config, as arca-db takes them.
+fn pg_tls(props: &DbProperties) -> arca_db::PgTls {
+    use arca_config::db::SslMode as Config;
+    use arca_db::SslMode as Db;
+    arca_db::PgTls {
+        mode: match props.ssl_mode {
+            Config::Disable => Db::Disable,
+            Config::Prefer => Db::Prefer,
+            Config::Require => Db::Require,
+            Config::VerifyCa => Db::VerifyCa,
+            Config::VerifyFull => Db::VerifyFull,
+        },
+        ca_file: props.ssl_ca_file.clone(),
+    }
 }
 
 /// Connect to the database without changing anything (no migrations, no

@@ -52,7 +52,7 @@ pub const DEFAULT_SQLITE_FILE: &str = "arca.db";
 /// arca-crypto's `SEALED_PREFIX`); any other value is plaintext.
 pub const ENCRYPTED_PREFIX: &str = "enc:v1:";
 
-const KNOWN_KEYS: [&str; 7] = [
+const KNOWN_KEYS: [&str; 9] = [
     "type",
     "url",
     "username",
@@ -60,7 +60,59 @@ const KNOWN_KEYS: [&str; 7] = [
     "pool.max.active",
     "pool.max.idle",
     "pool.lock.max",
+    "ssl.mode",
+    "ssl.ca.file",
 ];
+
+/// PostgreSQL TLS, with libpq's `sslmode` values and meaning (arca-db implements them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SslMode {
+    /// Plain TCP.
+    Disable,
+    /// TLS when the server offers it, certificate not checked (libpq's and the JDBC driver's
+    /// default).
+    #[default]
+    Prefer,
+    /// TLS or no connection; the certificate is checked only against a CA file, if given.
+    Require,
+    /// TLS; the certificate must be issued by a CA of `ssl.ca.file`.
+    VerifyCa,
+    /// As `VerifyCa`, and the certificate must name the host of the url.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// The values `ssl.mode=` (and `sslmode=` in the url) accept.
+    pub const ALLOWED: [&'static str; 5] =
+        ["disable", "prefer", "require", "verify-ca", "verify-full"];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    fn parse(value: &str) -> Option<SslMode> {
+        match value {
+            "disable" => Some(SslMode::Disable),
+            "prefer" => Some(SslMode::Prefer),
+            "require" => Some(SslMode::Require),
+            "verify-ca" => Some(SslMode::VerifyCa),
+            "verify-full" => Some(SslMode::VerifyFull),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SslMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Contents of `etc/db.properties`.
 #[derive(Clone, PartialEq, Eq)]
@@ -78,6 +130,11 @@ pub struct DbProperties {
     pub pool_max_idle: u32,
     /// `pool.lock.max`, default 4: the separate pool used for cluster locks.
     pub lock_pool_max: u32,
+    /// `ssl.mode` (or `sslmode=` in the url), default `prefer`; PostgreSQL only.
+    pub ssl_mode: SslMode,
+    /// `ssl.ca.file` (or `sslrootcert=` in the url): PEM CA certificate(s) the server's
+    /// certificate must chain to; relative paths are resolved against `<home>/etc`.
+    pub ssl_ca_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for DbProperties {
@@ -91,6 +148,8 @@ impl fmt::Debug for DbProperties {
             .field("pool_max_active", &self.pool_max_active)
             .field("pool_max_idle", &self.pool_max_idle)
             .field("lock_pool_max", &self.lock_pool_max)
+            .field("ssl_mode", &self.ssl_mode)
+            .field("ssl_ca_file", &self.ssl_ca_file)
             .finish()
     }
 }
@@ -106,6 +165,8 @@ impl DbProperties {
             pool_max_active: DEFAULT_POOL_MAX_ACTIVE,
             pool_max_idle: DEFAULT_POOL_MAX_IDLE,
             lock_pool_max: DEFAULT_LOCK_POOL_MAX,
+            ssl_mode: SslMode::default(),
+            ssl_ca_file: None,
         }
     }
 
@@ -118,6 +179,26 @@ impl DbProperties {
     /// Like [`DbProperties::load`], also returning the warnings (unknown keys, …).
     pub fn load_with_warnings(home: &Home) -> Result<(DbProperties, Vec<Diagnostic>), ConfigError> {
         let (value, diags) = analyse(home);
+        diags.finish(value)
+    }
+
+    /// Parse and validate `db.properties` text as [`DbProperties::load_with_warnings`] does the
+    /// file (`file` names it in messages, `ha`: `etc/ha-node.properties` exists). For the fuzz
+    /// harness and tools that hold the text already.
+    pub fn parse_with_warnings(
+        text: &str,
+        file: &Path,
+        home: &Home,
+        ha: bool,
+    ) -> Result<(DbProperties, Vec<Diagnostic>), ConfigError> {
+        let mut diags = Diags::default();
+        let value = match PropFile::parse(text, file) {
+            Ok(f) => analyse_file(&f, home, ha, &mut diags),
+            Err(e) => {
+                diags.error(e);
+                None
+            }
+        };
         diags.finish(value)
     }
 
@@ -222,9 +303,21 @@ fn analyse_file(file: &PropFile, home: &Home, ha: bool, diags: &mut Diags) -> Op
         },
     };
 
+    let mut tls = Some((SslMode::default(), None));
     let url = match db_type {
-        Some(DbType::Sqlite) => sqlite_url(file, home, diags),
-        Some(DbType::Postgresql) => read_postgres_url(file, diags),
+        Some(DbType::Sqlite) => {
+            for key in ["ssl.mode", "ssl.ca.file"] {
+                if let Some(e) = file.get_set(key) {
+                    diags.warn(file.err(e, "ignored: only type=postgresql connects over TLS"));
+                }
+            }
+            sqlite_url(file, home, diags)
+        }
+        Some(DbType::Postgresql) => read_postgres_url(file, diags).map(|url| {
+            let (url, from_url) = take_tls_params(&url);
+            tls = read_tls(file, home, from_url, diags);
+            url
+        }),
         None => None,
     };
     if db_type == Some(DbType::Postgresql)
@@ -254,6 +347,7 @@ fn analyse_file(file: &PropFile, home: &Home, ha: bool, diags: &mut Diags) -> Op
     }
 
     let db_type = db_type?;
+    let (ssl_mode, ssl_ca_file) = tls?;
     Some(DbProperties {
         db_type,
         url: Some(url?),
@@ -262,7 +356,162 @@ fn analyse_file(file: &PropFile, home: &Home, ha: bool, diags: &mut Diags) -> Op
         pool_max_active: pool_max_active?,
         pool_max_idle: pool_max_idle?,
         lock_pool_max: lock_pool_max?,
+        ssl_mode,
+        ssl_ca_file,
     })
+}
+
+/// `sslmode` and `sslrootcert` of a PostgreSQL url's query (libpq's and the JDBC driver's
+/// names), taken out of it: arca-db sets TLS up itself.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct UrlTls {
+    mode: Option<String>,
+    ca_file: Option<String>,
+}
+
+/// Split the TLS parameters off `url`; the other parameters keep their order.
+fn take_tls_params(url: &str) -> (String, UrlTls) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), UrlTls::default());
+    };
+    let mut tls = UrlTls::default();
+    let mut kept = Vec::new();
+    for param in query.split('&') {
+        match param.split_once('=') {
+            Some(("sslmode", v)) => tls.mode = Some(v.to_string()),
+            Some(("sslrootcert", v)) => tls.ca_file = Some(v.to_string()),
+            _ => kept.push(param),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    (url, tls)
+}
+
+/// Where a TLS setting came from: its own key, or a parameter of the url.
+struct TlsSetting<'a> {
+    entry: &'a Entry,
+    value: String,
+    /// `ssl.mode` / `ssl.ca.file`, or `sslmode` / `sslrootcert` when from the url.
+    name: &'static str,
+}
+
+/// One TLS setting from its key or the url, not both.
+fn tls_setting<'a>(
+    file: &'a PropFile,
+    key: &'static str,
+    url_name: &'static str,
+    from_url: Option<String>,
+    diags: &mut Diags,
+) -> Option<TlsSetting<'a>> {
+    let own = file.get_set(key);
+    let url_entry = file.get_set("url");
+    match (own, from_url, url_entry) {
+        (Some(e), Some(in_url), Some(u)) => {
+            diags.error(file.err(
+                e,
+                format!(
+                    "set twice: here and as {url_name}={in_url} in url (line {}); keep one",
+                    u.line
+                ),
+            ));
+            None
+        }
+        (Some(e), _, _) => Some(TlsSetting {
+            entry: e,
+            value: e.value.clone(),
+            name: key,
+        }),
+        (None, Some(value), Some(u)) => Some(TlsSetting {
+            entry: u,
+            value,
+            name: url_name,
+        }),
+        _ => None,
+    }
+}
+
+/// `ssl.mode` and `ssl.ca.file` (or the url's `sslmode`/`sslrootcert`), checked: a known mode,
+/// a readable CA file with a PEM certificate, and a CA file where the mode verifies.
+fn read_tls(
+    file: &PropFile,
+    home: &Home,
+    from_url: UrlTls,
+    diags: &mut Diags,
+) -> Option<(SslMode, Option<PathBuf>)> {
+    let errors_before = diags.list.iter().filter(|d| d.is_error()).count();
+    let mode_setting = tls_setting(file, "ssl.mode", "sslmode", from_url.mode, diags);
+    let ca_setting = tls_setting(file, "ssl.ca.file", "sslrootcert", from_url.ca_file, diags);
+    let mode = match &mode_setting {
+        None => Some(SslMode::default()),
+        Some(s) => {
+            let mode = SslMode::parse(&s.value);
+            if mode.is_none() {
+                diags.error(file.err(
+                    s.entry,
+                    format!(
+                        "unknown {} '{}'; allowed: {}",
+                        s.name,
+                        s.value,
+                        SslMode::ALLOWED.join(", ")
+                    ),
+                ));
+            }
+            mode
+        }
+    };
+    let ca_file = ca_setting.as_ref().and_then(|s| {
+        let path = Path::new(&s.value);
+        let path = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            home.etc().join(path)
+        };
+        let problem = match fs::read(&path) {
+            Err(e) => Some(format!("cannot read the CA file {}: {e}", path.display())),
+            Ok(bytes) if !contains(&bytes, b"-----BEGIN CERTIFICATE-----") => Some(format!(
+                "{} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
+                path.display()
+            )),
+            Ok(_) => None,
+        };
+        match problem {
+            Some(p) => {
+                diags.error(file.err(s.entry, format!("{}: {p}", s.name)));
+                None
+            }
+            None => Some(path),
+        }
+    });
+    match (mode, &mode_setting, &ca_setting) {
+        (Some(m @ (SslMode::VerifyCa | SslMode::VerifyFull)), Some(s), None) => {
+            diags.error(file.err(
+                s.entry,
+                format!(
+                    "{}={m} checks the server's certificate against a CA: set \
+                     ssl.ca.file=/etc/arca/postgresql-ca.pem (PEM file of the CA that issued \
+                     PostgreSQL's certificate)",
+                    s.name
+                ),
+            ));
+        }
+        (Some(SslMode::Disable), _, Some(s)) => {
+            diags.warn(file.err(s.entry, "ignored: the TLS mode is disable (no TLS)"));
+        }
+        _ => {}
+    }
+    let errors_after = diags.list.iter().filter(|d| d.is_error()).count();
+    if errors_after > errors_before {
+        return None;
+    }
+    Some((mode?, ca_file))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn sqlite_url(file: &PropFile, home: &Home, diags: &mut Diags) -> Option<String> {
@@ -610,7 +859,7 @@ mod tests {
         for url in [
             "postgresql://arca@db:5432/arca",
             "jdbc:postgresql://arca:pw@db/arca?sslmode=require",
-            "postgresql://db/arca?sslmode=verify-full&user=arca",
+            "postgresql://db/arca?sslmode=require&user=arca",
         ] {
             let (_d, home) = home_with(Some(&format!("type=postgresql\nurl={url}\n")), false);
             let db = DbProperties::load(&home).unwrap_or_else(|e| panic!("{url}: {e}"));
@@ -631,13 +880,14 @@ mod tests {
                 "jdbc:postgresql://db1:5432/arca",
                 "postgresql://db1:5432/arca",
             ),
+            // The TLS parameters move to ssl_mode / ssl_ca_file (arca-db sets TLS up).
             (
                 "postgresql://db1:5432/arca?sslmode=require",
-                "postgresql://db1:5432/arca?sslmode=require",
+                "postgresql://db1:5432/arca",
             ),
             (
-                "jdbc:postgresql://db1:5432/arca?sslmode=verify-full&connect_timeout=5",
-                "postgresql://db1:5432/arca?sslmode=verify-full&connect_timeout=5",
+                "jdbc:postgresql://db1:5432/arca?connect_timeout=5&sslmode=require",
+                "postgresql://db1:5432/arca?connect_timeout=5",
             ),
         ] {
             let (_d, home) = home_with(
@@ -650,6 +900,164 @@ mod tests {
         }
         let (_d, home) = home_with(Some("type=sqlite\n"), false);
         assert_eq!(DbProperties::load(&home).unwrap().postgres_url(), None);
+    }
+
+    const CA_PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+    fn pg_with(extra: &str) -> (tempfile::TempDir, Home) {
+        let (d, home) = home_with(
+            Some(&format!(
+                "type=postgresql\nurl=postgresql://db:5432/arca\nusername=arca\n{extra}"
+            )),
+            false,
+        );
+        fs::write(home.etc().join("pg-ca.pem"), CA_PEM).unwrap();
+        (d, home)
+    }
+
+    #[test]
+    fn tls_default_is_prefer_without_ca() {
+        let (_d, home) = pg_with("");
+        let db = DbProperties::load(&home).unwrap();
+        assert_eq!((db.ssl_mode, db.ssl_ca_file), (SslMode::Prefer, None));
+    }
+
+    #[test]
+    fn tls_keys_modes_and_relative_ca_file() {
+        for mode in SslMode::ALLOWED {
+            let (_d, home) = pg_with(&format!("ssl.mode={mode}\nssl.ca.file=pg-ca.pem\n"));
+            let (db, warnings) = DbProperties::load_with_warnings(&home).unwrap();
+            assert_eq!(db.ssl_mode.as_str(), mode);
+            assert_eq!(db.ssl_ca_file, Some(home.etc().join("pg-ca.pem")));
+            // A CA file with TLS off is a mistake worth a warning, not an error.
+            let keys: Vec<_> = warnings.iter().map(|w| w.error.key.clone()).collect();
+            let want = if mode == "disable" {
+                vec![Some("ssl.ca.file".to_string())]
+            } else {
+                vec![]
+            };
+            assert_eq!(keys, want, "{mode}");
+        }
+        let (_d, home) = pg_with("ssl.mode=require\n");
+        let db = DbProperties::load(&home).unwrap();
+        assert_eq!((db.ssl_mode, db.ssl_ca_file), (SslMode::Require, None));
+    }
+
+    #[test]
+    fn tls_from_jdbc_url_query() {
+        let (_d, home) = pg_with("");
+        let ca = home.etc().join("pg-ca.pem");
+        fs::write(
+            home.db_properties(),
+            format!(
+                "type=postgresql\nusername=arca\nurl=jdbc:postgresql://db:5432/arca?\
+                 sslmode=verify-full&sslrootcert={}&connect_timeout=5\n",
+                ca.display()
+            ),
+        )
+        .unwrap();
+        let db = DbProperties::load(&home).unwrap();
+        assert_eq!(db.ssl_mode, SslMode::VerifyFull);
+        assert_eq!(db.ssl_ca_file, Some(ca));
+        assert_eq!(
+            db.postgres_url(),
+            Some("postgresql://db:5432/arca?connect_timeout=5")
+        );
+    }
+
+    #[test]
+    fn tls_errors_name_file_line_and_key() {
+        let f = |home: &Home| home.db_properties().display().to_string();
+        // unknown mode (libpq's `allow` is not supported)
+        let (_d, home) = pg_with("ssl.mode=allow\n");
+        assert_eq!(
+            errors(&home),
+            vec![format!(
+                "error: {}:4: ssl.mode: unknown ssl.mode 'allow'; allowed: disable, prefer, \
+                 require, verify-ca, verify-full",
+                f(&home)
+            )]
+        );
+        // verify-full / verify-ca without a CA file
+        for mode in ["verify-full", "verify-ca"] {
+            let (_d, home) = pg_with(&format!("# tls\nssl.mode={mode}\n"));
+            let e = DbProperties::load(&home).unwrap_err();
+            assert_eq!(
+                (e.line, e.key.as_deref()),
+                (Some(5), Some("ssl.mode")),
+                "{e}"
+            );
+            assert!(e.message.contains("set ssl.ca.file="), "{e}");
+        }
+        // a missing CA file, a directory, a file without a certificate
+        let (_d, home) = pg_with("");
+        fs::write(home.etc().join("not-pem.txt"), "hello").unwrap();
+        for (value, want) in [
+            ("absent.pem", "cannot read the CA file"),
+            (".", "cannot read the CA file"),
+            ("not-pem.txt", "holds no PEM certificate"),
+        ] {
+            fs::write(
+                home.db_properties(),
+                format!(
+                    "type=postgresql\nurl=postgresql://db/arca\nusername=arca\n\
+                     ssl.mode=verify-full\nssl.ca.file={value}\n"
+                ),
+            )
+            .unwrap();
+            let errs = errors(&home);
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            let e = DbProperties::load(&home).unwrap_err();
+            assert_eq!((e.line, e.key.as_deref()), (Some(5), Some("ssl.ca.file")));
+            assert!(e.message.contains(want), "{value}: {e}");
+            assert!(
+                e.message
+                    .contains(&home.etc().join(value).display().to_string()),
+                "{e}"
+            );
+        }
+        // in the url: reported on the url's line
+        let (_d, home) = pg_with("");
+        fs::write(
+            home.db_properties(),
+            "type=postgresql\nusername=arca\nurl=postgresql://db/arca?sslmode=verify-ful\n",
+        )
+        .unwrap();
+        let e = DbProperties::load(&home).unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("url")));
+        assert!(e.message.starts_with("unknown sslmode 'verify-ful'"), "{e}");
+        fs::write(
+            home.db_properties(),
+            "type=postgresql\nusername=arca\nurl=postgresql://db/arca?sslrootcert=/nope.pem\n",
+        )
+        .unwrap();
+        let e = DbProperties::load(&home).unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("url")));
+        assert!(
+            e.message
+                .starts_with("sslrootcert: cannot read the CA file /nope.pem"),
+            "{e}"
+        );
+        // set twice
+        let (_d, home) = pg_with("");
+        fs::write(
+            home.db_properties(),
+            "type=postgresql\nusername=arca\nurl=postgresql://db/arca?sslmode=require\n\
+             ssl.mode=disable\n",
+        )
+        .unwrap();
+        let e = DbProperties::load(&home).unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(4), Some("ssl.mode")));
+        assert!(e.message.contains("sslmode=require in url (line 3)"), "{e}");
+    }
+
+    #[test]
+    fn tls_keys_ignored_for_sqlite() {
+        let (_d, home) = home_with(Some("type=sqlite\nssl.mode=bogus\n"), false);
+        let (_, warnings) = DbProperties::load_with_warnings(&home).unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].error.key.as_deref(), Some("ssl.mode"));
+        assert!(warnings[0].error.message.starts_with("ignored"));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod security;
 pub mod sessions;
 pub mod sql;
 pub mod testing;
+pub mod tls;
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,8 +35,10 @@ pub use error::DbError;
 pub use model::{Binary, Item, NewFile, Repo};
 pub use sql::{Backend, Conn, Row};
 pub use testing::PgTestDb;
+pub use tls::{PgTls, SslMode};
 
 use sql::{PgConn, PgHandle, PgState};
+use tls::Connector;
 
 type SqlitePool = r2d2::Pool<SqliteConnectionManager>;
 type PgPool = r2d2::Pool<PgManager>;
@@ -60,6 +63,9 @@ pub struct PgOptions {
     pub lock_pool_max: u32,
     /// Shown in `pg_stat_activity.application_name`.
     pub application_name: String,
+    /// TLS for every connection (both pools and [`Db::listener`]). The url must not carry
+    /// `sslmode`/`sslrootcert` itself: arca-config moves them here.
+    pub tls: PgTls,
 }
 
 impl std::fmt::Debug for PgOptions {
@@ -70,6 +76,7 @@ impl std::fmt::Debug for PgOptions {
             .field("pool_max_active", &self.pool_max_active)
             .field("pool_max_idle", &self.pool_max_idle)
             .field("lock_pool_max", &self.lock_pool_max)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -78,6 +85,7 @@ impl std::fmt::Debug for PgOptions {
 #[derive(Debug)]
 pub struct PgManager {
     config: postgres::Config,
+    connector: Connector,
 }
 
 impl r2d2::ManageConnection for PgManager {
@@ -85,7 +93,7 @@ impl r2d2::ManageConnection for PgManager {
     type Error = DbError;
 
     fn connect(&self) -> Result<PgConn, DbError> {
-        Ok(PgConn::new(self.config.connect(postgres::NoTls)?))
+        Ok(PgConn::new(self.connector.connect(&self.config)?))
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> Result<(), DbError> {
@@ -105,6 +113,7 @@ enum Pools {
         locks: PgPool,
         /// For dedicated connections ([`Db::listener`]).
         config: Box<postgres::Config>,
+        connector: Connector,
     },
 }
 
@@ -143,6 +152,20 @@ impl Listener {
             ));
         }
         Ok(payloads)
+    }
+}
+
+/// Whether a failed connection attempt would fail the same way when retried: the TLS handshake
+/// (certificate, server without TLS), authentication, `pg_hba.conf` (SQLSTATE class 28) and an
+/// unknown database (3D000). Refused connections, timeouts and a server still starting are not.
+fn is_permanent(e: &postgres::Error) -> bool {
+    match e.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            code.starts_with("28") || code == "3D000"
+        }
+        // tokio-postgres exposes no error kind; this is its fixed text for Kind::Tls.
+        None => e.to_string() == "error performing TLS handshake",
     }
 }
 
@@ -232,6 +255,32 @@ enum PoolRef<'p> {
     Postgres(&'p PgPool),
 }
 
+/// The SQLite database holds password hashes and token digests: it is created 0600 whatever
+/// the umask (SQLite gives its `-wal` and `-shm` files the database file's mode), and an
+/// existing one readable by others is made 0600.
+fn make_private(path: &Path) -> Result<(), DbError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |e| DbError::Io(path.to_path_buf(), e);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = std::path::PathBuf::from(name);
+        if let Ok(meta) = std::fs::metadata(&file)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| DbError::Io(file.clone(), e))?;
+        }
+    }
+    Ok(())
+}
+
 impl Db {
     /// Open (creating if needed) the SQLite database at `path` and bring its
     /// schema up to date. Refuses a schema newer than this build knows.
@@ -246,6 +295,7 @@ impl Db {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| DbError::Io(parent.to_path_buf(), e))?;
         }
+        make_private(path)?;
         let manager = SqliteConnectionManager::file(path).with_init(|conn| {
             conn.busy_timeout(Duration::from_secs(10))?;
             conn.execute_batch(
@@ -288,6 +338,14 @@ impl Db {
         }
         config.application_name(&opts.application_name);
         config.connect_timeout(Duration::from_secs(10));
+        let connector = Connector::new(&opts.tls, &mut config)?;
+        // One connection first: a refusal that waiting cannot cure (TLS, authentication,
+        // pg_hba.conf, unknown database) is reported at once, not after the pool's 10 s.
+        if let Err(e) = connector.connect(&config)
+            && is_permanent(&e)
+        {
+            return Err(e.into());
+        }
         let build = |max: u32, idle: u32| {
             r2d2::Pool::builder()
                 .max_size(max.max(1))
@@ -296,6 +354,7 @@ impl Db {
                 .connection_timeout(Duration::from_secs(10))
                 .build(PgManager {
                     config: config.clone(),
+                    connector: connector.clone(),
                 })
         };
         let main = build(opts.pool_max_active.max(2), opts.pool_max_idle.max(1))?;
@@ -305,6 +364,7 @@ impl Db {
                 main,
                 locks,
                 config: Box::new(config),
+                connector,
             },
         })
     }
@@ -312,10 +372,13 @@ impl Db {
     /// A dedicated connection listening on the PostgreSQL channel `channel` (`LISTEN`); `None`
     /// on SQLite, where callers poll. Blocking: use it from a blocking thread.
     pub fn listener(&self, channel: &str) -> Result<Option<Listener>, DbError> {
-        let Pools::Postgres { config, .. } = &self.pools else {
+        let Pools::Postgres {
+            config, connector, ..
+        } = &self.pools
+        else {
             return Ok(None);
         };
-        let mut client = config.connect(postgres::NoTls)?;
+        let mut client = connector.connect(config)?;
         // The channel is one of ours (an identifier), never user input; quote it anyway.
         client.batch_execute(&format!("LISTEN \"{}\"", channel.replace('"', "")))?;
         Ok(Some(Listener { client }))

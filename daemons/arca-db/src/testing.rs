@@ -6,6 +6,8 @@
 
 use crate::{Db, DbError, PgOptions};
 
+pub mod tls_postgres;
+
 /// The environment variable with the admin URL.
 pub const PG_URL_ENV: &str = "ARCA_TEST_PG_URL";
 
@@ -89,6 +91,7 @@ impl PgTestDb {
             pool_max_idle: 1,
             lock_pool_max: 2,
             application_name: "arca-test".into(),
+            tls: crate::PgTls::default(),
         }
     }
 
