@@ -100,6 +100,8 @@ install_deps() {
     # systemd-analyze: arca-session-cleanup's tests check every cron translation with it
     command -v systemd-analyze >/dev/null 2>&1 || pkgs+=(systemd)
     command -v javac >/dev/null 2>&1 || pkgs+=(default-jdk-headless)
+    # openssl: the PostgreSQL-over-TLS tests make their CA and server certificate with it
+    command -v openssl >/dev/null 2>&1 || pkgs+=(openssl)
     if ! command -v cc >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1; then
         pkgs+=(build-essential)
     fi

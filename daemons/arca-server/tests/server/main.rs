@@ -20,6 +20,7 @@ mod config_sync;
 mod ha;
 mod license_agent;
 mod licenses;
+mod pgtls;
 mod pool;
 mod sessions;
 mod sharding;
