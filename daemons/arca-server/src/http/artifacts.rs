@@ -557,13 +557,14 @@ async fn deploy(
             repo.key
         )));
     }
+    // Authorised before anything else is said about the repository.
+    authz.require(&repo, &target.path, Action::Deploy)?;
     if target.path.is_empty() {
         return Err(ApiError::bad_request(
             "Deploy needs a path inside the repository",
         ));
     }
     if target.trailing_slash {
-        authz.require(&repo, &target.path, Action::Deploy)?;
         return create_folder(req, &repo, &target.path, &principal).await;
     }
     // Replacing a file needs `delete` as well (the reference's "Delete/Overwrite"). Checked
@@ -706,6 +707,7 @@ pub async fn receive_upload(req: &Request) -> ApiResult<arca_storage::StagedBlob
         }
         // A body without a length (chunked) is measured as it grows.
         if declared_len.is_none() && upload.bytes_written() >= next_space_check {
+            // statvfs costs about a microsecond: once per MiB is nothing next to the writes
             check_free_space(req, 0)?;
             next_space_check += FREE_SPACE_CHECK_BYTES;
         }
@@ -725,7 +727,7 @@ fn too_large(max: u64) -> ApiError {
 }
 
 /// How often a body of unknown length re-checks the free space while it streams.
-const FREE_SPACE_CHECK_BYTES: u64 = 16 << 20;
+const FREE_SPACE_CHECK_BYTES: u64 = 1 << 20;
 
 /// Refuse an upload of `incoming` bytes that would leave less than the reserve free
 /// (`arca.storage.reserve.bytes`): deletes, GC and the database keep room to work.

@@ -253,6 +253,9 @@ async fn route(app: App, head: RequestHead, body: BodyStream) -> ApiResult<Respo
         ));
     }
     if req.rest.is_empty() {
+        if !matches!(req.method, Method::GET | Method::HEAD) {
+            return Err(ApiError::method_not_allowed());
+        }
         return repos_api::root_listing(&req).await;
     }
     if let Some(api) = req.rest.strip_prefix("api/").map(str::to_string) {
