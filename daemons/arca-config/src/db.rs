@@ -378,8 +378,8 @@ fn take_tls_params(url: &str) -> (String, UrlTls) {
     let mut kept = Vec::new();
     for param in query.split('&') {
         match param.split_once('=') {
-            Some(("sslmode", v)) => tls.mode = Some(v.to_string()),
-            Some(("sslrootcert", v)) => tls.ca_file = Some(v.to_string()),
+            Some(("sslmode", v)) => tls.mode = Some(percent_decode(v)),
+            Some(("sslrootcert", v)) => tls.ca_file = Some(percent_decode(v)),
             _ => kept.push(param),
         }
     }
@@ -389,6 +389,31 @@ fn take_tls_params(url: &str) -> (String, UrlTls) {
         format!("{base}?{}", kept.join("&"))
     };
     (url, tls)
+}
+
+/// A url query value with its `%XX` escapes decoded (`+` stays: libpq does not read it as a
+/// space); an invalid escape or non-UTF-8 result is kept as written.
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| value.to_string())
 }
 
 /// Where a TLS setting came from: its own key, or a parameter of the url.
@@ -480,7 +505,13 @@ fn read_tls(
         };
         match problem {
             Some(p) => {
-                diags.error(file.err(s.entry, format!("{}: {p}", s.name)));
+                // From the url: say which of its parameters.
+                let message = if s.entry.key == s.name {
+                    p
+                } else {
+                    format!("{}: {p}", s.name)
+                };
+                diags.error(file.err(s.entry, message));
                 None
             }
             None => Some(path),
@@ -958,11 +989,27 @@ mod tests {
         .unwrap();
         let db = DbProperties::load(&home).unwrap();
         assert_eq!(db.ssl_mode, SslMode::VerifyFull);
-        assert_eq!(db.ssl_ca_file, Some(ca));
+        assert_eq!(db.ssl_ca_file, Some(ca.clone()));
         assert_eq!(
             db.postgres_url(),
             Some("postgresql://db:5432/arca?connect_timeout=5")
         );
+        // percent-encoded, as a url may carry it
+        let encoded = ca.display().to_string().replace('/', "%2F");
+        fs::write(
+            home.db_properties(),
+            format!(
+                "type=postgresql\nusername=arca\n\
+                 url=postgresql://db/arca?sslrootcert={encoded}&sslmode=verify%2Dca\n"
+            ),
+        )
+        .unwrap();
+        let db = DbProperties::load(&home).unwrap();
+        assert_eq!(db.postgres_url(), Some("postgresql://db/arca"));
+        assert_eq!((db.ssl_mode, db.ssl_ca_file), (SslMode::VerifyCa, Some(ca)));
+        assert_eq!(percent_decode("a%zz%4"), "a%zz%4");
+        assert_eq!(percent_decode("%C3%A9t%C3%A9+x"), "été+x");
+        assert_eq!(percent_decode("%FF"), "%FF");
     }
 
     #[test]
@@ -1010,6 +1057,7 @@ mod tests {
             let e = DbProperties::load(&home).unwrap_err();
             assert_eq!((e.line, e.key.as_deref()), (Some(5), Some("ssl.ca.file")));
             assert!(e.message.contains(want), "{value}: {e}");
+            assert!(!e.message.starts_with("ssl.ca.file"), "key said once: {e}");
             assert!(
                 e.message
                     .contains(&home.etc().join(value).display().to_string()),

@@ -64,7 +64,7 @@ fn pgtls_server_runs_on_tls_only_postgres_with_verify_full() {
     let report = String::from_utf8_lossy(&check.stderr) + String::from_utf8_lossy(&check.stdout);
     assert_eq!(check.status.code(), Some(1), "{report}");
     assert!(
-        report.contains("db.properties:9: ssl.ca.file: ssl.ca.file: cannot read the CA file"),
+        report.contains("db.properties:9: ssl.ca.file: cannot read the CA file"),
         "{report}"
     );
 
