@@ -55,6 +55,9 @@ pub const KNOWN_PROVIDER_TYPES: [&str; 11] = [
     "google-storage-v2",
 ];
 
+/// Deepest provider nesting accepted in an explicit `<chain>` (the built-in templates nest 5).
+pub const MAX_CHAIN_DEPTH: usize = 32;
+
 /// The only chain [`BinaryStoreConfig::file_system_layout`] accepts. [`BinaryStoreConfig::plan`]
 /// accepts more: [`crate::storage_plan::RUNNABLE_TEMPLATES`].
 pub const RUNNABLE_TEMPLATE: &str = "file-system";
@@ -1385,7 +1388,7 @@ impl<'a, 'input> Analyser<'a, 'input> {
                 ok = false;
             }
         }
-        let top = self.chain_node(tops[0]);
+        let top = self.chain_node(tops[0], 1);
         let top = top?;
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for n in top.walk() {
@@ -1446,7 +1449,19 @@ impl<'a, 'input> Analyser<'a, 'input> {
         Some((id?.to_string(), ty.to_string()))
     }
 
-    fn chain_node(&mut self, node: Node<'a, 'input>) -> Option<ProviderNode> {
+    /// The provider tree under `node`, `depth` levels below `<chain>` (1 for the outermost).
+    fn chain_node(&mut self, node: Node<'a, 'input>, depth: usize) -> Option<ProviderNode> {
+        // Building, walking and dropping the tree recurse once per level: a file nesting
+        // thousands of providers would overflow the stack (an abort, not an error message).
+        if depth > MAX_CHAIN_DEPTH {
+            let e = self.err(
+                node,
+                "provider",
+                format!("providers nested more than {MAX_CHAIN_DEPTH} levels deep"),
+            );
+            self.diags.error(e);
+            return None;
+        }
         let line = self.line(node);
         let ids = self.id_and_type(node);
         let ty = ids.as_ref().map(|(_, t)| t.as_str());
@@ -1466,7 +1481,7 @@ impl<'a, 'input> Analyser<'a, 'input> {
                     continue;
                 }
             };
-            match self.chain_node(child) {
+            match self.chain_node(child, depth + 1) {
                 Some(n) => target.push((n, child)),
                 None => ok = false,
             }
@@ -1941,6 +1956,38 @@ mod tests {
 
     fn diags(xml: &str) -> Vec<Diagnostic> {
         analyse(xml, Path::new(F)).1.list
+    }
+
+    fn nested_cache_fs(levels: usize) -> String {
+        let mut xml = String::from("<config version=\"2\"><chain>");
+        for i in 0..levels {
+            xml.push_str(&format!("<provider id=\"c{i}\" type=\"cache-fs\">"));
+        }
+        xml.push_str("<provider id=\"f\" type=\"file-system\"/>");
+        xml.push_str(&"</provider>".repeat(levels));
+        xml.push_str("</chain></config>");
+        xml
+    }
+
+    #[test]
+    fn deeply_nested_providers_are_an_error_not_a_stack_overflow() {
+        // Found by the fuzz harness (daemons/arca-fuzz): 50,000 nested providers overflowed the
+        // stack (an abort). A 256 KiB stack is what a small thread gets; the old code needed
+        // far more for 20,000 levels.
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| parse(&nested_cache_fs(20_000)).map(|_| ()))
+            .unwrap();
+        let err = handle.join().unwrap().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("providers nested more than 32 levels deep"),
+            "{err}"
+        );
+        // The deepest accepted chain: 31 cache-fs around a file-system.
+        let ok = parse(&nested_cache_fs(MAX_CHAIN_DEPTH - 1)).unwrap();
+        assert_eq!(ok.resolved_chain().unwrap().walk().len(), MAX_CHAIN_DEPTH);
+        assert!(parse(&nested_cache_fs(MAX_CHAIN_DEPTH)).is_err());
     }
 
     #[test]

@@ -209,6 +209,23 @@ impl HaNodeProperties {
         diags.finish(value).map(Some)
     }
 
+    /// Parse and validate `ha-node.properties` text as [`HaNodeProperties::load`] does the file
+    /// (without the file's mode and owner checks); `file` names it in messages.
+    pub fn parse_with_warnings(
+        text: &str,
+        file: &Path,
+    ) -> Result<(HaNodeProperties, Vec<Diagnostic>), ConfigError> {
+        let mut diags = Diags::default();
+        let value = match PropFile::parse(text, file) {
+            Ok(f) => analyse_file(&f, &mut diags),
+            Err(e) => {
+                diags.error(e);
+                None
+            }
+        };
+        diags.finish(value)
+    }
+
     /// The path part of `context.url` (`""` when it has none), e.g. `/artifactory`.
     pub fn context_url_path(&self) -> Option<String> {
         self.context.as_ref().map(|c| c.path.clone())
