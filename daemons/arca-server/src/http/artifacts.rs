@@ -716,7 +716,13 @@ pub async fn receive_upload(req: &Request) -> ApiResult<arca_storage::StagedBlob
             .await
             .map_err(|e| storage_full_or(req, e))?;
     }
-    upload.finish().await.map_err(|e| storage_full_or(req, e))
+    let staged = upload.finish().await.map_err(|e| storage_full_or(req, e))?;
+    // A body without a length is on disk now: it must have left the reserve (the checks while
+    // it streamed may lag behind the writer by a few chunks). Dropping `staged` removes it.
+    if declared_len.is_none() {
+        check_free_space(req, 0)?;
+    }
+    Ok(staged)
 }
 
 fn too_large(max: u64) -> ApiError {
