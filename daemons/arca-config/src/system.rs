@@ -26,13 +26,14 @@ pub const LICENSE_SWAP_WINDOW_DAYS: &str = "arca.license.swap.window.days";
 pub const LICENSE_AGENT_INTERVAL_SECS: &str = "arca.license.agent.interval.secs";
 pub const CONFIG_SYNC_POLL_SECS: &str = "arca.config.sync.poll.secs";
 pub const CONFIG_SYNC_RESTART: &str = "arca.config.sync.restart";
+pub const NODE_SIGNATURE_V1: &str = "arca.node.signature.v1";
 pub const SESSION_IDLE_TIMEOUT_SECS: &str = "arca.session.idle.timeout.secs";
 pub const SESSION_ABSOLUTE_TIMEOUT_SECS: &str = "arca.session.absolute.timeout.secs";
 pub const LOGIN_MAX_FAILURES: &str = "arca.security.login.max.failures";
 pub const LOGIN_LOCKOUT_SECS: &str = "arca.security.login.lockout.secs";
 
 /// Every key system.properties knows; others are warned about.
-pub const KNOWN_KEYS: [&str; 21] = [
+pub const KNOWN_KEYS: [&str; 22] = [
     CONTEXT_PATH,
     UPLOAD_MAX_BYTES,
     PATH_MAX_LENGTH,
@@ -50,6 +51,7 @@ pub const KNOWN_KEYS: [&str; 21] = [
     LICENSE_AGENT_INTERVAL_SECS,
     CONFIG_SYNC_POLL_SECS,
     CONFIG_SYNC_RESTART,
+    NODE_SIGNATURE_V1,
     SESSION_IDLE_TIMEOUT_SECS,
     SESSION_ABSOLUTE_TIMEOUT_SECS,
     LOGIN_MAX_FAILURES,
@@ -303,6 +305,20 @@ impl SystemProperties {
         }
     }
 
+    /// `arca.node.signature.v1`, default false: node-to-node calls also carry, and this node
+    /// also accepts, the v1 signature of versions before v2 (not bound to the body or the
+    /// receiving node). Only for a rolling upgrade from such a version.
+    pub fn node_signature_v1(&self) -> Result<bool, ConfigError> {
+        let Some((v, line)) = self.value(NODE_SIGNATURE_V1) else {
+            return Ok(false);
+        };
+        match v {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(self.bad(NODE_SIGNATURE_V1, line, v, "true or false")),
+        }
+    }
+
     /// `arca.gc.interval.secs`, default 3600; 0 disables GC.
     pub fn gc_interval_secs(&self) -> Result<u64, ConfigError> {
         self.secs(GC_INTERVAL_SECS, DEFAULT_GC_INTERVAL_SECS)
@@ -505,6 +521,7 @@ impl SystemProperties {
             self.license_agent_interval_secs().err(),
             self.config_sync_poll_secs().err(),
             self.config_sync_restart().err(),
+            self.node_signature_v1().err(),
             self.session_idle_timeout_secs().err(),
             self.session_absolute_timeout_secs().err(),
             self.login_max_failures().err(),
@@ -599,6 +616,17 @@ mod tests {
             s.url_base().unwrap().as_deref(),
             Some("https://repo.example.com/artifactory")
         );
+    }
+
+    #[test]
+    fn node_signature_v1_is_a_boolean_off_by_default() {
+        assert!(!sp("").node_signature_v1().unwrap());
+        assert!(sp("arca.node.signature.v1=true\n").node_signature_v1().unwrap());
+        assert!(!sp("arca.node.signature.v1=false\n").node_signature_v1().unwrap());
+        let s = sp("\narca.node.signature.v1=yes\n");
+        let e = s.node_signature_v1().unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some(NODE_SIGNATURE_V1)));
+        assert!(has_errors(&s.check()));
     }
 
     #[test]

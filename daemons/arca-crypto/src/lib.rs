@@ -10,8 +10,8 @@
 pub mod master_key;
 
 pub use master_key::{
-    ReplayGuard, RequestSigner, SecretBox, SignedBy, generate_master_key_hex, is_sealed,
-    key_check_value,
+    NodeRequest, ReceivedRequest, ReplayGuard, RequestSigner, SecretBox, SignatureVersion,
+    SignedBy, generate_master_key_hex, is_sealed, key_check_value,
 };
 
 use argon2::Argon2;
@@ -63,6 +63,20 @@ pub enum CryptoError {
     /// A signed request's timestamp is too far from this node's clock.
     #[error("request timestamp is {skew_ms} ms from local time (allowed: {max_skew_ms} ms)")]
     ClockSkew { skew_ms: i64, max_skew_ms: i64 },
+    /// A valid v2 signature for a request to another node (a captured request replayed here).
+    #[error("the request was signed for node '{signed_for}', this is node '{this_node}'")]
+    WrongTargetNode {
+        signed_for: String,
+        this_node: String,
+    },
+    /// Only a v1 signature (not bound to the body or the receiving node), and this node does
+    /// not accept v1 (`arca.node.signature.v1` is off).
+    #[error(
+        "v1 signatures are not accepted (they cover neither the body nor the receiving node); \
+         the calling node must run a version that signs v2, or set arca.node.signature.v1=true \
+         during a rolling upgrade"
+    )]
+    V1NotAccepted,
 }
 
 /// Hash `password` with argon2id and a fresh random salt; returns a PHC string

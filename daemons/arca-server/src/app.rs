@@ -68,6 +68,7 @@ fn load_settings(home: &Home, ha: Option<&HaNodeProperties>) -> anyhow::Result<S
         session_provider: sys.map_provider_type()?,
         session_idle_timeout: Duration::from_secs(sys.session_idle_timeout_secs()?),
         session_absolute_timeout: Duration::from_secs(sys.session_absolute_timeout_secs()?),
+        node_signature_v1: sys.node_signature_v1()?,
     })
 }
 
@@ -265,7 +266,8 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             // sharding-cluster: registry and copy bookkeeping, peer calls signed as this node
             cluster: Some(arca_storage::ClusterContext {
                 db: db.clone(),
-                signer: arca_crypto::master_key::RequestSigner::new(master_key.key.bytes()),
+                signer: arca_crypto::master_key::RequestSigner::new(master_key.key.bytes())
+                    .with_v1_compat(settings.node_signature_v1),
                 node_id: node_id.clone(),
                 stale: settings.timing.stale,
             }),

@@ -40,6 +40,8 @@ pub struct Settings {
     pub session_provider: MapProviderType,
     pub session_idle_timeout: Duration,
     pub session_absolute_timeout: Duration,
+    /// `arca.node.signature.v1`: also send and accept v1 node signatures (rolling upgrade).
+    pub node_signature_v1: bool,
 }
 
 /// Who is making a request.
@@ -349,12 +351,20 @@ impl AppState {
             HeaderValue::from_str(&node_id).unwrap_or_else(|_| HeaderValue::from_static("arca"));
         let auth_cache = AuthCache::new(settings.auth_cache_ttl);
         let required_license = membership.identity().is_ha();
+        if settings.node_signature_v1 {
+            tracing::warn!(
+                "arca.node.signature.v1=true: node-to-node calls also carry, and this node also \
+                 accepts, v1 signatures, which bind neither the body nor the receiving node; \
+                 remove the setting once every node runs this version"
+            );
+        }
         AppState {
             home,
             node_id,
             node_id_header,
             membership,
-            signer: RequestSigner::new(master_key.bytes()),
+            signer: RequestSigner::new(master_key.bytes())
+                .with_v1_compat(settings.node_signature_v1),
             replay_guard: ReplayGuard::new(2 * NODE_SIGNATURE_MAX_SKEW_MS, 100_000),
             master_key_check: arca_crypto::master_key::key_check_value(master_key.bytes()),
             settings,

@@ -264,7 +264,7 @@ async fn open_work(
             };
             let ctx = ClusterContext {
                 db: db.clone(),
-                signer: RequestSigner::new(key.bytes()),
+                signer: RequestSigner::new(key.bytes()).with_v1_compat(sys.node_signature_v1()?),
                 node_id: identity.node_id.clone(),
                 stale: Duration::from_secs(sys.ha_stale_secs()?),
             };

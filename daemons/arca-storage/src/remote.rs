@@ -1,8 +1,10 @@
 //! The `remote` provider of a sharding-cluster: another node's own store, reached over HTTP
 //! at `{context.url}/api/system/storage/binaries/{sha256}`.
 //!
-//! Every request is signed with the cluster's master key ([`RequestSigner`]) in this node's
-//! name; the peer answers from its own state-aware store only, never through its chain, so a
+//! Every request is signed with the cluster's master key ([`RequestSigner`], v2) in this
+//! node's name, for the peer's node id and the body's SHA-256 (the binary's own for a `PUT`,
+//! the empty body's otherwise), so a captured request is good for that peer and body only;
+//! the peer answers from its own state-aware store only, never through its chain, so a
 //! request can't bounce between nodes. Parameters come from the `remote` provider
 //! ([`RemoteSpec`]): connect and socket timeouts, at most `maxConnections` requests in flight
 //! per peer, `connectionRetry` retries of a connection that fails, and a peer that fails to
@@ -15,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arca_config::storage_plan::RemoteSpec;
-use arca_crypto::master_key::{RequestSigner, SIGNATURE_HEADER};
+use arca_crypto::master_key::{EMPTY_SHA256, NodeRequest, RequestSigner};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::checksums::validate_sha256;
@@ -183,28 +185,36 @@ impl PeerClient {
         Ok((url, signed))
     }
 
-    /// A signed request (fresh timestamp and nonce: each retry is signed anew, since the peer
-    /// refuses a replayed nonce).
+    /// A request signed for `peer` with a body hashing to `content_sha256` (fresh timestamp
+    /// and nonce: each retry is signed anew, since the peer refuses a replayed nonce).
     fn request(
         &self,
         method: reqwest::Method,
+        peer: &Peer,
         url: &reqwest::Url,
         signed_path: &str,
+        content_sha256: &str,
     ) -> reqwest::RequestBuilder {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0);
-        let header = self.signer.sign(
-            method.as_str(),
-            signed_path,
+        let headers = self.signer.headers(
+            &NodeRequest {
+                method: method.as_str(),
+                path_and_query: signed_path,
+                target_node: &peer.node_id,
+                content_sha256,
+            },
             &self.node_id,
             now,
             &arca_crypto::random_hex(16),
         );
-        self.http
-            .request(method, url.clone())
-            .header(SIGNATURE_HEADER, header)
+        // `header` appends: in v1 compatibility mode both signatures are sent, v1 first.
+        headers.into_iter().fold(
+            self.http.request(method, url.clone()),
+            |builder, (name, value)| builder.header(name, value),
+        )
     }
 
     /// One of the peer's `maxConnections` slots, held for a whole request (body included).
@@ -334,7 +344,7 @@ impl PeerClient {
                 crate::download::BATCH,
             ));
             let resp = self
-                .request(reqwest::Method::PUT, &url, &signed)
+                .request(reqwest::Method::PUT, peer, &url, &signed, &sums.sha256)
                 .header(reqwest::header::CONTENT_LENGTH, sums.size)
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                 .header("x-checksum-sha256", &sums.sha256)
@@ -362,7 +372,7 @@ impl PeerClient {
         let _slot = self.slot(peer).await?;
         self.with_retries("head", peer, sha256, || async {
             let resp = self
-                .request(reqwest::Method::HEAD, &url, &signed)
+                .request(reqwest::Method::HEAD, peer, &url, &signed, EMPTY_SHA256)
                 .timeout(self.spec.connection_timeout + self.spec.socket_timeout)
                 .send()
                 .await
@@ -390,7 +400,7 @@ impl PeerClient {
         let _slot = self.slot(peer).await?;
         self.with_retries("delete", peer, sha256, || async {
             let resp = self
-                .request(reqwest::Method::DELETE, &url, &signed)
+                .request(reqwest::Method::DELETE, peer, &url, &signed, EMPTY_SHA256)
                 .timeout(self.spec.connection_timeout + self.spec.socket_timeout)
                 .send()
                 .await
@@ -424,7 +434,7 @@ impl PeerClient {
         let mut resp = self
             .with_retries("get", peer, sha256, || async {
                 let resp = self
-                    .request(reqwest::Method::GET, &url, &signed)
+                    .request(reqwest::Method::GET, peer, &url, &signed, EMPTY_SHA256)
                     .send()
                     .await
                     .map_err(|e| self.transport("get", peer, sha256, e))?;
@@ -553,5 +563,159 @@ mod tests {
             url: "not a url".into(),
         };
         assert!(client.target(&bad, &sha).is_err());
+    }
+
+    /// Accept one HTTP request on `listener`, answer `status` with an empty body, and return
+    /// the request's head lines and its body.
+    async fn capture(listener: tokio::net::TcpListener, status: &str) -> (Vec<String>, Vec<u8>) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        let head_end = loop {
+            let n = conn.read(&mut buf).await.unwrap();
+            assert!(n > 0, "connection closed before the request head ended");
+            raw.extend_from_slice(&buf[..n]);
+            if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+        };
+        let head: Vec<String> = String::from_utf8(raw[..head_end].to_vec())
+            .unwrap()
+            .split("\r\n")
+            .map(str::to_owned)
+            .collect();
+        let len: usize = head
+            .iter()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length: ")
+                    .map(str::to_owned)
+            })
+            .map_or(0, |v| v.trim().parse().unwrap());
+        let mut body = raw[head_end + 4..].to_vec();
+        while body.len() < len {
+            let n = conn.read(&mut buf).await.unwrap();
+            assert!(n > 0);
+            body.extend_from_slice(&buf[..n]);
+        }
+        let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        conn.write_all(answer.as_bytes()).await.unwrap();
+        (head, body)
+    }
+
+    /// Values of header `name` in `head`, in order.
+    fn values(head: &[String], name: &str) -> Vec<String> {
+        head.iter()
+            .filter_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+            })
+            .collect()
+    }
+
+    async fn listener() -> (tokio::net::TcpListener, Peer) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let peer = Peer {
+            node_id: "node-b".into(),
+            url: format!("http://127.0.0.1:{port}/artifactory"),
+        };
+        (listener, peer)
+    }
+
+    #[tokio::test]
+    async fn a_put_is_signed_v2_for_the_peer_and_the_body_digest() {
+        use arca_crypto::master_key::{CONTENT_SHA256_HEADER, ReceivedRequest, SIGNATURE_HEADER};
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("blob");
+        let data = b"the binary".to_vec();
+        std::fs::write(&file, &data).unwrap();
+        let sums = Checksums::of_bytes(&data);
+        let signer = RequestSigner::new(&[1; 16]);
+        let client =
+            PeerClient::new(&spec(Duration::from_secs(1)), signer.clone(), "node-a").unwrap();
+        let (listener, peer) = listener().await;
+        let server = tokio::spawn(capture(listener, "201 Created"));
+        client.put(&peer, &sums.sha256, &file, &sums).await.unwrap();
+        let (head, body) = server.await.unwrap();
+        assert_eq!(body, data);
+        let path = format!("/artifactory/api/system/storage/binaries/{}", sums.sha256);
+        assert_eq!(head[0], format!("PUT {path} HTTP/1.1"));
+        let signatures = values(&head, SIGNATURE_HEADER);
+        assert_eq!(signatures.len(), 1, "v2 only: {head:?}");
+        assert_eq!(
+            values(&head, CONTENT_SHA256_HEADER),
+            vec![sums.sha256.clone()]
+        );
+        let received = ReceivedRequest {
+            method: "PUT",
+            path_and_query: &path,
+            this_node: "node-b",
+            content_sha256: Some(&sums.sha256),
+        };
+        let by = signer
+            .verify_request(
+                signatures.iter().map(String::as_str),
+                &received,
+                now_ms(),
+                60_000,
+            )
+            .unwrap();
+        assert_eq!(by.node_id, "node-a");
+        assert_eq!(by.content_sha256.as_deref(), Some(sums.sha256.as_str()));
+        // the same request is no good at another node
+        let elsewhere = ReceivedRequest {
+            this_node: "node-c",
+            ..received
+        };
+        assert!(
+            signer
+                .verify_request(
+                    signatures.iter().map(String::as_str),
+                    &elsewhere,
+                    now_ms(),
+                    60_000
+                )
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn in_v1_compatibility_mode_a_v1_signature_goes_first() {
+        use arca_crypto::master_key::{CONTENT_SHA256_HEADER, EMPTY_SHA256, SIGNATURE_HEADER};
+        let signer = RequestSigner::new(&[1; 16]).with_v1_compat(true);
+        let client =
+            PeerClient::new(&spec(Duration::from_secs(1)), signer.clone(), "node-a").unwrap();
+        let (listener, peer) = listener().await;
+        let server = tokio::spawn(capture(listener, "404 Not Found"));
+        let sha = "ab".repeat(32);
+        assert_eq!(client.head(&peer, &sha).await.unwrap(), None);
+        let (head, _) = server.await.unwrap();
+        let path = format!("/artifactory/api/system/storage/binaries/{sha}");
+        let signatures = values(&head, SIGNATURE_HEADER);
+        assert_eq!(signatures.len(), 2, "{head:?}");
+        // what a node of an older version reads (the first value) verifies as v1
+        signer
+            .verify_v1(&signatures[0], "HEAD", &path, now_ms(), 60_000)
+            .unwrap();
+        assert!(
+            signatures[1].starts_with("v2 node=node-a to=node-b "),
+            "{head:?}"
+        );
+        assert_eq!(
+            values(&head, CONTENT_SHA256_HEADER),
+            vec![EMPTY_SHA256.to_owned()]
+        );
+    }
+
+    fn now_ms() -> i64 {
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap()
     }
 }

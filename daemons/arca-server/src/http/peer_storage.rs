@@ -3,14 +3,17 @@
 //!
 //! `PUT|GET|HEAD|DELETE {context}/api/system/storage/binaries/{sha256}`
 //!
-//! Every call must be signed with the cluster's master key (401 otherwise, before anything
-//! else is looked at). The handlers work on the node's own store only (the state-aware file
-//! store, or the eventual-cluster queue of `cluster-s3-storage-v3`) — never through the chain
-//! (cache, peers, object store) — so a request cannot travel on to another node.
+//! Every call must be signed with the cluster's master key for this node (401 otherwise,
+//! before anything else is looked at; see [`crate::http::node_auth`]). The handlers work on
+//! the node's own store only (the state-aware file store, or the eventual-cluster queue of
+//! `cluster-s3-storage-v3`) — never through the chain (cache, peers, object store) — so a
+//! request cannot travel on to another node.
 //!
-//! * `PUT` streams the body into the staging dir (hashed on the way like any upload), refuses
-//!   content whose SHA-256 differs from the path or from the declared `X-Checksum-*` (409),
-//!   and places it in the store and records the copy in one write transaction.
+//! * `PUT` refuses a signed `X-Arca-Content-Sha256` other than the path's SHA-256 before
+//!   reading the body (400); streams the body into the staging dir (hashed on the way like
+//!   any upload); refuses content whose SHA-256 differs from the path, thus from the signed
+//!   digest, or from the declared `X-Checksum-*` (409: the sender quarantines its copy); and
+//!   places it in the store and records the copy in one write transaction.
 //! * `GET`/`HEAD` serve the stored copy; a `GET` hashes it while streaming and quarantines a
 //!   corrupt copy (the response is aborted, the caller tries another node).
 //! * `DELETE` deletes the copy only when the database no longer knows the binary, checked
@@ -26,13 +29,18 @@ use arca_storage::{ClusterTier, validate_sha256, verify_declared};
 
 use crate::http::Request;
 use crate::http::error::{ApiError, ApiResult, empty_response};
-use crate::http::system::verify_node_signature;
+use crate::http::node_auth::{Body, NodeCaller, verify_node_signature};
 
 /// Read size of the chunks a `GET` streams.
 const CHUNK: usize = 256 * 1024;
 
 pub async fn handle(req: &mut Request, sha256: &str) -> ApiResult<Response> {
-    let caller = verify_node_signature(req)?;
+    let body = if req.method == Method::PUT {
+        Body::Read
+    } else {
+        Body::None
+    };
+    let caller = verify_node_signature(req, body)?;
     validate_sha256(sha256).map_err(|_| {
         ApiError::bad_request(format!(
             "{sha256:?} is not a SHA-256 (64 lowercase hex characters)"
@@ -53,7 +61,19 @@ pub async fn handle(req: &mut Request, sha256: &str) -> ApiResult<Response> {
     }
 }
 
-async fn put(req: &Request, tier: &ClusterTier, sha256: &str, caller: &str) -> ApiResult<Response> {
+async fn put(
+    req: &Request,
+    tier: &ClusterTier,
+    sha256: &str,
+    caller: &NodeCaller,
+) -> ApiResult<Response> {
+    if let Some(signed) = caller.signed_content_sha256()
+        && signed != sha256
+    {
+        return Err(ApiError::bad_request(format!(
+            "the signed content SHA-256 {signed} is not the path's {sha256}; nothing was stored"
+        )));
+    }
     if !tier.write_enabled() {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -63,6 +83,8 @@ async fn put(req: &Request, tier: &ClusterTier, sha256: &str, caller: &str) -> A
     // Dropping `staged` on any error below deletes the temp file: nothing is stored.
     let staged = crate::http::artifacts::receive_upload(req).await?;
     let sums = staged.checksums().clone();
+    // The signed body digest is the path's (checked above), so this also refuses a body
+    // altered on the way. 409, not 400: the sender takes it as "my copy is corrupt".
     if sums.sha256 != sha256 {
         return Err(ApiError::conflict(format!(
             "content hashes to SHA-256 {}, not {sha256}; nothing was stored",

@@ -10,7 +10,7 @@ use crate::http::Request;
 use crate::http::auth::require_admin;
 use crate::http::error::{ApiError, ApiResult, json_response, text_response};
 use crate::http::format::iso8601;
-use crate::state::NODE_SIGNATURE_MAX_SKEW_MS;
+use crate::http::node_auth::{Body, verify_node_signature};
 
 pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
     match (req.method.clone(), tail) {
@@ -250,7 +250,7 @@ async fn delete_ha_node(req: &Request, id: &str) -> ApiResult<Response> {
 /// Node-to-node: this node's identity and master-key check value. Only for
 /// callers that sign with the cluster's master key (peers, `arcactl ha check`).
 async fn ha_self(req: &Request) -> ApiResult<Response> {
-    let caller = verify_node_signature(req)?;
+    let caller = verify_node_signature(req, Body::None)?;
     let app = &req.app;
     let m = &app.membership;
     tracing::debug!(caller = %caller, "signed node request");
@@ -275,36 +275,4 @@ async fn ha_self(req: &Request) -> ApiResult<Response> {
             "restartRequiredFor": app.restart_required_for(),
         }),
     ))
-}
-
-/// Check `x-arca-node-signature`: valid HMAC over method, path and query,
-/// node id, timestamp and nonce, timestamp within the allowed skew, nonce
-/// not seen before. Returns the calling node's id.
-pub fn verify_node_signature(req: &Request) -> ApiResult<String> {
-    let header = req
-        .header(arca_crypto::master_key::SIGNATURE_HEADER)
-        .ok_or_else(|| ApiError::unauthorized("node-to-node call without a signature"))?;
-    let now = req.app.now_ms();
-    let signed = req
-        .app
-        .signer
-        .verify(
-            header,
-            req.method.as_str(),
-            &req.path_and_query,
-            now,
-            NODE_SIGNATURE_MAX_SKEW_MS,
-        )
-        .map_err(|e| ApiError::unauthorized(format!("node signature rejected: {e}")))?;
-    if !req.app.replay_guard.check_and_remember(
-        &signed.node_id,
-        &signed.nonce,
-        signed.timestamp_ms,
-        now,
-    ) {
-        return Err(ApiError::unauthorized(
-            "node signature rejected: replayed request",
-        ));
-    }
-    Ok(signed.node_id)
 }

@@ -531,18 +531,23 @@ fn node_to_node_calls_must_be_signed_and_fresh() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let header = signer.sign(
-        "GET",
-        "/artifactory/api/system/ha/self",
-        "node-b",
-        now,
-        &arca_crypto::random_hex(16),
-    );
-    let signed = Client::new()
-        .get(&url)
-        .header(arca_crypto::master_key::SIGNATURE_HEADER, &header)
-        .send()
-        .unwrap();
+    let ha_self = arca_crypto::master_key::NodeRequest {
+        method: "GET",
+        path_and_query: "/artifactory/api/system/ha/self",
+        target_node: "node-a",
+        content_sha256: arca_crypto::master_key::EMPTY_SHA256,
+    };
+    let headers = signer.headers(&ha_self, "node-b", now, &arca_crypto::random_hex(16));
+    let send = |headers: &[(&str, String)]| {
+        headers
+            .iter()
+            .fold(Client::new().get(&url), |r, (name, value)| {
+                r.header(*name, value)
+            })
+            .send()
+            .unwrap()
+    };
+    let signed = send(&headers);
     assert_eq!(signed.status(), StatusCode::OK);
     let me: Value = signed.json().unwrap();
     assert_eq!(me["nodeId"], "node-a");
@@ -550,25 +555,11 @@ fn node_to_node_calls_must_be_signed_and_fresh() {
         me["masterKeyCheck"],
         arca_crypto::master_key::key_check_value(key.bytes()).as_str()
     );
-    let replay = Client::new()
-        .get(&url)
-        .header(arca_crypto::master_key::SIGNATURE_HEADER, &header)
-        .send()
-        .unwrap();
+    let replay = send(&headers);
     assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
     let other = arca_crypto::master_key::RequestSigner::new(&[7u8; 16]);
-    let forged = other.sign(
-        "GET",
-        "/artifactory/api/system/ha/self",
-        "node-b",
-        now,
-        &arca_crypto::random_hex(16),
-    );
-    let r = Client::new()
-        .get(&url)
-        .header(arca_crypto::master_key::SIGNATURE_HEADER, forged)
-        .send()
-        .unwrap();
+    let forged = other.headers(&ha_self, "node-b", now, &arca_crypto::random_hex(16));
+    let r = send(&forged);
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // a drained node answers 503 on its health checks, naming the way back
     std::fs::write(a.home.join("run/drain"), "").unwrap();

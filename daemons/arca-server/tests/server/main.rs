@@ -20,6 +20,7 @@ mod config_sync;
 mod ha;
 mod license_agent;
 mod licenses;
+mod node_signatures;
 mod pgtls;
 mod pool;
 mod sessions;

@@ -329,9 +329,11 @@ fn assert_readable(s: &Server, path: &str, data: &[u8]) {
     );
 }
 
-/// A request signed with the cluster's master key as node `as_node`.
+/// A request to node `target` (running as `s`) signed with the cluster's master key as node
+/// `as_node`; a `PUT` is signed for content hashing to `sha`, like the nodes' own.
 fn signed(
     s: &Server,
+    target: &str,
     method: Method,
     sha: &str,
     as_node: &str,
@@ -344,19 +346,29 @@ fn signed(
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let header = signer.sign(
-        method.as_str(),
-        &path,
+    let content_sha256 = if method == Method::PUT {
+        sha
+    } else {
+        arca_crypto::master_key::EMPTY_SHA256
+    };
+    let headers = signer.headers(
+        &arca_crypto::master_key::NodeRequest {
+            method: method.as_str(),
+            path_and_query: &path,
+            target_node: target,
+            content_sha256,
+        },
         as_node,
         now,
         &arca_crypto::random_hex(16),
     );
-    Client::new()
-        .request(
+    headers.into_iter().fold(
+        Client::new().request(
             method,
             s.url(&format!("/api/system/storage/binaries/{sha}")),
-        )
-        .header(arca_crypto::master_key::SIGNATURE_HEADER, header)
+        ),
+        |r, (name, value)| r.header(name, value),
+    )
 }
 
 #[test]
@@ -420,7 +432,7 @@ fn cluster_file_system_keeps_two_copies_and_survives_a_node() {
         "an admin user is not a node"
     );
     let wrong = sha256_hex(b"not this");
-    let r = signed(c.s(1), Method::PUT, &wrong, "node-x")
+    let r = signed(c.s(1), c.nodes[1].id, Method::PUT, &wrong, "node-x")
         .body("something else")
         .send()
         .unwrap();
@@ -431,13 +443,25 @@ fn cluster_file_system_keeps_two_copies_and_survives_a_node() {
     );
     assert!(c.holders(&wrong).is_empty());
     let holder = c.holders(&some)[0];
-    let r = signed(c.s(holder), Method::HEAD, &some, "node-x")
-        .send()
-        .unwrap();
+    let r = signed(
+        c.s(holder),
+        c.nodes[holder].id,
+        Method::HEAD,
+        &some,
+        "node-x",
+    )
+    .send()
+    .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let r = signed(c.s(holder), Method::DELETE, &some, "node-x")
-        .send()
-        .unwrap();
+    let r = signed(
+        c.s(holder),
+        c.nodes[holder].id,
+        Method::DELETE,
+        &some,
+        "node-x",
+    )
+    .send()
+    .unwrap();
     assert_eq!(
         r.status(),
         StatusCode::CONFLICT,

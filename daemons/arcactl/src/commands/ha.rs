@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use arca_cluster::MASTER_KEY_CHECK_SETTING;
 use arca_config::{ConfigError, DbProperties, HaNodeProperties, Home, MasterKey};
 use arca_config::{SystemProperties, ha_node::check_context_url};
-use arca_crypto::master_key::SIGNATURE_HEADER;
+use arca_crypto::master_key::{EMPTY_SHA256, NodeRequest};
 use arca_crypto::{RequestSigner, key_check_value, random_hex};
 use arca_db::cluster::{self, NodeRecord, NodeRole};
 use arca_db::{Db, migrate};
@@ -778,7 +778,15 @@ fn check_master_key(
             Err(e) => Finding::fail(MASTER_KEY, e.to_string(), FIX_DB_FIRST),
         },
     })?;
-    let signer = RequestSigner::new(key.bytes());
+    // During a rolling upgrade from a version that knows only v1 signatures
+    // (arca.node.signature.v1=true), old nodes are asked in v1 too.
+    let v1_compat = local
+        .system
+        .as_ref()
+        .ok()
+        .and_then(|s| s.node_signature_v1().ok())
+        .unwrap_or(false);
+    let signer = RequestSigner::new(key.bytes()).with_v1_compat(v1_compat);
     let caller = match &local.ha {
         Ok(Some(ha)) => ha.node_id.clone(),
         _ => TOOL_NODE_ID.to_string(),
@@ -817,8 +825,21 @@ fn check_node_key(
         Some(q) => format!("{}?{q}", parsed.path()),
         None => parsed.path().to_string(),
     };
-    let header = signer.sign("GET", &path_and_query, caller, now_ms(), &random_hex(16));
-    let resp = match client.get(parsed).header(SIGNATURE_HEADER, header).send() {
+    let headers = signer.headers(
+        &NodeRequest {
+            method: "GET",
+            path_and_query: &path_and_query,
+            target_node: id,
+            content_sha256: EMPTY_SHA256,
+        },
+        caller,
+        now_ms(),
+        &random_hex(16),
+    );
+    let request = headers
+        .into_iter()
+        .fold(client.get(parsed), |r, (name, value)| r.header(name, value));
+    let resp = match request.send() {
         Ok(resp) => resp,
         Err(e) => {
             return Finding::fail(
@@ -831,14 +852,29 @@ fn check_node_key(
     let status = resp.status();
     if status == StatusCode::UNAUTHORIZED {
         let message = http::body_message(resp);
-        let fix = if message.contains("timestamp") || message.contains("skew") {
-            format!("synchronise the clocks of this host and node '{id}' (NTP)")
+        let (why, fix) = if message.contains("timestamp") || message.contains("skew") {
+            (
+                "the clocks differ",
+                format!("synchronise the clocks of this host and node '{id}' (NTP)"),
+            )
+        } else if message.contains("signed for node") {
+            (
+                "another node answers at this address",
+                format!("point context.url of node '{id}' at the node itself"),
+            )
+        } else if message.contains("expected v1") {
+            (
+                "the node runs a version that knows only v1 node signatures",
+                "upgrade it, or set arca.node.signature.v1=true in system.properties on every \
+                 node while the rolling upgrade runs"
+                    .to_string(),
+            )
         } else {
-            fix_key
+            ("the node uses a different master key", fix_key)
         };
         return Finding::fail(
             item,
-            format!("GET {url} answered 401 ({message}): the node uses a different master key"),
+            format!("GET {url} answered 401 ({message}): {why}"),
             fix,
         );
     }
