@@ -106,13 +106,21 @@ impl Connector {
     /// Set up `config` for `tls` (its `sslmode`) and build the matching connector. Errors: the
     /// CA file is unreadable or holds no certificate, or a verifying mode has no CA file.
     pub(crate) fn new(tls: &PgTls, config: &mut postgres::Config) -> Result<Connector, DbError> {
-        use postgres::config::SslMode as Wire;
-        config.ssl_mode(match tls.mode {
+        use postgres::config::{Host, SslMode as Wire};
+        // PostgreSQL has no TLS on Unix sockets; libpq ignores sslmode there, and so do we.
+        let hosts = config.get_hosts();
+        let local_only = !hosts.is_empty() && hosts.iter().all(|h| matches!(h, Host::Unix(_)));
+        let mode = if local_only {
+            SslMode::Disable
+        } else {
+            tls.mode
+        };
+        config.ssl_mode(match mode {
             SslMode::Disable => Wire::Disable,
             SslMode::Prefer => Wire::Prefer,
             _ => Wire::Require,
         });
-        if tls.mode == SslMode::Disable {
+        if mode == SslMode::Disable {
             return Ok(Connector::Plain);
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -394,6 +402,26 @@ mod tests {
         assert_eq!(SslMode::parse("allow"), None);
         assert_eq!(SslMode::parse("Require"), None);
         assert_eq!(SslMode::default(), SslMode::Prefer);
+    }
+
+    #[test]
+    fn unix_socket_hosts_connect_without_tls() {
+        use postgres::config::SslMode as Wire;
+        let tls = PgTls {
+            mode: SslMode::VerifyFull,
+            ca_file: None,
+        };
+        let mut config: postgres::Config = "host=/run/postgresql dbname=arca"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let connector = Connector::new(&tls, &mut config).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(connector, Connector::Plain));
+        assert_eq!(config.get_ssl_mode(), Wire::Disable);
+        // a TCP host among them: TLS as configured (here: refused for want of a CA file)
+        let mut config: postgres::Config = "host=/run/postgresql,db.example dbname=arca"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(Connector::new(&tls, &mut config).is_err());
     }
 
     #[test]
