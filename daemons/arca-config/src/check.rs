@@ -102,7 +102,10 @@ pub fn check_home(home: &Home) -> Vec<Diagnostic> {
     }
 
     match SystemProperties::load(home) {
-        Ok(system) => diags.extend(system.check()),
+        Ok(system) => {
+            diags.extend(system.check());
+            crate::tls::analyse(&system, &mut diags);
+        }
         Err(e) => diags.error(e),
     }
 

@@ -19,6 +19,7 @@ mod perms;
 mod props;
 pub mod storage_plan;
 pub mod system;
+pub mod tls;
 
 pub use atomic::write_file_atomically;
 pub use binarystore::{

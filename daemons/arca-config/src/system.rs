@@ -31,9 +31,15 @@ pub const SESSION_IDLE_TIMEOUT_SECS: &str = "arca.session.idle.timeout.secs";
 pub const SESSION_ABSOLUTE_TIMEOUT_SECS: &str = "arca.session.absolute.timeout.secs";
 pub const LOGIN_MAX_FAILURES: &str = "arca.security.login.max.failures";
 pub const LOGIN_LOCKOUT_SECS: &str = "arca.security.login.lockout.secs";
+pub const HTTP_HEADER_READ_TIMEOUT_SECS: &str = "arca.http.header.read.timeout.secs";
+pub const HTTP_BODY_IDLE_TIMEOUT_SECS: &str = "arca.http.body.idle.timeout.secs";
+pub const HTTP_MAX_CONNECTIONS: &str = "arca.http.max.connections";
+pub const HTTPS_LISTEN: &str = "arca.https.listen";
+pub const HTTPS_CERT_FILE: &str = "arca.https.cert.file";
+pub const HTTPS_KEY_FILE: &str = "arca.https.key.file";
 
 /// Every key system.properties knows; others are warned about.
-pub const KNOWN_KEYS: [&str; 22] = [
+pub const KNOWN_KEYS: &[&str] = &[
     CONTEXT_PATH,
     UPLOAD_MAX_BYTES,
     PATH_MAX_LENGTH,
@@ -56,6 +62,12 @@ pub const KNOWN_KEYS: [&str; 22] = [
     SESSION_ABSOLUTE_TIMEOUT_SECS,
     LOGIN_MAX_FAILURES,
     LOGIN_LOCKOUT_SECS,
+    HTTP_HEADER_READ_TIMEOUT_SECS,
+    HTTP_BODY_IDLE_TIMEOUT_SECS,
+    HTTP_MAX_CONNECTIONS,
+    HTTPS_LISTEN,
+    HTTPS_CERT_FILE,
+    HTTPS_KEY_FILE,
 ];
 
 pub const DEFAULT_CONTEXT_PATH: &str = "/artifactory";
@@ -79,6 +91,26 @@ pub const DEFAULT_SESSION_ABSOLUTE_TIMEOUT_SECS: u64 = 12 * 3600;
 pub const DEFAULT_LOGIN_MAX_FAILURES: u32 = 5;
 /// First lockout; it doubles with each further failure, up to an hour.
 pub const DEFAULT_LOGIN_LOCKOUT_SECS: u64 = 30;
+/// A client has this long to send a request's headers (also: how long an idle keep-alive
+/// connection stays open).
+pub const DEFAULT_HTTP_HEADER_READ_TIMEOUT_SECS: u64 = 30;
+/// A request body that sends nothing for this long is aborted.
+pub const DEFAULT_HTTP_BODY_IDLE_TIMEOUT_SECS: u64 = 60;
+/// Open client connections (HTTP and HTTPS together); more wait in the listen backlog.
+/// The units' `LimitNOFILE=65536` covers two descriptors per connection with room to spare.
+pub const DEFAULT_HTTP_MAX_CONNECTIONS: usize = 4096;
+/// Upper bound of `arca.http.max.connections`.
+pub const MAX_HTTP_MAX_CONNECTIONS: usize = 1_000_000;
+
+/// The optional HTTPS listener (`arca.https.*`): all three keys set, or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpsSettings {
+    pub listen: std::net::SocketAddr,
+    /// PEM certificate chain, leaf first (relative paths are under `etc/`).
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1), not readable by group or others.
+    pub key_file: PathBuf,
+}
 
 /// Where UI sessions are kept (`arca.map.provider.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -454,6 +486,146 @@ impl SystemProperties {
         self.secs_at_least(LOGIN_LOCKOUT_SECS, DEFAULT_LOGIN_LOCKOUT_SECS, 1)
     }
 
+    /// `arca.http.header.read.timeout.secs` (≥ 1): how long a client may take to send a
+    /// request's headers, and how long an idle keep-alive connection stays open.
+    pub fn http_header_read_timeout_secs(&self) -> Result<u64, ConfigError> {
+        self.secs_at_least(
+            HTTP_HEADER_READ_TIMEOUT_SECS,
+            DEFAULT_HTTP_HEADER_READ_TIMEOUT_SECS,
+            1,
+        )
+    }
+
+    /// `arca.http.body.idle.timeout.secs` (≥ 1): a request body that sends nothing for this
+    /// long is aborted (a slow body that keeps sending is not).
+    pub fn http_body_idle_timeout_secs(&self) -> Result<u64, ConfigError> {
+        self.secs_at_least(
+            HTTP_BODY_IDLE_TIMEOUT_SECS,
+            DEFAULT_HTTP_BODY_IDLE_TIMEOUT_SECS,
+            1,
+        )
+    }
+
+    /// `arca.http.max.connections` (1 to 1,000,000): open client connections at most.
+    pub fn http_max_connections(&self) -> Result<usize, ConfigError> {
+        let Some((v, line)) = self.value(HTTP_MAX_CONNECTIONS) else {
+            return Ok(DEFAULT_HTTP_MAX_CONNECTIONS);
+        };
+        v.parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_HTTP_MAX_CONNECTIONS).contains(n))
+            .ok_or_else(|| {
+                self.bad(
+                    HTTP_MAX_CONNECTIONS,
+                    line,
+                    v,
+                    "a whole number of connections from 1 to 1000000",
+                )
+            })
+    }
+
+    /// The HTTPS listener: `None` unless `arca.https.listen` is set, which then needs
+    /// `arca.https.cert.file` and `arca.https.key.file` (relative paths are under the directory
+    /// of this file, `etc/`). The files themselves are checked by [`crate::tls`].
+    pub fn https(&self) -> Result<Option<HttpsSettings>, ConfigError> {
+        let listen = self.value(HTTPS_LISTEN);
+        let cert = self.value(HTTPS_CERT_FILE);
+        let key = self.value(HTTPS_KEY_FILE);
+        let Some((addr, line)) = listen else {
+            if let Some((_, line)) = cert.or(key) {
+                let key = if cert.is_some() {
+                    HTTPS_CERT_FILE
+                } else {
+                    HTTPS_KEY_FILE
+                };
+                let why = format!(
+                    "{key} is set but {HTTPS_LISTEN} is not; set {HTTPS_LISTEN} (e.g. \
+                     0.0.0.0:8443) to serve HTTPS, or remove {key}"
+                );
+                return Err(ConfigError::new(&self.file, why)
+                    .at_line(line)
+                    .with_key(key));
+            }
+            return Ok(None);
+        };
+        let listen: std::net::SocketAddr = addr.parse().map_err(|_| {
+            self.bad(
+                HTTPS_LISTEN,
+                line,
+                addr,
+                "an address and port to listen on, e.g. 0.0.0.0:8443 or [::]:8443",
+            )
+        })?;
+        let dir = self.file.parent().unwrap_or(Path::new("."));
+        let path = |key: &str, v: Option<(&str, usize)>| {
+            let Some((v, _)) = v else {
+                let why = format!(
+                    "{HTTPS_LISTEN} is set but {key} is not: HTTPS needs a certificate and its \
+                     private key (PEM files)"
+                );
+                return Err(ConfigError::new(&self.file, why)
+                    .at_line(line)
+                    .with_key(key));
+            };
+            Ok(dir.join(v))
+        };
+        Ok(Some(HttpsSettings {
+            listen,
+            cert_file: path(HTTPS_CERT_FILE, cert)?,
+            key_file: path(HTTPS_KEY_FILE, key)?,
+        }))
+    }
+
+    /// `arca.security.login.trusted.proxies`: comma-separated IP addresses of the proxies (load
+    /// balancers) whose `X-Forwarded-For` names the client for the login back-off. Empty
+    /// (default): the connection's peer address is the client and the header is ignored.
+    pub fn login_trusted_proxies(&self) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+        let Some((v, line)) = self.value(LOGIN_TRUSTED_PROXIES) else {
+            return Ok(Vec::new());
+        };
+        v.split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                a.parse::<std::net::IpAddr>().map_err(|_| {
+                    self.bad(
+                        LOGIN_TRUSTED_PROXIES,
+                        line,
+                        v,
+                        &format!(
+                            "comma-separated IP addresses, e.g. 10.0.0.5,10.0.0.6 ('{a}' is none)"
+                        ),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// `arca.security.token.max.expires.secs` (≥ 1): the longest `expires_in` a non-admin may
+    /// give an access token (administrators may create any, and non-expiring ones).
+    pub fn token_max_expires_secs(&self) -> Result<u64, ConfigError> {
+        self.secs_at_least(TOKEN_MAX_EXPIRES_SECS, DEFAULT_TOKEN_MAX_EXPIRES_SECS, 1)
+    }
+
+    /// `arca.security.password.check.queue` (0 to 100000): password checks (and hashes) that
+    /// may wait for a hashing thread; beyond that they are answered 429 with `Retry-After`.
+    pub fn password_check_queue(&self) -> Result<usize, ConfigError> {
+        let Some((v, line)) = self.value(PASSWORD_CHECK_QUEUE) else {
+            return Ok(DEFAULT_PASSWORD_CHECK_QUEUE);
+        };
+        v.parse::<usize>()
+            .ok()
+            .filter(|n| *n <= 100_000)
+            .ok_or_else(|| {
+                self.bad(
+                    PASSWORD_CHECK_QUEUE,
+                    line,
+                    v,
+                    "a whole number of waiting password checks from 0 to 100000",
+                )
+            })
+    }
+
     /// `arca.db.session.cleanup.cron`: a Quartz cron expression (6 or 7 fields), `None` when unset
     /// (the timer then runs hourly at a fixed random minute per host).
     pub fn session_cleanup_cron(&self) -> Result<Option<String>, ConfigError> {
@@ -526,6 +698,10 @@ impl SystemProperties {
             self.session_absolute_timeout_secs().err(),
             self.login_max_failures().err(),
             self.login_lockout_secs().err(),
+            self.http_header_read_timeout_secs().err(),
+            self.http_body_idle_timeout_secs().err(),
+            self.http_max_connections().err(),
+            self.https().err(),
         ];
         let mut errors: Vec<ConfigError> = Vec::new();
         for e in results.into_iter().flatten() {
@@ -704,6 +880,10 @@ mod tests {
             (MAP_PROVIDER_TYPE, "hazelcast", "distributed means db here"),
             (SESSION_IDLE_TIMEOUT_SECS, "0", "at least 1"),
             (LOGIN_MAX_FAILURES, "never", "whole number"),
+            (HTTP_HEADER_READ_TIMEOUT_SECS, "0", "at least 1"),
+            (HTTP_BODY_IDLE_TIMEOUT_SECS, "1m", "whole number of seconds"),
+            (HTTP_MAX_CONNECTIONS, "0", "from 1 to 1000000"),
+            (HTTP_MAX_CONNECTIONS, "unlimited", "from 1 to 1000000"),
             (SESSION_CLEANUP_CRON, "17 * * *", "Quartz cron"),
             (HA_HEARTBEAT_SECS, "0", "at least 1"),
             (
@@ -744,6 +924,35 @@ mod tests {
             );
             assert!(text.contains(expected), "{text}");
         }
+    }
+
+    #[test]
+    fn https_needs_its_three_keys_together() {
+        assert_eq!(sp("").https().unwrap(), None);
+        let s = sp(
+            "arca.https.listen=0.0.0.0:8443\narca.https.cert.file=tls/a.crt\n\
+             arca.https.key.file=/k/a.key\n",
+        );
+        let h = s.https().unwrap().unwrap();
+        assert_eq!(h.listen.port(), 8443);
+        assert_eq!(h.cert_file, Path::new("/h/etc/tls/a.crt"));
+        assert_eq!(h.key_file, Path::new("/k/a.key"));
+        assert!(s.check().is_empty(), "{:?}", s.check());
+        // The listener without a file: the error is on the listener's line, for the missing key.
+        let e = sp("arca.https.listen=[::]:8443\narca.https.key.file=k\n")
+            .https()
+            .unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(1), Some(HTTPS_CERT_FILE)));
+        // A file without the listener.
+        let e = sp("# c\narca.https.key.file=k\n").https().unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some(HTTPS_KEY_FILE)));
+        assert!(e.message.contains("arca.https.listen is not"), "{e}");
+        // Not an address.
+        let s = sp("arca.https.listen=8443\narca.https.cert.file=c\narca.https.key.file=k\n");
+        let d = s.check();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].error.key.as_deref(), Some(HTTPS_LISTEN));
+        assert!(d[0].error.message.contains("e.g. 0.0.0.0:8443"), "{}", d[0]);
     }
 
     #[test]

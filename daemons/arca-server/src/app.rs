@@ -168,6 +168,37 @@ fn write_secret_file(path: &Path, content: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// Descriptors a connection may hold (its socket, a file being stored or served), and what the
+/// process needs besides its connections (database, storage, logs).
+const FDS_PER_CONNECTION: u64 = 2;
+const FDS_RESERVED: u64 = 256;
+
+/// Raise the soft limit of open files to the hard one (`LimitNOFILE=` of the unit sets both), and
+/// warn when it cannot cover `max_connections`: running out of descriptors refuses every client,
+/// including the load balancer's health checks.
+fn raise_open_files_limit(max_connections: usize) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    let soft = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        hard
+    } else {
+        soft
+    };
+    let needed = (max_connections as u64)
+        .saturating_mul(FDS_PER_CONNECTION)
+        .saturating_add(FDS_RESERVED);
+    if soft < needed {
+        tracing::warn!(
+            "open files limit {soft} is below what {max_connections} connections \
+             ({}) may need ({needed}): raise LimitNOFILE= of the unit or lower {}",
+            arca_config::system::HTTP_MAX_CONNECTIONS,
+            arca_config::system::HTTP_MAX_CONNECTIONS
+        );
+    }
+}
+
 /// Run the server until SIGTERM/SIGINT. Returns after a graceful drain.
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -321,10 +352,31 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         .context("reading users, groups and permissions")?;
     let security_refresh = spawn_security_refresh(app.clone());
 
+    let system = SystemProperties::load(&home)?;
+    let http_limits = crate::serve::HttpLimits::from_properties(&system)?;
+    raise_open_files_limit(http_limits.max_connections);
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .with_context(|| format!("binding {}", opts.listen))?;
     let local = listener.local_addr().context("reading the bound address")?;
+    // The optional HTTPS listener: its certificate is reloaded on SIGHUP.
+    let (https, https_certs, https_url) = match system.https()? {
+        Some(settings) => {
+            let certs = crate::tls::ReloadableCert::load(settings)?;
+            let addr = certs.settings().listen;
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                format!("binding {addr} ({})", arca_config::system::HTTPS_LISTEN)
+            })?;
+            let local = listener.local_addr().context("reading the bound address")?;
+            let acceptor = certs.acceptor()?;
+            (
+                Some(crate::serve::HttpsListener { listener, acceptor }),
+                Some(certs),
+                format!(" and https://{local}"),
+            )
+        }
+        None => (None, None, String::new()),
+    };
 
     let mut control = arca_runtime::control_channel()?;
     let heartbeat = Heartbeat::new();
@@ -356,7 +408,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     tracing::info!(
         arca_node_id = %node_id,
         "arca-server {} (revision {}, {}) HA Node ID: '{node_id}' ({}); home {}; data dir {}; \
-         backup dir {}; database {}; storage {}; listening on http://{local}{ctx}",
+         backup dir {}; database {}; storage {}; listening on http://{local}{ctx}{https_url}",
         build.version,
         build.revision,
         build.timestamp,
@@ -368,7 +420,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         storage.description(),
     );
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = crate::serve::serve_http(app.clone(), listener, async {
+    let server = crate::serve::serve_http(app.clone(), listener, https, http_limits, async {
         let _ = shutdown_rx.await;
     });
     let mut server = Box::pin(server);
@@ -402,7 +454,13 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             }
             msg = control.recv() => match msg {
                 Some(Control::Reload) => {
-                    tracing::info!("SIGHUP: configuration is read at start; restart the service to apply changes");
+                    if let Some(certs) = &https_certs {
+                        match certs.reload() {
+                            Ok(()) => tracing::info!("SIGHUP: new HTTPS connections get the certificate just read; open ones keep theirs"),
+                            Err(e) => tracing::error!("SIGHUP: {e:#}"),
+                        }
+                    }
+                    tracing::info!("SIGHUP: other configuration is read at start; restart the service to apply changes");
                     let pending = app.restart_required_for();
                     if pending.is_empty() {
                         notifier.status(&format!("serving http://{local}{ctx} as node {node_id}"));

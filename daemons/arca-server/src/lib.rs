@@ -12,3 +12,4 @@ pub mod policy;
 pub mod serve;
 pub mod sessions;
 pub mod state;
+pub mod tls;

@@ -17,6 +17,7 @@ use sha2::Digest;
 
 mod authz;
 mod config_sync;
+mod connections;
 mod ha;
 mod license_agent;
 mod licenses;
@@ -26,6 +27,7 @@ mod pool;
 mod sessions;
 mod sharding;
 mod storage;
+mod tls;
 
 struct Server {
     child: Option<Child>,
