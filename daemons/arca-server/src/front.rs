@@ -110,7 +110,11 @@ pub type ArtifactTarget = (RepoPath, Option<BTreeMap<String, Vec<String>>>);
 
 /// Parse the path of an artifact request (after the context path): the repository path and,
 /// for a `PUT`, the matrix parameters.
-pub fn artifact_target(method: &Method, rest: &str, max_path_length: usize) -> ApiResult<ArtifactTarget> {
+pub fn artifact_target(
+    method: &Method,
+    rest: &str,
+    max_path_length: usize,
+) -> ApiResult<ArtifactTarget> {
     let (raw_path, matrix) = match rest.split_once(';') {
         Some((path, matrix)) => (path, Some(matrix)),
         None => (rest, None),
@@ -136,7 +140,10 @@ pub fn inspect(
     headers: &HeaderMap,
 ) -> ApiResult<()> {
     if let Some(message) = refuse_framing(headers) {
-        return Err(ApiError::new(warp::http::StatusCode::NOT_IMPLEMENTED, message));
+        return Err(ApiError::new(
+            warp::http::StatusCode::NOT_IMPLEMENTED,
+            message,
+        ));
     }
     let rest = strip_context(context_path, path)?;
     let _query = crate::http::parse_query(raw_query);

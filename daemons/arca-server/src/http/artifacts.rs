@@ -435,7 +435,8 @@ fn read_error(item: &Item, binary: &Binary, e: impl std::fmt::Display) -> ApiErr
 }
 
 /// The policy of every artifact download: a sandboxed document without script or plug-ins.
-pub const ARTIFACT_CSP: &str = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:";
+pub const ARTIFACT_CSP: &str =
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:";
 
 /// Files up to this size are sent from one read.
 const SMALL_FILE: u64 = 64 * 1024;

@@ -106,8 +106,8 @@ impl Authz {
             .filter(|g| current_groups.contains(g))
             .cloned()
             .collect();
-        let admin = self.subject.admin
-            && (user.admin || groups.iter().any(|g| admin_groups.contains(g)));
+        let admin =
+            self.subject.admin && (user.admin || groups.iter().any(|g| admin_groups.contains(g)));
         Ok(Authz {
             grants: Arc::new(Grants::load(conn)?),
             version,

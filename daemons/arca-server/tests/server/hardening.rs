@@ -42,7 +42,12 @@ fn grant(s: &Server, name: &str, user: &str, repos: &[&str], actions: &[&str], e
     assert!(st == 200 || st == 201, "grant {name}: {st}");
 }
 
-fn as_user(s: &Server, user: &str, method: Method, path: &str) -> reqwest::blocking::RequestBuilder {
+fn as_user(
+    s: &Server,
+    user: &str,
+    method: Method,
+    path: &str,
+) -> reqwest::blocking::RequestBuilder {
     s.client()
         .request(method, s.url(path))
         .basic_auth(user, Some(PW))
@@ -58,7 +63,8 @@ fn basic(user: &str, password: &str) -> String {
 /// connection may stay open.
 fn raw_exchange(s: &Server, bytes: &[u8], wait: Duration) -> String {
     let mut conn = TcpStream::connect((s.ip.as_str(), s.port)).unwrap();
-    conn.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     conn.write_all(bytes).unwrap();
     let mut out = Vec::new();
     let deadline = Instant::now() + wait;
@@ -73,7 +79,11 @@ fn raw_exchange(s: &Server, bytes: &[u8], wait: Duration) -> String {
         if let Some((head, body)) = text.split_once("\r\n\r\n") {
             let len = head
                 .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_string())
+                })
                 .and_then(|v| v.parse::<usize>().ok())
                 .unwrap_or(0);
             if body.len() >= len {
@@ -135,13 +145,16 @@ fn partial_put_as(s: &Server, user: &str, path: &str, total: usize, sent: usize)
     );
     conn.write_all(head.as_bytes()).unwrap();
     conn.write_all(&vec![b'd'; sent]).unwrap();
-    within(Duration::from_secs(10), "upload staged", || !s.pre_files().is_empty());
+    within(Duration::from_secs(10), "upload staged", || {
+        !s.pre_files().is_empty()
+    });
     conn
 }
 
 fn finish_put(mut conn: TcpStream, rest: usize) -> (u16, String) {
     conn.write_all(&vec![b'd'; rest]).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut out = Vec::new();
     let _ = conn.read_to_end(&mut out);
     let text = String::from_utf8_lossy(&out).to_string();
@@ -159,7 +172,14 @@ fn an_upload_racing_a_publish_or_a_revocation_is_judged_at_commit() {
     let s = Server::start(&dir.path().join("h"));
     s.generic_repo("libs");
     user(&s, "deployer");
-    grant(&s, "deploy-libs", "deployer", &["libs"], &["read", "write"], &[]);
+    grant(
+        &s,
+        "deploy-libs",
+        "deployer",
+        &["libs"],
+        &["read", "write"],
+        &[],
+    );
     within(Duration::from_secs(3), "grant applied", || {
         as_user(&s, "deployer", Method::PUT, "/libs/probe.txt")
             .body("p")
@@ -171,30 +191,35 @@ fn an_upload_racing_a_publish_or_a_revocation_is_judged_at_commit() {
 
     // The deployer's upload of x starts before x exists; the admin publishes x meanwhile.
     let conn = partial_put_as(&s, "deployer", "/libs/x.bin", 2000, 1000);
-    assert_eq!(s.put("/libs/x.bin", "admin's").status(), StatusCode::CREATED);
+    assert_eq!(
+        s.put("/libs/x.bin", "admin's").status(),
+        StatusCode::CREATED
+    );
     let (code, text) = finish_put(conn, 1000);
     assert_eq!(code, 403, "{text}");
-    assert!(text.contains("overwriting needs the delete permission"), "{text}");
+    assert!(
+        text.contains("overwriting needs the delete permission"),
+        "{text}"
+    );
     assert_eq!(s.get("/libs/x.bin").text().unwrap(), "admin's");
 
     // A permission revoked while an upload streams is honoured at its commit, at once (the
     // grants cache is refreshed only every second: the commit reads the grants itself).
     let conn = partial_put_as(&s, "deployer", "/libs/y.bin", 2000, 1000);
-    assert_eq!(
-        s.admin(
+    let revoked = s
+        .admin(
             Method::DELETE,
-            s.url("/api/v2/security/permissions/deploy-libs")
+            s.url("/api/v2/security/permissions/deploy-libs"),
         )
         .send()
-        .unwrap()
-        .status()
-        .is_success(),
-        true
-    );
+        .unwrap();
+    assert!(revoked.status().is_success(), "{}", revoked.status());
     let (code, text) = finish_put(conn, 1000);
     assert_eq!(code, 403, "{text}");
     assert_eq!(s.get("/libs/y.bin").status(), StatusCode::NOT_FOUND);
-    within(Duration::from_secs(5), "staging emptied", || s.pre_files().is_empty());
+    within(Duration::from_secs(5), "staging emptied", || {
+        s.pre_files().is_empty()
+    });
 }
 
 // ------------------------------------------------------------- 3: reading by checksum
@@ -206,8 +231,14 @@ fn checksums_open_nothing_the_caller_may_not_read() {
     s.generic_repo("secret");
     s.generic_repo("mine");
     let secret = b"the secret content".to_vec();
-    assert_eq!(s.put("/secret/s.bin", secret.clone()).status(), StatusCode::CREATED);
-    assert_eq!(s.put("/mine/pub/x.jar", "jar content").status(), StatusCode::CREATED);
+    assert_eq!(
+        s.put("/secret/s.bin", secret.clone()).status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        s.put("/mine/pub/x.jar", "jar content").status(),
+        StatusCode::CREATED
+    );
     // dev is in no group: it reads and deploys in `mine` only, and may not read *.jar there.
     assert_eq!(
         admin_json(
@@ -218,7 +249,14 @@ fn checksums_open_nothing_the_caller_may_not_read() {
         ),
         201
     );
-    grant(&s, "dev-mine", "dev", &["mine"], &["read", "write"], &["**/*.jar"]);
+    grant(
+        &s,
+        "dev-mine",
+        "dev",
+        &["mine"],
+        &["read", "write"],
+        &["**/*.jar"],
+    );
     let dev = |m: Method, p: &str| as_user(&s, "dev", m, p);
     within(Duration::from_secs(3), "grants applied", || {
         dev(Method::GET, "/secret/s.bin").send().unwrap().status() == StatusCode::NOT_FOUND
@@ -238,7 +276,10 @@ fn checksums_open_nothing_the_caller_may_not_read() {
         .unwrap();
     let (st, msg) = error_message(r);
     assert_eq!(st, StatusCode::NOT_FOUND, "{msg}");
-    assert_eq!(dev(Method::GET, "/mine/copy.bin").send().unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        dev(Method::GET, "/mine/copy.bin").send().unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
     let r = dev(Method::PUT, "/mine/copy.bin")
         .header("X-Checksum-Deploy", "true")
         .header("X-Checksum-Sha1", sha1_hex(&secret))
@@ -264,13 +305,21 @@ fn checksums_open_nothing_the_caller_may_not_read() {
     assert!(!msg.contains(&md5_hex(b"ok")), "{msg}");
 
     // Side files of an excluded base file are excluded too.
-    assert_eq!(dev(Method::GET, "/mine/pub/x.jar").send().unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        dev(Method::GET, "/mine/pub/x.jar").send().unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
     for side in ["sha1", "sha256", "md5"] {
-        let r = dev(Method::GET, &format!("/mine/pub/x.jar.{side}")).send().unwrap();
+        let r = dev(Method::GET, &format!("/mine/pub/x.jar.{side}"))
+            .send()
+            .unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "x.jar.{side}");
     }
     // ... and uploading a side file of it is no oracle of its checksum.
-    let r = dev(Method::PUT, "/mine/pub/x.jar.sha1").body("0".repeat(40)).send().unwrap();
+    let r = dev(Method::PUT, "/mine/pub/x.jar.sha1")
+        .body("0".repeat(40))
+        .send()
+        .unwrap();
     let (st, msg) = error_message(r);
     assert!(st == StatusCode::FORBIDDEN, "{st} {msg}");
     assert!(!msg.contains(&sha1_hex(b"jar content")), "{msg}");
@@ -290,7 +339,10 @@ fn stored_active_content_is_sandboxed_and_downloaded_not_rendered() {
     s.generic_repo("site");
     let page = "<html><script>fetch('/artifactory/api/security/users')</script></html>";
     for name in ["x.html", "x.svg", "x.xhtml", "x.js", "x.txt", "x.pom"] {
-        assert_eq!(s.put(&format!("/site/{name}"), page).status(), StatusCode::CREATED);
+        assert_eq!(
+            s.put(&format!("/site/{name}"), page).status(),
+            StatusCode::CREATED
+        );
     }
     let headers = |name: &str| s.get(&format!("/site/{name}")).headers().clone();
     for active in ["x.html", "x.svg", "x.xhtml", "x.js"] {
@@ -311,7 +363,12 @@ fn stored_active_content_is_sandboxed_and_downloaded_not_rendered() {
     for passive in ["x.txt", "x.pom"] {
         let h = headers(passive);
         assert_eq!(h["x-content-type-options"], "nosniff");
-        assert!(h["content-security-policy"].to_str().unwrap().starts_with("sandbox"));
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .starts_with("sandbox")
+        );
         assert!(h.get("content-disposition").is_none(), "{passive}");
     }
     // API answers are never sniffed either.
@@ -330,11 +387,19 @@ fn stored_active_content_is_sandboxed_and_downloaded_not_rendered() {
             .status(),
         StatusCode::OK
     );
-    assert_eq!(s.json("/api/repositories/site")["activeContentInline"], true);
+    assert_eq!(
+        s.json("/api/repositories/site")["activeContentInline"],
+        true
+    );
     let h = headers("x.html");
     assert!(h.get("content-disposition").is_none());
     assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
-    assert!(h["content-security-policy"].to_str().unwrap().starts_with("sandbox"));
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("sandbox")
+    );
 }
 
 // ------------------------------------------------------------- 5: overwrite exemptions
@@ -349,7 +414,14 @@ fn only_maven_metadata_may_be_overwritten_without_delete() {
     );
     s.generic_repo("gen");
     user(&s, "ci");
-    grant(&s, "ci-deploy", "ci", &["mvn", "gen"], &["read", "write"], &[]);
+    grant(
+        &s,
+        "ci-deploy",
+        "ci",
+        &["mvn", "gen"],
+        &["read", "write"],
+        &[],
+    );
     let put = |path: &str| {
         as_user(&s, "ci", Method::PUT, path)
             .body(format!("content of {path} at {:?}", Instant::now()))
@@ -358,7 +430,9 @@ fn only_maven_metadata_may_be_overwritten_without_delete() {
             .status()
             .as_u16()
     };
-    within(Duration::from_secs(3), "grant applied", || put("/gen/probe.txt") == 201);
+    within(Duration::from_secs(3), "grant applied", || {
+        put("/gen/probe.txt") == 201
+    });
     // Maven's metadata and its checksums: rewritten on every deploy. (A `.sha1`/`.md5` of a
     // stored file is checked against it, not stored; `.sha512` is stored.)
     let metadata = |content: &str| {
@@ -421,14 +495,26 @@ fn a_full_disk_answers_507_keeps_a_reserve_and_deletes_still_work() {
     let dir = home();
     let h = dir.path().join("h");
     let _disk = SmallDisk::mount(&h, 48);
-    let mut s = Server::start_with(&h, &["arca.storage.reserve.bytes=8MiB", "arca.auth.cache.secs=0"]);
+    let mut s = Server::start_with(
+        &h,
+        &["arca.storage.reserve.bytes=8MiB", "arca.auth.cache.secs=0"],
+    );
     s.generic_repo("g");
     user(&s, "dev");
-    grant(&s, "dev-g", "dev", &["g"], &["read", "write", "delete"], &[]);
+    grant(
+        &s,
+        "dev-g",
+        "dev",
+        &["g"],
+        &["read", "write", "delete"],
+        &[],
+    );
     // Fill the disk with 4 MiB files until the reserve refuses one.
     let mut stored = Vec::new();
     let refusal = loop {
-        let body: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 251) as u8 ^ stored.len() as u8).collect();
+        let body: Vec<u8> = (0..4 << 20)
+            .map(|i: u32| (i % 251) as u8 ^ stored.len() as u8)
+            .collect();
         let r = s.put(&format!("/g/f{}.bin", stored.len()), body);
         if r.status() == StatusCode::CREATED {
             stored.push(stored.len());
@@ -439,40 +525,63 @@ fn a_full_disk_answers_507_keeps_a_reserve_and_deletes_still_work() {
     };
     assert_eq!(refusal.0, StatusCode::INSUFFICIENT_STORAGE, "{}", refusal.1);
     assert!(refusal.1.contains(" free on "), "{}", refusal.1);
-    assert!(refusal.1.contains("arca.storage.reserve.bytes"), "{}", refusal.1);
+    assert!(
+        refusal.1.contains("arca.storage.reserve.bytes"),
+        "{}",
+        refusal.1
+    );
     assert!(s.pre_files().is_empty(), "nothing partial left");
     // A chunked body (no length) is refused too.
     // A chunked body (no length) is refused too, while it streams (the server may answer and
     // close before the client has sent it all).
     let r = s
         .admin(Method::PUT, s.url("/g/chunked.bin"))
-        .body(reqwest::blocking::Body::new(std::io::Cursor::new(vec![1u8; 6 << 20])))
+        .body(reqwest::blocking::Body::new(std::io::Cursor::new(
+            vec![1u8; 6 << 20],
+        )))
         .send();
     if let Ok(r) = r {
         assert_eq!(r.status(), StatusCode::INSUFFICIENT_STORAGE);
     }
     assert_eq!(s.get("/g/chunked.bin").status(), StatusCode::NOT_FOUND);
-    within(Duration::from_secs(5), "staging emptied", || s.pre_files().is_empty());
+    within(Duration::from_secs(5), "staging emptied", || {
+        s.pre_files().is_empty()
+    });
     // Reads, uncached logins and deletes keep working: the reserve is their room.
     assert_eq!(s.get("/g/f0.bin").status(), StatusCode::OK);
     for _ in 0..3 {
         assert_eq!(
-            as_user(&s, "dev", Method::GET, "/g/f0.bin").send().unwrap().status(),
+            as_user(&s, "dev", Method::GET, "/g/f0.bin")
+                .send()
+                .unwrap()
+                .status(),
             StatusCode::OK
         );
     }
     assert_eq!(
-        as_user(&s, "dev", Method::DELETE, "/g/f0.bin").send().unwrap().status(),
+        as_user(&s, "dev", Method::DELETE, "/g/f0.bin")
+            .send()
+            .unwrap()
+            .status(),
         StatusCode::NO_CONTENT
     );
     // Stored files are intact.
     let last = stored.len() - 1;
-    let expect: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 251) as u8 ^ last as u8).collect();
-    assert_eq!(s.get(&format!("/g/f{last}.bin")).bytes().unwrap().to_vec(), expect);
+    let expect: Vec<u8> = (0..4 << 20)
+        .map(|i: u32| (i % 251) as u8 ^ last as u8)
+        .collect();
+    assert_eq!(
+        s.get(&format!("/g/f{last}.bin")).bytes().unwrap().to_vec(),
+        expect
+    );
 
     // Without a reserve the disk really fills: still 507, never 500, and nothing partial.
     s.stop();
-    std::fs::write(h.join("etc/system.properties"), "arca.storage.reserve.bytes=0\n").unwrap();
+    std::fs::write(
+        h.join("etc/system.properties"),
+        "arca.storage.reserve.bytes=0\n",
+    )
+    .unwrap();
     let s = Server::start(&h);
     let mut answers = Vec::new();
     for i in 0..12 {
@@ -486,10 +595,15 @@ fn a_full_disk_answers_507_keeps_a_reserve_and_deletes_still_work() {
         }
     }
     assert_eq!(answers.last(), Some(&507), "{answers:?}");
-    within(Duration::from_secs(5), "staging emptied", || s.pre_files().is_empty());
+    within(Duration::from_secs(5), "staging emptied", || {
+        s.pre_files().is_empty()
+    });
     // The API can free space.
     assert_eq!(
-        s.admin(Method::DELETE, s.url("/g/big0.bin")).send().unwrap().status(),
+        s.admin(Method::DELETE, s.url("/g/big0.bin"))
+            .send()
+            .unwrap()
+            .status(),
         StatusCode::NO_CONTENT
     );
 }
@@ -510,14 +624,20 @@ fn a_repository_quota_is_enforced() {
     assert!(msg.contains("quota"), "{msg}");
     let r = s
         .admin(Method::PUT, s.url("/q/b"))
-        .body(reqwest::blocking::Body::new(std::io::Cursor::new(vec![2u8; 500])))
+        .body(reqwest::blocking::Body::new(std::io::Cursor::new(vec![
+            2u8;
+            500
+        ])))
         .send()
         .unwrap();
     assert_eq!(r.status(), StatusCode::INSUFFICIENT_STORAGE);
     // Replacing a file counts the difference.
     assert_eq!(s.put("/q/a", vec![3u8; 900]).status(), StatusCode::CREATED);
     assert_eq!(s.put("/q/c", vec![3u8; 100]).status(), StatusCode::CREATED);
-    assert_eq!(s.put("/q/d", vec![3u8; 1]).status(), StatusCode::INSUFFICIENT_STORAGE);
+    assert_eq!(
+        s.put("/q/d", vec![3u8; 1]).status(),
+        StatusCode::INSUFFICIENT_STORAGE
+    );
     assert!(
         s.admin(Method::PUT, s.url("/api/repositories/bad"))
             .json(&json!({"rclass": "local", "quotaBytes": -1}))
@@ -554,14 +674,20 @@ fn database_files_are_private_and_paths_have_one_validator() {
         assert_eq!(put, StatusCode::BAD_REQUEST, "PUT {bad}");
         for op in ["copy", "move"] {
             let r = s
-                .admin(Method::POST, s.url(&format!("/api/{op}/g/a.txt?to=/h/{bad}")))
+                .admin(
+                    Method::POST,
+                    s.url(&format!("/api/{op}/g/a.txt?to=/h/{bad}")),
+                )
                 .send()
                 .unwrap();
             assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{op} to {bad}");
         }
     }
     assert_eq!(
-        s.json("/api/storage/h/")["children"].as_array().unwrap().len(),
+        s.json("/api/storage/h/")["children"]
+            .as_array()
+            .unwrap()
+            .len(),
         0,
         "nothing stored under a refused name"
     );
@@ -596,10 +722,19 @@ fn repository_names_cannot_be_enumerated() {
         json!({}),
     );
     within(Duration::from_secs(3), "readers lose read", || {
-        as_user(&s, "outsider", Method::GET, "/hidden/f.txt").send().unwrap().status()
+        as_user(&s, "outsider", Method::GET, "/hidden/f.txt")
+            .send()
+            .unwrap()
+            .status()
             == StatusCode::NOT_FOUND
     });
-    for path in ["/hidden/f.txt", "/nope/f.txt", "/hidden/", "/api/storage/hidden/f.txt", "/api/storage/nope/f.txt"] {
+    for path in [
+        "/hidden/f.txt",
+        "/nope/f.txt",
+        "/hidden/",
+        "/api/storage/hidden/f.txt",
+        "/api/storage/nope/f.txt",
+    ] {
         let (st, msg) = error_message(as_user(&s, "outsider", Method::GET, path).send().unwrap());
         assert_eq!(st, StatusCode::NOT_FOUND, "{path}: {msg}");
     }
@@ -635,7 +770,16 @@ impl PrivatePostgres {
             pg.as_postgres(&pg.bin.join("initdb"))
                 .arg("-D")
                 .arg(pg.dir.join("data"))
-                .args(["-U", "arca", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"]),
+                .args([
+                    "-U",
+                    "arca",
+                    "-A",
+                    "trust",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                ]),
         );
         let conf = format!(
             "\nport = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
@@ -710,13 +854,19 @@ fn a_database_outage_answers_503_with_retry_after_and_loses_nothing() {
     std::fs::write(h.join("etc/db.properties"), pg.db_properties()).unwrap();
     let s = Server::start(&h);
     s.generic_repo("g");
-    assert_eq!(s.put("/g/existing.txt", "existing").status(), StatusCode::CREATED);
+    assert_eq!(
+        s.put("/g/existing.txt", "existing").status(),
+        StatusCode::CREATED
+    );
 
     // A deploy/resolve loop runs through two restarts and a 4 s outage.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let loop_stop = stop.clone();
     let (url, password) = (s.url(""), s.password.clone());
-    let client = Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    let client = Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
     let worker = std::thread::spawn(move || {
         let mut statuses: Vec<(String, u16)> = Vec::new();
         let mut acked: Vec<usize> = Vec::new();
@@ -733,7 +883,9 @@ fn a_database_outage_answers_503_with_retry_after_and_loses_nothing() {
                     acked.push(i);
                 }
             }
-            let probe = acked.last().map_or("existing.txt".to_string(), |n| format!("loop/{n}.txt"));
+            let probe = acked
+                .last()
+                .map_or("existing.txt".to_string(), |n| format!("loop/{n}.txt"));
             if let Ok(r) = client
                 .get(format!("{url}/g/{probe}"))
                 .basic_auth("admin", Some(&password))
@@ -758,14 +910,24 @@ fn a_database_outage_answers_503_with_retry_after_and_loses_nothing() {
         (Method::GET, "/api/storage/g/existing.txt"),
         (Method::DELETE, "/g/existing.txt"),
     ] {
-        let r = s.admin(method.clone(), s.url(path)).body("x").send().unwrap();
-        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE, "{method} {path}");
+        let r = s
+            .admin(method.clone(), s.url(path))
+            .body("x")
+            .send()
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{method} {path}"
+        );
         assert!(r.headers().contains_key("retry-after"), "{method} {path}");
     }
     pg.ctl("start");
-    let back = within(Duration::from_secs(15), "service back after the restart", || {
-        s.get("/g/existing.txt").status() == StatusCode::OK
-    });
+    let back = within(
+        Duration::from_secs(15),
+        "service back after the restart",
+        || s.get("/g/existing.txt").status() == StatusCode::OK,
+    );
     std::thread::sleep(Duration::from_secs(1));
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let (statuses, acked) = worker.join().unwrap();
@@ -774,9 +936,19 @@ fn a_database_outage_answers_503_with_retry_after_and_loses_nothing() {
         .iter()
         .filter(|(_, st)| !matches!(st, 200 | 201 | 503))
         .collect();
-    assert!(wrong.is_empty(), "answers other than 200/201/503: {wrong:?}");
-    assert!(statuses.iter().any(|(_, st)| *st == 503), "the loop never saw the outage");
-    assert!(acked.len() > 10, "too few uploads acknowledged: {}", acked.len());
+    assert!(
+        wrong.is_empty(),
+        "answers other than 200/201/503: {wrong:?}"
+    );
+    assert!(
+        statuses.iter().any(|(_, st)| *st == 503),
+        "the loop never saw the outage"
+    );
+    assert!(
+        acked.len() > 10,
+        "too few uploads acknowledged: {}",
+        acked.len()
+    );
     for n in &acked {
         let r = s.get(&format!("/g/loop/{n}.txt"));
         assert_eq!(r.status(), StatusCode::OK, "acknowledged upload {n} lost");
