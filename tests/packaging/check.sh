@@ -8,7 +8,8 @@
 #      arca-license-agent.service, arca-config-sync.service, arca-session-cleanup.service,
 #      arca-session-cleanup.timer (also with the drop-in its generator writes for a cron value) and
 #      arca.target in a root made of the packages' files (clean = exit 0 and no output), the
-#      timer's properties and the generator symlink, sysusers.d/tmpfiles.d applied with --root,
+#      timer's properties and the generator symlink, LimitNOFILE=/TasksMax= in every service (the
+#      server's covering the default connection limit), sysusers.d/tmpfiles.d applied with --root,
 #   4. systemd-analyze security --offline: overall exposure of arca-server.service,
 #      arca-storage-mover.service, arca-license-agent.service, arca-config-sync.service and
 #      arca-session-cleanup.service <= 2.0 each,
@@ -143,6 +144,22 @@ if MANPATH="$R/usr/share/man" systemd-analyze verify --root="$R" \
 else
     sed 's/^/  verify: /' "$WORK/verify.txt"
     fail "systemd-analyze verify" "see the lines above"
+fi
+
+# Resource limits (issue 14): every service sets LimitNOFILE= and TasksMax=; the server's open-files
+# limit covers the default connection limit at two descriptors per connection plus 256.
+max_conn=$(sed -n 's/^#arca\.http\.max\.connections=\([0-9]*\)$/\1/p' "$ROOT/etc/system.properties")
+limits_bad=()
+for svc in "${SERVICES[@]}"; do
+    unit="$R/lib/systemd/system/$svc.service"
+    grep -Eq '^LimitNOFILE=[0-9]+$' "$unit" && grep -Eq '^TasksMax=[0-9]+$' "$unit" || limits_bad+=("$svc")
+done
+server_nofile=$(sed -n 's/^LimitNOFILE=\([0-9]*\)$/\1/p' "$R/lib/systemd/system/arca-server.service")
+if ((${#limits_bad[@]} == 0)) && [[ -n "$max_conn" && -n "$server_nofile" ]] &&
+    ((server_nofile >= 2 * max_conn + 256)); then
+    pass "LimitNOFILE= and TasksMax= in every service; arca-server LimitNOFILE=$server_nofile >= 2 x arca.http.max.connections ($max_conn) + 256"
+else
+    fail "resource limits" "without LimitNOFILE=/TasksMax=: ${limits_bad[*]:-none}; arca-server LimitNOFILE=${server_nofile:-unset}, arca.http.max.connections default ${max_conn:-not found}"
 fi
 
 # arca-session-cleanup.timer: hourly at a fixed random minute per host, catching up missed runs.
