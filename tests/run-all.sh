@@ -6,7 +6,8 @@
 #   3. starts PostgreSQL (Debian package, tests/lib/postgres.sh) for the HA tests and the second pass,
 #   4. cargo test --workspace (unit + integration tests; the integration tests start the real binary;
 #      the cluster tests start three nodes on one PostgreSQL database), then the server's integration
-#      suite again with PostgreSQL as the metadata database,
+#      suite again with PostgreSQL as the metadata database, and the fuzz harness (tests/fuzz/run.sh:
+#      1,000,000 request front-end inputs, 200,000 per parser),
 #   5. the real-client tests, tests/clients/*.sh (Maven, …), each against a fresh arca in a temp home,
 #      once on SQLite and once on PostgreSQL,
 #   6. the packaging checks (tests/packaging/check.sh: .deb/.rpm build, lintian, rpmlint,
@@ -202,6 +203,7 @@ if ((PG_OK)); then eval "$("$ROOT/tests/lib/postgres.sh" --export)"; fi
 if ((CARGO_TEST)); then
     run_step "cargo test --workspace" cargo_test || true
     run_step "server tests on PostgreSQL" cargo_test_postgres || true
+    run_step "fuzzing (front end 1M, parsers 200k)" bash "$ROOT/tests/fuzz/run.sh" --parser-iterations 200000 || true
 else
     step_result SKIP "cargo test --workspace" 0
 fi

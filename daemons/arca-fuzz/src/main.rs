@@ -1,6 +1,9 @@
 //! `arca-fuzz`: run the fuzz targets (see the library's documentation and docs/security.md).
 
+use std::collections::VecDeque;
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -21,6 +24,10 @@ struct Args {
     /// Inputs per target.
     #[arg(long, default_value_t = 10_000)]
     iterations: u64,
+    /// Inputs per target other than front (default: --iterations), to keep a run short while
+    /// the front end still gets its million.
+    #[arg(long)]
+    parser_iterations: Option<u64>,
     /// Seed of the run (random when not given; always printed).
     #[arg(long)]
     seed: Option<u64>,
@@ -30,7 +37,7 @@ struct Args {
     /// Check this one input (hex, as printed with a failure) instead of generating inputs.
     #[arg(long)]
     input_hex: Option<String>,
-    /// Threads for `--target all` (front runs on one, the other targets on the rest).
+    /// Threads for `--target all` (each runs one target at a time).
     #[arg(long, default_value_t = 2)]
     jobs: usize,
 }
@@ -43,18 +50,35 @@ fn random_seed() -> u64 {
     (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
 }
 
-/// Run the named targets one after the other on this thread.
-fn run_group(names: Vec<String>, plan: Plan) -> anyhow::Result<Vec<Outcome>> {
+/// Run targets from `queue` until it is empty or some target failed.
+fn run_queue(
+    queue: &Mutex<VecDeque<String>>,
+    failed: &AtomicBool,
+    front_plan: Plan,
+    parser_plan: Plan,
+) -> anyhow::Result<Vec<Outcome>> {
     let mut outcomes = Vec::new();
-    for name in names {
-        let mut target = targets::make(&name)?;
-        let outcome = runner::run(target.as_mut(), plan);
-        print_outcome(&outcome);
-        let failed = outcome.failure.is_some();
-        outcomes.push(outcome);
-        if failed {
+    loop {
+        if failed.load(Ordering::Relaxed) {
             break;
         }
+        let next = match queue.lock() {
+            Ok(mut q) => q.pop_front(),
+            Err(_) => anyhow::bail!("the target queue is poisoned"),
+        };
+        let Some(name) = next else { break };
+        let mut target = targets::make(&name)?;
+        let plan = if name.starts_with("front") || name.starts_with("selftest") {
+            front_plan
+        } else {
+            parser_plan
+        };
+        let outcome = runner::run(target.as_mut(), plan);
+        print_outcome(&outcome);
+        if outcome.failure.is_some() {
+            failed.store(true, Ordering::Relaxed);
+        }
+        outcomes.push(outcome);
     }
     Ok(outcomes)
 }
@@ -103,9 +127,13 @@ fn real_main() -> anyhow::Result<bool> {
         start: args.start,
         iterations: args.iterations,
     };
+    let parser_plan = Plan {
+        iterations: args.parser_iterations.unwrap_or(args.iterations),
+        ..plan
+    };
     println!(
-        "arca-fuzz: seed {seed}, {} inputs per target from iteration {}",
-        args.iterations, args.start
+        "arca-fuzz: seed {seed}, {} inputs per target ({} for the parsers) from iteration {}",
+        plan.iterations, parser_plan.iterations, args.start
     );
     let names: Vec<String> = if args.target == "all" {
         targets::ALL.iter().map(|s| s.to_string()).collect()
@@ -114,17 +142,19 @@ fn real_main() -> anyhow::Result<bool> {
         vec![args.target.clone()]
     };
     let started = Instant::now();
-    // Two groups when there are threads to spare: front (the slowest) alone, the rest together.
-    let groups: Vec<Vec<String>> = if args.jobs >= 2 && names.len() > 1 {
-        let (first, rest) = names.split_at(1);
-        vec![first.to_vec(), rest.to_vec()]
-    } else {
-        vec![names]
-    };
+    // The slowest targets first, each thread taking the next one when it is done.
+    let mut queue: Vec<String> = names;
+    queue.sort_by_key(|n| {
+        targets::ALL_BY_COST
+            .iter()
+            .position(|c| c == n)
+            .unwrap_or(0)
+    });
+    let queue = Mutex::new(VecDeque::from(queue));
+    let failed = AtomicBool::new(false);
     let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
-        let handles: Vec<_> = groups
-            .into_iter()
-            .map(|group| scope.spawn(move || run_group(group, plan)))
+        let handles: Vec<_> = (0..args.jobs.max(1))
+            .map(|_| scope.spawn(|| run_queue(&queue, &failed, plan, parser_plan)))
             .collect();
         let mut all = Vec::new();
         for handle in handles {

@@ -92,6 +92,11 @@ fn every_target_has_a_test() {
             "license"
         ]
     );
+    let mut by_cost = targets::ALL_BY_COST.to_vec();
+    by_cost.sort_unstable();
+    let mut all = targets::ALL.to_vec();
+    all.sort_unstable();
+    assert_eq!(by_cost, all, "ALL_BY_COST must list the targets of ALL");
 }
 
 /// The value after `key ` on the line that starts with `arca-fuzz: seed `.

@@ -20,6 +20,18 @@ pub const ALL: &[&str] = &[
     "license",
 ];
 
+/// [`ALL`], slowest per input first (measured in release): the order threads take them in.
+pub const ALL_BY_COST: &[&str] = &[
+    "properties",
+    "db-properties",
+    "binarystore",
+    "license",
+    "ha-node",
+    "front",
+    "paths",
+    "headers",
+];
+
 /// The harness's self-tests: the front end with a planted bug the fuzzer must find (a panic,
 /// a 500, the missing target guard of issue 14). Not part of `all`.
 pub const SELF_TESTS: &[&str] = &["selftest-panic", "selftest-5xx", "selftest-unguarded"];
