@@ -576,56 +576,6 @@ impl SystemProperties {
         }))
     }
 
-    /// `arca.security.login.trusted.proxies`: comma-separated IP addresses of the proxies (load
-    /// balancers) whose `X-Forwarded-For` names the client for the login back-off. Empty
-    /// (default): the connection's peer address is the client and the header is ignored.
-    pub fn login_trusted_proxies(&self) -> Result<Vec<std::net::IpAddr>, ConfigError> {
-        let Some((v, line)) = self.value(LOGIN_TRUSTED_PROXIES) else {
-            return Ok(Vec::new());
-        };
-        v.split(',')
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-            .map(|a| {
-                a.parse::<std::net::IpAddr>().map_err(|_| {
-                    self.bad(
-                        LOGIN_TRUSTED_PROXIES,
-                        line,
-                        v,
-                        &format!(
-                            "comma-separated IP addresses, e.g. 10.0.0.5,10.0.0.6 ('{a}' is none)"
-                        ),
-                    )
-                })
-            })
-            .collect()
-    }
-
-    /// `arca.security.token.max.expires.secs` (≥ 1): the longest `expires_in` a non-admin may
-    /// give an access token (administrators may create any, and non-expiring ones).
-    pub fn token_max_expires_secs(&self) -> Result<u64, ConfigError> {
-        self.secs_at_least(TOKEN_MAX_EXPIRES_SECS, DEFAULT_TOKEN_MAX_EXPIRES_SECS, 1)
-    }
-
-    /// `arca.security.password.check.queue` (0 to 100000): password checks (and hashes) that
-    /// may wait for a hashing thread; beyond that they are answered 429 with `Retry-After`.
-    pub fn password_check_queue(&self) -> Result<usize, ConfigError> {
-        let Some((v, line)) = self.value(PASSWORD_CHECK_QUEUE) else {
-            return Ok(DEFAULT_PASSWORD_CHECK_QUEUE);
-        };
-        v.parse::<usize>()
-            .ok()
-            .filter(|n| *n <= 100_000)
-            .ok_or_else(|| {
-                self.bad(
-                    PASSWORD_CHECK_QUEUE,
-                    line,
-                    v,
-                    "a whole number of waiting password checks from 0 to 100000",
-                )
-            })
-    }
-
     /// `arca.db.session.cleanup.cron`: a Quartz cron expression (6 or 7 fields), `None` when unset
     /// (the timer then runs hourly at a fixed random minute per host).
     pub fn session_cleanup_cron(&self) -> Result<Option<String>, ConfigError> {
