@@ -146,7 +146,8 @@ fn read_key(path: &Path, diags: &mut Diags) -> Result<PrivateKeyDer<'static>, Co
             return Err(ConfigError::new(
                 path,
                 format!(
-                    "permissions {mode:04o} let other users read the private key; run: chmod 600 {}",
+                    "permissions {mode:04o} let users other than its owner read the private key; \
+                     run: chmod 600 {}",
                     path.display()
                 ),
             )

@@ -162,8 +162,8 @@ fn a_private_key_readable_by_others_refuses_the_start_naming_the_file() {
     assert!(!status.success());
     let key = h.join("etc/tls/server.key");
     let expected = format!(
-        "{}: arca.https.key.file: permissions 0640 let other users read the private key; run: \
-         chmod 600 {}",
+        "{}: arca.https.key.file: permissions 0640 let users other than its owner read the \
+         private key; run: chmod 600 {}",
         key.display(),
         key.display()
     );
