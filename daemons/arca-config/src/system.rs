@@ -11,6 +11,7 @@ use crate::props::PropFile;
 
 pub const CONTEXT_PATH: &str = "arca.http.context.path";
 pub const UPLOAD_MAX_BYTES: &str = "arca.upload.max.bytes";
+pub const STORAGE_RESERVE_BYTES: &str = "arca.storage.reserve.bytes";
 pub const PATH_MAX_LENGTH: &str = "arca.path.max.length";
 pub const GC_INTERVAL_SECS: &str = "arca.gc.interval.secs";
 pub const GC_GRACE_SECS: &str = "arca.gc.grace.secs";
@@ -31,6 +32,9 @@ pub const SESSION_IDLE_TIMEOUT_SECS: &str = "arca.session.idle.timeout.secs";
 pub const SESSION_ABSOLUTE_TIMEOUT_SECS: &str = "arca.session.absolute.timeout.secs";
 pub const LOGIN_MAX_FAILURES: &str = "arca.security.login.max.failures";
 pub const LOGIN_LOCKOUT_SECS: &str = "arca.security.login.lockout.secs";
+pub const LOGIN_TRUSTED_PROXIES: &str = "arca.security.login.trusted.proxies";
+pub const TOKEN_MAX_EXPIRES_SECS: &str = "arca.security.token.max.expires.secs";
+pub const PASSWORD_CHECK_QUEUE: &str = "arca.security.password.check.queue";
 pub const HTTP_HEADER_READ_TIMEOUT_SECS: &str = "arca.http.header.read.timeout.secs";
 pub const HTTP_BODY_IDLE_TIMEOUT_SECS: &str = "arca.http.body.idle.timeout.secs";
 pub const HTTP_MAX_CONNECTIONS: &str = "arca.http.max.connections";
@@ -39,9 +43,13 @@ pub const HTTPS_CERT_FILE: &str = "arca.https.cert.file";
 pub const HTTPS_KEY_FILE: &str = "arca.https.key.file";
 
 /// Every key system.properties knows; others are warned about.
+/// Free space uploads leave on the node's local storage.
+pub const DEFAULT_STORAGE_RESERVE_BYTES: u64 = 256 << 20;
+
 pub const KNOWN_KEYS: &[&str] = &[
     CONTEXT_PATH,
     UPLOAD_MAX_BYTES,
+    STORAGE_RESERVE_BYTES,
     PATH_MAX_LENGTH,
     GC_INTERVAL_SECS,
     GC_GRACE_SECS,
@@ -62,6 +70,9 @@ pub const KNOWN_KEYS: &[&str] = &[
     SESSION_ABSOLUTE_TIMEOUT_SECS,
     LOGIN_MAX_FAILURES,
     LOGIN_LOCKOUT_SECS,
+    LOGIN_TRUSTED_PROXIES,
+    TOKEN_MAX_EXPIRES_SECS,
+    PASSWORD_CHECK_QUEUE,
     HTTP_HEADER_READ_TIMEOUT_SECS,
     HTTP_BODY_IDLE_TIMEOUT_SECS,
     HTTP_MAX_CONNECTIONS,
@@ -91,6 +102,10 @@ pub const DEFAULT_SESSION_ABSOLUTE_TIMEOUT_SECS: u64 = 12 * 3600;
 pub const DEFAULT_LOGIN_MAX_FAILURES: u32 = 5;
 /// First lockout; it doubles with each further failure, up to an hour.
 pub const DEFAULT_LOGIN_LOCKOUT_SECS: u64 = 30;
+/// The longest a non-admin's access token may live: one year.
+pub const DEFAULT_TOKEN_MAX_EXPIRES_SECS: u64 = 365 * 24 * 3600;
+/// Password checks that may wait for a hashing thread; more are answered 429 at once.
+pub const DEFAULT_PASSWORD_CHECK_QUEUE: usize = 64;
 /// A client has this long to send a request's headers (also: how long an idle keep-alive
 /// connection stays open).
 pub const DEFAULT_HTTP_HEADER_READ_TIMEOUT_SECS: u64 = 30;
@@ -241,6 +256,24 @@ impl SystemProperties {
 
     /// `arca.upload.max.bytes`, default 100 GiB. Plain bytes or with a suffix `k`, `m`, `g`, `t`
     /// or `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024, case-insensitive).
+    /// `arca.storage.reserve.bytes`, default 256 MiB: uploads are refused (507) when they would
+    /// leave less free space than this on the node's local storage, so deletes, garbage
+    /// collection and the database always have room. 0 turns the reserve off.
+    pub fn storage_reserve_bytes(&self) -> Result<u64, ConfigError> {
+        let Some((v, line)) = self.value(STORAGE_RESERVE_BYTES) else {
+            return Ok(DEFAULT_STORAGE_RESERVE_BYTES);
+        };
+        parse_size(v).ok_or_else(|| {
+            self.bad(
+                STORAGE_RESERVE_BYTES,
+                line,
+                v,
+                "a size in bytes, optionally with a suffix k, m, g, t, KiB, MiB, GiB or TiB \
+                 (e.g. 256MiB; 0 for no reserve)",
+            )
+        })
+    }
+
     pub fn max_upload_bytes(&self) -> Result<u64, ConfigError> {
         let Some((v, line)) = self.value(UPLOAD_MAX_BYTES) else {
             return Ok(DEFAULT_UPLOAD_MAX_BYTES);
@@ -576,6 +609,56 @@ impl SystemProperties {
         }))
     }
 
+    /// `arca.security.login.trusted.proxies`: comma-separated IP addresses of the proxies (load
+    /// balancers) whose `X-Forwarded-For` names the client for the login back-off. Empty
+    /// (default): the connection's peer address is the client and the header is ignored.
+    pub fn login_trusted_proxies(&self) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+        let Some((v, line)) = self.value(LOGIN_TRUSTED_PROXIES) else {
+            return Ok(Vec::new());
+        };
+        v.split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                a.parse::<std::net::IpAddr>().map_err(|_| {
+                    self.bad(
+                        LOGIN_TRUSTED_PROXIES,
+                        line,
+                        v,
+                        &format!(
+                            "comma-separated IP addresses, e.g. 10.0.0.5,10.0.0.6 ('{a}' is none)"
+                        ),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// `arca.security.token.max.expires.secs` (≥ 1): the longest `expires_in` a non-admin may
+    /// give an access token (administrators may create any, and non-expiring ones).
+    pub fn token_max_expires_secs(&self) -> Result<u64, ConfigError> {
+        self.secs_at_least(TOKEN_MAX_EXPIRES_SECS, DEFAULT_TOKEN_MAX_EXPIRES_SECS, 1)
+    }
+
+    /// `arca.security.password.check.queue` (0 to 100000): password checks (and hashes) that
+    /// may wait for a hashing thread; beyond that they are answered 429 with `Retry-After`.
+    pub fn password_check_queue(&self) -> Result<usize, ConfigError> {
+        let Some((v, line)) = self.value(PASSWORD_CHECK_QUEUE) else {
+            return Ok(DEFAULT_PASSWORD_CHECK_QUEUE);
+        };
+        v.parse::<usize>()
+            .ok()
+            .filter(|n| *n <= 100_000)
+            .ok_or_else(|| {
+                self.bad(
+                    PASSWORD_CHECK_QUEUE,
+                    line,
+                    v,
+                    "a whole number of waiting password checks from 0 to 100000",
+                )
+            })
+    }
+
     /// `arca.db.session.cleanup.cron`: a Quartz cron expression (6 or 7 fields), `None` when unset
     /// (the timer then runs hourly at a fixed random minute per host).
     pub fn session_cleanup_cron(&self) -> Result<Option<String>, ConfigError> {
@@ -628,6 +711,7 @@ impl SystemProperties {
         let results = [
             self.context_path().err(),
             self.max_upload_bytes().err(),
+            self.storage_reserve_bytes().err(),
             self.max_path_length().err(),
             self.gc_interval_secs().err(),
             self.gc_grace_secs().err(),
@@ -648,6 +732,9 @@ impl SystemProperties {
             self.session_absolute_timeout_secs().err(),
             self.login_max_failures().err(),
             self.login_lockout_secs().err(),
+            self.login_trusted_proxies().err(),
+            self.token_max_expires_secs().err(),
+            self.password_check_queue().err(),
             self.http_header_read_timeout_secs().err(),
             self.http_body_idle_timeout_secs().err(),
             self.http_max_connections().err(),

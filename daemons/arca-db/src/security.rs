@@ -154,9 +154,20 @@ pub fn create_user(conn: &Conn<'_>, user: &User, groups: Option<&[String]>) -> R
     bump_security_version(conn)
 }
 
+/// The credential a request was made with: spared when that request changes its own user's
+/// password ([`update_user_keeping`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerCredential<'a> {
+    /// A UI session (the SHA-256 of its id).
+    Session { id_hash: &'a str },
+    /// An access token (its digest).
+    Token { digest: &'a str },
+}
+
 /// Change a user's email, admin flag, disabled flag and (when `password_hash` is `Some`) its
-/// password. Disabling or a new password ends the user's sessions; a new password also clears
-/// the lockout. `false` when the user does not exist.
+/// password. A new password revokes the user's tokens and ends its sessions and clears the
+/// lockout; disabling ends its sessions (its tokens stop working while it is disabled).
+/// `false` when the user does not exist.
 pub fn update_user(
     conn: &Conn<'_>,
     name: &str,
@@ -164,6 +175,20 @@ pub fn update_user(
     admin: bool,
     disabled: bool,
     password_hash: Option<&str>,
+) -> Result<bool, DbError> {
+    update_user_keeping(conn, name, email, admin, disabled, password_hash, None)
+}
+
+/// [`update_user`], sparing `keep` — the session or token of the request making the change,
+/// when it is the user's own — from the revocation a new password causes.
+pub fn update_user_keeping(
+    conn: &Conn<'_>,
+    name: &str,
+    email: Option<&str>,
+    admin: bool,
+    disabled: bool,
+    password_hash: Option<&str>,
+    keep: Option<CallerCredential<'_>>,
 ) -> Result<bool, DbError> {
     if let Some(email) = email {
         validate_email(email)?;
@@ -177,11 +202,25 @@ pub fn update_user(
     )?;
     if let Some(hash) = password_hash {
         conn.execute(
-            "UPDATE users SET password_hash = ?2, failed_logins = 0, locked_until = NULL              WHERE name = ?1",
+            "UPDATE users SET password_hash = ?2 WHERE name = ?1",
             args![name, hash],
         )?;
+        clear_lockout(conn, name)?;
+        let (keep_session, keep_token) = match keep {
+            Some(CallerCredential::Session { id_hash }) => (id_hash, ""),
+            Some(CallerCredential::Token { digest }) => ("", digest),
+            None => ("", ""),
+        };
+        conn.execute(
+            "DELETE FROM tokens WHERE subject = ?1 AND digest <> ?2",
+            args![name, keep_token],
+        )?;
+        conn.execute(
+            "DELETE FROM sessions WHERE user_name = ?1 AND id_hash <> ?2",
+            args![name, keep_session],
+        )?;
     }
-    if password_hash.is_some() || (disabled && !before.disabled) {
+    if disabled && !before.disabled {
         crate::sessions::delete_user_sessions(conn, name)?;
     }
     bump_security_version(conn)?;
@@ -217,40 +256,119 @@ fn validate_email(email: &str) -> Result<(), DbError> {
     }
 }
 
-/// Record a failed password check; returns the user's state afterwards (`None`: no such user).
+/// What a password check may do, decided (and counted) before it runs: see
+/// [`claim_login_attempt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginClaim {
+    /// Check the password. The attempt is already counted as a failure; a success clears it.
+    Check,
+    /// Too many failures from this source: answer without checking until `until` (ms).
+    Locked { until: i64 },
+}
+
+/// Back-off rows untouched this long (and not locked) are forgotten: a day of quiet resets
+/// the count.
+const LOGIN_FAILURES_KEPT_MS: i64 = 24 * 3_600_000;
+
+/// Claim one password check of `name` from `source` (the client's address) under `policy`.
+///
+/// The attempt is counted *before* the password is checked, in the caller's write
+/// transaction, so concurrent wrong guesses cannot outrun the count: of any number of
+/// simultaneous attempts at most `max_failures` reach the password check before the lockout
+/// (the claim that reaches the limit sets it, a success lifts it). `name` need not be a user
+/// (unknown names are counted the same way, so they cannot be told apart).
+pub fn claim_login_attempt(
+    conn: &Conn<'_>,
+    name: &str,
+    source: &str,
+    policy: LoginPolicy,
+    now_ms: i64,
+) -> Result<LoginClaim, DbError> {
+    conn.execute(
+        "DELETE FROM login_failures WHERE updated < ?1 AND (locked_until IS NULL OR locked_until < ?2)",
+        args![now_ms.saturating_sub(LOGIN_FAILURES_KEPT_MS), now_ms],
+    )?;
+    let row: Option<(i64, Option<i64>)> = conn.query_opt(
+        "SELECT failures, locked_until FROM login_failures WHERE user_name = ?1 AND source = ?2",
+        args![name, source],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if let Some((_, Some(until))) = row
+        && until > now_ms
+    {
+        return Ok(LoginClaim::Locked { until });
+    }
+    let failures = row.map_or(0, |r| r.0).saturating_add(1);
+    let locked_until = policy.locked_until(failures, now_ms);
+    if row.is_some() {
+        conn.execute(
+            "UPDATE login_failures SET failures = ?3, locked_until = ?4, updated = ?5 \
+             WHERE user_name = ?1 AND source = ?2",
+            args![name, source, failures, locked_until, now_ms],
+        )?;
+    } else {
+        conn.execute(
+            "INSERT INTO login_failures (user_name, source, failures, locked_until, updated) \
+             VALUES (?1,?2,?3,?4,?5)",
+            args![name, source, failures, locked_until, now_ms],
+        )?;
+    }
+    sync_lockout_summary(conn, name)?;
+    Ok(LoginClaim::Check)
+}
+
+/// The users' `failed_logins`/`locked_until`: the most failures and the latest lockout of any
+/// source (what `arcactl user` shows).
+fn sync_lockout_summary(conn: &Conn<'_>, name: &str) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE users SET \
+         failed_logins = (SELECT COALESCE(MAX(failures), 0) FROM login_failures WHERE user_name = ?1), \
+         locked_until = (SELECT MAX(locked_until) FROM login_failures WHERE user_name = ?1) \
+         WHERE name = ?1",
+        args![name],
+    )?;
+    Ok(())
+}
+
+/// Count a failed password check of `name` from an unnamed source (operators' tools and
+/// tests; the server claims with [`claim_login_attempt`]). Returns the user's state afterwards
+/// (`None`: no such user).
 pub fn record_login_failure(
     conn: &Conn<'_>,
     name: &str,
     policy: LoginPolicy,
     now_ms: i64,
 ) -> Result<Option<User>, DbError> {
-    let Some(user) = get_user(conn, name)? else {
-        return Ok(None);
-    };
-    let failures = user.failed_logins + 1;
-    let locked_until = policy.locked_until(failures, now_ms);
-    conn.execute(
-        "UPDATE users SET failed_logins = ?2, locked_until = ?3 WHERE name = ?1",
-        args![name, failures, locked_until],
-    )?;
-    Ok(Some(User {
-        failed_logins: failures,
-        locked_until,
-        ..user
-    }))
+    claim_login_attempt(conn, name, "-", policy, now_ms)?;
+    get_user(conn, name)
 }
 
-/// Record a successful login: the failure count and lockout are cleared.
-pub fn record_login_success(conn: &Conn<'_>, name: &str, now_ms: i64) -> Result<(), DbError> {
+/// Record a successful login from `source`: that source's failure count and lockout are
+/// cleared, the user's last login set.
+pub fn record_login_success(
+    conn: &Conn<'_>,
+    name: &str,
+    source: &str,
+    now_ms: i64,
+) -> Result<(), DbError> {
     conn.execute(
-        "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login = ?2 WHERE name = ?1",
+        "DELETE FROM login_failures WHERE user_name = ?1 AND source = ?2",
+        args![name, source],
+    )?;
+    conn.execute(
+        "UPDATE users SET last_login = ?2 WHERE name = ?1",
         args![name, now_ms],
     )?;
-    Ok(())
+    sync_lockout_summary(conn, name)
 }
 
-/// Clear the login back-off of `name` (an operator's unlock); records no login.
+/// Clear the login back-off of `name` from every source (an operator's unlock, a new
+/// password); records no login.
 pub fn clear_lockout(conn: &Conn<'_>, name: &str) -> Result<(), DbError> {
+    conn.execute(
+        "DELETE FROM login_failures WHERE user_name = ?1",
+        args![name],
+    )?;
     conn.execute(
         "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE name = ?1",
         args![name],
@@ -437,6 +555,19 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(u.locked_until, Some(now + 1_000));
+        // While locked, a claim is refused and not counted.
+        assert_eq!(
+            claim_login_attempt(&conn, "bob", "-", policy, now + 999).unwrap(),
+            LoginClaim::Locked { until: now + 1_000 }
+        );
+        // Other sources are not locked (per user and source).
+        assert_eq!(
+            claim_login_attempt(&conn, "bob", "10.0.0.9", policy, now).unwrap(),
+            LoginClaim::Check
+        );
+        clock.advance(1_000);
+        let now = clock.now_ms();
+        // The next claim after a lockout locks again at once, for twice as long.
         let u = record_login_failure(&conn, "bob", policy, now)
             .unwrap()
             .unwrap();
@@ -459,7 +590,13 @@ mod tests {
             policy.locked_until(60, 0),
             Some(LoginPolicy::MAX_LOCKOUT_MS)
         );
-        record_login_success(&conn, "bob", clock.now_ms()).unwrap();
+        record_login_success(&conn, "bob", "-", clock.now_ms()).unwrap();
+        let u = get_user(&conn, "bob").unwrap().unwrap();
+        assert_eq!(
+            u.failed_logins, 1,
+            "the other source's failure is still counted"
+        );
+        clear_lockout(&conn, "bob").unwrap();
         let u = get_user(&conn, "bob").unwrap().unwrap();
         assert_eq!((u.failed_logins, u.locked_until), (0, None));
         assert!(

@@ -25,6 +25,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the first admin password is written (mode 0600).
 pub const INITIAL_ADMIN_PASSWORD_FILE: &str = "initial-admin-password";
+/// The administrator the first start creates.
+pub const INITIAL_ADMIN_USER: &str = "admin";
 
 pub struct ServeOptions {
     pub home: Home,
@@ -55,6 +57,7 @@ fn load_settings(home: &Home, ha: Option<&HaNodeProperties>) -> anyhow::Result<S
             lock_lease: Duration::from_secs(sys.ha_lock_lease_secs()?),
         },
         max_upload_bytes: sys.max_upload_bytes()?,
+        storage_reserve_bytes: sys.storage_reserve_bytes()?,
         max_path_length: sys.max_path_length()?,
         gc_interval: Duration::from_secs(sys.gc_interval_secs()?),
         gc_grace: Duration::from_secs(sys.gc_grace_secs()?),
@@ -65,6 +68,9 @@ fn load_settings(home: &Home, ha: Option<&HaNodeProperties>) -> anyhow::Result<S
             lockout_ms: i64::try_from(sys.login_lockout_secs()?.saturating_mul(1000))
                 .unwrap_or(i64::MAX),
         },
+        login_trusted_proxies: sys.login_trusted_proxies()?,
+        token_max_expires_secs: i64::try_from(sys.token_max_expires_secs()?).unwrap_or(i64::MAX),
+        password_check_queue: sys.password_check_queue()?,
         session_provider: sys.map_provider_type()?,
         session_idle_timeout: Duration::from_secs(sys.session_idle_timeout_secs()?),
         session_absolute_timeout: Duration::from_secs(sys.session_absolute_timeout_secs()?),
@@ -73,7 +79,8 @@ fn load_settings(home: &Home, ha: Option<&HaNodeProperties>) -> anyhow::Result<S
 }
 
 /// Create the administrator on the very first start, with a random password
-/// written once to the log and to `etc/security/initial-admin-password` (0600).
+/// printed once to stderr (the journal) and written to `etc/security/initial-admin-password`
+/// (0600), which the first change of the password removes.
 async fn ensure_admin(db: &Db, home: &Home, now: i64) -> anyhow::Result<()> {
     let users = db
         .read(security::user_count)
@@ -95,7 +102,7 @@ async fn ensure_admin(db: &Db, home: &Home, now: i64) -> anyhow::Result<()> {
         security::insert_user(
             tx,
             &User {
-                name: "admin".into(),
+                name: INITIAL_ADMIN_USER.into(),
                 password_hash: hash,
                 email: None,
                 admin: true,
@@ -106,8 +113,15 @@ async fn ensure_admin(db: &Db, home: &Home, now: i64) -> anyhow::Result<()> {
     })
     .await
     .context("creating the admin user")?;
-    tracing::warn!(
-        "created user 'admin' with password {password} (also in {}, mode 0600)",
+    // Printed once, when generated, straight to stderr (the journal) — not through the
+    // logger, whose lines may be shipped elsewhere; the file goes at the first password change.
+    eprintln!(
+        "arca-server: created user '{INITIAL_ADMIN_USER}' with the generated password \
+         {password} (also in {}, mode 0600, removed at the first change of the password)",
+        file.display()
+    );
+    tracing::info!(
+        "created user '{INITIAL_ADMIN_USER}'; its initial password is in {}",
         file.display()
     );
     Ok(())

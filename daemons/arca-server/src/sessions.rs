@@ -72,6 +72,16 @@ impl LocalSessions {
         Some((s.clone(), stamp.clone()))
     }
 
+    /// Give session `id_hash` a new credential stamp (its own user changed the password
+    /// through it: it stays valid, the user's other sessions end).
+    pub fn restamp(&self, id_hash: &str, stamp: String) {
+        if let Ok(mut inner) = self.inner.lock()
+            && let Some((_, old)) = inner.by_hash.get_mut(id_hash)
+        {
+            *old = stamp;
+        }
+    }
+
     pub fn remove(&self, id_hash: &str) -> bool {
         self.inner
             .lock()

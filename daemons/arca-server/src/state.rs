@@ -28,6 +28,8 @@ pub struct Settings {
     /// Heartbeat, stale period, lock lease.
     pub timing: Timing,
     pub max_upload_bytes: u64,
+    /// Free space uploads must leave on local storage (`arca.storage.reserve.bytes`).
+    pub storage_reserve_bytes: u64,
     pub max_path_length: usize,
     pub gc_interval: Duration,
     pub gc_grace: Duration,
@@ -36,6 +38,13 @@ pub struct Settings {
     pub drain_delay: Duration,
     /// Failed logins before a lockout, and the first lockout.
     pub login_policy: LoginPolicy,
+    /// Proxies whose `X-Forwarded-For` names the client (`arca.security.login.trusted.proxies`).
+    pub login_trusted_proxies: Vec<std::net::IpAddr>,
+    /// The longest lifetime a non-admin may give an access token, in seconds
+    /// (`arca.security.token.max.expires.secs`).
+    pub token_max_expires_secs: i64,
+    /// Password checks that may wait for a hashing thread (`arca.security.password.check.queue`).
+    pub password_check_queue: usize,
     /// Where UI sessions live (`arca.map.provider.type`).
     pub session_provider: MapProviderType,
     pub session_idle_timeout: Duration,
@@ -108,6 +117,11 @@ impl GrantsCache {
             .map(|g| Arc::clone(&g))
             .unwrap_or_default()
     }
+
+    /// The current grants and the security version they were read at.
+    pub fn snapshot(&self) -> (Arc<Grants>, i64) {
+        (self.current(), self.version.load(Ordering::SeqCst))
+    }
 }
 
 /// Successful credential checks, keyed by a salted digest of the
@@ -120,6 +134,29 @@ pub struct AuthCache {
     keyer: CacheKeyer,
     ttl_ms: i64,
     entries: Mutex<HashMap<[u8; 32], CachedAuth>>,
+    /// Credentials being checked right now: the same header sent again meanwhile waits for
+    /// that check (and then finds the cache) instead of checking — and counting — it again.
+    in_flight: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The right to check one credential header: see [`AuthCache::check_alone`].
+pub struct InFlight<'a> {
+    cache: &'a AuthCache,
+    key: [u8; 32],
+    lock: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        if let Ok(mut map) = self.cache.in_flight.lock()
+            && Arc::strong_count(&self.lock) <= 2
+        {
+            // only the map and this guard hold it: nobody waits
+            map.remove(&self.key);
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +173,26 @@ impl AuthCache {
             keyer: CacheKeyer::new(),
             ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
             entries: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Wait until no other request is checking `header`, and hold it until the returned
+    /// guard is dropped. A build tool's parallel first requests carry the same header: one
+    /// checks the password, the others then find it cached (they neither hash nor count
+    /// towards the login back-off).
+    pub async fn check_alone(&self, header: &[u8]) -> InFlight<'_> {
+        let key = self.keyer.key(header);
+        let lock = match self.in_flight.lock() {
+            Ok(mut map) => Arc::clone(map.entry(key).or_default()),
+            Err(_) => Arc::default(),
+        };
+        let guard = Arc::clone(&lock).lock_owned().await;
+        InFlight {
+            cache: self,
+            key,
+            lock,
+            guard: Some(guard),
         }
     }
 
@@ -311,6 +368,8 @@ pub struct AppState {
     pub storage: Storage,
     pub clock: Arc<dyn Clock>,
     pub auth_cache: AuthCache,
+    /// Where every password hash and check runs (`crate::http::auth::HashPool`).
+    pub hash_pool: crate::http::auth::HashPool,
     pub grants: GrantsCache,
     pub license: LicenseGate,
     /// UI sessions of the `local` provider (`arca.map.provider.type=local`).
@@ -350,6 +409,8 @@ impl AppState {
         let node_id_header =
             HeaderValue::from_str(&node_id).unwrap_or_else(|_| HeaderValue::from_static("arca"));
         let auth_cache = AuthCache::new(settings.auth_cache_ttl);
+        let hash_pool =
+            crate::http::auth::HashPool::for_this_machine(settings.password_check_queue);
         let required_license = membership.identity().is_ha();
         if settings.node_signature_v1 {
             tracing::warn!(
@@ -372,6 +433,7 @@ impl AppState {
             storage,
             clock,
             auth_cache,
+            hash_pool,
             grants: GrantsCache::default(),
             license: LicenseGate::new(required_license),
             local_sessions: crate::sessions::LocalSessions::new(),
@@ -460,6 +522,11 @@ impl AppState {
     /// The current grants (loaded at start, refreshed by the security poller).
     pub fn grants(&self) -> Arc<Grants> {
         self.grants.current()
+    }
+
+    /// The current grants with the security version they were read at.
+    pub fn grants_snapshot(&self) -> (Arc<Grants>, i64) {
+        self.grants.snapshot()
     }
 
     pub fn is_draining(&self) -> bool {

@@ -1,11 +1,15 @@
 //! Authentication: Basic (argon2id password or access token as password),
 //! Bearer tokens and the reference's `X-JFrog-Art-Api` header.
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use base64::Engine;
-use warp::http::HeaderMap;
+use warp::http::{HeaderMap, StatusCode};
 
 use arca_db::permissions::{self, TokenScope};
-use arca_db::security::{self, User};
+use arca_db::security::{self, LoginClaim, User};
 
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::session;
@@ -14,137 +18,343 @@ use crate::state::{App, Principal};
 /// Access tokens carry this prefix, so a Basic password can be told apart.
 const TOKEN_PREFIX: &str = "arca_";
 
-/// Identify the caller. No credentials → anonymous; bad credentials → 401.
-/// Accepted: `Basic user:password` (or an access token as the password), `Bearer <token>`,
-/// a bare token as the whole `Authorization` value (cargo's convention) and the reference's
-/// `X-JFrog-Art-Api` header.
-pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Principal> {
-    // The UI session cookie, when the request has no credentials of its own; an unknown or
-    // ended session is anonymous (public reads keep working). docs/sessions.md
-    if !session::has_credentials(headers)
-        && let Some(id) = session::cookie_id(headers)
-    {
-        return Ok(session::cookie_principal(app, &id)
-            .await?
-            .unwrap_or(Principal::Anonymous));
-    }
-    let (raw, header_value) = if let Some(v) = headers.get(warp::http::header::AUTHORIZATION) {
-        (v.as_bytes().to_vec(), v.to_str().ok().map(str::to_string))
+/// What a request presents to identify its caller, parsed from its headers alone.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Credentials {
+    /// Nothing: the anonymous user.
+    None,
+    /// The UI session cookie (only when no other credentials are sent).
+    Cookie(String),
+    /// Basic `user:password`.
+    Password { user: String, password: String },
+    /// An access token: Bearer, `X-JFrog-Art-Api`, a bare `Authorization` value, or the
+    /// password of Basic (`user` is then the name it must belong to, if not empty).
+    Token { user: Option<String>, token: String },
+}
+
+/// Parse the caller's credentials from `headers` (no database, no hashing): Basic (a
+/// password, or an access token as the password), `Bearer <token>`, a bare token as the whole
+/// `Authorization` value (cargo's convention), the reference's `X-JFrog-Art-Api` header, and
+/// the UI session cookie when none of those is sent.
+pub fn credentials(headers: &HeaderMap) -> ApiResult<Credentials> {
+    let value = if let Some(v) = headers.get(warp::http::header::AUTHORIZATION) {
+        v.to_str()
+            .map_err(|_| ApiError::unauthorized("Malformed Authorization header"))?
+            .trim()
+            .to_string()
     } else if let Some(v) = headers.get("x-jfrog-art-api") {
-        let token = v.to_str().unwrap_or_default();
-        (v.as_bytes().to_vec(), Some(format!("Bearer {token}")))
+        let token = v
+            .to_str()
+            .map_err(|_| ApiError::unauthorized("Malformed X-JFrog-Art-Api header"))?;
+        return Ok(Credentials::Token {
+            user: None,
+            token: token.trim().to_string(),
+        });
     } else {
-        return Ok(Principal::Anonymous);
+        return Ok(session::cookie_id(headers).map_or(Credentials::None, Credentials::Cookie));
     };
-    let now = app.now_ms();
-    if let Some(p) = app.auth_cache.get(&raw, now) {
-        return Ok(p);
-    }
-    let header_value =
-        header_value.ok_or_else(|| ApiError::unauthorized("Malformed Authorization header"))?;
-    let header_value = header_value.trim();
-    let (scheme, rest) = match header_value.split_once(' ') {
+    let (scheme, rest) = match value.split_once(' ') {
         Some((scheme, rest)) => (scheme, rest.trim()),
         // cargo sends the token as the whole header value
-        None if header_value.starts_with(TOKEN_PREFIX) => ("bearer", header_value),
+        None if value.starts_with(TOKEN_PREFIX) => ("bearer", value.as_str()),
         None => return Err(ApiError::unauthorized("Malformed Authorization header")),
     };
-    // A token's cache entry ends when the token expires; a security change clears the cache.
-    let mut expires: Option<i64> = None;
-    let principal = if scheme.eq_ignore_ascii_case("basic") {
+    if scheme.eq_ignore_ascii_case("basic") {
+        let malformed = || ApiError::unauthorized("Malformed Basic credentials");
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(rest)
-            .map_err(|_| ApiError::unauthorized("Malformed Basic credentials"))?;
-        let decoded = String::from_utf8(decoded)
-            .map_err(|_| ApiError::unauthorized("Malformed Basic credentials"))?;
-        let (user, password) = decoded
-            .split_once(':')
-            .ok_or_else(|| ApiError::unauthorized("Malformed Basic credentials"))?;
+            .map_err(|_| malformed())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+        let (user, password) = decoded.split_once(':').ok_or_else(malformed)?;
         if password.starts_with(TOKEN_PREFIX) {
-            let (p, exp) = token_principal(app, password, now).await?;
-            expires = exp;
-            if p.name() != user && !user.is_empty() {
-                return Err(ApiError::unauthorized("Bad credentials"));
-            }
-            p
+            Ok(Credentials::Token {
+                user: Some(user.to_string()).filter(|u| !u.is_empty()),
+                token: password.to_string(),
+            })
         } else {
-            password_principal(app, user, password).await?
+            Ok(Credentials::Password {
+                user: user.to_string(),
+                password: password.to_string(),
+            })
         }
     } else if scheme.eq_ignore_ascii_case("bearer") {
-        let (p, exp) = token_principal(app, rest, now).await?;
-        expires = exp;
-        p
+        Ok(Credentials::Token {
+            user: None,
+            token: rest.to_string(),
+        })
     } else {
-        return Err(ApiError::unauthorized(format!(
-            "Unsupported authentication scheme '{scheme}'"
-        )));
+        Err(ApiError::unauthorized(format!(
+            "Unsupported authentication scheme '{}'",
+            scheme.escape_debug()
+        )))
+    }
+}
+
+/// The raw bytes the authentication cache is keyed by: the credential header as sent.
+fn cache_key(headers: &HeaderMap) -> Option<&[u8]> {
+    headers
+        .get(warp::http::header::AUTHORIZATION)
+        .or_else(|| headers.get("x-jfrog-art-api"))
+        .map(|v| v.as_bytes())
+}
+
+/// The connection's peer address, put into each request's extensions by the accept loop
+/// (`crate::serve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// Where a login attempt comes from, for the back-off: the peer's IP address or — when the
+/// peer is one of `arca.security.login.trusted.proxies` — the nearest address in
+/// `X-Forwarded-For` that is not a trusted proxy (proxies append the address they saw, so the
+/// right end of the list is the one an outside client cannot forge). `"unknown"` without a
+/// peer address.
+pub fn client_source(trusted: &[IpAddr], headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
+    let Some(peer) = peer.map(|p| canonical(p.ip())) else {
+        return "unknown".to_string();
     };
-    app.auth_cache.put(&raw, principal.clone(), now, expires);
+    if !trusted.contains(&peer) {
+        return peer.to_string();
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in forwarded.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&canonical(ip)) => continue,
+            Ok(ip) => return canonical(ip).to_string(),
+            // garbage left of the trusted hops was written by the client: stop there
+            Err(_) => break,
+        }
+    }
+    peer.to_string()
+}
+
+/// An IPv4 address seen through an IPv6 socket (`::ffff:a.b.c.d`) is the IPv4 address.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
+/// Password hashing off the async workers, on a bounded pool: `threads` hashes run at once
+/// (on blocking threads), at most `queue` more wait for one; beyond that a check is refused at
+/// once with 429 and `Retry-After`. argon2 is slow on purpose — unbounded, a flood of
+/// password guesses (for unknown users too: they are checked against a dummy hash) would take
+/// every core from the requests that need none.
+#[derive(Debug)]
+pub struct HashPool {
+    running: Arc<tokio::sync::Semaphore>,
+    admitted: AtomicUsize,
+    limit: usize,
+}
+
+impl HashPool {
+    pub fn new(threads: usize, queue: usize) -> HashPool {
+        let threads = threads.max(1);
+        HashPool {
+            running: Arc::new(tokio::sync::Semaphore::new(threads)),
+            admitted: AtomicUsize::new(0),
+            limit: threads + queue,
+        }
+    }
+
+    /// One thread per core but one (left to the async workers), at least one; `queue` more
+    /// checks may wait.
+    pub fn for_this_machine(queue: usize) -> HashPool {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        HashPool::new(cores.saturating_sub(1).max(1), queue)
+    }
+
+    /// A place in the pool (running or waiting), or 429 when it is full.
+    pub fn enter(&self) -> ApiResult<HashTicket<'_>> {
+        let before = self.admitted.fetch_add(1, Ordering::SeqCst);
+        let ticket = HashTicket { pool: self };
+        if before >= self.limit {
+            drop(ticket);
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many password checks in progress; retry shortly",
+            )
+            .with_retry_after(1));
+        }
+        Ok(ticket)
+    }
+
+    /// Run `f` (a hash or a verification) on the pool: [`HashPool::enter`], then [`HashTicket::run`].
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> ApiResult<T> {
+        self.enter()?.run(f).await
+    }
+}
+
+/// A place in the [`HashPool`], given back when dropped.
+#[derive(Debug)]
+pub struct HashTicket<'a> {
+    pool: &'a HashPool,
+}
+
+impl HashTicket<'_> {
+    /// Wait for a hashing thread and run `f` on it.
+    pub async fn run<T: Send + 'static>(
+        self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> ApiResult<T> {
+        let permit = Arc::clone(&self.pool.running)
+            .acquire_owned()
+            .await
+            .map_err(|e| ApiError::internal("password hashing pool", e))?;
+        let out = tokio::task::spawn_blocking(move || {
+            let out = f();
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| ApiError::internal("password hashing", e))?;
+        drop(self);
+        Ok(out)
+    }
+}
+
+impl Drop for HashTicket<'_> {
+    fn drop(&mut self) {
+        self.pool.admitted.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Identify the caller. No credentials → anonymous; bad credentials → 401. `peer`: the
+/// connection's peer address (the login back-off counts per user and source).
+pub async fn authenticate(
+    app: &App,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> ApiResult<Principal> {
+    let now = app.now_ms();
+    let key = cache_key(headers);
+    if let Some(key) = key
+        && let Some(p) = app.auth_cache.get(key, now)
+    {
+        return Ok(p);
+    }
+    let credentials = credentials(headers)?;
+    // Identical passwords sent at once are checked once (the others wait, then hit the cache).
+    let _alone = match (&credentials, key) {
+        (Credentials::Password { .. }, Some(key)) => {
+            let alone = app.auth_cache.check_alone(key).await;
+            if let Some(p) = app.auth_cache.get(key, app.now_ms()) {
+                return Ok(p);
+            }
+            Some(alone)
+        }
+        _ => None,
+    };
+    // A token's cache entry ends when the token expires; a security change clears the cache.
+    let (principal, expires) = match credentials {
+        Credentials::None => return Ok(Principal::Anonymous),
+        // An unknown or ended session is anonymous (public reads keep working).
+        // docs/sessions.md
+        Credentials::Cookie(id) => {
+            return Ok(session::cookie_principal(app, &id)
+                .await?
+                .unwrap_or(Principal::Anonymous));
+        }
+        Credentials::Password { user, password } => {
+            let source = client_source(&app.settings.login_trusted_proxies, headers, peer);
+            (
+                password_principal(app, &user, &password, &source).await?,
+                None,
+            )
+        }
+        Credentials::Token { user, token } => {
+            let (p, expires) = token_principal(app, &token, now).await?;
+            if user.is_some_and(|u| u != p.name()) {
+                return Err(ApiError::unauthorized("Bad credentials"));
+            }
+            (p, expires)
+        }
+    };
+    if let Some(key) = key {
+        app.auth_cache.put(key, principal.clone(), now, expires);
+    }
     Ok(principal)
 }
 
-/// Check `user`'s password, with the login back-off: after
-/// `arca.security.login.max.failures` failures in a row the user is locked out for a while,
-/// whatever the password (the state is in the database: every node sees it).
-pub async fn check_password(app: &App, user: &str, password: &str) -> ApiResult<User> {
-    let name = user.to_string();
+/// Check `user`'s password from `source` (the client's address), with the login back-off
+/// (`docs/security.md`, "Login lockout"): the attempt is counted in the database *before* the
+/// password is checked ([`security::claim_login_attempt`]), so however many guesses arrive at
+/// once, at most `arca.security.login.max.failures` of them are checked before the back-off
+/// refuses the rest. Unknown user names go through the same steps (a dummy hash, the same
+/// count, the same answers), so they cannot be told from real ones.
+pub async fn check_password(
+    app: &App,
+    user: &str,
+    password: &str,
+    source: &str,
+) -> ApiResult<User> {
+    // A place in the hashing pool first: a refusal (429) is not counted as a failure.
+    let ticket = app.hash_pool.enter()?;
     let now = app.now_ms();
-    let found = app.db.read(move |c| security::get_user(c, &name)).await?;
-    let Some(found) = found else {
-        // Spend the same time as a real check so user names can't be probed.
-        let _ = arca_crypto::verify_password(password, dummy_hash());
-        return Err(ApiError::unauthorized("Bad credentials"));
-    };
-    if found.is_locked(now) {
-        let secs = (found.locked_until.unwrap_or(now) - now + 999) / 1000;
-        tracing::warn!(user = %found.name, "login refused: locked out after failed logins");
+    let (name, src, policy) = (
+        user.to_string(),
+        source.to_string(),
+        app.settings.login_policy,
+    );
+    let (claim, found) = app
+        .db
+        .write(move |tx| {
+            let claim = security::claim_login_attempt(tx, &name, &src, policy, now)?;
+            Ok::<_, arca_db::DbError>((claim, security::get_user(tx, &name)?))
+        })
+        .await?;
+    if let LoginClaim::Locked { until } = claim {
+        let secs = ((until - now + 999) / 1000).max(1);
+        tracing::info!(user, source, "login refused: back-off after failed logins");
         return Err(ApiError::unauthorized(format!(
-            "User '{}' is locked out after {} failed logins; try again in {secs} s",
-            found.name, found.failed_logins
+            "Too many failed logins for '{user}' from this address; try again in {secs} s"
         ))
         .with_retry_after(secs));
     }
     let password = password.to_string();
-    let hash = found.password_hash.clone();
-    // argon2 is deliberately slow: off the async threads.
-    let ok = tokio::task::spawn_blocking(move || {
-        // The anonymous user's "!" is no hash: it never matches.
-        arca_crypto::verify_password(&password, &hash).unwrap_or(false)
-    })
-    .await
-    .map_err(|e| ApiError::internal("password check", e))?;
-    if !ok {
-        let (name, policy) = (found.name.clone(), app.settings.login_policy);
-        let after = app
-            .db
-            .write(move |tx| security::record_login_failure(tx, &name, policy, now))
-            .await?;
-        if let Some(u) = after.filter(|u| u.is_locked(now)) {
-            tracing::warn!(
-                user = %u.name,
-                failures = u.failed_logins,
-                "user locked out after repeated failed logins"
-            );
-        }
+    // The anonymous user's "!" is no hash: it never matches.
+    let hash = found.as_ref().map(|u| u.password_hash.clone());
+    let ok = ticket
+        .run(move || {
+            let hash = hash.as_deref().unwrap_or_else(|| dummy_hash());
+            arca_crypto::verify_password(&password, hash).unwrap_or(false)
+        })
+        .await?;
+    let Some(found) = found.filter(|_| ok) else {
+        tracing::debug!(user, source, "login failed");
         return Err(ApiError::unauthorized("Bad credentials"));
-    }
+    };
     if found.disabled {
         return Err(ApiError::unauthorized(format!(
             "User '{}' is disabled",
             found.name
         )));
     }
-    // Clears the failure count and records the login (`lastLoggedIn`); the auth cache keeps
-    // this to one write per cache miss.
-    let name = found.name.clone();
+    // Clears this source's failure count and records the login (`lastLoggedIn`); the auth
+    // cache keeps this to one write per cache miss.
+    let (name, src) = (found.name.clone(), source.to_string());
     app.db
-        .write(move |tx| security::record_login_success(tx, &name, now))
+        .write(move |tx| security::record_login_success(tx, &name, &src, now))
         .await?;
     Ok(found)
 }
 
-async fn password_principal(app: &App, user: &str, password: &str) -> ApiResult<Principal> {
-    let found = check_password(app, user, password).await?;
+async fn password_principal(
+    app: &App,
+    user: &str,
+    password: &str,
+    source: &str,
+) -> ApiResult<Principal> {
+    let found = check_password(app, user, password, source).await?;
     principal_for_user(app, &found.name, &TokenScope::User).await
 }
 

@@ -81,6 +81,13 @@ async fn create(req: &mut Request) -> ApiResult<Response> {
             return Err(ApiError::forbidden("Refresh token belongs to another user"));
         }
         let secs = old.expires.map(|e| (e - old.created) / 1000).unwrap_or(0);
+        // A lowered maximum applies to refreshed tokens too.
+        let secs = if principal.is_admin() {
+            secs
+        } else {
+            let max = req.app.settings.token_max_expires_secs;
+            if secs == 0 { max } else { secs.min(max) }
+        };
         (
             old.subject.clone(),
             old.scope.clone(),
@@ -111,6 +118,14 @@ async fn create(req: &mut Request) -> ApiResult<Response> {
                 "Only an administrator can create non-expiring tokens",
             ));
         }
+        let max = req.app.settings.token_max_expires_secs;
+        if expires_in > max && !principal.is_admin() {
+            return Err(ApiError::bad_request(format!(
+                "Field 'expires_in' is {expires_in} s; a non-admin's token may live at most \
+                 {max} s ({})",
+                arca_config::system::TOKEN_MAX_EXPIRES_SECS
+            )));
+        }
         let refreshable = matches!(form.refreshable.as_deref(), Some("true" | "1"));
         let scope = form
             .scope
@@ -125,9 +140,9 @@ async fn create(req: &mut Request) -> ApiResult<Response> {
     let token = Token {
         id: arca_crypto::random_hex(16),
         subject: subject.clone(),
-        scope: format!("api:* {scope}"),
+        scope: stored_scope(&scope),
         created: now,
-        expires: (expires_in > 0).then(|| now + expires_in * 1000),
+        expires: (expires_in > 0).then(|| now.saturating_add(expires_in.saturating_mul(1000))),
         refreshable,
     };
     let (stored, digest, refresh_digest) = (
@@ -164,6 +179,17 @@ async fn create(req: &mut Request) -> ApiResult<Response> {
         obj.insert("refresh_token".into(), r.into());
     }
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// The scope a token is stored and answered with: the reference's `api:*` once, then the
+/// requested scope (a refreshed token's scope already starts with `api:*`).
+fn stored_scope(scope: &str) -> String {
+    let rest: Vec<&str> = scope.split_whitespace().filter(|p| *p != "api:*").collect();
+    if rest.is_empty() {
+        "api:*".to_string()
+    } else {
+        format!("api:* {}", rest.join(" "))
+    }
 }
 
 /// A requested scope must parse, and a non-admin may only narrow its own rights: groups it

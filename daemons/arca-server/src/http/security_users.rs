@@ -19,7 +19,7 @@ use warp::reply::Response;
 use arca_db::permissions::{self, Actions, Group, PermissionTarget};
 use arca_db::security::{self, ANONYMOUS, User};
 
-use crate::http::auth::require_admin;
+use crate::http::auth::{self, require_admin};
 use crate::http::error::{ApiError, ApiResult, json_response, text_response};
 use crate::http::{Request, format, read_small_body};
 
@@ -124,10 +124,11 @@ async fn apply_now(req: &Request) {
     }
 }
 
-async fn hash(password: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || arca_crypto::hash_password(&password))
-        .await
-        .map_err(|e| ApiError::internal("password hashing", e))?
+async fn hash(req: &Request, password: String) -> ApiResult<String> {
+    req.app
+        .hash_pool
+        .run(move || arca_crypto::hash_password(&password))
+        .await?
         .map_err(|e| ApiError::internal("password hashing", e))
 }
 
@@ -215,10 +216,14 @@ async fn put_user(req: &Request, name: &str, replace: bool) -> ApiResult<Respons
     }
     permissions::validate_name("user", name)?;
     let password_hash = match password {
-        Some(p) => Some(hash(p).await?),
+        Some(p) => Some(hash(req, p).await?),
         None => None,
     };
     let (n, now) = (name.to_string(), req.app.now_ms());
+    // A new password revokes the user's tokens and sessions, except the one this request
+    // was made with when the user changes its own password (docs/security.md).
+    let keep = caller_credential(req, name).await?;
+    let new_hash = password_hash.clone();
     let created = req
         .app
         .db
@@ -260,13 +265,20 @@ async fn put_user(req: &Request, name: &str, replace: bool) -> ApiResult<Respons
                             disabled.unwrap_or(before.disabled),
                         )
                     };
-                    security::update_user(
+                    let keep = keep.as_ref().map(|(kind, value)| match kind {
+                        CallerKind::Session => {
+                            security::CallerCredential::Session { id_hash: value }
+                        }
+                        CallerKind::Token => security::CallerCredential::Token { digest: value },
+                    });
+                    security::update_user_keeping(
                         tx,
                         &n,
                         email.as_deref(),
                         admin,
                         disabled,
                         password_hash.as_deref(),
+                        keep,
                     )?;
                     if let Some(groups) = &groups {
                         permissions::set_user_groups(tx, &n, groups)?;
@@ -276,6 +288,11 @@ async fn put_user(req: &Request, name: &str, replace: bool) -> ApiResult<Respons
             }
         })
         .await?;
+    if let Some(hash) = new_hash
+        && !created
+    {
+        password_changed(req, name, &hash).await;
+    }
     apply_now(req).await;
     tracing::info!(user = %name, created, "user saved");
     Ok(if created {
@@ -283,6 +300,59 @@ async fn put_user(req: &Request, name: &str, replace: bool) -> ApiResult<Respons
     } else {
         text_response(StatusCode::OK, format!("User '{name}' updated"))
     })
+}
+
+/// How the request authenticated, when that is a credential a password change would revoke.
+enum CallerKind {
+    Session,
+    Token,
+}
+
+/// The session (id hash) or token (digest) of a request made by `user` itself.
+async fn caller_credential(req: &Request, user: &str) -> ApiResult<Option<(CallerKind, String)>> {
+    let principal = req.principal().await?;
+    if principal.name() != user {
+        return Ok(None);
+    }
+    Ok(match auth::credentials(&req.headers)? {
+        auth::Credentials::Cookie(id) => {
+            Some((CallerKind::Session, arca_crypto::sha256_hex(id.as_bytes())))
+        }
+        auth::Credentials::Token { token, .. } => {
+            Some((CallerKind::Token, arca_crypto::token_digest(&token)))
+        }
+        auth::Credentials::None | auth::Credentials::Password { .. } => None,
+    })
+}
+
+/// After `user`'s password changed to `hash`: the caller's own `local` session stays valid
+/// (it is stamped with the new credentials), and the first change of the initial admin's
+/// password removes `etc/security/initial-admin-password`.
+async fn password_changed(req: &Request, user: &str, hash: &str) {
+    if let Ok(principal) = req.principal().await
+        && principal.name() == user
+        && let Ok(auth::Credentials::Cookie(id)) = auth::credentials(&req.headers)
+    {
+        req.app.local_sessions.restamp(
+            &arca_crypto::sha256_hex(id.as_bytes()),
+            arca_crypto::sha256_hex(hash.as_bytes()),
+        );
+    }
+    if user == crate::app::INITIAL_ADMIN_USER {
+        let file = req
+            .app
+            .home
+            .security()
+            .join(crate::app::INITIAL_ADMIN_PASSWORD_FILE);
+        match std::fs::remove_file(&file) {
+            Ok(()) => tracing::info!(
+                "the admin password changed: removed {} (it held the initial one)",
+                file.display()
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("could not remove {}: {e}", file.display()),
+        }
+    }
 }
 
 fn opt_or(new: Option<String>, old: Option<String>) -> Option<String> {

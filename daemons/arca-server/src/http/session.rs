@@ -1,8 +1,8 @@
 //! Web UI sessions (`docs/sessions.md`): `POST ui/auth/login` checks a user's password and
 //! sets the `ARCA_SESSION` cookie, `POST ui/auth/logout` ends the session, `GET
 //! ui/auth/current` tells who the cookie stands for. The cookie also authenticates REST calls
-//! ([`crate::http::auth::authenticate`]); an unsafe method so authenticated must carry
-//! `X-Requested-With` ([`check_csrf`]).
+//! ([`crate::http::auth::authenticate`]); an unsafe method so authenticated must carry the
+//! session's CSRF token in `X-CSRF-Token` ([`check_csrf`]).
 //!
 //! The cookie holds a random 128-bit id (32 hex characters); servers keep only its SHA-256.
 //! Where sessions live is `arca.map.provider.type`: `db` (default, the reference's
@@ -18,7 +18,7 @@ use arca_config::MapProviderType;
 use arca_db::permissions::TokenScope;
 use arca_db::sessions::{self as db_sessions, Session};
 
-use crate::http::auth::{check_password, principal_for_user};
+use crate::http::auth::{check_password, client_source, principal_for_user};
 use crate::http::error::{ApiError, ApiResult, json_response};
 use crate::http::format::iso8601;
 use crate::http::{Request, read_small_body};
@@ -26,6 +26,11 @@ use crate::state::{App, Principal};
 
 /// The session cookie's name.
 pub const COOKIE_NAME: &str = "ARCA_SESSION";
+
+/// The cookie holding the session's CSRF token (readable by the UI's script, unlike the
+/// session cookie), and the header an unsafe cookie-authenticated request must echo it in.
+pub const CSRF_COOKIE_NAME: &str = "ARCA_CSRF";
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// Random bytes in a session id (hex in the cookie).
 const ID_BYTES: usize = 16;
@@ -71,9 +76,17 @@ pub async fn cookie_principal(app: &App, id: &str) -> ApiResult<Option<Principal
     Ok(resolve(app, id).await?.map(|(_, p)| p))
 }
 
+/// The CSRF token of session `id`: a one-way function of the session's secret id (a
+/// synchronizer token that needs no storage — every node derives the same one, and the token,
+/// which script can read, does not give away the id, which it cannot).
+pub fn csrf_token(id: &str) -> String {
+    arca_crypto::sha256_hex(format!("arca-csrf\0{id}").as_bytes())
+}
+
 /// CSRF guard: a request authenticated by the session cookie (no credentials of its own) with
-/// an unsafe method must carry `X-Requested-With` (a cross-site form cannot set it). Login and
-/// logout are exempt.
+/// an unsafe method must carry the session's token ([`csrf_token`]) in `X-CSRF-Token`. Another
+/// site can make a browser send the cookie, and its script can set any header (such as
+/// `X-Requested-With`), but it cannot read the token. Login and logout are exempt.
 pub fn check_csrf(req: &Request, principal: &Principal) -> ApiResult<()> {
     let safe = matches!(
         req.method,
@@ -82,14 +95,22 @@ pub fn check_csrf(req: &Request, principal: &Principal) -> ApiResult<()> {
     if safe
         || principal.is_anonymous()
         || has_credentials(&req.headers)
-        || req.headers.contains_key("x-requested-with")
         || matches!(req.rest.as_str(), "ui/auth/login" | "ui/auth/logout")
-        || cookie_id(&req.headers).is_none()
     {
         return Ok(());
     }
+    let Some(id) = cookie_id(&req.headers) else {
+        return Ok(());
+    };
+    let expected = csrf_token(&id);
+    let given = req.header(CSRF_HEADER).unwrap_or_default().trim();
+    if arca_crypto::ct_eq(given.as_bytes(), expected.as_bytes()) {
+        return Ok(());
+    }
     Err(ApiError::forbidden(format!(
-        "A cookie-authenticated {} request needs the X-Requested-With header (CSRF protection)",
+        "A cookie-authenticated {} request needs the session's CSRF token in the X-CSRF-Token \
+         header (csrfToken of ui/auth/login or ui/auth/current, also in the {CSRF_COOKIE_NAME} \
+         cookie)",
         req.method
     )))
 }
@@ -206,6 +227,22 @@ fn is_https(req: &Request) -> bool {
 }
 
 fn cookie_header(req: &Request, value: &str, extra: &str) -> ApiResult<HeaderValue> {
+    cookie_line(req, COOKIE_NAME, value, "; HttpOnly", extra)
+}
+
+/// The CSRF token's cookie: not `HttpOnly` (the UI's script reads it), otherwise like the
+/// session's.
+fn csrf_cookie_header(req: &Request, value: &str, extra: &str) -> ApiResult<HeaderValue> {
+    cookie_line(req, CSRF_COOKIE_NAME, value, "", extra)
+}
+
+fn cookie_line(
+    req: &Request,
+    name: &str,
+    value: &str,
+    http_only: &str,
+    extra: &str,
+) -> ApiResult<HeaderValue> {
     let path = if req.app.settings.context_path.is_empty() {
         "/"
     } else {
@@ -213,7 +250,7 @@ fn cookie_header(req: &Request, value: &str, extra: &str) -> ApiResult<HeaderVal
     };
     let secure = if is_https(req) { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{COOKIE_NAME}={value}; Path={path}; HttpOnly; SameSite=Lax{extra}{secure}"
+        "{name}={value}; Path={path}{http_only}; SameSite=Lax{extra}{secure}"
     ))
     .map_err(|e| ApiError::internal("session cookie", e))
 }
@@ -258,7 +295,8 @@ async fn login(req: &mut Request) -> ApiResult<Response> {
     let (user, password) = credentials(req, &body)?;
     let app = req.app.clone();
     // back-off, lockout, disabled check and last login (`record_login_success`)
-    let found = check_password(&app, &user, &password).await?;
+    let source = client_source(&app.settings.login_trusted_proxies, &req.headers, req.peer);
+    let found = check_password(&app, &user, &password, &source).await?;
     let principal = principal_for_user(&app, &found.name, &TokenScope::User).await?;
     // A login replaces the session the client had (no session fixation).
     if let Some(old) = cookie_id(&req.headers) {
@@ -299,10 +337,13 @@ async fn login(req: &mut Request) -> ApiResult<Response> {
             "provider": provider(&app).to_string(),
             "idleTimeoutSecs": app.settings.session_idle_timeout.as_secs(),
             "expiresAt": iso8601(session.absolute_expires),
+            "csrfToken": csrf_token(&id),
         }),
     );
     resp.headers_mut()
         .insert(SET_COOKIE, cookie_header(req, &id, "")?);
+    resp.headers_mut()
+        .append(SET_COOKIE, csrf_cookie_header(req, &csrf_token(&id), "")?);
     Ok(resp)
 }
 
@@ -315,6 +356,8 @@ async fn logout(req: &mut Request) -> ApiResult<Response> {
     let mut resp = json_response(StatusCode::OK, &json!({ "loggedOut": ended }));
     resp.headers_mut()
         .insert(SET_COOKIE, cookie_header(req, "", "; Max-Age=0")?);
+    resp.headers_mut()
+        .append(SET_COOKIE, csrf_cookie_header(req, "", "; Max-Age=0")?);
     Ok(resp)
 }
 
@@ -333,6 +376,7 @@ async fn current(req: &mut Request) -> ApiResult<Response> {
             "createdOn": session.node_id,
             "idleExpiresAt": iso8601(session.idle_expires),
             "expiresAt": iso8601(session.absolute_expires),
+            "csrfToken": csrf_token(&id),
         }),
     ))
 }

@@ -15,10 +15,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sha2::Digest;
 
+mod auth_hardening;
 mod authz;
 mod config_sync;
 mod connections;
 mod ha;
+mod hardening;
 mod license_agent;
 mod licenses;
 mod node_signatures;

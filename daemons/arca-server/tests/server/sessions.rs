@@ -117,6 +117,7 @@ fn login_sets_a_cookie_that_authenticates_the_ui_and_the_rest_api() {
     assert_eq!(body["idleTimeoutSecs"], 1800);
     assert!(body["expiresAt"].as_str().unwrap().ends_with('Z'), "{body}");
     let id = cookie_value(&line);
+    let csrf = body["csrfToken"].as_str().unwrap().to_string();
     assert_eq!(id.len(), 32, "128-bit id in hex: {line}");
     assert!(line.contains("; Path=/artifactory"), "{line}");
     assert!(line.contains("; HttpOnly"), "{line}");
@@ -168,22 +169,24 @@ fn login_sets_a_cookie_that_authenticates_the_ui_and_the_rest_api() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().unwrap());
 
-    // CSRF: an unsafe method authenticated by the cookie needs X-Requested-With
+    // CSRF: an unsafe method authenticated by the cookie needs the session's CSRF token
+    // (X-Requested-With, which same-origin script sets, is not enough: issue 14)
     let repo = json!({"rclass": "local", "packageType": "generic"});
     let r = with_cookie(&s, Method::PUT, "/api/repositories/by-cookie", &id)
+        .header("X-Requested-With", "XMLHttpRequest")
         .json(&repo)
         .send()
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(r.text().unwrap().contains("X-Requested-With"));
+    assert!(r.text().unwrap().contains("X-CSRF-Token"));
     let r = with_cookie(&s, Method::PUT, "/api/repositories/by-cookie", &id)
-        .header("X-Requested-With", "XMLHttpRequest")
+        .header("X-CSRF-Token", csrf.as_str())
         .json(&repo)
         .send()
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().unwrap());
     let r = with_cookie(&s, Method::PUT, "/by-cookie/a.txt", &id)
-        .header("X-Requested-With", "XMLHttpRequest")
+        .header("X-CSRF-Token", csrf.as_str())
         .body("hello")
         .send()
         .unwrap();
