@@ -372,3 +372,274 @@ fn ping_is_served_while_the_hash_pool_is_saturated() {
         "{logins:?}"
     );
 }
+
+/// `POST /api/security/token` with a form, as `user:password`.
+fn create_token(s: &Server, user: &str, password: &str, form: &[(&str, &str)]) -> Response {
+    s.client()
+        .post(s.url("/api/security/token"))
+        .basic_auth(user, Some(password))
+        .form(form)
+        .send()
+        .unwrap()
+}
+
+/// Item 9. A non-admin's token may live at most `arca.security.token.max.expires.secs` (the
+/// review minted one expiring in the year 5195); an admin's may live longer. A refresh keeps the
+/// scope as it was (the review saw one more `api:*` per refresh).
+#[test]
+fn token_lifetime_is_capped_for_non_admins_and_refresh_keeps_the_scope() {
+    let dir = home();
+    let h = dir.path().join("h");
+    let s = Server::start_with(&h, &["arca.security.token.max.expires.secs=86400"]);
+    create_user(&s, "dave", "Dave-right-pw-1");
+
+    let r = create_token(
+        &s,
+        "dave",
+        "Dave-right-pw-1",
+        &[("expires_in", "99999999999")],
+    );
+    let (status, message) = super::error_message(r);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        message.contains("86400") && message.contains("arca.security.token.max.expires.secs"),
+        "{message}"
+    );
+    let r = create_token(&s, "dave", "Dave-right-pw-1", &[("expires_in", "86401")]);
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = create_token(&s, "dave", "Dave-right-pw-1", &[("expires_in", "86400")]);
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = create_token(&s, "admin", &s.password, &[("expires_in", "99999999999")]);
+    assert_eq!(r.status(), StatusCode::OK, "admins are not capped");
+
+    let r = create_token(
+        &s,
+        "dave",
+        "Dave-right-pw-1",
+        &[("expires_in", "600"), ("refreshable", "true")],
+    );
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut body: Value = r.json().unwrap();
+    assert_eq!(body["scope"], "api:* member-of-groups:*");
+    for _ in 0..3 {
+        let refresh = body["refresh_token"].as_str().unwrap().to_string();
+        let r = create_token(
+            &s,
+            "dave",
+            "Dave-right-pw-1",
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        body = r.json().unwrap();
+        assert_eq!(body["scope"], "api:* member-of-groups:*", "{body}");
+        assert_eq!(body["expires_in"], 600);
+    }
+}
+
+fn bearer_status(s: &Server, token: &str) -> StatusCode {
+    s.client()
+        .get(s.url("/api/security/token"))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .status()
+}
+
+/// A UI login: the session id and the CSRF token.
+fn ui_session(s: &Server, user: &str, password: &str) -> (String, String) {
+    let r = ui_login(s, &s.client(), user, password, None);
+    assert_eq!(r.status(), StatusCode::OK, "login as {user}");
+    let id = session_cookie(&r, "ARCA_SESSION").0;
+    let body: Value = r.json().unwrap();
+    (id, body["csrfToken"].as_str().unwrap().to_string())
+}
+
+/// The value of cookie `name` set by `r`, and its whole `Set-Cookie` line.
+fn session_cookie(r: &Response, name: &str) -> (String, String) {
+    let line = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|l| l.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .to_string();
+    let value = line.split(';').next().unwrap()[name.len() + 1..].to_string();
+    (value, line)
+}
+
+fn session_status(s: &Server, id: &str) -> StatusCode {
+    s.client()
+        .get(s.url("/ui/auth/current"))
+        .header("Cookie", format!("ARCA_SESSION={id}"))
+        .send()
+        .unwrap()
+        .status()
+}
+
+/// Item 9 and the initial admin password (low). A new password revokes the user's tokens and
+/// ends its sessions — except the token or session the change is made with, when users change
+/// their own. The first change of `admin`'s password removes
+/// `etc/security/initial-admin-password`, whose password was printed once (not at WARN).
+#[test]
+fn a_new_password_revokes_tokens_and_sessions_but_the_callers_own() {
+    let dir = home();
+    let h = dir.path().join("h");
+    let mut s = Server::start(&h);
+    // printed once when generated, not through the logger's WARN
+    let lines: Vec<String> = s
+        .log()
+        .lines()
+        .filter(|l| l.contains(&s.password))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(!lines[0].contains("WARN"), "{lines:?}");
+    s.stop();
+    let mut s = Server::start(&h);
+    assert_eq!(
+        s.log().matches(&s.password).count(),
+        1,
+        "not again at restart"
+    );
+
+    // another user's password changed by an admin: all its tokens and sessions end
+    create_user(&s, "erin", "Erin-right-pw-1");
+    let token = |user: &str, password: &str| -> String {
+        let r = create_token(&s, user, password, &[("expires_in", "3600")]);
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: Value = r.json().unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    };
+    let erin_token = token("erin", "Erin-right-pw-1");
+    let (erin_session, _) = ui_session(&s, "erin", "Erin-right-pw-1");
+    assert_eq!(bearer_status(&s, &erin_token), StatusCode::OK);
+    let r = s
+        .admin(Method::POST, s.url("/api/security/users/erin"))
+        .json(&json!({ "password": "Erin-new-pw-2" }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(bearer_status(&s, &erin_token), StatusCode::UNAUTHORIZED);
+    assert_eq!(session_status(&s, &erin_session), StatusCode::UNAUTHORIZED);
+
+    // admin changes its own password with a token: that token stays, the rest go
+    let file = h.join("etc/security/initial-admin-password");
+    assert!(file.exists());
+    let (first, second) = (token("admin", &s.password), token("admin", &s.password));
+    let (session, _) = ui_session(&s, "admin", &s.password);
+    let r = s
+        .client()
+        .post(s.url("/api/security/users/admin"))
+        .bearer_auth(&first)
+        .json(&json!({ "password": "Admin-new-pw-2" }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    s.password = "Admin-new-pw-2".to_string();
+    assert_eq!(
+        bearer_status(&s, &first),
+        StatusCode::OK,
+        "the caller's token"
+    );
+    assert_eq!(bearer_status(&s, &second), StatusCode::UNAUTHORIZED);
+    assert_eq!(session_status(&s, &session), StatusCode::UNAUTHORIZED);
+    assert!(!file.exists(), "initial admin password file removed");
+
+    // …and through a UI session (with its CSRF token): that session stays
+    let (kept, csrf) = ui_session(&s, "admin", &s.password);
+    let (other, _) = ui_session(&s, "admin", &s.password);
+    let r = s
+        .client()
+        .post(s.url("/api/security/users/admin"))
+        .header("Cookie", format!("ARCA_SESSION={kept}"))
+        .header("X-CSRF-Token", csrf)
+        .json(&json!({ "password": "Admin-new-pw-3" }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        session_status(&s, &kept),
+        StatusCode::OK,
+        "the caller's session"
+    );
+    assert_eq!(session_status(&s, &other), StatusCode::UNAUTHORIZED);
+    assert_eq!(bearer_status(&s, &first), StatusCode::UNAUTHORIZED);
+}
+
+/// Item 4 (CSRF). A cookie-authenticated unsafe request needs the session's CSRF token in
+/// `X-CSRF-Token`: `X-Requested-With` (which same-origin script, e.g. a deployed HTML page,
+/// sets at will) is not enough, nor is another session's token. The token comes with the login
+/// and `current` answers and in the script-readable `ARCA_CSRF` cookie; the session cookie
+/// stays `HttpOnly`.
+#[test]
+fn cookie_authenticated_writes_need_the_sessions_csrf_token() {
+    let dir = home();
+    let h = dir.path().join("h");
+    let s = Server::start(&h);
+    s.generic_repo("csrf-local");
+
+    let r = ui_login(&s, &s.client(), "admin", &s.password, None);
+    assert_eq!(r.status(), StatusCode::OK);
+    let (id, session_line) = session_cookie(&r, "ARCA_SESSION");
+    let (cookie_token, csrf_line) = session_cookie(&r, "ARCA_CSRF");
+    let body: Value = r.json().unwrap();
+    let token = body["csrfToken"].as_str().unwrap().to_string();
+    assert_eq!(cookie_token, token);
+    assert!(session_line.contains("HttpOnly"), "{session_line}");
+    assert!(
+        !csrf_line.contains("HttpOnly"),
+        "script reads it: {csrf_line}"
+    );
+    let current: Value = s
+        .client()
+        .get(s.url("/ui/auth/current"))
+        .header("Cookie", format!("ARCA_SESSION={id}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(current["csrfToken"], token.as_str());
+    let (_, other_token) = ui_session(&s, "admin", &s.password);
+    assert_ne!(other_token, token);
+
+    let put = |headers: &[(&str, &str)]| {
+        let mut b = s
+            .client()
+            .put(s.url("/csrf-local/page.html"))
+            .header("Cookie", format!("ARCA_CSRF={token}; ARCA_SESSION={id}"))
+            .body("<script>evil()</script>");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.send().unwrap().status()
+    };
+    assert_eq!(put(&[]), StatusCode::FORBIDDEN);
+    assert_eq!(
+        put(&[("X-Requested-With", "XMLHttpRequest")]),
+        StatusCode::FORBIDDEN,
+        "X-Requested-With is no CSRF token"
+    );
+    assert_eq!(
+        put(&[("X-CSRF-Token", &other_token)]),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(put(&[("X-CSRF-Token", "")]), StatusCode::FORBIDDEN);
+    assert_eq!(put(&[("X-CSRF-Token", &token)]), StatusCode::CREATED);
+    // safe methods need none
+    let r = s
+        .client()
+        .get(s.url("/csrf-local/page.html"))
+        .header("Cookie", format!("ARCA_SESSION={id}"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // logout clears both cookies
+    let r = s
+        .client()
+        .post(s.url("/ui/auth/logout"))
+        .header("Cookie", format!("ARCA_SESSION={id}"))
+        .send()
+        .unwrap();
+    assert!(session_cookie(&r, "ARCA_CSRF").1.contains("Max-Age=0"));
+}
