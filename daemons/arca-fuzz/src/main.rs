@@ -17,7 +17,8 @@ use clap::Parser;
     about = "Seeded structure-aware fuzzing of arca's front end and parsers"
 )]
 struct Args {
-    /// front, headers, paths, properties, db-properties, ha-node, binarystore, license, or all
+    /// front, headers, paths, properties, db-properties, ha-node, binarystore, license,
+    /// node-signature, secrets, or all
     /// (selftest-panic, selftest-5xx and selftest-unguarded check the harness itself).
     #[arg(long, default_value = "all")]
     target: String,

@@ -77,6 +77,16 @@ fn license_keys_survive() {
 }
 
 #[test]
+fn node_signatures_survive() {
+    survives("node-signature");
+}
+
+#[test]
+fn sealed_secrets_survive() {
+    survives("secrets");
+}
+
+#[test]
 fn every_target_has_a_test() {
     // A target added to `all` without a test above would go unfuzzed in CI.
     assert_eq!(
@@ -89,7 +99,9 @@ fn every_target_has_a_test() {
             "db-properties",
             "ha-node",
             "binarystore",
-            "license"
+            "license",
+            "node-signature",
+            "secrets"
         ]
     );
     let mut by_cost = targets::ALL_BY_COST.to_vec();

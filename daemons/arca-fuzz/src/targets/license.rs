@@ -113,65 +113,71 @@ impl License {
         }
     }
 
+    /// A payload JSON: every field valid, then none (half of the time), one or two of them
+    /// broken, and sometimes the object's shape broken.
     fn payload(&self, rng: &mut StdRng) -> String {
-        let id = match rng.gen_range(0..6) {
-            0 => hex_chars(rng, 31),
-            1 => hex_chars(rng, 32).to_uppercase(),
-            2 => String::new(),
-            _ => hex_chars(rng, 32),
-        };
-        let licensee = pick(
-            rng,
-            &[
-                "ACME Corp.",
-                "ACME Corp.",
-                "",
-                " ACME",
-                "ACME\n",
-                "é\u{10FFFF}",
-                "\u{0}",
-                "a\"b\\c",
-            ],
-        )
-        .to_string();
-        let licensee = if rng.gen_bool(0.05) {
-            "é".repeat(rng.gen_range(199..202))
-        } else {
-            licensee
-        };
-        let license_type = pick(
-            rng,
-            &[
-                "Enterprise",
-                "Enterprise",
-                "",
-                " E",
-                "E+ _.-",
-                "Ent\u{e9}",
-                "x",
-            ],
-        )
-        .to_string();
-        let license_type = if rng.gen_bool(0.05) {
-            "x".repeat(rng.gen_range(63..66))
-        } else {
-            license_type
-        };
-        let issuer = match rng.gen_range(0..8) {
-            0 => hex_chars(rng, 16),
-            1 => String::new(),
-            2 => self.trusted_id.to_uppercase(),
-            _ => self.trusted_id.clone(),
-        };
+        let valid_dates = [
+            "2026-01-01",
+            "2026-03-10",
+            "2026-12-31",
+            "2024-02-29",
+            "9999-12-31",
+            "2025-06-30",
+        ];
+        let mut id = hex_chars(rng, 32);
+        let mut licensee = "ACME Corp.".to_string();
+        let mut license_type = "Enterprise".to_string();
+        let mut issued = "2026-01-01".to_string();
+        let mut valid_through = pick(rng, &valid_dates).to_string();
+        let mut issuer = self.trusted_id.clone();
+        let broken = *[0, 0, 0, 1, 1, 2].choose(rng).unwrap_or(&0);
+        for _ in 0..broken {
+            match rng.gen_range(0..6) {
+                0 => {
+                    id = match rng.gen_range(0..3) {
+                        0 => hex_chars(rng, 31),
+                        1 => hex_chars(rng, 32).to_uppercase(),
+                        _ => String::new(),
+                    }
+                }
+                1 => {
+                    licensee = if rng.gen_bool(0.2) {
+                        "é".repeat(rng.gen_range(199..202))
+                    } else {
+                        pick(
+                            rng,
+                            &["", " ACME", "ACME\n", "é\u{10FFFF}", "\u{0}", "a\"b\\c"],
+                        )
+                        .to_string()
+                    }
+                }
+                2 => {
+                    license_type = if rng.gen_bool(0.2) {
+                        "x".repeat(rng.gen_range(63..66))
+                    } else {
+                        pick(rng, &["", " E", "E+ _.-", "Ent\u{e9}", "x"]).to_string()
+                    }
+                }
+                3 => issued = pick(rng, DATES).to_string(),
+                4 => valid_through = pick(rng, DATES).to_string(),
+                _ => {
+                    issuer = match rng.gen_range(0..3) {
+                        0 => hex_chars(rng, 16),
+                        1 => String::new(),
+                        _ => self.trusted_id.to_uppercase(),
+                    }
+                }
+            }
+        }
         let mut fields = vec![
             ("id", serde_json::Value::from(id)),
             ("licensee", licensee.into()),
             ("type", license_type.into()),
-            ("issued", pick(rng, DATES).into()),
-            ("validThrough", pick(rng, DATES).into()),
+            ("issued", issued.into()),
+            ("validThrough", valid_through.into()),
             ("issuer", issuer.into()),
         ];
-        match rng.gen_range(0..12) {
+        match rng.gen_range(0..16) {
             0 => {
                 let i = rng.gen_range(0..fields.len());
                 fields.remove(i);
@@ -179,11 +185,26 @@ impl License {
             1 => fields.push(("extra", 1.into())),
             2 => {
                 let i = rng.gen_range(0..fields.len());
-                fields[i].1 = pick(rng, &["[]", "{}", "null", "1"]).parse().unwrap_or_default();
+                fields[i].1 = pick(rng, &["[]", "{}", "null", "1"])
+                    .parse()
+                    .unwrap_or_default();
             }
             3 => fields.shuffle(rng),
-            4 => return pick(rng, &["", "null", "[]", "{}", "\"x\"", "{\"id\":", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]"])
-                .to_string(),
+            4 => {
+                return pick(
+                    rng,
+                    &[
+                        "",
+                        "null",
+                        "[]",
+                        "{}",
+                        "\"x\"",
+                        "{\"id\":",
+                        &"[".repeat(200),
+                    ],
+                )
+                .to_string();
+            }
             _ => {}
         }
         let body: Vec<String> = fields
@@ -200,11 +221,11 @@ impl License {
             "arca-lic-v2."
         });
         URL_SAFE_NO_PAD.encode_string(self.payload(rng), &mut token);
-        let signature = match rng.gen_range(0..10) {
-            0 => self.untrusted.sign(token.as_bytes()).to_bytes().to_vec(),
-            1 => (0..rng.gen_range(0..70)).map(|_| rng.r#gen()).collect(),
-            2 => return token,
-            3 => return format!("{token}."),
+        let signature = match rng.gen_range(0..20) {
+            0 | 1 => self.untrusted.sign(token.as_bytes()).to_bytes().to_vec(),
+            2 | 3 => (0..rng.gen_range(0..70)).map(|_| rng.r#gen()).collect(),
+            4 => return token,
+            5 => return format!("{token}."),
             _ => self.trusted.sign(token.as_bytes()).to_bytes().to_vec(),
         };
         token.push('.');
@@ -260,7 +281,7 @@ impl Target for License {
             _ => pick(rng, DATES).to_string(),
         };
         let mut data = text.into_bytes();
-        if rng.gen_bool(0.4) {
+        if rng.gen_bool(0.3) {
             let other = self.token(rng);
             mutate(rng, &mut data, DICTIONARY, other.as_bytes(), 4, 64 * 1024);
         }
@@ -294,5 +315,39 @@ impl Target for License {
         let _ = Issuer::parse(&text, Path::new("x.key"));
         let _ = parse_date(&text);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::iteration_rng;
+
+    #[test]
+    fn generated_keys_reach_acceptance_and_every_rejection() {
+        let mut target = License::new();
+        let mut kinds = std::collections::BTreeMap::new();
+        for i in 0..3000 {
+            let input = target.generate(&mut iteration_rng(1, "license", i));
+            let kind = match verify(
+                &String::from_utf8_lossy(&input),
+                &target.issuers,
+                target.todays[0],
+            ) {
+                Ok(_) => "valid",
+                Err(r) => r.kind(),
+            };
+            *kinds.entry(kind).or_insert(0) += 1;
+        }
+        for kind in [
+            "valid",
+            "garbled",
+            "unsigned",
+            "untrusted-issuer",
+            "bad-signature",
+            "expired",
+        ] {
+            assert!(kinds.get(kind).is_some_and(|n| *n >= 10), "{kinds:?}");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The fuzz targets, by name.
 
 pub mod config;
+pub mod crypto;
 pub mod front;
 pub mod headers;
 pub mod license;
@@ -18,6 +19,8 @@ pub const ALL: &[&str] = &[
     "ha-node",
     "binarystore",
     "license",
+    "node-signature",
+    "secrets",
 ];
 
 /// [`ALL`], slowest per input first (measured in release): the order threads take them in.
@@ -29,6 +32,8 @@ pub const ALL_BY_COST: &[&str] = &[
     "ha-node",
     "front",
     "paths",
+    "node-signature",
+    "secrets",
     "headers",
 ];
 
@@ -47,6 +52,8 @@ pub fn make(name: &str) -> anyhow::Result<Box<dyn Target>> {
         "ha-node" => Box::new(config::HaNodeTarget::new()),
         "binarystore" => Box::new(config::BinaryStoreTarget::new()),
         "license" => Box::new(license::License::new()),
+        "node-signature" => Box::new(crypto::NodeSignature::new()),
+        "secrets" => Box::new(crypto::Secrets::new()),
         "selftest-panic" => Box::new(front::Front::with_planted_bug(front::PlantedBug::Panic)?),
         "selftest-5xx" => Box::new(front::Front::with_planted_bug(
             front::PlantedBug::ServerError,
