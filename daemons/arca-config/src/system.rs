@@ -787,6 +787,47 @@ mod tests {
     }
 
     #[test]
+    fn login_and_token_keys_parse_with_defaults_and_located_errors() {
+        let s = sp("");
+        assert!(s.login_trusted_proxies().unwrap().is_empty());
+        assert_eq!(
+            s.token_max_expires_secs().unwrap(),
+            DEFAULT_TOKEN_MAX_EXPIRES_SECS
+        );
+        assert_eq!(
+            s.password_check_queue().unwrap(),
+            DEFAULT_PASSWORD_CHECK_QUEUE
+        );
+        let s = sp("arca.security.login.trusted.proxies=10.0.0.5, ::1\n\
+             arca.security.token.max.expires.secs=60\narca.security.password.check.queue=0\n");
+        assert_eq!(
+            s.login_trusted_proxies().unwrap(),
+            [
+                "10.0.0.5".parse::<std::net::IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
+        assert_eq!(s.token_max_expires_secs().unwrap(), 60);
+        assert_eq!(s.password_check_queue().unwrap(), 0);
+        let s = sp(
+            "\narca.security.login.trusted.proxies=10.0.0.5,lb.example\n\
+             arca.security.token.max.expires.secs=0\narca.security.password.check.queue=-1\n",
+        );
+        let e = s.login_trusted_proxies().unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some(LOGIN_TRUSTED_PROXIES))
+        );
+        assert!(e.to_string().contains("'lb.example' is none"), "{e}");
+        assert_eq!(
+            s.token_max_expires_secs().unwrap_err().key.as_deref(),
+            Some(TOKEN_MAX_EXPIRES_SECS)
+        );
+        assert_eq!(s.password_check_queue().unwrap_err().line, Some(4));
+        assert!(has_errors(&s.check()));
+    }
+
+    #[test]
     fn defaults_and_shipped_file() {
         for s in [sp(""), sp(crate::home::DEFAULT_SYSTEM_PROPERTIES)] {
             assert_eq!(s.context_path().unwrap(), "/artifactory");
