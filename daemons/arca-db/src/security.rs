@@ -317,6 +317,25 @@ pub fn claim_login_attempt(
     Ok(LoginClaim::Check)
 }
 
+/// The back-off of (`name`, `source`) as it stands, without counting an attempt: for a login
+/// checked while the database cannot take writes (out of disk space).
+pub fn login_lock(
+    conn: &Conn<'_>,
+    name: &str,
+    source: &str,
+    now_ms: i64,
+) -> Result<LoginClaim, DbError> {
+    let until: Option<Option<i64>> = conn.query_opt(
+        "SELECT locked_until FROM login_failures WHERE user_name = ?1 AND source = ?2",
+        args![name, source],
+        |r| r.get(0),
+    )?;
+    Ok(match until.flatten() {
+        Some(until) if until > now_ms => LoginClaim::Locked { until },
+        _ => LoginClaim::Check,
+    })
+}
+
 /// The users' `failed_logins`/`locked_until`: the most failures and the latest lockout of any
 /// source (what `arcactl user` shows).
 fn sync_lockout_summary(conn: &Conn<'_>, name: &str) -> Result<(), DbError> {

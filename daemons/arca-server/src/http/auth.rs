@@ -305,13 +305,32 @@ pub async fn check_password(
         source.to_string(),
         app.settings.login_policy,
     );
-    let (claim, found) = app
+    let (name2, src2) = (name.clone(), src.clone());
+    let claimed = app
         .db
         .write(move |tx| {
             let claim = security::claim_login_attempt(tx, &name, &src, policy, now)?;
             Ok::<_, arca_db::DbError>((claim, security::get_user(tx, &name)?))
         })
-        .await?;
+        .await;
+    // A database out of disk space cannot count the attempt: the login degrades to a
+    // read-only check (an existing back-off still holds) instead of failing every uncached
+    // login while an operator frees space.
+    let mut counted = true;
+    let (claim, found) = match claimed {
+        Ok(v) => v,
+        Err(e) if e.is_disk_full() => {
+            tracing::warn!(error = %e, "login attempt not counted: the database is out of space");
+            counted = false;
+            app.db
+                .read(move |c| {
+                    let claim = security::login_lock(c, &name2, &src2, now)?;
+                    Ok::<_, arca_db::DbError>((claim, security::get_user(c, &name2)?))
+                })
+                .await?
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let LoginClaim::Locked { until } = claim {
         let secs = ((until - now + 999) / 1000).max(1);
         tracing::info!(user, source, "login refused: back-off after failed logins");
@@ -342,9 +361,18 @@ pub async fn check_password(
     // Clears this source's failure count and records the login (`lastLoggedIn`); the auth
     // cache keeps this to one write per cache miss.
     let (name, src) = (found.name.clone(), source.to_string());
-    app.db
+    let recorded = app
+        .db
         .write(move |tx| security::record_login_success(tx, &name, &src, now))
-        .await?;
+        .await;
+    match recorded {
+        Ok(_) => {}
+        // out of space: the login stands, `lastLoggedIn` is not updated
+        Err(e) if !counted || e.is_disk_full() => {
+            tracing::warn!(error = %e, user = %found.name, "login not recorded: the database is out of space");
+        }
+        Err(e) => return Err(e.into()),
+    }
     Ok(found)
 }
 

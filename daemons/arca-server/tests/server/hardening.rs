@@ -579,7 +579,7 @@ fn a_full_disk_answers_507_keeps_a_reserve_and_deletes_still_work() {
     s.stop();
     std::fs::write(
         h.join("etc/system.properties"),
-        "arca.storage.reserve.bytes=0\n",
+        "arca.storage.reserve.bytes=0\narca.auth.cache.secs=0\n",
     )
     .unwrap();
     let s = Server::start(&h);
@@ -601,6 +601,33 @@ fn a_full_disk_answers_507_keeps_a_reserve_and_deletes_still_work() {
     // The API can free space.
     assert_eq!(
         s.admin(Method::DELETE, s.url("/g/big0.bin"))
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    // Another process fills the disk to the last byte: logins (uncached, they write) and
+    // reads still work; nothing answers 500.
+    let filler = h.join("filler");
+    {
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 1 << 16];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+    }
+    for _ in 0..3 {
+        let r = as_user(&s, "dev", Method::GET, "/g/f1.bin").send().unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "login and read on a full disk");
+    }
+    if !backend_is_postgres() {
+        // the SQLite database is on the full disk: the logins were checked read-only
+        assert!(s.log().contains("login attempt not counted"), "{}", s.log());
+    }
+    let r = s.put("/g/no-room.bin", vec![5u8; 1 << 20]);
+    assert_eq!(r.status(), StatusCode::INSUFFICIENT_STORAGE);
+    std::fs::remove_file(&filler).unwrap();
+    assert_eq!(
+        as_user(&s, "dev", Method::DELETE, "/g/f1.bin")
             .send()
             .unwrap()
             .status(),
