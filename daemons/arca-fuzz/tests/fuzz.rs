@@ -87,6 +87,11 @@ fn sealed_secrets_survive() {
 }
 
 #[test]
+fn cron_expressions_survive() {
+    survives("cron");
+}
+
+#[test]
 fn every_target_has_a_test() {
     // A target added to `all` without a test above would go unfuzzed in CI.
     assert_eq!(
@@ -101,7 +106,8 @@ fn every_target_has_a_test() {
             "binarystore",
             "license",
             "node-signature",
-            "secrets"
+            "secrets",
+            "cron"
         ]
     );
     let mut by_cost = targets::ALL_BY_COST.to_vec();

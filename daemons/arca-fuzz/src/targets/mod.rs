@@ -1,6 +1,7 @@
 //! The fuzz targets, by name.
 
 pub mod config;
+pub mod cron;
 pub mod crypto;
 pub mod front;
 pub mod headers;
@@ -21,6 +22,7 @@ pub const ALL: &[&str] = &[
     "license",
     "node-signature",
     "secrets",
+    "cron",
 ];
 
 /// [`ALL`], slowest per input first (measured in release): the order threads take them in.
@@ -34,6 +36,7 @@ pub const ALL_BY_COST: &[&str] = &[
     "paths",
     "node-signature",
     "secrets",
+    "cron",
     "headers",
 ];
 
@@ -54,6 +57,7 @@ pub fn make(name: &str) -> anyhow::Result<Box<dyn Target>> {
         "license" => Box::new(license::License::new()),
         "node-signature" => Box::new(crypto::NodeSignature::new()),
         "secrets" => Box::new(crypto::Secrets::new()),
+        "cron" => Box::new(cron::Cron),
         "selftest-panic" => Box::new(front::Front::with_planted_bug(front::PlantedBug::Panic)?),
         "selftest-5xx" => Box::new(front::Front::with_planted_bug(
             front::PlantedBug::ServerError,
