@@ -640,6 +640,11 @@ const SEGMENTS: &[&str] = &[
     "a:b",
     "*",
     "é",
+    "%EF%BF%BE",
+    "%ef%bf%bf",
+    "%EF%B7%90",
+    "\u{FDD0}",
+    "\u{FFFE}",
 ];
 
 const MATRIX: &[&str] = &[

@@ -2,8 +2,8 @@
 //! (`arca_server::paths`), the context strip, artifact targets and query strings.
 //!
 //! Properties: no panic; errors are client errors; a path `parse_repo_path` accepts has a
-//! valid repository key, no empty, `.` or `..` segment, no NUL, control character or
-//! backslash, and is within the length limit.
+//! valid repository key, no empty, `.` or `..` segment, no NUL, control character,
+//! backslash or Unicode noncharacter, and is within the length limit.
 
 use arca_server::front::{artifact_target, strip_context};
 use arca_server::paths::{
@@ -70,6 +70,12 @@ fn check_accepted(raw: &str, max: usize, p: &RepoPath) -> Result<(), String> {
     }
     if p.path.chars().any(|c| c == '\\' || c.is_control()) {
         return bad("a backslash or control character");
+    }
+    // U+10FFFF and the other noncharacters hid names from listings (issue 14).
+    let noncharacter =
+        |c: char| (0xFDD0..=0xFDEF).contains(&u32::from(c)) || u32::from(c) & 0xFFFE == 0xFFFE;
+    if p.path.chars().any(noncharacter) {
+        return bad("a Unicode noncharacter");
     }
     Ok(())
 }
