@@ -875,11 +875,22 @@ mod tests {
     #[test]
     fn node_signature_v1_is_a_boolean_off_by_default() {
         assert!(!sp("").node_signature_v1().unwrap());
-        assert!(sp("arca.node.signature.v1=true\n").node_signature_v1().unwrap());
-        assert!(!sp("arca.node.signature.v1=false\n").node_signature_v1().unwrap());
+        assert!(
+            sp("arca.node.signature.v1=true\n")
+                .node_signature_v1()
+                .unwrap()
+        );
+        assert!(
+            !sp("arca.node.signature.v1=false\n")
+                .node_signature_v1()
+                .unwrap()
+        );
         let s = sp("\narca.node.signature.v1=yes\n");
         let e = s.node_signature_v1().unwrap_err();
-        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some(NODE_SIGNATURE_V1)));
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some(NODE_SIGNATURE_V1))
+        );
         assert!(has_errors(&s.check()));
     }
 

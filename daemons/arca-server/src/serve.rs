@@ -148,7 +148,8 @@ pub async fn serve_http(
             hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let mut req = req.map(|body| IdleTimeoutBody::new(body, idle));
                 // the client's address, for the login back-off (`http::auth::client_source`)
-                req.extensions_mut().insert(crate::http::auth::PeerAddr(peer));
+                req.extensions_mut()
+                    .insert(crate::http::auth::PeerAddr(peer));
                 hyper::service::Service::call(&service, req)
             });
         let watcher = graceful.watcher();

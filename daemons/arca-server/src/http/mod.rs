@@ -76,14 +76,18 @@ impl Request {
     /// repository paths: [`crate::paths::parse_repo_path`] decodes them strictly, where the
     /// decoded [`Request::query`] has replaced invalid UTF-8.
     pub fn raw_query_value(&self, name: &str) -> Option<String> {
+        // the last occurrence wins, as in `query`
         self.raw_query
-            .split('&')
-            .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-            .filter(|(k, _)| {
-                percent_encoding::percent_decode_str(k).decode_utf8().ok().as_deref() == Some(name)
+            .rsplit('&')
+            .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+            .find(|(k, _)| {
+                percent_encoding::percent_decode_str(k)
+                    .decode_utf8()
+                    .ok()
+                    .as_deref()
+                    == Some(name)
             })
             .map(|(_, v)| v.replace('+', "%20"))
-            .last()
     }
 
     /// A query flag given as `?x`, `?x=1` or `?x=true`.
@@ -126,11 +130,7 @@ pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible
     warp::any()
         .and(warp::method())
         .and(warp::path::full())
-        .and(
-            warp::query::raw()
-                .or(warp::any().map(String::new))
-                .unify(),
-        )
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
         .and(warp::ext::optional::<auth::PeerAddr>())
         .and(warp::body::stream())
