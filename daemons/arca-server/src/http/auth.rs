@@ -460,3 +460,54 @@ pub fn require_admin(p: &Principal) -> ApiResult<()> {
         Err(ApiError::forbidden("Administrator rights are required"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_client_source_believes_x_forwarded_for_only_from_trusted_proxies() {
+        let proxy: SocketAddr = "10.0.0.5:40000".parse().unwrap();
+        let trusted = ["10.0.0.5".parse().unwrap(), "10.0.0.6".parse().unwrap()];
+        let h = forwarded(&["1.1.1.1, 203.0.113.7"]);
+        assert_eq!(
+            client_source(&[], &h, Some(proxy)),
+            "10.0.0.5",
+            "nothing trusted"
+        );
+        assert_eq!(client_source(&trusted, &h, Some(proxy)), "203.0.113.7");
+        // the right-most untrusted hop: what the client wrote on the left does not count
+        let h = forwarded(&["6.6.6.6", "203.0.113.7, 10.0.0.6"]);
+        assert_eq!(client_source(&trusted, &h, Some(proxy)), "203.0.113.7");
+        let h = forwarded(&["203.0.113.7, not-an-ip, 10.0.0.6"]);
+        assert_eq!(client_source(&trusted, &h, Some(proxy)), "10.0.0.5");
+        assert_eq!(
+            client_source(&trusted, &HeaderMap::new(), Some(proxy)),
+            "10.0.0.5"
+        );
+        let other: SocketAddr = "192.0.2.1:5".parse().unwrap();
+        let h = forwarded(&["203.0.113.7"]);
+        assert_eq!(client_source(&trusted, &h, Some(other)), "192.0.2.1");
+        let mapped: SocketAddr = "[::ffff:192.0.2.1]:5".parse().unwrap();
+        assert_eq!(client_source(&[], &h, Some(mapped)), "192.0.2.1");
+        assert_eq!(client_source(&trusted, &h, None), "unknown");
+    }
+
+    #[test]
+    fn the_hash_pool_refuses_beyond_its_queue_and_frees_places() {
+        let pool = HashPool::new(1, 2);
+        let tickets: Vec<_> = (0..3).map(|_| pool.enter().unwrap()).collect();
+        let refused = pool.enter().unwrap_err();
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+        drop(tickets);
+        assert!(pool.enter().is_ok(), "places are given back");
+    }
+}
