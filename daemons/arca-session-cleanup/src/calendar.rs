@@ -242,9 +242,7 @@ fn parse_element(field: Field, element: &str) -> Result<Part, String> {
     let (min, max) = field.bounds();
     let (range, step) = match element.split_once('/') {
         Some((range, step)) => {
-            let step: u32 = step
-                .parse()
-                .map_err(|_| format!("step '{step}' is not a number"))?;
+            let step = number(step).ok_or_else(|| format!("step '{step}' is not a number"))?;
             if step == 0 || step > max {
                 return Err(format!("step {step} is out of range 1-{max}"));
             }
@@ -291,6 +289,15 @@ fn parse_element(field: Field, element: &str) -> Result<Part, String> {
     }
 }
 
+/// Digits only: `u32::from_str` also takes a leading `+`, which Quartz (and the config check,
+/// `arcactl config check`) refuse — the generator translated `+0 …` the check rejects.
+fn number(text: &str) -> Option<u32> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
 /// A number within the field's bounds, or a month / weekday name.
 fn value(field: Field, text: &str) -> Result<u32, String> {
     let (min, max) = field.bounds();
@@ -304,7 +311,7 @@ fn value(field: Field, text: &str) -> Result<u32, String> {
     {
         return Ok(u32::try_from(i).unwrap_or(0) + 1);
     }
-    let v: u32 = text.parse().map_err(|_| match names {
+    let v = number(text).ok_or_else(|| match names {
         Some(names) => format!(
             "'{text}' is neither a number {min}-{max} nor one of {}",
             names.join(" ")
@@ -379,6 +386,16 @@ mod tests {
             Ok(s) => s,
             Err(e) => panic!("{quartz}: {e}"),
         }
+    }
+
+    #[test]
+    fn numbers_are_digits_only() {
+        // Found by the fuzz harness (daemons/arca-fuzz, target cron): a leading '+' was read
+        // as a number, so the generator scheduled what the config check refuses.
+        assert!(err("+0 0 12 ? * MON").contains("'+0' is not a number"));
+        assert!(err("0 0/+5 12 ? * MON").contains("step '+5' is not a number"));
+        assert!(err("0 0 12 ? +1 MON").contains("'+1' is neither a number"));
+        assert_eq!(ok("0 0/5 12 ? * MON"), ok("00 0/05 12 ? * MON"));
     }
 
     fn err(quartz: &str) -> String {
