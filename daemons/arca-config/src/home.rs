@@ -23,6 +23,9 @@ pub const SYSTEM_PROPERTIES: &str = "system.properties";
 pub const HA_NODE_PROPERTIES: &str = "ha-node.properties";
 pub const MASTER_KEY: &str = "master.key";
 
+/// File name of the first admin's generated password, under `etc/security/`.
+pub const INITIAL_ADMIN_PASSWORD_FILE: &str = "initial-admin-password";
+
 /// One node's home directory.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Home {
@@ -80,6 +83,13 @@ impl Home {
     /// `<root>/etc/security` (mode 0700)
     pub fn security(&self) -> PathBuf {
         self.etc().join("security")
+    }
+
+    /// `<root>/etc/security/initial-admin-password`: the generated password of the first
+    /// `admin`, written at the first start and removed at the first change of that password
+    /// (by the REST API or `arcactl user passwd`).
+    pub fn initial_admin_password(&self) -> PathBuf {
+        self.security().join(INITIAL_ADMIN_PASSWORD_FILE)
     }
 
     /// `<root>/etc/db.properties`

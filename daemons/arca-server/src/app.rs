@@ -24,7 +24,7 @@ use crate::state::{AppState, Settings};
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the first admin password is written (mode 0600).
-pub const INITIAL_ADMIN_PASSWORD_FILE: &str = "initial-admin-password";
+pub use arca_config::home::INITIAL_ADMIN_PASSWORD_FILE;
 /// The administrator the first start creates.
 pub const INITIAL_ADMIN_USER: &str = "admin";
 

@@ -461,6 +461,23 @@ fn round_trip(h: &SecHome) {
         Some("new-pw"),
     );
     assert!(h.password_matches("alice", "new-pw"));
+    // The first change of the initial admin's password removes the file that held it.
+    h.ok(
+        &["user", "add", "admin", "--password-stdin"],
+        Some("first-pw"),
+    );
+    let initial = h.home.initial_admin_password();
+    fs::write(&initial, "first-pw\n").expect("write the initial password file");
+    let said = h.ok(
+        &["user", "passwd", "admin", "--password-stdin"],
+        Some("second-pw"),
+    );
+    assert!(said.contains("removed"), "{said}");
+    assert!(!initial.exists(), "{} is still there", initial.display());
+    h.ok(
+        &["user", "passwd", "alice", "--password-stdin"],
+        Some("new-pw"),
+    );
     assert_eq!(
         h.ok(&["user", "disable", "alice"], None),
         "user 'alice' disabled (it cannot log in or use its tokens)\n"

@@ -701,8 +701,7 @@ pub async fn receive_upload(req: &Request) -> ApiResult<arca_storage::StagedBlob
     let mut upload = req.app.storage.begin_upload().await?;
     let mut next_space_check = FREE_SPACE_CHECK_BYTES;
     while let Some(chunk) = body.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(format!("Reading request body: {e}")))?;
+        let chunk = chunk.map_err(|e| crate::http::body_error(&e))?;
         if upload.bytes_written() + chunk.len() as u64 > max {
             return Err(too_large(max));
         }

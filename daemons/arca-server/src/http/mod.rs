@@ -98,12 +98,27 @@ impl Request {
     }
 }
 
+/// The answer to a request body that failed while being read: 408 when the client stopped
+/// sending (`arca.http.body.idle.timeout.secs`), 400 otherwise.
+pub fn body_error(err: &warp::Error) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.is::<crate::serve::BodyIdleTimeout>() {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("Reading request body: {e}"),
+            );
+        }
+        source = e.source();
+    }
+    ApiError::bad_request(format!("Reading request body: {err}"))
+}
+
 /// Read a whole (small) body, refusing more than `limit` bytes.
 pub async fn read_small_body(body: &mut BodyStream, limit: usize) -> ApiResult<Bytes> {
     let mut buf = bytes::BytesMut::new();
     while let Some(chunk) = body.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(format!("Reading request body: {e}")))?;
+        let chunk = chunk.map_err(|e| body_error(&e))?;
         if buf.len() + chunk.len() > limit {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,

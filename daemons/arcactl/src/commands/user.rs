@@ -16,6 +16,9 @@ use crate::commands::security::{
 use crate::commands::{iso8601, now_ms};
 use crate::exit;
 
+/// The user the first start creates with a generated password.
+const INITIAL_ADMIN: &str = "admin";
+
 pub fn run(cmd: UserCommand, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
     let now = now_ms();
     match cmd {
@@ -318,6 +321,21 @@ pub fn passwd(
              ended)"
         ),
     )?;
+    // The first change of the initial admin's password makes its file obsolete.
+    if name == INITIAL_ADMIN {
+        let file = arca_config::Home::new(&args.home.home).initial_admin_password();
+        match std::fs::remove_file(&file) {
+            Ok(()) => line(
+                out,
+                format!("removed {} (it held the initial password)", file.display()),
+            )?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => line(
+                err,
+                format!("warning: could not remove {}: {e}", file.display()),
+            )?,
+        }
+    }
     Ok(exit::OK)
 }
 
