@@ -151,15 +151,19 @@ fn the_owner_publishes_and_a_member_mirrors_through_postgresql() {
         "edit on a reached b in {:?} (polling every hour)",
         written.elapsed()
     );
-    assert!(
-        syncs[0]
-            .log()
-            .contains("published binarystore.xml (cluster version 2)")
-    );
-    assert!(
-        syncs[1]
-            .log()
-            .contains("synced binarystore.xml from the cluster (version 2)")
+    // The file lands before the line that reports it is written: wait for the lines.
+    wait_for(
+        5,
+        "the publish and sync lines",
+        || {
+            syncs[0]
+                .log()
+                .contains("published binarystore.xml (cluster version 2)")
+                && syncs[1]
+                    .log()
+                    .contains("synced binarystore.xml from the cluster (version 2)")
+        },
+        || logs(&syncs),
     );
 
     // The database goes away (dropped, its connections killed): both retry with back-off and
