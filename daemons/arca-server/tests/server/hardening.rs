@@ -153,17 +153,7 @@ fn partial_put_as(s: &Server, user: &str, path: &str, total: usize, sent: usize)
 
 fn finish_put(mut conn: TcpStream, rest: usize) -> (u16, String) {
     conn.write_all(&vec![b'd'; rest]).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut out = Vec::new();
-    let _ = conn.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).to_string();
-    let code = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, text)
+    read_answer(conn)
 }
 
 #[test]

@@ -464,17 +464,8 @@ impl Server {
     /// Send raw bytes (for requests an HTTP library would normalise) and return the status code.
     fn raw(&self, request: &str) -> (u16, String) {
         let mut s = TcpStream::connect((self.ip.as_str(), self.port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s.write_all(request.as_bytes()).unwrap();
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out);
-        let text = String::from_utf8_lossy(&out).to_string();
-        let code = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        (code, text)
+        read_answer(s)
     }
 
     fn auth_header(&self) -> String {
@@ -546,6 +537,22 @@ fn within(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Durati
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("not within {limit:?}: {what}");
+}
+
+/// Read what the server answers on `conn` until it closes (10 s at most): the status code
+/// (0 when there is none) and the whole text.
+fn read_answer(mut conn: TcpStream) -> (u16, String) {
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = conn.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, text)
 }
 
 fn sha256_hex(data: &[u8]) -> String {
