@@ -671,16 +671,18 @@ async fn deploy(
 }
 
 /// The deploy rule once more inside the commit transaction: the caller's grants as of now
-/// and whether the path holds a file now ([`Authz::at_commit`]).
+/// and whether the path holds a file now ([`Authz::at_commit`]). Returns that view of the
+/// caller, for further decisions in the same transaction.
 fn require_deploy_at_commit(
     tx: &arca_db::Conn<'_>,
     authz: &Authz,
     repo: &Repo,
     path: &str,
-) -> ApiResult<()> {
+) -> ApiResult<Authz> {
     let authz = authz.at_commit(tx)?;
     let exists = items::get(tx, &repo.key, path)?.is_some_and(|i| !i.folder);
-    authz.require_deploy(repo, path, exists)
+    authz.require_deploy(repo, path, exists)?;
+    Ok(authz)
 }
 
 /// Stream the request body into the node's staging dir (hashed on the way), refusing bodies
@@ -881,8 +883,7 @@ async fn deploy_by_checksum(
         .app
         .db
         .write(move |tx| {
-            require_deploy_at_commit(tx, &authz, &repo, &path)?;
-            let authz = authz.at_commit(tx)?;
+            let authz = require_deploy_at_commit(tx, &authz, &repo, &path)?;
             let not_found = || {
                 ApiError::not_found(format!(
                     "Checksum deploy failed: no file you may read has checksum {}",
