@@ -463,8 +463,13 @@ EOF
         # structured fields: the banner is found by the node id field alone
         check "$n: journalctl ARCA_NODE_ID=$n finds the banner" \
             e2e_node_exec "$n" sh -c "journalctl ARCA_NODE_ID=$n -o cat --no-pager | grep -qF \"HA Node ID: '$n'\""
-        check "$n: db.properties password encrypted on first start" \
+        check "$n: db.properties password encrypted on first start (by prepare-config)" \
             e2e_node_exec "$n" grep -q '^password=enc:v1:' /etc/arca/db.properties
+        # The running server sees /etc/arca read-only but for security/ (issue 14).
+        check "$n: arca-server cannot write /etc/arca, only /etc/arca/security" \
+            e2e_node_exec "$n" sh -ec 'p=$(systemctl show -P MainPID arca-server); test "$p" -gt 0
+                nsenter -t "$p" -m sh -ec "if touch /etc/arca/.probe 2>/dev/null; then exit 1; fi
+                    touch /etc/arca/security/.probe; rm /etc/arca/security/.probe"'
     done
     # The guide's "Testing Your HA Configuration", as the operator runs it (as root, like the docs).
     if e2e_node_exec n2 arcactl ha check --home "$E2E_HOME" --lb "$LB" >"$E2E_WORK/logs/ha-check.out" 2>&1; then

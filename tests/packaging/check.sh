@@ -204,9 +204,10 @@ if systemd-sysusers --root="$R" arca.conf >"$WORK/sysusers.txt" 2>&1 &&
     ids=$(awk -F: '$1 == "arca" && $5 == "arca artifact repository" && $6 == "/var/lib/arca" &&
         $7 ~ /nologin$/ {print $3 " " $4}' "$R/etc/passwd") && [[ -n "$ids" ]] &&
     [[ "$(stat -c '%a %u %g' "$R/etc/arca")" == "770 0 ${ids#* }" ]] &&
+    [[ "$(stat -c '%a %u %g' "$R/etc/arca/security")" == "700 $ids" ]] &&
     [[ "$(stat -c '%a %u %g' "$R/var/lib/arca")" == "750 $ids" ]] &&
     [[ "$(readlink "$R/var/lib/arca/etc")" == /etc/arca && "$(readlink "$R/var/lib/arca/run")" == /run/arca ]]; then
-    pass "sysusers.d/tmpfiles.d: user arca, /etc/arca 0770 root:arca, /var/lib/arca 0750, etc/ and run/ links"
+    pass "sysusers.d/tmpfiles.d: user arca, /etc/arca 0770 root:arca, /etc/arca/security 0700 arca, /var/lib/arca 0750, etc/ and run/ links"
 else
     cat "$WORK/sysusers.txt" "$WORK/tmpfiles.txt" | sed 's/^/  /'
     fail "sysusers.d/tmpfiles.d" "user, directories or links not as expected"
@@ -368,6 +369,12 @@ if [[ -n "$BASE" ]]; then
 
     mount -t proc proc "$M/proc"
     MOUNTS+=("$M/proc")
+    # The unit's first step: root switches to arca, then writes the defaults and the master key.
+    check "prepare-config as root with --user arca writes the defaults and the master key as arca" '
+        ARCA_HOME=/var/lib/arca arca-server prepare-config --user arca | grep -q "config prepared: /var/lib/arca; 2 change(s)"
+        test "$(stat -c "%a %U" /etc/arca/db.properties)" = "600 arca"
+        test "$(stat -c "%a %U" /etc/arca/security/master.key)" = "600 arca"
+        ARCA_HOME=/var/lib/arca arca-server prepare-config --user arca | grep -q "nothing to change"'
     port=$(arca_free_port)
     chroot --userspec=arca:arca "$M" env -i PATH=/usr/bin:/bin ARCA_HOME=/var/lib/arca \
         ARCA_LISTEN="127.0.0.1:$port" /usr/bin/arca-server >"$WORK/server.log" 2>&1 &
@@ -382,7 +389,7 @@ if [[ -n "$BASE" ]]; then
     fi
     kill -TERM "$spid" 2>/dev/null || true
     wait "$spid" 2>/dev/null || true
-    check "first start wrote db.properties and the master key into /etc/arca as arca" '
+    check "first start kept db.properties and the master key as they were and created the database" '
         test "$(stat -c "%a %U" /etc/arca/db.properties)" = "600 arca"
         test "$(stat -c "%a %U" /etc/arca/security/master.key)" = "600 arca"
         test -s /var/lib/arca/data/arca.db

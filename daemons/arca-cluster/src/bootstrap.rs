@@ -290,21 +290,118 @@ pub fn open_database(
         DbType::Postgresql => {
             let (opts, sealed) = postgres_options(home, props, key, application_name)?;
             let db = Db::open_postgres(&opts)?;
-            let mut encrypted_now = false;
-            if let (Some(plain), false) = (opts.password.as_deref(), sealed) {
-                // Only after a successful login: a wrong password stays readable to fix.
-                let token = SecretBox::new(key.bytes()).seal(plain.as_bytes(), DB_PASSWORD_CONTEXT);
-                let file = home.db_properties();
-                arca_config::db::rewrite_password(&file, &token)?;
-                encrypted_now = true;
-                tracing::info!(
-                    "encrypted the database password in {} with the master key",
-                    file.display()
-                );
-            }
+            // Only after a successful login: a wrong password stays readable to fix.
+            let encrypted_now = match (opts.password.as_deref(), sealed) {
+                (Some(plain), false) => encrypt_db_password(home, key, plain)?,
+                _ => false,
+            };
             Ok((db, encrypted_now))
         }
     }
+}
+
+/// Rewrite the plaintext database password `plain` of `db.properties` encrypted with the
+/// master key, when this process may replace the file (`arca-server` under its unit may not:
+/// `prepare-config` did it before the start, and the password stays as it is with a warning).
+fn encrypt_db_password(home: &Home, key: &MasterKey, plain: &str) -> Result<bool, ClusterError> {
+    let file = home.db_properties();
+    if !arca_config::home::can_replace(&file) {
+        tracing::warn!(
+            "{}: the database password is in plain text and this process may not rewrite the \
+             file; `arca-server prepare-config` (run before every start of the arca-server \
+             unit) encrypts it after a successful login",
+            file.display()
+        );
+        return Ok(false);
+    }
+    let token = SecretBox::new(key.bytes()).seal(plain.as_bytes(), DB_PASSWORD_CONTEXT);
+    arca_config::db::rewrite_password(&file, &token)?;
+    tracing::info!(
+        "encrypted the database password in {} with the master key",
+        file.display()
+    );
+    Ok(true)
+}
+
+/// What [`prepare_config`] did, one line per change (empty: nothing to do).
+pub type Prepared = Vec<String>;
+
+/// Every write into `etc/` a server start needs, outside its `etc/security` directory, done
+/// before the start so that the server itself never writes the configuration (its unit keeps
+/// /etc/arca read-only but for `security/`): the default files of a new installation, the
+/// master key (a primary or single node), object-store credentials of `binarystore.xml` and
+/// the PostgreSQL password of `db.properties` encrypted with it (the password only after a
+/// successful login, so that a wrong one stays readable to fix; a database that cannot be
+/// reached leaves it as it is). A master key that is not the cluster's (its key-check value in
+/// the database, or an encrypted password it cannot open) encrypts nothing and is refused; one
+/// created by this run is removed again. Idempotent. Run as the service user.
+pub fn prepare_config(home: &Home, application_name: &str) -> Result<Prepared, ClusterError> {
+    let mut done: Prepared = home
+        .init_layout()?
+        .into_iter()
+        .map(|f| format!("created {}", f.display()))
+        .collect();
+    let ha = HaNodeProperties::load(home)?.map(|(ha, _warnings)| ha);
+    let identity = Identity::new(home, ha.as_ref());
+    let key = load_or_create_master_key(home, &identity)?;
+    if key.created {
+        done.push(format!(
+            "created the master key {}",
+            home.master_key().display()
+        ));
+    }
+    let sealed = crate::storage::seal_store_secrets(home, &identity, &key.key)?;
+    if sealed > 0 {
+        done.push(format!(
+            "encrypted {sealed} object-store credential(s) in {}",
+            home.binarystore_xml().display()
+        ));
+    }
+    let props = DbProperties::load(home)?;
+    if props.db_type == DbType::Postgresql
+        && let Err(e) = postgres_options(home, &props, &key.key, application_name)
+    {
+        // An encrypted password this key cannot open: the key is not the cluster's.
+        if key.created {
+            let _ = std::fs::remove_file(home.master_key());
+            return Err(ClusterError::Refused(missing_key_message(
+                &home.master_key(),
+            )));
+        }
+        return Err(e);
+    }
+    let db = match connect_database(home, &props, &key.key, application_name) {
+        Ok(db) => db,
+        Err(e) => {
+            // The server's start reports it (and retries); nothing here depends on it but the
+            // password's encryption, which waits for a successful login.
+            tracing::warn!(
+                "cannot reach the database now ({e}); a plaintext password in {} is encrypted \
+                 after the first successful login",
+                home.db_properties().display()
+            );
+            return Ok(done);
+        }
+    };
+    // A key that does not match the cluster's must encrypt nothing (and one created just now
+    // is removed again). A database without the value yet (new, no schema) is fine.
+    let ours = key_check_value(key.key.bytes());
+    if let Ok(Some(stored)) =
+        db.read_blocking(|c| cluster::get_setting(c, MASTER_KEY_CHECK_SETTING))
+        && stored != ours
+    {
+        return Err(key_mismatch(home, &key, &stored, &ours));
+    }
+    if props.db_type == DbType::Postgresql
+        && let Some(plain) = props.password.as_deref().filter(|p| !is_sealed(p))
+        && encrypt_db_password(home, &key.key, plain)?
+    {
+        done.push(format!(
+            "encrypted the database password in {}",
+            home.db_properties().display()
+        ));
+    }
+    Ok(done)
 }
 
 /// Compare this node's master key with the cluster's (the first node to start
@@ -322,17 +419,21 @@ pub fn check_master_key(
     if stored == ours {
         return Ok(());
     }
+    Err(key_mismatch(home, key, &stored, &ours))
+}
+
+/// The refusal of a master key whose key-check value `ours` is not the cluster's `stored`; a
+/// key created by this start is removed, so that the next start asks for the right one.
+fn key_mismatch(home: &Home, key: &MasterKeyState, stored: &str, ours: &str) -> ClusterError {
     if key.created {
         let _ = std::fs::remove_file(home.master_key());
-        return Err(ClusterError::Refused(missing_key_message(
-            &home.master_key(),
-        )));
+        return ClusterError::Refused(missing_key_message(&home.master_key()));
     }
-    Err(ClusterError::Refused(format!(
+    ClusterError::Refused(format!(
         "{} does not match the cluster's master key (key-check value in the database {stored}, \
          this node's {ours}); copy etc/security/master.key from an existing node",
         home.master_key().display()
-    )))
+    ))
 }
 
 /// Every node must run the same storage chain: compare the digest of this node's

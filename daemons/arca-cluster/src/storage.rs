@@ -51,20 +51,10 @@ pub fn load_storage(
     seal: bool,
 ) -> Result<ResolvedStorage, ClusterError> {
     let secret_box = SecretBox::new(key.bytes());
-    let (mut config, mut plan) = load_plan(home, identity)?;
-    if seal && s3_spec(&plan).is_some_and(has_plain_secret) {
-        let file = home.binarystore_xml();
-        let sealed = arca_config::binarystore::seal_secrets(&file, &|plain: &str| {
-            secret_box.seal(plain.as_bytes(), STORE_SECRET_CONTEXT)
-        })?;
-        if sealed > 0 {
-            tracing::info!(
-                "encrypted {sealed} object-store credential(s) in {} with the master key",
-                file.display()
-            );
-            (config, plan) = load_plan(home, identity)?;
-        }
+    if seal {
+        seal_store_secrets(home, identity, key)?;
     }
+    let (config, plan) = load_plan(home, identity)?;
     let (identity_value, credential) = match s3_spec(&plan) {
         Some(s3) => (
             reveal(home, &secret_box, "identity", s3.identity.as_ref())?,
@@ -78,6 +68,42 @@ pub fn load_storage(
         identity: identity_value,
         credential,
     })
+}
+
+/// Encrypt plaintext object-store credentials (`identity`/`credential`) of `binarystore.xml` in
+/// place with the master key; returns how many. A process that may not rewrite the file
+/// (`arca-server` under its unit: `prepare-config` does it before the start) warns and leaves
+/// them: plaintext values still work.
+pub fn seal_store_secrets(
+    home: &Home,
+    identity: &Identity,
+    key: &MasterKey,
+) -> Result<usize, ClusterError> {
+    let (_, plan) = load_plan(home, identity)?;
+    if !s3_spec(&plan).is_some_and(has_plain_secret) {
+        return Ok(0);
+    }
+    let file = home.binarystore_xml();
+    if !arca_config::home::can_replace(&file) {
+        tracing::warn!(
+            "{}: object-store credentials are in plain text and this process may not rewrite \
+             the file; `arca-server prepare-config` (run before every start of the arca-server \
+             unit) encrypts them",
+            file.display()
+        );
+        return Ok(0);
+    }
+    let secret_box = SecretBox::new(key.bytes());
+    let sealed = arca_config::binarystore::seal_secrets(&file, &|plain: &str| {
+        secret_box.seal(plain.as_bytes(), STORE_SECRET_CONTEXT)
+    })?;
+    if sealed > 0 {
+        tracing::info!(
+            "encrypted {sealed} object-store credential(s) in {} with the master key",
+            file.display()
+        );
+    }
+    Ok(sealed)
 }
 
 /// The object store of a plan, if it has one.

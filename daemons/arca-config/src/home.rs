@@ -152,6 +152,19 @@ impl Home {
     }
 }
 
+/// Whether this process may replace the file `path` the way config files are rewritten (a temp
+/// file renamed over it, which needs its directory writable). `false` under a unit whose
+/// sandbox keeps /etc/arca read-only (`arca-server`): its writes there are done by
+/// `arca-server prepare-config` before it starts.
+pub fn can_replace(path: &Path) -> bool {
+    use nix::unistd::{AccessFlags, access};
+    let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => access(dir, AccessFlags::W_OK).is_ok(),
+        _ => access(Path::new("."), AccessFlags::W_OK).is_ok(),
+    }
+}
+
 /// Create `path` with `contents` unless it exists. `Ok(true)` when it was created.
 pub fn write_new_file(path: &Path, contents: &str, mode: u32) -> Result<bool, ConfigError> {
     let mut file = match OpenOptions::new()
@@ -222,6 +235,19 @@ mod tests {
             fs::read_to_string(h.db_properties()).unwrap(),
             "type=postgresql\n"
         );
+    }
+
+    #[test]
+    fn can_replace_needs_a_writable_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = Home::new(dir.path());
+        h.init_layout().unwrap();
+        assert!(can_replace(&h.db_properties()));
+        fs::set_permissions(h.etc(), fs::Permissions::from_mode(0o500)).unwrap();
+        // root may write anyway; the check then agrees with what a rename would do
+        let root = nix::unistd::Uid::effective().is_root();
+        assert_eq!(can_replace(&h.db_properties()), root);
+        fs::set_permissions(h.etc(), fs::Permissions::from_mode(0o700)).unwrap();
     }
 
     #[test]

@@ -94,6 +94,33 @@ pub fn report_check(result: anyhow::Result<String>) -> ExitCode {
     }
 }
 
+/// Become the service user `name` for good (groups, gid, uid: real, effective and saved) when
+/// started as root, e.g. by a unit's `ExecStartPre=+` step, which runs as root outside the
+/// sandbox so that it can write what the service itself may not. Already `name`: nothing to do.
+/// Any other user: refused, since only root can switch.
+pub fn become_user(name: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use nix::unistd::{Uid, User, setgroups, setresgid, setresuid};
+    let user = User::from_name(name)
+        .with_context(|| format!("looking up the user {name}"))?
+        .ok_or_else(|| anyhow::anyhow!("no user {name} on this host"))?;
+    let current = Uid::effective();
+    if current == user.uid {
+        return Ok(());
+    }
+    if !current.is_root() {
+        anyhow::bail!(
+            "running as uid {current}: only root can switch to {name} (uid {})",
+            user.uid
+        );
+    }
+    setgroups(&[user.gid]).context("dropping the supplementary groups")?;
+    setresgid(user.gid, user.gid, user.gid)
+        .with_context(|| format!("switching to the group of {name}"))?;
+    setresuid(user.uid, user.uid, user.uid).with_context(|| format!("switching to {name}"))?;
+    Ok(())
+}
+
 /// The exit status of a daemon that stopped gracefully to be started again (systemd:
 /// `SuccessExitStatus=75` + `RestartForceExitStatus=75` in its unit).
 pub const EXIT_RESTART: u8 = 75;

@@ -19,7 +19,21 @@ struct Cli {
     #[arg(long, env = "ARCA_LISTEN", default_value = "0.0.0.0:8081")]
     listen: SocketAddr,
     #[command(subcommand)]
-    command: Option<DaemonCommand>,
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Daemon(DaemonCommand),
+    /// Do the server's writes into etc/ before it starts (default files, master key, encrypted
+    /// object-store credentials and database password), so that the server itself never
+    /// writes its configuration; used by `ExecStartPre=+` of the unit, as root, with --user.
+    PrepareConfig {
+        /// Switch to this user first (the service user) when started as root.
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -27,9 +41,10 @@ pub fn main() -> ExitCode {
     daemon::start_logging("arca-server");
     let home = Home::new(cli.home.home);
     match cli.command {
-        Some(DaemonCommand::CheckConfig) => {
+        Some(Command::Daemon(DaemonCommand::CheckConfig)) => {
             daemon::report_check(check_config(&home).map(|()| home.root().display().to_string()))
         }
+        Some(Command::PrepareConfig { user }) => report_prepared(&home, user.as_deref()),
         None => daemon::run_service(
             "arca-server",
             "arca-worker",
@@ -38,5 +53,39 @@ pub fn main() -> ExitCode {
                 listen: cli.listen,
             }),
         ),
+    }
+}
+
+/// `prepare-config`: one log line per change, `config prepared: …` on stdout and 0, or the
+/// error and 1 (the unit's start fails with it).
+fn report_prepared(home: &Home, user: Option<&str>) -> ExitCode {
+    let prepared = (|| -> anyhow::Result<Vec<String>> {
+        if let Some(user) = user {
+            daemon::become_user(user)?;
+        }
+        // Files created here get the server's modes whatever umask the caller had.
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o027));
+        Ok(arca_cluster::bootstrap::prepare_config(
+            home,
+            "arca-server prepare-config",
+        )?)
+    })();
+    match prepared {
+        Ok(done) => {
+            for line in &done {
+                tracing::info!("{line}");
+            }
+            let summary = if done.is_empty() {
+                "nothing to change".to_string()
+            } else {
+                format!("{} change(s)", done.len())
+            };
+            println!("config prepared: {}; {summary}", home.root().display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

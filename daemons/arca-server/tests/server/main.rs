@@ -26,6 +26,7 @@ mod licenses;
 mod node_signatures;
 mod pgtls;
 mod pool;
+mod prepare;
 mod sessions;
 mod sharding;
 mod storage;
@@ -249,12 +250,27 @@ impl Server {
 
     /// Start the binary without waiting for it.
     fn spawn(home: &Path, ip: &str, port: u16, context: &str) -> Server {
+        Self::spawn_wrapped(home, ip, port, context, &[])
+    }
+
+    /// Start the binary as the last arguments of `wrapper` (a command that ends by exec'ing
+    /// its arguments, e.g. one setting up a mount namespace); plain when `wrapper` is empty.
+    fn spawn_wrapped(home: &Path, ip: &str, port: u16, context: &str, wrapper: &[&str]) -> Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(home.with_extension("log"))
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_arca-server"))
+        let binary = env!("CARGO_BIN_EXE_arca-server");
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(binary);
+                c
+            }
+            None => Command::new(binary),
+        };
+        let child = command
             .arg("--home")
             .arg(home)
             .arg("--listen")

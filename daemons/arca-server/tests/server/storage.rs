@@ -15,7 +15,12 @@ use reqwest::StatusCode;
 use super::{Server, Sidecar, free_port, home, sha256_hex};
 
 /// `<chain template=…>` plus an S3 parameter block for `provider_id` pointing at `s3`.
-fn s3_binarystore(template: &str, provider_type: &str, s3: &S3TestServer, extra: &str) -> String {
+pub(crate) fn s3_binarystore(
+    template: &str,
+    provider_type: &str,
+    s3: &S3TestServer,
+    extra: &str,
+) -> String {
     format!(
         r#"<config version="2">
   <chain template="{template}"/>
