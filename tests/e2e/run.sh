@@ -18,7 +18,7 @@
 #   config-sync three nodes, arca-config-sync on each (docs/config-sync.md): an XML comment appended to n1's
 #             binarystore.xml has the same sha256 on n2 and n3 within 5 s; n2's copy given other content with an mtime
 #             in the future while its sync is stopped is replaced by n1's when the sync starts; a local edit on n3
-#             is put back; invalid XML on n1 is not propagated (members keep the last good copy, "NOT PROPAGATED"
+#             is put back (kept as .conflict, reported); invalid XML on n1 is not propagated (members keep the last good copy, "NOT PROPAGATED"
 #             in n1's journal, `arcactl config status` on n2 exits 1 with REJECTED); every sync in the members'
 #             journals; owner and mode of the rewritten files as packaged / as before; `arcactl config status` exits
 #             0 in sync; /api/system/ha/nodes: "restartRequired":["binarystore.xml"], empty for n3 after
@@ -660,6 +660,9 @@ config_status_ok() { config_status "$1"; }
 config_status_rejected() {
     ! config_status "$1" && grep -q REJECTED "$E2E_WORK/logs/config-status-$1.out"
 }
+config_status_lost() {
+    ! config_status "$1" && grep -q "LOCAL EDIT LOST" "$E2E_WORK/logs/config-status-$1.out"
+}
 # restart_required NODE — the restartRequired list of NODE in GET /api/system/ha/nodes (comma-separated)
 restart_required() {
     lcurl -f "$LB/api/system/ha/nodes" | python3 -c '
@@ -718,13 +721,21 @@ scenario_config_sync() {
     e2e_node_exec n2 systemctl start arca-config-sync
     cs_wait 10 "n2's future-dated $xml replaced by n1's when arca-config-sync starts" shas_are "$xml" "$good" n2
     result future_mtime_replaced_s "$CS_ELAPSED"
-    check "n2 kept the replaced copy as $xml.previous" \
-        e2e_node_exec n2 grep -qF "local change on n2" "$CS_ETC/$xml.previous"
+    # ...and the change, a local edit on a node that does not own the config, is never dropped silently: kept
+    # as .conflict, in the journal and in arcactl config status (exit 1) until the operator removes it
+    check "n2 kept its local change as $xml.conflict" \
+        e2e_node_exec n2 grep -qF "local change on n2" "$CS_ETC/$xml.conflict"
+    check "n2: journalctl -u arca-config-sync shows LOCAL EDIT LOST" sync_journal_has n2 "LOCAL EDIT LOST: $xml"
+    cs_wait 10 "arcactl config status on n2 exits 1 and shows LOCAL EDIT LOST" config_status_lost n2
+    e2e_node_exec n2 rm "$CS_ETC/$xml.conflict"
 
-    # 3. a local edit on a member while its sync runs is put back
+    # 3. a local edit on a member while its sync runs is put back (and kept as .conflict)
     e2e_node_exec n3 sh -c "printf '<!-- e2e: local edit on n3 -->\n' >>$CS_ETC/$xml"
     cs_wait 5 "n3's local edit of $xml put back" shas_are "$xml" "$good" n3
     result local_edit_reverted_s "$CS_ELAPSED"
+    check "n3 kept its local edit as $xml.conflict" \
+        e2e_node_exec n3 grep -qF "local edit on n3" "$CS_ETC/$xml.conflict"
+    e2e_node_exec n3 rm "$CS_ETC/$xml.conflict"
 
     # 4. invalid XML on the primary is not propagated; the members keep the last good copy
     e2e_node_exec n1 sh -c "printf '<config version=\"2\">\n  <chain template=\"file-system\">\n' >$CS_ETC/$xml"

@@ -5,11 +5,12 @@
 //! listener thread → `READY=1` → a pass at start and after every wake-up (a notification, a
 //! file event debounced by [`DEBOUNCE`], or `arca.config.sync.poll.secs`) until SIGTERM.
 //!
-//! Each pass first decides the role: the owner publishes its disk, a member mirrors the
-//! cluster's copies. The configured primary's disk wins when it starts owning; a member that
-//! takes ownership over (the primary is gone) mirrors first, so a stale disk never overwrites
-//! the cluster's files. A database error leaves every file as it is and is retried with
-//! back-off.
+//! Each pass first decides the role (the config owner holds the cluster-duties lease), then
+//! `sync::decide` picks, per file, which copy wins: a local edit on top of the cluster's copy
+//! is published by the owner (kept by the configured primary until it owns the config); a copy
+//! that is not a local edit takes the cluster's, so a stale disk never wins; an edit that loses
+//! is kept as `<name>.conflict` and reported. A database error leaves every file as it is and
+//! is retried with back-off.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -123,13 +124,10 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     let etc = std::fs::canonicalize(home.etc())
         .with_context(|| format!("resolving {}", home.etc().display()))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let syncer = Arc::new(Syncer::new(
-        db.clone(),
-        &etc,
-        &node_id,
-        key.bytes(),
-        clock.clone(),
-    ));
+    let syncer = Arc::new(
+        Syncer::new(db.clone(), &etc, &node_id, key.bytes(), clock.clone())
+            .configured_primary(settings.identity.role == NodeRole::Primary),
+    );
 
     let (wake_tx, mut wake_rx) = mpsc::channel::<Wake>(64);
     let _watcher = watch(&etc, wake_tx.clone())?;
@@ -183,7 +181,7 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
             }
         }
         heartbeat.beat();
-        match pass(&syncer, &db, &settings.identity, &clock, role).await {
+        match pass(&syncer, &db, &settings.identity, &clock).await {
             Ok((now_role, actions)) => {
                 if let Some(backoff) = failing.take() {
                     tracing::info!(arca_node_id = %node_id, "the database answers again (after back-off {backoff:?})");
@@ -247,13 +245,12 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Decide the role and run one pass. A member taking ownership over mirrors first.
+/// Decide the role and run one pass (which copy of each file wins: `sync::decide`).
 async fn pass(
     syncer: &Arc<Syncer>,
     db: &Db,
     identity: &Identity,
     clock: &Arc<dyn Clock>,
-    before: Option<Role>,
 ) -> Result<(Role, Vec<Action>), SyncError> {
     let now = clock.now_ms();
     let me = identity.node_id.clone();
@@ -262,24 +259,13 @@ async fn pass(
         .await?
         .is_some_and(|l| l.owner == me && l.expires > now);
     let role = if owner { Role::Owner } else { Role::Member };
-    let taking_over =
-        role == Role::Owner && before != Some(Role::Owner) && identity.role != NodeRole::Primary;
     let syncer = syncer.clone();
-    let actions = tokio::task::spawn_blocking(move || {
-        let mut actions = Vec::new();
-        if role == Role::Member || taking_over {
-            actions.extend(syncer.mirror()?);
-        }
-        if role == Role::Owner {
-            actions.extend(syncer.publish()?);
-        }
-        Ok::<_, SyncError>(actions)
-    })
-    .await
-    .map_err(|e| SyncError::Corrupt {
-        name: "-".into(),
-        detail: format!("sync worker: {e}"),
-    })??;
+    let actions = tokio::task::spawn_blocking(move || syncer.sync(owner))
+        .await
+        .map_err(|e| SyncError::Corrupt {
+            name: "-".into(),
+            detail: format!("sync worker: {e}"),
+        })??;
     Ok((role, actions))
 }
 
@@ -311,6 +297,16 @@ async fn report(
             ),
             Action::Applied {
                 name,
+                lost_edit: Some(lost),
+                ..
+            }
+            | Action::Removed {
+                name,
+                lost_edit: Some(lost),
+                ..
+            } => tracing::warn!(arca_node_id = %node_id, file = %name, "{lost}"),
+            Action::Applied {
+                name,
                 version,
                 replaced,
                 ..
@@ -328,6 +324,14 @@ async fn report(
                 arca_node_id = %node_id,
                 file = %name,
                 "removed {name}: deleted on the config owner (version {version}); kept as {name}.previous"
+            ),
+            Action::Kept { name } => tracing::warn!(
+                arca_node_id = %node_id,
+                file = %name,
+                "{name} was edited on this node (the configured primary) while another node owns \
+                 the cluster's config: the edit is kept, and published once this node owns the \
+                 config again, unless the cluster's copy changes first (then the cluster's copy \
+                 wins and the edit is kept as {name}.conflict)"
             ),
         }
     }

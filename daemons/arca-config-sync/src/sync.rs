@@ -1,15 +1,17 @@
-//! One pass of the config sync, either direction, against the database and this node's `etc/`.
+//! One pass of the config sync against the database and this node's `etc/` ([`Syncer::sync`]).
 //!
-//! - [`Syncer::publish`] (the config owner): each shared file whose content differs from the
-//!   cluster's copy is validated and stored sealed with the master key (or recorded as
-//!   rejected, never propagated); a file deleted on the owner is recorded as deleted.
-//! - [`Syncer::mirror`] (every other node): each file whose SHA-256 differs from the cluster's
-//!   copy is rewritten atomically with the cluster's bytes — modification times are never
-//!   looked at — keeping the replaced copy as `<name>.previous`; a deleted file is moved to
-//!   `<name>.previous`.
+//! For each shared file, [`decide`] picks the copy that wins from three hashes: this node's
+//! file, the copy it last had in sync with the cluster (its report in `config_file_nodes`), and
+//! the cluster's. A copy that is not a local edit takes the cluster's (a stale disk never wins,
+//! whichever node it is on); a local edit is published by the config owner — validated first,
+//! stored sealed with the master key, never propagated when invalid — or kept by the configured
+//! primary until it owns the config; an edit that loses (the cluster's copy changed too, or it
+//! was made on another node) is kept as `<name>.conflict` and reported, never dropped silently.
+//! The cluster's copy is written atomically — modification times are never looked at — and the
+//! replaced copy kept as `<name>.previous`.
 //!
-//! Both report what this node has to `config_file_nodes` when it changed. Blocking (files and
-//! the database): run a pass on a blocking thread.
+//! Each pass reports what this node has to `config_file_nodes` when it changed. Blocking (files
+//! and the database): run a pass on a blocking thread.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +24,9 @@ use arca_db::{Clock, Db, DbError};
 
 /// The suffix of the copy a change replaced (rollback: rename it back on the owner).
 pub const PREVIOUS_SUFFIX: &str = ".previous";
+
+/// The suffix of a local edit that lost to the cluster's copy (`.conflict.2`, … when taken).
+pub const CONFLICT_SUFFIX: &str = ".conflict";
 
 /// What a pass did to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,20 +42,25 @@ pub enum Action {
     Deleted { name: String, version: i64 },
     /// Owner: this copy failed validation and was not propagated.
     Rejected { name: String, error: String },
-    /// Member: wrote the cluster's `version` (its copy had other content, or none).
+    /// Wrote the cluster's `version` (this node's copy had other content, or none).
     Applied {
         name: String,
         version: i64,
         needs_restart: bool,
-        /// An earlier copy was replaced (and kept as `<name>.previous`).
+        /// An earlier copy was replaced (and kept as `<name>.previous`, or `.conflict`).
         replaced: bool,
+        /// The replaced copy was a local edit that lost: what happened, where it is kept.
+        lost_edit: Option<String>,
     },
-    /// Member: removed its copy (deleted on the owner).
+    /// Removed this node's copy (deleted on the owner).
     Removed {
         name: String,
         version: i64,
         needs_restart: bool,
+        lost_edit: Option<String>,
     },
+    /// The configured primary keeps its local edit until it owns the config.
+    Kept { name: String },
 }
 
 impl Action {
@@ -109,10 +119,14 @@ pub struct Syncer {
     node_id: String,
     secrets: SecretBox,
     clock: Arc<dyn Clock>,
-    /// What this node last reported per file (`sha256`, version): reports are written only
-    /// when they change.
-    reported: Mutex<HashMap<String, (String, i64)>>,
+    /// The configured primary (`primary=true`): its local edits wait until it owns the config.
+    primary: bool,
+    /// What this node last reported per file (`sha256`, version, pending edit): reports are
+    /// written only when they change.
+    reported: Mutex<HashMap<String, Report>>,
 }
+
+type Report = (String, i64, Option<String>);
 
 impl Syncer {
     pub fn new(
@@ -128,8 +142,15 @@ impl Syncer {
             node_id: node_id.to_string(),
             secrets: SecretBox::new(master_key),
             clock,
+            primary: false,
             reported: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// This node is the configured primary (`primary=true` in `ha-node.properties`).
+    pub fn configured_primary(mut self, primary: bool) -> Syncer {
+        self.primary = primary;
+        self
     }
 
     pub fn etc(&self) -> &Path {
@@ -141,69 +162,136 @@ impl Syncer {
         format!("arca-config-sync:{name}").into_bytes()
     }
 
-    /// Owner: store every shared file that differs from the cluster's copy.
-    pub fn publish(&self) -> Result<Vec<Action>, SyncError> {
+    /// One pass over every shared file, as the config owner (`owner`) or as another node: see
+    /// [`decide`] for which copy wins.
+    pub fn sync(&self, owner: bool) -> Result<Vec<Action>, SyncError> {
+        let rows = self.db.read_blocking(configs::list_files)?;
+        let node = self.node_id.clone();
+        let mine = self
+            .db
+            .read_blocking(move |c| configs::node_files(c, &node))?;
         let mut actions = Vec::new();
         for file in &SHARED_FILES {
-            let path = self.etc.join(file.name);
-            let local = read_local(&path)?;
-            let row = self.db.read_blocking(|c| configs::get_file(c, file.name))?;
-            let now = self.clock.now_ms();
-            match local {
-                Some(bytes) => {
-                    let sha = sha256_hex(&bytes);
-                    if let Some(row) = &row
-                        && !row.deleted()
-                        && row.sha256 == sha
-                    {
-                        if row.rejected.is_some() {
-                            // back to the valid copy: forget the rejection
-                            self.store(file.name, Some(&bytes), &sha, now)?;
-                        }
-                        self.report(file.name, &sha, row.version, None)?;
-                        continue;
-                    }
-                    if let Err(error) = file.validate(&bytes, &path) {
-                        let (name, sha, node) =
-                            (file.name.to_string(), sha.clone(), self.node_id.clone());
-                        let e = error.clone();
-                        let new = self.db.write_blocking(move |c| {
-                            configs::record_rejection(c, &name, &sha, &e, now, &node)
-                        })?;
-                        if new {
-                            actions.push(Action::Rejected {
-                                name: file.name.to_string(),
-                                error,
-                            });
-                        }
-                        continue;
-                    }
-                    if let Some(version) = self.store(file.name, Some(&bytes), &sha, now)? {
-                        let changed_at = mtime_ms(&path, now);
-                        self.report(file.name, &sha, version, Some(changed_at))?;
-                        actions.push(Action::Stored {
-                            name: file.name.to_string(),
-                            version,
-                            changed_at,
-                        });
-                    }
-                }
-                None => {
-                    let stored = row.as_ref().is_some_and(|r| !r.deleted() && r.version > 0);
-                    if !stored {
-                        continue;
-                    }
-                    if let Some(version) = self.store(file.name, None, "", now)? {
-                        self.report(file.name, "", version, Some(now))?;
-                        actions.push(Action::Deleted {
-                            name: file.name.to_string(),
-                            version,
-                        });
-                    }
-                }
+            let row = rows.iter().find(|r| r.name == file.name && r.version > 0);
+            let base = mine.iter().find(|r| r.name == file.name);
+            // Before this pass may record a new lost edit of the file.
+            self.forget_handled_lost_edit(file.name, base)?;
+            if let Some(action) = self.sync_one(file, row, base, owner)? {
+                actions.push(action);
             }
         }
         Ok(actions)
+    }
+
+    /// A pass as the config owner.
+    pub fn publish(&self) -> Result<Vec<Action>, SyncError> {
+        self.sync(true)
+    }
+
+    /// A pass as a node that does not own the config.
+    pub fn mirror(&self) -> Result<Vec<Action>, SyncError> {
+        self.sync(false)
+    }
+
+    fn sync_one(
+        &self,
+        file: &SharedFile,
+        row: Option<&ConfigFileRow>,
+        base: Option<&NodeFileRow>,
+        owner: bool,
+    ) -> Result<Option<Action>, SyncError> {
+        let path = self.etc.join(file.name);
+        let local = read_local(&path)?;
+        let local_sha = local.as_deref().map(sha256_hex).unwrap_or_default();
+        let decision = decide(
+            &local_sha,
+            base.map(|b| (b.sha256.as_str(), b.version)),
+            row.map(|r| (r.sha256.as_str(), r.version)),
+            owner,
+            self.primary,
+        );
+        match (decision, row) {
+            (Decision::Nothing, _) => Ok(None),
+            (Decision::InSync, Some(row)) => {
+                if owner && row.rejected.is_some() {
+                    // back to the valid copy: forget the rejection
+                    self.store(file.name, local.as_deref(), &local_sha, self.clock.now_ms())?;
+                }
+                self.report(file.name, &row.sha256, row.version, None, None)?;
+                Ok(None)
+            }
+            (Decision::Publish, _) => self.publish_one(file, &path, local.as_deref(), row),
+            (Decision::Keep, _) => {
+                let Some(base) = base else {
+                    return Ok(None);
+                };
+                self.report(
+                    file.name,
+                    &base.sha256,
+                    base.version,
+                    None,
+                    Some(&local_sha),
+                )?;
+                let new = base.pending_sha256.as_deref() != Some(local_sha.as_str());
+                Ok(new.then(|| Action::Kept {
+                    name: file.name.to_string(),
+                }))
+            }
+            (Decision::TakeCluster(lost), Some(row)) => {
+                self.apply_cluster_copy(file, &path, local, row, lost)
+            }
+            (Decision::InSync | Decision::TakeCluster(_), None) => Ok(None),
+        }
+    }
+
+    /// Owner: validate this node's copy and store it as the cluster's (or record a deletion, or
+    /// a rejection: never propagated).
+    fn publish_one(
+        &self,
+        file: &SharedFile,
+        path: &Path,
+        local: Option<&[u8]>,
+        row: Option<&ConfigFileRow>,
+    ) -> Result<Option<Action>, SyncError> {
+        let now = self.clock.now_ms();
+        let Some(bytes) = local else {
+            let stored = row.is_some_and(|r| !r.deleted());
+            if !stored {
+                return Ok(None);
+            }
+            return Ok(match self.store(file.name, None, "", now)? {
+                Some(version) => {
+                    self.report(file.name, "", version, Some(now), None)?;
+                    Some(Action::Deleted {
+                        name: file.name.to_string(),
+                        version,
+                    })
+                }
+                None => None,
+            });
+        };
+        let sha = sha256_hex(bytes);
+        if let Err(error) = file.validate(bytes, path) {
+            let (name, sha, node) = (file.name.to_string(), sha, self.node_id.clone());
+            let e = error.clone();
+            let new = self.db.write_blocking(move |c| {
+                configs::record_rejection(c, &name, &sha, &e, now, &node)
+            })?;
+            return Ok(new.then(|| Action::Rejected {
+                name: file.name.to_string(),
+                error,
+            }));
+        }
+        let Some(version) = self.store(file.name, Some(bytes), &sha, now)? else {
+            return Ok(None);
+        };
+        let changed_at = mtime_ms(path, now);
+        self.report(file.name, &sha, version, Some(changed_at), None)?;
+        Ok(Some(Action::Stored {
+            name: file.name.to_string(),
+            version,
+            changed_at,
+        }))
     }
 
     /// Seal and store (`None`: a deletion) and notify the listeners, in one transaction.
@@ -225,56 +313,44 @@ impl Syncer {
         })?)
     }
 
-    /// Member: make every shared file identical to the cluster's copy.
-    pub fn mirror(&self) -> Result<Vec<Action>, SyncError> {
-        let rows = self.db.read_blocking(configs::list_files)?;
-        let mut actions = Vec::new();
-        for row in rows.iter().filter(|r| r.version > 0) {
-            // Only files this build shares (a newer node may share more).
-            let Some(file) = shared_file(&row.name) else {
-                continue;
-            };
-            if let Some(action) = self.mirror_one(file, row)? {
-                actions.push(action);
-            }
-        }
-        Ok(actions)
-    }
-
-    fn mirror_one(
+    /// Make this node's copy the cluster's `row` (written atomically; a deletion moves the file
+    /// aside). The replaced copy is kept as `<name>.previous`, or, when it was a local edit that
+    /// loses (`lost`), as `<name>.conflict` and recorded for `arcactl config status` and the API.
+    fn apply_cluster_copy(
         &self,
         file: &SharedFile,
+        path: &Path,
+        local: Option<Vec<u8>>,
         row: &ConfigFileRow,
+        lost: Lost,
     ) -> Result<Option<Action>, SyncError> {
-        let path = self.etc.join(file.name);
-        let local = read_local(&path)?;
         let now = self.clock.now_ms();
+        // Where a losing local edit is kept, and what to say about it.
+        let kept = match (&local, lost) {
+            (Some(_), Lost::Conflict | Lost::NotOwner) => Some(free_conflict_path(path)),
+            _ => None,
+        };
+        let lost_edit = lost_edit_message(file.name, row, lost, kept.as_deref());
         let Some(sealed) = &row.content else {
             // Deleted on the owner.
-            if local.is_none() {
-                self.report(file.name, "", row.version, None)?;
-                return Ok(None);
+            if local.is_some() {
+                let aside = kept.clone().unwrap_or_else(|| previous_path(path));
+                std::fs::rename(path, &aside).map_err(|source| SyncError::Io {
+                    path: path.to_path_buf(),
+                    op: "move aside",
+                    source,
+                })?;
+                sync_dir(&self.etc)?;
             }
-            let previous = previous_path(&path);
-            std::fs::rename(&path, &previous).map_err(|source| SyncError::Io {
-                path: path.clone(),
-                op: "move aside",
-                source,
-            })?;
-            sync_dir(&self.etc)?;
-            self.report(file.name, "", row.version, Some(now))?;
-            return Ok(Some(Action::Removed {
+            self.report(file.name, "", row.version, Some(now), None)?;
+            self.remember_lost_edit(file.name, kept.as_ref(), lost_edit.as_deref(), now)?;
+            return Ok(local.is_some().then(|| Action::Removed {
                 name: file.name.to_string(),
                 version: row.version,
                 needs_restart: file.needs_restart,
+                lost_edit,
             }));
         };
-        if let Some(bytes) = &local
-            && sha256_hex(bytes) == row.sha256
-        {
-            self.report(file.name, &row.sha256, row.version, None)?;
-            return Ok(None);
-        }
         let bytes = self
             .secrets
             .open(sealed, &Self::context(file.name))
@@ -292,33 +368,74 @@ impl Syncer {
             });
         }
         if let Some(old) = &local {
-            arca_config::write_file_atomically(&previous_path(&path), old, file.mode)?;
+            let aside = kept.clone().unwrap_or_else(|| previous_path(path));
+            arca_config::write_file_atomically(&aside, old, file.mode)?;
         }
-        arca_config::write_file_atomically(&path, &bytes, file.mode)?;
+        arca_config::write_file_atomically(path, &bytes, file.mode)?;
         self.report(
             file.name,
             &row.sha256,
             row.version,
-            Some(mtime_ms(&path, now)),
+            Some(mtime_ms(path, now)),
+            None,
         )?;
+        self.remember_lost_edit(file.name, kept.as_ref(), lost_edit.as_deref(), now)?;
         Ok(Some(Action::Applied {
             name: file.name.to_string(),
             version: row.version,
             needs_restart: file.needs_restart,
             replaced: local.is_some(),
+            lost_edit,
         }))
     }
 
-    /// Record what this node has of `name` when it differs from the last report (`changed_at`:
-    /// its copy changed then).
+    /// Record a lost edit that was kept in a file (one without content, a local deletion, is
+    /// only in the journal: there is nothing to merge).
+    fn remember_lost_edit(
+        &self,
+        name: &str,
+        kept: Option<&PathBuf>,
+        what: Option<&str>,
+        now: i64,
+    ) -> Result<(), SyncError> {
+        let (Some(_), Some(what)) = (kept, what) else {
+            return Ok(());
+        };
+        let (node, name, what) = (self.node_id.clone(), name.to_string(), what.to_string());
+        self.db.write_blocking(move |c| {
+            configs::record_lost_edit(c, &node, &name, Some(&what), now)
+        })?;
+        Ok(())
+    }
+
+    /// A recorded lost edit is handled once the operator removed every `<name>.conflict*` copy.
+    fn forget_handled_lost_edit(
+        &self,
+        name: &str,
+        base: Option<&NodeFileRow>,
+    ) -> Result<(), SyncError> {
+        if base.is_none_or(|b| b.lost_edit.is_none()) || has_conflict_copy(&self.etc, name) {
+            return Ok(());
+        }
+        let (node, name) = (self.node_id.clone(), name.to_string());
+        let now = self.clock.now_ms();
+        self.db
+            .write_blocking(move |c| configs::record_lost_edit(c, &node, &name, None, now))?;
+        Ok(())
+    }
+
+    /// Record what this node has of `name` when it differs from the last report: the copy it
+    /// has in sync with the cluster (`sha`, `version`; `changed_at`: its copy changed then) and
+    /// a local edit it keeps unpublished (`pending`).
     fn report(
         &self,
         name: &str,
         sha: &str,
         version: i64,
         changed_at: Option<i64>,
+        pending: Option<&str>,
     ) -> Result<(), SyncError> {
-        let key = (sha.to_string(), version);
+        let key = (sha.to_string(), version, pending.map(str::to_string));
         if changed_at.is_none()
             && self
                 .reported
@@ -334,6 +451,9 @@ impl Syncer {
             version,
             reported_at: self.clock.now_ms(),
             changed_at: changed_at.unwrap_or(0),
+            pending_sha256: pending.map(str::to_string),
+            lost_edit: None,
+            lost_edit_at: 0,
         };
         let changed = changed_at.is_some();
         self.db
@@ -343,6 +463,147 @@ impl Syncer {
         }
         Ok(())
     }
+}
+
+/// Why a local edit loses to the cluster's copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lost {
+    /// Not a local edit (this node's copy is the one it last had in sync, or it never synced).
+    No,
+    /// Edited here while the cluster's copy changed too: the cluster's copy wins.
+    Conflict,
+    /// Edited on a node that does not own the config and is not the configured primary.
+    NotOwner,
+}
+
+/// What a pass does with one shared file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The cluster has no copy and this node does not publish one.
+    Nothing,
+    /// This node's copy is the cluster's.
+    InSync,
+    /// Owner: store this node's copy (a local edit, or the first copy of the cluster).
+    Publish,
+    /// The configured primary's local edit while it does not own the config: kept until it
+    /// does, then published.
+    Keep,
+    /// Write the cluster's copy here.
+    TakeCluster(Lost),
+}
+
+/// Which copy wins. `local`: SHA-256 of this node's file ("" when absent); `base`: the copy
+/// (SHA-256, cluster version) this node last had in sync with the cluster, `None` when it never
+/// synced; `cluster`: the cluster's copy (SHA-256, "" when deleted; version), `None` when never
+/// stored.
+///
+/// A node's copy that is not a local edit (the one it last had in sync, or a node that never
+/// synced) takes the cluster's: a stale disk never overwrites the cluster's files, whichever
+/// node it is on. A local edit is published when the cluster's copy did not change since: by
+/// the owner at once, by the configured primary once it owns the config (meanwhile it is kept).
+/// On another node it is put back. When the cluster's copy changed meanwhile, the cluster's
+/// copy wins. An edit that loses is never silent: it is kept as `<name>.conflict`, in the
+/// journal, `arcactl config status` and `GET /api/system/ha/nodes`.
+pub fn decide(
+    local: &str,
+    base: Option<(&str, i64)>,
+    cluster: Option<(&str, i64)>,
+    owner: bool,
+    primary: bool,
+) -> Decision {
+    let Some((cluster_sha, cluster_version)) = cluster else {
+        return if owner && !local.is_empty() {
+            Decision::Publish
+        } else {
+            Decision::Nothing
+        };
+    };
+    if local == cluster_sha {
+        return Decision::InSync;
+    }
+    let Some((base_sha, base_version)) = base else {
+        return Decision::TakeCluster(Lost::No);
+    };
+    if local == base_sha {
+        return Decision::TakeCluster(Lost::No);
+    }
+    if cluster_version > base_version {
+        Decision::TakeCluster(Lost::Conflict)
+    } else if owner {
+        Decision::Publish
+    } else if primary {
+        Decision::Keep
+    } else {
+        Decision::TakeCluster(Lost::NotOwner)
+    }
+}
+
+/// What the journal and `arcactl config status` say about a local edit that lost.
+fn lost_edit_message(
+    name: &str,
+    row: &ConfigFileRow,
+    lost: Lost,
+    kept: Option<&Path>,
+) -> Option<String> {
+    let cluster = if row.deleted() {
+        format!("the cluster's copy was deleted (version {})", row.version)
+    } else {
+        format!(
+            "the cluster's copy is version {} (stored by {})",
+            row.version, row.updated_by
+        )
+    };
+    let kept = match kept {
+        Some(p) => format!(
+            "the edit is kept as {} — merge what is still wanted into the config owner's copy, \
+             then delete that file",
+            p.display()
+        ),
+        None => "this node had deleted it; the cluster's copy is back".to_string(),
+    };
+    match lost {
+        Lost::No => None,
+        Lost::Conflict => Some(format!(
+            "LOCAL EDIT LOST: {name} was edited on this node while the cluster's copy changed \
+             too; {cluster} and wins; {kept}"
+        )),
+        Lost::NotOwner => Some(format!(
+            "LOCAL EDIT LOST: {name} was edited on this node, which does not own the cluster's \
+             config (edit it on the config owner, the primary while it is active); {cluster} and \
+             was put back; {kept}"
+        )),
+    }
+}
+
+/// `<path>.conflict`, or `.conflict.2`, `.3`, … when taken: an earlier lost edit is never
+/// overwritten.
+fn free_conflict_path(path: &Path) -> PathBuf {
+    let base = {
+        let mut name = path.as_os_str().to_os_string();
+        name.push(CONFLICT_SUFFIX);
+        PathBuf::from(name)
+    };
+    if !base.exists() {
+        return base;
+    }
+    (2..)
+        .map(|n| {
+            let mut name = base.as_os_str().to_os_string();
+            name.push(format!(".{n}"));
+            PathBuf::from(name)
+        })
+        .find(|p| !p.exists())
+        .unwrap_or(base)
+}
+
+/// Whether `etc` holds a `<name>.conflict*` copy.
+fn has_conflict_copy(etc: &Path, name: &str) -> bool {
+    let prefix = format!("{name}{CONFLICT_SUFFIX}");
+    std::fs::read_dir(etc).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+    })
 }
 
 /// The file's bytes, `None` when it does not exist.
@@ -546,6 +807,269 @@ mod tests {
             Some("arca.gc.interval.secs=60\n")
         );
         assert!(p.member.mirror().unwrap().is_empty());
+    }
+
+    #[test]
+    fn which_copy_wins() {
+        use Decision::*;
+        // (local, base, cluster, owner, primary)
+        type Case<'a> = (
+            &'a str,
+            Option<(&'a str, i64)>,
+            Option<(&'a str, i64)>,
+            bool,
+            bool,
+            Decision,
+        );
+        let cases: &[Case<'_>] = &[
+            // nothing stored yet: the owner publishes its copy, nobody else does anything
+            ("a", None, None, true, true, Publish),
+            ("a", None, None, false, true, Nothing),
+            ("", None, None, true, true, Nothing),
+            // same content: in sync, whatever the base
+            ("a", Some(("x", 1)), Some(("a", 3)), false, false, InSync),
+            // never synced (a new or rebuilt node, even the primary owning): the cluster's wins
+            (
+                "pkg",
+                None,
+                Some(("a", 3)),
+                true,
+                true,
+                TakeCluster(Lost::No),
+            ),
+            // a stale copy (not edited since its last sync): the cluster's wins
+            (
+                "a",
+                Some(("a", 3)),
+                Some(("b", 4)),
+                true,
+                true,
+                TakeCluster(Lost::No),
+            ),
+            (
+                "a",
+                Some(("a", 3)),
+                Some(("b", 4)),
+                false,
+                true,
+                TakeCluster(Lost::No),
+            ),
+            // a local edit on top of the cluster's copy
+            ("e", Some(("a", 3)), Some(("a", 3)), true, false, Publish),
+            ("e", Some(("a", 3)), Some(("a", 3)), false, true, Keep),
+            (
+                "e",
+                Some(("a", 3)),
+                Some(("a", 3)),
+                false,
+                false,
+                TakeCluster(Lost::NotOwner),
+            ),
+            // a local deletion is an edit too
+            ("", Some(("a", 3)), Some(("a", 3)), true, true, Publish),
+            // edited here while the cluster's copy changed: the cluster's wins, the edit is kept
+            (
+                "e",
+                Some(("a", 3)),
+                Some(("b", 4)),
+                true,
+                true,
+                TakeCluster(Lost::Conflict),
+            ),
+            (
+                "e",
+                Some(("a", 3)),
+                Some(("b", 4)),
+                false,
+                true,
+                TakeCluster(Lost::Conflict),
+            ),
+        ];
+        for &(local, base, cluster, owner, primary, expected) in cases {
+            assert_eq!(
+                decide(local, base, cluster, owner, primary),
+                expected,
+                "local {local:?} base {base:?} cluster {cluster:?} owner {owner} primary {primary}"
+            );
+        }
+    }
+
+    /// The configured primary `a` and a member `b` on one database.
+    fn primary_pair() -> Pair {
+        let mut p = pair();
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        p.owner =
+            Syncer::new(p.db.clone(), p.owner.etc(), "a", &KEY, clock).configured_primary(true);
+        p
+    }
+
+    fn lost_edit(p: &Pair, node: &str, name: &str) -> Option<String> {
+        p.db.read_blocking(configs::list_node_files)
+            .unwrap()
+            .into_iter()
+            .find(|r| r.node_id == node && r.name == name)
+            .and_then(|r| r.lost_edit)
+    }
+
+    const PROPS_1: &str = "arca.gc.interval.secs=60\n";
+    const PROPS_2: &str = "arca.gc.interval.secs=120\n";
+    const PROPS_3: &str = "arca.gc.interval.secs=180\n";
+
+    #[test]
+    fn an_edit_made_on_the_primary_while_it_was_away_is_published_once_it_owns_the_config() {
+        let p = primary_pair();
+        write(&p.owner, "system.properties", PROPS_1);
+        p.owner.sync(true).unwrap();
+        p.member.sync(false).unwrap();
+        // The primary is down: the member owns the config and nothing changes. The operator
+        // edits the primary's file; it starts again, first not owning the config.
+        write(&p.owner, "system.properties", PROPS_2);
+        let actions = p.owner.sync(false).unwrap();
+        assert_eq!(
+            actions,
+            [Action::Kept {
+                name: "system.properties".into()
+            }]
+        );
+        assert!(p.owner.sync(false).unwrap().is_empty(), "kept once");
+        assert_eq!(
+            read(&p.owner, "system.properties").as_deref(),
+            Some(PROPS_2)
+        );
+        let pending =
+            p.db.read_blocking(configs::list_node_files)
+                .unwrap()
+                .into_iter()
+                .find(|r| r.node_id == "a" && r.name == "system.properties")
+                .unwrap();
+        assert_eq!(pending.pending_sha256, Some(sha256_hex(PROPS_2.as_bytes())));
+        // The member (owning meanwhile) has nothing new to publish.
+        assert!(p.member.sync(true).unwrap().is_empty());
+        // The primary owns the config again: its edit is published and reaches the member.
+        assert!(matches!(
+            &p.owner.sync(true).unwrap()[..],
+            [Action::Stored { version: 2, .. }]
+        ));
+        p.member.sync(false).unwrap();
+        assert_eq!(
+            read(&p.member, "system.properties").as_deref(),
+            Some(PROPS_2)
+        );
+        assert_eq!(lost_edit(&p, "a", "system.properties"), None);
+    }
+
+    #[test]
+    fn a_stale_primary_takes_the_copy_the_member_published_while_it_was_away() {
+        let p = primary_pair();
+        write(&p.owner, "system.properties", PROPS_1);
+        p.owner.sync(true).unwrap();
+        p.member.sync(false).unwrap();
+        // The member owns the config while the primary is down, and an edit is made there.
+        write(&p.member, "system.properties", PROPS_2);
+        assert!(matches!(
+            &p.member.sync(true).unwrap()[..],
+            [Action::Stored { version: 2, .. }]
+        ));
+        // The primary comes back with its old copy, and even owning the config it takes the
+        // cluster's: its copy was not edited, only stale.
+        let actions = p.owner.sync(true).unwrap();
+        assert!(
+            matches!(
+                &actions[..],
+                [Action::Applied {
+                    version: 2,
+                    lost_edit: None,
+                    ..
+                }]
+            ),
+            "{actions:?}"
+        );
+        assert_eq!(
+            read(&p.owner, "system.properties").as_deref(),
+            Some(PROPS_2)
+        );
+        assert_eq!(
+            read(&p.owner, "system.properties.previous").as_deref(),
+            Some(PROPS_1)
+        );
+    }
+
+    #[test]
+    fn an_edit_that_loses_is_kept_as_conflict_and_reported_until_removed() {
+        let p = primary_pair();
+        write(&p.owner, "system.properties", PROPS_1);
+        p.owner.sync(true).unwrap();
+        p.member.sync(false).unwrap();
+        // Both changed while the primary was away: the member published PROPS_2 and the primary
+        // was edited to PROPS_3. The cluster's copy wins; the primary's edit is kept.
+        write(&p.member, "system.properties", PROPS_2);
+        p.member.sync(true).unwrap();
+        write(&p.owner, "system.properties", PROPS_3);
+        let actions = p.owner.sync(false).unwrap();
+        let [
+            Action::Applied {
+                lost_edit: Some(message),
+                ..
+            },
+        ] = &actions[..]
+        else {
+            panic!("{actions:?}");
+        };
+        assert!(
+            message.contains(
+                "LOCAL EDIT LOST: system.properties was edited on this node while \
+                              the cluster's copy changed too"
+            ) && message.contains("system.properties.conflict"),
+            "{message}"
+        );
+        assert_eq!(
+            read(&p.owner, "system.properties").as_deref(),
+            Some(PROPS_2)
+        );
+        assert_eq!(
+            read(&p.owner, "system.properties.conflict").as_deref(),
+            Some(PROPS_3)
+        );
+        assert_eq!(
+            lost_edit(&p, "a", "system.properties").as_deref(),
+            Some(message.as_str())
+        );
+        // A member's own edit is put back, and kept without overwriting an earlier one.
+        write(&p.member, "system.properties", PROPS_3);
+        p.owner.sync(true).unwrap();
+        std::fs::write(p.member.etc().join("system.properties.conflict"), "older").unwrap();
+        let actions = p.member.sync(false).unwrap();
+        assert!(
+            matches!(&actions[..], [Action::Applied { lost_edit: Some(m), .. }]
+                if m.contains("which does not own the cluster's config")
+                    && m.contains("system.properties.conflict.2")),
+            "{actions:?}"
+        );
+        assert_eq!(
+            read(&p.member, "system.properties").as_deref(),
+            Some(PROPS_2)
+        );
+        assert_eq!(
+            read(&p.member, "system.properties.conflict").as_deref(),
+            Some("older")
+        );
+        assert_eq!(
+            read(&p.member, "system.properties.conflict.2").as_deref(),
+            Some(PROPS_3)
+        );
+        // Handled: once the kept copies are removed, the report is cleared.
+        std::fs::remove_file(p.owner.etc().join("system.properties.conflict")).unwrap();
+        assert!(p.owner.sync(true).unwrap().is_empty());
+        assert_eq!(lost_edit(&p, "a", "system.properties"), None);
+        std::fs::remove_file(p.member.etc().join("system.properties.conflict")).unwrap();
+        p.member.sync(false).unwrap();
+        assert!(
+            lost_edit(&p, "b", "system.properties").is_some(),
+            ".conflict.2 is left"
+        );
+        std::fs::remove_file(p.member.etc().join("system.properties.conflict.2")).unwrap();
+        p.member.sync(false).unwrap();
+        assert_eq!(lost_edit(&p, "b", "system.properties"), None);
     }
 
     #[test]

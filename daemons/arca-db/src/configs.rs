@@ -57,6 +57,15 @@ pub struct NodeFileRow {
     pub reported_at: i64,
     /// When the node's copy last changed through config sync (0: never).
     pub changed_at: i64,
+    /// The node's own copy when it is a local edit kept unpublished (the configured primary's,
+    /// published once it owns the config); `sha256`/`version` are then still the copy it last
+    /// had in sync.
+    pub pending_sha256: Option<String>,
+    /// The node's last local edit that the cluster's copy replaced: what happened and where the
+    /// edit is kept (cleared once that file is gone).
+    pub lost_edit: Option<String>,
+    /// When (ms; 0 without a lost edit).
+    pub lost_edit_at: i64,
 }
 
 const FILE_COLUMNS: &str = "name, content, sha256, version, updated_at, updated_by, \
@@ -188,12 +197,15 @@ pub fn notify_changed(conn: &Conn<'_>, name: &str) -> Result<(), DbError> {
 
 /// Record what `node_id` has of `name` (`sha256` empty when absent; `changed` when this report
 /// follows a change of its copy, which sets `changed_at`).
+/// The lost-edit columns are left as they are (see [`record_lost_edit`]).
 pub fn report_node_file(conn: &Conn<'_>, node: &NodeFileRow, changed: bool) -> Result<(), DbError> {
     conn.execute(
-        "INSERT INTO config_file_nodes (node_id, name, sha256, version, reported_at, changed_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+        "INSERT INTO config_file_nodes \
+         (node_id, name, sha256, version, reported_at, changed_at, pending_sha256) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8) \
          ON CONFLICT (node_id, name) DO UPDATE SET sha256 = excluded.sha256, \
          version = excluded.version, reported_at = excluded.reported_at, \
+         pending_sha256 = excluded.pending_sha256, \
          changed_at = CASE WHEN ?7 = 1 THEN excluded.changed_at \
                            ELSE config_file_nodes.changed_at END",
         args![
@@ -203,27 +215,64 @@ pub fn report_node_file(conn: &Conn<'_>, node: &NodeFileRow, changed: bool) -> R
             node.version,
             node.reported_at,
             if changed { node.changed_at } else { 0 },
-            i64::from(changed)
+            i64::from(changed),
+            node.pending_sha256
         ],
     )?;
     Ok(())
 }
 
+/// Record that `node_id`'s local edit of `name` lost to the cluster's copy (`what`: what
+/// happened and where the edit is kept), or clear it (`None`). The node has reported the file
+/// before (the row exists).
+pub fn record_lost_edit(
+    conn: &Conn<'_>,
+    node_id: &str,
+    name: &str,
+    what: Option<&str>,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE config_file_nodes SET lost_edit = ?3, lost_edit_at = ?4 \
+         WHERE node_id = ?1 AND name = ?2",
+        args![node_id, name, what, if what.is_some() { now_ms } else { 0 }],
+    )?;
+    Ok(())
+}
+
+const NODE_FILE_COLUMNS: &str = "node_id, name, sha256, version, reported_at, changed_at, \
+     pending_sha256, lost_edit, lost_edit_at";
+
+fn node_file_from_row(r: &Row<'_>) -> Result<NodeFileRow, DbError> {
+    Ok(NodeFileRow {
+        node_id: r.get(0)?,
+        name: r.get(1)?,
+        sha256: r.get(2)?,
+        version: r.get(3)?,
+        reported_at: r.get(4)?,
+        changed_at: r.get(5)?,
+        pending_sha256: r.get(6)?,
+        lost_edit: r.get(7)?,
+        lost_edit_at: r.get(8)?,
+    })
+}
+
 /// Every node's report, by node then file.
 pub fn list_node_files(conn: &Conn<'_>) -> Result<Vec<NodeFileRow>, DbError> {
     conn.query_map(
-        "SELECT node_id, name, sha256, version, reported_at, changed_at FROM config_file_nodes \
-         ORDER BY node_id, name",
+        &format!("SELECT {NODE_FILE_COLUMNS} FROM config_file_nodes ORDER BY node_id, name"),
         args![],
-        |r| {
-            Ok(NodeFileRow {
-                node_id: r.get(0)?,
-                name: r.get(1)?,
-                sha256: r.get(2)?,
-                version: r.get(3)?,
-                reported_at: r.get(4)?,
-                changed_at: r.get(5)?,
-            })
-        },
+        node_file_from_row,
+    )
+}
+
+/// One node's reports, by file.
+pub fn node_files(conn: &Conn<'_>, node_id: &str) -> Result<Vec<NodeFileRow>, DbError> {
+    conn.query_map(
+        &format!(
+            "SELECT {NODE_FILE_COLUMNS} FROM config_file_nodes WHERE node_id = ?1 ORDER BY name"
+        ),
+        args![node_id],
+        node_file_from_row,
     )
 }

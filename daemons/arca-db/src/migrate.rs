@@ -283,6 +283,20 @@ CREATE TABLE login_failures (
 CREATE INDEX login_failures_updated ON login_failures(updated);
 "#,
     ),
+    (
+        9,
+        "shared config files: a node's kept local edit, and the last local edit it lost",
+        // `sha256`/`version` of `config_file_nodes` stay the copy a node last had in sync with
+        // the cluster (the base a local edit is told from). `pending_sha256`: the configured
+        // primary's local edit, kept until it owns the config and publishes it. `lost_edit`:
+        // what happened to the node's last local edit that the cluster's copy replaced (kept as
+        // `<name>.conflict`), cleared once the operator removed that file; `lost_edit_at` (ms).
+        r#"
+ALTER TABLE config_file_nodes ADD COLUMN pending_sha256 TEXT;
+ALTER TABLE config_file_nodes ADD COLUMN lost_edit TEXT;
+ALTER TABLE config_file_nodes ADD COLUMN lost_edit_at INTEGER NOT NULL DEFAULT 0;
+"#,
+    ),
 ];
 
 /// SQLite's DDL in PostgreSQL's dialect: 64-bit integers everywhere (an

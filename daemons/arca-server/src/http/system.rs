@@ -158,6 +158,7 @@ fn node_json(
     leader: Option<&str>,
     license: Option<&str>,
     restart_required: &[&str],
+    config_edits: ConfigEdits<'_>,
 ) -> serde_json::Value {
     serde_json::json!({
         "id": n.node_id,
@@ -175,7 +176,21 @@ fn node_json(
         "runsClusterDuties": leader == Some(n.node_id.as_str()),
         "licenseHash": license,
         "restartRequired": restart_required,
+        "pendingConfigEdits": config_edits.pending,
+        "lostConfigEdits": config_edits.lost.iter().map(|r| serde_json::json!({
+            "file": r.name,
+            "message": r.lost_edit,
+            "at": iso8601(r.lost_edit_at),
+        })).collect::<Vec<_>>(),
     })
+}
+
+/// A node's local edits of the shared config files (arca-config-sync): those it keeps until it
+/// owns the config (the configured primary), and those that lost to the cluster's copy (kept as
+/// `<file>.conflict` on the node until the operator removes it).
+struct ConfigEdits<'a> {
+    pending: Vec<&'a str>,
+    lost: Vec<&'a arca_db::configs::NodeFileRow>,
 }
 
 /// The HA guide's HA table: one object per registered node.
@@ -211,7 +226,23 @@ async fn ha_nodes(req: &Request) -> ApiResult<Response> {
                 .filter(|f| f.needs_restart)
                 .map(|f| f.name)
                 .collect();
-            node_json(n, now, stale_ms, leader.as_deref(), license, &restart)
+            let mine = || config_files.iter().filter(|f| f.node_id == n.node_id);
+            let edits = ConfigEdits {
+                pending: mine()
+                    .filter(|f| f.pending_sha256.is_some())
+                    .map(|f| f.name.as_str())
+                    .collect(),
+                lost: mine().filter(|f| f.lost_edit.is_some()).collect(),
+            };
+            node_json(
+                n,
+                now,
+                stale_ms,
+                leader.as_deref(),
+                license,
+                &restart,
+                edits,
+            )
         })
         .collect();
     Ok(json_response(

@@ -107,9 +107,21 @@ fn shared_config_files_follow_the_owner_and_survive_its_loss() {
         nodes[1].log()
     );
 
-    // A member's local edit is put back.
+    // A member's local edit is put back, and kept as binarystore.xml.conflict (never silent).
     std::fs::write(etc(&nodes[1], "binarystore.xml"), "<config version=\"2\"/>").unwrap();
     converged(&nodes, 0, "binarystore.xml", Duration::from_secs(5));
+    assert_eq!(
+        std::fs::read_to_string(etc(&nodes[1], "binarystore.xml.conflict")).unwrap(),
+        "<config version=\"2\"/>"
+    );
+    assert!(
+        nodes[1].sync_log().contains(
+            "LOCAL EDIT LOST: binarystore.xml was edited on this node, which does not own"
+        ),
+        "{}",
+        nodes[1].sync_log()
+    );
+    std::fs::remove_file(etc(&nodes[1], "binarystore.xml.conflict")).unwrap();
 
     // A member whose sync is stopped gets a copy with a newer mtime and other content; a
     // change on the primary meanwhile; at its start the member catches up.
@@ -128,6 +140,13 @@ fn shared_config_files_follow_the_owner_and_survive_its_loss() {
     );
     nodes[2].start_config_sync();
     converged(&nodes, 0, "binarystore.xml", Duration::from_secs(5));
+    // Its copy was not the one it last synced (it was changed while its sync was stopped), and
+    // the cluster's changed too: the cluster's wins, the other copy is kept.
+    assert_eq!(
+        std::fs::read_to_string(etc(&nodes[2], "binarystore.xml.conflict")).unwrap(),
+        xml
+    );
+    std::fs::remove_file(etc(&nodes[2], "binarystore.xml.conflict")).unwrap();
 
     // Invalid XML on the primary is not propagated, and is reported.
     std::fs::write(
@@ -207,6 +226,80 @@ fn shared_config_files_follow_the_owner_and_survive_its_loss() {
         nodes[1 - o].get("/api/system/ping").status(),
         StatusCode::OK
     );
+
+    // While the primary is down an operator edits its binarystore.xml (which nobody changed
+    // meanwhile) and its system.properties (which the owner just changed). When it is back, its
+    // binarystore.xml edit wins: published once it owns the config again. Its system.properties
+    // edit loses to the owner's: the cluster's copy is applied and the edit is kept as
+    // system.properties.conflict, reported in its sync's journal, the HA table and
+    // `arcactl config status` until the operator removes that file.
+    let primary_xml = format!("{edited}<!-- edited on the primary while it was down -->\n");
+    std::fs::write(etc(&primary, "binarystore.xml"), &primary_xml).unwrap();
+    let primary_props = std::fs::read_to_string(etc(&primary, "system.properties")).unwrap()
+        + "arca.gc.grace.secs=9\n";
+    std::fs::write(etc(&primary, "system.properties"), &primary_props).unwrap();
+    let mut primary = {
+        let mut s = Server::spawn(&primary.home, &primary.ip, primary.port, "/artifactory");
+        s.wait_ready();
+        s.password = primary.password.clone();
+        s
+    };
+    primary.start_config_sync();
+    let took = within(
+        Duration::from_secs(30),
+        "the primary's binarystore.xml edit on every node",
+        || {
+            nodes.iter().chain([&primary]).all(|n| {
+                sha(&etc(n, "binarystore.xml")) == Some(sha256_hex(primary_xml.as_bytes()))
+            })
+        },
+    );
+    eprintln!("the returning primary's edit was published and reached the members in {took:?}");
+    let props_now = std::fs::read_to_string(etc(&primary, "system.properties")).unwrap();
+    assert!(
+        props_now.contains("arca.gc.grace.secs=7") && !props_now.contains("arca.gc.grace.secs=9"),
+        "the owner's copy won: {props_now}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(etc(&primary, "system.properties.conflict")).unwrap(),
+        primary_props,
+        "the losing edit is kept"
+    );
+    assert!(
+        primary
+            .sync_log()
+            .contains("LOCAL EDIT LOST: system.properties was edited on this node while the cluster's copy changed too"),
+        "{}",
+        primary.sync_log()
+    );
+    let lost = |s: &Server| {
+        let nodes = s.json("/api/system/ha/nodes");
+        nodes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == "node-a")
+            .unwrap()["lostConfigEdits"]
+            .clone()
+    };
+    let reported = lost(&nodes[0]);
+    assert_eq!(reported[0]["file"], "system.properties", "{reported}");
+    assert!(
+        reported[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("system.properties.conflict"),
+        "{reported}"
+    );
+    let (code, text) = config_status(&primary.home);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("LOCAL EDIT LOST"), "{text}");
+    std::fs::remove_file(etc(&primary, "system.properties.conflict")).unwrap();
+    within(Duration::from_secs(15), "the lost edit handled", || {
+        lost(&nodes[0]).as_array().is_some_and(Vec::is_empty)
+    });
+    let (code, text) = config_status(&primary.home);
+    assert_eq!(code, 0, "{text}");
 }
 
 #[test]

@@ -13,8 +13,9 @@ use crate::cli::{ConfigCommand, ConfigStatusArgs, HomeArgs};
 use crate::commands::database;
 use crate::exit;
 
-/// The schema version that added the shared config files (`arca_db::configs`).
-const CONFIG_SCHEMA_VERSION: i64 = 5;
+/// The schema version of the shared config files as read here (`arca_db::configs`, with the
+/// nodes' kept and lost local edits).
+const CONFIG_SCHEMA_VERSION: i64 = 9;
 
 pub fn run(cmd: ConfigCommand, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
     match cmd {
@@ -30,6 +31,10 @@ struct NodeCopy<'a> {
     sha256: Option<&'a str>,
     in_sync: bool,
     restart_required: bool,
+    /// The configured primary's local edit, published once it owns the config.
+    pending: Option<&'a str>,
+    /// Its last local edit that lost to the cluster's copy (message, ms), until handled.
+    lost_edit: Option<(&'a str, i64)>,
 }
 
 /// `arcactl config status`: the cluster's copy of each shared file and each active node's.
@@ -58,7 +63,7 @@ pub fn status(args: &ConfigStatusArgs, now_ms: i64, out: &mut dyn Write) -> anyh
     for file in &SHARED_FILES {
         let row = files.iter().find(|r| r.name == file.name);
         let copies = node_copies(file.name, row, &reports, &active);
-        healthy &= copies.iter().all(|c| c.in_sync);
+        healthy &= copies.iter().all(|c| c.in_sync && c.lost_edit.is_none());
         healthy &= row.is_none_or(|r| r.rejected.is_none());
         let local = std::fs::read(home.etc().join(file.name))
             .ok()
@@ -87,6 +92,8 @@ pub struct SyncFindings {
     pub rejected: Vec<String>,
     /// `node (file)`.
     pub restart: Vec<String>,
+    /// `file on node: what happened`: local edits that lost to the cluster's copy.
+    pub lost: Vec<String>,
     /// Files the cluster has a copy of.
     pub stored: usize,
 }
@@ -108,7 +115,19 @@ pub fn sync_findings(
         }
         for c in node_copies(file.name, row, reports, active) {
             if !c.in_sync {
-                f.differs.push(format!("{} on {}", file.name, c.node));
+                f.differs.push(format!(
+                    "{} on {}{}",
+                    file.name,
+                    c.node,
+                    if c.pending.is_some() {
+                        " (a local edit, published once that node owns the config)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            if let Some((what, _)) = c.lost_edit {
+                f.lost.push(format!("{} on {}: {what}", file.name, c.node));
             }
             if c.restart_required {
                 f.restart.push(format!("{} ({})", c.node, file.name));
@@ -132,10 +151,14 @@ fn node_copies<'a>(
             let report = reports
                 .iter()
                 .find(|r| r.node_id == n.node_id && r.name == name);
-            let sha256 = report.map(|r| r.sha256.as_str());
+            let pending = report.and_then(|r| r.pending_sha256.as_deref());
+            // What the node has on disk: a kept local edit, else the copy it has in sync.
+            let sha256 = pending.or(report.map(|r| r.sha256.as_str()));
             NodeCopy {
                 node: &n.node_id,
                 sha256,
+                pending,
+                lost_edit: report.and_then(|r| r.lost_edit.as_deref().map(|m| (m, r.lost_edit_at))),
                 // Nothing stored yet: nothing to differ from.
                 in_sync: cluster_sha.is_none_or(|c| sha256 == Some(c)),
                 restart_required: needs_restart
@@ -199,7 +222,11 @@ fn write_file_status(
         )?;
     }
     for c in copies {
-        let state = if c.in_sync { "in sync" } else { "DIFFERS" };
+        let state = match (c.in_sync, c.pending) {
+            (true, _) => "in sync",
+            (false, Some(_)) => "LOCAL EDIT, published once it owns the config",
+            (false, None) => "DIFFERS",
+        };
         let restart = if c.restart_required {
             ", RESTART REQUIRED"
         } else {
@@ -213,6 +240,12 @@ fn write_file_status(
                 c.sha256.map_or("(no report)", short)
             ),
         )?;
+        if let Some((what, at)) = c.lost_edit {
+            w(
+                out,
+                format!("    at {}: {what}", crate::commands::iso8601(at)),
+            )?;
+        }
     }
     w(
         out,
@@ -242,6 +275,10 @@ fn file_json(
             "sha256": c.sha256,
             "inSync": c.in_sync,
             "restartRequired": c.restart_required,
+            "pendingLocalEdit": c.pending,
+            "lostLocalEdit": c.lost_edit.map(|(what, at)| json!({
+                "message": what, "at": crate::commands::iso8601(at)
+            })),
         })).collect::<Vec<_>>(),
     })
 }

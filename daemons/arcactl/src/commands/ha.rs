@@ -641,7 +641,7 @@ fn check_config_sync(local: &Local, db: Option<&Db>, active: Option<&[NodeRecord
             return Finding::fail(
                 CONFIG_SYNC,
                 format!("cannot read the shared config files: {e}"),
-                "check that the nodes run this arca version (schema 5) and that the user in \
+                "check that the nodes run this arca version (schema 9) and that the user in \
                  db.properties may read the arca database",
             );
         }
@@ -653,6 +653,17 @@ fn check_config_sync(local: &Local, db: Option<&Db>, active: Option<&[NodeRecord
             CONFIG_SYNC,
             format!("refused by the config owner: {}", f.rejected.join("; ")),
             "correct the file on the config owner (the primary); arcactl config status shows it",
+        );
+    }
+    if !f.lost.is_empty() {
+        return Finding::fail(
+            CONFIG_SYNC,
+            format!(
+                "local edits lost to the cluster's copy: {}",
+                f.lost.join("; ")
+            ),
+            "merge each kept <file>.conflict into the config owner's copy if still wanted, then \
+             delete it on that node (arcactl config status shows them)",
         );
     }
     if !f.differs.is_empty() {
