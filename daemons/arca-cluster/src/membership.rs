@@ -217,8 +217,9 @@ impl Membership {
         Ok(leads)
     }
 
-    /// Cluster duty: free the licenses of nodes that are stopped, stale or gone from the
-    /// registry (claims already treat them as free; this makes the pool show it). Reads
+    /// Cluster duty: free the licenses of nodes that are stale (crashed, or stopped longer than
+    /// the stale period) or gone from the registry (claims already treat them as free; this
+    /// makes the pool show it). Reads
     /// first, so the write lock is taken only when there is something to free.
     async fn reclaim_licenses(&self, now: i64, stale_ms: i64) -> Result<(), DbError> {
         let (held, nodes) = self
@@ -231,7 +232,7 @@ impl Membership {
             .filter(|(_, holder)| {
                 !nodes
                     .iter()
-                    .any(|n| &n.node_id == holder && n.is_active(now, stale_ms))
+                    .any(|n| &n.node_id == holder && n.keeps_license(now, stale_ms))
             })
             .collect();
         if holders.is_empty() {
@@ -245,8 +246,8 @@ impl Membership {
             tracing::info!(
                 arca_node_id = %self.identity.node_id,
                 license = %hash,
-                "license {hash} returned to the cluster pool: node '{holder}' is stopped, stale \
-                 or removed"
+                "license {hash} returned to the cluster pool: node '{holder}' has had no \
+                 heartbeat for the stale period (crashed or stopped) or was removed"
             );
         }
         Ok(())

@@ -118,6 +118,15 @@ impl NodeRecord {
         self.state.is_live() && now_ms - self.last_heartbeat < stale_ms
     }
 
+    /// Does the node keep the license it holds? While it heartbeats, and for the stale period
+    /// after its last heartbeat whatever its state — a server stopped cleanly (`STOPPED`, the
+    /// stop being its last heartbeat) that starts again within that period finds its license
+    /// still held, so a restart of `arca-server` alone never unlicenses the node. The license
+    /// agent's stop returns the license at once (`licenses::release_license`).
+    pub fn keeps_license(&self, now_ms: i64, stale_ms: i64) -> bool {
+        self.state != NodeState::Unavailable && now_ms - self.last_heartbeat < stale_ms
+    }
+
     /// Did not stop cleanly and has had no heartbeat for `stale_ms` or longer
     /// (live state, or already marked UNAVAILABLE).
     pub fn is_stale(&self, now_ms: i64, stale_ms: i64) -> bool {

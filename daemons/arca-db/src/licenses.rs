@@ -117,18 +117,20 @@ const LICENSE_COLUMNS: &str = "l.hash, l.token, l.licensee, l.license_type, l.va
 
 const FROM_LICENSES: &str = "FROM licenses l LEFT JOIN nodes n ON n.node_id = l.holder_node_id";
 
-/// SQL condition: `l`'s holder is an active node (live state and a heartbeat newer than
-/// the parameter `?{param}` = now − stale; the rule of `NodeRecord::is_active`).
+/// SQL condition: `l`'s holder keeps its license: a heartbeat newer than the parameter
+/// `?{param}` = now − stale, in any state but UNAVAILABLE (the rule of
+/// `NodeRecord::keeps_license`). A server stopped cleanly keeps it for the stale period, so a
+/// restart finds it still held; the agent's stop gives it back at once.
 fn holder_active(param: usize) -> String {
     node_active("l.holder_node_id", param)
 }
 
-/// SQL condition: the node whose id is the column `node_column` is active (see
+/// SQL condition: the node whose id is the column `node_column` keeps its license (see
 /// [`holder_active`]).
 fn node_active(node_column: &str, param: usize) -> String {
     format!(
         "EXISTS (SELECT 1 FROM nodes a WHERE a.node_id = {node_column} \
-         AND a.state IN ('STARTING', 'RUNNING', 'STOPPING') AND a.last_heartbeat > ?{param})"
+         AND a.state <> 'UNAVAILABLE' AND a.last_heartbeat > ?{param})"
     )
 }
 
@@ -348,8 +350,8 @@ pub fn release_license(conn: &Conn<'_>, node_id: &str) -> Result<bool, DbError> 
     )? > 0)
 }
 
-/// Free the licenses held by nodes that are missing from the registry or not active (stopped,
-/// or no heartbeat for `stale_ms`). Returns the freed hashes, sorted. Run it in a write
+/// Free the licenses held by nodes that are missing from the registry or no longer keep them
+/// (no heartbeat for `stale_ms`: crashed, or stopped that long ago). Returns the freed hashes, sorted. Run it in a write
 /// transaction.
 pub fn reclaim_stale(conn: &Conn<'_>, now_ms: i64, stale_ms: i64) -> Result<Vec<String>, DbError> {
     let mut freed: Vec<String> = conn.query_map(

@@ -257,3 +257,64 @@ fn a_stopping_agent_takes_the_node_out_of_rotation_before_returning_the_license(
     a.start_license_agent();
     a.wait_licensed(5);
 }
+
+#[test]
+fn a_server_restart_keeps_the_license() {
+    // One license, held by node-a; node-b waits for one the whole time.
+    let mut cluster = Cluster::with_pool(1);
+    let mut a = cluster.start(&NodeSpec::new("node-a", "127.0.0.11", true), None);
+    let key = a.home.clone();
+    let b = cluster.start_unlicensed(&NodeSpec::new("node-b", "127.0.0.12", false), Some(&key));
+    within(
+        Duration::from_secs(10),
+        "node-b's agent finds no license",
+        || b.agent_log().contains(UNLICENSED_MESSAGE),
+    );
+    let license = held_by(&a, "node-a").unwrap();
+
+    // `systemctl restart arca-server`: SIGTERM, then a new start; the agent keeps running.
+    let child = a.child.take().unwrap();
+    super::terminate(child, || a.log());
+    std::thread::sleep(AGENT_ROUND * 2);
+    assert_eq!(
+        holder_of(&b, &license),
+        "node-a",
+        "kept while the server is stopped, although node-b's agent looked for one"
+    );
+    let mut restarted = Server::spawn(&a.home, &a.ip, a.port, "/artifactory");
+    restarted.password = a.password.clone();
+    restarted.agent = a.agent.take();
+    // The restarted server's very first readiness answer is 200: the license is read from the
+    // pool before the node reports ready, not left to the agent's next round.
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let first = loop {
+        assert!(Instant::now() < deadline, "{}", restarted.log());
+        match client.get(restarted.url("/api/v1/system/readiness")).send() {
+            Ok(r) => break r.status(),
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    assert_eq!(first, StatusCode::OK, "{}", restarted.log());
+    assert!(
+        !restarted.log().contains("UNLICENSED"),
+        "{}",
+        restarted.log()
+    );
+    assert_eq!(holder_of(&b, &license), "node-a");
+    assert_eq!(b.readiness().0, StatusCode::SERVICE_UNAVAILABLE);
+
+    // A server that stays stopped loses the license after the stale period: node-b takes it.
+    let child = restarted.child.take().unwrap();
+    let stopped = Instant::now();
+    super::terminate(child, || restarted.log());
+    let limit = STALE + HEARTBEAT + AGENT_ROUND + Duration::from_secs(2);
+    b.wait_licensed(limit.as_secs());
+    let took = stopped.elapsed();
+    eprintln!("node-a's server stopped: node-b licensed after {took:?} (stale period {STALE:?})");
+    assert!(
+        took >= STALE - Duration::from_millis(500),
+        "not before the stale period: {took:?}"
+    );
+    assert_eq!(holder_of(&b, &license), "node-b");
+}
