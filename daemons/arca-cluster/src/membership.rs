@@ -8,7 +8,7 @@
 //! lease back on its next heartbeat and the primary takes it on its own next
 //! heartbeat, so duties return within two heartbeat intervals.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -57,6 +57,11 @@ pub struct Membership {
     release_date: String,
     state: Mutex<NodeState>,
     leader: AtomicBool,
+    /// When (clock ms) this node, not leading, may take the duties over: when the active
+    /// primary's last heartbeat turns stale, or the holder's lease expires (0: unknown). The
+    /// election runs then, not at the next heartbeat tick, so a takeover happens one stale
+    /// period after the primary's last heartbeat, not up to a heartbeat interval later.
+    takeover_at: AtomicI64,
 }
 
 /// Build facts recorded in the registry.
@@ -89,6 +94,7 @@ impl Membership {
             release_date: build.release_date,
             state: Mutex::new(NodeState::Starting),
             leader: AtomicBool::new(false),
+            takeover_at: AtomicI64::new(0),
         });
         let record = membership.record(NodeState::Starting, now);
         let stale_ms = timing.stale_ms();
@@ -259,20 +265,41 @@ impl Membership {
         let now = self.clock.now_ms();
         let stale_ms = self.timing.stale_ms();
         let ttl = self.timing.duties_ttl_ms();
-        self.db
+        let (leads, takeover_at) = self
+            .db
             .locks(move |c| {
                 if role == NodeRole::Member {
-                    let primary_active = cluster::list_nodes(c)?.iter().any(|n| {
+                    let primary = cluster::list_nodes(c)?.into_iter().find(|n| {
                         n.role == NodeRole::Primary && n.node_id != me && n.is_active(now, stale_ms)
                     });
-                    if primary_active {
+                    if let Some(primary) = primary {
                         cluster::release_lease(c, DUTIES_LEASE, &me)?;
-                        return Ok(false);
+                        return Ok((false, primary.last_heartbeat + stale_ms));
                     }
                 }
-                cluster::try_acquire_lease(c, DUTIES_LEASE, &me, now, ttl)
+                if cluster::try_acquire_lease(c, DUTIES_LEASE, &me, now, ttl)? {
+                    return Ok((true, 0));
+                }
+                let expires = cluster::get_lease(c, DUTIES_LEASE)?.map_or(0, |l| l.expires);
+                Ok::<_, DbError>((false, expires))
             })
-            .await
+            .await?;
+        self.takeover_at.store(takeover_at, Ordering::SeqCst);
+        Ok(leads)
+    }
+
+    /// How long until the duties may be taken over (see `takeover_at`), when that is sooner
+    /// than `within`.
+    fn takeover_due_in(&self, within: Duration) -> Option<Duration> {
+        let at = self.takeover_at.load(Ordering::SeqCst);
+        if at <= 0 {
+            return None;
+        }
+        // A few ms late: at `at` exactly the primary is not stale yet (`now - heartbeat <
+        // stale` means active).
+        let wait_ms = at.saturating_sub(self.clock.now_ms()).saturating_add(5);
+        let wait = Duration::from_millis(u64::try_from(wait_ms).ok()?);
+        (wait < within).then_some(wait)
     }
 
     /// Run [`Membership::tick`] every heartbeat interval until the task is aborted.
@@ -283,7 +310,15 @@ impl Membership {
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut failing = false;
             loop {
-                interval.tick().await;
+                match me.takeover_due_in(me.timing.heartbeat) {
+                    Some(wait) => tokio::select! {
+                        _ = interval.tick() => {}
+                        () = tokio::time::sleep(wait) => {}
+                    },
+                    None => {
+                        interval.tick().await;
+                    }
+                }
                 match me.tick().await {
                     Ok(_) if failing => {
                         failing = false;

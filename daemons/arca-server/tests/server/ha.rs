@@ -368,6 +368,26 @@ fn killing_the_primary_moves_the_cluster_duties_within_the_stale_period() {
         took <= Duration::from_secs(STALE_SECS + HEARTBEAT_SECS),
         "took {took:?}, stale period {STALE_SECS} s"
     );
+    // Measured from the primary's last heartbeat (both written by the nodes themselves): the
+    // member takes the duties one stale period after it, not up to a heartbeat interval later.
+    let db = cluster.pg.open().unwrap();
+    let (last_heartbeat, acquired) = db
+        .read_blocking(|c| {
+            let a = arca_db::cluster::get_node(c, "node-a")?.unwrap();
+            let lease = arca_db::cluster::get_lease(c, arca_cluster::DUTIES_LEASE)?.unwrap();
+            Ok::<_, arca_db::DbError>((a.last_heartbeat, lease.acquired))
+        })
+        .unwrap();
+    let gap = acquired - last_heartbeat;
+    eprintln!(
+        "takeover {gap} ms after the primary's last heartbeat (stale period {} ms)",
+        STALE_SECS * 1000
+    );
+    let stale_ms = i64::try_from(STALE_SECS * 1000).unwrap();
+    assert!(
+        (stale_ms..=stale_ms + 300).contains(&gap),
+        "takeover {gap} ms after the last heartbeat, stale period {stale_ms} ms"
+    );
     // the new duty holder sweeps the departed node's abandoned uploads
     let deadline = Instant::now() + Duration::from_secs(15);
     while leftover.exists() {
