@@ -807,7 +807,7 @@ cs_find_owner() {
 }
 
 scenario_failover() {
-    local t_stop0 t_stop1 t_kill pid s failed gap req n
+    local t_stop0 t_stop1 t_kill pid s failed gap req n t0 unit
     cluster_up
     create_repo "$LB" failover-local
     client_start failover failover-local --threads 4
@@ -868,6 +868,19 @@ scenario_failover() {
     # systemd restarts the killed node (Restart=on-failure); it takes its own row back.
     e2e_arca_wait_ready "$(node_addr n1)" 60 || arca_die "n1 did not come back after kill -9 (Restart=on-failure)"
     result n1_restarts "$(e2e_node_exec n1 systemctl show -p NRestarts --value arca-server)"
+
+    # 3. Nothing lingers after a daemon logs "stopped" (issue 15): the server's stop above took its drain delay
+    #    (3 s) plus at most 0.5 s; each of n2's sidecars (its server is stopped: the agent has no server to drain
+    #    first) stops within 1 s.
+    check "systemctl stop arca-server took the 3 s drain delay + < 0.5 s (took ${t_stop1:+$(calc "$t_stop1 - $t_stop0")} s)" \
+        awk "BEGIN { exit !($t_stop1 - $t_stop0 < 3.5) }"
+    for unit in arca-license-agent arca-config-sync arca-storage-mover; do
+        t0=$(e2e_now)
+        e2e_node_exec n2 systemctl stop "$unit"
+        s=$(calc "$(e2e_now) - $t0")
+        result "${unit#arca-}_stop_s" "$s"
+        check "systemctl stop $unit on n2 took $s s (< 1 s)" awk "BEGIN { exit !($s < 1) }"
+    done
 }
 
 scenario_upgrade() {

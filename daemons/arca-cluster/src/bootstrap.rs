@@ -436,53 +436,91 @@ fn key_mismatch(home: &Home, key: &MasterKeyState, stored: &str, ours: &str) -> 
     ))
 }
 
+/// What [`check_storage_config`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainCheck {
+    /// This node runs the chain the cluster runs (or the first one, now recorded).
+    Same,
+    /// The primary (or a single node), alone, configures another chain than the cluster ran
+    /// (`previous`, when recorded). The caller checks that the stored binaries are readable
+    /// through the new chain before it records it ([`crate::storage::record_chain`]).
+    Changed {
+        previous: Option<crate::storage::ChainRecord>,
+    },
+}
+
 /// Every node must run the same storage chain: compare the digest of this node's
-/// `binarystore.xml` (its canonical form) with the cluster's. The first node records it. The
-/// primary (or a single node) may change it while no other node is active — the way to change
-/// the chain of a cluster is to stop every node, change the file everywhere, start the primary.
+/// `binarystore.xml` (its canonical form, `ours`) with the cluster's. The first node records
+/// it. The primary (or a single node) may change it while no other node is active — the way
+/// to change the chain of a cluster is to stop every node, change the file everywhere, start
+/// the primary — and gets [`ChainCheck::Changed`]; any other node is refused with what
+/// differs.
 pub fn check_storage_config(
     db: &Db,
     identity: &Identity,
-    canonical: &str,
+    ours: &crate::storage::ChainRecord,
     now_ms: i64,
     stale_ms: i64,
-) -> Result<(), ClusterError> {
-    let ours = arca_crypto::sha256_hex(canonical.as_bytes());
+) -> Result<ChainCheck, ClusterError> {
+    use crate::storage::{chain_difference, read_chain_record, record_chain};
     let me = identity.node_id.clone();
     let may_change = identity.role != NodeRole::Member;
-    let (stored, others) = db.write_blocking(|c| {
-        let stored = cluster::init_setting(c, STORAGE_DIGEST_SETTING, &ours, now_ms)?;
+    let record = ours.clone();
+    let (stored, recorded, others) = db.write_blocking(|c| {
+        let stored = cluster::get_setting(c, STORAGE_DIGEST_SETTING)?;
+        let recorded = read_chain_record(c)?;
+        let first = stored.is_none();
+        // First start, or the same chain recorded by an older version: record it fully.
+        if first || (stored.as_deref() == Some(record.digest.as_str()) && recorded.is_none()) {
+            record_chain(c, &record)?;
+        }
         let others: Vec<String> = cluster::list_nodes(c)?
             .into_iter()
             .filter(|n| n.node_id != me && n.is_active(now_ms, stale_ms))
             .map(|n| n.node_id)
             .collect();
-        if stored != ours && may_change && others.is_empty() {
-            cluster::put_setting(c, STORAGE_DIGEST_SETTING, &ours, now_ms)?;
-        }
-        Ok::<_, arca_db::DbError>((stored, others))
+        Ok::<_, arca_db::DbError>((stored, recorded, others))
     })?;
-    if stored == ours {
-        return Ok(());
+    let Some(stored) = stored else {
+        return Ok(ChainCheck::Same);
+    };
+    if stored == ours.digest {
+        return Ok(ChainCheck::Same);
     }
     if may_change && others.is_empty() {
-        tracing::warn!(
-            "etc/binarystore.xml differs from the configuration the cluster ran so far; \
-             no other node is active, so this node's configuration is the cluster's from now on"
-        );
-        return Ok(());
+        return Ok(ChainCheck::Changed { previous: recorded });
     }
+    let (by, what) = match &recorded {
+        Some(r) => (
+            format!(
+                " (recorded by {} at {})",
+                r.node,
+                crate::licenses::utc_date_iso(r.at)
+            ),
+            chain_difference(&r.canonical, &ours.canonical, 6),
+        ),
+        None => (
+            String::new(),
+            format!(
+                "digest in the database {}, this node's {}",
+                &stored[..12.min(stored.len())],
+                &ours.digest[..12.min(ours.digest.len())]
+            ),
+        ),
+    };
     Err(ClusterError::Refused(format!(
-        "etc/binarystore.xml configures another storage chain than the rest of the cluster \
-         (active: {}; digest in the database {}, this node's {}): every node must run the same \
-         chain — copy binarystore.xml from the primary (arca-config-sync does, when it runs)",
+        "etc/binarystore.xml configures another storage chain than the one the cluster runs{by} \
+         — {what}. Active: {}. Every node runs the same chain. If the cluster should keep its \
+         chain, give this node the binarystore.xml of a running node (arca-config-sync does \
+         when it runs). To change the cluster's chain: stop arca-server on every node, put the \
+         new binarystore.xml on all of them, start the primary first (it records the new chain, \
+         or says to run `arcactl storage migrate` when stored binaries must move), then the \
+         others",
         if others.is_empty() {
-            "none".to_string()
+            "none (only the primary may change the chain)".to_string()
         } else {
             others.join(", ")
         },
-        &stored[..12.min(stored.len())],
-        &ours[..12]
     )))
 }
 
@@ -560,12 +598,44 @@ mod tests {
         };
         let primary = node("p", NodeRole::Primary);
         let member = node("m", NodeRole::Member);
-        check_storage_config(&db, &primary, "chain A", 1_000, 30_000).unwrap();
-        check_storage_config(&db, &member, "chain A", 1_000, 30_000).unwrap();
-        let err = check_storage_config(&db, &member, "chain B", 1_000, 30_000).unwrap_err();
-        assert!(err.to_string().contains("another storage chain"), "{err}");
-        // the primary alone may change it; with an active member it may not
-        check_storage_config(&db, &primary, "chain B", 2_000, 30_000).unwrap();
+        let chain = |text: &str| crate::storage::ChainRecord {
+            digest: arca_crypto::sha256_hex(text.as_bytes()),
+            canonical: text.to_string(),
+            sealed_file: String::new(),
+            node: "p".into(),
+            at: 1_000,
+        };
+        let (a, b, c) = (
+            chain("chain template=file-system\n"),
+            chain("chain template=cluster-file-system\n"),
+            chain("chain template=s3-storage-v3\n"),
+        );
+        assert_eq!(
+            check_storage_config(&db, &primary, &a, 1_000, 30_000).unwrap(),
+            ChainCheck::Same
+        );
+        assert_eq!(
+            check_storage_config(&db, &member, &a, 1_000, 30_000).unwrap(),
+            ChainCheck::Same
+        );
+        let err = check_storage_config(&db, &member, &b, 1_000, 30_000).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "only in the cluster's chain: chain template=file-system; only in this node's: \
+                 chain template=cluster-file-system"
+            ),
+            "{err}"
+        );
+        // the primary alone may change it (recorded by the caller once the binaries are
+        // readable); with an active member it may not
+        assert_eq!(
+            check_storage_config(&db, &primary, &b, 2_000, 30_000).unwrap(),
+            ChainCheck::Changed {
+                previous: Some(a.clone())
+            }
+        );
+        db.write_blocking(|conn| crate::storage::record_chain(conn, &b))
+            .unwrap();
         db.write_blocking(|c| {
             register_node(
                 c,
@@ -589,7 +659,7 @@ mod tests {
             )
         })
         .unwrap();
-        let err = check_storage_config(&db, &primary, "chain C", 3_000, 30_000).unwrap_err();
+        let err = check_storage_config(&db, &primary, &c, 3_000, 30_000).unwrap_err();
         assert!(err.to_string().contains("active: m"), "{err}");
     }
 }

@@ -12,6 +12,118 @@ use crate::{ClusterError, Identity};
 /// Associated data sealed with object-store credentials.
 const STORE_SECRET_CONTEXT: &[u8] = b"binarystore.xml:secret";
 
+/// Cluster setting holding the [`ChainRecord`] of the chain the cluster runs (JSON).
+pub const CHAIN_RECORD_SETTING: &str = "binarystore.record";
+
+/// Associated data of the recorded `binarystore.xml`.
+const CHAIN_FILE_CONTEXT: &[u8] = b"binarystore.record:file";
+
+/// The storage chain the cluster runs, as the node that set it recorded it: what a node with
+/// another chain is told differs, and what `arcactl storage migrate` moves binaries from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChainRecord {
+    /// SHA-256 of `canonical` (also in `binarystore.digest`, which every node compares).
+    pub digest: String,
+    /// [`BinaryStoreConfig::canonical`]: the chain and its parameters, secrets masked.
+    pub canonical: String,
+    /// The whole `binarystore.xml`, sealed with the master key.
+    pub sealed_file: String,
+    pub node: String,
+    /// When it was recorded (ms).
+    pub at: i64,
+}
+
+impl ChainRecord {
+    pub fn new(
+        config: &BinaryStoreConfig,
+        file: &[u8],
+        key: &MasterKey,
+        node: &str,
+        at: i64,
+    ) -> ChainRecord {
+        let canonical = config.canonical();
+        ChainRecord {
+            digest: arca_crypto::sha256_hex(canonical.as_bytes()),
+            canonical,
+            sealed_file: SecretBox::new(key.bytes()).seal(file, CHAIN_FILE_CONTEXT),
+            node: node.to_string(),
+            at,
+        }
+    }
+
+    /// The recorded `binarystore.xml`.
+    pub fn file(&self, key: &MasterKey) -> Result<Vec<u8>, ClusterError> {
+        SecretBox::new(key.bytes())
+            .open(&self.sealed_file, CHAIN_FILE_CONTEXT)
+            .map_err(|e| {
+                ClusterError::Refused(format!(
+                    "the binarystore.xml recorded by {} does not open with this node's master \
+                     key ({e})",
+                    self.node
+                ))
+            })
+    }
+
+    /// The first line of the canonical form that names the chain (`chain template=…`).
+    pub fn chain_line(&self) -> &str {
+        self.canonical
+            .lines()
+            .find(|l| l.starts_with("chain"))
+            .unwrap_or("chain ?")
+    }
+}
+
+/// The recorded chain (`None`: none, or written by an older version).
+pub fn read_chain_record(
+    conn: &arca_db::Conn<'_>,
+) -> Result<Option<ChainRecord>, arca_db::DbError> {
+    Ok(arca_db::cluster::get_setting(conn, CHAIN_RECORD_SETTING)?
+        .and_then(|json| serde_json::from_str(&json).ok()))
+}
+
+/// Record `record` as the chain the cluster runs (the digest every node compares, and the
+/// record). Run in a write transaction.
+pub fn record_chain(
+    conn: &arca_db::Conn<'_>,
+    record: &ChainRecord,
+) -> Result<(), arca_db::DbError> {
+    let json = serde_json::to_string(record)
+        .map_err(|e| arca_db::DbError::Corrupt(format!("chain record: {e}")))?;
+    arca_db::cluster::put_setting(
+        conn,
+        crate::bootstrap::STORAGE_DIGEST_SETTING,
+        &record.digest,
+        record.at,
+    )?;
+    arca_db::cluster::put_setting(conn, CHAIN_RECORD_SETTING, &json, record.at)
+}
+
+/// What differs between the chain the cluster runs (`theirs`) and this node's: the lines of
+/// the canonical forms only one of them has (at most `max` each).
+pub fn chain_difference(theirs: &str, ours: &str, max: usize) -> String {
+    let only = |a: &str, b: &str| -> Vec<String> {
+        let other: Vec<&str> = b.lines().collect();
+        a.lines()
+            .filter(|l| !other.contains(l))
+            .take(max)
+            .map(|l| l.trim().to_string())
+            .collect()
+    };
+    let (cluster, node) = (only(theirs, ours), only(ours, theirs));
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "(nothing)".to_string()
+        } else {
+            v.join("; ")
+        }
+    };
+    format!(
+        "only in the cluster's chain: {}; only in this node's: {}",
+        list(&cluster),
+        list(&node)
+    )
+}
+
 /// A plan with the object-store credentials in plain text (in memory only).
 #[derive(Debug, Clone)]
 pub struct ResolvedStorage {
@@ -50,11 +162,22 @@ pub fn load_storage(
     key: &MasterKey,
     seal: bool,
 ) -> Result<ResolvedStorage, ClusterError> {
-    let secret_box = SecretBox::new(key.bytes());
     if seal {
         seal_store_secrets(home, identity, key)?;
     }
-    let (config, plan) = load_plan(home, identity)?;
+    resolve_storage(home, identity, key, BinaryStoreConfig::load(home)?)
+}
+
+/// Resolve the plan of `config` (a `binarystore.xml` of this home, or another one such as the
+/// chain the cluster ran) and decrypt its secrets.
+pub fn resolve_storage(
+    home: &Home,
+    identity: &Identity,
+    key: &MasterKey,
+    config: BinaryStoreConfig,
+) -> Result<ResolvedStorage, ClusterError> {
+    let secret_box = SecretBox::new(key.bytes());
+    let plan = config.plan(home, &data_roots(home, identity))?;
     let (identity_value, credential) = match s3_spec(&plan) {
         Some(s3) => (
             reveal(home, &secret_box, "identity", s3.identity.as_ref())?,

@@ -523,6 +523,56 @@ pub fn delete_binary_if_unreferenced(conn: &Conn<'_>, sha256: &str) -> Result<bo
     )? > 0)
 }
 
+/// Binaries by SHA-256 after `after` (exclusive; "" from the start), at most `limit`: `(sha256,
+/// size)`. Pages through every binary in a stable order (storage migration and verification).
+pub fn binaries_after(
+    conn: &Conn<'_>,
+    after: &str,
+    limit: usize,
+) -> Result<Vec<(String, u64)>, DbError> {
+    conn.query_map(
+        "SELECT sha256, size FROM binaries WHERE sha256 > ?1 ORDER BY sha256 LIMIT ?2",
+        args![after, limit as i64],
+        |r| Ok((r.get(0)?, u64::try_from(r.get::<i64>(1)?).unwrap_or(0))),
+    )
+}
+
+/// The `limit` smallest binaries `(sha256, size)`: a cheap sample to check a storage chain with.
+pub fn smallest_binaries(conn: &Conn<'_>, limit: usize) -> Result<Vec<(String, u64)>, DbError> {
+    conn.query_map(
+        "SELECT sha256, size FROM binaries ORDER BY size, sha256 LIMIT ?1",
+        args![limit as i64],
+        |r| Ok((r.get(0)?, u64::try_from(r.get::<i64>(1)?).unwrap_or(0))),
+    )
+}
+
+/// How many binaries, and their bytes.
+pub fn binary_totals(conn: &Conn<'_>) -> Result<(u64, u64), DbError> {
+    conn.query_one(
+        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM binaries",
+        args![],
+        |r| {
+            Ok((
+                u64::try_from(r.get::<i64>(0)?).unwrap_or(0),
+                u64::try_from(r.get::<i64>(1)?).unwrap_or(0),
+            ))
+        },
+    )
+}
+
+/// Up to `limit` `repo/path` of the files whose content is the binary `sha256`.
+pub fn paths_of_binary(
+    conn: &Conn<'_>,
+    sha256: &str,
+    limit: usize,
+) -> Result<Vec<String>, DbError> {
+    conn.query_map(
+        "SELECT repo, path FROM items WHERE sha256 = ?1 AND folder = 0 ORDER BY repo, path LIMIT ?2",
+        args![sha256, limit as i64],
+        |r| Ok(format!("{}/{}", r.get::<String>(0)?, r.get::<String>(1)?)),
+    )
+}
+
 /// Is a binary row present?
 pub fn binary_known(conn: &Conn<'_>, sha256: &str) -> Result<bool, DbError> {
     Ok(conn

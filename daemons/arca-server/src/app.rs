@@ -162,6 +162,75 @@ fn spawn_security_refresh(app: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// How many of the smallest binaries a changed chain must be able to read before it is
+/// recorded: a chain that moved the binaries elsewhere misses all of them.
+const CHAIN_CHANGE_SAMPLE: usize = 8;
+
+/// The primary (or a single node), alone, starts with another storage chain than the cluster
+/// ran: record it when the stored binaries are readable through it (a sample of the smallest,
+/// so the check is cheap even for an object store); refuse the start otherwise, saying what to
+/// run. Nothing is changed in the database when refused.
+async fn accept_chain_change(
+    db: &Db,
+    storage: &Storage,
+    chain: &arca_cluster::storage::ChainRecord,
+    previous: Option<&arca_cluster::storage::ChainRecord>,
+) -> anyhow::Result<()> {
+    let (sample, (count, bytes)) = db
+        .read(|c| {
+            Ok::<_, arca_db::DbError>((
+                arca_db::items::smallest_binaries(c, CHAIN_CHANGE_SAMPLE)?,
+                arca_db::items::binary_totals(c)?,
+            ))
+        })
+        .await
+        .context("reading the stored binaries")?;
+    let mut missing = 0;
+    for (sha256, size) in &sample {
+        match storage.locate(sha256, *size).await {
+            Ok(_) => {}
+            Err(arca_storage::StorageError::NotFound(_)) => missing += 1,
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "etc/binarystore.xml changes the storage chain, and binary {sha256} cannot be \
+                     read through the new one to check it: {e}"
+                ));
+            }
+        }
+    }
+    let what = match previous {
+        Some(p) => format!(
+            " (the cluster ran `{}`, recorded by {}; {})",
+            p.chain_line(),
+            p.node,
+            arca_cluster::storage::chain_difference(&p.canonical, &chain.canonical, 6)
+        ),
+        None => String::new(),
+    };
+    if missing > 0 {
+        return Err(anyhow::anyhow!(
+            "etc/binarystore.xml changes the storage chain{what}, and {missing} of the {} \
+             binaries checked are not where the new chain reads them: the {count} binaries \
+             stored so far ({bytes} bytes) would be missing. Move them first, with arca-server \
+             stopped: `arcactl storage migrate` copies every binary from the chain the cluster \
+             ran (recorded in the database) into the new one — resumable, with progress — and \
+             records the new chain; then start arca-server again. Or put the previous \
+             binarystore.xml back",
+            sample.len()
+        ));
+    }
+    let record = chain.clone();
+    db.write(move |c| arca_cluster::storage::record_chain(c, &record))
+        .await
+        .context("recording the new storage chain")?;
+    tracing::warn!(
+        "etc/binarystore.xml changed the storage chain{what}; the {} smallest stored binaries \
+         are readable through it, so it is the cluster's chain from now on",
+        sample.len()
+    );
+    Ok(())
+}
+
 /// A refused start-up check becomes the error message as is (it says what to do).
 fn refusal(e: ClusterError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
@@ -283,22 +352,34 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     notifier.status("checking storage");
     let resolved = arca_cluster::storage::load_storage(&home, &identity, &master_key.key, true)
         .map_err(refusal)?;
-    {
-        let (db, identity) = (db.clone(), identity.clone());
-        let canonical = resolved.config.canonical();
+    let chain = {
+        let file = std::fs::read(home.binarystore_xml()).unwrap_or_default();
+        arca_cluster::storage::ChainRecord::new(
+            &resolved.config,
+            &file,
+            &master_key.key,
+            &node_id,
+            arca_db::Clock::now_ms(&*clock),
+        )
+    };
+    let chain_check = {
+        let (db, identity, chain) = (db.clone(), identity.clone(), chain.clone());
         let now = arca_db::Clock::now_ms(&*clock);
         let stale_ms = settings.timing.stale_ms();
         let checked = tokio::task::spawn_blocking(move || {
-            bootstrap::check_storage_config(&db, &identity, &canonical, now, stale_ms)
+            bootstrap::check_storage_config(&db, &identity, &chain, now, stale_ms)
         })
         .await
         .context("storage check worker")?;
-        if let Err(e) = checked {
-            // leave the registry cleanly: the refusal is not a crash
-            let _ = membership.leave().await;
-            return Err(refusal(e));
+        match checked {
+            Ok(check) => check,
+            Err(e) => {
+                // leave the registry cleanly: the refusal is not a crash
+                let _ = membership.leave().await;
+                return Err(refusal(e));
+            }
         }
-    }
+    };
     notifier.status(&format!("opening storage: {}", resolved.plan.description));
     let storage = Storage::open(
         &resolved.plan,
@@ -320,6 +401,12 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     )
     .await
     .with_context(|| format!("opening storage chain '{}'", resolved.plan.description))?;
+    if let bootstrap::ChainCheck::Changed { previous } = chain_check
+        && let Err(e) = accept_chain_change(&db, &storage, &chain, previous.as_ref()).await
+    {
+        let _ = membership.leave().await;
+        return Err(e);
+    }
     let cleaned = storage
         .clean_staging()
         .context("cleaning leftovers of interrupted uploads")?;

@@ -373,6 +373,50 @@ impl Storage {
         }
     }
 
+    /// Store a copy of the binary in the file at `path` (its content must have `sha256`) in
+    /// this chain's persistent tier, as a deploy would but without a database transaction: a
+    /// storage migration (`arcactl storage migrate`). A sharding-cluster keeps it in this
+    /// node's own store only (the peers may be stopped; the cluster's redundancy restore copies
+    /// it to them later); an eventual queue takes it like an upload.
+    pub async fn import(&self, path: &Path, sha256: &str) -> Result<(), StorageError> {
+        use tokio::io::AsyncReadExt;
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| StorageError::io("open", path, e))?;
+        let mut upload = self.begin_upload().await?;
+        loop {
+            let mut chunk = bytes::BytesMut::with_capacity(256 * 1024);
+            let n = file
+                .read_buf(&mut chunk)
+                .await
+                .map_err(|e| StorageError::io("read", path, e))?;
+            if n == 0 {
+                break;
+            }
+            upload.write(chunk.freeze()).await?;
+        }
+        let staged = upload.finish().await?;
+        if staged.checksums().sha256 != sha256 {
+            return Err(StorageError::Unusable {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "its content has SHA-256 {}, not the binary's {sha256}",
+                    staged.checksums().sha256
+                ),
+            });
+        }
+        if !matches!(self.inner.backend, Backend::Cluster { .. }) {
+            self.prepare(&staged).await?;
+        }
+        // commit() may block on the runtime (a direct object store's HEAD): off this thread.
+        let storage = self.clone();
+        let committed = tokio::task::spawn_blocking(move || storage.commit(staged, false))
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("import worker: {e}")))??;
+        self.after_commit(&committed);
+        Ok(())
+    }
+
     /// After the transaction committed: copy the upload into the cache (unless
     /// `skipDuringUpload`). Best effort.
     pub fn after_commit(&self, committed: &Committed) {

@@ -48,6 +48,38 @@ pub enum Command {
     /// Straight in the database of this node's home, like `arcactl user`.
     #[command(subcommand)]
     Permission(PermissionCommand),
+    /// Binary storage: move binaries to a new storage chain, check every binary is readable.
+    #[command(subcommand)]
+    Storage(StorageCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Copy every stored binary from the storage chain the cluster ran into the chain of this
+    /// home's etc/binarystore.xml, then record the new chain (docs/storage.md).
+    ///
+    /// Run it with arca-server stopped, after changing binarystore.xml, when the server refused
+    /// to start because stored binaries are not where the new chain reads them. The old chain is
+    /// the one recorded in the database (or --from FILE). Binaries the new chain has already are
+    /// skipped, so an interrupted run resumes where it stopped. Progress on stdout; binaries
+    /// missing from the old chain too are listed with the files they hold. Exit status 0 when
+    /// every binary is readable through the new chain (the chain is then recorded), 1 otherwise.
+    Migrate(StorageMigrateArgs),
+    /// Check that every stored binary is readable through this home's storage chain; lists the
+    /// missing ones with the files that hold them. Exit status 0 when none is missing.
+    Verify(HomeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StorageMigrateArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// The old chain's binarystore.xml (default: the one recorded in the database).
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<std::path::PathBuf>,
+    /// Only count what would be copied.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

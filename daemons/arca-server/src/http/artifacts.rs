@@ -424,13 +424,62 @@ async fn read_small_verified(req: &Request, item: &Item, binary: &Binary) -> Api
     }
 }
 
-fn read_error(item: &Item, binary: &Binary, e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(
-        &format!(
-            "reading binary {} of {}/{}",
-            binary.sha256, item.repo, item.path
+/// Why a stored binary could not be read.
+enum ReadFailure {
+    Storage(arca_storage::StorageError),
+    Io(std::io::Error),
+}
+
+impl From<arca_storage::StorageError> for ReadFailure {
+    fn from(e: arca_storage::StorageError) -> Self {
+        ReadFailure::Storage(e)
+    }
+}
+
+impl From<std::io::Error> for ReadFailure {
+    fn from(e: std::io::Error) -> Self {
+        ReadFailure::Io(e)
+    }
+}
+
+/// A binary that no tier of the chain has (its item is recorded) is its own error, logged with
+/// the item: the usual cause is a storage chain changed without moving the binaries.
+fn read_error(item: &Item, binary: &Binary, e: impl Into<ReadFailure>) -> ApiError {
+    let what = format!(
+        "reading binary {} of {}/{}",
+        binary.sha256, item.repo, item.path
+    );
+    match e.into() {
+        ReadFailure::Storage(arca_storage::StorageError::NotFound(_)) => {
+            missing_binary(item, binary)
+        }
+        ReadFailure::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            missing_binary(item, binary)
+        }
+        ReadFailure::Storage(e) => ApiError::from(e),
+        ReadFailure::Io(e) => ApiError::internal(&what, e),
+    }
+}
+
+fn missing_binary(item: &Item, binary: &Binary) -> ApiError {
+    tracing::error!(
+        missing_binary = %binary.sha256,
+        repo = %item.repo,
+        path = %item.path,
+        "MISSING BINARY: {}/{} is recorded, but its binary {} is in no tier of the storage \
+         chain (was binarystore.xml changed without `arcactl storage migrate`? `arcactl storage \
+         verify` lists every missing binary)",
+        item.repo,
+        item.path,
+        binary.sha256
+    );
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!(
+            "The binary of {}/{} (sha256 {}) is missing from this node's storage chain: the \
+             item is recorded but its content cannot be read",
+            item.repo, item.path, binary.sha256
         ),
-        e,
     )
 }
 

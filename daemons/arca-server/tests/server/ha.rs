@@ -503,12 +503,15 @@ fn refused_starts_say_what_to_do() {
         )
         .unwrap();
     });
+    // What differs, who recorded the cluster's chain, and both ways out.
     assert!(
-        log.contains("configures another storage chain than the rest of the cluster"),
-        "{log}"
-    );
-    assert!(
-        log.contains("copy binarystore.xml from the primary"),
+        log.contains(
+            "configures another storage chain than the one the cluster runs (recorded by node-a"
+        ) && log.contains(
+            "only in the cluster's chain: (nothing); only in this node's: provider \
+                 id=file-system type=file-system; fileStoreDir=elsewhere"
+        ) && log.contains("give this node the binarystore.xml of a running node")
+            && log.contains("start the primary first"),
         "{log}"
     );
 

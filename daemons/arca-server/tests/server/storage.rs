@@ -406,3 +406,130 @@ fn s3_outage_during_uploads_loses_nothing() {
         assert_eq!(sha256_hex(&r.bytes().unwrap()), expected[n]);
     }
 }
+
+/// `arcactl <args> --home h`: exit code and stdout + stderr.
+fn arcactl(h: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(super::sibling_binary("arcactl"))
+        .args(args)
+        .arg("--home")
+        .arg(h)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn a_chain_change_that_moves_the_binaries_is_refused_until_they_are_migrated() {
+    let dir = home();
+    let h = dir.path().join("h");
+    let mut s = Server::start(&h);
+    s.generic_repo("gen");
+    // small ones (read whole) and larger ones (streamed)
+    let files: Vec<(String, Vec<u8>)> = (0..5u8)
+        .map(|i| {
+            let len = 1_000 + usize::from(i) * 70_000;
+            (
+                format!("/gen/dir/f{i}.bin"),
+                (0..len).map(|j| (j % 251) as u8 ^ i).collect(),
+            )
+        })
+        .collect();
+    for (path, data) in &files {
+        assert_eq!(s.put(path, data.clone()).status(), StatusCode::CREATED);
+    }
+    let password = s.password.clone();
+    s.stop();
+
+    // The chain now keeps the binaries in another directory: a start is refused, naming the
+    // command to run, and nothing is recorded.
+    let other = dir.path().join("other-data");
+    write_binarystore(
+        &h,
+        &format!(
+            "<config version=\"2\">\n  <chain template=\"file-system\"/>\n  \
+             <provider id=\"file-system\" type=\"file-system\">\n    \
+             <baseDataDir>{}</baseDataDir>\n  </provider>\n</config>\n",
+            other.display()
+        ),
+    );
+    let mut refused = Server::spawn(&h, "127.0.0.1", free_port(), "/artifactory");
+    let status = super::ha::wait_exit(&mut refused);
+    let log = refused.log();
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("etc/binarystore.xml changes the storage chain")
+            && log.contains("are not where the new chain reads them")
+            && log.contains("`arcactl storage migrate`")
+            && log.contains("baseDataDir"),
+        "{log}"
+    );
+
+    // What is missing, with the files that hold it.
+    let (code, text) = arcactl(&h, &["storage", "verify"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("MISSING: binary") && text.contains("gen/dir/f0.bin"),
+        "{text}"
+    );
+    assert!(text.contains("0 of 5 binaries readable"), "{text}");
+
+    let (code, text) = arcactl(&h, &["storage", "migrate", "--dry-run"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("5 copied") && text.contains("dry run"),
+        "{text}"
+    );
+    assert_eq!(
+        arcactl(&h, &["storage", "verify"]).0,
+        1,
+        "a dry run copies nothing"
+    );
+
+    let (code, text) = arcactl(&h, &["storage", "migrate"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("done: 5 of 5 binaries checked: 0 already in the new chain, 5 copied")
+            && text.contains("recorded '"),
+        "{text}"
+    );
+    let (code, text) = arcactl(&h, &["storage", "verify"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("5 of 5 binaries readable"), "{text}");
+
+    // The server starts with the new chain and serves every file as it was.
+    let mut s = Server::spawn(&h, "127.0.0.1", free_port(), "/artifactory");
+    s.wait_ready();
+    s.password = password;
+    for (path, data) in &files {
+        let r = s.get(path);
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert_eq!(r.bytes().unwrap().as_ref(), data.as_slice(), "{path}");
+    }
+    assert!(!s.log().contains("MISSING BINARY"));
+
+    // A binary lost from the store is its own error, logged with the file it belongs to.
+    let lost = &files[4];
+    let sha = sha256_hex(&lost.1);
+    let blob = other.join("filestore").join(&sha[..2]).join(&sha);
+    std::fs::remove_file(&blob).unwrap_or_else(|e| panic!("{}: {e}", blob.display()));
+    let r = s.get(&lost.0);
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = r.text().unwrap();
+    assert!(
+        body.contains("is missing from this node's storage chain") && body.contains(&sha),
+        "{body}"
+    );
+    let log = s.log();
+    assert!(
+        log.contains("MISSING BINARY: gen/dir/f4.bin is recorded"),
+        "{log}"
+    );
+    s.stop();
+}

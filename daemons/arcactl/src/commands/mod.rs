@@ -14,6 +14,7 @@ pub mod master_key;
 pub mod node;
 pub mod permission;
 mod security;
+pub mod storage;
 pub mod user;
 
 /// The wall clock in ms since the epoch: the only place commands read it (they pass it on).
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(cmd) => user::run(cmd, &mut stdout, &mut stderr)?,
         Command::Group(cmd) => group::run(cmd, &mut stdout, &mut stderr)?,
         Command::Permission(cmd) => permission::run(cmd, &mut stdout, &mut stderr)?,
+        Command::Storage(cmd) => storage::run(cmd, &mut stdout, &mut stderr)?,
     };
     Ok(ExitCode::from(status))
 }
