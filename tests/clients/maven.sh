@@ -221,6 +221,59 @@ out=$(java -cp "$C/target/classes:$RESOLVED" com.example.app.App 2>&1) || fail "
 expected="Hello, arca, from demo-lib 1.0.0"
 [[ "$out" == "$expected" ]] || fail "the consumer printed '$out', expected '$expected'"
 
-trap - ERR
 arca_log "consumer printed: $out"
+
+# --- Maven 3.8.1+ blocks plain-HTTP repositories on any host but localhost; the override README.md documents ------
+# The same server reached as 127.0.0.2 (a forwarder: it listens on 127.0.0.1 only) is "external" to Maven.
+ALT_HOST=127.0.0.2
+ALT_URL=${U/127.0.0.1/$ALT_HOST}
+python3 - "$ALT_HOST" "$ARCA_PORT" >"$WORK/forwarder.log" 2>&1 <<'PY' &
+import socket, sys, threading
+host, port = sys.argv[1], int(sys.argv[2])
+def pipe(a, b):
+    try:
+        while (data := a.recv(65536)):
+            b.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (a, b):
+            try: s.shutdown(socket.SHUT_RDWR)
+            except OSError: pass
+server = socket.create_server((host, port))
+while True:
+    client, _ = server.accept()
+    upstream = socket.create_connection(("127.0.0.1", port))
+    for a, b in ((client, upstream), (upstream, client)):
+        threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+PY
+FORWARDER=$!
+arca_on_exit kill "$FORWARDER"
+arca_wait_for 10 "the forwarder on $ALT_HOST" curl -fsS -o /dev/null "$ALT_URL/api/system/ping" ||
+    fail "no forwarder on $ALT_HOST:$ARCA_PORT"
+C2="$WORK/consumer-external"
+cp -r "$C" "$C2"
+rm -rf "$C2/target"
+sed -i "s#$U/libs-release#$ALT_URL/libs-release#" "$C2/pom.xml"
+MVN_LOG_N=$((MVN_LOG_N + 1))
+if (cd "$C2" && timeout 600 mvn -B -s "$WORK/settings.xml" -Dmaven.repo.local="$WORK/m2-external-1" package) \
+    >"$WORK/mvn-$MVN_LOG_N.log" 2>&1; then
+    fail "Maven resolved from plain-HTTP $ALT_URL without the override (is it older than 3.8.1?)"
+fi
+grep -q "Blocked mirror for repositories" "$WORK/mvn-$MVN_LOG_N.log" ||
+    fail "Maven failed on $ALT_URL, but not because of its HTTP blocker (log: $WORK/mvn-$MVN_LOG_N.log)"
+arca_log "mvn against $ALT_URL: blocked by maven-default-http-blocker, as README.md says"
+sed 's#  <mirrors>#  <mirrors>\n    <mirror><id>maven-default-http-blocker</id><mirrorOf>external:dummy:*</mirrorOf><url>http://0.0.0.0/</url><blocked>false</blocked></mirror>#' \
+    "$WORK/settings.xml" >"$WORK/settings-http.xml"
+MVN_LOG_N=$((MVN_LOG_N + 1))
+(cd "$C2" && timeout 600 mvn -B -s "$WORK/settings-http.xml" -Dmaven.repo.local="$WORK/m2-external-2" package) \
+    >"$WORK/mvn-$MVN_LOG_N.log" 2>&1 || {
+    tail -n 30 "$WORK/mvn-$MVN_LOG_N.log" >&2
+    fail "mvn with the README's blocker override failed against $ALT_URL"
+}
+grep -qF "Downloaded from arca: $ALT_URL/libs-release/$REL" "$WORK/mvn-$MVN_LOG_N.log" ||
+    fail "with the override, the Maven log does not show demo-lib downloaded from $ALT_URL"
+arca_log "mvn against $ALT_URL with the README's override of maven-default-http-blocker: resolved"
+
+trap - ERR
 printf 'PASS maven\n'

@@ -311,8 +311,8 @@ mod tests {
             assert_eq!((e.line, e.key.as_deref()), (Some(4), Some(key)));
             let text = d[0].to_string();
             let expected = format!(
-                "{}:4: {key}: '203.0.113.77' matches no address of this host; \
-                 this host's addresses: ",
+                "{}:4: {key}: '203.0.113.77' matches no address of this host (nor can \
+                 this host bind it); this host's addresses: ",
                 home.ha_node_properties().display()
             );
             assert!(text.contains(&expected), "{text}");

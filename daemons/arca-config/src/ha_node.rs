@@ -630,6 +630,11 @@ pub fn local_addresses() -> Result<Vec<IpAddr>, ConfigError> {
     Ok(out)
 }
 
+/// Whether this host can bind `ip` (a UDP socket on an ephemeral port, closed at once).
+fn can_bind(ip: IpAddr) -> bool {
+    std::net::UdpSocket::bind((ip, 0)).is_ok()
+}
+
 /// The one address among `addrs` that `spec` (a `cluster.interface` value: exact IPv4/IPv6
 /// address, or IPv4 wildcard such as `10.1.*.*` / `10.1.2.10-20`) selects. No match, several
 /// matches, or a malformed `spec` is an error message listing the candidates.
@@ -658,10 +663,16 @@ pub fn resolve_cluster_interface(spec: &str, addrs: &[IpAddr]) -> Result<IpAddr,
     };
     match matches.as_slice() {
         [one] => Ok(*one),
-        [] => Err(format!(
-            "'{spec}' matches no address of this host; this host's addresses: {}",
-            list(addrs)
-        )),
+        [] => match &parsed {
+            // An address the host can bind without listing it: 127.0.0.0/8 on the loopback
+            // interface (listed as 127.0.0.1 only).
+            InterfaceSpec::Exact(ip) if can_bind(*ip) => Ok(*ip),
+            _ => Err(format!(
+                "'{spec}' matches no address of this host (nor can this host bind it); this \
+                 host's addresses: {}",
+                list(addrs)
+            )),
+        },
         several => Err(format!(
             "'{spec}' matches several addresses of this host ({}); use a narrower pattern or \
              an exact address",
@@ -1053,13 +1064,15 @@ mod tests {
         assert_eq!(
             one("10.9.*.*"),
             Err(format!(
-                "'10.9.*.*' matches no address of this host; this host's addresses: {all}"
+                "'10.9.*.*' matches no address of this host (nor can this host bind it); this \
+                 host's addresses: {all}"
             ))
         );
         assert_eq!(
             one("fd00::4"),
             Err(format!(
-                "'fd00::4' matches no address of this host; this host's addresses: {all}"
+                "'fd00::4' matches no address of this host (nor can this host bind it); this \
+                 host's addresses: {all}"
             ))
         );
         assert!(
@@ -1067,6 +1080,9 @@ mod tests {
                 .unwrap_err()
                 .contains("is not an IPv4/IPv6")
         );
+        // Not listed, but bindable: any 127.0.0.0/8 address on the loopback interface.
+        assert_eq!(one("127.0.0.12"), Ok("127.0.0.12".parse().unwrap()));
+        assert!(one("203.0.113.7").is_err(), "TEST-NET-3 is bound nowhere");
         assert!(
             resolve_cluster_interface("10.1.2.3", &[])
                 .unwrap_err()

@@ -107,8 +107,29 @@ impl PropFile {
             } else {
                 first.insert(&e.key, e.line);
             }
+            if let Some(at) = trailing_comment(&e.value) {
+                diags.warn(self.err(
+                    e,
+                    format!(
+                        "the value ends with '{}': in a .properties file '#' starts a comment \
+                         only at the beginning of a line, so this is part of the value; put the \
+                         comment on a line of its own",
+                        &e.value[at..]
+                    ),
+                ));
+            }
         }
     }
+}
+
+/// Where a `# …` that looks like a trailing comment starts in `value` (whitespace before `#`):
+/// the value copied from an example with a comment after it. `None` for a `#` inside a word (a
+/// URL fragment, a password).
+fn trailing_comment(value: &str) -> Option<usize> {
+    value
+        .char_indices()
+        .find(|&(i, c)| c == '#' && value[..i].ends_with([' ', '\t']))
+        .map(|(i, _)| i)
 }
 
 /// `value` written so that a Java-properties reader gets it back unchanged. Like
@@ -360,5 +381,25 @@ mod tests {
     fn absent_file_is_none() {
         let dir = tempfile::tempdir().unwrap();
         assert!(PropFile::read(&dir.path().join("nope")).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_comment_after_a_value_is_part_of_it_and_warned_about() {
+        let f = PropFile::parse(
+            "a=3     # more than the check interval\nb=http://h/p#frag\nc=pass # word\n",
+            Path::new("x.properties"),
+        )
+        .unwrap();
+        assert_eq!(f.entries[0].value, "3     # more than the check interval");
+        let mut d = Diags::default();
+        f.check_duplicates(&mut d);
+        let text: Vec<String> = d.list.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(
+            text[0].contains("x.properties:1")
+                && text[0].contains("a: the value ends with '# more than the check interval'"),
+            "{text:?}"
+        );
+        assert!(text[1].contains("x.properties:3"), "{text:?}");
     }
 }

@@ -716,3 +716,135 @@ fn ha_check_with_another_master_key_fails() {
         "{out}"
     );
 }
+
+/// The ```properties examples of docs/*.md, each with the file and line it starts on, its
+/// common indentation removed.
+fn docs_property_examples() -> Vec<(String, String)> {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+    let mut names: Vec<PathBuf> = fs::read_dir(&docs)
+        .expect("docs/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for path in names {
+        let text = fs::read_to_string(&path).expect("read doc");
+        let lines: Vec<&str> = text.lines().collect();
+        let mut i = 0;
+        while i < lines.len() {
+            if lines[i].trim_start() == "```properties" {
+                let indent = lines[i].len() - lines[i].trim_start().len();
+                let start = i + 1;
+                let mut end = start;
+                while end < lines.len() && lines[end].trim() != "```" {
+                    end += 1;
+                }
+                let body: Vec<&str> = lines[start..end]
+                    .iter()
+                    .map(|l| l.get(indent..).unwrap_or(l.trim_start()))
+                    .collect();
+                let name = path.file_name().expect("name").to_string_lossy();
+                out.push((format!("docs/{name}:{}", i + 1), body.join("\n") + "\n"));
+                i = end;
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A self-signed certificate and its key in `etc/tls/` (for the HTTPS example).
+fn write_test_certificate(etc: &Path) {
+    let tls = etc.join("tls");
+    fs::create_dir_all(&tls).expect("tls dir");
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "90",
+            "-subj",
+            "/CN=repo.example.com",
+            "-keyout",
+        ])
+        .arg(tls.join("server.key"))
+        .arg("-out")
+        .arg(tls.join("server.crt"))
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl (installed by tests/run-all.sh)");
+    assert!(status.success());
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(tls.join("server.key"), fs::Permissions::from_mode(0o600))
+        .expect("chmod key");
+}
+
+#[test]
+fn the_property_examples_of_the_docs_pass_config_check_as_copied() {
+    let examples = docs_property_examples();
+    assert!(examples.len() >= 6, "{examples:?}");
+    let is_db = |t: &str| {
+        t.lines()
+            .any(|l| l.starts_with("type=") || l.starts_with("ssl."))
+    };
+    // A db.properties fragment (only ssl.* keys) completes the full PostgreSQL example.
+    let full_db = examples
+        .iter()
+        .map(|(_, t)| t)
+        .find(|t| is_db(t) && t.contains("type=postgresql"))
+        .expect("a PostgreSQL db.properties example")
+        .clone();
+    for (place, text) in &examples {
+        let (_dir, home) = fresh_home();
+        let etc = home.etc();
+        // Absolute paths under the packaged /etc/arca point into this home.
+        let text = text.replace("/etc/arca/", &format!("{}/", etc.display()));
+        let (file, content) = if text.lines().any(|l| l.starts_with("node.id=")) {
+            // an HA node needs PostgreSQL
+            fs::write(home.db_properties(), &full_db).expect("db.properties");
+            ("ha-node.properties", text.clone())
+        } else if is_db(&text) {
+            let content = if text.contains("type=") {
+                text.clone()
+            } else {
+                format!("{full_db}{text}")
+            };
+            if content.contains("ssl.ca.file=") {
+                write_test_certificate(&etc);
+                fs::copy(etc.join("tls/server.crt"), etc.join("postgresql-ca.pem"))
+                    .expect("CA file");
+            }
+            ("db.properties", content)
+        } else {
+            if text.contains("arca.https.cert.file=") {
+                write_test_certificate(&etc);
+            }
+            ("system.properties", text.clone())
+        };
+        let path = etc.join(file);
+        fs::write(&path, &content).expect("write example");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if file == "db.properties" {
+            0o600
+        } else {
+            0o644
+        };
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
+        let (code, stdout, stderr) = check(home.root());
+        assert_eq!(
+            code, 0,
+            "{place} copied into etc/{file} fails `arcactl config check`:\n{content}\n{stderr}"
+        );
+        assert!(stdout.contains("config OK"), "{place}: {stdout}");
+        assert!(
+            !stderr.contains("part of the value"),
+            "{place}: a comment after a value in etc/{file}:\n{stderr}"
+        );
+    }
+}
