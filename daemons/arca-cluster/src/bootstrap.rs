@@ -660,6 +660,6 @@ mod tests {
         })
         .unwrap();
         let err = check_storage_config(&db, &primary, &c, 3_000, 30_000).unwrap_err();
-        assert!(err.to_string().contains("active: m"), "{err}");
+        assert!(err.to_string().contains("Active: m."), "{err}");
     }
 }

@@ -549,7 +549,8 @@ pub fn smallest_binaries(conn: &Conn<'_>, limit: usize) -> Result<Vec<(String, u
 /// How many binaries, and their bytes.
 pub fn binary_totals(conn: &Conn<'_>) -> Result<(u64, u64), DbError> {
     conn.query_one(
-        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM binaries",
+        // PostgreSQL sums BIGINTs as NUMERIC
+        "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM binaries",
         args![],
         |r| {
             Ok((
