@@ -213,16 +213,26 @@ fn stale_reclaim_after_the_stale_period_only(db: &Db) {
     assert_eq!(claim(db, "n4", T0 + 2 * STALE + 5).as_deref(), Some("b"));
     assert_eq!(holder(db, "a").as_deref(), Some("n3"));
 
-    // a node that stopped without releasing (state STOPPED) is not active: reclaimed at once
+    // A server stopped cleanly (state STOPPED, its last heartbeat) keeps its license for the
+    // stale period, so a restart finds it still held; then it is reclaimed like a crashed one.
+    let stop = T0 + 2 * STALE + 10;
     w(db, |c| {
-        cluster::heartbeat(c, "n3", NodeState::Stopped, T0 + 2 * STALE + 10)
+        cluster::heartbeat(c, "n3", NodeState::Stopped, stop)
     });
+    // (n4 keeps heartbeating)
+    w(db, |c| {
+        cluster::heartbeat(c, "n4", NodeState::Running, stop + STALE - 1)
+    });
+    assert!(w(db, |c| licenses::reclaim_stale(c, stop + STALE - 1, STALE)).is_empty());
+    node(db, "n5", stop + STALE - 1);
     assert_eq!(
-        w(db, |c| licenses::reclaim_stale(
-            c,
-            T0 + 2 * STALE + 10,
-            STALE
-        )),
+        claim(db, "n5", stop + STALE - 1),
+        None,
+        "a stopped holder within the stale period keeps it"
+    );
+    assert_eq!(holder(db, "a").as_deref(), Some("n3"));
+    assert_eq!(
+        w(db, |c| licenses::reclaim_stale(c, stop + STALE, STALE)),
         ["a"]
     );
 }
