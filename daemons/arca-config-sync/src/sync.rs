@@ -578,20 +578,12 @@ fn lost_edit_message(
 /// `<path>.conflict`, or `.conflict.2`, `.3`, … when taken: an earlier lost edit is never
 /// overwritten.
 fn free_conflict_path(path: &Path) -> PathBuf {
-    let base = {
-        let mut name = path.as_os_str().to_os_string();
-        name.push(CONFLICT_SUFFIX);
-        PathBuf::from(name)
-    };
+    let base = with_suffix(path, CONFLICT_SUFFIX);
     if !base.exists() {
         return base;
     }
     (2..)
-        .map(|n| {
-            let mut name = base.as_os_str().to_os_string();
-            name.push(format!(".{n}"));
-            PathBuf::from(name)
-        })
+        .map(|n| with_suffix(&base, &format!(".{n}")))
         .find(|p| !p.exists())
         .unwrap_or(base)
 }
@@ -621,8 +613,13 @@ fn read_local(path: &Path) -> Result<Option<Vec<u8>>, SyncError> {
 
 /// `<path>.previous`.
 pub fn previous_path(path: &Path) -> PathBuf {
+    with_suffix(path, PREVIOUS_SUFFIX)
+}
+
+/// `path` with `suffix` appended to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_os_string();
-    name.push(PREVIOUS_SUFFIX);
+    name.push(suffix);
     PathBuf::from(name)
 }
 

@@ -101,10 +101,7 @@ fn arcactl(h: &Path, args: &[&str]) -> (bool, String) {
         .arg(h)
         .output()
         .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+    (out.status.success(), super::output_text(&out))
 }
 
 /// Item 6. 100 concurrent wrong passwords (the review saw 63 checked against a limit of 5):

@@ -824,9 +824,8 @@ impl PrivatePostgres {
         let out = cmd.output().unwrap();
         assert!(
             out.status.success(),
-            "{cmd:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            "{cmd:?}: {}",
+            super::output_text(&out)
         );
     }
 

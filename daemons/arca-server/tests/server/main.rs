@@ -69,6 +69,15 @@ fn prepare_database(home: &Path) {
     PG_DATABASES.lock().unwrap().push((home.to_path_buf(), db));
 }
 
+/// What a finished command printed: stdout, then stderr.
+fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// The storage mover of a test home.
 /// SIGTERM `child` and wait; it must exit 0 (else the panic shows `log()`).
 fn terminate(mut child: Child, log: impl Fn() -> String) {

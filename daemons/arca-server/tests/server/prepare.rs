@@ -28,11 +28,7 @@ fn prepare(h: &Path, extra: &[&str]) -> Output {
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    super::output_text(out)
 }
 
 /// Start the server with `<h>/etc` read-only and `<h>/etc/security` writable (a private mount

@@ -415,14 +415,7 @@ fn arcactl(h: &Path, args: &[&str]) -> (i32, String) {
         .arg(h)
         .output()
         .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.code().unwrap_or(-1), super::output_text(&out))
 }
 
 #[test]

@@ -191,9 +191,7 @@ fn check_config_reports_a_key_that_does_not_match_the_certificate_and_a_near_exp
             .env_remove("JOURNAL_STREAM")
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
-        (out.status.success(), text)
+        (out.status.success(), super::output_text(&out))
     };
     install(&h, &one.cert_pem, &other.key_pem, 0o600);
     let (ok, text) = check();
