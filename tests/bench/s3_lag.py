@@ -225,7 +225,7 @@ def make_payloads(n, size):
 
 class Layout:
     """Where an object lands: s3s-fs keeps `<root>/<bucket>/<key>`; arca's key is
-    `<path>/<sha[:folder_len]>/<sha>` (daemons/arca-storage/src/s3.rs, object_key)."""
+    `<path>/<sha[:folder_len]>/<sha>` (daemons/lib/arca-storage/src/s3.rs, object_key)."""
 
     def __init__(self, a):
         self.bucket_dir = os.path.join(a.s3_root, a.bucket)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes arca's request front end and parsers with daemons/arca-fuzz (docs/security.md, "Fuzzing"):
+# Fuzzes arca's request front end and parsers with daemons/dev/arca-fuzz (docs/security.md, "Fuzzing"):
 # builds the release binary and runs every target (front, headers, paths, properties, db-properties,
 # ha-node, binarystore, license, node-signature, secrets, cron) for 1,000,000 inputs each (the parsers' count can be lowered; the
 # front end always gets its million), then prints the per-target counts, the time and "0 panics".

@@ -5,7 +5,7 @@
 //! slice the URI's path assuming it starts with `/` and panic on the empty path of an
 //! authority-form target — with `panic = "abort"` that was one packet to kill a node.
 //! [`inspect`] runs every parser the server applies to a request's line and headers before it
-//! touches the database; the fuzz harness (`daemons/arca-fuzz`) drives both through hyper.
+//! touches the database; the fuzz harness (`daemons/dev/arca-fuzz`) drives both through hyper.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

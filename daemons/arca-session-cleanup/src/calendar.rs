@@ -390,7 +390,7 @@ mod tests {
 
     #[test]
     fn numbers_are_digits_only() {
-        // Found by the fuzz harness (daemons/arca-fuzz, target cron): a leading '+' was read
+        // Found by the fuzz harness (daemons/dev/arca-fuzz, target cron): a leading '+' was read
         // as a number, so the generator scheduled what the config check refuses.
         assert!(err("+0 0 12 ? * MON").contains("'+0' is not a number"));
         assert!(err("0 0/+5 12 ? * MON").contains("step '+5' is not a number"));

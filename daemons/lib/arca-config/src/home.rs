@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use crate::error::ConfigError;
 
 /// Default `etc/db.properties` written on first start (single node, embedded SQLite).
-pub const DEFAULT_DB_PROPERTIES: &str = include_str!("../../../etc/db.properties");
+pub const DEFAULT_DB_PROPERTIES: &str = include_str!("../../../../etc/db.properties");
 /// Default `etc/binarystore.xml` written on first start (`file-system` template).
-pub const DEFAULT_BINARYSTORE_XML: &str = include_str!("../../../etc/binarystore.xml");
+pub const DEFAULT_BINARYSTORE_XML: &str = include_str!("../../../../etc/binarystore.xml");
 /// Default `etc/system.properties` written on first start (every key commented out).
-pub const DEFAULT_SYSTEM_PROPERTIES: &str = include_str!("../../../etc/system.properties");
+pub const DEFAULT_SYSTEM_PROPERTIES: &str = include_str!("../../../../etc/system.properties");
 /// Commented HA example; never written by `init_layout` (its absence means single node).
 pub const HA_NODE_PROPERTIES_EXAMPLE: &str =
-    include_str!("../../../etc/ha-node.properties.example");
+    include_str!("../../../../etc/ha-node.properties.example");
 
 pub const DB_PROPERTIES: &str = "db.properties";
 pub const BINARYSTORE_XML: &str = "binarystore.xml";

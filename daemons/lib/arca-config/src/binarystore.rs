@@ -1971,7 +1971,7 @@ mod tests {
 
     #[test]
     fn deeply_nested_providers_are_an_error_not_a_stack_overflow() {
-        // Found by the fuzz harness (daemons/arca-fuzz): 50,000 nested providers overflowed the
+        // Found by the fuzz harness (daemons/dev/arca-fuzz): 50,000 nested providers overflowed the
         // stack (an abort). A 256 KiB stack is what a small thread gets; the old code needed
         // far more for 20,000 levels.
         let handle = std::thread::Builder::new()
