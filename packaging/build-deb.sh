@@ -31,7 +31,8 @@ SRC="$STAGE/arca-$VERSION"
 rm -rf "$STAGE"
 mkdir -p "$SRC/target/release" "$SRC/packaging" "$SRC/docs" "$OUT"
 cp -a "$ROOT/debian" "$ROOT/units" "$ROOT/etc" "$SRC/"
-cp -a "$ROOT/packaging/man" "$ROOT/packaging/haproxy.cfg" "$ROOT/packaging/README.md" "$SRC/packaging/"
+cp -a "$ROOT/packaging/man" "$ROOT/packaging/haproxy.cfg" "$ROOT/packaging/README.md" \
+    "$ROOT/packaging/service-policy" "$SRC/packaging/"
 cp -a "$ROOT/docs/ha.md" "$ROOT/docs/storage-mover.md" "$ROOT/docs/licenses.md" "$ROOT/docs/config-sync.md" \
     "$ROOT/docs/session-cleanup.md" "$SRC/docs/"
 BIN="$(pkg_target_dir)/release"

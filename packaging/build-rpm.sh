@@ -40,6 +40,8 @@ cp -a "$ROOT"/etc/{binarystore.xml,system.properties,db.properties,ha-node.prope
 cp -a "$ROOT/packaging/haproxy.cfg" "$ROOT"/packaging/man/*.8 "$ROOT/docs/ha.md" "$ROOT/docs/storage-mover.md" \
     "$ROOT/docs/licenses.md" "$ROOT/docs/config-sync.md" "$ROOT/docs/session-cleanup.md" "$SRC/"
 cp -a "$ROOT/packaging/README.md" "$SRC/README.packaging.md"
+cp -a "$ROOT/packaging/service-policy/common.sh" "$SRC/service-policy-common.sh"
+cp -a "$ROOT/packaging/service-policy/rpm.sh" "$SRC/service-policy-rpm.sh"
 if [[ -f "$ROOT/LICENSE" ]]; then
     cp "$ROOT/LICENSE" "$SRC/LICENSE.txt"
 elif [[ -f /usr/share/common-licenses/Apache-2.0 ]]; then
