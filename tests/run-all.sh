@@ -48,11 +48,7 @@ while (($#)); do
             ONLY+=("$2")
             shift
             ;;
-        -h | --help)
-            sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-            exit 0
-            ;;
-        *) arca_die "unknown option: $1 (try --help)" ;;
+        *) arca_help_or_die "$1" ;;
     esac
     shift
 done

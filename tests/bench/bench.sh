@@ -18,6 +18,8 @@ export ARCA_TEST_NAME=bench
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=../lib/arca.sh
 . "$HERE/../lib/arca.sh"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
 
 SIZE_MIB=1024
 DURATION=10
@@ -35,11 +37,7 @@ while (($#)); do
         --dir) PARENT=$2; shift ;;
         --keep) export ARCA_KEEP_TMP=1 ;;
         --no-build) export ARCA_SKIP_BUILD=1 ;;
-        -h | --help)
-            sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-            exit 0
-            ;;
-        *) arca_die "unknown option: $1 (try --help)" ;;
+        *) arca_help_or_die "$1" ;;
     esac
     shift
 done
@@ -355,11 +353,7 @@ for r in "${ROWS[@]}"; do
             ;;
         max)
             tgt="<= $target"
-            if ((num_a)); then
-                res=$(awk -v a="$a" -v t="$target" 'BEGIN {print (a <= t ? "PASS" : "MISS")}')
-            else
-                res="MISS"
-            fi
+            res=$(bench_max_verdict "$a" "$target")
             ;;
         info) tgt="(info)" ;;
     esac

@@ -24,6 +24,8 @@ export ARCA_TEST_NAME=config-sync-latency
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=../lib/arca.sh
 . "$HERE/../lib/arca.sh"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
 
 EDITS=200
 RATE=4
@@ -47,11 +49,7 @@ while (($#)); do
         --dir) PARENT=$2; shift ;;
         --keep) export ARCA_KEEP_TMP=1 ;;
         --no-build) SKIP_BUILD=1 ;;
-        -h | --help)
-            sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-            exit 0
-            ;;
-        *) arca_die "unknown option: $1 (try --help)" ;;
+        *) arca_help_or_die "$1" ;;
     esac
     shift
 done
@@ -106,31 +104,7 @@ export ARCA_TEST_TMP=$PARENT
 arca_tmpdir W arca-config-sync-latency
 arca_log "work dir $W"
 
-# py OUT ARGS... — config_sync_latency.py ARGS, stdout to OUT; in the background, so that a signal interrupts the
-# wait (bash runs its traps only once a foreground command has finished) and the cleanup stops it
-PY_PID=""
-py() {
-    local out=$1 rc=0
-    shift
-    python3 "$HERE/config_sync_latency.py" "$@" >"$out" &
-    PY_PID=$!
-    wait "$PY_PID" || rc=$?
-    PY_PID=""
-    return "$rc"
-}
-stop_py() {
-    [[ -z "$PY_PID" ]] || kill -TERM "$PY_PID" 2>/dev/null || true
-}
-arca_on_exit stop_py
-
-declare -A R=()
-collect() {
-    local k v
-    while read -r k v; do
-        [[ -n "$k" ]] && R[$k]=$v
-    done <"$1"
-}
-get() { printf '%s' "${R[$1]:--}"; }
+bench_python config_sync_latency.py
 
 # ---------------------------------------------------------------------------------------------------------------
 # the throwaway database arca_b_<random>, dropped at exit (WITH (FORCE): the servers' connections are gone by then
@@ -371,11 +345,7 @@ for r in "${ROWS[@]}"; do
     case "$kind" in
         max)
             tgt="<= $target"
-            if [[ "$a" =~ ^[0-9.]+$ ]]; then
-                res=$(awk -v a="$a" -v t="$target" 'BEGIN {print (a <= t ? "PASS" : "MISS")}')
-            else
-                res="MISS"
-            fi
+            res=$(bench_max_verdict "$a" "$target")
             ;;
         info) tgt="(info)" ;;
     esac

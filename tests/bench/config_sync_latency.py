@@ -26,33 +26,11 @@ import sys
 import threading
 import time
 
+from benchlib import emit, emit_stats, log, set_name
+
+set_name("config-sync-latency.py")
+
 NAME = "binarystore.xml"
-
-
-def log(msg):
-    print("[config-sync-latency.py] " + msg, file=sys.stderr, flush=True)
-
-
-def emit(name, value):
-    if isinstance(value, float):
-        value = "%.4f" % value
-    print("%s %s" % (name, value), flush=True)
-
-
-def percentile(values, p):
-    """Nearest-rank percentile (p in 0..100) of a list; None when empty."""
-    if not values:
-        return None
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, int(-(-p * len(s) // 100)) - 1))
-    return s[k]
-
-
-def emit_stats(prefix, values):
-    emit(prefix + "_n", len(values))
-    for name, p in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100)):
-        v = percentile(values, p)
-        emit("%s_%s" % (prefix, name), "-" if v is None else v)
 
 
 def sha256(b):

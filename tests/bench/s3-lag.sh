@@ -28,6 +28,8 @@ export ARCA_TEST_NAME=s3-lag
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=../lib/arca.sh
 . "$HERE/../lib/arca.sh"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
 
 COUNT=1500
 RATE=50
@@ -63,11 +65,7 @@ while (($#)); do
         --keep) export ARCA_KEEP_TMP=1 ;;
         --no-build) SKIP_BUILD=1 ;;
         --no-wake) NO_WAKE=1 ;;
-        -h | --help)
-            sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-            exit 0
-            ;;
-        *) arca_die "unknown option: $1 (try --help)" ;;
+        *) arca_help_or_die "$1" ;;
     esac
     shift
 done
@@ -113,34 +111,7 @@ avail_kib=$(df -Pk "$W" | awk 'NR == 2 {print $4}')
 ((avail_kib > need_kib)) ||
     arca_die "not enough space in $W: $((avail_kib / 1024)) MiB free, need about $((need_kib / 1024)) MiB"
 arca_log "work dir $W ($fstype, $((avail_kib / 1024 / 1024)) GiB free)"
-# py OUT ARGS... — s3_lag.py ARGS, stdout to OUT; in the background, so that a signal interrupts the wait (bash runs
-# its traps only once a foreground command has finished) and the cleanup stops it
-PY_PID=""
-py() {
-    local out=$1 rc=0
-    shift
-    python3 "$HERE/s3_lag.py" "$@" >"$out" &
-    PY_PID=$!
-    wait "$PY_PID" || rc=$?
-    PY_PID=""
-    return "$rc"
-}
-stop_py() {
-    [[ -z "$PY_PID" ]] || kill -TERM "$PY_PID" 2>/dev/null || true
-}
-arca_on_exit stop_py
-
-# lines "name value" from s3_lag.py, collected in R
-declare -A R=()
-# collect FILE — reads the "name value" lines of FILE into R
-collect() {
-    local k v
-    while read -r k v; do
-        [[ -n "$k" ]] && R[$k]=$v
-    done <"$1"
-}
-# get NAME — a value of R, or "-"
-get() { printf '%s' "${R[$1]:--}"; }
+bench_python s3_lag.py
 
 # ---------------------------------------------------------------------------------------------------------------
 # s3s-fs
@@ -357,11 +328,7 @@ for r in "${ROWS[@]}"; do
     case "$kind" in
         max)
             tgt="<= $target"
-            if [[ "$a" =~ ^[0-9.]+$ ]]; then
-                res=$(awk -v a="$a" -v t="$target" 'BEGIN {print (a <= t ? "PASS" : "MISS")}')
-            else
-                res="MISS"
-            fi
+            res=$(bench_max_verdict "$a" "$target")
             ;;
         info) tgt="(info)" ;;
     esac

@@ -33,33 +33,11 @@ import threading
 import time
 import urllib.parse
 
+from benchlib import Tickets, emit, emit_stats, log, set_name
+
+set_name("s3-lag.py")
+
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-
-
-def log(msg):
-    print("[s3-lag.py] " + msg, file=sys.stderr, flush=True)
-
-
-def emit(name, value):
-    if isinstance(value, float):
-        value = "%.4f" % value
-    print("%s %s" % (name, value), flush=True)
-
-
-def percentile(values, p):
-    """Nearest-rank percentile (p in 0..100) of a list; None when empty."""
-    if not values:
-        return None
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, int(-(-p * len(s) // 100)) - 1))
-    return s[k]
-
-
-def emit_stats(prefix, values):
-    emit(prefix + "_n", len(values))
-    for name, p in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100)):
-        v = percentile(values, p)
-        emit("%s_%s" % (prefix, name), "-" if v is None else v)
 
 
 def split_url(url):
@@ -155,17 +133,14 @@ def cmd_s3base(a):
     emit_stats("s3put", lat)
     # parallel PUTs with the mover's thread count: the throughput of the store itself
     bodies = [os.urandom(a.size) for _ in range(a.par_count)]
-    nxt = [0]
-    lock = threading.Lock()
+    tickets = Tickets(a.par_count)
     errors = []
 
     def worker():
         c = s3.connect()
         while True:
-            with lock:
-                i = nxt[0]
-                nxt[0] += 1
-            if i >= a.par_count:
+            i = tickets.take()
+            if i is None:
                 break
             try:
                 status, data = s3.put(c, "%s/par/%d" % (a.prefix, i), bodies[i])
@@ -415,8 +390,7 @@ def cmd_lag(a):
     watcher = Watcher(layout, a.poll)
     watcher.start()
     sched_start = time.monotonic() + 0.5
-    nxt = [0]
-    lock = threading.Lock()
+    tickets = Tickets(a.count)
     sent = [None] * a.count
     acked = [None] * a.count
     sched = [sched_start + i / a.rate for i in range(a.count)]
@@ -425,10 +399,8 @@ def cmd_lag(a):
     def worker():
         conn = arca.connect()
         while True:
-            with lock:
-                i = nxt[0]
-                nxt[0] += 1
-            if i >= a.count:
+            i = tickets.take()
+            if i is None:
                 break
             delay = sched[i] - time.monotonic()
             if delay > 0:
@@ -520,18 +492,15 @@ def cmd_flood(a):
     arca = Arca(a.url, a.repo)
     log("generating %d random files of %d bytes" % (a.count, a.size))
     bodies, shas = make_payloads(a.count, a.size)
-    nxt = [0]
-    lock = threading.Lock()
+    tickets = Tickets(a.count)
     errors = []
     lat = []
 
     def worker():
         conn = arca.connect()
         while True:
-            with lock:
-                i = nxt[0]
-                nxt[0] += 1
-            if i >= a.count:
+            i = tickets.take()
+            if i is None:
                 break
             t = time.monotonic()
             try:

@@ -99,11 +99,7 @@ while (($#)); do
             ;;
         --no-build) NO_BUILD=1 ;;
         --keep) export ARCA_KEEP_TMP=1 ;;
-        -h | --help)
-            sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-            exit 0
-            ;;
-        *) arca_die "unknown option: $1 (try --help)" ;;
+        *) arca_help_or_die "$1" ;;
     esac
     shift
 done

@@ -67,6 +67,18 @@ arca_die() {
     exit 1
 }
 
+# The last branch of every test script's option loop: --help prints the script's header
+# comment (from line 2 to `set -euo`), anything else is an unknown option.
+arca_help_or_die() {
+    case "$1" in
+        -h | --help)
+            sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+            exit 0
+            ;;
+        *) arca_die "unknown option: $1 (try --help)" ;;
+    esac
+}
+
 # ---------------------------------------------------------------------------------------------------------------
 # cleanup: a LIFO list of commands run once at exit, also on Ctrl-C / SIGTERM
 

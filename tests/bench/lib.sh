@@ -1,0 +1,45 @@
+# shellcheck shell=bash
+# What the benchmark scripts share; sourced after tests/lib/arca.sh.
+
+# bench_python SCRIPT — the benchmark's Python helper (in this directory) for `py`, stopped at exit
+bench_python() {
+    BENCH_PY=$1
+    PY_PID=""
+    arca_on_exit bench_stop_py
+}
+
+# py OUT ARGS... — the helper with ARGS, stdout to OUT; in the background, so that a signal interrupts the wait
+# (bash runs its traps only once a foreground command has finished) and the cleanup stops it
+py() {
+    local out=$1 rc=0
+    shift
+    python3 "$HERE/$BENCH_PY" "$@" >"$out" &
+    PY_PID=$!
+    wait "$PY_PID" || rc=$?
+    PY_PID=""
+    return "$rc"
+}
+bench_stop_py() {
+    [[ -z "$PY_PID" ]] || kill -TERM "$PY_PID" 2>/dev/null || true
+}
+
+# lines "name value" from the helper, collected in R
+declare -A R=()
+# collect FILE — reads the "name value" lines of FILE into R
+collect() {
+    local k v
+    while read -r k v; do
+        [[ -n "$k" ]] && R[$k]=$v
+    done <"$1"
+}
+# get NAME — a value of R, or "-"
+get() { printf '%s' "${R[$1]:--}"; }
+
+# bench_max_verdict VALUE TARGET — PASS when VALUE is a number <= TARGET, else MISS
+bench_max_verdict() {
+    if [[ "$1" =~ ^[0-9.]+$ ]]; then
+        awk -v a="$1" -v t="$2" 'BEGIN {print (a <= t ? "PASS" : "MISS")}'
+    else
+        echo MISS
+    fi
+}
