@@ -338,20 +338,7 @@ printf 'Config sync propagation on %s (%s cores), %s, loopback; %s; 3 nodes on P
     "$(psql -qAt "$ARCA_TEST_PG_URL" -c 'SHOW server_version' 2>/dev/null | cut -d' ' -f1 || echo '?')" "$EDITS" "$RATE"
 printf '%-46s %20s %10s  %-8s %s\n' "metric" "config sync" "NOTIFY" "target" "result"
 printf '%-46s %20s %10s  %-8s %s\n' "------" "-----------" "------" "------" "------"
-MISSES=0
-for r in "${ROWS[@]}"; do
-    IFS='|' read -r metric a b kind target <<<"$r"
-    tgt="" res=""
-    case "$kind" in
-        max)
-            tgt="<= $target"
-            res=$(bench_max_verdict "$a" "$target")
-            ;;
-        info) tgt="(info)" ;;
-    esac
-    [[ "$res" != MISS ]] || MISSES=$((MISSES + 1))
-    printf '%-46s %20s %10s  %-8s %s\n' "$metric" "$(fmt "$a")" "$(fmt "$b")" "$tgt" "$res"
-done
+bench_print_rows '%-46s %20s %10s  %-8s %s\n'
 printf '\nmembers watched with %s. The owner waits %s ms after a file event before its pass (DEBOUNCE in\n' \
     "$(case "$(get watch_mode)" in inotify) echo 'inotify (inotify_simple)' ;; poll:*) echo "a poll every $(get watch_mode | cut -d: -f2) ms" ;; *) get watch_mode ;; esac)" "$DEBOUNCE_MS"
 printf 'daemons/arca-config-sync/src/app.rs): the floor of an edit that finds the owner idle. NOTIFY: the same database,\n'

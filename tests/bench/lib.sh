@@ -43,3 +43,24 @@ bench_max_verdict() {
         echo MISS
     fi
 }
+
+# bench_print_rows FORMAT — prints the rows of ROWS ("metric|a|b|kind|target"; kind max: a must be <= target, info:
+# no target) with FORMAT (metric, a, b, target, result; a and b through the script's fmt); MISSES counts the misses
+bench_print_rows() {
+    local r metric a b kind target tgt res
+    MISSES=0
+    for r in "${ROWS[@]}"; do
+        IFS='|' read -r metric a b kind target <<<"$r"
+        tgt="" res=""
+        case "$kind" in
+            max)
+                tgt="<= $target"
+                res=$(bench_max_verdict "$a" "$target")
+                ;;
+            info) tgt="(info)" ;;
+        esac
+        [[ "$res" != MISS ]] || MISSES=$((MISSES + 1))
+        # shellcheck disable=SC2059 # the format is the caller's
+        printf "$1" "$metric" "$(fmt "$a")" "$(fmt "$b")" "$tgt" "$res"
+    done
+}

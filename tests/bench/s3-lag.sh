@@ -321,20 +321,7 @@ printf 'S3 lag of the eventual chain on %s (%s cores), %s, loopback; %s; %s file
     "$(if ((NO_WAKE)); then echo '; --no-wake: the server does not wake the mover'; fi)"
 printf '%-42s %14s %12s  %-10s %s\n' "metric" "arca" "raw S3" "target" "result"
 printf '%-42s %14s %12s  %-10s %s\n' "------" "----" "------" "------" "------"
-MISSES=0
-for r in "${ROWS[@]}"; do
-    IFS='|' read -r metric a b kind target <<<"$r"
-    tgt="" res=""
-    case "$kind" in
-        max)
-            tgt="<= $target"
-            res=$(bench_max_verdict "$a" "$target")
-            ;;
-        info) tgt="(info)" ;;
-    esac
-    [[ "$res" != MISS ]] || MISSES=$((MISSES + 1))
-    printf '%-42s %14s %12s  %-10s %s\n' "$metric" "$(fmt "$a")" "$(fmt "$b")" "$tgt" "$res"
-done
+bench_print_rows '%-42s %14s %12s  %-10s %s\n'
 printf '\nraw S3: the same s3s-fs, PUTs of %s from the same client code (%s sequential; throughput: %s PUTs on %s threads).\n' \
     "$kib" "$BASELINE" "$FLOOD" "$EFFECTIVE_THREADS"
 printf '%d target(s) missed. Work dir: %s%s\n' "$MISSES" "$W" "$([[ "${ARCA_KEEP_TMP:-0}" == 1 ]] && echo ' (kept)' || echo ' (removed)')"
