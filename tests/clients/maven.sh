@@ -82,29 +82,38 @@ run_mvn() {
     grep -q 'BUILD SUCCESS' "$log" || fail "mvn $desc: no BUILD SUCCESS in $log"
 }
 
-# --- the library --------------------------------------------------------------------------------------------------
-# write_lib VERSION — (re)writes the library project for VERSION
-write_lib() {
-    local version=$1 d="$WORK/demo-lib"
-    mkdir -p "$d/src/main/java/com/example/demo"
-    cat >"$d/pom.xml" <<EOF
+# pom_head ARTIFACT VERSION — the start of a demo project's pom.xml, up to its properties
+pom_head() {
+    cat <<EOF
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>com.example</groupId>
-  <artifactId>demo-lib</artifactId>
-  <version>$version</version>
+  <artifactId>$1</artifactId>
+  <version>$2</version>
   <packaging>jar</packaging>
   <properties>
     <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
     <maven.compiler.source>11</maven.compiler.source>
     <maven.compiler.target>11</maven.compiler.target>
   </properties>
+EOF
+}
+
+# --- the library --------------------------------------------------------------------------------------------------
+# write_lib VERSION — (re)writes the library project for VERSION
+write_lib() {
+    local version=$1 d="$WORK/demo-lib"
+    mkdir -p "$d/src/main/java/com/example/demo"
+    {
+        pom_head demo-lib "$version"
+        cat <<EOF
   <distributionManagement>
     <repository><id>arca</id><url>$U/libs-release</url></repository>
     <snapshotRepository><id>arca-snapshots</id><url>$U/libs-snapshot</url></snapshotRepository>
   </distributionManagement>
 </project>
 EOF
+    } >"$d/pom.xml"
     cat >"$d/src/main/java/com/example/demo/Greeter.java" <<EOF
 package com.example.demo;
 
@@ -175,18 +184,9 @@ arca_curl -f "$U/libs-snapshot/com/example/demo-lib/maven-metadata.xml" | grep -
 # --- the consumer: resolves demo-lib 1.0.0 from arca into a fresh local repository --------------------------------
 C="$WORK/consumer"
 mkdir -p "$C/src/main/java/com/example/app"
-cat >"$C/pom.xml" <<EOF
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>com.example</groupId>
-  <artifactId>demo-app</artifactId>
-  <version>1.0.0</version>
-  <packaging>jar</packaging>
-  <properties>
-    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
-    <maven.compiler.source>11</maven.compiler.source>
-    <maven.compiler.target>11</maven.compiler.target>
-  </properties>
+{
+    pom_head demo-app 1.0.0
+    cat <<EOF
   <repositories>
     <repository>
       <id>arca</id>
@@ -199,6 +199,7 @@ cat >"$C/pom.xml" <<EOF
   </dependencies>
 </project>
 EOF
+} >"$C/pom.xml"
 cat >"$C/src/main/java/com/example/app/App.java" <<'EOF'
 package com.example.app;
 
