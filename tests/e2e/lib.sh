@@ -195,17 +195,11 @@ e2e_protected_exit() {
 
 # e2e_kill_pid PID [GRACE_S] — TERM, wait, KILL. Only for PIDs this script started.
 e2e_kill_pid() {
-    local pid=$1 grace=${2:-5} i
+    local pid=$1 grace=${2:-5}
     [[ -n "$pid" ]] || return 0
     if kill -0 "$pid" 2>/dev/null; then
         kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < grace * 10; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
+        arca_wait_exit "$pid" $((grace * 10)) || kill -KILL "$pid" 2>/dev/null || true
     fi
     wait "$pid" 2>/dev/null || true
 }
@@ -364,21 +358,14 @@ _e2e_node_poweroff() {
 
 # Phase 2: wait for the nspawn process (30 s), then SIGTERM it, then SIGKILL it and the container's PID 1.
 _e2e_node_reap() {
-    local name=$1 pid init i
+    local name=$1 pid init
     pid=${E2E_NSPAWN_PID[$name]:-}
     init=${E2E_INIT_PID[$name]:-}
     [[ -n "$pid" ]] || return 0
-    for ((i = 0; i < 300; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
+    if ! arca_wait_exit "$pid" 300; then
         arca_warn "node $name did not power off within 30 s; terminating its systemd-nspawn ($pid)"
         kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 50; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
+        arca_wait_exit "$pid" 50 || true
     fi
     if kill -0 "$pid" 2>/dev/null; then
         # Killing the container's PID 1 ends its whole PID namespace.

@@ -990,18 +990,7 @@ s3_has() {
 }
 s3_drained() { queue_empty && s3_has --quiet "$@"; }
 # poll TIMEOUT DESC CMD… — arca_wait_for with a 0.5 s period (the checks hash files)
-poll() {
-    local timeout=$1 desc=$2 deadline
-    shift 2
-    deadline=$((SECONDS + timeout))
-    until "$@" >/dev/null 2>&1; do
-        if ((SECONDS >= deadline)); then
-            arca_warn "timed out after ${timeout}s waiting for $desc"
-            return 1
-        fi
-        sleep 0.5
-    done
-}
+poll() { ARCA_WAIT_PERIOD=0.5 arca_wait_for "$@"; }
 # deploy_batch NAME COUNT — COUNT random artifacts through HAProxy into s3-local; every one must be acknowledged
 # 201 with its sha256. Manifest ("path sha256 size node" lines): $E2E_WORK/s3-NAME.manifest
 deploy_batch() {

@@ -147,7 +147,8 @@ s.close()
 EOF
 }
 
-# arca_wait_for TIMEOUT_SECONDS DESCRIPTION CMD... — returns 1 (with a message) when the time is up
+# arca_wait_for TIMEOUT_SECONDS DESCRIPTION CMD... — returns 1 (with a message) when the time is up; polls every
+# ARCA_WAIT_PERIOD seconds (0.1)
 arca_wait_for() {
     local timeout=$1 desc=$2
     shift 2
@@ -157,8 +158,18 @@ arca_wait_for() {
             arca_warn "timed out after ${timeout}s waiting for $desc"
             return 1
         fi
+        sleep "${ARCA_WAIT_PERIOD:-0.1}"
+    done
+}
+
+# arca_wait_exit PID TENTHS — waits up to TENTHS tenths of a second for PID to exit; fails when it still runs
+arca_wait_exit() {
+    local pid=$1 i
+    for ((i = 0; i < $2; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
         sleep 0.1
     done
+    ! kill -0 "$pid" 2>/dev/null
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -335,16 +346,12 @@ arca_start() {
 
 # SIGTERM (graceful stop), then SIGKILL after 10 s. Safe to call twice.
 arca_stop() {
-    local pid=$ARCA_PID i
+    local pid=$ARCA_PID
     [[ -n "$pid" ]] || return 0
     ARCA_PID=""
     if kill -0 "$pid" 2>/dev/null; then
         kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 100; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
+        if ! arca_wait_exit "$pid" 100; then
             arca_warn "arca (pid $pid) ignored SIGTERM for 10 s, sending SIGKILL"
             kill -KILL "$pid" 2>/dev/null || true
         fi
