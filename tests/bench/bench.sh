@@ -333,31 +333,6 @@ printf 'arca vs nginx on %s (%s cores), %s, loopback; arca %s\n' "$(hostname)" "
     "$("$ARCA_BIN" --version 2>/dev/null | head -n1 || echo '?')"
 printf '%-42s %12s %12s %8s  %-16s %s\n' "metric" "arca" "nginx" "ratio" "target" "result"
 printf '%-42s %12s %12s %8s  %-16s %s\n' "------" "----" "-----" "-----" "------" "------"
-MISSES=0
-for r in "${ROWS[@]}"; do
-    IFS='|' read -r metric a n kind target <<<"$r"
-    ratio="-" tgt="" res=""
-    num_a=$([[ "$a" =~ ^[0-9.]+$ ]] && echo 1 || echo 0)
-    num_n=$([[ "$n" =~ ^[0-9.]+$ ]] && echo 1 || echo 0)
-    if ((num_a && num_n)); then
-        ratio=$(awk -v a="$a" -v n="$n" 'BEGIN {printf (n > 0 ? "%.2fx" : "-"), a / n}')
-    fi
-    case "$kind" in
-        ratio)
-            tgt=">= ${target}x nginx"
-            if ((num_a && num_n)); then
-                res=$(awk -v a="$a" -v n="$n" -v t="$target" 'BEGIN {print (n > 0 && a / n >= t ? "PASS" : "MISS")}')
-            else
-                res="MISS"
-            fi
-            ;;
-        max)
-            tgt="<= $target"
-            res=$(bench_max_verdict "$a" "$target")
-            ;;
-        info) tgt="(info)" ;;
-    esac
-    [[ "$res" != MISS ]] || MISSES=$((MISSES + 1))
-    printf '%-42s %12s %12s %8s  %-16s %s\n' "$metric" "$a" "$n" "$ratio" "$tgt" "$res"
-done
+BENCH_BASELINE=nginx
+bench_print_rows --ratio '%-42s %12s %12s %8s  %-16s %s\n'
 printf '\n%d target(s) missed. Work dir: %s%s\n' "$MISSES" "$W" "$([[ "${ARCA_KEEP_TMP:-0}" == 1 ]] && echo ' (kept)' || echo ' (removed)')"

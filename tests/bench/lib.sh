@@ -44,15 +44,31 @@ bench_max_verdict() {
     fi
 }
 
-# bench_print_rows FORMAT — prints the rows of ROWS ("metric|a|b|kind|target"; kind max: a must be <= target, info:
-# no target) with FORMAT (metric, a, b, target, result; a and b through the script's fmt); MISSES counts the misses
+# bench_print_rows [--ratio] FORMAT — prints the rows of ROWS ("metric|a|b|kind|target"; kind max: a must be <= target,
+# ratio: a/b must be >= target, info: no target) with FORMAT (metric, a, b, [a/b with --ratio,] target, result; a and
+# b through the script's fmt when it has one); MISSES counts the missed targets
 bench_print_rows() {
-    local r metric a b kind target tgt res
+    local with_ratio=0 r metric a b kind target tgt res ratio num
+    if [[ "$1" == --ratio ]]; then
+        with_ratio=1
+        shift
+    fi
     MISSES=0
     for r in "${ROWS[@]}"; do
         IFS='|' read -r metric a b kind target <<<"$r"
-        tgt="" res=""
+        tgt="" res="" ratio="-"
+        num=$([[ "$a" =~ ^[0-9.]+$ && "$b" =~ ^[0-9.]+$ ]] && echo 1 || echo 0)
+        if ((num)); then
+            ratio=$(awk -v a="$a" -v n="$b" 'BEGIN {printf (n > 0 ? "%.2fx" : "-"), a / n}')
+        fi
         case "$kind" in
+            ratio)
+                tgt=">= ${target}x $BENCH_BASELINE"
+                res=MISS
+                if ((num)); then
+                    res=$(awk -v a="$a" -v n="$b" -v t="$target" 'BEGIN {print (n > 0 && a / n >= t ? "PASS" : "MISS")}')
+                fi
+                ;;
             max)
                 tgt="<= $target"
                 res=$(bench_max_verdict "$a" "$target")
@@ -60,7 +76,14 @@ bench_print_rows() {
             info) tgt="(info)" ;;
         esac
         [[ "$res" != MISS ]] || MISSES=$((MISSES + 1))
+        if declare -F fmt >/dev/null; then
+            a=$(fmt "$a") b=$(fmt "$b")
+        fi
         # shellcheck disable=SC2059 # the format is the caller's
-        printf "$1" "$metric" "$(fmt "$a")" "$(fmt "$b")" "$tgt" "$res"
+        if ((with_ratio)); then
+            printf "$1" "$metric" "$a" "$b" "$ratio" "$tgt" "$res"
+        else
+            printf "$1" "$metric" "$a" "$b" "$tgt" "$res"
+        fi
     done
 }
