@@ -324,6 +324,19 @@ check() {
     fi
 }
 
+# sidecar_check BINARY PATTERN WHAT — BINARY check-config, as arca on the packaged home in the chroot $M, passes and
+# prints PATTERN
+sidecar_check() {
+    local bin=$1 pattern=$2 what=$3 out="$WORK/$1-check.txt"
+    if chroot --userspec=arca:arca "$M" env -i PATH=/usr/bin:/bin ARCA_HOME=/var/lib/arca \
+        "/usr/bin/$bin" check-config >"$out" 2>&1 && grep -q -- "$pattern" "$out"; then
+        pass "$bin check-config as arca on the packaged home ($what)"
+    else
+        sed 's/^/  /' "$out"
+        fail "$bin check-config in the chroot" "failed, or does not print '$pattern'"
+    fi
+}
+
 BASE=""
 if ((CHROOT)); then
     if [[ -f "$ROOT/tests/e2e/lib.sh" ]]; then
@@ -394,30 +407,10 @@ if [[ -n "$BASE" ]]; then
         test "$(stat -c "%a %U" /etc/arca/security/master.key)" = "600 arca"
         test -s /var/lib/arca/data/arca.db
         ARCA_HOME=/var/lib/arca arcactl config check'
-    if chroot --userspec=arca:arca "$M" env -i PATH=/usr/bin:/bin ARCA_HOME=/var/lib/arca \
-        /usr/bin/arca-storage-mover check-config >"$WORK/mover-check.txt" 2>&1 &&
-        grep -q "has no eventual queue and no sharding-cluster: the mover idles" "$WORK/mover-check.txt"; then
-        pass "arca-storage-mover check-config as arca on the packaged home (file-system: idles)"
-    else
-        sed 's/^/  /' "$WORK/mover-check.txt"
-        fail "arca-storage-mover check-config in the chroot" "failed"
-    fi
-    if chroot --userspec=arca:arca "$M" env -i PATH=/usr/bin:/bin ARCA_HOME=/var/lib/arca \
-        /usr/bin/arca-license-agent check-config >"$WORK/agent-check.txt" 2>&1 &&
-        grep -qi "no license" "$WORK/agent-check.txt"; then
-        pass "arca-license-agent check-config as arca on the packaged home (single node: no license needed)"
-    else
-        sed 's/^/  /' "$WORK/agent-check.txt"
-        fail "arca-license-agent check-config in the chroot" "failed, or does not say that a single node needs no license"
-    fi
-    if chroot --userspec=arca:arca "$M" env -i PATH=/usr/bin:/bin ARCA_HOME=/var/lib/arca \
-        /usr/bin/arca-config-sync check-config >"$WORK/sync-check.txt" 2>&1 &&
-        grep -q "nothing to share" "$WORK/sync-check.txt"; then
-        pass "arca-config-sync check-config as arca on the packaged home (single node: nothing to share)"
-    else
-        sed 's/^/  /' "$WORK/sync-check.txt"
-        fail "arca-config-sync check-config in the chroot" "failed, or does not say that a single node has nothing to share"
-    fi
+    # each sidecar's check-config as arca on the packaged home: it passes and says why it idles on a single node
+    sidecar_check arca-storage-mover "has no eventual queue and no sharding-cluster: the mover idles" "file-system: idles"
+    sidecar_check arca-license-agent "no license" "single node: no license needed"
+    sidecar_check arca-config-sync "nothing to share" "single node: nothing to share"
     if chroot --userspec=arca:arca "$M" env -i PATH=/usr/bin:/bin ARCA_HOME=/var/lib/arca \
         /usr/bin/arca-session-cleanup check-config >"$WORK/cleanup-check.txt" 2>&1 &&
         grep -q "hourly at a fixed random minute" "$WORK/cleanup-check.txt" &&
