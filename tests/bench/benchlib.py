@@ -4,6 +4,7 @@ threads. Imported by s3_lag.py and config_sync_latency.py (same directory)."""
 
 import sys
 import threading
+import time
 
 _NAME = ["bench"]
 
@@ -53,3 +54,23 @@ class Tickets:
             i = self._next
             self._next += 1
         return i if i < self._count else None
+
+
+def run_threads(worker, count):
+    """Runs worker() on count threads until all return; the seconds that took."""
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(count)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.monotonic() - t0
+
+
+def run_command(args):
+    """Runs the subcommand argparse chose (args.fn); Ctrl-C exits 130."""
+    try:
+        args.fn(args)
+    except KeyboardInterrupt:
+        log("interrupted")
+        sys.exit(130)

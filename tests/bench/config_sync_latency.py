@@ -22,11 +22,10 @@ import argparse
 import hashlib
 import os
 import select
-import sys
 import threading
 import time
 
-from benchlib import emit, emit_stats, log, set_name
+from benchlib import emit, emit_stats, log, run_command, set_name
 
 set_name("config-sync-latency.py")
 
@@ -327,12 +326,7 @@ def main():
     sp.add_argument("--timeout", type=float, default=10.0)
     sp.set_defaults(fn=cmd_notify)
 
-    a = p.parse_args()
-    try:
-        a.fn(a)
-    except KeyboardInterrupt:
-        log("interrupted")
-        sys.exit(130)
+    run_command(p.parse_args())
 
 
 if __name__ == "__main__":

@@ -28,12 +28,11 @@ import os
 import re
 import select
 import struct
-import sys
 import threading
 import time
 import urllib.parse
 
-from benchlib import Tickets, emit, emit_stats, log, set_name
+from benchlib import Tickets, emit, emit_stats, log, run_command, run_threads, set_name
 
 set_name("s3-lag.py")
 
@@ -152,13 +151,7 @@ def cmd_s3base(a):
                 c = s3.connect()
         c.close()
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(a.threads)]
-    t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    dt = time.monotonic() - t0
+    dt = run_threads(worker, a.threads)
     if errors:
         raise SystemExit("baseline parallel PUTs: %d errors, e.g. %s" % (len(errors), errors[0]))
     emit("s3par_objects", a.par_count)
@@ -514,13 +507,7 @@ def cmd_flood(a):
                 errors.append((i, status))
         conn.close()
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(a.threads)]
-    t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    dt = time.monotonic() - t0
+    dt = run_threads(worker, a.threads)
     if errors:
         log("%d deploys failed, e.g. #%d -> %s" % (len(errors), errors[0][0], errors[0][1]))
     failed = {i for i, _ in errors}
@@ -668,12 +655,7 @@ def main():
     sp.add_argument("--timeout", type=float, default=300.0)
     sp.set_defaults(fn=cmd_drain)
 
-    a = p.parse_args()
-    try:
-        a.fn(a)
-    except KeyboardInterrupt:
-        log("interrupted")
-        sys.exit(130)
+    run_command(p.parse_args())
 
 
 if __name__ == "__main__":
