@@ -1,5 +1,5 @@
 //! The local control socket of `arca-server`, `<run>/arca-server.sock`
-//! ([`arca_runtime::local_socket`]: JSON lines, root and the arca user only):
+//! ([`arca_ipc::local_socket`]: JSON lines, root and the arca user only):
 //!
 //! ```text
 //! {"op":"license","license":{"hash":"…","licensedTo":"ACME","type":"Enterprise",
@@ -19,7 +19,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use arca_runtime::local_socket::{self, RequestError};
+use arca_ipc::local_socket::{self, RequestError};
 use serde::{Deserialize, Serialize};
 
 use crate::node_license::HeldLicense;

@@ -10,7 +10,6 @@
 
 mod build_info;
 pub mod daemon;
-pub mod local_socket;
 mod logging;
 mod notify;
 mod signals;
@@ -34,21 +33,9 @@ pub use logging::{LogTarget, init_logging};
 pub use notify::{Heartbeat, Notifier, spawn_watchdog};
 pub use signals::{Control, control_channel};
 
-/// An error with its causes, each once (`a: b: c`): HTTP clients' own messages ("error
-/// sending request for url …") say little without them ("Connection refused").
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+// The control sockets and the error text live in arca-ipc (libraries use them without the
+// daemon host); daemons keep reaching them here.
+pub use arca_ipc::{error_chain, local_socket};
 
 /// Errors from this crate.
 #[derive(Debug, thiserror::Error)]

@@ -21,7 +21,7 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
-use arca_runtime::local_socket;
+use arca_ipc::local_socket;
 use serde::{Deserialize, Serialize};
 
 use crate::StorageError;
@@ -97,7 +97,7 @@ pub struct MoverStatus {
     pub last_restore: Option<crate::RestoreReport>,
 }
 
-pub use arca_runtime::local_socket::{MAX_LINE, error_line, ok_line};
+pub use arca_ipc::local_socket::{MAX_LINE, error_line, ok_line};
 
 /// Parse a request line.
 pub fn parse_request(line: &str) -> Result<Request, String> {
@@ -126,7 +126,7 @@ async fn request(
     req: Request,
     timeout: Duration,
 ) -> Result<serde_json::Value, StorageError> {
-    use arca_runtime::local_socket::RequestError;
+    use arca_ipc::local_socket::RequestError;
     local_socket::request(socket, &req, timeout)
         .await
         .map_err(|e| {

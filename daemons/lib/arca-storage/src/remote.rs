@@ -21,7 +21,7 @@ use arca_crypto::master_key::{EMPTY_SHA256, NodeRequest, RequestSigner};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::checksums::validate_sha256;
-use arca_runtime::error_chain;
+use arca_ipc::error_chain;
 
 use crate::download::HashingWriter;
 use crate::{Checksums, StorageError};

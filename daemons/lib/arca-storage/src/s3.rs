@@ -28,7 +28,7 @@ use s3::serde_types::Part;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use arca_runtime::error_chain;
+use arca_ipc::error_chain;
 
 use crate::download::HashingWriter;
 use crate::{Checksums, StorageError, validate_sha256};
