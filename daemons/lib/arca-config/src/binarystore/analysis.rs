@@ -894,7 +894,7 @@ impl<'a, 'input> Analyser<'a, 'input> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::has_errors;
+    use crate::error::{error_sites, has_errors};
 
     const F: &str = "/h/etc/binarystore.xml";
 
@@ -1052,11 +1052,7 @@ mod tests {
         let d = diags(
             "<config>\n<chain template=\"file-system\"/>\n<provider id=\"a\" type=\"file-system\"><x>1</x><y>2</y></provider>\n<provider id=\"b\" type=\"nope\"/>\n</config>",
         );
-        let errs: Vec<_> = d
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| (d.error.line, d.error.key.clone().unwrap_or_default()))
-            .collect();
+        let errs = error_sites(&d);
         assert_eq!(
             errs,
             vec![
