@@ -506,3 +506,32 @@ pub(super) fn no_effect(provider_type: &str, name: &str) -> Option<&'static str>
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The whole-file checks (line, key, provider and message of each bad value) are tested in
+    // `analysis`; these check the value forms themselves.
+    #[test]
+    fn value_forms() {
+        let s3 = |name: &str, v: &str| valid_value(param_kind("s3-storage-v3", name), v);
+        assert!(s3("endpoint", "[2001:db8::1]:9000"));
+        assert!(!s3("endpoint", "https://s3.example/bucket"));
+        assert!(s3("bucketName", "a.b-c"));
+        assert!(!s3("bucketName", "192.168.1.1"));
+        assert!(!s3("bucketName", "my_bucket"));
+        assert!(valid_value(
+            param_kind("google-storage-v2", "bucketName"),
+            "my_bucket"
+        ));
+        assert!(s3("multipartElementSize", "5242880"));
+        assert!(!s3("multipartElementSize", "5242879"));
+        assert_eq!(parse_key_prefix("/arca/store/"), Some("arca/store".into()));
+        assert_eq!(parse_key_prefix("a/../b"), None);
+        assert_eq!(endpoint_is_http("HTTP://h"), Some(true));
+        assert_eq!(endpoint_is_http("h:9000"), None);
+        assert!(no_effect("remote", "serviceId").is_some());
+        assert!(no_effect("s3-storage-v3", "serviceId").is_none());
+    }
+}
