@@ -52,7 +52,8 @@ pub const DEFAULT_SQLITE_FILE: &str = "arca.db";
 /// arca-crypto's `SEALED_PREFIX`); any other value is plaintext.
 pub const ENCRYPTED_PREFIX: &str = "enc:v1:";
 
-const KNOWN_KEYS: [&str; 9] = [
+/// The keys `db.properties` knows (any other gets a warning).
+pub const KNOWN_KEYS: [&str; 9] = [
     "type",
     "url",
     "username",
@@ -732,7 +733,7 @@ fn parse_positive(e: &Entry) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::has_errors;
+    use crate::error::{error_sites, has_errors};
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     fn home_with(db: Option<&str>, ha: bool) -> (tempfile::TempDir, Home) {
@@ -1274,12 +1275,7 @@ mod tests {
         );
         let (value, diags) = analyse(&home);
         assert!(value.is_none());
-        let errs: Vec<_> = diags
-            .list
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| (d.error.line, d.error.key.clone().unwrap_or_default()))
-            .collect();
+        let errs = error_sites(&diags.list);
         assert_eq!(
             errs,
             vec![

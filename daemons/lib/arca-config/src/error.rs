@@ -113,6 +113,16 @@ pub fn has_errors(diagnostics: &[Diagnostic]) -> bool {
     diagnostics.iter().any(Diagnostic::is_error)
 }
 
+/// Where each error of `diagnostics` is reported, as (line, key): what the parsers' tests check.
+#[cfg(test)]
+pub(crate) fn error_sites(diagnostics: &[Diagnostic]) -> Vec<(Option<usize>, String)> {
+    diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| (d.error.line, d.error.key.clone().unwrap_or_default()))
+        .collect()
+}
+
 /// Collects diagnostics while a file is analysed, so that all problems are reported at once.
 #[derive(Debug, Default)]
 pub(crate) struct Diags {

@@ -13,7 +13,8 @@ use crate::props::{Entry, PropFile};
 /// Longest accepted `node.id` (it is stored as the owner of DB locks).
 pub const MAX_NODE_ID_LEN: usize = 64;
 
-const KNOWN_KEYS: [&str; 11] = [
+/// The keys `ha-node.properties` accepts (any other gets a warning).
+pub const KNOWN_KEYS: [&str; 11] = [
     "node.id",
     "context.url",
     "membership.port",
@@ -684,7 +685,7 @@ pub fn resolve_cluster_interface(spec: &str, addrs: &[IpAddr]) -> Result<IpAddr,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::has_errors;
+    use crate::error::{error_sites, has_errors};
 
     fn home_with(text: &str) -> (tempfile::TempDir, Home) {
         let dir = tempfile::tempdir().unwrap();
@@ -1147,11 +1148,7 @@ mod tests {
             "node.id=bad id!\ncontext.url=ftp://x\nmembership.port=http\nprimary=yes\n\
              arca.ha.data.dir=relative/dir\narca.ha.backup.dir=/a\nartifactory.ha.backup.dir=/b\n",
         );
-        let errs: Vec<_> = d
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| (d.error.line, d.error.key.clone().unwrap_or_default()))
-            .collect();
+        let errs = error_sites(&d);
         assert_eq!(
             errs,
             vec![

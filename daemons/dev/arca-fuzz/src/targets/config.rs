@@ -134,35 +134,11 @@ const VALUES: &[&str] = &[
 
 const SYSTEM_EXTRA_KEYS: &[&str] = &["unknown.key", "", "arca.", "artifactory.context.path"];
 
-const DB_KEYS: &[&str] = &[
-    "type",
-    "url",
-    "username",
-    "password",
-    "pool.max.active",
-    "pool.max.idle",
-    "pool.lock.max",
-    "ssl.mode",
-    "ssl.ca.file",
-    "driver",
-    "unknown",
-];
+/// Keys the db-properties target writes besides `arca_config::db::KNOWN_KEYS`.
+const DB_EXTRA_KEYS: &[&str] = &["driver", "unknown"];
 
-const HA_KEYS: &[&str] = &[
-    "node.id",
-    "context.url",
-    "membership.port",
-    "primary",
-    "arca.ha.data.dir",
-    "artifactory.ha.data.dir",
-    "arca.ha.backup.dir",
-    "artifactory.ha.backup.dir",
-    "cluster.interface",
-    "hazelcast.interface",
-    "cross.zone.order",
-    "cluster.home",
-    "unknown",
-];
+/// Keys the ha-node target writes besides `arca_config::ha_node::KNOWN_KEYS`.
+const HA_EXTRA_KEYS: &[&str] = &["cluster.home", "unknown"];
 
 const HA_EXAMPLE: &str = "node.id=art1\ncontext.url=http://10.0.0.121:8081/artifactory\n\
     membership.port=10001\nprimary=true\narca.ha.data.dir=/mnt/shared/data\n\
@@ -277,8 +253,7 @@ impl Target for SystemPropertiesTarget {
     }
 
     fn generate(&mut self, rng: &mut StdRng) -> Vec<u8> {
-        let mut keys: Vec<&str> = arca_config::system::KNOWN_KEYS.to_vec();
-        keys.extend_from_slice(SYSTEM_EXTRA_KEYS);
+        let keys = [arca_config::system::KNOWN_KEYS, SYSTEM_EXTRA_KEYS].concat();
         properties_text(rng, &keys, &[DEFAULT_SYSTEM_PROPERTIES])
     }
 
@@ -322,7 +297,8 @@ impl Target for DbPropertiesTarget {
     fn generate(&mut self, rng: &mut StdRng) -> Vec<u8> {
         const POSTGRES: &str =
             "type=postgresql\nurl=postgresql://h:5432/arca\nusername=arca\npassword=x\n";
-        properties_text(rng, DB_KEYS, &[DEFAULT_DB_PROPERTIES, POSTGRES])
+        let keys = [&arca_config::db::KNOWN_KEYS[..], DB_EXTRA_KEYS].concat();
+        properties_text(rng, &keys, &[DEFAULT_DB_PROPERTIES, POSTGRES])
     }
 
     fn check(&mut self, input: &[u8]) -> Result<(), String> {
@@ -372,7 +348,8 @@ impl Target for HaNodeTarget {
     }
 
     fn generate(&mut self, rng: &mut StdRng) -> Vec<u8> {
-        properties_text(rng, HA_KEYS, &[HA_EXAMPLE])
+        let keys = [&arca_config::ha_node::KNOWN_KEYS[..], HA_EXTRA_KEYS].concat();
+        properties_text(rng, &keys, &[HA_EXAMPLE])
     }
 
     fn check(&mut self, input: &[u8]) -> Result<(), String> {
