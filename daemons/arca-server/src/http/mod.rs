@@ -56,7 +56,7 @@ pub struct Request {
 impl Request {
     pub async fn principal(&self) -> ApiResult<Principal> {
         let principal = auth::authenticate(&self.app, &self.headers, self.peer).await?;
-        session::check_csrf(self, &principal)?;
+        auth::check_csrf(self, &principal)?;
         Ok(principal)
     }
 
@@ -295,8 +295,13 @@ fn serves_unlicensed(rest: &str) -> bool {
             | "api/v1/system/readiness"
             | "api/v1/system/liveness"
             | "api/system/ha/self"
-    ) || rest.starts_with("api/system/storage/binaries/")
+    ) || rest
+        .strip_prefix("api/system/")
+        .is_some_and(|t| t.starts_with(PEER_STORAGE_PREFIX))
 }
+
+/// Where other nodes fetch and push binaries, under `api/system/` ([`peer_storage`]).
+const PEER_STORAGE_PREFIX: &str = "storage/binaries/";
 
 async fn route_api(req: &mut Request, api: &str) -> ApiResult<Response> {
     let (head, tail) = match api.find('/') {
@@ -305,6 +310,10 @@ async fn route_api(req: &mut Request, api: &str) -> ApiResult<Response> {
     };
     match head {
         "system" if tail == "licenses" => licenses::handle(req).await,
+        // other nodes' calls (node-signed), not the administrator's system endpoints
+        "system" if tail.starts_with(PEER_STORAGE_PREFIX) => {
+            peer_storage::handle(req, &tail[PEER_STORAGE_PREFIX.len()..]).await
+        }
         "system" => system::handle(req, tail).await,
         "v2" if tail == "security/permissions" || tail.starts_with("security/permissions/") => {
             security_users::permissions(req, &tail["security/permissions".len()..]).await
