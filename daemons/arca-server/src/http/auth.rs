@@ -234,9 +234,18 @@ impl Drop for HashTicket<'_> {
     }
 }
 
+/// The request's caller, from whatever credentials it presents, with the session cookie's
+/// CSRF rule applied ([`check_csrf`]). [`crate::http::Request::principal`] calls this once per
+/// request and keeps the answer.
+pub async fn resolve_caller(req: &Request) -> ApiResult<Principal> {
+    let principal = authenticate(&req.app, &req.headers, req.peer).await?;
+    check_csrf(req, &principal)?;
+    Ok(principal)
+}
+
 /// Identify the caller. No credentials → anonymous; bad credentials → 401. `peer`: the
 /// connection's peer address (the login back-off counts per user and source).
-pub async fn authenticate(
+async fn authenticate(
     app: &App,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,

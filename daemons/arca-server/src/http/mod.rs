@@ -51,13 +51,24 @@ pub struct Request {
     pub path_and_query: String,
     /// The connection's peer address (`None` where the transport has none).
     pub peer: Option<std::net::SocketAddr>,
+    /// The caller, resolved once per request by [`auth::resolve_caller`] (see
+    /// [`Request::principal`]).
+    caller: tokio::sync::OnceCell<ApiResult<Principal>>,
 }
 
 impl Request {
+    /// The caller (or why it is refused: 401, 403 for a missing CSRF token, 429, 503 …).
+    /// Resolved once per request, by the credential module ([`auth::resolve_caller`]), when a
+    /// handler first asks; every later call answers the same without authenticating again
+    /// (a failed login is counted once). Resolution waits for the first ask, not for the
+    /// dispatch: endpoints that never look at the caller (health checks, the UI login,
+    /// node-signed calls) must not count a bad password or refuse one, and a handler's
+    /// earlier answers (400 for a bad path, 405) come before any 401, as they always have.
     pub async fn principal(&self) -> ApiResult<Principal> {
-        let principal = auth::authenticate(&self.app, &self.headers, self.peer).await?;
-        auth::check_csrf(self, &principal)?;
-        Ok(principal)
+        self.caller
+            .get_or_init(|| auth::resolve_caller(self))
+            .await
+            .clone()
     }
 
     pub fn take_body(&self) -> BodyStream {
@@ -255,6 +266,7 @@ async fn route(app: App, head: RequestHead, body: BodyStream) -> ApiResult<Respo
         base_url,
         path_and_query,
         peer,
+        caller: tokio::sync::OnceCell::new(),
     };
     if !req.app.license.allows_serving() && !serves_unlicensed(&req.rest) {
         return Err(ApiError::new(
