@@ -5,9 +5,11 @@
 pub mod artifacts;
 pub mod auth;
 pub mod authz;
+mod conditional;
 pub mod error;
 pub mod format;
 pub mod licenses;
+mod listing;
 mod node_auth;
 mod peer_storage;
 pub mod repos_api;
@@ -17,6 +19,7 @@ mod security_users;
 pub mod session;
 mod storage_api;
 mod system;
+pub mod upload;
 pub mod verify;
 
 use std::collections::HashMap;
