@@ -148,7 +148,7 @@ pub fn inspect(
     let rest = strip_context(context_path, path)?;
     let _query = crate::http::parse_query(raw_query);
     let _ = crate::http::auth::credentials(headers);
-    let _ = crate::http::session::cookie_id(headers);
+    let _ = crate::http::auth::cookie_id(headers);
     let _ = crate::http::format::base_url(headers, context_path, None);
     if rest.is_empty() || rest == "api" || rest.starts_with("api/") || rest.starts_with("ui/") {
         return Ok(());

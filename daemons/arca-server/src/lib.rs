@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cli;
 pub mod control;
+pub mod formats;
 pub mod front;
 pub mod gc;
 pub mod http;

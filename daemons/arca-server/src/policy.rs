@@ -1,11 +1,12 @@
 //! What a repository accepts: include/exclude patterns (Ant-style, comma
-//! separated, like the reference) and, for Maven repositories, the
-//! release/snapshot switches.
+//! separated, like the reference), then its format's own rules
+//! ([`crate::formats::Format::check_deploy`]).
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use arca_db::Repo;
 
+use crate::formats::Format;
 use crate::http::error::ApiError;
 
 /// Compile a comma-separated list of Ant-style patterns; names the bad one.
@@ -28,15 +29,6 @@ pub fn compile_patterns(field: &str, patterns: &str) -> Result<Option<GlobSet>, 
         .map_err(|e| ApiError::bad_request(format!("Field '{field}': {e}")))
 }
 
-fn is_maven_metadata(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name.starts_with("maven-metadata.xml")
-}
-
-fn is_snapshot(path: &str) -> bool {
-    path.split('/').any(|seg| seg.ends_with("-SNAPSHOT"))
-}
-
 /// Does `repo` accept a file at `path`? 403 naming the rule otherwise.
 pub fn check_deploy(repo: &Repo, path: &str) -> Result<(), ApiError> {
     if let Some(includes) = compile_patterns("includesPattern", &repo.includes_pattern)?
@@ -55,21 +47,8 @@ pub fn check_deploy(repo: &Repo, path: &str) -> Result<(), ApiError> {
             repo.key, repo.excludes_pattern
         )));
     }
-    if repo.package_type == "maven" && !is_maven_metadata(path) {
-        if is_snapshot(path) && !repo.handle_snapshots {
-            return Err(ApiError::forbidden(format!(
-                "Repository '{}' does not handle snapshots (handleSnapshots=false): '{path}'",
-                repo.key
-            )));
-        }
-        if !is_snapshot(path) && !repo.handle_releases {
-            return Err(ApiError::forbidden(format!(
-                "Repository '{}' does not handle releases (handleReleases=false): '{path}'",
-                repo.key
-            )));
-        }
-    }
-    Ok(())
+    // the format's own rules (Maven: handleReleases / handleSnapshots)
+    Format::of(repo).check_deploy(repo, path)
 }
 
 #[cfg(test)]

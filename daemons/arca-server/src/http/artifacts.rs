@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use warp::http::{HeaderValue, Method, StatusCode, header};
 use warp::reply::{Reply, Response};
@@ -13,9 +12,11 @@ use arca_db::permissions::Action;
 use arca_db::{Binary, Item, NewFile, Repo, repos};
 use arca_storage::Checksums;
 
+use crate::formats::{self, Format};
 use crate::http::authz::{self, Authz};
-use crate::http::error::{ApiError, ApiResult, empty_response, json_response, text_response};
-use crate::http::{Request, format, read_small_body};
+use crate::http::conditional::{RangeAsk, etag_matches, not_modified_since, parse_range};
+use crate::http::error::{ApiError, ApiResult, empty_response, json_response};
+use crate::http::{Request, format, listing, upload};
 use crate::paths::RepoPath;
 use crate::policy;
 use crate::state::Principal;
@@ -68,27 +69,6 @@ pub async fn authorize_read(req: &Request, repo: &Repo, path: &str) -> ApiResult
     Ok(authz)
 }
 
-const CHECKSUM_SUFFIXES: [(&str, ChecksumKind); 3] = [
-    (".sha1", ChecksumKind::Sha1),
-    (".sha256", ChecksumKind::Sha256),
-    (".md5", ChecksumKind::Md5),
-];
-
-fn checksum_side_file(path: &str) -> Option<(&str, ChecksumKind)> {
-    CHECKSUM_SUFFIXES
-        .iter()
-        .find_map(|(suffix, kind)| path.strip_suffix(suffix).map(|base| (base, *kind)))
-        .filter(|(base, _)| !base.is_empty() && !base.ends_with('/'))
-}
-
-fn checksum_of(b: &Binary, kind: ChecksumKind) -> &str {
-    match kind {
-        ChecksumKind::Sha1 => &b.sha1,
-        ChecksumKind::Sha256 => &b.sha256,
-        ChecksumKind::Md5 => &b.md5,
-    }
-}
-
 // ---------------------------------------------------------------- download
 
 async fn download(req: &Request, target: &RepoPath) -> ApiResult<Response> {
@@ -102,157 +82,15 @@ async fn download(req: &Request, target: &RepoPath) -> ApiResult<Response> {
     };
     let authz = authorize_read(req, &repo, &target.path).await?;
     match item {
-        Some(item) if item.folder => folder_listing(req, &authz, &repo, &item.path).await,
+        Some(item) if item.folder => listing::folder_listing(req, &authz, &repo, &item.path).await,
         Some(item) => serve_file(req, &repo, &item).await,
-        None if target.path.is_empty() => folder_listing(req, &authz, &repo, "").await,
-        None => serve_checksum_side_file(req, &authz, &repo, target).await,
-    }
-}
-
-/// `x.jar.sha1` for a stored `x.jar`: generated from the stored checksum, as the reference does.
-/// A side file is the base file's: the caller must be allowed to read the base file too (a
-/// permission target that excludes `x.jar` hides its checksums as well).
-async fn serve_checksum_side_file(
-    req: &Request,
-    authz: &Authz,
-    repo: &Repo,
-    target: &RepoPath,
-) -> ApiResult<Response> {
-    let not_found = || ApiError::not_found("Could not find resource");
-    let Some((base, kind)) = checksum_side_file(&target.path) else {
-        return Err(not_found());
-    };
-    authz.require(repo, base, Action::Read)?;
-    let item = fetch_item(req, &target.repo, base).await?;
-    match item.and_then(|i| i.binary) {
-        Some(b) => Ok(text_response(
-            StatusCode::OK,
-            checksum_of(&b, kind).to_string(),
-        )),
-        None => Err(not_found()),
-    }
-}
-
-async fn folder_listing(
-    req: &Request,
-    authz: &Authz,
-    repo: &Repo,
-    path: &str,
-) -> ApiResult<Response> {
-    let (repo_key, p) = (repo.key.clone(), path.to_string());
-    let mut children = req
-        .app
-        .db
-        .read(move |conn| items::children(conn, &repo_key, &p))
-        .await?;
-    // Only what the caller may read is listed.
-    children.retain(|c| authz.allows(repo, &c.path, Action::Read));
-    let title = format!("{}/{}", repo.key, path);
-    let mut html = String::with_capacity(512 + children.len() * 128);
-    html.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
-    html.push_str(&escape_html(&title));
-    html.push_str("</title></head>\n<body>\n<h1>Index of ");
-    html.push_str(&escape_html(&title));
-    html.push_str("</h1>\n<pre>");
-    let here = format::download_uri(&req.base_url, &repo.key, path);
-    if !path.is_empty() {
-        let (parent, _) = items::split_path(path);
-        let up = format::download_uri(&req.base_url, &repo.key, parent);
-        html.push_str(&format!("<a href=\"{}/\">../</a>\n", escape_html(&up)));
-    }
-    for child in &children {
-        let slash = if child.folder { "/" } else { "" };
-        let size = if child.folder {
-            "-".to_string()
-        } else {
-            child.size().to_string()
-        };
-        html.push_str(&format!(
-            "<a href=\"{}/{}{}\">{}{}</a>  {}  {}\n",
-            escape_html(&here),
-            escape_html(&format::url_path(&child.name)),
-            slash,
-            escape_html(&child.name),
-            slash,
-            format::iso8601(child.modified),
-            size
-        ));
-    }
-    html.push_str("</pre>\n</body></html>\n");
-    let mut resp = Response::new(html.into());
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    Ok(resp)
-}
-
-fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The byte range a request asks for, if it is one we serve.
-#[derive(Debug, PartialEq, Eq)]
-enum RangeAsk {
-    Full,
-    Part(u64, u64), // inclusive
-    Unsatisfiable,
-}
-
-fn parse_range(value: &str, size: u64) -> RangeAsk {
-    let Some(spec) = value.trim().strip_prefix("bytes=") else {
-        return RangeAsk::Full;
-    };
-    if spec.contains(',') {
-        // Multiple ranges: answering the whole body is allowed (RFC 9110 §14.2).
-        return RangeAsk::Full;
-    }
-    let Some((start, end)) = spec.trim().split_once('-') else {
-        return RangeAsk::Full;
-    };
-    let (start, end) = (start.trim(), end.trim());
-    let parsed = if start.is_empty() {
-        match end.parse::<u64>() {
-            Ok(0) | Err(_) => return RangeAsk::Unsatisfiable,
-            Ok(n) => (size.saturating_sub(n), size.saturating_sub(1)),
+        None if target.path.is_empty() => listing::folder_listing(req, &authz, &repo, "").await,
+        None => {
+            Format::of(&repo)
+                .serve_generated(req, &authz, &repo, target)
+                .await
         }
-    } else {
-        let Ok(s) = start.parse::<u64>() else {
-            return RangeAsk::Full;
-        };
-        let e = if end.is_empty() {
-            size.saturating_sub(1)
-        } else {
-            match end.parse::<u64>() {
-                Ok(e) if e >= s => e.min(size.saturating_sub(1)),
-                _ => return RangeAsk::Full,
-            }
-        };
-        (s, e)
-    };
-    if size == 0 || parsed.0 >= size {
-        RangeAsk::Unsatisfiable
-    } else {
-        RangeAsk::Part(parsed.0, parsed.1)
     }
-}
-
-fn etag_matches(header_value: &str, sha1: &str) -> bool {
-    header_value.split(',').any(|tag| {
-        let tag = tag.trim();
-        let tag = tag.strip_prefix("W/").unwrap_or(tag);
-        tag == "*" || tag.trim_matches('"').eq_ignore_ascii_case(sha1)
-    })
-}
-
-fn not_modified_since(header_value: &str, modified_ms: i64) -> bool {
-    httpdate::parse_http_date(header_value)
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .is_some_and(|since| (modified_ms / 1000) as u64 <= since.as_secs())
 }
 
 async fn serve_file(req: &Request, repo: &Repo, item: &Item) -> ApiResult<Response> {
@@ -623,7 +461,11 @@ async fn deploy(
     let exists = fetch_item(req, &repo.key, &target.path)
         .await?
         .is_some_and(|i| !i.folder);
-    authz.require_deploy(&repo, &target.path, exists)?;
+    authz.require_deploy(
+        &repo,
+        &target.path,
+        formats::replaces_protected_file(&repo, &target.path, exists),
+    )?;
     policy::check_deploy(&repo, &target.path)?;
     let declared = declared_checksums(&req.headers)?;
     let user = principal.name().to_string();
@@ -634,7 +476,10 @@ async fn deploy(
     {
         return deploy_by_checksum(req, &authz, &repo, target, declared, props, user).await;
     }
-    if let Some(resp) = accept_checksum_side_file(req, &authz, &repo, target).await? {
+    if let Some(resp) = Format::of(&repo)
+        .accept_deploy(req, &authz, &repo, target)
+        .await?
+    {
         return Ok(resp);
     }
 
@@ -655,7 +500,7 @@ async fn deploy(
             .await?;
         check_quota(&repo, used, replaced, len)?;
     }
-    let staged = receive_upload(req).await?;
+    let staged = upload::receive_upload(req).await?;
     let checksums: Checksums = staged.checksums().clone();
     let mismatches = arca_storage::verify_declared(
         &checksums,
@@ -730,101 +575,12 @@ fn require_deploy_at_commit(
 ) -> ApiResult<Authz> {
     let authz = authz.at_commit(tx)?;
     let exists = items::get(tx, &repo.key, path)?.is_some_and(|i| !i.folder);
-    authz.require_deploy(repo, path, exists)?;
+    authz.require_deploy(
+        repo,
+        path,
+        formats::replaces_protected_file(repo, path, exists),
+    )?;
     Ok(authz)
-}
-
-/// Stream the request body into the node's staging dir (hashed on the way), refusing bodies
-/// over `arca.upload.max.bytes` before reading (Content-Length) or while reading. Dropping the
-/// result deletes the staged file.
-pub async fn receive_upload(req: &Request) -> ApiResult<arca_storage::StagedBlob> {
-    let max = req.app.settings.max_upload_bytes;
-    let declared_len = req
-        .header("content-length")
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(len) = declared_len
-        && len > max
-    {
-        return Err(too_large(max));
-    }
-    check_free_space(req, declared_len.unwrap_or(0))?;
-    let mut body = req.take_body();
-    let mut upload = req.app.storage.begin_upload().await?;
-    let mut next_space_check = FREE_SPACE_CHECK_BYTES;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| crate::http::body_error(&e))?;
-        if upload.bytes_written() + chunk.len() as u64 > max {
-            return Err(too_large(max));
-        }
-        // A body without a length (chunked) is measured as it grows.
-        if declared_len.is_none() && upload.bytes_written() >= next_space_check {
-            // statvfs costs about a microsecond: once per MiB is nothing next to the writes
-            check_free_space(req, 0)?;
-            next_space_check += FREE_SPACE_CHECK_BYTES;
-        }
-        upload
-            .write(chunk)
-            .await
-            .map_err(|e| storage_full_or(req, e))?;
-    }
-    let staged = upload.finish().await.map_err(|e| storage_full_or(req, e))?;
-    // A body without a length is on disk now: it must have left the reserve (the checks while
-    // it streamed may lag behind the writer by a few chunks). Dropping `staged` removes it.
-    if declared_len.is_none() {
-        check_free_space(req, 0)?;
-    }
-    Ok(staged)
-}
-
-fn too_large(max: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("Upload is larger than the limit of {max} bytes (arca.upload.max.bytes)"),
-    )
-}
-
-/// How often a body of unknown length re-checks the free space while it streams.
-const FREE_SPACE_CHECK_BYTES: u64 = 1 << 20;
-
-/// Refuse an upload of `incoming` bytes that would leave less than the reserve free
-/// (`arca.storage.reserve.bytes`): deletes, GC and the database keep room to work.
-fn check_free_space(req: &Request, incoming: u64) -> ApiResult<()> {
-    let reserve = req.app.settings.storage_reserve_bytes;
-    if reserve == 0 {
-        return Ok(());
-    }
-    let (free, dir) = req.app.storage.free_space()?;
-    if free < reserve.saturating_add(incoming) {
-        return Err(insufficient_storage(free, &dir, reserve));
-    }
-    Ok(())
-}
-
-fn insufficient_storage(free: u64, dir: &std::path::Path, reserve: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::INSUFFICIENT_STORAGE,
-        format!(
-            "Insufficient storage: {} free on {}, and uploads leave {} in reserve \
-             (arca.storage.reserve.bytes); nothing was stored. Deleting files frees space.",
-            format::human_bytes(free),
-            dir.display(),
-            format::human_bytes(reserve)
-        ),
-    )
-}
-
-/// A storage error while writing an upload: "no space left" becomes 507 with the free space.
-fn storage_full_or(req: &Request, e: arca_storage::StorageError) -> ApiError {
-    if !e.is_storage_full() {
-        return e.into();
-    }
-    tracing::error!(error = %e, "upload failed: out of disk space");
-    let (free, dir) = req
-        .app
-        .storage
-        .free_space()
-        .unwrap_or_else(|_| (0, req.app.storage.staging_dir().to_path_buf()));
-    insufficient_storage(free, &dir, req.app.settings.storage_reserve_bytes)
 }
 
 /// A repository's quota (`quotaBytes`): refused with 507 when the repository would hold more.
@@ -983,45 +739,6 @@ fn readable_copy_exists(
     Ok(false)
 }
 
-/// Maven uploads `x.jar.sha1` / `.md5` after `x.jar`: check them against the
-/// stored binary instead of storing them. `None` when the path is not such a
-/// side file of a stored file (it is then stored like any other file). The comparison needs
-/// read access to the base file (it would otherwise tell a deployer its checksum), and a
-/// mismatch names no stored checksum.
-async fn accept_checksum_side_file(
-    req: &mut Request,
-    authz: &Authz,
-    repo: &Repo,
-    target: &RepoPath,
-) -> ApiResult<Option<Response>> {
-    let Some((base, kind)) = checksum_side_file(&target.path) else {
-        return Ok(None);
-    };
-    let base_item = fetch_item(req, &target.repo, base).await?;
-    let Some(binary) = base_item.and_then(|i| i.binary) else {
-        return Ok(None);
-    };
-    authz.require(repo, base, Action::Read)?;
-    let mut body = req.take_body();
-    let content = read_small_body(&mut body, 1024).await?;
-    let text = String::from_utf8_lossy(&content);
-    let sent = text
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if sent != checksum_of(&binary, kind) {
-        return Err(ApiError::conflict(format!(
-            "Checksum conflict: {}/{} ({}) does not match the stored {}/{base}",
-            target.repo,
-            target.path,
-            sent.escape_debug(),
-            target.repo
-        )));
-    }
-    Ok(Some(empty_response(StatusCode::CREATED)))
-}
-
 // ---------------------------------------------------------------- delete
 
 /// Require `action` on everything below `path` of `repo` (the path itself is checked by the
@@ -1060,39 +777,4 @@ async fn delete(req: &Request, target: &RepoPath) -> ApiResult<Response> {
     }
     tracing::info!(arca_repo = %target.repo, arca_path = %target.path, removed, user = %principal.name(), "deleted");
     Ok(empty_response(StatusCode::NO_CONTENT))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range("bytes=0-9", 100), RangeAsk::Part(0, 9));
-        assert_eq!(parse_range("bytes=90-", 100), RangeAsk::Part(90, 99));
-        assert_eq!(parse_range("bytes=-10", 100), RangeAsk::Part(90, 99));
-        assert_eq!(parse_range("bytes=50-500", 100), RangeAsk::Part(50, 99));
-        assert_eq!(parse_range("bytes=100-", 100), RangeAsk::Unsatisfiable);
-        assert_eq!(parse_range("bytes=0-1,5-6", 100), RangeAsk::Full);
-        assert_eq!(parse_range("items=0-1", 100), RangeAsk::Full);
-        assert_eq!(parse_range("bytes=0-0", 0), RangeAsk::Unsatisfiable);
-    }
-
-    #[test]
-    fn etags() {
-        assert!(etag_matches("\"abc\"", "abc"));
-        assert!(etag_matches("W/\"x\", \"abc\"", "abc"));
-        assert!(etag_matches("*", "abc"));
-        assert!(!etag_matches("\"abd\"", "abc"));
-    }
-
-    #[test]
-    fn side_files() {
-        assert_eq!(
-            checksum_side_file("a/b.jar.sha1"),
-            Some(("a/b.jar", ChecksumKind::Sha1))
-        );
-        assert_eq!(checksum_side_file(".sha1"), None);
-        assert_eq!(checksum_side_file("a/b.jar"), None);
-    }
 }

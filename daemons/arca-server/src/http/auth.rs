@@ -1,18 +1,24 @@
-//! Authentication: Basic (argon2id password or access token as password),
-//! Bearer tokens and the reference's `X-JFrog-Art-Api` header.
+//! Authentication, the one credential module: Basic (argon2id password or access token as
+//! password), Bearer tokens, the reference's `X-JFrog-Art-Api` header, the UI session cookie
+//! (`ARCA_SESSION`, its session lookup and its CSRF rule) and the anonymous user. Calls signed
+//! by another node are checked apart ([`crate::http::node_auth`]); the UI's login endpoints
+//! are in [`crate::http::session`].
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
-use warp::http::{HeaderMap, StatusCode};
+use warp::http::header::{AUTHORIZATION, COOKIE};
+use warp::http::{HeaderMap, Method, StatusCode};
 
+use arca_config::MapProviderType;
 use arca_db::permissions::{self, TokenScope};
 use arca_db::security::{self, LoginClaim, User};
+use arca_db::sessions::{self as db_sessions, Session};
 
+use crate::http::Request;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::session;
 use crate::state::{App, Principal};
 
 /// Access tokens carry this prefix, so a Basic password can be told apart.
@@ -51,7 +57,7 @@ pub fn credentials(headers: &HeaderMap) -> ApiResult<Credentials> {
             token: token.trim().to_string(),
         });
     } else {
-        return Ok(session::cookie_id(headers).map_or(Credentials::None, Credentials::Cookie));
+        return Ok(cookie_id(headers).map_or(Credentials::None, Credentials::Cookie));
     };
     let (scheme, rest) = match value.split_once(' ') {
         Some((scheme, rest)) => (scheme, rest.trim()),
@@ -228,9 +234,18 @@ impl Drop for HashTicket<'_> {
     }
 }
 
+/// The request's caller, from whatever credentials it presents, with the session cookie's
+/// CSRF rule applied ([`check_csrf`]). [`crate::http::Request::principal`] calls this once per
+/// request and keeps the answer.
+pub async fn resolve_caller(req: &Request) -> ApiResult<Principal> {
+    let principal = authenticate(&req.app, &req.headers, req.peer).await?;
+    check_csrf(req, &principal)?;
+    Ok(principal)
+}
+
 /// Identify the caller. No credentials → anonymous; bad credentials → 401. `peer`: the
 /// connection's peer address (the login back-off counts per user and source).
-pub async fn authenticate(
+async fn authenticate(
     app: &App,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
@@ -260,7 +275,7 @@ pub async fn authenticate(
         // An unknown or ended session is anonymous (public reads keep working).
         // docs/sessions.md
         Credentials::Cookie(id) => {
-            return Ok(session::cookie_principal(app, &id)
+            return Ok(cookie_principal(app, &id)
                 .await?
                 .unwrap_or(Principal::Anonymous));
         }
@@ -461,9 +476,192 @@ pub fn require_admin(p: &Principal) -> ApiResult<()> {
     }
 }
 
+// ------------------------------------------------------------------------ UI sessions
+
+/// The session cookie's name.
+pub const COOKIE_NAME: &str = "ARCA_SESSION";
+
+/// The cookie holding the session's CSRF token (readable by the UI's script, unlike the
+/// session cookie), and the header an unsafe cookie-authenticated request must echo it in.
+pub const CSRF_COOKIE_NAME: &str = "ARCA_CSRF";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Random bytes in a session id (hex in the cookie).
+pub const ID_BYTES: usize = 16;
+
+/// The most the `db` provider waits between two recorded uses of a session.
+const MAX_TOUCH_INTERVAL_MS: i64 = 30_000;
+
+/// The session id in the request's `Cookie` headers (well formed ids only).
+pub fn cookie_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| value.trim().trim_matches('"').to_string())
+        .filter(|v| v.len() == 2 * ID_BYTES && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Whether the request carries credentials of its own (which win over a session cookie).
+pub fn has_credentials(headers: &HeaderMap) -> bool {
+    headers.contains_key(AUTHORIZATION) || headers.contains_key("x-jfrog-art-api")
+}
+
+/// The principal a session cookie stands for (`None`: no such live session, or its user is
+/// gone or disabled — the session is then ended).
+pub async fn cookie_principal(app: &App, id: &str) -> ApiResult<Option<Principal>> {
+    Ok(live_session(app, id).await?.map(|(_, p)| p))
+}
+
+/// The CSRF token of session `id`: a one-way function of the session's secret id (a
+/// synchronizer token that needs no storage — every node derives the same one, and the token,
+/// which script can read, does not give away the id, which it cannot).
+pub fn csrf_token(id: &str) -> String {
+    arca_crypto::sha256_hex(format!("arca-csrf\0{id}").as_bytes())
+}
+
+/// CSRF guard: a request authenticated by the session cookie (no credentials of its own) with
+/// an unsafe method must carry the session's token ([`csrf_token`]) in `X-CSRF-Token`. Another
+/// site can make a browser send the cookie, and its script can set any header (such as
+/// `X-Requested-With`), but it cannot read the token. Login and logout are exempt.
+pub fn check_csrf(req: &Request, principal: &Principal) -> ApiResult<()> {
+    let safe = matches!(
+        req.method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    );
+    if safe
+        || principal.is_anonymous()
+        || has_credentials(&req.headers)
+        || matches!(req.rest.as_str(), "ui/auth/login" | "ui/auth/logout")
+    {
+        return Ok(());
+    }
+    let Some(id) = cookie_id(&req.headers) else {
+        return Ok(());
+    };
+    let expected = csrf_token(&id);
+    let given = req.header(CSRF_HEADER).unwrap_or_default().trim();
+    if arca_crypto::ct_eq(given.as_bytes(), expected.as_bytes()) {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(format!(
+        "A cookie-authenticated {} request needs the session's CSRF token in the X-CSRF-Token \
+         header (csrfToken of ui/auth/login or ui/auth/current, also in the {CSRF_COOKIE_NAME} \
+         cookie)",
+        req.method
+    )))
+}
+
+pub fn session_provider(app: &App) -> MapProviderType {
+    app.settings.session_provider
+}
+
+pub fn ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// How often (at most) the `db` provider records a use: 1/20 of the idle timeout, at most 30 s.
+fn touch_interval_ms(app: &App) -> i64 {
+    (ms(app.settings.session_idle_timeout) / 20).min(MAX_TOUCH_INTERVAL_MS)
+}
+
+/// The live session `id` and its principal, recording the use.
+pub async fn live_session(app: &App, id: &str) -> ApiResult<Option<(Session, Principal)>> {
+    let hash = arca_crypto::sha256_hex(id.as_bytes());
+    let now = app.now_ms();
+    let idle = ms(app.settings.session_idle_timeout);
+    let session = match session_provider(app) {
+        MapProviderType::Local => match app.local_sessions.use_session(&hash, now, idle) {
+            Some((s, stamp)) => {
+                // a password change ends the session (as `update_user` does for `db` rows)
+                if credential_stamp(app, &s.user_name).await?.as_deref() == Some(stamp.as_str()) {
+                    Some(s)
+                } else {
+                    end_session(app, &hash).await?;
+                    None
+                }
+            }
+            None => None,
+        },
+        MapProviderType::Db => {
+            let h = hash.clone();
+            let found = app
+                .db
+                .read(move |c| db_sessions::session_by_hash(c, &h))
+                .await?;
+            match found {
+                Some(s) if s.is_expired(now) => {
+                    end_session(app, &hash).await?;
+                    None
+                }
+                Some(mut s) => {
+                    if now - s.last_access >= touch_interval_ms(app) {
+                        let h = hash.clone();
+                        let idle_expires = now.saturating_add(idle);
+                        let alive = app
+                            .db
+                            .write(move |tx| db_sessions::touch_session(tx, &h, now, idle_expires))
+                            .await?;
+                        if !alive {
+                            return Ok(None);
+                        }
+                        s.last_access = now;
+                        s.idle_expires = idle_expires.min(s.absolute_expires);
+                    }
+                    Some(s)
+                }
+                None => None,
+            }
+        }
+    };
+    let Some(session) = session else {
+        return Ok(None);
+    };
+    match principal_for_user(app, &session.user_name, &TokenScope::User).await {
+        Ok(p) => Ok(Some((session, p))),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            tracing::info!(user = %session.user_name, "session ended: {}", e.message);
+            end_session(app, &hash).await?;
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// What a `local` session remembers of its user's credentials: a digest of the password hash
+/// (`None`: no such user).
+async fn credential_stamp(app: &App, user: &str) -> ApiResult<Option<String>> {
+    let name = user.to_string();
+    let found = app
+        .db
+        .read(move |c| arca_db::security::get_user(c, &name))
+        .await?;
+    Ok(found.map(|u| arca_crypto::sha256_hex(u.password_hash.as_bytes())))
+}
+
+/// End the session `id_hash` (wherever the provider keeps it).
+pub async fn end_session(app: &App, id_hash: &str) -> ApiResult<()> {
+    match session_provider(app) {
+        MapProviderType::Local => {
+            app.local_sessions.remove(id_hash);
+        }
+        MapProviderType::Db => {
+            let h = id_hash.to_string();
+            app.db
+                .write(move |tx| db_sessions::delete_session(tx, &h))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use warp::http::HeaderValue;
 
     fn forwarded(values: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -509,5 +707,24 @@ mod tests {
         assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
         drop(tickets);
         assert!(pool.enter().is_ok(), "places are given back");
+    }
+
+    #[test]
+    fn the_cookie_id_is_found_among_other_cookies_and_checked() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, HeaderValue::from_static("a=1; b=2"));
+        assert_eq!(cookie_id(&h), None);
+        h.append(
+            COOKIE,
+            HeaderValue::from_str(&format!("x=y; {COOKIE_NAME}={id}; z=1")).unwrap(),
+        );
+        assert_eq!(cookie_id(&h).as_deref(), Some(id));
+        let mut bad = HeaderMap::new();
+        bad.insert(
+            COOKIE,
+            HeaderValue::from_str(&format!("{COOKIE_NAME}=../etc")).unwrap(),
+        );
+        assert_eq!(cookie_id(&bad), None);
     }
 }

@@ -34,30 +34,6 @@ fn repo_ref(repo: &Repo) -> RepoRef<'_> {
 /// What a user is told about a repository it may not read, and about one that does not exist.
 pub const HIDDEN_MESSAGE: &str = "Could not find resource";
 
-/// Checksum extensions of Maven's metadata files.
-const METADATA_CHECKSUMS: [&str; 4] = ["md5", "sha1", "sha256", "sha512"];
-
-/// Package types whose layout has Maven's `maven-metadata.xml`.
-const MAVEN_LAYOUTS: [&str; 4] = ["maven", "gradle", "ivy", "sbt"];
-
-/// Files a build tool rewrites on every deploy, so deploying over them needs no `delete`:
-/// exactly Maven's `maven-metadata.xml` and its checksum files, in repositories of a Maven
-/// layout. Nothing else: a checksum file of another file is checked against the stored
-/// binary without being stored (`artifacts.rs`), or is an ordinary file when its base is absent.
-pub fn overwrite_exempt(repo: &Repo, path: &str) -> bool {
-    if !MAVEN_LAYOUTS.contains(&repo.package_type.as_str()) {
-        return false;
-    }
-    let name = path.rsplit('/').next().unwrap_or(path);
-    match name.strip_prefix("maven-metadata.xml") {
-        Some("") => true,
-        Some(ext) => ext
-            .strip_prefix('.')
-            .is_some_and(|ext| METADATA_CHECKSUMS.contains(&ext)),
-        None => false,
-    }
-}
-
 fn verb(action: Action) -> &'static str {
     match action {
         Action::Read => "read",
@@ -155,11 +131,12 @@ impl Authz {
         }
     }
 
-    /// Deploying a file: `deploy`, and `delete` too when it replaces an existing file (the
-    /// reference's "Delete/Overwrite"), except for [`overwrite_exempt`] files.
-    pub fn require_deploy(&self, repo: &Repo, path: &str, exists: bool) -> ApiResult<()> {
+    /// Deploying a file: `deploy`, and `delete` too when it `replaces` an existing file (the
+    /// reference's "Delete/Overwrite"; the caller leaves out the files its format exempts,
+    /// [`crate::formats::replaces_protected_file`]).
+    pub fn require_deploy(&self, repo: &Repo, path: &str, replaces: bool) -> ApiResult<()> {
         self.require(repo, path, Action::Deploy)?;
-        if exists && !overwrite_exempt(repo, path) && !self.allows(repo, path, Action::Delete) {
+        if replaces && !self.allows(repo, path, Action::Delete) {
             return Err(self.denied(&format!(
                 "overwrite {} (overwriting needs the delete permission)",
                 location(repo, path)
@@ -207,35 +184,4 @@ pub async fn caller(req: &Request) -> ApiResult<(Principal, Authz)> {
     let principal = req.principal().await?;
     let authz = Authz::new(req, &principal);
     Ok((principal, authz))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overwrite_exemptions_are_exactly_maven_metadata() {
-        let maven = Repo {
-            package_type: "maven".into(),
-            ..Repo::local("m", 0)
-        };
-        let generic = Repo::local("g", 0);
-        assert!(overwrite_exempt(&maven, "org/a/maven-metadata.xml"));
-        assert!(overwrite_exempt(&maven, "org/a/maven-metadata.xml.sha1"));
-        assert!(overwrite_exempt(&maven, "org/a/maven-metadata.xml.sha512"));
-        for not_exempt in [
-            "org/a/maven-metadata.xml.asc",
-            "org/a/maven-metadata.xml.bak",
-            "org/a/maven-metadata.xmlx",
-            "org/a/maven-metadata.xml.",
-            "org/a/a-1.jar.sha512",
-            "org/a/a-1.jar.md5",
-            "tool.bin.sha512",
-            "org/a/a-1.jar",
-            "org/a/x-maven-metadata.xml",
-        ] {
-            assert!(!overwrite_exempt(&maven, not_exempt), "{not_exempt}");
-        }
-        assert!(!overwrite_exempt(&generic, "org/a/maven-metadata.xml"));
-    }
 }

@@ -8,7 +8,7 @@ use arca_storage::StorageError;
 
 /// An error answered to the client. Everything that goes wrong in a handler
 /// becomes one of these; internal details are logged, not sent.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,

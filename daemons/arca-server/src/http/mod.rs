@@ -5,9 +5,11 @@
 pub mod artifacts;
 pub mod auth;
 pub mod authz;
+mod conditional;
 pub mod error;
 pub mod format;
 pub mod licenses;
+mod listing;
 mod node_auth;
 mod peer_storage;
 pub mod repos_api;
@@ -17,6 +19,7 @@ mod security_users;
 pub mod session;
 mod storage_api;
 mod system;
+pub mod upload;
 pub mod verify;
 
 use std::collections::HashMap;
@@ -51,13 +54,24 @@ pub struct Request {
     pub path_and_query: String,
     /// The connection's peer address (`None` where the transport has none).
     pub peer: Option<std::net::SocketAddr>,
+    /// The caller, resolved once per request by [`auth::resolve_caller`] (see
+    /// [`Request::principal`]).
+    caller: tokio::sync::OnceCell<ApiResult<Principal>>,
 }
 
 impl Request {
+    /// The caller (or why it is refused: 401, 403 for a missing CSRF token, 429, 503 …).
+    /// Resolved once per request, by the credential module ([`auth::resolve_caller`]), when a
+    /// handler first asks; every later call answers the same without authenticating again
+    /// (a failed login is counted once). Resolution waits for the first ask, not for the
+    /// dispatch: endpoints that never look at the caller (health checks, the UI login,
+    /// node-signed calls) must not count a bad password or refuse one, and a handler's
+    /// earlier answers (400 for a bad path, 405) come before any 401, as they always have.
     pub async fn principal(&self) -> ApiResult<Principal> {
-        let principal = auth::authenticate(&self.app, &self.headers, self.peer).await?;
-        session::check_csrf(self, &principal)?;
-        Ok(principal)
+        self.caller
+            .get_or_init(|| auth::resolve_caller(self))
+            .await
+            .clone()
     }
 
     pub fn take_body(&self) -> BodyStream {
@@ -255,6 +269,7 @@ async fn route(app: App, head: RequestHead, body: BodyStream) -> ApiResult<Respo
         base_url,
         path_and_query,
         peer,
+        caller: tokio::sync::OnceCell::new(),
     };
     if !req.app.license.allows_serving() && !serves_unlicensed(&req.rest) {
         return Err(ApiError::new(
@@ -295,8 +310,13 @@ fn serves_unlicensed(rest: &str) -> bool {
             | "api/v1/system/readiness"
             | "api/v1/system/liveness"
             | "api/system/ha/self"
-    ) || rest.starts_with("api/system/storage/binaries/")
+    ) || rest
+        .strip_prefix("api/system/")
+        .is_some_and(|t| t.starts_with(PEER_STORAGE_PREFIX))
 }
+
+/// Where other nodes fetch and push binaries, under `api/system/` ([`peer_storage`]).
+const PEER_STORAGE_PREFIX: &str = "storage/binaries/";
 
 async fn route_api(req: &mut Request, api: &str) -> ApiResult<Response> {
     let (head, tail) = match api.find('/') {
@@ -305,6 +325,10 @@ async fn route_api(req: &mut Request, api: &str) -> ApiResult<Response> {
     };
     match head {
         "system" if tail == "licenses" => licenses::handle(req).await,
+        // other nodes' calls (node-signed), not the administrator's system endpoints
+        "system" if tail.starts_with(PEER_STORAGE_PREFIX) => {
+            peer_storage::handle(req, &tail[PEER_STORAGE_PREFIX.len()..]).await
+        }
         "system" => system::handle(req, tail).await,
         "v2" if tail == "security/permissions" || tail.starts_with("security/permissions/") => {
             security_users::permissions(req, &tail["security/permissions".len()..]).await

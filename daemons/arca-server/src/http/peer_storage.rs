@@ -81,7 +81,7 @@ async fn put(
         ));
     }
     // Dropping `staged` on any error below deletes the temp file: nothing is stored.
-    let staged = crate::http::artifacts::receive_upload(req).await?;
+    let staged = crate::http::upload::receive_upload(req).await?;
     let sums = staged.checksums().clone();
     // The signed body digest is the path's (checked above), so this also refuses a body
     // altered on the way. 409, not 400: the sender takes it as "my copy is corrupt".

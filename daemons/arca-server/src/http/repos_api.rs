@@ -1,4 +1,5 @@
-//! `/api/repositories` — local repositories of type `generic` and `maven`.
+//! `/api/repositories` — local repositories of the package types in
+//! [`crate::formats::PACKAGE_TYPES`].
 
 use serde_json::{Map, Value};
 use warp::http::{Method, StatusCode};
@@ -6,15 +7,13 @@ use warp::reply::Response;
 
 use arca_db::{Repo, repos};
 
+use crate::formats::{Format, PACKAGE_TYPES};
 use crate::http::auth::require_admin;
 use crate::http::authz::{self, Authz};
 use crate::http::error::{ApiError, ApiResult, json_response, text_response};
 use crate::http::{Request, format, read_small_body};
 use crate::paths::validate_repo_key;
 use crate::policy::compile_patterns;
-
-/// Package types this build serves.
-const PACKAGE_TYPES: &[&str] = &["generic", "maven"];
 
 /// Reference fields we accept in a configuration and ignore (they have no
 /// effect in arca yet), so configurations exported from the reference load.
@@ -113,7 +112,7 @@ pub fn config_json(r: &Repo) -> Value {
         "notes": r.notes,
         "includesPattern": r.includes_pattern,
         "excludesPattern": r.excludes_pattern,
-        "repoLayoutRef": if r.package_type == "maven" { "maven-2-default" } else { "simple-default" },
+        "repoLayoutRef": Format::of(r).layout_ref(),
         "handleReleases": r.handle_releases,
         "handleSnapshots": r.handle_snapshots,
         "anonymousRead": r.anonymous_read,

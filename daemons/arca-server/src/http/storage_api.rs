@@ -12,6 +12,7 @@ use arca_db::{Item, Repo};
 
 use arca_db::permissions::Action;
 
+use crate::formats;
 use crate::http::artifacts::{authorize_read, fetch_item, load_repo, require_tree};
 use crate::http::authz::{self, Authz};
 use crate::http::error::{ApiError, ApiResult, empty_response, json_response, json_typed};
@@ -354,7 +355,11 @@ pub async fn copy_or_move(req: &mut Request, tail: &str, is_move: bool) -> ApiRe
             };
             for f in &files {
                 let exists = items::get(tx, &d.repo, f)?.is_some_and(|i| !i.folder);
-                authz.require_deploy(&repo_for_check, f, exists)?;
+                authz.require_deploy(
+                    &repo_for_check,
+                    f,
+                    formats::replaces_protected_file(&repo_for_check, f, exists),
+                )?;
                 policy::check_deploy(&repo_for_check, f)?;
             }
             let count = items::copy_tree(tx, &item, &d.repo, &target, &user, now, dry)?;

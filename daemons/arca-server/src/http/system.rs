@@ -23,9 +23,6 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
             delete_ha_node(req, &t["ha/nodes/".len()..]).await
         }
         (Method::GET, "ha/self") => ha_self(req).await,
-        (_, t) if t.starts_with("storage/binaries/") => {
-            crate::http::peer_storage::handle(req, &t["storage/binaries/".len()..]).await
-        }
         (_, "ping" | "version" | "storage" | "storage/gc" | "ha/nodes" | "ha/self") => {
             Err(ApiError::method_not_allowed())
         }

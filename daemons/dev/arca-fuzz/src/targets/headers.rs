@@ -6,9 +6,9 @@
 //! errors; a session id taken from a cookie is 32 hex characters.
 
 use arca_server::http::artifacts::inspect_headers;
+use arca_server::http::auth::cookie_id;
 use arca_server::http::auth::credentials;
 use arca_server::http::format::base_url;
-use arca_server::http::session::cookie_id;
 use rand::Rng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;

@@ -1,0 +1,160 @@
+//! Package formats: what one kind of repository (its `packageType`) does differently. The core
+//! (authentication, authorization, storage, the database, HA, `http/artifacts.rs`) treats
+//! every repository alike and asks the repository's [`Format`] wherever formats differ:
+//!
+//! - its URL space under the repository: the paths it answers without a stored item
+//!   ([`Format::serve_generated`], e.g. checksum side files) and the deploys it takes itself
+//!   instead of storing them ([`Format::accept_deploy`]);
+//! - its deploy validation beyond the include/exclude patterns ([`Format::check_deploy`], e.g.
+//!   Maven's release/snapshot switches);
+//! - its metadata that clients rewrite on every deploy ([`Format::overwrite_exempt`]);
+//! - what the repository API says about its layout ([`Format::layout_ref`]).
+//!
+//! A new format is a variant here, a module beside [`generic`] and [`maven`], an arm in each
+//! `match` below, and its package type in [`PACKAGE_TYPES`]; a format with URLs of its own
+//! outside `/{repo}/…` (npm's `/api/npm/{repo}/…`) adds an arm to `http/mod.rs::route_api`.
+
+pub mod checksums;
+pub mod generic;
+pub mod maven;
+
+use warp::reply::Response;
+
+use arca_db::Repo;
+
+use crate::http::Request;
+use crate::http::authz::Authz;
+use crate::http::error::ApiResult;
+use crate::paths::RepoPath;
+
+/// The package types a repository can be created with.
+pub const PACKAGE_TYPES: &[&str] = &[generic::PACKAGE_TYPE, maven::PACKAGE_TYPE];
+
+/// The format of a repository, chosen by its package type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `generic`: files at any path (also any package type without a module of its own).
+    Generic,
+    /// `maven`: Maven 2 layout, release/snapshot switches.
+    Maven,
+    /// `gradle`, `ivy`, `sbt` (not created by arca, kept from imported configurations):
+    /// Maven's metadata files, none of its deploy rules.
+    MavenLayout,
+}
+
+impl Format {
+    /// The format of `repo`.
+    pub fn of(repo: &Repo) -> Format {
+        Format::for_package_type(&repo.package_type)
+    }
+
+    /// The format serving repositories of `package_type`.
+    pub fn for_package_type(package_type: &str) -> Format {
+        match package_type {
+            maven::PACKAGE_TYPE => Format::Maven,
+            t if maven::LAYOUT_PACKAGE_TYPES.contains(&t) => Format::MavenLayout,
+            _ => Format::Generic,
+        }
+    }
+
+    /// The repository API's `repoLayoutRef`.
+    pub fn layout_ref(self) -> &'static str {
+        match self {
+            Format::Maven => maven::LAYOUT_REF,
+            Format::Generic | Format::MavenLayout => generic::LAYOUT_REF,
+        }
+    }
+
+    /// The format's own rules for a file deployed at `path` of `repo` (after the repository's
+    /// include/exclude patterns): 403 naming the rule.
+    pub fn check_deploy(self, repo: &Repo, path: &str) -> ApiResult<()> {
+        match self {
+            Format::Maven => maven::check_deploy(repo, path),
+            Format::Generic | Format::MavenLayout => Ok(()),
+        }
+    }
+
+    /// Whether `path` is metadata the format's clients rewrite on every deploy, so deploying
+    /// over it needs no `delete` permission.
+    pub fn overwrite_exempt(self, path: &str) -> bool {
+        match self {
+            Format::Maven | Format::MavenLayout => maven::is_metadata_or_its_checksum(path),
+            Format::Generic => false,
+        }
+    }
+
+    /// Answer a `GET`/`HEAD` of `target`, where no item is stored (the caller may read the
+    /// repository at `target`): a file the format generates, or 404.
+    pub async fn serve_generated(
+        self,
+        req: &Request,
+        authz: &Authz,
+        repo: &Repo,
+        target: &RepoPath,
+    ) -> ApiResult<Response> {
+        match self {
+            // every format so far generates the reference's checksum side files
+            Format::Generic | Format::Maven | Format::MavenLayout => {
+                checksums::serve_side_file(req, authz, repo, target).await
+            }
+        }
+    }
+
+    /// Take a deploy to `target` that the format handles itself instead of storing it
+    /// (`None`: store it as a file). Called once the deploy is authorised and validated.
+    pub async fn accept_deploy(
+        self,
+        req: &mut Request,
+        authz: &Authz,
+        repo: &Repo,
+        target: &RepoPath,
+    ) -> ApiResult<Option<Response>> {
+        match self {
+            Format::Generic | Format::Maven | Format::MavenLayout => {
+                checksums::accept_side_file(req, authz, repo, target).await
+            }
+        }
+    }
+}
+
+/// Whether deploying at `path` of `repo` replaces a file, so needs the `delete` permission as
+/// well (`exists`: a file is stored there): not for what the format exempts
+/// ([`Format::overwrite_exempt`]).
+pub fn replaces_protected_file(repo: &Repo, path: &str, exists: bool) -> bool {
+    exists && !Format::of(repo).overwrite_exempt(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn overwrite_exempt(repo: &Repo, path: &str) -> bool {
+        !replaces_protected_file(repo, path, true)
+    }
+
+    #[test]
+    fn overwrite_exemptions_are_exactly_maven_metadata() {
+        let maven = Repo {
+            package_type: "maven".into(),
+            ..Repo::local("m", 0)
+        };
+        let generic = Repo::local("g", 0);
+        assert!(overwrite_exempt(&maven, "org/a/maven-metadata.xml"));
+        assert!(overwrite_exempt(&maven, "org/a/maven-metadata.xml.sha1"));
+        assert!(overwrite_exempt(&maven, "org/a/maven-metadata.xml.sha512"));
+        for not_exempt in [
+            "org/a/maven-metadata.xml.asc",
+            "org/a/maven-metadata.xml.bak",
+            "org/a/maven-metadata.xmlx",
+            "org/a/maven-metadata.xml.",
+            "org/a/a-1.jar.sha512",
+            "org/a/a-1.jar.md5",
+            "tool.bin.sha512",
+            "org/a/a-1.jar",
+            "org/a/x-maven-metadata.xml",
+        ] {
+            assert!(!overwrite_exempt(&maven, not_exempt), "{not_exempt}");
+        }
+        assert!(!overwrite_exempt(&generic, "org/a/maven-metadata.xml"));
+    }
+}
