@@ -177,7 +177,7 @@ fn replace_memberships(
     bump_security_version(conn)
 }
 
-/// Whether user `name` exists (users themselves live in [`crate::security`], which depends on
+/// Whether user `name` exists (users themselves live in the security module, which depends on
 /// this module, not the other way round).
 fn user_exists(conn: &Conn<'_>, name: &str) -> Result<bool, DbError> {
     Ok(conn
@@ -207,16 +207,10 @@ pub fn auto_join_groups(conn: &Conn<'_>) -> Result<Vec<String>, DbError> {
 
 pub fn list_targets(conn: &Conn<'_>) -> Result<Vec<PermissionTarget>, DbError> {
     let mut targets: BTreeMap<String, PermissionTarget> = BTreeMap::new();
-    for (name, include, exclude) in conn.query_map(
+    for (name, include, exclude) in conn.query_map::<(String, String, String)>(
         "SELECT name, include_patterns, exclude_patterns FROM permission_targets ORDER BY name",
         args![],
-        |r| {
-            Ok((
-                r.get::<String>(0)?,
-                r.get::<String>(1)?,
-                r.get::<String>(2)?,
-            ))
-        },
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )? {
         let split = |s: &str| -> Vec<String> {
             s.split(',')
@@ -244,18 +238,11 @@ pub fn list_targets(conn: &Conn<'_>) -> Result<Vec<PermissionTarget>, DbError> {
             t.repositories.push(repo);
         }
     }
-    for (target, kind, principal, actions) in conn.query_map(
+    for (target, kind, principal, actions) in conn.query_map::<(String, String, String, String)>(
         "SELECT target, principal_kind, principal, actions FROM permission_grants \
          ORDER BY target, principal_kind, principal",
         args![],
-        |r| {
-            Ok((
-                r.get::<String>(0)?,
-                r.get::<String>(1)?,
-                r.get::<String>(2)?,
-                r.get::<String>(3)?,
-            ))
-        },
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )? {
         let actions = Actions::parse_list(actions.split(','))
             .map_err(|e| DbError::Corrupt(format!("permission target '{target}': {e}")))?;
