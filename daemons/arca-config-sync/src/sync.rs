@@ -818,69 +818,30 @@ mod tests {
             bool,
             Decision,
         );
+        // the cluster's copy, or the one this node last had in sync
+        const A3: Option<(&str, i64)> = Some(("a", 3));
+        const B4: Option<(&str, i64)> = Some(("b", 4));
         let cases: &[Case<'_>] = &[
             // nothing stored yet: the owner publishes its copy, nobody else does anything
             ("a", None, None, true, true, Publish),
             ("a", None, None, false, true, Nothing),
             ("", None, None, true, true, Nothing),
             // same content: in sync, whatever the base
-            ("a", Some(("x", 1)), Some(("a", 3)), false, false, InSync),
+            ("a", Some(("x", 1)), A3, false, false, InSync),
             // never synced (a new or rebuilt node, even the primary owning): the cluster's wins
-            (
-                "pkg",
-                None,
-                Some(("a", 3)),
-                true,
-                true,
-                TakeCluster(Lost::No),
-            ),
+            ("pkg", None, A3, true, true, TakeCluster(Lost::No)),
             // a stale copy (not edited since its last sync): the cluster's wins
-            (
-                "a",
-                Some(("a", 3)),
-                Some(("b", 4)),
-                true,
-                true,
-                TakeCluster(Lost::No),
-            ),
-            (
-                "a",
-                Some(("a", 3)),
-                Some(("b", 4)),
-                false,
-                true,
-                TakeCluster(Lost::No),
-            ),
+            ("a", A3, B4, true, true, TakeCluster(Lost::No)),
+            ("a", A3, B4, false, true, TakeCluster(Lost::No)),
             // a local edit on top of the cluster's copy
-            ("e", Some(("a", 3)), Some(("a", 3)), true, false, Publish),
-            ("e", Some(("a", 3)), Some(("a", 3)), false, true, Keep),
-            (
-                "e",
-                Some(("a", 3)),
-                Some(("a", 3)),
-                false,
-                false,
-                TakeCluster(Lost::NotOwner),
-            ),
+            ("e", A3, A3, true, false, Publish),
+            ("e", A3, A3, false, true, Keep),
+            ("e", A3, A3, false, false, TakeCluster(Lost::NotOwner)),
             // a local deletion is an edit too
-            ("", Some(("a", 3)), Some(("a", 3)), true, true, Publish),
+            ("", A3, A3, true, true, Publish),
             // edited here while the cluster's copy changed: the cluster's wins, the edit is kept
-            (
-                "e",
-                Some(("a", 3)),
-                Some(("b", 4)),
-                true,
-                true,
-                TakeCluster(Lost::Conflict),
-            ),
-            (
-                "e",
-                Some(("a", 3)),
-                Some(("b", 4)),
-                false,
-                true,
-                TakeCluster(Lost::Conflict),
-            ),
+            ("e", A3, B4, true, true, TakeCluster(Lost::Conflict)),
+            ("e", A3, B4, false, true, TakeCluster(Lost::Conflict)),
         ];
         for &(local, base, cluster, owner, primary, expected) in cases {
             assert_eq!(

@@ -580,6 +580,29 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
+    /// `arcactl ARGS…` as clap parses it.
+    fn try_parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("arcactl").chain(args.iter().copied()))
+    }
+
+    /// The command of `arcactl ARGS…` (panics naming the arguments when clap refuses them).
+    fn parse(args: &[&str]) -> Command {
+        match try_parse(args) {
+            Ok(cli) => cli.command,
+            Err(e) => panic!("arcactl {args:?}: {e}"),
+        }
+    }
+
+    /// [`parse`] of a command line whose arguments hold no spaces.
+    fn parse_line(line: &str) -> Command {
+        parse(&line.split_whitespace().collect::<Vec<_>>())
+    }
+
+    /// Whether clap refuses the command line `line` (arguments without spaces).
+    fn refused(line: &str) -> bool {
+        try_parse(&line.split_whitespace().collect::<Vec<_>>()).is_err()
+    }
+
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
@@ -587,64 +610,51 @@ mod tests {
 
     #[test]
     fn parses_config_check() {
-        let cli =
-            Cli::try_parse_from(["arcactl", "config", "check", "--home", "/srv/arca"]).unwrap();
-        let Command::Config(ConfigCommand::Check(args)) = cli.command else {
-            panic!("parsed as {:?}", cli.command);
+        let c = parse_line("config check --home /srv/arca");
+        let Command::Config(ConfigCommand::Check(args)) = c else {
+            panic!("parsed as {c:?}");
         };
         assert_eq!(args.home, PathBuf::from("/srv/arca"));
     }
 
     #[test]
     fn parses_master_key() {
-        let cli = Cli::try_parse_from(["arcactl", "master-key", "generate"]).unwrap();
         assert!(matches!(
-            cli.command,
+            parse_line("master-key generate"),
             Command::MasterKey(MasterKeyCommand::Generate)
         ));
-        let cli = Cli::try_parse_from(["arcactl", "master-key", "check", "--home", "/h"]).unwrap();
-        let Command::MasterKey(MasterKeyCommand::Check(args)) = cli.command else {
-            panic!("parsed as {:?}", cli.command);
+        let c = parse_line("master-key check --home /h");
+        let Command::MasterKey(MasterKeyCommand::Check(args)) = c else {
+            panic!("parsed as {c:?}");
         };
         assert_eq!(args.home, PathBuf::from("/h"));
     }
 
     #[test]
     fn parses_node_drain_and_undrain() {
-        let cli = Cli::try_parse_from(["arcactl", "node", "drain", "--home", "/h"]).unwrap();
-        let Command::Node(NodeCommand::Drain(args)) = cli.command else {
-            panic!("parsed as {:?}", cli.command);
+        let c = parse_line("node drain --home /h");
+        let Command::Node(NodeCommand::Drain(args)) = c else {
+            panic!("parsed as {c:?}");
         };
         assert_eq!(args.home.home, PathBuf::from("/h"));
         assert_eq!(args.url, None);
-        let cli = Cli::try_parse_from([
-            "arcactl",
-            "node",
-            "undrain",
-            "--home",
-            "/h",
-            "--url",
-            "http://n1:8081/artifactory",
-        ])
-        .unwrap();
-        let Command::Node(NodeCommand::Undrain(args)) = cli.command else {
-            panic!("parsed as {:?}", cli.command);
+        let c = parse_line("node undrain --home /h --url http://n1:8081/artifactory");
+        let Command::Node(NodeCommand::Undrain(args)) = c else {
+            panic!("parsed as {c:?}");
         };
         assert_eq!(args.url.as_deref(), Some("http://n1:8081/artifactory"));
     }
 
     #[test]
     fn parses_license_commands() {
-        let cli =
-            Cli::try_parse_from(["arcactl", "license", "issuer-new", "--out", "/k/i.key"]).unwrap();
-        let Command::License(LicenseCommand::IssuerNew(args)) = cli.command else {
-            panic!("parsed as {:?}", cli.command);
+        let c = parse_line("license issuer-new --out /k/i.key");
+        let Command::License(LicenseCommand::IssuerNew(args)) = c else {
+            panic!("parsed as {c:?}");
         };
         assert_eq!(args.out, PathBuf::from("/k/i.key"));
         assert_eq!(args.pub_file, None);
 
-        let cli = Cli::try_parse_from([
-            "arcactl",
+        let c = parse(&[
             "license",
             "issue",
             "--issuer-key",
@@ -653,10 +663,9 @@ mod tests {
             "ACME Corp.",
             "--valid-through",
             "2027-05-15",
-        ])
-        .unwrap();
-        let Command::License(LicenseCommand::Issue(args)) = cli.command else {
-            panic!("parsed as {:?}", cli.command);
+        ]);
+        let Command::License(LicenseCommand::Issue(args)) = c else {
+            panic!("parsed as {c:?}");
         };
         assert_eq!(args.to, "ACME Corp.");
         assert_eq!(args.license_type, "Enterprise");
@@ -667,10 +676,9 @@ mod tests {
             arca_license::parse_date("2027-05-15").unwrap()
         );
 
-        let cli =
-            Cli::try_parse_from(["arcactl", "license", "verify", "--home", "/h", "-"]).unwrap();
-        let Command::License(LicenseCommand::Verify(args)) = cli.command else {
-            panic!("parsed as {:?}", cli.command);
+        let c = parse_line("license verify --home /h -");
+        let Command::License(LicenseCommand::Verify(args)) = c else {
+            panic!("parsed as {c:?}");
         };
         assert_eq!(args.home.home, PathBuf::from("/h"));
         assert_eq!(args.input, PathBuf::from("-"));
@@ -678,44 +686,30 @@ mod tests {
 
     #[test]
     fn license_issue_refuses_bad_dates_and_counts() {
-        let base = [
-            "arcactl",
-            "license",
-            "issue",
-            "--issuer-key",
-            "k",
-            "--to",
-            "A",
-        ];
         for extra in [
-            &["--valid-through", "2027-02-30"][..],
-            &["--valid-through", "15.05.2027"],
-            &["--valid-through", "2027-05-15", "--count", "0"],
-            &["--valid-through", "2027-05-15", "--issued", "yesterday"],
-            &[],
+            "--valid-through 2027-02-30",
+            "--valid-through 15.05.2027",
+            "--valid-through 2027-05-15 --count 0",
+            "--valid-through 2027-05-15 --issued yesterday",
+            "",
         ] {
-            let args: Vec<&str> = base.iter().chain(extra).copied().collect();
-            assert!(Cli::try_parse_from(&args).is_err(), "{args:?}");
+            let line = format!("license issue --issuer-key k --to A {extra}");
+            assert!(refused(&line), "{line}");
         }
     }
 
     #[test]
     fn parses_user_group_permission_commands() {
-        let cli = Cli::try_parse_from([
-            "arcactl", "user", "add", "--home", "/h", "bob", "--group", "devs", "--group", "ops",
-            "--admin",
-        ])
-        .unwrap();
-        let Command::User(UserCommand::Add(args)) = cli.command else {
-            panic!("parsed as {:?}", cli.command);
+        let c = parse_line("user add --home /h bob --group devs --group ops --admin");
+        let Command::User(UserCommand::Add(args)) = c else {
+            panic!("parsed as {c:?}");
         };
         assert_eq!(args.name, "bob");
         assert_eq!(args.groups, ["devs", "ops"]);
         assert!(args.admin && !args.password.password_stdin);
         assert_eq!(args.password.password_file, None);
 
-        let cli = Cli::try_parse_from([
-            "arcactl",
+        let c = parse(&[
             "permission",
             "add",
             "t",
@@ -727,62 +721,44 @@ mod tests {
             "bob=read",
             "--group",
             "devs=deploy",
-        ])
-        .unwrap();
-        let Command::Permission(PermissionCommand::Add(args)) = cli.command else {
-            panic!("parsed as {:?}", cli.command);
+        ]);
+        let Command::Permission(PermissionCommand::Add(args)) = c else {
+            panic!("parsed as {c:?}");
         };
         assert_eq!(args.repos, ["ANY LOCAL", "libs-*"]);
         assert_eq!(args.users, ["bob=read"]);
         assert_eq!(args.groups, ["devs=deploy"]);
 
-        let cli = Cli::try_parse_from(["arcactl", "group", "members", "devs", "a", "b"]).unwrap();
-        let Command::Group(GroupCommand::Members(args)) = cli.command else {
-            panic!("parsed as {:?}", cli.command);
+        let c = parse_line("group members devs a b");
+        let Command::Group(GroupCommand::Members(args)) = c else {
+            panic!("parsed as {c:?}");
         };
         assert_eq!(args.users, ["a", "b"]);
         assert!(!args.none);
 
         for bad in [
-            &["arcactl", "user", "passwd", "bob"][..],
-            &[
-                "arcactl",
-                "user",
-                "add",
-                "bob",
-                "--password-stdin",
-                "--password-file",
-                "f",
-            ],
-            &["arcactl", "group", "members", "devs"],
-            &["arcactl", "group", "members", "devs", "a", "--none"],
-            &["arcactl", "permission", "add", "t"],
-            &["arcactl", "permission", "check", "u", "r"],
+            "user passwd bob",
+            "user add bob --password-stdin --password-file f",
+            "group members devs",
+            "group members devs a --none",
+            "permission add t",
+            "permission check u r",
         ] {
-            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+            assert!(refused(bad), "{bad}");
         }
     }
 
     #[test]
     fn parses_ha_check() {
-        let cli = Cli::try_parse_from(["arcactl", "ha", "check", "--home", "/h"]).unwrap();
-        let Command::Ha(HaCommand::Check(args)) = cli.command else {
-            panic!("parsed as {:?}", cli.command);
+        let c = parse_line("ha check --home /h");
+        let Command::Ha(HaCommand::Check(args)) = c else {
+            panic!("parsed as {c:?}");
         };
         assert_eq!(args.home.home, PathBuf::from("/h"));
         assert_eq!(args.lb, None);
-        let cli = Cli::try_parse_from([
-            "arcactl",
-            "ha",
-            "check",
-            "--home",
-            "/h",
-            "--lb",
-            "http://lb/a",
-        ])
-        .unwrap();
-        let Command::Ha(HaCommand::Check(args)) = cli.command else {
-            panic!("parsed as {:?}", cli.command);
+        let c = parse_line("ha check --home /h --lb http://lb/a");
+        let Command::Ha(HaCommand::Check(args)) = c else {
+            panic!("parsed as {c:?}");
         };
         assert_eq!(args.lb.as_deref(), Some("http://lb/a"));
     }

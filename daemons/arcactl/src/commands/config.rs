@@ -307,10 +307,14 @@ pub fn check(args: &HomeArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyho
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn run_check(home: &std::path::Path) -> (u8, String, String) {
+    /// A `check` command of `arcactl` taking a node home.
+    pub(crate) type HomeCheck = fn(&HomeArgs, &mut dyn Write, &mut dyn Write) -> anyhow::Result<u8>;
+
+    /// Run `check` on `home`: its exit code, stdout and stderr (master_key's tests too).
+    pub(crate) fn run_home_check(check: HomeCheck, home: &std::path::Path) -> (u8, String, String) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let args = HomeArgs {
             home: home.to_path_buf(),
@@ -321,6 +325,10 @@ mod tests {
             String::from_utf8(out).unwrap(),
             String::from_utf8(err).unwrap(),
         )
+    }
+
+    fn run_check(home: &std::path::Path) -> (u8, String, String) {
+        run_home_check(check, home)
     }
 
     #[test]

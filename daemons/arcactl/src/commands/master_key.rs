@@ -71,16 +71,7 @@ mod tests {
     const KEY: &str = "00112233445566778899aabbccddeeff";
 
     fn run_check(home: &std::path::Path) -> (u8, String, String) {
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let args = HomeArgs {
-            home: home.to_path_buf(),
-        };
-        let code = check(&args, &mut out, &mut err).unwrap();
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
+        crate::commands::config::tests::run_home_check(check, home)
     }
 
     fn home_with_key(text: &str, mode: u32) -> (tempfile::TempDir, Home) {

@@ -339,22 +339,35 @@ pub fn passwd(
     Ok(exit::OK)
 }
 
+/// Change user `args.name` in one write transaction: `change` gets the user as it was, which is
+/// returned (an error naming the user when there is none; `what` names the command).
+fn change_user(
+    args: &UserNameArgs,
+    what: &str,
+    change: impl FnOnce(&Conn<'_>, &User) -> Result<(), DbError> + Send,
+) -> anyhow::Result<User> {
+    let name = args.name.as_str();
+    let db = open(&args.home)?;
+    db.write_blocking(|conn| {
+        let Some(u) = security::get_user(conn, name)? else {
+            return Ok::<_, DbError>(None);
+        };
+        change(conn, &u)?;
+        Ok(Some(u))
+    })
+    .with_context(|| format!("cannot {what} user '{name}'"))?
+    .ok_or_else(|| not_found(name))
+}
+
 /// `arcactl user disable`.
 pub fn disable(args: &UserNameArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let name = args.name.as_str();
-    let db = open(&args.home)?;
-    let before = db
-        .write_blocking(|conn| {
-            let Some(u) = security::get_user(conn, name)? else {
-                return Ok::<_, DbError>(None);
-            };
-            if !u.disabled {
-                security::update_user(conn, name, u.email.as_deref(), u.admin, true, None)?;
-            }
-            Ok(Some(u))
-        })
-        .with_context(|| format!("cannot disable user '{name}'"))?
-        .ok_or_else(|| not_found(name))?;
+    let before = change_user(args, "disable", |conn, u| {
+        if !u.disabled {
+            security::update_user(conn, name, u.email.as_deref(), u.admin, true, None)?;
+        }
+        Ok(())
+    })?;
     line(
         out,
         if before.disabled {
@@ -369,22 +382,15 @@ pub fn disable(args: &UserNameArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
 /// `arcactl user enable`: enabled and unlocked.
 pub fn enable(args: &UserNameArgs, now: i64, out: &mut dyn Write) -> anyhow::Result<u8> {
     let name = args.name.as_str();
-    let db = open(&args.home)?;
-    let before = db
-        .write_blocking(|conn| {
-            let Some(u) = security::get_user(conn, name)? else {
-                return Ok::<_, DbError>(None);
-            };
-            if u.disabled {
-                security::update_user(conn, name, u.email.as_deref(), u.admin, false, None)?;
-            }
-            if u.failed_logins > 0 || u.locked_until.is_some() {
-                security::clear_lockout(conn, name)?;
-            }
-            Ok(Some(u))
-        })
-        .with_context(|| format!("cannot enable user '{name}'"))?
-        .ok_or_else(|| not_found(name))?;
+    let before = change_user(args, "enable", |conn, u| {
+        if u.disabled {
+            security::update_user(conn, name, u.email.as_deref(), u.admin, false, None)?;
+        }
+        if u.failed_logins > 0 || u.locked_until.is_some() {
+            security::clear_lockout(conn, name)?;
+        }
+        Ok(())
+    })?;
     let mut text = if before.disabled {
         format!("user '{name}' enabled")
     } else {
@@ -400,19 +406,12 @@ pub fn enable(args: &UserNameArgs, now: i64, out: &mut dyn Write) -> anyhow::Res
 /// `arcactl user unlock`.
 pub fn unlock(args: &UserNameArgs, now: i64, out: &mut dyn Write) -> anyhow::Result<u8> {
     let name = args.name.as_str();
-    let db = open(&args.home)?;
-    let before = db
-        .write_blocking(|conn| {
-            let Some(u) = security::get_user(conn, name)? else {
-                return Ok::<_, DbError>(None);
-            };
-            if u.failed_logins > 0 || u.locked_until.is_some() {
-                security::clear_lockout(conn, name)?;
-            }
-            Ok(Some(u))
-        })
-        .with_context(|| format!("cannot unlock user '{name}'"))?
-        .ok_or_else(|| not_found(name))?;
+    let before = change_user(args, "unlock", |conn, u| {
+        if u.failed_logins > 0 || u.locked_until.is_some() {
+            security::clear_lockout(conn, name)?;
+        }
+        Ok(())
+    })?;
     line(
         out,
         if before.is_locked(now) {

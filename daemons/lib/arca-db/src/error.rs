@@ -88,3 +88,10 @@ impl DbError {
         }
     }
 }
+
+/// A rule of the authorization model broken by the input (a bad name, action or pattern).
+impl From<arca_authz::AuthzError> for DbError {
+    fn from(e: arca_authz::AuthzError) -> DbError {
+        DbError::Invalid(e.to_string())
+    }
+}

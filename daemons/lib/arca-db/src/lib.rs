@@ -19,6 +19,7 @@ pub mod model;
 pub mod permissions;
 pub mod repos;
 pub mod security;
+mod security_version;
 pub mod sessions;
 pub mod sql;
 pub mod testing;
@@ -255,6 +256,20 @@ enum PoolRef<'p> {
     Postgres(&'p PgPool),
 }
 
+/// Run `job` on a blocking thread (database calls never block a runtime worker); a job that
+/// panicked or was cancelled is a [`DbError::Join`].
+async fn on_blocking_thread<T, E>(
+    job: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(job)
+        .await
+        .map_err(|e| E::from(DbError::Join(e.to_string())))?
+}
+
 /// The SQLite database holds password hashes and token digests: it is created 0600 whatever
 /// the umask (SQLite gives its `-wal` and `-shm` files the database file's mode), and an
 /// existing one readable by others is made 0600.
@@ -426,9 +441,7 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || with_conn(&db.main_pool(), f))
-            .await
-            .map_err(|e| E::from(DbError::Join(e.to_string())))?
+        on_blocking_thread(move || with_conn(&db.main_pool(), f)).await
     }
 
     /// Run `f` with a pooled connection without a thread hand-off. Only for
@@ -475,9 +488,7 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || in_write_tx(&db.pools, f))
-            .await
-            .map_err(|e| E::from(DbError::Join(e.to_string())))?
+        on_blocking_thread(move || in_write_tx(&db.pools, f)).await
     }
 
     /// [`Db::read`] for synchronous callers (tools, tests); blocks this thread.

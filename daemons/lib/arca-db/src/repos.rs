@@ -1,5 +1,6 @@
 //! Repository configurations.
 
+use crate::sql::ToValue;
 use crate::{Conn, DbError, Repo, Row, args};
 
 const COLUMNS: &str = "key, rclass, package_type, description, notes, includes_pattern, \
@@ -57,6 +58,48 @@ pub fn get(conn: &Conn<'_>, key: &str) -> Result<Option<Repo>, DbError> {
     )
 }
 
+/// The columns a repository's settings change (all but `key` and `created`).
+const SETTINGS: [&str; 11] = [
+    "rclass",
+    "package_type",
+    "description",
+    "notes",
+    "includes_pattern",
+    "excludes_pattern",
+    "handle_releases",
+    "handle_snapshots",
+    "anonymous_read",
+    "content_inline",
+    "quota_bytes",
+];
+
+/// `head` followed by the values of [`SETTINGS`] for `repo`.
+fn params_with_settings<'a>(
+    head: &[&'a dyn ToValue],
+    repo: &'a Repo,
+    quota: &'a i64,
+) -> Vec<&'a dyn ToValue> {
+    let settings: [&dyn ToValue; 11] = [
+        &repo.rclass,
+        &repo.package_type,
+        &repo.description,
+        &repo.notes,
+        &repo.includes_pattern,
+        &repo.excludes_pattern,
+        &repo.handle_releases,
+        &repo.handle_snapshots,
+        &repo.anonymous_read,
+        &repo.content_inline,
+        quota,
+    ];
+    head.iter().copied().chain(settings).collect()
+}
+
+/// The placeholders of [`SETTINGS`] when they follow `head` values.
+fn settings_placeholders(head: usize) -> impl Iterator<Item = String> {
+    (0..SETTINGS.len()).map(move |i| format!("?{}", head + i + 1))
+}
+
 /// Create a repository; `Conflict` if the key is taken.
 pub fn insert(conn: &Conn<'_>, repo: &Repo) -> Result<(), DbError> {
     if get(conn, &repo.key)?.is_some() {
@@ -65,50 +108,29 @@ pub fn insert(conn: &Conn<'_>, repo: &Repo) -> Result<(), DbError> {
             repo.key
         )));
     }
+    let sql = format!(
+        "INSERT INTO repos (key, created, {}) VALUES (?1, ?2, {})",
+        SETTINGS.join(", "),
+        settings_placeholders(2).collect::<Vec<_>>().join(", ")
+    );
+    let quota = quota_param(repo);
     conn.execute(
-        &format!(
-            "INSERT INTO repos ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"
-        ),
-        args![
-            repo.key,
-            repo.rclass,
-            repo.package_type,
-            repo.description,
-            repo.notes,
-            repo.includes_pattern,
-            repo.excludes_pattern,
-            repo.handle_releases,
-            repo.handle_snapshots,
-            repo.anonymous_read,
-            repo.created,
-            repo.content_inline,
-            quota_param(repo)
-        ],
+        &sql,
+        &params_with_settings(&[&repo.key, &repo.created], repo, &quota),
     )?;
     Ok(())
 }
 
 /// Replace a repository's settings (the key and creation time stay).
 pub fn update(conn: &Conn<'_>, repo: &Repo) -> Result<(), DbError> {
-    let n = conn.execute(
-        "UPDATE repos SET rclass=?2, package_type=?3, description=?4, notes=?5, \
-         includes_pattern=?6, excludes_pattern=?7, handle_releases=?8, handle_snapshots=?9, \
-         anonymous_read=?10, content_inline=?11, quota_bytes=?12 WHERE key=?1",
-        args![
-            repo.key,
-            repo.rclass,
-            repo.package_type,
-            repo.description,
-            repo.notes,
-            repo.includes_pattern,
-            repo.excludes_pattern,
-            repo.handle_releases,
-            repo.handle_snapshots,
-            repo.anonymous_read,
-            repo.content_inline,
-            quota_param(repo)
-        ],
-    )?;
+    let assignments: Vec<String> = SETTINGS
+        .iter()
+        .zip(settings_placeholders(1))
+        .map(|(column, placeholder)| format!("{column}={placeholder}"))
+        .collect();
+    let sql = format!("UPDATE repos SET {} WHERE key=?1", assignments.join(", "));
+    let quota = quota_param(repo);
+    let n = conn.execute(&sql, &params_with_settings(&[&repo.key], repo, &quota))?;
     if n == 0 {
         return Err(DbError::NotFound(format!(
             "Repository {} does not exist",

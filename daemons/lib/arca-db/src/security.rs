@@ -1,12 +1,13 @@
 //! Users, their login state (failed attempts, lockout) and access tokens. Groups and
 //! permission targets: [`crate::permissions`].
 
-use crate::permissions::{self, bump_security_version, validate_name};
+use crate::permissions::{self, validate_name};
+use crate::security_version::bump_security_version;
 use crate::{Conn, DbError, Row, args};
 
 /// The user requests without credentials act as. It exists as a row (grants may name it) but
 /// can never log in: its password hash is not a valid hash.
-pub const ANONYMOUS: &str = "anonymous";
+pub use arca_authz::ANONYMOUS;
 
 /// Stored instead of a password hash where no password may ever match.
 pub const NO_PASSWORD: &str = "!";

@@ -858,14 +858,32 @@ mod tests {
 
     #[test]
     fn endpoints() {
-        assert_eq!(
-            endpoint(None, None, false).unwrap(),
-            "https://s3.eu-west-1.amazonaws.com"
-        );
-        assert_eq!(
-            endpoint(None, None, true).unwrap(),
-            "http://s3.eu-west-1.amazonaws.com"
-        );
+        // (endpoint, port, useHttp) → URL; the URL's scheme wins over useHttp.
+        for (host, port, use_http, url) in [
+            (None, None, false, "https://s3.eu-west-1.amazonaws.com"),
+            (None, None, true, "http://s3.eu-west-1.amazonaws.com"),
+            (Some("minio"), Some(9000), true, "http://minio:9000"),
+            (Some("minio:9000"), Some(1), true, "http://minio:9000"),
+            (
+                Some("HTTPS://s3.example/"),
+                None,
+                true,
+                "https://s3.example",
+            ),
+            (Some("http://[::1]"), Some(9000), false, "http://[::1]:9000"),
+            (
+                Some("http://[::1]:9001"),
+                Some(9000),
+                false,
+                "http://[::1]:9001",
+            ),
+        ] {
+            assert_eq!(
+                endpoint(host, port, use_http).unwrap(),
+                url,
+                "{host:?} {port:?} {use_http}"
+            );
+        }
         assert_eq!(
             endpoint_url(&S3Spec {
                 provider_type: "google-storage-v2".into(),
@@ -873,27 +891,6 @@ mod tests {
             })
             .unwrap(),
             "https://storage.googleapis.com"
-        );
-        assert_eq!(
-            endpoint(Some("minio"), Some(9000), true).unwrap(),
-            "http://minio:9000"
-        );
-        assert_eq!(
-            endpoint(Some("minio:9000"), Some(1), true).unwrap(),
-            "http://minio:9000"
-        );
-        // The URL's scheme wins over useHttp.
-        assert_eq!(
-            endpoint(Some("HTTPS://s3.example/"), None, true).unwrap(),
-            "https://s3.example"
-        );
-        assert_eq!(
-            endpoint(Some("http://[::1]"), Some(9000), false).unwrap(),
-            "http://[::1]:9000"
-        );
-        assert_eq!(
-            endpoint(Some("http://[::1]:9001"), Some(9000), false).unwrap(),
-            "http://[::1]:9001"
         );
         for bad in [
             "ftp://host",

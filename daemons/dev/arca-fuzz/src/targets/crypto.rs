@@ -51,11 +51,13 @@ const DICTIONARY: &[&str] = &[
     "FF",
 ];
 
-fn pick<'a>(rng: &mut StdRng, list: &[&'a str]) -> &'a str {
+/// One entry of `list` (also used by the license target).
+pub(super) fn pick<'a>(rng: &mut StdRng, list: &[&'a str]) -> &'a str {
     list.choose(rng).copied().unwrap_or_default()
 }
 
-fn hex_chars(rng: &mut StdRng, len: usize) -> String {
+/// `len` random lowercase hex digits (also used by the license target).
+pub(super) fn hex_chars(rng: &mut StdRng, len: usize) -> String {
     (0..len)
         .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
         .collect()
@@ -83,12 +85,18 @@ impl Default for NodeSignature {
 }
 
 /// The parts of a `node-signature` input.
-fn split_input(text: &str) -> (&str, &str, Option<&str>, Vec<&str>) {
+fn split_input(text: &str) -> (ReceivedRequest<'_>, Vec<&str>) {
     let mut lines = text.split('\n');
     let method = lines.next().unwrap_or_default();
-    let path = lines.next().unwrap_or_default();
-    let sha = lines.next().filter(|s| *s != "-");
-    (method, path, sha, lines.collect())
+    let path_and_query = lines.next().unwrap_or_default();
+    let content_sha256 = lines.next().filter(|s| *s != "-");
+    let received = ReceivedRequest {
+        method,
+        path_and_query,
+        this_node: THIS_NODE,
+        content_sha256,
+    };
+    (received, lines.collect())
 }
 
 impl Target for NodeSignature {
@@ -169,13 +177,7 @@ impl Target for NodeSignature {
 
     fn check(&mut self, input: &[u8]) -> Result<(), String> {
         let text = String::from_utf8_lossy(input);
-        let (method, path_and_query, content_sha256, signatures) = split_input(&text);
-        let received = ReceivedRequest {
-            method,
-            path_and_query,
-            this_node: THIS_NODE,
-            content_sha256,
-        };
+        let (received, signatures) = split_input(&text);
         for signer in [&self.signer, &self.compat] {
             let Ok(signed) =
                 signer.verify_request(signatures.iter().copied(), &received, NOW_MS, MAX_SKEW_MS)
@@ -298,13 +300,7 @@ mod tests {
         for i in 0..2000 {
             let input = target.generate(&mut iteration_rng(1, "node-signature", i));
             let text = String::from_utf8_lossy(&input).into_owned();
-            let (method, path_and_query, content_sha256, signatures) = split_input(&text);
-            let received = ReceivedRequest {
-                method,
-                path_and_query,
-                this_node: THIS_NODE,
-                content_sha256,
-            };
+            let (received, signatures) = split_input(&text);
             match target
                 .signer
                 .verify_request(signatures, &received, NOW_MS, MAX_SKEW_MS)

@@ -20,6 +20,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use time::Month;
 
+use super::crypto::{hex_chars, pick};
 use crate::mutate::mutate;
 use crate::runner::Target;
 
@@ -76,16 +77,6 @@ const DATES: &[&str] = &[
     "",
     "2026-01-01T00:00",
 ];
-
-fn pick<'a>(rng: &mut StdRng, list: &[&'a str]) -> &'a str {
-    list.choose(rng).copied().unwrap_or_default()
-}
-
-fn hex_chars(rng: &mut StdRng, len: usize) -> String {
-    (0..len)
-        .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
-        .collect()
-}
 
 pub struct License {
     trusted: SigningKey,
