@@ -14,17 +14,17 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use arca_cluster::bootstrap::connect_sidecar;
 use arca_cluster::server_socket::{self, ServerRequest};
 use arca_cluster::shared_config::SHARED_FILES;
 use arca_cluster::{DUTIES_LEASE, Identity};
-use arca_config::{HaNodeProperties, Home, SystemProperties};
+use arca_config::{Home, NodeConfig};
 use arca_db::cluster::{self, NodeRole};
 use arca_db::{Clock, Db, SystemClock, configs};
-use arca_runtime::{Control, Heartbeat, Notifier};
+use arca_runtime::Starting;
 use tokio::sync::mpsc;
 
 use crate::restart::{RollingRestart, Step};
@@ -50,7 +50,6 @@ struct Settings {
 /// An invalid `binarystore.xml` is only a warning here: the owner reports it as not
 /// propagated, a member replaces it with the cluster's copy.
 pub fn check_config(home: &Home) -> anyhow::Result<String> {
-    arca_config::require_valid_except(home, &[home.binarystore_xml()])?;
     Ok(match load_settings(home)? {
         None => SINGLE_NODE.to_string(),
         Some(s) => format!(
@@ -68,16 +67,19 @@ pub fn check_config(home: &Home) -> anyhow::Result<String> {
     })
 }
 
+/// The configuration, checked once (problems logged; an error refuses, but for
+/// `binarystore.xml`'s); `None` on a single node.
 fn load_settings(home: &Home) -> anyhow::Result<Option<Settings>> {
-    let Some((ha, _warnings)) = HaNodeProperties::load(home)? else {
+    let config = NodeConfig::load_except(home, &[home.binarystore_xml()])?;
+    if !config.is_ha() {
         return Ok(None);
-    };
-    let sys = SystemProperties::load(home)?;
+    }
+    let sys = &config.system;
     Ok(Some(Settings {
-        identity: Identity::new(home, Some(&ha)),
-        poll: Duration::from_secs(sys.config_sync_poll_secs()?),
-        restart: sys.config_sync_restart()?,
-        stale_ms: i64::try_from(sys.ha_stale_secs()?.saturating_mul(1000)).unwrap_or(i64::MAX),
+        identity: Identity::of(&config),
+        poll: sys.config_sync_poll,
+        restart: sys.config_sync_restart,
+        stale_ms: i64::try_from(sys.ha_stale.as_millis()).unwrap_or(i64::MAX),
     }))
 }
 
@@ -99,22 +101,13 @@ enum Role {
 
 /// Run until SIGTERM/SIGINT.
 pub async fn run(home: Home) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let notifier = Notifier::new();
-    notifier.status("checking configuration");
-    check_config(&home)?;
-    let mut control = arca_runtime::control_channel()?;
-    let heartbeat = Heartbeat::new();
-    let Some(settings) = load_settings(&home)? else {
-        return arca_runtime::daemon::idle(
-            "arca-config-sync",
-            SINGLE_NODE,
-            notifier,
-            heartbeat,
-            control,
-        )
-        .await;
+    let starting = Starting::new();
+    let settings = load_settings(&home)?;
+    let mut service = starting.listen()?;
+    let Some(settings) = settings else {
+        return service.idle("arca-config-sync", SINGLE_NODE).await;
     };
+    let notifier = service.notifier.clone();
     let node_id = settings.identity.node_id.clone();
     notifier.status("opening database");
     let (key, db) = connect_sidecar(&home, "arca-config-sync", &node_id)
@@ -133,20 +126,20 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     let _watcher = watch(&etc, wake_tx.clone())?;
     let listening = spawn_listener(db.clone(), wake_tx.clone());
 
-    notifier.ready(&format!(
-        "node '{node_id}': syncing {} in {}",
-        SHARED_FILES.map(|f| f.name).join(", "),
-        etc.display()
-    ));
-    let max_age = (settings.poll * 3).max(Duration::from_secs(60));
-    let hb = heartbeat.clone();
-    arca_runtime::spawn_watchdog(notifier.clone(), move || hb.is_fresh(max_age));
+    service.ready(
+        &format!(
+            "node '{node_id}': syncing {} in {}",
+            SHARED_FILES.map(|f| f.name).join(", "),
+            etc.display()
+        ),
+        (settings.poll * 3).max(Duration::from_secs(60)),
+    );
     tracing::info!(
         arca_node_id = %node_id,
         "arca-config-sync {} ready in {} ms: node '{node_id}' ({}), watching {}, {}, polling every \
          {} s",
         arca_runtime::BUILD,
-        started.elapsed().as_millis(),
+        service.started.elapsed().as_millis(),
         settings.identity.role,
         etc.display(),
         if listening {
@@ -172,15 +165,9 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
                 }
                 while wake_rx.try_recv().is_ok() {}
             }
-            msg = control.recv() => match msg {
-                Some(Control::Reload) => {
-                    tracing::info!("SIGHUP: configuration is read at start; restart the service to apply changes");
-                    continue;
-                }
-                Some(Control::Shutdown) | None => break,
-            }
+            () = service.stop_requested() => break,
         }
-        heartbeat.beat();
+        service.heartbeat.beat();
         match pass(&syncer, &db, &settings.identity, &clock).await {
             Ok((now_role, actions)) => {
                 if let Some(backoff) = failing.take() {

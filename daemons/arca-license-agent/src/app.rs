@@ -7,16 +7,16 @@
 //! `STOPPING=1`, the license goes back to the pool, the server is told → exit 0.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use arca_cluster::Identity;
 use arca_cluster::bootstrap::connect_sidecar;
 use arca_cluster::node_license::{HeldLicense, UNLICENSED_MESSAGE};
 use arca_cluster::server_socket::{self, ServerRequest};
-use arca_config::{HaNodeProperties, Home, SystemProperties};
+use arca_config::{Home, NodeConfig};
 use arca_db::SystemClock;
-use arca_runtime::{Control, Heartbeat, Notifier};
+use arca_runtime::{Control, Notifier, Starting};
 
 use crate::agent::{Agent, Change, Round, Standing};
 
@@ -37,8 +37,11 @@ struct Settings {
 /// Validate every config file under `home`. Returns a one-line summary of what the agent
 /// will do.
 pub fn check_config(home: &Home) -> anyhow::Result<String> {
-    arca_config::require_valid(home)?;
-    Ok(match load_settings(home)? {
+    Ok(summary(load_settings(home)?.as_ref()))
+}
+
+fn summary(settings: Option<&Settings>) -> String {
+    match settings {
         None => SINGLE_NODE.to_string(),
         Some(s) => format!(
             "node '{}': claims a license from the cluster pool, checks every {} s, swaps \
@@ -47,43 +50,36 @@ pub fn check_config(home: &Home) -> anyhow::Result<String> {
             s.interval.as_secs(),
             s.swap_window_days
         ),
-    })
+    }
 }
 
-/// `None` on a single node.
+/// The configuration, checked once (problems logged; an error refuses); `None` on a single
+/// node.
 fn load_settings(home: &Home) -> anyhow::Result<Option<Settings>> {
-    let Some((ha, _warnings)) = HaNodeProperties::load(home)? else {
+    let config = NodeConfig::load(home)?;
+    if !config.is_ha() {
         return Ok(None);
-    };
-    let sys = SystemProperties::load(home)?;
+    }
+    let sys = &config.system;
     Ok(Some(Settings {
-        identity: Identity::new(home, Some(&ha)),
-        interval: Duration::from_secs(sys.license_agent_interval_secs()?),
-        stale: Duration::from_secs(sys.ha_stale_secs()?),
-        swap_window_days: sys.license_swap_window_days()?,
-        drain_delay: Duration::from_secs(sys.drain_delay_secs()?),
+        identity: Identity::of(&config),
+        interval: sys.license_agent_interval,
+        stale: sys.ha_stale,
+        swap_window_days: sys.license_swap_window_days,
+        drain_delay: sys.drain_delay,
     }))
 }
 
 /// Run until SIGTERM/SIGINT.
 pub async fn run(home: Home) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let notifier = Notifier::new();
-    notifier.status("checking configuration");
-    check_config(&home)?;
-    let mut control = arca_runtime::control_channel()?;
-    let heartbeat = Heartbeat::new();
-    let Some(settings) = load_settings(&home)? else {
-        return arca_runtime::daemon::idle(
-            "arca-license-agent",
-            SINGLE_NODE,
-            notifier,
-            heartbeat,
-            control,
-        )
-        .await;
+    let starting = Starting::new();
+    let settings = load_settings(&home)?;
+    let mut service = starting.listen()?;
+    let Some(settings) = settings else {
+        return service.idle("arca-license-agent", SINGLE_NODE).await;
     };
     let node_id = settings.identity.node_id.clone();
+    let notifier = service.notifier.clone();
 
     notifier.status("opening database");
     let (_key, db) = connect_sidecar(&home, "arca-license-agent", &node_id)
@@ -98,20 +94,20 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
         settings.swap_window_days,
     );
     let socket = home.server_socket();
-    notifier.ready(&format!(
-        "node '{node_id}': checking the license pool every {} s",
-        settings.interval.as_secs()
-    ));
     // The loop beats once per round; a round stuck on the database stops the pings.
-    let max_age = (settings.interval * 3).max(Duration::from_secs(30));
-    let hb = heartbeat.clone();
-    arca_runtime::spawn_watchdog(notifier.clone(), move || hb.is_fresh(max_age));
+    service.ready(
+        &format!(
+            "node '{node_id}': checking the license pool every {} s",
+            settings.interval.as_secs()
+        ),
+        (settings.interval * 3).max(Duration::from_secs(30)),
+    );
     tracing::info!(
         arca_node_id = %node_id,
         "arca-license-agent {} ready in {} ms: node '{node_id}', checking every {} s, swapping \
          within {} days of expiry; reporting to {}",
         arca_runtime::BUILD,
-        started.elapsed().as_millis(),
+        service.started.elapsed().as_millis(),
         settings.interval.as_secs(),
         settings.swap_window_days,
         socket.display()
@@ -124,15 +120,9 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            msg = control.recv() => match msg {
-                Some(Control::Reload) => {
-                    tracing::info!("SIGHUP: configuration is read at start; restart the service to apply changes");
-                    continue;
-                }
-                Some(Control::Shutdown) | None => break,
-            }
+            () = service.stop_requested() => break,
         }
-        heartbeat.beat();
+        service.heartbeat.beat();
         match agent.round().await {
             Ok(round) => {
                 if db_failing {
@@ -172,7 +162,7 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
             tracing::info!(arca_node_id = %node_id, "stopping: readiness answers 503, returning the license in {} s", delay.as_secs());
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
-                msg = control.recv() => if msg == Some(Control::Shutdown) {
+                msg = service.control.recv() => if msg == Some(Control::Shutdown) {
                     tracing::warn!("second termination signal; returning the license now");
                 },
             }

@@ -1,24 +1,27 @@
 //! Start-up, serving and shutdown of `arca-server`.
 
+use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use arca_cluster::bootstrap::{self, Identity};
+use arca_cluster::bootstrap::{self, Identity, MasterKeyState};
+use arca_cluster::storage::{ChainRecord, ResolvedStorage};
 use arca_cluster::{Build, ClusterError, Membership, Timing};
-use arca_config::{DbProperties, HaNodeProperties, Home, SystemProperties};
+use arca_config::{Home, NodeConfig, SystemSettings};
 use arca_db::cluster::NodeState;
 use arca_db::security::{self, User};
 use arca_db::{Db, SystemClock};
-use arca_runtime::{Control, Heartbeat, Notifier};
+use arca_runtime::{Control, Notifier, Service, Starting};
 use arca_storage::{Storage, StorageOptions};
 
-use crate::state::{AppState, Settings};
+use crate::state::{App, AppState, Settings};
 
 /// How long in-flight requests may take to finish after SIGTERM.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,48 +37,43 @@ pub struct ServeOptions {
 }
 
 /// Validate every config file under `home`; log the problems (errors and warnings) and fail
-/// when there is an error. Used by `check-config` and at start.
+/// when there is an error. Used by `check-config` and at start ([`NodeConfig::load`]).
 pub fn check_config(home: &Home) -> anyhow::Result<()> {
-    Ok(arca_config::require_valid(home)?)
+    NodeConfig::load(home)?;
+    Ok(())
 }
 
-fn load_settings(home: &Home, ha: Option<&HaNodeProperties>) -> anyhow::Result<Settings> {
-    let sys = SystemProperties::load(home)?;
-    let mut context_path = sys.context_path()?;
-    if context_path.is_empty()
-        && let Some(path) = ha.and_then(HaNodeProperties::context_url_path)
-    {
-        // An HA node serves under the path of its context.url (e.g. /artifactory).
-        context_path = path;
-    }
-    Ok(Settings {
-        context_path,
-        url_base: sys.url_base()?,
+/// The server's settings: the typed values of `system.properties` it uses.
+fn settings_of(config: &NodeConfig) -> Settings {
+    let sys = &config.system;
+    let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    Settings {
+        context_path: config.context_path(),
+        url_base: sys.url_base.clone(),
         timing: Timing {
-            heartbeat: Duration::from_secs(sys.ha_heartbeat_secs()?),
-            stale: Duration::from_secs(sys.ha_stale_secs()?),
-            lock_lease: Duration::from_secs(sys.ha_lock_lease_secs()?),
+            heartbeat: sys.ha_heartbeat,
+            stale: sys.ha_stale,
+            lock_lease: sys.ha_lock_lease,
         },
-        max_upload_bytes: sys.max_upload_bytes()?,
-        storage_reserve_bytes: sys.storage_reserve_bytes()?,
-        max_path_length: sys.max_path_length()?,
-        gc_interval: Duration::from_secs(sys.gc_interval_secs()?),
-        gc_grace: Duration::from_secs(sys.gc_grace_secs()?),
-        auth_cache_ttl: Duration::from_secs(sys.auth_cache_secs()?),
-        drain_delay: Duration::from_secs(sys.drain_delay_secs()?),
+        max_upload_bytes: sys.max_upload_bytes,
+        storage_reserve_bytes: sys.storage_reserve_bytes,
+        max_path_length: sys.max_path_length,
+        gc_interval: sys.gc_interval,
+        gc_grace: sys.gc_grace,
+        auth_cache_ttl: sys.auth_cache,
+        drain_delay: sys.drain_delay,
         login_policy: arca_db::security::LoginPolicy {
-            max_failures: sys.login_max_failures()?,
-            lockout_ms: i64::try_from(sys.login_lockout_secs()?.saturating_mul(1000))
-                .unwrap_or(i64::MAX),
+            max_failures: sys.login_max_failures,
+            lockout_ms: millis(sys.login_lockout),
         },
-        login_trusted_proxies: sys.login_trusted_proxies()?,
-        token_max_expires_secs: i64::try_from(sys.token_max_expires_secs()?).unwrap_or(i64::MAX),
-        password_check_queue: sys.password_check_queue()?,
-        session_provider: sys.map_provider_type()?,
-        session_idle_timeout: Duration::from_secs(sys.session_idle_timeout_secs()?),
-        session_absolute_timeout: Duration::from_secs(sys.session_absolute_timeout_secs()?),
-        node_signature_v1: sys.node_signature_v1()?,
-    })
+        login_trusted_proxies: sys.login_trusted_proxies.clone(),
+        token_max_expires_secs: i64::try_from(sys.token_max_expires.as_secs()).unwrap_or(i64::MAX),
+        password_check_queue: sys.password_check_queue,
+        session_provider: sys.map_provider_type,
+        session_idle_timeout: sys.session_idle_timeout,
+        session_absolute_timeout: sys.session_absolute_timeout,
+        node_signature_v1: sys.node_signature_v1,
+    }
 }
 
 /// Create the administrator on the very first start, with a random password
@@ -283,62 +281,154 @@ fn raise_open_files_limit(max_connections: usize) {
 }
 
 /// Run the server until SIGTERM/SIGINT. Returns after a graceful drain.
+///
+/// Three steps (docs/ARCHITECTURE.md, "Inside arca-server"): [`Prepared`] (configuration,
+/// master key, database, cluster, storage, first users) → [`Running`] (listeners bound,
+/// `READY=1`, serving until a stop) → the drain ([`Running::drain`]).
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let notifier = Notifier::new();
-    let home = opts.home;
-    notifier.status("checking configuration");
+    let starting = Starting::new();
+    let prepared = Prepared::open(opts.home, &starting.notifier).await?;
+    let mut running = prepared.start_serving(opts.listen, starting).await?;
+    let stop = running.serve_until_stopped().await?;
+    running.drain(stop).await
+}
+
+/// Everything opened before the server listens: checked configuration, master key, database,
+/// cluster membership, storage, the first users.
+struct Prepared {
+    home: Home,
+    settings: Settings,
+    /// `arca.http.*` and `arca.https.*` of system.properties.
+    system: SystemSettings,
+    identity: Identity,
+    clock: Arc<SystemClock>,
+    master_key: MasterKeyState,
+    db: Db,
+    membership: Arc<Membership>,
+    resolved: ResolvedStorage,
+    storage: Storage,
+}
+
+/// The configuration, read and checked once.
+struct Configured {
+    home: Home,
+    config: NodeConfig,
+    settings: Settings,
+    identity: Identity,
+}
+
+impl Prepared {
+    async fn open(home: Home, notifier: &Notifier) -> anyhow::Result<Prepared> {
+        let Configured {
+            home,
+            config,
+            settings,
+            identity,
+        } = configure(home)?;
+        let clock = Arc::new(SystemClock);
+
+        notifier.status("loading the master key");
+        let master_key = bootstrap::load_or_create_master_key(&home, &identity).map_err(refusal)?;
+
+        notifier.status("opening database");
+        let db = open_database(&config, &identity, &master_key, &clock).await?;
+
+        notifier.status("joining the cluster");
+        let membership = join_cluster(&db, &identity, &clock, settings.timing).await?;
+        arca_cluster::licenses::load_bootstrap_file(&home, &db, &identity, &*clock).await;
+
+        let (resolved, storage) = open_storage(
+            &home,
+            &identity,
+            &master_key,
+            &db,
+            &membership,
+            &settings,
+            &clock,
+            notifier,
+        )
+        .await?;
+        clear_drain_request(&home);
+        ensure_users(&db, &home, &clock).await?;
+        Ok(Prepared {
+            home,
+            settings,
+            system: config.system,
+            identity,
+            clock,
+            master_key,
+            db,
+            membership,
+            resolved,
+            storage,
+        })
+    }
+}
+
+/// The home's layout (created on the first start), the configuration checked and read, and
+/// who this node is.
+fn configure(home: Home) -> anyhow::Result<Configured> {
     let created = home
         .init_layout()
         .with_context(|| format!("creating the home layout under {}", home.root().display()))?;
     for f in &created {
         tracing::info!("created {}", f.display());
     }
-    check_config(&home)?;
-    let ha = HaNodeProperties::load(&home)?.map(|(ha, _warnings)| ha);
-    let settings = load_settings(&home, ha.as_ref())?;
-    let identity = Identity::new(&home, ha.as_ref());
-    let node_id = identity.node_id.clone();
-    let clock = Arc::new(SystemClock);
-    if let Some(ha) = &ha {
+    let config = NodeConfig::load(&home)?;
+    let settings = settings_of(&config);
+    let identity = Identity::of(&config);
+    if let Some(ha) = &config.ha {
         // cluster.interface must name one of this host's addresses (exact or wildcard)
         let addrs = arca_config::ha_node::local_addresses()?;
         if let Some(addr) = ha.cluster_address(&addrs)? {
             tracing::info!("cluster interface: {addr}");
         }
     }
+    Ok(Configured {
+        home,
+        config,
+        settings,
+        identity,
+    })
+}
 
-    notifier.status("loading the master key");
-    let master_key = bootstrap::load_or_create_master_key(&home, &identity).map_err(refusal)?;
+/// Open the database (migrations included) and compare the master key with the cluster's.
+async fn open_database(
+    config: &NodeConfig,
+    identity: &Identity,
+    master_key: &MasterKeyState,
+    clock: &Arc<SystemClock>,
+) -> anyhow::Result<Db> {
+    let (home, props, key, clock) = (
+        config.home.clone(),
+        config.db.clone(),
+        master_key.clone(),
+        clock.clone(),
+    );
+    let app_name = format!("arca-server {}", identity.node_id);
+    tokio::task::spawn_blocking(move || -> Result<Db, ClusterError> {
+        let (db, _) = bootstrap::open_database(&home, &props, &key.key, &app_name)?;
+        bootstrap::check_master_key(&db, &home, &key, arca_db::Clock::now_ms(&*clock))?;
+        Ok(db)
+    })
+    .await
+    .context("database start-up worker")?
+    .map_err(refusal)
+    .context("opening the database")
+}
 
-    notifier.status("opening database");
-    let db_props = DbProperties::load(&home)?;
-    let db = {
-        let (home, key, node_id, clock) = (
-            home.clone(),
-            master_key.clone(),
-            node_id.clone(),
-            clock.clone(),
-        );
-        tokio::task::spawn_blocking(move || -> Result<Db, ClusterError> {
-            let app_name = format!("arca-server {node_id}");
-            let (db, _) = bootstrap::open_database(&home, &db_props, &key.key, &app_name)?;
-            bootstrap::check_master_key(&db, &home, &key, arca_db::Clock::now_ms(&*clock))?;
-            Ok(db)
-        })
-        .await
-        .context("database start-up worker")?
-        .map_err(refusal)
-        .context("opening the database")?
-    };
-
-    notifier.status("joining the cluster");
+async fn join_cluster(
+    db: &Db,
+    identity: &Identity,
+    clock: &Arc<SystemClock>,
+    timing: Timing,
+) -> anyhow::Result<Arc<Membership>> {
     let build = &arca_runtime::BUILD;
-    let membership = Membership::join(
+    Membership::join(
         db.clone(),
         identity.clone(),
         clock.clone(),
-        settings.timing,
+        timing,
         Build {
             version: build.version.to_string(),
             revision: build.revision.to_string(),
@@ -346,42 +436,83 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         },
     )
     .await
-    .map_err(refusal)?;
-    arca_cluster::licenses::load_bootstrap_file(&home, &db, &identity, &*clock).await;
+    .map_err(refusal)
+}
 
+/// Check the storage chain against the cluster's, open it (recording an accepted change),
+/// and clean what interrupted uploads left. A refusal leaves the registry cleanly.
+#[allow(clippy::too_many_arguments)]
+async fn open_storage(
+    home: &Home,
+    identity: &Identity,
+    master_key: &MasterKeyState,
+    db: &Db,
+    membership: &Membership,
+    settings: &Settings,
+    clock: &Arc<SystemClock>,
+    notifier: &Notifier,
+) -> anyhow::Result<(ResolvedStorage, Storage)> {
     notifier.status("checking storage");
-    let resolved = arca_cluster::storage::load_storage(&home, &identity, &master_key.key, true)
+    let resolved = arca_cluster::storage::load_storage(home, identity, &master_key.key, true)
         .map_err(refusal)?;
     let chain = {
         let file = std::fs::read(home.binarystore_xml()).unwrap_or_default();
-        arca_cluster::storage::ChainRecord::new(
+        let now = arca_db::Clock::now_ms(&**clock);
+        ChainRecord::new(
             &resolved.config,
             &file,
             &master_key.key,
-            &node_id,
-            arca_db::Clock::now_ms(&*clock),
+            &identity.node_id,
+            now,
         )
     };
-    let chain_check = {
+    let now = arca_db::Clock::now_ms(&**clock);
+    let checked = {
         let (db, identity, chain) = (db.clone(), identity.clone(), chain.clone());
-        let now = arca_db::Clock::now_ms(&*clock);
         let stale_ms = settings.timing.stale_ms();
-        let checked = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             bootstrap::check_storage_config(&db, &identity, &chain, now, stale_ms)
         })
         .await
-        .context("storage check worker")?;
-        match checked {
-            Ok(check) => check,
-            Err(e) => {
-                // leave the registry cleanly: the refusal is not a crash
-                let _ = membership.leave().await;
-                return Err(refusal(e));
-            }
+        .context("storage check worker")?
+    };
+    let chain_check = match checked {
+        Ok(check) => check,
+        Err(e) => {
+            // leave the registry cleanly: the refusal is not a crash
+            let _ = membership.leave().await;
+            return Err(refusal(e));
         }
     };
     notifier.status(&format!("opening storage: {}", resolved.plan.description));
-    let storage = Storage::open(
+    let storage = open_chain(&resolved, identity, master_key, db, settings).await?;
+    if let bootstrap::ChainCheck::Changed { previous } = chain_check
+        && let Err(e) = accept_chain_change(db, &storage, &chain, previous.as_ref()).await
+    {
+        let _ = membership.leave().await;
+        return Err(e);
+    }
+    let cleaned = storage
+        .clean_staging()
+        .context("cleaning leftovers of interrupted uploads")?;
+    if cleaned > 0 {
+        tracing::warn!(
+            "removed {cleaned} partial upload(s) left in {} by an earlier crash",
+            storage.staging_dir().display()
+        );
+    }
+    Ok((resolved, storage))
+}
+
+async fn open_chain(
+    resolved: &ResolvedStorage,
+    identity: &Identity,
+    master_key: &MasterKeyState,
+    db: &Db,
+    settings: &Settings,
+) -> anyhow::Result<Storage> {
+    let node_id = &identity.node_id;
+    Storage::open(
         &resolved.plan,
         StorageOptions {
             // Shared staging dirs (NFS): each node stages uploads in its own directory, so a
@@ -400,22 +531,11 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         },
     )
     .await
-    .with_context(|| format!("opening storage chain '{}'", resolved.plan.description))?;
-    if let bootstrap::ChainCheck::Changed { previous } = chain_check
-        && let Err(e) = accept_chain_change(&db, &storage, &chain, previous.as_ref()).await
-    {
-        let _ = membership.leave().await;
-        return Err(e);
-    }
-    let cleaned = storage
-        .clean_staging()
-        .context("cleaning leftovers of interrupted uploads")?;
-    if cleaned > 0 {
-        tracing::warn!(
-            "removed {cleaned} partial upload(s) left in {} by an earlier crash",
-            storage.staging_dir().display()
-        );
-    }
+    .with_context(|| format!("opening storage chain '{}'", resolved.plan.description))
+}
+
+/// The drain flag (`arcactl ha drain`) belongs to the run that was asked to drain.
+fn clear_drain_request(home: &Home) {
     let drain_flag = home.drain_flag();
     if drain_flag.exists() {
         tracing::info!(
@@ -424,25 +544,131 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         );
         let _ = std::fs::remove_file(&drain_flag);
     }
+}
 
-    ensure_admin(&db, &home, arca_db::Clock::now_ms(&*clock)).await?;
-    let now = arca_db::Clock::now_ms(&*clock);
+/// The administrator of the very first start, and the anonymous user.
+async fn ensure_users(db: &Db, home: &Home, clock: &SystemClock) -> anyhow::Result<()> {
+    ensure_admin(db, home, arca_db::Clock::now_ms(clock)).await?;
+    let now = arca_db::Clock::now_ms(clock);
     db.write(move |tx| security::ensure_anonymous(tx, now))
         .await
         .context("creating the anonymous user")?;
+    Ok(())
+}
 
-    let app = Arc::new(AppState::new(
-        home.clone(),
-        membership.clone(),
-        settings.clone(),
-        db,
-        storage.clone(),
-        clock,
-        &master_key.key,
-    ));
+/// The tasks that run beside the HTTP server; aborted after the drain.
+struct Background {
+    heartbeats: tokio::task::JoinHandle<()>,
+    license_refresh: tokio::task::JoinHandle<()>,
+    security_refresh: tokio::task::JoinHandle<()>,
+    control_server: tokio::task::JoinHandle<()>,
+}
 
-    // The agent reports on this socket; the registry is read now and every heartbeat.
-    let control_socket = crate::control::bind(&app)?;
+/// The bound listeners.
+struct Listeners {
+    http: tokio::net::TcpListener,
+    local: SocketAddr,
+    https: Option<crate::serve::HttpsListener>,
+    /// Reloaded on SIGHUP.
+    https_certs: Option<Arc<crate::tls::ReloadableCert>>,
+    /// `" and https://<addr>"`, or empty.
+    https_url: String,
+}
+
+/// The server serving: what the main loop and the drain need.
+struct Running {
+    app: App,
+    membership: Arc<Membership>,
+    service: Service,
+    server: Pin<Box<dyn Future<Output = ()>>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    https_certs: Option<Arc<crate::tls::ReloadableCert>>,
+    /// `http://<addr><context path>`, as `STATUS=` says it.
+    serving: String,
+    background: Background,
+}
+
+/// Why the main loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// SIGTERM/SIGINT.
+    Shutdown,
+    /// arca-config-sync changed a file read at start (`arca.config.sync.restart`).
+    Restart,
+}
+
+impl Prepared {
+    /// The application state, its background tasks and listeners; then `READY=1`.
+    async fn start_serving(
+        self,
+        listen: SocketAddr,
+        starting: Starting,
+    ) -> anyhow::Result<Running> {
+        let app = Arc::new(AppState::new(
+            self.home.clone(),
+            self.membership.clone(),
+            self.settings.clone(),
+            self.db,
+            self.storage.clone(),
+            self.clock,
+            &self.master_key.key,
+        ));
+        let (control_server, license_refresh, security_refresh) = start_refreshes(&app).await?;
+        let listeners = bind_listeners(listen, &self.system).await?;
+        let service = starting.listen()?;
+        service.beat_every_second();
+        let background = Background {
+            heartbeats: self.membership.spawn(),
+            license_refresh,
+            security_refresh,
+            control_server,
+        };
+        crate::gc::spawn(app.clone());
+        // sharding-cluster: the redundancy restore, reconcile and orphan sweep of this node's
+        // copies run in arca-storage-mover (it holds the same tier); the server records copies.
+        let ctx = if self.settings.context_path.is_empty() {
+            "/"
+        } else {
+            self.settings.context_path.as_str()
+        };
+        let serving = format!("http://{}{ctx}", listeners.local);
+        log_started(&app, &self.identity, &self.resolved, &serving, &listeners);
+        let limits = crate::serve::HttpLimits::from_settings(&self.system);
+        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = crate::serve::serve_http(
+            app.clone(),
+            listeners.http,
+            listeners.https,
+            limits,
+            async {
+                let _ = shutdown_rx.await;
+            },
+        );
+        let running = Running {
+            app,
+            membership: self.membership,
+            service,
+            server: Box::pin(server),
+            shutdown: Some(shutdown_tx),
+            https_certs: listeners.https_certs,
+            serving,
+            background,
+        };
+        running.announce_ready().await;
+        Ok(running)
+    }
+}
+
+/// The control socket (the agent reports on it), this node's license read now and every
+/// heartbeat, and the cluster's users, groups and permissions read now and every second.
+async fn start_refreshes(
+    app: &App,
+) -> anyhow::Result<(
+    tokio::task::JoinHandle<()>,
+    tokio::task::JoinHandle<()>,
+    tokio::task::JoinHandle<()>,
+)> {
+    let control_socket = crate::control::bind(app)?;
     if let Err(e) = app.refresh_license().await {
         tracing::warn!("could not read this node's license from the registry: {e}");
     }
@@ -452,18 +678,19 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         .await
         .context("reading users, groups and permissions")?;
     let security_refresh = spawn_security_refresh(app.clone());
+    Ok((control_server, license_refresh, security_refresh))
+}
 
-    let system = SystemProperties::load(&home)?;
-    let http_limits = crate::serve::HttpLimits::from_properties(&system)?;
-    raise_open_files_limit(http_limits.max_connections);
-    let listener = tokio::net::TcpListener::bind(opts.listen)
+/// The HTTP listener, and the optional HTTPS one (its certificate is reloaded on SIGHUP).
+async fn bind_listeners(listen: SocketAddr, system: &SystemSettings) -> anyhow::Result<Listeners> {
+    raise_open_files_limit(system.http_max_connections);
+    let http = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("binding {}", opts.listen))?;
-    let local = listener.local_addr().context("reading the bound address")?;
-    // The optional HTTPS listener: its certificate is reloaded on SIGHUP.
-    let (https, https_certs, https_url) = match system.https()? {
+        .with_context(|| format!("binding {listen}"))?;
+    let local = http.local_addr().context("reading the bound address")?;
+    let (https, https_certs, https_url) = match &system.https {
         Some(settings) => {
-            let certs = crate::tls::ReloadableCert::load(settings)?;
+            let certs = crate::tls::ReloadableCert::load(settings.clone())?;
             let addr = certs.settings().listen;
             let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
                 format!("binding {addr} ({})", arca_config::system::HTTPS_LISTEN)
@@ -478,156 +705,189 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         }
         None => (None, None, String::new()),
     };
+    Ok(Listeners {
+        http,
+        local,
+        https,
+        https_certs,
+        https_url,
+    })
+}
 
-    let mut control = arca_runtime::control_channel()?;
-    let heartbeat = Heartbeat::new();
-    {
-        let hb = heartbeat.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                hb.beat();
-            }
-        });
-    }
-    let heartbeats = membership.spawn();
-    crate::gc::spawn(app.clone());
-    // sharding-cluster: the redundancy restore, reconcile and orphan sweep of this node's
-    // copies run in arca-storage-mover (it holds the same tier); the server records copies.
-
+/// The start-up line of the journal: version, node, directories, database, storage, URLs.
+fn log_started(
+    app: &App,
+    identity: &Identity,
+    resolved: &ResolvedStorage,
+    serving: &str,
+    listeners: &Listeners,
+) {
     // The file store when the chain has one (NFS in HA), else the data dir.
     let data_dir = match &resolved.plan.backend {
         arca_config::storage_plan::BackendSpec::FileSystem(f) => f.file_store_dir.clone(),
         _ => identity.data_dir.clone(),
     };
-    let ctx = if settings.context_path.is_empty() {
-        "/"
-    } else {
-        settings.context_path.as_str()
-    };
+    let build = &arca_runtime::BUILD;
+    let node_id = &identity.node_id;
     tracing::info!(
         arca_node_id = %node_id,
         "arca-server {} (revision {}, {}) HA Node ID: '{node_id}' ({}); home {}; data dir {}; \
-         backup dir {}; database {}; storage {}; listening on http://{local}{ctx}{https_url}",
+         backup dir {}; database {}; storage {}; listening on {serving}{}",
         build.version,
         build.revision,
         build.timestamp,
         identity.role,
-        home.root().display(),
+        app.home.root().display(),
         data_dir.display(),
         identity.backup_dir.display(),
         app.db.backend_name(),
-        storage.description(),
+        app.storage.description(),
+        listeners.https_url,
     );
-    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = crate::serve::serve_http(app.clone(), listener, https, http_limits, async {
-        let _ = shutdown_rx.await;
-    });
-    let mut server = Box::pin(server);
-    if let Err(e) = membership.set_state(NodeState::Running).await {
-        tracing::warn!("could not record state RUNNING in the node registry: {e}");
-    }
-    notifier.ready(&format!(
-        "serving http://{local}{ctx} as node {node_id} (ready in {} ms)",
-        started.elapsed().as_millis()
-    ));
-    // Watchdog pings start with READY=1 (the protocol's order).
-    let hb = heartbeat.clone();
-    arca_runtime::spawn_watchdog(notifier.clone(), move || {
-        hb.is_fresh(Duration::from_secs(10))
-    });
-    tracing::info!(
-        arca_node_id = %node_id,
-        "ready in {} ms",
-        started.elapsed().as_millis()
-    );
+}
 
-    let mut restart = false;
-    loop {
-        tokio::select! {
-            () = &mut server => {
-                bail!("HTTP server stopped unexpectedly");
-            }
-            () = app.restart_requested.notified() => {
-                restart = true;
-                break;
-            }
-            msg = control.recv() => match msg {
-                Some(Control::Reload) => {
-                    if let Some(certs) = &https_certs {
-                        match certs.reload() {
-                            Ok(()) => tracing::info!("SIGHUP: new HTTPS connections get the certificate just read; open ones keep theirs"),
-                            Err(e) => tracing::error!("SIGHUP: {e:#}"),
-                        }
-                    }
-                    tracing::info!("SIGHUP: other configuration is read at start; restart the service to apply changes");
-                    let pending = app.restart_required_for();
-                    if pending.is_empty() {
-                        notifier.status(&format!("serving http://{local}{ctx} as node {node_id}"));
-                    } else {
-                        notifier.status(&format!(
-                            "serving http://{local}{ctx} as node {node_id}; RESTART REQUIRED for {}",
-                            pending.join(", ")
-                        ));
-                    }
+impl Running {
+    /// State RUNNING in the registry, `READY=1`, then the watchdog.
+    async fn announce_ready(&self) {
+        if let Err(e) = self.membership.set_state(NodeState::Running).await {
+            tracing::warn!("could not record state RUNNING in the node registry: {e}");
+        }
+        let node_id = &self.app.node_id;
+        let started = self.service.started;
+        // Watchdog pings start with READY=1 (the protocol's order).
+        self.service.ready(
+            &format!(
+                "serving {} as node {node_id} (ready in {} ms)",
+                self.serving,
+                started.elapsed().as_millis()
+            ),
+            Duration::from_secs(10),
+        );
+        tracing::info!(
+            arca_node_id = %node_id,
+            "ready in {} ms",
+            started.elapsed().as_millis()
+        );
+    }
+
+    /// Serve until SIGTERM/SIGINT or a restart request; SIGHUP reloads the HTTPS certificate.
+    async fn serve_until_stopped(&mut self) -> anyhow::Result<Stop> {
+        loop {
+            tokio::select! {
+                () = &mut self.server => bail!("HTTP server stopped unexpectedly"),
+                () = self.app.restart_requested.notified() => return Ok(Stop::Restart),
+                msg = self.service.control.recv() => match msg {
+                    Some(Control::Reload) => self.reload(),
+                    Some(Control::Shutdown) | None => return Ok(Stop::Shutdown),
                 }
-                Some(Control::Shutdown) | None => break,
             }
         }
     }
 
-    app.start_draining();
-    if let Err(e) = membership.set_state(NodeState::Stopping).await {
-        tracing::warn!("could not record state STOPPING in the node registry: {e}");
+    /// SIGHUP: a new HTTPS certificate; other configuration is read at start.
+    fn reload(&self) {
+        if let Some(certs) = &self.https_certs {
+            match certs.reload() {
+                Ok(()) => tracing::info!(
+                    "SIGHUP: new HTTPS connections get the certificate just read; open ones keep theirs"
+                ),
+                Err(e) => tracing::error!("SIGHUP: {e:#}"),
+            }
+        }
+        tracing::info!(
+            "SIGHUP: other configuration is read at start; restart the service to apply changes"
+        );
+        let (serving, node_id) = (&self.serving, &self.app.node_id);
+        let pending = self.app.restart_required_for();
+        if pending.is_empty() {
+            self.service
+                .notifier
+                .status(&format!("serving {serving} as node {node_id}"));
+        } else {
+            self.service.notifier.status(&format!(
+                "serving {serving} as node {node_id}; RESTART REQUIRED for {}",
+                pending.join(", ")
+            ));
+        }
     }
-    let delay = settings.drain_delay;
-    if !delay.is_zero() {
-        // Health checks answer 503 from now on; keep serving until the load
-        // balancer has noticed, then close the listener.
-        notifier.stopping(&format!(
+
+    /// Health checks answer 503, the drain delay passes, in-flight requests finish (or the
+    /// drain timeout), then the node leaves the cluster.
+    async fn drain(mut self, stop: Stop) -> anyhow::Result<()> {
+        self.app.start_draining();
+        if let Err(e) = self.membership.set_state(NodeState::Stopping).await {
+            tracing::warn!("could not record state STOPPING in the node registry: {e}");
+        }
+        self.wait_drain_delay().await?;
+        self.finish_requests().await;
+        self.leave().await;
+        if stop == Stop::Restart {
+            return Err(arca_runtime::daemon::RestartRequested(format!(
+                "arca-config-sync changed {}",
+                self.app.restart_required_for().join(", ")
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Health checks answer 503 from now on; keep serving until the load balancer has
+    /// noticed, then close the listener.
+    async fn wait_drain_delay(&mut self) -> anyhow::Result<()> {
+        let delay = self.app.settings.drain_delay;
+        if delay.is_zero() {
+            return Ok(());
+        }
+        self.service.notifier.stopping(&format!(
             "health checks answer 503; closing the listener in {} s",
             delay.as_secs()
         ));
-        tracing::info!(arca_node_id = %node_id, "shutting down: health checks answer 503, listener closes in {} s", delay.as_secs());
+        tracing::info!(arca_node_id = %self.app.node_id, "shutting down: health checks answer 503, listener closes in {} s", delay.as_secs());
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            () = &mut server => bail!("HTTP server stopped unexpectedly"),
-            msg = control.recv() => if msg == Some(Control::Shutdown) {
+            () = &mut self.server => bail!("HTTP server stopped unexpectedly"),
+            msg = self.service.control.recv() => if msg == Some(Control::Shutdown) {
                 tracing::warn!("second termination signal; skipping the drain delay");
             },
         }
+        Ok(())
     }
-    notifier.stopping("draining in-flight requests");
-    tracing::info!(arca_node_id = %node_id, "shutting down: no new connections, draining in-flight requests");
-    let _ = shutdown_tx.send(());
-    tokio::select! {
-        () = &mut server => tracing::info!("all requests finished"),
-        _ = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timeout after {:?}; closing remaining connections", DRAIN_TIMEOUT),
-        msg = control.recv() => if msg == Some(Control::Shutdown) {
-            tracing::warn!("second termination signal; closing remaining connections");
-        },
-    }
-    heartbeats.abort();
-    license_refresh.abort();
-    security_refresh.abort();
-    control_server.abort();
-    let _ = control_server.await;
-    match membership.leave().await {
-        Ok(()) => {
-            tracing::info!(arca_node_id = %node_id, "left the cluster: state STOPPED, locks released")
+
+    /// No new connections; in-flight requests finish within [`DRAIN_TIMEOUT`].
+    async fn finish_requests(&mut self) {
+        self.service
+            .notifier
+            .stopping("draining in-flight requests");
+        tracing::info!(arca_node_id = %self.app.node_id, "shutting down: no new connections, draining in-flight requests");
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
         }
-        Err(e) => {
-            tracing::warn!("could not record state STOPPED (the node turns stale instead): {e}")
+        tokio::select! {
+            () = &mut self.server => tracing::info!("all requests finished"),
+            _ = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timeout after {:?}; closing remaining connections", DRAIN_TIMEOUT),
+            msg = self.service.control.recv() => if msg == Some(Control::Shutdown) {
+                tracing::warn!("second termination signal; closing remaining connections");
+            },
         }
     }
-    tracing::info!(arca_node_id = %node_id, "stopped");
-    if restart {
-        return Err(arca_runtime::daemon::RestartRequested(format!(
-            "arca-config-sync changed {}",
-            app.restart_required_for().join(", ")
-        ))
-        .into());
+
+    /// Stop the background tasks and leave the registry (state STOPPED, locks released).
+    async fn leave(&mut self) {
+        let node_id = &self.app.node_id;
+        let background = &mut self.background;
+        background.heartbeats.abort();
+        background.license_refresh.abort();
+        background.security_refresh.abort();
+        background.control_server.abort();
+        let _ = (&mut background.control_server).await;
+        match self.membership.leave().await {
+            Ok(()) => {
+                tracing::info!(arca_node_id = %node_id, "left the cluster: state STOPPED, locks released")
+            }
+            Err(e) => {
+                tracing::warn!("could not record state STOPPED (the node turns stale instead): {e}")
+            }
+        }
+        tracing::info!(arca_node_id = %node_id, "stopped");
     }
-    Ok(())
 }

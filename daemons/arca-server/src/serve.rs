@@ -57,15 +57,13 @@ impl Default for HttpLimits {
 }
 
 impl HttpLimits {
-    /// The limits configured in `sys`.
-    pub fn from_properties(
-        sys: &arca_config::SystemProperties,
-    ) -> Result<HttpLimits, arca_config::ConfigError> {
-        Ok(HttpLimits {
-            header_read_timeout: Duration::from_secs(sys.http_header_read_timeout_secs()?),
-            body_idle_timeout: Duration::from_secs(sys.http_body_idle_timeout_secs()?),
-            max_connections: sys.http_max_connections()?,
-        })
+    /// The limits configured in `system.properties`.
+    pub fn from_settings(sys: &arca_config::SystemSettings) -> HttpLimits {
+        HttpLimits {
+            header_read_timeout: sys.http_header_read_timeout,
+            body_idle_timeout: sys.http_body_idle_timeout,
+            max_connections: sys.http_max_connections,
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, anyhow, bail};
 use arca_cluster::Identity;
 use arca_config::SystemProperties;
-use arca_config::{DbProperties, DbType, HaNodeProperties, Home, MapProviderType, MasterKey};
+use arca_config::{DbProperties, DbType, Home, MapProviderType, MasterKey, NodeConfig};
 use arca_db::{Clock, Db, DbError, SystemClock, migrate, sessions};
 
 use crate::calendar;
@@ -32,32 +32,36 @@ struct Settings {
     node_id: String,
     provider: MapProviderType,
     schedule: Schedule,
+    db: DbProperties,
 }
 
+/// The configuration, checked once (problems logged; an error refuses), and the timer's
+/// schedule: the shared check accepts every Quartz expression; the timer cannot use some:
+/// that error (file:line:key) comes from here.
 fn load_settings(home: &Home) -> anyhow::Result<Settings> {
-    let ha = HaNodeProperties::load(home)?.map(|(ha, _warnings)| ha);
-    let sys = SystemProperties::load(home)?;
+    let config = NodeConfig::load(home)?;
     Ok(Settings {
-        node_id: Identity::new(home, ha.as_ref()).node_id,
-        provider: sys.map_provider_type()?,
-        schedule: Schedule::from_properties(&sys)?,
+        node_id: Identity::of(&config).node_id,
+        provider: config.system.map_provider_type,
+        schedule: Schedule::from_properties(&config.properties)?,
+        db: config.db,
     })
 }
 
 /// Validate every config file under `home` and the timer's schedule. Returns a one-line
 /// summary of what a run does.
 pub fn check_config(home: &Home) -> anyhow::Result<String> {
-    arca_config::require_valid(home)?;
-    // The shared check accepts every Quartz expression; the timer cannot use some: that
-    // error (file:line:key) comes from here.
-    let settings = load_settings(home)?;
-    Ok(match settings.provider {
+    Ok(summary(&load_settings(home)?))
+}
+
+fn summary(settings: &Settings) -> String {
+    match settings.provider {
         MapProviderType::Local => LOCAL_PROVIDER.to_string(),
         MapProviderType::Db => format!(
             "node '{}': deletes the expired UI sessions from the database; timer: {}",
             settings.node_id, settings.schedule
         ),
-    })
+    }
 }
 
 /// `print-calendar [EXPR]`: the `OnCalendar=` of `expression`, or of the configured key.
@@ -101,7 +105,6 @@ pub fn print_calendar(home: &Home, expression: &str) -> ExitCode {
 /// One run: delete the expired sessions, log how many.
 pub async fn run(home: Home) -> anyhow::Result<()> {
     let started = Instant::now();
-    check_config(&home)?;
     let settings = load_settings(&home)?;
     let node_id = settings.node_id;
     if settings.provider == MapProviderType::Local {
@@ -109,8 +112,8 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
         return Ok(());
     }
     let opened = {
-        let (home, node_id) = (home.clone(), node_id.clone());
-        tokio::task::spawn_blocking(move || open_database(&home, &node_id))
+        let (home, props, node_id) = (home.clone(), settings.db, node_id.clone());
+        tokio::task::spawn_blocking(move || open_database(&home, &props, &node_id))
             .await
             .map_err(|e| anyhow!("database start-up worker: {e}"))??
     };
@@ -153,8 +156,7 @@ enum Opened {
 /// Open the database `db.properties` names the way a tool does: no migrations, no rewrite of
 /// `db.properties`, a missing SQLite file not created; the master key only when the password
 /// is encrypted.
-fn open_database(home: &Home, node_id: &str) -> anyhow::Result<Opened> {
-    let props = DbProperties::load(home)?;
+fn open_database(home: &Home, props: &DbProperties, node_id: &str) -> anyhow::Result<Opened> {
     if props.db_type == DbType::Sqlite
         && let Some(path) = props.sqlite_path().filter(|p| !p.exists())
     {
@@ -181,7 +183,7 @@ fn open_database(home: &Home, node_id: &str) -> anyhow::Result<Opened> {
     };
     let db = arca_cluster::bootstrap::connect_database(
         home,
-        &props,
+        props,
         &key,
         &format!("arca-session-cleanup {node_id}"),
     )

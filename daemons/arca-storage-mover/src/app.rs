@@ -10,7 +10,7 @@
 //! queued) → exit 0.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use arca_cluster::Identity;
@@ -19,10 +19,10 @@ use arca_cluster::storage::load_storage;
 use arca_config::storage_plan::{
     BackendSpec, ClusterLocalSpec, ClusterSpec, ObjectStoreSpec, StoragePlan,
 };
-use arca_config::{HaNodeProperties, Home, MasterKey, SystemProperties};
+use arca_config::{Home, MasterKey, NodeConfig};
 use arca_crypto::master_key::RequestSigner;
 use arca_db::Db;
-use arca_runtime::{Control, Heartbeat, Notifier};
+use arca_runtime::{Control, Notifier, Starting};
 use arca_storage::{Claimer, ClusterContext, ClusterTier, EventualQueue, ObjectStore};
 use tokio::sync::{Notify, watch};
 
@@ -35,8 +35,7 @@ const LOOP_MAX_AGE: Duration = Duration::from_secs(30);
 /// Validate every config file under `home` and resolve the storage plan. Returns a one-line
 /// summary of what the mover will do.
 pub fn check_config(home: &Home) -> anyhow::Result<String> {
-    arca_config::require_valid(home)?;
-    let (_, plan) = load_plan(home)?;
+    let (_, _, plan) = load_plan(home)?;
     Ok(describe_work(&plan))
 }
 
@@ -69,11 +68,12 @@ fn cluster_spec(plan: &StoragePlan) -> Option<&ClusterSpec> {
     }
 }
 
-fn load_plan(home: &Home) -> anyhow::Result<(Identity, StoragePlan)> {
-    let ha = HaNodeProperties::load(home)?.map(|(ha, _warnings)| ha);
-    let identity = Identity::new(home, ha.as_ref());
-    let (_, plan) = arca_cluster::storage::load_plan(home, &identity)?;
-    Ok((identity, plan))
+/// The configuration, checked once (problems logged; an error refuses), and the storage plan.
+fn load_plan(home: &Home) -> anyhow::Result<(NodeConfig, Identity, StoragePlan)> {
+    let config = NodeConfig::load(home)?;
+    let identity = Identity::of(&config);
+    let (_, plan) = arca_cluster::storage::node_plan(&config, &identity)?;
+    Ok((config, identity, plan))
 }
 
 /// The object store of the chain and its queue directory, when the chain has an eventual
@@ -92,13 +92,10 @@ fn queued_backend(plan: &StoragePlan) -> Option<(&ObjectStoreSpec, &std::path::P
 
 /// Run until SIGTERM/SIGINT.
 pub async fn run(home: Home) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let notifier = Notifier::new();
-    notifier.status("checking configuration");
-    check_config(&home)?;
-    let (identity, plan) = load_plan(&home)?;
-    let mut control = arca_runtime::control_channel()?;
-    let heartbeat = Heartbeat::new();
+    let starting = Starting::new();
+    let (config, identity, plan) = load_plan(&home)?;
+    let mut service = starting.listen()?;
+    let (notifier, heartbeat) = (service.notifier.clone(), service.heartbeat.clone());
     let wake = Arc::new(Notify::new());
     let stats = Arc::new(Stats::default());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -121,7 +118,7 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
         let runner = tokio::spawn(mover::idle(stop_rx, heartbeat.clone()));
         (view, msg, runner)
     } else {
-        let opened = open_work(&home, &identity, &plan, stats.clone(), &notifier).await?;
+        let opened = open_work(&config, &identity, &plan, stats.clone(), &notifier).await?;
         maintenance = opened.cluster.as_ref().map(|tier| {
             arca_storage::sharding::spawn_maintenance(tier.clone(), opened.orphan_grace)
         });
@@ -163,30 +160,21 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
 
     let server = tokio::spawn(crate::control::serve(socket, view.clone(), wake));
 
-    notifier.ready(&ready);
-    let hb = heartbeat.clone();
-    arca_runtime::spawn_watchdog(notifier.clone(), move || hb.is_fresh(LOOP_MAX_AGE));
+    service.ready(&ready, LOOP_MAX_AGE);
     tracing::info!(
         arca_node_id = %identity.node_id,
         "arca-storage-mover {} ready in {} ms: {ready}; control socket {}",
         arca_runtime::BUILD,
-        started.elapsed().as_millis(),
+        service.started.elapsed().as_millis(),
         socket_path.display()
     );
 
-    loop {
-        tokio::select! {
-            joined = &mut runner => {
-                server.abort();
-                anyhow::bail!("the dispatcher stopped unexpectedly: {joined:?}");
-            }
-            msg = control.recv() => match msg {
-                Some(Control::Reload) => {
-                    tracing::info!("SIGHUP: configuration is read at start; restart the service to apply changes");
-                }
-                Some(Control::Shutdown) | None => break,
-            }
+    tokio::select! {
+        joined = &mut runner => {
+            server.abort();
+            anyhow::bail!("the dispatcher stopped unexpectedly: {joined:?}");
         }
+        () = service.stop_requested() => {}
     }
 
     notifier.stopping("stopping");
@@ -195,7 +183,7 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = &mut runner => break,
-            msg = control.recv() => match msg {
+            msg = service.control.recv() => match msg {
                 Some(Control::Shutdown) => {
                     tracing::warn!("second termination signal; abandoning transfers in flight");
                     runner.abort();
@@ -233,17 +221,18 @@ struct Opened {
 /// Everything the dispatcher and the cluster maintenance need; an unreachable object store
 /// is not an error here.
 async fn open_work(
-    home: &Home,
+    config: &NodeConfig,
     identity: &Identity,
     plan: &StoragePlan,
     stats: Arc<Stats>,
     notifier: &Notifier,
 ) -> anyhow::Result<Opened> {
     notifier.status("opening database");
+    let home = &config.home;
     let (key, db) = connect_sidecar(home, "arca-storage-mover", &identity.node_id)
         .await
         .context("connecting to the database")?;
-    let sys = SystemProperties::load(home)?;
+    let sys = &config.system;
 
     let store = match queued_backend(plan) {
         Some((spec, _)) => Some((
@@ -264,9 +253,9 @@ async fn open_work(
             };
             let ctx = ClusterContext {
                 db: db.clone(),
-                signer: RequestSigner::new(key.bytes()).with_v1_compat(sys.node_signature_v1()?),
+                signer: RequestSigner::new(key.bytes()).with_v1_compat(sys.node_signature_v1),
                 node_id: identity.node_id.clone(),
-                stale: Duration::from_secs(sys.ha_stale_secs()?),
+                stale: sys.ha_stale,
             };
             let objects = store.as_ref().map(|(_, s)| s.clone());
             Some(ClusterTier::open(spec, staging, &ctx, objects)?)
@@ -288,7 +277,7 @@ async fn open_work(
     Ok(Opened {
         mover,
         cluster,
-        orphan_grace: Duration::from_secs(sys.gc_grace_secs()?),
+        orphan_grace: sys.gc_grace,
     })
 }
 

@@ -10,7 +10,7 @@ use std::io::Write;
 use anyhow::{Context as _, bail};
 use arca_cluster::MASTER_KEY_CHECK_SETTING;
 use arca_config::{ConfigError, DbProperties, HaNodeProperties, Home, MasterKey};
-use arca_config::{SystemProperties, ha_node::check_context_url};
+use arca_config::{SystemProperties, SystemSettings, ha_node::check_context_url};
 use arca_crypto::master_key::{EMPTY_SHA256, NodeRequest};
 use arca_crypto::{RequestSigner, key_check_value, random_hex};
 use arca_db::cluster::{self, NodeRecord, NodeRole};
@@ -358,7 +358,11 @@ fn check_registry(
     // Where to send the DELETE: the load balancer, else any node that answers.
     let api_base = lb
         .map(str::to_string)
-        .or_else(|| local.system.as_ref().ok()?.url_base().ok().flatten())
+        .or_else(|| {
+            SystemSettings::read(local.system.as_ref().ok()?)
+                .settings
+                .url_base
+        })
         .or_else(|| {
             active
                 .iter()
@@ -795,8 +799,7 @@ fn check_master_key(
         .system
         .as_ref()
         .ok()
-        .and_then(|s| s.node_signature_v1().ok())
-        .unwrap_or(false);
+        .is_some_and(|s| SystemSettings::read(s).settings.node_signature_v1);
     let signer = RequestSigner::new(key.bytes()).with_v1_compat(v1_compat);
     let caller = match &local.ha {
         Ok(Some(ha)) => ha.node_id.clone(),

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use arca_config::{DbProperties, DbType, HaNodeProperties, Home, MasterKey};
+use arca_config::{DbProperties, DbType, HaNodeProperties, Home, MasterKey, NodeConfig};
 use arca_crypto::master_key::{SecretBox, generate_master_key_hex, is_sealed, key_check_value};
 use arca_db::cluster::{self, NodeRole};
 use arca_db::{Db, PgOptions};
@@ -72,6 +72,11 @@ impl Identity {
                 instance,
             },
         }
+    }
+
+    /// The identity of the node `config` describes (see [`Identity::new`]).
+    pub fn of(config: &NodeConfig) -> Identity {
+        Identity::new(&config.home, config.ha.as_ref())
     }
 
     pub fn is_ha(&self) -> bool {

@@ -4,7 +4,7 @@
 use arca_config::storage_plan::{
     BackendSpec, ClusterLocalSpec, DataRoots, S3Spec, SecretValue, StoragePlan,
 };
-use arca_config::{BinaryStoreConfig, Home, MasterKey};
+use arca_config::{BinaryStoreConfig, Home, MasterKey, NodeConfig};
 use arca_crypto::master_key::SecretBox;
 
 use crate::{ClusterError, Identity};
@@ -150,6 +150,20 @@ pub fn load_plan(
 ) -> Result<(BinaryStoreConfig, StoragePlan), ClusterError> {
     let config = BinaryStoreConfig::load(home)?;
     let plan = config.plan(home, &data_roots(home, identity))?;
+    Ok((config, plan))
+}
+
+/// The plan of the `binarystore.xml` `node` read at start (loaded again only when its
+/// problems were tolerated there), secrets still sealed.
+pub fn node_plan(
+    node: &NodeConfig,
+    identity: &Identity,
+) -> Result<(BinaryStoreConfig, StoragePlan), ClusterError> {
+    let config = match &node.binarystore {
+        Some(config) => config.clone(),
+        None => BinaryStoreConfig::load(&node.home)?,
+    };
+    let plan = config.plan(&node.home, &data_roots(&node.home, identity))?;
     Ok((config, plan))
 }
 

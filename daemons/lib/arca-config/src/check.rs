@@ -1,16 +1,12 @@
 //! `check_home`: validate every config file of a home and collect all problems;
-//! [`require_valid`]: what every daemon runs at start and in its `check-config` command.
+//! [`require_valid`]: the same check, logged, failing on an error. Both are
+//! [`NodeConfig`](crate::node::NodeConfig)'s one pass over `etc/`.
 
 use std::path::PathBuf;
 
-use crate::binarystore;
-use crate::db;
-use crate::error::{ConfigError, Diagnostic, Diags};
-use crate::ha_node;
+use crate::error::Diagnostic;
 use crate::home::Home;
-use crate::master_key;
-use crate::storage_plan::DataRoots;
-use crate::system::SystemProperties;
+use crate::node::NodeConfig;
 
 /// The configuration has errors: the daemon must not start.
 #[derive(Debug, thiserror::Error)]
@@ -21,103 +17,27 @@ pub struct ConfigRejected {
 }
 
 /// Validate everything under `home` ([`check_home`]), log each problem (errors and warnings)
-/// and fail when there is an error.
+/// and fail when there is an error. [`NodeConfig::load`] also returns the values.
 pub fn require_valid(home: &Home) -> Result<(), ConfigRejected> {
-    require_valid_except(home, &[])
+    NodeConfig::load(home).map(drop)
 }
 
-/// [`require_valid`], except that problems in the files of `tolerated` are logged as warnings:
-/// for a daemon whose job is to report or replace those files (arca-config-sync refusing to
-/// start over an invalid `binarystore.xml` would leave nobody to report or repair it).
+/// [`require_valid`], except that problems in the files of `tolerated` are logged as warnings
+/// (see [`NodeConfig::load_except`]).
 pub fn require_valid_except(home: &Home, tolerated: &[PathBuf]) -> Result<(), ConfigRejected> {
-    let mut errors = 0;
-    for d in check_home(home) {
-        if d.is_error() && !tolerated.contains(&d.error.file) {
-            errors += 1;
-            tracing::error!("config: {}", d.error);
-        } else {
-            tracing::warn!("config: {}", d.error);
-        }
-    }
-    if errors > 0 {
-        return Err(ConfigRejected {
-            errors,
-            etc: home.etc(),
-        });
-    }
-    Ok(())
+    NodeConfig::load_except(home, tolerated).map(drop)
 }
 
 /// Validate everything under `home`: each file that exists (absent files mean their defaults).
 /// Collects all problems instead of stopping at the first. Errors mean the node must not start.
 pub fn check_home(home: &Home) -> Vec<Diagnostic> {
-    let mut diags = Diags::default();
-    if !home.root().is_dir() {
-        diags.error(ConfigError::new(
-            home.root(),
-            "home directory does not exist",
-        ));
-        return diags.list;
-    }
-    if !home.etc().is_dir() {
-        diags.warn(ConfigError::new(
-            home.etc(),
-            "directory missing: defaults apply; it is created on first start",
-        ));
-    }
-
-    // ha-node.properties first: whether this is an HA node changes what db.properties may say.
-    let (ha, ha_diags, _present) = ha_node::analyse(home);
-    diags.extend(ha_diags.list);
-    if let Some(ha) = &ha
-        && ha.cluster_interface.is_some()
-    {
-        match ha_node::local_addresses() {
-            Ok(addrs) => {
-                if let Err(e) = ha.cluster_address(&addrs) {
-                    diags.error(e);
-                }
-            }
-            Err(mut e) => {
-                e.message.push_str("; cluster.interface not checked");
-                diags.warn(e);
-            }
-        }
-    }
-
-    let (_db, db_diags) = db::analyse(home);
-    diags.extend(db_diags.list);
-
-    let (store, store_diags) = binarystore::analyse_home(home);
-    diags.extend(store_diags.list);
-    if let Some(store) = store {
-        let ha_data_dir = ha.as_ref().and_then(|h| h.data_dir.as_deref());
-        // plan() adds what the analysis does not check (the shape of the chain); its value
-        // errors are the analysis' own, already listed.
-        if let Err(e) = store.plan(home, &DataRoots::new(home, ha_data_dir))
-            && !diags.list.iter().any(|d| d.error == e)
-        {
-            diags.error(e);
-        }
-    }
-
-    match SystemProperties::load(home) {
-        Ok(system) => {
-            diags.extend(system.check());
-            crate::tls::analyse(&system, &mut diags);
-        }
-        Err(e) => diags.error(e),
-    }
-
-    let secondary = ha.as_ref().is_some_and(|h| !h.primary);
-    master_key::analyse(home, secondary, &mut diags);
-
-    diags.list
+    NodeConfig::analyse(home).diagnostics
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::binarystore;
     use crate::error::has_errors;
     use std::fs;
 

@@ -1,4 +1,5 @@
-//! `etc/system.properties`: cluster-wide settings, a free key/value map with typed getters.
+//! `etc/system.properties`: cluster-wide settings, a free key/value map; its values are read
+//! once into [`SystemSettings`](crate::settings::SystemSettings).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -229,7 +230,7 @@ impl SystemProperties {
 
     /// `arca.http.context.path`, default `/artifactory`. Must start with `/` and not end with
     /// `/`; `/` means the root and is returned as `""`.
-    pub fn context_path(&self) -> Result<String, ConfigError> {
+    pub(crate) fn context_path(&self) -> Result<String, ConfigError> {
         let Some((v, line)) = self.value(CONTEXT_PATH) else {
             return Ok(DEFAULT_CONTEXT_PATH.to_string());
         };
@@ -259,7 +260,7 @@ impl SystemProperties {
     /// `arca.storage.reserve.bytes`, default 256 MiB: uploads are refused (507) when they would
     /// leave less free space than this on the node's local storage, so deletes, garbage
     /// collection and the database always have room. 0 turns the reserve off.
-    pub fn storage_reserve_bytes(&self) -> Result<u64, ConfigError> {
+    pub(crate) fn storage_reserve_bytes(&self) -> Result<u64, ConfigError> {
         let Some((v, line)) = self.value(STORAGE_RESERVE_BYTES) else {
             return Ok(DEFAULT_STORAGE_RESERVE_BYTES);
         };
@@ -274,7 +275,7 @@ impl SystemProperties {
         })
     }
 
-    pub fn max_upload_bytes(&self) -> Result<u64, ConfigError> {
+    pub(crate) fn max_upload_bytes(&self) -> Result<u64, ConfigError> {
         let Some((v, line)) = self.value(UPLOAD_MAX_BYTES) else {
             return Ok(DEFAULT_UPLOAD_MAX_BYTES);
         };
@@ -290,7 +291,7 @@ impl SystemProperties {
     }
 
     /// `arca.path.max.length`, default 1024.
-    pub fn max_path_length(&self) -> Result<usize, ConfigError> {
+    pub(crate) fn max_path_length(&self) -> Result<usize, ConfigError> {
         let Some((v, line)) = self.value(PATH_MAX_LENGTH) else {
             return Ok(DEFAULT_PATH_MAX_LENGTH);
         };
@@ -326,7 +327,7 @@ impl SystemProperties {
     /// `arca.license.swap.window.days`, default 30, at most 3650: a node whose license expires
     /// within this many days moves to a free license that is valid longer (0: only once it
     /// has expired).
-    pub fn license_swap_window_days(&self) -> Result<u32, ConfigError> {
+    pub(crate) fn license_swap_window_days(&self) -> Result<u32, ConfigError> {
         let Some((v, line)) = self.value(LICENSE_SWAP_WINDOW_DAYS) else {
             return Ok(DEFAULT_LICENSE_SWAP_WINDOW_DAYS);
         };
@@ -342,7 +343,7 @@ impl SystemProperties {
 
     /// `arca.license.agent.interval.secs`, default 2, at least 1: how often
     /// `arca-license-agent` checks the pool (claim when unlicensed, swap before expiry).
-    pub fn license_agent_interval_secs(&self) -> Result<u64, ConfigError> {
+    pub(crate) fn license_agent_interval_secs(&self) -> Result<u64, ConfigError> {
         self.secs_at_least(
             LICENSE_AGENT_INTERVAL_SECS,
             DEFAULT_LICENSE_AGENT_INTERVAL_SECS,
@@ -353,13 +354,13 @@ impl SystemProperties {
     /// `arca.config.sync.poll.secs`, default 10, at least 1: how often `arca-config-sync`
     /// compares the shared files with the cluster's copies without being told (PostgreSQL
     /// notifications and the file watcher make changes arrive sooner).
-    pub fn config_sync_poll_secs(&self) -> Result<u64, ConfigError> {
+    pub(crate) fn config_sync_poll_secs(&self) -> Result<u64, ConfigError> {
         self.secs_at_least(CONFIG_SYNC_POLL_SECS, DEFAULT_CONFIG_SYNC_POLL_SECS, 1)
     }
 
     /// `arca.config.sync.restart`, default false: whether `arca-server` restarts itself when
     /// the config sync changed a file it reads at start only.
-    pub fn config_sync_restart(&self) -> Result<bool, ConfigError> {
+    pub(crate) fn config_sync_restart(&self) -> Result<bool, ConfigError> {
         let Some((v, line)) = self.value(CONFIG_SYNC_RESTART) else {
             return Ok(false);
         };
@@ -373,7 +374,7 @@ impl SystemProperties {
     /// `arca.node.signature.v1`, default false: node-to-node calls also carry, and this node
     /// also accepts, the v1 signature of versions before v2 (not bound to the body or the
     /// receiving node). Only for a rolling upgrade from such a version.
-    pub fn node_signature_v1(&self) -> Result<bool, ConfigError> {
+    pub(crate) fn node_signature_v1(&self) -> Result<bool, ConfigError> {
         let Some((v, line)) = self.value(NODE_SIGNATURE_V1) else {
             return Ok(false);
         };
@@ -385,30 +386,30 @@ impl SystemProperties {
     }
 
     /// `arca.gc.interval.secs`, default 3600; 0 disables GC.
-    pub fn gc_interval_secs(&self) -> Result<u64, ConfigError> {
+    pub(crate) fn gc_interval_secs(&self) -> Result<u64, ConfigError> {
         self.secs(GC_INTERVAL_SECS, DEFAULT_GC_INTERVAL_SECS)
     }
 
     /// `arca.gc.grace.secs`, default 60.
-    pub fn gc_grace_secs(&self) -> Result<u64, ConfigError> {
+    pub(crate) fn gc_grace_secs(&self) -> Result<u64, ConfigError> {
         self.secs(GC_GRACE_SECS, DEFAULT_GC_GRACE_SECS)
     }
 
     /// `arca.auth.cache.secs`, default 300.
-    pub fn auth_cache_secs(&self) -> Result<u64, ConfigError> {
+    pub(crate) fn auth_cache_secs(&self) -> Result<u64, ConfigError> {
         self.secs(AUTH_CACHE_SECS, DEFAULT_AUTH_CACHE_SECS)
     }
 
     /// `arca.shutdown.drain.delay.secs`, default 0: after SIGTERM, how long the node keeps
     /// accepting connections while its health checks answer 503, so a load balancer stops
     /// routing to it before the listener closes.
-    pub fn drain_delay_secs(&self) -> Result<u64, ConfigError> {
+    pub(crate) fn drain_delay_secs(&self) -> Result<u64, ConfigError> {
         self.secs(DRAIN_DELAY_SECS, DEFAULT_DRAIN_DELAY_SECS)
     }
 
     /// `arca.ha.heartbeat.interval.secs`, default 5, at least 1: how often each HA node records
     /// that it is alive.
-    pub fn ha_heartbeat_secs(&self) -> Result<u64, ConfigError> {
+    pub(crate) fn ha_heartbeat_secs(&self) -> Result<u64, ConfigError> {
         self.secs_at_least(HA_HEARTBEAT_SECS, DEFAULT_HA_HEARTBEAT_SECS, 1)
     }
 
@@ -416,6 +417,9 @@ impl SystemProperties {
     /// gone. Must be at least twice the heartbeat interval, so one late heartbeat does not get a
     /// live node declared dead. When only the heartbeat is set (and the default stale time is
     /// too short for it) the error points at the heartbeat's line.
+    ///
+    /// Public for the tools that read this one key of a file that may be broken elsewhere;
+    /// daemons read [`SystemSettings::ha_stale`](crate::settings::SystemSettings::ha_stale).
     pub fn ha_stale_secs(&self) -> Result<u64, ConfigError> {
         // Own value first, so that check() reports both keys when both are malformed.
         let stale = self.secs(HA_STALE_SECS, DEFAULT_HA_STALE_SECS)?;
@@ -441,7 +445,7 @@ impl SystemProperties {
 
     /// `arca.ha.lock.lease.secs`, default 30, at least 2: how long a cluster lock stays held
     /// without renewal before another node may take it over.
-    pub fn ha_lock_lease_secs(&self) -> Result<u64, ConfigError> {
+    pub(crate) fn ha_lock_lease_secs(&self) -> Result<u64, ConfigError> {
         self.secs_at_least(HA_LOCK_LEASE_SECS, DEFAULT_HA_LOCK_LEASE_SECS, 2)
     }
 
@@ -449,6 +453,8 @@ impl SystemProperties {
     /// `https://repo.example.com/artifactory`), with trailing `/` trimmed; `None` when unset or
     /// empty. Must be an absolute `http`/`https` URL with a host (see
     /// [`ContextUrl::parse`](crate::ha_node::ContextUrl::parse)).
+    ///
+    /// Public for `arcactl ha check`, which reports this key's own error.
     pub fn url_base(&self) -> Result<Option<String>, ConfigError> {
         let Some((v, line)) = self.value(URL_BASE) else {
             return Ok(None);
@@ -469,7 +475,7 @@ impl SystemProperties {
     /// `arca.map.provider.type`: `db` (default) or `local`. The reference's other names are
     /// mapped: `distributed` (Hazelcast there; arca has no data grid, the database is what every
     /// node shares) → `db`, `jvm` (node memory) → `local`.
-    pub fn map_provider_type(&self) -> Result<MapProviderType, ConfigError> {
+    pub(crate) fn map_provider_type(&self) -> Result<MapProviderType, ConfigError> {
         match self.value(MAP_PROVIDER_TYPE) {
             None | Some(("db" | "distributed", _)) => Ok(MapProviderType::Db),
             Some(("local" | "jvm", _)) => Ok(MapProviderType::Local),
@@ -485,7 +491,7 @@ impl SystemProperties {
     }
 
     /// `arca.session.idle.timeout.secs`: a UI session unused this long ends (≥ 1).
-    pub fn session_idle_timeout_secs(&self) -> Result<u64, ConfigError> {
+    pub(crate) fn session_idle_timeout_secs(&self) -> Result<u64, ConfigError> {
         self.secs_at_least(
             SESSION_IDLE_TIMEOUT_SECS,
             DEFAULT_SESSION_IDLE_TIMEOUT_SECS,
@@ -494,7 +500,7 @@ impl SystemProperties {
     }
 
     /// `arca.session.absolute.timeout.secs`: a UI session ends this long after login (≥ 1).
-    pub fn session_absolute_timeout_secs(&self) -> Result<u64, ConfigError> {
+    pub(crate) fn session_absolute_timeout_secs(&self) -> Result<u64, ConfigError> {
         self.secs_at_least(
             SESSION_ABSOLUTE_TIMEOUT_SECS,
             DEFAULT_SESSION_ABSOLUTE_TIMEOUT_SECS,
@@ -504,7 +510,7 @@ impl SystemProperties {
 
     /// `arca.security.login.max.failures`: failed password checks in a row before a user is
     /// locked out for a while (≥ 1).
-    pub fn login_max_failures(&self) -> Result<u32, ConfigError> {
+    pub(crate) fn login_max_failures(&self) -> Result<u32, ConfigError> {
         let Some((v, line)) = self.value(LOGIN_MAX_FAILURES) else {
             return Ok(DEFAULT_LOGIN_MAX_FAILURES);
         };
@@ -515,13 +521,13 @@ impl SystemProperties {
     }
 
     /// `arca.security.login.lockout.secs`: the first lockout (≥ 1); doubles per further failure.
-    pub fn login_lockout_secs(&self) -> Result<u64, ConfigError> {
+    pub(crate) fn login_lockout_secs(&self) -> Result<u64, ConfigError> {
         self.secs_at_least(LOGIN_LOCKOUT_SECS, DEFAULT_LOGIN_LOCKOUT_SECS, 1)
     }
 
     /// `arca.http.header.read.timeout.secs` (≥ 1): how long a client may take to send a
     /// request's headers, and how long an idle keep-alive connection stays open.
-    pub fn http_header_read_timeout_secs(&self) -> Result<u64, ConfigError> {
+    pub(crate) fn http_header_read_timeout_secs(&self) -> Result<u64, ConfigError> {
         self.secs_at_least(
             HTTP_HEADER_READ_TIMEOUT_SECS,
             DEFAULT_HTTP_HEADER_READ_TIMEOUT_SECS,
@@ -531,7 +537,7 @@ impl SystemProperties {
 
     /// `arca.http.body.idle.timeout.secs` (≥ 1): a request body that sends nothing for this
     /// long is aborted (a slow body that keeps sending is not).
-    pub fn http_body_idle_timeout_secs(&self) -> Result<u64, ConfigError> {
+    pub(crate) fn http_body_idle_timeout_secs(&self) -> Result<u64, ConfigError> {
         self.secs_at_least(
             HTTP_BODY_IDLE_TIMEOUT_SECS,
             DEFAULT_HTTP_BODY_IDLE_TIMEOUT_SECS,
@@ -540,7 +546,7 @@ impl SystemProperties {
     }
 
     /// `arca.http.max.connections` (1 to 1,000,000): open client connections at most.
-    pub fn http_max_connections(&self) -> Result<usize, ConfigError> {
+    pub(crate) fn http_max_connections(&self) -> Result<usize, ConfigError> {
         let Some((v, line)) = self.value(HTTP_MAX_CONNECTIONS) else {
             return Ok(DEFAULT_HTTP_MAX_CONNECTIONS);
         };
@@ -560,7 +566,7 @@ impl SystemProperties {
     /// The HTTPS listener: `None` unless `arca.https.listen` is set, which then needs
     /// `arca.https.cert.file` and `arca.https.key.file` (relative paths are under the directory
     /// of this file, `etc/`). The files themselves are checked by [`crate::tls`].
-    pub fn https(&self) -> Result<Option<HttpsSettings>, ConfigError> {
+    pub(crate) fn https(&self) -> Result<Option<HttpsSettings>, ConfigError> {
         let listen = self.value(HTTPS_LISTEN);
         let cert = self.value(HTTPS_CERT_FILE);
         let key = self.value(HTTPS_KEY_FILE);
@@ -612,7 +618,7 @@ impl SystemProperties {
     /// `arca.security.login.trusted.proxies`: comma-separated IP addresses of the proxies (load
     /// balancers) whose `X-Forwarded-For` names the client for the login back-off. Empty
     /// (default): the connection's peer address is the client and the header is ignored.
-    pub fn login_trusted_proxies(&self) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+    pub(crate) fn login_trusted_proxies(&self) -> Result<Vec<std::net::IpAddr>, ConfigError> {
         let Some((v, line)) = self.value(LOGIN_TRUSTED_PROXIES) else {
             return Ok(Vec::new());
         };
@@ -636,13 +642,13 @@ impl SystemProperties {
 
     /// `arca.security.token.max.expires.secs` (≥ 1): the longest `expires_in` a non-admin may
     /// give an access token (administrators may create any, and non-expiring ones).
-    pub fn token_max_expires_secs(&self) -> Result<u64, ConfigError> {
+    pub(crate) fn token_max_expires_secs(&self) -> Result<u64, ConfigError> {
         self.secs_at_least(TOKEN_MAX_EXPIRES_SECS, DEFAULT_TOKEN_MAX_EXPIRES_SECS, 1)
     }
 
     /// `arca.security.password.check.queue` (0 to 100000): password checks (and hashes) that
     /// may wait for a hashing thread; beyond that they are answered 429 with `Retry-After`.
-    pub fn password_check_queue(&self) -> Result<usize, ConfigError> {
+    pub(crate) fn password_check_queue(&self) -> Result<usize, ConfigError> {
         let Some((v, line)) = self.value(PASSWORD_CHECK_QUEUE) else {
             return Ok(DEFAULT_PASSWORD_CHECK_QUEUE);
         };
@@ -661,6 +667,8 @@ impl SystemProperties {
 
     /// `arca.db.session.cleanup.cron`: a Quartz cron expression (6 or 7 fields), `None` when unset
     /// (the timer then runs hourly at a fixed random minute per host).
+    ///
+    /// Public for the timer's generator, which reads this key alone.
     pub fn session_cleanup_cron(&self) -> Result<Option<String>, ConfigError> {
         let Some((v, line)) = self.value(SESSION_CLEANUP_CRON) else {
             return Ok(None);
@@ -708,47 +716,7 @@ impl SystemProperties {
                     .with_key(key),
             );
         }
-        let results = [
-            self.context_path().err(),
-            self.max_upload_bytes().err(),
-            self.storage_reserve_bytes().err(),
-            self.max_path_length().err(),
-            self.gc_interval_secs().err(),
-            self.gc_grace_secs().err(),
-            self.map_provider_type().err(),
-            self.session_cleanup_cron().err(),
-            self.auth_cache_secs().err(),
-            self.drain_delay_secs().err(),
-            self.ha_heartbeat_secs().err(),
-            self.ha_stale_secs().err(),
-            self.ha_lock_lease_secs().err(),
-            self.url_base().err(),
-            self.license_swap_window_days().err(),
-            self.license_agent_interval_secs().err(),
-            self.config_sync_poll_secs().err(),
-            self.config_sync_restart().err(),
-            self.node_signature_v1().err(),
-            self.session_idle_timeout_secs().err(),
-            self.session_absolute_timeout_secs().err(),
-            self.login_max_failures().err(),
-            self.login_lockout_secs().err(),
-            self.login_trusted_proxies().err(),
-            self.token_max_expires_secs().err(),
-            self.password_check_queue().err(),
-            self.http_header_read_timeout_secs().err(),
-            self.http_body_idle_timeout_secs().err(),
-            self.http_max_connections().err(),
-            self.https().err(),
-        ];
-        let mut errors: Vec<ConfigError> = Vec::new();
-        for e in results.into_iter().flatten() {
-            // ha_stale_secs repeats a bad heartbeat's error: report it once.
-            if !errors.contains(&e) {
-                errors.push(e);
-            }
-        }
-        errors.sort_by_key(|e| e.line);
-        for e in errors {
+        for e in crate::settings::SystemSettings::read(self).errors {
             diags.error(e);
         }
         diags.list

@@ -163,30 +163,19 @@ where
 /// A daemon with nothing to do on this node (e.g. a single node needs no license): `READY=1`
 /// with `message` as `STATUS=` and in the log, watchdog pings from a 1 s beat, then wait for
 /// SIGTERM/SIGINT (`STOPPING=1`). The unit stays active, so it can be enabled on every node.
+/// (See [`Service::idle`](crate::service::Service::idle).)
 pub async fn idle(
     name: &str,
     message: &str,
     notifier: crate::Notifier,
     heartbeat: crate::Heartbeat,
-    mut control: tokio::sync::mpsc::Receiver<crate::Control>,
+    control: tokio::sync::mpsc::Receiver<crate::Control>,
 ) -> anyhow::Result<()> {
-    notifier.ready(message);
-    let hb = heartbeat.clone();
-    crate::spawn_watchdog(notifier.clone(), move || {
-        hb.is_fresh(std::time::Duration::from_secs(30))
-    });
-    tracing::info!("{name} {}: {message}", crate::BUILD);
-    let mut beat = tokio::time::interval(std::time::Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = beat.tick() => heartbeat.beat(),
-            msg = control.recv() => match msg {
-                Some(crate::Control::Reload) => {}
-                Some(crate::Control::Shutdown) | None => break,
-            }
-        }
-    }
-    notifier.stopping("stopping");
-    tracing::info!("stopped");
-    Ok(())
+    let service = crate::service::Service {
+        started: std::time::Instant::now(),
+        notifier,
+        heartbeat,
+        control,
+    };
+    service.idle(name, message).await
 }

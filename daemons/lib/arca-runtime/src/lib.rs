@@ -6,12 +6,15 @@
 //! - [`control_channel`]: SIGTERM/SIGINT/SIGHUP as typed [`Control`] messages.
 //! - [`BUILD`] / [`build_info!`]: version, git revision and build date.
 //! - [`daemon`]: the shared `main` (`--home`, `check-config` report, the tokio runtime).
+//! - [`Starting`] / [`Service`]: the opening and control loop every daemon's service shares
+//!   (`STATUS=checking configuration`, signals, `READY=1` + watchdog, SIGHUP, SIGTERM).
 //! - [`local_socket`]: the daemons' JSON-line control sockets (`SO_PEERCRED`-checked).
 
 mod build_info;
 pub mod daemon;
 mod logging;
 mod notify;
+pub mod service;
 mod signals;
 
 /// A fake environment for the tests of the env-reading constructors.
@@ -31,6 +34,7 @@ mod test_env {
 pub use build_info::{BUILD, BuildInfo};
 pub use logging::{LogTarget, init_logging};
 pub use notify::{Heartbeat, Notifier, spawn_watchdog};
+pub use service::{Service, Starting};
 pub use signals::{Control, control_channel};
 
 // The control sockets and the error text live in arca-ipc (libraries use them without the
