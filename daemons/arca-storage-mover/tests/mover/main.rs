@@ -75,6 +75,15 @@ fn s3_home(dir: &Path, name: &str, s3: &S3TestServer) -> PathBuf {
     root
 }
 
+/// An S3 server, and a home `<temporary dir>/home` using it with its eventual queue.
+fn s3_setup() -> (S3TestServer, tempfile::TempDir, PathBuf, EventualQueue) {
+    let s3 = S3TestServer::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let home = s3_home(dir.path(), "home", &s3);
+    let q = queue(&home);
+    (s3, dir, home, q)
+}
+
 fn queue(home: &Path) -> EventualQueue {
     EventualQueue::open_dir(&home.join("data/eventual")).unwrap()
 }
@@ -211,10 +220,7 @@ impl Mover {
 
 #[test]
 fn uploads_reach_the_object_store_and_leave_the_queue() {
-    let s3 = S3TestServer::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let home = s3_home(dir.path(), "home", &s3);
-    let q = queue(&home);
+    let (s3, dir, home, q) = s3_setup();
     // Some waiting before the mover starts (one above multiPartLimit: multipart), some after.
     let mut expected: Vec<(String, usize)> = [10, 0, 300_000, 7_000_000]
         .into_iter()
@@ -273,10 +279,7 @@ fn uploads_reach_the_object_store_and_leave_the_queue() {
 
 #[test]
 fn an_object_store_outage_loses_nothing() {
-    let s3 = S3TestServer::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let home = s3_home(dir.path(), "home", &s3);
-    let q = queue(&home);
+    let (s3, dir, home, q) = s3_setup();
 
     // Down from the start: the mover starts anyway and keeps the backlog.
     s3.stop();
@@ -458,10 +461,7 @@ fn two_movers_on_one_queue_upload_each_entry_once() {
 
 #[test]
 fn deletes_remove_only_unreferenced_objects() {
-    let s3 = S3TestServer::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let home = s3_home(dir.path(), "home", &s3);
-    let q = queue(&home);
+    let (s3, _dir, home, q) = s3_setup();
     let mover = Mover::start(&home);
 
     let data: Vec<Vec<u8>> = (0..3)
