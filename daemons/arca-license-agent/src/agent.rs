@@ -215,7 +215,7 @@ mod tests {
 
     /// (Re-)register `id` as running with a heartbeat at `now`.
     fn heartbeat(db: &Db, id: &str, now: i64) {
-        let record = arca_db::testing::running_node(id, now);
+        let record = arca_testkit::pg::running_node(id, now);
         let present = db
             .write_blocking(|c| cluster::heartbeat(c, id, NodeState::Running, now))
             .unwrap();

@@ -2,11 +2,11 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use arca_config::Home;
+use arca_testkit::{LogFile, Process, daemon_command, free_port, sibling_binary, wait_for};
 
 fn arcactl(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_arcactl"))
@@ -313,47 +313,14 @@ fn ha_check_on_a_fresh_single_node_home_exits_1() {
 
 // --- against the real arca-server (PostgreSQL from ARCA_TEST_PG_URL) ---
 
-/// `arca-server` next to the `arcactl` under test. It is not a dependency, so cargo does not
-/// build it for this test: build it here when it is missing.
-fn server_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| sibling_binary("arca-server"))
+/// `arca-server`, built by the test kit (it is not a dependency: cargo does not build it for
+/// this test).
+fn server_binary() -> PathBuf {
+    sibling_binary("arca-server")
 }
 
-fn agent_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| sibling_binary("arca-license-agent"))
-}
-
-/// The daemon `name` next to arcactl (built with the same profile when missing).
-fn sibling_binary(name: &str) -> PathBuf {
-    let arcactl = Path::new(env!("CARGO_BIN_EXE_arcactl"));
-    let binary = arcactl.with_file_name(name);
-    if !binary.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", name]);
-        // <target>/<profile>/arcactl: build the same profile into the same target dir.
-        let profile_dir = arcactl.parent().expect("binary directory");
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        if let Some(target) = profile_dir.parent() {
-            cmd.arg("--target-dir").arg(target);
-        }
-        let status = cmd.status().expect("run cargo build");
-        assert!(status.success(), "cargo build -p {name}: {status}");
-        assert!(binary.exists(), "{} not built", binary.display());
-    }
-    binary
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind a free port")
-        .local_addr()
-        .expect("local address")
-        .port()
+fn agent_binary() -> PathBuf {
+    sibling_binary("arca-license-agent")
 }
 
 fn http() -> reqwest::blocking::Client {
@@ -368,20 +335,20 @@ const LB: &str = "http://lb.example:8080/artifactory";
 
 /// A running HA primary `node-a` on its own PostgreSQL database; stopped (SIGTERM) on drop.
 struct RunningServer {
-    child: Child,
+    server: Process,
     /// The node's arca-license-agent (an HA node needs a license to serve), started once the
     /// server created the master key.
-    agent: Option<Child>,
+    agent: Option<Process>,
     home: Home,
     /// `context.url`: `http://127.0.0.1:<port>/artifactory`.
     url: String,
-    db: arca_db::PgTestDb,
+    db: arca_testkit::PgTestDb,
     _dir: tempfile::TempDir,
 }
 
 impl RunningServer {
     fn start() -> RunningServer {
-        let db = arca_db::PgTestDb::create().expect("create a test database");
+        let db = arca_testkit::PgTestDb::create().expect("create a test database");
         let dir = tempfile::tempdir().expect("tempdir");
         let home = Home::new(dir.path().join("arca"));
         fs::create_dir_all(home.etc()).expect("mkdir etc");
@@ -420,87 +387,59 @@ impl RunningServer {
             })
             .expect("issue a license");
         fs::write(home.etc().join("cluster.license"), key + "\n").expect("write cluster.license");
-        let log = fs::File::create(home.root().with_extension("log")).expect("create log");
-        let child = Command::new(server_binary())
-            .arg("--home")
-            .arg(home.root())
+        let mut command = daemon_command(&server_binary(), home.root());
+        command
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
-            .env_remove("ARCA_HOME")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("JOURNAL_STREAM")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start arca-server");
+            .env_remove("ARCA_HOME");
+        let server_log = home.root().with_extension("log");
         let mut server = RunningServer {
-            child,
+            server: Process::start(command, server_log, LogFile::Fresh),
             agent: None,
             home,
             url,
             db,
             _dir: dir,
         };
-        server.wait_ready();
-        let agent_log =
-            fs::File::create(server.home.root().with_extension("agent.log")).expect("create log");
-        server.agent = Some(
-            Command::new(agent_binary())
-                .arg("--home")
-                .arg(server.home.root())
-                .env_remove("ARCA_HOME")
-                .env_remove("NOTIFY_SOCKET")
-                .env_remove("JOURNAL_STREAM")
-                .stdout(Stdio::null())
-                .stderr(agent_log)
-                .spawn()
-                .expect("start arca-license-agent"),
-        );
+        let ping = format!("{}/api/system/ping", server.url);
+        server.server.wait_ready(Duration::from_secs(30), |_| {
+            http()
+                .get(&ping)
+                .send()
+                .is_ok_and(|r| r.status() == reqwest::StatusCode::OK)
+        });
+        let mut agent = daemon_command(&agent_binary(), server.home.root());
+        agent.env_remove("ARCA_HOME");
+        let agent_log = server.home.root().with_extension("agent.log");
+        server.agent = Some(Process::start(agent, agent_log, LogFile::Fresh));
         server.wait_licensed();
         server
     }
 
     /// Until readiness answers 200: the agent claimed the pool's license.
     fn wait_licensed(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
         let readiness = format!("{}/api/v1/system/readiness", self.url);
-        while Instant::now() < deadline {
-            if let Ok(r) = http().get(&readiness).send()
-                && r.status() == reqwest::StatusCode::OK
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "not licensed in 20 s; agent log:\n{}\nserver log:\n{}",
-            fs::read_to_string(self.home.root().with_extension("agent.log")).unwrap_or_default(),
-            self.log()
+        wait_for(
+            Duration::from_secs(20),
+            "the license (readiness 200)",
+            || {
+                http()
+                    .get(&readiness)
+                    .send()
+                    .is_ok_and(|r| r.status() == reqwest::StatusCode::OK)
+            },
+            || {
+                format!(
+                    "agent log:\n{}\nserver log:\n{}",
+                    self.agent.as_ref().map(Process::log).unwrap_or_default(),
+                    self.log()
+                )
+            },
         );
     }
 
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let ping = format!("{}/api/system/ping", self.url);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("poll arca-server") {
-                panic!(
-                    "arca-server exited early with {status}; log:\n{}",
-                    self.log()
-                );
-            }
-            if let Ok(r) = http().get(&ping).send()
-                && r.status() == reqwest::StatusCode::OK
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("arca-server not ready in 30 s; log:\n{}", self.log());
-    }
-
     fn log(&self) -> String {
-        fs::read_to_string(self.home.root().with_extension("log")).unwrap_or_default()
+        self.server.log()
     }
 
     fn ping(&self) -> (u16, String) {
@@ -514,17 +453,26 @@ impl RunningServer {
 }
 
 impl Drop for RunningServer {
+    /// The agent is killed, the server stopped with SIGTERM.
     fn drop(&mut self) {
-        if let Some(agent) = &mut self.agent {
-            let _ = agent.kill();
-            let _ = agent.wait();
-        }
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).is_err() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
+        self.agent = None;
+        self.server.terminate();
     }
+}
+
+/// `arcactl node <verb>` succeeds and confirms that `<url>`'s readiness answers `readiness`;
+/// its stdout.
+fn node_command_confirmed(home: &Home, verb: &str, url: &str, readiness: u16) -> String {
+    let out = arcactl(&["node", verb, "--home", root_of(home)]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains(&format!(
+            "confirmed: GET {url}/api/v1/system/readiness answers {readiness}"
+        )),
+        "{stdout}"
+    );
+    stdout
 }
 
 fn ha_check(home: &Home, lb: &str) -> (i32, String, String) {
@@ -603,17 +551,8 @@ fn ha_check_drain_and_undrain_against_a_running_server() {
     );
 
     // drain: the node answers 503 naming the way back, confirmed via context.url
-    let out = arcactl(&["node", "drain", "--home", root_of(home)]);
-    let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    let stdout = node_command_confirmed(home, "drain", &server.url, 503);
     assert!(stdout.contains("drained: created "), "{stdout}");
-    assert!(
-        stdout.contains(&format!(
-            "confirmed: GET {}/api/v1/system/readiness answers 503",
-            server.url
-        )),
-        "{stdout}"
-    );
     let (status, body) = server.ping();
     assert_eq!(status, 503);
     assert!(body.contains("arcactl node undrain"), "{body}");
@@ -628,17 +567,8 @@ fn ha_check_drain_and_undrain_against_a_running_server() {
         "{out}"
     );
 
-    let out = arcactl(&["node", "undrain", "--home", root_of(home)]);
-    let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    let stdout = node_command_confirmed(home, "undrain", &server.url, 200);
     assert!(stdout.starts_with("undrained: removed "), "{stdout}");
-    assert!(
-        stdout.contains(&format!(
-            "confirmed: GET {}/api/v1/system/readiness answers 200",
-            server.url
-        )),
-        "{stdout}"
-    );
     assert_eq!(server.ping().0, 200);
 
     // --url wins over context.url; an unreachable node is only a warning

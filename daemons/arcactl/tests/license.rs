@@ -59,6 +59,22 @@ fn issue(key: &Path, valid_through: &str, extra: &[&str]) -> Vec<String> {
     text(&out.stdout).lines().map(str::to_string).collect()
 }
 
+/// `lines` start with the rejection of `expired` (valid through 2001-01-31), then that of
+/// `untrusted` (an unknown issuer); `output` is shown on failure.
+fn assert_expired_then_untrusted(lines: &[&str], expired: &str, untrusted: &str, output: &str) {
+    let hash = arca_license::license_hash;
+    let expired_line = format!(
+        "REJECTED {}: license expired: it was valid through 2001-01-31",
+        hash(expired)
+    );
+    assert_eq!(lines[0], expired_line);
+    let untrusted_start = format!(
+        "REJECTED {}: license key from an untrusted issuer ",
+        hash(untrusted)
+    );
+    assert!(lines[1].starts_with(&untrusted_start), "{output}");
+}
+
 #[test]
 fn issuer_new_writes_0600_private_and_public_key_and_never_overwrites() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -181,20 +197,7 @@ fn rejected_keys_exit_1_with_a_reason_per_key() {
     assert_eq!(lines.len(), 5, "{stdout}");
     assert!(lines[0].starts_with("OK "), "{stdout}");
     let hash = arca_license::license_hash;
-    assert_eq!(
-        lines[1],
-        format!(
-            "REJECTED {}: license expired: it was valid through 2001-01-31",
-            hash(&expired)
-        )
-    );
-    assert!(
-        lines[2].starts_with(&format!(
-            "REJECTED {}: license key from an untrusted issuer ",
-            hash(&untrusted)
-        )),
-        "{stdout}"
-    );
+    assert_expired_then_untrusted(&lines[1..], &expired, &untrusted, &stdout);
     assert_eq!(
         lines[3],
         format!(
@@ -300,7 +303,7 @@ struct PoolHome {
     home: Home,
     key: std::path::PathBuf,
     db: arca_db::Db,
-    _pg: Option<arca_db::PgTestDb>,
+    _pg: Option<arca_testkit::PgTestDb>,
     _dir: tempfile::TempDir,
 }
 
@@ -321,13 +324,7 @@ impl PoolHome {
     /// starts PostgreSQL; `PgTestDb::create` says so otherwise).
     fn postgres() -> PoolHome {
         let (dir, home, key) = home_trusting_an_issuer();
-        let pg = arca_db::PgTestDb::create().expect("create a test database");
-        let db = pg.open().expect("open and migrate");
-        fs::write(
-            home.db_properties(),
-            pg.db_properties().expect("db.properties"),
-        )
-        .expect("write db.properties");
+        let (pg, db) = common::postgres_for(&home);
         PoolHome {
             home,
             key,
@@ -410,20 +407,7 @@ fn pool_round_trip(pool: &PoolHome) {
         "{out}"
     );
     assert_eq!(lines[2], format!("OK {}", hash(&good[1])));
-    assert_eq!(
-        lines[3],
-        format!(
-            "REJECTED {}: license expired: it was valid through 2001-01-31",
-            hash(&expired)
-        )
-    );
-    assert!(
-        lines[4].starts_with(&format!(
-            "REJECTED {}: license key from an untrusted issuer ",
-            hash(&untrusted)
-        )),
-        "{out}"
-    );
+    assert_expired_then_untrusted(&lines[3..], &expired, &untrusted, &out);
     assert_eq!(
         err,
         "license add: 2 added, 0 already in the pool, 3 rejected\n"
@@ -545,15 +529,12 @@ fn pool_round_trip(pool: &PoolHome) {
     }
 }
 
-#[test]
-fn pool_add_list_delete_on_sqlite() {
-    pool_round_trip(&PoolHome::sqlite());
-}
-
-#[test]
-fn pool_add_list_delete_on_postgres() {
-    pool_round_trip(&PoolHome::postgres());
-}
+common::on_both_backends!(
+    pool_add_list_delete_on_sqlite,
+    pool_add_list_delete_on_postgres,
+    pool_round_trip,
+    PoolHome
+);
 
 #[test]
 fn pool_delete_of_a_license_in_use_follows_the_pool_rules() {

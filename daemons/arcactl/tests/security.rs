@@ -23,7 +23,7 @@ fn arcactl(args: &[&str], stdin: Option<&str>) -> Output {
 struct SecHome {
     home: Home,
     db: arca_db::Db,
-    _pg: Option<arca_db::PgTestDb>,
+    _pg: Option<arca_testkit::PgTestDb>,
     _dir: tempfile::TempDir,
 }
 
@@ -50,13 +50,7 @@ impl SecHome {
     /// starts PostgreSQL; `PgTestDb::create` says so otherwise).
     fn postgres() -> SecHome {
         let (dir, home) = Self::fresh();
-        let pg = arca_db::PgTestDb::create().expect("create a test database");
-        let db = pg.open().expect("open and migrate");
-        fs::write(
-            home.db_properties(),
-            pg.db_properties().expect("db.properties"),
-        )
-        .expect("write db.properties");
+        let (pg, db) = common::postgres_for(&home);
         SecHome {
             home,
             db,
@@ -598,15 +592,12 @@ fn fs_repo(h: &SecHome, key: &str) {
         .expect("create repository");
 }
 
-#[test]
-fn users_groups_permissions_on_sqlite() {
-    round_trip(&SecHome::sqlite());
-}
-
-#[test]
-fn users_groups_permissions_on_postgres() {
-    round_trip(&SecHome::postgres());
-}
+common::on_both_backends!(
+    users_groups_permissions_on_sqlite,
+    users_groups_permissions_on_postgres,
+    round_trip,
+    SecHome
+);
 
 #[test]
 fn bad_names_actions_and_references_are_refused_with_the_message() {

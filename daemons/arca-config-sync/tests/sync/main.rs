@@ -1,121 +1,52 @@
 //! Integration tests: the real `arca-config-sync` binary on temporary homes against a
-//! PostgreSQL database (`ARCA_TEST_PG_URL`, see `arca_db::testing`). No server runs here: the
+//! PostgreSQL database (`ARCA_TEST_PG_URL`, see `arca_testkit::pg`). No server runs here: the
 //! test gives node `a` the cluster-duties lease itself, which makes it the config owner.
 //! (`arca-server`'s tests run the sync beside real servers.)
 
 // Test helpers outside #[test] fns unwrap too: a panic is the failure report here.
 #![allow(clippy::unwrap_used)]
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use arca_db::cluster;
-use arca_db::testing::PgTestDb;
+use arca_db::{Db, cluster};
+use arca_testkit::daemon::{BadSettings, assert_bad_settings_refused, assert_single_node_checks};
+use arca_testkit::{LogFile, PgTestDb, Process, daemon_command, now_ms, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_arca-config-sync");
-const XML: &str = "<config version=\"2\"><chain template=\"file-system\"/></config>\n";
-
-fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
-}
-
-/// Node `id`'s home (`None`: a single node) with `system` as its system.properties.
+/// `a` is the config owner's node id: its home says primary=true.
 fn node_home(dir: &Path, id: Option<&str>, pg: Option<&PgTestDb>, system: &str) -> PathBuf {
-    let h = dir.join(id.unwrap_or("single"));
-    std::fs::create_dir_all(h.join("etc/security")).unwrap();
-    if let Some(pg) = pg {
-        std::fs::write(h.join("etc/db.properties"), pg.db_properties().unwrap()).unwrap();
-    }
-    if let Some(id) = id {
-        std::fs::write(
-            h.join("etc/ha-node.properties"),
-            format!(
-                "node.id={id}\ncontext.url=http://127.0.0.1:8081/artifactory/\n\
-                 membership.port=0\nprimary={}\narca.ha.data.dir={}\n",
-                id == "a",
-                dir.join("shared").display()
-            ),
-        )
-        .unwrap();
-    }
-    std::fs::write(h.join("etc/system.properties"), system).unwrap();
-    let key = h.join("etc/security/master.key");
-    std::fs::write(&key, "0123456789abcdef0123456789abcdef\n").unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    h
+    arca_testkit::node_home(dir, id, id == Some("a"), pg, system)
 }
 
-struct Sync {
-    child: Child,
-    log: PathBuf,
+fn start_sync(h: &Path) -> Process {
+    let mut command = daemon_command(Path::new(BIN), h);
+    command.env("ARCA_LOG", "info");
+    Process::start(command, h.with_extension("log"), LogFile::Fresh)
 }
 
-impl Sync {
-    fn start(h: &Path) -> Sync {
-        let log = h.with_extension("log");
-        let child = Command::new(BIN)
-            .arg("--home")
-            .arg(h)
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("JOURNAL_STREAM")
-            .env("ARCA_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Sync { child, log }
-    }
+/// How long a stopping sync may take.
+const STOP_LIMIT: Duration = Duration::from_secs(60);
 
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn terminate(&mut self) -> bool {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .unwrap();
-        self.child.wait().unwrap().success()
-    }
-}
-
-impl Drop for Sync {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool, context: impl Fn() -> String) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out after {secs} s waiting for {what}\n{}", context());
-}
-
-#[test]
-fn the_owner_publishes_and_a_member_mirrors_through_postgresql() {
+/// A temporary directory and a fresh database in which node `a` runs the cluster duties (as its
+/// server would): it owns the config.
+fn owned_by_a() -> (tempfile::TempDir, PgTestDb, Db) {
     let dir = tempfile::tempdir().unwrap();
     let pg = PgTestDb::create().unwrap();
     let db = pg.open().unwrap();
-    // Node a runs the cluster duties (as its server would): it owns the config.
     db.write_blocking(|c| {
         cluster::try_acquire_lease(c, arca_cluster::DUTIES_LEASE, "a", now_ms(), 3_600_000)
     })
     .unwrap();
+    (dir, pg, db)
+}
+
+const XML: &str = "<config version=\"2\"><chain template=\"file-system\"/></config>\n";
+
+#[test]
+fn the_owner_publishes_and_a_member_mirrors_through_postgresql() {
+    let (dir, pg, _db) = owned_by_a();
     // Polling as rarely as allowed: what arrives within seconds came by NOTIFY.
     let system = "arca.config.sync.poll.secs=3600\n";
     let (a, b) = (
@@ -123,10 +54,10 @@ fn the_owner_publishes_and_a_member_mirrors_through_postgresql() {
         node_home(dir.path(), Some("b"), Some(&pg), system),
     );
     std::fs::write(a.join("etc/binarystore.xml"), XML).unwrap();
-    let mut syncs = [Sync::start(&a), Sync::start(&b)];
-    let logs = |s: &[Sync]| format!("a:\n{}\nb:\n{}", s[0].log(), s[1].log());
+    let mut syncs = [start_sync(&a), start_sync(&b)];
+    let logs = |s: &[Process]| format!("a:\n{}\nb:\n{}", s[0].log(), s[1].log());
     wait_for(
-        15,
+        Duration::from_secs(15),
         "b has a's binarystore.xml and system.properties",
         || {
             std::fs::read_to_string(b.join("etc/binarystore.xml"))
@@ -142,7 +73,7 @@ fn the_owner_publishes_and_a_member_mirrors_through_postgresql() {
     let written = Instant::now();
     std::fs::write(a.join("etc/binarystore.xml"), &edited).unwrap();
     wait_for(
-        5,
+        Duration::from_secs(5),
         "the edit on b",
         || std::fs::read_to_string(b.join("etc/binarystore.xml")).ok() == Some(edited.clone()),
         || logs(&syncs),
@@ -153,7 +84,7 @@ fn the_owner_publishes_and_a_member_mirrors_through_postgresql() {
     );
     // The file lands before the line that reports it is written: wait for the lines.
     wait_for(
-        5,
+        Duration::from_secs(5),
         "the publish and sync lines",
         || {
             syncs[0]
@@ -178,7 +109,7 @@ fn the_owner_publishes_and_a_member_mirrors_through_postgresql() {
         .unwrap()
         .to_string();
     let dropped = Command::new("psql")
-        .arg(arca_db::testing::admin_url())
+        .arg(arca_testkit::pg::admin_url())
         .args(["-qAtc", &format!("DROP DATABASE {name} WITH (FORCE)")])
         .status()
         .unwrap();
@@ -189,7 +120,7 @@ fn the_owner_publishes_and_a_member_mirrors_through_postgresql() {
     )
     .unwrap();
     wait_for(
-        15,
+        Duration::from_secs(15),
         "both syncs report the failure and back off",
         || {
             syncs.iter().all(|s| {
@@ -211,7 +142,7 @@ fn the_owner_publishes_and_a_member_mirrors_through_postgresql() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     for s in &mut syncs {
-        assert!(s.terminate(), "{}", s.log());
+        assert!(s.terminate_within(STOP_LIMIT).success(), "{}", s.log());
     }
 }
 
@@ -219,54 +150,31 @@ fn the_owner_publishes_and_a_member_mirrors_through_postgresql() {
 fn a_single_node_shares_nothing_and_bad_settings_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let single = node_home(dir.path(), None, None, "");
-    let out = Command::new(BIN)
-        .arg("--home")
-        .arg(&single)
-        .arg("check-config")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{out:?}");
-    assert!(stdout.contains("nothing to share"), "{stdout}");
-    let mut sync = Sync::start(&single);
+    assert_single_node_checks(Path::new(BIN), &single, "nothing to share");
+    let mut sync = start_sync(&single);
     wait_for(
-        10,
+        Duration::from_secs(10),
         "the idle line",
         || sync.log().contains("nothing to share"),
         || sync.log(),
     );
-    assert!(sync.terminate(), "{}", sync.log());
-
-    let bad = node_home(
-        dir.path(),
-        Some("n1"),
-        None,
-        "arca.config.sync.restart=true\narca.config.sync.poll.secs=0\n",
-    );
-    let out = Command::new(BIN)
-        .arg("--home")
-        .arg(&bad)
-        .arg("check-config")
-        .env_remove("JOURNAL_STREAM")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("system.properties:2") && stderr.contains("arca.config.sync.poll.secs"),
-        "{stderr}"
+        sync.terminate_within(STOP_LIMIT).success(),
+        "{}",
+        sync.log()
     );
+
+    let bad = BadSettings {
+        system: "arca.config.sync.restart=true\narca.config.sync.poll.secs=0\n",
+        key: "arca.config.sync.poll.secs",
+    };
+    let bad_home = node_home(dir.path(), Some("n1"), None, bad.system);
+    assert_bad_settings_refused(Path::new(BIN), &bad_home, &bad);
 }
 
 #[test]
 fn an_invalid_binarystore_xml_at_start_is_reported_not_fatal() {
-    let dir = tempfile::tempdir().unwrap();
-    let pg = PgTestDb::create().unwrap();
-    let db = pg.open().unwrap();
-    db.write_blocking(|c| {
-        cluster::try_acquire_lease(c, arca_cluster::DUTIES_LEASE, "a", now_ms(), 3_600_000)
-    })
-    .unwrap();
+    let (dir, pg, _db) = owned_by_a();
     let (a, b) = (
         node_home(dir.path(), Some("a"), Some(&pg), ""),
         node_home(dir.path(), Some("b"), Some(&pg), ""),
@@ -274,10 +182,10 @@ fn an_invalid_binarystore_xml_at_start_is_reported_not_fatal() {
     // An editor caught half-way on the owner, a broken copy on the member.
     std::fs::write(a.join("etc/binarystore.xml"), "").unwrap();
     std::fs::write(b.join("etc/binarystore.xml"), "<config").unwrap();
-    let mut syncs = [Sync::start(&a), Sync::start(&b)];
-    let logs = |s: &[Sync]| format!("a:\n{}\nb:\n{}", s[0].log(), s[1].log());
+    let mut syncs = [start_sync(&a), start_sync(&b)];
+    let logs = |s: &[Process]| format!("a:\n{}\nb:\n{}", s[0].log(), s[1].log());
     wait_for(
-        15,
+        Duration::from_secs(15),
         "the owner reports the file instead of exiting",
         || {
             syncs[0]
@@ -289,7 +197,7 @@ fn an_invalid_binarystore_xml_at_start_is_reported_not_fatal() {
     assert!(syncs[0].log().contains("ready in"), "{}", logs(&syncs));
     std::fs::write(a.join("etc/binarystore.xml"), XML).unwrap();
     wait_for(
-        10,
+        Duration::from_secs(10),
         "the member's broken copy replaced by the fixed one",
         || {
             std::fs::read_to_string(b.join("etc/binarystore.xml"))
@@ -300,6 +208,6 @@ fn an_invalid_binarystore_xml_at_start_is_reported_not_fatal() {
         || logs(&syncs),
     );
     for s in &mut syncs {
-        assert!(s.terminate(), "{}", s.log());
+        assert!(s.terminate_within(STOP_LIMIT).success(), "{}", s.log());
     }
 }

@@ -1,38 +1,28 @@
 //! Integration tests: the real `arca-license-agent` binary on temporary homes, against a
-//! PostgreSQL pool (`ARCA_TEST_PG_URL`, see `arca_db::testing`) whose node registry the test
+//! PostgreSQL pool (`ARCA_TEST_PG_URL`, see `arca_testkit::pg`) whose node registry the test
 //! writes itself (no server runs here; `arca-server`'s tests run agents beside real servers).
 
 // Test helpers outside #[test] fns unwrap too: a panic is the failure report here.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use arca_db::Db;
 use arca_db::cluster;
-use arca_db::licenses::{self, NewLicenseRow};
-use arca_db::testing::PgTestDb;
+use arca_db::licenses;
+use arca_testkit::daemon::{BadSettings, assert_bad_settings_refused, assert_single_node_checks};
+use arca_testkit::{LogFile, PgTestDb, Process, daemon_command, now_ms, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_arca-license-agent");
-
-fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
-}
 
 /// Register `id` as a running node whose heartbeat stays fresh for the whole test (an hour
 /// ahead): the agent claims only for an active node.
 fn register(db: &Db, id: &str) {
-    let record = arca_db::testing::running_node(id, now_ms() + 3_600_000);
+    let record = arca_testkit::pg::running_node(id, now_ms() + 3_600_000);
     db.write_blocking(move |c| cluster::register_node(c, &record, now_ms(), 30_000))
         .unwrap();
 }
@@ -40,14 +30,7 @@ fn register(db: &Db, id: &str) {
 /// Add license `hash` valid through `valid_through` (the pool stores what callers verified;
 /// these tests need no signed keys).
 fn add_license(db: &Db, hash: &str, valid_through: &str) {
-    let row = NewLicenseRow {
-        hash: hash.into(),
-        token: format!("arca-lic-v1.{hash}.sig"),
-        licensee: "ACME Corp.".into(),
-        license_type: "Enterprise".into(),
-        valid_through: valid_through.into(),
-        issued: "2026-01-01".into(),
-    };
+    let row = arca_testkit::pg::license_row(hash, valid_through);
     db.write_blocking(move |c| licenses::add_license(c, &row, now_ms()))
         .unwrap();
 }
@@ -61,100 +44,26 @@ fn holders(db: &Db) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The home of node `id` (`None`: a single node, no ha-node.properties) on `pg`.
-fn node_home(dir: &Path, id: Option<&str>, pg: Option<&PgTestDb>, system: &str) -> PathBuf {
-    let h = dir.join(id.unwrap_or("single"));
-    std::fs::create_dir_all(h.join("etc/security")).unwrap();
-    if let Some(pg) = pg {
-        std::fs::write(h.join("etc/db.properties"), pg.db_properties().unwrap()).unwrap();
-    }
-    if let Some(id) = id {
-        std::fs::write(
-            h.join("etc/ha-node.properties"),
-            format!(
-                "node.id={id}\ncontext.url=http://127.0.0.1:8081/artifactory/\n\
-                 membership.port=0\nprimary=false\narca.ha.data.dir={}\n",
-                dir.join("shared").display()
-            ),
-        )
-        .unwrap();
-    }
-    std::fs::write(h.join("etc/system.properties"), system).unwrap();
-    let key = h.join("etc/security/master.key");
-    std::fs::write(&key, "0123456789abcdef0123456789abcdef\n").unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    h
-}
-
 const FAST: &str = "arca.license.agent.interval.secs=1\n";
 
-struct Agent {
-    child: Child,
-    log: PathBuf,
+/// The home of node `id` (`None`: a single node, no ha-node.properties) on `pg`.
+fn node_home(dir: &Path, id: Option<&str>, pg: Option<&PgTestDb>, system: &str) -> PathBuf {
+    arca_testkit::node_home(dir, id, false, pg, system)
 }
 
-impl Agent {
-    fn start(h: &Path) -> Agent {
-        Agent::start_with(h, |_| {})
-    }
-
-    fn start_with(h: &Path, env: impl FnOnce(&mut Command)) -> Agent {
-        let log = h.with_extension("log");
-        let out = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new(BIN);
-        cmd.arg("--home")
-            .arg(h)
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("JOURNAL_STREAM")
-            .env("ARCA_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(out);
-        env(&mut cmd);
-        Agent {
-            child: cmd.spawn().unwrap(),
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM; returns whether it exited 0 (within 10 s).
-    fn terminate(&mut self) -> bool {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.success();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("agent did not stop within 10 s: {}", self.log());
-    }
+fn start_agent(h: &Path) -> Process {
+    start_agent_with(h, |_| {})
 }
 
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start_agent_with(h: &Path, env: impl FnOnce(&mut Command)) -> Process {
+    let mut command = daemon_command(Path::new(BIN), h);
+    command.env("ARCA_LOG", "info");
+    env(&mut command);
+    Process::start(command, h.with_extension("log"), LogFile::Fresh)
 }
 
-fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool, context: impl Fn() -> String) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out after {secs} s waiting for {what}\n{}", context());
-}
+/// How long a stopping agent may take.
+const STOP_LIMIT: Duration = Duration::from_secs(10);
 
 #[test]
 fn ten_agents_starting_at_once_never_share_one_of_five_licenses() {
@@ -172,8 +81,8 @@ fn ten_agents_starting_at_once_never_share_one_of_five_licenses() {
             node_home(dir.path(), Some(id), Some(&pg), FAST)
         })
         .collect();
-    let mut agents: Vec<Agent> = homes.iter().map(|h| Agent::start(h)).collect();
-    let logs = |agents: &[Agent]| -> String {
+    let mut agents: Vec<Process> = homes.iter().map(|h| start_agent(h)).collect();
+    let logs = |agents: &[Process]| -> String {
         agents
             .iter()
             .map(|a| a.log())
@@ -181,7 +90,7 @@ fn ten_agents_starting_at_once_never_share_one_of_five_licenses() {
             .join("\n---\n")
     };
     wait_for(
-        30,
+        Duration::from_secs(30),
         "five licenses held",
         || holders(&db).len() == 5,
         || logs(&agents),
@@ -209,7 +118,7 @@ fn ten_agents_starting_at_once_never_share_one_of_five_licenses() {
     // earlier and return it again), then each licensed agent returns its license; all exit 0.
     agents.sort_by_key(|a| a.log().contains("claimed license"));
     for a in &mut agents {
-        assert!(a.terminate(), "{}", a.log());
+        assert!(a.terminate_within(STOP_LIMIT).success(), "{}", a.log());
     }
     assert_eq!(holders(&db), Vec::new());
     let returned = agents
@@ -232,7 +141,7 @@ fn status_shows_the_license_and_expiry_and_stop_returns_it() {
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    let mut agent = Agent::start_with(&h, |cmd| {
+    let mut agent = start_agent_with(&h, |cmd| {
         cmd.env("NOTIFY_SOCKET", &sock_path)
             .env("WATCHDOG_USEC", "2000000")
             .env_remove("WATCHDOG_PID");
@@ -262,17 +171,13 @@ fn status_shows_the_license_and_expiry_and_stop_returns_it() {
         }
     }
     assert_eq!(holders(&db), vec![("n1".to_string(), hash.clone())]);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(agent.child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    agent.signal_term();
     loop {
         if recv().contains("STOPPING=1") {
             break;
         }
     }
-    assert!(agent.child.wait().unwrap().success(), "{}", agent.log());
+    agent.wait_success();
     assert_eq!(holders(&db), Vec::new(), "released at stop");
     assert!(
         agent
@@ -287,41 +192,24 @@ fn status_shows_the_license_and_expiry_and_stop_returns_it() {
 fn a_single_node_needs_no_license_and_bad_settings_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let single = node_home(dir.path(), None, None, "");
-    let out = Command::new(BIN)
-        .arg("--home")
-        .arg(&single)
-        .arg("check-config")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{out:?}");
-    assert!(stdout.contains("no license needed"), "{stdout}");
-    let mut agent = Agent::start(&single);
+    assert_single_node_checks(Path::new(BIN), &single, "no license needed");
+    let mut agent = start_agent(&single);
     wait_for(
-        10,
+        Duration::from_secs(10),
         "the idle line",
         || agent.log().contains("single node"),
         || agent.log(),
     );
-    assert!(agent.terminate(), "{}", agent.log());
-
-    let bad = node_home(
-        dir.path(),
-        Some("n1"),
-        None,
-        "arca.license.agent.interval.secs=1\narca.license.swap.window.days=soon\n",
-    );
-    let out = Command::new(BIN)
-        .arg("--home")
-        .arg(&bad)
-        .arg("check-config")
-        .env_remove("JOURNAL_STREAM")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("system.properties:2") && stderr.contains("arca.license.swap.window.days"),
-        "{stderr}"
+        agent.terminate_within(STOP_LIMIT).success(),
+        "{}",
+        agent.log()
     );
+
+    let bad = BadSettings {
+        system: "arca.license.agent.interval.secs=1\narca.license.swap.window.days=soon\n",
+        key: "arca.license.swap.window.days",
+    };
+    let bad_home = node_home(dir.path(), Some("n1"), None, bad.system);
+    assert_bad_settings_refused(Path::new(BIN), &bad_home, &bad);
 }

@@ -117,6 +117,12 @@ enum Want {
 
 use Want::{Allow, Code, Deny};
 
+/// As admin, PUT `body` to `<collection>gone-<u>` (201), for a row that deletes it; no `{x}`.
+fn create_gone(s: &Server, u: &str, collection: &str, body: Value) -> String {
+    admin_json(s, Method::PUT, &format!("{collection}gone-{u}"), body, 201);
+    String::new()
+}
+
 /// Prepares what a row needs for one caller (as admin) and returns the value of `{x}`.
 type Prep = fn(&Server, &str) -> String;
 
@@ -233,16 +239,8 @@ fn table() -> Vec<Row> {
         )
         .body(r#"{"password":"Some-pass-word-1"}"#),
         row(M::POST, "/api/security/users/reader", ADMIN).body(r#"{"email":"reader@example.org"}"#),
-        row(M::DELETE, "/api/security/users/gone-{u}", ADMIN).prep(|s, u| {
-            admin_json(
-                s,
-                Method::PUT,
-                &format!("/api/security/users/gone-{u}"),
-                json!({"password": PW}),
-                201,
-            );
-            String::new()
-        }),
+        row(M::DELETE, "/api/security/users/gone-{u}", ADMIN)
+            .prep(|s, u| create_gone(s, u, "/api/security/users/", json!({"password": PW}))),
         // groups
         row(M::GET, "/api/security/groups", ADMIN),
         row(M::GET, "/api/security/groups/deployers", ADMIN),
@@ -253,16 +251,8 @@ fn table() -> Vec<Row> {
         )
         .body(r#"{"description":"new"}"#),
         row(M::POST, "/api/security/groups/deployers", ADMIN).body(r#"{"description":"changed"}"#),
-        row(M::DELETE, "/api/security/groups/gone-{u}", ADMIN).prep(|s, u| {
-            admin_json(
-                s,
-                Method::PUT,
-                &format!("/api/security/groups/gone-{u}"),
-                json!({}),
-                201,
-            );
-            String::new()
-        }),
+        row(M::DELETE, "/api/security/groups/gone-{u}", ADMIN)
+            .prep(|s, u| create_gone(s, u, "/api/security/groups/", json!({}))),
         // permission targets
         row(M::GET, "/api/v2/security/permissions", ADMIN),
         row(M::GET, "/api/v2/security/permissions/deploy-libs", ADMIN),
@@ -279,14 +269,12 @@ fn table() -> Vec<Row> {
         )
         .body(r#"{"repo":{"repositories":["other"],"actions":{}}}"#),
         row(M::DELETE, "/api/v2/security/permissions/gone-{u}", ADMIN).prep(|s, u| {
-            admin_json(
+            create_gone(
                 s,
-                Method::PUT,
-                &format!("/api/v2/security/permissions/gone-{u}"),
+                u,
+                "/api/v2/security/permissions/",
                 json!({"repo": {"repositories": ["ANY"]}}),
-                201,
-            );
-            String::new()
+            )
         }),
         // tokens
         row(M::POST, "/api/security/token", USER).form("expires_in=60"),
@@ -321,8 +309,7 @@ fn table() -> Vec<Row> {
 
 #[test]
 fn authorization_matrix_of_every_endpoint() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     setup(&s);
     let mut failures = Vec::new();
     for row in table() {
@@ -413,8 +400,7 @@ fn authorization_matrix_of_every_endpoint() {
 
 #[test]
 fn security_api_validates_and_names_the_field() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     let bad = |method: Method, path: &str, body: Value| -> (StatusCode, String) {
         error_message(s.admin(method, s.url(path)).json(&body).send().unwrap())
     };
@@ -520,8 +506,7 @@ fn security_api_validates_and_names_the_field() {
 
 #[test]
 fn tokens_scopes_disabled_users_propagation_and_anonymous_grants() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     setup(&s);
 
     // A token of the deployer scoped to `readers` reads but cannot deploy.

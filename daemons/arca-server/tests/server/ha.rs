@@ -8,7 +8,7 @@ use reqwest::blocking::Client;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use super::{Server, free_port, home, pool, sha256_hex};
+use super::{HaNodeFiles, Server, free_port, home, pool, sha256_hex};
 
 const HEARTBEAT_SECS: u64 = 1;
 const STALE_SECS: u64 = 4;
@@ -28,7 +28,7 @@ impl<'a> NodeSpec<'a> {
 
 pub(super) struct Cluster {
     dir: tempfile::TempDir,
-    pub(super) pg: arca_db::PgTestDb,
+    pub(super) pg: arca_testkit::PgTestDb,
     shared: PathBuf,
     password: String,
     /// Trusted by every node; the primary's first start puts [`POOL_KEYS`] keys of it into
@@ -61,7 +61,7 @@ impl Cluster {
         let shared = dir.path().join("shared-data");
         std::fs::create_dir_all(&shared).unwrap();
         Cluster {
-            pg: arca_db::PgTestDb::create().unwrap(),
+            pg: arca_testkit::PgTestDb::create().unwrap(),
             shared,
             dir,
             password: String::new(),
@@ -75,36 +75,20 @@ impl Cluster {
     /// ha-node.properties, system.properties with short heartbeat/stale periods.
     fn home(&self, spec: &NodeSpec<'_>, port: u16) -> PathBuf {
         let h = self.dir.path().join(format!("{}-{port}", spec.id));
-        std::fs::create_dir_all(h.join("etc/security")).unwrap();
-        std::fs::write(
-            h.join("etc/db.properties"),
-            self.pg.db_properties().unwrap(),
-        )
-        .unwrap();
-        std::fs::write(
-            h.join("etc/ha-node.properties"),
-            format!(
-                "node.id={}\ncontext.url=http://{}:{port}/artifactory/\nmembership.port=0\n\
-                 primary={}\narca.ha.data.dir={}\n",
-                spec.id,
-                spec.ip,
-                spec.primary,
-                self.shared.display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            h.join("etc/system.properties"),
-            format!(
-                "arca.ha.heartbeat.interval.secs={HEARTBEAT_SECS}\n\
-                 arca.ha.node.stale.secs={STALE_SECS}\n\
-                 arca.gc.interval.secs=1\n\
-                 arca.license.agent.interval.secs=1\n\
-                 arca.url.base=http://lb.example:8080/artifactory\n{}",
-                self.extra_system
-            ),
-        )
-        .unwrap();
+        HaNodeFiles::new(spec.id, spec.ip, port, spec.primary)
+            .shared_data(&self.shared)
+            .write(
+                &h,
+                &self.pg,
+                &format!(
+                    "arca.ha.heartbeat.interval.secs={HEARTBEAT_SECS}\n\
+             arca.ha.node.stale.secs={STALE_SECS}\n\
+             arca.gc.interval.secs=1\n\
+             arca.license.agent.interval.secs=1\n\
+             arca.url.base=http://lb.example:8080/artifactory\n{}",
+                    self.extra_system
+                ),
+            );
         pool::trust(&self.issuer, &h);
         if spec.primary {
             pool::bootstrap_keys(&self.issuer, &h, self.pool_keys);

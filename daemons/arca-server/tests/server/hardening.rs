@@ -98,8 +98,7 @@ fn raw_exchange(s: &Server, bytes: &[u8], wait: Duration) -> String {
 
 #[test]
 fn malformed_request_targets_get_400_and_the_node_keeps_serving() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     // The review's 18-byte packet and its relatives: authority-form and asterisk-form targets
     // made warp panic, and panic = "abort" took the process down.
     for packet in [
@@ -158,8 +157,7 @@ fn finish_put(mut conn: TcpStream, rest: usize) -> (u16, String) {
 
 #[test]
 fn an_upload_racing_a_publish_or_a_revocation_is_judged_at_commit() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     s.generic_repo("libs");
     user(&s, "deployer");
     grant(
@@ -216,8 +214,7 @@ fn an_upload_racing_a_publish_or_a_revocation_is_judged_at_commit() {
 
 #[test]
 fn checksums_open_nothing_the_caller_may_not_read() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     s.generic_repo("secret");
     s.generic_repo("mine");
     let secret = b"the secret content".to_vec();
@@ -324,8 +321,7 @@ fn checksums_open_nothing_the_caller_may_not_read() {
 
 #[test]
 fn stored_active_content_is_sandboxed_and_downloaded_not_rendered() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     s.generic_repo("site");
     let page = "<html><script>fetch('/artifactory/api/security/users')</script></html>";
     for name in ["x.html", "x.svg", "x.xhtml", "x.js", "x.txt", "x.pom"] {
@@ -396,8 +392,7 @@ fn stored_active_content_is_sandboxed_and_downloaded_not_rendered() {
 
 #[test]
 fn only_maven_metadata_may_be_overwritten_without_delete() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     s.create_repo(
         "mvn",
         json!({"rclass": "local", "packageType": "maven", "handleSnapshots": true}),
@@ -627,8 +622,7 @@ fn a_full_disk_answers_507_keeps_a_reserve_and_deletes_still_work() {
 
 #[test]
 fn a_repository_quota_is_enforced() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     s.create_repo(
         "q",
         json!({"rclass": "local", "packageType": "generic", "quotaBytes": 1000}),
@@ -719,8 +713,7 @@ fn database_files_are_private_and_paths_have_one_validator() {
 
 #[test]
 fn repository_names_cannot_be_enumerated() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     s.generic_repo("hidden");
     assert_eq!(s.put("/hidden/f.txt", "f").status(), StatusCode::CREATED);
     // Anonymous: 401 whether the repository exists or not.

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,6 +14,8 @@ use reqwest::blocking::{Client, Response};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sha2::Digest;
+
+use arca_testkit::{LogFile, Process, daemon_command, free_port, sibling_binary, within};
 
 mod auth_hardening;
 mod authz;
@@ -42,19 +44,19 @@ struct Server {
     port: u16,
     password: String,
     /// This node's `arca-license-agent` (HA nodes; see [`Server::start_license_agent`]).
-    agent: Option<Sidecar>,
+    agent: Option<Process>,
     /// This node's `arca-config-sync` (see [`Server::start_config_sync`]).
-    sync: Option<Sidecar>,
+    sync: Option<Process>,
 }
 
 /// `ARCA_TEST_BACKEND=postgresql` runs every test against PostgreSQL (a fresh
-/// database per home, see `arca_db::testing`); the default is SQLite.
+/// database per home, see `arca_testkit::pg`); the default is SQLite.
 fn backend_is_postgres() -> bool {
     std::env::var("ARCA_TEST_BACKEND").as_deref() == Ok("postgresql")
 }
 
 /// Databases of this test process, by home (kept across restarts of a server).
-static PG_DATABASES: std::sync::Mutex<Vec<(PathBuf, arca_db::PgTestDb)>> =
+static PG_DATABASES: std::sync::Mutex<Vec<(PathBuf, arca_testkit::PgTestDb)>> =
     std::sync::Mutex::new(Vec::new());
 
 /// Point a new home at its own PostgreSQL database when testing that backend.
@@ -63,10 +65,83 @@ fn prepare_database(home: &Path) {
     if !backend_is_postgres() || file.exists() {
         return;
     }
-    let db = arca_db::PgTestDb::create().unwrap();
+    let db = arca_testkit::PgTestDb::create().unwrap();
     std::fs::create_dir_all(home.join("etc")).unwrap();
     std::fs::write(&file, db.db_properties().unwrap()).unwrap();
     PG_DATABASES.lock().unwrap().push((home.to_path_buf(), db));
+}
+
+/// A server started on a fresh home `<temporary dir>/h` (remove the directory after the server).
+fn fresh_server() -> (tempfile::TempDir, Server) {
+    let dir = home();
+    let s = Server::start(&dir.path().join("h"));
+    (dir, s)
+}
+
+/// Start the server on a free port and wait for its exit (for starts that must fail).
+fn run_server_until_exit(h: &Path) -> std::process::Output {
+    daemon_command(Path::new(env!("CARGO_BIN_EXE_arca-server")), h)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .output()
+        .unwrap()
+}
+
+/// `arca-server --home <h> check-config`, run to its end.
+fn server_check_config(h: &Path) -> std::process::Output {
+    arca_testkit::check_config(Path::new(env!("CARGO_BIN_EXE_arca-server")), h)
+}
+
+/// The configuration files of an HA node at `http://<ip>:<port>/artifactory/`.
+struct HaNodeFiles<'a> {
+    id: &'a str,
+    ip: &'a str,
+    port: u16,
+    primary: bool,
+    /// `arca.ha.data.dir`; `None`: the node's own `<home>/data`.
+    data_dir: Option<&'a Path>,
+}
+
+impl<'a> HaNodeFiles<'a> {
+    fn new(id: &'a str, ip: &'a str, port: u16, primary: bool) -> Self {
+        HaNodeFiles {
+            id,
+            ip,
+            port,
+            primary,
+            data_dir: None,
+        }
+    }
+
+    /// A data dir shared with other nodes.
+    fn shared_data(self, data_dir: &'a Path) -> Self {
+        HaNodeFiles {
+            data_dir: Some(data_dir),
+            ..self
+        }
+    }
+
+    /// Write etc/security/, a db.properties on `pg`, the ha-node.properties and `system` as
+    /// the system.properties into home `h`.
+    fn write(&self, h: &Path, pg: &arca_testkit::PgTestDb, system: &str) {
+        let own_data = h.join("data");
+        std::fs::create_dir_all(h.join("etc/security")).unwrap();
+        std::fs::write(h.join("etc/db.properties"), pg.db_properties().unwrap()).unwrap();
+        std::fs::write(
+            h.join("etc/ha-node.properties"),
+            format!(
+                "node.id={}\ncontext.url=http://{}:{}/artifactory/\n\
+                 membership.port=0\nprimary={}\narca.ha.data.dir={}\n",
+                self.id,
+                self.ip,
+                self.port,
+                self.primary,
+                self.data_dir.unwrap_or(&own_data).display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(h.join("etc/system.properties"), system).unwrap();
+    }
 }
 
 /// What a finished command printed: stdout, then stderr.
@@ -93,43 +168,13 @@ fn terminate(mut child: Child, log: impl Fn() -> String) {
     );
 }
 
-/// The workspace binary `name` (another package's), next to `arca-server` in the same target
-/// directory and profile, built (or brought up to date) once per test run: `cargo test` builds
-/// only the binaries of the package under test.
-fn sibling_binary(name: &str) -> PathBuf {
-    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let server = Path::new(env!("CARGO_BIN_EXE_arca-server"));
-    let binary = server.with_file_name(name);
-    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
-    if !built.iter().any(|b| b == name) {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", name, "--bin", name]);
-        let profile_dir = server.parent().unwrap();
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        if let Some(target) = profile_dir.parent() {
-            cmd.arg("--target-dir").arg(target);
-        }
-        let status = cmd.status().unwrap();
-        assert!(status.success(), "cargo build -p {name}: {status}");
-        built.push(name.to_string());
-    }
-    assert!(binary.exists(), "{} not built", binary.display());
-    binary
-}
-
-/// A daemon that runs beside a test server on the same home: `arca-storage-mover` or
-/// `arca-license-agent` (built next to `arca-server` by `cargo test --workspace`). Killed
-/// when dropped.
-struct Sidecar {
-    child: Option<Child>,
-    log: PathBuf,
-}
+/// A daemon that runs beside a test server on the same home (`arca-storage-mover`,
+/// `arca-config-sync`, `arca-license-agent`), built by the test kit; its log is
+/// `<home>.<short>.log`, appended to so a restarted sidecar keeps the earlier runs'.
+struct Sidecar;
 
 impl Sidecar {
-    fn mover(h: &Path) -> Sidecar {
+    fn mover(h: &Path) -> Process {
         Sidecar::start(
             h,
             "arca-storage-mover",
@@ -138,11 +183,11 @@ impl Sidecar {
         )
     }
 
-    fn config_sync(h: &Path) -> Sidecar {
+    fn config_sync(h: &Path) -> Process {
         Sidecar::start(h, "arca-config-sync", "sync", "info,arca_config_sync=debug")
     }
 
-    fn license_agent(h: &Path) -> Sidecar {
+    fn license_agent(h: &Path) -> Process {
         Sidecar::start(
             h,
             "arca-license-agent",
@@ -151,80 +196,15 @@ impl Sidecar {
         )
     }
 
-    fn start(h: &Path, binary: &str, short: &str, filter: &str) -> Sidecar {
-        let bin = sibling_binary(binary);
-        let log = h.with_extension(format!("{short}.log"));
-        // appended: a restarted sidecar keeps the earlier runs' log
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .unwrap();
-        let child = Command::new(bin)
-            .arg("--home")
-            .arg(h)
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("JOURNAL_STREAM")
-            .env("ARCA_LOG", filter)
-            .stdout(Stdio::null())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        Sidecar {
-            child: Some(child),
-            log,
-        }
+    fn start(h: &Path, binary: &str, short: &str, filter: &str) -> Process {
+        let mut command = daemon_command(&sibling_binary(binary), h);
+        command.env("ARCA_LOG", filter);
+        Process::start(
+            command,
+            h.with_extension(format!("{short}.log")),
+            LogFile::Append,
+        )
     }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM and wait; it must exit 0.
-    fn stop(&mut self) {
-        if let Some(child) = self.child.take() {
-            terminate(child, || self.log());
-        }
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// SIGTERM without waiting.
-    fn signal_term(&self) {
-        if let Some(child) = &self.child {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(child.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-        }
-    }
-
-    /// Wait for the exit; it must be 0.
-    fn wait_success(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let status = child.wait().unwrap();
-            assert!(status.success(), "{status}; log: {}", self.log());
-        }
-    }
-}
-
-impl Drop for Sidecar {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Server {
@@ -328,7 +308,7 @@ impl Server {
 
     /// The config sync's log (empty without one).
     fn sync_log(&self) -> String {
-        self.sync.as_ref().map(Sidecar::log).unwrap_or_default()
+        self.sync.as_ref().map(Process::log).unwrap_or_default()
     }
 
     /// Start this node's `arca-license-agent` (its home must be an HA node's).
@@ -345,7 +325,7 @@ impl Server {
 
     /// The agent's log (empty without one).
     fn agent_log(&self) -> String {
-        self.agent.as_ref().map(Sidecar::log).unwrap_or_default()
+        self.agent.as_ref().map(Process::log).unwrap_or_default()
     }
 
     /// `GET /api/v1/system/readiness`: status and message.
@@ -553,17 +533,6 @@ impl Drop for Server {
 }
 
 /// Poll `cond` every 20 ms for up to `limit`; returns how long it took, panics with `what`.
-fn within(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if cond() {
-            return started.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("not within {limit:?}: {what}");
-}
-
 /// Read what the server answers on `conn` until it closes (10 s at most): the status code
 /// (0 when there is none) and the whole text.
 fn read_answer(mut conn: TcpStream) -> (u16, String) {
@@ -662,8 +631,7 @@ fn first_start_creates_layout_and_admin_password_file() {
 
 #[test]
 fn deploy_and_retrieve_round_trip_with_checksums() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     s.generic_repo("generic-local");
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let r = s
@@ -784,8 +752,7 @@ fn deploy_and_retrieve_round_trip_with_checksums() {
 
 #[test]
 fn checksum_mismatch_is_refused_and_stores_nothing() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     s.generic_repo("g");
     let r = s
         .admin(Method::PUT, s.url("/g/a.txt"))
@@ -814,8 +781,7 @@ fn checksum_mismatch_is_refused_and_stores_nothing() {
 
 #[test]
 fn checksum_deploy_and_maven_side_files() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     s.create_repo(
         "libs",
         serde_json::json!({"rclass": "local", "packageType": "maven"}),
@@ -884,8 +850,7 @@ fn checksum_deploy_and_maven_side_files() {
 
 #[test]
 fn range_and_conditional_get() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     s.generic_repo("g");
     let data: Vec<u8> = (0..1000u32).map(|i| (i % 256) as u8).collect();
     s.put("/g/f.bin", data.clone());
@@ -938,8 +903,7 @@ fn range_and_conditional_get() {
 
 #[test]
 fn properties_from_matrix_params_and_api() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     s.generic_repo("g");
     assert_eq!(
         s.put(
@@ -1061,8 +1025,7 @@ fn copy_move_and_delete_with_gc() {
 
 #[test]
 fn search_by_checksum_and_name() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     s.generic_repo("g");
     s.generic_repo("h");
     s.put("/g/a/tool-1.0.jar", "T");
@@ -1094,8 +1057,7 @@ fn search_by_checksum_and_name() {
 
 #[test]
 fn authentication_tokens_and_anonymous_read() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     s.generic_repo("private");
     s.create_repo(
         "public",
@@ -1237,8 +1199,7 @@ fn authentication_tokens_and_anonymous_read() {
 
 #[test]
 fn repository_api_validates_and_lists() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     s.create_repo("libs-release", serde_json::json!({"key": "libs-release", "rclass": "local", "packageType": "maven", "description": "d", "handleSnapshots": false, "repoLayoutRef": "maven-2-default"}));
     let cfg = s.json("/api/repositories/libs-release");
     assert_eq!(cfg["packageType"], "maven");
@@ -1404,8 +1365,7 @@ fn peak_rss_kib(pid: nix::unistd::Pid) -> u64 {
 #[test]
 fn one_gib_upload_and_download_keep_memory_flat() {
     const GIB: u64 = 1 << 30;
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     s.generic_repo("g");
     // Stream 1 GiB from a generator: neither side holds the body.
     let mut conn = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
@@ -1543,14 +1503,7 @@ fn bad_config_refuses_to_start_naming_file_line_and_key() {
         "# comment\narca.upload.max.bytes=lots\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_arca-server"))
-        .arg("--home")
-        .arg(&h)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .env_remove("JOURNAL_STREAM")
-        .output()
-        .unwrap();
+    let out = run_server_until_exit(&h);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -1558,12 +1511,7 @@ fn bad_config_refuses_to_start_naming_file_line_and_key() {
         "{stderr}"
     );
     assert!(!h.join("data/arca.db").exists(), "nothing started");
-    let check = Command::new(env!("CARGO_BIN_EXE_arca-server"))
-        .arg("--home")
-        .arg(&h)
-        .arg("check-config")
-        .output()
-        .unwrap();
+    let check = server_check_config(&h);
     assert_eq!(check.status.code(), Some(1));
 }
 
@@ -1587,8 +1535,7 @@ fn context_path_is_configurable() {
 
 #[test]
 fn client_hanging_up_mid_upload_leaves_nothing() {
-    let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let (_dir, s) = fresh_server();
     s.generic_repo("g");
     let conn = s.start_partial_upload("/g/cut.bin", 5_000_000, 1_000_000, "");
     drop(conn);

@@ -11,7 +11,9 @@ use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use super::{Server, error_message, free_port, home, pool, sha256_hex};
+use arca_testkit::now_ms;
+
+use super::{HaNodeFiles, Server, error_message, free_port, home, pool, sha256_hex};
 
 const HA_SELF: &str = "/artifactory/api/system/ha/self";
 
@@ -24,7 +26,7 @@ const BINARYSTORE: &str = "<config version=\"2\">\n\
 
 struct Pair {
     _dir: tempfile::TempDir,
-    _pg: arca_db::PgTestDb,
+    _pg: arca_testkit::PgTestDb,
     a: Server,
     b: Server,
 }
@@ -32,22 +34,11 @@ struct Pair {
 impl Pair {
     fn start() -> Pair {
         let dir = home();
-        let pg = arca_db::PgTestDb::create().unwrap();
+        let pg = arca_testkit::PgTestDb::create().unwrap();
         let issuer = arca_license::Issuer::generate();
         let write_home = |id: &str, ip: &str, port: u16, primary: bool, system: &str| {
             let h = dir.path().join(id);
-            std::fs::create_dir_all(h.join("etc/security")).unwrap();
-            std::fs::write(h.join("etc/db.properties"), pg.db_properties().unwrap()).unwrap();
-            std::fs::write(
-                h.join("etc/ha-node.properties"),
-                format!(
-                    "node.id={id}\ncontext.url=http://{ip}:{port}/artifactory/\n\
-                     membership.port=0\nprimary={primary}\narca.ha.data.dir={}\n",
-                    h.join("data").display()
-                ),
-            )
-            .unwrap();
-            std::fs::write(h.join("etc/system.properties"), system).unwrap();
+            HaNodeFiles::new(id, ip, port, primary).write(&h, &pg, system);
             std::fs::write(h.join("etc/binarystore.xml"), BINARYSTORE).unwrap();
             pool::trust(&issuer, &h);
             h
@@ -85,13 +76,6 @@ fn signer(home: &Path) -> RequestSigner {
     let hex = std::fs::read_to_string(home.join("etc/security/master.key")).unwrap();
     let key = arca_config::MasterKey::parse(&hex, Path::new("master.key")).unwrap();
     RequestSigner::new(key.bytes())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 /// Headers of a request from "node-x" for `target`, signed now with a fresh nonce.

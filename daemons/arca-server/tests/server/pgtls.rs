@@ -3,7 +3,7 @@
 
 use super::*;
 
-use arca_db::testing::tls_postgres::{PASSWORD, TlsPostgres, USER};
+use arca_testkit::tls_postgres::{PASSWORD, TlsPostgres, USER};
 
 fn write_db_properties(h: &Path, pg: &TlsPostgres, tls: &str) {
     std::fs::create_dir_all(h.join("etc")).unwrap();
@@ -33,15 +33,7 @@ fn pgtls_server_runs_on_tls_only_postgres_with_verify_full() {
             pg.other_ca_file.display()
         ),
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_arca-server"))
-        .arg("--home")
-        .arg(&h)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("JOURNAL_STREAM")
-        .output()
-        .unwrap();
+    let out = run_server_until_exit(&h);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(
@@ -55,12 +47,7 @@ fn pgtls_server_runs_on_tls_only_postgres_with_verify_full() {
     // A CA file that is not there: check-config names db.properties, the line and the key.
     let h = dir.path().join("no-ca");
     write_db_properties(&h, &pg, "ssl.mode=verify-full\nssl.ca.file=absent.pem\n");
-    let check = Command::new(env!("CARGO_BIN_EXE_arca-server"))
-        .arg("--home")
-        .arg(&h)
-        .arg("check-config")
-        .output()
-        .unwrap();
+    let check = server_check_config(&h);
     let report = String::from_utf8_lossy(&check.stderr) + String::from_utf8_lossy(&check.stdout);
     assert_eq!(check.status.code(), Some(1), "{report}");
     assert!(

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use arca_storage::testing::S3TestServer;
+use arca_testkit::S3TestServer;
 use reqwest::StatusCode;
 
 use super::storage::s3_binarystore;
@@ -151,7 +151,7 @@ fn a_new_home_is_prepared_once_and_the_server_runs_with_etc_read_only() {
 #[test]
 fn secrets_are_encrypted_by_prepare_config_and_a_read_only_etc_only_delays_it() {
     let s3 = S3TestServer::new().unwrap();
-    let pg = arca_db::PgTestDb::create().unwrap();
+    let pg = arca_testkit::PgTestDb::create().unwrap();
     let dir = home();
     let h = dir.path().join("h");
     std::fs::create_dir_all(h.join("etc/security")).unwrap();

@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use arca_storage::testing::S3TestServer;
+use arca_testkit::S3TestServer;
 use reqwest::blocking::Client;
 use reqwest::{Method, StatusCode};
 
-use super::{Server, Sidecar, free_port, home, pool, sha256_hex};
+use super::{HaNodeFiles, Server, Sidecar, free_port, home, pool, sha256_hex};
 
 const HEARTBEAT_SECS: u64 = 1;
 const STALE_SECS: u64 = 4;
@@ -84,12 +84,12 @@ struct Node {
     port: u16,
     home: PathBuf,
     server: Option<Server>,
-    mover: Option<Sidecar>,
+    mover: Option<arca_testkit::Process>,
 }
 
 struct ShardCluster {
     _dir: tempfile::TempDir,
-    _pg: arca_db::PgTestDb,
+    _pg: arca_testkit::PgTestDb,
     nodes: Vec<Node>,
     password: String,
     layout: Layout,
@@ -102,7 +102,7 @@ impl ShardCluster {
 
     fn start_with(binarystore: &str, layout: Layout) -> ShardCluster {
         let dir = home();
-        let pg = arca_db::PgTestDb::create().unwrap();
+        let pg = arca_testkit::PgTestDb::create().unwrap();
         let issuer = arca_license::Issuer::generate();
         let mut nodes = Vec::new();
         for (id, ip, primary) in [
@@ -112,29 +112,18 @@ impl ShardCluster {
         ] {
             let port = free_port();
             let h = dir.path().join(id);
-            std::fs::create_dir_all(h.join("etc/security")).unwrap();
-            std::fs::write(h.join("etc/db.properties"), pg.db_properties().unwrap()).unwrap();
             // Each node's own data dir: nothing is shared but the database.
-            std::fs::write(
-                h.join("etc/ha-node.properties"),
-                format!(
-                    "node.id={id}\ncontext.url=http://{ip}:{port}/artifactory/\n\
-                     membership.port=0\nprimary={primary}\narca.ha.data.dir={}\n",
-                    h.join("data").display()
-                ),
-            )
-            .unwrap();
-            std::fs::write(
-                h.join("etc/system.properties"),
-                format!(
+            HaNodeFiles::new(id, ip, port, primary).write(
+                &h,
+                &pg,
+                &format!(
                     "arca.ha.heartbeat.interval.secs={HEARTBEAT_SECS}\n\
                      arca.ha.node.stale.secs={STALE_SECS}\n\
                      arca.gc.interval.secs=3600\n\
                      arca.gc.grace.secs=5\n\
                      arca.license.agent.interval.secs=1\n"
                 ),
-            )
-            .unwrap();
+            );
             pool::trust(&issuer, &h);
             if primary {
                 pool::bootstrap_keys(&issuer, &h, 3);

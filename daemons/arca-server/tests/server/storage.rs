@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use arca_storage::testing::S3TestServer;
+use arca_testkit::S3TestServer;
 use reqwest::StatusCode;
 
-use super::{Server, Sidecar, free_port, home, sha256_hex};
+use super::{Server, Sidecar, free_port, home, run_server_until_exit, sha256_hex};
 
 /// `<chain template=…>` plus an S3 parameter block for `provider_id` pointing at `s3`.
 pub(crate) fn s3_binarystore(
@@ -47,15 +47,9 @@ fn write_binarystore(h: &Path, xml: &str) {
     std::fs::write(h.join("etc/binarystore.xml"), xml).unwrap();
 }
 
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out after {timeout:?} waiting for {what}");
+/// Poll `done` until it holds; panic with `what` after `timeout`.
+fn wait_for(what: &str, timeout: Duration, done: impl FnMut() -> bool) {
+    arca_testkit::wait_for(timeout, what, done, String::new);
 }
 
 /// Object files s3s-fs holds under the bucket's `blobs/` prefix, by SHA-256 of their content.
@@ -326,14 +320,7 @@ fn bad_chains_and_parameters_refuse_to_start_with_file_line_and_key() {
         let dir = home();
         let h = dir.path().join("h");
         write_binarystore(&h, xml);
-        let out = Command::new(env!("CARGO_BIN_EXE_arca-server"))
-            .arg("--home")
-            .arg(&h)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{}", free_port()))
-            .env_remove("JOURNAL_STREAM")
-            .output()
-            .unwrap();
+        let out = run_server_until_exit(&h);
         assert!(!out.status.success(), "{xml}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(

@@ -183,14 +183,7 @@ fn check_config_reports_a_key_that_does_not_match_the_certificate_and_a_near_exp
     let ca = TestCa::new();
     let (one, other) = (ca.leaf(365), ca.leaf(365));
     let check = || {
-        let out = Command::new(env!("CARGO_BIN_EXE_arca-server"))
-            .arg("--home")
-            .arg(&h)
-            .arg("check-config")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("JOURNAL_STREAM")
-            .output()
-            .unwrap();
+        let out = server_check_config(&h);
         (out.status.success(), super::output_text(&out))
     };
     install(&h, &one.cert_pem, &other.key_pem, 0o600);

@@ -1,12 +1,11 @@
 //! Integration tests: the real `arca-session-cleanup` binary on temporary homes, against the
 //! single-node SQLite database and against PostgreSQL (`ARCA_TEST_PG_URL`, see
-//! `arca_db::testing`); its generator mode; every documented cron translation checked with
+//! `arca_testkit::pg`); its generator mode; every documented cron translation checked with
 //! `systemd-analyze calendar`.
 
 // Test helpers outside #[test] fns unwrap too: a panic is the failure report here.
 #![allow(clippy::unwrap_used)]
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -14,19 +13,9 @@ use arca_config::Home;
 use arca_db::Db;
 use arca_db::security::{self, User};
 use arca_db::sessions::{self, Session};
-use arca_db::testing::PgTestDb;
+use arca_testkit::{PgTestDb, now_ms};
 
 const BIN: &str = env!("CARGO_BIN_EXE_arca-session-cleanup");
-
-fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
-}
 
 /// A single-node home as the server's first start leaves it: the default files, a master key,
 /// and (`pg` = None) the SQLite database, migrated. `system` is system.properties.
@@ -38,9 +27,7 @@ fn home(dir: &Path, name: &str, pg: Option<&PgTestDb>, system: &str) -> (PathBuf
         std::fs::write(home.db_properties(), pg.db_properties().unwrap()).unwrap();
     }
     std::fs::write(home.system_properties(), system).unwrap();
-    let key = home.master_key();
-    std::fs::write(&key, "0123456789abcdef0123456789abcdef\n").unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    arca_testkit::write_master_key(&home.master_key());
     let db = match pg {
         Some(pg) => pg.open().unwrap(),
         None => Db::open_sqlite(&home.data().join("arca.db"), 4).unwrap(),

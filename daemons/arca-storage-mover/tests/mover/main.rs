@@ -1,5 +1,5 @@
 //! Integration tests: each starts the real `arca-storage-mover` binary on a temporary home
-//! against a real S3 server (s3s-fs, `ARCA_TEST_S3S_FS`; see `arca_storage::testing`), with
+//! against a real S3 server (s3s-fs, `ARCA_TEST_S3S_FS`; see `arca_testkit::s3`), with
 //! the embedded SQLite database, and watches the eventual queue drain.
 
 // Test helpers outside #[test] fns unwrap too: a panic is the failure report here.
@@ -8,14 +8,14 @@
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
 use arca_config::Home;
 use arca_db::{Binary, Db, NewFile, Repo, items, repos};
 use arca_storage::mover_proto::{self, MoverStatus};
-use arca_storage::testing::S3TestServer;
 use arca_storage::{Checksums, EntryKind, EventualQueue, ObjectStore};
+use arca_testkit::{LogFile, Process, S3TestServer, daemon_command, random_suffix, wait_for};
 use sha2::Digest;
 
 /// The object-store key prefix the tests configure.
@@ -26,18 +26,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// Poll `cond` every 50 ms until it holds; panic with `what` and `context()` after `secs`.
-fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool, context: impl Fn() -> String) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out after {secs} s waiting for {what}\n{}", context());
 }
 
 /// A home whose `binarystore.xml` runs `s3-storage-v3` (cache-fs → eventual → retry → S3)
@@ -82,11 +70,18 @@ fn s3_home(dir: &Path, name: &str, s3: &S3TestServer) -> PathBuf {
     );
     std::fs::write(home.binarystore_xml(), xml).unwrap();
     // What arca-server's first start leaves: a master key and a migrated database.
-    let key = home.master_key();
-    std::fs::write(&key, "0123456789abcdef0123456789abcdef\n").unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    arca_testkit::write_master_key(&home.master_key());
     Db::open_sqlite(&root.join("data/arca.db"), 2).unwrap();
     root
+}
+
+/// An S3 server, and a home `<temporary dir>/home` using it with its eventual queue.
+fn s3_setup() -> (S3TestServer, tempfile::TempDir, PathBuf, EventualQueue) {
+    let s3 = S3TestServer::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let home = s3_home(dir.path(), "home", &s3);
+    let q = queue(&home);
+    (s3, dir, home, q)
 }
 
 fn queue(home: &Path) -> EventualQueue {
@@ -112,6 +107,16 @@ fn add_entry(q: &EventualQueue, data: &[u8]) -> String {
     std::fs::write(&staged, data).unwrap();
     q.commit_add(&staged, &sha).unwrap();
     sha
+}
+
+/// Wait until no upload is queued; after `secs`, panic with `what` and the mover's log.
+fn wait_drained(q: &EventualQueue, mover: &Mover, secs: u64, what: &str) {
+    wait_for(
+        Duration::from_secs(secs),
+        what,
+        || pending(q, EntryKind::Add) == 0,
+        || mover.log(),
+    );
 }
 
 fn pending(q: &EventualQueue, kind: EntryKind) -> usize {
@@ -142,51 +147,32 @@ fn object_exists(store: &ObjectStore, sha: &str) -> bool {
     runtime().block_on(store.head(sha)).unwrap().is_some()
 }
 
+const BIN: &str = env!("CARGO_BIN_EXE_arca-storage-mover");
+
 struct Mover {
-    child: Option<Child>,
+    process: Process,
     home: PathBuf,
-    log: PathBuf,
 }
 
 impl Mover {
     fn spawn(home: &Path) -> Mover {
-        let log = home.with_extension(format!("mover-{}.log", rand_suffix()));
-        let child = Command::new(env!("CARGO_BIN_EXE_arca-storage-mover"))
-            .arg("--home")
-            .arg(home)
-            .env("ARCA_LOG", "info,arca_storage_mover=debug")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("JOURNAL_STREAM")
-            .env_remove("INVOCATION_ID")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+        let log = home.with_extension(format!("mover-{}.log", random_suffix()));
+        let mut command = daemon_command(Path::new(BIN), home);
+        command.env("ARCA_LOG", "info,arca_storage_mover=debug");
         Mover {
-            child: Some(child),
+            process: Process::start(command, log, LogFile::Fresh),
             home: home.to_path_buf(),
-            log,
         }
     }
 
     /// Start and wait until the control socket answers (it is bound just before READY=1).
     fn start(home: &Path) -> Mover {
         let mut mover = Self::spawn(home);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = mover.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("mover exited early with {status}; log:\n{}", mover.log());
-            }
-            if mover.try_status().is_ok() {
-                return mover;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "mover not ready in 60 s; log:\n{}",
-                mover.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let socket = mover.socket();
+        mover.process.wait_ready(Duration::from_secs(60), |_| {
+            runtime().block_on(mover_proto::status(&socket)).is_ok()
+        });
+        mover
     }
 
     fn socket(&self) -> PathBuf {
@@ -209,7 +195,7 @@ impl Mover {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.log()
     }
 
     /// The SHA-256 of every "upload started" debug line: one per `put_file` round.
@@ -228,46 +214,13 @@ impl Mover {
 
     /// SIGTERM and wait for the exit.
     fn stop(mut self) -> ExitStatus {
-        let mut child = self.child.take().unwrap();
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(40);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("mover did not stop within 40 s; log:\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.process.terminate_within(Duration::from_secs(40))
     }
-}
-
-impl Drop for Mover {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn rand_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{}-{nanos:08x}", std::process::id())
 }
 
 #[test]
 fn uploads_reach_the_object_store_and_leave_the_queue() {
-    let s3 = S3TestServer::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let home = s3_home(dir.path(), "home", &s3);
-    let q = queue(&home);
+    let (s3, dir, home, q) = s3_setup();
     // Some waiting before the mover starts (one above multiPartLimit: multipart), some after.
     let mut expected: Vec<(String, usize)> = [10, 0, 300_000, 7_000_000]
         .into_iter()
@@ -287,12 +240,7 @@ fn uploads_reach_the_object_store_and_leave_the_queue() {
         expected.push((add_entry(&q, &content(&format!("after-{i}"), len)), len));
     }
     mover.wake();
-    wait_for(
-        60,
-        "the queue to drain",
-        || pending(&q, EntryKind::Add) == 0,
-        || mover.log(),
-    );
+    wait_drained(&q, &mover, 60, "the queue to drain");
 
     let store = object_store(&s3);
     for (sha, len) in &expected {
@@ -313,7 +261,7 @@ fn uploads_reach_the_object_store_and_leave_the_queue() {
     assert_eq!(status.failures, 0, "{status:?}");
     assert_eq!(status.object_store_reachable, Some(true));
     wait_for(
-        10,
+        Duration::from_secs(10),
         "the drained summary in the journal",
         || mover.log().contains("eventual queue drained"),
         || mover.log(),
@@ -331,10 +279,7 @@ fn uploads_reach_the_object_store_and_leave_the_queue() {
 
 #[test]
 fn an_object_store_outage_loses_nothing() {
-    let s3 = S3TestServer::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let home = s3_home(dir.path(), "home", &s3);
-    let q = queue(&home);
+    let (s3, dir, home, q) = s3_setup();
 
     // Down from the start: the mover starts anyway and keeps the backlog.
     s3.stop();
@@ -351,7 +296,7 @@ fn an_object_store_outage_loses_nothing() {
     }
     mover.wake();
     wait_for(
-        30,
+        Duration::from_secs(30),
         "failed upload attempts",
         || mover.status().failures >= 3,
         || mover.log(),
@@ -371,12 +316,7 @@ fn an_object_store_outage_loses_nothing() {
 
     // Back: everything drains without a restart or a wake.
     s3.start().unwrap();
-    wait_for(
-        90,
-        "the backlog to drain after the outage",
-        || pending(&q, EntryKind::Add) == 0,
-        || mover.log(),
-    );
+    wait_drained(&q, &mover, 90, "the backlog to drain after the outage");
     let store = object_store(&s3);
     for sha in &shas {
         assert_eq!(&download(&store, sha, dir.path()).unwrap().sha256, sha);
@@ -389,7 +329,7 @@ fn an_object_store_outage_loses_nothing() {
     let late = add_entry(&q, &content("late", 123_456));
     mover.wake();
     wait_for(
-        30,
+        Duration::from_secs(30),
         "a failure during the second outage",
         || mover.status().failures > before,
         || mover.log(),
@@ -399,12 +339,7 @@ fn an_object_store_outage_loses_nothing() {
     assert_eq!(status.object_store_reachable, Some(false));
     assert!(q.pending_add(&late).is_some());
     s3.start().unwrap();
-    wait_for(
-        90,
-        "the second backlog to drain",
-        || pending(&q, EntryKind::Add) == 0,
-        || mover.log(),
-    );
+    wait_drained(&q, &mover, 90, "the second backlog to drain");
     assert_eq!(&download(&store, &late, dir.path()).unwrap().sha256, &late);
     let status = mover.status();
     assert_eq!(status.uploaded, 5, "{status:?}");
@@ -480,7 +415,7 @@ fn two_movers_on_one_queue_upload_each_entry_once() {
         m.wake();
     }
     wait_for(
-        120,
+        Duration::from_secs(120),
         "both movers to drain the shared queue",
         || pending(&q, EntryKind::Add) == 0,
         || {
@@ -526,10 +461,7 @@ fn two_movers_on_one_queue_upload_each_entry_once() {
 
 #[test]
 fn deletes_remove_only_unreferenced_objects() {
-    let s3 = S3TestServer::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let home = s3_home(dir.path(), "home", &s3);
-    let q = queue(&home);
+    let (s3, _dir, home, q) = s3_setup();
     let mover = Mover::start(&home);
 
     let data: Vec<Vec<u8>> = (0..3)
@@ -537,12 +469,7 @@ fn deletes_remove_only_unreferenced_objects() {
         .collect();
     let shas: Vec<String> = data.iter().map(|d| add_entry(&q, d)).collect();
     mover.wake();
-    wait_for(
-        60,
-        "the uploads",
-        || pending(&q, EntryKind::Add) == 0,
-        || mover.log(),
-    );
+    wait_drained(&q, &mover, 60, "the uploads");
     let (kept, removed, untouched) = (&shas[0], &shas[1], &shas[2]);
 
     // `kept` is deployed (a binary row and an item reference it); `removed` is not.
@@ -580,7 +507,7 @@ fn deletes_remove_only_unreferenced_objects() {
     }
     mover.wake();
     wait_for(
-        60,
+        Duration::from_secs(60),
         "the delete requests",
         || pending(&q, EntryKind::Delete) == 0 && pending(&q, EntryKind::Add) == 0,
         || mover.log(),
@@ -608,7 +535,7 @@ fn without_an_eventual_queue_the_mover_idles() {
     let root = dir.path().join("home");
     Home::new(&root).init_layout().unwrap();
 
-    let out = Command::new(env!("CARGO_BIN_EXE_arca-storage-mover"))
+    let out = Command::new(BIN)
         .args(["check-config", "--home"])
         .arg(&root)
         .env_remove("JOURNAL_STREAM")
@@ -637,7 +564,7 @@ fn without_an_eventual_queue_the_mover_idles() {
     ));
     // A second mover on the same home refuses to steal the socket.
     let mut second = Mover::spawn(&root);
-    let exit = second.child.as_mut().unwrap().wait().unwrap();
+    let exit = second.process.wait().unwrap();
     assert!(!exit.success());
     assert!(
         second.log().contains("another arca-storage-mover runs"),
@@ -651,7 +578,7 @@ fn without_an_eventual_queue_the_mover_idles() {
         r#"<config version="2"><chain template="no-such-template"/></config>"#,
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_arca-storage-mover"))
+    let out = Command::new(BIN)
         .args(["check-config", "--home"])
         .arg(&root)
         .env_remove("JOURNAL_STREAM")

@@ -34,6 +34,19 @@ pub fn arcactl_with_stdin(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("wait for arcactl")
 }
 
+/// A throw-away PostgreSQL database, opened and migrated, that `home`'s db.properties names
+/// (ARCA_TEST_PG_URL must be set: tests/run-all.sh starts PostgreSQL).
+pub fn postgres_for(home: &arca_config::Home) -> (arca_testkit::PgTestDb, arca_db::Db) {
+    let pg = arca_testkit::PgTestDb::create().expect("create a test database");
+    let db = pg.open().expect("open and migrate");
+    std::fs::write(
+        home.db_properties(),
+        pg.db_properties().expect("db.properties"),
+    )
+    .expect("write db.properties");
+    (pg, db)
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -41,3 +54,20 @@ pub fn text(bytes: &[u8]) -> String {
 pub fn path_str(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
 }
+
+/// Two `#[test]`s: `$sqlite` runs `$scenario` on `$home::sqlite()`, `$postgres` on
+/// `$home::postgres()`.
+macro_rules! on_both_backends {
+    ($sqlite:ident, $postgres:ident, $scenario:ident, $home:ident) => {
+        #[test]
+        fn $sqlite() {
+            $scenario(&$home::sqlite());
+        }
+
+        #[test]
+        fn $postgres() {
+            $scenario(&$home::postgres());
+        }
+    };
+}
+pub(crate) use on_both_backends;

@@ -149,8 +149,8 @@ mod tests {
     /// The same SQL on PostgreSQL (upsert, the IN list, `LIMIT` parameters, byte order).
     #[test]
     fn same_on_postgres() {
-        let pg = crate::testing::PgTestDb::create().unwrap();
-        let db = pg.open().unwrap();
+        let pg = arca_testkit::PgTestDb::create().unwrap();
+        let db = crate::testing::open_postgres(&pg.url);
         db.write_blocking(|c| {
             copies_scenario(c);
             under_replicated_scenario(c);

@@ -22,7 +22,8 @@ pub mod security;
 mod security_version;
 pub mod sessions;
 pub mod sql;
-pub mod testing;
+#[cfg(test)]
+mod testing;
 pub mod tls;
 
 use std::path::Path;
@@ -35,7 +36,6 @@ pub use clock::{Clock, SystemClock};
 pub use error::DbError;
 pub use model::{Binary, Item, NewFile, Repo};
 pub use sql::{Backend, Conn, Row};
-pub use testing::PgTestDb;
 pub use tls::{PgTls, SslMode};
 
 use sql::{PgConn, PgHandle, PgState};

@@ -1,154 +1,22 @@
-//! Throw-away PostgreSQL databases for tests.
-//!
-//! `ARCA_TEST_PG_URL` names a role that may create databases (the README test
-//! command starts a server and sets it, see `tests/lib/postgres.sh`). Each
-//! [`PgTestDb`] is a fresh database, dropped when the value is dropped.
+//! What this crate's unit tests share. The PostgreSQL test databases come from
+//! `arca-testkit`, whose types belong to its own build of this crate: only their URL crosses
+//! over.
 
 use crate::{Db, DbError, PgOptions};
 
-pub mod tls_postgres;
-
-/// The environment variable with the admin URL.
-pub const PG_URL_ENV: &str = "ARCA_TEST_PG_URL";
-
-/// A database created for one test.
-#[derive(Debug)]
-pub struct PgTestDb {
-    admin_url: String,
-    name: String,
-    /// URL of the new database (credentials included).
-    pub url: String,
-}
-
-/// The admin URL, or a panic that says how to get one: PostgreSQL tests are
-/// part of the suite, not optional.
-pub fn admin_url() -> String {
-    std::env::var(PG_URL_ENV).unwrap_or_else(|_| {
-        panic!(
-            "{PG_URL_ENV} is not set: run the suite with tests/run-all.sh, or \
-             `eval \"$(tests/lib/postgres.sh --export)\"` first"
-        )
-    })
-}
-
-impl PgTestDb {
-    /// Create `arca_t_<random>`.
-    pub fn create() -> Result<PgTestDb, DbError> {
-        let admin_url = admin_url();
-        let name = format!("arca_t_{}", random_suffix());
-        let mut client = postgres::Client::connect(&admin_url, postgres::NoTls)?;
-        client.batch_execute(&format!("CREATE DATABASE {name}"))?;
-        let (base, query) = match admin_url.split_once('?') {
-            Some((b, q)) => (b, format!("?{q}")),
-            None => (admin_url.as_str(), String::new()),
-        };
-        let root = base.rsplit_once('/').map(|(r, _)| r).unwrap_or(base);
-        let url = format!("{root}/{name}{query}");
-        Ok(PgTestDb {
-            admin_url,
-            name,
-            url,
-        })
-    }
-
-    /// `(url without credentials, user, password)`, for writing a `db.properties`
-    /// that names them under their own keys.
-    pub fn split_credentials(&self) -> Result<(String, String, String), DbError> {
-        let config: postgres::Config = self.url.parse()?;
-        let host = match config.get_hosts().first() {
-            Some(postgres::config::Host::Tcp(h)) => h.clone(),
-            _ => "127.0.0.1".to_string(),
-        };
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        let user = config.get_user().unwrap_or("postgres").to_string();
-        let password = config
-            .get_password()
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-            .unwrap_or_default();
-        Ok((
-            format!("postgresql://{host}:{port}/{}", self.name),
-            user,
-            password,
-        ))
-    }
-
-    /// A `db.properties` for this database (small pools: tests run many servers at once).
-    pub fn db_properties(&self) -> Result<String, DbError> {
-        let (url, user, password) = self.split_credentials()?;
-        Ok(format!(
-            "type=postgresql\nurl={url}\nusername={user}\npassword={password}\n\
-             pool.max.active=8\npool.max.idle=1\npool.lock.max=2\n"
-        ))
-    }
-
-    /// Options for [`Db::open_postgres`] with small pools.
-    pub fn options(&self) -> PgOptions {
-        PgOptions {
-            url: self.url.clone(),
-            username: None,
-            password: None,
-            pool_max_active: 8,
-            pool_max_idle: 1,
-            lock_pool_max: 2,
-            application_name: "arca-test".into(),
-            tls: crate::PgTls::default(),
-        }
-    }
-
-    /// Open it with migrations applied.
-    pub fn open(&self) -> Result<Db, DbError> {
-        Db::open_postgres(&self.options())
-    }
-}
-
-impl Drop for PgTestDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let admin = self.admin_url.clone();
-        // Runs outside any async runtime: the sync client drives its own.
-        let _ = std::thread::spawn(move || {
-            if let Ok(mut c) = postgres::Client::connect(&admin, postgres::NoTls) {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        })
-        .join();
-    }
-}
-
-fn random_suffix() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::{SystemTime, UNIX_EPOCH};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        nanos % 1_000_000_000_000,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A registry row for node `id` in state RUNNING (a member) with its last heartbeat at
-/// `heartbeat_ms`, for tests that register nodes without running servers.
-pub fn running_node(id: &str, heartbeat_ms: i64) -> crate::cluster::NodeRecord {
-    crate::cluster::NodeRecord {
-        node_id: id.into(),
-        start_time: heartbeat_ms,
-        context_url: format!("http://{id}:8081/artifactory"),
-        membership_port: 0,
-        state: crate::cluster::NodeState::Running,
-        role: crate::cluster::NodeRole::Member,
-        last_heartbeat: heartbeat_ms,
-        version: "v".into(),
-        revision: "r".into(),
-        release_date: "d".into(),
-        data_dir: String::new(),
-        backup_dir: String::new(),
-        instance: format!("host-of-{id}"),
-    }
+/// Open the test database at `url` with small pools and migrations applied.
+pub fn open_postgres(url: &str) -> Db {
+    let options = PgOptions {
+        url: url.to_string(),
+        username: None,
+        password: None,
+        pool_max_active: 8,
+        pool_max_idle: 1,
+        lock_pool_max: 2,
+        application_name: "arca-test".into(),
+        tls: crate::PgTls::default(),
+    };
+    Db::open_postgres(&options).unwrap_or_else(|e| panic!("{url}: {e}"))
 }
 
 /// An in-memory SQLite database with foreign keys on and every migration applied (unit tests:

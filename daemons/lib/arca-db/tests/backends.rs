@@ -1,5 +1,5 @@
 //! The same scenarios on SQLite and on PostgreSQL (a fresh database per test;
-//! see `arca_db::testing`).
+//! see `arca_testkit::pg`).
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Barrier};
 
 use arca_db::cluster::{self, NodeRecord, NodeRole, NodeState};
-use arca_db::testing::PgTestDb;
 use arca_db::{Binary, Conn, Db, DbError, NewFile, Repo, items, repos, security};
+use arca_testkit::PgTestDb;
 
 fn sqlite() -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().unwrap();
@@ -225,21 +225,7 @@ fn postgres_migrations_run_once_when_nodes_start_together() {
 }
 
 fn node(id: &str, role: NodeRole, now: i64) -> NodeRecord {
-    NodeRecord {
-        node_id: id.into(),
-        start_time: now,
-        context_url: format!("http://{id}"),
-        membership_port: 0,
-        state: NodeState::Starting,
-        role,
-        last_heartbeat: now,
-        version: "v".into(),
-        revision: "r".into(),
-        release_date: "d".into(),
-        data_dir: String::new(),
-        backup_dir: String::new(),
-        instance: format!("host-of-{id}"),
-    }
+    arca_testkit::pg::node_record(id, NodeState::Starting, role, now)
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The license pool (`arca_db::licenses`): every rule on SQLite and on PostgreSQL (a fresh
-//! database per test; see `arca_db::testing`). Times and dates are passed in.
+//! database per test; see `arca_testkit::pg`). Times and dates are passed in.
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use arca_db::cluster::{self, NodeState};
 use arca_db::licenses::{self, AddOutcome, DeleteOutcome, LicenseRow, NewLicenseRow};
-use arca_db::testing::PgTestDb;
 use arca_db::{Conn, Db, DbError};
+use arca_testkit::PgTestDb;
 
 const STALE: i64 = 30_000;
 const T0: i64 = 1_000_000;
@@ -45,14 +45,7 @@ fn w<T: Send>(db: &Db, f: impl FnOnce(&Conn<'_>) -> Result<T, DbError> + Send) -
 }
 
 fn new_license(hash: &str, valid_through: &str) -> NewLicenseRow {
-    NewLicenseRow {
-        hash: hash.into(),
-        token: format!("arca-lic-v1.{hash}.sig"),
-        licensee: "ACME Corp.".into(),
-        license_type: "Enterprise".into(),
-        valid_through: valid_through.into(),
-        issued: "2026-01-01".into(),
-    }
+    arca_testkit::pg::license_row(hash, valid_through)
 }
 
 fn add(db: &Db, list: &[(&str, &str)]) {
@@ -67,7 +60,7 @@ fn add(db: &Db, list: &[(&str, &str)]) {
 
 /// Register `id` as a running node whose last heartbeat was at `heartbeat`.
 fn node(db: &Db, id: &str, heartbeat: i64) {
-    let record = arca_db::testing::running_node(id, heartbeat);
+    let record = arca_testkit::pg::running_node(id, heartbeat);
     w(db, |c| cluster::register_node(c, &record, heartbeat, STALE));
 }
 

@@ -1,12 +1,12 @@
 //! PostgreSQL over TLS against a real server: a throw-away cluster that accepts TLS only, with
-//! a certificate for `localhost` from a CA made for the test (`arca_db::testing::tls_postgres`).
+//! a certificate for `localhost` from a CA made for the test (`arca_testkit::tls_postgres`).
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use std::time::{Duration, Instant};
 
-use arca_db::testing::tls_postgres::TlsPostgres;
 use arca_db::{Db, SslMode, args};
+use arca_testkit::tls_postgres::TlsPostgres;
 
 /// Whether the connection running the query is encrypted, as the server sees it.
 const ENCRYPTED: &str = "SELECT count(*) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl";

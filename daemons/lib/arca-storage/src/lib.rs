@@ -21,8 +21,6 @@ pub mod sharding;
 mod store;
 mod upload;
 
-pub mod testing;
-
 pub use cache::{CacheFs, CacheUsage};
 pub use chain::{Committed, Located, Storage, StorageOptions, StorageSummary, Tier};
 pub use checksums::{Checksums, validate_sha256, verify_declared};

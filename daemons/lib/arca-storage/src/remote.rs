@@ -485,6 +485,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use arca_testkit::now_ms;
 
     fn spec(check_period: Duration) -> RemoteSpec {
         RemoteSpec {
@@ -707,15 +708,5 @@ mod tests {
             values(&head, CONTENT_SHA256_HEADER),
             vec![EMPTY_SHA256.to_owned()]
         );
-    }
-
-    fn now_ms() -> i64 {
-        i64::try_from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis(),
-        )
-        .unwrap()
     }
 }

@@ -1,4 +1,4 @@
-//! The object-store backend against a real S3 server (s3s-fs, see `arca_storage::testing`).
+//! The object-store backend against a real S3 server (s3s-fs, see `arca_testkit::s3`).
 //! Needs `ARCA_TEST_S3S_FS`: run through tests/run-all.sh or `eval "$(tests/lib/s3.sh --export)"`.
 
 #![allow(clippy::unwrap_used)]
@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arca_config::storage_plan::{RetrySpec, S3Spec};
-use arca_storage::testing::S3TestServer;
 use arca_storage::{Checksums, ObjectStore, StorageError, with_retry};
+use arca_testkit::S3TestServer;
 use rand::{RngCore, SeedableRng};
 
 const MIB: usize = 1024 * 1024;

@@ -7,7 +7,7 @@
 //! outage.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -58,10 +58,7 @@ impl S3TestServer {
         let bucket = format!("arca-test-{:08x}", rand::random::<u32>());
         // s3s-fs serves each directory under its root as a bucket.
         std::fs::create_dir_all(base.join("root").join(&bucket))?;
-        let port = {
-            let listener = TcpListener::bind("127.0.0.1:0")?;
-            listener.local_addr()?.port()
-        };
+        let port = crate::free_port();
         let server = S3TestServer {
             binary,
             base,

@@ -6,12 +6,11 @@
 //! runs as the `postgres` user (PostgreSQL refuses root). [`TlsPostgres::shared`] hands the
 //! same cluster to the tests that run at the same time; the last one to finish stops it.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, Weak};
 
-use crate::{PgOptions, PgTls, SslMode};
+use arca_db::{PgOptions, PgTls, SslMode};
 
 /// The superuser of the cluster (password authentication, scram-sha-256).
 pub const USER: &str = "arca_tls";
@@ -47,13 +46,13 @@ impl TlsPostgres {
     /// failing command's output: this is test set-up.
     pub fn start() -> TlsPostgres {
         let bin = postgres_bin();
-        let dir = std::env::temp_dir().join(format!("arca-pgtls-{}", super::random_suffix()));
+        let dir = std::env::temp_dir().join(format!("arca-pgtls-{}", crate::random_suffix()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         if is_root() {
             run(Command::new("chown").arg("postgres:").arg(&dir));
         }
         let cluster = TlsPostgres {
-            port: free_port(),
+            port: crate::free_port(),
             ca_file: dir.join("ca.crt"),
             other_ca_file: dir.join("other-ca.crt"),
             dir,
@@ -196,7 +195,7 @@ impl TlsPostgres {
         )
     }
 
-    /// Options for [`crate::Db::connect_postgres`] with small pools.
+    /// Options for [`arca_db::Db::connect_postgres`] with small pools.
     pub fn options(&self, host: &str, mode: SslMode, ca_file: Option<&Path>) -> PgOptions {
         PgOptions {
             url: self.url(host),
@@ -257,13 +256,6 @@ fn postgres_bin() -> PathBuf {
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
 fn append(path: &Path, text: &str) {
