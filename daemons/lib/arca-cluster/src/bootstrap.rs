@@ -208,16 +208,8 @@ pub fn postgres_options(
 /// The TLS settings of `db.properties` (`ssl.mode`, `ssl.ca.file`), already checked by
 /// arca-config, as arca-db takes them.
 fn pg_tls(props: &DbProperties) -> arca_db::PgTls {
-    use arca_config::db::SslMode as Config;
-    use arca_db::SslMode as Db;
     arca_db::PgTls {
-        mode: match props.ssl_mode {
-            Config::Disable => Db::Disable,
-            Config::Prefer => Db::Prefer,
-            Config::Require => Db::Require,
-            Config::VerifyCa => Db::VerifyCa,
-            Config::VerifyFull => Db::VerifyFull,
-        },
+        mode: props.ssl_mode,
         ca_file: props.ssl_ca_file.clone(),
     }
 }

@@ -97,7 +97,7 @@ impl SslMode {
         }
     }
 
-    fn parse(value: &str) -> Option<SslMode> {
+    pub fn parse(value: &str) -> Option<SslMode> {
         match value {
             "disable" => Some(SslMode::Disable),
             "prefer" => Some(SslMode::Prefer),
@@ -106,6 +106,11 @@ impl SslMode {
             "verify-full" => Some(SslMode::VerifyFull),
             _ => None,
         }
+    }
+
+    /// Whether this mode refuses to connect without a CA file.
+    pub fn needs_ca(&self) -> bool {
+        matches!(self, SslMode::VerifyCa | SslMode::VerifyFull)
     }
 }
 

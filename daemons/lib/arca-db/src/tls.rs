@@ -29,54 +29,9 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::DbError;
 
-/// libpq's `sslmode` values that arca supports (`allow` is not: it tries plain first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum SslMode {
-    Disable,
-    #[default]
-    Prefer,
-    Require,
-    VerifyCa,
-    VerifyFull,
-}
-
-impl SslMode {
-    /// The values [`SslMode::parse`] accepts, in libpq's spelling.
-    pub const ALLOWED: [&'static str; 5] =
-        ["disable", "prefer", "require", "verify-ca", "verify-full"];
-
-    pub fn parse(value: &str) -> Option<SslMode> {
-        match value {
-            "disable" => Some(SslMode::Disable),
-            "prefer" => Some(SslMode::Prefer),
-            "require" => Some(SslMode::Require),
-            "verify-ca" => Some(SslMode::VerifyCa),
-            "verify-full" => Some(SslMode::VerifyFull),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            SslMode::Disable => "disable",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyCa => "verify-ca",
-            SslMode::VerifyFull => "verify-full",
-        }
-    }
-
-    /// Whether this mode refuses to connect without a CA file.
-    pub fn needs_ca(&self) -> bool {
-        matches!(self, SslMode::VerifyCa | SslMode::VerifyFull)
-    }
-}
-
-impl fmt::Display for SslMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// libpq's `sslmode` values that arca supports (`allow` is not: it tries plain first); the
+/// type `db.properties`' `ssl.mode` is read into.
+pub use arca_config::db::SslMode;
 
 /// How connections to PostgreSQL are protected.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
