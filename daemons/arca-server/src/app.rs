@@ -26,10 +26,7 @@ use crate::state::{App, AppState, Settings};
 /// How long in-flight requests may take to finish after SIGTERM.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Where the first admin password is written (mode 0600).
-pub use arca_config::home::INITIAL_ADMIN_PASSWORD_FILE;
-/// The administrator the first start creates.
-pub const INITIAL_ADMIN_USER: &str = "admin";
+pub use crate::admin::{INITIAL_ADMIN_PASSWORD_FILE, INITIAL_ADMIN_USER};
 
 pub struct ServeOptions {
     pub home: Home,

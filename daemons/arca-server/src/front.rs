@@ -4,7 +4,7 @@
 //! origin-form or absolute-form (`GET x`, `CONNECT a:1`, `OPTIONS *`): warp 0.4's path filters
 //! slice the URI's path assuming it starts with `/` and panic on the empty path of an
 //! authority-form target — with `panic = "abort"` that was one packet to kill a node.
-//! [`inspect`] runs every parser the server applies to a request's line and headers before it
+//! [`crate::inspect::inspect`] runs every parser the server applies to a request's line and headers before it
 //! touches the database; the fuzz harness (`daemons/dev/arca-fuzz`) drives both through hyper.
 
 use std::collections::BTreeMap;
@@ -125,34 +125,4 @@ pub fn artifact_target(
         _ => None,
     };
     Ok((target, props))
-}
-
-/// Every parser the server runs on a request's line and headers before it reads the database:
-/// the context path, the query, an artifact path with its matrix parameters, and the headers
-/// handlers parse (credentials, cookies, ranges, conditional requests, declared checksums).
-/// Errors are the answers a client would get; nothing here may panic.
-pub fn inspect(
-    context_path: &str,
-    max_path_length: usize,
-    method: &Method,
-    path: &str,
-    raw_query: &str,
-    headers: &HeaderMap,
-) -> ApiResult<()> {
-    if let Some(message) = refuse_framing(headers) {
-        return Err(ApiError::new(
-            warp::http::StatusCode::NOT_IMPLEMENTED,
-            message,
-        ));
-    }
-    let rest = strip_context(context_path, path)?;
-    let _query = crate::http::parse_query(raw_query);
-    let _ = crate::http::auth::credentials(headers);
-    let _ = crate::http::auth::cookie_id(headers);
-    let _ = crate::http::format::base_url(headers, context_path, None);
-    if rest.is_empty() || rest == "api" || rest.starts_with("api/") || rest.starts_with("ui/") {
-        return Ok(());
-    }
-    artifact_target(method, rest, max_path_length)?;
-    crate::http::artifacts::inspect_headers(headers, 1 << 20)
 }

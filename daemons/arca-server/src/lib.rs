@@ -1,6 +1,7 @@
 //! arca-server: HTTP API, repositories, storage and authentication of one
 //! arca node. `main.rs` only calls [`cli::main`].
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod control;
@@ -8,6 +9,7 @@ pub mod formats;
 pub mod front;
 pub mod gc;
 pub mod http;
+pub mod inspect;
 pub mod paths;
 pub mod policy;
 pub mod serve;

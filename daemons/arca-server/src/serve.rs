@@ -26,6 +26,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::front::TargetGuard;
+use crate::http::request::BodyIdleTimeout;
 use crate::state::App;
 
 /// How often the "connection limit reached" line may be logged.
@@ -95,7 +96,7 @@ pub async fn serve_http(
     limits: HttpLimits,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let filter = crate::http::routes(app);
+    let filter = crate::http::router::routes(app);
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut limit_logged: Option<Instant> = None;
@@ -185,11 +186,6 @@ pub async fn serve_http(
     drop(https);
     graceful.shutdown().await;
 }
-
-/// The error a request body ends with when the client sent nothing for too long.
-#[derive(Debug, thiserror::Error)]
-#[error("the client sent no request body data for {} s ({})", .0.as_secs(), arca_config::system::HTTP_BODY_IDLE_TIMEOUT_SECS)]
-pub struct BodyIdleTimeout(pub Duration);
 
 /// A request body that fails with [`BodyIdleTimeout`] when its reader waits longer than the
 /// idle timeout for the next frame. The clock runs only while the handler waits for data, so a

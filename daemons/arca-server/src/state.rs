@@ -368,8 +368,8 @@ pub struct AppState {
     pub storage: Storage,
     pub clock: Arc<dyn Clock>,
     pub auth_cache: AuthCache,
-    /// Where every password hash and check runs (`crate::http::auth::HashPool`).
-    pub hash_pool: crate::http::auth::HashPool,
+    /// Where every password hash and check runs (`crate::http::hash_pool::HashPool`).
+    pub hash_pool: crate::http::hash_pool::HashPool,
     pub grants: GrantsCache,
     pub license: LicenseGate,
     /// UI sessions of the `local` provider (`arca.map.provider.type=local`).
@@ -410,7 +410,7 @@ impl AppState {
             HeaderValue::from_str(&node_id).unwrap_or_else(|_| HeaderValue::from_static("arca"));
         let auth_cache = AuthCache::new(settings.auth_cache_ttl);
         let hash_pool =
-            crate::http::auth::HashPool::for_this_machine(settings.password_check_queue);
+            crate::http::hash_pool::HashPool::for_this_machine(settings.password_check_queue);
         let required_license = membership.identity().is_ha();
         if settings.node_signature_v1 {
             tracing::warn!(

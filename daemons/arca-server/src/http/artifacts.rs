@@ -333,7 +333,7 @@ const SMALL_FILE: u64 = 64 * 1024;
 const DOWNLOAD_CHUNK: usize = 256 * 1024;
 
 /// The request headers a download or deploy parses, parsed as they would be for a file of
-/// `size` bytes (for the fuzz harness: [`crate::front::inspect`]).
+/// `size` bytes (for the fuzz harness: [`crate::inspect::inspect`]).
 pub fn inspect_headers(headers: &warp::http::HeaderMap, size: u64) -> ApiResult<()> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(v) = get("range") {

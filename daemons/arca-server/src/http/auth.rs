@@ -5,8 +5,6 @@
 //! are in [`crate::http::session`].
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
 use warp::http::header::{AUTHORIZATION, COOKIE};
@@ -19,6 +17,7 @@ use arca_db::sessions::{self as db_sessions, Session};
 
 use crate::http::Request;
 use crate::http::error::{ApiError, ApiResult};
+pub use crate::http::hash_pool::{HashPool, HashTicket};
 use crate::state::{App, Principal};
 
 /// Access tokens carry this prefix, so a Basic password can be told apart.
@@ -147,90 +146,19 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Password hashing off the async workers, on a bounded pool: `threads` hashes run at once
-/// (on blocking threads), at most `queue` more wait for one; beyond that a check is refused at
-/// once with 429 and `Retry-After`. argon2 is slow on purpose — unbounded, a flood of
-/// password guesses (for unknown users too: they are checked against a dummy hash) would take
-/// every core from the requests that need none.
-#[derive(Debug)]
-pub struct HashPool {
-    running: Arc<tokio::sync::Semaphore>,
-    admitted: AtomicUsize,
-    limit: usize,
-}
-
-impl HashPool {
-    pub fn new(threads: usize, queue: usize) -> HashPool {
-        let threads = threads.max(1);
-        HashPool {
-            running: Arc::new(tokio::sync::Semaphore::new(threads)),
-            admitted: AtomicUsize::new(0),
-            limit: threads + queue,
-        }
-    }
-
-    /// One thread per core but one (left to the async workers), at least one; `queue` more
-    /// checks may wait.
-    pub fn for_this_machine(queue: usize) -> HashPool {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        HashPool::new(cores.saturating_sub(1).max(1), queue)
-    }
-
-    /// A place in the pool (running or waiting), or 429 when it is full.
-    pub fn enter(&self) -> ApiResult<HashTicket<'_>> {
-        let before = self.admitted.fetch_add(1, Ordering::SeqCst);
-        let ticket = HashTicket { pool: self };
-        if before >= self.limit {
-            drop(ticket);
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many password checks in progress; retry shortly",
-            )
-            .with_retry_after(1));
-        }
-        Ok(ticket)
-    }
-
-    /// Run `f` (a hash or a verification) on the pool: [`HashPool::enter`], then [`HashTicket::run`].
-    pub async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> ApiResult<T> {
-        self.enter()?.run(f).await
-    }
-}
-
-/// A place in the [`HashPool`], given back when dropped.
-#[derive(Debug)]
-pub struct HashTicket<'a> {
-    pool: &'a HashPool,
-}
-
-impl HashTicket<'_> {
-    /// Wait for a hashing thread and run `f` on it.
-    pub async fn run<T: Send + 'static>(
-        self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> ApiResult<T> {
-        let permit = Arc::clone(&self.pool.running)
-            .acquire_owned()
+impl Request {
+    /// The caller (or why it is refused: 401, 403 for a missing CSRF token, 429, 503 …).
+    /// Resolved once per request, by the credential module ([`resolve_caller`]), when a
+    /// handler first asks; every later call answers the same without authenticating again
+    /// (a failed login is counted once). Resolution waits for the first ask, not for the
+    /// dispatch: endpoints that never look at the caller (health checks, the UI login,
+    /// node-signed calls) must not count a bad password or refuse one, and a handler's
+    /// earlier answers (400 for a bad path, 405) come before any 401, as they always have.
+    pub async fn principal(&self) -> ApiResult<Principal> {
+        self.caller
+            .get_or_init(|| resolve_caller(self))
             .await
-            .map_err(|e| ApiError::internal("password hashing pool", e))?;
-        let out = tokio::task::spawn_blocking(move || {
-            let out = f();
-            drop(permit);
-            out
-        })
-        .await
-        .map_err(|e| ApiError::internal("password hashing", e))?;
-        drop(self);
-        Ok(out)
-    }
-}
-
-impl Drop for HashTicket<'_> {
-    fn drop(&mut self) {
-        self.pool.admitted.fetch_sub(1, Ordering::SeqCst);
+            .clone()
     }
 }
 
@@ -555,10 +483,6 @@ pub fn check_csrf(req: &Request, principal: &Principal) -> ApiResult<()> {
     )))
 }
 
-pub fn session_provider(app: &App) -> MapProviderType {
-    app.settings.session_provider
-}
-
 pub fn ms(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -573,7 +497,7 @@ pub async fn live_session(app: &App, id: &str) -> ApiResult<Option<(Session, Pri
     let hash = arca_crypto::sha256_hex(id.as_bytes());
     let now = app.now_ms();
     let idle = ms(app.settings.session_idle_timeout);
-    let session = match session_provider(app) {
+    let session = match app.settings.session_provider {
         MapProviderType::Local => match app.local_sessions.use_session(&hash, now, idle) {
             Some((s, stamp)) => {
                 // a password change ends the session (as `update_user` does for `db` rows)
@@ -644,7 +568,7 @@ async fn credential_stamp(app: &App, user: &str) -> ApiResult<Option<String>> {
 
 /// End the session `id_hash` (wherever the provider keeps it).
 pub async fn end_session(app: &App, id_hash: &str) -> ApiResult<()> {
-    match session_provider(app) {
+    match app.settings.session_provider {
         MapProviderType::Local => {
             app.local_sessions.remove(id_hash);
         }

@@ -338,12 +338,12 @@ async fn password_changed(req: &Request, user: &str, hash: &str) {
             arca_crypto::sha256_hex(hash.as_bytes()),
         );
     }
-    if user == crate::app::INITIAL_ADMIN_USER {
+    if user == crate::admin::INITIAL_ADMIN_USER {
         let file = req
             .app
             .home
             .security()
-            .join(crate::app::INITIAL_ADMIN_PASSWORD_FILE);
+            .join(crate::admin::INITIAL_ADMIN_PASSWORD_FILE);
         match std::fs::remove_file(&file) {
             Ok(()) => tracing::info!(
                 "the admin password changed: removed {} (it held the initial one)",

@@ -21,7 +21,7 @@ use arca_db::sessions::{self as db_sessions, Session};
 
 use crate::http::auth::{
     COOKIE_NAME, CSRF_COOKIE_NAME, ID_BYTES, check_password, client_source, cookie_id, csrf_token,
-    end_session, live_session, ms, principal_for_user, session_provider,
+    end_session, live_session, ms, principal_for_user,
 };
 use crate::http::error::{ApiError, ApiResult, json_response};
 use crate::http::format::iso8601;
@@ -139,7 +139,7 @@ async fn login(req: &mut Request) -> ApiResult<Response> {
             .min(absolute),
         absolute_expires: absolute,
     };
-    match session_provider(&app) {
+    match app.settings.session_provider {
         MapProviderType::Local => app.local_sessions.insert(
             session.clone(),
             arca_crypto::sha256_hex(found.password_hash.as_bytes()),
@@ -151,13 +151,13 @@ async fn login(req: &mut Request) -> ApiResult<Response> {
                 .await?;
         }
     }
-    tracing::info!(user = %found.name, provider = %session_provider(&app), "UI login");
+    tracing::info!(user = %found.name, provider = %app.settings.session_provider, "UI login");
     let mut resp = json_response(
         StatusCode::OK,
         &json!({
             "name": found.name,
             "admin": principal.is_admin(),
-            "provider": session_provider(&app).to_string(),
+            "provider": app.settings.session_provider.to_string(),
             "idleTimeoutSecs": app.settings.session_idle_timeout.as_secs(),
             "expiresAt": iso8601(session.absolute_expires),
             "csrfToken": csrf_token(&id),
@@ -194,7 +194,7 @@ async fn current(req: &mut Request) -> ApiResult<Response> {
         &json!({
             "name": principal.name(),
             "admin": principal.is_admin(),
-            "provider": session_provider(&req.app).to_string(),
+            "provider": req.app.settings.session_provider.to_string(),
             "nodeId": req.app.node_id,
             "createdOn": session.node_id,
             "idleExpiresAt": iso8601(session.idle_expires),

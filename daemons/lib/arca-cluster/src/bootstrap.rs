@@ -2,97 +2,22 @@
 
 use std::path::{Path, PathBuf};
 
-use arca_config::{DbProperties, DbType, HaNodeProperties, Home, MasterKey, NodeConfig};
+use arca_config::{DbProperties, DbType, HaNodeProperties, Home, MasterKey};
 use arca_crypto::master_key::{SecretBox, generate_master_key_hex, is_sealed, key_check_value};
 use arca_db::cluster::{self, NodeRole};
 use arca_db::{Db, PgOptions};
 
 use crate::ClusterError;
+pub use crate::identity::Identity;
+use crate::storage::STORAGE_DIGEST_SETTING;
 
 /// Cluster setting holding the master key's key-check value: every node
 /// compares its own key against it at start.
 pub const MASTER_KEY_CHECK_SETTING: &str = "master_key.check_value";
 
-/// Cluster setting holding the digest of the storage configuration (binarystore.xml):
-/// every node must run the same chain.
-pub const STORAGE_DIGEST_SETTING: &str = "binarystore.digest";
-
 /// Associated data sealed with the database password, so the ciphertext of
 /// another secret cannot be swapped in.
 const DB_PASSWORD_CONTEXT: &[u8] = b"db.properties:password";
-
-/// Who this node is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub node_id: String,
-    pub role: NodeRole,
-    /// `context.url` (empty for a single node).
-    pub context_url: String,
-    pub membership_port: u16,
-    /// Where binaries live: `arca.ha.data.dir`, else `<home>/data`.
-    pub data_dir: PathBuf,
-    /// `arca.ha.backup.dir`, else `<home>/backup`.
-    pub backup_dir: PathBuf,
-    /// `<host>:<home>`: tells a restart of this installation from a second
-    /// process using the same node id elsewhere.
-    pub instance: String,
-}
-
-impl Identity {
-    /// The identity of the node `ha` (the parsed `etc/ha-node.properties`)
-    /// describes; without it a standalone node named after the host.
-    pub fn new(home: &Home, ha: Option<&HaNodeProperties>) -> Identity {
-        let root = std::fs::canonicalize(home.root()).unwrap_or_else(|_| home.root().to_path_buf());
-        let instance = format!(
-            "{}:{}",
-            nix_hostname().unwrap_or_else(|| "localhost".to_string()),
-            root.display()
-        );
-        match ha {
-            Some(ha) => Identity {
-                role: if ha.primary {
-                    NodeRole::Primary
-                } else {
-                    NodeRole::Member
-                },
-                context_url: ha.context_url.clone().unwrap_or_default(),
-                membership_port: ha.membership_port.unwrap_or(0),
-                data_dir: ha.data_dir.clone().unwrap_or_else(|| home.data()),
-                backup_dir: ha.backup_dir.clone().unwrap_or_else(|| home.backup()),
-                node_id: ha.node_id.clone(),
-                instance,
-            },
-            None => Identity {
-                node_id: nix_hostname().unwrap_or_else(|| "arca".to_string()),
-                role: NodeRole::Standalone,
-                context_url: String::new(),
-                membership_port: 0,
-                data_dir: home.data(),
-                backup_dir: home.backup(),
-                instance,
-            },
-        }
-    }
-
-    /// The identity of the node `config` describes (see [`Identity::new`]).
-    pub fn of(config: &NodeConfig) -> Identity {
-        Identity::new(&config.home, config.ha.as_ref())
-    }
-
-    pub fn is_ha(&self) -> bool {
-        self.role != NodeRole::Standalone
-    }
-}
-
-/// The host name from uname(2): /proc/sys/kernel/hostname is hidden by the units'
-/// `ProcSubset=pid`, which made every packaged single node call itself "arca".
-fn nix_hostname() -> Option<String> {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-}
 
 /// The master key and whether this start created it.
 #[derive(Debug, Clone)]

@@ -15,6 +15,7 @@
 //!   `etc/cluster.license`), shared by the REST API and `arcactl license`.
 
 pub mod bootstrap;
+pub mod identity;
 pub mod licenses;
 pub mod membership;
 pub mod node_license;
@@ -24,7 +25,8 @@ pub mod storage;
 
 use std::path::PathBuf;
 
-pub use bootstrap::{Identity, MASTER_KEY_CHECK_SETTING};
+pub use bootstrap::MASTER_KEY_CHECK_SETTING;
+pub use identity::Identity;
 pub use membership::{Build, DUTIES_LEASE, Membership, Timing};
 
 /// Why a node cannot start or keep its place in the cluster.

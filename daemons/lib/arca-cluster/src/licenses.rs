@@ -20,7 +20,7 @@ use arca_license::{
     format_date_iso, format_date_long, license_hash, parse_date, split_batch, verify, verify_batch,
 };
 
-use crate::bootstrap::Identity;
+use crate::identity::Identity;
 
 /// The bootstrap file under `etc/`.
 pub const BOOTSTRAP_FILE: &str = "cluster.license";

@@ -9,6 +9,10 @@ use arca_crypto::master_key::SecretBox;
 
 use crate::{ClusterError, Identity};
 
+/// Cluster setting holding the digest of the storage configuration (binarystore.xml):
+/// every node must run the same chain.
+pub const STORAGE_DIGEST_SETTING: &str = "binarystore.digest";
+
 /// Associated data sealed with object-store credentials.
 const STORE_SECRET_CONTEXT: &[u8] = b"binarystore.xml:secret";
 
@@ -89,12 +93,7 @@ pub fn record_chain(
 ) -> Result<(), arca_db::DbError> {
     let json = serde_json::to_string(record)
         .map_err(|e| arca_db::DbError::Corrupt(format!("chain record: {e}")))?;
-    arca_db::cluster::put_setting(
-        conn,
-        crate::bootstrap::STORAGE_DIGEST_SETTING,
-        &record.digest,
-        record.at,
-    )?;
+    arca_db::cluster::put_setting(conn, STORAGE_DIGEST_SETTING, &record.digest, record.at)?;
     arca_db::cluster::put_setting(conn, CHAIN_RECORD_SETTING, &json, record.at)
 }
 

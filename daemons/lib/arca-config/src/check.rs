@@ -6,15 +6,7 @@ use std::path::PathBuf;
 
 use crate::error::Diagnostic;
 use crate::home::Home;
-use crate::node::NodeConfig;
-
-/// The configuration has errors: the daemon must not start.
-#[derive(Debug, thiserror::Error)]
-#[error("{errors} configuration error(s) under {}; nothing was started", etc.display())]
-pub struct ConfigRejected {
-    pub errors: usize,
-    pub etc: PathBuf,
-}
+use crate::node::{ConfigRejected, NodeConfig};
 
 /// Validate everything under `home` ([`check_home`]), log each problem (errors and warnings)
 /// and fail when there is an error. [`NodeConfig::load`] also returns the values.

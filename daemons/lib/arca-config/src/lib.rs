@@ -28,12 +28,13 @@ pub use atomic::write_file_atomically;
 pub use binarystore::{
     BinaryStoreConfig, ChainSpec, FileSystemLayout, ProviderNode, ProviderParams, seal_secrets,
 };
-pub use check::{ConfigRejected, check_home, require_valid, require_valid_except};
+pub use check::{check_home, require_valid, require_valid_except};
 pub use db::{DbProperties, DbType};
 pub use error::{ConfigError, Diagnostic, Severity, has_errors};
 pub use ha_node::HaNodeProperties;
 pub use home::Home;
 pub use master_key::MasterKey;
+pub use node::ConfigRejected;
 pub use node::NodeConfig;
 pub use settings::SystemSettings;
 pub use storage_plan::{

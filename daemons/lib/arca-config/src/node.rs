@@ -8,7 +8,6 @@
 use std::path::PathBuf;
 
 use crate::binarystore::{self, BinaryStoreConfig};
-use crate::check::ConfigRejected;
 use crate::db::{self, DbProperties};
 use crate::error::{ConfigError, Diagnostic, Diags};
 use crate::ha_node::{self, ContextUrl, HaNodeProperties};
@@ -17,6 +16,14 @@ use crate::master_key;
 use crate::settings::SystemSettings;
 use crate::storage_plan::DataRoots;
 use crate::system::SystemProperties;
+
+/// The configuration has errors: the daemon must not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{errors} configuration error(s) under {}; nothing was started", etc.display())]
+pub struct ConfigRejected {
+    pub errors: usize,
+    pub etc: PathBuf,
+}
 
 /// Everything a node reads from `etc/` at start, validated.
 #[derive(Debug, Clone)]

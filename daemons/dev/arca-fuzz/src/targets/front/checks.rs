@@ -1,6 +1,6 @@
 //! What every answer of the front end must be, and a raw request split by hand.
 
-use arca_server::front::inspect;
+use arca_server::inspect::inspect;
 use warp::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
 /// The context path of a default installation.

@@ -2,8 +2,8 @@
 //!
 //! Each input is written to an in-memory connection served by hyper's HTTP/1 server with the
 //! stack of `arca_server::serve`: `TargetGuard(warp::service(filter))`, the filter extracting
-//! what `arca_server::http::routes` extracts (method, full path, raw query, headers, body) and
-//! running `arca_server::front::inspect` on it. The same input is also split into its parts by
+//! what `arca_server::http::router::routes` extracts (method, full path, raw query, headers, body) and
+//! running `arca_server::inspect::inspect` on it. The same input is also split into its parts by
 //! hand and given to the guarded service directly (targets hyper itself would refuse) and to
 //! `inspect` directly (paths warp would never hand over).
 //!
@@ -24,8 +24,9 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use arca_server::front::{TargetGuard, inspect};
+use arca_server::front::TargetGuard;
 use arca_server::http::error::{ApiError, text_response};
+use arca_server::inspect::inspect;
 use bytes::{Buf, Bytes};
 use futures_util::{Stream, StreamExt};
 use http_body_util::Full;
@@ -65,7 +66,7 @@ pub enum PlantedBug {
     Unguarded,
 }
 
-/// The filter: `http::routes`' extraction, then [`inspect`] instead of the handlers.
+/// The filter: `http::router::routes`' extraction, then [`inspect`] instead of the handlers.
 fn front_filter(bug: Option<PlantedBug>) -> BoxedFilter<(Response,)> {
     warp::any()
         .and(warp::method())

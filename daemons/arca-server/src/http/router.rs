@@ -1,0 +1,207 @@
+//! The dispatch: the warp filter, the context path, the license gate, and the route of every
+//! request to its handler.
+
+use std::convert::Infallible;
+
+use bytes::Buf;
+use futures_util::{Stream, StreamExt};
+use warp::Filter;
+use warp::http::{HeaderMap, Method, StatusCode};
+use warp::reply::Response;
+
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::request::{BodyStream, Request, parse_query};
+use crate::http::{
+    artifacts, auth, format, licenses, peer_storage, repos_api, search, security_api,
+    security_users, session, storage_api, system,
+};
+use crate::state::App;
+
+fn boxed_body<S, B>(stream: S) -> BodyStream
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + 'static,
+    B: Buf + Send,
+{
+    stream
+        .map(|r| r.map(|mut b| b.copy_to_bytes(b.remaining())))
+        .boxed()
+}
+
+/// The warp filter serving everything.
+pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
+    warp::any()
+        .and(warp::method())
+        .and(warp::path::full())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<auth::PeerAddr>())
+        .and(warp::body::stream())
+        .then(
+            move |method: Method,
+                  path: warp::path::FullPath,
+                  query: String,
+                  headers: HeaderMap,
+                  peer: Option<auth::PeerAddr>,
+                  body| {
+                let app = app.clone();
+                let body = boxed_body(body);
+                let head = RequestHead {
+                    method,
+                    path: path.as_str().to_string(),
+                    raw_query: query,
+                    headers,
+                    peer: peer.map(|p| p.0),
+                };
+                async move { handle(app, head, body).await }
+            },
+        )
+        .recover(|_rej: warp::Rejection| async {
+            Ok::<_, Infallible>(ApiError::bad_request("Malformed request").into_response())
+        })
+        .unify()
+}
+
+/// A request's line, headers and connection details, as warp extracted them.
+struct RequestHead {
+    method: Method,
+    path: String,
+    raw_query: String,
+    headers: HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+}
+
+async fn handle(app: App, head: RequestHead, body: BodyStream) -> Response {
+    let path = head.path.clone();
+    let node_header = app.node_id_header.clone();
+    let started = std::time::Instant::now();
+    let method_name = head.method.clone();
+    let mut resp = match route(app, head, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    resp.headers_mut().insert("x-arca-node-id", node_header);
+    // No response is ever to be sniffed into another type (stored HTML served as text/plain, a
+    // JSON error rendered as HTML).
+    resp.headers_mut().insert(
+        "x-content-type-options",
+        warp::http::HeaderValue::from_static("nosniff"),
+    );
+    tracing::debug!(
+        method = %method_name,
+        path = %path,
+        status = resp.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    resp
+}
+
+async fn route(app: App, head: RequestHead, body: BodyStream) -> ApiResult<Response> {
+    let RequestHead {
+        method,
+        path,
+        raw_query,
+        headers,
+        peer,
+    } = head;
+    let path = path.as_str();
+    let ctx = app.settings.context_path.clone();
+    let rest = crate::front::strip_context(&ctx, path)?.to_string();
+    let base_url = format::base_url(&headers, &ctx, app.settings.url_base.as_deref());
+    let path_and_query = if raw_query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{raw_query}")
+    };
+    let query = parse_query(&raw_query);
+    let mut req = Request {
+        app,
+        method,
+        headers,
+        rest,
+        query,
+        raw_query,
+        body: std::sync::Mutex::new(Some(body)),
+        base_url,
+        path_and_query,
+        peer,
+        caller: tokio::sync::OnceCell::new(),
+    };
+    if !req.app.license.allows_serving() && !serves_unlicensed(&req.rest) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{}: node '{}' has none (add one with POST /api/system/licenses or arcactl \
+                 license add; arca-license-agent claims it)",
+                arca_cluster::node_license::UNLICENSED_MESSAGE,
+                req.app.node_id
+            ),
+        ));
+    }
+    if req.rest.is_empty() {
+        if !matches!(req.method, Method::GET | Method::HEAD) {
+            return Err(ApiError::method_not_allowed());
+        }
+        return repos_api::root_listing(&req).await;
+    }
+    if let Some(api) = req.rest.strip_prefix("api/").map(str::to_string) {
+        return route_api(&mut req, &api).await;
+    }
+    if req.rest == "api" {
+        return Err(ApiError::not_found("Not found"));
+    }
+    if let Some(ui) = req.rest.strip_prefix("ui/").map(str::to_string) {
+        return session::handle(&mut req, &ui).await;
+    }
+    artifacts::handle(&mut req).await
+}
+
+/// What an HA node without a license still serves (`rest`: the path after the context path):
+/// the license endpoints (to add one), the health checks, and the calls of other nodes.
+fn serves_unlicensed(rest: &str) -> bool {
+    matches!(
+        rest,
+        "api/system/licenses"
+            | "api/system/ping"
+            | "api/v1/system/readiness"
+            | "api/v1/system/liveness"
+            | "api/system/ha/self"
+    ) || rest
+        .strip_prefix("api/system/")
+        .is_some_and(|t| t.starts_with(PEER_STORAGE_PREFIX))
+}
+
+/// Where other nodes fetch and push binaries, under `api/system/` ([`peer_storage`]).
+const PEER_STORAGE_PREFIX: &str = "storage/binaries/";
+
+async fn route_api(req: &mut Request, api: &str) -> ApiResult<Response> {
+    let (head, tail) = match api.find('/') {
+        Some(i) => (&api[..i], &api[i + 1..]),
+        None => (api, ""),
+    };
+    match head {
+        "system" if tail == "licenses" => licenses::handle(req).await,
+        // other nodes' calls (node-signed), not the administrator's system endpoints
+        "system" if tail.starts_with(PEER_STORAGE_PREFIX) => {
+            peer_storage::handle(req, &tail[PEER_STORAGE_PREFIX.len()..]).await
+        }
+        "system" => system::handle(req, tail).await,
+        "v2" if tail == "security/permissions" || tail.starts_with("security/permissions/") => {
+            security_users::permissions(req, &tail["security/permissions".len()..]).await
+        }
+        "v1" => match tail {
+            "system/readiness" => system::readiness(req).await,
+            "system/liveness" => system::liveness(req),
+            _ => Err(ApiError::not_found("Not found")),
+        },
+        "repositories" => repos_api::handle(req, tail).await,
+        "storage" => storage_api::handle(req, tail).await,
+        "copy" => storage_api::copy_or_move(req, tail, false).await,
+        "move" => storage_api::copy_or_move(req, tail, true).await,
+        "search" => search::handle(req, tail).await,
+        "security" => security_api::handle(req, tail).await,
+        _ => Err(ApiError::not_found(format!(
+            "Unknown API endpoint /api/{head}"
+        ))),
+    }
+}
