@@ -55,6 +55,14 @@ class Tickets:
             self._next += 1
         return i if i < self._count else None
 
+    def __iter__(self):
+        """The indexes still to take, until all are taken (each worker loops over this)."""
+        while True:
+            i = self.take()
+            if i is None:
+                return
+            yield i
+
 
 def run_threads(worker, count):
     """Runs worker() on count threads until all return; the seconds that took."""

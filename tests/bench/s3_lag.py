@@ -137,10 +137,7 @@ def cmd_s3base(a):
 
     def worker():
         c = s3.connect()
-        while True:
-            i = tickets.take()
-            if i is None:
-                break
+        for i in tickets:
             try:
                 status, data = s3.put(c, "%s/par/%d" % (a.prefix, i), bodies[i])
                 if status != 200:
@@ -391,10 +388,7 @@ def cmd_lag(a):
 
     def worker():
         conn = arca.connect()
-        while True:
-            i = tickets.take()
-            if i is None:
-                break
+        for i in tickets:
             delay = sched[i] - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
@@ -491,10 +485,7 @@ def cmd_flood(a):
 
     def worker():
         conn = arca.connect()
-        while True:
-            i = tickets.take()
-            if i is None:
-                break
+        for i in tickets:
             t = time.monotonic()
             try:
                 status = arca.deploy(conn, "%s/%05d.bin" % (a.dir, i), bodies[i])
