@@ -509,7 +509,7 @@ impl AppState {
         {
             return Ok(());
         }
-        let grants = self.db.read(Grants::load).await?;
+        let grants = self.db.read(arca_db::permissions::load_grants).await?;
         if let Ok(mut g) = self.grants.grants.write() {
             *g = Arc::new(grants);
         }

@@ -85,7 +85,7 @@ impl Authz {
         let admin =
             self.subject.admin && (user.admin || groups.iter().any(|g| admin_groups.contains(g)));
         Ok(Authz {
-            grants: Arc::new(Grants::load(conn)?),
+            grants: Arc::new(permissions::load_grants(conn)?),
             version,
             subject: Subject {
                 user: user.name,

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::{Context as _, anyhow, bail};
-use arca_db::permissions::{
-    self, Action, Actions, Grants, PermissionTarget, RepoRef, Subject, TokenScope,
-};
+use arca_db::permissions::{self, Action, Actions, PermissionTarget, RepoRef, Subject, TokenScope};
 use arca_db::security::{self, ANONYMOUS};
 use arca_db::{Conn, DbError};
 use serde_json::{Value, json};
@@ -313,7 +311,7 @@ pub fn check(args: &PermissionCheckArgs, out: &mut dyn Write) -> anyhow::Result<
         key,
         rclass: &input.rclass,
     };
-    let actions = Grants::compile(input.targets.clone())
+    let actions = permissions::compile_grants(input.targets.clone())
         .context("compiling the permission targets")?
         .actions(&subject, repo, path);
     // Which targets contribute (as if the user were no administrator).
@@ -323,7 +321,7 @@ pub fn check(args: &PermissionCheckArgs, out: &mut dyn Write) -> anyhow::Result<
     };
     let mut via = Vec::new();
     for t in &input.targets {
-        let a = Grants::compile(vec![t.clone()])
+        let a = permissions::compile_grants(vec![t.clone()])
             .with_context(|| format!("compiling permission target '{}'", t.name))?
             .actions(&plain, repo, path);
         if a.is_empty() {

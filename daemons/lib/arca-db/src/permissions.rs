@@ -7,10 +7,9 @@
 //! both go through these functions: one validation, one set of rules.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Deref;
 
 pub use arca_authz::{
-    Action, Actions, MAX_NAME_LEN, PermissionTarget, RepoRef, Subject, TokenScope,
+    Action, Actions, Grants, MAX_NAME_LEN, PermissionTarget, RepoRef, Subject, TokenScope,
 };
 
 pub use crate::security_version::{bump_security_version, security_version};
@@ -320,28 +319,15 @@ pub fn delete_user_grants(conn: &Conn<'_>, name: &str) -> Result<usize, DbError>
     )
 }
 
-/// Every permission target, compiled for fast decisions ([`arca_authz::Grants`]; load once,
-/// share, reload when the security version changes).
-#[derive(Debug, Default)]
-pub struct Grants(arca_authz::Grants);
-
-impl Grants {
-    /// Read the stored permission targets and compile them.
-    pub fn load(conn: &Conn<'_>) -> Result<Grants, DbError> {
-        Grants::compile(list_targets(conn)?)
-    }
-
-    pub fn compile(targets: Vec<PermissionTarget>) -> Result<Grants, DbError> {
-        Ok(Grants(arca_authz::Grants::compile(targets)?))
-    }
+/// Every stored permission target, compiled for fast decisions (load once, share, reload when
+/// the security version changes).
+pub fn load_grants(conn: &Conn<'_>) -> Result<Grants, DbError> {
+    compile_grants(list_targets(conn)?)
 }
 
-impl Deref for Grants {
-    type Target = arca_authz::Grants;
-
-    fn deref(&self) -> &arca_authz::Grants {
-        &self.0
-    }
+/// [`Grants::compile`] with its error as a [`DbError`].
+pub fn compile_grants(targets: Vec<PermissionTarget>) -> Result<Grants, DbError> {
+    Ok(Grants::compile(targets)?)
 }
 
 #[cfg(test)]
