@@ -132,7 +132,8 @@ cargo_test() { cargo test --workspace; }
 # The server's integration suite again with PostgreSQL as the metadata database (the cluster tests
 # already run on it).
 # (hardening::a_database_outage… starts a PostgreSQL of its own in both passes: run once.)
-cargo_test_postgres() { ARCA_TEST_BACKEND=postgresql cargo test -p arca-server --test server -- --skip ha:: --skip license_agent:: --skip hardening::a_database_outage; }
+# (--workspace, not -p arca-server: the same feature set as the first pass, so nothing is rebuilt.)
+cargo_test_postgres() { ARCA_TEST_BACKEND=postgresql cargo test --workspace --test server -- --skip ha:: --skip license_agent:: --skip hardening::a_database_outage; }
 
 # ---------------------------------------------------------------------------------------------------------------
 # 4. client tests

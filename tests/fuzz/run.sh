@@ -32,8 +32,13 @@ while (($#)); do
 done
 [[ -n "$SEED" ]] || SEED="$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')"
 
-arca_log "cargo build --release -p arca-fuzz"
-(cd "$ROOT" && cargo build --release -p arca-fuzz) || arca_die "release build of arca-fuzz failed"
+# Built together with the packaged binaries: one feature set for both, so that after the release build
+# of tests/run-all.sh only arca-fuzz itself is compiled (alone, `-p arca-fuzz` would resolve other tokio
+# features and rebuild most of the tree).
+packages=(-p arca-fuzz) # ARCA_BINARIES: packaging/binaries.sh, sourced by tests/lib/arca.sh
+for bin in "${ARCA_BINARIES[@]}"; do packages+=(-p "$bin"); done
+arca_log "cargo build --release ${packages[*]}"
+(cd "$ROOT" && cargo build --release "${packages[@]}") || arca_die "release build of arca-fuzz failed"
 
 t0=$SECONDS
 status=0

@@ -90,13 +90,15 @@ pub fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
-/// The workspace binary `name` (package and binary of the same name), built with
-/// `cargo build -p <name> --bin <name>` the first time a test of this run asks for it, and
-/// found in the target directory and profile of the running test executable.
+/// The workspace binary `name`, built with `cargo build --workspace --bin <name>` the first
+/// time a test of this run asks for it, and found in the target directory and profile of the
+/// running test executable.
 ///
 /// `cargo test -p X` builds only X's binaries; and a binary left over from an earlier run may
 /// be stale, so it is always built (cargo makes that a no-op when it is up to date), once per
-/// test process.
+/// test process. `--workspace` resolves features over the whole workspace, as
+/// `cargo test --workspace` does: under it the binary is already fresh, where `-p <name>` would
+/// pick the package's own feature set and rebuild tokio and everything above it once per daemon.
 pub fn sibling_binary(name: &str) -> PathBuf {
     static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
     let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
@@ -107,7 +109,7 @@ pub fn sibling_binary(name: &str) -> PathBuf {
     let profile_dir = profile_dir();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", name, "--bin", name]);
+    cmd.args(["build", "--quiet", "--workspace", "--bin", name]);
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         cmd.arg("--release");
     }
@@ -116,8 +118,8 @@ pub fn sibling_binary(name: &str) -> PathBuf {
     }
     let status = cmd
         .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo build -p {name}: {e}"));
-    assert!(status.success(), "cargo build -p {name}: {status}");
+        .unwrap_or_else(|e| panic!("cannot run cargo build --bin {name}: {e}"));
+    assert!(status.success(), "cargo build --bin {name}: {status}");
     let binary = profile_dir.join(name);
     assert!(binary.exists(), "{} not built", binary.display());
     built.insert(name.to_string(), binary.clone());

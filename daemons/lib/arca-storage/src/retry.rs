@@ -16,14 +16,28 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// wait is `spec.interval`, doubled after each further failure, never more than
 /// [`MAX_BACKOFF`]. Each retry is logged (warn) with `what`, the attempt and the error; the last
 /// error is returned when the tries run out.
-pub async fn with_retry<T, F, Fut>(
+pub async fn with_retry<T, F, Fut>(spec: &RetrySpec, what: &str, op: F) -> Result<T, StorageError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StorageError>>,
+{
+    retry_sleeping_with(spec, what, op, tokio::time::sleep).await
+}
+
+/// [`with_retry`] with the wait passed in, so that the back-off can be tested without waiting
+/// (and without tokio's paused clock, whose `test-util` feature would give the test build a
+/// tokio different from the binaries' and rebuild everything on top of it).
+async fn retry_sleeping_with<T, F, Fut, S, SleepFut>(
     spec: &RetrySpec,
     what: &str,
     mut op: F,
+    sleep: S,
 ) -> Result<T, StorageError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StorageError>>,
+    S: Fn(Duration) -> SleepFut,
+    SleepFut: Future<Output = ()>,
 {
     let max_tries = spec.max_tries.max(1);
     let mut delay = spec.interval.min(MAX_BACKOFF);
@@ -45,7 +59,7 @@ where
                     error = %e,
                     "storage operation failed, retrying"
                 );
-                tokio::time::sleep(delay).await;
+                sleep(delay).await;
                 delay = delay.saturating_mul(2).min(MAX_BACKOFF);
                 attempt += 1;
             }
@@ -65,8 +79,6 @@ mod tests {
 
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
-
-    use tokio::time::Instant;
 
     use super::*;
 
@@ -99,31 +111,42 @@ mod tests {
         }
     }
 
-    /// Runs `with_retry` with an op that fails with `errors` in turn, then succeeds; returns the
-    /// result, the number of calls and the (virtual) time taken.
+    /// Runs the retry loop with an op that fails with `errors` in turn, then succeeds; returns the
+    /// result, the number of calls and the time it waited in all (the waits are recorded, not
+    /// slept).
     async fn run(
         spec: RetrySpec,
         errors: Vec<StorageError>,
     ) -> (Result<u32, StorageError>, u32, Duration) {
         let calls = Arc::new(AtomicU32::new(0));
         let errors = Arc::new(std::sync::Mutex::new(errors.into_iter()));
-        let start = Instant::now();
-        let result = with_retry(&spec, "test op", || {
-            let calls = calls.clone();
-            let errors = errors.clone();
-            async move {
-                let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
-                match errors.lock().unwrap().next() {
-                    Some(e) => Err(e),
-                    None => Ok(n),
+        let waited = std::sync::Mutex::new(Duration::ZERO);
+        let record_wait = |d: Duration| {
+            *waited.lock().unwrap() += d;
+            std::future::ready(())
+        };
+        let result = retry_sleeping_with(
+            &spec,
+            "test op",
+            || {
+                let calls = calls.clone();
+                let errors = errors.clone();
+                async move {
+                    let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+                    match errors.lock().unwrap().next() {
+                        Some(e) => Err(e),
+                        None => Ok(n),
+                    }
                 }
-            }
-        })
+            },
+            record_wait,
+        )
         .await;
-        (result, calls.load(Ordering::SeqCst), start.elapsed())
+        let waited = *waited.lock().unwrap();
+        (result, calls.load(Ordering::SeqCst), waited)
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn success_needs_no_retry() {
         let (result, calls, took) = run(spec(5000, 5), vec![]).await;
         assert_eq!(result.unwrap(), 1);
@@ -131,7 +154,7 @@ mod tests {
         assert_eq!(took, Duration::ZERO);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn transient_errors_are_retried_with_doubling_backoff() {
         let (result, calls, took) = run(spec(5000, 5), vec![transient(), transient()]).await;
         assert_eq!(result.unwrap(), 3);
@@ -140,7 +163,7 @@ mod tests {
         assert_eq!(took, Duration::from_secs(15));
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn gives_up_after_max_tries_with_the_last_error() {
         let (result, calls, took) =
             run(spec(5000, 5), (0..10).map(|_| transient()).collect()).await;
@@ -151,7 +174,7 @@ mod tests {
         assert_eq!(took, Duration::from_secs(75));
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn permanent_errors_are_not_retried() {
         let (result, calls, took) = run(spec(5000, 5), vec![transient(), permanent()]).await;
         let err = result.unwrap_err();
@@ -166,7 +189,7 @@ mod tests {
         assert_eq!(calls, 1);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn backoff_is_capped_at_a_minute() {
         let (result, calls, took) =
             run(spec(40_000, 4), (0..3).map(|_| transient()).collect()).await;
@@ -180,7 +203,7 @@ mod tests {
         assert_eq!(took, Duration::from_secs(60));
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn zero_tries_means_one() {
         let (result, calls, _) = run(spec(5000, 0), vec![transient()]).await;
         assert!(result.unwrap_err().is_transient());
