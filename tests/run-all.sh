@@ -14,6 +14,8 @@
 #      systemd-analyze verify/security, installs in chroots),
 #   7. the appliance end-to-end tests (tests/e2e/run.sh: the .debs installed with apt in Debian
 #      containers running systemd, HAProxy, a 3-node cluster, failover, rolling upgrade).
+#   6. and 7. run in the background, beside 4. and 5. (they need only the release binaries and mostly wait
+#   on containers); their output is printed when they end, after the client tests.
 # Prints a summary and ends with the line "N passed, M failed" (N, M count the client-test scripts).
 # Exit status: 0 when everything passed, 1 otherwise.
 #
@@ -136,6 +138,60 @@ cargo_test() { cargo test --workspace; }
 cargo_test_postgres() { ARCA_TEST_BACKEND=postgresql cargo test --workspace --test server -- --skip ha:: --skip license_agent:: --skip hardening::a_database_outage; }
 
 # ---------------------------------------------------------------------------------------------------------------
+# 6./7. the appliance track, in the background
+
+APPLIANCE_LOG=""
+APPLIANCE_RESULTS=""
+
+start_appliance_track() {
+    APPLIANCE_LOG=$(mktemp "${TMPDIR:-/tmp}/arca-appliance.XXXXXX.log")
+    APPLIANCE_RESULTS=$(mktemp "${TMPDIR:-/tmp}/arca-appliance.XXXXXX.steps")
+    printf '\nappliance track (packaging checks, e2e) started in the background; its output: %s\n' "$APPLIANCE_LOG"
+    (
+        STEPS=()
+        run_step "packaging checks" bash "$ROOT/tests/packaging/check.sh" --no-build || true
+        run_step "appliance e2e (systemd containers)" bash "$ROOT/tests/e2e/run.sh" --no-build || true
+        printf '%s\n' "${STEPS[@]}" >"$APPLIANCE_RESULTS"
+    ) </dev/null >"$APPLIANCE_LOG" 2>&1 &
+    APPLIANCE_PID=$!
+}
+
+# Waits for the track, prints its output and adds its steps to the summary.
+finish_appliance_track() {
+    local t0=$SECONDS line
+    banner "waiting for the appliance track"
+    wait "$APPLIANCE_PID" || true
+    printf 'waited %ss\n' $((SECONDS - t0))
+    banner "appliance track output ($APPLIANCE_LOG)"
+    cat "$APPLIANCE_LOG"
+    if [[ -s "$APPLIANCE_RESULTS" ]]; then
+        while IFS= read -r line; do
+            STEPS+=("$line")
+            [[ "$line" != FAIL\|* ]] || FAILED_STEPS=$((FAILED_STEPS + 1))
+        done <"$APPLIANCE_RESULTS"
+    else
+        step_result FAIL "appliance track (ended without results)" 0
+    fi
+    rm -f "$APPLIANCE_LOG" "$APPLIANCE_RESULTS"
+    APPLIANCE_PID=""
+}
+
+# Interrupted: stop the track too, the whole process tree (a background job of a script ignores SIGINT, and
+# TERM to the subshell alone would leave its scripts running; they clean up their containers on TERM).
+process_tree() { # process_tree PID — PID and all its descendants
+    local child
+    printf '%s\n' "$1"
+    for child in $(pgrep -P "$1" 2>/dev/null); do process_tree "$child"; done
+}
+stop_appliance_track() {
+    [[ -n "$APPLIANCE_PID" ]] || return 0
+    # shellcheck disable=SC2046 # one PID per word
+    kill -TERM $(process_tree "$APPLIANCE_PID") 2>/dev/null || true
+    wait "$APPLIANCE_PID" 2>/dev/null || true
+}
+trap stop_appliance_track EXIT
+
+# ---------------------------------------------------------------------------------------------------------------
 # 4. client tests
 
 CLIENT_PASS=0
@@ -197,6 +253,18 @@ run_step "start PostgreSQL" start_postgres || PG_OK=0
 # run_step runs in a subshell: export the URL here too
 if ((PG_OK)); then eval "$("$ROOT/tests/lib/postgres.sh" --export)"; fi
 
+# The appliance track (packaging checks, then the e2e scenarios) needs only the release binaries and
+# spends most of its time waiting on containers, apt and systemd: it runs beside the cargo tests and the
+# client tests instead of after them (started after PostgreSQL: start_postgres drops leftover databases).
+APPLIANCE_PID=""
+if ((APPLIANCE && BUILD_OK)); then
+    start_appliance_track
+elif ((APPLIANCE)); then
+    step_result FAIL "appliance tests (not run: no release binary)" 0
+else
+    step_result SKIP "packaging checks and appliance e2e (--no-appliance)" 0
+fi
+
 if ((CARGO_TEST)); then
     run_step "cargo test --workspace" cargo_test || true
     run_step "server tests on PostgreSQL" cargo_test_postgres || true
@@ -224,14 +292,7 @@ else
     step_result "$( ((CLIENT_FAIL == failed_before)) && echo PASS || echo FAIL)" "client tests (PostgreSQL)" $((SECONDS - t0))
 fi
 
-if ((APPLIANCE && BUILD_OK)); then
-    run_step "packaging checks" bash "$ROOT/tests/packaging/check.sh" --no-build || true
-    run_step "appliance e2e (systemd containers)" bash "$ROOT/tests/e2e/run.sh" --no-build || true
-elif ((APPLIANCE)); then
-    step_result FAIL "appliance tests (not run: no release binary)" 0
-else
-    step_result SKIP "packaging checks and appliance e2e (--no-appliance)" 0
-fi
+[[ -z "$APPLIANCE_PID" ]] || finish_appliance_track
 
 # ---------------------------------------------------------------------------------------------------------------
 banner "summary"
