@@ -182,6 +182,14 @@ class Arca:
         r.read()
         return r.status
 
+    def deploy_or_reconnect(self, conn, path, body):
+        """(status, connection): the status, or the error's text with a fresh connection."""
+        try:
+            return self.deploy(conn, path, body), conn
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()
+            return str(e), self.connect()
+
 
 def make_payloads(n, size):
     bodies = [os.urandom(size) for _ in range(n)]
@@ -394,12 +402,7 @@ def cmd_lag(a):
                 time.sleep(delay)
             watcher.add(shas[i])
             sent[i] = time.monotonic()
-            try:
-                status = arca.deploy(conn, "%s/%05d.bin" % (a.dir, i), bodies[i])
-            except (OSError, http.client.HTTPException) as e:
-                status = str(e)
-                conn.close()
-                conn = arca.connect()
+            status, conn = arca.deploy_or_reconnect(conn, "%s/%05d.bin" % (a.dir, i), bodies[i])
             acked[i] = time.monotonic()
             if status != 201:
                 errors.append((i, status))
@@ -487,12 +490,7 @@ def cmd_flood(a):
         conn = arca.connect()
         for i in tickets:
             t = time.monotonic()
-            try:
-                status = arca.deploy(conn, "%s/%05d.bin" % (a.dir, i), bodies[i])
-            except (OSError, http.client.HTTPException) as e:
-                status = str(e)
-                conn.close()
-                conn = arca.connect()
+            status, conn = arca.deploy_or_reconnect(conn, "%s/%05d.bin" % (a.dir, i), bodies[i])
             lat.append(time.monotonic() - t)
             if status != 201:
                 errors.append((i, status))

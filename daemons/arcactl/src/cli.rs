@@ -94,18 +94,18 @@ pub enum UserCommand {
     List(ListArgs),
     /// Show a user: email, admin (its flag or an admin group), disabled, lockout, last login,
     /// groups. Never the password hash.
-    Show(UserShowArgs),
+    Show(ShowArgs),
     /// Set a user's password (from stdin or a file). Clears a lockout and ends the user's
     /// web sessions.
     Passwd(UserPasswdArgs),
     /// Disable a user: it can no longer log in or use its tokens; its sessions end.
-    Disable(UserNameArgs),
+    Disable(NameArgs),
     /// Enable a user again, and clear a lockout after failed logins.
-    Enable(UserNameArgs),
+    Enable(NameArgs),
     /// Clear a user's lockout after failed logins (and its failed-login count).
-    Unlock(UserNameArgs),
+    Unlock(NameArgs),
     /// Delete a user with its group memberships, grants, tokens and sessions.
-    Delete(UserNameArgs),
+    Delete(NameArgs),
 }
 
 /// Where a new password comes from (none: generate one).
@@ -162,16 +162,18 @@ pub struct RequiredPasswordSource {
     pub password_file: Option<PathBuf>,
 }
 
+/// A command on one user, group or permission target.
 #[derive(Debug, Clone, Args)]
-pub struct UserNameArgs {
+pub struct NameArgs {
     #[command(flatten)]
     pub home: HomeArgs,
     #[arg(value_name = "NAME")]
     pub name: String,
 }
 
+/// `show` of a user, group or permission target.
 #[derive(Debug, Clone, Args)]
-pub struct UserShowArgs {
+pub struct ShowArgs {
     #[command(flatten)]
     pub home: HomeArgs,
     #[arg(value_name = "NAME")]
@@ -199,12 +201,12 @@ pub enum GroupCommand {
     /// List the groups: name, auto-join, admin, number of members, description.
     List(ListArgs),
     /// Show a group and its members.
-    Show(GroupShowArgs),
+    Show(ShowArgs),
     /// Make exactly the users given the members of a group (each must exist); --none empties
     /// it.
     Members(GroupMembersArgs),
     /// Delete a group with its memberships and the grants to it.
-    Delete(GroupNameArgs),
+    Delete(NameArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -226,17 +228,6 @@ pub struct GroupAddArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct GroupShowArgs {
-    #[command(flatten)]
-    pub home: HomeArgs,
-    #[arg(value_name = "NAME")]
-    pub name: String,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("who").required(true).args(["users", "none"])))]
 pub struct GroupMembersArgs {
     #[command(flatten)]
@@ -249,14 +240,6 @@ pub struct GroupMembersArgs {
     /// Remove every member.
     #[arg(long, conflicts_with = "users")]
     pub none: bool,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct GroupNameArgs {
-    #[command(flatten)]
-    pub home: HomeArgs,
-    #[arg(value_name = "NAME")]
-    pub name: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -272,9 +255,9 @@ pub enum PermissionCommand {
     List(ListArgs),
     /// Show a permission target. --json prints the REST API's v2 shape
     /// (GET /api/v2/security/permissions/NAME; deploy is `write` there).
-    Show(PermissionShowArgs),
+    Show(ShowArgs),
     /// Delete a permission target.
-    Delete(PermissionNameArgs),
+    Delete(NameArgs),
     /// Print what USER may do at PATH of repository REPO, and the targets granting it.
     ///
     /// Resolves the user's groups and admin flag (its own or an admin group's) like the
@@ -305,25 +288,6 @@ pub struct PermissionAddArgs {
     /// Grant actions to a group: GROUP=read (repeatable).
     #[arg(long = "group", value_name = "GROUP=ACTIONS")]
     pub groups: Vec<String>,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct PermissionShowArgs {
-    #[command(flatten)]
-    pub home: HomeArgs,
-    #[arg(value_name = "NAME")]
-    pub name: String,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct PermissionNameArgs {
-    #[command(flatten)]
-    pub home: HomeArgs,
-    #[arg(value_name = "NAME")]
-    pub name: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -598,6 +562,26 @@ mod tests {
         parse(&line.split_whitespace().collect::<Vec<_>>())
     }
 
+    /// The arguments of a command line (`parse_line` of a literal, else `parse` of a slice),
+    /// which must parse as `$outer($inner(args))`; panics with what it parsed as otherwise.
+    /// Called with braces, one line each (rustfmt would stack the three arguments).
+    macro_rules! parse_as {
+        ($outer:path, $inner:path, $line:literal) => {
+            parse_as!(
+                $outer,
+                $inner,
+                &$line.split_whitespace().collect::<Vec<_>>()
+            )
+        };
+        ($outer:path, $inner:path, $args:expr) => {{
+            let c = parse($args);
+            let $outer($inner(args)) = c else {
+                panic!("parsed as {c:?}");
+            };
+            args
+        }};
+    }
+
     /// Whether clap refuses the command line `line` (arguments without spaces).
     fn refused(line: &str) -> bool {
         try_parse(&line.split_whitespace().collect::<Vec<_>>()).is_err()
@@ -610,10 +594,8 @@ mod tests {
 
     #[test]
     fn parses_config_check() {
-        let c = parse_line("config check --home /srv/arca");
-        let Command::Config(ConfigCommand::Check(args)) = c else {
-            panic!("parsed as {c:?}");
-        };
+        let args =
+            parse_as! { Command::Config, ConfigCommand::Check, "config check --home /srv/arca" };
         assert_eq!(args.home, PathBuf::from("/srv/arca"));
     }
 
@@ -623,50 +605,45 @@ mod tests {
             parse_line("master-key generate"),
             Command::MasterKey(MasterKeyCommand::Generate)
         ));
-        let c = parse_line("master-key check --home /h");
-        let Command::MasterKey(MasterKeyCommand::Check(args)) = c else {
-            panic!("parsed as {c:?}");
-        };
+        let args =
+            parse_as! { Command::MasterKey, MasterKeyCommand::Check, "master-key check --home /h" };
         assert_eq!(args.home, PathBuf::from("/h"));
     }
 
     #[test]
     fn parses_node_drain_and_undrain() {
-        let c = parse_line("node drain --home /h");
-        let Command::Node(NodeCommand::Drain(args)) = c else {
-            panic!("parsed as {c:?}");
-        };
+        let args = parse_as! { Command::Node, NodeCommand::Drain, "node drain --home /h" };
         assert_eq!(args.home.home, PathBuf::from("/h"));
         assert_eq!(args.url, None);
-        let c = parse_line("node undrain --home /h --url http://n1:8081/artifactory");
-        let Command::Node(NodeCommand::Undrain(args)) = c else {
-            panic!("parsed as {c:?}");
+        let args = parse_as! {
+            Command::Node, NodeCommand::Undrain,
+            "node undrain --home /h --url http://n1:8081/artifactory"
         };
         assert_eq!(args.url.as_deref(), Some("http://n1:8081/artifactory"));
     }
 
     #[test]
     fn parses_license_commands() {
-        let c = parse_line("license issuer-new --out /k/i.key");
-        let Command::License(LicenseCommand::IssuerNew(args)) = c else {
-            panic!("parsed as {c:?}");
+        let args = parse_as! {
+            Command::License, LicenseCommand::IssuerNew, "license issuer-new --out /k/i.key"
         };
         assert_eq!(args.out, PathBuf::from("/k/i.key"));
         assert_eq!(args.pub_file, None);
 
-        let c = parse(&[
-            "license",
-            "issue",
-            "--issuer-key",
-            "/k/i.key",
-            "--to",
-            "ACME Corp.",
-            "--valid-through",
-            "2027-05-15",
-        ]);
-        let Command::License(LicenseCommand::Issue(args)) = c else {
-            panic!("parsed as {c:?}");
-        };
+        let args = parse_as!(
+            Command::License,
+            LicenseCommand::Issue,
+            &[
+                "license",
+                "issue",
+                "--issuer-key",
+                "/k/i.key",
+                "--to",
+                "ACME Corp.",
+                "--valid-through",
+                "2027-05-15",
+            ]
+        );
         assert_eq!(args.to, "ACME Corp.");
         assert_eq!(args.license_type, "Enterprise");
         assert_eq!(args.count, 1);
@@ -676,10 +653,8 @@ mod tests {
             arca_license::parse_date("2027-05-15").unwrap()
         );
 
-        let c = parse_line("license verify --home /h -");
-        let Command::License(LicenseCommand::Verify(args)) = c else {
-            panic!("parsed as {c:?}");
-        };
+        let args =
+            parse_as! { Command::License, LicenseCommand::Verify, "license verify --home /h -" };
         assert_eq!(args.home.home, PathBuf::from("/h"));
         assert_eq!(args.input, PathBuf::from("-"));
     }
@@ -700,39 +675,37 @@ mod tests {
 
     #[test]
     fn parses_user_group_permission_commands() {
-        let c = parse_line("user add --home /h bob --group devs --group ops --admin");
-        let Command::User(UserCommand::Add(args)) = c else {
-            panic!("parsed as {c:?}");
+        let args = parse_as! {
+            Command::User, UserCommand::Add,
+            "user add --home /h bob --group devs --group ops --admin"
         };
         assert_eq!(args.name, "bob");
         assert_eq!(args.groups, ["devs", "ops"]);
         assert!(args.admin && !args.password.password_stdin);
         assert_eq!(args.password.password_file, None);
 
-        let c = parse(&[
-            "permission",
-            "add",
-            "t",
-            "--repo",
-            "ANY LOCAL",
-            "--repo",
-            "libs-*",
-            "--user",
-            "bob=read",
-            "--group",
-            "devs=deploy",
-        ]);
-        let Command::Permission(PermissionCommand::Add(args)) = c else {
-            panic!("parsed as {c:?}");
-        };
+        let args = parse_as!(
+            Command::Permission,
+            PermissionCommand::Add,
+            &[
+                "permission",
+                "add",
+                "t",
+                "--repo",
+                "ANY LOCAL",
+                "--repo",
+                "libs-*",
+                "--user",
+                "bob=read",
+                "--group",
+                "devs=deploy",
+            ]
+        );
         assert_eq!(args.repos, ["ANY LOCAL", "libs-*"]);
         assert_eq!(args.users, ["bob=read"]);
         assert_eq!(args.groups, ["devs=deploy"]);
 
-        let c = parse_line("group members devs a b");
-        let Command::Group(GroupCommand::Members(args)) = c else {
-            panic!("parsed as {c:?}");
-        };
+        let args = parse_as! { Command::Group, GroupCommand::Members, "group members devs a b" };
         assert_eq!(args.users, ["a", "b"]);
         assert!(!args.none);
 
@@ -750,16 +723,11 @@ mod tests {
 
     #[test]
     fn parses_ha_check() {
-        let c = parse_line("ha check --home /h");
-        let Command::Ha(HaCommand::Check(args)) = c else {
-            panic!("parsed as {c:?}");
-        };
+        let args = parse_as! { Command::Ha, HaCommand::Check, "ha check --home /h" };
         assert_eq!(args.home.home, PathBuf::from("/h"));
         assert_eq!(args.lb, None);
-        let c = parse_line("ha check --home /h --lb http://lb/a");
-        let Command::Ha(HaCommand::Check(args)) = c else {
-            panic!("parsed as {c:?}");
-        };
+        let args =
+            parse_as! { Command::Ha, HaCommand::Check, "ha check --home /h --lb http://lb/a" };
         assert_eq!(args.lb.as_deref(), Some("http://lb/a"));
     }
 }

@@ -37,6 +37,25 @@ fn fresh_home() -> (tempfile::TempDir, Home) {
     (dir, home)
 }
 
+/// `arcactl config check` exits 1, prints nothing on stdout and names `file:<what>` on stderr.
+fn assert_refused_naming(home: &Home, file: PathBuf, what: &str) {
+    let (code, out, err) = check(home.root());
+    assert_eq!(code, 1, "stderr: {err}");
+    assert_eq!(out, "");
+    let expected = format!("error: {}:{what}", file.display());
+    assert!(err.contains(&expected), "stderr: {err}");
+}
+
+/// `arcactl master-key check --home <home>`.
+fn master_key_check(home: &Home) -> Output {
+    let root = home.root().to_str().expect("utf-8 path");
+    arcactl(&["master-key", "check", "--home", root])
+}
+
+fn put(path: PathBuf, text: impl AsRef<str>) {
+    fs::write(&path, text.as_ref()).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
 #[test]
 fn good_home_exits_0() {
     let (_dir, home) = fresh_home();
@@ -61,35 +80,29 @@ fn home_from_environment() {
 #[test]
 fn ha_node_interface_with_comment_exits_1_naming_file_line_key() {
     let (_dir, home) = fresh_home();
-    fs::write(
+    put(
         home.db_properties(),
         "type=postgresql\nurl=jdbc:postgresql://db.example:5432/arca\n",
-    )
-    .expect("write db.properties");
-    fs::write(
+    );
+    put(
         home.ha_node_properties(),
         "node.id=art1\ncontext.url=http://10.0.0.1:8081/artifactory\nprimary=true\n\
          cluster.interface=192.168.0.2 (optional)\n",
-    )
-    .expect("write ha-node.properties");
-    let (code, out, err) = check(home.root());
-    assert_eq!(code, 1, "stderr: {err}");
-    assert_eq!(out, "");
-    let expected = format!(
-        "error: {}:4: cluster.interface: '192.168.0.2 (optional)'",
-        home.ha_node_properties().display()
     );
-    assert!(err.contains(&expected), "stderr: {err}");
+    assert_refused_naming(
+        &home,
+        home.ha_node_properties(),
+        "4: cluster.interface: '192.168.0.2 (optional)'",
+    );
 }
 
 #[test]
 fn sqlite_in_ha_exits_1() {
     let (_dir, home) = fresh_home();
-    fs::write(
+    put(
         home.ha_node_properties(),
         "node.id=art1\ncontext.url=http://h:8081/a\nprimary=true\n",
-    )
-    .expect("write ha-node.properties");
+    );
     let (code, _, err) = check(home.root());
     assert_eq!(code, 1);
     assert!(
@@ -104,19 +117,15 @@ fn sqlite_in_ha_exits_1() {
 #[test]
 fn unknown_binarystore_template_exits_1_naming_it() {
     let (_dir, home) = fresh_home();
-    fs::write(
+    put(
         home.binarystore_xml(),
         "<config version=\"2\">\n    <chain template=\"my-magic-store\"/>\n</config>\n",
-    )
-    .expect("write binarystore.xml");
-    let (code, out, err) = check(home.root());
-    assert_eq!(code, 1, "stderr: {err}");
-    assert_eq!(out, "");
-    let expected = format!(
-        "error: {}:2: template: unknown template 'my-magic-store'",
-        home.binarystore_xml().display()
     );
-    assert!(err.contains(&expected), "stderr: {err}");
+    assert_refused_naming(
+        &home,
+        home.binarystore_xml(),
+        "2: template: unknown template 'my-magic-store'",
+    );
 }
 
 #[test]
@@ -186,7 +195,7 @@ fn master_key_check_valid_key_prints_kcv() {
     let (_dir, home) = fresh_home();
     let key = "00112233445566778899aabbccddeeff";
     fs::create_dir_all(home.security()).expect("mkdir security");
-    fs::write(home.master_key(), format!("{key}\n")).expect("write key");
+    put(home.master_key(), format!("{key}\n"));
     fs::set_permissions(home.master_key(), fs::Permissions::from_mode(0o600)).expect("chmod");
     let root = home.root().to_str().expect("utf-8 path");
     let out = arcactl(&["master-key", "check", "--home", root]);
@@ -219,12 +228,7 @@ fn master_key_check_valid_key_prints_kcv() {
 #[test]
 fn master_key_check_missing_file_exits_1_naming_path() {
     let (_dir, home) = fresh_home();
-    let out = arcactl(&[
-        "master-key",
-        "check",
-        "--home",
-        home.root().to_str().expect("utf-8 path"),
-    ]);
+    let out = master_key_check(&home);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -238,13 +242,8 @@ fn master_key_check_missing_file_exits_1_naming_path() {
 fn master_key_check_invalid_file_exits_1() {
     let (_dir, home) = fresh_home();
     fs::create_dir_all(home.security()).expect("mkdir security");
-    fs::write(home.master_key(), "0011").expect("write key");
-    let out = arcactl(&[
-        "master-key",
-        "check",
-        "--home",
-        home.root().to_str().expect("utf-8 path"),
-    ]);
+    put(home.master_key(), "0011");
+    let out = master_key_check(&home);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -359,16 +358,14 @@ impl RunningServer {
             db.db_properties().expect("db.properties"),
         )
         .expect("write db.properties");
-        fs::write(
+        put(
             home.ha_node_properties(),
             format!("node.id=node-a\ncontext.url={url}\nprimary=true\n"),
-        )
-        .expect("write ha-node.properties");
-        fs::write(
+        );
+        put(
             home.system_properties(),
             format!("arca.url.base={LB}\narca.license.agent.interval.secs=1\n"),
-        )
-        .expect("write system.properties");
+        );
         // One license in the pool (etc/cluster.license, read at the first start).
         let issuer = arca_license::Issuer::generate();
         let issuers = home.security().join(arca_license::TRUSTED_ISSUERS_DIR);
@@ -737,7 +734,7 @@ fn the_property_examples_of_the_docs_pass_config_check_as_copied() {
         let text = text.replace("/etc/arca/", &format!("{}/", etc.display()));
         let (file, content) = if text.lines().any(|l| l.starts_with("node.id=")) {
             // an HA node needs PostgreSQL
-            fs::write(home.db_properties(), &full_db).expect("db.properties");
+            put(home.db_properties(), &full_db);
             ("ha-node.properties", text.clone())
         } else if is_db(&text) {
             let content = if text.contains("type=") {

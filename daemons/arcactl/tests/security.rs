@@ -12,7 +12,7 @@ use arca_config::Home;
 use arca_db::security::{self, LoginPolicy};
 
 mod common;
-use common::{path_str, text};
+use common::{cells, path_str, text, words};
 
 fn arcactl(args: &[&str], stdin: Option<&str>) -> Output {
     common::arcactl_with_stdin(args, stdin)
@@ -111,14 +111,6 @@ impl SecHome {
     }
 }
 
-/// The cells of a table line (columns are at least two spaces apart).
-fn cells(line: &str) -> Vec<&str> {
-    line.split("  ")
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .collect()
-}
-
 /// The table row whose first cell is `name`.
 fn row<'a>(table: &'a str, name: &str) -> Vec<&'a str> {
     table
@@ -146,14 +138,7 @@ fn round_trip(h: &SecHome) {
     assert!(h.security_version() > v0, "servers see the change");
     assert_eq!(
         h.ok(
-            &[
-                "group",
-                "add",
-                "ops",
-                "--admin",
-                "--description",
-                "Operators"
-            ],
+            &words("group add ops --admin --description Operators"),
             None
         ),
         "group 'ops' created (members are administrators)\n"
@@ -161,16 +146,7 @@ fn round_trip(h: &SecHome) {
 
     // --- users: password from stdin, generated, from a file
     let out = h.ok(
-        &[
-            "user",
-            "add",
-            "alice",
-            "--email",
-            "alice@example.org",
-            "--group",
-            "devs",
-            "--password-stdin",
-        ],
+        &words("user add alice --email alice@example.org --group devs --password-stdin"),
         Some("alice-pw\n"),
     );
     assert_eq!(out, "user 'alice' created; groups: devs\n");
@@ -212,16 +188,8 @@ fn round_trip(h: &SecHome) {
     // list: table and JSON
     let table = h.ok(&["user", "list"], None);
     assert_eq!(
-        cells(table.lines().next().expect("header")),
-        [
-            "NAME",
-            "ADMIN",
-            "DISABLED",
-            "LOCKED",
-            "LAST LOGIN",
-            "EMAIL",
-            "GROUPS"
-        ]
+        cells(table.lines().next().expect("header")).join("|"),
+        "NAME|ADMIN|DISABLED|LOCKED|LAST LOGIN|EMAIL|GROUPS"
     );
     assert_eq!(table.lines().count(), 4, "{table}");
     assert_eq!(
@@ -301,42 +269,14 @@ fn round_trip(h: &SecHome) {
     // --- permissions
     fs_repo(h, "libs-release");
     let (code, out, err) = h.run(
-        &[
-            "permission",
-            "add",
-            "deploy-acme",
-            "--repo",
-            "libs-release",
-            "--include",
-            "org/acme/**",
-            "--exclude",
-            "**/*.secret",
-            "--group",
-            "devs=deploy",
-        ],
+        &words("permission add deploy-acme --repo libs-release --include org/acme/** --exclude **/*.secret --group devs=deploy"),
         None,
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "permission target 'deploy-acme' created\n");
     assert_eq!(err, "");
     let (code, out, err) = h.run(
-        &[
-            "permission",
-            "add",
-            "deploy-acme",
-            "--repo",
-            "libs-release",
-            "--repo",
-            "libs-staging",
-            "--include",
-            "org/acme/**",
-            "--exclude",
-            "**/*.secret",
-            "--group",
-            "devs=deploy",
-            "--user",
-            "ghost=read",
-        ],
+        &words("permission add deploy-acme --repo libs-release --repo libs-staging --include org/acme/** --exclude **/*.secret --group devs=deploy --user ghost=read"),
         None,
     );
     assert_eq!(code, 0, "{err}");
@@ -381,13 +321,7 @@ fn round_trip(h: &SecHome) {
 
     // check: deploy for the group member, not for others
     let out = h.ok(
-        &[
-            "permission",
-            "check",
-            "alice",
-            "libs-release",
-            "org/acme/a/1.0/a.jar",
-        ],
+        &words("permission check alice libs-release org/acme/a/1.0/a.jar"),
         None,
     );
     assert_eq!(
@@ -396,13 +330,7 @@ fn round_trip(h: &SecHome) {
          deploy-acme: read, annotate, deploy (group devs)\n"
     );
     let out = h.ok(
-        &[
-            "permission",
-            "check",
-            "bob",
-            "libs-release",
-            "org/acme/a/1.0/a.jar",
-        ],
+        &words("permission check bob libs-release org/acme/a/1.0/a.jar"),
         None,
     );
     assert_eq!(
@@ -411,13 +339,7 @@ fn round_trip(h: &SecHome) {
          readers)\n"
     );
     let out = h.ok(
-        &[
-            "permission",
-            "check",
-            "alice",
-            "libs-release",
-            "/org/acme/x.secret",
-        ],
+        &words("permission check alice libs-release /org/acme/x.secret"),
         None,
     );
     assert!(
@@ -433,14 +355,7 @@ fn round_trip(h: &SecHome) {
         "{out}"
     );
     let checked = json(&h.ok(
-        &[
-            "permission",
-            "check",
-            "alice",
-            "libs-release",
-            "org/acme/b.jar",
-            "--json",
-        ],
+        &words("permission check alice libs-release org/acme/b.jar --json"),
         None,
     ));
     assert_eq!(
@@ -622,15 +537,7 @@ fn bad_names_actions_and_references_are_refused_with_the_message() {
         "{err}"
     );
     let err = h.fails(
-        &[
-            "permission",
-            "add",
-            "p",
-            "--repo",
-            "r",
-            "--user",
-            "bob=read,fly",
-        ],
+        &words("permission add p --repo r --user bob=read,fly"),
         None,
     );
     assert_eq!(
@@ -664,18 +571,7 @@ fn bad_names_actions_and_references_are_refused_with_the_message() {
         err.contains("repository selector 'ANY THING' is unknown"),
         "{err}"
     );
-    let err = h.fails(
-        &[
-            "permission",
-            "add",
-            "p",
-            "--repo",
-            "r",
-            "--include",
-            "a[/**",
-        ],
-        None,
-    );
+    let err = h.fails(&words("permission add p --repo r --include a[/**"), None);
     assert!(err.contains("include-patterns: pattern 'a[/**'"), "{err}");
     let listed = h.ok(&["permission", "list", "--json"], None);
     assert_eq!(
@@ -686,14 +582,7 @@ fn bad_names_actions_and_references_are_refused_with_the_message() {
 
     // references that must exist
     let err = h.fails(
-        &[
-            "user",
-            "add",
-            "dave",
-            "--group",
-            "nogroup",
-            "--password-stdin",
-        ],
+        &words("user add dave --group nogroup --password-stdin"),
         Some("pw"),
     );
     assert_eq!(
@@ -741,14 +630,7 @@ fn bad_names_actions_and_references_are_refused_with_the_message() {
         "{err}"
     );
     let err = h.fails(
-        &[
-            "user",
-            "add",
-            "frank",
-            "--email",
-            "not-an-email",
-            "--password-stdin",
-        ],
+        &words("user add frank --email not-an-email --password-stdin"),
         Some("pw"),
     );
     assert_eq!(
@@ -759,14 +641,7 @@ fn bad_names_actions_and_references_are_refused_with_the_message() {
     // usage errors: exit 2
     for args in [
         &["user", "passwd", "erin"][..],
-        &[
-            "user",
-            "add",
-            "x",
-            "--password-stdin",
-            "--password-file",
-            "f",
-        ],
+        &words("user add x --password-stdin --password-file f"),
         &["user", "add"],
         &["group", "members", "readers"],
         &["group", "members", "readers", "erin", "--none"],

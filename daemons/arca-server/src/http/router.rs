@@ -2,6 +2,7 @@
 //! request to its handler.
 
 use std::convert::Infallible;
+use std::future::Future;
 
 use bytes::Buf;
 use futures_util::{Stream, StreamExt};
@@ -27,8 +28,10 @@ where
         .boxed()
 }
 
-/// The warp filter serving everything.
-pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
+/// What warp extracts of every request: its head and its body. The `front` fuzz target runs
+/// this same extraction.
+pub fn extract() -> impl Filter<Extract = (RequestHead, BodyStream), Error = warp::Rejection> + Clone
+{
     warp::any()
         .and(warp::method())
         .and(warp::path::full())
@@ -36,38 +39,54 @@ pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible
         .and(warp::header::headers_cloned())
         .and(warp::ext::optional::<auth::PeerAddr>())
         .and(warp::body::stream())
-        .then(
-            move |method: Method,
-                  path: warp::path::FullPath,
-                  query: String,
-                  headers: HeaderMap,
-                  peer: Option<auth::PeerAddr>,
-                  body| {
-                let app = app.clone();
-                let body = boxed_body(body);
+        .map(
+            |method: Method,
+             path: warp::path::FullPath,
+             raw_query: String,
+             headers: HeaderMap,
+             peer: Option<auth::PeerAddr>,
+             body| {
                 let head = RequestHead {
                     method,
                     path: path.as_str().to_string(),
-                    raw_query: query,
+                    raw_query,
                     headers,
                     peer: peer.map(|p| p.0),
                 };
-                async move { handle(app, head, body).await }
+                (head, boxed_body(body))
             },
         )
-        .recover(|_rej: warp::Rejection| async {
-            Ok::<_, Infallible>(ApiError::bad_request("Malformed request").into_response())
+        .untuple_one()
+}
+
+/// The answer to a request warp could not extract.
+pub fn malformed(
+    _rejection: warp::Rejection,
+) -> impl Future<Output = Result<Response, Infallible>> {
+    std::future::ready(Ok(
+        ApiError::bad_request("Malformed request").into_response()
+    ))
+}
+
+/// The warp filter serving everything.
+pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
+    extract()
+        .then(move |head: RequestHead, body: BodyStream| {
+            let app = app.clone();
+            async move { handle(app, head, body).await }
         })
+        .recover(malformed)
         .unify()
 }
 
 /// A request's line, headers and connection details, as warp extracted them.
-struct RequestHead {
-    method: Method,
-    path: String,
-    raw_query: String,
-    headers: HeaderMap,
-    peer: Option<std::net::SocketAddr>,
+pub struct RequestHead {
+    pub method: Method,
+    /// The full path, percent-encoded as received.
+    pub path: String,
+    pub raw_query: String,
+    pub headers: HeaderMap,
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 async fn handle(app: App, head: RequestHead, body: BodyStream) -> Response {

@@ -278,13 +278,7 @@ async fn revoke(req: &mut Request) -> ApiResult<Response> {
         require_admin(&principal)?;
         req.app
             .db
-            .read(move |conn| {
-                Ok::<_, ApiError>(
-                    security::list_tokens(conn, None)?
-                        .into_iter()
-                        .find(|t| t.id == id),
-                )
-            })
+            .read(move |conn| security::token_by_id(conn, &id))
             .await?
     } else {
         return Err(ApiError::bad_request(
@@ -303,13 +297,7 @@ async fn delete_by_id(req: &Request, id: &str) -> ApiResult<Response> {
     let found = req
         .app
         .db
-        .read(move |conn| {
-            Ok::<_, ApiError>(
-                security::list_tokens(conn, None)?
-                    .into_iter()
-                    .find(|t| t.id == id),
-            )
-        })
+        .read(move |conn| security::token_by_id(conn, &id))
         .await?;
     let token = found.ok_or_else(|| ApiError::not_found("Token not found"))?;
     revoke_token(req, &principal, token).await

@@ -271,7 +271,7 @@ async fn put_user(req: &Request, name: &str, replace: bool) -> ApiResult<Respons
                         }
                         CallerKind::Token => security::CallerCredential::Token { digest: value },
                     });
-                    security::update_user_keeping(
+                    security::update_user(
                         tx,
                         &n,
                         email.as_deref(),

@@ -13,7 +13,7 @@ use reqwest::blocking::{Client, Response};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{Server, home};
+use super::{Server, fresh_server, fresh_server_with, home};
 
 /// A client whose connections come from the loopback address `source` (127.0.0.0/8 all
 /// reaches the server on 127.0.0.1): a distinct client address per test client.
@@ -34,38 +34,43 @@ fn create_user(s: &Server, name: &str, password: &str) {
     assert_eq!(r.status(), StatusCode::CREATED, "create {name}");
 }
 
-/// `GET /api/security/token` (any user may) with Basic `user:password`.
-fn basic_get(
+/// A password check: Basic `user:password` on `GET /api/security/token` (any user may), or a
+/// UI login (`POST /ui/auth/login`, which the authentication cache never answers).
+#[derive(Clone, Copy)]
+enum Via {
+    Basic,
+    UiLogin,
+}
+
+/// One password check through `via`, from `forwarded_for` when given (`X-Forwarded-For`).
+fn attempt(
     s: &Server,
     client: &Client,
+    via: Via,
     user: &str,
     password: &str,
     forwarded_for: Option<&str>,
 ) -> Response {
-    let mut b = client
-        .get(s.url("/api/security/token"))
-        .basic_auth(user, Some(password));
+    let mut b = match via {
+        Via::Basic => client
+            .get(s.url("/api/security/token"))
+            .basic_auth(user, Some(password)),
+        Via::UiLogin => client
+            .post(s.url("/ui/auth/login"))
+            .json(&json!({ "user": user, "password": password })),
+    };
     if let Some(f) = forwarded_for {
         b = b.header("X-Forwarded-For", f);
     }
     b.send().unwrap()
 }
 
-/// `POST /ui/auth/login`: a password check the authentication cache never answers.
-fn ui_login(
-    s: &Server,
-    client: &Client,
-    user: &str,
-    password: &str,
-    forwarded_for: Option<&str>,
-) -> Response {
-    let mut b = client
-        .post(s.url("/ui/auth/login"))
-        .json(&json!({ "user": user, "password": password }));
-    if let Some(f) = forwarded_for {
-        b = b.header("X-Forwarded-For", f);
-    }
-    b.send().unwrap()
+fn basic_get(s: &Server, c: &Client, user: &str, pw: &str, from: Option<&str>) -> Response {
+    attempt(s, c, Via::Basic, user, pw, from)
+}
+
+fn ui_login(s: &Server, c: &Client, user: &str, pw: &str, from: Option<&str>) -> Response {
+    attempt(s, c, Via::UiLogin, user, pw, from)
 }
 
 /// Status, error message (empty on success) and `Retry-After` of a response.
@@ -241,15 +246,10 @@ fn concurrent_guesses_are_counted_before_checking_per_user_and_source() {
 /// client proved the password; docs/security.md), an uncached one does not.
 #[test]
 fn unknown_users_answer_like_real_ones_and_cached_credentials_survive_a_lockout() {
-    let dir = home();
-    let h = dir.path().join("h");
-    let s = Server::start_with(
-        &h,
-        &[
-            "arca.security.login.max.failures=3",
-            "arca.security.login.lockout.secs=120",
-        ],
-    );
+    let (_dir, s) = fresh_server_with(&[
+        "arca.security.login.max.failures=3",
+        "arca.security.login.lockout.secs=120",
+    ]);
     create_user(&s, "carol", "Carol-right-pw-1");
 
     let run = |user: &str, source: &str| {
@@ -313,9 +313,7 @@ fn unknown_users_answer_like_real_ones_and_cached_credentials_survive_a_lockout(
 /// from 1.4 ms to 542 ms with 32 such requests).
 #[test]
 fn ping_is_served_while_the_hash_pool_is_saturated() {
-    let dir = home();
-    let h = dir.path().join("h");
-    let s = Server::start_with(&h, &["arca.security.password.check.queue=32"]);
+    let (_dir, s) = fresh_server_with(&["arca.security.password.check.queue=32"]);
     let n = 96;
     let start = Arc::new(Barrier::new(n + 1));
     let threads: Vec<_> = (0..n)
@@ -386,9 +384,7 @@ fn create_token(s: &Server, user: &str, password: &str, form: &[(&str, &str)]) -
 /// scope as it was (the review saw one more `api:*` per refresh).
 #[test]
 fn token_lifetime_is_capped_for_non_admins_and_refresh_keeps_the_scope() {
-    let dir = home();
-    let h = dir.path().join("h");
-    let s = Server::start_with(&h, &["arca.security.token.max.expires.secs=86400"]);
+    let (_dir, s) = fresh_server_with(&["arca.security.token.max.expires.secs=86400"]);
     create_user(&s, "dave", "Dave-right-pw-1");
 
     let r = create_token(
@@ -435,11 +431,7 @@ fn token_lifetime_is_capped_for_non_admins_and_refresh_keeps_the_scope() {
 }
 
 fn bearer_status(s: &Server, token: &str) -> StatusCode {
-    s.client()
-        .get(s.url("/api/security/token"))
-        .bearer_auth(token)
-        .send()
-        .unwrap()
+    s.get_with("/api/security/token", |r| r.bearer_auth(token))
         .status()
 }
 
@@ -467,12 +459,10 @@ fn session_cookie(r: &Response, name: &str) -> (String, String) {
 }
 
 fn session_status(s: &Server, id: &str) -> StatusCode {
-    s.client()
-        .get(s.url("/ui/auth/current"))
-        .header("Cookie", format!("ARCA_SESSION={id}"))
-        .send()
-        .unwrap()
-        .status()
+    s.get_with("/ui/auth/current", |r| {
+        r.header("Cookie", format!("ARCA_SESSION={id}"))
+    })
+    .status()
 }
 
 /// Item 9 and the initial admin password (low). A new password revokes the user's tokens and
@@ -572,9 +562,7 @@ fn a_new_password_revokes_tokens_and_sessions_but_the_callers_own() {
 /// stays `HttpOnly`.
 #[test]
 fn cookie_authenticated_writes_need_the_sessions_csrf_token() {
-    let dir = home();
-    let h = dir.path().join("h");
-    let s = Server::start(&h);
+    let (_dir, s) = fresh_server();
     s.generic_repo("csrf-local");
 
     let r = ui_login(&s, &s.client(), "admin", &s.password, None);

@@ -166,6 +166,8 @@ impl Row {
 const READ: [Want; 4] = [Deny, Allow, Allow, Allow];
 const WRITE: [Want; 4] = [Deny, Deny, Allow, Allow];
 const ADMIN: [Want; 4] = [Deny, Deny, Deny, Allow];
+/// Admin only, answering 201 Created.
+const ADMIN_CREATES: [Want; 4] = [Deny, Deny, Deny, Code(201)];
 const ANYONE: [Want; 4] = [Allow, Allow, Allow, Allow];
 const USER: [Want; 4] = [Deny, Allow, Allow, Allow];
 const SIGNED: [Want; 4] = [Code(401), Code(401), Code(401), Code(401)];
@@ -232,24 +234,15 @@ fn table() -> Vec<Row> {
         // users
         row(M::GET, "/api/security/users", ADMIN),
         row(M::GET, "/api/security/users/reader", ADMIN),
-        row(
-            M::PUT,
-            "/api/security/users/new-{u}",
-            [Deny, Deny, Deny, Code(201)],
-        )
-        .body(r#"{"password":"Some-pass-word-1"}"#),
+        row(M::PUT, "/api/security/users/new-{u}", ADMIN_CREATES)
+            .body(r#"{"password":"Some-pass-word-1"}"#),
         row(M::POST, "/api/security/users/reader", ADMIN).body(r#"{"email":"reader@example.org"}"#),
         row(M::DELETE, "/api/security/users/gone-{u}", ADMIN)
             .prep(|s, u| create_gone(s, u, "/api/security/users/", json!({"password": PW}))),
         // groups
         row(M::GET, "/api/security/groups", ADMIN),
         row(M::GET, "/api/security/groups/deployers", ADMIN),
-        row(
-            M::PUT,
-            "/api/security/groups/new-{u}",
-            [Deny, Deny, Deny, Code(201)],
-        )
-        .body(r#"{"description":"new"}"#),
+        row(M::PUT, "/api/security/groups/new-{u}", ADMIN_CREATES).body(r#"{"description":"new"}"#),
         row(M::POST, "/api/security/groups/deployers", ADMIN).body(r#"{"description":"changed"}"#),
         row(M::DELETE, "/api/security/groups/gone-{u}", ADMIN)
             .prep(|s, u| create_gone(s, u, "/api/security/groups/", json!({}))),
@@ -259,13 +252,13 @@ fn table() -> Vec<Row> {
         row(
             M::PUT,
             "/api/v2/security/permissions/new-{u}",
-            [Deny, Deny, Deny, Code(201)],
+            ADMIN_CREATES,
         )
         .body(r#"{"repo":{"repositories":["other"],"actions":{"users":{"nobody":["read"]}}}}"#),
         row(
             M::POST,
             "/api/v2/security/permissions/post-{u}",
-            [Deny, Deny, Deny, Code(201)],
+            ADMIN_CREATES,
         )
         .body(r#"{"repo":{"repositories":["other"],"actions":{}}}"#),
         row(M::DELETE, "/api/v2/security/permissions/gone-{u}", ADMIN).prep(|s, u| {
@@ -401,98 +394,44 @@ fn authorization_matrix_of_every_endpoint() {
 #[test]
 fn security_api_validates_and_names_the_field() {
     let (_dir, s) = fresh_server();
-    let bad = |method: Method, path: &str, body: Value| -> (StatusCode, String) {
-        error_message(s.admin(method, s.url(path)).json(&body).send().unwrap())
-    };
-    let (st, m) = bad(
-        Method::PUT,
-        "/api/security/users/bob",
-        json!({"email": "b@x.io"}),
-    );
-    assert_eq!(st, StatusCode::BAD_REQUEST);
-    assert!(m.contains("'password'"), "{m}");
-    let (st, m) = bad(
-        Method::PUT,
-        "/api/security/users/bob",
-        json!({"password": PW, "groups": ["nope"]}),
-    );
-    assert_eq!(st, StatusCode::BAD_REQUEST);
-    assert!(m.contains("nope"), "{m}");
-    let (st, m) = bad(
-        Method::PUT,
-        "/api/security/users/bob",
-        json!({"name": "alice", "password": PW}),
-    );
-    assert_eq!(st, StatusCode::BAD_REQUEST);
-    assert!(m.contains("'name'"), "{m}");
-    let (st, _) = bad(
-        Method::POST,
-        "/api/security/users/ghost",
-        json!({"admin": true}),
-    );
-    assert_eq!(st, StatusCode::NOT_FOUND);
-    let (st, m) = bad(Method::PUT, "/api/v2/security/permissions/p", json!({}));
-    assert_eq!(st, StatusCode::BAD_REQUEST);
-    assert!(m.contains("'repo'"), "{m}");
-    let (st, m) = bad(
-        Method::PUT,
-        "/api/v2/security/permissions/p",
-        json!({"repo": {"repositories": ["ANY"], "actions": {"users": {"bob": ["fly"]}}}}),
-    );
-    assert_eq!(st, StatusCode::BAD_REQUEST);
-    assert!(
-        m.contains("repo.actions.users.bob") && m.contains("fly"),
-        "{m}"
-    );
-    let (st, m) = bad(
-        Method::PUT,
-        "/api/v2/security/permissions/p",
-        json!({"repo": {"repositories": ["ANY THING"]}}),
-    );
-    assert_eq!(st, StatusCode::BAD_REQUEST);
-    assert!(m.contains("ANY THING"), "{m}");
-    // POST creates only.
+    // Refused: (method, path, body, status, what the message names; "" = anything).
+    let bob = "/api/security/users/bob";
+    let target = "/api/v2/security/permissions/p";
+    let fly = json!({"repo": {"repositories": ["ANY"], "actions": {"users": {"bob": ["fly"]}}}});
+    #[rustfmt::skip]
+    let refused = [
+        (Method::PUT, bob, json!({"email": "b@x.io"}), 400, "'password'"),
+        (Method::PUT, bob, json!({"password": PW, "groups": ["nope"]}), 400, "nope"),
+        (Method::PUT, bob, json!({"name": "alice", "password": PW}), 400, "'name'"),
+        (Method::POST, "/api/security/users/ghost", json!({"admin": true}), 404, ""),
+        (Method::PUT, target, json!({}), 400, "'repo'"),
+        (Method::PUT, target, fly.clone(), 400, "repo.actions.users.bob"),
+        (Method::PUT, target, fly, 400, "fly"),
+        (Method::PUT, target, json!({"repo": {"repositories": ["ANY THING"]}}), 400, "ANY THING"),
+        // The anonymous user can't be given a password or deleted.
+        (Method::POST, "/api/security/users/anonymous", json!({"password": PW}), 400, ""),
+        (Method::DELETE, "/api/security/users/anonymous", json!({}), 400, ""),
+    ];
+    for (method, path, body, status, names) in refused {
+        let what = format!("{method} {path} {body}");
+        let (st, m) = error_message(s.admin(method, s.url(path)).json(&body).send().unwrap());
+        assert_eq!(st.as_u16(), status, "{what}: {m}");
+        assert!(m.contains(names), "{what}: {m}");
+    }
+    // Accepted, with the status each answers: POST creates only; a user created twice: 201 then 200.
     let ok =
         json!({"repo": {"repositories": ["ANY LOCAL"], "actions": {"users": {"bob": ["deploy"]}}}});
-    admin_json(
-        &s,
-        Method::POST,
-        "/api/v2/security/permissions/p",
-        ok.clone(),
-        201,
-    );
-    admin_json(
-        &s,
-        Method::POST,
-        "/api/v2/security/permissions/p",
-        ok.clone(),
-        409,
-    );
-    admin_json(&s, Method::PUT, "/api/v2/security/permissions/p", ok, 200);
-    // The anonymous user can't be given a password or deleted.
-    let (st, _) = bad(
-        Method::POST,
-        "/api/security/users/anonymous",
-        json!({"password": PW}),
-    );
-    assert_eq!(st, StatusCode::BAD_REQUEST);
-    let (st, _) = bad(Method::DELETE, "/api/security/users/anonymous", json!({}));
-    assert_eq!(st, StatusCode::BAD_REQUEST);
-    // Creating twice: 201 then 200.
-    admin_json(
-        &s,
-        Method::PUT,
-        "/api/security/users/bob",
-        json!({"password": PW}),
-        201,
-    );
-    admin_json(
-        &s,
-        Method::PUT,
-        "/api/security/users/bob",
-        json!({"email": "b@x.io"}),
-        200,
-    );
+    #[rustfmt::skip]
+    let accepted = [
+        (Method::POST, target, ok.clone(), 201),
+        (Method::POST, target, ok.clone(), 409),
+        (Method::PUT, target, ok, 200),
+        (Method::PUT, bob, json!({"password": PW}), 201),
+        (Method::PUT, bob, json!({"email": "b@x.io"}), 200),
+    ];
+    for (method, path, body, status) in accepted {
+        admin_json(&s, method, path, body, status);
+    }
     // The replace kept the password and the auto-joined group.
     let r = request(&s, Some("bob"), Method::GET, "/api/repositories")
         .send()
@@ -512,11 +451,7 @@ fn tokens_scopes_disabled_users_propagation_and_anonymous_grants() {
     // A token of the deployer scoped to `readers` reads but cannot deploy.
     let (scoped, _) = token_for(&s, "deployer", "member-of-groups:readers");
     let get = |auth: &str, path: &str| {
-        s.client()
-            .get(s.url(path))
-            .header("authorization", auth)
-            .send()
-            .unwrap()
+        s.get_with(path, |r| r.header("authorization", auth))
             .status()
     };
     assert_eq!(
@@ -633,13 +568,7 @@ fn tokens_scopes_disabled_users_propagation_and_anonymous_grants() {
 
     // Anonymous reads where a permission target grants user `anonymous`.
     admin_deploy(&s, "/other/pub/f.txt", "public");
-    let anon = || {
-        s.client()
-            .get(s.url("/other/pub/f.txt"))
-            .send()
-            .unwrap()
-            .status()
-    };
+    let anon = || s.get_anonymous("/other/pub/f.txt").status();
     assert_eq!(anon(), StatusCode::UNAUTHORIZED);
     admin_json(
         &s,
@@ -655,11 +584,7 @@ fn tokens_scopes_disabled_users_propagation_and_anonymous_grants() {
         || anon() == StatusCode::OK,
     );
     assert_eq!(
-        s.client()
-            .get(s.url("/other/r/a.txt"))
-            .send()
-            .unwrap()
-            .status(),
+        s.get_anonymous("/other/r/a.txt").status(),
         StatusCode::UNAUTHORIZED
     );
 }
@@ -680,11 +605,9 @@ fn login_lockout_after_five_failures() {
         201,
     );
     let try_login = |password: &str| {
-        s.client()
-            .get(s.url("/api/repositories"))
-            .basic_auth("victim", Some(password))
-            .send()
-            .unwrap()
+        s.get_with("/api/repositories", |r| {
+            r.basic_auth("victim", Some(password))
+        })
     };
     for _ in 0..5 {
         assert_eq!(try_login("wrong").status(), StatusCode::UNAUTHORIZED);

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sha2::Digest;
@@ -73,8 +73,13 @@ fn prepare_database(home: &Path) {
 
 /// A server started on a fresh home `<temporary dir>/h` (remove the directory after the server).
 fn fresh_server() -> (tempfile::TempDir, Server) {
+    fresh_server_with(&[])
+}
+
+/// [`fresh_server`] with extra `system.properties` lines ([`Server::start_with`]).
+fn fresh_server_with(system_props: &[&str]) -> (tempfile::TempDir, Server) {
     let dir = home();
-    let s = Server::start(&dir.path().join("h"));
+    let s = Server::start_with(&dir.path().join("h"), system_props);
     (dir, s)
 }
 
@@ -400,6 +405,20 @@ impl Server {
 
     fn get(&self, path: &str) -> Response {
         self.admin(Method::GET, self.url(path)).send().unwrap()
+    }
+
+    /// GET `path` as whoever `with` makes the caller (credentials, headers; anonymous as it is).
+    fn get_with(
+        &self,
+        path: &str,
+        with: impl FnOnce(RequestBuilder) -> RequestBuilder,
+    ) -> Response {
+        with(self.client().get(self.url(path))).send().unwrap()
+    }
+
+    /// GET `path` without credentials.
+    fn get_anonymous(&self, path: &str) -> Response {
+        self.get_with(path, |r| r)
     }
 
     fn put(&self, path: &str, body: impl Into<reqwest::blocking::Body>) -> Response {
@@ -1065,21 +1084,13 @@ fn authentication_tokens_and_anonymous_read() {
     );
     s.put("/private/f", "secret");
     s.put("/public/f", "open");
-    let anon = s.client().get(s.url("/private/f")).send().unwrap();
+    let anon = s.get_anonymous("/private/f");
     assert_eq!(anon.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         anon.headers()["www-authenticate"],
         "Basic realm=\"Artifactory Realm\""
     );
-    assert_eq!(
-        s.client()
-            .get(s.url("/public/f"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap(),
-        "open"
-    );
+    assert_eq!(s.get_anonymous("/public/f").text().unwrap(), "open");
     assert_eq!(
         s.client()
             .put(s.url("/public/g"))
@@ -1097,11 +1108,7 @@ fn authentication_tokens_and_anonymous_read() {
         .unwrap();
     assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
-        s.client()
-            .get(s.url("/private/f"))
-            .basic_auth("nobody", Some("x"))
-            .send()
-            .unwrap()
+        s.get_with("/private/f", |r| r.basic_auth("nobody", Some("x")))
             .status(),
         StatusCode::UNAUTHORIZED
     );
@@ -1116,35 +1123,17 @@ fn authentication_tokens_and_anonymous_read() {
     let token = tok["access_token"].as_str().unwrap().to_string();
     assert_eq!(tok["token_type"], "Bearer");
     assert_eq!(tok["expires_in"], 600);
-    assert_eq!(
-        s.client()
-            .get(s.url("/private/f"))
-            .bearer_auth(&token)
-            .send()
-            .unwrap()
-            .text()
-            .unwrap(),
-        "secret"
-    );
-    assert_eq!(
-        s.client()
-            .get(s.url("/private/f"))
-            .basic_auth("admin", Some(&token))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap(),
-        "secret"
-    );
-    assert_eq!(
-        s.client()
-            .get(s.url("/private/f"))
-            .header("X-JFrog-Art-Api", &token)
-            .send()
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    // The token as Bearer, as the Basic password and as an API key header.
+    let ways: [fn(RequestBuilder, &str) -> RequestBuilder; 3] = [
+        |r, token| r.bearer_auth(token),
+        |r, token| r.basic_auth("admin", Some(token)),
+        |r, token| r.header("X-JFrog-Art-Api", token),
+    ];
+    for with_token in ways {
+        let r = s.get_with("/private/f", |r| with_token(r, &token));
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.text().unwrap(), "secret");
+    }
     let list: Value = s.json("/api/security/token");
     assert_eq!(list["tokens"].as_array().unwrap().len(), 1);
     let r = s
@@ -1154,22 +1143,11 @@ fn authentication_tokens_and_anonymous_read() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
-        s.client()
-            .get(s.url("/private/f"))
-            .bearer_auth(&token)
-            .send()
-            .unwrap()
-            .status(),
+        s.get_with("/private/f", |r| r.bearer_auth(&token)).status(),
         StatusCode::UNAUTHORIZED
     );
     // Anonymous callers only see the repositories they may read.
-    let anon_list: Value = s
-        .client()
-        .get(s.url("/api/repositories"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let anon_list: Value = s.get_anonymous("/api/repositories").json().unwrap();
     let keys: Vec<&str> = anon_list
         .as_array()
         .unwrap()
@@ -1179,20 +1157,13 @@ fn authentication_tokens_and_anonymous_read() {
     assert_eq!(keys, vec!["public"]);
     assert_eq!(s.json("/api/repositories").as_array().unwrap().len(), 2);
     let anon_search: Value = s
-        .client()
-        .get(s.url("/api/search/artifact?name=f"))
-        .send()
-        .unwrap()
+        .get_anonymous("/api/search/artifact?name=f")
         .json()
         .unwrap();
     assert_eq!(anon_search["results"].as_array().unwrap().len(), 1);
     // Repository admin needs credentials.
     assert_eq!(
-        s.client()
-            .get(s.url("/api/repositories/private"))
-            .send()
-            .unwrap()
-            .status(),
+        s.get_anonymous("/api/repositories/private").status(),
         StatusCode::UNAUTHORIZED
     );
 }
@@ -1517,9 +1488,7 @@ fn bad_config_refuses_to_start_naming_file_line_and_key() {
 
 #[test]
 fn context_path_is_configurable() {
-    let dir = home();
-    let h = dir.path().join("h");
-    let mut s = Server::start_with(&h, &["arca.http.context.path=/arca"]);
+    let (_dir, mut s) = fresh_server_with(&["arca.http.context.path=/arca"]);
     let ping = |path: &str| {
         Client::new()
             .get(format!("http://127.0.0.1:{}{path}", s.port))

@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::ha::{Cluster, NodeSpec};
-use super::{PG_DATABASES, Server, backend_is_postgres, home, sha256_hex};
+use super::{PG_DATABASES, Server, backend_is_postgres, fresh_server_with, home, sha256_hex};
 
 /// `POST /ui/auth/login` as admin with `headers`.
 fn login_with(s: &Server, password: &str, headers: &[(&str, &str)]) -> Response {
@@ -275,9 +275,7 @@ fn an_unused_session_ends_after_the_idle_timeout_a_used_one_does_not() {
 
 #[test]
 fn a_session_ends_at_the_absolute_timeout_even_when_used() {
-    let dir = home();
-    let h = dir.path().join("h");
-    let s = Server::start_with(&h, &["arca.session.absolute.timeout.secs=3"]);
+    let (_dir, s) = fresh_server_with(&["arca.session.absolute.timeout.secs=3"]);
 
     let (id, _) = login(&s);
     let started = Instant::now();

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use arca_config::Home;
@@ -488,14 +488,7 @@ fn deletes_remove_only_unreferenced_objects() {
             c,
             "generic-local",
             "lib/kept.bin",
-            &NewFile {
-                binary,
-                sha1_original: None,
-                md5_original: None,
-                sha256_original: None,
-                user: "admin".into(),
-                now: 1,
-            },
+            &NewFile::new(binary, "admin", 1),
         )
         .map(drop)
     })
@@ -535,12 +528,7 @@ fn without_an_eventual_queue_the_mover_idles() {
     let root = dir.path().join("home");
     Home::new(&root).init_layout().unwrap();
 
-    let out = Command::new(BIN)
-        .args(["check-config", "--home"])
-        .arg(&root)
-        .env_remove("JOURNAL_STREAM")
-        .output()
-        .unwrap();
+    let out = arca_testkit::check_config(Path::new(BIN), &root);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -578,12 +566,7 @@ fn without_an_eventual_queue_the_mover_idles() {
         r#"<config version="2"><chain template="no-such-template"/></config>"#,
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args(["check-config", "--home"])
-        .arg(&root)
-        .env_remove("JOURNAL_STREAM")
-        .output()
-        .unwrap();
+    let out = arca_testkit::check_config(Path::new(BIN), &root);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("no-such-template"),

@@ -8,9 +8,7 @@ use arca_db::permissions::{self, Group};
 use arca_db::{Conn, DbError};
 use serde_json::json;
 
-use crate::cli::{
-    GroupAddArgs, GroupCommand, GroupMembersArgs, GroupNameArgs, GroupShowArgs, ListArgs,
-};
+use crate::cli::{GroupAddArgs, GroupCommand, GroupMembersArgs, ListArgs, NameArgs, ShowArgs};
 use crate::commands::security::{line, list_or_dash, open, write_json, write_table, yes_no};
 use crate::commands::{iso8601, now_ms};
 use crate::exit;
@@ -126,7 +124,7 @@ pub fn list(args: &ListArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
 }
 
 /// `arcactl group show`.
-pub fn show(args: &GroupShowArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub fn show(args: &ShowArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let name = args.name.as_str();
     let db = open(&args.home)?;
     let (g, members) = db
@@ -190,18 +188,12 @@ pub fn members(args: &GroupMembersArgs, out: &mut dyn Write) -> anyhow::Result<u
 }
 
 /// `arcactl group delete`.
-pub fn delete(args: &GroupNameArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let name = args.name.as_str();
-    let db = open(&args.home)?;
-    let deleted = db
-        .write_blocking(|conn| permissions::delete_group(conn, name))
-        .with_context(|| format!("cannot delete group '{name}'"))?;
-    if !deleted {
-        return Err(not_found(name));
-    }
-    line(
+pub fn delete(args: &NameArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    crate::commands::security::delete_named(
+        args,
+        "group",
+        permissions::delete_group,
+        " (with its memberships and the grants to it)",
         out,
-        format!("group '{name}' deleted (with its memberships and the grants to it)"),
-    )?;
-    Ok(exit::OK)
+    )
 }

@@ -265,8 +265,7 @@ pub fn list(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<u8> {
-    let home = Home::new(&args.home.home);
-    let db = open_pool(&home)?;
+    let db = open_pool(&Home::new(&args.home.home))?;
     let rows = db
         .read_blocking(arca_db::licenses::list_licenses)
         .context("reading the license pool")?;

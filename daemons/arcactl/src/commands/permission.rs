@@ -12,8 +12,7 @@ use arca_db::{Conn, DbError};
 use serde_json::{Value, json};
 
 use crate::cli::{
-    ListArgs, PermissionAddArgs, PermissionCheckArgs, PermissionCommand, PermissionNameArgs,
-    PermissionShowArgs,
+    ListArgs, NameArgs, PermissionAddArgs, PermissionCheckArgs, PermissionCommand, ShowArgs,
 };
 use crate::commands::now_ms;
 use crate::commands::security::{line, list_or_dash, open, write_json, write_table};
@@ -215,7 +214,7 @@ pub fn list(args: &ListArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
 }
 
 /// `arcactl permission show`.
-pub fn show(args: &PermissionShowArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub fn show(args: &ShowArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let name = args.name.as_str();
     let db = open(&args.home)?;
     let t = db
@@ -248,17 +247,14 @@ pub fn show(args: &PermissionShowArgs, out: &mut dyn Write) -> anyhow::Result<u8
 }
 
 /// `arcactl permission delete`.
-pub fn delete(args: &PermissionNameArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let name = args.name.as_str();
-    let db = open(&args.home)?;
-    let deleted = db
-        .write_blocking(|conn| permissions::delete_target(conn, name))
-        .with_context(|| format!("cannot delete permission target '{name}'"))?;
-    if !deleted {
-        return Err(not_found(name));
-    }
-    line(out, format!("permission target '{name}' deleted"))?;
-    Ok(exit::OK)
+pub fn delete(args: &NameArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    crate::commands::security::delete_named(
+        args,
+        "permission target",
+        permissions::delete_target,
+        "",
+        out,
+    )
 }
 
 /// What `check` found in the database.

@@ -10,10 +10,11 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use arca_config::Home;
-use arca_db::Db;
+use arca_db::{Conn, Db, DbError};
 
-use crate::cli::HomeArgs;
+use crate::cli::{HomeArgs, NameArgs};
 use crate::commands::database;
+use crate::exit;
 
 /// The schema version that added users' login state, groups and permission targets.
 pub const SECURITY_SCHEMA_VERSION: i64 = 6;
@@ -125,6 +126,27 @@ pub fn list_or_dash(items: &[String]) -> String {
     } else {
         items.join(", ")
     }
+}
+
+/// `arcactl user|group|permission delete`: `remove(conn, name)` in a write transaction; prints
+/// "<kind> 'name' deleted<also>" (`also`: what goes with it), or fails when there is no such
+/// `kind` (user, group, permission target).
+pub fn delete_named(
+    args: &NameArgs,
+    kind: &str,
+    remove: fn(&Conn<'_>, &str) -> Result<bool, DbError>,
+    also: &str,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let name = args.name.as_str();
+    let deleted = open(&args.home)?
+        .write_blocking(|conn| remove(conn, name))
+        .with_context(|| format!("cannot delete {kind} '{name}'"))?;
+    if !deleted {
+        bail!("{kind} '{name}' does not exist");
+    }
+    line(out, format!("{kind} '{name}' deleted{also}"))?;
+    Ok(exit::OK)
 }
 
 /// Write a line to `out`.

@@ -9,7 +9,7 @@ use arca_db::security::{self, ANONYMOUS, User};
 use arca_db::{Conn, DbError, permissions};
 use serde_json::json;
 
-use crate::cli::{ListArgs, UserAddArgs, UserCommand, UserNameArgs, UserPasswdArgs, UserShowArgs};
+use crate::cli::{ListArgs, NameArgs, ShowArgs, UserAddArgs, UserCommand, UserPasswdArgs};
 use crate::commands::security::{
     hash_password, line, list_or_dash, open, read_password, write_json, write_table, yes_no,
 };
@@ -111,6 +111,18 @@ fn not_found(name: &str) -> anyhow::Error {
     anyhow::anyhow!("user '{name}' does not exist")
 }
 
+/// The `anonymous` user acts for requests without credentials: it has no password, so it is
+/// neither added nor given one: for it, an error saying `refusal` and why.
+fn refuse_anonymous(name: &str, refusal: &str) -> anyhow::Result<()> {
+    if name == ANONYMOUS {
+        bail!(
+            "{refusal} (it acts for requests without credentials and has no password; give it \
+             permissions instead)"
+        );
+    }
+    Ok(())
+}
+
 /// `arcactl user add`.
 pub fn add(
     args: &UserAddArgs,
@@ -120,12 +132,7 @@ pub fn add(
     err: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     let name = args.name.as_str();
-    if name == ANONYMOUS {
-        bail!(
-            "cannot add user '{ANONYMOUS}': the server creates it for requests without \
-             credentials; it has no password (give it permissions instead)"
-        );
-    }
+    refuse_anonymous(name, "cannot add user 'anonymous': the server creates it")?;
     // Refuse a bad name before asking for a password or opening the database.
     permissions::validate_name("user", name).context("cannot add the user")?;
     let given = read_password(
@@ -238,7 +245,7 @@ pub fn list(
 }
 
 /// `arcactl user show`.
-pub fn show(args: &UserShowArgs, now: i64, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub fn show(args: &ShowArgs, now: i64, out: &mut dyn Write) -> anyhow::Result<u8> {
     let db = open(&args.home)?;
     let name = args.name.as_str();
     let view = db
@@ -281,12 +288,7 @@ pub fn passwd(
     err: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     let name = args.name.as_str();
-    if name == ANONYMOUS {
-        bail!(
-            "the {ANONYMOUS} user cannot have a password (it acts for requests without \
-             credentials; give it permissions instead)"
-        );
-    }
+    refuse_anonymous(name, "the anonymous user cannot have a password")?;
     let password = read_password(
         args.password.password_stdin,
         args.password.password_file.as_deref(),
@@ -301,6 +303,7 @@ pub fn passwd(
             let Some(u) = security::get_user(conn, name)? else {
                 return Ok::<_, DbError>(false);
             };
+            // a tool, not a request: no credential to spare
             security::update_user(
                 conn,
                 name,
@@ -308,6 +311,7 @@ pub fn passwd(
                 u.admin,
                 u.disabled,
                 Some(&hash),
+                None,
             )
         })
         .with_context(|| format!("cannot change the password of user '{name}'"))?;
@@ -342,7 +346,7 @@ pub fn passwd(
 /// Change user `args.name` in one write transaction: `change` gets the user as it was, which is
 /// returned (an error naming the user when there is none; `what` names the command).
 fn change_user(
-    args: &UserNameArgs,
+    args: &NameArgs,
     what: &str,
     change: impl FnOnce(&Conn<'_>, &User) -> Result<(), DbError> + Send,
 ) -> anyhow::Result<User> {
@@ -360,11 +364,11 @@ fn change_user(
 }
 
 /// `arcactl user disable`.
-pub fn disable(args: &UserNameArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub fn disable(args: &NameArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let name = args.name.as_str();
     let before = change_user(args, "disable", |conn, u| {
         if !u.disabled {
-            security::update_user(conn, name, u.email.as_deref(), u.admin, true, None)?;
+            security::update_user(conn, name, u.email.as_deref(), u.admin, true, None, None)?;
         }
         Ok(())
     })?;
@@ -380,11 +384,11 @@ pub fn disable(args: &UserNameArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
 }
 
 /// `arcactl user enable`: enabled and unlocked.
-pub fn enable(args: &UserNameArgs, now: i64, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub fn enable(args: &NameArgs, now: i64, out: &mut dyn Write) -> anyhow::Result<u8> {
     let name = args.name.as_str();
     let before = change_user(args, "enable", |conn, u| {
         if u.disabled {
-            security::update_user(conn, name, u.email.as_deref(), u.admin, false, None)?;
+            security::update_user(conn, name, u.email.as_deref(), u.admin, false, None, None)?;
         }
         if u.failed_logins > 0 || u.locked_until.is_some() {
             security::clear_lockout(conn, name)?;
@@ -404,7 +408,7 @@ pub fn enable(args: &UserNameArgs, now: i64, out: &mut dyn Write) -> anyhow::Res
 }
 
 /// `arcactl user unlock`.
-pub fn unlock(args: &UserNameArgs, now: i64, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub fn unlock(args: &NameArgs, now: i64, out: &mut dyn Write) -> anyhow::Result<u8> {
     let name = args.name.as_str();
     let before = change_user(args, "unlock", |conn, u| {
         if u.failed_logins > 0 || u.locked_until.is_some() {
@@ -438,18 +442,12 @@ pub fn unlock(args: &UserNameArgs, now: i64, out: &mut dyn Write) -> anyhow::Res
 }
 
 /// `arcactl user delete`.
-pub fn delete(args: &UserNameArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let name = args.name.as_str();
-    let db = open(&args.home)?;
-    let deleted = db
-        .write_blocking(|conn| security::delete_user(conn, name))
-        .with_context(|| format!("cannot delete user '{name}'"))?;
-    if !deleted {
-        return Err(not_found(name));
-    }
-    line(
+pub fn delete(args: &NameArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    crate::commands::security::delete_named(
+        args,
+        "user",
+        security::delete_user,
+        " (with its memberships, grants, tokens and sessions)",
         out,
-        format!("user '{name}' deleted (with its memberships, grants, tokens and sessions)"),
-    )?;
-    Ok(exit::OK)
+    )
 }

@@ -47,6 +47,19 @@ pub fn postgres_for(home: &arca_config::Home) -> (arca_testkit::PgTestDb, arca_d
     (pg, db)
 }
 
+/// The words of a command line whose arguments hold no spaces (`&words("user add bob")`).
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// The cells of a table line (columns are two or more spaces apart).
+pub fn cells(line: &str) -> Vec<&str> {
+    line.split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

@@ -94,22 +94,9 @@ fn cron_expressions_survive() {
 #[test]
 fn every_target_has_a_test() {
     // A target added to `all` without a test above would go unfuzzed in CI.
-    assert_eq!(
-        targets::ALL,
-        [
-            "front",
-            "headers",
-            "paths",
-            "properties",
-            "db-properties",
-            "ha-node",
-            "binarystore",
-            "license",
-            "node-signature",
-            "secrets",
-            "cron"
-        ]
-    );
+    let tested = "front headers paths properties db-properties ha-node binarystore license \
+                  node-signature secrets cron";
+    assert_eq!(targets::ALL, tested.split_whitespace().collect::<Vec<_>>());
     let mut by_cost = targets::ALL_BY_COST.to_vec();
     by_cost.sort_unstable();
     let mut all = targets::ALL.to_vec();

@@ -66,13 +66,7 @@ mod tests {
     use super::*;
 
     fn target(name: &str, repos: &[&str], include: &[&str], exclude: &[&str]) -> PermissionTarget {
-        PermissionTarget {
-            name: name.into(),
-            repositories: repos.iter().map(|s| s.to_string()).collect(),
-            include_patterns: include.iter().map(|s| s.to_string()).collect(),
-            exclude_patterns: exclude.iter().map(|s| s.to_string()).collect(),
-            ..PermissionTarget::default()
-        }
+        PermissionTarget::new(name, repos, include, exclude)
     }
 
     fn user(name: &str, groups: &[&str]) -> Subject {

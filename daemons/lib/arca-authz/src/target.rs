@@ -44,6 +44,19 @@ pub(crate) fn compile_globs(
 }
 
 impl PermissionTarget {
+    /// A target over `repositories` with these path patterns and no grants yet (they go into
+    /// `users` and `groups`); not validated.
+    pub fn new(name: &str, repositories: &[&str], include: &[&str], exclude: &[&str]) -> Self {
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        PermissionTarget {
+            name: name.to_string(),
+            repositories: owned(repositories),
+            include_patterns: owned(include),
+            exclude_patterns: owned(exclude),
+            ..PermissionTarget::default()
+        }
+    }
+
     /// Check names, selectors and patterns; normalises (trims, drops empty entries, defaults the
     /// include pattern to `**`).
     pub fn validate(mut self) -> Result<PermissionTarget, AuthzError> {

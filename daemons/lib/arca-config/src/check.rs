@@ -40,6 +40,10 @@ mod tests {
         (dir, home)
     }
 
+    fn put(path: std::path::PathBuf, text: &str) {
+        fs::write(path, text).unwrap();
+    }
+
     #[test]
     fn fresh_home_is_clean() {
         let (_d, home) = fresh();
@@ -66,18 +70,16 @@ mod tests {
     #[test]
     fn collects_problems_of_every_file() {
         let (_d, home) = fresh();
-        fs::write(
+        put(
             home.ha_node_properties(),
             "node.id=n2\ncontext.url=http://h:8081/a\nprimary=false\n",
-        )
-        .unwrap();
-        fs::write(
+        );
+        put(
             home.binarystore_xml(),
             "<config version=\"2\">\n  <chain template=\"bogus\"/>\n</config>\n",
-        )
-        .unwrap();
-        fs::write(home.system_properties(), "arca.gc.grace.secs=soon\n").unwrap();
-        fs::write(home.master_key(), "not-a-key").unwrap();
+        );
+        put(home.system_properties(), "arca.gc.grace.secs=soon\n");
+        put(home.master_key(), "not-a-key");
         let d = check_home(&home);
         let errors: Vec<String> = d
             .iter()
@@ -113,19 +115,17 @@ mod tests {
     #[test]
     fn runnable_chains_are_clean_and_others_refused() {
         let (_d, home) = fresh();
-        fs::write(
+        put(
             home.binarystore_xml(),
             "<config>\n<chain template=\"cache-fs\"/></config>",
-        )
-        .unwrap();
+        );
         let d = check_home(&home);
         assert!(d.is_empty(), "{d:?}");
 
-        fs::write(
+        put(
             home.binarystore_xml(),
             "<config>\n<chain template=\"full-db\"/></config>",
-        )
-        .unwrap();
+        );
         let d = check_home(&home);
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(d[0].is_error());
@@ -191,16 +191,14 @@ mod tests {
 
     fn ha_with_interface(interface: &str) -> (tempfile::TempDir, Home) {
         let (d, home) = fresh();
-        fs::write(
+        put(
             home.db_properties(),
             "type=postgresql\nurl=postgresql://db/arca\nusername=arca\n",
-        )
-        .unwrap();
-        fs::write(
+        );
+        put(
             home.ha_node_properties(),
-            format!("node.id=n1\ncontext.url=http://h:8081/a\nprimary=true\n{interface}\n"),
-        )
-        .unwrap();
+            &format!("node.id=n1\ncontext.url=http://h:8081/a\nprimary=true\n{interface}\n"),
+        );
         (d, home)
     }
 
@@ -235,16 +233,14 @@ mod tests {
     #[test]
     fn secondary_without_master_key() {
         let (_d, home) = fresh();
-        fs::write(
+        put(
             home.db_properties(),
             "type=postgresql\nurl=postgresql://db/arca\nusername=arca\n",
-        )
-        .unwrap();
-        fs::write(
+        );
+        put(
             home.ha_node_properties(),
             "node.id=n2\ncontext.url=http://h:8081/a\nprimary=false\n",
-        )
-        .unwrap();
+        );
         let d = check_home(&home);
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(

@@ -365,20 +365,15 @@ pub fn get_lease(conn: &Conn<'_>, name: &str) -> Result<Option<Lease>, DbError> 
 
 pub fn list_leases(conn: &Conn<'_>) -> Result<Vec<Lease>, DbError> {
     conn.query_map(
-        "SELECT name, owner, acquired, expires FROM leases ORDER BY name",
+        &format!("SELECT {LEASE_COLUMNS} FROM leases ORDER BY name"),
         args![],
         lease_from_row,
     )
 }
 
-fn lease_from_row(r: &Row<'_>) -> Result<Lease, DbError> {
-    Ok(Lease {
-        name: r.get(0)?,
-        owner: r.get(1)?,
-        acquired: r.get(2)?,
-        expires: r.get(3)?,
-    })
-}
+crate::sql::row_mapping!(const LEASE_COLUMNS, fn lease_from_row -> Lease {
+    name, owner, acquired, expires
+});
 
 /// A cluster-wide setting.
 pub fn get_setting(conn: &Conn<'_>, key: &str) -> Result<Option<String>, DbError> {

@@ -240,22 +240,9 @@ pub fn record_lost_edit(
     Ok(())
 }
 
-const NODE_FILE_COLUMNS: &str = "node_id, name, sha256, version, reported_at, changed_at, \
-     pending_sha256, lost_edit, lost_edit_at";
-
-fn node_file_from_row(r: &Row<'_>) -> Result<NodeFileRow, DbError> {
-    Ok(NodeFileRow {
-        node_id: r.get(0)?,
-        name: r.get(1)?,
-        sha256: r.get(2)?,
-        version: r.get(3)?,
-        reported_at: r.get(4)?,
-        changed_at: r.get(5)?,
-        pending_sha256: r.get(6)?,
-        lost_edit: r.get(7)?,
-        lost_edit_at: r.get(8)?,
-    })
-}
+crate::sql::row_mapping!(const NODE_FILE_COLUMNS, fn node_file_from_row -> NodeFileRow {
+    node_id, name, sha256, version, reported_at, changed_at, pending_sha256, lost_edit, lost_edit_at
+});
 
 /// Every node's report, by node then file.
 pub fn list_node_files(conn: &Conn<'_>) -> Result<Vec<NodeFileRow>, DbError> {

@@ -5,6 +5,7 @@
 //! the way to a file has a row, so folder info and listings have timestamps.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use crate::{Binary, Conn, DbError, Item, NewFile, Row, args};
 
@@ -55,24 +56,29 @@ pub fn repo_and_item(
     repo: &str,
     path: &str,
 ) -> Result<Option<(crate::Repo, Option<Item>)>, DbError> {
-    let base = crate::repos::COLUMN_COUNT;
-    conn.query_opt(
-        &format!(
+    // The query, and the column where the item's start (after the repository's).
+    static QUERY: LazyLock<(String, usize)> = LazyLock::new(|| {
+        let repo_columns: Vec<String> = crate::repos::COLUMNS
+            .split(',')
+            .map(|c| format!("r.{}", c.trim()))
+            .collect();
+        let sql = format!(
             "SELECT {}, {ITEM_COLUMNS} FROM repos r \
              LEFT JOIN items i ON i.repo = r.key AND i.path = ?2 \
              LEFT JOIN binaries b ON b.sha256 = i.sha256 WHERE r.key = ?1",
-            crate::repos::COLUMNS_R
-        ),
-        args![repo, path],
-        |r| {
-            let found = crate::repos::from_row_at(r, 0)?;
-            let item = match r.get::<Option<i64>>(base)? {
-                Some(_) => Some(item_from_row_at(r, base)?),
-                None => None,
-            };
-            Ok((found, item))
-        },
-    )
+            repo_columns.join(", ")
+        );
+        (sql, repo_columns.len())
+    });
+    let (sql, base) = (&QUERY.0, QUERY.1);
+    conn.query_opt(sql, args![repo, path], |r| {
+        let found = crate::repos::from_row_at(r, 0)?;
+        let item = match r.get::<Option<i64>>(base)? {
+            Some(_) => Some(item_from_row_at(r, base)?),
+            None => None,
+        };
+        Ok((found, item))
+    })
 }
 
 /// Split `a/b/c` into (`a/b`, `c`).
@@ -611,20 +617,7 @@ mod tests {
             size: 3,
         };
         insert_binary(conn, &binary, 10).unwrap();
-        put_file(
-            conn,
-            repo,
-            path,
-            &NewFile {
-                binary,
-                sha1_original: None,
-                md5_original: None,
-                sha256_original: None,
-                user: "u".into(),
-                now: 10,
-            },
-        )
-        .unwrap()
+        put_file(conn, repo, path, &NewFile::new(binary, "u", 10)).unwrap()
     }
 
     #[test]

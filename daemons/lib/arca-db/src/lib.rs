@@ -296,6 +296,11 @@ fn make_private(path: &Path) -> Result<(), DbError> {
     Ok(())
 }
 
+/// The work [`Db::read`] and [`Db::write`] run with a connection, on a blocking thread.
+pub trait DbWork<T, E>: FnOnce(&Conn<'_>) -> Result<T, E> + Send + 'static {}
+
+impl<F, T, E> DbWork<T, E> for F where F: FnOnce(&Conn<'_>) -> Result<T, E> + Send + 'static {}
+
 impl Db {
     /// Open (creating if needed) the SQLite database at `path` and bring its
     /// schema up to date. Refuses a schema newer than this build knows.
@@ -434,9 +439,8 @@ impl Db {
     }
 
     /// Run `f` with a pooled connection on a blocking thread.
-    pub async fn read<F, T, E>(&self, f: F) -> Result<T, E>
+    pub async fn read<T, E>(&self, f: impl DbWork<T, E>) -> Result<T, E>
     where
-        F: FnOnce(&Conn<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
@@ -481,9 +485,8 @@ impl Db {
     /// deadlock on upgrade); on PostgreSQL a transaction holding the
     /// cluster-wide write advisory lock. Commits when `f` returns `Ok`, rolls
     /// back otherwise.
-    pub async fn write<F, T, E>(&self, f: F) -> Result<T, E>
+    pub async fn write<T, E>(&self, f: impl DbWork<T, E>) -> Result<T, E>
     where
-        F: FnOnce(&Conn<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
@@ -492,26 +495,18 @@ impl Db {
     }
 
     /// [`Db::read`] for synchronous callers (tools, tests); blocks this thread.
-    pub fn read_blocking<T, E>(
+    pub fn read_blocking<T: Send, E: From<DbError> + Send>(
         &self,
         f: impl FnOnce(&Conn<'_>) -> Result<T, E> + Send,
-    ) -> Result<T, E>
-    where
-        T: Send,
-        E: From<DbError> + Send,
-    {
+    ) -> Result<T, E> {
         self.outside_runtime(|| with_conn(&self.main_pool(), f))
     }
 
     /// [`Db::write`] for synchronous callers (tools, tests); blocks this thread.
-    pub fn write_blocking<T, E>(
+    pub fn write_blocking<T: Send, E: From<DbError> + Send>(
         &self,
         f: impl FnOnce(&Conn<'_>) -> Result<T, E> + Send,
-    ) -> Result<T, E>
-    where
-        T: Send,
-        E: From<DbError> + Send,
-    {
+    ) -> Result<T, E> {
         self.outside_runtime(|| in_write_tx(&self.pools, f))
     }
 

@@ -93,3 +93,17 @@ pub struct NewFile {
     pub user: String,
     pub now: i64,
 }
+
+impl NewFile {
+    /// `binary` deployed by `user` at `now`, without checksums from the client.
+    pub fn new(binary: Binary, user: &str, now: i64) -> NewFile {
+        NewFile {
+            binary,
+            sha1_original: None,
+            md5_original: None,
+            sha256_original: None,
+            user: user.to_string(),
+            now,
+        }
+    }
+}

@@ -35,17 +35,9 @@ pub struct Group {
 // ---------------------------------------------------------------------------------------------
 // storage
 
-const GROUP_COLUMNS: &str = "name, description, auto_join, admin, created";
-
-fn group_from_row(r: &crate::Row<'_>) -> Result<Group, DbError> {
-    Ok(Group {
-        name: r.get(0)?,
-        description: r.get(1)?,
-        auto_join: r.get(2)?,
-        admin: r.get(3)?,
-        created: r.get(4)?,
-    })
-}
+crate::sql::row_mapping!(const GROUP_COLUMNS, fn group_from_row -> Group {
+    name, description, auto_join, admin, created
+});
 
 pub fn get_group(conn: &Conn<'_>, name: &str) -> Result<Option<Group>, DbError> {
     conn.query_opt(
@@ -335,13 +327,7 @@ mod tests {
     use super::*;
 
     fn target(name: &str, repos: &[&str], include: &[&str], exclude: &[&str]) -> PermissionTarget {
-        PermissionTarget {
-            name: name.into(),
-            repositories: repos.iter().map(|s| s.to_string()).collect(),
-            include_patterns: include.iter().map(|s| s.to_string()).collect(),
-            exclude_patterns: exclude.iter().map(|s| s.to_string()).collect(),
-            ..PermissionTarget::default()
-        }
+        PermissionTarget::new(name, repos, include, exclude)
     }
 
     #[test]

@@ -1,41 +1,12 @@
 //! Repository configurations.
 
 use crate::sql::ToValue;
-use crate::{Conn, DbError, Repo, Row, args};
+use crate::{Conn, DbError, Repo, args};
 
-const COLUMNS: &str = "key, rclass, package_type, description, notes, includes_pattern, \
-     excludes_pattern, handle_releases, handle_snapshots, anonymous_read, created, content_inline, \
-     quota_bytes";
-
-/// `COLUMNS` qualified with the alias `r` (for joins).
-pub(crate) const COLUMNS_R: &str = "r.key, r.rclass, r.package_type, r.description, r.notes, \
-     r.includes_pattern, r.excludes_pattern, r.handle_releases, r.handle_snapshots, \
-     r.anonymous_read, r.created, r.content_inline, r.quota_bytes";
-/// How many columns `COLUMNS` selects.
-pub(crate) const COLUMN_COUNT: usize = 13;
-
-fn from_row(r: &Row<'_>) -> Result<Repo, DbError> {
-    from_row_at(r, 0)
-}
-
-/// A repository from the `COLUMN_COUNT` columns starting at `base`.
-pub(crate) fn from_row_at(r: &Row<'_>, base: usize) -> Result<Repo, DbError> {
-    Ok(Repo {
-        key: r.get(base)?,
-        rclass: r.get(base + 1)?,
-        package_type: r.get(base + 2)?,
-        description: r.get(base + 3)?,
-        notes: r.get(base + 4)?,
-        includes_pattern: r.get(base + 5)?,
-        excludes_pattern: r.get(base + 6)?,
-        handle_releases: r.get(base + 7)?,
-        handle_snapshots: r.get(base + 8)?,
-        anonymous_read: r.get(base + 9)?,
-        created: r.get(base + 10)?,
-        content_inline: r.get(base + 11)?,
-        quota_bytes: r.get(base + 12)?,
-    })
-}
+crate::sql::row_mapping!(pub(crate) const COLUMNS, fn from_row, pub(crate) fn from_row_at -> Repo {
+    key, rclass, package_type, description, notes, includes_pattern, excludes_pattern,
+    handle_releases, handle_snapshots, anonymous_read, created, content_inline, quota_bytes
+});
 
 /// The quota as stored (a 64-bit signed column; larger values mean "no practical limit").
 fn quota_param(repo: &Repo) -> i64 {

@@ -3,7 +3,8 @@
 
 use crate::permissions::{self, validate_name};
 use crate::security_version::bump_security_version;
-use crate::{Conn, DbError, Row, args};
+use crate::sql::row_mapping;
+use crate::{Conn, DbError, args};
 
 /// The user requests without credentials act as. It exists as a row (grants may name it) but
 /// can never log in: its password hash is not a valid hash.
@@ -84,22 +85,9 @@ pub fn user_count(conn: &Conn<'_>) -> Result<i64, DbError> {
     conn.query_one("SELECT COUNT(*) FROM users", args![], |r| r.get(0))
 }
 
-const USER_COLUMNS: &str =
-    "name, password_hash, email, admin, created, disabled, failed_logins, locked_until, last_login";
-
-fn user_from_row(r: &Row<'_>) -> Result<User, DbError> {
-    Ok(User {
-        name: r.get(0)?,
-        password_hash: r.get(1)?,
-        email: r.get(2)?,
-        admin: r.get(3)?,
-        created: r.get(4)?,
-        disabled: r.get(5)?,
-        failed_logins: r.get(6)?,
-        locked_until: r.get(7)?,
-        last_login: r.get(8)?,
-    })
-}
+row_mapping!(const USER_COLUMNS, fn user_from_row -> User {
+    name, password_hash, email, admin, created, disabled, failed_logins, locked_until, last_login
+});
 
 pub fn get_user(conn: &Conn<'_>, name: &str) -> Result<Option<User>, DbError> {
     conn.query_opt(
@@ -156,7 +144,7 @@ pub fn create_user(conn: &Conn<'_>, user: &User, groups: Option<&[String]>) -> R
 }
 
 /// The credential a request was made with: spared when that request changes its own user's
-/// password ([`update_user_keeping`]).
+/// password ([`update_user`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallerCredential<'a> {
     /// A UI session (the SHA-256 of its id).
@@ -167,22 +155,10 @@ pub enum CallerCredential<'a> {
 
 /// Change a user's email, admin flag, disabled flag and (when `password_hash` is `Some`) its
 /// password. A new password revokes the user's tokens and ends its sessions and clears the
-/// lockout; disabling ends its sessions (its tokens stop working while it is disabled).
+/// lockout — sparing `keep`, the session or token of the request making the change when it is
+/// the user's own; disabling ends its sessions (its tokens stop working while it is disabled).
 /// `false` when the user does not exist.
 pub fn update_user(
-    conn: &Conn<'_>,
-    name: &str,
-    email: Option<&str>,
-    admin: bool,
-    disabled: bool,
-    password_hash: Option<&str>,
-) -> Result<bool, DbError> {
-    update_user_keeping(conn, name, email, admin, disabled, password_hash, None)
-}
-
-/// [`update_user`], sparing `keep` — the session or token of the request making the change,
-/// when it is the user's own — from the revocation a new password causes.
-pub fn update_user_keeping(
     conn: &Conn<'_>,
     name: &str,
     email: Option<&str>,
@@ -437,33 +413,26 @@ pub fn insert_token(
     Ok(())
 }
 
-const TOKEN_COLUMNS: &str = "id, subject, scope, created, expires, refreshable";
+row_mapping!(const TOKEN_COLUMNS, fn token_from_row -> Token {
+    id, subject, scope, created, expires, refreshable
+});
 
-fn token_from_row(r: &Row<'_>) -> Result<Token, DbError> {
-    Ok(Token {
-        id: r.get(0)?,
-        subject: r.get(1)?,
-        scope: r.get(2)?,
-        created: r.get(3)?,
-        expires: r.get(4)?,
-        refreshable: r.get(5)?,
-    })
+/// The token whose `column` (a unique one) holds `value`.
+fn token_where(conn: &Conn<'_>, column: &str, value: &str) -> Result<Option<Token>, DbError> {
+    let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE {column} = ?1");
+    conn.query_opt(&sql, args![value], token_from_row)
 }
 
 pub fn token_by_digest(conn: &Conn<'_>, digest: &str) -> Result<Option<Token>, DbError> {
-    conn.query_opt(
-        &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = ?1"),
-        args![digest],
-        token_from_row,
-    )
+    token_where(conn, "digest", digest)
+}
+
+pub fn token_by_id(conn: &Conn<'_>, id: &str) -> Result<Option<Token>, DbError> {
+    token_where(conn, "id", id)
 }
 
 pub fn token_by_refresh_digest(conn: &Conn<'_>, digest: &str) -> Result<Option<Token>, DbError> {
-    conn.query_opt(
-        &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE refresh_digest = ?1"),
-        args![digest],
-        token_from_row,
-    )
+    token_where(conn, "refresh_digest", digest)
 }
 
 pub fn list_tokens(conn: &Conn<'_>, subject: Option<&str>) -> Result<Vec<Token>, DbError> {
@@ -500,18 +469,7 @@ mod tests {
         let raw = crate::testing::migrated_sqlite().unwrap();
         let conn = Conn::sqlite(&raw);
         let clock = ManualClock::new(1_000_000);
-        insert_user(
-            &conn,
-            &User {
-                name: "u".into(),
-                password_hash: "x".into(),
-                email: None,
-                admin: false,
-                created: clock.now_ms(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        crate::testing::add_user(&conn, "u", clock.now_ms()).unwrap();
         let token = Token {
             id: "t1".into(),
             subject: "u".into(),

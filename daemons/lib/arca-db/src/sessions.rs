@@ -4,7 +4,8 @@
 //! expiry (fixed at login). `arca-session-cleanup` deletes ended rows; a read never trusts a
 //! row that has ended but is not deleted yet.
 
-use crate::{Conn, DbError, Row, args};
+use crate::sql::row_mapping;
+use crate::{Conn, DbError, args};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -27,20 +28,9 @@ impl Session {
     }
 }
 
-const COLUMNS: &str =
-    "id_hash, user_name, node_id, created, last_access, idle_expires, absolute_expires";
-
-fn from_row(r: &Row<'_>) -> Result<Session, DbError> {
-    Ok(Session {
-        id_hash: r.get(0)?,
-        user_name: r.get(1)?,
-        node_id: r.get(2)?,
-        created: r.get(3)?,
-        last_access: r.get(4)?,
-        idle_expires: r.get(5)?,
-        absolute_expires: r.get(6)?,
-    })
-}
+row_mapping!(const COLUMNS, fn from_row -> Session {
+    id_hash, user_name, node_id, created, last_access, idle_expires, absolute_expires
+});
 
 pub fn insert_session(conn: &Conn<'_>, s: &Session) -> Result<(), DbError> {
     conn.execute(
@@ -115,18 +105,7 @@ mod tests {
         let raw = crate::testing::migrated_sqlite().unwrap();
         let conn = Conn::sqlite(&raw);
         let clock = ManualClock::new(1_000_000);
-        crate::security::insert_user(
-            &conn,
-            &crate::security::User {
-                name: "u".into(),
-                password_hash: "x".into(),
-                email: None,
-                admin: false,
-                created: clock.now_ms(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        crate::testing::add_user(&conn, "u", clock.now_ms()).unwrap();
         let now = clock.now_ms();
         let s = Session {
             id_hash: "h1".into(),

@@ -238,7 +238,61 @@ impl Row<'_> {
         };
         result.map_err(|e| DbError::Corrupt(format!("column {idx}: {e}")))
     }
+
+    /// A reader of the columns from `first` on, in order (each `next` reads the following one).
+    pub fn columns_from(&self, first: usize) -> Columns<'_, '_> {
+        Columns {
+            row: self,
+            next: first,
+        }
+    }
 }
+
+/// Columns of a [`Row`] read one after the other ([`Row::columns_from`]).
+pub struct Columns<'a, 'r> {
+    row: &'a Row<'r>,
+    next: usize,
+}
+
+impl Columns<'_, '_> {
+    /// The next column as `T`.
+    #[allow(clippy::should_implement_trait)] // fallible and generic over T: not an Iterator
+    pub fn next<T: FromColumn>(&mut self) -> Result<T, DbError> {
+        let idx = self.next;
+        self.next += 1;
+        self.row.get(idx)
+    }
+}
+
+/// A record type's SQL column list and its row reader, written once so that they cannot drift
+/// apart: `row_mapping!(const COLUMNS, fn from_row -> Type { field_a, field_b })` defines
+/// `COLUMNS = "field_a, field_b"` (the columns are named as the fields) and `from_row`, which
+/// reads the fields in that order. With `fn from_row, fn from_row_at -> …` it also defines
+/// `from_row_at(row, first)`, for records that start further right in a joined row.
+macro_rules! row_mapping {
+    ($vis:vis const $columns:ident, fn $from_row:ident -> $ty:ident { $($field:ident),+ $(,)? }) => {
+        $vis const $columns: &str = stringify!($($field),+);
+
+        fn $from_row(r: &$crate::Row<'_>) -> Result<$ty, $crate::DbError> {
+            let mut c = r.columns_from(0);
+            Ok($ty { $($field: c.next()?),+ })
+        }
+    };
+    ($vis:vis const $columns:ident, fn $from_row:ident, $at_vis:vis fn $from_row_at:ident -> $ty:ident { $($field:ident),+ $(,)? }) => {
+        $vis const $columns: &str = stringify!($($field),+);
+
+        fn $from_row(r: &$crate::Row<'_>) -> Result<$ty, $crate::DbError> {
+            $from_row_at(r, 0)
+        }
+
+        /// A record from the columns starting at `first`.
+        $at_vis fn $from_row_at(r: &$crate::Row<'_>, first: usize) -> Result<$ty, $crate::DbError> {
+            let mut c = r.columns_from(first);
+            Ok($ty { $($field: c.next()?),+ })
+        }
+    };
+}
+pub(crate) use row_mapping;
 
 /// A PostgreSQL connection with its prepared-statement cache.
 pub struct PgConn {

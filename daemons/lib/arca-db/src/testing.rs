@@ -1,23 +1,7 @@
-//! What this crate's unit tests share. The PostgreSQL test databases come from
-//! `arca-testkit`, whose types belong to its own build of this crate: only their URL crosses
-//! over.
+//! What this crate's unit tests share. Tests on PostgreSQL are integration tests
+//! (`tests/backends.rs`), where `arca-testkit`'s databases and this crate are the same build.
 
-use crate::{Db, DbError, PgOptions};
-
-/// Open the test database at `url` with small pools and migrations applied.
-pub fn open_postgres(url: &str) -> Db {
-    let options = PgOptions {
-        url: url.to_string(),
-        username: None,
-        password: None,
-        pool_max_active: 8,
-        pool_max_idle: 1,
-        lock_pool_max: 2,
-        application_name: "arca-test".into(),
-        tls: crate::PgTls::default(),
-    };
-    Db::open_postgres(&options).unwrap_or_else(|e| panic!("{url}: {e}"))
-}
+use crate::DbError;
 
 /// An in-memory SQLite database with foreign keys on and every migration applied (unit tests:
 /// wrap it with `Conn::sqlite`).
@@ -26,4 +10,15 @@ pub fn migrated_sqlite() -> Result<rusqlite::Connection, DbError> {
     raw.execute_batch("PRAGMA foreign_keys = ON;")?;
     crate::migrate::apply(&crate::Conn::sqlite(&raw))?;
     Ok(raw)
+}
+
+/// Add user `name` (a dummy password hash, no groups) created at `now_ms`.
+pub fn add_user(conn: &crate::Conn<'_>, name: &str, now_ms: i64) -> Result<(), DbError> {
+    let user = crate::security::User {
+        name: name.into(),
+        password_hash: "x".into(),
+        created: now_ms,
+        ..Default::default()
+    };
+    crate::security::insert_user(conn, &user)
 }

@@ -79,8 +79,8 @@ impl Connector {
             return Ok(Connector::Plain);
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier: Arc<dyn ServerCertVerifier> = match &tls.ca_file {
-            Some(file) => Arc::new(CaVerifier::new(
+        let ca = match &tls.ca_file {
+            Some(file) => Some(CaCheck::new(
                 file,
                 tls.mode == SslMode::VerifyFull,
                 tls.mode,
@@ -93,8 +93,12 @@ impl Connector {
                     tls.mode
                 )));
             }
-            None => Arc::new(Unverified(provider.signature_verification_algorithms)),
+            None => None,
         };
+        let verifier = Arc::new(PgServerVerifier {
+            ca,
+            algorithms: provider.signature_verification_algorithms,
+        });
         let client = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| DbError::Config(format!("TLS set-up: {e}")))?
@@ -190,29 +194,37 @@ fn load_ca(file: &Path) -> Result<RootCertStore, DbError> {
     Ok(roots)
 }
 
-/// `verify-ca` / `verify-full` (and `prefer`/`require` with a CA file): the chain must end at
-/// a CA of the file; for `verify-full` the certificate must also name the host. Rejections name
-/// the CA file.
+/// How the PostgreSQL server's certificate is checked. Without a CA file (`prefer` / `require`):
+/// encrypted, any certificate accepted (libpq does the same). With one (`verify-ca`,
+/// `verify-full`, and `prefer`/`require` given a file): the chain must end at a CA of the file;
+/// for `verify-full` the certificate must also name the host; rejections name the CA file.
+/// The handshake signatures are checked either way, so the peer holds the certificate's key.
 #[derive(Debug)]
-struct CaVerifier {
+struct PgServerVerifier {
+    ca: Option<CaCheck>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+#[derive(Debug)]
+struct CaCheck {
     inner: Arc<WebPkiServerVerifier>,
     check_name: bool,
     mode: SslMode,
     ca_file: PathBuf,
 }
 
-impl CaVerifier {
+impl CaCheck {
     fn new(
         file: &Path,
         check_name: bool,
         mode: SslMode,
         provider: Arc<CryptoProvider>,
-    ) -> Result<CaVerifier, DbError> {
+    ) -> Result<CaCheck, DbError> {
         let roots = load_ca(file)?;
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
             .map_err(|e| DbError::Config(format!("CA file {}: {e}", file.display())))?;
-        Ok(CaVerifier {
+        Ok(CaCheck {
             inner,
             check_name,
             mode,
@@ -233,7 +245,7 @@ impl fmt::Display for Rejected {
 
 impl std::error::Error for Rejected {}
 
-impl ServerCertVerifier for CaVerifier {
+impl ServerCertVerifier for PgServerVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -242,13 +254,12 @@ impl ServerCertVerifier for CaVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let result = self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
+        let Some(ca) = &self.ca else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        let result =
+            ca.inner
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
         let error = match result {
             Ok(v) => return Ok(v),
             Err(e) => e,
@@ -261,10 +272,10 @@ impl ServerCertVerifier for CaVerifier {
             cert_error,
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
         );
-        if name_error && !self.check_name {
+        if name_error && !ca.check_name {
             return Ok(ServerCertVerified::assertion());
         }
-        let file = self.ca_file.display();
+        let file = ca.ca_file.display();
         let why = match cert_error {
             CertificateError::UnknownIssuer => {
                 format!("not issued by a CA of the CA file {file}")
@@ -277,7 +288,7 @@ impl ServerCertVerifier for CaVerifier {
         Err(rustls::Error::InvalidCertificate(CertificateError::Other(
             rustls::OtherError(Arc::new(Rejected(format!(
                 "sslmode={}: the PostgreSQL server's certificate is refused: {why}",
-                self.mode
+                ca.mode
             )))),
         )))
     }
@@ -288,7 +299,7 @@ impl ServerCertVerifier for CaVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -297,51 +308,11 @@ impl ServerCertVerifier for CaVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-/// `prefer` / `require` without a CA file: encrypted, any certificate accepted (libpq does the
-/// same). The handshake signatures are still checked, so the peer holds the certificate's key.
-#[derive(Debug)]
-struct Unverified(WebPkiSupportedAlgorithms);
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
+        self.algorithms.supported_schemes()
     }
 }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Barrier};
 
 use arca_db::cluster::{self, NodeRecord, NodeRole, NodeState};
+use arca_db::copies::{copies_of, copies_on, record_copy, remove_copy, under_replicated};
 use arca_db::{Binary, Conn, Db, DbError, NewFile, Repo, items, repos, security};
 use arca_testkit::PgTestDb;
 
@@ -27,20 +28,7 @@ fn binary(c: char) -> Binary {
 
 fn put(conn: &Conn<'_>, repo: &str, path: &str, c: char) -> arca_db::Item {
     items::insert_binary(conn, &binary(c), 10).unwrap();
-    items::put_file(
-        conn,
-        repo,
-        path,
-        &NewFile {
-            binary: binary(c),
-            sha1_original: None,
-            md5_original: None,
-            sha256_original: None,
-            user: "u".into(),
-            now: 10,
-        },
-    )
-    .unwrap()
+    items::put_file(conn, repo, path, &NewFile::new(binary(c), "u", 10)).unwrap()
 }
 
 /// Items, folders, ordering, search and properties behave the same.
@@ -276,4 +264,117 @@ fn postgres_leases_are_exclusive_under_contention() {
         .map(|h| usize::from(h.join().unwrap()))
         .sum();
     assert_eq!(winners, 1);
+}
+
+// --- binary copies (cluster-s3 redundancy)
+
+fn sha(c: char) -> String {
+    c.to_string().repeat(64)
+}
+
+/// A binary row for `c`, created at 1.
+fn known(conn: &Conn<'_>, c: char) {
+    items::insert_binary(conn, &binary(c), 1).unwrap();
+}
+
+fn nodes(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+/// Copies recorded, listed and removed; under-replication counted on active nodes only: the
+/// same SQL on both backends (upsert, the IN list, `LIMIT` parameters, byte order).
+fn copies_scenarios(db: &Db) {
+    db.write_blocking(|c| {
+        copies_scenario(c);
+        under_replicated_scenario(c);
+        Ok::<_, DbError>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn copies_on_sqlite() {
+    let (_dir, db) = sqlite();
+    copies_scenarios(&db);
+}
+
+#[test]
+fn copies_on_postgres() {
+    let pg = PgTestDb::create().unwrap();
+    copies_scenarios(&pg.open().unwrap());
+}
+
+fn copies_scenario(c: &Conn<'_>) {
+    record_copy(c, &sha('a'), "n2", 1).unwrap();
+    record_copy(c, &sha('a'), "n1", 2).unwrap();
+    record_copy(c, &sha('a'), "n1", 3).unwrap(); // again: refreshed, not duplicated
+    assert_eq!(copies_of(c, &sha('a')).unwrap(), nodes(&["n1", "n2"]));
+    assert!(remove_copy(c, &sha('a'), "n2").unwrap());
+    assert!(!remove_copy(c, &sha('a'), "n2").unwrap());
+    assert_eq!(copies_of(c, &sha('a')).unwrap(), nodes(&["n1"]));
+    assert!(copies_of(c, &sha('b')).unwrap().is_empty());
+    record_copy(c, &sha('b'), "n1", 1).unwrap();
+    record_copy(c, &sha('c'), "n2", 1).unwrap();
+    assert_eq!(
+        copies_on(c, "n1", "", 10).unwrap(),
+        vec![sha('a'), sha('b')]
+    );
+    assert_eq!(copies_on(c, "n1", &sha('a'), 10).unwrap(), vec![sha('b')]);
+    assert_eq!(copies_on(c, "n1", "", 1).unwrap(), vec![sha('a')]);
+    for x in ['a', 'b', 'c'] {
+        remove_copy(c, &sha(x), "n1").unwrap();
+        remove_copy(c, &sha(x), "n2").unwrap();
+    }
+}
+
+fn under_replicated_scenario(c: &Conn<'_>) {
+    for x in ['a', 'b', 'c', 'd'] {
+        known(c, x);
+    }
+    // a: n1+n2; b: n1+n3; c: n1 only; d: n2 only; e: n1, but no binary row (orphan)
+    record_copy(c, &sha('a'), "n1", 1).unwrap();
+    record_copy(c, &sha('a'), "n2", 1).unwrap();
+    record_copy(c, &sha('b'), "n1", 1).unwrap();
+    record_copy(c, &sha('b'), "n3", 1).unwrap();
+    record_copy(c, &sha('c'), "n1", 1).unwrap();
+    record_copy(c, &sha('d'), "n2", 1).unwrap();
+    record_copy(c, &sha('e'), "n1", 1).unwrap();
+    let all = nodes(&["n1", "n2", "n3"]);
+    assert_eq!(
+        under_replicated(c, "n1", &all, 2, i64::MAX, "", 10).unwrap(),
+        vec![sha('c')]
+    );
+    // n3 down: b counts one active copy
+    let up = nodes(&["n1", "n2"]);
+    assert_eq!(
+        under_replicated(c, "n1", &up, 2, i64::MAX, "", 10).unwrap(),
+        vec![sha('b'), sha('c')]
+    );
+    assert_eq!(
+        under_replicated(c, "n1", &up, 2, i64::MAX, &sha('b'), 10).unwrap(),
+        vec![sha('c')]
+    );
+    assert_eq!(
+        under_replicated(c, "n1", &up, 2, i64::MAX, "", 1).unwrap(),
+        vec![sha('b')]
+    );
+    assert_eq!(
+        under_replicated(c, "n2", &up, 2, i64::MAX, "", 10).unwrap(),
+        vec![sha('d')]
+    );
+    assert_eq!(
+        under_replicated(c, "n1", &all, 3, i64::MAX, "", 10).unwrap(),
+        vec![sha('a'), sha('b'), sha('c')]
+    );
+    // binaries created at 1: none is older than 1
+    assert!(
+        under_replicated(c, "n1", &up, 2, 1, "", 10)
+            .unwrap()
+            .is_empty()
+    );
+    // nobody active: everything the holder has that is known
+    assert_eq!(
+        under_replicated(c, "n1", &[], 1, i64::MAX, "", 10).unwrap(),
+        vec![sha('a'), sha('b'), sha('c')]
+    );
 }

@@ -253,7 +253,7 @@ impl ObjectStore {
     pub async fn put_file(&self, file: &Path, checksums: &Checksums) -> Result<(), StorageError> {
         validate_sha256(&checksums.sha256)?;
         let key = self.object_key(&checksums.sha256);
-        let mut f = tokio::fs::File::open(file)
+        let f = tokio::fs::File::open(file)
             .await
             .map_err(|e| StorageError::io("open", file, e))?;
         let len = f
@@ -268,21 +268,22 @@ impl ObjectStore {
                 actual: len,
             });
         }
+        let mut upload = Upload {
+            reader: f,
+            path: file,
+            key,
+            checksums,
+        };
         if len >= self.inner.multi_part_limit {
-            self.put_multipart(&mut f, file, len, &key, checksums).await
+            self.put_multipart(&mut upload).await
         } else {
-            self.put_single(&mut f, file, len, &key, checksums).await
+            self.put_single(&mut upload).await
         }
     }
 
-    async fn put_single(
-        &self,
-        f: &mut tokio::fs::File,
-        file: &Path,
-        len: u64,
-        key: &str,
-        checksums: &Checksums,
-    ) -> Result<(), StorageError> {
+    async fn put_single(&self, up: &mut Upload<'_>) -> Result<(), StorageError> {
+        let (f, file, key, checksums) = (&mut up.reader, up.path, up.key.as_str(), up.checksums);
+        let len = checksums.size;
         let mut body = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
         f.read_to_end(&mut body)
             .await
@@ -334,14 +335,9 @@ impl ObjectStore {
         Ok(())
     }
 
-    async fn put_multipart(
-        &self,
-        f: &mut tokio::fs::File,
-        file: &Path,
-        len: u64,
-        key: &str,
-        checksums: &Checksums,
-    ) -> Result<(), StorageError> {
+    async fn put_multipart(&self, up: &mut Upload<'_>) -> Result<(), StorageError> {
+        let (f, file, key, checksums) = (&mut up.reader, up.path, up.key.as_str(), up.checksums);
+        let len = checksums.size;
         let part_size = self.inner.part_size.max(len.div_ceil(MAX_PARTS));
         // Metadata goes on the initiate request only; rust-s3 leaves x-amz-meta-* headers of the
         // bucket off part, complete and abort requests.
@@ -807,6 +803,16 @@ impl Drop for RemoveOnDrop {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// A file on its way to the object store ([`ObjectStore::put_file`]).
+struct Upload<'a> {
+    /// The open file, at its start.
+    reader: tokio::fs::File,
+    path: &'a Path,
+    key: String,
+    /// Checked against the file before the upload: `size` is its length.
+    checksums: &'a Checksums,
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
+use crate::targets::pick;
+
 use crate::mutate::mutate;
 use crate::runner::Target;
 
@@ -177,10 +179,6 @@ const PROPERTIES_DICTIONARY: &[&str] = &[
     ".",
     "*",
 ];
-
-fn pick<'a>(rng: &mut StdRng, list: &[&'a str]) -> &'a str {
-    list.choose(rng).copied().unwrap_or_default()
-}
 
 /// A properties file: lines of `key<sep>value`, comments, blank and continued lines.
 fn properties_text(rng: &mut StdRng, keys: &[&str], corpus: &[&str]) -> Vec<u8> {

@@ -17,6 +17,7 @@ use rand::seq::SliceRandom;
 
 use crate::mutate::mutate;
 use crate::runner::Target;
+use crate::targets::pick;
 
 const MASTER_KEY: [u8; 16] = [3; 16];
 const THIS_NODE: &str = "art1";
@@ -50,11 +51,6 @@ const DICTIONARY: &[&str] = &[
     "ff",
     "FF",
 ];
-
-/// One entry of `list` (also used by the license target).
-pub(super) fn pick<'a>(rng: &mut StdRng, list: &[&'a str]) -> &'a str {
-    list.choose(rng).copied().unwrap_or_default()
-}
 
 /// `len` random lowercase hex digits (also used by the license target).
 pub(super) fn hex_chars(rng: &mut StdRng, len: usize) -> String {

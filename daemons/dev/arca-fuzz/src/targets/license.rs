@@ -20,7 +20,8 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use time::Month;
 
-use super::crypto::{hex_chars, pick};
+use super::crypto::hex_chars;
+use super::pick;
 use crate::mutate::mutate;
 use crate::runner::Target;
 

@@ -8,7 +8,15 @@ pub mod headers;
 pub mod license;
 pub mod paths;
 
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
 use crate::runner::Target;
+
+/// One entry of `list` (`""` for an empty list), for the generators of every target.
+pub(crate) fn pick<'a>(rng: &mut StdRng, list: &[&'a str]) -> &'a str {
+    list.choose(rng).copied().unwrap_or_default()
+}
 
 /// The targets `--target all` runs, in order.
 pub const ALL: &[&str] = &[

@@ -12,7 +12,8 @@ use arca_server::paths::{
 };
 use rand::Rng;
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
+
+use crate::targets::pick;
 use warp::http::Method;
 
 use crate::mutate::mutate;
@@ -43,10 +44,6 @@ const PROPERTY_PIECES: &[&str] = &[
     "k=\t",
     "build.name=ci%20job",
 ];
-
-fn pick<'a>(rng: &mut StdRng, list: &[&'a str]) -> &'a str {
-    list.choose(rng).copied().unwrap_or_default()
-}
 
 /// What an accepted path must look like.
 fn check_accepted(raw: &str, max: usize, p: &RepoPath) -> Result<(), String> {

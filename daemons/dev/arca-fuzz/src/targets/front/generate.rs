@@ -6,6 +6,8 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
+use crate::targets::pick;
+
 use crate::mutate::{mutate, percent_escape};
 
 /// Longest input (requests with very long segments and repeated headers fit).
@@ -302,10 +304,6 @@ const HOSTS: &[&str] = &[
     "example.com",
     "h:0",
 ];
-
-fn pick<'a>(rng: &mut StdRng, list: &[&'a str]) -> &'a str {
-    list.choose(rng).copied().unwrap_or_default()
-}
 
 fn alnum(rng: &mut StdRng, len: usize) -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789-_.";

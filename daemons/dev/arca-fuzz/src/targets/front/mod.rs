@@ -1,9 +1,9 @@
 //! Target `front`: raw request bytes through the server's front end.
 //!
 //! Each input is written to an in-memory connection served by hyper's HTTP/1 server with the
-//! stack of `arca_server::serve`: `TargetGuard(warp::service(filter))`, the filter extracting
-//! what `arca_server::http::router::routes` extracts (method, full path, raw query, headers, body) and
-//! running `arca_server::inspect::inspect` on it. The same input is also split into its parts by
+//! stack of `arca_server::serve`: `TargetGuard(warp::service(filter))`, the filter being the
+//! server's own extraction (`arca_server::http::router::extract`: method, full path, raw query,
+//! headers, peer, body) followed by `arca_server::inspect::inspect` instead of the handlers. The same input is also split into its parts by
 //! hand and given to the guarded service directly (targets hyper itself would refuse) and to
 //! `inspect` directly (paths warp would never hand over).
 //!
@@ -25,10 +25,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use arca_server::front::TargetGuard;
+use arca_server::http::BodyStream;
 use arca_server::http::error::{ApiError, text_response};
+use arca_server::http::router::{RequestHead, extract, malformed};
 use arca_server::inspect::inspect;
 use bytes::{Buf, Bytes};
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
@@ -37,7 +39,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower_service::Service;
 use warp::Filter;
 use warp::filters::BoxedFilter;
-use warp::http::{HeaderMap, Method, Request, StatusCode, Uri};
+use warp::http::{Method, Request, StatusCode, Uri};
 use warp::reply::Response;
 
 pub use checks::{CONTEXT_PATH, MAX_PATH_LENGTH, RawParts, split_request};
@@ -68,41 +70,23 @@ pub enum PlantedBug {
 
 /// The filter: `http::router::routes`' extraction, then [`inspect`] instead of the handlers.
 fn front_filter(bug: Option<PlantedBug>) -> BoxedFilter<(Response,)> {
-    warp::any()
-        .and(warp::method())
-        .and(warp::path::full())
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(warp::header::headers_cloned())
-        .and(warp::body::stream())
+    extract()
         .then(
-            move |method: Method,
-                  path: warp::path::FullPath,
-                  query: String,
-                  headers: HeaderMap,
-                  body| {
-                let path = path.as_str().to_string();
-                async move { answer(bug, method, path, query, headers, body).await }
-            },
+            move |head: RequestHead, body: BodyStream| async move { answer(bug, head, body).await },
         )
-        .recover(|_rejection: warp::Rejection| async {
-            Ok::<_, Infallible>(ApiError::bad_request("Malformed request").into_response())
-        })
+        .recover(malformed)
         .unify()
         .boxed()
 }
 
-async fn answer<S, B>(
-    bug: Option<PlantedBug>,
-    method: Method,
-    path: String,
-    query: String,
-    headers: HeaderMap,
-    body: S,
-) -> Response
-where
-    S: Stream<Item = Result<B, warp::Error>>,
-    B: Buf,
-{
+async fn answer(bug: Option<PlantedBug>, head: RequestHead, body: BodyStream) -> Response {
+    let RequestHead {
+        method,
+        path,
+        raw_query: query,
+        headers,
+        ..
+    } = head;
     // Read the body as a handler would (chunked decoding, Content-Length), up to a limit.
     let mut body = std::pin::pin!(body);
     let mut read = 0;
