@@ -130,12 +130,13 @@ start_postgres() {
 }
 
 # Every crate's tests (SQLite by default; the HA tests and arca-db's backend tests use PostgreSQL).
-cargo_test() { cargo test --workspace; }
+# (--no-fail-fast: a failing test binary does not hide the results of the ones after it.)
+cargo_test() { cargo test --workspace --no-fail-fast; }
 # The server's integration suite again with PostgreSQL as the metadata database (the cluster tests
 # already run on it).
 # (hardening::a_database_outage… starts a PostgreSQL of its own in both passes: run once.)
 # (--workspace, not -p arca-server: the same feature set as the first pass, so nothing is rebuilt.)
-cargo_test_postgres() { ARCA_TEST_BACKEND=postgresql cargo test --workspace --test server -- --skip ha:: --skip license_agent:: --skip hardening::a_database_outage; }
+cargo_test_postgres() { ARCA_TEST_BACKEND=postgresql cargo test --workspace --no-fail-fast --test server -- --skip ha:: --skip license_agent:: --skip hardening::a_database_outage; }
 
 # ---------------------------------------------------------------------------------------------------------------
 # 6./7. the appliance track, in the background

@@ -119,8 +119,9 @@ fn the_owner_publishes_and_a_member_mirrors_through_postgresql() {
         format!("{XML}<!-- db down -->\n"),
     )
     .unwrap();
+    // A pass fails once the pool gives up on its connection (10 s): allow for a loaded machine.
     wait_for(
-        Duration::from_secs(15),
+        Duration::from_secs(45),
         "both syncs report the failure and back off",
         || {
             syncs.iter().all(|s| {
