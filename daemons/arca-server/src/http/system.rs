@@ -288,7 +288,7 @@ async fn ha_self(req: &Request) -> ApiResult<Response> {
             "nodeId": app.node_id,
             "role": m.identity().role.as_str(),
             "state": m.state().as_str(),
-            "contextUrl": m.identity().context_url,
+            "contextUrl": m.identity().context_url_text(),
             "version": arca_runtime::BUILD.version,
             "revision": arca_runtime::BUILD.revision,
             "releaseDate": arca_runtime::BUILD.timestamp,

@@ -190,9 +190,9 @@ pub fn check(args: &HaCheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
             .collect(),
         None => match &local.ha {
             Ok(Some(ha)) => ha
-                .context_url
+                .context
                 .iter()
-                .map(|url| (ha.node_id.clone(), url.clone()))
+                .map(|url| (ha.node_id.clone(), url.configured.clone()))
                 .collect(),
             _ => Vec::new(),
         },

@@ -90,7 +90,7 @@ fn confirm(
     let base = match &args.url {
         Some(url) => Some(url.clone()),
         None => match HaNodeProperties::load(home) {
-            Ok(ha) => ha.and_then(|(ha, _)| ha.context_url),
+            Ok(ha) => ha.and_then(|(ha, _)| ha.context.map(|c| c.configured)),
             Err(e) => {
                 writeln!(err, "warning: {e}").context("writing to stderr")?;
                 None

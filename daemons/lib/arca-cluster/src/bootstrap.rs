@@ -512,7 +512,7 @@ mod tests {
         let node = |id: &str, role| Identity {
             node_id: id.into(),
             role,
-            context_url: String::new(),
+            context_url: None,
             membership_port: 0,
             data_dir: PathBuf::new(),
             backup_dir: PathBuf::new(),

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use arca_config::ha_node::ContextUrl;
 use arca_config::{HaNodeProperties, Home, NodeConfig};
 use arca_db::cluster::NodeRole;
 
@@ -11,8 +12,9 @@ use arca_db::cluster::NodeRole;
 pub struct Identity {
     pub node_id: String,
     pub role: NodeRole,
-    /// `context.url` (empty for a single node).
-    pub context_url: String,
+    /// `context.url`; `None` on a single node (and on an HA node without one, which check-config
+    /// warns about).
+    pub context_url: Option<ContextUrl>,
     pub membership_port: u16,
     /// Where binaries live: `arca.ha.data.dir`, else `<home>/data`.
     pub data_dir: PathBuf,
@@ -40,7 +42,7 @@ impl Identity {
                 } else {
                     NodeRole::Member
                 },
-                context_url: ha.context_url.clone().unwrap_or_default(),
+                context_url: ha.context.clone(),
                 membership_port: ha.membership_port.unwrap_or(0),
                 data_dir: ha.data_dir.clone().unwrap_or_else(|| home.data()),
                 backup_dir: ha.backup_dir.clone().unwrap_or_else(|| home.backup()),
@@ -50,7 +52,7 @@ impl Identity {
             None => Identity {
                 node_id: nix_hostname().unwrap_or_else(|| "arca".to_string()),
                 role: NodeRole::Standalone,
-                context_url: String::new(),
+                context_url: None,
                 membership_port: 0,
                 data_dir: home.data(),
                 backup_dir: home.backup(),
@@ -66,6 +68,14 @@ impl Identity {
 
     pub fn is_ha(&self) -> bool {
         self.role != NodeRole::Standalone
+    }
+
+    /// `context.url` as configured, `""` without one (the node registry's column and the
+    /// `contextUrl` of `/api/system/ha/self`).
+    pub fn context_url_text(&self) -> &str {
+        self.context_url
+            .as_ref()
+            .map_or("", |c| c.configured.as_str())
     }
 }
 

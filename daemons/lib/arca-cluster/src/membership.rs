@@ -113,7 +113,7 @@ impl Membership {
         NodeRecord {
             node_id: self.identity.node_id.clone(),
             start_time: self.start_time,
-            context_url: self.identity.context_url.clone(),
+            context_url: self.identity.context_url_text().to_string(),
             membership_port: self.identity.membership_port,
             state,
             role: self.identity.role,
@@ -394,7 +394,7 @@ mod tests {
         Identity {
             node_id: id.into(),
             role,
-            context_url: format!("http://{id}:8081"),
+            context_url: arca_config::ha_node::ContextUrl::parse(&format!("http://{id}:8081")).ok(),
             membership_port: 0,
             data_dir: PathBuf::from("/d"),
             backup_dir: PathBuf::from("/b"),

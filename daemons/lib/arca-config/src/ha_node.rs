@@ -34,9 +34,7 @@ pub const KNOWN_KEYS: [&str; 11] = [
 pub struct HaNodeProperties {
     /// `node.id`: unique name of this node (`[A-Za-z0-9._-]+`).
     pub node_id: String,
-    /// `context.url`: how peers reach this node (trailing `/` trimmed).
-    pub context_url: Option<String>,
-    /// `context.url` split into its parts (set exactly when `context_url` is).
+    /// `context.url`: how peers reach this node (trailing `/` trimmed; `configured`), in parts.
     pub context: Option<ContextUrl>,
     /// `membership.port`: accepted for compatibility, unused.
     pub membership_port: Option<u16>,
@@ -82,6 +80,8 @@ pub struct ContextUrl {
     pub port: u16,
     /// `""` or `/…` without a trailing `/`, e.g. `/artifactory`.
     pub path: String,
+    /// The URL as configured, trailing `/` and `\` trimmed: what peers and operators are shown.
+    pub configured: String,
 }
 
 impl ContextUrl {
@@ -149,6 +149,7 @@ impl ContextUrl {
             host,
             port,
             path: path.to_string(),
+            configured: trim_url(raw),
         })
     }
 
@@ -341,7 +342,7 @@ pub(crate) fn analyse_file(file: &PropFile, diags: &mut Diags) -> Option<HaNodeP
             None
         }
         Some(e) => match ContextUrl::parse(&e.value) {
-            Ok(parsed) => Some((parsed, trim_url(&e.value))),
+            Ok(parsed) => Some(parsed),
             Err(why) => {
                 diags.error(file.err(
                     e,
@@ -475,10 +476,8 @@ pub(crate) fn analyse_file(file: &PropFile, diags: &mut Diags) -> Option<HaNodeP
     };
 
     let node_id = node_id?;
-    let (context, context_url) = context.map(|(c, u)| (Some(c), Some(u))).unwrap_or_default();
     ok.then_some(HaNodeProperties {
         node_id,
-        context_url,
         context,
         membership_port,
         primary,
@@ -530,8 +529,7 @@ fn aliased<'f>(
 /// Check an `http(s)://host[:port][/path]` URL (see [`ContextUrl::parse`]) and return it with
 /// trailing `/` and `\` trimmed (as the reference does).
 pub fn check_context_url(raw: &str) -> Result<String, &'static str> {
-    ContextUrl::parse(raw)?;
-    Ok(trim_url(raw))
+    Ok(ContextUrl::parse(raw)?.configured)
 }
 
 /// `raw` without trailing `/` and `\` after the `scheme://` part.
@@ -724,12 +722,12 @@ mod tests {
             p,
             HaNodeProperties {
                 node_id: "art-1.eu_west".into(),
-                context_url: Some("http://10.0.0.121:8081/artifactory".into()),
                 context: Some(ContextUrl {
                     scheme: "http".into(),
                     host: "10.0.0.121".into(),
                     port: 8081,
                     path: "/artifactory".into(),
+                    configured: "http://10.0.0.121:8081/artifactory".into(),
                 }),
                 membership_port: Some(0),
                 primary: true,
@@ -774,7 +772,7 @@ mod tests {
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(p.node_id, "art-1");
         assert_eq!(
-            p.context_url.as_deref(),
+            p.context.as_ref().map(|c| c.configured.as_str()),
             Some("http://[::1]:8081/artifactory")
         );
         let c = p.context.unwrap();
@@ -964,7 +962,8 @@ mod tests {
                 scheme: "http".into(),
                 host: "10.0.0.1".into(),
                 port: 8081,
-                path: "/artifactory".into()
+                path: "/artifactory".into(),
+                configured: "http://10.0.0.1:8081/artifactory".into(),
             }
         );
         assert_eq!(u.host_ip(), Some(IpAddr::from([10, 0, 0, 1])));
