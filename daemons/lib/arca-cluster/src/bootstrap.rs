@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use arca_config::{DbProperties, DbType, HaNodeProperties, Home, MasterKey};
+use arca_config::{DbProperties, DbType, Home, MasterKey, NodeConfig};
 use arca_crypto::master_key::{SecretBox, generate_master_key_hex, is_sealed, key_check_value};
 use arca_db::cluster::{self, NodeRole};
 use arca_db::{Db, PgOptions};
@@ -263,8 +263,10 @@ pub fn prepare_config(home: &Home, application_name: &str) -> Result<Prepared, C
         .into_iter()
         .map(|f| format!("created {}", f.display()))
         .collect();
-    let ha = HaNodeProperties::load(home)?.map(|(ha, _warnings)| ha);
-    let identity = Identity::new(home, ha.as_ref());
+    // The same reading and checks as every daemon's start: a file with an error stops here,
+    // naming file, line and key, before anything is written.
+    let config = NodeConfig::load(home)?;
+    let identity = Identity::of(&config);
     let key = load_or_create_master_key(home, &identity)?;
     if key.created {
         done.push(format!(
@@ -279,7 +281,7 @@ pub fn prepare_config(home: &Home, application_name: &str) -> Result<Prepared, C
             home.binarystore_xml().display()
         ));
     }
-    let props = DbProperties::load(home)?;
+    let props = config.db;
     if props.db_type == DbType::Postgresql
         && let Err(e) = postgres_options(home, &props, &key.key, application_name)
     {

@@ -37,6 +37,9 @@ pub enum ClusterError {
     Refused(String),
     #[error(transparent)]
     Config(#[from] arca_config::ConfigError),
+    /// The configuration has errors (each was logged with its file, line and key).
+    #[error(transparent)]
+    Rejected(#[from] arca_config::ConfigRejected),
     #[error(transparent)]
     Db(#[from] arca_db::DbError),
     #[error("{}: {source}", path.display())]
