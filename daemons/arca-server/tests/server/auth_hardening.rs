@@ -555,6 +555,35 @@ fn a_new_password_revokes_tokens_and_sessions_but_the_callers_own() {
     assert_eq!(bearer_status(&s, &first), StatusCode::UNAUTHORIZED);
 }
 
+/// The same rule for UI sessions of the `local` provider (held in the node's memory, not the
+/// database): an administrator changing its own password in the UI keeps the session the
+/// change is made with; its other sessions end (docs/security.md).
+#[test]
+fn a_new_password_keeps_the_callers_own_local_session() {
+    let (_dir, s) = fresh_server_with(&["arca.map.provider.type=local"]);
+    let (kept, csrf) = ui_session(&s, "admin", &s.password);
+    let (other, _) = ui_session(&s, "admin", &s.password);
+    let r = s
+        .client()
+        .post(s.url("/api/security/users/admin"))
+        .header("Cookie", format!("ARCA_SESSION={kept}"))
+        .header("X-CSRF-Token", csrf)
+        .json(&json!({ "password": "Admin-new-pw-2" }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text());
+    assert_eq!(
+        session_status(&s, &kept),
+        StatusCode::OK,
+        "the caller's session"
+    );
+    assert_eq!(session_status(&s, &other), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        basic_get(&s, &s.client(), "admin", "Admin-new-pw-2", None).status(),
+        StatusCode::OK
+    );
+}
+
 /// Item 4 (CSRF). A cookie-authenticated unsafe request needs the session's CSRF token in
 /// `X-CSRF-Token`: `X-Requested-With` (which same-origin script, e.g. a deployed HTML page,
 /// sets at will) is not enough, nor is another session's token. The token comes with the login
