@@ -212,6 +212,6 @@ fn sigterm_still_drains_with_the_limits_in_place() {
     let mut resp = String::new();
     conn.read_to_string(&mut resp).unwrap();
     assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
-    let status = s.child.take().unwrap().wait().unwrap();
+    let status = s.process.wait().unwrap();
     assert!(status.success(), "exit after drain: {status}");
 }

@@ -172,11 +172,9 @@ impl Cluster {
 }
 
 pub(super) fn wait_exit(s: &mut Server) -> std::process::ExitStatus {
-    let child = s.child.as_mut().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            s.child = None;
+        if let Some(status) = s.process.try_wait() {
             return status;
         }
         std::thread::sleep(Duration::from_millis(50));

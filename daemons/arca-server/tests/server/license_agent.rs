@@ -273,8 +273,7 @@ fn a_server_restart_keeps_the_license() {
     let license = held_by(&a, "node-a").unwrap();
 
     // `systemctl restart arca-server`: SIGTERM, then a new start; the agent keeps running.
-    let child = a.child.take().unwrap();
-    super::terminate(child, || a.log());
+    a.process.stop();
     std::thread::sleep(AGENT_ROUND * 2);
     assert_eq!(
         holder_of(&b, &license),
@@ -305,9 +304,8 @@ fn a_server_restart_keeps_the_license() {
     assert_eq!(b.readiness().0, StatusCode::SERVICE_UNAVAILABLE);
 
     // A server that stays stopped loses the license after the stale period: node-b takes it.
-    let child = restarted.child.take().unwrap();
     let stopped = Instant::now();
-    super::terminate(child, || restarted.log());
+    restarted.process.stop();
     let limit = STALE + HEARTBEAT + AGENT_ROUND + Duration::from_secs(2);
     b.wait_licensed(limit.as_secs());
     let took = stopped.elapsed();

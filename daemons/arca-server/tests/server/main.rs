@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::{Client, RequestBuilder, Response};
@@ -35,7 +35,8 @@ mod storage;
 mod tls;
 
 struct Server {
-    child: Option<Child>,
+    /// The `arca-server` process; its log is `<home>.log`, appended to across restarts.
+    process: Process,
     /// Loopback address it listens on (127.0.0.1, or 127.0.0.11… for cluster nodes).
     ip: String,
     /// `arca.http.context.path` in effect.
@@ -159,20 +160,6 @@ fn output_text(out: &std::process::Output) -> String {
 }
 
 /// The storage mover of a test home.
-/// SIGTERM `child` and wait; it must exit 0 (else the panic shows `log()`).
-fn terminate(mut child: Child, log: impl Fn() -> String) {
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let status = child.wait().unwrap();
-    assert!(
-        status.success(),
-        "graceful stop failed: {status}; log: {}",
-        log()
-    );
-}
-
 /// A daemon that runs beside a test server on the same home (`arca-storage-mover`,
 /// `arca-config-sync`, `arca-license-agent`), built by the test kit; its log is
 /// `<home>.<short>.log`, appended to so a restarted sidecar keeps the earlier runs'.
@@ -250,11 +237,6 @@ impl Server {
     /// Start the binary as the last arguments of `wrapper` (a command that ends by exec'ing
     /// its arguments, e.g. one setting up a mount namespace); plain when `wrapper` is empty.
     fn spawn_wrapped(home: &Path, ip: &str, port: u16, context: &str, wrapper: &[&str]) -> Server {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(home.with_extension("log"))
-            .unwrap();
         let binary = env!("CARGO_BIN_EXE_arca-server");
         let mut command = match wrapper.split_first() {
             Some((program, args)) => {
@@ -264,19 +246,15 @@ impl Server {
             }
             None => Command::new(binary),
         };
-        let child = command
+        command
             .arg("--home")
             .arg(home)
             .arg("--listen")
             .arg(format!("{ip}:{port}"))
             .env_remove("NOTIFY_SOCKET")
-            .env_remove("JOURNAL_STREAM")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+            .env_remove("JOURNAL_STREAM");
         Server {
-            child: Some(child),
+            process: Process::start(command, home.with_extension("log"), LogFile::Append),
             ip: ip.to_string(),
             context: context.to_string(),
             home: home.to_path_buf(),
@@ -365,7 +343,7 @@ impl Server {
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+            if let Some(status) = self.process.try_wait() {
                 panic!(
                     "arca-server exited early with {status}; log: {}",
                     self.log()
@@ -456,7 +434,8 @@ impl Server {
     }
 
     fn pid(&self) -> nix::unistd::Pid {
-        nix::unistd::Pid::from_raw(self.child.as_ref().unwrap().id() as i32)
+        let pid = self.process.pid().expect("arca-server has been reaped");
+        nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap())
     }
 
     /// Graceful stop of the node: its license agent (which returns the license), then the
@@ -466,9 +445,7 @@ impl Server {
             agent.stop();
         }
         self.stop_config_sync();
-        if let Some(child) = self.child.take() {
-            terminate(child, || self.log());
-        }
+        self.process.stop();
     }
 
     /// kill -9 of the node: the server and its sidecars.
@@ -479,10 +456,7 @@ impl Server {
         if let Some(mut sync) = self.sync.take() {
             sync.kill9();
         }
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            let _ = child.wait();
-        }
+        self.process.kill9();
     }
 
     /// Send raw bytes (for requests an HTTP library would normalise) and return the status code.
@@ -1392,7 +1366,7 @@ fn sigterm_drains_an_in_flight_upload() {
     let mut resp = String::new();
     conn.read_to_string(&mut resp).unwrap();
     assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
-    let status = s.child.take().unwrap().wait().unwrap();
+    let status = s.process.wait().unwrap();
     assert!(status.success(), "exit after drain: {status}");
     assert!(s.log().contains("draining"), "{}", s.log());
     let s2 = Server::start(&dir.path().join("h"));
@@ -1544,11 +1518,11 @@ fn drain_delay_keeps_serving_with_health_checks_at_503() {
         .unwrap();
     assert_eq!(r.text().unwrap(), "still here");
     assert!(
-        s.child.as_mut().unwrap().try_wait().unwrap().is_none(),
+        s.process.is_running(),
         "still running during the delay"
     );
     let started = Instant::now();
-    let status = s.child.take().unwrap().wait().unwrap();
+    let status = s.process.wait().unwrap();
     assert!(status.success());
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(

@@ -158,7 +158,7 @@ fn a_private_key_readable_by_others_refuses_the_start_naming_the_file() {
     .unwrap();
     prepare_database(&h);
     let mut s = Server::spawn(&h, "127.0.0.1", free_port(), "/artifactory");
-    let status = s.child.take().unwrap().wait().unwrap();
+    let status = s.process.wait().unwrap();
     assert!(!status.success());
     let key = h.join("etc/tls/server.key");
     let expected = format!(
