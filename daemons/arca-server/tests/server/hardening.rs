@@ -125,11 +125,7 @@ fn malformed_request_targets_get_400_and_the_node_keeps_serving() {
     ));
     assert_eq!(code, 200, "{text}");
     let mut s = s;
-    assert!(
-        s.process.is_running(),
-        "the server died: {}",
-        s.log()
-    );
+    assert!(s.process.is_running(), "the server died: {}", s.log());
     assert_eq!(s.get("/api/system/ping").status(), StatusCode::OK);
 }
 

@@ -1517,10 +1517,7 @@ fn drain_delay_keeps_serving_with_health_checks_at_503() {
         .send()
         .unwrap();
     assert_eq!(r.text().unwrap(), "still here");
-    assert!(
-        s.process.is_running(),
-        "still running during the delay"
-    );
+    assert!(s.process.is_running(), "still running during the delay");
     let started = Instant::now();
     let status = s.process.wait().unwrap();
     assert!(status.success());
