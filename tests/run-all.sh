@@ -4,7 +4,8 @@
 #      server of the object-store tests (tests/lib/s3.sh: s3s-fs, built once into /var/cache/arca-test),
 #   2. cargo build --release of the packaged binaries (packaging/binaries.sh),
 #   3. starts PostgreSQL (Debian package, tests/lib/postgres.sh) for the HA tests and the second pass,
-#   4. cargo test --workspace (unit + integration tests; the integration tests start the real binary;
+#   4. cargo clippy --workspace --all-targets -D warnings, then
+#      cargo test --workspace (unit + integration tests; the integration tests start the real binary;
 #      the cluster tests start three nodes on one PostgreSQL database), then the server's integration
 #      suite again with PostgreSQL as the metadata database, and the fuzz harness (tests/fuzz/run.sh:
 #      1,000,000 request front-end inputs, 200,000 per parser),
@@ -23,7 +24,7 @@
 #   --quick          skip the real-client tests (install, build and cargo test only)
 #   --no-install     do not apt-get anything (fails later if something is missing)
 #   --only NAME      run only tests/clients/NAME.sh (repeatable); cargo test still runs
-#   --no-cargo-test  skip cargo test (for iterating on client tests)
+#   --no-cargo-test  skip clippy and cargo test (for iterating on client tests)
 #   --no-appliance   skip the packaging checks and the appliance end-to-end tests (systemd containers)
 # Env: ARCA_CLIENT_TIMEOUT (seconds per client script, default 900), ARCA_KEEP_TMP=1 (keep temp dirs),
 #      CARGO_TARGET_DIR (honoured).
@@ -267,6 +268,8 @@ else
 fi
 
 if ((CARGO_TEST)); then
+    # Lints first: a CPU-bound check build that fits while the appliance track waits on containers.
+    run_step "cargo clippy --workspace --all-targets -- -D warnings" cargo clippy --workspace --all-targets -- -D warnings || true
     run_step "cargo test --workspace" cargo_test || true
     run_step "server tests on PostgreSQL" cargo_test_postgres || true
     run_step "fuzzing (front end 1M, parsers 200k)" bash "$ROOT/tests/fuzz/run.sh" --parser-iterations 200000 || true
