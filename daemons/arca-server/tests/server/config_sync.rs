@@ -101,10 +101,11 @@ fn shared_config_files_follow_the_owner_and_survive_its_loss() {
                 .all(|id| restart_required(&nodes[0], id) == ["binarystore.xml"])
         },
     );
-    assert!(
-        nodes[1].log().contains("RESTART REQUIRED"),
-        "{}",
-        nodes[1].log()
+    arca_testkit::wait_for(
+        Duration::from_secs(5),
+        "RESTART REQUIRED in node-b's log",
+        || nodes[1].log().contains("RESTART REQUIRED"),
+        || nodes[1].log(),
     );
 
     // A member's local edit is put back, and kept as binarystore.xml.conflict (never silent).
@@ -114,12 +115,16 @@ fn shared_config_files_follow_the_owner_and_survive_its_loss() {
         std::fs::read_to_string(etc(&nodes[1], "binarystore.xml.conflict")).unwrap(),
         "<config version=\"2\"/>"
     );
-    assert!(
-        nodes[1].sync_log().contains(
-            "LOCAL EDIT LOST: binarystore.xml was edited on this node, which does not own"
-        ),
-        "{}",
-        nodes[1].sync_log()
+    // The file is put back before the line that reports it is written: wait for the line.
+    arca_testkit::wait_for(
+        Duration::from_secs(5),
+        "LOCAL EDIT LOST in node-b's sync log",
+        || {
+            nodes[1].sync_log().contains(
+                "LOCAL EDIT LOST: binarystore.xml was edited on this node, which does not own",
+            )
+        },
+        || nodes[1].sync_log(),
     );
     std::fs::remove_file(etc(&nodes[1], "binarystore.xml.conflict")).unwrap();
 
