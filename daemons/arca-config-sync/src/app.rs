@@ -456,7 +456,12 @@ fn spawn_listener(db: Db, wake: mpsc::Sender<Wake>) -> bool {
                                     }
                                 }
                                 Err(e) => {
-                                    tracing::warn!("config notifications interrupted: {e}; reconnecting (polling meanwhile)");
+                                    tracing::warn!("config notifications interrupted: {e}; reconnecting (a pass runs now, and again once reconnected)");
+                                    // A pass now: it notices a database that went away (and backs
+                                    // off) instead of waiting for the next poll, maybe an hour.
+                                    if wake.blocking_send(Wake::Notified).is_err() {
+                                        return;
+                                    }
                                     break;
                                 }
                             }
@@ -465,7 +470,7 @@ fn spawn_listener(db: Db, wake: mpsc::Sender<Wake>) -> bool {
                     Ok(None) => return,
                     Err(e) => {
                         if !failing {
-                            tracing::warn!("cannot listen for config notifications: {e}; retrying (polling meanwhile)");
+                            tracing::warn!("cannot listen for config notifications: {e}; retrying every 2 s");
                             failing = true;
                         }
                     }
