@@ -31,6 +31,13 @@ pub fn compile_patterns(field: &str, patterns: &str) -> Result<Option<GlobSet>, 
 
 /// Does `repo` accept a file at `path`? 403 naming the rule otherwise.
 pub fn check_deploy(repo: &Repo, path: &str) -> Result<(), ApiError> {
+    check_patterns(repo, path)?;
+    // the format's own rules (Maven: handleReleases / handleSnapshots)
+    Format::of(repo).check_deploy(repo, path)
+}
+
+/// `repo`'s include/exclude patterns: 403 naming the pattern that refuses `path`.
+pub fn check_patterns(repo: &Repo, path: &str) -> Result<(), ApiError> {
     if let Some(includes) = compile_patterns("includesPattern", &repo.includes_pattern)?
         && !includes.is_match(path)
     {
@@ -47,8 +54,7 @@ pub fn check_deploy(repo: &Repo, path: &str) -> Result<(), ApiError> {
             repo.key, repo.excludes_pattern
         )));
     }
-    // the format's own rules (Maven: handleReleases / handleSnapshots)
-    Format::of(repo).check_deploy(repo, path)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -374,6 +374,11 @@ pub struct AppState {
     pub license: LicenseGate,
     /// UI sessions of the `local` provider (`arca.map.provider.type=local`).
     pub local_sessions: crate::sessions::LocalSessions,
+    /// Seals and opens secrets stored in the database (remote repositories' passwords).
+    pub secrets: arca_crypto::master_key::SecretBox,
+    /// Remote and virtual repositories: upstream clients, downloads in flight on this node,
+    /// merged metadata.
+    pub remotes: crate::remote::Remotes,
     /// Files `arca-config-sync` changed since this server started (read at start only).
     restart_required: Mutex<std::collections::BTreeSet<String>>,
     /// Notified when the config sync asks for an automatic restart.
@@ -419,6 +424,7 @@ impl AppState {
                  remove the setting once every node runs this version"
             );
         }
+        let remotes_owner = node_id.clone();
         AppState {
             home,
             node_id,
@@ -437,6 +443,8 @@ impl AppState {
             grants: GrantsCache::default(),
             license: LicenseGate::new(required_license),
             local_sessions: crate::sessions::LocalSessions::new(),
+            secrets: arca_crypto::master_key::SecretBox::new(master_key.bytes()),
+            remotes: crate::remote::Remotes::new(&remotes_owner),
             restart_required: Mutex::new(std::collections::BTreeSet::new()),
             restart_requested: tokio::sync::Notify::new(),
             draining: AtomicBool::new(false),

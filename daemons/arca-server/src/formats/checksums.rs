@@ -53,7 +53,7 @@ pub async fn serve_side_file(
     let item = req
         .app
         .db
-        .read_now(|conn| items::get(conn, &target.repo, base))?;
+        .read_now(|conn| items::get(conn, &repo.key, base))?;
     match item.and_then(|i| i.binary) {
         Some(b) => Ok(text_response(
             StatusCode::OK,
@@ -80,7 +80,7 @@ pub async fn accept_side_file(
     let base_item = req
         .app
         .db
-        .read_now(|conn| items::get(conn, &target.repo, base))?;
+        .read_now(|conn| items::get(conn, &repo.key, base))?;
     let Some(binary) = base_item.and_then(|i| i.binary) else {
         return Ok(None);
     };
@@ -96,10 +96,10 @@ pub async fn accept_side_file(
     if sent != checksum_of(&binary, kind) {
         return Err(ApiError::conflict(format!(
             "Checksum conflict: {}/{} ({}) does not match the stored {}/{base}",
-            target.repo,
+            repo.key,
             target.path,
             sent.escape_debug(),
-            target.repo
+            repo.key
         )));
     }
     Ok(Some(empty_response(StatusCode::CREATED)))

@@ -23,6 +23,18 @@ fn is_maven_metadata(path: &str) -> bool {
     name.starts_with("maven-metadata.xml")
 }
 
+/// Exactly a `maven-metadata.xml` (not its checksum files).
+pub fn is_metadata(path: &str) -> bool {
+    path.rsplit('/').next() == Some("maven-metadata.xml")
+}
+
+/// What changes upstream under the same path: metadata with its checksum files, and the files
+/// of a non-unique snapshot (`x-1.0-SNAPSHOT.jar`); timestamped snapshots and releases never do.
+pub fn is_changing(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    is_metadata_or_its_checksum(path) || name.contains("-SNAPSHOT.") || name.contains("-SNAPSHOT-")
+}
+
 fn is_snapshot(path: &str) -> bool {
     path.split('/').any(|seg| seg.ends_with("-SNAPSHOT"))
 }

@@ -17,10 +17,12 @@
 pub mod checksums;
 pub mod generic;
 pub mod maven;
+pub mod maven_metadata;
 
 use warp::reply::Response;
 
 use arca_db::Repo;
+use arca_db::items::ChecksumKind;
 
 use crate::http::Request;
 use crate::http::authz::Authz;
@@ -80,6 +82,58 @@ impl Format {
         match self {
             Format::Maven | Format::MavenLayout => maven::is_metadata_or_its_checksum(path),
             Format::Generic => false,
+        }
+    }
+
+    /// Whether `path` is metadata, which a remote repository asks its upstream for again after
+    /// `retrievalCachePeriodSecs` (everything else is cached for good).
+    pub fn is_metadata(self, path: &str) -> bool {
+        match self {
+            Format::Maven | Format::MavenLayout => maven::is_changing(path),
+            Format::Generic => false,
+        }
+    }
+
+    /// The upstream file that states the checksum of a file fetched from `path` (Maven's
+    /// `.sha1`), if the format has one.
+    pub fn upstream_checksum(self, path: &str) -> Option<(String, ChecksumKind)> {
+        match self {
+            Format::Maven | Format::MavenLayout
+                if checksums::side_file(path).is_none() && !maven::is_changing(path) =>
+            {
+                Some((format!("{path}.sha1"), ChecksumKind::Sha1))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a virtual repository merges `path` from its members (instead of serving the
+    /// first member's): the metadata its clients read versions from, without checksum files.
+    pub fn merges(self, path: &str) -> bool {
+        match self {
+            Format::Maven | Format::MavenLayout => maven::is_metadata(path),
+            Format::Generic => false,
+        }
+    }
+
+    /// The merge of members' copies of `path` (see [`Format::merges`]), in resolution order.
+    pub fn merge(self, parts: &[bytes::Bytes]) -> Result<bytes::Bytes, String> {
+        match self {
+            Format::Maven | Format::MavenLayout => {
+                let mut parsed = Vec::with_capacity(parts.len());
+                for part in parts {
+                    match maven_metadata::Metadata::parse(part) {
+                        Ok(m) => parsed.push(m),
+                        // one member's garbage does not hide the others' versions
+                        Err(e) => tracing::warn!(error = %e, "skipping a member's metadata"),
+                    }
+                }
+                maven_metadata::Metadata::merge(&parsed)
+                    .to_xml()
+                    .map(bytes::Bytes::from)
+                    .map_err(|e| e.to_string())
+            }
+            Format::Generic => parts.first().cloned().ok_or_else(|| "nothing to merge".into()),
         }
     }
 

@@ -34,10 +34,14 @@ pub async fn handle(req: &mut Request) -> ApiResult<Response> {
 }
 
 /// Load a repository, or answer as [`missing_repo`] does.
+/// `{key}-cache` names the cache of remote repository `key` (when no repository has that name).
 pub async fn load_repo(req: &Request, key: &str) -> ApiResult<Repo> {
     match req.app.db.read_now(|conn| repos::get(conn, key))? {
         Some(repo) => Ok(repo),
-        None => Err(missing_repo(req, key).await),
+        None => match crate::remote::resolve_cache_view(&req.app, key).await? {
+            Some(remote) => Ok(remote),
+            None => Err(missing_repo(req, key).await),
+        },
     }
 }
 
@@ -77,14 +81,35 @@ async fn download(req: &Request, target: &RepoPath) -> ApiResult<Response> {
         .app
         .db
         .read_now(|conn| items::repo_and_item(conn, &target.repo, &target.path))?;
-    let Some((repo, item)) = found else {
-        return Err(missing_repo(req, &target.repo).await);
+    let (repo, item, cache_view) = match found {
+        Some((repo, item)) => (repo, item, false),
+        None => {
+            // `{key}-cache`: what remote repository `key` holds, never its upstream
+            let Some(remote) = crate::remote::resolve_cache_view(&req.app, &target.repo).await?
+            else {
+                return Err(missing_repo(req, &target.repo).await);
+            };
+            let item = fetch_item(req, &remote.key, &target.path).await?;
+            (remote, item, true)
+        }
     };
     let authz = authorize_read(req, &repo, &target.path).await?;
+    if repo.is_virtual() {
+        return crate::virtual_repo::download(req, &authz, &repo, target).await;
+    }
+    if repo.settings.blacked_out {
+        return Err(ApiError::not_found(format!(
+            "Repository '{}' is blacked out (blackedOut=true): nothing is served from it",
+            repo.key
+        )));
+    }
     match item {
         Some(item) if item.folder => listing::folder_listing(req, &authz, &repo, &item.path).await,
-        Some(item) => serve_file(req, &repo, &item).await,
         None if target.path.is_empty() => listing::folder_listing(req, &authz, &repo, "").await,
+        item if repo.is_remote() && !cache_view => {
+            crate::remote::serve(req, &authz, &repo, target, item).await
+        }
+        Some(item) => serve_file(req, &repo, &item).await,
         None => {
             Format::of(&repo)
                 .serve_generated(req, &authz, &repo, target)
@@ -93,7 +118,16 @@ async fn download(req: &Request, target: &RepoPath) -> ApiResult<Response> {
     }
 }
 
-async fn serve_file(req: &Request, repo: &Repo, item: &Item) -> ApiResult<Response> {
+/// The whole content of a stored file (metadata, which a virtual repository merges).
+pub async fn read_item(req: &Request, item: &Item) -> ApiResult<Vec<u8>> {
+    let binary = item
+        .binary
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("reading a file", "file without binary"))?;
+    read_small_verified(req, item, binary).await
+}
+
+pub async fn serve_file(req: &Request, repo: &Repo, item: &Item) -> ApiResult<Response> {
     let binary = item
         .binary
         .as_ref()
@@ -439,12 +473,8 @@ async fn deploy(
             e
         }
     })?;
-    if repo.rclass != "local" {
-        return Err(ApiError::bad_request(format!(
-            "Repository '{}' is not a local repository; deploy to a local one",
-            repo.key
-        )));
-    }
+    let (repo, target) = deploy_target(req, &authz, repo, target).await?;
+    let target = &target;
     // Authorised before anything else is said about the repository.
     authz.require(&repo, &target.path, Action::Deploy)?;
     if target.path.is_empty() {
@@ -562,6 +592,37 @@ async fn deploy(
         "deployed"
     );
     Ok(created(req, &item))
+}
+
+/// Where a deploy to `repo` lands: `repo` itself when it is local, the `defaultDeploymentRepo`
+/// of a virtual repository; a remote repository takes no deploys (405). Nothing is said about
+/// a virtual or remote repository to a caller who may not read it.
+async fn deploy_target(
+    req: &Request,
+    authz: &Authz,
+    repo: Repo,
+    target: &RepoPath,
+) -> ApiResult<(Repo, RepoPath)> {
+    if repo.is_local() {
+        return Ok((repo, target.clone()));
+    }
+    authz.require(&repo, &target.path, Action::Read)?;
+    if repo.is_virtual() {
+        let local = crate::virtual_repo::deployment_repo(req, &repo).await?;
+        let redirected = RepoPath {
+            repo: local.key.clone(),
+            ..target.clone()
+        };
+        return Ok((local, redirected));
+    }
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "Repository '{}' is a {} repository: deploy to a local repository (or to a virtual \
+             one with a defaultDeploymentRepo)",
+            repo.key, repo.rclass
+        ),
+    ))
 }
 
 /// The deploy rule once more inside the commit transaction: the caller's grants as of now
@@ -762,6 +823,16 @@ pub fn require_tree(
 async fn delete(req: &Request, target: &RepoPath) -> ApiResult<Response> {
     let repo = load_repo(req, &target.repo).await?;
     let (principal, authz) = authz::require(req, &repo, &target.path, Action::Delete).await?;
+    if repo.is_virtual() {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!(
+                "Repository '{}' is virtual: delete from the member repository that holds the \
+                 file",
+                repo.key
+            ),
+        ));
+    }
     let (repo_key, path, checked) = (repo.key.clone(), target.path.clone(), repo.clone());
     let removed = req
         .app

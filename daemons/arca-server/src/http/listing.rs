@@ -27,20 +27,25 @@ pub async fn folder_listing(
         .await?;
     // Only what the caller may read is listed.
     children.retain(|c| authz.allows(repo, &c.path, Action::Read));
-    let title = format!("{}/{}", repo.key, path);
+    Ok(render(req, &repo.key, path, &children))
+}
+
+/// The HTML index of `path` in the repository named `key`, listing `children`.
+pub fn render(req: &Request, key: &str, path: &str, children: &[arca_db::Item]) -> Response {
+    let title = format!("{key}/{path}");
     let mut html = String::with_capacity(512 + children.len() * 128);
     html.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
     html.push_str(&escape_html(&title));
     html.push_str("</title></head>\n<body>\n<h1>Index of ");
     html.push_str(&escape_html(&title));
     html.push_str("</h1>\n<pre>");
-    let here = format::download_uri(&req.base_url, &repo.key, path);
+    let here = format::download_uri(&req.base_url, key, path);
     if !path.is_empty() {
         let (parent, _) = items::split_path(path);
-        let up = format::download_uri(&req.base_url, &repo.key, parent);
+        let up = format::download_uri(&req.base_url, key, parent);
         html.push_str(&format!("<a href=\"{}/\">../</a>\n", escape_html(&up)));
     }
-    for child in &children {
+    for child in children {
         let slash = if child.folder { "/" } else { "" };
         let size = if child.folder {
             "-".to_string()
@@ -64,7 +69,7 @@ pub async fn folder_listing(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    Ok(resp)
+    resp
 }
 
 fn escape_html(s: &str) -> String {

@@ -11,7 +11,7 @@ pub mod error;
 pub mod format;
 pub mod hash_pool;
 pub mod licenses;
-mod listing;
+pub mod listing;
 mod node_auth;
 mod peer_storage;
 pub mod repos_api;

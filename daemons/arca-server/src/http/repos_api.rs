@@ -1,10 +1,11 @@
-//! `/api/repositories` — local repositories of the package types in
-//! [`crate::formats::PACKAGE_TYPES`].
+//! `/api/repositories` — local, remote and virtual repositories of the package types in
+//! [`crate::formats::PACKAGE_TYPES`] (`docs/repositories.md`).
 
 use serde_json::{Map, Value};
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
+use arca_db::model::{LOCAL, REMOTE, VIRTUAL};
 use arca_db::{Repo, repos};
 
 use crate::formats::{Format, PACKAGE_TYPES};
@@ -19,11 +20,6 @@ use crate::policy::compile_patterns;
 /// effect in arca yet), so configurations exported from the reference load.
 const IGNORED_FIELDS: &[&str] = &[
     "repoLayoutRef",
-    "maxUniqueSnapshots",
-    "checksumPolicyType",
-    "snapshotVersionBehavior",
-    "suppressPomConsistencyChecks",
-    "blackedOut",
     "propertySets",
     "archiveBrowsingEnabled",
     "xrayIndex",
@@ -38,8 +34,15 @@ const IGNORED_FIELDS: &[&str] = &[
     "projectKey",
     "forceNugetAuthentication",
     "blockPushingSchema1",
-    "url",
+    "proxy",
+    "unusedArtifactsCleanupPeriodHours",
+    "remoteRepoChecksumPolicyType",
+    "synchronizeProperties",
+    "artifactoryRequestsCanRetrieveRemoteArtifacts",
 ];
+
+/// The `rclass` values, and what each is.
+const RCLASSES: [&str; 3] = [LOCAL, REMOTE, VIRTUAL];
 
 pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
     if tail.is_empty() {
@@ -103,8 +106,11 @@ pub async fn root_listing(req: &Request) -> ApiResult<Response> {
     Ok(json_response(StatusCode::OK, &Value::Array(out)))
 }
 
+/// A repository's configuration as the API shows it: the common fields and those of its
+/// kind. The upstream password is never shown.
 pub fn config_json(r: &Repo) -> Value {
-    serde_json::json!({
+    let x = &r.settings;
+    let mut out = serde_json::json!({
         "key": r.key,
         "rclass": r.rclass,
         "packageType": r.package_type,
@@ -113,19 +119,46 @@ pub fn config_json(r: &Repo) -> Value {
         "includesPattern": r.includes_pattern,
         "excludesPattern": r.excludes_pattern,
         "repoLayoutRef": Format::of(r).layout_ref(),
-        "handleReleases": r.handle_releases,
-        "handleSnapshots": r.handle_snapshots,
         "anonymousRead": r.anonymous_read,
-        "activeContentInline": r.content_inline,
-        "quotaBytes": r.quota_bytes,
-        "maxUniqueSnapshots": 0,
-        "checksumPolicyType": "client-checksums",
-        "snapshotVersionBehavior": "unique",
-        "suppressPomConsistencyChecks": false,
-        "blackedOut": false,
-        "propertySets": [],
-        "archiveBrowsingEnabled": false,
-    })
+    });
+    let kind = match r.rclass.as_str() {
+        REMOTE => serde_json::json!({
+            "url": x.url,
+            "username": x.username,
+            "handleReleases": r.handle_releases,
+            "handleSnapshots": r.handle_snapshots,
+            "offline": x.offline,
+            "blackedOut": x.blacked_out,
+            "hardFail": x.hard_fail,
+            "storeArtifactsLocally": x.store_artifacts_locally,
+            "socketTimeoutMillis": x.socket_timeout_millis,
+            "retrievalCachePeriodSecs": x.retrieval_cache_period_secs,
+            "missedRetrievalCachePeriodSecs": x.missed_retrieval_cache_period_secs,
+            "assumedOfflinePeriodSecs": x.assumed_offline_period_secs,
+        }),
+        VIRTUAL => serde_json::json!({
+            "repositories": x.repositories,
+            "defaultDeploymentRepo": x.default_deployment_repo,
+            "virtualRetrievalCachePeriodSecs": x.virtual_retrieval_cache_period_secs,
+        }),
+        _ => serde_json::json!({
+            "handleReleases": r.handle_releases,
+            "handleSnapshots": r.handle_snapshots,
+            "activeContentInline": r.content_inline,
+            "quotaBytes": r.quota_bytes,
+            "blackedOut": x.blacked_out,
+            "maxUniqueSnapshots": x.max_unique_snapshots,
+            "checksumPolicyType": x.checksum_policy_type,
+            "snapshotVersionBehavior": x.snapshot_version_behavior,
+            "suppressPomConsistencyChecks": x.suppress_pom_consistency_checks,
+            "propertySets": [],
+            "archiveBrowsingEnabled": false,
+        }),
+    };
+    if let (Value::Object(out), Value::Object(kind)) = (&mut out, kind) {
+        out.extend(kind);
+    }
+    out
 }
 
 async fn get(req: &Request, key: &str) -> ApiResult<Response> {
@@ -170,9 +203,61 @@ fn bool_field(field: &str, v: &Value) -> ApiResult<bool> {
         .ok_or_else(|| ApiError::bad_request(format!("Field '{field}' must be true or false")))
 }
 
-/// Apply the fields of `map` to `repo`, validating each; names any bad field.
-fn apply_fields(repo: &mut Repo, map: &Map<String, Value>) -> ApiResult<()> {
+fn number_field(field: &str, v: &Value, what: &str) -> ApiResult<u64> {
+    v.as_u64()
+        .ok_or_else(|| ApiError::bad_request(format!("Field '{field}' must be {what}")))
+}
+
+fn choice_field(field: &str, v: &Value, choices: &[&str]) -> ApiResult<String> {
+    let s = string_field(field, v)?;
+    if !choices.contains(&s.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "Field '{field}': '{}' is not one of {}",
+            s.escape_debug(),
+            choices.join(", ")
+        )));
+    }
+    Ok(s)
+}
+
+/// Which kinds of repository a kind-specific field applies to.
+fn field_kinds(field: &str) -> Option<&'static [&'static str]> {
+    const R: &[&str] = &[REMOTE];
+    const V: &[&str] = &[VIRTUAL];
+    const L: &[&str] = &[LOCAL];
+    const LR: &[&str] = &[LOCAL, REMOTE];
+    Some(match field {
+        "username" | "password" | "offline" | "hardFail" | "storeArtifactsLocally"
+        | "socketTimeoutMillis" | "retrievalCachePeriodSecs" | "missedRetrievalCachePeriodSecs"
+        | "assumedOfflinePeriodSecs" => R,
+        "repositories" | "defaultDeploymentRepo" | "virtualRetrievalCachePeriodSecs" => V,
+        "activeContentInline" | "quotaBytes" | "maxUniqueSnapshots" | "checksumPolicyType"
+        | "snapshotVersionBehavior" | "suppressPomConsistencyChecks" => L,
+        "handleReleases" | "handleSnapshots" | "blackedOut" => LR,
+        _ => return None,
+    })
+}
+
+/// The context a remote repository's sealed password is bound to (a sealed value copied to
+/// another repository does not open).
+pub fn password_context(key: &str) -> Vec<u8> {
+    format!("db:repos/{key}/password").into_bytes()
+}
+
+/// Apply the fields of `map` to `repo` (its `rclass` already set), validating each; names any
+/// bad field.
+fn apply_fields(req: &Request, repo: &mut Repo, map: &Map<String, Value>) -> ApiResult<()> {
     for (field, v) in map {
+        if let Some(kinds) = field_kinds(field)
+            && !kinds.contains(&repo.rclass.as_str())
+        {
+            return Err(ApiError::bad_request(format!(
+                "Field '{field}' does not apply to a {} repository (only to {})",
+                repo.rclass,
+                kinds.join(", ")
+            )));
+        }
+        let x = &mut repo.settings;
         match field.as_str() {
             "key" => {
                 let key = string_field(field, v)?;
@@ -185,12 +270,13 @@ fn apply_fields(repo: &mut Repo, map: &Map<String, Value>) -> ApiResult<()> {
             }
             "rclass" => {
                 let rclass = string_field(field, v)?.to_ascii_lowercase();
-                if rclass != "local" {
+                if rclass != repo.rclass {
                     return Err(ApiError::bad_request(format!(
-                        "Field 'rclass': '{rclass}' repositories are not supported yet; use 'local'"
+                        "Field 'rclass': a {} repository can't become {rclass}; delete it and \
+                         create a new one",
+                        repo.rclass
                     )));
                 }
-                repo.rclass = rclass;
             }
             "packageType" => {
                 let pt = string_field(field, v)?.to_ascii_lowercase();
@@ -219,11 +305,92 @@ fn apply_fields(repo: &mut Repo, map: &Map<String, Value>) -> ApiResult<()> {
             "anonymousRead" => repo.anonymous_read = bool_field(field, v)?,
             "activeContentInline" => repo.content_inline = bool_field(field, v)?,
             "quotaBytes" => {
-                repo.quota_bytes = v.as_u64().ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "Field '{field}' must be a whole number of bytes (0: no quota)"
-                    ))
-                })?
+                repo.quota_bytes =
+                    number_field(field, v, "a whole number of bytes (0: no quota)")?
+            }
+            "blackedOut" => x.blacked_out = bool_field(field, v)?,
+            "maxUniqueSnapshots" => {
+                x.max_unique_snapshots = u32::try_from(number_field(
+                    field,
+                    v,
+                    "a whole number (0: keep every snapshot)",
+                )?)
+                .unwrap_or(u32::MAX)
+            }
+            "snapshotVersionBehavior" => {
+                x.snapshot_version_behavior =
+                    choice_field(field, v, &["unique", "non-unique", "deployer"])?
+            }
+            "checksumPolicyType" => {
+                x.checksum_policy_type = choice_field(
+                    field,
+                    v,
+                    &["client-checksums", "server-generated-checksums"],
+                )?
+            }
+            "suppressPomConsistencyChecks" => {
+                x.suppress_pom_consistency_checks = bool_field(field, v)?
+            }
+            // remote
+            "url" if repo.rclass == REMOTE => x.url = upstream_url(&string_field(field, v)?)?,
+            // a local repository's `url` is where it is served (the reference exports it)
+            "url" => {}
+            "username" => x.username = string_field(field, v)?,
+            "password" => {
+                let password = string_field(field, v)?;
+                x.password_sealed = if password.is_empty() {
+                    String::new()
+                } else {
+                    req.app
+                        .secrets
+                        .seal(password.as_bytes(), &password_context(&repo.key))
+                };
+            }
+            "offline" => x.offline = bool_field(field, v)?,
+            "hardFail" => x.hard_fail = bool_field(field, v)?,
+            "storeArtifactsLocally" => x.store_artifacts_locally = bool_field(field, v)?,
+            "socketTimeoutMillis" => {
+                x.socket_timeout_millis = number_field(field, v, "a number of milliseconds")?;
+                if x.socket_timeout_millis == 0 {
+                    return Err(ApiError::bad_request(
+                        "Field 'socketTimeoutMillis' must be at least 1",
+                    ));
+                }
+            }
+            "retrievalCachePeriodSecs" => {
+                x.retrieval_cache_period_secs = number_field(field, v, "a number of seconds")?
+            }
+            "missedRetrievalCachePeriodSecs" => {
+                x.missed_retrieval_cache_period_secs =
+                    number_field(field, v, "a number of seconds")?
+            }
+            "assumedOfflinePeriodSecs" => {
+                x.assumed_offline_period_secs = number_field(field, v, "a number of seconds")?
+            }
+            // virtual
+            "repositories" => {
+                let list = v.as_array().ok_or_else(|| {
+                    ApiError::bad_request("Field 'repositories' must be a list of repository keys")
+                })?;
+                let mut keys = Vec::with_capacity(list.len());
+                for k in list {
+                    let k = string_field("repositories", k)?;
+                    validate_repo_key(&k)?;
+                    if !keys.contains(&k) {
+                        keys.push(k);
+                    }
+                }
+                x.repositories = keys;
+            }
+            "defaultDeploymentRepo" => {
+                x.default_deployment_repo = match v {
+                    Value::Null => String::new(),
+                    v => string_field(field, v)?,
+                }
+            }
+            "virtualRetrievalCachePeriodSecs" => {
+                x.virtual_retrieval_cache_period_secs =
+                    number_field(field, v, "a number of seconds")?
             }
             other if IGNORED_FIELDS.contains(&other) => {}
             other => {
@@ -236,27 +403,125 @@ fn apply_fields(repo: &mut Repo, map: &Map<String, Value>) -> ApiResult<()> {
     Ok(())
 }
 
+/// A remote repository's `url`: http or https, with a host; kept without a trailing `/`.
+fn upstream_url(text: &str) -> ApiResult<String> {
+    let url = reqwest::Url::parse(text.trim()).map_err(|e| {
+        ApiError::bad_request(format!(
+            "Field 'url': '{}' is not a URL: {e}",
+            text.escape_debug()
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ApiError::bad_request(format!(
+            "Field 'url': '{}' must be an http:// or https:// URL with a host",
+            text.escape_debug()
+        )));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ApiError::bad_request(
+            "Field 'url' must not carry credentials; use 'username' and 'password'",
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// The checks that need the whole configuration (and, for a virtual repository, the others).
+fn check_complete(repo: &Repo, all: &[Repo]) -> ApiResult<()> {
+    let x = &repo.settings;
+    match repo.rclass.as_str() {
+        REMOTE if x.url.is_empty() => Err(ApiError::bad_request(
+            "Field 'url' is required for a remote repository (its upstream)",
+        )),
+        VIRTUAL => {
+            for member in &x.repositories {
+                let Some(found) = all.iter().find(|r| r.key == *member) else {
+                    return Err(ApiError::bad_request(format!(
+                        "Field 'repositories': repository '{member}' does not exist"
+                    )));
+                };
+                if found.package_type != repo.package_type {
+                    return Err(ApiError::bad_request(format!(
+                        "Field 'repositories': '{member}' is a {} repository, this one is {}",
+                        found.package_type, repo.package_type
+                    )));
+                }
+                if reaches(all, member, &repo.key, 0) {
+                    return Err(ApiError::bad_request(format!(
+                        "Field 'repositories': '{member}' includes '{}' itself: a virtual \
+                         repository can't contain itself",
+                        repo.key
+                    )));
+                }
+            }
+            let target = &x.default_deployment_repo;
+            if !target.is_empty() {
+                let is_local_member = x.repositories.contains(target)
+                    && all.iter().any(|r| r.key == *target && r.is_local());
+                if !is_local_member {
+                    return Err(ApiError::bad_request(format!(
+                        "Field 'defaultDeploymentRepo': '{target}' must be a local repository \
+                         listed in 'repositories'"
+                    )));
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether virtual repository `from` is or contains `to` (through nested virtuals).
+fn reaches(all: &[Repo], from: &str, to: &str, depth: usize) -> bool {
+    if from == to {
+        return true;
+    }
+    if depth > 16 {
+        return true;
+    }
+    all.iter()
+        .find(|r| r.key == from && r.is_virtual())
+        .is_some_and(|r| {
+            r.settings
+                .repositories
+                .iter()
+                .any(|m| reaches(all, m, to, depth + 1))
+        })
+}
+
 async fn create(req: &mut Request, key: &str) -> ApiResult<Response> {
     let principal = req.principal().await?;
     require_admin(&principal)?;
     let map = read_config(req).await?;
-    if !map.contains_key("rclass") {
-        return Err(ApiError::bad_request(
-            "Field 'rclass' is required (use \"local\")",
-        ));
+    let rclass = match map.get("rclass") {
+        None => {
+            return Err(ApiError::bad_request(
+                "Field 'rclass' is required (local, remote or virtual)",
+            ));
+        }
+        Some(v) => string_field("rclass", v)?.to_ascii_lowercase(),
+    };
+    if !RCLASSES.contains(&rclass.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "Field 'rclass': '{}' is not one of {}",
+            rclass.escape_debug(),
+            RCLASSES.join(", ")
+        )));
     }
     let mut repo = Repo::local(key, req.app.now_ms());
-    apply_fields(&mut repo, &map)?;
+    repo.rclass = rclass;
+    apply_fields(req, &mut repo, &map)?;
     let to_insert = repo.clone();
     req.app
         .db
-        .write(move |tx| repos::insert(tx, &to_insert))
-        .await
-        .map_err(|e| match e {
-            arca_db::DbError::Conflict(m) => ApiError::bad_request(m),
-            other => ApiError::from(other),
-        })?;
-    tracing::info!(arca_repo = %repo.key, package_type = %repo.package_type, user = %principal.name(), "repository created");
+        .write(move |tx| {
+            check_complete(&to_insert, &repos::list(tx)?)?;
+            repos::insert(tx, &to_insert).map_err(|e| match e {
+                arca_db::DbError::Conflict(m) => ApiError::bad_request(m),
+                other => ApiError::from(other),
+            })
+        })
+        .await?;
+    tracing::info!(arca_repo = %repo.key, rclass = %repo.rclass, package_type = %repo.package_type, user = %principal.name(), "repository created");
     Ok(text_response(
         StatusCode::OK,
         format!("Successfully created repository '{key}'"),
@@ -274,8 +539,21 @@ async fn update(req: &mut Request, key: &str) -> ApiResult<Response> {
         .read(move |conn| repos::get(conn, &k))
         .await?
         .ok_or_else(|| ApiError::bad_request(format!("Repository {key} does not exist")))?;
-    apply_fields(&mut repo, &map)?;
-    req.app.db.write(move |tx| repos::update(tx, &repo)).await?;
+    apply_fields(req, &mut repo, &map)?;
+    req.app
+        .db
+        .write(move |tx| {
+            check_complete(&repo, &repos::list(tx)?)?;
+            repos::update(tx, &repo)?;
+            if repo.is_remote() {
+                // another upstream, or other credentials: what it did not have may be there now
+                arca_db::remote::clear_misses(tx, &repo.key)?;
+                arca_db::remote::clear_upstream_failure(tx, &repo.key)?;
+            }
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    req.app.remotes.forget(key);
     Ok(text_response(
         StatusCode::OK,
         format!("Repository {key} update successfully."),

@@ -21,8 +21,10 @@ use crate::paths::{RepoPath, parse_properties, parse_repo_path, validate_propert
 use crate::policy;
 
 pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
-    let target = parse_repo_path(tail, req.app.settings.max_path_length)?;
+    let mut target = parse_repo_path(tail, req.app.settings.max_path_length)?;
     let repo = load_repo(req, &target.repo).await?;
+    // `{key}-cache` is remote repository `key`'s content
+    target.repo = repo.key.clone();
     let has = |k: &str| req.query.contains_key(k);
     match req.method {
         Method::GET | Method::HEAD if has("properties") => {
@@ -311,13 +313,18 @@ pub async fn copy_or_move(req: &mut Request, tail: &str, is_move: bool) -> ApiRe
         ));
     }
     let dst_repo = load_repo(req, &dst.repo).await?;
-    if dst_repo.rclass != "local" {
+    if !dst_repo.is_local() {
         return Err(ApiError::bad_request(format!(
             "Target repository '{}' is not local",
             dst.repo
         )));
     }
     let src_repo = load_repo(req, &src.repo).await?;
+    // `{key}-cache` is remote repository `key`'s content
+    let src = RepoPath {
+        repo: src_repo.key.clone(),
+        ..src
+    };
     // Copy reads the source, move deletes it; both deploy to the target.
     let src_action = if is_move {
         Action::Delete

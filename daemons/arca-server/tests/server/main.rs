@@ -29,10 +29,12 @@ mod node_signatures;
 mod pgtls;
 mod pool;
 mod prepare;
+mod remote;
 mod sessions;
 mod sharding;
 mod storage;
 mod tls;
+mod upstream;
 
 struct Server {
     /// The `arca-server` process; its log is `<home>.log`, appended to across restarts.

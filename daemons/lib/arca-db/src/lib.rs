@@ -17,6 +17,7 @@ pub mod licenses;
 pub mod migrate;
 pub mod model;
 pub mod permissions;
+pub mod remote;
 pub mod repos;
 pub mod security;
 mod security_version;
@@ -34,7 +35,7 @@ use rusqlite::TransactionBehavior;
 
 pub use clock::{Clock, SystemClock};
 pub use error::DbError;
-pub use model::{Binary, Item, NewFile, Repo};
+pub use model::{Binary, Item, NewFile, Repo, RepoSettings};
 pub use sql::{Backend, Conn, Row};
 pub use tls::{PgTls, SslMode};
 

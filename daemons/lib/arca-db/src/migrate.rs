@@ -297,6 +297,39 @@ ALTER TABLE config_file_nodes ADD COLUMN lost_edit TEXT;
 ALTER TABLE config_file_nodes ADD COLUMN lost_edit_at INTEGER NOT NULL DEFAULT 0;
 "#,
     ),
+    (
+        10,
+        "remote and virtual repositories: settings, upstream fetch claims, misses, upstream state",
+        // `settings`: the JSON of `RepoSettings` (remote, virtual and Maven fields).
+        // `remote_fetches`: who is fetching a path of a remote repository from its upstream
+        // right now (one download per path for the whole cluster); `heartbeat` moves while the
+        // download runs, so a claim of a node that died goes stale. `remote_misses`: paths the
+        // upstream did not have, until when (the negative cache). `remote_upstreams`: an
+        // upstream that failed is assumed offline until `offline_until` (ms).
+        r#"
+ALTER TABLE repos ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+CREATE TABLE remote_fetches (
+    repo      TEXT NOT NULL,
+    path      TEXT NOT NULL,
+    owner     TEXT NOT NULL,
+    started   INTEGER NOT NULL,
+    heartbeat INTEGER NOT NULL,
+    PRIMARY KEY (repo, path)
+);
+CREATE TABLE remote_misses (
+    repo  TEXT NOT NULL,
+    path  TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    PRIMARY KEY (repo, path)
+);
+CREATE TABLE remote_upstreams (
+    repo          TEXT PRIMARY KEY,
+    offline_until INTEGER NOT NULL,
+    last_error    TEXT NOT NULL,
+    updated       INTEGER NOT NULL
+);
+"#,
+    ),
 ];
 
 /// SQLite's DDL in PostgreSQL's dialect: 64-bit integers everywhere (an

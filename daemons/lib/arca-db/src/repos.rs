@@ -5,7 +5,7 @@ use crate::{Conn, DbError, Repo, args};
 
 crate::sql::row_mapping!(pub(crate) const COLUMNS, fn from_row, pub(crate) fn from_row_at -> Repo {
     key, rclass, package_type, description, notes, includes_pattern, excludes_pattern,
-    handle_releases, handle_snapshots, anonymous_read, created, content_inline, quota_bytes
+    handle_releases, handle_snapshots, anonymous_read, created, content_inline, quota_bytes, settings
 });
 
 /// The quota as stored (a 64-bit signed column; larger values mean "no practical limit").
@@ -30,7 +30,7 @@ pub fn get(conn: &Conn<'_>, key: &str) -> Result<Option<Repo>, DbError> {
 }
 
 /// The columns a repository's settings change (all but `key` and `created`).
-const SETTINGS: [&str; 11] = [
+const SETTINGS: [&str; 12] = [
     "rclass",
     "package_type",
     "description",
@@ -42,6 +42,7 @@ const SETTINGS: [&str; 11] = [
     "anonymous_read",
     "content_inline",
     "quota_bytes",
+    "settings",
 ];
 
 /// `head` followed by the values of [`SETTINGS`] for `repo`.
@@ -49,8 +50,9 @@ fn params_with_settings<'a>(
     head: &[&'a dyn ToValue],
     repo: &'a Repo,
     quota: &'a i64,
+    extra: &'a dyn ToValue,
 ) -> Vec<&'a dyn ToValue> {
-    let settings: [&dyn ToValue; 11] = [
+    let settings: [&dyn ToValue; 12] = [
         &repo.rclass,
         &repo.package_type,
         &repo.description,
@@ -62,6 +64,7 @@ fn params_with_settings<'a>(
         &repo.anonymous_read,
         &repo.content_inline,
         quota,
+        extra,
     ];
     head.iter().copied().chain(settings).collect()
 }
@@ -84,10 +87,10 @@ pub fn insert(conn: &Conn<'_>, repo: &Repo) -> Result<(), DbError> {
         SETTINGS.join(", "),
         settings_placeholders(2).collect::<Vec<_>>().join(", ")
     );
-    let quota = quota_param(repo);
+    let (quota, extra) = (quota_param(repo), repo.settings.to_json());
     conn.execute(
         &sql,
-        &params_with_settings(&[&repo.key, &repo.created], repo, &quota),
+        &params_with_settings(&[&repo.key, &repo.created], repo, &quota, &extra),
     )?;
     Ok(())
 }
@@ -100,8 +103,11 @@ pub fn update(conn: &Conn<'_>, repo: &Repo) -> Result<(), DbError> {
         .map(|(column, placeholder)| format!("{column}={placeholder}"))
         .collect();
     let sql = format!("UPDATE repos SET {} WHERE key=?1", assignments.join(", "));
-    let quota = quota_param(repo);
-    let n = conn.execute(&sql, &params_with_settings(&[&repo.key], repo, &quota))?;
+    let (quota, extra) = (quota_param(repo), repo.settings.to_json());
+    let n = conn.execute(
+        &sql,
+        &params_with_settings(&[&repo.key], repo, &quota, &extra),
+    )?;
     if n == 0 {
         return Err(DbError::NotFound(format!(
             "Repository {} does not exist",
@@ -115,5 +121,6 @@ pub fn update(conn: &Conn<'_>, repo: &Repo) -> Result<(), DbError> {
 /// The binaries stay until garbage collection finds them unreferenced.
 pub fn delete(conn: &Conn<'_>, key: &str) -> Result<bool, DbError> {
     conn.execute("DELETE FROM items WHERE repo = ?1", args![key])?;
+    crate::remote::forget_repo(conn, key)?;
     Ok(conn.execute("DELETE FROM repos WHERE key = ?1", args![key])? > 0)
 }

@@ -219,6 +219,9 @@ not_null!(u64, i64, |i: i64| u64::try_from(i)
     .map_err(|e| e.to_string()));
 not_null!(u16, i64, |i: i64| u16::try_from(i)
     .map_err(|e| e.to_string()));
+not_null!(crate::model::RepoSettings, String, |s: String| {
+    crate::model::RepoSettings::from_json(&s)
+});
 
 /// A result row of either backend.
 pub enum Row<'r> {
