@@ -29,19 +29,19 @@ pub fn compile_patterns(field: &str, patterns: &str) -> Result<Option<GlobSet>, 
         .map_err(|e| ApiError::bad_request(format!("Field '{field}': {e}")))
 }
 
-/// Does `repo` accept a file at `path`? 403 naming the rule otherwise.
+/// Does `repo` accept a file at `path`? 409 naming the rule otherwise ([`ApiError::policy`]).
 pub fn check_deploy(repo: &Repo, path: &str) -> Result<(), ApiError> {
     check_patterns(repo, path)?;
     // the format's own rules (Maven: handleReleases / handleSnapshots)
     Format::of(repo).check_deploy(repo, path)
 }
 
-/// `repo`'s include/exclude patterns: 403 naming the pattern that refuses `path`.
+/// `repo`'s include/exclude patterns: 409 naming the pattern that refuses `path`.
 pub fn check_patterns(repo: &Repo, path: &str) -> Result<(), ApiError> {
     if let Some(includes) = compile_patterns("includesPattern", &repo.includes_pattern)?
         && !includes.is_match(path)
     {
-        return Err(ApiError::forbidden(format!(
+        return Err(ApiError::policy(format!(
             "Repository '{}' does not accept '{path}': not matched by includesPattern '{}'",
             repo.key, repo.includes_pattern
         )));
@@ -49,7 +49,7 @@ pub fn check_patterns(repo: &Repo, path: &str) -> Result<(), ApiError> {
     if let Some(excludes) = compile_patterns("excludesPattern", &repo.excludes_pattern)?
         && excludes.is_match(path)
     {
-        return Err(ApiError::forbidden(format!(
+        return Err(ApiError::policy(format!(
             "Repository '{}' does not accept '{path}': matched by excludesPattern '{}'",
             repo.key, repo.excludes_pattern
         )));

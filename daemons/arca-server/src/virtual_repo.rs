@@ -35,7 +35,13 @@ pub async fn members(req: &Request, repo: &Repo) -> ApiResult<Vec<Repo>> {
     Ok(out)
 }
 
-fn flatten(all: &[Repo], repo: &Repo, out: &mut Vec<Repo>, seen: &mut BTreeSet<String>, depth: usize) {
+fn flatten(
+    all: &[Repo],
+    repo: &Repo,
+    out: &mut Vec<Repo>,
+    seen: &mut BTreeSet<String>,
+    depth: usize,
+) {
     if depth > MAX_DEPTH {
         return;
     }
@@ -144,7 +150,12 @@ pub async fn download(
         match answer {
             Ok(resp) => return Ok(resp),
             Err(e) if e.status == StatusCode::NOT_FOUND => {}
-            Err(e) if matches!(e.status, StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT) => {
+            Err(e)
+                if matches!(
+                    e.status,
+                    StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
+                ) =>
+            {
                 upstream_error.get_or_insert(e);
             }
             Err(e) => return Err(e),
@@ -169,7 +180,11 @@ async fn merged_metadata(
         .iter()
         .filter(|m| authz.allows(m, path, Action::Read) && !m.settings.blacked_out)
         .collect();
-    let view = readable.iter().map(|m| m.key.as_str()).collect::<Vec<_>>().join(",");
+    let view = readable
+        .iter()
+        .map(|m| m.key.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     let cache_key = format!("{path}\n{view}");
     let now = req.app.now_ms();
     if let Some(bytes) = req.app.remotes.merged(&repo.key, &cache_key, now) {
@@ -204,11 +219,18 @@ async fn merged_metadata(
     let merged = Format::of(repo)
         .merge(&parts)
         .map_err(|e| ApiError::internal("merging metadata", e))?;
-    let ttl = i64::try_from(repo.settings.virtual_retrieval_cache_period_secs.saturating_mul(1000))
-        .unwrap_or(i64::MAX);
-    req.app
-        .remotes
-        .keep_merged(&repo.key, &cache_key, now.saturating_add(ttl), merged.clone());
+    let ttl = i64::try_from(
+        repo.settings
+            .virtual_retrieval_cache_period_secs
+            .saturating_mul(1000),
+    )
+    .unwrap_or(i64::MAX);
+    req.app.remotes.keep_merged(
+        &repo.key,
+        &cache_key,
+        now.saturating_add(ttl),
+        merged.clone(),
+    );
     Ok(merged)
 }
 
@@ -229,7 +251,10 @@ fn metadata_response(req: &Request, path: &str, bytes: Bytes) -> Response {
         ("x-checksum-sha256", sums.sha256),
         ("x-checksum-md5", sums.md5),
         ("etag", format!("\"{}\"", sums.sha1)),
-        ("content-security-policy", artifacts::ARTIFACT_CSP.to_string()),
+        (
+            "content-security-policy",
+            artifacts::ARTIFACT_CSP.to_string(),
+        ),
     ] {
         if let Ok(v) = HeaderValue::from_str(&v) {
             headers.insert(n, v);

@@ -63,6 +63,12 @@ pub async fn serve_side_file(
     }
 }
 
+/// `checksumPolicyType: server-generated-checksums`: what clients state about checksums is
+/// ignored (the default, `client-checksums`, refuses a deploy whose checksums disagree).
+pub fn server_generates_checksums(repo: &Repo) -> bool {
+    repo.settings.checksum_policy_type == "server-generated-checksums"
+}
+
 /// Maven (and other clients) upload `x.jar.sha1` / `.md5` after `x.jar`: check them against the
 /// stored binary instead of storing them. `None` when the path is not such a
 /// side file of a stored file (it is then stored like any other file). The comparison needs
@@ -87,6 +93,10 @@ pub async fn accept_side_file(
     authz.require(repo, base, Action::Read)?;
     let mut body = req.take_body();
     let content = read_small_body(&mut body, 1024).await?;
+    if server_generates_checksums(repo) {
+        // the client's checksums are not the reference: the server's own are served
+        return Ok(Some(empty_response(StatusCode::CREATED)));
+    }
     let text = String::from_utf8_lossy(&content);
     let sent = text
         .split_whitespace()

@@ -10,11 +10,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename = "metadata")]
 pub struct Metadata {
-    #[serde(rename = "@modelVersion", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "@modelVersion",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub model_version: Option<String>,
     #[serde(rename = "groupId", default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
-    #[serde(rename = "artifactId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "artifactId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub artifact_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
@@ -34,9 +42,17 @@ pub struct Versioning {
     pub snapshot: Option<Snapshot>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versions: Option<Versions>,
-    #[serde(rename = "lastUpdated", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "lastUpdated",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_updated: Option<String>,
-    #[serde(rename = "snapshotVersions", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "snapshotVersions",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub snapshot_versions: Option<SnapshotVersions>,
 }
 
@@ -50,7 +66,11 @@ pub struct Versions {
 pub struct Snapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
-    #[serde(rename = "buildNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "buildNumber",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub build_number: Option<u32>,
     #[serde(rename = "localCopy", default, skip_serializing_if = "Option::is_none")]
     pub local_copy: Option<bool>,
@@ -86,7 +106,11 @@ pub struct Plugin {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
-    #[serde(rename = "artifactId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "artifactId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub artifact_id: Option<String>,
 }
 
@@ -154,7 +178,11 @@ impl Metadata {
             {
                 newest_snapshot = Some((updated.clone(), s.clone()));
             }
-            for sv in v.snapshot_versions.iter().flat_map(|s| s.snapshot_version.iter()) {
+            for sv in v
+                .snapshot_versions
+                .iter()
+                .flat_map(|s| s.snapshot_version.iter())
+            {
                 match snapshot_versions
                     .iter_mut()
                     .find(|o| o.classifier == sv.classifier && o.extension == sv.extension)
@@ -281,7 +309,9 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
             // a number is newer than a qualifier (1.1 > 1-rc)
             (Some(Token::Number(_)), Some(Token::Word(_))) => Ordering::Greater,
             (Some(Token::Word(_)), Some(Token::Number(_))) => Ordering::Less,
-            (Some(Token::Word(x)), Some(Token::Word(y))) => qualifier_rank(x).cmp(&qualifier_rank(y)),
+            (Some(Token::Word(x)), Some(Token::Word(y))) => {
+                qualifier_rank(x).cmp(&qualifier_rank(y))
+            }
         };
         if ordering != Ordering::Equal {
             return ordering;
@@ -306,15 +336,31 @@ mod tests {
     #[test]
     fn versions_sort_as_maven_sorts_them() {
         let mut v = vec![
-            "1.10", "1.2", "1.0-SNAPSHOT", "1.0", "1.0-rc1", "1.0-alpha-2", "1.0-beta", "2.0.0",
-            "1.0-sp1", "1.2.1",
+            "1.10",
+            "1.2",
+            "1.0-SNAPSHOT",
+            "1.0",
+            "1.0-rc1",
+            "1.0-alpha-2",
+            "1.0-beta",
+            "2.0.0",
+            "1.0-sp1",
+            "1.2.1",
         ];
         v.sort_by(|a, b| compare_versions(a, b));
         assert_eq!(
             v,
             vec![
-                "1.0-alpha-2", "1.0-beta", "1.0-rc1", "1.0-SNAPSHOT", "1.0", "1.0-sp1", "1.2",
-                "1.2.1", "1.10", "2.0.0"
+                "1.0-alpha-2",
+                "1.0-beta",
+                "1.0-rc1",
+                "1.0-SNAPSHOT",
+                "1.0",
+                "1.0-sp1",
+                "1.2",
+                "1.2.1",
+                "1.10",
+                "2.0.0"
             ]
         );
         assert_eq!(compare_versions("1.0", "1"), Ordering::Equal);
@@ -353,7 +399,12 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for bad in [&b"<metadata><versioning><versions>"[..], b"\xff\xfe", b"", b"<x/>"] {
+        for bad in [
+            &b"<metadata><versioning><versions>"[..],
+            b"\xff\xfe",
+            b"",
+            b"<x/>",
+        ] {
             let _ = Metadata::parse(bad);
         }
         assert!(Metadata::parse(b"<metadata><versioning><versions>").is_err());

@@ -17,6 +17,7 @@
 pub mod checksums;
 pub mod generic;
 pub mod maven;
+pub mod maven_layout;
 pub mod maven_metadata;
 
 use warp::reply::Response;
@@ -68,7 +69,7 @@ impl Format {
     }
 
     /// The format's own rules for a file deployed at `path` of `repo` (after the repository's
-    /// include/exclude patterns): 403 naming the rule.
+    /// include/exclude patterns): 409 naming the rule.
     pub fn check_deploy(self, repo: &Repo, path: &str) -> ApiResult<()> {
         match self {
             Format::Maven => maven::check_deploy(repo, path),
@@ -133,7 +134,10 @@ impl Format {
                     .map(bytes::Bytes::from)
                     .map_err(|e| e.to_string())
             }
-            Format::Generic => parts.first().cloned().ok_or_else(|| "nothing to merge".into()),
+            Format::Generic => parts
+                .first()
+                .cloned()
+                .ok_or_else(|| "nothing to merge".into()),
         }
     }
 
@@ -154,6 +158,43 @@ impl Format {
         }
     }
 
+    /// Where a deploy to `path` of `repo` lands, when the format moves it (Maven's
+    /// `snapshotVersionBehavior`); `None`: at `path`.
+    pub async fn deploy_path(
+        self,
+        req: &Request,
+        repo: &Repo,
+        path: &str,
+    ) -> ApiResult<Option<String>> {
+        match self {
+            Format::Maven => maven::deploy_path(req, repo, path).await,
+            Format::Generic | Format::MavenLayout => Ok(None),
+        }
+    }
+
+    /// The format's checks of a deployed file's content, staged at `content` before it is
+    /// stored (Maven: a POM's coordinates against its path).
+    pub fn check_content(
+        self,
+        repo: &Repo,
+        path: &str,
+        content: &std::path::Path,
+    ) -> ApiResult<()> {
+        match self {
+            Format::Maven => maven::check_pom(repo, path, content),
+            Format::Generic | Format::MavenLayout => Ok(()),
+        }
+    }
+
+    /// What the format derives from a repository's content, after a deploy or delete at
+    /// `path` (Maven: `maven-metadata.xml`, old snapshots).
+    pub async fn after_change(self, app: &crate::state::App, repo: &Repo, path: &str, user: &str) {
+        match self {
+            Format::Maven => maven::after_change(app, repo, path, user).await,
+            Format::Generic | Format::MavenLayout => {}
+        }
+    }
+
     /// Take a deploy to `target` that the format handles itself instead of storing it
     /// (`None`: store it as a file). Called once the deploy is authorised and validated.
     pub async fn accept_deploy(
@@ -163,11 +204,12 @@ impl Format {
         repo: &Repo,
         target: &RepoPath,
     ) -> ApiResult<Option<Response>> {
-        match self {
-            Format::Generic | Format::Maven | Format::MavenLayout => {
-                checksums::accept_side_file(req, authz, repo, target).await
-            }
+        if self == Format::Maven
+            && let Some(resp) = maven::accept_metadata_upload(req, repo, &target.path).await?
+        {
+            return Ok(Some(resp));
         }
+        checksums::accept_side_file(req, authz, repo, target).await
     }
 }
 

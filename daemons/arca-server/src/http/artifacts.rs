@@ -393,6 +393,15 @@ struct Declared {
 }
 
 impl Declared {
+    /// Nothing declared.
+    fn none() -> Declared {
+        Declared {
+            sha1: None,
+            sha256: None,
+            md5: None,
+        }
+    }
+
     /// What a deploy records: the binary, and what the client declared as the originals.
     fn into_new_file(self, binary: Binary, user: String, now: i64) -> NewFile {
         NewFile {
@@ -473,7 +482,15 @@ async fn deploy(
             e
         }
     })?;
-    let (repo, target) = deploy_target(req, &authz, repo, target).await?;
+    let (repo, mut target) = deploy_target(req, &authz, repo, target).await?;
+    if !target.trailing_slash
+        && let Some(moved) = Format::of(&repo)
+            .deploy_path(req, &repo, &target.path)
+            .await?
+    {
+        tracing::debug!(arca_repo = %repo.key, from = %target.path, to = %moved, "deploy path rewritten");
+        target.path = moved;
+    }
     let target = &target;
     // Authorised before anything else is said about the repository.
     authz.require(&repo, &target.path, Action::Deploy)?;
@@ -532,6 +549,11 @@ async fn deploy(
     }
     let staged = upload::receive_upload(req).await?;
     let checksums: Checksums = staged.checksums().clone();
+    let declared = if formats::checksums::server_generates_checksums(&repo) {
+        Declared::none()
+    } else {
+        declared
+    };
     let mismatches = arca_storage::verify_declared(
         &checksums,
         declared.sha1.as_deref(),
@@ -552,6 +574,7 @@ async fn deploy(
             detail.join("; ")
         )));
     }
+    Format::of(&repo).check_content(&repo, &target.path, staged.path())?;
     let binary = Binary {
         sha256: checksums.sha256.clone(),
         sha1: checksums.sha1.clone(),
@@ -562,7 +585,7 @@ async fn deploy(
     let storage = req.app.storage.clone();
     // Network part first (a direct object-store upload), outside the DB transaction.
     storage.prepare(&staged).await?;
-    let (repo_key, path) = (repo.key.clone(), target.path.clone());
+    let (repo_key, path, after_repo) = (repo.key.clone(), target.path.clone(), repo.clone());
     let tx_storage = storage.clone();
     let (item, committed) = req
         .app
@@ -583,6 +606,9 @@ async fn deploy(
         .await?;
     storage.after_commit(&committed);
     req.app.wake_mover();
+    Format::of(&after_repo)
+        .after_change(&req.app, &after_repo, &item.path, &item.modified_by)
+        .await;
     tracing::info!(
         arca_repo = %item.repo,
         arca_path = %item.path,
@@ -739,11 +765,12 @@ async fn deploy_by_checksum(
             ));
         }
     };
-    let (repo, path, now, authz) = (
+    let (repo, path, now, authz, after_repo) = (
         repo.clone(),
         target.path.clone(),
         req.app.now_ms(),
         authz.clone(),
+        repo.clone(),
     );
     let item = req
         .app
@@ -776,6 +803,9 @@ async fn deploy_by_checksum(
             Ok(item)
         })
         .await?;
+    Format::of(&after_repo)
+        .after_change(&req.app, &after_repo, &item.path, &item.modified_by)
+        .await;
     Ok(created(req, &item))
 }
 
@@ -846,6 +876,9 @@ async fn delete(req: &Request, target: &RepoPath) -> ApiResult<Response> {
     if removed == 0 && !target.path.is_empty() {
         return Err(ApiError::not_found("Could not find resource"));
     }
+    Format::of(&repo)
+        .after_change(&req.app, &repo, &target.path, principal.name())
+        .await;
     tracing::info!(arca_repo = %target.repo, arca_path = %target.path, removed, user = %principal.name(), "deleted");
     Ok(empty_response(StatusCode::NO_CONTENT))
 }

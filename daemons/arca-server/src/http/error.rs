@@ -16,6 +16,9 @@ pub struct ApiError {
     pub challenge: bool,
     /// Seconds for a `Retry-After` header (a locked-out login).
     pub retry_after: Option<i64>,
+    /// Send the message as the status line's reason phrase too: build tools (Maven) show the
+    /// reason phrase, not the body, so a refusal by repository policy reads as what it is.
+    pub reason_phrase: bool,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -30,6 +33,7 @@ impl ApiError {
             message: message.into(),
             challenge: false,
             retry_after: None,
+            reason_phrase: false,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -50,6 +54,16 @@ impl ApiError {
             message: message.into(),
             challenge: true,
             retry_after: None,
+            reason_phrase: false,
+        }
+    }
+
+    /// A refusal by the repository's policy (release/snapshot handling, include/exclude
+    /// patterns, POM consistency): 409 Conflict, with the message as the reason phrase.
+    pub fn policy(message: impl Into<String>) -> Self {
+        ApiError {
+            reason_phrase: true,
+            ..Self::new(StatusCode::CONFLICT, message)
         }
     }
 
@@ -88,6 +102,24 @@ impl ApiError {
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        if self.reason_phrase {
+            // printable ASCII only, bounded: a reason phrase is one short line
+            let phrase: String = self
+                .message
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_graphic() || c == ' ' {
+                        c
+                    } else {
+                        '?'
+                    }
+                })
+                .take(300)
+                .collect();
+            if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(phrase.into_bytes()) {
+                resp.extensions_mut().insert(reason);
+            }
         }
         if self.challenge {
             resp.headers_mut().insert(

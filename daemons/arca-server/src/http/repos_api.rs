@@ -227,12 +227,22 @@ fn field_kinds(field: &str) -> Option<&'static [&'static str]> {
     const L: &[&str] = &[LOCAL];
     const LR: &[&str] = &[LOCAL, REMOTE];
     Some(match field {
-        "username" | "password" | "offline" | "hardFail" | "storeArtifactsLocally"
-        | "socketTimeoutMillis" | "retrievalCachePeriodSecs" | "missedRetrievalCachePeriodSecs"
+        "username"
+        | "password"
+        | "offline"
+        | "hardFail"
+        | "storeArtifactsLocally"
+        | "socketTimeoutMillis"
+        | "retrievalCachePeriodSecs"
+        | "missedRetrievalCachePeriodSecs"
         | "assumedOfflinePeriodSecs" => R,
         "repositories" | "defaultDeploymentRepo" | "virtualRetrievalCachePeriodSecs" => V,
-        "activeContentInline" | "quotaBytes" | "maxUniqueSnapshots" | "checksumPolicyType"
-        | "snapshotVersionBehavior" | "suppressPomConsistencyChecks" => L,
+        "activeContentInline"
+        | "quotaBytes"
+        | "maxUniqueSnapshots"
+        | "checksumPolicyType"
+        | "snapshotVersionBehavior"
+        | "suppressPomConsistencyChecks" => L,
         "handleReleases" | "handleSnapshots" | "blackedOut" => LR,
         _ => return None,
     })
@@ -305,8 +315,7 @@ fn apply_fields(req: &Request, repo: &mut Repo, map: &Map<String, Value>) -> Api
             "anonymousRead" => repo.anonymous_read = bool_field(field, v)?,
             "activeContentInline" => repo.content_inline = bool_field(field, v)?,
             "quotaBytes" => {
-                repo.quota_bytes =
-                    number_field(field, v, "a whole number of bytes (0: no quota)")?
+                repo.quota_bytes = number_field(field, v, "a whole number of bytes (0: no quota)")?
             }
             "blackedOut" => x.blacked_out = bool_field(field, v)?,
             "maxUniqueSnapshots" => {

@@ -99,3 +99,47 @@ fn storage_full_or(req: &Request, e: arca_storage::StorageError) -> ApiError {
         .unwrap_or_else(|_| (0, req.app.storage.staging_dir().to_path_buf()));
     insufficient_storage(free, &dir, req.app.settings.storage_reserve_bytes)
 }
+
+/// Store `bytes` as the file at `repo/path`, through the storage chain like a deploy: content
+/// the server generates (Maven's metadata). `still_valid` runs inside the commit transaction:
+/// `false` means what the content was computed from changed meanwhile, and nothing is stored
+/// (the caller computes again).
+pub async fn store_bytes(
+    app: &crate::state::App,
+    repo: &str,
+    path: &str,
+    bytes: bytes::Bytes,
+    user: &str,
+    still_valid: impl FnOnce(&arca_db::Conn<'_>) -> Result<bool, arca_db::DbError> + Send + 'static,
+) -> ApiResult<Option<arca_db::Item>> {
+    let mut upload = app.storage.begin_upload().await?;
+    upload.write(bytes).await?;
+    let staged = upload.finish().await?;
+    let c = staged.checksums().clone();
+    let binary = arca_db::Binary {
+        sha256: c.sha256.clone(),
+        sha1: c.sha1.clone(),
+        md5: c.md5.clone(),
+        size: c.size,
+    };
+    let new_file = arca_db::NewFile::new(binary, user, app.now_ms());
+    app.storage.prepare(&staged).await?;
+    let (r, p, storage) = (repo.to_string(), path.to_string(), app.storage.clone());
+    let stored = app
+        .db
+        .write(move |tx| {
+            if !still_valid(tx)? {
+                return Ok::<_, ApiError>(None);
+            }
+            let new_binary = arca_db::items::insert_binary(tx, &new_file.binary, new_file.now)?;
+            let item = arca_db::items::put_file(tx, &r, &p, &new_file)?;
+            let committed = storage.commit(staged, !new_binary)?;
+            Ok(Some((item, committed)))
+        })
+        .await?;
+    Ok(stored.map(|(item, committed)| {
+        app.storage.after_commit(&committed);
+        app.wake_mover();
+        item
+    }))
+}

@@ -87,7 +87,11 @@ pub async fn fetch(req: &Request, repo: &Repo, path: &str, mode: Mode) -> ApiRes
                 return leader.run(mode).await;
             }
             Err(mut rx) => {
-                let outcome = rx.wait_for(Option::is_some).await.ok().and_then(|d| d.clone());
+                let outcome = rx
+                    .wait_for(Option::is_some)
+                    .await
+                    .ok()
+                    .and_then(|d| d.clone());
                 match outcome {
                     Some(Done::Stored) => {
                         if let Some(item) = stored_file(&app, &repo.key, path).await? {
@@ -111,7 +115,9 @@ pub async fn pass_through(req: &Request, repo: &Repo, path: &str) -> ApiResult<O
         Answer::Found(response) => {
             let mut headers = warp::http::HeaderMap::new();
             artifact_headers(&mut headers, repo, path, &response);
-            let body = response.bytes_stream().map(|chunk| chunk.map_err(std::io::Error::other));
+            let body = response
+                .bytes_stream()
+                .map(|chunk| chunk.map_err(std::io::Error::other));
             let mut resp = if req.method == warp::http::Method::HEAD {
                 Response::default()
             } else {
@@ -120,7 +126,9 @@ pub async fn pass_through(req: &Request, repo: &Repo, path: &str) -> ApiResult<O
             resp.headers_mut().extend(headers);
             Ok(Obtained::Streaming(resp))
         }
-        Answer::Missing(said) => Err(ApiError::not_found(format!("Could not find resource: {said}"))),
+        Answer::Missing(said) => Err(ApiError::not_found(format!(
+            "Could not find resource: {said}"
+        ))),
         Answer::Failed { error, .. } => Err(error),
     }
 }
@@ -141,7 +149,10 @@ fn artifact_headers(
         }
     };
     put("content-type", &mime);
-    put("content-security-policy", crate::http::artifacts::ARTIFACT_CSP);
+    put(
+        "content-security-policy",
+        crate::http::artifacts::ARTIFACT_CSP,
+    );
     put("x-artifactory-filename", &format::url_path(name));
     if !repo.content_inline && format::is_active_content(&mime) {
         put("content-disposition", &format::attachment(name));
@@ -198,9 +209,7 @@ impl Leader {
             let claim = self
                 .app
                 .db
-                .write(move |tx| {
-                    shared::claim_fetch(tx, &k, &p, &owner, now, now - CLAIM_STALE_MS)
-                })
+                .write(move |tx| shared::claim_fetch(tx, &k, &p, &owner, now, now - CLAIM_STALE_MS))
                 .await;
             match claim {
                 Ok(FetchClaim::Won) => break,
@@ -602,8 +611,11 @@ mod tests {
             Some(sha1)
         );
         assert_eq!(
-            parse_checksum_file(&format!("{}  x.jar\n", sha1.to_uppercase()), ChecksumKind::Sha1)
-                .as_deref(),
+            parse_checksum_file(
+                &format!("{}  x.jar\n", sha1.to_uppercase()),
+                ChecksumKind::Sha1
+            )
+            .as_deref(),
             Some(sha1)
         );
         assert_eq!(parse_checksum_file("<html>", ChecksumKind::Sha1), None);

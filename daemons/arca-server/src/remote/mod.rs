@@ -59,7 +59,9 @@ pub struct Remotes {
 
 impl std::fmt::Debug for Remotes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Remotes").field("owner", &self.owner).finish_non_exhaustive()
+        f.debug_struct("Remotes")
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
     }
 }
 
@@ -98,7 +100,10 @@ impl Remotes {
             let context = crate::http::repos_api::password_context(&repo.key);
             let plain = app.secrets.open(sealed, &context).map_err(|e| {
                 ApiError::internal(
-                    &format!("opening the upstream password of remote repository '{}'", repo.key),
+                    &format!(
+                        "opening the upstream password of remote repository '{}'",
+                        repo.key
+                    ),
                     e,
                 )
             })?;
@@ -131,15 +136,20 @@ impl Remotes {
 
 /// The remote repository `{key}` behind a `{key}-cache` name, if `key` names none itself.
 pub fn cache_view_base(key: &str) -> Option<&str> {
-    key.strip_suffix(CACHE_SUFFIX).filter(|base| !base.is_empty())
+    key.strip_suffix(CACHE_SUFFIX)
+        .filter(|base| !base.is_empty())
 }
 
 /// Whether a cached `item` of `repo` is due for a check upstream at `now`.
 fn is_stale(repo: &Repo, item: &Item, now: i64) -> bool {
     Format::of(repo).is_metadata(&item.path)
         && now.saturating_sub(item.updated)
-            >= i64::try_from(repo.settings.retrieval_cache_period_secs.saturating_mul(1000))
-                .unwrap_or(i64::MAX)
+            >= i64::try_from(
+                repo.settings
+                    .retrieval_cache_period_secs
+                    .saturating_mul(1000),
+            )
+            .unwrap_or(i64::MAX)
 }
 
 /// Answer a `GET`/`HEAD` of `target` in remote repository `repo` (the caller may read it);
@@ -179,7 +189,15 @@ pub async fn obtain(
     path: &str,
     cached: Option<Item>,
 ) -> ApiResult<Obtained> {
-    obtain_as(req, authz, repo, path, cached, req.method == warp::http::Method::HEAD).await
+    obtain_as(
+        req,
+        authz,
+        repo,
+        path,
+        cached,
+        req.method == warp::http::Method::HEAD,
+    )
+    .await
 }
 
 /// [`obtain`], with the item fetched whole (never streamed) when `whole`.

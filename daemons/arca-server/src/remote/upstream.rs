@@ -219,6 +219,9 @@ mod tests {
             up.url_of("org/a b/x#1.jar"),
             "http://127.0.0.1:9/maven2/org/a%20b/x%231.jar"
         );
-        assert_eq!(up.url_of("a/1.0+build"), "http://127.0.0.1:9/maven2/a/1.0+build");
+        assert_eq!(
+            up.url_of("a/1.0+build"),
+            "http://127.0.0.1:9/maven2/a/1.0+build"
+        );
     }
 }

@@ -25,6 +25,7 @@ mod ha;
 mod hardening;
 mod license_agent;
 mod licenses;
+mod maven;
 mod node_signatures;
 mod pgtls;
 mod pool;
@@ -1191,7 +1192,11 @@ fn repository_api_validates_and_lists() {
     // Release repo refuses snapshots.
     let (st, msg) =
         error_message(s.put("/libs-release/com/a/1.0-SNAPSHOT/a-1.0-SNAPSHOT.jar", "x"));
-    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert_eq!(
+        st,
+        StatusCode::CONFLICT,
+        "a policy refusal, not an authorization failure"
+    );
     assert!(msg.contains("handleSnapshots"), "{msg}");
     let r = s
         .admin(Method::POST, s.url("/api/repositories/libs-release"))

@@ -15,7 +15,9 @@ const METADATA: &str = "org/x/maven-metadata.xml";
 const PW: &str = "Corr3ct-horse-battery";
 
 fn content(n: usize, seed: u8) -> Vec<u8> {
-    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 fn metadata(versions: &[&str], updated: &str) -> String {
@@ -72,7 +74,12 @@ fn remote_repository_caches_verifies_and_survives_its_upstream() {
     up.cut("cut/1.0/cut-1.0.jar");
     up.put(METADATA, metadata(&["1.0"], "20260101000000"));
     let (_dir, s) = fresh_server();
-    remote(&s, "up", &up, json!({"username": "proxy", "password": "s3cret-pass"}));
+    remote(
+        &s,
+        "up",
+        &up,
+        json!({"username": "proxy", "password": "s3cret-pass"}),
+    );
 
     // the password is sealed and never shown; the upstream gets it
     let config = s.json("/api/repositories/up");
@@ -104,7 +111,11 @@ fn remote_repository_caches_verifies_and_survives_its_upstream() {
         body_of(&s, "/up-cache/org/x/2.0/x-2.0.jar").0,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(up.hits("org/x/2.0/x-2.0.jar"), 0, "the cache view never asks upstream");
+    assert_eq!(
+        up.hits("org/x/2.0/x-2.0.jar"),
+        0,
+        "the cache view never asks upstream"
+    );
 
     // concurrent first requests share one download
     let many = "org/many/1.0/many-1.0.jar";
@@ -117,8 +128,15 @@ fn remote_repository_caches_verifies_and_survives_its_upstream() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert!(digests.iter().all(|d| *d == sha256_hex(&many_content)), "{digests:?}");
-    assert_eq!(up.hits(many), 1, "eight concurrent requests, one upstream request");
+    assert!(
+        digests.iter().all(|d| *d == sha256_hex(&many_content)),
+        "{digests:?}"
+    );
+    assert_eq!(
+        up.hits(many),
+        1,
+        "eight concurrent requests, one upstream request"
+    );
 
     // the first bytes reach the client before the upstream has sent everything
     let slow = "org/slow/1.0/slow-1.0.jar";
@@ -128,7 +146,10 @@ fn remote_repository_caches_verifies_and_survives_its_upstream() {
     assert_eq!(r.status(), StatusCode::OK);
     let mut first = [0u8; 1024];
     r.read_exact(&mut first).unwrap();
-    assert!(!up.sent_whole(slow), "the client had to wait for the whole download");
+    assert!(
+        !up.sent_whole(slow),
+        "the client had to wait for the whole download"
+    );
     let mut rest = Vec::new();
     r.read_to_end(&mut rest).unwrap();
     assert_eq!(first.len() + rest.len(), 3_000_000);
@@ -161,11 +182,23 @@ fn remote_repository_caches_verifies_and_survives_its_upstream() {
     assert_eq!(up.hits("org/nope/1.0/nope-1.0.jar"), 1);
 
     // metadata is fetched again after retrievalCachePeriodSecs
-    assert!(String::from_utf8(body_of(&s, &format!("/up/{METADATA}")).1).unwrap().contains("1.0"));
+    assert!(
+        String::from_utf8(body_of(&s, &format!("/up/{METADATA}")).1)
+            .unwrap()
+            .contains("1.0")
+    );
     up.put(METADATA, metadata(&["1.0", "1.1"], "20260202000000"));
-    assert!(!String::from_utf8(body_of(&s, &format!("/up/{METADATA}")).1).unwrap().contains("1.1"));
+    assert!(
+        !String::from_utf8(body_of(&s, &format!("/up/{METADATA}")).1)
+            .unwrap()
+            .contains("1.1")
+    );
     std::thread::sleep(Duration::from_millis(1100));
-    assert!(String::from_utf8(body_of(&s, &format!("/up/{METADATA}")).1).unwrap().contains("1.1"));
+    assert!(
+        String::from_utf8(body_of(&s, &format!("/up/{METADATA}")).1)
+            .unwrap()
+            .contains("1.1")
+    );
 
     // upstream failing: stale metadata still served, misses are a 502 naming the problem,
     // then the upstream is left alone for assumedOfflinePeriodSecs
@@ -181,7 +214,11 @@ fn remote_repository_caches_verifies_and_survives_its_upstream() {
     let (st, msg) = error_message(s.get("/up/org/z/1.0/z-1.0.jar"));
     assert_eq!(st, StatusCode::BAD_GATEWAY);
     assert!(msg.contains("assumed offline"), "{msg}");
-    assert_eq!(up.total_hits(), before, "an upstream assumed offline is not asked");
+    assert_eq!(
+        up.total_hits(),
+        before,
+        "an upstream assumed offline is not asked"
+    );
     up.fail_with(0);
     std::thread::sleep(Duration::from_millis(2100));
     up.put("org/y/1.0/y-1.0.jar", "y");
@@ -197,7 +234,10 @@ fn remote_repository_caches_verifies_and_survives_its_upstream() {
     post_config(&s, "up", json!({"offline": false}));
 
     // deleting from the cache: the next request fetches again
-    let r = s.admin(Method::DELETE, s.url(&format!("/up-cache/{JAR}"))).send().unwrap();
+    let r = s
+        .admin(Method::DELETE, s.url(&format!("/up-cache/{JAR}")))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(body_of(&s, &format!("/up/{JAR}")).0, StatusCode::OK);
     assert_eq!(up.hits(JAR), 2);
@@ -226,7 +266,10 @@ fn remote_repository_configuration_is_validated() {
     assert!(msg.contains("'url'"), "{msg}");
     let (_, msg) = put("r1", json!({"rclass": "remote", "url": "http://u:p@x/"}));
     assert!(msg.contains("credentials"), "{msg}");
-    let (_, msg) = put("r1", json!({"rclass": "remote", "url": "http://x/", "socketTimeoutMillis": "5"}));
+    let (_, msg) = put(
+        "r1",
+        json!({"rclass": "remote", "url": "http://x/", "socketTimeoutMillis": "5"}),
+    );
     assert!(msg.contains("socketTimeoutMillis"), "{msg}");
     let (_, msg) = put("l1", json!({"rclass": "local", "offline": true}));
     assert!(msg.contains("'offline'") && msg.contains("remote"), "{msg}");
@@ -235,11 +278,20 @@ fn remote_repository_configuration_is_validated() {
     let (_, msg) = put("x1", json!({"rclass": "federated"}));
     assert!(msg.contains("rclass"), "{msg}");
     s.generic_repo("g");
-    s.create_repo("v", json!({"rclass": "virtual", "packageType": "generic", "repositories": ["g"]}));
-    let (_, msg) = put("v2", json!({"rclass": "virtual", "packageType": "generic", "repositories": ["g"], "defaultDeploymentRepo": "v"}));
+    s.create_repo(
+        "v",
+        json!({"rclass": "virtual", "packageType": "generic", "repositories": ["g"]}),
+    );
+    let (_, msg) = put(
+        "v2",
+        json!({"rclass": "virtual", "packageType": "generic", "repositories": ["g"], "defaultDeploymentRepo": "v"}),
+    );
     assert!(msg.contains("defaultDeploymentRepo"), "{msg}");
     // a virtual repository can't contain itself, even through another one
-    s.create_repo("w", json!({"rclass": "virtual", "packageType": "generic", "repositories": ["v"]}));
+    s.create_repo(
+        "w",
+        json!({"rclass": "virtual", "packageType": "generic", "repositories": ["v"]}),
+    );
     let r = s
         .admin(Method::POST, s.url("/api/repositories/v"))
         .json(&json!({"repositories": ["g", "w"]}))
@@ -272,8 +324,16 @@ fn virtual_repository_resolves_in_order_merges_metadata_and_deploys() {
         json!({"rclass": "virtual", "packageType": "maven", "repositories": ["libs", "central"],
                "defaultDeploymentRepo": "libs"}),
     );
-    assert_eq!(s.put(&format!("/libs/{METADATA}"), metadata(&["2.0"], "20260303000000")).status(), StatusCode::CREATED);
-    assert_eq!(s.put("/libs/org/y/1.0/y-1.0.jar", "y from libs").status(), StatusCode::CREATED);
+    // a local artifact: the server calculates libs' metadata (2.0)
+    assert_eq!(
+        s.put("/libs/org/x/2.0/x-2.0.jar", "x 2.0 from libs")
+            .status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        s.put("/libs/org/y/1.0/y-1.0.jar", "y from libs").status(),
+        StatusCode::CREATED
+    );
 
     // members in order: libs first, then the remote
     assert_eq!(body_of(&s, "/all/org/y/1.0/y-1.0.jar").1, b"y from libs");
@@ -283,16 +343,25 @@ fn virtual_repository_resolves_in_order_merges_metadata_and_deploys() {
     // merged metadata, with its checksum computed from the merged bytes
     let merged = String::from_utf8(body_of(&s, &format!("/all/{METADATA}")).1).unwrap();
     for v in ["1.0", "1.1", "2.0"] {
-        assert!(merged.contains(&format!("<version>{v}</version>")), "{merged}");
+        assert!(
+            merged.contains(&format!("<version>{v}</version>")),
+            "{merged}"
+        );
     }
     assert!(merged.contains("<latest>2.0</latest>"), "{merged}");
     assert!(merged.contains("<release>2.0</release>"), "{merged}");
-    assert!(merged.contains("<lastUpdated>20260303000000</lastUpdated>"), "{merged}");
+    assert!(
+        !merged.contains("<lastUpdated>20260101000000</lastUpdated>"),
+        "the newest lastUpdated wins: {merged}"
+    );
     let sha1 = s.get(&format!("/all/{METADATA}.sha1")).text().unwrap();
     assert_eq!(sha1, sha1_hex(merged.as_bytes()));
 
     // a deploy through the virtual repository lands in its defaultDeploymentRepo
-    assert_eq!(s.put("/all/org/z/1.0/z-1.0.jar", "z").status(), StatusCode::CREATED);
+    assert_eq!(
+        s.put("/all/org/z/1.0/z-1.0.jar", "z").status(),
+        StatusCode::CREATED
+    );
     assert_eq!(body_of(&s, "/libs/org/z/1.0/z-1.0.jar").1, b"z");
     s.create_repo(
         "nodeploy",
@@ -312,15 +381,23 @@ fn virtual_repository_resolves_in_order_merges_metadata_and_deploys() {
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().unwrap());
     let r = s
         .admin(Method::PUT, s.url("/api/v2/security/permissions/limited"))
-        .json(&json!({"name": "limited", "repo": {"repositories": ["libs", "all"],
-            "include-patterns": ["**"], "actions": {"users": {"limited": ["read"]}}}}))
+        .json(
+            &json!({"name": "limited", "repo": {"repositories": ["libs", "all"],
+            "include-patterns": ["**"], "actions": {"users": {"limited": ["read"]}}}}),
+        )
         .send()
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().unwrap());
     std::thread::sleep(Duration::from_millis(1500));
     let limited = |path: &str| s.get_with(path, |r| r.basic_auth("limited", Some(PW)));
-    assert_eq!(limited("/all/org/y/1.0/y-1.0.jar").text().unwrap(), "y from libs");
-    assert_eq!(limited(&format!("/all/{JAR}")).status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        limited("/all/org/y/1.0/y-1.0.jar").text().unwrap(),
+        "y from libs"
+    );
+    assert_eq!(
+        limited(&format!("/all/{JAR}")).status(),
+        StatusCode::NOT_FOUND
+    );
     let view = limited(&format!("/all/{METADATA}")).text().unwrap();
     assert!(view.contains("2.0") && !view.contains("1.1"), "{view}");
 }

@@ -71,7 +71,12 @@ impl FakeUpstream {
 
     /// The `Authorization` header of the last request.
     pub fn last_authorization(&self) -> Option<String> {
-        self.state.hits.lock().unwrap().last().and_then(|h| h.1.clone())
+        self.state
+            .hits
+            .lock()
+            .unwrap()
+            .last()
+            .and_then(|h| h.1.clone())
     }
 
     /// Answer every request with `status` (0: behave again).
@@ -112,10 +117,7 @@ fn answer(conn: TcpStream, state: &State) -> std::io::Result<()> {
             authorization = Some(v.trim().to_string());
         }
     }
-    let path = target
-        .strip_prefix("/repo/")
-        .unwrap_or(&target)
-        .to_string();
+    let path = target.strip_prefix("/repo/").unwrap_or(&target).to_string();
     state
         .hits
         .lock()
