@@ -96,7 +96,7 @@ run_step() {
 install_deps() {
     local pkgs=(curl ca-certificates python3 maven libmaven-deploy-plugin-java libmaven-install-plugin-java
         libmaven-jar-plugin-java libmaven-compiler-plugin-java libmaven-resources-plugin-java libsurefire-java
-        wrk)
+        junit4 wrk)
     # systemd-analyze: arca-session-cleanup's tests check every cron translation with it
     command -v systemd-analyze >/dev/null 2>&1 || pkgs+=(systemd)
     command -v javac >/dev/null 2>&1 || pkgs+=(default-jdk-headless)
@@ -106,7 +106,7 @@ install_deps() {
         pkgs+=(build-essential)
     fi
     command -v pkg-config >/dev/null 2>&1 || pkgs+=(pkg-config)
-    # nginx is for the benchmark (tests/bench), installed here so that the machine is ready for it
+    # nginx: the Maven "central" of tests/clients/maven-proxy.sh (tests/lib/central.sh) and the benchmark baseline
     command -v nginx >/dev/null 2>&1 || pkgs+=("$(arca_apt_pick nginx-light nginx)")
     arca_apt_ensure "${pkgs[@]}"
     command -v cargo >/dev/null 2>&1 || arca_die "cargo is not installed (the Rust toolchain comes with the machine, via rustup)"

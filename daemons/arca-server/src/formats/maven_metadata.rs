@@ -320,10 +320,12 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
     }
 }
 
-/// A token against the end of the other version: a number is more (1.1 > 1), a qualifier
+/// A token against the end of the other version: a number is more (1.1 > 1), zero the same, a qualifier
 /// below "release" less (1-rc < 1), above it more (1-sp > 1).
 fn compare_with_nothing(t: &Token) -> Ordering {
     match t {
+        // 1.0-rc is 1-rc: a zero before a qualifier counts for nothing
+        Token::Number(0) => Ordering::Equal,
         Token::Number(_) => Ordering::Greater,
         Token::Word(w) => qualifier_rank(w).cmp(&(5, String::new())),
     }

@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod front;
 pub mod headers;
 pub mod license;
+pub mod maven;
 pub mod paths;
 
 use rand::rngs::StdRng;
@@ -31,6 +32,7 @@ pub const ALL: &[&str] = &[
     "node-signature",
     "secrets",
     "cron",
+    "maven",
 ];
 
 /// [`ALL`], slowest per input first (measured in release): the order threads take them in.
@@ -44,6 +46,7 @@ pub const ALL_BY_COST: &[&str] = &[
     "paths",
     "node-signature",
     "secrets",
+    "maven",
     "cron",
     "headers",
 ];
@@ -66,6 +69,7 @@ pub fn make(name: &str) -> anyhow::Result<Box<dyn Target>> {
         "node-signature" => Box::new(crypto::NodeSignature::new()),
         "secrets" => Box::new(crypto::Secrets::new()),
         "cron" => Box::new(cron::Cron),
+        "maven" => Box::new(maven::Maven),
         "selftest-panic" => Box::new(front::Front::with_planted_bug(front::PlantedBug::Panic)?),
         "selftest-5xx" => Box::new(front::Front::with_planted_bug(
             front::PlantedBug::ServerError,
