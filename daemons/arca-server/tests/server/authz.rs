@@ -103,6 +103,17 @@ fn setup(s: &Server) {
         201,
     );
     admin_deploy(s, "/libs/fixed/a.txt;colour=blue", "fixed content");
+    // a virtual repository over both, deploying to libs; a remote one whose upstream is away
+    s.create_repo(
+        "all",
+        json!({"rclass": "virtual", "packageType": "generic", "repositories": ["libs", "other"],
+               "defaultDeploymentRepo": "libs"}),
+    );
+    s.create_repo(
+        "mirror",
+        json!({"rclass": "remote", "packageType": "generic", "url": "http://127.0.0.1:9/",
+               "offline": true}),
+    );
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -196,6 +207,29 @@ fn table() -> Vec<Row> {
             .prep(|s, u| deploy_u(s, u, "over.txt")),
         row(M::DELETE, "/libs/{u}/del.txt", WRITE).prep(|s, u| deploy_u(s, u, "del.txt")),
         row(M::DELETE, "/libs/{u}", WRITE).prep(|s, u| deploy_u(s, u, "tree/x.txt")),
+        // virtual and remote repositories
+        row(M::GET, "/all/fixed/a.txt", READ),
+        row(M::GET, "/all/fixed/", READ),
+        row(M::PUT, "/all/{u}/through-virtual.txt", WRITE).body("v"),
+        row(M::DELETE, "/all/fixed/a.txt", [Deny, Deny, Deny, Code(405)]),
+        row(
+            M::GET,
+            "/mirror/not-cached.txt",
+            [Deny, Code(404), Code(404), Code(404)],
+        ),
+        row(M::GET, "/mirror-cache/", READ),
+        row(
+            M::PUT,
+            "/mirror/x.txt",
+            [Deny, Code(405), Code(405), Code(405)],
+        )
+        .body("x"),
+        row(
+            M::DELETE,
+            "/mirror-cache/none.txt",
+            [Deny, Deny, Deny, Code(404)],
+        ),
+        row(M::GET, "/api/storage/mirror-cache/", READ),
         // storage API
         row(M::GET, "/api/storage/libs/fixed/a.txt", READ),
         row(M::GET, "/api/storage/libs/fixed", READ),

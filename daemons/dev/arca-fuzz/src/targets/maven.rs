@@ -111,7 +111,9 @@ impl Target for Maven {
         let (a, b) = text.split_at(text.floor_char_boundary(text.len() / 2));
         let forward = compare_versions(a, b);
         if forward != compare_versions(b, a).reverse() {
-            return Err(format!("version order is not antisymmetric for {a:?} and {b:?}"));
+            return Err(format!(
+                "version order is not antisymmetric for {a:?} and {b:?}"
+            ));
         }
         if compare_versions(a, a) != Ordering::Equal {
             return Err(format!("{a:?} is not equal to itself"));
