@@ -378,7 +378,7 @@ pub struct AppState {
     pub secrets: arca_crypto::master_key::SecretBox,
     /// Remote and virtual repositories: upstream clients, downloads in flight on this node,
     /// merged metadata.
-    pub remotes: crate::remote::Remotes,
+    pub remotes: crate::remote::remotes::Remotes,
     /// Files `arca-config-sync` changed since this server started (read at start only).
     restart_required: Mutex<std::collections::BTreeSet<String>>,
     /// Notified when the config sync asks for an automatic restart.
@@ -444,7 +444,7 @@ impl AppState {
             license: LicenseGate::new(required_license),
             local_sessions: crate::sessions::LocalSessions::new(),
             secrets: arca_crypto::master_key::SecretBox::new(master_key.bytes()),
-            remotes: crate::remote::Remotes::new(&remotes_owner),
+            remotes: crate::remote::remotes::Remotes::new(&remotes_owner),
             restart_required: Mutex::new(std::collections::BTreeSet::new()),
             restart_requested: tokio::sync::Notify::new(),
             draining: AtomicBool::new(false),

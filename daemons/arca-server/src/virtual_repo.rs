@@ -18,7 +18,7 @@ use crate::formats::checksums::side_file;
 use crate::http::Request;
 use crate::http::authz::Authz;
 use crate::http::error::{ApiError, ApiResult, text_response};
-use crate::http::{artifacts, listing};
+use crate::http::{listing, stored};
 use crate::paths::RepoPath;
 use crate::remote::{self, Obtained};
 
@@ -136,7 +136,7 @@ pub async fn download(
         };
         let answer = match item {
             Some(item) if member.is_local() => {
-                return artifacts::serve_file(req, member, &item).await;
+                return stored::serve_file(req, member, &item).await;
             }
             _ if member.is_remote() => {
                 remote::serve(req, authz, member, &member_target, item).await
@@ -210,7 +210,7 @@ async fn merged_metadata(
             item
         };
         if let Some(item) = item.filter(|i| !i.folder) {
-            parts.push(Bytes::from(artifacts::read_item(req, &item).await?));
+            parts.push(Bytes::from(stored::read_item(req, &item).await?));
         }
     }
     if parts.is_empty() {
@@ -251,10 +251,7 @@ fn metadata_response(req: &Request, path: &str, bytes: Bytes) -> Response {
         ("x-checksum-sha256", sums.sha256),
         ("x-checksum-md5", sums.md5),
         ("etag", format!("\"{}\"", sums.sha1)),
-        (
-            "content-security-policy",
-            artifacts::ARTIFACT_CSP.to_string(),
-        ),
+        ("content-security-policy", stored::ARTIFACT_CSP.to_string()),
     ] {
         if let Ok(v) = HeaderValue::from_str(&v) {
             headers.insert(n, v);

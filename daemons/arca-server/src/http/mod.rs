@@ -22,6 +22,7 @@ mod security_api;
 mod security_users;
 pub mod session;
 mod storage_api;
+pub mod stored;
 mod system;
 pub mod upload;
 pub mod verify;

@@ -248,12 +248,6 @@ fn field_kinds(field: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-/// The context a remote repository's sealed password is bound to (a sealed value copied to
-/// another repository does not open).
-pub fn password_context(key: &str) -> Vec<u8> {
-    format!("db:repos/{key}/password").into_bytes()
-}
-
 /// Apply the fields of `map` to `repo` (its `rclass` already set), validating each; names any
 /// bad field.
 fn apply_fields(req: &Request, repo: &mut Repo, map: &Map<String, Value>) -> ApiResult<()> {
@@ -350,9 +344,10 @@ fn apply_fields(req: &Request, repo: &mut Repo, map: &Map<String, Value>) -> Api
                 x.password_sealed = if password.is_empty() {
                     String::new()
                 } else {
-                    req.app
-                        .secrets
-                        .seal(password.as_bytes(), &password_context(&repo.key))
+                    req.app.secrets.seal(
+                        password.as_bytes(),
+                        &crate::remote::upstream::password_context(&repo.key),
+                    )
                 };
             }
             "offline" => x.offline = bool_field(field, v)?,

@@ -13,8 +13,9 @@ use arca_db::items::{self, ChecksumKind};
 use arca_db::remote::{self as shared, FetchClaim};
 use arca_db::{Binary, Item, NewFile, Repo};
 
+use super::remotes::{Done, PathKey};
 use super::upstream::{Answer, Upstream};
-use super::{Done, PathKey, assumed_offline, known_miss};
+use super::{assumed_offline, known_miss};
 use crate::formats::Format;
 use crate::http::Request;
 use crate::http::error::{ApiError, ApiResult};
@@ -110,7 +111,7 @@ pub async fn fetch(req: &Request, repo: &Repo, path: &str, mode: Mode) -> ApiRes
 /// A remote repository that does not store what it fetches (`storeArtifactsLocally=false`):
 /// the upstream's answer is passed on, nothing is cached or shared.
 pub async fn pass_through(req: &Request, repo: &Repo, path: &str) -> ApiResult<Obtained> {
-    let upstream = req.app.remotes.upstream(&req.app, repo)?;
+    let upstream = req.app.remotes.upstream(&req.app.secrets, repo)?;
     match upstream.get(path).await {
         Answer::Found(response) => {
             let mut headers = warp::http::HeaderMap::new();
@@ -149,10 +150,7 @@ fn artifact_headers(
         }
     };
     put("content-type", &mime);
-    put(
-        "content-security-policy",
-        crate::http::artifacts::ARTIFACT_CSP,
-    );
+    put("content-security-policy", crate::http::stored::ARTIFACT_CSP);
     put("x-artifactory-filename", &format::url_path(name));
     if !repo.content_inline && format::is_active_content(&mime) {
         put("content-disposition", &format::attachment(name));
@@ -230,7 +228,7 @@ impl Leader {
             self.release().await;
             return Ok(self.finish_stored(item));
         }
-        let upstream = match self.app.remotes.upstream(&self.app, &self.repo) {
+        let upstream = match self.app.remotes.upstream(&self.app.secrets, &self.repo) {
             Ok(up) => up,
             Err(e) => return Err(self.fail(e).await),
         };

@@ -12,13 +12,11 @@
 //! after `retrievalCachePeriodSecs`; the stale copy is served while the upstream fails.
 
 mod fetch;
+pub mod remotes;
 pub mod upstream;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use bytes::Bytes;
-use tokio::sync::watch;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -32,107 +30,9 @@ use crate::paths::RepoPath;
 use crate::state::AppState;
 
 pub use fetch::Obtained;
-use upstream::Upstream;
 
 /// The suffix of the read-only view of a remote repository's cache (`{key}-cache`).
 pub const CACHE_SUFFIX: &str = "-cache";
-
-/// How a download in flight ended, for the requests waiting on it.
-#[derive(Debug, Clone)]
-enum Done {
-    Stored,
-    Failed(ApiError),
-}
-
-type PathKey = (String, String);
-
-/// This node's remote-repository state: one upstream client per repository, the downloads in
-/// flight, and merged metadata of virtual repositories.
-pub struct Remotes {
-    /// Names this process in the shared fetch claims (node id and a per-process nonce).
-    owner: String,
-    clients: Mutex<HashMap<String, Upstream>>,
-    in_flight: Mutex<HashMap<PathKey, watch::Receiver<Option<Done>>>>,
-    /// (virtual repository, path) → (expiry in ms, merged bytes).
-    merged: Mutex<HashMap<PathKey, (i64, Bytes)>>,
-}
-
-impl std::fmt::Debug for Remotes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Remotes")
-            .field("owner", &self.owner)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Remotes {
-    pub fn new(node_id: &str) -> Remotes {
-        Remotes {
-            owner: format!("{node_id}/{}", arca_crypto::random_hex(6)),
-            clients: Mutex::new(HashMap::new()),
-            in_flight: Mutex::new(HashMap::new()),
-            merged: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Drop what is kept for repository `key` (its configuration changed).
-    pub fn forget(&self, key: &str) {
-        if let Ok(mut clients) = self.clients.lock() {
-            clients.remove(key);
-        }
-        if let Ok(mut merged) = self.merged.lock() {
-            merged.clear();
-        }
-    }
-
-    /// The upstream client of `repo` (built once per configuration).
-    fn upstream(&self, app: &AppState, repo: &Repo) -> ApiResult<Upstream> {
-        if let Ok(clients) = self.clients.lock()
-            && let Some(up) = clients.get(&repo.key)
-            && up.is_for(repo)
-        {
-            return Ok(up.clone());
-        }
-        let sealed = &repo.settings.password_sealed;
-        let password = if sealed.is_empty() {
-            None
-        } else {
-            let context = crate::http::repos_api::password_context(&repo.key);
-            let plain = app.secrets.open(sealed, &context).map_err(|e| {
-                ApiError::internal(
-                    &format!(
-                        "opening the upstream password of remote repository '{}'",
-                        repo.key
-                    ),
-                    e,
-                )
-            })?;
-            Some(String::from_utf8_lossy(&plain).into_owned())
-        };
-        let up = Upstream::build(repo, password)?;
-        if let Ok(mut clients) = self.clients.lock() {
-            clients.insert(repo.key.clone(), up.clone());
-        }
-        Ok(up)
-    }
-
-    /// Merged metadata of a virtual repository, while fresh.
-    pub fn merged(&self, repo: &str, path: &str, now: i64) -> Option<Bytes> {
-        let merged = self.merged.lock().ok()?;
-        merged
-            .get(&(repo.to_string(), path.to_string()))
-            .filter(|(expires, _)| *expires > now)
-            .map(|(_, bytes)| bytes.clone())
-    }
-
-    /// Keep merged metadata until `expires`.
-    pub fn keep_merged(&self, repo: &str, path: &str, expires: i64, bytes: Bytes) {
-        if let Ok(mut merged) = self.merged.lock() {
-            merged.retain(|_, (e, _)| *e > expires - 86_400_000);
-            merged.insert((repo.to_string(), path.to_string()), (expires, bytes));
-        }
-    }
-}
 
 /// The remote repository `{key}` behind a `{key}-cache` name, if `key` names none itself.
 pub fn cache_view_base(key: &str) -> Option<&str> {
@@ -175,7 +75,7 @@ pub async fn serve(
     }
     match obtain(req, authz, repo, &target.path, cached).await? {
         Obtained::Streaming(resp) => Ok(resp),
-        Obtained::Stored(item) => crate::http::artifacts::serve_file(req, repo, &item).await,
+        Obtained::Stored(item) => crate::http::stored::serve_file(req, repo, &item).await,
     }
 }
 

@@ -21,6 +21,12 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'@')
     .remove(b':');
 
+/// The context a remote repository's sealed password is bound to (a sealed value copied to
+/// another repository does not open).
+pub fn password_context(key: &str) -> Vec<u8> {
+    format!("db:repos/{key}/password").into_bytes()
+}
+
 /// The upstream of one remote repository, ready to ask.
 #[derive(Clone)]
 pub struct Upstream {
