@@ -14,7 +14,9 @@
 # Prints "PASS maven-proxy" or "FAIL maven-proxy: reason"; exit status 0 / 1.
 #
 # Env: ARCA_SKIP_BUILD=1 (use the existing release binary), ARCA_KEEP_TMP=1 (keep the work dir),
-#      ARCA_SKIP_INSTALL=1 (do not apt-get install missing packages).
+#      ARCA_SKIP_INSTALL=1 (do not apt-get install missing packages),
+#      ARCA_EXTERNAL_URL=…/artifactory + ARCA_EXTERNAL_ADMIN_PW (run against an arca that is already running, e.g.
+#      a cluster behind HAProxy: tests/e2e/run.sh --only ha; nothing is built or started then).
 set -Eeuo pipefail
 
 export ARCA_TEST_NAME=maven-proxy
@@ -42,9 +44,15 @@ for c in mvn java javac curl nginx sha1sum; do
     command -v "$c" >/dev/null 2>&1 || fail "$c is not installed"
 done
 
-arca_ensure_built
 arca_tmpdir WORK maven-proxy-work
-arca_start
+if [[ -n "${ARCA_EXTERNAL_URL:-}" ]]; then
+    ARCA_URL=$ARCA_EXTERNAL_URL
+    ARCA_ADMIN_PW=${ARCA_EXTERNAL_ADMIN_PW:?ARCA_EXTERNAL_URL needs ARCA_EXTERNAL_ADMIN_PW}
+    arca_log "using the arca at $ARCA_URL"
+else
+    arca_ensure_built
+    arca_start
+fi
 U="$ARCA_URL"
 central_start "$WORK/central"
 

@@ -74,6 +74,8 @@ E2E_DIR_="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export ARCA_TEST_NAME=e2e
 # shellcheck source=lib.sh
 . "$E2E_DIR_/lib.sh"
+# shellcheck source=../lib/central.sh
+. "$ARCA_ROOT/tests/lib/central.sh"
 
 ALL_SCENARIOS=(single ha config-sync failover upgrade s3-shared cluster-s3 session-cleanup)
 ONLY=()
@@ -632,6 +634,48 @@ ha_licenses() {
     touch "$codes.stop"
     wait "$loop_pid" 2>/dev/null || true
     result lb_requests_during_stop "$(wc -l <"$codes") ($(sort "$codes" | uniq -c | awk '{printf "%s%s:%s", sep, $2, $1; sep=","}'))"
+
+    # (d) remote and virtual repositories on the cluster (docs/repositories.md)
+    ha_remote_repositories
+}
+
+# One upstream fetch for the whole cluster: 100 concurrent cold GETs of a 64 MiB artifact of a remote repository
+# (nginx on the host as its upstream), spread over the three nodes directly, make exactly one GET in nginx's
+# access log and 100 identical sha256; then tests/clients/maven-proxy.sh through HAProxy (Maven mirrors * to a
+# virtual repository of a local one and a remote of nginx's maven-repo; a fresh build and deploy, then a build from
+# the cluster's cache with nginx stopped).
+ha_remote_repositories() {
+    local big=extra/big/1.0/big-1.0.jar want i n out code hits same pass
+    central_start "$E2E_WORK/central"
+    mkdir -p "$CENTRAL_EXTRA/big/1.0"
+    head -c $((64 * 1024 * 1024)) /dev/urandom >"$CENTRAL_EXTRA/big/1.0/big-1.0.jar"
+    want=$(sha256sum "$CENTRAL_EXTRA/big/1.0/big-1.0.jar" | cut -d' ' -f1)
+    code=$(lcurl -o "$E2E_WORK/logs/repo-central-ha.out" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+        --data "{\"rclass\":\"remote\",\"packageType\":\"maven\",\"url\":\"$CENTRAL_URL\"}" \
+        "$LB/api/repositories/central-ha") || true
+    check "the remote repository central-ha is created through HAProxy (HTTP $code)" test "$code" = 200
+    out=$E2E_WORK/logs/cold-gets
+    mkdir -p "$out"
+    for ((i = 0; i < 100; i++)); do
+        n=${NODES[i % 3]}
+        (curl -sS --max-time 300 -u "admin:$ADMIN_PW" "$(node_url "$n")/central-ha/$big" | sha256sum |
+            cut -d' ' -f1 >"$out/$i.sha256") &
+    done
+    wait
+    same=$(cat "$out"/*.sha256 | grep -cx "$want" || true)
+    hits=$(central_hits "$big")
+    result cold_gets_same_sha256 "$same/100"
+    result cold_gets_upstream_requests "$hits"
+    check "100 concurrent cold GETs over n1 n2 n3: $same answered the upstream's sha256" test "$same" = 100
+    check "... and nginx served the artifact once ($hits GETs in its access log)" test "$hits" = 1
+    central_stop
+    pass=$(ARCA_EXTERNAL_URL=$LB ARCA_EXTERNAL_ADMIN_PW=$ADMIN_PW ARCA_TEST_TMP=$E2E_WORK \
+        bash "$ARCA_ROOT/tests/clients/maven-proxy.sh" 2>"$E2E_WORK/logs/maven-proxy.err") || {
+        tail -n 30 "$E2E_WORK/logs/maven-proxy.err" >&2
+        arca_die "ha: Maven through HAProxy: $pass"
+    }
+    arca_log "ha: ok: Maven through HAProxy: $pass"
+    result maven_through_haproxy "${pass#PASS maven-proxy }"
 }
 
 # --- config-sync helpers (docs/config-sync.md) ---
