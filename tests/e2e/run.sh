@@ -645,7 +645,7 @@ ha_licenses() {
 # virtual repository of a local one and a remote of nginx's maven-repo; a fresh build and deploy, then a build from
 # the cluster's cache with nginx stopped).
 ha_remote_repositories() {
-    local big=extra/big/1.0/big-1.0.jar want i n out code hits same pass
+    local big=extra/big/1.0/big-1.0.jar want i n out code hits same pass getters
     central_start "$E2E_WORK/central"
     mkdir -p "$CENTRAL_EXTRA/big/1.0"
     head -c $((64 * 1024 * 1024)) /dev/urandom >"$CENTRAL_EXTRA/big/1.0/big-1.0.jar"
@@ -656,12 +656,15 @@ ha_remote_repositories() {
     check "the remote repository central-ha is created through HAProxy (HTTP $code)" test "$code" = 200
     out=$E2E_WORK/logs/cold-gets
     mkdir -p "$out"
+    getters=()
     for ((i = 0; i < 100; i++)); do
         n=${NODES[i % 3]}
         (curl -sS --max-time 300 -u "admin:$ADMIN_PW" "$(node_url "$n")/central-ha/$big" | sha256sum |
             cut -d' ' -f1 >"$out/$i.sha256") &
+        getters+=($!)
     done
-    wait
+    # (not a bare `wait`: nginx is a background job of this shell too)
+    wait "${getters[@]}"
     same=$(cat "$out"/*.sha256 | grep -cx "$want" || true)
     hits=$(central_hits "$big")
     result cold_gets_same_sha256 "$same/100"

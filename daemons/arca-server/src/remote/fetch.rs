@@ -242,13 +242,14 @@ impl Leader {
             },
             Answer::Missing(said) => {
                 let period = self.repo.settings.missed_retrieval_cache_period_secs;
-                let until = self.app.now_ms().saturating_add(secs_to_ms(period));
+                let now = self.app.now_ms();
+                let until = now.saturating_add(secs_to_ms(period));
                 let (k, p) = (self.repo.key.clone(), self.path.clone());
                 if period > 0
                     && let Err(e) = self
                         .app
                         .db
-                        .write(move |tx| shared::record_miss(tx, &k, &p, until))
+                        .write(move |tx| shared::record_miss(tx, &k, &p, until, now))
                         .await
                 {
                     tracing::warn!(error = %e, "could not record an upstream miss");

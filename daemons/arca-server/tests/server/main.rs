@@ -1314,21 +1314,19 @@ fn peak_rss_kib(pid: nix::unistd::Pid) -> u64 {
         .unwrap()
 }
 
-#[test]
-fn one_gib_upload_and_download_keep_memory_flat() {
-    const GIB: u64 = 1 << 30;
-    let (_dir, s) = fresh_server();
-    s.generic_repo("g");
-    // Stream 1 GiB from a generator: neither side holds the body.
-    let mut conn = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+/// Deploy `mib` MiB generated on the fly to `path` (neither side holds the body); its SHA-256.
+fn deploy_generated(s: &Server, path: &str, mib: u64) -> String {
+    let mut conn = TcpStream::connect((s.ip.as_str(), s.port)).unwrap();
     let head = format!(
-        "PUT /artifactory/g/big.bin HTTP/1.1\r\nHost: x\r\n{}Content-Length: {GIB}\r\nConnection: close\r\n\r\n",
-        s.auth_header()
+        "PUT {}{path} HTTP/1.1\r\nHost: x\r\n{}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        s.context,
+        s.auth_header(),
+        mib << 20
     );
     conn.write_all(head.as_bytes()).unwrap();
     let block: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 253) as u8).collect();
     let mut hasher = sha2::Sha256::new();
-    for _ in 0..1024 {
+    for _ in 0..mib {
         conn.write_all(&block).unwrap();
         hasher.update(&block);
     }
@@ -1337,9 +1335,11 @@ fn one_gib_upload_and_download_keep_memory_flat() {
     conn.read_to_string(&mut resp).unwrap();
     assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
     assert!(resp.contains(&expected));
+    expected
+}
 
-    let mut r = s.get("/g/big.bin");
-    assert_eq!(r.status(), StatusCode::OK);
+/// Read a response to its end in 1 MiB pieces: its length and SHA-256.
+fn read_streamed(mut r: Response) -> (u64, String) {
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
     let mut hasher = sha2::Sha256::new();
@@ -1351,8 +1351,18 @@ fn one_gib_upload_and_download_keep_memory_flat() {
         hasher.update(&buf[..n]);
         total += n as u64;
     }
-    assert_eq!(total, GIB);
-    assert_eq!(hex::encode(hasher.finalize()), expected);
+    (total, hex::encode(hasher.finalize()))
+}
+
+#[test]
+fn one_gib_upload_and_download_keep_memory_flat() {
+    const GIB: u64 = 1 << 30;
+    let (_dir, s) = fresh_server();
+    s.generic_repo("g");
+    let expected = deploy_generated(&s, "/g/big.bin", 1024);
+    let r = s.get("/g/big.bin");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(read_streamed(r), (GIB, expected));
     let peak_mib = peak_rss_kib(s.pid()) / 1024;
     assert!(
         peak_mib < 64,

@@ -242,6 +242,18 @@ fn remote_repository_caches_verifies_and_survives_its_upstream() {
     assert_eq!(body_of(&s, &format!("/up/{JAR}")).0, StatusCode::OK);
     assert_eq!(up.hits(JAR), 2);
 
+    // storeArtifactsLocally=false: a pure proxy, nothing cached
+    remote(&s, "pure", &up, json!({"storeArtifactsLocally": false}));
+    up.put("org/p/1.0/p-1.0.jar", "pure");
+    for _ in 0..2 {
+        assert_eq!(body_of(&s, "/pure/org/p/1.0/p-1.0.jar").1, b"pure");
+    }
+    assert_eq!(up.hits("org/p/1.0/p-1.0.jar"), 2);
+    assert_eq!(
+        body_of(&s, "/pure-cache/org/p/1.0/p-1.0.jar").0,
+        StatusCode::NOT_FOUND
+    );
+
     // a remote repository takes no deploys
     let (st, msg) = error_message(s.put("/up/org/d/1.0/d-1.0.jar", "d"));
     assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
@@ -400,4 +412,31 @@ fn virtual_repository_resolves_in_order_merges_metadata_and_deploys() {
     );
     let view = limited(&format!("/all/{METADATA}")).text().unwrap();
     assert!(view.contains("2.0") && !view.contains("1.1"), "{view}");
+}
+
+#[test]
+fn a_second_arca_as_upstream_streams_1_gib_with_flat_memory() {
+    let (_up_dir, upstream) = fresh_server();
+    upstream.create_repo(
+        "g",
+        json!({"rclass": "local", "packageType": "generic", "anonymousRead": true}),
+    );
+    let expected = deploy_generated(&upstream, "/g/big/big.bin", 1024);
+    let (_dir, s) = fresh_server();
+    s.create_repo(
+        "up",
+        json!({"rclass": "remote", "packageType": "generic", "url": upstream.url("/g")}),
+    );
+    let r = s.get("/up/big/big.bin");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(read_streamed(r), (1 << 30, expected.clone()));
+    let peak_mib = peak_rss_kib(s.pid()) / 1024;
+    assert!(
+        peak_mib < 64,
+        "peak RSS {peak_mib} MiB while proxying 1 GiB: not streaming"
+    );
+    // verified against the upstream's X-Checksum-Sha256, cached
+    let info = s.json("/api/storage/up-cache/big/big.bin");
+    assert_eq!(info["checksums"]["sha256"], expected);
+    assert!(s.log().contains("cached from the upstream"), "{}", s.log());
 }

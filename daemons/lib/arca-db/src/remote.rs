@@ -77,8 +77,19 @@ pub fn release_fetch(conn: &Conn<'_>, repo: &str, path: &str, owner: &str) -> Re
     Ok(())
 }
 
-/// Remember that the upstream does not have `repo/path`, until `until` (ms).
-pub fn record_miss(conn: &Conn<'_>, repo: &str, path: &str, until: i64) -> Result<(), DbError> {
+/// Remember that the upstream does not have `repo/path`, until `until` (ms). The repository's
+/// misses that ended by `now` are dropped on the way, so the table holds live misses only.
+pub fn record_miss(
+    conn: &Conn<'_>,
+    repo: &str,
+    path: &str,
+    until: i64,
+    now: i64,
+) -> Result<(), DbError> {
+    conn.execute(
+        "DELETE FROM remote_misses WHERE repo = ?1 AND until <= ?2",
+        args![repo, now],
+    )?;
     conn.execute(
         "INSERT INTO remote_misses (repo, path, until) VALUES (?1, ?2, ?3) \
          ON CONFLICT(repo, path) DO UPDATE SET until = excluded.until",
