@@ -24,6 +24,8 @@ export ARCA_TEST_NAME=maven-proxy
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/arca.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/central.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/central.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/maven-project.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/maven-project.sh"
 
 fail() {
     trap - ERR
@@ -101,62 +103,9 @@ only_from_arca() {
     arca_log "$n downloads, all from arca's virtual repository"
 }
 
-pom_head() {
-    cat <<XML
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>com.example</groupId>
-  <artifactId>$1</artifactId>
-  <version>$2</version>
-  <packaging>jar</packaging>
-  <properties>
-    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
-    <maven.compiler.source>11</maven.compiler.source>
-    <maven.compiler.target>11</maven.compiler.target>
-  </properties>
-XML
-}
-
 # --- 2. the library, built and deployed through arca with a fresh local repository ---------------------------
 L="$WORK/proxied-lib"
-mkdir -p "$L/src/main/java/com/example/proxied" "$L/src/test/java/com/example/proxied"
-{
-    pom_head proxied-lib 1.0.0
-    cat <<XML
-  <dependencies>
-    <dependency><groupId>junit</groupId><artifactId>junit</artifactId><version>4.13.2</version><scope>test</scope></dependency>
-  </dependencies>
-  <distributionManagement>
-    <repository><id>arca</id><url>$U/maven</url></repository>
-  </distributionManagement>
-</project>
-XML
-} >"$L/pom.xml"
-cat >"$L/src/main/java/com/example/proxied/Words.java" <<'JAVA'
-package com.example.proxied;
-
-public final class Words {
-    private Words() {}
-
-    public static String shout(String s) {
-        return s.toUpperCase() + "!";
-    }
-}
-JAVA
-cat >"$L/src/test/java/com/example/proxied/WordsTest.java" <<'JAVA'
-package com.example.proxied;
-
-import static org.junit.Assert.assertEquals;
-
-import org.junit.Test;
-
-public class WordsTest {
-    @Test
-    public void shouts() {
-        assertEquals("ARCA!", Words.shout("arca"));
-    }
-}
-JAVA
+maven_lib_project "$L" "$U/maven"
 started=$SECONDS
 run_mvn "$L" "deploy proxied-lib through the virtual repository (fresh local repo)" \
     -Dmaven.repo.local="$WORK/m2-first" deploy
@@ -180,40 +129,7 @@ arca_log "cold build: ${COLD_SECS}s, nginx answered $served_before requests"
 # --- 3. nginx stopped: a consumer builds from arca's cache alone ----------------------------------------------
 central_stop
 C="$WORK/consumer"
-mkdir -p "$C/src/main/java/com/example/app" "$C/src/test/java/com/example/app"
-{
-    pom_head proxied-app 1.0.0
-    cat <<'XML'
-  <dependencies>
-    <dependency><groupId>com.example</groupId><artifactId>proxied-lib</artifactId><version>1.0.0</version></dependency>
-    <dependency><groupId>junit</groupId><artifactId>junit</artifactId><version>4.13.2</version><scope>test</scope></dependency>
-  </dependencies>
-</project>
-XML
-} >"$C/pom.xml"
-cat >"$C/src/main/java/com/example/app/App.java" <<'JAVA'
-package com.example.app;
-
-public final class App {
-    public static String greeting() {
-        return com.example.proxied.Words.shout("hello");
-    }
-}
-JAVA
-cat >"$C/src/test/java/com/example/app/AppTest.java" <<'JAVA'
-package com.example.app;
-
-import static org.junit.Assert.assertEquals;
-
-import org.junit.Test;
-
-public class AppTest {
-    @Test
-    public void greets() {
-        assertEquals("HELLO!", App.greeting());
-    }
-}
-JAVA
+maven_app_project "$C"
 started=$SECONDS
 run_mvn "$C" "package the consumer with nginx stopped (another fresh local repo)" \
     -Dmaven.repo.local="$WORK/m2-second" package
