@@ -99,6 +99,10 @@ pub async fn download(
     if path.is_empty() || target.trailing_slash {
         return merged_listing(req, authz, repo, &members, path).await;
     }
+    // the virtual repository's own patterns narrow what it resolves
+    if let Err(refused) = crate::policy::check_patterns(repo, path) {
+        return Err(ApiError::not_found(refused.message));
+    }
     let format = Format::of(repo);
     if format.merges(path) {
         let merged = merged_metadata(req, authz, repo, &members, path).await?;

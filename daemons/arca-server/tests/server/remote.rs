@@ -369,6 +369,13 @@ fn virtual_repository_resolves_in_order_merges_metadata_and_deploys() {
     let sha1 = s.get(&format!("/all/{METADATA}.sha1")).text().unwrap();
     assert_eq!(sha1, sha1_hex(merged.as_bytes()));
 
+    // the virtual repository's own patterns narrow what it resolves
+    post_config(&s, "all", json!({"excludesPattern": "org/y/**"}));
+    let (st, msg) = error_message(s.get("/all/org/y/1.0/y-1.0.jar"));
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    assert!(msg.contains("excludesPattern"), "{msg}");
+    post_config(&s, "all", json!({"excludesPattern": ""}));
+
     // a deploy through the virtual repository lands in its defaultDeploymentRepo
     assert_eq!(
         s.put("/all/org/z/1.0/z-1.0.jar", "z").status(),
@@ -439,4 +446,39 @@ fn a_second_arca_as_upstream_streams_1_gib_with_flat_memory() {
     let info = s.json("/api/storage/up-cache/big/big.bin");
     assert_eq!(info["checksums"]["sha256"], expected);
     assert!(s.log().contains("cached from the upstream"), "{}", s.log());
+}
+
+#[test]
+fn a_node_that_dies_mid_download_leaves_nothing_and_another_node_fetches_it() {
+    use crate::ha::{Cluster, NodeSpec};
+    let up = FakeUpstream::start();
+    let path = "org/dies/1.0/dies-1.0.jar";
+    let body = content(4_000_000, 7);
+    up.put(path, body.clone());
+    up.slow(path);
+    let mut cluster = Cluster::new();
+    let mut a = cluster.start(&NodeSpec::new("node-a", "127.0.0.11", true), None);
+    let key = a.home.clone();
+    let b = cluster.start(&NodeSpec::new("node-b", "127.0.0.12", false), Some(&key));
+    remote(&a, "up", &up, json!({}));
+
+    // node-a starts the download and dies in the middle of it
+    let mut r = a.get(&format!("/up/{path}"));
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut first = [0u8; 64 * 1024];
+    r.read_exact(&mut first).unwrap();
+    assert!(!up.sent_whole(path));
+    a.kill9();
+    drop(r);
+    // nothing of it is visible anywhere
+    assert_eq!(
+        body_of(&b, &format!("/up-cache/{path}")).0,
+        StatusCode::NOT_FOUND
+    );
+    // node-b waits for node-a's claim to go stale, then fetches it itself
+    let (st, got) = body_of(&b, &format!("/up/{path}"));
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(sha256_hex(&got), sha256_hex(&body));
+    assert_eq!(up.hits(path), 2, "node-a's download and node-b's");
+    assert_eq!(body_of(&b, &format!("/up-cache/{path}")).0, StatusCode::OK);
 }
