@@ -74,12 +74,10 @@ settings "$CENTRAL_URL" >"$WORK/settings-nginx.xml"
 settings "$U/maven" >"$WORK/settings-arca.xml"
 maven_lib_project "$WORK/project"
 
-# build SETTINGS NAME — one `mvn package` with a fresh local repository; prints its wall time in seconds
-N=0
+# build SETTINGS NAME — one `mvn package` with a fresh local repository, logged to $WORK/mvn-NAME.log; prints its
+# wall time in seconds
 build() {
-    local t0 t1 log
-    N=$((N + 1))
-    log="$WORK/mvn-$N-$2.log"
+    local t0 t1 log="$WORK/mvn-$2.log"
     rm -rf "$WORK/project/target" "$WORK/m2"
     t0=$(date +%s.%N)
     (cd "$WORK/project" && timeout 600 mvn -B -s "$1" -Dmaven.repo.local="$WORK/m2" package) >"$log" 2>&1 ||
@@ -100,13 +98,13 @@ best() { tr ' ' '\n' | grep . | sort -n | head -n1; }
 build "$WORK/settings-arca.xml" warmup >/dev/null # the JVM and the OS caches, both sides
 nginx_t="" cold_t="" warm_t=""
 for ((r = 1; r <= RUNS; r++)); do
-    nginx_t+=" $(build "$WORK/settings-nginx.xml" nginx)"
+    nginx_t+=" $(build "$WORK/settings-nginx.xml" "nginx-$r")"
     recreate_remote
-    cold_t+=" $(build "$WORK/settings-arca.xml" arca-cold)"
-    warm_t+=" $(build "$WORK/settings-arca.xml" arca-warm)"
+    cold_t+=" $(build "$WORK/settings-arca.xml" "arca-cold-$r")"
+    warm_t+=" $(build "$WORK/settings-arca.xml" "arca-warm-$r")"
     arca_log "run $r: nginx${nginx_t##* }s, cold${cold_t##* }s, warm${warm_t##* }s"
 done
-downloads=$(grep -c 'Downloaded from mirror' "$WORK/mvn-$N-arca-warm.log" || true)
+downloads=$(grep -c 'Downloaded from mirror' "$WORK/mvn-arca-warm-$RUNS.log" || true)
 NGINX_T=$(best <<<"$nginx_t")
 COLD_T=$(best <<<"$cold_t")
 WARM_T=$(best <<<"$warm_t")
@@ -118,11 +116,12 @@ fetch() {
 sync
 rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$ARCA_PID/status")
 read -r up_ttfb up_total up_size < <(fetch "$CENTRAL_URL/$BIG")
+direct_hits=$(central_hits "$BIG")
 read -r cold_ttfb cold_total cold_size < <(fetch "$U/central/$BIG")
 read -r warm_ttfb warm_total warm_size < <(fetch "$U/central/$BIG")
 hwm_after=$(awk '/VmHWM/ {print $2}' "/proc/$ARCA_PID/status")
 rss_after=$(awk '/VmRSS/ {print $2}' "/proc/$ARCA_PID/status")
-big_hits=$(central_hits "$BIG")
+big_hits=$(($(central_hits "$BIG") - direct_hits))
 for s in "$cold_size" "$warm_size"; do
     [[ "$s" == "$up_size" ]] || arca_die "arca sent $s bytes of the large artifact, nginx $up_size"
 done
@@ -136,6 +135,6 @@ printf '%-44s %12s %12s %8s\n' "  (downloads per build)" "$downloads" "" ""
 printf '%-44s %12s %12s %8s\n' "${SIZE_MIB} MiB cold: time to first byte (s)" "$cold_ttfb" "$up_ttfb" "$(ratio "$cold_ttfb" "$up_ttfb")"
 printf '%-44s %12s %12s %8s\n' "${SIZE_MIB} MiB cold: total (s), MB/s" "$cold_total $(mbps "$cold_size" "$cold_total")" "$up_total $(mbps "$up_size" "$up_total")" "$(ratio "$cold_total" "$up_total")"
 printf '%-44s %12s %12s %8s\n' "${SIZE_MIB} MiB warm: total (s), MB/s" "$warm_total $(mbps "$warm_size" "$warm_total")" "$up_total $(mbps "$up_size" "$up_total")" "$(ratio "$warm_total" "$up_total")"
-printf '%-44s %12s %12s %8s\n' "  upstream GETs of it (nginx access log)" "$big_hits" "" ""
+printf '%-44s %12s %12s %8s\n' "  arca's upstream GETs of it (nginx log)" "$big_hits" "" ""
 printf '%-44s %12s %12s %8s\n' "arca RSS before / after (MiB)" "$((rss_before / 1024)) / $((rss_after / 1024))" "" ""
 printf '%-44s %12s %12s %8s\n' "arca peak RSS, whole run (MiB, VmHWM)" "$((hwm_after / 1024))" "" ""

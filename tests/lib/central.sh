@@ -14,6 +14,13 @@ central_start() {
     command -v nginx >/dev/null 2>&1 || arca_apt_ensure nginx-light
     [[ -d /usr/share/maven-repo ]] || arca_die "/usr/share/maven-repo is missing (apt-get install maven)"
     mkdir -p "$dir/extra" "$dir/tmp"
+    # nginx's worker runs as nobody: the files under /extra/ must be reachable through a test's private (0700) dirs
+    local d=$dir
+    while [[ "$d" != / && "$d" != . ]]; do
+        [[ -O "$d" ]] && chmod a+x "$d"
+        d=$(dirname "$d")
+    done
+    chmod a+rx "$dir/extra"
     port=$(arca_free_port)
     cat >"$dir/nginx.conf" <<CONF
 worker_processes 1;

@@ -569,6 +569,8 @@ async fn delete(req: &Request, key: &str) -> ApiResult<Response> {
     require_admin(&principal)?;
     let k = key.to_string();
     let existed = req.app.db.write(move |tx| repos::delete(tx, &k)).await?;
+    // its upstream client, and merged metadata of virtual repositories that aggregated it
+    req.app.remotes.forget(key);
     if !existed {
         return Err(ApiError::not_found(format!(
             "Repository {key} does not exist"

@@ -337,7 +337,7 @@ pub async fn copy_or_move(req: &mut Request, tail: &str, is_move: bool) -> ApiRe
     let (user, now) = (principal.name().to_string(), req.app.now_ms());
     let verb = if is_move { "move" } else { "copy" };
     let (s, d, repo_for_check) = (src.clone(), dst.clone(), dst_repo.clone());
-    let count: TransferCount = req
+    let (count, landed): (TransferCount, Vec<String>) = req
         .app
         .db
         .write(move |tx| {
@@ -373,9 +373,26 @@ pub async fn copy_or_move(req: &mut Request, tail: &str, is_move: bool) -> ApiRe
             if is_move && !dry {
                 items::delete_tree(tx, &s.repo, &s.path)?;
             }
-            Ok::<_, ApiError>(count)
+            Ok::<_, ApiError>((count, if dry { Vec::new() } else { files }))
         })
         .await?;
+    // what the format keeps about its folders (Maven metadata) follows, on both sides
+    if !dry {
+        let mut folders_done = std::collections::HashSet::new();
+        for path in &landed {
+            if folders_done.insert(items::split_path(path).0) {
+                formats::Format::of(&dst_repo)
+                    .after_change(&req.app, &dst_repo, path, principal.name())
+                    .await;
+            }
+        }
+        if is_move {
+            let src_repo = load_repo(req, &src.repo).await?;
+            formats::Format::of(&src_repo)
+                .after_change(&req.app, &src_repo, &src.path, principal.name())
+                .await;
+        }
+    }
     let (done, past) = if is_move {
         ("moving", "moved")
     } else {

@@ -173,6 +173,36 @@ fn metadata_is_calculated_by_the_server() {
         !after.contains("<version>1.7</version>") && after.contains("<release>1.6</release>"),
         "{after}"
     );
+
+    // copy and move keep the metadata of both repositories true
+    s.create_repo(
+        "staging",
+        json!({"rclass": "local", "packageType": "maven"}),
+    );
+    let post = |what: &str| {
+        let r = s.admin(Method::POST, s.url(what)).send().unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{what}: {}", r.text().unwrap());
+    };
+    post("/api/copy/libs/org/ex/a/1.6?to=/staging/org/ex/a/1.6");
+    post("/api/move/libs/org/ex/a/1.5/a-1.5.jar?to=/staging/org/ex/a/1.5/a-1.5.jar");
+    let (_, staged) = text(&s, "/staging/org/ex/a/maven-metadata.xml");
+    assert!(
+        staged.contains("<version>1.5</version>")
+            && staged.contains("<version>1.6</version>")
+            && staged.contains("<release>1.6</release>")
+            && !staged.contains("<version>1.4</version>"),
+        "{staged}"
+    );
+    s.create_repo(
+        "archive",
+        json!({"rclass": "local", "packageType": "maven"}),
+    );
+    post("/api/move/libs/org/ex/a/1.6?to=/archive/org/ex/a/1.6");
+    let (_, left) = text(&s, &format!("{base}/maven-metadata.xml"));
+    assert!(
+        !left.contains("<version>1.6</version>") && left.contains("<release>1.5</release>"),
+        "{left}"
+    );
 }
 
 #[test]

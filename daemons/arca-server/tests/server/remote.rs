@@ -419,6 +419,21 @@ fn virtual_repository_resolves_in_order_merges_metadata_and_deploys() {
     );
     let view = limited(&format!("/all/{METADATA}")).text().unwrap();
     assert!(view.contains("2.0") && !view.contains("1.1"), "{view}");
+
+    // a deleted member leaves the virtual repositories that aggregated it, and their
+    // default deployment repository
+    let r = s
+        .admin(Method::DELETE, s.url("/api/repositories/libs"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let config: Value = s.get("/api/repositories/all").json().unwrap();
+    assert_eq!(config["repositories"], json!(["central"]), "{config}");
+    assert_eq!(config["defaultDeploymentRepo"], json!(""), "{config}");
+    let merged = String::from_utf8(body_of(&s, &format!("/all/{METADATA}")).1).unwrap();
+    assert!(!merged.contains("2.0"), "libs' versions are gone: {merged}");
+    let (st, _) = error_message(s.put("/all/org/z/3.0/z-3.0.jar", "z"));
+    assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
 }
 
 #[test]

@@ -117,10 +117,25 @@ pub fn update(conn: &Conn<'_>, repo: &Repo) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Delete a repository and every item in it. Returns false if it did not exist.
-/// The binaries stay until garbage collection finds them unreferenced.
+/// Delete a repository and every item in it, and take it out of the virtual repositories
+/// that aggregate it (their default deployment repository too). Returns false if it did not
+/// exist. The binaries stay until garbage collection finds them unreferenced.
 pub fn delete(conn: &Conn<'_>, key: &str) -> Result<bool, DbError> {
     conn.execute("DELETE FROM items WHERE repo = ?1", args![key])?;
     crate::remote::forget_repo(conn, key)?;
-    Ok(conn.execute("DELETE FROM repos WHERE key = ?1", args![key])? > 0)
+    let existed = conn.execute("DELETE FROM repos WHERE key = ?1", args![key])? > 0;
+    for mut aggregate in list(conn)?
+        .into_iter()
+        .filter(|r| r.is_virtual() && r.settings.repositories.iter().any(|member| member == key))
+    {
+        aggregate
+            .settings
+            .repositories
+            .retain(|member| member != key);
+        if aggregate.settings.default_deployment_repo == key {
+            aggregate.settings.default_deployment_repo.clear();
+        }
+        update(conn, &aggregate)?;
+    }
+    Ok(existed)
 }
