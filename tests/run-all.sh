@@ -106,6 +106,8 @@ install_deps() {
         pkgs+=(build-essential)
     fi
     command -v pkg-config >/dev/null 2>&1 || pkgs+=(pkg-config)
+    # node and npm: tests/clients/jfrog-client-js.sh (JFrog's JavaScript client library)
+    command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
     # nginx: the Maven "central" of tests/clients/maven-proxy.sh (tests/lib/central.sh) and the benchmark baseline
     command -v nginx >/dev/null 2>&1 || pkgs+=("$(arca_apt_pick nginx-light nginx)")
     arca_apt_ensure "${pkgs[@]}"

@@ -559,6 +559,7 @@ struct Background {
     license_refresh: tokio::task::JoinHandle<()>,
     security_refresh: tokio::task::JoinHandle<()>,
     control_server: tokio::task::JoinHandle<()>,
+    download_stats: tokio::task::JoinHandle<()>,
 }
 
 /// The bound listeners.
@@ -619,6 +620,10 @@ impl Prepared {
             license_refresh,
             security_refresh,
             control_server,
+            download_stats: crate::http::download_stats::spawn_flush(
+                app.downloads.clone(),
+                app.db.clone(),
+            ),
         };
         crate::gc::spawn(app.clone());
         // sharding-cluster: the redundancy restore, reconcile and orphan sweep of this node's
@@ -876,7 +881,11 @@ impl Running {
         background.license_refresh.abort();
         background.security_refresh.abort();
         background.control_server.abort();
+        background.download_stats.abort();
         let _ = (&mut background.control_server).await;
+        if let Err(e) = self.app.downloads.flush(&self.app.db).await {
+            tracing::warn!("writing the last download statistics: {e}");
+        }
         match self.membership.leave().await {
             Ok(()) => {
                 tracing::info!(arca_node_id = %node_id, "left the cluster: state STOPPED, locks released")

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod aql;
 pub mod cli;
 pub mod control;
 pub mod formats;

@@ -379,6 +379,8 @@ pub struct AppState {
     /// Remote and virtual repositories: upstream clients, downloads in flight on this node,
     /// merged metadata.
     pub remotes: crate::remote::remotes::Remotes,
+    /// Downloads counted on this node, written in batches.
+    pub downloads: Arc<crate::http::download_stats::DownloadCounter>,
     /// Files `arca-config-sync` changed since this server started (read at start only).
     restart_required: Mutex<std::collections::BTreeSet<String>>,
     /// Notified when the config sync asks for an automatic restart.
@@ -445,6 +447,7 @@ impl AppState {
             local_sessions: crate::sessions::LocalSessions::new(),
             secrets: arca_crypto::master_key::SecretBox::new(master_key.bytes()),
             remotes: crate::remote::remotes::Remotes::new(&remotes_owner),
+            downloads: Arc::default(),
             restart_required: Mutex::new(std::collections::BTreeSet::new()),
             restart_requested: tokio::sync::Notify::new(),
             draining: AtomicBool::new(false),

@@ -118,6 +118,12 @@ impl Authz {
                 .allows_somewhere(&self.subject, repo_ref(repo), Action::Read)
     }
 
+    /// Whether the caller may deploy somewhere in `repo`.
+    pub fn deploys_somewhere(&self, repo: &Repo) -> bool {
+        self.grants
+            .allows_somewhere(&self.subject, repo_ref(repo), Action::Deploy)
+    }
+
     /// `Ok` when allowed; otherwise 401 (anonymous), 403 naming the action, repo and path, or
     /// — for a user who may read nothing in the repository — the 404 of a repository that does
     /// not exist, so that names cannot be probed.

@@ -70,7 +70,7 @@ pub fn slash_path(path: &str) -> String {
     format!("/{path}")
 }
 
-fn repo_url(base: &str, repo: &str, path: &str) -> String {
+pub fn repo_url(base: &str, repo: &str, path: &str) -> String {
     if path.is_empty() {
         format!("{base}/{repo}")
     } else {

@@ -136,17 +136,7 @@ async fn add(req: &Request) -> ApiResult<Response> {
 /// `DELETE ?licenseHash=h1,h2`: one message per hash; 200 when at least one license was
 /// deleted, 400 otherwise.
 async fn delete(req: &Request) -> ApiResult<Response> {
-    let hashes: Vec<String> = req
-        .query
-        .get("licenseHash")
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|h| !h.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let hashes = req.list_param("licenseHash");
     if hashes.is_empty() {
         return Err(ApiError::bad_request(
             "Missing licenseHash: DELETE /api/system/licenses?licenseHash=h1,h2",

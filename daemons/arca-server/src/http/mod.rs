@@ -3,10 +3,13 @@
 //! typed routes would not fit them. [`request`]: the request the handlers see. The handlers
 //! and the package formats (`crate::formats`) use `request`, never the router.
 
+mod aql;
 pub mod artifacts;
 pub mod auth;
 pub mod authz;
+mod builds;
 mod conditional;
+pub mod download_stats;
 pub mod error;
 pub mod format;
 pub mod hash_pool;
@@ -14,6 +17,7 @@ pub mod licenses;
 pub mod listing;
 mod node_auth;
 mod peer_storage;
+mod repo_fields;
 pub mod repos_api;
 pub mod request;
 pub mod router;

@@ -12,34 +12,10 @@ use crate::formats::{Format, PACKAGE_TYPES};
 use crate::http::auth::require_admin;
 use crate::http::authz::{self, Authz};
 use crate::http::error::{ApiError, ApiResult, json_response, text_response};
+use crate::http::repo_fields::{self, ReferenceField};
 use crate::http::{Request, format, read_small_body};
 use crate::paths::validate_repo_key;
 use crate::policy::compile_patterns;
-
-/// Reference fields we accept in a configuration and ignore (they have no
-/// effect in arca yet), so configurations exported from the reference load.
-const IGNORED_FIELDS: &[&str] = &[
-    "repoLayoutRef",
-    "propertySets",
-    "archiveBrowsingEnabled",
-    "xrayIndex",
-    "downloadRedirect",
-    "calculateYumMetadata",
-    "yumRootDepth",
-    "debianTrivialLayout",
-    "enableFileListsIndexing",
-    "priorityResolution",
-    "cdnRedirect",
-    "environments",
-    "projectKey",
-    "forceNugetAuthentication",
-    "blockPushingSchema1",
-    "proxy",
-    "unusedArtifactsCleanupPeriodHours",
-    "remoteRepoChecksumPolicyType",
-    "synchronizeProperties",
-    "artifactoryRequestsCanRetrieveRemoteArtifacts",
-];
 
 /// The `rclass` values, and what each is.
 const RCLASSES: [&str; 3] = [LOCAL, REMOTE, VIRTUAL];
@@ -118,7 +94,6 @@ pub fn config_json(r: &Repo) -> Value {
         "notes": r.notes,
         "includesPattern": r.includes_pattern,
         "excludesPattern": r.excludes_pattern,
-        "repoLayoutRef": Format::of(r).layout_ref(),
         "anonymousRead": r.anonymous_read,
     });
     let kind = match r.rclass.as_str() {
@@ -151,12 +126,12 @@ pub fn config_json(r: &Repo) -> Value {
             "checksumPolicyType": x.checksum_policy_type,
             "snapshotVersionBehavior": x.snapshot_version_behavior,
             "suppressPomConsistencyChecks": x.suppress_pom_consistency_checks,
-            "propertySets": [],
-            "archiveBrowsingEnabled": false,
         }),
     };
     if let (Value::Object(out), Value::Object(kind)) = (&mut out, kind) {
         out.extend(kind);
+        let shown = repo_fields::shown(r, Format::of(r).layout_ref());
+        out.extend(shown.into_iter().map(|(k, v)| (k.to_string(), v)));
     }
     out
 }
@@ -192,15 +167,27 @@ async fn read_config(req: &mut Request) -> ApiResult<Map<String, Value>> {
     }
 }
 
+/// A string field; `null` is "" (the reference's exports have nulls for unset strings).
 fn string_field(field: &str, v: &Value) -> ApiResult<String> {
-    v.as_str()
-        .map(str::to_string)
-        .ok_or_else(|| ApiError::bad_request(format!("Field '{field}' must be a string")))
+    match v {
+        Value::Null => Ok(String::new()),
+        Value::String(s) => Ok(s.clone()),
+        _ => Err(ApiError::bad_request(format!(
+            "Field '{field}' must be a string"
+        ))),
+    }
 }
 
+/// A boolean field; `"true"`/`"false"` as strings too, as the reference's documents spell some.
 fn bool_field(field: &str, v: &Value) -> ApiResult<bool> {
-    v.as_bool()
-        .ok_or_else(|| ApiError::bad_request(format!("Field '{field}' must be true or false")))
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s == "true" => Ok(true),
+        Value::String(s) if s == "false" => Ok(false),
+        _ => Err(ApiError::bad_request(format!(
+            "Field '{field}' must be true or false"
+        ))),
+    }
 }
 
 fn number_field(field: &str, v: &Value, what: &str) -> ApiResult<u64> {
@@ -248,18 +235,29 @@ fn field_kinds(field: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-/// Apply the fields of `map` to `repo` (its `rclass` already set), validating each; names any
-/// bad field.
-fn apply_fields(req: &Request, repo: &mut Repo, map: &Map<String, Value>) -> ApiResult<()> {
-    for (field, v) in map {
+/// Apply the fields of `map` to `repo` (its `rclass` already set), validating each that
+/// belongs to it (400 naming a bad one). Fields of other kinds or package types, and fields
+/// arca does not know, are ignored: returned as `name (why)`.
+fn apply_fields(
+    req: &Request,
+    repo: &mut Repo,
+    map: &Map<String, Value>,
+) -> ApiResult<Vec<String>> {
+    let mut ignored = Vec::new();
+    // the package type first: which fields belong depends on it
+    let fields = map
+        .iter()
+        .filter(|(f, _)| *f == "packageType")
+        .chain(map.iter().filter(|(f, _)| *f != "packageType"));
+    for (field, v) in fields {
         if let Some(kinds) = field_kinds(field)
             && !kinds.contains(&repo.rclass.as_str())
         {
-            return Err(ApiError::bad_request(format!(
-                "Field '{field}' does not apply to a {} repository (only to {})",
-                repo.rclass,
-                kinds.join(", ")
-            )));
+            match ReferenceField::named(field) {
+                Some(f) if f.belongs_to(repo) => keep_reference_field(repo, f, v)?,
+                _ => ignored.push(format!("{field} ({} repositories only)", kinds.join("/"))),
+            }
+            continue;
         }
         let x = &mut repo.settings;
         match field.as_str() {
@@ -337,7 +335,7 @@ fn apply_fields(req: &Request, repo: &mut Repo, map: &Map<String, Value>) -> Api
             // remote
             "url" if repo.rclass == REMOTE => x.url = upstream_url(&string_field(field, v)?)?,
             // a local repository's `url` is where it is served (the reference exports it)
-            "url" => {}
+            "url" => ignored.push("url (remote repositories only)".into()),
             "username" => x.username = string_field(field, v)?,
             "password" => {
                 let password = string_field(field, v)?;
@@ -396,15 +394,50 @@ fn apply_fields(req: &Request, repo: &mut Repo, map: &Map<String, Value>) -> Api
                 x.virtual_retrieval_cache_period_secs =
                     number_field(field, v, "a number of seconds")?
             }
-            other if IGNORED_FIELDS.contains(&other) => {}
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "Unknown field '{other}' in repository configuration"
-                )));
-            }
+            other => match ReferenceField::named(other) {
+                Some(f) if f.belongs_to(repo) => keep_reference_field(repo, f, v)?,
+                Some(f) => ignored.push(format!("{other} ({})", f.why_not(repo))),
+                None => ignored.push(format!("{} (unknown)", other.escape_debug())),
+            },
         }
     }
+    Ok(ignored)
+}
+
+/// Store reference field `f` of `repo` (`null`: back to its default).
+fn keep_reference_field(repo: &mut Repo, f: &ReferenceField, v: &Value) -> ApiResult<()> {
+    let value = f.check(v)?;
+    if v.is_null() {
+        repo.settings.reference.remove(f.name);
+    } else {
+        repo.settings.reference.insert(f.name.to_string(), value);
+    }
     Ok(())
+}
+
+/// The answer to a create or update: `message`, with the ignored fields named in
+/// `X-Arca-Ignored-Fields` (and the journal).
+fn applied(key: &str, message: String, ignored: &[String]) -> Response {
+    let mut resp = text_response(StatusCode::OK, message);
+    if !ignored.is_empty() {
+        tracing::info!(arca_repo = %key, ignored = %ignored.join(", "),
+            "repository configuration: fields that do not belong to this repository ignored");
+        let names: Vec<String> = ignored
+            .iter()
+            .map(|f| {
+                f.split(' ')
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(|c| c.is_ascii_graphic() && *c != ',')
+                    .collect()
+            })
+            .collect();
+        if let Ok(value) = warp::http::HeaderValue::from_str(&names.join(", ")) {
+            resp.headers_mut().insert("x-arca-ignored-fields", value);
+        }
+    }
+    resp
 }
 
 /// A remote repository's `url`: http or https, with a host; kept without a trailing `/`.
@@ -513,7 +546,7 @@ async fn create(req: &mut Request, key: &str) -> ApiResult<Response> {
     }
     let mut repo = Repo::local(key, req.app.now_ms());
     repo.rclass = rclass;
-    apply_fields(req, &mut repo, &map)?;
+    let ignored = apply_fields(req, &mut repo, &map)?;
     let to_insert = repo.clone();
     req.app
         .db
@@ -526,9 +559,10 @@ async fn create(req: &mut Request, key: &str) -> ApiResult<Response> {
         })
         .await?;
     tracing::info!(arca_repo = %repo.key, rclass = %repo.rclass, package_type = %repo.package_type, user = %principal.name(), "repository created");
-    Ok(text_response(
-        StatusCode::OK,
+    Ok(applied(
+        key,
         format!("Successfully created repository '{key}'"),
+        &ignored,
     ))
 }
 
@@ -543,7 +577,7 @@ async fn update(req: &mut Request, key: &str) -> ApiResult<Response> {
         .read(move |conn| repos::get(conn, &k))
         .await?
         .ok_or_else(|| ApiError::bad_request(format!("Repository {key} does not exist")))?;
-    apply_fields(req, &mut repo, &map)?;
+    let ignored = apply_fields(req, &mut repo, &map)?;
     req.app
         .db
         .write(move |tx| {
@@ -558,9 +592,10 @@ async fn update(req: &mut Request, key: &str) -> ApiResult<Response> {
         })
         .await?;
     req.app.remotes.forget(key);
-    Ok(text_response(
-        StatusCode::OK,
+    Ok(applied(
+        key,
         format!("Repository {key} update successfully."),
+        &ignored,
     ))
 }
 

@@ -66,6 +66,20 @@ impl Request {
             .map(|(_, v)| v.replace('+', "%20"))
     }
 
+    /// A comma-separated query parameter (`?x=a,b`) as its non-empty trimmed entries.
+    pub fn list_param(&self, name: &str) -> Vec<String> {
+        self.query
+            .get(name)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// A query flag given as `?x`, `?x=1` or `?x=true`.
     pub fn flag(&self, name: &str) -> Option<bool> {
         self.query

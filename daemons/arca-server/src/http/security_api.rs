@@ -27,6 +27,10 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
         (_, t) if t == "groups" || t.starts_with("groups/") => {
             security_users::groups(req, &t["groups".len()..]).await
         }
+        (_, t) if t == "permissions" || t.starts_with("permissions/") => {
+            security_users::permissions_v1(req, &t["permissions".len()..]).await
+        }
+        (_, "apiKey" | "apiKey/auth") => Err(api_key_gone()),
         _ => Err(ApiError::not_found(format!(
             "Unknown API endpoint /api/security/{tail}"
         ))),
@@ -321,4 +325,14 @@ async fn revoke_token(req: &Request, principal: &Principal, token: Token) -> Api
         StatusCode::OK,
         &serde_json::json!({ "status": 200, "message": "Token revoked" }),
     ))
+}
+
+/// API keys: the reference deprecated them (tokens replace them) and arca never had them; the
+/// answer says what to use instead (`docs/api.md`).
+fn api_key_gone() -> ApiError {
+    ApiError::new(
+        StatusCode::GONE,
+        "API keys are not supported: use an access token (POST /api/security/token, or \
+         arcactl token create) as the password or as 'Authorization: Bearer <token>'",
+    )
 }

@@ -519,27 +519,109 @@ pub async fn permissions(req: &mut Request, rest: &str) -> ApiResult<Response> {
     admin_only(req).await?;
     let name = name_of(rest)?;
     match (req.method.clone(), name) {
-        (Method::GET | Method::HEAD, None) => list_targets(req).await,
-        (Method::GET | Method::HEAD, Some(n)) => get_target(req, &n).await,
-        (Method::PUT, Some(n)) => put_target(req, &n, true).await,
-        (Method::POST, Some(n)) => put_target(req, &n, false).await,
+        (Method::GET | Method::HEAD, None) => list_targets(req, Shape::V2).await,
+        (Method::GET | Method::HEAD, Some(n)) => get_target(req, &n, Shape::V2).await,
+        (Method::PUT, Some(n)) => put_target(req, &n, true, Shape::V2).await,
+        (Method::POST, Some(n)) => put_target(req, &n, false, Shape::V2).await,
         (Method::DELETE, Some(n)) => delete_target(req, &n).await,
         _ => Err(ApiError::method_not_allowed()),
     }
 }
 
-async fn list_targets(req: &Request) -> ApiResult<Response> {
+/// `/api/security/permissions[/{name}]`: the same permission targets in the reference's v1
+/// shape (`includesPattern`, `principals`, one-letter actions). `PUT` creates or replaces.
+pub async fn permissions_v1(req: &mut Request, rest: &str) -> ApiResult<Response> {
+    admin_only(req).await?;
+    let name = name_of(rest)?;
+    match (req.method.clone(), name) {
+        (Method::GET | Method::HEAD, None) => list_targets(req, Shape::V1).await,
+        (Method::GET | Method::HEAD, Some(n)) => get_target(req, &n, Shape::V1).await,
+        (Method::PUT, Some(n)) => put_target(req, &n, true, Shape::V1).await,
+        (Method::DELETE, Some(n)) => delete_target(req, &n).await,
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+/// Which of the reference's permission APIs a request speaks.
+#[derive(Clone, Copy)]
+enum Shape {
+    V1,
+    V2,
+}
+
+impl Shape {
+    fn collection(self) -> &'static str {
+        match self {
+            Shape::V1 => "security/permissions",
+            Shape::V2 => "v2/security/permissions",
+        }
+    }
+}
+
+async fn list_targets(req: &Request, shape: Shape) -> ApiResult<Response> {
     let all = req.app.db.read(permissions::list_targets).await?;
     let out: Vec<Value> = all
         .iter()
         .map(|t| {
             serde_json::json!({
                 "name": t.name,
-                "uri": entry_uri(req, "v2/security/permissions", &t.name),
+                "uri": entry_uri(req, shape.collection(), &t.name),
             })
         })
         .collect();
     Ok(json_response(StatusCode::OK, &Value::Array(out)))
+}
+
+/// Parse a v1 body (`includesPattern`/`excludesPattern` comma-separated, `repositories`,
+/// `principals.users|groups` of action codes) into a target named `name`.
+pub fn parse_target_v1(name: &str, obj: &Map<String, Value>) -> ApiResult<PermissionTarget> {
+    check_body_name(obj, name)?;
+    let patterns = |field: &str| -> ApiResult<Vec<String>> {
+        Ok(opt_str(obj, field)?
+            .map(|p| {
+                p.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default())
+    };
+    let mut target = PermissionTarget {
+        name: name.to_string(),
+        repositories: list_at(obj, "repositories", "repositories")?.unwrap_or_default(),
+        include_patterns: patterns("includesPattern")?,
+        exclude_patterns: patterns("excludesPattern")?,
+        ..PermissionTarget::default()
+    };
+    match obj.get("principals") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(principals)) => {
+            for (kind, out) in [("users", &mut target.users), ("groups", &mut target.groups)] {
+                let Some(grants) = principals.get(kind).filter(|g| !g.is_null()) else {
+                    continue;
+                };
+                let grants = grants.as_object().ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "Field 'principals.{kind}' must be an object of name → [actions]"
+                    ))
+                })?;
+                for (who, _) in grants {
+                    let label = format!("principals.{kind}.{who}");
+                    let codes = list_at(grants, who, &label)?.unwrap_or_default();
+                    let actions = Actions::parse_list(codes.iter().map(String::as_str))
+                        .map_err(|e| ApiError::bad_request(format!("Field '{label}': {e}")))?;
+                    out.insert(who.clone(), actions);
+                }
+            }
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Field 'principals' must be an object, got {other}"
+            )));
+        }
+    }
+    Ok(target)
 }
 
 /// Parse a v2 body into a target named `name`; errors name the field.
@@ -620,7 +702,7 @@ pub fn parse_target(name: &str, obj: &Map<String, Value>) -> ApiResult<Permissio
     Ok(target)
 }
 
-async fn get_target(req: &Request, name: &str) -> ApiResult<Response> {
+async fn get_target(req: &Request, name: &str, shape: Shape) -> ApiResult<Response> {
     let n = name.to_string();
     let t = req
         .app
@@ -628,13 +710,20 @@ async fn get_target(req: &Request, name: &str) -> ApiResult<Response> {
         .read(move |c| permissions::get_target(c, &n))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Permission target '{name}' does not exist")))?;
-    Ok(json_response(StatusCode::OK, &t.to_v2_json()))
+    let shown = match shape {
+        Shape::V1 => t.to_v1_json(),
+        Shape::V2 => t.to_v2_json(),
+    };
+    Ok(json_response(StatusCode::OK, &shown))
 }
 
 /// `PUT` creates or replaces; `POST` only creates (409 when the target exists).
-async fn put_target(req: &Request, name: &str, replace: bool) -> ApiResult<Response> {
+async fn put_target(req: &Request, name: &str, replace: bool, shape: Shape) -> ApiResult<Response> {
     let obj = read_object(req).await?;
-    let target = parse_target(name, &obj)?;
+    let target = match shape {
+        Shape::V1 => parse_target_v1(name, &obj)?,
+        Shape::V2 => parse_target(name, &obj)?,
+    };
     let (n, now) = (name.to_string(), req.app.now_ms());
     let created = req
         .app

@@ -1,5 +1,5 @@
-//! `/api/storage/{repo}/{path}` (item info, file lists, properties) and
-//! `/api/copy`, `/api/move`.
+//! `/api/storage/{repo}/{path}` (item info, file lists, properties), `/api/metadata` (the
+//! properties PATCH) and `/api/copy`, `/api/move`.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +16,7 @@ use crate::formats;
 use crate::http::artifacts::{authorize_read, fetch_item, load_repo, require_tree};
 use crate::http::authz::{self, Authz};
 use crate::http::error::{ApiError, ApiResult, empty_response, json_response, json_typed};
-use crate::http::{Request, format};
+use crate::http::{Request, format, read_small_body};
 use crate::paths::{RepoPath, parse_properties, parse_repo_path, validate_property_key};
 use crate::policy;
 
@@ -31,6 +31,7 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
             get_properties(req, &repo, &target).await
         }
         Method::GET | Method::HEAD if has("list") => file_list(req, &repo, &target).await,
+        Method::GET | Method::HEAD if has("stats") => stats(req, &repo, &target).await,
         Method::GET | Method::HEAD => info(req, &repo, &target).await,
         Method::PUT if has("properties") => set_properties(req, &repo, &target).await,
         Method::DELETE if has("properties") => delete_properties(req, &repo, &target).await,
@@ -209,6 +210,36 @@ async fn get_properties(req: &Request, repo: &Repo, target: &RepoPath) -> ApiRes
     ))
 }
 
+/// `?stats`: how often the file was downloaded, when last and by whom (the reference's shape;
+/// arca keeps no separate figures for remote downloads, so those are 0).
+async fn stats(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Response> {
+    authorize_read(req, repo, &target.path).await?;
+    let item = load_item(req, target).await?.ok_or_else(missing)?;
+    if item.folder {
+        return Err(ApiError::bad_request(
+            "Download statistics are kept for files, not folders",
+        ));
+    }
+    let id = item.id;
+    let stored = req
+        .app
+        .db
+        .read(move |conn| arca_db::builds::download_stats(conn, id))
+        .await?;
+    let s = req.app.downloads.with_pending(id, stored);
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({
+            "uri": format::storage_uri(&req.base_url, &item.repo, &item.path),
+            "downloadCount": s.downloads,
+            "lastDownloaded": s.last_downloaded,
+            "lastDownloadedBy": s.last_by,
+            "remoteDownloadCount": 0,
+            "remoteLastDownloaded": 0,
+        }),
+    ))
+}
+
 /// Item ids a property change applies to: the item, and for a folder (unless
 /// `recursive=0`) everything below it. The caller needs `annotate` on each of them.
 async fn property_targets(
@@ -217,8 +248,19 @@ async fn property_targets(
     repo: &Repo,
     target: &RepoPath,
 ) -> ApiResult<Vec<i64>> {
-    let item = load_item(req, target).await?.ok_or_else(missing)?;
     let recursive = req.flag("recursive").unwrap_or(true);
+    property_targets_below(req, authz, repo, target, recursive).await
+}
+
+/// [`property_targets`] with the recursion chosen by the caller.
+async fn property_targets_below(
+    req: &Request,
+    authz: &Authz,
+    repo: &Repo,
+    target: &RepoPath,
+    recursive: bool,
+) -> ApiResult<Vec<i64>> {
+    let item = load_item(req, target).await?.ok_or_else(missing)?;
     if !item.folder || !recursive {
         return Ok(vec![item.id]);
     }
@@ -289,6 +331,81 @@ async fn delete_properties(req: &Request, repo: &Repo, target: &RepoPath) -> Api
         })
         .await?;
     Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+/// `PATCH /api/metadata/{repo}/{path}[?recursiveProperties=0|1][&atomicProperties=0|1]` with
+/// `{"props": {"k": "v" | ["v1", "v2"] | null}}`: set (replacing the values of) or remove
+/// (`null`) properties of the item, and of everything below a folder unless
+/// `recursiveProperties=0`. One transaction: atomic whatever `atomicProperties` says.
+pub async fn patch_metadata(req: &mut Request, tail: &str) -> ApiResult<Response> {
+    if req.method != Method::PATCH {
+        return Err(ApiError::method_not_allowed());
+    }
+    let mut target = parse_repo_path(tail, req.app.settings.max_path_length)?;
+    let repo = load_repo(req, &target.repo).await?;
+    target.repo = repo.key.clone();
+    let (_, authz) = authz::require(req, &repo, &target.path, Action::Annotate).await?;
+    let mut body = req.take_body();
+    let bytes = read_small_body(&mut body, 1024 * 1024).await?;
+    let (set, remove) = parse_props_patch(&bytes)?;
+    let recursive = req.flag("recursiveProperties").unwrap_or(true);
+    let ids = property_targets_below(req, &authz, &repo, &target, recursive).await?;
+    req.app
+        .db
+        .write(move |tx| {
+            for id in &ids {
+                items::set_props(tx, *id, &set)?;
+                items::delete_props(tx, *id, &remove)?;
+            }
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+/// Properties to set (each key's values replaced) and keys to remove.
+type PropsPatch = (BTreeMap<String, Vec<String>>, Vec<String>);
+
+/// The body of a metadata PATCH; every key checked.
+fn parse_props_patch(bytes: &[u8]) -> ApiResult<PropsPatch> {
+    let body: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(format!(
+            "The body is not valid JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let props = body
+        .get("props")
+        .and_then(Value::as_object)
+        .ok_or_else(|| ApiError::bad_request("The body must be {\"props\": {…}}"))?;
+    let (mut set, mut remove) = (BTreeMap::new(), Vec::new());
+    for (key, value) in props {
+        validate_property_key(key)?;
+        let bad = || {
+            ApiError::bad_request(format!(
+                "props.{key}: a value is a string, a list of strings or null"
+            ))
+        };
+        match value {
+            Value::Null => remove.push(key.clone()),
+            Value::String(v) => {
+                set.insert(key.clone(), vec![v.clone()]);
+            }
+            Value::Array(list) => {
+                let values = list
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string).ok_or_else(bad))
+                    .collect::<ApiResult<Vec<String>>>()?;
+                set.insert(key.clone(), values);
+            }
+            Value::Number(_) | Value::Bool(_) => {
+                set.insert(key.clone(), vec![value.to_string()]);
+            }
+            Value::Object(_) => return Err(bad()),
+        }
+    }
+    Ok((set, remove))
 }
 
 /// `POST /api/copy|move/{srcRepo}/{srcPath}?to=/{dstRepo}/{dstPath}[&dry=1]`

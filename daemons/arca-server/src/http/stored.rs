@@ -153,6 +153,13 @@ pub async fn serve_file(req: &Request, repo: &Repo, item: &Item) -> ApiResult<Re
     };
     *resp.status_mut() = status;
     resp.headers_mut().extend(headers);
+    if req.method == Method::GET && status == StatusCode::OK {
+        let by = match req.principal().await {
+            Ok(p) => p.name().to_string(),
+            Err(_) => "anonymous".to_string(),
+        };
+        req.app.downloads.record(item.id, req.app.now_ms(), &by);
+    }
     Ok(resp)
 }
 

@@ -239,9 +239,31 @@ fn table() -> Vec<Row> {
             .prep(|s, u| deploy_u(s, u, "p.txt")),
         row(M::DELETE, "/api/storage/libs/{u}/q.txt?properties=k", WRITE)
             .prep(|s, u| deploy_u(s, u, "q.txt;k=v")),
+        row(M::PATCH, "/api/metadata/libs/{u}/pm.txt", WRITE)
+            .body(r#"{"props":{"k":"v","gone":null}}"#)
+            .prep(|s, u| deploy_u(s, u, "pm.txt")),
         // search (filtered, never refused)
         row(M::GET, checksum_path, ANYONE),
         row(M::GET, "/api/search/artifact?name=a.txt", ANYONE),
+        row(M::GET, "/api/search/gavc?a=a", ANYONE),
+        row(M::GET, "/api/search/prop?k=v", ANYONE),
+        row(M::GET, "/api/search/dates?from=0", ANYONE),
+        row(M::GET, "/api/search/creation?from=0", ANYONE),
+        row(M::GET, "/api/search/pattern?pattern=libs:**/*.txt", ANYONE),
+        row(M::POST, "/api/search/aql", ANYONE).body(r#"items.find({"name":"a.txt"})"#),
+        row(M::GET, "/api/storage/libs/fixed/a.txt?stats", READ),
+        // builds: reading needs a user, uploading deploy permission somewhere, deleting admin
+        row(M::PUT, "/api/build", [Deny, Deny, Code(204), Code(204)])
+            .body(r#"{"name":"b","number":"1","started":"2026-12-07T10:00:00.000+0000"}"#),
+        row(M::GET, "/api/build", USER),
+        row(M::GET, "/api/build/b", USER),
+        row(M::GET, "/api/build/b/1", USER),
+        row(M::DELETE, "/api/build/gone-{u}?deleteAll=1", ADMIN).prep(|s, u| {
+            let body = json!({"name": format!("gone-{u}"), "number": "1",
+                "started": "2026-12-07T10:00:00.000+0000"});
+            admin_json(s, Method::PUT, "/api/build", body, 204);
+            String::new()
+        }),
         // copy and move
         row(
             M::POST,
@@ -303,6 +325,18 @@ fn table() -> Vec<Row> {
                 json!({"repo": {"repositories": ["ANY"]}}),
             )
         }),
+        // permission targets, v1 shape
+        row(M::GET, "/api/security/permissions", ADMIN),
+        row(M::GET, "/api/security/permissions/deploy-libs", ADMIN),
+        row(M::PUT, "/api/security/permissions/v1-{u}", ADMIN_CREATES)
+            .body(r#"{"repositories":["other"],"principals":{"users":{"nobody":["r"]}}}"#),
+        row(M::DELETE, "/api/security/permissions/gone1-{u}", ADMIN).prep(|s, u| {
+            let path = format!("/api/security/permissions/gone1-{u}");
+            admin_json(s, Method::PUT, &path, json!({"repositories": ["ANY"]}), 201);
+            String::new()
+        }),
+        // API keys: gone, for everyone
+        row(M::GET, "/api/security/apiKey", [Code(410); 4]),
         // tokens
         row(M::POST, "/api/security/token", USER).form("expires_in=60"),
         row(M::GET, "/api/security/token", USER),

@@ -97,10 +97,15 @@ fn maven_metadata_and_layout_survive() {
 }
 
 #[test]
+fn aql_queries_survive() {
+    survives("aql");
+}
+
+#[test]
 fn every_target_has_a_test() {
     // A target added to `all` without a test above would go unfuzzed in CI.
     let tested = "front headers paths properties db-properties ha-node binarystore license \
-                  node-signature secrets cron maven";
+                  node-signature secrets cron maven aql";
     assert_eq!(targets::ALL, tested.split_whitespace().collect::<Vec<_>>());
     let mut by_cost = targets::ALL_BY_COST.to_vec();
     by_cost.sort_unstable();

@@ -40,6 +40,17 @@ impl Action {
         }
     }
 
+    /// The reference's v1 permission API code.
+    pub fn v1_code(self) -> &'static str {
+        match self {
+            Action::Read => "r",
+            Action::Annotate => "n",
+            Action::Deploy => "w",
+            Action::Delete => "d",
+            Action::Manage => "m",
+        }
+    }
+
     /// Either name, any case; also the reference's one-letter v1 codes (r, n, w, d, m).
     pub fn parse(s: &str) -> Option<Action> {
         match s.trim().to_ascii_lowercase().as_str() {

@@ -100,6 +100,37 @@ impl PermissionTarget {
 impl PermissionTarget {
     /// The reference's v2 JSON (`GET /api/v2/security/permissions/{name}`; also
     /// `arcactl permission show --json`): actions by their v2 names (`write` for deploy).
+    /// The reference's v1 shape: patterns as comma-separated strings, one-letter actions.
+    pub fn to_v1_json(&self) -> serde_json::Value {
+        let v1 = |grants: &BTreeMap<String, Actions>| -> serde_json::Value {
+            serde_json::Value::Object(
+                grants
+                    .iter()
+                    .map(|(who, a)| {
+                        let codes: Vec<serde_json::Value> =
+                            a.iter().map(|x| x.v1_code().into()).collect();
+                        (who.clone(), serde_json::Value::Array(codes))
+                    })
+                    .collect(),
+            )
+        };
+        let includes = if self.include_patterns.is_empty() {
+            "**".to_string()
+        } else {
+            self.include_patterns.join(",")
+        };
+        serde_json::json!({
+            "name": self.name,
+            "includesPattern": includes,
+            "excludesPattern": self.exclude_patterns.join(","),
+            "repositories": self.repositories,
+            "principals": {
+                "users": v1(&self.users),
+                "groups": v1(&self.groups),
+            },
+        })
+    }
+
     pub fn to_v2_json(&self) -> serde_json::Value {
         let v2 = |grants: &BTreeMap<String, Actions>| -> serde_json::Value {
             serde_json::Value::Object(

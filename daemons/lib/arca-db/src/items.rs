@@ -9,12 +9,12 @@ use std::sync::LazyLock;
 
 use crate::{Binary, Conn, DbError, Item, NewFile, Row, args};
 
-const ITEM_COLUMNS: &str = "i.id, i.repo, i.path, i.parent, i.name, i.folder, i.sha256, \
+pub(crate) const ITEM_COLUMNS: &str = "i.id, i.repo, i.path, i.parent, i.name, i.folder, i.sha256, \
      b.sha1, b.md5, b.size, i.sha1_original, i.md5_original, i.sha256_original, \
      i.created, i.created_by, i.modified, i.modified_by, i.updated";
 const ITEM_FROM: &str = "items i LEFT JOIN binaries b ON b.sha256 = i.sha256";
 
-fn item_from_row(r: &Row<'_>) -> Result<Item, DbError> {
+pub(crate) fn item_from_row(r: &Row<'_>) -> Result<Item, DbError> {
     item_from_row_at(r, 0)
 }
 
@@ -362,25 +362,11 @@ pub fn search_checksum(
 /// Files whose name matches a pattern with `*` and `?` wildcards (a plain word
 /// matches as a substring, like the reference's quick search).
 pub fn search_name(conn: &Conn<'_>, pattern: &str, repos: &[String]) -> Result<Vec<Item>, DbError> {
-    let has_wildcard = pattern.contains(['*', '?']);
-    let mut like = String::new();
-    if !has_wildcard {
-        like.push('%');
-    }
-    for c in pattern.chars() {
-        match c {
-            '*' => like.push('%'),
-            '?' => like.push('_'),
-            '%' | '_' | '\\' => {
-                like.push('\\');
-                like.push(c);
-            }
-            c => like.push(c),
-        }
-    }
-    if !has_wildcard {
-        like.push('%');
-    }
+    let like = if pattern.contains(['*', '?']) {
+        crate::item_query::like_pattern(pattern)
+    } else {
+        format!("%{}%", crate::item_query::like_pattern(pattern))
+    };
     // LOWER on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not
     let items = conn.query_map(
         &format!(

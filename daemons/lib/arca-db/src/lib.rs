@@ -7,11 +7,13 @@
 //! transaction) to a closure, so callers can compose several statements — and
 //! a filesystem rename — inside one transaction.
 
+pub mod builds;
 pub mod clock;
 pub mod cluster;
 pub mod configs;
 pub mod copies;
 mod error;
+pub mod item_query;
 pub mod items;
 pub mod licenses;
 pub mod migrate;

@@ -330,6 +330,35 @@ CREATE TABLE remote_upstreams (
 );
 "#,
     ),
+    (
+        11,
+        "item queries (AQL, searches): properties by key and value, items by date; builds; \
+         download statistics",
+        // `builds`: build-info documents as uploaded (`info`), by name and number.
+        // `download_stats`: downloads per item, added in batches by each node (no write per
+        // GET), with the last download's time and user.
+        r#"
+CREATE INDEX item_props_key_value ON item_props(key, value);
+CREATE INDEX items_created ON items(created);
+CREATE INDEX items_modified ON items(modified);
+CREATE TABLE builds (
+    name       TEXT NOT NULL,
+    number     TEXT NOT NULL,
+    started    INTEGER NOT NULL,
+    info       TEXT NOT NULL,
+    created    INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    PRIMARY KEY (name, number)
+);
+CREATE INDEX builds_started ON builds(name, started);
+CREATE TABLE download_stats (
+    item_id         INTEGER NOT NULL PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    downloads       INTEGER NOT NULL,
+    last_downloaded INTEGER NOT NULL,
+    last_by         TEXT NOT NULL
+);
+"#,
+    ),
 ];
 
 /// SQLite's DDL in PostgreSQL's dialect: 64-bit integers everywhere (an

@@ -75,6 +75,10 @@ pub struct RepoSettings {
     pub checksum_policy_type: String,
     /// Accept POMs whose coordinates disagree with their path.
     pub suppress_pom_consistency_checks: bool,
+    // ---- the reference's
+    /// Fields of the reference's configuration that belong to this repository and that arca
+    /// keeps and shows without acting on them (`xrayIndex`, `propertySets`, …), by name.
+    pub reference: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl Default for RepoSettings {
@@ -98,6 +102,7 @@ impl Default for RepoSettings {
             snapshot_version_behavior: "unique".into(),
             checksum_policy_type: "client-checksums".into(),
             suppress_pom_consistency_checks: false,
+            reference: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The fuzz targets, by name.
 
+pub mod aql;
 pub mod config;
 pub mod cron;
 pub mod crypto;
@@ -33,6 +34,7 @@ pub const ALL: &[&str] = &[
     "secrets",
     "cron",
     "maven",
+    "aql",
 ];
 
 /// [`ALL`], slowest per input first (measured in release): the order threads take them in.
@@ -47,6 +49,7 @@ pub const ALL_BY_COST: &[&str] = &[
     "node-signature",
     "secrets",
     "maven",
+    "aql",
     "cron",
     "headers",
 ];
@@ -70,6 +73,7 @@ pub fn make(name: &str) -> anyhow::Result<Box<dyn Target>> {
         "secrets" => Box::new(crypto::Secrets::new()),
         "cron" => Box::new(cron::Cron),
         "maven" => Box::new(maven::Maven),
+        "aql" => Box::new(aql::Aql::new()?),
         "selftest-panic" => Box::new(front::Front::with_planted_bug(front::PlantedBug::Panic)?),
         "selftest-5xx" => Box::new(front::Front::with_planted_bug(
             front::PlantedBug::ServerError,
