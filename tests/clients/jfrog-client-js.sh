@@ -30,7 +30,9 @@ trap 'fail "unexpected error (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
 VERSION=2.9.0
 if [[ "${ARCA_SKIP_INSTALL:-0}" != 1 ]]; then
-    arca_apt_ensure curl nodejs npm
+    arca_apt_ensure curl
+    # by command: a NodeSource node bundles npm and conflicts with Debian's npm package
+    command -v npm >/dev/null 2>&1 || arca_apt_ensure nodejs npm
 fi
 for c in node npm curl python3; do
     command -v "$c" >/dev/null 2>&1 || fail "$c is not installed"
