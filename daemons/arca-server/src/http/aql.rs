@@ -85,9 +85,9 @@ pub async fn handle(req: &mut Request) -> ApiResult<Response> {
     Ok(resp)
 }
 
-/// Page `n` of the query's window (`offset`, `limit`), or nothing past its end.
+/// The first page of the query's window (`offset`, `limit`).
 async fn page(req: &Request, query: &ItemQuery, fetched: u64) -> ApiResult<Vec<Item>> {
-    fetch_page(&req.app, query, fetched)
+    fetch_page(&req.app, query, fetched, None)
         .await
         .map_err(|e| match e {
             arca_db::DbError::Invalid(m) => ApiError::bad_request(format!("AQL: {m}")),
@@ -95,17 +95,27 @@ async fn page(req: &Request, query: &ItemQuery, fetched: u64) -> ApiResult<Vec<I
         })
 }
 
+/// The page after `fetched` items of the window, or nothing past its end. In the default
+/// order the page starts after the last item seen (`last`: keyset paging, each page as cheap
+/// as the first); with a `.sort(…)` it is an OFFSET.
 async fn fetch_page(
     app: &crate::state::App,
     query: &ItemQuery,
     fetched: u64,
+    last: Option<i64>,
 ) -> Result<Vec<Item>, arca_db::DbError> {
     let remaining = query.limit.map_or(PAGE, |l| l.saturating_sub(fetched));
     if remaining == 0 {
         return Ok(Vec::new());
     }
     let mut q = query.clone();
-    q.offset = query.offset.saturating_add(fetched);
+    match last {
+        Some(after) if query.sort.is_empty() => {
+            q.offset = 0;
+            q.after = Some(after);
+        }
+        _ => q.offset = query.offset.saturating_add(fetched),
+    }
     q.limit = Some(remaining.min(PAGE));
     app.db.read(move |conn| item_query::find(conn, &q)).await
 }
@@ -139,11 +149,12 @@ impl Writer {
         loop {
             let count = items.len() as u64;
             fetched += count;
+            let last = items.last().map(|i| i.id);
             self.write_page(app, items).await?;
             if count < PAGE {
                 break;
             }
-            items = fetch_page(app, &query, fetched)
+            items = fetch_page(app, &query, fetched, last)
                 .await
                 .map_err(|e| e.to_string())?;
             if items.is_empty() {

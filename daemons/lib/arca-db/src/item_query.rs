@@ -208,12 +208,16 @@ impl Criterion {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemQuery {
     pub criterion: Criterion,
-    /// Fields to sort by and ascending or not; the order ends with repo and path either way,
-    /// so pages are stable.
+    /// Fields to sort by and ascending or not; the order ends with the item id (the order
+    /// items were stored in) either way, so pages are stable. Without fields, that is the
+    /// whole order: each page starts right after the previous one on the primary key.
     pub sort: Vec<Field>,
     pub ascending: bool,
     pub offset: u64,
     pub limit: Option<u64>,
+    /// Resume after this item id (keyset paging: only in the default order, where it
+    /// replaces an ever-growing OFFSET).
+    pub after: Option<i64>,
 }
 
 /// The deepest nesting accepted (a query is outside input).
@@ -222,7 +226,7 @@ pub const MAX_DEPTH: usize = 32;
 pub const MAX_TERMS: usize = 256;
 
 impl ItemQuery {
-    /// Every item matching `criterion`, in repo/path order.
+    /// Every item matching `criterion`, in the order they were stored.
     pub fn new(criterion: Criterion) -> ItemQuery {
         ItemQuery {
             criterion,
@@ -230,6 +234,7 @@ impl ItemQuery {
             ascending: true,
             offset: 0,
             limit: None,
+            after: None,
         }
     }
 
@@ -242,15 +247,21 @@ impl ItemQuery {
             args: &mut args,
             terms: &mut terms,
         };
-        let condition = w.condition(&self.criterion, 0)?;
+        let mut condition = w.condition(&self.criterion, 0)?;
+        if let Some(id) = self.after {
+            if !self.sort.is_empty() {
+                return Err(invalid("keyset paging needs the default order"));
+            }
+            let id = w.param(Arg::Int(id));
+            condition = format!("{condition} AND i.id > {id}");
+        }
         let direction = if self.ascending { "ASC" } else { "DESC" };
         let mut order: Vec<String> = self
             .sort
             .iter()
             .map(|f| format!("{} {direction}", f.column()))
             .collect();
-        order.push("i.repo ASC".into());
-        order.push("i.path ASC".into());
+        order.push("i.id ASC".into());
         let mut sql = format!(
             "SELECT {columns} FROM items i LEFT JOIN binaries b ON b.sha256 = i.sha256 \
              WHERE {condition} ORDER BY {}",
@@ -565,6 +576,42 @@ mod tests {
                 .collect(),
         );
         assert!(bad(many));
+    }
+
+    #[test]
+    fn keyset_pages_follow_each_other_and_match_case_sensitively() {
+        let raw = crate::testing::migrated_sqlite().unwrap();
+        raw.execute_batch(
+            "INSERT INTO repos (key, rclass, package_type, created) VALUES ('r', 'local', 'generic', 0);
+             INSERT INTO items (repo, path, parent, name, folder, created, created_by, modified, \
+               modified_by, updated) VALUES
+               ('r', 'a.jar', '', 'a.jar', 0, 0, 'u', 0, 'u', 0),
+               ('r', 'b.jar', '', 'b.jar', 0, 0, 'u', 0, 'u', 0),
+               ('r', 'C.jar', '', 'C.jar', 0, 0, 'u', 0, 'u', 0),
+               ('r', 'd.txt', '', 'd.txt', 0, 0, 'u', 0, 'u', 0);",
+        )
+        .unwrap();
+        let conn = Conn::sqlite(&raw);
+        let jars = Criterion::Field {
+            field: Field::Name,
+            op: Op::Match,
+            values: vec![Arg::Text("*.jar".into())],
+        };
+        let mut q = ItemQuery::new(jars);
+        q.limit = Some(2);
+        let first: Vec<String> = find(&conn, &q).unwrap().into_iter().map(|i| i.path).collect();
+        assert_eq!(first, vec!["a.jar", "b.jar"]);
+        q.after = Some(find(&conn, &q).unwrap()[1].id);
+        let second: Vec<String> = find(&conn, &q).unwrap().into_iter().map(|i| i.path).collect();
+        assert_eq!(second, vec!["C.jar"]);
+        let lower = ItemQuery::new(Criterion::Field {
+            field: Field::Name,
+            op: Op::Match,
+            values: vec![Arg::Text("c*".into())],
+        });
+        assert!(find(&conn, &lower).unwrap().is_empty(), "case-sensitive");
+        q.sort = vec![Field::Name];
+        assert!(find(&conn, &q).is_err(), "keyset paging needs the default order");
     }
 
     #[test]
