@@ -115,19 +115,19 @@ declare -a NAMES QUERIES SQLS
 add() { NAMES+=("$1"); QUERIES+=("$2"); SQLS+=("$3"); }
 add "name \$match with a prefix (lib-$N*)" \
     "items.find({\"repo\":\"bench\",\"name\":{\"\$match\":\"lib-$N*\"}})" \
-    "SELECT $COLS $FROM WHERE (i.folder = 0 AND (i.repo = 'bench' AND i.name $MATCH_OP '$([[ $MATCH_OP == GLOB ]] && echo "lib-$N*" || echo "lib-$N%")')) ORDER BY i.repo, i.path"
+    "SELECT $COLS $FROM WHERE (i.folder = 0 AND (i.repo = 'bench' AND i.name $MATCH_OP '$([[ $MATCH_OP == GLOB ]] && echo "lib-$N*" || echo "lib-$N%")')) ORDER BY i.id"
 add "name \$match, leading wildcard (*-$N.jar)" \
     "items.find({\"repo\":\"bench\",\"name\":{\"\$match\":\"*-$N.jar\"}})" \
-    "SELECT $COLS $FROM WHERE (i.folder = 0 AND (i.repo = 'bench' AND i.name $MATCH_OP '$([[ $MATCH_OP == GLOB ]] && echo "*-$N.jar" || echo "%-$N.jar")')) ORDER BY i.repo, i.path"
+    "SELECT $COLS $FROM WHERE (i.folder = 0 AND (i.repo = 'bench' AND i.id IN (SELECT n.id FROM items n WHERE n.name $MATCH_OP '$([[ $MATCH_OP == GLOB ]] && echo "*-$N.jar" || echo "%-$N.jar")'))) ORDER BY i.id"
 add "property equality, 1 result (@build)" \
     "items.find({\"@build\":\"b$N\"})" \
-    "SELECT $COLS $FROM WHERE (i.folder = 0 AND i.id IN (SELECT p.item_id FROM item_props p WHERE p.key = 'build' AND p.value = 'b$N')) ORDER BY i.repo, i.path"
+    "SELECT $COLS $FROM WHERE (i.folder = 0 AND i.id IN (SELECT p.item_id FROM item_props p WHERE p.key = 'build' AND p.value = 'b$N')) ORDER BY i.id"
 add "property equality, $((ITEMS / 1000)) results (@qa)" \
     "items.find({\"@qa\":\"pass\"})" \
-    "SELECT $COLS $FROM WHERE (i.folder = 0 AND i.id IN (SELECT p.item_id FROM item_props p WHERE p.key = 'qa' AND p.value = 'pass')) ORDER BY i.repo, i.path"
+    "SELECT $COLS $FROM WHERE (i.folder = 0 AND i.id IN (SELECT p.item_id FROM item_props p WHERE p.key = 'qa' AND p.value = 'pass')) ORDER BY i.id"
 add "first 1000 of the repository (.limit)" \
     "items.find({\"repo\":\"bench\"}).limit(1000)" \
-    "SELECT $COLS $FROM WHERE (i.folder = 0 AND i.repo = 'bench') ORDER BY i.repo, i.path LIMIT 1000"
+    "SELECT $COLS $FROM WHERE (i.folder = 0 AND i.repo = 'bench') ORDER BY i.id LIMIT 1000"
 
 aql_time "${QUERIES[0]}" >/dev/null # warm the connection and the page cache
 printf '\nAQL over %s items (%s), %s runs, milliseconds: best / median\n' "$ITEMS" "$BACKEND" "$RUNS"

@@ -326,6 +326,17 @@ impl Writer<'_> {
             Criterion::Field { field, op, values } => {
                 self.count_term()?;
                 let values = field_values(*field, *op, values)?;
+                let leading_wildcard =
+                    matches!(values.first(), Some(Arg::Text(t)) if t.starts_with(['*', '?']));
+                if *field == Field::Name && matches!(op, Op::Match | Op::NMatch) && leading_wildcard
+                {
+                    // no index range for `*x`: scan the (small) name index, not the table
+                    let not = if *op == Op::NMatch { "NOT " } else { "" };
+                    let names = self.compare("n.name", false, Op::Match, values)?;
+                    return Ok(format!(
+                        "i.id {not}IN (SELECT n.id FROM items n WHERE {names})"
+                    ));
+                }
                 self.compare(field.column(), field.is_numeric(), *op, values)
             }
             Criterion::Prop { key, op, values } => {
@@ -599,10 +610,18 @@ mod tests {
         };
         let mut q = ItemQuery::new(jars);
         q.limit = Some(2);
-        let first: Vec<String> = find(&conn, &q).unwrap().into_iter().map(|i| i.path).collect();
+        let first: Vec<String> = find(&conn, &q)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.path)
+            .collect();
         assert_eq!(first, vec!["a.jar", "b.jar"]);
         q.after = Some(find(&conn, &q).unwrap()[1].id);
-        let second: Vec<String> = find(&conn, &q).unwrap().into_iter().map(|i| i.path).collect();
+        let second: Vec<String> = find(&conn, &q)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.path)
+            .collect();
         assert_eq!(second, vec!["C.jar"]);
         let lower = ItemQuery::new(Criterion::Field {
             field: Field::Name,
@@ -611,7 +630,10 @@ mod tests {
         });
         assert!(find(&conn, &lower).unwrap().is_empty(), "case-sensitive");
         q.sort = vec![Field::Name];
-        assert!(find(&conn, &q).is_err(), "keyset paging needs the default order");
+        assert!(
+            find(&conn, &q).is_err(),
+            "keyset paging needs the default order"
+        );
     }
 
     #[test]
