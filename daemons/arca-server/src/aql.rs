@@ -70,7 +70,7 @@ pub fn parse(text: &str) -> Result<AqlQuery, AqlError> {
     if text.len() > MAX_QUERY_BYTES {
         return Err(AqlError {
             message: format!("the query is longer than {MAX_QUERY_BYTES} bytes"),
-            position: MAX_QUERY_BYTES,
+            position: char_offset(text, MAX_QUERY_BYTES),
         });
     }
     let mut p = Parser { text, at: 0 };
@@ -87,7 +87,7 @@ pub fn parse(text: &str) -> Result<AqlQuery, AqlError> {
                      other domains may come later)",
                     other.escape_debug()
                 ),
-                position: domain_at,
+                position: char_offset(text, domain_at),
             });
         }
     }
@@ -96,7 +96,7 @@ pub fn parse(text: &str) -> Result<AqlQuery, AqlError> {
     if p.ident() != "find" {
         return Err(AqlError {
             message: "expected find after items.".into(),
-            position: verb_at,
+            position: char_offset(text, verb_at),
         });
     }
     p.skip_ws();
@@ -111,7 +111,7 @@ pub fn parse(text: &str) -> Result<AqlQuery, AqlError> {
             other => {
                 return Err(AqlError {
                     message: format!("the criteria of find(…) must be a JSON object, not {other}"),
-                    position: criteria_at,
+                    position: char_offset(text, criteria_at),
                 });
             }
         }
@@ -145,7 +145,7 @@ pub fn parse(text: &str) -> Result<AqlQuery, AqlError> {
         if seen.contains(&method) {
             return Err(AqlError {
                 message: format!(".{method}(…) is given twice"),
-                position: method_at,
+                position: char_offset(text, method_at),
             });
         }
         p.skip_ws();
@@ -169,7 +169,7 @@ pub fn parse(text: &str) -> Result<AqlQuery, AqlError> {
                 p.at += digits;
                 let n = n.ok_or_else(|| AqlError {
                     message: format!(".{method}(…) takes a whole number"),
-                    position: args_at,
+                    position: char_offset(text, args_at),
                 })?;
                 if method == "offset" {
                     query.offset = n;
@@ -184,7 +184,7 @@ pub fn parse(text: &str) -> Result<AqlQuery, AqlError> {
                         "'.{}(' is not supported (items.find takes include, sort, offset, limit)",
                         other.escape_debug()
                     ),
-                    position: method_at,
+                    position: char_offset(text, method_at),
                 });
             }
         }
@@ -661,6 +661,9 @@ mod tests {
         assert!(e.message.contains("frobnicate") && e.position == 13, "{e}");
         let e = parse(r#"items.find({"created": {"$gt": "yesterday"}})"#).unwrap_err();
         assert!(e.message.contains("ISO 8601"), "{e}");
+        // positions count characters, not bytes
+        let e = parse("items.find({\"name\": \"é\"}).limit(x)").unwrap_err();
+        assert_eq!(e.position, 32, "{e}");
         assert!(parse("items.find(").is_err());
         assert!(parse("items.find({}) junk").is_err());
         assert!(parse("").is_err());
