@@ -106,6 +106,10 @@ install_deps() {
         pkgs+=(build-essential)
     fi
     command -v pkg-config >/dev/null 2>&1 || pkgs+=(pkg-config)
+    # the web UI's browser test (tests/clients/ui.sh): headless Chromium, its WebDriver, a venv for Selenium
+    command -v chromium >/dev/null 2>&1 || pkgs+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || pkgs+=(chromium-driver)
+    python3 -c 'import ensurepip' >/dev/null 2>&1 || pkgs+=(python3-venv)
     # node and npm: tests/clients/jfrog-client-js.sh (JFrog's JavaScript client library)
     command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
     # nginx: the Maven "central" of tests/clients/maven-proxy.sh (tests/lib/central.sh) and the benchmark baseline

@@ -28,6 +28,7 @@ pub mod session;
 mod storage_api;
 pub mod stored;
 mod system;
+pub mod ui;
 pub mod upload;
 pub mod verify;
 

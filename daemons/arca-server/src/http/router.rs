@@ -94,10 +94,19 @@ async fn handle(app: App, head: RequestHead, body: BodyStream) -> Response {
     let node_header = app.node_id_header.clone();
     let started = std::time::Instant::now();
     let method_name = head.method.clone();
+    // the web UI's calls: a 401 must not make the browser pop up its own login dialog
+    let from_script = head
+        .headers
+        .get("x-requested-with")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"XMLHttpRequest"));
     let mut resp = match route(app, head, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
+    if from_script && resp.status() == StatusCode::UNAUTHORIZED {
+        resp.headers_mut()
+            .remove(warp::http::header::WWW_AUTHENTICATE);
+    }
     resp.headers_mut().insert("x-arca-node-id", node_header);
     // No response is ever to be sniffed into another type (stored HTML served as text/plain, a
     // JSON error rendered as HTML).
@@ -169,6 +178,17 @@ async fn route(app: App, head: RequestHead, body: BodyStream) -> ApiResult<Respo
     if req.rest == "api" {
         return Err(ApiError::not_found("Not found"));
     }
+    if req.rest == "ui" {
+        // the page's relative links need the trailing slash
+        let mut resp = Response::default();
+        *resp.status_mut() = StatusCode::MOVED_PERMANENTLY;
+        if let Ok(to) =
+            warp::http::HeaderValue::from_str(&format!("{}/ui/", req.app.settings.context_path))
+        {
+            resp.headers_mut().insert(warp::http::header::LOCATION, to);
+        }
+        return Ok(resp);
+    }
     if let Some(ui) = req.rest.strip_prefix("ui/").map(str::to_string) {
         return session::handle(&mut req, &ui).await;
     }
@@ -176,8 +196,12 @@ async fn route(app: App, head: RequestHead, body: BodyStream) -> ApiResult<Respo
 }
 
 /// What an HA node without a license still serves (`rest`: the path after the context path):
-/// the license endpoints (to add one), the health checks, and the calls of other nodes.
+/// the license endpoints (to add one), the health checks, the web UI (which shows the missing
+/// license and adds one), and the calls of other nodes.
 fn serves_unlicensed(rest: &str) -> bool {
+    if rest == "ui" || rest.starts_with("ui/") {
+        return true;
+    }
     matches!(
         rest,
         "api/system/licenses"

@@ -37,7 +37,8 @@ pub async fn handle(req: &mut Request, rest: &str) -> ApiResult<Response> {
         ("auth/logout", &Method::POST) => logout(req).await,
         ("auth/current", &Method::GET) => current(req).await,
         ("auth/login" | "auth/logout" | "auth/current", _) => Err(ApiError::method_not_allowed()),
-        _ => Err(ApiError::not_found("Not found")),
+        (page, &Method::GET | &Method::HEAD) => Ok(crate::http::ui::asset(req, page)),
+        _ => Err(ApiError::method_not_allowed()),
     }
 }
 

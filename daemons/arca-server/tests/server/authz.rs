@@ -345,6 +345,9 @@ fn table() -> Vec<Row> {
             .prep(|s, u| token_for(s, if u == "anon" { "admin" } else { u }, "").0),
         row(M::DELETE, "/api/security/token/{x}", USER)
             .prep(|s, u| token_for(s, if u == "anon" { "admin" } else { u }, "").1),
+        // the web UI's files
+        row(M::GET, "/ui/", ANYONE),
+        row(M::GET, "/ui/app.js", ANYONE),
         // system
         row(M::GET, "/api/system/ping", ANYONE),
         row(M::GET, "/api/system/version", ANYONE),

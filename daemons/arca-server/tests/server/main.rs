@@ -36,6 +36,7 @@ mod sessions;
 mod sharding;
 mod storage;
 mod tls;
+mod ui;
 mod upstream;
 
 struct Server {
