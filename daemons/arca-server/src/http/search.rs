@@ -56,14 +56,14 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
                     .collect::<ApiResult<Vec<_>>>()?,
             );
             (
-                query(req, files(criterion), &repos_filter).await?,
+                query(req, Criterion::files_only(criterion), &repos_filter).await?,
                 Shape::Dates(fields),
             )
         }
         "creation" => {
             let criterion = in_range(req, Field::Created)?;
             (
-                query(req, files(criterion), &repos_filter).await?,
+                query(req, Criterion::files_only(criterion), &repos_filter).await?,
                 Shape::Dates(vec![("created", Field::Created)]),
             )
         }
@@ -190,10 +190,6 @@ async fn query(req: &Request, criterion: Criterion, repos: &[String]) -> ApiResu
         .await?)
 }
 
-fn files(criterion: Criterion) -> Criterion {
-    Criterion::files_only(criterion)
-}
-
 fn matching(field: Field, wildcards: String) -> Criterion {
     Criterion::Field {
         field,
@@ -229,7 +225,7 @@ fn gavc(req: &Request) -> ApiResult<Criterion> {
         _ => None,
     };
     all.extend(name.map(|n| matching(Field::Name, n)));
-    Ok(files(Criterion::All(all)))
+    Ok(Criterion::files_only(Criterion::All(all)))
 }
 
 /// `?k1=v1,v2&k2=v3`: items with every property named (any of its listed values).
@@ -333,16 +329,16 @@ async fn pattern(req: &Request) -> ApiResult<Response> {
         .compile_matcher();
     let repo = crate::http::artifacts::load_repo(req, repo_key).await?;
     let (readable, authz) = readable_repos(req).await?;
-    let allowed = |authz: &Authz, path: &str| {
-        readable.iter().any(|r| r.key == repo.key) && authz.allows(&repo, path, Action::Read)
-    };
+    // whether the caller reads anything in the repository is decided once, not per path
+    let reads_repo = readable.iter().any(|r| r.key == repo.key);
+    let allowed = |authz: &Authz, path: &str| reads_repo && authz.allows(&repo, path, Action::Read);
     // the database narrows by the pattern read with `*` crossing folders; the glob decides
     let broad = if path_pattern.contains(['[', '{']) {
         "*".to_string()
     } else {
         path_pattern.replace("**/", "*").replace("/**", "*")
     };
-    let criterion = files(Criterion::All(vec![
+    let criterion = Criterion::files_only(Criterion::All(vec![
         Criterion::Field {
             field: Field::Repo,
             op: Op::Eq,
