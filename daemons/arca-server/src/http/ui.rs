@@ -1,7 +1,8 @@
 //! The web UI's files (`daemons/arca-server/ui/`), embedded in the binary at build time (no
-//! Node toolchain, nothing to install): `{context}/ui/` is the page, `app.js` and `app.css` its
-//! script and style. Every node serves them, so the load balancer needs nothing new. The
-//! page's Content-Security-Policy allows only these files and calls to this origin.
+//! Node toolchain, nothing to install; `build.rs` lists `ui/`): `{context}/ui/` is the page,
+//! the `*.js` files its ES modules (`app.js` the entry), `app.css` its style. Every node
+//! serves them, so the load balancer needs nothing new. The page's Content-Security-Policy
+//! allows only these files and calls to this origin.
 
 use std::sync::LazyLock;
 
@@ -17,23 +18,8 @@ struct Asset {
     bytes: &'static [u8],
 }
 
-const ASSETS: &[Asset] = &[
-    Asset {
-        name: "index.html",
-        content_type: "text/html; charset=utf-8",
-        bytes: include_bytes!("../../ui/index.html"),
-    },
-    Asset {
-        name: "app.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../ui/app.js"),
-    },
-    Asset {
-        name: "app.css",
-        content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../../ui/app.css"),
-    },
-];
+/// Every file of `ui/` (written by `build.rs`).
+const ASSETS: &[Asset] = include!(concat!(env!("OUT_DIR"), "/ui_assets.rs"));
 
 /// Each asset's ETag (its SHA-256): a new build's files replace the cached ones at once.
 static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
