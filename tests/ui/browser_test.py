@@ -7,21 +7,10 @@ import os
 import urllib.error
 import urllib.request
 
-from kit import EC, By, Context, browser, wait
+from kit import EC, By, Context, browser, login
 
 # the check modules (tests/ui/check_NAME.py), in the order they run
 CHECKS = ["ha"]
-
-
-def login(driver, password):
-    wait(driver, EC.visibility_of_element_located((By.ID, "login-user")), "the login form")
-    user = driver.find_element(By.ID, "login-user")
-    user.clear()
-    user.send_keys("admin")
-    field = driver.find_element(By.ID, "login-password")
-    field.clear()
-    field.send_keys(password)
-    driver.find_element(By.ID, "login-submit").click()
 
 
 def main():

@@ -16,16 +16,43 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 INTERACTIVE_MS = 300
 
-__all__ = ["By", "EC", "Context", "browser", "wait"]
+__all__ = ["By", "EC", "Context", "browser", "login", "wait"]
 
 
 def browser(width, height):
+    """Headless Chromium through chromedriver; with UI_BROWSER=firefox, headless Firefox ESR through geckodriver
+    (GECKODRIVER: its path)."""
+    if os.environ.get("UI_BROWSER") == "firefox":
+        from selenium.webdriver.firefox.service import Service as FirefoxService
+
+        options = webdriver.FirefoxOptions()
+        options.add_argument("-headless")
+        options.binary_location = "/usr/bin/firefox-esr"
+        # the closed network: no update, telemetry or safe-browsing calls
+        for key, value in (("app.update.enabled", False), ("datareporting.policy.dataSubmissionEnabled", False),
+                           ("browser.safebrowsing.malware.enabled", False), ("network.captive-portal-service.enabled", False)):
+            options.set_preference(key, value)
+        driver = webdriver.Firefox(service=FirefoxService(executable_path=os.environ["GECKODRIVER"]), options=options)
+        driver.set_window_size(width, height)
+        return driver
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for arg in ("--headless=new", "--no-sandbox", f"--window-size={width},{height}", "--disable-gpu",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"):
         options.add_argument(arg)
     return webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+
+
+def login(driver, password, user="admin"):
+    """Fills and sends the login form (the page must show it or be about to)."""
+    wait(driver, EC.visibility_of_element_located((By.ID, "login-user")), "the login form")
+    field = driver.find_element(By.ID, "login-user")
+    field.clear()
+    field.send_keys(user)
+    field = driver.find_element(By.ID, "login-password")
+    field.clear()
+    field.send_keys(password)
+    driver.find_element(By.ID, "login-submit").click()
 
 
 def wait(driver, condition, what, timeout=10):
@@ -88,7 +115,7 @@ class Context:
 
     def open(self, hash_path, ready_css, name, timeout=10):
         """Loads the UI afresh at #hash_path, waits for ready_css (present, maybe empty), checks the navigation timing (interactive in
-        under 300 ms) and axe-core, and takes the screenshot `name`. Returns the time until ready_css showed."""
+        under 300 ms) and axe-core, and takes the screenshot `name` (None: none). Returns the time until ready_css showed."""
         started = time.monotonic()
         self.driver.get(f"{self.url}/ui/#{hash_path}")
         self.wait(EC.presence_of_element_located((By.CSS_SELECTOR, ready_css)), f"{ready_css} on #{hash_path}", timeout)
@@ -96,8 +123,9 @@ class Context:
         interactive = self.interactive_ms()
         print(f"ok #{hash_path}: ready in {ready_ms:.0f} ms (interactive {interactive:.0f} ms)")
         assert 0 <= interactive < INTERACTIVE_MS, f"#{hash_path}: interactive in {interactive} ms"
-        self.axe(name)
-        self.shot(name)
+        self.axe(name or hash_path)
+        if name:
+            self.shot(name)
         return ready_ms
 
     def session_cookie(self):

@@ -81,11 +81,19 @@ async function licensesPage() {
     el('p', {}, el('button', { type: 'button', id: 'licenses-delete', className: 'secondary', onclick: remove }, 'Delete selected')),
     el('form', { id: 'licenses-add', onsubmit: add },
       el('h2', {}, 'New'),
-      el('label', { for: 'licenses-keys' }, 'License keys (one per line, or separated by spaces or semicolons)'),
+      el('label', { for: 'licenses-keys' }, 'License keys (one per line, or separated by spaces or semicolons); or drop a file with the keys here'),
       el('div', {}, keys),
       el('button', { type: 'submit', id: 'licenses-save' }, 'Save')),
     result);
   filter.addEventListener('input', draw);
+  // the guide: "you can also simply drag and drop the file containing the license key(s) into the same field"
+  keys.addEventListener('dragover', (e) => e.preventDefault());
+  keys.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    const files = [...(e.dataTransfer ? e.dataTransfer.files : [])];
+    const texts = await Promise.all(files.map((f) => f.text()));
+    if (texts.length) keys.value = [keys.value.trim(), ...texts.map((t) => t.trim())].filter(Boolean).join('\n');
+  });
   await load();
   refreshEvery(load);
 }
