@@ -22,8 +22,10 @@
 #             in n1's journal, `arcactl config status` on n2 exits 1 with REJECTED); every sync in the members'
 #             journals; owner and mode of the rewritten files as packaged / as before; `arcactl config status` exits
 #             0 in sync; /api/system/ha/nodes: "restartRequired":["binarystore.xml"], empty for n3 after
-#             `systemctl restart arca-server` there; n1's server and sync stopped: a member owns the config ("this
-#             node owns the cluster's config") and its edit of system.properties reaches the other member
+#             `systemctl restart arca-server` there; the Custom URL Base PUT on n2 written by n1's config sync
+#             into its system.properties (owner and mode kept), mirrored, applied live without a restart; n1's
+#             server and sync stopped: a member owns the config ("this node owns the cluster's config") and its
+#             edit of system.properties reaches the other member
 #   failover  client loop through HAProxy; `systemctl stop arca-server` on one node (drain): 0 failed requests;
 #             `kill -9` of another node's arca-server: failures only within 3 s of the kill, longest outage
 #   upgrade   packages of the next patch version; rolling upgrade (arcactl node drain, wait for HAProxy to mark
@@ -516,6 +518,42 @@ EOF
     check "the session ended by the logout is refused (401, got $code)" test "$code" = 401
     result session "9/9 x 200 on $distinct nodes"
     ha_licenses "$f"
+    ha_ui
+}
+
+# The web UI on the cluster (docs/ui.md), in headless Chromium on the host (tests/ui/cluster_test.py): the HA
+# guide's "Testing Your HA Configuration" (each node's own UI: "HA Node ID" in System Logs, the Enterprise license at
+# the bottom, no error banner; through HAProxy: the High Availability table of the three nodes, the Custom URL Base
+# = HAProxy's URL), a batch of two new keys added on the Licenses page and one deleted, then the node that made the
+# browser's session killed (SIGKILL, not restarted): shown Unavailable within the stale period while the session
+# keeps working through the other nodes; the node is started again afterwards.
+ha_ui() {
+    local dir=$E2E_WORK/ui n nodes="" out
+    # shellcheck source-path=SCRIPTDIR source=../lib/ui.sh
+    . "$ARCA_ROOT/tests/lib/ui.sh"
+    arca_ui_prepare || arca_die "ha: the browser test's tools could not be installed (tests/lib/ui.sh)"
+    mkdir -p "$dir/shots"
+    "$(e2e_arcactl)" license issue --issuer-key "$E2E_WORK/licenses-${SCENARIO:-cluster}/issuer.key" --to "arca e2e batch" \
+        --valid-through "$(date -u -d '+2 years' +%F)" --count 2 >"$dir/new.license" 2>"$dir/issue.err" ||
+        arca_die "arcactl license issue failed: $(cat "$dir/issue.err")"
+    for n in "${NODES[@]}"; do
+        nodes+="$n=$(node_url "$n") "
+        printf '%s\n' "${E2E_INIT_PID[$n]}" >"$dir/$n.pid"
+    done
+    # a node killed for good: SIGKILL, then stop before the unit's RestartSec=2 brings it back
+    out=$(LB_URL="$LB" NODES="$nodes" ARCA_ADMIN_PW="$ADMIN_PW" NEW_LICENSES="$dir/new.license" \
+        KILL_CMD="nsenter -t \$(cat $dir/{node}.pid) -a -- env -i PATH=$E2E_CONTAINER_PATH sh -c 'systemctl kill -s KILL arca-server; systemctl stop arca-server'" \
+        START_CMD="nsenter -t \$(cat $dir/{node}.pid) -a -- env -i PATH=$E2E_CONTAINER_PATH sh -c 'systemctl reset-failed arca-server; systemctl start arca-server'" \
+        STALE_SECS=30 SHOTS="${ARCA_UI_SCREENSHOTS:-$dir/shots}" AXE_JS="$ARCA_UI_AXE_JS" \
+        timeout 300 "$ARCA_UI_PYTHON" "$ARCA_ROOT/tests/ui/cluster_test.py" 2>&1) || {
+        printf '%s\n' "$out" | tail -n 40 >&2
+        arca_die "ha: the browser test on the cluster failed (output above)"
+    }
+    printf '%s\n' "$out" | sed 's/^/[e2e] ui: /' >&2
+    result ui "$(grep -c '^ok' <<<"$out") browser checks"
+    for n in "${NODES[@]}"; do
+        e2e_arca_wait_ready "$(node_addr "$n")" 60 || arca_die "ha: $n is not ready again after the browser test"
+    done
 }
 
 # --- license helpers (docs/licenses.md) ---
@@ -715,6 +753,11 @@ nodes = d if isinstance(d, list) else d.get("nodes", d)
 print(",".join(next(n for n in nodes if n["id"] == sys.argv[1])["restartRequired"]))' "$1"
 }
 restart_required_is() { [[ "$(restart_required "$1")" == "$2" ]]; }
+# url_base_applied NODE URL — NODE's server uses URL as arca.url.base (GET /api/system/configuration/baseUrl)
+url_base_applied() {
+    lcurl -f "http://$(node_addr "$1")/artifactory/api/system/configuration/baseUrl" |
+        python3 -c 'import json, sys; sys.exit(json.load(sys.stdin)["appliedUrlBase"] != sys.argv[1])' "$2"
+}
 # cs_wait LIMIT DESC CMD… — CMD within LIMIT seconds (0.1 s period); the time it took in CS_ELAPSED; dies otherwise
 CS_ELAPSED=""
 cs_wait() {
@@ -729,7 +772,8 @@ cs_wait() {
 # The shared config files of a cluster (docs/config-sync.md), arca-config-sync on every node (start_node):
 # binarystore.xml keeps the packaged owner and mode (root:root 0644), system.properties is root:arca 0640 (cluster_up).
 scenario_config_sync() {
-    local n sha good bad pkg_mode sp_mode owner other t0 xml=binarystore.xml sp=system.properties
+    local n sha good bad pkg_mode sp_mode owner other t0 code xml=binarystore.xml sp=system.properties
+    local ub=http://url-base.e2e.example/artifactory ub_out=$E2E_WORK/logs/url-base-put.out
     cluster_up
     for n in "${NODES[@]}"; do
         check "$n: arca-config-sync active" e2e_node_exec "$n" systemctl is-active --quiet arca-config-sync
@@ -814,6 +858,25 @@ scenario_config_sync() {
     }
     cs_wait 10 "/api/system/ha/nodes: n3 restartRequired [] after systemctl restart arca-server" restart_required_is n3 ""
     check "n2 still restartRequired [\"$xml\"]" restart_required_is n2 "$xml"
+
+    # 6b. the Custom URL Base set with the REST API on a member (docs/api.md): forwarded to n1, the config owner,
+    #     whose arca-config-sync writes it into /etc/arca/system.properties for the server (whose sandbox keeps
+    #     /etc/arca read-only), owner and mode kept; every node mirrors it and applies it live: no restart required
+    code=$(lcurl -o "$ub_out" -w '%{http_code}' -X PUT -H 'Content-Type: text/plain' --data "$ub" \
+        "http://$(node_addr n2)/artifactory/api/system/configuration/baseUrl") || true
+    [[ "$code" == 200 ]] || arca_die "$SCENARIO: PUT /api/system/configuration/baseUrl on n2 -> HTTP $code: $(cat "$ub_out")"
+    result url_base_answer "'$(cut -c1-120 "$ub_out")'"
+    check "the answer names n1, the config owner, as the writer" grep -qF "node 'n1'" "$ub_out"
+    check "n1's $sp has arca.url.base=$ub" e2e_node_exec n1 grep -qxF "arca.url.base=$ub" "$CS_ETC/$sp"
+    check "n1: arca-config-sync wrote it for the server (journal)" sync_journal_has n1 "arca-server set arca.url.base"
+    sha=$(node_sha n1 "$sp")
+    cs_wait 10 "n1's $sp with the new URL base on n2 and n3" shas_are "$sp" "$sha" n2 n3
+    result url_base_propagate_s "$CS_ELAPSED"
+    cs_wait 10 "n3 uses the new URL base (appliedUrlBase)" url_base_applied n3 "$ub"
+    check "n3 still restartRequired [] (a change of arca.url.base alone applies live)" restart_required_is n3 ""
+    for n in "${NODES[@]}"; do
+        check "$n: $sp owner and mode kept ($sp_mode)" test "$(node_stat "$n" "$sp")" = "$sp_mode"
+    done
 
     # 7. the primary's server and sync stopped: a member takes the cluster duties and with them the config
     t0=$(e2e_now)

@@ -10,7 +10,7 @@ import urllib.request
 from kit import EC, By, Context, browser, login
 
 # the check modules (tests/ui/check_NAME.py), in the order they run
-CHECKS = ["ha"]
+CHECKS = ["ha", "logs", "admin", "browse", "general"]
 
 
 def main():

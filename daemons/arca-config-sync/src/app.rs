@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use arca_cluster::bootstrap::connect_sidecar;
+use arca_cluster::config_socket::{self, SyncRequest};
 use arca_cluster::server_socket::{self, ServerRequest};
 use arca_cluster::shared_config::SHARED_FILES;
 use arca_cluster::{DUTIES_LEASE, Identity};
@@ -25,6 +26,7 @@ use arca_config::{Home, NodeConfig};
 use arca_db::cluster::{self, NodeRole};
 use arca_db::{Clock, Db, SystemClock, configs};
 use arca_runtime::Starting;
+use arca_runtime::local_socket::{self, LocalSocket};
 use tokio::sync::mpsc;
 
 use crate::restart::{RollingRestart, Step};
@@ -99,13 +101,62 @@ enum Role {
     Member,
 }
 
+/// Serve `<run>/arca-config-sync.sock` ([`arca_cluster::config_socket`]): the server asks to
+/// set `arca.url.base` in `<etc>/system.properties`, which it may not write itself; `wake`
+/// (a cluster node) runs a pass at once, so the config owner publishes the change. The socket
+/// goes away with the returned task.
+fn serve_socket(
+    home: &Home,
+    etc: &Path,
+    wake: Option<mpsc::Sender<Wake>>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let socket = LocalSocket::bind(&home.config_sync_socket(), "arca-config-sync")?;
+    let etc = etc.to_path_buf();
+    Ok(tokio::spawn(socket.serve(move |line: String| {
+        let (etc, wake) = (etc.clone(), wake.clone());
+        async move {
+            let request = match config_socket::parse_request(&line) {
+                Ok(r) => r,
+                Err(e) => return local_socket::error_line(&e),
+            };
+            let SyncRequest::Set { key, value } = request;
+            let (k, v) = (key.clone(), value.clone());
+            let written =
+                tokio::task::spawn_blocking(move || crate::sync::set_system_property(&etc, &k, &v))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("writer: {e}")));
+            match written {
+                Ok(answer) => {
+                    tracing::info!(
+                        "arca-server set {key} to {:?} in system.properties{}",
+                        value.trim(),
+                        if answer.changed { "" } else { " (unchanged)" }
+                    );
+                    if let Some(wake) = wake {
+                        let _ = wake.try_send(Wake::FileEvent);
+                    }
+                    local_socket::ok_line(Some(&answer))
+                }
+                Err(e) => {
+                    tracing::warn!("arca-server asked to set {key}: refused: {e}");
+                    local_socket::error_line(&e)
+                }
+            }
+        }
+    })))
+}
+
 /// Run until SIGTERM/SIGINT.
 pub async fn run(home: Home) -> anyhow::Result<()> {
     let starting = Starting::new();
     let settings = load_settings(&home)?;
     let mut service = starting.listen()?;
     let Some(settings) = settings else {
-        return service.idle("arca-config-sync", SINGLE_NODE).await;
+        // Nothing to share, but the server's URL base is still written here.
+        let socket = serve_socket(&home, &home.etc(), None)?;
+        let idle = service.idle("arca-config-sync", SINGLE_NODE).await;
+        socket.abort();
+        return idle;
     };
     let notifier = service.notifier.clone();
     let node_id = settings.identity.node_id.clone();
@@ -125,6 +176,7 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     let (wake_tx, mut wake_rx) = mpsc::channel::<Wake>(64);
     let _watcher = watch(&etc, wake_tx.clone())?;
     let listening = spawn_listener(db.clone(), wake_tx.clone());
+    let socket_task = serve_socket(&home, &etc, Some(wake_tx.clone()))?;
 
     service.ready(
         &format!(
@@ -227,6 +279,7 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
             }
         }
     }
+    socket_task.abort();
     notifier.stopping("stopping");
     tracing::info!(arca_node_id = %node_id, "stopped");
     Ok(())
@@ -327,19 +380,35 @@ async fn report(
         .filter_map(|a| a.needs_restart_since(server_started))
         .map(str::to_string)
         .collect();
-    if changed.is_empty() {
+    // Read again by the server at once for arca.url.base (which needs no restart).
+    let live: Vec<String> = actions
+        .iter()
+        .filter_map(Action::live_reload)
+        .map(str::to_string)
+        .collect();
+    if changed.is_empty() && live.is_empty() {
         return changed;
+    }
+    for action in actions {
+        if let (Some(name), None) = (action.live_reload(), action.needs_restart()) {
+            tracing::info!(
+                arca_node_id = %node_id,
+                file = %name,
+                "{name} changed in keys arca-server applies live only (arca.url.base): no \
+                 restart required"
+            );
+        }
     }
     let request = ServerRequest::Config {
         changed: changed.clone(),
         restart: false,
+        live,
     };
     if let Err(e) = server_socket::send(socket, &request).await {
         tracing::info!(
             arca_node_id = %node_id,
-            "{} changed; arca-server is not reachable on its socket ({e}): it reads the new \
-             copy at its next start",
-            changed.join(", ")
+            "config files changed; arca-server is not reachable on its socket ({e}): it reads \
+             the new copies at its next start"
         );
     }
     changed

@@ -102,6 +102,7 @@ impl RollingRestart {
         let request = ServerRequest::Config {
             changed: files.clone(),
             restart: true,
+            live: Vec::new(),
         };
         match server_socket::send(socket, &request).await {
             Ok(()) => {

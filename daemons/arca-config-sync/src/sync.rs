@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use arca_cluster::config_socket::{self, SetAnswer};
 use arca_cluster::shared_config::{SHARED_FILES, SharedFile, sha256_hex, shared_file};
 use arca_crypto::master_key::SecretBox;
 use arca_db::configs::{self, ConfigFileRow, NodeFileRow};
@@ -32,17 +33,22 @@ pub const CONFLICT_SUFFIX: &str = ".conflict";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Owner: stored this node's copy as the cluster's `version`; `changed_at`: its mtime
-    /// (ms), i.e. when this node's copy changed.
+    /// (ms), i.e. when this node's copy changed; `needs_restart`: the change from the cluster's
+    /// previous copy is one the server applies at start only
+    /// ([`SharedFile::change_needs_restart`]).
     Stored {
         name: String,
         version: i64,
         changed_at: i64,
+        needs_restart: bool,
     },
     /// Owner: the file is gone here; recorded as deleted (`version`).
     Deleted { name: String, version: i64 },
     /// Owner: this copy failed validation and was not propagated.
     Rejected { name: String, error: String },
-    /// Wrote the cluster's `version` (this node's copy had other content, or none).
+    /// Wrote the cluster's `version` (this node's copy had other content, or none);
+    /// `needs_restart`: see [`SharedFile::change_needs_restart`] (false when only
+    /// `arca.url.base` of `system.properties` changed: the server applies it live).
     Applied {
         name: String,
         version: i64,
@@ -85,10 +91,28 @@ impl Action {
                 name,
                 needs_restart: true,
                 ..
+            }
+            | Action::Stored {
+                name,
+                needs_restart: true,
+                ..
             } => Some(name),
-            Action::Stored { name, .. } | Action::Deleted { name, .. } => shared_file(name)
+            Action::Deleted { name, .. } => shared_file(name)
                 .filter(|f| f.needs_restart)
                 .map(|f| f.name),
+            _ => None,
+        }
+    }
+
+    /// A file whose new copy the server reads again at once for the keys it applies live
+    /// (`system.properties`: `arca.url.base`), whether or not the change also needs a restart.
+    pub fn live_reload(&self) -> Option<&str> {
+        match self {
+            Action::Applied { name, .. } | Action::Stored { name, .. }
+                if name == "system.properties" =>
+            {
+                Some(name)
+            }
             _ => None,
         }
     }
@@ -282,15 +306,29 @@ impl Syncer {
                 error,
             }));
         }
+        // Compared with the copy the other nodes have now (none yet: a restart applies it).
+        let previous = row
+            .and_then(|r| r.content.as_deref())
+            .and_then(|sealed| self.secrets.open(sealed, &Self::context(file.name)).ok());
+        let needs_restart = file.change_needs_restart(previous.as_deref(), Some(bytes));
         let Some(version) = self.store(file.name, Some(bytes), &sha, now)? else {
             return Ok(None);
         };
         let changed_at = mtime_ms(path, now);
-        self.report(file.name, &sha, version, Some(changed_at), None)?;
+        // `changed_at` of the report is when this node's copy last changed in a way its server
+        // applies at start only (the HA table's "restart required"): kept for a live change.
+        self.report(
+            file.name,
+            &sha,
+            version,
+            needs_restart.then_some(changed_at),
+            None,
+        )?;
         Ok(Some(Action::Stored {
             name: file.name.to_string(),
             version,
             changed_at,
+            needs_restart,
         }))
     }
 
@@ -372,18 +410,21 @@ impl Syncer {
             arca_config::write_file_atomically(&aside, old, file.mode)?;
         }
         arca_config::write_file_atomically(path, &bytes, file.mode)?;
+        // Only arca.url.base changed (the server applies it live): no restart required, so the
+        // report keeps the time this node's copy last changed in a way that needs one.
+        let needs_restart = file.change_needs_restart(local.as_deref(), Some(&bytes));
         self.report(
             file.name,
             &row.sha256,
             row.version,
-            Some(mtime_ms(path, now)),
+            needs_restart.then(|| mtime_ms(path, now)),
             None,
         )?;
         self.remember_lost_edit(file.name, kept.as_ref(), lost_edit.as_deref(), now)?;
         Ok(Some(Action::Applied {
             name: file.name.to_string(),
             version: row.version,
-            needs_restart: file.needs_restart,
+            needs_restart,
             replaced: local.is_some(),
             lost_edit,
         }))
@@ -463,6 +504,22 @@ impl Syncer {
         }
         Ok(())
     }
+}
+
+/// Set `key` of `<etc>/system.properties` to `value` for the server
+/// ([`arca_cluster::config_socket`]): checked ([`config_socket::check_set`]), written
+/// atomically keeping every other line, the mode and the owner. On the config owner the next
+/// pass publishes it like any local edit. `Err` is the message for the server.
+pub fn set_system_property(etc: &Path, key: &str, value: &str) -> Result<SetAnswer, String> {
+    let value = config_socket::check_set(key, value)?;
+    let path = etc.join("system.properties");
+    let changed =
+        arca_config::system::write_url_base(&path, value.as_deref()).map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(SetAnswer {
+        changed,
+        sha256: sha256_hex(&bytes),
+    })
 }
 
 /// Why a local edit loses to the cluster's copy.
@@ -1045,5 +1102,93 @@ mod tests {
         let e = stranger.mirror().unwrap_err();
         assert!(e.to_string().contains("master key"), "{e}");
         assert_eq!(read(&p.member, "cluster.license"), None, "nothing written");
+    }
+
+    /// What `config_file_nodes` says about node `node`'s copy of `name`: (version, changed_at).
+    fn node_report(p: &Pair, node: &str, name: &str) -> (i64, i64) {
+        p.db.read_blocking(configs::list_node_files)
+            .unwrap()
+            .into_iter()
+            .find(|r| r.node_id == node && r.name == name)
+            .map(|r| (r.version, r.changed_at))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_change_of_the_url_base_alone_needs_no_restart_anywhere() {
+        let p = pair();
+        write(&p.owner, "system.properties", PROPS_1);
+        p.owner.publish().unwrap();
+        p.member.mirror().unwrap();
+        let (_, owner_changed) = node_report(&p, "a", "system.properties");
+        let (_, member_changed) = node_report(&p, "b", "system.properties");
+        // The server sets the URL base through the socket: owner publishes, member applies;
+        // both say "read it again live", neither "restart".
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let answer =
+            set_system_property(p.owner.etc(), "arca.url.base", "https://lb.example/art/").unwrap();
+        assert!(answer.changed);
+        let text = read(&p.owner, "system.properties").unwrap();
+        assert_eq!(
+            text,
+            format!("{PROPS_1}arca.url.base=https://lb.example/art\n")
+        );
+        assert_eq!(answer.sha256, sha256_hex(text.as_bytes()));
+        let published = p.owner.publish().unwrap();
+        assert!(
+            matches!(
+                &published[..],
+                [Action::Stored {
+                    version: 2,
+                    needs_restart: false,
+                    ..
+                }]
+            ),
+            "{published:?}"
+        );
+        assert_eq!(published[0].needs_restart(), None);
+        assert_eq!(published[0].live_reload(), Some("system.properties"));
+        let applied = p.member.mirror().unwrap();
+        assert!(
+            matches!(
+                &applied[..],
+                [Action::Applied {
+                    version: 2,
+                    needs_restart: false,
+                    ..
+                }]
+            ),
+            "{applied:?}"
+        );
+        assert_eq!(applied[0].live_reload(), Some("system.properties"));
+        assert_eq!(read(&p.member, "system.properties"), Some(text.clone()));
+        // the reports moved to version 2 but kept when the copies last changed for a restart
+        assert_eq!(
+            node_report(&p, "a", "system.properties"),
+            (2, owner_changed)
+        );
+        assert_eq!(
+            node_report(&p, "b", "system.properties"),
+            (2, member_changed)
+        );
+        // Any other key: restart required again, as before.
+        write(&p.owner, "system.properties", &text.replace("=60", "=61"));
+        let published = p.owner.publish().unwrap();
+        assert_eq!(published[0].needs_restart(), Some("system.properties"));
+        let applied = p.member.mirror().unwrap();
+        assert_eq!(applied[0].needs_restart(), Some("system.properties"));
+        assert!(node_report(&p, "b", "system.properties").1 > member_changed);
+        // The socket sets nothing else, and nothing invalid.
+        let e = set_system_property(p.owner.etc(), "arca.gc.interval.secs", "1").unwrap_err();
+        assert!(e.contains("only arca.url.base"), "{e}");
+        let e = set_system_property(p.owner.etc(), "arca.url.base", "lb").unwrap_err();
+        assert!(e.starts_with("Invalid URL base"), "{e}");
+        let cleared = set_system_property(p.owner.etc(), "arca.url.base", "").unwrap();
+        assert!(cleared.changed);
+        assert!(
+            read(&p.owner, "system.properties")
+                .unwrap()
+                .ends_with("arca.url.base=\n")
+        );
     }
 }

@@ -46,7 +46,7 @@ fn settings_of(config: &NodeConfig) -> Settings {
     let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
     Settings {
         context_path: config.context_path(),
-        url_base: sys.url_base.clone(),
+        url_base: crate::state::LiveUrlBase::new(sys.url_base.clone()),
         timing: Timing {
             heartbeat: sys.ha_heartbeat,
             stale: sys.ha_stale,
@@ -770,6 +770,11 @@ impl Running {
             "ready in {} ms",
             started.elapsed().as_millis()
         );
+        // The start-up records (the "HA Node ID" banner among them) stay in the recent log for
+        // good; what follows goes through its ring.
+        if let Some(log) = arca_runtime::recent_log() {
+            log.end_startup();
+        }
     }
 
     /// Serve until SIGTERM/SIGINT or a restart request; SIGHUP reloads the HTTPS certificate.

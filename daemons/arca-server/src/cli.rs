@@ -38,7 +38,8 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    daemon::start_logging("arca-server");
+    // the recent log in memory: GET /api/system/logs, the web UI's System Logs
+    daemon::start_logging_with("arca-server", arca_runtime::LogOptions::keeping_recent());
     let home = Home::new(cli.home.home);
     match cli.command {
         Some(Command::Daemon(DaemonCommand::CheckConfig)) => {

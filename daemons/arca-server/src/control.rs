@@ -33,7 +33,12 @@ fn answer(app: &App, line: &str) -> String {
             app.license.releasing(seconds, &app.node_id);
             local_socket::ok_line::<()>(None)
         }
-        Ok(ServerRequest::Config { changed, restart }) => {
+        Ok(ServerRequest::Config {
+            changed,
+            restart,
+            live,
+        }) => {
+            app.reload_live_settings(&live);
             app.config_changed(&changed, restart);
             local_socket::ok_line::<()>(None)
         }

@@ -23,8 +23,9 @@ use warp::http::HeaderValue;
 pub struct Settings {
     /// `""` for the root, else `/artifactory`-style.
     pub context_path: String,
-    /// `arca.url.base`: the load balancer's URL, used in `uri`/`downloadUri` fields.
-    pub url_base: Option<String>,
+    /// `arca.url.base`: the load balancer's URL, used in `uri`/`downloadUri` fields; applied
+    /// without a restart ([`LiveUrlBase`]).
+    pub url_base: LiveUrlBase,
     /// Heartbeat, stale period, lock lease.
     pub timing: Timing,
     pub max_upload_bytes: u64,
@@ -51,6 +52,35 @@ pub struct Settings {
     pub session_absolute_timeout: Duration,
     /// `arca.node.signature.v1`: also send and accept v1 node signatures (rolling upgrade).
     pub node_signature_v1: bool,
+}
+
+/// `arca.url.base` as this server applies it now. Read per request (`format::base_url`);
+/// replaced without a restart when an administrator sets it through this node
+/// (`PUT /api/system/configuration/baseUrl`) or when the config sync brings the config owner's
+/// new `system.properties` ([`AppState::reload_live_settings`]).
+#[derive(Debug, Clone, Default)]
+pub struct LiveUrlBase(Arc<std::sync::RwLock<Option<Arc<str>>>>);
+
+impl LiveUrlBase {
+    pub fn new(value: Option<String>) -> Self {
+        LiveUrlBase(Arc::new(std::sync::RwLock::new(value.map(Arc::from))))
+    }
+
+    /// The value in effect (`None`: unset, built from each request's headers).
+    pub fn get(&self) -> Option<Arc<str>> {
+        // A poisoned lock only means a writer panicked between two plain assignments.
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Apply `value`; returns whether it differs from the value in effect.
+    pub fn set(&self, value: Option<String>) -> bool {
+        let mut current = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if current.as_deref() == value.as_deref() {
+            return false;
+        }
+        *current = value.map(Arc::from);
+        true
+    }
 }
 
 /// Who is making a request.
@@ -495,6 +525,34 @@ impl AppState {
                 arca_node_id = %self.node_id,
                 "RESTART REQUIRED: arca-config-sync changed {list}, read at start only; restart \
                  arca-server on this node to apply it (systemctl restart arca-server)"
+            );
+        }
+    }
+
+    /// Read `system.properties` again for the settings applied without a restart
+    /// (`arca.url.base`) when `files` names it: the config sync wrote the config owner's new
+    /// copy here. An invalid value is logged and the one in effect kept.
+    pub fn reload_live_settings(&self, files: &[String]) {
+        if !files.iter().any(|f| f == "system.properties") {
+            return;
+        }
+        let value = arca_config::SystemProperties::load(&self.home).and_then(|p| p.url_base());
+        match value {
+            Ok(value) => self.apply_url_base(value, "arca-config-sync"),
+            Err(e) => tracing::warn!(
+                arca_node_id = %self.node_id,
+                "system.properties changed but its arca.url.base is not applied: {e}"
+            ),
+        }
+    }
+
+    /// Apply a new `arca.url.base` (`source`: who changed it, for the journal).
+    pub fn apply_url_base(&self, value: Option<String>, source: &str) {
+        let shown = value.clone().unwrap_or_else(|| "(unset)".to_string());
+        if self.settings.url_base.set(value) {
+            tracing::info!(
+                arca_node_id = %self.node_id,
+                "arca.url.base is now {shown} ({source}); applied without a restart"
             );
         }
     }

@@ -7,8 +7,16 @@
 import { $, api, base, el, show, stopRefresh, session } from './lib.js';
 import * as ha from './ha.js';
 import * as licenses from './licenses.js';
+import * as general from './general.js';
+import * as logs from './logs.js';
+import * as adminRepos from './admin-repos.js';
+import * as adminSecurity from './admin-security.js';
+import * as tokens from './tokens.js';
+import * as adminStorage from './admin-storage.js';
+import * as browse from './browse.js';
+import * as search from './search.js';
 
-const PAGE_MODULES = [ha, licenses];
+const PAGE_MODULES = [ha, licenses, general, logs, adminRepos, adminSecurity, tokens, adminStorage, browse, search];
 const PAGES = PAGE_MODULES.flatMap((m) => m.pages);
 const GROUPS = ['Artifacts', 'Administration'];
 
@@ -54,6 +62,18 @@ async function logout() {
 
 // ------------------------------------------------------------------ status: banner and footer
 
+// " · Enterprise license (valid through …)": the guide's license indicator at the bottom of the page
+async function licenseText(self) {
+  if (!self.licenseHash) return ' · no license';
+  try {
+    const held = (await api('GET', '/api/system/licenses')).find((l) => l.licenseHash === self.licenseHash);
+    if (held) return ` · ${held.type} license (valid through ${held.validThrough})`;
+  } catch (_) {
+    // the pool is unreadable: say what the node table knows
+  }
+  return ` · licensed (${self.licenseHash.slice(0, 12)}…)`;
+}
+
 async function refreshStatus() {
   const { me } = session;
   const banner = $('banner');
@@ -70,7 +90,7 @@ async function refreshStatus() {
       const self = nodes.find((n) => n.id === me.nodeId);
       if (self) {
         if (self.role === 'STANDALONE') footer += ' · single node (no license needed)';
-        else footer += self.licenseHash ? ` · licensed (${self.licenseHash.slice(0, 12)}…)` : ' · no license';
+        else footer += await licenseText(self);
         if (self.restartRequired && self.restartRequired.length) {
           problem = problem || `A restart is pending: ${self.restartRequired.join(', ')} changed.`;
         }
@@ -90,14 +110,18 @@ function allowed(page) {
   return !page.admin || (session.me && session.me.admin);
 }
 
+// The header's one row: the first group's pages as links, every other group as a menu (a <details>, closed again
+// by route()), so every page keeps the full width.
 function drawNav() {
   const nav = $('nav');
-  nav.replaceChildren(...GROUPS.map((group) => {
-    const links = PAGES.filter((p) => p.group === group && allowed(p) && !p.hidden);
+  nav.replaceChildren(...GROUPS.map((group, index) => {
+    const links = PAGES.filter((p) => p.group === group && allowed(p) && !p.hidden)
+      .map((p) => el('a', { href: `#${p.path}` }, p.title));
     if (!links.length) return null;
-    return el('div', { className: 'nav-group', role: 'group', 'aria-label': group },
-      el('span', { className: 'nav-title' }, group),
-      links.map((p) => el('a', { href: `#${p.path}` }, p.title)));
+    if (index === 0) return el('div', { className: 'nav-group', role: 'group', 'aria-label': group }, links);
+    return el('details', { className: 'nav-menu' },
+      el('summary', {}, group),
+      el('div', { className: 'nav-menu-items', role: 'group', 'aria-label': group }, links));
   }).filter(Boolean));
   nav.hidden = false;
 }
@@ -111,7 +135,7 @@ function homePage() {
   }).filter(Boolean);
   show(
     el('h1', {}, `Welcome, ${me.name}`),
-    sections.length ? sections : el('p', { className: 'muted' }, 'The REST API serves everything you may read under ', el('code', {}, `${base}/`), '.'));
+    ...(sections.length ? sections.flat() : [el('p', { className: 'muted' }, 'The REST API serves everything you may read under ', el('code', {}, `${base}/`), '.')]));
 }
 
 // the page for `#/path[/rest]`: the longest registered path that is the hash or a prefix of it
@@ -128,10 +152,12 @@ async function route() {
   stopRefresh();
   const hash = location.hash.replace(/^#/, '') || '/';
   const page = pageFor(hash);
+  for (const menu of document.querySelectorAll('#nav details')) menu.open = false;
   for (const link of document.querySelectorAll('#nav a')) {
     if (page && link.getAttribute('href') === `#${page.path}`) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
+  for (const menu of document.querySelectorAll('#nav details')) menu.classList.toggle('current', Boolean(menu.querySelector('a[aria-current]')));
   document.title = page ? `${page.title} · arca` : 'arca';
   if (page && allowed(page)) {
     const rest = hash.slice(page.path.length).replace(/^\//, '');
@@ -147,7 +173,8 @@ async function route() {
   } else {
     homePage();
   }
-  $('main').focus();
+  // the page's start for keyboard and screen reader users, without scrolling the header away
+  $('main').focus({ preventScroll: true });
 }
 
 async function start() {

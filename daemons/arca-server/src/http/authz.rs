@@ -110,6 +110,16 @@ impl Authz {
                 .allows(&self.subject, repo_ref(repo), path, action)
     }
 
+    /// Whether the caller may do `action` at every path below folder `path` of `repo` (so a
+    /// listing can be paged in the database without a decision per child). `false` may be
+    /// conservative: then ask [`Authz::allows`] per path.
+    pub fn allows_everything_below(&self, repo: &Repo, path: &str, action: Action) -> bool {
+        (action == Action::Read && repo.anonymous_read)
+            || self
+                .grants
+                .allows_everything_below(&self.subject, repo_ref(repo), path, action)
+    }
+
     /// Whether the caller may read something in `repo` (repository lists, search).
     pub fn reads_somewhere(&self, repo: &Repo) -> bool {
         repo.anonymous_read

@@ -135,7 +135,8 @@ async fn route(app: App, head: RequestHead, body: BodyStream) -> ApiResult<Respo
     let path = path.as_str();
     let ctx = app.settings.context_path.clone();
     let rest = crate::front::strip_context(&ctx, path)?.to_string();
-    let base_url = format::base_url(&headers, &ctx, app.settings.url_base.as_deref());
+    let url_base = app.settings.url_base.get();
+    let base_url = format::base_url(&headers, &ctx, url_base.as_deref());
     let path_and_query = if raw_query.is_empty() {
         path.to_string()
     } else {
@@ -197,7 +198,7 @@ async fn route(app: App, head: RequestHead, body: BodyStream) -> ApiResult<Respo
 
 /// What an HA node without a license still serves (`rest`: the path after the context path):
 /// the license endpoints (to add one), the health checks, the web UI (which shows the missing
-/// license and adds one), and the calls of other nodes.
+/// license and adds one), its log (which may say why), and the calls of other nodes.
 fn serves_unlicensed(rest: &str) -> bool {
     if rest == "ui" || rest.starts_with("ui/") {
         return true;
@@ -209,6 +210,8 @@ fn serves_unlicensed(rest: &str) -> bool {
             | "api/v1/system/readiness"
             | "api/v1/system/liveness"
             | "api/system/ha/self"
+            | "api/system/ha/configuration/baseUrl"
+            | "api/system/logs"
     ) || rest
         .strip_prefix("api/system/")
         .is_some_and(|t| t.starts_with(PEER_STORAGE_PREFIX))

@@ -62,6 +62,9 @@ async fn info(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Respon
     if item.is_none() && !target.path.is_empty() {
         return Err(missing());
     }
+    if let Some(page) = child_page(req)? {
+        return paged_folder_info(req, &authz, repo, target, item.as_ref(), page).await;
+    }
     let (repo_key, path) = (repo.key.clone(), target.path.clone());
     let children = req
         .app
@@ -98,6 +101,155 @@ async fn info(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Respon
         "modifiedBy": modified_by,
         "lastUpdated": format::iso8601(updated),
         "children": children,
+        "uri": format::storage_uri(&req.base_url, &repo.key, &target.path),
+    });
+    Ok(json_typed(
+        StatusCode::OK,
+        &body,
+        "application/vnd.org.jfrog.artifactory.storage.FolderInfo+json",
+    ))
+}
+
+/// The most children one page of folder info holds, and how many it holds unless `limit` says.
+pub const MAX_CHILD_PAGE: u64 = 10_000;
+const DEFAULT_CHILD_PAGE: u64 = 1_000;
+
+/// Folder info's paging (arca's addition, `docs/api.md`): `offset`, `limit`, `name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ChildPage {
+    offset: u64,
+    limit: u64,
+    /// Only children whose name matches (`*`/`?` wildcards, else a substring; case ignored).
+    name: Option<String>,
+}
+
+/// The page asked for, `None` when no paging parameter is given (the reference's answer).
+fn child_page(req: &Request) -> ApiResult<Option<ChildPage>> {
+    child_page_of(&req.query)
+}
+
+fn child_page_of(
+    query: &std::collections::HashMap<String, String>,
+) -> ApiResult<Option<ChildPage>> {
+    if !["offset", "limit", "name"]
+        .iter()
+        .any(|k| query.contains_key(*k))
+    {
+        return Ok(None);
+    }
+    let number = |key: &str, default: u64| -> ApiResult<u64> {
+        match query.get(key) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "Query parameter '{key}' must be a number from 0, got '{v}'"
+                ))
+            }),
+        }
+    };
+    let offset = number("offset", 0)?;
+    let limit = number("limit", DEFAULT_CHILD_PAGE)?;
+    if limit > MAX_CHILD_PAGE {
+        return Err(ApiError::bad_request(format!(
+            "Query parameter 'limit' is at most {MAX_CHILD_PAGE}, got {limit}"
+        )));
+    }
+    let name = query
+        .get("name")
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .map(str::to_string);
+    Ok(Some(ChildPage {
+        offset,
+        limit,
+        name,
+    }))
+}
+
+/// Folder info with one page of the children (folders first, then by name) and `offset`,
+/// `limit`, `total` (the children the caller may read that match `name`) and `hasMore`. Each
+/// child also has `lastModified`, and `size` for a file.
+async fn paged_folder_info(
+    req: &Request,
+    authz: &Authz,
+    repo: &Repo,
+    target: &RepoPath,
+    item: Option<&Item>,
+    page: ChildPage,
+) -> ApiResult<Response> {
+    let (repo_key, path) = (repo.key.clone(), target.path.clone());
+    let name = page.name.clone();
+    let window = (page.offset, page.limit);
+    // When the caller may read everything below the folder, the database pages; otherwise
+    // every matching child is read and decided on, so `total` and the pages stay exact.
+    let (children, total) = if authz.allows_everything_below(repo, &target.path, Action::Read) {
+        req.app
+            .db
+            .read(move |conn| {
+                let total = items::count_children(conn, &repo_key, &path, name.as_deref())?;
+                let shown =
+                    items::children_page(conn, &repo_key, &path, name.as_deref(), Some(window))?;
+                Ok::<_, ApiError>((shown, total))
+            })
+            .await?
+    } else {
+        let all = req
+            .app
+            .db
+            .read(move |conn| items::children_page(conn, &repo_key, &path, name.as_deref(), None))
+            .await?;
+        let readable: Vec<Item> = all
+            .into_iter()
+            .filter(|c| authz.allows(repo, &c.path, Action::Read))
+            .collect();
+        let total = readable.len() as u64;
+        let shown = readable
+            .into_iter()
+            .skip(usize::try_from(window.0).unwrap_or(usize::MAX))
+            .take(usize::try_from(window.1).unwrap_or(usize::MAX))
+            .collect();
+        (shown, total)
+    };
+    let has_more = page.offset.saturating_add(children.len() as u64) < total;
+    let children: Vec<Value> = children
+        .iter()
+        .map(|c| {
+            let mut child = serde_json::json!({
+                "uri": format!("/{}", c.name),
+                "folder": c.folder,
+                "lastModified": format::iso8601(c.modified),
+            });
+            if !c.folder
+                && let Some(obj) = child.as_object_mut()
+            {
+                obj.insert("size".into(), c.size().into());
+            }
+            child
+        })
+        .collect();
+    let (created, created_by, modified, modified_by, updated) = match item {
+        Some(i) => (
+            i.created,
+            i.created_by.as_str(),
+            i.modified,
+            i.modified_by.as_str(),
+            i.updated,
+        ),
+        None => (repo.created, "system", repo.created, "system", repo.created),
+    };
+    let body = serde_json::json!({
+        "repo": repo.key,
+        "path": format::slash_path(&target.path),
+        "created": format::iso8601(created),
+        "createdBy": created_by,
+        "lastModified": format::iso8601(modified),
+        "modifiedBy": modified_by,
+        "lastUpdated": format::iso8601(updated),
+        "children": children,
+        "offset": page.offset,
+        "limit": page.limit,
+        "total": total,
+        "hasMore": has_more,
         "uri": format::storage_uri(&req.base_url, &repo.key, &target.path),
     });
     Ok(json_typed(
@@ -530,4 +682,50 @@ pub async fn copy_or_move(req: &mut Request, tail: &str, is_move: bool) -> ApiRe
         StatusCode::OK,
         &serde_json::json!({ "messages": [{ "level": "INFO", "message": message }] }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(pairs: &[(&str, &str)]) -> ApiResult<Option<ChildPage>> {
+        let query = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        child_page_of(&query)
+    }
+
+    #[test]
+    fn folder_info_pages_only_when_asked() {
+        assert_eq!(page(&[]).unwrap(), None);
+        assert_eq!(page(&[("list", ""), ("deep", "1")]).unwrap(), None);
+        let p = page(&[("offset", "500")]).unwrap().unwrap();
+        assert_eq!((p.offset, p.limit, p.name), (500, DEFAULT_CHILD_PAGE, None));
+        let p = page(&[("limit", "0"), ("name", "  ")]).unwrap().unwrap();
+        assert_eq!((p.offset, p.limit, p.name), (0, 0, None));
+        let p = page(&[("name", " lib-*.jar ")]).unwrap().unwrap();
+        assert_eq!(p.name.as_deref(), Some("lib-*.jar"));
+        let max = MAX_CHILD_PAGE.to_string();
+        assert_eq!(
+            page(&[("limit", &max)]).unwrap().unwrap().limit,
+            MAX_CHILD_PAGE
+        );
+        let huge = u64::MAX.to_string();
+        assert_eq!(
+            page(&[("offset", &huge)]).unwrap().unwrap().offset,
+            u64::MAX
+        );
+    }
+
+    #[test]
+    fn bad_paging_parameters_are_refused_naming_them() {
+        let message = |pairs: &[(&str, &str)]| page(pairs).unwrap_err().message;
+        for bad in ["-1", "x", "1.5", "", "18446744073709551616", "1e3"] {
+            assert!(message(&[("offset", bad)]).contains("'offset'"), "{bad}");
+            assert!(message(&[("limit", bad)]).contains("'limit'"), "{bad}");
+        }
+        let over = (MAX_CHILD_PAGE + 1).to_string();
+        assert!(message(&[("limit", &over)]).contains("at most"));
+    }
 }

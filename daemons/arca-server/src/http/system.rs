@@ -23,7 +23,15 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
             delete_ha_node(req, &t["ha/nodes/".len()..]).await
         }
         (Method::GET, "ha/self") => ha_self(req).await,
-        (_, "ping" | "version" | "storage" | "storage/gc" | "ha/nodes" | "ha/self") => {
+        (Method::GET, "logs") => crate::http::system_logs::handle(req).await,
+        // Administration → General: the Custom URL Base (`crate::http::general`)
+        (Method::GET, "configuration/baseUrl") => crate::http::general::get(req).await,
+        (Method::PUT, "configuration/baseUrl") => crate::http::general::put(req).await,
+        (Method::PUT, "ha/configuration/baseUrl") => crate::http::general::owner_put(req).await,
+        (_, "configuration/baseUrl" | "ha/configuration/baseUrl") => {
+            Err(ApiError::method_not_allowed())
+        }
+        (_, "ping" | "version" | "storage" | "storage/gc" | "ha/nodes" | "ha/self" | "logs") => {
             Err(ApiError::method_not_allowed())
         }
         _ => Err(ApiError::not_found(format!(
@@ -294,7 +302,7 @@ async fn ha_self(req: &Request) -> ApiResult<Response> {
             "releaseDate": arca_runtime::BUILD.timestamp,
             "masterKeyCheck": app.master_key_check,
             "database": app.db.backend_name(),
-            "urlBase": app.settings.url_base,
+            "urlBase": app.settings.url_base.get().as_deref(),
             "drained": app.drain_requested(),
             "runsClusterDuties": m.is_duty_leader(),
             "licenseRequired": app.license.required(),

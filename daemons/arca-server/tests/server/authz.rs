@@ -234,6 +234,11 @@ fn table() -> Vec<Row> {
         row(M::GET, "/api/storage/libs/fixed/a.txt", READ),
         row(M::GET, "/api/storage/libs/fixed", READ),
         row(M::GET, "/api/storage/libs/fixed?list&deep=1", READ),
+        row(
+            M::GET,
+            "/api/storage/libs/fixed?offset=0&limit=10&name=a",
+            READ,
+        ),
         row(M::GET, "/api/storage/libs/fixed/a.txt?properties", READ),
         row(M::PUT, "/api/storage/libs/{u}/p.txt?properties=k=v", WRITE)
             .prep(|s, u| deploy_u(s, u, "p.txt")),
@@ -356,12 +361,22 @@ fn table() -> Vec<Row> {
         row(M::GET, "/api/system/storage", ADMIN),
         row(M::POST, "/api/system/storage/gc", ADMIN),
         row(M::GET, "/api/system/ha/nodes", ADMIN),
+        row(M::GET, "/api/system/logs", ADMIN),
+        row(
+            M::GET,
+            "/api/system/logs?level=WARN&q=x&after=1&limit=10",
+            ADMIN,
+        ),
         row(
             M::DELETE,
             "/api/system/ha/nodes/no-such-node",
             [Deny, Deny, Deny, Code(404)],
         ),
         row(M::GET, "/api/system/licenses", ADMIN),
+        // Administration → General (an empty body clears the URL base: harmless here)
+        row(M::GET, "/api/system/configuration/baseUrl", ADMIN),
+        row(M::PUT, "/api/system/configuration/baseUrl", ADMIN).body(""),
+        row(M::PUT, "/api/system/ha/configuration/baseUrl", SIGNED).body("{}"),
         row(M::GET, "/api/system/ha/self", SIGNED),
         row(
             M::GET,

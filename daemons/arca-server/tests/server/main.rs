@@ -35,9 +35,12 @@ mod rest_compat;
 mod sessions;
 mod sharding;
 mod storage;
+mod system_logs;
 mod tls;
 mod ui;
+mod ui_browse;
 mod upstream;
+mod url_base;
 
 struct Server {
     /// The `arca-server` process; its log is `<home>.log`, appended to across restarts.

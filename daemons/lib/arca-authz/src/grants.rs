@@ -44,6 +44,8 @@ struct CompiledTarget {
     any_class: Vec<String>,
     repos: GlobSet,
     include: GlobSet,
+    /// The include patterns as written (for [`CompiledTarget::covers_everything_below`]).
+    include_patterns: Vec<String>,
     /// The literal start of each include pattern (`org/acme/` of `org/acme/**`).
     include_prefixes: Vec<String>,
     exclude: GlobSet,
@@ -68,6 +70,27 @@ impl CompiledTarget {
         }
         let folder = format!("{path}/");
         self.include.is_match(path) || self.include_prefixes.iter().any(|p| p.starts_with(&folder))
+    }
+
+    /// Whether every path below folder `path` is covered, whatever its name: an include
+    /// pattern `**`, or `P/**` with a literal `P` that is `path` or above it, and no exclude
+    /// pattern. Conservative: `false` says only that some path below might not be covered.
+    fn covers_everything_below(&self, path: &str) -> bool {
+        if !self.exclude.is_empty() {
+            return false;
+        }
+        let path = path.trim_matches('/');
+        self.include_patterns.iter().any(|p| {
+            if p == "**" {
+                return true;
+            }
+            match p.strip_suffix("/**") {
+                Some(prefix) if !prefix.contains(['*', '?', '[', ']', '{', '}', '\\']) => {
+                    path == prefix || path.starts_with(&format!("{prefix}/"))
+                }
+                _ => false,
+            }
+        })
     }
 
     fn actions_for(&self, s: &Subject) -> Actions {
@@ -126,6 +149,7 @@ impl Grants {
                 any_class,
                 repos: compile_globs("repositories", &names, '\0')?,
                 include: compile_globs("include-patterns", &include, '/')?,
+                include_patterns: include.clone(),
                 include_prefixes,
                 exclude: compile_globs("exclude-patterns", &t.exclude_patterns, '/')?,
                 users: t.users,
@@ -148,6 +172,25 @@ impl Grants {
 
     pub fn allows(&self, subject: &Subject, repo: RepoRef<'_>, path: &str, action: Action) -> bool {
         self.actions(subject, repo, path).contains(action)
+    }
+
+    /// Whether `subject` may do `action` at every path below folder `path` of `repo`, whatever
+    /// its name (e.g. through a target including `**`). `true` lets a listing page in the
+    /// database without asking about each child; `false` may be conservative (ask
+    /// [`Grants::allows`] per path then).
+    pub fn allows_everything_below(
+        &self,
+        subject: &Subject,
+        repo: RepoRef<'_>,
+        path: &str,
+        action: Action,
+    ) -> bool {
+        subject.admin
+            || self.targets.iter().any(|t| {
+                t.covers_repo(repo)
+                    && t.actions_for(subject).contains(action)
+                    && t.covers_everything_below(path)
+            })
     }
 
     /// Whether `subject` may do `action` somewhere in `repo` (any path): listing repositories,

@@ -158,6 +158,48 @@ mod tests {
     }
 
     #[test]
+    fn everything_below_a_folder_only_when_no_path_can_be_refused() {
+        let grant = |include: &[&str], exclude: &[&str]| {
+            let mut t = target("t", &["libs-*"], include, exclude);
+            t.users
+                .insert("u".into(), Actions::parse_list(["read"]).unwrap());
+            Grants::compile(vec![t.validate().unwrap()]).unwrap()
+        };
+        let u = user("u", &[]);
+        let below =
+            |g: &Grants, path: &str| g.allows_everything_below(&u, LIBS, path, Action::Read);
+        let all = grant(&[], &[]);
+        assert!(below(&all, "") && below(&all, "org/acme"));
+        assert!(!all.allows_everything_below(&u, LIBS, "", Action::Deploy));
+        assert!(!all.allows_everything_below(&u, REMOTE, "", Action::Read));
+        assert!(!all.allows_everything_below(&user("v", &[]), LIBS, "", Action::Read));
+        let acme = grant(&["org/acme/**"], &[]);
+        assert!(below(&acme, "org/acme") && below(&acme, "org/acme/a/1.0"));
+        assert!(!below(&acme, "org") && !below(&acme, "") && !below(&acme, "org/acme-x"));
+        // an exclude pattern, or a pattern with wildcards before `/**`: asked per path
+        assert!(!below(&grant(&["**"], &["**/*.secret"]), "org"));
+        assert!(!below(&grant(&["org/*/**"], &[]), "org/acme"));
+        assert!(!below(&grant(&["org/acme/*.jar"], &[]), "org/acme"));
+        // whatever it says, the per-path decision agrees where it says yes
+        for (g, folder) in [(&all, "org"), (&acme, "org/acme")] {
+            for child in ["x", "x.secret", "a/b/c.jar", ".hidden"] {
+                let path = format!("{folder}/{child}");
+                assert!(g.allows(&u, LIBS, &path, Action::Read), "{path}");
+            }
+        }
+        let admin = Subject {
+            admin: true,
+            ..user("root", &[])
+        };
+        assert!(grant(&["org/acme/**"], &[]).allows_everything_below(
+            &admin,
+            REMOTE,
+            "",
+            Action::Delete
+        ));
+    }
+
+    #[test]
     fn bad_targets_are_refused_naming_the_field() {
         let err = |t: PermissionTarget| t.validate().unwrap_err().to_string();
         assert!(err(target("x", &[], &[], &[])).contains("'repositories' is empty"));

@@ -8,6 +8,8 @@
 //! * [`node_license`]: the license a node holds, as `arca-license-agent` reports it.
 //! * [`server_socket`]: the protocol of `arca-server`'s local socket `<run>/arca-server.sock`
 //!   (license reports from the agent, config changes from the config sync).
+//! * [`config_socket`]: the protocol of `arca-config-sync`'s local socket
+//!   `<run>/arca-config-sync.sock` (the server has it set `arca.url.base`).
 //! * [`shared_config`]: the config files the nodes share (`arca-config-sync`), their
 //!   validation and whether a change needs a restart.
 //! * [`storage`]: the storage chain from `binarystore.xml`, with its secrets.
@@ -15,6 +17,7 @@
 //!   `etc/cluster.license`), shared by the REST API and `arcactl license`.
 
 pub mod bootstrap;
+pub mod config_socket;
 pub mod identity;
 pub mod licenses;
 pub mod membership;

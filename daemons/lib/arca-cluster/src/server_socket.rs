@@ -6,15 +6,17 @@
 //!                            "validThrough":"2027-05-15"}}           -> {"ok":true}
 //! {"op":"license","license":null}                                   -> {"ok":true}
 //! {"op":"releasing","seconds":3}                                    -> {"ok":true}
-//! {"op":"config","changed":["binarystore.xml"],"restart":false}     -> {"ok":true}
+//! {"op":"config","changed":["binarystore.xml"],"restart":false,"live":["system.properties"]}
+//!                                                                   -> {"ok":true}
 //! {"op":"status"}  -> {"ok":true,"nodeId":"n1","licenseRequired":true,"license":{…}|null,
 //!                      "restartRequiredFor":["binarystore.xml"]}
 //! ```
 //!
 //! `arca-license-agent` sends `license` after every round and at stop; `arca-config-sync`
-//! sends `config` after it changed files of this node that are read at start (the server
-//! then says in its journal and `/api/system/ha/self` that a restart is needed,
-//! or restarts itself when `restart` is true).
+//! sends `config` after it changed files of this node: `changed` are read at start (the server
+//! then says in its journal and `/api/system/ha/self` that a restart is needed, or restarts
+//! itself when `restart` is true), `live` are read again at once for the keys the server applies
+//! without a restart (`system.properties`: `arca.url.base`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -37,8 +39,14 @@ pub enum ServerRequest {
     /// from now on so the load balancer takes the node out first (requests are still served).
     Releasing { seconds: u64 },
     /// The config sync changed these files (read at start) on this node; `restart`: the
-    /// operator enabled automatic restarts (`arca.config.sync.restart`).
-    Config { changed: Vec<String>, restart: bool },
+    /// operator enabled automatic restarts (`arca.config.sync.restart`); `live`: changed files
+    /// whose live keys the server reads again now (absent from older senders).
+    Config {
+        changed: Vec<String>,
+        restart: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        live: Vec<String>,
+    },
     /// The server's view.
     Status,
 }
@@ -123,9 +131,21 @@ mod tests {
                 .unwrap(),
             ServerRequest::Config {
                 changed: vec!["binarystore.xml".into()],
-                restart: false
+                restart: false,
+                live: vec![],
             }
         );
+        let live = ServerRequest::Config {
+            changed: vec![],
+            restart: false,
+            live: vec!["system.properties".into()],
+        };
+        let line = serde_json::to_string(&live).unwrap();
+        assert_eq!(
+            line,
+            r#"{"op":"config","changed":[],"restart":false,"live":["system.properties"]}"#
+        );
+        assert_eq!(parse_request(&line).unwrap(), live);
         assert_eq!(
             parse_request(r#"{"op":"releasing","seconds":3}"#).unwrap(),
             ServerRequest::Releasing { seconds: 3 }

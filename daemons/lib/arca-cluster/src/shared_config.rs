@@ -95,6 +95,32 @@ impl SharedFile {
     }
 }
 
+impl SharedFile {
+    /// Whether changing this file from `old` to `new` (`None`: absent) needs a restart of
+    /// `arca-server`. `system.properties` needs one unless only keys the server applies live
+    /// changed ([`arca_config::system::LIVE_KEYS`]: `arca.url.base`) — or no key at all (a
+    /// comment); a copy that does not parse counts as a change of everything.
+    pub fn change_needs_restart(&self, old: Option<&[u8]>, new: Option<&[u8]>) -> bool {
+        if !self.needs_restart {
+            return false;
+        }
+        if self.name != "system.properties" {
+            return true;
+        }
+        let parse = |bytes: Option<&[u8]>| -> Option<SystemProperties> {
+            let text = std::str::from_utf8(bytes?).ok()?;
+            SystemProperties::parse(text, Path::new(self.name)).ok()
+        };
+        match (parse(old), parse(new)) {
+            (Some(old), Some(new)) => old
+                .changed_keys(&new)
+                .iter()
+                .any(|k| !arca_config::system::LIVE_KEYS.contains(&k.as_str())),
+            _ => true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +162,20 @@ mod tests {
                 .is_ok()
         );
         assert!(shared_file("db.properties").is_none());
+        // only arca.url.base (or a comment) changed: applied live, no restart
+        let before = b"# c\narca.gc.interval.secs=60\n".as_slice();
+        let url = b"# c\narca.gc.interval.secs=60\narca.url.base=https://lb\n".as_slice();
+        let comment = b"# other\narca.gc.interval.secs=60\n".as_slice();
+        let gc = b"# c\narca.gc.interval.secs=61\narca.url.base=https://lb\n".as_slice();
+        assert!(!props.change_needs_restart(Some(before), Some(url)));
+        assert!(!props.change_needs_restart(Some(url), Some(before)));
+        assert!(!props.change_needs_restart(Some(before), Some(comment)));
+        assert!(props.change_needs_restart(Some(url), Some(gc)));
+        assert!(props.change_needs_restart(None, Some(url)));
+        assert!(props.change_needs_restart(Some(before), Some(b"a=\\u12".as_slice())));
+        assert!(xml.change_needs_restart(Some(b"<a/>".as_slice()), Some(b"<b/>".as_slice())));
+        let license = shared_file("cluster.license").unwrap();
+        assert!(!license.change_needs_restart(None, Some(b"k".as_slice())));
         assert_eq!(
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

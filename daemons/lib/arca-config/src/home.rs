@@ -74,6 +74,12 @@ impl Home {
         self.run_dir().join("arca-server.sock")
     }
 
+    /// `<run>/arca-config-sync.sock`: the config sync's control socket (the server asks it to
+    /// set `arca.url.base` in `etc/system.properties`, which the server may not write).
+    pub fn config_sync_socket(&self) -> PathBuf {
+        self.run_dir().join("arca-config-sync.sock")
+    }
+
     /// `<run>/arca-storage-mover.sock`: the storage mover's control socket (wake-ups from the
     /// server after uploads, status queries).
     pub fn mover_socket(&self) -> PathBuf {

@@ -244,6 +244,122 @@ pub(crate) fn replace_key(
     Ok(out)
 }
 
+/// `text` with `key` set to `value` (escaped, on one line; see [`escape_value`]). An existing
+/// setting is replaced in place ([`replace_key`]); a new one goes right after a commented-out
+/// example of it (`#key=…`, as the shipped files have) or else at the end. An empty value for an
+/// absent key changes nothing (empty means unset). Every other line, comment and key stays as
+/// it was; the result is checked by parsing it again. Errors name `path`.
+pub(crate) fn set_key(
+    text: &str,
+    path: &Path,
+    key: &str,
+    value: &str,
+) -> Result<String, ConfigError> {
+    if value.trim() != value {
+        return Err(ConfigError::new(
+            path,
+            "refusing to write a value with leading or trailing whitespace: values are trimmed \
+             when read, so it would not read back as written",
+        )
+        .with_key(key));
+    }
+    let before = PropFile::parse(text, path)?;
+    let setting = format!("{key}={}", escape_value(value));
+    let reads_back = |new: &str| -> Result<(), ConfigError> {
+        let after = PropFile::parse(new, path)?;
+        let others = |f: &PropFile| -> Vec<(String, String)> {
+            f.entries
+                .iter()
+                .filter(|e| e.key != key)
+                .map(|e| (e.key.clone(), e.value.clone()))
+                .collect()
+        };
+        let set = after.get(key).map(|e| e.value.as_str()).unwrap_or_default();
+        if others(&before) != others(&after) || set != value {
+            return Err(ConfigError::new(
+                path,
+                "the rewritten file would not read back as intended; nothing was written",
+            )
+            .with_key(key));
+        }
+        Ok(())
+    };
+    if before.get(key).is_some() {
+        let new = replace_key(text, path, key, &setting)?;
+        reads_back(&new)?;
+        return Ok(new);
+    }
+    if value.is_empty() {
+        return Ok(text.to_string());
+    }
+    let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let lines = physical_lines(text);
+    if let Some(at) = lines
+        .iter()
+        .position(|l| is_commented_setting(content(l), key))
+    {
+        let mut new = String::with_capacity(text.len() + setting.len() + 2);
+        for (i, line) in lines.iter().enumerate() {
+            new.push_str(line);
+            if i == at {
+                if content(line).len() == line.len() {
+                    new.push_str(eol);
+                }
+                new.push_str(&setting);
+                new.push_str(eol);
+            }
+        }
+        // A comment line inside a continued value is part of that value: then append instead.
+        if reads_back(&new).is_ok() {
+            return Ok(new);
+        }
+    }
+    let mut new = text.to_string();
+    if !new.is_empty() && !new.ends_with(['\n', '\r']) {
+        new.push_str(eol);
+    }
+    new.push_str(&setting);
+    new.push_str(eol);
+    reads_back(&new)?;
+    Ok(new)
+}
+
+/// `#key=…` or `! key: …`: a commented-out setting of `key`.
+fn is_commented_setting(line: &str, key: &str) -> bool {
+    let t = line.trim_start();
+    let Some(t) = t.strip_prefix('#').or_else(|| t.strip_prefix('!')) else {
+        return false;
+    };
+    t.trim_start()
+        .strip_prefix(key)
+        .is_some_and(|r| r.starts_with(['=', ':', ' ', '\t']))
+}
+
+/// Set `key` of the properties file `path` to `value` ([`set_key`]) and write it atomically
+/// when that changes it: an existing file keeps its mode and (when allowed) owner, a missing
+/// one is created with `new_mode`; a symlink is followed and its target rewritten. Returns
+/// whether the file changed.
+pub(crate) fn set_property(
+    path: &Path,
+    key: &str,
+    value: &str,
+    new_mode: u32,
+) -> Result<bool, ConfigError> {
+    // Rewrite the target, not the link: renaming over a symlink would replace it by a file.
+    let real = match fs::canonicalize(path) {
+        Ok(p) => p,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => path.to_path_buf(),
+        Err(e) => return Err(ConfigError::io(path, "resolve path", &e)),
+    };
+    let text = read_text(&real)?.unwrap_or_default();
+    let new = set_key(&text, path, key, value)?;
+    if new == text {
+        return Ok(false);
+    }
+    crate::atomic::write_file_atomically(&real, new.as_bytes(), new_mode)?;
+    Ok(true)
+}
+
 fn ends_in_odd_backslashes(s: &str) -> bool {
     s.bytes().rev().take_while(|b| *b == b'\\').count() % 2 == 1
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{ConfigError, Diagnostic, Diags};
-use crate::ha_node::check_context_url;
+use crate::ha_node::ContextUrl;
 use crate::home::Home;
 use crate::props::PropFile;
 
@@ -461,7 +461,7 @@ impl SystemProperties {
         let Some((v, line)) = self.value(URL_BASE) else {
             return Ok(None);
         };
-        check_context_url(v).map(Some).map_err(|why| {
+        url_base_value(v).map(Some).map_err(|why| {
             self.bad(
                 URL_BASE,
                 line,
@@ -932,6 +932,94 @@ pub fn parse_size(s: &str) -> Option<u64> {
     };
     n.checked_mul(1u64 << shift)
 }
+
+/// The keys of `system.properties` that `arca-server` applies without a restart (when the
+/// config sync or the REST API changes them): a change of these alone needs no restart.
+pub const LIVE_KEYS: &[&str] = &[URL_BASE];
+
+/// The longest `arca.url.base` accepted, in characters (a load balancer's URL is far shorter).
+pub const URL_BASE_MAX_LEN: usize = 1024;
+
+/// `arca.url.base` as stored and applied: an absolute `http`/`https` URL with a host (DNS name,
+/// IPv4, or bracketed IPv6), an optional port and path, no user info, query or fragment (see
+/// [`ContextUrl::parse`]), at most [`URL_BASE_MAX_LEN`] characters; trailing `/` trimmed.
+/// `Err`: why not.
+fn url_base_value(v: &str) -> Result<String, String> {
+    let len = v.chars().count();
+    if len > URL_BASE_MAX_LEN {
+        return Err(format!(
+            "{len} characters long, at most {URL_BASE_MAX_LEN} are allowed"
+        ));
+    }
+    ContextUrl::parse(v)
+        .map(|url| url.configured)
+        .map_err(str::to_string)
+}
+
+/// A Custom URL Base as an administrator gives it (the REST API, the web UI): surrounding
+/// whitespace is ignored and an empty value clears the setting (`Ok(None)`); otherwise the
+/// value as it is stored (see [`SystemProperties::url_base`] for the rules). `Err` is the
+/// message the REST API answers with and the web UI shows next to the field.
+pub fn validate_url_base(raw: &str) -> Result<Option<String>, String> {
+    let v = raw.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let len = v.chars().count();
+    if len > URL_BASE_MAX_LEN {
+        return Err(format!(
+            "The URL base is {len} characters long; at most {URL_BASE_MAX_LEN} are allowed"
+        ));
+    }
+    if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("The URL base must not contain spaces or control characters".to_string());
+    }
+    url_base_value(v).map(Some).map_err(|why| {
+        format!(
+            "Invalid URL base: {why}; expected an absolute http:// or https:// URL such as \
+             https://repo.example.com/artifactory (or nothing, to clear it)"
+        )
+    })
+}
+
+/// Set `arca.url.base` in the system.properties file `path` (`None` clears it: an existing
+/// setting becomes `arca.url.base=`, which means unset), keeping every other line, comment and
+/// key byte for byte; a new setting goes after the shipped commented-out example, else at the
+/// end. Written atomically, keeping the file's mode and (when allowed) owner; a missing file is
+/// created 0644. `value` must be what [`validate_url_base`] returns. Returns whether the file
+/// changed.
+pub fn write_url_base(path: &Path, value: Option<&str>) -> Result<bool, ConfigError> {
+    if let Some(v) = value
+        && validate_url_base(v).ok().flatten().as_deref() != Some(v)
+    {
+        return Err(ConfigError::new(
+            path,
+            format!("refusing to write '{v}': not a valid URL base as stored"),
+        )
+        .with_key(URL_BASE));
+    }
+    crate::props::set_property(path, URL_BASE, value.unwrap_or_default(), 0o644)
+}
+
+impl SystemProperties {
+    /// The keys whose effective value differs between `self` and `other` (a key set in one
+    /// only counts; an empty value and an absent key differ), sorted.
+    pub fn changed_keys(&self, other: &SystemProperties) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .keys()
+            .chain(other.keys())
+            .filter(|k| self.get(k) != other.get(k))
+            .map(str::to_string)
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+}
+
+#[cfg(test)]
+#[path = "url_base_tests.rs"]
+mod url_base_tests;
 
 #[cfg(test)]
 mod tests {

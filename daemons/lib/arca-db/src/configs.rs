@@ -55,7 +55,9 @@ pub struct NodeFileRow {
     /// The cluster version the node last applied or stored.
     pub version: i64,
     pub reported_at: i64,
-    /// When the node's copy last changed through config sync (0: never).
+    /// When the node's copy last changed through config sync in a way its server applies at
+    /// start only (0: never): a `system.properties` change of `arca.url.base` alone, applied
+    /// live, keeps the earlier time.
     pub changed_at: i64,
     /// The node's own copy when it is a local edit kept unpublished (the configured primary's,
     /// published once it owns the config); `sha256`/`version` are then still the copy it last

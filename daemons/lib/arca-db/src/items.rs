@@ -128,6 +128,85 @@ pub fn children(conn: &Conn<'_>, repo: &str, path: &str) -> Result<Vec<Item>, Db
     )
 }
 
+/// One page of a folder's direct children in [`children`]'s order (folders first, then by
+/// name), optionally only those whose name matches `name` (as [`search_name`]: `*`/`?`
+/// wildcards, else a substring; ASCII case ignored). `page` is `(offset, limit)`; `None` returns
+/// every match. The `items_children` index holds the order, so a page of a folder with 100k
+/// children reads only the index entries up to its end and joins only its own rows.
+pub fn children_page(
+    conn: &Conn<'_>,
+    repo: &str,
+    path: &str,
+    name: Option<&str>,
+    page: Option<(u64, u64)>,
+) -> Result<Vec<Item>, DbError> {
+    let like = name.map(name_like);
+    // i64: what both databases bind; a page past i64::MAX is empty anyway
+    let window = page.map(|(offset, limit)| {
+        (
+            i64::try_from(limit).unwrap_or(i64::MAX),
+            i64::try_from(offset).unwrap_or(i64::MAX),
+        )
+    });
+    let mut params: Vec<&dyn crate::sql::ToValue> = vec![&repo, &path];
+    let mut filter = String::new();
+    if let Some(l) = &like {
+        params.push(l);
+        filter = format!(
+            " AND LOWER(c.name) LIKE LOWER(?{}) ESCAPE '\\'",
+            params.len()
+        );
+    }
+    let mut paging = String::new();
+    if let Some((limit, offset)) = &window {
+        params.push(limit);
+        params.push(offset);
+        paging = format!(" LIMIT ?{} OFFSET ?{}", params.len() - 1, params.len());
+    }
+    // The page is chosen on the index alone (a covering scan of repo, parent, folder, name,
+    // id), then only its rows are read and joined.
+    let sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.id IN (\
+           SELECT c.id FROM items c WHERE c.repo = ?1 AND c.parent = ?2{filter} \
+           ORDER BY c.folder DESC, c.name{paging}) \
+         ORDER BY i.folder DESC, i.name"
+    );
+    conn.query_map(&sql, &params, item_from_row)
+}
+
+/// How many direct children a folder has (with `name`: whose name matches, as in
+/// [`children_page`]).
+pub fn count_children(
+    conn: &Conn<'_>,
+    repo: &str,
+    path: &str,
+    name: Option<&str>,
+) -> Result<u64, DbError> {
+    let total: i64 = match name.map(name_like) {
+        Some(like) => conn.query_one(
+            "SELECT COUNT(*) FROM items c WHERE c.repo = ?1 AND c.parent = ?2 \
+             AND LOWER(c.name) LIKE LOWER(?3) ESCAPE '\\'",
+            args![repo, path, like],
+            |r| r.get(0),
+        )?,
+        None => conn.query_one(
+            "SELECT COUNT(*) FROM items c WHERE c.repo = ?1 AND c.parent = ?2",
+            args![repo, path],
+            |r| r.get(0),
+        )?,
+    };
+    Ok(u64::try_from(total).unwrap_or(0))
+}
+
+/// A name pattern as LIKE pattern: `*`/`?` wildcards, else a substring.
+fn name_like(pattern: &str) -> String {
+    if pattern.contains(['*', '?']) {
+        crate::item_query::like_pattern(pattern)
+    } else {
+        format!("%{}%", crate::item_query::like_pattern(pattern))
+    }
+}
+
 /// Every item below `path` (not `path` itself), in path order.
 pub fn descendants(conn: &Conn<'_>, repo: &str, path: &str) -> Result<Vec<Item>, DbError> {
     let (lo, hi) = descendant_bounds(path);
@@ -362,11 +441,7 @@ pub fn search_checksum(
 /// Files whose name matches a pattern with `*` and `?` wildcards (a plain word
 /// matches as a substring, like the reference's quick search).
 pub fn search_name(conn: &Conn<'_>, pattern: &str, repos: &[String]) -> Result<Vec<Item>, DbError> {
-    let like = if pattern.contains(['*', '?']) {
-        crate::item_query::like_pattern(pattern)
-    } else {
-        format!("%{}%", crate::item_query::like_pattern(pattern))
-    };
+    let like = name_like(pattern);
     // LOWER on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not
     let items = conn.query_map(
         &format!(

@@ -359,6 +359,16 @@ CREATE TABLE download_stats (
 );
 "#,
     ),
+    (
+        12,
+        "a folder's children in listing order (folders first, then by name), for paged listings",
+        // Replaces `items_parent` (its prefix): a page of a folder with 100k children reads the
+        // index up to the page's end instead of sorting every child; `id` makes it covering.
+        r#"
+CREATE INDEX items_children ON items(repo, parent, folder DESC, name, id);
+DROP INDEX items_parent;
+"#,
+    ),
 ];
 
 /// SQLite's DDL in PostgreSQL's dialect: 64-bit integers everywhere (an

@@ -40,6 +40,7 @@ fn items_scenario(db: &Db) {
         put(c, "libs", "org/Foo0/y.txt", 'c');
         put(c, "libs", "org/a/z.txt", 'c');
         put(c, "libs", "org/Z/z.txt", 'c');
+        put(c, "libs", "org/Foo-extra/b/y.txt", 'b');
         Ok::<_, DbError>(())
     })
     .unwrap();
@@ -55,6 +56,39 @@ fn items_scenario(db: &Db) {
             .map(|i| i.name)
             .collect();
         assert_eq!(kids, ["Foo", "Foo-extra", "Foo0", "Z", "a"]);
+        // pages of the same order; a name filter (substring or wildcards, ASCII case ignored)
+        let page = |name: Option<&str>, p: Option<(u64, u64)>| -> Vec<String> {
+            items::children_page(c, "libs", "org", name, p)
+                .unwrap()
+                .into_iter()
+                .map(|i| i.name)
+                .collect()
+        };
+        assert_eq!(page(None, None), kids);
+        assert_eq!(page(None, Some((1, 2))), ["Foo-extra", "Foo0"]);
+        assert_eq!(page(None, Some((4, 10))), ["a"]);
+        assert!(page(None, Some((5, 10))).is_empty());
+        assert!(page(None, Some((u64::MAX, u64::MAX))).is_empty());
+        assert_eq!(
+            page(Some("foo"), Some((0, 10))),
+            ["Foo", "Foo-extra", "Foo0"]
+        );
+        assert_eq!(page(Some("FOO?"), None), ["Foo0"]);
+        assert_eq!(page(Some("%"), None), Vec::<String>::new());
+        assert_eq!(items::count_children(c, "libs", "org", None)?, 5);
+        assert_eq!(items::count_children(c, "libs", "org", Some("foo"))?, 3);
+        assert_eq!(items::count_children(c, "libs", "org/Foo/1.0", None)?, 1);
+        assert_eq!(items::count_children(c, "libs", "", None)?, 1);
+        // folders first: folder `b` before file `x.txt`, also in pages
+        let mixed = |p| -> Vec<String> {
+            items::children_page(c, "libs", "org/Foo-extra", None, p)
+                .unwrap()
+                .into_iter()
+                .map(|i| i.name)
+                .collect()
+        };
+        assert_eq!(mixed(None), ["b", "x.txt"]);
+        assert_eq!(mixed(Some((1, 1))), ["x.txt"]);
         // name search ignores ASCII case on both backends
         assert_eq!(items::search_name(c, "FOO-1.0", &[])?.len(), 1);
         assert_eq!(items::search_name(c, "z.txt", &[])?.len(), 2);

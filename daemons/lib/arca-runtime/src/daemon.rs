@@ -74,7 +74,12 @@ where
 
 /// Set up logging for daemon `name` (an error is printed, never fatal: stderr still works).
 pub fn start_logging(name: &str) {
-    if let Err(e) = crate::init_logging(name) {
+    start_logging_with(name, crate::LogOptions::default());
+}
+
+/// [`start_logging`] with `options` (e.g. keeping the recent log in memory).
+pub fn start_logging_with(name: &str, options: crate::LogOptions) {
+    if let Err(e) = crate::init_logging_with(name, options) {
         eprintln!("{name}: cannot set up logging: {e}");
     }
 }

@@ -1,6 +1,7 @@
 //! arca-runtime: process plumbing shared by every arca daemon.
 //!
-//! - [`init_logging`]: journald (structured fields) under systemd, compact stderr otherwise.
+//! - [`init_logging`]: journald (structured fields) under systemd, compact stderr otherwise;
+//!   [`init_logging_with`] can also keep the latest records in memory ([`recent_log()`]).
 //! - [`Notifier`] / [`spawn_watchdog`] / [`Heartbeat`]: `sd_notify` readiness, status and
 //!   a watchdog tied to the health of the caller's main loop.
 //! - [`control_channel`]: SIGTERM/SIGINT/SIGHUP as typed [`Control`] messages.
@@ -14,6 +15,7 @@ mod build_info;
 pub mod daemon;
 mod logging;
 mod notify;
+pub mod recent_log;
 pub mod service;
 mod signals;
 
@@ -32,8 +34,9 @@ mod test_env {
 }
 
 pub use build_info::{BUILD, BuildInfo};
-pub use logging::{LogTarget, init_logging};
+pub use logging::{LogOptions, LogTarget, init_logging, init_logging_with};
 pub use notify::{Heartbeat, Notifier, spawn_watchdog};
+pub use recent_log::{LogPage, LogQuery, LogRecord, RecentLog, RecentLogLimits, recent_log};
 pub use service::{Service, Starting};
 pub use signals::{Control, control_channel};
 

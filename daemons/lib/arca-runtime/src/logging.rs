@@ -11,6 +11,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::RuntimeError;
+use crate::recent_log::{RecentLogLayer, RecentLogLimits};
 
 /// Environment variable holding the log filter (`EnvFilter` syntax, e.g.
 /// `info,arca_server::http=debug`). Default: `info`.
@@ -28,6 +29,27 @@ pub enum LogTarget {
     Stderr,
 }
 
+/// What [`init_logging_with`] sets up beside the journal or stderr output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogOptions {
+    /// Keep the latest records in memory too ([`crate::recent_log()`]), within these bounds.
+    pub recent: Option<RecentLogLimits>,
+}
+
+impl LogOptions {
+    /// Keep the recent log with the default bounds (the server's choice).
+    pub fn keeping_recent() -> Self {
+        LogOptions {
+            recent: Some(RecentLogLimits::default()),
+        }
+    }
+}
+
+/// Install the global tracing subscriber ([`init_logging_with`] without options).
+pub fn init_logging(ident: &str) -> Result<LogTarget, RuntimeError> {
+    init_logging_with(ident, LogOptions::default())
+}
+
 /// Install the global tracing subscriber.
 ///
 /// Under systemd (`JOURNAL_STREAM` matches stderr, or `NOTIFY_SOCKET`/`INVOCATION_ID`
@@ -43,8 +65,15 @@ pub enum LogTarget {
 /// The filter comes from `ARCA_LOG` (default `info`); an invalid filter falls back to
 /// `info` and logs a warning. A second call returns
 /// [`RuntimeError::LoggingAlreadyInitialized`] and changes nothing.
-pub fn init_logging(ident: &str) -> Result<LogTarget, RuntimeError> {
+///
+/// With `options.recent`, the records the filter lets through are also kept in the process's
+/// [`RecentLog`](crate::RecentLog) ([`crate::recent_log()`]).
+pub fn init_logging_with(ident: &str, options: LogOptions) -> Result<LogTarget, RuntimeError> {
     let (filter, filter_error) = env_filter();
+    // Behind the same filter as the journal: the memory holds what the journal gets.
+    let recent = options
+        .recent
+        .map(|limits| RecentLogLayer::new(crate::recent_log::install(limits)));
     #[cfg_attr(not(feature = "journald"), allow(unused_mut))]
     let mut journald_error: Option<std::io::Error> = None;
     #[cfg(feature = "journald")]
@@ -61,6 +90,7 @@ pub fn init_logging(ident: &str) -> Result<LogTarget, RuntimeError> {
                 tracing_subscriber::registry()
                     .with(filter)
                     .with(layer)
+                    .with(recent)
                     .try_init()
                     .map_err(RuntimeError::LoggingAlreadyInitialized)?;
                 warn_filter(filter_error);
@@ -88,6 +118,7 @@ pub fn init_logging(ident: &str) -> Result<LogTarget, RuntimeError> {
     tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
+        .with(recent)
         .try_init()
         .map_err(RuntimeError::LoggingAlreadyInitialized)?;
     warn_filter(filter_error);
