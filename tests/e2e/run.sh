@@ -546,7 +546,8 @@ ha_ui() {
         START_CMD="nsenter -t \$(cat $dir/{node}.pid) -a -- env -i PATH=$E2E_CONTAINER_PATH sh -c 'systemctl reset-failed arca-server; systemctl start arca-server'" \
         STALE_SECS=30 SHOTS="${ARCA_UI_SCREENSHOTS:-$dir/shots}" AXE_JS="$ARCA_UI_AXE_JS" \
         timeout 300 "$ARCA_UI_PYTHON" "$ARCA_ROOT/tests/ui/cluster_test.py" 2>&1) || {
-        printf '%s\n' "$out" | tail -n 40 >&2
+        # the steps that passed and the error, without the browser's native stack frames
+        printf '%s\n' "$out" | grep -vE '^#[0-9]+ 0x' | tail -n 60 >&2
         arca_die "ha: the browser test on the cluster failed (output above)"
     }
     printf '%s\n' "$out" | sed 's/^/[e2e] ui: /' >&2

@@ -12,19 +12,22 @@ import os
 import subprocess
 import time
 
-from kit import By, Context, browser, login
+from kit import Context, browser, login
 
 LB = os.environ["LB_URL"]
 NODES = dict(item.split("=", 1) for item in os.environ["NODES"].split())
 STALE_SECS = int(os.environ.get("STALE_SECS", "30"))
 
 
+# The tables are redrawn every 5 s: read in one script call, never element by element (a row read while the page
+# redraws is a stale element).
+ROWS_JS = """return [...document.querySelectorAll(arguments[0] + ' tr')].map((tr) =>
+    [tr.getAttribute(arguments[1]), tr.className, [...tr.querySelectorAll('td')].map((td) => td.textContent)]);"""
+
+
 def node_rows(ctx):
     """{node id: (row classes, [cell texts])} of the High Availability table."""
-    rows = {}
-    for row in ctx.find_all("#ha-rows tr"):
-        rows[row.get_attribute("data-node")] = (row.get_attribute("class") or "", [c.text for c in row.find_elements(By.TAG_NAME, "td")])
-    return rows
+    return {node: (classes, cells) for node, classes, cells in ctx.driver.execute_script(ROWS_JS, "#ha-rows", "data-node")}
 
 
 def sign_in(ctx, url):
@@ -70,8 +73,8 @@ def guide_step_4_to_6(ctx):
 
 
 def license_rows(ctx):
-    return {row.get_attribute("data-license"): [c.text for c in row.find_elements(By.TAG_NAME, "td")]
-            for row in ctx.find_all("#licenses-rows tr")}
+    """{license hash: [cell texts]} of the license pool (the first cell is the selection box's)."""
+    return {h: cells for h, _, cells in ctx.driver.execute_script(ROWS_JS, "#licenses-rows", "data-license")}
 
 
 def licenses(ctx):
@@ -89,7 +92,11 @@ def licenses(ctx):
     free = [h for h, cells in license_rows(ctx).items() if cells[5] == "Not in use"]
     assert len(free) == 2, license_rows(ctx)
     ctx.shot("cluster-licenses")
-    ctx.find(f'#licenses-rows tr[data-license="{free[0]}"] input[type=checkbox]').click()
+    # select it (again if a redraw came between finding and clicking the box)
+    ctx.wait(lambda d: d.execute_script(
+        """const box = document.querySelector(`#licenses-rows tr[data-license="${arguments[0]}"] input[type=checkbox]`);
+        if (box && !box.checked) box.click();
+        return Boolean(box && box.checked);""", free[0]), f"license {free[0][:12]}… selected")
     ctx.find("#licenses-delete").click()
     ctx.wait(lambda d: free[0] not in license_rows(ctx) and len(license_rows(ctx)) == len(before) + 1,
              "the deleted license gone from the pool")

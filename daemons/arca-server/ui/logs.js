@@ -17,6 +17,7 @@ const LEVELS = [
 ];
 const BANNER = 'HA Node ID';
 
+// `node` always named: behind a load balancer the node answering may not be the one the page came from
 function logsPath(node, level, text, after, limit) {
   const q = new URLSearchParams();
   if (node) q.set('node', node);
@@ -104,7 +105,7 @@ async function logsPage(rest) {
     const mine = ++generation;
     status.set('Loading…');
     try {
-      const answer = await api('GET', logsPath(f.node === me.nodeId ? '' : f.node, f.level, f.text, 0));
+      const answer = await api('GET', logsPath(f.node, f.level, f.text, 0));
       if (mine !== generation) return;
       const lines = answer.lines || [];
       const cut = answer.startupLastSeq || 0;
@@ -139,7 +140,7 @@ async function logsPage(rest) {
     }
     const mine = generation;
     try {
-      const answer = await api('GET', logsPath(f.node === me.nodeId ? '' : f.node, f.level, f.text, shown.lastSeq));
+      const answer = await api('GET', logsPath(f.node, f.level, f.text, shown.lastSeq));
       if (mine !== generation || keyOf(filters()) !== shown.key) return;
       const stick = atBottom();
       const lines = answer.lines || [];
@@ -163,7 +164,7 @@ async function logsPage(rest) {
   async function loadBanner() {
     banner.replaceChildren();
     try {
-      const answer = await api('GET', logsPath(node === me.nodeId ? '' : node, 'INFO', BANNER, 0, 1));
+      const answer = await api('GET', logsPath(node, 'INFO', BANNER, 0, 1));
       const line = (answer.lines || []).find((l) => l.message.includes(BANNER));
       banner.replaceChildren(line
         ? el('span', {}, el('strong', {}, `Node ${answer.node} started `), el('span', { className: 'log-time' }, line.time.replace('T', ' ')), ': ',

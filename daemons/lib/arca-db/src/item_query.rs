@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::sql::{ToValue, Value};
+use crate::sql::{ToValue, Value, glob_pattern, like_pattern};
 use crate::{Backend, Conn, DbError, Item};
 
 /// A field of an item, by its AQL name.
@@ -466,28 +466,6 @@ fn field_values(field: Field, op: Op, values: &[Arg]) -> Result<Vec<Arg>, DbErro
             (_, v) => Ok(v.clone()),
         })
         .collect()
-}
-
-/// A `*`/`?` wildcard pattern as a GLOB pattern (`[` escaped as `[[]`).
-pub fn glob_pattern(pattern: &str) -> String {
-    pattern.replace('[', "[[]")
-}
-
-/// A `*`/`?` wildcard pattern as a LIKE pattern (`%`, `_` and `\` escaped).
-pub fn like_pattern(pattern: &str) -> String {
-    let mut like = String::with_capacity(pattern.len() + 4);
-    for c in pattern.chars() {
-        match c {
-            '*' => like.push('%'),
-            '?' => like.push('_'),
-            '%' | '_' | '\\' => {
-                like.push('\\');
-                like.push(c);
-            }
-            c => like.push(c),
-        }
-    }
-    like
 }
 
 /// The items matching `query`.

@@ -201,9 +201,9 @@ pub fn count_children(
 /// A name pattern as LIKE pattern: `*`/`?` wildcards, else a substring.
 fn name_like(pattern: &str) -> String {
     if pattern.contains(['*', '?']) {
-        crate::item_query::like_pattern(pattern)
+        crate::sql::like_pattern(pattern)
     } else {
-        format!("%{}%", crate::item_query::like_pattern(pattern))
+        format!("%{}%", crate::sql::like_pattern(pattern))
     }
 }
 

@@ -563,6 +563,28 @@ impl<'a> Conn<'a> {
     }
 }
 
+/// A `*`/`?` wildcard pattern as a GLOB pattern (`[` escaped as `[[]`).
+pub fn glob_pattern(pattern: &str) -> String {
+    pattern.replace('[', "[[]")
+}
+
+/// A `*`/`?` wildcard pattern as a LIKE pattern (`%`, `_` and `\` escaped).
+pub fn like_pattern(pattern: &str) -> String {
+    let mut like = String::with_capacity(pattern.len() + 4);
+    for c in pattern.chars() {
+        match c {
+            '*' => like.push('%'),
+            '?' => like.push('_'),
+            '%' | '_' | '\\' => {
+                like.push('\\');
+                like.push(c);
+            }
+            c => like.push(c),
+        }
+    }
+    like
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
