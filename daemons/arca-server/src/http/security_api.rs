@@ -30,7 +30,8 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
         (_, t) if t == "permissions" || t.starts_with("permissions/") => {
             security_users::permissions_v1(req, &t["permissions".len()..]).await
         }
-        (_, "apiKey" | "apiKey/auth") => Err(api_key_gone()),
+        // the reference's whole API-key family (`apiKey`, `apiKey/auth`, `apiKey/{user}`)
+        (_, t) if t == "apiKey" || t.starts_with("apiKey/") => Err(api_key_gone()),
         _ => Err(ApiError::not_found(format!(
             "Unknown API endpoint /api/security/{tail}"
         ))),

@@ -342,6 +342,7 @@ fn table() -> Vec<Row> {
         }),
         // API keys: gone, for everyone
         row(M::GET, "/api/security/apiKey", [Code(410); 4]),
+        row(M::DELETE, "/api/security/apiKey/{u}", [Code(410); 4]),
         // tokens
         row(M::POST, "/api/security/token", USER).form("expires_in=60"),
         row(M::GET, "/api/security/token", USER),

@@ -334,6 +334,12 @@ fn properties_permissions_searches_aql_builds_and_stats() {
     let (st, msg) = error_message(s.get("/api/security/apiKey"));
     assert_eq!(st, StatusCode::GONE);
     assert!(msg.contains("token"), "{msg}");
+    let (st, msg) = error_message(
+        s.admin(Method::DELETE, s.url("/api/security/apiKey/reader"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, StatusCode::GONE, "{msg}");
     std::thread::sleep(Duration::from_millis(1500)); // the grants reload
 
     // searches
