@@ -71,28 +71,42 @@ async fn info(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Respon
         .db
         .read(move |conn| items::children(conn, &repo_key, &path))
         .await?;
-    let (created, created_by, modified, modified_by, updated) = match &item {
-        Some(i) => (
-            i.created,
-            i.created_by.clone(),
-            i.modified,
-            i.modified_by.clone(),
-            i.updated,
-        ),
-        None => (
-            repo.created,
-            "system".to_string(),
-            repo.created,
-            "system".to_string(),
-            repo.created,
-        ),
-    };
     let children: Vec<Value> = children
         .iter()
         .filter(|c| authz.allows(repo, &c.path, Action::Read))
         .map(|c| serde_json::json!({ "uri": format!("/{}", c.name), "folder": c.folder }))
         .collect();
-    let body = serde_json::json!({
+    Ok(folder_info(
+        req,
+        repo,
+        target,
+        item.as_ref(),
+        children,
+        None,
+    ))
+}
+
+/// The FolderInfo answer: the folder's own fields (the repository's for its root) with
+/// `children`, and the page's fields when paged.
+fn folder_info(
+    req: &Request,
+    repo: &Repo,
+    target: &RepoPath,
+    item: Option<&Item>,
+    children: Vec<Value>,
+    page: Option<serde_json::Map<String, Value>>,
+) -> Response {
+    let (created, created_by, modified, modified_by, updated) = match item {
+        Some(i) => (
+            i.created,
+            i.created_by.as_str(),
+            i.modified,
+            i.modified_by.as_str(),
+            i.updated,
+        ),
+        None => (repo.created, "system", repo.created, "system", repo.created),
+    };
+    let mut body = serde_json::json!({
         "repo": repo.key,
         "path": format::slash_path(&target.path),
         "created": format::iso8601(created),
@@ -103,11 +117,14 @@ async fn info(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Respon
         "children": children,
         "uri": format::storage_uri(&req.base_url, &repo.key, &target.path),
     });
-    Ok(json_typed(
+    if let (Some(page), Some(obj)) = (page, body.as_object_mut()) {
+        obj.extend(page);
+    }
+    json_typed(
         StatusCode::OK,
         &body,
         "application/vnd.org.jfrog.artifactory.storage.FolderInfo+json",
-    ))
+    )
 }
 
 /// The most children one page of folder info holds, and how many it holds unless `limit` says.
@@ -227,36 +244,13 @@ async fn paged_folder_info(
             child
         })
         .collect();
-    let (created, created_by, modified, modified_by, updated) = match item {
-        Some(i) => (
-            i.created,
-            i.created_by.as_str(),
-            i.modified,
-            i.modified_by.as_str(),
-            i.updated,
-        ),
-        None => (repo.created, "system", repo.created, "system", repo.created),
-    };
-    let body = serde_json::json!({
-        "repo": repo.key,
-        "path": format::slash_path(&target.path),
-        "created": format::iso8601(created),
-        "createdBy": created_by,
-        "lastModified": format::iso8601(modified),
-        "modifiedBy": modified_by,
-        "lastUpdated": format::iso8601(updated),
-        "children": children,
-        "offset": page.offset,
-        "limit": page.limit,
-        "total": total,
-        "hasMore": has_more,
-        "uri": format::storage_uri(&req.base_url, &repo.key, &target.path),
-    });
-    Ok(json_typed(
-        StatusCode::OK,
-        &body,
-        "application/vnd.org.jfrog.artifactory.storage.FolderInfo+json",
-    ))
+    let paging = serde_json::Map::from_iter([
+        ("offset".to_string(), Value::from(page.offset)),
+        ("limit".to_string(), Value::from(page.limit)),
+        ("total".to_string(), Value::from(total)),
+        ("hasMore".to_string(), Value::from(has_more)),
+    ]);
+    Ok(folder_info(req, repo, target, item, children, Some(paging)))
 }
 
 /// `?list[&deep=1][&depth=n][&listFolders=1][&includeRootPath=1]`
