@@ -34,6 +34,18 @@ fn messages(answer: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Every line of `answer` came after sequence number `last`.
+fn assert_all_after(answer: &Value, last: u64) {
+    assert!(
+        answer["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["seq"].as_u64().unwrap() > last),
+        "{answer}"
+    );
+}
+
 fn levels(answer: &Value) -> Vec<String> {
     answer["lines"]
         .as_array()
@@ -124,14 +136,7 @@ fn an_admin_reads_the_nodes_log_with_its_banner_filtered_by_level_and_text() {
     assert!(messages(&logs(&s, &format!("?after={last}&q=repository+created"))).is_empty());
     s.generic_repo("logged");
     let since = logs(&s, &format!("?after={last}"));
-    assert!(
-        since["lines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|l| l["seq"].as_u64().unwrap() > last),
-        "{since}"
-    );
+    assert_all_after(&since, last);
     assert!(
         messages(&since)
             .iter()
@@ -296,14 +301,7 @@ fn another_nodes_log_through_the_cluster() {
     );
     let last = logs(&a, "?node=node-b")["lastSeq"].as_u64().unwrap();
     let since = logs(&a, &format!("?node=node-b&after={last}"));
-    assert!(
-        since["lines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|l| l["seq"].as_u64().unwrap() > last),
-        "{since}"
-    );
+    assert_all_after(&since, last);
     // and the other way round
     assert_eq!(logs(&b, "?node=node-a&q=HA+Node+ID")["node"], "node-a");
     // a node the registry does not know: 404, nothing is called
