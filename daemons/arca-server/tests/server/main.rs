@@ -68,6 +68,18 @@ fn backend_is_postgres() -> bool {
 static PG_DATABASES: std::sync::Mutex<Vec<(PathBuf, arca_testkit::PgTestDb)>> =
     std::sync::Mutex::new(Vec::new());
 
+/// The server's database, opened beside it (SQLite allows a second writer; PostgreSQL is
+/// the home's own test database).
+fn open_db(h: &Path) -> arca_db::Db {
+    if backend_is_postgres() {
+        let dbs = PG_DATABASES.lock().unwrap();
+        let (_, pg) = dbs.iter().find(|(home, _)| home == h).unwrap();
+        pg.open().unwrap()
+    } else {
+        arca_db::Db::connect_sqlite(&h.join("data/arca.db"), 1).unwrap()
+    }
+}
+
 /// Point a new home at its own PostgreSQL database when testing that backend.
 fn prepare_database(home: &Path) {
     let file = home.join("etc/db.properties");

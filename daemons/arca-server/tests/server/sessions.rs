@@ -2,7 +2,6 @@
 //! cookie as REST credentials with its CSRF rule, idle and absolute timeouts, hashed ids in
 //! the database, and the `db` (any node) and `local` (one node) providers of a cluster.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::{RequestBuilder, Response};
@@ -10,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::ha::{Cluster, NodeSpec};
-use super::{PG_DATABASES, Server, backend_is_postgres, fresh_server_with, home, sha256_hex};
+use super::{Server, fresh_server_with, home, open_db, sha256_hex};
 
 /// `POST /ui/auth/login` as admin with `headers`.
 fn login_with(s: &Server, password: &str, headers: &[(&str, &str)]) -> Response {
@@ -69,17 +68,6 @@ fn node_header(r: &Response) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string()
-}
-
-/// The server's database (SQLite file, or its PostgreSQL test database).
-fn open_db(h: &Path) -> arca_db::Db {
-    if backend_is_postgres() {
-        let dbs = PG_DATABASES.lock().unwrap();
-        let (_, pg) = dbs.iter().find(|(home, _)| home == h).unwrap();
-        pg.open().unwrap()
-    } else {
-        arca_db::Db::connect_sqlite(&h.join("data/arca.db"), 1).unwrap()
-    }
 }
 
 fn session_row(db: &arca_db::Db, id_hash: &str) -> Option<arca_db::sessions::Session> {

@@ -9,18 +9,6 @@ use serde_json::json;
 
 const PW: &str = "Corr3ct-horse-battery";
 
-/// The server's database, opened beside it (SQLite allows a second writer; PostgreSQL is
-/// the test's own database).
-fn open_db(h: &Path) -> arca_db::Db {
-    if backend_is_postgres() {
-        let dbs = PG_DATABASES.lock().unwrap();
-        let (_, pg) = dbs.iter().find(|(home, _)| home == h).unwrap();
-        pg.open().unwrap()
-    } else {
-        arca_db::Db::connect_sqlite(&h.join("data/arca.db"), 1).unwrap()
-    }
-}
-
 /// `(uri, folder)` of each child of a folder info answer.
 fn child_list(info: &Value) -> Vec<(String, bool)> {
     info["children"]
