@@ -51,6 +51,15 @@ async function namesPage(kind) {
   list.set(all);
 }
 
+// An "Add" button: the entry typed in `source` joins the one-per-line list `list` (once).
+function addToListButton(id, source, list) {
+  return el('button', { type: 'button', className: 'secondary', id, onclick: () => {
+    const entry = source.input.value.trim();
+    if (entry && !splitList(list.input.value).includes(entry)) list.input.value = [...splitList(list.input.value), entry].join('\n');
+    source.input.value = '';
+  } }, 'Add');
+}
+
 // The frame of a form: crumbs, title, fields, error line, Save/Cancel; `save(name)` returns the
 // API's message. The name field is read-only once the entry exists.
 function formPage(kind, name, fields, save, extra) {
@@ -162,11 +171,7 @@ async function groupForm(name) {
   const members = textareaField('group-members', 'Members', (group.userNames || []).join('\n'),
     'user names, one per line (or separated by commas); each must exist', 5);
   const add = textField('group-member-add', 'Add a member', { list: 'group-user-names' });
-  const addButton = el('button', { type: 'button', className: 'secondary', id: 'group-member-add-button', onclick: () => {
-    const n = add.input.value.trim();
-    if (n && !splitList(members.input.value).includes(n)) members.input.value = [...splitList(members.input.value), n].join('\n');
-    add.input.value = '';
-  } }, 'Add');
+  const addButton = addToListButton('group-member-add-button', add, members);
   formPage(GROUPS, name, [description.row, autoJoin.row, adminPrivileges.row],
   (n) => api('PUT', `${GROUPS.api}/${enc(n)}`, {
     description: description.input.value,
@@ -201,11 +206,7 @@ async function permissionForm(name) {
   const repositories = textareaField('permission-repositories', 'Repositories', (repo.repositories || []).join('\n'),
     'one per line: keys, patterns (libs-*), ANY, ANY LOCAL, ANY REMOTE or ANY VIRTUAL', 4);
   const addRepo = textField('permission-repo-add', 'Add a repository', { list: 'permission-repo-keys' });
-  const addRepoButton = el('button', { type: 'button', className: 'secondary', id: 'permission-repo-add-button', onclick: () => {
-    const k = addRepo.input.value.trim();
-    if (k && !splitList(repositories.input.value).includes(k)) repositories.input.value = [...splitList(repositories.input.value), k].join('\n');
-    addRepo.input.value = '';
-  } }, 'Add');
+  const addRepoButton = addToListButton('permission-repo-add-button', addRepo, repositories);
   const includes = textareaField('permission-includes', 'Include patterns', (repo['include-patterns'] || []).join('\n'),
     'Ant path patterns, one per line; empty: ** (everything)', 2);
   const excludes = textareaField('permission-excludes', 'Exclude patterns', (repo['exclude-patterns'] || []).join('\n'),
