@@ -657,6 +657,18 @@ impl Prepared {
             background,
         };
         running.announce_ready().await;
+        // After READY=1: its progress is appended to the serving line of STATUS=.
+        running.app.scrub.spawn(
+            &running.app.home,
+            crate::scrub::ScrubSettings::of(&self.system),
+            running.app.storage.clone(),
+            running.app.db.clone(),
+            running.service.notifier.clone(),
+            &format!(
+                "serving {} as node {}",
+                running.serving, running.app.node_id
+            ),
+        );
         Ok(running)
     }
 }
@@ -680,6 +692,8 @@ async fn start_refreshes(
         .await
         .context("reading users, groups and permissions")?;
     let security_refresh = spawn_security_refresh(app.clone());
+    // Security changes on other nodes arrive through the metadata cache's listener at once.
+    crate::meta_cache::start(app);
     Ok((control_server, license_refresh, security_refresh))
 }
 
@@ -806,12 +820,13 @@ impl Running {
         );
         let (serving, node_id) = (&self.serving, &self.app.node_id);
         let pending = self.app.restart_required_for();
+        // through the scrubber, which appends its progress
         if pending.is_empty() {
-            self.service
-                .notifier
-                .status(&format!("serving {serving} as node {node_id}"));
+            self.app
+                .scrub
+                .set_status_base(&format!("serving {serving} as node {node_id}"));
         } else {
-            self.service.notifier.status(&format!(
+            self.app.scrub.set_status_base(&format!(
                 "serving {serving} as node {node_id}; RESTART REQUIRED for {}",
                 pending.join(", ")
             ));
@@ -881,6 +896,8 @@ impl Running {
     /// Stop the background tasks and leave the registry (state STOPPED, locks released).
     async fn leave(&mut self) {
         let node_id = &self.app.node_id;
+        // a running scrub pass saves its position (the next start continues it)
+        self.app.scrub.stop().await;
         let background = &mut self.background;
         background.heartbeats.abort();
         background.license_refresh.abort();

@@ -1,7 +1,8 @@
 //! The server's local control socket `<run>/arca-server.sock`
 //! ([`arca_cluster::server_socket`]'s protocol over [`arca_runtime::local_socket`]):
 //! `arca-license-agent` reports the license this node holds, `arca-config-sync` the config
-//! files it changed; `{"op":"status"}` shows the server's view.
+//! files it changed; `{"op":"status"}` shows the server's view; `arcactl storage scrub` starts
+//! and follows a scrub pass (`scrub-start`, `scrub-status`).
 
 use arca_cluster::server_socket::{self, ServerRequest, ServerStatus};
 use arca_runtime::local_socket::{self, LocalSocket};
@@ -42,6 +43,11 @@ fn answer(app: &App, line: &str) -> String {
             app.config_changed(&changed, restart);
             local_socket::ok_line::<()>(None)
         }
+        Ok(ServerRequest::ScrubStart { bytes_per_sec }) => match app.scrub.start(bytes_per_sec) {
+            Ok(report) => local_socket::ok_line(Some(&report)),
+            Err(e) => local_socket::error_line(&e),
+        },
+        Ok(ServerRequest::ScrubStatus) => local_socket::ok_line(Some(&app.scrub.report())),
         Ok(ServerRequest::Status) => local_socket::ok_line(Some(&ServerStatus {
             node_id: app.node_id.clone(),
             license_required: app.license.required(),

@@ -28,6 +28,7 @@ use tokio::sync::Semaphore;
 use crate::front::TargetGuard;
 use crate::http::request::BodyIdleTimeout;
 use crate::state::App;
+use crate::zero_copy::{SpanQueue, ZeroCopyIo};
 
 /// How often the "connection limit reached" line may be logged.
 const LIMIT_LOG_INTERVAL: Duration = Duration::from_secs(60);
@@ -41,6 +42,8 @@ pub struct HttpLimits {
     pub body_idle_timeout: Duration,
     /// Open connections at most; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Plain-HTTP downloads of stored files with `sendfile` ([`crate::zero_copy`]).
+    pub zero_copy: bool,
 }
 
 impl Default for HttpLimits {
@@ -53,6 +56,7 @@ impl Default for HttpLimits {
             header_read_timeout: Duration::from_secs(DEFAULT_HTTP_HEADER_READ_TIMEOUT_SECS),
             body_idle_timeout: Duration::from_secs(DEFAULT_HTTP_BODY_IDLE_TIMEOUT_SECS),
             max_connections: DEFAULT_HTTP_MAX_CONNECTIONS,
+            zero_copy: true,
         }
     }
 }
@@ -64,6 +68,7 @@ impl HttpLimits {
             header_read_timeout: sys.http_header_read_timeout,
             body_idle_timeout: sys.http_body_idle_timeout,
             max_connections: sys.http_max_connections,
+            zero_copy: sys.http_zero_copy,
         }
     }
 }
@@ -143,12 +148,18 @@ pub async fn serve_http(
         }
         let service = TowerToHyperService::new(TargetGuard(warp::service(filter.clone())));
         let idle = limits.body_idle_timeout;
+        // Plain connections send stored files with sendfile; TLS ones stream them.
+        let spans = (tls.is_none() && limits.zero_copy).then(SpanQueue::default);
+        let request_spans = spans.clone();
         let service =
             hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let mut req = req.map(|body| IdleTimeoutBody::new(body, idle));
                 // the client's address, for the login back-off (`http::auth::client_source`)
                 req.extensions_mut()
                     .insert(crate::http::auth::PeerAddr(peer));
+                if let Some(spans) = &request_spans {
+                    req.extensions_mut().insert(spans.clone());
+                }
                 hyper::service::Service::call(&service, req)
             });
         let watcher = graceful.watcher();
@@ -169,7 +180,10 @@ pub async fn serve_http(
         tokio::spawn(async move {
             let _permit = permit;
             match tls {
-                None => serve_connection!(stream),
+                None => match spans {
+                    Some(spans) => serve_connection!(ZeroCopyIo::new(stream, spans)),
+                    None => serve_connection!(stream),
+                },
                 // The handshake gets the header read timeout too: a client that opens a TLS
                 // connection and sends nothing holds it no longer than a plain one.
                 Some(acceptor) => {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use arca_cluster::node_license::HeldLicense;
@@ -164,6 +164,9 @@ pub struct AuthCache {
     keyer: CacheKeyer,
     ttl_ms: i64,
     entries: Mutex<HashMap<[u8; 32], CachedAuth>>,
+    /// Moves at every [`AuthCache::clear`]: a check that began before a clear (it may have
+    /// read a user or token since changed) is not remembered after it.
+    generation: AtomicU64,
     /// Credentials being checked right now: the same header sent again meanwhile waits for
     /// that check (and then finds the cache) instead of checking — and counting — it again.
     in_flight: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
@@ -203,6 +206,7 @@ impl AuthCache {
             keyer: CacheKeyer::new(),
             ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
             entries: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
             in_flight: Mutex::new(HashMap::new()),
         }
     }
@@ -238,8 +242,21 @@ impl AuthCache {
             .map(|e| e.principal.clone())
     }
 
-    /// Remember a successful check until `now + ttl`, or until `expires_ms` if sooner.
-    pub fn put(&self, header: &[u8], principal: Principal, now_ms: i64, expires_ms: Option<i64>) {
+    /// Note this before checking credentials, for [`AuthCache::put`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Remember a successful check until `now + ttl`, or until `expires_ms` if sooner; not
+    /// when the cache was cleared since `generation` ([`AuthCache::generation`]) was noted.
+    pub fn put(
+        &self,
+        generation: u64,
+        header: &[u8],
+        principal: Principal,
+        now_ms: i64,
+        expires_ms: Option<i64>,
+    ) {
         if self.ttl_ms == 0 {
             return;
         }
@@ -249,6 +266,10 @@ impl AuthCache {
         }
         let key = self.keyer.key(header);
         if let Ok(mut entries) = self.entries.lock() {
+            // Checked under the lock `clear` takes after moving the generation.
+            if self.generation() != generation {
+                return;
+            }
             if entries.len() >= AUTH_CACHE_MAX {
                 entries.retain(|_, e| now_ms < e.valid_until_ms);
                 if entries.len() >= AUTH_CACHE_MAX {
@@ -267,6 +288,7 @@ impl AuthCache {
 
     /// Forget everything (after a password change or token revocation).
     pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut entries) = self.entries.lock() {
             entries.clear();
         }
@@ -395,6 +417,8 @@ pub struct AppState {
     pub master_key_check: String,
     pub settings: Settings,
     pub db: Db,
+    /// Repository and item metadata read without a database round trip (`docs/cache.md`).
+    pub meta: crate::meta_cache::MetaCache,
     pub storage: Storage,
     pub clock: Arc<dyn Clock>,
     pub auth_cache: AuthCache,
@@ -411,6 +435,8 @@ pub struct AppState {
     pub remotes: crate::remote::remotes::Remotes,
     /// Downloads counted on this node, written in batches.
     pub downloads: Arc<crate::http::download_stats::DownloadCounter>,
+    /// The background scrubber of this node's stored copies (started by `app.rs`).
+    pub scrub: crate::scrub::Scrubber,
     /// Files `arca-config-sync` changed since this server started (read at start only).
     restart_required: Mutex<std::collections::BTreeSet<String>>,
     /// Notified when the config sync asks for an automatic restart.
@@ -467,6 +493,7 @@ impl AppState {
             replay_guard: ReplayGuard::new(2 * NODE_SIGNATURE_MAX_SKEW_MS, 100_000),
             master_key_check: arca_crypto::master_key::key_check_value(master_key.bytes()),
             settings,
+            meta: crate::meta_cache::MetaCache::new(db.clone()),
             db,
             storage,
             clock,
@@ -478,6 +505,7 @@ impl AppState {
             secrets: arca_crypto::master_key::SecretBox::new(master_key.bytes()),
             remotes: crate::remote::remotes::Remotes::new(&remotes_owner),
             downloads: Arc::default(),
+            scrub: crate::scrub::Scrubber::default(),
             restart_required: Mutex::new(std::collections::BTreeSet::new()),
             restart_requested: tokio::sync::Notify::new(),
             draining: AtomicBool::new(false),
@@ -627,17 +655,24 @@ mod tests {
             groups: vec![],
             user_grants: true,
         };
-        cache.put(b"Basic a", user.clone(), 1_000, None);
+        cache.put(0, b"Basic a", user.clone(), 1_000, None);
         assert_eq!(cache.get(b"Basic a", 1_000 + 299_999), Some(user.clone()));
         assert_eq!(cache.get(b"Basic a", 1_000 + 300_000), None);
         assert_eq!(cache.get(b"Basic b", 1_000), None);
-        cache.put(b"Bearer t", user.clone(), 1_000, Some(5_000));
-        assert_eq!(cache.get(b"Bearer t", 4_999), Some(user));
+        cache.put(0, b"Bearer t", user.clone(), 1_000, Some(5_000));
+        assert_eq!(cache.get(b"Bearer t", 4_999), Some(user.clone()));
         assert_eq!(cache.get(b"Bearer t", 5_000), None, "token expired");
         cache.clear();
         assert_eq!(cache.get(b"Basic a", 1_001), None);
+        // a check that began before a clear is not remembered after it
+        let before = cache.generation();
+        cache.clear();
+        cache.put(before, b"Basic a", user.clone(), 1_000, None);
+        assert_eq!(cache.get(b"Basic a", 1_001), None);
+        cache.put(cache.generation(), b"Basic a", user, 1_000, None);
+        assert!(cache.get(b"Basic a", 1_001).is_some());
         let off = AuthCache::new(Duration::ZERO);
-        off.put(b"x", Principal::Anonymous, 0, None);
+        off.put(0, b"x", Principal::Anonymous, 0, None);
         assert_eq!(off.get(b"x", 0), None);
     }
 }

@@ -48,7 +48,8 @@ pub enum Command {
     /// Straight in the database of this node's home, like `arcactl user`.
     #[command(subcommand)]
     Permission(PermissionCommand),
-    /// Binary storage: move binaries to a new storage chain, check every binary is readable.
+    /// Binary storage: move binaries to a new storage chain, check every binary is readable,
+    /// scrub this node's stored copies.
     #[command(subcommand)]
     Storage(StorageCommand),
 }
@@ -68,6 +69,29 @@ pub enum StorageCommand {
     /// Check that every stored binary is readable through this home's storage chain; lists the
     /// missing ones with the files that hold them. Exit status 0 when none is missing.
     Verify(HomeArgs),
+    /// Ask this node's running arca-server to scrub now: re-read every copy the node holds and
+    /// check it against its SHA-256 (docs/storage.md, "Scrubbing"); corrupt copies are
+    /// quarantined and repaired where the chain has a good copy.
+    ///
+    /// Talks to the server over its control socket (<home>/run/arca-server.sock; run it as root
+    /// or arca). A pass already running is followed instead. Shows a progress bar on a
+    /// terminal, a line every 5 s otherwise, then the summary. Exit status 0 when no binary is
+    /// left corrupt, 1 when a corrupt one could not be repaired, 3 when arca-server is not
+    /// running.
+    Scrub(StorageScrubArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StorageScrubArgs {
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// Read at N MB/s for this pass (decimals allowed; 0: no limit). Default:
+    /// arca.storage.scrub.rate.mb.
+    #[arg(long, value_name = "N")]
+    pub rate_mb: Option<String>,
+    /// Start the pass and return at once (follow it with GET /api/system/storage/scrub).
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, clap::Args)]

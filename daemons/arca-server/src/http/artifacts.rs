@@ -35,7 +35,7 @@ pub async fn handle(req: &mut Request) -> ApiResult<Response> {
 /// Load a repository, or answer as [`missing_repo`] does.
 /// `{key}-cache` names the cache of remote repository `key` (when no repository has that name).
 pub async fn load_repo(req: &Request, key: &str) -> ApiResult<Repo> {
-    match req.app.db.read_now(|conn| repos::get(conn, key))? {
+    match req.app.meta.repo(key)? {
         Some(repo) => Ok(repo),
         None => match crate::remote::resolve_cache_view(&req.app, key).await? {
             Some(remote) => Ok(remote),
@@ -63,7 +63,7 @@ pub async fn fetch_item(req: &Request, repo: &str, path: &str) -> ApiResult<Opti
     if path.is_empty() {
         return Ok(None);
     }
-    Ok(req.app.db.read_now(|conn| items::get(conn, repo, path))?)
+    Ok(req.app.meta.item(repo, path)?)
 }
 
 /// Authorise reading `path` of a repository (grants, or the repository's `anonymousRead`).
@@ -75,11 +75,8 @@ pub async fn authorize_read(req: &Request, repo: &Repo, path: &str) -> ApiResult
 // ---------------------------------------------------------------- download
 
 async fn download(req: &Request, target: &RepoPath) -> ApiResult<Response> {
-    // one query for both: a single round trip on PostgreSQL
-    let found = req
-        .app
-        .db
-        .read_now(|conn| items::repo_and_item(conn, &target.repo, &target.path))?;
+    // from the node's cache, else one query for both: a single round trip on PostgreSQL
+    let found = req.app.meta.repo_and_item(&target.repo, &target.path)?;
     let (repo, item, cache_view) = match found {
         Some((repo, item)) => (repo, item, false),
         None => {

@@ -179,6 +179,8 @@ async fn authenticate(
     peer: Option<SocketAddr>,
 ) -> ApiResult<Principal> {
     let now = app.now_ms();
+    // Before any lookup: a security change meanwhile must not leave this answer cached.
+    let generation = app.auth_cache.generation();
     let key = cache_key(headers);
     if let Some(key) = key
         && let Some(p) = app.auth_cache.get(key, now)
@@ -223,7 +225,8 @@ async fn authenticate(
         }
     };
     if let Some(key) = key {
-        app.auth_cache.put(key, principal.clone(), now, expires);
+        app.auth_cache
+            .put(generation, key, principal.clone(), now, expires);
     }
     Ok(principal)
 }

@@ -1,60 +1,114 @@
 //! The HTML index of a folder (a `GET` of a folder or of a repository's root): what the caller
-//! may read in it, with links for a browser.
+//! may read in it, with links for a browser. Streamed a page of children at a time
+//! ([`crate::http::streamed`]).
 
 use warp::http::{HeaderValue, header};
 use warp::reply::Response;
 
 use arca_db::Repo;
 use arca_db::items;
+use arca_db::listing::{Columns, Listed};
 use arca_db::permissions::Action;
 
 use crate::http::authz::Authz;
 use crate::http::error::ApiResult;
+use crate::http::streamed::{Entries, Listing, Walk};
 use crate::http::{Request, format};
 
-/// The index of `path` in `repo` (`""`: the root), listing what `authz` may read.
+/// The index of `path` in `repo` (`""`: the root), listing what `authz` may read; streamed a
+/// page of children at a time, whatever the folder's size.
 pub async fn folder_listing(
     req: &Request,
     authz: &Authz,
     repo: &Repo,
     path: &str,
 ) -> ApiResult<Response> {
-    let (repo_key, p) = (repo.key.clone(), path.to_string());
-    let mut children = req
-        .app
-        .db
-        .read(move |conn| items::children(conn, &repo_key, &p))
-        .await?;
-    // Only what the caller may read is listed.
-    children.retain(|c| authz.allows(repo, &c.path, Action::Read));
-    Ok(render(req, &repo.key, path, &children))
+    let page = Page::new(req, &repo.key, path);
+    let entries = HtmlEntries {
+        here: page.here,
+        shown: Some((repo.clone(), authz.clone())),
+    };
+    Listing {
+        repo: repo.key.clone(),
+        path: path.to_string(),
+        walk: Walk::children(Columns::Plain),
+        head: page.head,
+        entries,
+    }
+    .respond(&req.app.db, HTML)
+    .await
 }
+
+const HTML: &str = "text/html; charset=utf-8";
 
 /// The HTML index of `path` in the repository named `key`, listing `children`.
 pub fn render(req: &Request, key: &str, path: &str, children: &[arca_db::Item]) -> Response {
-    let title = format!("{key}/{path}");
-    let mut html = String::with_capacity(512 + children.len() * 128);
-    html.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
-    html.push_str(&escape_html(&title));
-    html.push_str("</title></head>\n<body>\n<h1>Index of ");
-    html.push_str(&escape_html(&title));
-    html.push_str("</h1>\n<pre>");
-    let here = format::download_uri(&req.base_url, key, path);
-    if !path.is_empty() {
-        let (parent, _) = items::split_path(path);
-        let up = format::download_uri(&req.base_url, key, parent);
-        html.push_str(&format!("<a href=\"{}/\">../</a>\n", escape_html(&up)));
-    }
+    let page = Page::new(req, key, path);
+    let mut html = page.head;
+    let mut entries = HtmlEntries {
+        here: page.here,
+        shown: None,
+    };
     for child in children {
+        entries.entry(&Listed::from(child), &mut html);
+    }
+    entries.finish(&mut html);
+    let mut resp = Response::new(html.into());
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
+    resp
+}
+
+/// The start of an index page and the URL its links are relative to.
+struct Page {
+    head: String,
+    here: String,
+}
+
+impl Page {
+    fn new(req: &Request, key: &str, path: &str) -> Page {
+        let title = format!("{key}/{path}");
+        let mut head = String::with_capacity(512);
+        head.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
+        head.push_str(&escape_html(&title));
+        head.push_str("</title></head>\n<body>\n<h1>Index of ");
+        head.push_str(&escape_html(&title));
+        head.push_str("</h1>\n<pre>");
+        if !path.is_empty() {
+            let (parent, _) = items::split_path(path);
+            let up = format::download_uri(&req.base_url, key, parent);
+            head.push_str(&format!("<a href=\"{}/\">../</a>\n", escape_html(&up)));
+        }
+        Page {
+            head,
+            here: escape_html(&format::download_uri(&req.base_url, key, path)),
+        }
+    }
+}
+
+/// One line per child; `shown`: the repository and the caller, when only what they may read
+/// is listed (`None`: the children given are all shown).
+struct HtmlEntries {
+    here: String,
+    shown: Option<(Repo, Authz)>,
+}
+
+impl Entries for HtmlEntries {
+    fn entry(&mut self, child: &Listed, out: &mut String) {
+        if let Some((repo, authz)) = &self.shown
+            && !authz.allows(repo, &child.path, Action::Read)
+        {
+            return;
+        }
         let slash = if child.folder { "/" } else { "" };
         let size = if child.folder {
             "-".to_string()
         } else {
-            child.size().to_string()
+            child.size.to_string()
         };
-        html.push_str(&format!(
+        out.push_str(&format!(
             "<a href=\"{}/{}{}\">{}{}</a>  {}  {}\n",
-            escape_html(&here),
+            self.here,
             escape_html(&format::url_path(&child.name)),
             slash,
             escape_html(&child.name),
@@ -63,13 +117,10 @@ pub fn render(req: &Request, key: &str, path: &str, children: &[arca_db::Item]) 
             size
         ));
     }
-    html.push_str("</pre>\n</body></html>\n");
-    let mut resp = Response::new(html.into());
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    resp
+
+    fn finish(self, out: &mut String) {
+        out.push_str("</pre>\n</body></html>\n");
+    }
 }
 
 fn escape_html(s: &str) -> String {

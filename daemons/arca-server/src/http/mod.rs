@@ -28,6 +28,7 @@ mod security_users;
 pub mod session;
 mod storage_api;
 pub mod stored;
+pub mod streamed;
 mod system;
 mod system_logs;
 pub mod ui;

@@ -152,11 +152,11 @@ async fn get(req: &Request, sha256: &str) -> ApiResult<Response> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
         Err(e) => return Err(ApiError::internal("opening a stored copy", e)),
     };
-    let len = file
+    let opened = file
         .metadata()
         .await
-        .map_err(|e| ApiError::internal("reading a stored copy", e))?
-        .len();
+        .map_err(|e| ApiError::internal("reading a stored copy", e))?;
+    let len = opened.len();
     let mut resp = if req.method == Method::HEAD {
         Response::default()
     } else {
@@ -169,6 +169,7 @@ async fn get(req: &Request, sha256: &str) -> ApiResult<Response> {
             sha256.to_owned(),
             storage.clone(),
             located,
+            opened,
         );
         warp::reply::stream(verify).into_response()
     };

@@ -30,6 +30,8 @@ pub struct Request {
     pub path_and_query: String,
     /// The connection's peer address (`None` where the transport has none).
     pub peer: Option<std::net::SocketAddr>,
+    /// The connection's zero-copy queue, on plain HTTP ([`crate::zero_copy`]).
+    pub zero_copy: Option<crate::zero_copy::SpanQueue>,
     /// The caller, resolved once per request by [`crate::http::auth::resolve_caller`] (see
     /// [`Request::principal`]).
     pub(crate) caller: tokio::sync::OnceCell<ApiResult<Principal>>,

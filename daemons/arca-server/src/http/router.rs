@@ -17,6 +17,7 @@ use crate::http::{
     security_users, session, storage_api, system,
 };
 use crate::state::App;
+use crate::zero_copy::SpanQueue;
 
 fn boxed_body<S, B>(stream: S) -> BodyStream
 where
@@ -38,6 +39,7 @@ pub fn extract() -> impl Filter<Extract = (RequestHead, BodyStream), Error = war
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
         .and(warp::ext::optional::<auth::PeerAddr>())
+        .and(warp::ext::optional::<SpanQueue>())
         .and(warp::body::stream())
         .map(
             |method: Method,
@@ -45,6 +47,7 @@ pub fn extract() -> impl Filter<Extract = (RequestHead, BodyStream), Error = war
              raw_query: String,
              headers: HeaderMap,
              peer: Option<auth::PeerAddr>,
+             zero_copy: Option<SpanQueue>,
              body| {
                 let head = RequestHead {
                     method,
@@ -52,6 +55,7 @@ pub fn extract() -> impl Filter<Extract = (RequestHead, BodyStream), Error = war
                     raw_query,
                     headers,
                     peer: peer.map(|p| p.0),
+                    zero_copy,
                 };
                 (head, boxed_body(body))
             },
@@ -87,6 +91,9 @@ pub struct RequestHead {
     pub raw_query: String,
     pub headers: HeaderMap,
     pub peer: Option<std::net::SocketAddr>,
+    /// Set on a plain-HTTP connection: where a download registers the file it sends with
+    /// `sendfile` ([`crate::zero_copy`]).
+    pub zero_copy: Option<SpanQueue>,
 }
 
 async fn handle(app: App, head: RequestHead, body: BodyStream) -> Response {
@@ -131,6 +138,7 @@ async fn route(app: App, head: RequestHead, body: BodyStream) -> ApiResult<Respo
         raw_query,
         headers,
         peer,
+        zero_copy,
     } = head;
     let path = path.as_str();
     let ctx = app.settings.context_path.clone();
@@ -154,6 +162,7 @@ async fn route(app: App, head: RequestHead, body: BodyStream) -> ApiResult<Respo
         base_url,
         path_and_query,
         peer,
+        zero_copy,
         caller: tokio::sync::OnceCell::new(),
     };
     if !req.app.license.allows_serving() && !serves_unlicensed(&req.rest) {

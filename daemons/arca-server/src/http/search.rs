@@ -16,6 +16,7 @@ use arca_db::permissions::Action;
 use crate::http::authz::Authz;
 use crate::http::error::{ApiError, ApiResult, json_response};
 use crate::http::repos_api::readable_repos;
+use crate::http::streamed::PrettyArray;
 use crate::http::{Request, format};
 
 /// The most items a search returns (before the read filter); the reference caps its searches
@@ -97,7 +98,8 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
     } else {
         BTreeMap::new()
     };
-    let mut results = Vec::with_capacity(shown.len());
+    // The answer is printed entry by entry: no tree of up to MAX_RESULTS values beside the items.
+    let (mut body, mut results) = PrettyArray::split(json!({ "results": [] }), "results");
     for item in shown {
         let mut entry = if want_info {
             format::file_info(&req.base_url, item)
@@ -119,12 +121,15 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
                 }
             }
         }
-        results.push(entry);
+        results.push(&entry, &mut body);
     }
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "results": results }),
-    ))
+    results.finish(&mut body);
+    let mut resp = Response::new(body.into());
+    resp.headers_mut().insert(
+        warp::http::header::CONTENT_TYPE,
+        warp::http::HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
 }
 
 /// What each result shows besides its URI (and the `X-Result-Detail` parts).

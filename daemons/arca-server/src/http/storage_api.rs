@@ -8,6 +8,7 @@ use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
 use arca_db::items::{self, TransferCount};
+use arca_db::listing::{self, Columns, Listed};
 use arca_db::{Item, Repo};
 
 use arca_db::permissions::Action;
@@ -16,6 +17,7 @@ use crate::formats;
 use crate::http::artifacts::{authorize_read, fetch_item, load_repo, require_tree};
 use crate::http::authz::{self, Authz};
 use crate::http::error::{ApiError, ApiResult, empty_response, json_response, json_typed};
+use crate::http::streamed::{JsonEntries, LISTING_PAGE, Listing, PrettyArray, Walk};
 use crate::http::{Request, format, read_small_body};
 use crate::paths::{RepoPath, parse_properties, parse_repo_path, validate_property_key};
 use crate::policy;
@@ -65,26 +67,27 @@ async fn info(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Respon
     if let Some(page) = child_page(req)? {
         return paged_folder_info(req, &authz, repo, target, item.as_ref(), page).await;
     }
-    let (repo_key, path) = (repo.key.clone(), target.path.clone());
-    let children = req
-        .app
-        .db
-        .read(move |conn| items::children(conn, &repo_key, &path))
-        .await?;
-    let children: Vec<Value> = children
-        .iter()
-        .filter(|c| authz.allows(repo, &c.path, Action::Read))
-        .map(|c| serde_json::json!({ "uri": format!("/{}", c.name), "folder": c.folder }))
-        .collect();
-    Ok(folder_info(
-        req,
-        repo,
-        target,
-        item.as_ref(),
-        children,
-        None,
-    ))
+    // Every child: streamed a page at a time, whatever the folder's size.
+    let document = folder_document(req, repo, target, item.as_ref(), Vec::new());
+    let (head, array) = PrettyArray::split(document, "children");
+    let (shown_repo, authz) = (repo.clone(), authz.clone());
+    let element = move |c: &Listed| {
+        authz
+            .allows(&shown_repo, &c.path, Action::Read)
+            .then(|| serde_json::json!({ "uri": format!("/{}", c.name), "folder": c.folder }))
+    };
+    Listing {
+        repo: repo.key.clone(),
+        path: target.path.clone(),
+        walk: Walk::children(Columns::Plain),
+        head,
+        entries: JsonEntries { array, element },
+    }
+    .respond(&req.app.db, FOLDER_INFO)
+    .await
 }
+
+const FOLDER_INFO: &str = "application/vnd.org.jfrog.artifactory.storage.FolderInfo+json";
 
 /// The FolderInfo answer: the folder's own fields (the repository's for its root) with
 /// `children`, and the page's fields when paged.
@@ -96,6 +99,22 @@ fn folder_info(
     children: Vec<Value>,
     page: Option<serde_json::Map<String, Value>>,
 ) -> Response {
+    let mut body = folder_document(req, repo, target, item, children);
+    if let (Some(page), Some(obj)) = (page, body.as_object_mut()) {
+        obj.extend(page);
+    }
+    json_typed(StatusCode::OK, &body, FOLDER_INFO)
+}
+
+/// The FolderInfo document: the folder's own fields (the repository's for its root) with
+/// `children`.
+fn folder_document(
+    req: &Request,
+    repo: &Repo,
+    target: &RepoPath,
+    item: Option<&Item>,
+    children: Vec<Value>,
+) -> Value {
     let (created, created_by, modified, modified_by, updated) = match item {
         Some(i) => (
             i.created,
@@ -106,7 +125,7 @@ fn folder_info(
         ),
         None => (repo.created, "system", repo.created, "system", repo.created),
     };
-    let mut body = serde_json::json!({
+    serde_json::json!({
         "repo": repo.key,
         "path": format::slash_path(&target.path),
         "created": format::iso8601(created),
@@ -116,15 +135,7 @@ fn folder_info(
         "lastUpdated": format::iso8601(updated),
         "children": children,
         "uri": format::storage_uri(&req.base_url, &repo.key, &target.path),
-    });
-    if let (Some(page), Some(obj)) = (page, body.as_object_mut()) {
-        obj.extend(page);
-    }
-    json_typed(
-        StatusCode::OK,
-        &body,
-        "application/vnd.org.jfrog.artifactory.storage.FolderInfo+json",
-    )
+    })
 }
 
 /// The most children one page of folder info holds, and how many it holds unless `limit` says.
@@ -198,7 +209,7 @@ async fn paged_folder_info(
     let name = page.name.clone();
     let window = (page.offset, page.limit);
     // When the caller may read everything below the folder, the database pages; otherwise
-    // every matching child is read and decided on, so `total` and the pages stay exact.
+    // every matching child is decided on, so `total` and the pages stay exact.
     let (children, total) = if authz.allows_everything_below(repo, &target.path, Action::Read) {
         req.app
             .db
@@ -210,22 +221,38 @@ async fn paged_folder_info(
             })
             .await?
     } else {
-        let all = req
-            .app
+        // Every matching child is walked a page at a time; only the window's are kept.
+        let (authz, repo) = (authz.clone(), repo.clone());
+        req.app
             .db
-            .read(move |conn| items::children_page(conn, &repo_key, &path, name.as_deref(), None))
-            .await?;
-        let readable: Vec<Item> = all
-            .into_iter()
-            .filter(|c| authz.allows(repo, &c.path, Action::Read))
-            .collect();
-        let total = readable.len() as u64;
-        let shown = readable
-            .into_iter()
-            .skip(usize::try_from(window.0).unwrap_or(usize::MAX))
-            .take(usize::try_from(window.1).unwrap_or(usize::MAX))
-            .collect();
-        (shown, total)
+            .read(move |conn| {
+                let (mut cursor, mut total, mut shown) =
+                    (listing::ChildrenCursor::default(), 0u64, Vec::new());
+                loop {
+                    let page = listing::next_children_named(
+                        conn,
+                        &repo_key,
+                        &path,
+                        name.as_deref(),
+                        &mut cursor,
+                        LISTING_PAGE,
+                    )?;
+                    if page.is_empty() {
+                        break;
+                    }
+                    for child in page {
+                        if !authz.allows(&repo, &child.path, Action::Read) {
+                            continue;
+                        }
+                        if total >= window.0 && total - window.0 < window.1 {
+                            shown.push(child);
+                        }
+                        total += 1;
+                    }
+                }
+                Ok::<_, ApiError>((shown, total))
+            })
+            .await?
     };
     let has_more = page.offset.saturating_add(children.len() as u64) < total;
     let children: Vec<Value> = children
@@ -278,18 +305,6 @@ async fn file_list(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<R
     };
     let list_folders = req.flag("listFolders").unwrap_or(false);
     let include_root = req.flag("includeRootPath").unwrap_or(false);
-    let (repo_key, path) = (repo.key.clone(), target.path.clone());
-    let found = req
-        .app
-        .db
-        .read(move |conn| {
-            if deep {
-                items::descendants(conn, &repo_key, &path)
-            } else {
-                items::children(conn, &repo_key, &path)
-            }
-        })
-        .await?;
     let base_depth = if target.path.is_empty() {
         0
     } else {
@@ -300,39 +315,51 @@ async fn file_list(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<R
         (true, Some(d)) => d,
         (true, None) => usize::MAX,
     };
-    let mut files = Vec::new();
+    let document = serde_json::json!({
+        "uri": format::storage_uri(&req.base_url, &repo.key, &target.path),
+        "created": format::iso8601(item.as_ref().map(|i| i.created).unwrap_or(repo.created)),
+        "files": [],
+    });
+    let (mut head, mut array) = PrettyArray::split(document, "files");
     if include_root {
-        files.push(serde_json::json!({ "uri": "/", "size": -1, "lastModified": format::iso8601(item.as_ref().map(|i| i.modified).unwrap_or(repo.created)), "folder": true }));
+        array.push(&serde_json::json!({ "uri": "/", "size": -1, "lastModified": format::iso8601(item.as_ref().map(|i| i.modified).unwrap_or(repo.created)), "folder": true }), &mut head);
     }
-    for i in &found {
+    let (shown_repo, authz, folder) = (repo.clone(), authz.clone(), target.path.clone());
+    let element = move |i: &Listed| {
         let rel_depth = i.path.matches('/').count() + 1 - base_depth;
         if rel_depth > max_depth
             || (i.folder && !list_folders)
-            || !authz.allows(repo, &i.path, Action::Read)
+            || !authz.allows(&shown_repo, &i.path, Action::Read)
         {
-            continue;
+            return None;
         }
-        let rel = i.path[target.path.len()..].trim_start_matches('/');
+        let rel = i.path[folder.len()..].trim_start_matches('/');
         let mut entry = serde_json::json!({
             "uri": format!("/{rel}"),
-            "size": if i.folder { -1 } else { i.size() as i64 },
+            "size": if i.folder { -1 } else { i.size as i64 },
             "lastModified": format::iso8601(i.modified),
             "folder": i.folder,
         });
-        if let (Some(b), Some(obj)) = (&i.binary, entry.as_object_mut()) {
-            obj.insert("sha1".into(), b.sha1.clone().into());
-            obj.insert("sha2".into(), b.sha256.clone().into());
+        if let (Some(sha1), Some(sha256), Some(obj)) = (&i.sha1, &i.sha256, entry.as_object_mut()) {
+            obj.insert("sha1".into(), sha1.clone().into());
+            obj.insert("sha2".into(), sha256.clone().into());
         }
-        files.push(entry);
+        Some(entry)
+    };
+    // Every item below (or child of) the folder: streamed a page at a time.
+    Listing {
+        repo: repo.key.clone(),
+        path: target.path.clone(),
+        walk: if deep {
+            Walk::tree(Columns::WithChecksums)
+        } else {
+            Walk::children(Columns::WithChecksums)
+        },
+        head,
+        entries: JsonEntries { array, element },
     }
-    Ok(json_response(
-        StatusCode::OK,
-        &serde_json::json!({
-            "uri": format::storage_uri(&req.base_url, &repo.key, &target.path),
-            "created": format::iso8601(item.as_ref().map(|i| i.created).unwrap_or(repo.created)),
-            "files": files,
-        }),
-    ))
+    .respond(&req.app.db, "application/json")
+    .await
 }
 
 async fn get_properties(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Response> {

@@ -125,32 +125,73 @@ pub async fn serve_file(req: &Request, repo: &Repo, item: &Item) -> ApiResult<Re
             .locate(&binary.sha256, size)
             .await
             .map_err(|e| read_error(item, binary, e))?;
-        let mut file = tokio::fs::File::open(&located.path)
-            .await
-            .map_err(|e| read_error(item, binary, e))?;
+        // Opened here rather than on a blocking thread: opening a local file takes
+        // microseconds, not worth a thread hand-off.
+        let file = std::fs::File::open(&located.path).map_err(|e| read_error(item, binary, e))?;
+        let opened = file
+            .metadata()
+            .map_err(|e| ApiError::internal("reading binary", e))?;
+        if opened.len() != size {
+            // truncated or grown on disk: never sent as this binary
+            let _ = storage.quarantine(&located, &binary.sha256);
+            return Err(ApiError::internal(
+                "reading binary",
+                format!(
+                    "the stored copy of {} has {} bytes, {size} are recorded; it was moved to \
+                     quarantine (retry: the next copy is used)",
+                    binary.sha256,
+                    opened.len()
+                ),
+            ));
+        }
+        let trusted = storage.needs_no_check(&located, &binary.sha256, &opened);
+        // A copy that needs no check goes from the page cache to the socket (plain HTTP).
+        if trusted && let Some(spans) = &req.zero_copy {
+            // `located` may hold a one-off download: the open file keeps it readable
+            let body = crate::zero_copy::file_body(spans.clone(), file, start, len)
+                .map_err(|e| ApiError::internal("sending binary", e))?;
+            let mut resp = warp::reply::stream(body).into_response();
+            finish_download(req, item, &mut resp, status, headers).await;
+            return Ok(resp);
+        }
+        let mut file = tokio::fs::File::from_std(file);
         if start > 0 {
             file.seek(std::io::SeekFrom::Start(start))
                 .await
                 .map_err(|e| ApiError::internal("seeking binary", e))?;
         }
         let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), DOWNLOAD_CHUNK);
-        // A whole local copy is hashed while it streams; a mismatch aborts the response (the
-        // client sees a broken transfer, never wrong bytes reported as complete) and moves
-        // the copy to quarantine, so the next request uses another tier. Ranges of local
-        // copies are left to the storage scrub: verifying them would read the whole file.
-        if !located.verified && len == size {
+        // A whole unchecked copy (one another node wrote into a shared store, or a cache set to
+        // validate) is hashed while it streams; a mismatch aborts the response (the client sees
+        // a broken transfer, never wrong bytes reported as complete) and moves the copy to
+        // quarantine, so the next request uses another tier. Ranges of such copies are left to
+        // the scrubber: verifying them would read the whole file.
+        if !trusted && len == size {
             let verify = crate::http::verify::VerifyingStream::new(
                 stream,
                 size,
                 binary.sha256.clone(),
                 storage.clone(),
                 located,
+                opened,
             );
             warp::reply::stream(verify).into_response()
         } else {
             warp::reply::stream(stream).into_response()
         }
     };
+    finish_download(req, item, &mut resp, status, headers).await;
+    Ok(resp)
+}
+
+/// The status and headers of a download's answer, and the download counted.
+async fn finish_download(
+    req: &Request,
+    item: &Item,
+    resp: &mut Response,
+    status: StatusCode,
+    headers: warp::http::HeaderMap,
+) {
     *resp.status_mut() = status;
     resp.headers_mut().extend(headers);
     if req.method == Method::GET && status == StatusCode::OK {
@@ -160,7 +201,6 @@ pub async fn serve_file(req: &Request, repo: &Repo, item: &Item) -> ApiResult<Re
         };
         req.app.downloads.record(item.id, req.app.now_ms(), &by);
     }
-    Ok(resp)
 }
 
 /// Read a small binary whole and check it against its SHA-256; a corrupt copy is quarantined
@@ -182,6 +222,7 @@ async fn read_small_verified(req: &Request, item: &Item, binary: &Binary) -> Api
             Err(e) => return Err(read_error(item, binary, e)),
         };
         let content = std::fs::read(&located.path).map_err(|e| read_error(item, binary, e))?;
+        // Small copies are hashed on every read: a microsecond or two.
         if located.verified || arca_crypto::sha256_hex(&content) == binary.sha256 {
             return Ok(content);
         }

@@ -22,11 +22,21 @@ pub struct VerifyingStream<S> {
     expected: String,
     storage: Storage,
     located: Located,
+    /// The metadata of the file when it was opened: what a good hash vouches for.
+    opened: std::fs::Metadata,
 }
 
 impl<S> VerifyingStream<S> {
-    /// `size`: bytes `inner` yields in total (the whole file).
-    pub fn new(inner: S, size: u64, expected: String, storage: Storage, located: Located) -> Self {
+    /// `size`: bytes `inner` yields in total (the whole file); `opened`: the file's metadata
+    /// when it was opened.
+    pub fn new(
+        inner: S,
+        size: u64,
+        expected: String,
+        storage: Storage,
+        located: Located,
+        opened: std::fs::Metadata,
+    ) -> Self {
         VerifyingStream {
             inner,
             hasher: Some(Sha256::new()),
@@ -34,6 +44,7 @@ impl<S> VerifyingStream<S> {
             expected,
             storage,
             located,
+            opened,
         }
     }
 }
@@ -65,6 +76,7 @@ where
                             this.expected
                         )))));
                     }
+                    this.storage.checked(&this.expected, &this.opened);
                 }
                 Poll::Ready(Some(Ok(chunk)))
             }

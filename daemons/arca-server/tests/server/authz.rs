@@ -361,6 +361,9 @@ fn table() -> Vec<Row> {
         row(M::GET, "/api/v1/system/liveness", ANYONE),
         row(M::GET, "/api/system/storage", ADMIN),
         row(M::POST, "/api/system/storage/gc", ADMIN),
+        row(M::GET, "/api/system/storage/scrub", ADMIN),
+        // the admin's call starts a pass (202)
+        row(M::POST, "/api/system/storage/scrub", ADMIN),
         row(M::GET, "/api/system/ha/nodes", ADMIN),
         row(M::GET, "/api/system/logs", ADMIN),
         row(

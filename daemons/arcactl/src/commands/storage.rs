@@ -1,5 +1,6 @@
 //! `arcactl storage …`: move the stored binaries to a new storage chain, check every binary is
-//! readable (docs/storage.md, "Changing the chain").
+//! readable (docs/storage.md, "Changing the chain"), scrub this node's copies through the
+//! running server ("Scrubbing").
 
 use std::io::Write;
 use std::path::Path;
@@ -12,7 +13,7 @@ use arca_config::{BinaryStoreConfig, HaNodeProperties, Home, MasterKey, SystemPr
 use arca_db::{Db, items};
 use arca_storage::{Storage, StorageError, StorageOptions};
 
-use crate::cli::{HomeArgs, StorageCommand, StorageMigrateArgs};
+use crate::cli::{HomeArgs, StorageCommand, StorageMigrateArgs, StorageScrubArgs};
 use crate::commands::database;
 use crate::exit;
 
@@ -23,10 +24,11 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 /// Files named per missing binary.
 const PATHS_PER_BINARY: usize = 3;
 
-pub fn run(cmd: StorageCommand, out: &mut dyn Write, _err: &mut dyn Write) -> anyhow::Result<u8> {
+pub fn run(cmd: StorageCommand, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
     match cmd {
         StorageCommand::Migrate(args) => migrate(&args, out),
         StorageCommand::Verify(args) => verify(&args, out),
+        StorageCommand::Scrub(args) => scrub(&args, out, err),
     }
 }
 
@@ -337,4 +339,242 @@ fn verify(args: &HomeArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     } else {
         exit::FAILURE
     })
+}
+
+/// How often the progress is asked for: on a terminal (a bar redrawn in place), else (a line).
+const SCRUB_POLL_TTY: Duration = Duration::from_millis(500);
+const SCRUB_POLL_PLAIN: Duration = Duration::from_secs(5);
+/// Width of the progress bar, in characters.
+const BAR_WIDTH: usize = 30;
+
+fn scrub(args: &StorageScrubArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
+    use arca_cluster::server_socket::{self, ServerRequest};
+    use std::io::IsTerminal;
+
+    let bytes_per_sec = match &args.rate_mb {
+        None => None,
+        Some(v) => match arca_config::system::parse_rate_mb(v) {
+            Some(rate) => Some(rate),
+            None => {
+                writeln!(
+                    err,
+                    "--rate-mb '{v}' is invalid: expected a number of MB per second from 0 (no \
+                     limit) to 100000"
+                )?;
+                return Ok(exit::USAGE);
+            }
+        },
+    };
+    let socket = Home::new(&args.home.home).server_socket();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let ask = |request: &ServerRequest| runtime.block_on(server_socket::scrub(&socket, request));
+    let report = match ask(&ServerRequest::ScrubStart { bytes_per_sec }) {
+        Ok(report) => report,
+        Err(e) => return not_answering(&e, &socket, err),
+    };
+    let Some(pass) = report.pass.clone() else {
+        bail!("arca-server accepted the start but reports no pass");
+    };
+    writeln!(
+        out,
+        "{} scrub pass {} on this node, reading at {}",
+        if report.started {
+            "started"
+        } else {
+            "following the running"
+        },
+        pass.id,
+        rate_text(report.rate_bytes_per_sec)
+    )?;
+    out.flush()?;
+    if args.no_wait {
+        return Ok(exit::OK);
+    }
+    let tty = std::io::stdout().is_terminal();
+    let poll = if tty {
+        SCRUB_POLL_TTY
+    } else {
+        SCRUB_POLL_PLAIN
+    };
+    let finished = loop {
+        std::thread::sleep(poll);
+        let report = match ask(&ServerRequest::ScrubStatus) {
+            Ok(report) => report,
+            Err(e) => {
+                if tty {
+                    writeln!(out)?;
+                }
+                writeln!(
+                    err,
+                    "lost arca-server while following the pass ({e}); an interrupted pass \
+                     continues when it starts again"
+                )?;
+                return Ok(exit::NOT_RUNNING);
+            }
+        };
+        match (&report.pass, &report.last_pass) {
+            (Some(running), _) if running.id == pass.id => {
+                let line = progress_text(running);
+                if tty {
+                    write!(out, "\r{} {line}\x1b[K", bar(running.percent()))?;
+                } else {
+                    writeln!(out, "scrub {line}")?;
+                }
+                out.flush()?;
+            }
+            (_, Some(last)) if last.id == pass.id => break last.clone(),
+            _ => bail!(
+                "the scrub pass {} ended without a report (the server restarted with a new \
+                 state file?)",
+                pass.id
+            ),
+        }
+    };
+    if tty {
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "scrub pass {} finished: {} binaries checked ({} read from this node's copies) in {:.0} \
+         s: {} ok, {} not held by this node, {} corrupt ({} repaired, {} unrepairable), {} failed",
+        finished.id,
+        finished.checked,
+        size_text(finished.read_bytes),
+        finished.elapsed_ms as f64 / 1000.0,
+        finished.ok,
+        finished.missing,
+        finished.corrupt,
+        finished.repaired,
+        finished.unrepairable,
+        finished.failed
+    )?;
+    if finished.unrepairable > 0 {
+        writeln!(
+            out,
+            "{} corrupt binaries could not be repaired (no tier has a good copy; the corrupt \
+             copies are in quarantine): the server's journal names them (journalctl -u \
+             arca-server | grep 'scrub: binary'), and `arcactl storage verify` lists the missing \
+             binaries with the files that hold them",
+            finished.unrepairable
+        )?;
+        return Ok(exit::FAILURE);
+    }
+    Ok(exit::OK)
+}
+
+/// The server did not answer on its socket: say whether it runs at all.
+fn not_answering(
+    e: &arca_runtime::local_socket::RequestError,
+    socket: &Path,
+    err: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    use arca_runtime::local_socket::RequestError;
+    match e {
+        RequestError::Io { source, .. }
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            writeln!(
+                err,
+                "arca-server is not running on this node ({} does not answer): start it \
+                 (systemctl start arca-server) and run this again",
+                socket.display()
+            )?;
+            Ok(exit::NOT_RUNNING)
+        }
+        RequestError::Refused { message, .. } => {
+            writeln!(err, "arca-server refused to start a scrub pass: {message}")?;
+            Ok(exit::FAILURE)
+        }
+        other => Err(anyhow!("asking arca-server to scrub: {other}")),
+    }
+}
+
+/// `41% (1.2 of 3.0 GB), 18.5 MB/s, ETA 1m05s, 0 corrupt, 0 repaired`
+fn progress_text(p: &arca_cluster::server_socket::ScrubPass) -> String {
+    let rate = p.bytes_per_sec();
+    let left = p.total_bytes.saturating_sub(p.checked_bytes);
+    let eta = if rate > 0.0 {
+        duration_text(Duration::from_secs_f64(left as f64 / rate))
+    } else {
+        "?".to_string()
+    };
+    format!(
+        "{:.0}% ({} of {}), {}/s, ETA {eta}, {} corrupt, {} repaired",
+        p.percent().floor(),
+        size_text(p.checked_bytes),
+        size_text(p.total_bytes),
+        size_text(rate as u64),
+        p.corrupt,
+        p.repaired
+    )
+}
+
+/// `[#########.....................]`
+fn bar(percent: f64) -> String {
+    let filled = ((percent / 100.0) * BAR_WIDTH as f64).round() as usize;
+    let filled = filled.min(BAR_WIDTH);
+    format!("[{}{}]", "#".repeat(filled), ".".repeat(BAR_WIDTH - filled))
+}
+
+/// Bytes in the largest decimal unit that keeps a digit before the point.
+fn size_text(bytes: u64) -> String {
+    let b = bytes as f64;
+    match bytes {
+        0..1_000_000 => format!("{:.1} kB", b / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", b / 1e6),
+        _ => format!("{:.1} GB", b / 1e9),
+    }
+}
+
+fn rate_text(bytes_per_sec: u64) -> String {
+    if bytes_per_sec == 0 {
+        "no rate limit".to_string()
+    } else {
+        format!("{}/s", size_text(bytes_per_sec))
+    }
+}
+
+/// `1h02m`, `3m05s`, `12s`.
+fn duration_text(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_texts() {
+        assert_eq!(bar(0.0), format!("[{}]", ".".repeat(BAR_WIDTH)));
+        assert_eq!(bar(100.0), format!("[{}]", "#".repeat(BAR_WIDTH)));
+        assert_eq!(size_text(1_234_000_000), "1.2 GB");
+        assert_eq!(size_text(20_000_000), "20.0 MB");
+        assert_eq!(size_text(500), "0.5 kB");
+        assert_eq!(duration_text(Duration::from_secs(3725)), "1h02m");
+        assert_eq!(duration_text(Duration::from_secs(185)), "3m05s");
+        let pass = arca_cluster::server_socket::ScrubPass {
+            total_bytes: 3_000_000_000,
+            checked_bytes: 1_000_000_000,
+            elapsed_ms: 50_000,
+            corrupt: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            progress_text(&pass),
+            "33% (1.0 GB of 3.0 GB), 20.0 MB/s, ETA 1m40s, 1 corrupt, 0 repaired"
+        );
+    }
 }

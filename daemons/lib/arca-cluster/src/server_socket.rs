@@ -10,7 +10,13 @@
 //!                                                                   -> {"ok":true}
 //! {"op":"status"}  -> {"ok":true,"nodeId":"n1","licenseRequired":true,"license":{…}|null,
 //!                      "restartRequiredFor":["binarystore.xml"]}
+//! {"op":"scrub-start","bytesPerSec":50000000}  -> {"ok":true,"started":true,"state":"running",…}
+//! {"op":"scrub-status"}                        -> {"ok":true,"state":"idle","pass":null,…}
 //! ```
+//!
+//! `arcactl storage scrub` sends `scrub-start` (a pass starts now, or the running one is
+//! reported with `"started":false`; `bytesPerSec` sets its read rate, 0 = no limit, absent = the
+//! configured one) and then `scrub-status` until the pass ends ([`ScrubReport`]).
 //!
 //! `arca-license-agent` sends `license` after every round and at stop; `arca-config-sync`
 //! sends `config` after it changed files of this node: `changed` are read at start (the server
@@ -49,6 +55,114 @@ pub enum ServerRequest {
     },
     /// The server's view.
     Status,
+    /// Start a scrub pass of this node's stored copies now (or report the running one).
+    #[serde(rename = "scrub-start")]
+    ScrubStart {
+        /// The pass's read rate in bytes per second (0: no limit); absent: the configured one.
+        #[serde(
+            default,
+            rename = "bytesPerSec",
+            skip_serializing_if = "Option::is_none"
+        )]
+        bytes_per_sec: Option<u64>,
+    },
+    /// The scrubber's progress.
+    #[serde(rename = "scrub-status")]
+    ScrubStatus,
+}
+
+/// Whether a scrub pass runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScrubState {
+    #[default]
+    Idle,
+    Running,
+}
+
+/// The scrubber's progress: the answer to the scrub ops, and `GET /api/system/storage/scrub`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScrubReport {
+    pub state: ScrubState,
+    /// `arca.storage.scrub.enabled`: background passes.
+    pub enabled: bool,
+    /// The read rate in effect, bytes per second (0: no limit).
+    pub rate_bytes_per_sec: u64,
+    /// `arca.storage.scrub.interval.hours`.
+    pub interval_hours: u64,
+    /// The pass running, or interrupted (it continues at the next start).
+    pub pass: Option<ScrubPass>,
+    /// The last finished pass.
+    pub last_pass: Option<ScrubPass>,
+    /// When the next background pass starts (Unix ms); none while one runs or when disabled.
+    pub next_pass_ms: Option<i64>,
+    /// Answers to a start only: whether this request started the pass (false: it was
+    /// running already).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub started: bool,
+}
+
+/// One pass over every binary of the database, in SHA-256 order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScrubPass {
+    /// Random id; kept when an interrupted pass continues.
+    pub id: String,
+    /// `schedule` (background) or `request` (`arcactl storage scrub`, the REST API).
+    pub trigger: String,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+    /// Reading time so far (the time the server was stopped not included).
+    pub elapsed_ms: u64,
+    /// Binaries and their bytes in the database when the pass started.
+    pub total: u64,
+    pub total_bytes: u64,
+    /// Binaries done (and the bytes the database records for them).
+    pub checked: u64,
+    pub checked_bytes: u64,
+    /// Bytes read from this node's copies.
+    pub read_bytes: u64,
+    /// Every local copy matched.
+    pub ok: u64,
+    /// Not held by this node (in a remote tier): skipped.
+    pub missing: u64,
+    /// Binaries with a corrupt copy (quarantined): `repaired + unrepairable`.
+    pub corrupt: u64,
+    pub repaired: u64,
+    pub unrepairable: u64,
+    /// Binaries whose check failed (a read or database error, logged): not counted above.
+    #[serde(default)]
+    pub failed: u64,
+    /// The last SHA-256 done (the pass continues after it).
+    pub position: String,
+}
+
+impl ScrubPass {
+    /// Done so far, 0–100, by bytes (by binaries when they hold no bytes).
+    pub fn percent(&self) -> f64 {
+        let (done, all) = if self.total_bytes > 0 {
+            (self.checked_bytes, self.total_bytes)
+        } else {
+            (self.checked, self.total)
+        };
+        if all == 0 {
+            return if self.finished_ms.is_some() {
+                100.0
+            } else {
+                0.0
+            };
+        }
+        (done as f64 * 100.0 / all as f64).min(100.0)
+    }
+
+    /// Checked bytes per second of reading time.
+    pub fn bytes_per_sec(&self) -> f64 {
+        if self.elapsed_ms == 0 {
+            return 0.0;
+        }
+        self.checked_bytes as f64 * 1000.0 / self.elapsed_ms as f64
+    }
 }
 
 /// The server's answer to [`ServerRequest::Status`].
@@ -93,6 +207,15 @@ pub async fn report_license(
 /// Ask the server at `socket` for its view.
 pub async fn server_status(socket: &Path) -> Result<ServerStatus, RequestError> {
     let value = local_socket::request(socket, &ServerRequest::Status, REPORT_TIMEOUT).await?;
+    serde_json::from_value(value).map_err(|e| RequestError::BadResponse {
+        socket: socket.to_path_buf(),
+        detail: e.to_string(),
+    })
+}
+
+/// Send a scrub op (`ScrubStart` / `ScrubStatus`) to the server at `socket`.
+pub async fn scrub(socket: &Path, request: &ServerRequest) -> Result<ScrubReport, RequestError> {
+    let value = local_socket::request(socket, request, REPORT_TIMEOUT).await?;
     serde_json::from_value(value).map_err(|e| RequestError::BadResponse {
         socket: socket.to_path_buf(),
         detail: e.to_string(),
@@ -153,6 +276,23 @@ mod tests {
         assert_eq!(
             parse_request(r#"{"op":"status"}"#).unwrap(),
             ServerRequest::Status
+        );
+        assert_eq!(
+            parse_request(r#"{"op":"scrub-start","bytesPerSec":5}"#).unwrap(),
+            ServerRequest::ScrubStart {
+                bytes_per_sec: Some(5)
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&ServerRequest::ScrubStart {
+                bytes_per_sec: None
+            })
+            .unwrap(),
+            r#"{"op":"scrub-start"}"#
+        );
+        assert_eq!(
+            parse_request(r#"{"op":"scrub-status"}"#).unwrap(),
+            ServerRequest::ScrubStatus
         );
         assert!(parse_request(r#"{"op":"explode"}"#).is_err());
     }

@@ -41,9 +41,13 @@ pub const PASSWORD_CHECK_QUEUE: &str = "arca.security.password.check.queue";
 pub const HTTP_HEADER_READ_TIMEOUT_SECS: &str = "arca.http.header.read.timeout.secs";
 pub const HTTP_BODY_IDLE_TIMEOUT_SECS: &str = "arca.http.body.idle.timeout.secs";
 pub const HTTP_MAX_CONNECTIONS: &str = "arca.http.max.connections";
+pub const HTTP_ZERO_COPY: &str = "arca.http.zero.copy";
 pub const HTTPS_LISTEN: &str = "arca.https.listen";
 pub const HTTPS_CERT_FILE: &str = "arca.https.cert.file";
 pub const HTTPS_KEY_FILE: &str = "arca.https.key.file";
+pub const SCRUB_ENABLED: &str = "arca.storage.scrub.enabled";
+pub const SCRUB_RATE_MB: &str = "arca.storage.scrub.rate.mb";
+pub const SCRUB_INTERVAL_HOURS: &str = "arca.storage.scrub.interval.hours";
 
 /// Every key system.properties knows; others are warned about.
 /// Free space uploads leave on the node's local storage.
@@ -79,9 +83,13 @@ pub const KNOWN_KEYS: &[&str] = &[
     HTTP_HEADER_READ_TIMEOUT_SECS,
     HTTP_BODY_IDLE_TIMEOUT_SECS,
     HTTP_MAX_CONNECTIONS,
+    HTTP_ZERO_COPY,
     HTTPS_LISTEN,
     HTTPS_CERT_FILE,
     HTTPS_KEY_FILE,
+    SCRUB_ENABLED,
+    SCRUB_RATE_MB,
+    SCRUB_INTERVAL_HOURS,
 ];
 
 pub const DEFAULT_CONTEXT_PATH: &str = "/artifactory";
@@ -119,6 +127,14 @@ pub const DEFAULT_HTTP_BODY_IDLE_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_HTTP_MAX_CONNECTIONS: usize = 4096;
 /// Upper bound of `arca.http.max.connections`.
 pub const MAX_HTTP_MAX_CONNECTIONS: usize = 1_000_000;
+/// The background scrubber reads the node's stored copies at this many MB/s (10^6 bytes).
+pub const DEFAULT_SCRUB_RATE_MB: u64 = 20;
+/// Upper bound of `arca.storage.scrub.rate.mb` (100 GB/s: no disk is faster).
+pub const MAX_SCRUB_RATE_MB: f64 = 100_000.0;
+/// A new scrub pass starts this long after the previous one finished: a week.
+pub const DEFAULT_SCRUB_INTERVAL_HOURS: u64 = 168;
+/// Upper bound of `arca.storage.scrub.interval.hours` (ten years).
+pub const MAX_SCRUB_INTERVAL_HOURS: u64 = 87_600;
 
 /// The optional HTTPS listener (`arca.https.*`): all three keys set, or none.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -384,6 +400,19 @@ impl SystemProperties {
             "true" => Ok(true),
             "false" => Ok(false),
             _ => Err(self.bad(NODE_SIGNATURE_V1, line, v, "true or false")),
+        }
+    }
+
+    /// `arca.http.zero.copy`, default true: plain-HTTP downloads of stored files are sent with
+    /// `sendfile` (from the page cache to the socket); false streams them through the process.
+    pub(crate) fn http_zero_copy(&self) -> Result<bool, ConfigError> {
+        let Some((v, line)) = self.value(HTTP_ZERO_COPY) else {
+            return Ok(true);
+        };
+        match v {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(self.bad(HTTP_ZERO_COPY, line, v, "true or false")),
         }
     }
 
@@ -667,6 +696,56 @@ impl SystemProperties {
             })
     }
 
+    /// `arca.storage.scrub.enabled`, default true: whether `arca-server` re-reads the node's
+    /// stored copies in the background (a pass every `arca.storage.scrub.interval.hours`).
+    /// A pass asked for with `arcactl storage scrub` runs either way.
+    pub(crate) fn scrub_enabled(&self) -> Result<bool, ConfigError> {
+        let Some((v, line)) = self.value(SCRUB_ENABLED) else {
+            return Ok(true);
+        };
+        match v {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(self.bad(SCRUB_ENABLED, line, v, "true or false")),
+        }
+    }
+
+    /// `arca.storage.scrub.rate.mb`, default 20: how fast the scrubber reads, in MB/s
+    /// (10^6 bytes; decimals allowed, more than 0). Returned as bytes per second.
+    pub(crate) fn scrub_rate_bytes(&self) -> Result<u64, ConfigError> {
+        let Some((v, line)) = self.value(SCRUB_RATE_MB) else {
+            return Ok(DEFAULT_SCRUB_RATE_MB * 1_000_000);
+        };
+        parse_rate_mb(v).filter(|bytes| *bytes > 0).ok_or_else(|| {
+            self.bad(
+                SCRUB_RATE_MB,
+                line,
+                v,
+                "a number of MB per second greater than 0 and at most 100000 (e.g. 20 or \
+                     2.5)",
+            )
+        })
+    }
+
+    /// `arca.storage.scrub.interval.hours`, default 168 (a week), 1 to 87600: a new scrub pass
+    /// starts this long after the previous one finished.
+    pub(crate) fn scrub_interval_hours(&self) -> Result<u64, ConfigError> {
+        let Some((v, line)) = self.value(SCRUB_INTERVAL_HOURS) else {
+            return Ok(DEFAULT_SCRUB_INTERVAL_HOURS);
+        };
+        v.parse::<u64>()
+            .ok()
+            .filter(|h| (1..=MAX_SCRUB_INTERVAL_HOURS).contains(h))
+            .ok_or_else(|| {
+                self.bad(
+                    SCRUB_INTERVAL_HOURS,
+                    line,
+                    v,
+                    "a whole number of hours from 1 to 87600",
+                )
+            })
+    }
+
     /// `arca.db.session.cleanup.cron`: a Quartz cron expression (6 or 7 fields), `None` when unset
     /// (the timer then runs hourly at a fixed random minute per host).
     ///
@@ -761,7 +840,14 @@ pub struct SystemSettings {
     pub http_header_read_timeout: Duration,
     pub http_body_idle_timeout: Duration,
     pub http_max_connections: usize,
+    pub http_zero_copy: bool,
     pub https: Option<HttpsSettings>,
+    /// `arca.storage.scrub.enabled`: background scrub passes.
+    pub scrub_enabled: bool,
+    /// `arca.storage.scrub.rate.mb` in bytes per second (> 0).
+    pub scrub_rate_bytes: u64,
+    /// `arca.storage.scrub.interval.hours`: from the end of a pass to the start of the next.
+    pub scrub_interval: Duration,
 }
 
 impl Default for SystemSettings {
@@ -797,7 +883,11 @@ impl Default for SystemSettings {
             http_header_read_timeout: secs(DEFAULT_HTTP_HEADER_READ_TIMEOUT_SECS),
             http_body_idle_timeout: secs(DEFAULT_HTTP_BODY_IDLE_TIMEOUT_SECS),
             http_max_connections: DEFAULT_HTTP_MAX_CONNECTIONS,
+            http_zero_copy: true,
             https: None,
+            scrub_enabled: true,
+            scrub_rate_bytes: DEFAULT_SCRUB_RATE_MB * 1_000_000,
+            scrub_interval: secs(DEFAULT_SCRUB_INTERVAL_HOURS * 3600),
         }
     }
 }
@@ -874,7 +964,12 @@ impl SystemSettings {
             p.http_max_connections(),
             &mut s.http_max_connections,
         );
+        take(&mut e, p.http_zero_copy(), &mut s.http_zero_copy);
         take(&mut e, p.https(), &mut s.https);
+        take(&mut e, p.scrub_enabled(), &mut s.scrub_enabled);
+        take(&mut e, p.scrub_rate_bytes(), &mut s.scrub_rate_bytes);
+        let hours = p.scrub_interval_hours().map(|h| h * 3600);
+        take_secs(&mut e, hours, &mut s.scrub_interval);
         // Stable: errors without a line keep their place before the others.
         e.sort_by_key(|e| e.line);
         ReadSettings {
@@ -911,6 +1006,27 @@ fn take_secs(
     field: &mut Duration,
 ) {
     take(errors, result.map(Duration::from_secs), field);
+}
+
+/// A rate in MB/s (`20`, `2.5`; 10^6 bytes, at most [`MAX_SCRUB_RATE_MB`]) as bytes per
+/// second; `None` when it is not such a number. `0` is `Some(0)` (callers decide what it means).
+pub fn parse_rate_mb(s: &str) -> Option<u64> {
+    let s = s.trim();
+    // digits with at most one '.', nothing else (no sign, exponent, inf or NaN)
+    let plain = !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && s.matches('.').count() <= 1
+        && s.chars().any(|c| c.is_ascii_digit());
+    if !plain {
+        return None;
+    }
+    let mb: f64 = s.parse().ok()?;
+    if !(0.0..=MAX_SCRUB_RATE_MB).contains(&mb) {
+        return None;
+    }
+    // at most 10^11, exact enough in f64; sub-byte rates round to 1 byte/s
+    let bytes = (mb * 1_000_000.0).round() as u64;
+    Some(if mb > 0.0 { bytes.max(1) } else { 0 })
 }
 
 /// `123`, `10k`, `5 MiB`, `100GiB`, … (powers of 1024, suffix case-insensitive).
@@ -1088,6 +1204,9 @@ mod tests {
             assert_eq!(s.ha_stale_secs().unwrap(), 30);
             assert_eq!(s.ha_lock_lease_secs().unwrap(), 30);
             assert_eq!(s.url_base().unwrap(), None);
+            assert!(s.scrub_enabled().unwrap());
+            assert_eq!(s.scrub_rate_bytes().unwrap(), 20_000_000);
+            assert_eq!(s.scrub_interval_hours().unwrap(), 168);
             assert!(s.check().is_empty());
         }
     }
@@ -1178,6 +1297,27 @@ mod tests {
     }
 
     #[test]
+    fn scrub_rates() {
+        assert_eq!(parse_rate_mb("20"), Some(20_000_000));
+        assert_eq!(parse_rate_mb("2.5"), Some(2_500_000));
+        assert_eq!(parse_rate_mb("0"), Some(0));
+        assert_eq!(parse_rate_mb("0.0000001"), Some(1));
+        for bad in [
+            "", ".", "1.2.3", "-1", "+1", "1e3", "inf", "NaN", "20 MB", "100001",
+        ] {
+            assert_eq!(parse_rate_mb(bad), None, "{bad}");
+        }
+        let s = sp(
+            "arca.storage.scrub.enabled=false\narca.storage.scrub.rate.mb=0.5\n\
+                    arca.storage.scrub.interval.hours=2\n",
+        );
+        let settings = SystemSettings::from_properties(&s).unwrap();
+        assert!(!settings.scrub_enabled);
+        assert_eq!(settings.scrub_rate_bytes, 500_000);
+        assert_eq!(settings.scrub_interval, Duration::from_secs(7200));
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(parse_size("123"), Some(123));
         assert_eq!(parse_size("2k"), Some(2048));
@@ -1219,6 +1359,14 @@ mod tests {
             (HTTP_BODY_IDLE_TIMEOUT_SECS, "1m", "whole number of seconds"),
             (HTTP_MAX_CONNECTIONS, "0", "from 1 to 1000000"),
             (HTTP_MAX_CONNECTIONS, "unlimited", "from 1 to 1000000"),
+            (SCRUB_ENABLED, "yes", "true or false"),
+            (SCRUB_RATE_MB, "0", "greater than 0"),
+            (SCRUB_RATE_MB, "20MB", "number of MB per second"),
+            (SCRUB_RATE_MB, "-1", "number of MB per second"),
+            (SCRUB_RATE_MB, "1e3", "number of MB per second"),
+            (SCRUB_RATE_MB, "100001", "at most 100000"),
+            (SCRUB_INTERVAL_HOURS, "0", "from 1 to 87600"),
+            (SCRUB_INTERVAL_HOURS, "1.5", "whole number of hours"),
             (SESSION_CLEANUP_CRON, "17 * * *", "Quartz cron"),
             (HA_HEARTBEAT_SECS, "0", "at least 1"),
             (

@@ -14,8 +14,11 @@ pub use master_key::{
     SignedBy, generate_master_key_hex, is_sealed, key_check_value,
 };
 
-use argon2::Argon2;
-use argon2::password_hash::{self, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    self, Decimal, Ident, Output, ParamsString, PasswordHash, PasswordHasher, PasswordVerifier,
+    Salt, SaltString,
+};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::distributions::Alphanumeric;
@@ -83,7 +86,7 @@ pub enum CryptoError {
 /// (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`).
 pub fn hash_password(password: &str) -> Result<String, CryptoError> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
+    ReleasingArgon2
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(CryptoError::Hash)
@@ -95,10 +98,67 @@ pub fn hash_password(password: &str) -> Result<String, CryptoError> {
 /// is not a valid argon2 PHC string. The parameters stored in `phc` are used.
 pub fn verify_password(password: &str, phc: &str) -> Result<bool, CryptoError> {
     let parsed = PasswordHash::new(phc).map_err(CryptoError::MalformedHash)?;
-    match Argon2::default().verify_password(password.as_bytes(), &parsed) {
+    match ReleasingArgon2.verify_password(password.as_bytes(), &parsed) {
         Ok(()) => Ok(true),
         Err(password_hash::Error::Password) => Ok(false),
         Err(e) => Err(CryptoError::MalformedHash(e)),
+    }
+}
+
+/// Argon2 (the algorithm, version and parameters of the PHC string; argon2id with the crate's
+/// defaults for a new hash) whose working memory goes back to the OS when the hash is done.
+///
+/// argon2's own `hash_password` takes its 19 MiB from a plain `Vec`. glibc serves the first such
+/// block with mmap, and on its free raises its dynamic mmap threshold to that size, so from then
+/// on every check took its 19 MiB from the heap, which kept it: a server held it after its first
+/// Basic-auth check (and a test process more than 100 MiB after seven). A block of more than
+/// 32 MiB (glibc's `DEFAULT_MMAP_THRESHOLD_MAX`) is always mmapped and never moves the threshold,
+/// so the working memory is reserved that big: only the part Argon2 writes becomes resident,
+/// and all of it is unmapped on drop. Other allocators just see a larger reservation.
+struct ReleasingArgon2;
+
+/// A reservation above glibc's largest dynamic mmap threshold (32 MiB on 64-bit).
+const ALWAYS_MMAPPED_BYTES: usize = 33 * 1024 * 1024;
+
+impl PasswordHasher for ReleasingArgon2 {
+    type Params = Params;
+
+    fn hash_password_customized<'a>(
+        &self,
+        password: &[u8],
+        algorithm: Option<Ident<'a>>,
+        version: Option<Decimal>,
+        params: Params,
+        salt: impl Into<Salt<'a>>,
+    ) -> password_hash::Result<PasswordHash<'a>> {
+        // as argon2's own PasswordHasher: absent algorithm/version mean argon2id, v=19
+        let algorithm = algorithm
+            .map(Algorithm::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        let version = version
+            .map(Version::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        let salt = salt.into();
+        let mut salt_buf = [0u8; Salt::MAX_LENGTH];
+        let salt_bytes = salt.decode_b64(&mut salt_buf)?;
+        let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let block_count = params.block_count();
+        let mut memory: Vec<Block> =
+            Vec::with_capacity(block_count.max(ALWAYS_MMAPPED_BYTES / Block::SIZE));
+        memory.resize(block_count, Block::default());
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        let output = Output::init_with(output_len, |out| {
+            Ok(argon2.hash_password_into_with_memory(password, salt_bytes, out, &mut memory)?)
+        })?;
+        Ok(PasswordHash {
+            algorithm: algorithm.ident(),
+            version: Some(version.into()),
+            params: ParamsString::try_from(&params)?,
+            salt: Some(salt),
+            hash: Some(output),
+        })
     }
 }
 
@@ -207,6 +267,42 @@ mod tests {
         assert!(verify_password("correct horse", &phc).unwrap());
         // fresh salt each time
         assert_ne!(phc, hash_password("correct horse").unwrap());
+    }
+
+    #[test]
+    fn compatible_with_argon2s_own_hasher() {
+        // hashes stored before (argon2's PasswordHasher) verify, and the other way round
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = Argon2::default()
+            .hash_password(b"pw", &salt)
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            theirs,
+            ReleasingArgon2
+                .hash_password(b"pw", &salt)
+                .unwrap()
+                .to_string()
+        );
+        assert!(verify_password("pw", &theirs).unwrap());
+        assert!(!verify_password("pW", &theirs).unwrap());
+        let ours = hash_password("pw").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default().verify_password(b"pw", &parsed).is_ok());
+        // other algorithms, versions, parameters and output lengths of a PHC string
+        let params = Params::new(64, 3, 2, Some(24)).unwrap();
+        for (algorithm, version) in [
+            (Algorithm::Argon2i, Version::V0x10),
+            (Algorithm::Argon2d, Version::V0x13),
+            (Algorithm::Argon2id, Version::V0x13),
+        ] {
+            let phc = Argon2::new(algorithm, version, params.clone())
+                .hash_password(b"pw", &salt)
+                .unwrap()
+                .to_string();
+            assert!(verify_password("pw", &phc).unwrap(), "{phc}");
+            assert!(!verify_password("px", &phc).unwrap(), "{phc}");
+        }
     }
 
     #[test]

@@ -199,7 +199,7 @@ pub fn count_children(
 }
 
 /// A name pattern as LIKE pattern: `*`/`?` wildcards, else a substring.
-fn name_like(pattern: &str) -> String {
+pub(crate) fn name_like(pattern: &str) -> String {
     if pattern.contains(['*', '?']) {
         crate::sql::like_pattern(pattern)
     } else {
@@ -438,20 +438,84 @@ pub fn search_checksum(
     Ok(filter_repos(items, repos))
 }
 
-/// Files whose name matches a pattern with `*` and `?` wildcards (a plain word
-/// matches as a substring, like the reference's quick search).
+/// The most files a name search returns.
+pub const MAX_NAME_RESULTS: usize = 10_000;
+
+/// Files whose name matches a pattern with `*` and `?` wildcards (a plain word matches as a
+/// substring, like the reference's quick search; ASCII case ignored), optionally limited to some
+/// repositories: the first [`MAX_NAME_RESULTS`] by repository and path.
 pub fn search_name(conn: &Conn<'_>, pattern: &str, repos: &[String]) -> Result<Vec<Item>, DbError> {
     let like = name_like(pattern);
-    // LOWER on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not
-    let items = conn.query_map(
+    let postgres = conn.backend() == crate::Backend::Postgres;
+    let marks: Vec<String> = (0..repos.len()).map(|k| format!("?{}", k + 2)).collect();
+    // The condition on the items of table alias `t`. SQLite's LIKE ignores ASCII case,
+    // PostgreSQL's does not: LOWER on both sides there; on SQLite the bare column lets the match
+    // run on the `items_name` index alone.
+    let matching = |t: &str| {
+        let name = if postgres {
+            format!("LOWER({t}.name) LIKE LOWER(?1) ESCAPE '\\'")
+        } else {
+            format!("{t}.name LIKE ?1 ESCAPE '\\'")
+        };
+        let in_repos = if marks.is_empty() {
+            String::new()
+        } else {
+            format!(" AND {t}.repo IN ({})", marks.join(", "))
+        };
+        format!("{name} AND {t}.folder = 0{in_repos}")
+    };
+    let mut params: Vec<&dyn crate::sql::ToValue> = vec![&like];
+    params.extend(repos.iter().map(|r| r as &dyn crate::sql::ToValue));
+    let (cap, max) = (MAX_NAME_RESULTS as i64 + 1, MAX_NAME_RESULTS as i64);
+    let limit_mark = params.len() + 1;
+    // Which files match is decided on the name index (a scan of names, not of the table), and
+    // stops past the cap. Few matches: only their rows are read, then sorted here. More than
+    // the cap: the first ones in (repo, path) order, walking the unique index until enough
+    // matched (a common name is found early).
+    params.push(&cap);
+    let ids: Vec<i64> = conn.query_map(
         &format!(
-            "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.folder = 0 \
-             AND LOWER(i.name) LIKE LOWER(?1) ESCAPE '\\' ORDER BY i.repo, i.path LIMIT 10000"
+            "SELECT n.id FROM items n WHERE {} LIMIT ?{limit_mark}",
+            matching("n")
         ),
-        args![like],
-        item_from_row,
+        &params,
+        |r| r.get(0),
     )?;
-    Ok(filter_repos(items, repos))
+    if ids.len() > MAX_NAME_RESULTS {
+        params.pop();
+        params.push(&max);
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE {} ORDER BY i.repo, i.path \
+             LIMIT ?{limit_mark}",
+            matching("i")
+        );
+        return conn.query_map(&sql, &params, item_from_row);
+    }
+    let mut found = items_by_id(conn, &ids)?;
+    found.sort_by(|a, b| (&a.repo, &a.path).cmp(&(&b.repo, &b.path)));
+    Ok(found)
+}
+
+/// The items with these ids (those that still exist), in no particular order.
+fn items_by_id(conn: &Conn<'_>, ids: &[i64]) -> Result<Vec<Item>, DbError> {
+    // A fixed number of placeholders (the last id repeated): one prepared statement for all.
+    const BATCH: usize = 200;
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let marks: Vec<String> = (1..=BATCH).map(|k| format!("?{k}")).collect();
+        format!(
+            "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.id IN ({})",
+            marks.join(", ")
+        )
+    });
+    let mut found = Vec::with_capacity(ids.len());
+    for batch in ids.chunks(BATCH) {
+        let Some(last) = batch.last() else { continue };
+        let params: Vec<&dyn crate::sql::ToValue> = (0..BATCH)
+            .map(|k| batch.get(k).unwrap_or(last) as &dyn crate::sql::ToValue)
+            .collect();
+        found.extend(conn.query_map(&SQL, &params, item_from_row)?);
+    }
+    Ok(found)
 }
 
 fn filter_repos(items: Vec<Item>, repos: &[String]) -> Vec<Item> {
@@ -786,6 +850,46 @@ mod tests {
         );
         assert!(delete_binary_if_unreferenced(&conn, &sha).unwrap());
         assert!(!binary_known(&conn, &sha).unwrap());
+    }
+
+    #[test]
+    fn name_search_returns_the_first_matches_by_repository_and_path() {
+        let raw = db();
+        let conn = Conn::sqlite(&raw);
+        file(&conn, "b", "z/Tool-1.JAR", 'a');
+        file(&conn, "a", "z/tool-2.jar", 'a');
+        file(&conn, "a", "y/tool-3.jar", 'a');
+        ensure_folders(&conn, "a", "tool-folder.jar", "u", 1).unwrap();
+        // more matches than the cap: the first by (repo, path), not the first found
+        conn.execute(
+            "WITH RECURSIVE n(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM n WHERE k < 10049) \
+             INSERT INTO items (repo, path, parent, name, folder, sha256, size, created, \
+               created_by, modified, modified_by, updated) \
+             SELECT 'b', 'many/lib-' || (100000 - k) || '.jar', 'many', \
+               'lib-' || (100000 - k) || '.jar', 0, ?1, 3, 1, 'u', 1, 'u', 1 FROM n",
+            args!["a".repeat(64)],
+        )
+        .unwrap();
+        let paths = |pattern: &str, repos: &[&str]| -> Vec<String> {
+            let repos: Vec<String> = repos.iter().map(|r| r.to_string()).collect();
+            search_name(&conn, pattern, &repos)
+                .unwrap()
+                .into_iter()
+                .map(|i| format!("{}/{}", i.repo, i.path))
+                .collect()
+        };
+        assert_eq!(
+            paths("TOOL", &[]),
+            ["a/y/tool-3.jar", "a/z/tool-2.jar", "b/z/Tool-1.JAR"]
+        );
+        assert_eq!(paths("tool-?.jar", &["b"]), ["b/z/Tool-1.JAR"]);
+        let mut every: Vec<String> = (89_951..=100_000)
+            .map(|k| format!("b/many/lib-{k}.jar"))
+            .chain(["a/y/tool-3.jar", "a/z/tool-2.jar", "b/z/Tool-1.JAR"].map(String::from))
+            .collect();
+        every.sort();
+        assert_eq!(paths("*.jar", &[]), every[..MAX_NAME_RESULTS]);
+        assert_eq!(paths("*.jar", &["b"]), every[2..MAX_NAME_RESULTS + 2]);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! a filesystem rename — inside one transaction.
 
 pub mod builds;
+pub mod cache_notify;
 pub mod clock;
 pub mod cluster;
 pub mod configs;
@@ -16,6 +17,7 @@ mod error;
 pub mod item_query;
 pub mod items;
 pub mod licenses;
+pub mod listing;
 pub mod migrate;
 pub mod model;
 pub mod permissions;
@@ -30,11 +32,13 @@ mod testing;
 pub mod tls;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::TransactionBehavior;
 
+pub use cache_notify::WriteEvents;
 pub use clock::{Clock, SystemClock};
 pub use error::DbError;
 pub use model::{Binary, Item, NewFile, Repo, RepoSettings};
@@ -157,6 +161,14 @@ impl Listener {
         }
         Ok(payloads)
     }
+
+    /// `NOTIFY` on `channel` through this connection (autocommit: delivered at once, after
+    /// everything committed before it). An error means the connection is gone.
+    pub fn notify(&mut self, channel: &str, payload: &str) -> Result<(), DbError> {
+        self.client
+            .execute("SELECT pg_notify($1, $2)", &[&channel, &payload])?;
+        Ok(())
+    }
 }
 
 /// Whether a failed connection attempt would fail the same way when retried: the TLS handshake
@@ -177,6 +189,8 @@ fn is_permanent(e: &postgres::Error) -> bool {
 #[derive(Clone)]
 pub struct Db {
     pools: Pools,
+    /// Write transactions of this process, for metadata caches ([`cache_notify`]).
+    events: Arc<WriteEvents>,
 }
 
 impl std::fmt::Debug for Db {
@@ -192,8 +206,14 @@ impl std::fmt::Debug for Db {
     }
 }
 
-/// Run `f` inside a transaction of `pool`'s backend; commit on `Ok`.
-fn in_write_tx<T, E>(pools: &Pools, f: impl FnOnce(&Conn<'_>) -> Result<T, E>) -> Result<T, E>
+/// Run `f` inside a transaction of `pool`'s backend; commit on `Ok`. Caches learn of every
+/// transaction that may have committed: `events`' generation moves after it, and on
+/// PostgreSQL its `NOTIFY` reaches the other nodes ([`cache_notify`]).
+fn in_write_tx<T, E>(
+    pools: &Pools,
+    events: &WriteEvents,
+    f: impl FnOnce(&Conn<'_>) -> Result<T, E>,
+) -> Result<T, E>
 where
     E: From<DbError>,
 {
@@ -204,7 +224,9 @@ where
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(DbError::from)?;
             let value = f(&Conn::sqlite(&tx))?;
-            tx.commit().map_err(DbError::from)?;
+            let committed = tx.commit();
+            events.ended();
+            committed.map_err(DbError::from)?;
             Ok(value)
         }
         Pools::Postgres { main, .. } => {
@@ -221,12 +243,24 @@ where
                 |_| Ok(()),
             )?;
             let value = f(&conn)?;
+            // Last statement of the transaction: after a security notification it carries.
+            let seq = events.next_seq();
+            cache_notify::notify_write(&conn, events.origin(), seq)?;
+            let mut committed_seq = None;
             if let Some(PgState {
                 handle: PgHandle::Tx(tx),
                 ..
             }) = conn.into_postgres()
             {
-                tx.commit().map_err(DbError::from)?;
+                let committed = tx.commit();
+                events.ended();
+                committed.map_err(DbError::from)?;
+                committed_seq = Some(seq);
+            }
+            // The connection goes back to the pool before the wait for other nodes' caches.
+            drop(pooled);
+            if let Some(seq) = committed_seq {
+                events.committed(seq);
             }
             Ok(value)
         }
@@ -299,6 +333,20 @@ fn make_private(path: &Path) -> Result<(), DbError> {
     Ok(())
 }
 
+/// The threads of one r2d2 pool that open its connections and close idle ones: r2d2 starts
+/// three per pool (six for the two PostgreSQL pools), each with its own stack and malloc arena,
+/// idle most of the time. One per pool where opening is quick or rare (SQLite, the lock pool),
+/// two for the PostgreSQL pool a burst of requests fills. Per pool, not per process: a pool
+/// waiting for an unreachable server must not hold up another's connections.
+fn pool_maintenance_threads(threads: usize) -> Arc<scheduled_thread_pool::ScheduledThreadPool> {
+    Arc::new(
+        scheduled_thread_pool::ScheduledThreadPool::builder()
+            .num_threads(threads)
+            .thread_name_pattern("arca-db-pool-{}")
+            .build(),
+    )
+}
+
 /// The work [`Db::read`] and [`Db::write`] run with a connection, on a blocking thread.
 pub trait DbWork<T, E>: FnOnce(&Conn<'_>) -> Result<T, E> + Send + 'static {}
 
@@ -330,11 +378,13 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(max_connections.max(2))
             .min_idle(Some(1))
+            .thread_pool(pool_maintenance_threads(1))
             // Bounded: `read_now` waits on the calling thread when every connection is busy.
             .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
         Ok(Db {
             pools: Pools::Sqlite(pool),
+            events: Arc::new(WriteEvents::new(Some(path.to_path_buf()))),
         })
     }
 
@@ -369,19 +419,20 @@ impl Db {
         {
             return Err(e.into());
         }
-        let build = |max: u32, idle: u32| {
+        let build = |max: u32, idle: u32, threads: usize| {
             r2d2::Pool::builder()
                 .max_size(max.max(1))
                 .min_idle(Some(idle.min(max.max(1))))
                 .idle_timeout(Some(Duration::from_secs(60)))
                 .connection_timeout(Duration::from_secs(10))
+                .thread_pool(pool_maintenance_threads(threads))
                 .build(PgManager {
                     config: config.clone(),
                     connector: connector.clone(),
                 })
         };
-        let main = build(opts.pool_max_active.max(2), opts.pool_max_idle.max(1))?;
-        let locks = build(opts.lock_pool_max.max(1), 1)?;
+        let main = build(opts.pool_max_active.max(2), opts.pool_max_idle.max(1), 2)?;
+        let locks = build(opts.lock_pool_max.max(1), 1, 1)?;
         Ok(Db {
             pools: Pools::Postgres {
                 main,
@@ -389,6 +440,7 @@ impl Db {
                 config: Box::new(config),
                 connector,
             },
+            events: Arc::new(WriteEvents::new(None)),
         })
     }
 
@@ -409,7 +461,7 @@ impl Db {
 
     /// Apply pending migrations (see [`migrate`]).
     pub fn migrate(&self) -> Result<Vec<i64>, DbError> {
-        in_write_tx(&self.pools, migrate::apply)
+        in_write_tx(&self.pools, &self.events, migrate::apply)
     }
 
     pub fn backend(&self) -> Backend {
@@ -417,6 +469,11 @@ impl Db {
             Pools::Sqlite(_) => Backend::Sqlite,
             Pools::Postgres { .. } => Backend::Postgres,
         }
+    }
+
+    /// This process's write transactions, as metadata caches follow them ([`cache_notify`]).
+    pub fn write_events(&self) -> &WriteEvents {
+        &self.events
     }
 
     /// `sqlite` or `postgresql`, for banners and checks.
@@ -494,7 +551,7 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let db = self.clone();
-        on_blocking_thread(move || in_write_tx(&db.pools, f)).await
+        on_blocking_thread(move || in_write_tx(&db.pools, &db.events, f)).await
     }
 
     /// [`Db::read`] for synchronous callers (tools, tests); blocks this thread.
@@ -510,7 +567,7 @@ impl Db {
         &self,
         f: impl FnOnce(&Conn<'_>) -> Result<T, E> + Send,
     ) -> Result<T, E> {
-        self.outside_runtime(|| in_write_tx(&self.pools, f))
+        self.outside_runtime(|| in_write_tx(&self.pools, &self.events, f))
     }
 
     /// Run `f` on the small lock pool in autocommit mode (leases, heartbeats):

@@ -1,5 +1,6 @@
 //! The cluster's security version: every change to users, groups, grants or tokens bumps it,
-//! and each server polls it to drop its cached grants and authentications.
+//! and each server polls it to drop its cached grants and authentications (on PostgreSQL it is
+//! also told at commit, `docs/cache.md`).
 
 use crate::{Conn, DbError, args};
 
@@ -26,5 +27,6 @@ pub fn bump_security_version(conn: &Conn<'_>) -> Result<(), DbError> {
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
         args![SECURITY_VERSION_KEY, next.to_string(), now],
     )?;
-    Ok(())
+    // Other nodes drop their cached authentications at commit, not at their next poll.
+    crate::cache_notify::notify_security(conn)
 }

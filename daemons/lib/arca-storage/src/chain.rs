@@ -81,7 +81,8 @@ impl Tier {
 pub struct Located {
     pub path: PathBuf,
     pub tier: Tier,
-    /// Already checked against the SHA-256 (downloads are); else the reader must verify.
+    /// Already checked against the SHA-256 (downloads are); else ask
+    /// [`Storage::needs_no_check`] once the file is open.
     pub verified: bool,
     /// Set when the file is a one-off download that disappears when this is dropped (an open
     /// handle keeps it readable).
@@ -145,6 +146,8 @@ struct Inner {
     staging: FileStore,
     cache: Option<CacheFs>,
     backend: Backend,
+    /// The local copies this process hashed (see `trust.rs`).
+    checked_here: crate::trust::CheckedHere,
 }
 
 impl Storage {
@@ -203,6 +206,7 @@ impl Storage {
                 staging,
                 cache,
                 backend,
+                checked_here: Default::default(),
             }),
         })
     }
@@ -321,7 +325,10 @@ impl Storage {
         match &self.inner.backend {
             Backend::FileSystem(store) => {
                 let path = store.blob_path(&sums.sha256)?;
-                staged.commit_into(store)?;
+                if staged.commit_into(store)? {
+                    // hashed on its way in (a copy already there is not: it was kept instead)
+                    self.written(&sums.sha256, &path);
+                }
                 Ok(Committed { path, sums })
             }
             Backend::Cluster {
@@ -470,6 +477,34 @@ impl Storage {
         Ok(None)
     }
 
+    /// Whether a reader may send `located` without hashing it; `meta` is the metadata of the
+    /// file it opened (`File::metadata`, so the answer is about that very file): a verified
+    /// download, or a file this process hashed and that is unchanged since (`trust.rs`) —
+    /// except in a cache that validates every read (`validateChecksum=true`).
+    pub fn needs_no_check(&self, located: &Located, sha256: &str, meta: &fs::Metadata) -> bool {
+        if located.verified {
+            return true;
+        }
+        if located.tier == Tier::Cache && self.inner.cache.as_ref().is_some_and(CacheFs::validates)
+        {
+            return false;
+        }
+        self.inner.checked_here.holds(sha256, meta)
+    }
+
+    /// A reader hashed the whole file it opened (`meta`: its metadata at open) and it is
+    /// `sha256`: later reads send it without hashing while it stays unchanged.
+    pub fn checked(&self, sha256: &str, meta: &fs::Metadata) {
+        self.inner.checked_here.insert(sha256, meta);
+    }
+
+    /// The file at `path` was just written from bytes hashed as `sha256`.
+    fn written(&self, sha256: &str, path: &Path) {
+        if let Ok(meta) = fs::metadata(path) {
+            self.inner.checked_here.insert(sha256, &meta);
+        }
+    }
+
     /// Find a copy, fetching it from a remote tier when no local one exists. A fetched copy is
     /// verified (size and SHA-256) before it is returned; a mismatch is an error naming the
     /// tier and nothing corrupt is kept.
@@ -583,6 +618,7 @@ impl Storage {
             Some(c) => (c.adopt(temp, sha256, size)?, None),
             None => (dest, Some(temp)),
         };
+        self.written(sha256, &path);
         Ok(Located {
             path,
             tier,
@@ -595,6 +631,7 @@ impl Storage {
     /// the next lookup uses another tier. Pending uploads are never moved: they are the only
     /// copy, so they are reported instead.
     pub fn quarantine(&self, located: &Located, sha256: &str) -> Result<(), StorageError> {
+        self.inner.checked_here.remove(sha256);
         tracing::error!(
             arca_sha256 = sha256,
             tier = located.tier.name(),

@@ -17,8 +17,10 @@ mod own_store;
 mod remote;
 mod retry;
 mod s3;
+pub mod scrub;
 pub mod sharding;
 mod store;
+mod trust;
 mod upload;
 
 pub use cache::{CacheFs, CacheUsage};
