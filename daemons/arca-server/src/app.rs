@@ -693,7 +693,7 @@ async fn start_refreshes(
         .context("reading users, groups and permissions")?;
     let security_refresh = spawn_security_refresh(app.clone());
     // Security changes on other nodes arrive through the metadata cache's listener at once.
-    crate::meta_cache::start(app);
+    crate::meta_listener::start(app);
     Ok((control_server, license_refresh, security_refresh))
 }
 

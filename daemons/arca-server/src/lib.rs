@@ -12,6 +12,7 @@ pub mod gc;
 pub mod http;
 pub mod inspect;
 pub mod meta_cache;
+pub mod meta_listener;
 pub mod paths;
 pub mod policy;
 pub mod remote;

@@ -15,15 +15,14 @@
 //! before), and a writer returns only once every other caching node acknowledged its
 //! transaction or [`FRESH_FOR`] + [`MARGIN`] passed. The argument is in `docs/cache.md`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use arca_db::cache_notify::{AfterCommit, CHANNEL, DataVersionProbe, Message};
+use arca_db::cache_notify::{AfterCommit, DataVersionProbe};
 use arca_db::{Db, DbError, Item, Repo, items, repos};
 
-use crate::state::App;
 
 /// Items kept at most (a full cache is emptied and fills again with what is hot).
 pub const MAX_ITEMS: usize = 10_000;
@@ -59,7 +58,7 @@ struct ItemMap {
 
 /// How the cache learns of other processes' writes.
 #[derive(Debug)]
-enum Watch {
+pub(crate) enum Watch {
     /// The cache is off (the probe could not be opened).
     Off,
     /// SQLite: the WAL-index header (or `PRAGMA data_version`), checked per lookup.
@@ -76,7 +75,7 @@ pub struct MetaCache {
     local_generation: AtomicU64,
     repos: Mutex<Tagged<HashMap<String, Repo>>>,
     items: Mutex<Tagged<ItemMap>>,
-    watch: Watch,
+    pub(crate) watch: Watch,
 }
 
 impl MetaCache {
@@ -256,139 +255,12 @@ impl MetaCache {
     }
 }
 
-/// Start following other processes' writes: on PostgreSQL a thread listening to [`CHANNEL`]
-/// (and the writers' wait for other nodes); on SQLite the probe needs no thread.
-pub fn start(app: &App) {
-    match &app.meta.watch {
-        Watch::Postgres(cluster) => {
-            app.db.write_events().set_after_commit(cluster.clone());
-            let (app, cluster) = (app.clone(), cluster.clone());
-            let handle = tokio::runtime::Handle::current();
-            let spawned = std::thread::Builder::new()
-                .name("arca-meta-listen".into())
-                .spawn(move || listen(&app, &cluster, &handle));
-            if let Err(e) = spawned {
-                tracing::warn!("metadata cache off: cannot start its listener thread: {e}");
-            }
-        }
-        Watch::Sqlite(_) => {
-            tracing::info!("metadata cache on (SQLite commits watched)");
-        }
-        Watch::Off => {}
-    }
-}
-
-/// The listening thread: reconnects after errors; while disconnected the cache is not used.
-fn listen(app: &App, cluster: &ClusterState, handle: &tokio::runtime::Handle) {
-    let mut failing = false;
-    loop {
-        match app.db.listener(CHANNEL) {
-            Ok(Some(listener)) => {
-                if failing {
-                    tracing::info!("metadata cache: listening on {CHANNEL} again");
-                    failing = false;
-                }
-                let ended = session(app, cluster, listener, handle);
-                cluster.listening.store(false, Ordering::SeqCst);
-                app.meta.invalidate();
-                if let Err(e) = ended {
-                    tracing::warn!(
-                        "metadata cache off: its notifications were interrupted: {e}; \
-                         reconnecting"
-                    );
-                    failing = true;
-                }
-            }
-            Ok(None) => return,
-            Err(e) => {
-                if !failing {
-                    tracing::warn!(
-                        "metadata cache off: cannot listen on {CHANNEL}: {e}; retrying every \
-                         second"
-                    );
-                    failing = true;
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_secs(1));
-    }
-}
-
-/// One listening connection's life.
-fn session(
-    app: &App,
-    cluster: &ClusterState,
-    mut listener: arca_db::Listener,
-    handle: &tokio::runtime::Handle,
-) -> Result<(), DbError> {
-    // Notifications committed before the LISTEN are lost: forget what they may have changed.
-    app.meta.invalidate();
-    cluster.connected();
-    let me = cluster.origin.clone();
-    let mut sent: VecDeque<(u64, Instant)> = VecDeque::new();
-    let mut n = 0u64;
-    let mut next_ping = Instant::now();
-    let mut announced = false;
-    loop {
-        let now = Instant::now();
-        if now >= next_ping {
-            n += 1;
-            // Noted before it is sent: it commits after this instant.
-            sent.push_back((n, now));
-            if sent.len() > 64 {
-                sent.pop_front();
-            }
-            let ping = Message::Ping {
-                origin: me.clone(),
-                n,
-            };
-            listener.notify(CHANNEL, &ping.payload())?;
-            next_ping = now + PING_EVERY;
-        }
-        let payloads = listener.wait(next_ping.saturating_duration_since(Instant::now()))?;
-        for payload in payloads {
-            match Message::parse(&payload) {
-                Some(Message::Write { origin, seq }) if origin != me => {
-                    app.meta.invalidate();
-                    let ack = Message::Ack {
-                        writer: origin,
-                        seq,
-                        from: me.clone(),
-                    };
-                    listener.notify(CHANNEL, &ack.payload())?;
-                }
-                Some(Message::Security) => {
-                    // Before the transaction's write is acknowledged (it follows in order).
-                    app.auth_cache.clear();
-                    if let Err(e) = handle.block_on(app.refresh_security()) {
-                        tracing::warn!("reloading the grants after a security change: {e}");
-                    }
-                }
-                Some(Message::Ping { origin, n }) if origin == me => {
-                    if let Some((_, at)) = sent.iter().find(|(m, _)| *m == n) {
-                        cluster.ping_returned(*at);
-                    }
-                }
-                Some(Message::Ping { origin, .. }) => cluster.saw_peer(origin),
-                Some(Message::Ack { writer, seq, from }) if writer == me => {
-                    cluster.acked(seq, from);
-                }
-                _ => {}
-            }
-        }
-        if !announced && cluster.serving() {
-            announced = true;
-            tracing::info!("metadata cache serving (listening on {CHANNEL})");
-        }
-    }
-}
-
 /// What the listening thread knows, shared with writers ([`AfterCommit`]).
 #[derive(Debug)]
-struct ClusterState {
-    origin: String,
+pub(crate) struct ClusterState {
+    pub(crate) origin: String,
     base: Instant,
-    listening: AtomicBool,
+    pub(crate) listening: AtomicBool,
     /// Milliseconds since `base` until which a ping sent less than [`FRESH_FOR`] ago has come
     /// back; 0: none.
     fresh_until: AtomicU64,
@@ -419,25 +291,25 @@ impl ClusterState {
         u64::try_from(at.saturating_duration_since(self.base).as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn connected(&self) {
+    pub(crate) fn connected(&self) {
         self.fresh_until.store(0, Ordering::SeqCst);
         self.serve_from.store(u64::MAX, Ordering::SeqCst);
         self.listening.store(true, Ordering::SeqCst);
     }
 
     /// Everything committed before `now - FRESH_FOR` has been processed.
-    fn fresh(&self, now: Instant) -> bool {
+    pub(crate) fn fresh(&self, now: Instant) -> bool {
         self.listening.load(Ordering::SeqCst)
             && self.ms(now) < self.fresh_until.load(Ordering::SeqCst)
     }
 
-    fn serving(&self) -> bool {
+    pub(crate) fn serving(&self) -> bool {
         let now = Instant::now();
         self.fresh(now) && self.ms(now) >= self.serve_from.load(Ordering::SeqCst)
     }
 
     /// The ping sent at `sent` came back.
-    fn ping_returned(&self, sent: Instant) {
+    pub(crate) fn ping_returned(&self, sent: Instant) {
         let now = Instant::now();
         if !self.fresh(now) {
             // Fresh again after a lapse (or for the first time): wait until every writer
@@ -449,7 +321,7 @@ impl ClusterState {
             .store(self.ms(sent + FRESH_FOR), Ordering::SeqCst);
     }
 
-    fn saw_peer(&self, origin: String) {
+    pub(crate) fn saw_peer(&self, origin: String) {
         if let Ok(mut peers) = self.peers.lock() {
             let now = Instant::now();
             if peers.len() > 64 {
@@ -459,7 +331,7 @@ impl ClusterState {
         }
     }
 
-    fn acked(&self, seq: u64, from: String) {
+    pub(crate) fn acked(&self, seq: u64, from: String) {
         if let Ok(mut acks) = self.acks.lock() {
             acks.entry(seq).or_default().push(from);
             while acks.len() > MAX_ACKED {

@@ -24,12 +24,6 @@ use arca_runtime::Notifier;
 use arca_storage::Storage;
 use arca_storage::scrub::{Outcome, ScrubError, Throttle, check_blob};
 use serde::{Deserialize, Serialize};
-use warp::http::StatusCode;
-use warp::reply::Response;
-
-use crate::http::Request;
-use crate::http::auth::require_admin;
-use crate::http::error::{ApiError, ApiResult, json_response};
 
 /// Binaries read from the database per page.
 const PAGE: usize = 500;
@@ -648,45 +642,6 @@ fn rate_text(bytes_per_sec: u64) -> String {
     } else {
         format!("{:.1} MB/s", bytes_per_sec as f64 / 1e6)
     }
-}
-
-/// `GET /api/system/storage/scrub` (admin): the scrubber's progress.
-pub async fn get(req: &Request) -> ApiResult<Response> {
-    let principal = req.principal().await?;
-    require_admin(&principal)?;
-    report_response(StatusCode::OK, &req.app.scrub.report())
-}
-
-/// `POST /api/system/storage/scrub[?rate.mb=N]` (admin): start a pass now (202), or report the
-/// running one (200; `rate.mb` then changes its rate). `rate.mb=0`: no limit.
-pub async fn post(req: &Request) -> ApiResult<Response> {
-    let principal = req.principal().await?;
-    require_admin(&principal)?;
-    let rate = match req.query.get("rate.mb") {
-        None => None,
-        Some(v) => Some(arca_config::system::parse_rate_mb(v).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "rate.mb '{v}' is invalid; expected a number of MB per second from 0 (no \
-                 limit) to 100000"
-            ))
-        })?),
-    };
-    let report = req
-        .app
-        .scrub
-        .start(rate)
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
-    let status = if report.started {
-        StatusCode::ACCEPTED
-    } else {
-        StatusCode::OK
-    };
-    report_response(status, &report)
-}
-
-fn report_response(status: StatusCode, report: &ScrubReport) -> ApiResult<Response> {
-    let body = serde_json::to_value(report).map_err(|e| ApiError::internal("scrub status", e))?;
-    Ok(json_response(status, &body))
 }
 
 #[cfg(test)]

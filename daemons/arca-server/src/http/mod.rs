@@ -22,6 +22,7 @@ mod repo_fields;
 pub mod repos_api;
 pub mod request;
 pub mod router;
+mod scrub;
 mod search;
 mod security_api;
 mod security_users;

@@ -18,8 +18,8 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
         (Method::GET, "version") => version(req).await,
         (Method::POST, "storage/gc") => run_gc(req).await,
         (Method::GET, "storage") => storage_summary(req).await,
-        (Method::GET, "storage/scrub") => crate::scrub::get(req).await,
-        (Method::POST, "storage/scrub") => crate::scrub::post(req).await,
+        (Method::GET, "storage/scrub") => crate::http::scrub::get(req).await,
+        (Method::POST, "storage/scrub") => crate::http::scrub::post(req).await,
         (Method::GET, "ha/nodes") => ha_nodes(req).await,
         (Method::DELETE, t) if t.starts_with("ha/nodes/") => {
             delete_ha_node(req, &t["ha/nodes/".len()..]).await
