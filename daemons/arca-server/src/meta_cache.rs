@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 use arca_db::cache_notify::{AfterCommit, DataVersionProbe};
 use arca_db::{Db, DbError, Item, Repo, items, repos};
 
-
 /// Items kept at most (a full cache is emptied and fills again with what is hot).
 pub const MAX_ITEMS: usize = 10_000;
 /// Repositories kept at most.
