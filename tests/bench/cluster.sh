@@ -92,12 +92,9 @@ IPS=(127.0.0.11 127.0.0.12 127.0.0.13)
 PRIMARY=(true false false)
 HOMES=() PORTS=() SERVER_PIDS=() AGENT_PIDS=()
 
-free_port() {
-    python3 -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1]); s.close()' "$1"
-}
 make_home() {
     local i=$1 h="$W/${IDS[$1]}" port
-    port=$(free_port "${IPS[i]}")
+    port=$(free_port_on "${IPS[i]}")
     mkdir -p "$h/etc/security/license-issuers"
     chmod 0700 "$h/etc/security"
     cp "$LIC/issuer.key.pub" "$h/etc/security/license-issuers/bench.pub"

@@ -135,14 +135,9 @@ IPS=(127.0.0.11 127.0.0.12 127.0.0.13)
 PRIMARY=(true false false)
 HOMES=() PORTS=() SERVER_PIDS=() SYNC_PIDS=()
 
-# free_port IP — a free TCP port on IP
-free_port() {
-    python3 -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1]); s.close()' "$1"
-}
-
 make_home() {
     local i=$1 h="$W/${IDS[$1]}" port
-    port=$(free_port "${IPS[i]}")
+    port=$(free_port_on "${IPS[i]}")
     mkdir -p "$h/etc/security"
     printf 'type=postgresql\nurl=postgresql://%s/%s\nusername=%s\npassword=%s\npool.max.active=8\npool.max.idle=1\npool.lock.max=2\n' \
         "$PG_HOSTPORT" "$DB" "${PG_CREDS%%:*}" "${PG_CREDS#*:}" >"$h/etc/db.properties"
