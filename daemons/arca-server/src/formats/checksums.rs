@@ -5,7 +5,7 @@
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use arca_db::items::{self, ChecksumKind};
+use arca_db::items::ChecksumKind;
 use arca_db::permissions::Action;
 use arca_db::{Binary, Repo};
 
@@ -50,10 +50,8 @@ pub async fn serve_side_file(
         return Err(not_found());
     };
     authz.require(repo, base, Action::Read)?;
-    let item = req
-        .app
-        .db
-        .read_now(|conn| items::get(conn, &repo.key, base))?;
+    // the base file is usually hot (just downloaded): from the metadata cache
+    let item = req.app.meta.item(&repo.key, base)?;
     match item.and_then(|i| i.binary) {
         Some(b) => Ok(text_response(
             StatusCode::OK,
@@ -83,10 +81,7 @@ pub async fn accept_side_file(
     let Some((base, kind)) = side_file(&target.path) else {
         return Ok(None);
     };
-    let base_item = req
-        .app
-        .db
-        .read_now(|conn| items::get(conn, &repo.key, base))?;
+    let base_item = req.app.meta.item(&repo.key, base)?;
     let Some(binary) = base_item.and_then(|i| i.binary) else {
         return Ok(None);
     };
