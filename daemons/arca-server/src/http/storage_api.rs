@@ -81,7 +81,7 @@ async fn info(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Respon
         path: target.path.clone(),
         walk: Walk::children(Columns::Plain),
         head,
-        entries: JsonEntries { array, element },
+        entries: JsonEntries::new(array, element),
     }
     .respond(&req.app.db, FOLDER_INFO)
     .await
@@ -334,17 +334,16 @@ async fn file_list(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<R
             return None;
         }
         let rel = i.path[folder.len()..].trim_start_matches('/');
-        let mut entry = serde_json::json!({
-            "uri": format!("/{rel}"),
-            "size": if i.folder { -1 } else { i.size as i64 },
-            "lastModified": format::iso8601(i.modified),
-            "folder": i.folder,
-        });
-        if let (Some(sha1), Some(sha256), Some(obj)) = (&i.sha1, &i.sha256, entry.as_object_mut()) {
-            obj.insert("sha1".into(), sha1.clone().into());
-            obj.insert("sha2".into(), sha256.clone().into());
-        }
-        Some(entry)
+        let checksums = i.sha1.clone().zip(i.sha256.clone());
+        let (sha1, sha2) = checksums.unzip();
+        Some(ListedFile {
+            folder: i.folder,
+            last_modified: format::iso8601(i.modified),
+            sha1,
+            sha2,
+            size: if i.folder { -1 } else { i.size as i64 },
+            uri: format!("/{rel}"),
+        })
     };
     // Every item below (or child of) the folder: streamed a page at a time.
     Listing {
@@ -356,10 +355,25 @@ async fn file_list(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<R
             Walk::children(Columns::WithChecksums)
         },
         head,
-        entries: JsonEntries { array, element },
+        entries: JsonEntries::new(array, element),
     }
     .respond(&req.app.db, "application/json")
     .await
+}
+
+/// One entry of `?list`: a typed record rather than a `Value` (a 100k-file listing builds
+/// one per file); the fields in the order the `Value` printed its keys (sorted).
+#[derive(serde::Serialize)]
+struct ListedFile {
+    folder: bool,
+    #[serde(rename = "lastModified")]
+    last_modified: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha1: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha2: Option<String>,
+    size: i64,
+    uri: String,
 }
 
 async fn get_properties(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Response> {

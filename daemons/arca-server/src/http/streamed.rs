@@ -175,7 +175,7 @@ impl PrettyArray {
     }
 
     /// Append one element (the array is a field of the top-level object: two levels deep).
-    pub fn push(&mut self, element: &Value, out: &mut String) {
+    pub fn push(&mut self, element: &impl serde::Serialize, out: &mut String) {
         out.push_str(if self.count == 0 { "\n" } else { ",\n" });
         self.count += 1;
         let text = serde_json::to_string_pretty(element).unwrap_or_default();
@@ -196,15 +196,28 @@ impl PrettyArray {
     }
 }
 
-/// JSON entries: `element` gives an item's array element, `None` for an item not shown.
-pub struct JsonEntries<F> {
-    pub array: PrettyArray,
-    pub element: F,
+/// JSON entries: `element` gives an item's array element (a `Value`, or a typed record whose
+/// fields are in the order a `Value` prints its keys: sorted), `None` for an item not shown.
+pub struct JsonEntries<F, T> {
+    array: PrettyArray,
+    element: F,
+    _element: std::marker::PhantomData<fn() -> T>,
 }
 
-impl<F> Entries for JsonEntries<F>
+impl<F, T> JsonEntries<F, T> {
+    pub fn new(array: PrettyArray, element: F) -> Self {
+        JsonEntries {
+            array,
+            element,
+            _element: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<F, T> Entries for JsonEntries<F, T>
 where
-    F: FnMut(&Listed) -> Option<Value> + Send + 'static,
+    F: FnMut(&Listed) -> Option<T> + Send + 'static,
+    T: serde::Serialize + 'static,
 {
     fn entry(&mut self, item: &Listed, out: &mut String) {
         if let Some(v) = (self.element)(item) {
