@@ -1,8 +1,7 @@
 //! Listings streamed a page at a time (folder info, `?list`, the HTML index): the server holds
-//! one page of [`LISTING_PAGE`] items (two while the next is read), whatever the folder's size.
-//! Each page is read ([`Db::read`]) and turned into text on blocking threads, the next page's
-//! read overlapping this page's text, then handed through a small bounded channel to the
-//! response body: a slow client slows the reading, it does not fill memory. The JSON is
+//! one page of [`LISTING_PAGE`] items, whatever the folder's size. Each page is read and turned
+//! into text on a blocking thread ([`Db::read`]), then handed through a small bounded channel
+//! to the response body: a slow client slows the reading, it does not fill memory. The JSON is
 //! produced piece by piece but byte for byte as `serde_json::to_vec_pretty` would print the
 //! whole document ([`PrettyArray`]).
 
@@ -78,59 +77,40 @@ pub struct Listing<E> {
 }
 
 impl<E: Entries> Listing<E> {
+    /// The next chunk of the body; `None` when every item was written.
+    fn next_chunk(&mut self, conn: &Conn<'_>) -> Result<Option<String>, DbError> {
+        if self.walk.is_done() {
+            return Ok(None);
+        }
+        let page = self.walk.next(conn, &self.repo, &self.path)?;
+        let mut out = std::mem::take(&mut self.head);
+        for item in &page {
+            self.entries.entry(item, &mut out);
+        }
+        Ok(Some(out))
+    }
+
     /// The response: the first page is read before it is returned (a database failure there is
-    /// an error answer); the rest follow as the client takes them, each page's read started
-    /// before the previous page is turned into text (the database works while this process
-    /// writes). A failure later cuts the body short, so the client sees a broken answer, never
-    /// a complete-looking wrong one.
+    /// an error answer); the rest follow as the client takes them. A failure later cuts the body
+    /// short, so the client sees a broken answer, never a complete-looking wrong one.
     pub async fn respond(self, db: &Db, content_type: &'static str) -> ApiResult<Response> {
-        let Listing {
-            repo,
-            path,
-            walk,
-            head,
-            entries,
-        } = self;
-        let (first, pages) = Pages { repo, path, walk }.next(db.clone()).await?;
+        let (first, listing) = read_chunk(db, self).await?;
         let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(CHANNEL_CHUNKS);
         let db = db.clone();
         tokio::spawn(async move {
-            let (mut page, mut pages, mut text, mut entries) = (first, pages, head, entries);
+            let (mut chunk, mut listing) = (first, listing);
             loop {
-                // the next page is read while this one is written out
-                let reading = (!pages.walk.is_done()).then(|| tokio::spawn(pages.next(db.clone())));
-                let written = tokio::task::spawn_blocking(move || {
-                    for item in &page {
-                        entries.entry(item, &mut text);
-                    }
-                    (text, entries)
-                })
-                .await;
-                let chunk;
-                (chunk, entries) = match written {
-                    Ok(done) => done,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "listing cut short");
-                        let _ = tx.send(Err(std::io::Error::other(e))).await;
-                        return;
-                    }
-                };
-                if !chunk.is_empty() && tx.send(Ok(Bytes::from(chunk))).await.is_err() {
-                    return; // the client went away
-                }
-                let Some(reading) = reading else {
+                let Some(text) = chunk else {
                     let mut end = String::new();
-                    entries.finish(&mut end);
+                    listing.entries.finish(&mut end);
                     let _ = tx.send(Ok(Bytes::from(end))).await;
                     return;
                 };
-                match reading.await {
-                    Ok(Ok((next, rest))) => (page, pages, text) = (next, rest, String::new()),
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "listing cut short");
-                        let _ = tx.send(Err(std::io::Error::other(e))).await;
-                        return;
-                    }
+                if !text.is_empty() && tx.send(Ok(Bytes::from(text))).await.is_err() {
+                    return; // the client went away
+                }
+                match read_chunk(&db, listing).await {
+                    Ok((next, rest)) => (chunk, listing) = (next, rest),
                     Err(e) => {
                         tracing::warn!(error = %e, "listing cut short");
                         let _ = tx.send(Err(std::io::Error::other(e))).await;
@@ -150,25 +130,16 @@ impl<E: Entries> Listing<E> {
     }
 }
 
-/// The database side of a listing: what it walks and where it is.
-struct Pages {
-    repo: String,
-    path: String,
-    walk: Walk,
-}
-
-impl Pages {
-    /// The next page, read on a blocking thread (empty once the walk is done).
-    async fn next(mut self, db: Db) -> Result<(Vec<Listed>, Pages), DbError> {
-        if self.walk.is_done() {
-            return Ok((Vec::new(), self));
-        }
-        db.read(move |conn| {
-            let page = self.walk.next(conn, &self.repo, &self.path)?;
-            Ok::<_, DbError>((page, self))
-        })
-        .await
-    }
+/// The listing's next chunk, read on a blocking thread.
+async fn read_chunk<E: Entries>(
+    db: &Db,
+    mut listing: Listing<E>,
+) -> Result<(Option<String>, Listing<E>), DbError> {
+    db.read(move |conn| {
+        let chunk = listing.next_chunk(conn)?;
+        Ok::<_, DbError>((chunk, listing))
+    })
+    .await
 }
 
 /// A JSON document printed as `serde_json::to_vec_pretty` prints it, with one array field
