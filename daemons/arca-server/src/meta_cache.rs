@@ -179,34 +179,41 @@ impl MetaCache {
         }
     }
 
-    /// The repository `key` (`repos::get`).
-    pub fn repo(&self, key: &str) -> Result<Option<Repo>, DbError> {
+    /// A lookup through the cache: `cached` at the current generation, else `read` from the
+    /// database, whose answer `remember` keeps (when the cache may be used now).
+    fn lookup<T: Send>(
+        &self,
+        cached: impl FnOnce(u64) -> Option<T>,
+        read: impl FnOnce(&arca_db::Conn<'_>) -> Result<Option<T>, DbError> + Send,
+        remember: impl FnOnce(u64, &T),
+    ) -> Result<Option<T>, DbError> {
         let generation = self.current();
-        if let Some(g) = generation
-            && let Some(repo) = self.cached_repo(g, key)
-        {
-            return Ok(Some(repo));
+        if let Some(hit) = generation.and_then(cached) {
+            return Ok(Some(hit));
         }
-        let found = self.db.read_now(|conn| repos::get(conn, key))?;
-        if let (Some(g), Some(repo)) = (generation, &found) {
-            self.remember_repo(g, repo);
+        let found = self.db.read_now(read)?;
+        if let (Some(g), Some(value)) = (generation, &found) {
+            remember(g, value);
         }
         Ok(found)
     }
 
+    /// The repository `key` (`repos::get`).
+    pub fn repo(&self, key: &str) -> Result<Option<Repo>, DbError> {
+        self.lookup(
+            |g| self.cached_repo(g, key),
+            |conn| repos::get(conn, key),
+            |g, repo| self.remember_repo(g, repo),
+        )
+    }
+
     /// The item at `path` of repository `repo` (`items::get`).
     pub fn item(&self, repo: &str, path: &str) -> Result<Option<Item>, DbError> {
-        let generation = self.current();
-        if let Some(g) = generation
-            && let Some(item) = self.cached_item(g, repo, path)
-        {
-            return Ok(Some(item));
-        }
-        let found = self.db.read_now(|conn| items::get(conn, repo, path))?;
-        if let (Some(g), Some(item)) = (generation, &found) {
-            self.remember_item(g, repo, path, item);
-        }
-        Ok(found)
+        self.lookup(
+            |g| self.cached_item(g, repo, path),
+            |conn| items::get(conn, repo, path),
+            |g, item| self.remember_item(g, repo, path, item),
+        )
     }
 
     /// The repository `repo` and its item at `path` (`items::repo_and_item`): from memory when
@@ -216,23 +223,19 @@ impl MetaCache {
         repo: &str,
         path: &str,
     ) -> Result<Option<(Repo, Option<Item>)>, DbError> {
-        let generation = self.current();
-        if let Some(g) = generation
-            && let Some(item) = self.cached_item(g, repo, path)
-            && let Some(found) = self.cached_repo(g, repo)
-        {
-            return Ok(Some((found, Some(item))));
-        }
-        let found = self
-            .db
-            .read_now(|conn| items::repo_and_item(conn, repo, path))?;
-        if let (Some(g), Some((found_repo, item))) = (generation, &found) {
-            self.remember_repo(g, found_repo);
-            if let Some(item) = item {
-                self.remember_item(g, repo, path, item);
-            }
-        }
-        Ok(found)
+        self.lookup(
+            |g| {
+                let item = self.cached_item(g, repo, path)?;
+                Some((self.cached_repo(g, repo)?, Some(item)))
+            },
+            |conn| items::repo_and_item(conn, repo, path),
+            |g, (found_repo, item)| {
+                self.remember_repo(g, found_repo);
+                if let Some(item) = item {
+                    self.remember_item(g, repo, path, item);
+                }
+            },
+        )
     }
 
     /// Entries cached now (repositories, items), for tests and diagnostics.
