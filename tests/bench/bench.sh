@@ -7,8 +7,8 @@
 #                             [--dir DIR] [--keep] [--no-build]
 #   --quick          256 MiB files, wrk 3 s, 1000 small files (to check that the script works; numbers are not the real ones)
 #   --size MIB       size of the big file (default 1024 = 1 GiB)
-#   --duration S     wrk duration for the 1 KiB GET (default 10)
-#   --runs N         best of N for the 1 GiB transfers (default 3)
+#   --duration S     wrk duration of one round of the 1 KiB GETs (default 5; best of --runs rounds)
+#   --runs N         best of N for the 1 GiB transfers and rounds of the 1 KiB GETs (default 3)
 #   --small N        number of 4 KiB PUTs of the "many small files" rows (default 10000)
 #   --no-pg          skip the PostgreSQL rows (also skipped, with a note, when PostgreSQL is not available)
 #   --dir DIR        parent of the work dir (default: <repo>/target, i.e. on the repo's disk, not tmpfs)
@@ -26,7 +26,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib.sh"
 
 SIZE_MIB=1024
-DURATION=10
+DURATION=5
 RUNS=3
 SMALL_COUNT=10000
 WITH_PG=1
@@ -157,6 +157,15 @@ best_of() {
     fi
 }
 
+# min_of A B — the smaller number; ERR when one is not a number
+min_of() {
+    if [[ "$1" =~ ^[0-9.]+$ && "$2" =~ ^[0-9.]+$ ]]; then
+        awk -v a="$1" -v b="$2" 'BEGIN {print (b < a ? b : a)}'
+    else
+        echo "ERR"
+    fi
+}
+
 # wrk_rps LABEL URL [HEADER] — requests/s of wrk -t2 -c32 -d${DURATION}s; ERR(...) on non-2xx or socket errors
 wrk_rps() {
     local label=$1 url=$2 hdr=${3:-} out rps non2xx errs code
@@ -187,28 +196,33 @@ wrk_rps() {
     fi
 }
 
-# single-core MD5 rate of this CPU (MB/s): `openssl speed` on 1 MiB blocks for SECONDS, or Python's hashlib (which
-# is OpenSSL's MD5 too) when openssl is missing. arca computes MD5 on one core, so it bounds its PUT rate.
-md5_mbps() {
-    local secs=$1 out=""
+# digest_mbps ALG SECONDS — single-core rate of digest ALG (md5, sha256, sha1) on this CPU (MB/s): `openssl speed` on
+# 1 MiB blocks, or Python's hashlib (OpenSSL's code too) when openssl is missing. arca computes MD5 on one core, so it
+# bounds its PUT rate; the three together are the CPU a PUT needs besides the copies.
+digest_mbps() {
+    local alg=$1 secs=$2 out=""
     if command -v openssl >/dev/null 2>&1; then
-        out=$(openssl speed -evp md5 -bytes 1048576 -seconds "$secs" -mr 2>/dev/null |
-            awk -F: '$1 == "+F" && $3 == "md5" {printf "%.1f", $4 / 1e6}') || out=""
+        out=$(openssl speed -evp "$alg" -bytes 1048576 -seconds "$secs" -mr 2>/dev/null |
+            awk -F: -v alg="$alg" '$1 == "+F" && $3 == alg {printf "%.1f", $4 / 1e6}') || out=""
     fi
     if [[ -z "$out" ]]; then
-        out=$(python3 - "$secs" <<'PY'
+        out=$(python3 - "$alg" "$secs" <<'PY'
 import hashlib, sys, time
 buf, n = bytes(1 << 20), 0
 t0 = time.monotonic()
-while time.monotonic() - t0 < float(sys.argv[1]):
-    hashlib.md5(buf).digest()
+while time.monotonic() - t0 < float(sys.argv[2]):
+    hashlib.new(sys.argv[1], buf).digest()
     n += 1
 print("%.1f" % (n * len(buf) / (time.monotonic() - t0) / 1e6))
 PY
-        ) || out="ERR(md5)"
+        ) || out="ERR($alg)"
     fi
     echo "$out"
 }
+
+# busy_ticks — CPU time spent by the whole machine so far, all cores, in clock ticks (/proc/stat: user, nice,
+# system, irq, softirq; not idle, iowait or steal)
+busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
 
 # small_puts SLUG BASE_URL PATH_PREFIX [AUTHORIZATION_VALUE] — requests/s of SMALL_COUNT PUTs of 4 KiB, every file with other
 # bytes, to unique paths under PATH_PREFIX, from 16 keep-alive connections: wrk -t2 -c16 with put-unique.lua, which
@@ -417,8 +431,10 @@ arca_log "nginx idle VmRSS (master + $(pgrep -c -P "$NGX_PID") workers): $NGX_ID
 # the physical limit of arca's PUT: MD5 runs on one core (SHA-256 and SHA-1 beside it on others)
 MD5_SECONDS=3
 ((DURATION >= 10)) || MD5_SECONDS=1
-MD5_MBPS=$(md5_mbps "$MD5_SECONDS")
-arca_log "MD5 on one core: $MD5_MBPS MB/s"
+MD5_MBPS=$(digest_mbps md5 "$MD5_SECONDS")
+SHA256_MBPS=$(digest_mbps sha256 "$MD5_SECONDS")
+SHA1_MBPS=$(digest_mbps sha1 "$MD5_SECONDS")
+arca_log "on one core: MD5 $MD5_MBPS, SHA-256 $SHA256_MBPS, SHA-1 $SHA1_MBPS MB/s"
 
 # arca and nginx alternate (arca 1, nginx 1, arca 2, …) so that a drift of the disk's state hits both alike
 arca_log "PUT ${SIZE_MIB} MiB, best of $RUNS"
@@ -432,16 +448,23 @@ for ((i = 1; i <= RUNS; i++)); do
 done
 # arca answers a PUT only once the data is fsynced; nginx answers with the data still in the page cache.
 # For an apples-to-apples figure (info only): nginx PUT + fsync of the written file (coreutils `sync FILE`).
+# The machine's CPU time over each such run (client, nginx, kernel: the copies and the writeback arca needs too) gives
+# the PUT bound on this many cores: what is left of them once the copies and the three digests are paid.
 PUT_NGX_DURABLE=0
+NGX_PUT_CPU_S=""
 for ((i = 1; i <= RUNS; i++)); do
     sync
+    c0=$(busy_ticks)
     t0=$(date +%s.%N)
     code=$(arca_http_code -H 'Expect:' -T "$BIG" "$NGX_URL/dav/durable-$i.bin")
     sync "$NGX/www/dav/durable-$i.bin"
     t1=$(date +%s.%N)
+    c1=$(busy_ticks)
     mbps=$(awk -v b="$(stat -c %s "$BIG")" -v a="$t0" -v z="$t1" 'BEGIN {printf "%.1f", b / (z - a) / 1e6}')
-    arca_log "nginx PUT+fsync run $i: HTTP $code, $mbps MB/s"
+    cpu=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}')
+    arca_log "nginx PUT+fsync run $i: HTTP $code, $mbps MB/s, $cpu CPU-s on the whole machine"
     PUT_NGX_DURABLE=$(best_of "$PUT_NGX_DURABLE" "$mbps")
+    NGX_PUT_CPU_S=$(min_of "${NGX_PUT_CPU_S:-$cpu}" "$cpu")
     rm -f "$NGX/www/dav/durable-$i.bin"
 done
 # the object that the GETs read
@@ -462,14 +485,20 @@ done
 # ---------------------------------------------------------------------------------------------------------------
 # (c) GET 1 KiB, wrk -t2 -c32
 
-arca_log "GET 1 KiB, wrk -t2 -c32 -d${DURATION}s"
+arca_log "GET 1 KiB, wrk -t2 -c32 -d${DURATION}s, best of $RUNS rounds (nginx, anonymous, Basic, Bearer in turn)"
 # warm-up (not counted): the first load also fills arca's connection pool and caches
 wrk_warm_up "$ARCA_URL/bench/small.bin"
-RPS_NGX=$(wrk_rps "nginx 1 KiB GET" "$NGX_URL/small.bin")
-RPS_ARCA=$(wrk_rps "arca 1 KiB GET (anonymous)" "$ARCA_URL/bench/small.bin")
-RPS_ARCA_BASIC=$(wrk_rps "arca 1 KiB GET (Basic)" "$ARCA_URL/bench/small.bin" "$AUTH_BASIC")
-RPS_ARCA_BEARER="n/a"
-[[ -z "$TOKEN" ]] || RPS_ARCA_BEARER=$(wrk_rps "arca 1 KiB GET (Bearer)" "$ARCA_URL/bench/small.bin" "Authorization: Bearer $TOKEN")
+# Interleaved rounds, best of each: on 2 shared cores one wrk run swings by ±15 % (the VM's neighbours), so a single
+# run per row made the ratios between rows mostly noise.
+RPS_NGX=0 RPS_ARCA=0 RPS_ARCA_BASIC=0 RPS_ARCA_BEARER="n/a"
+[[ -z "$TOKEN" ]] || RPS_ARCA_BEARER=0
+for ((i = 1; i <= RUNS; i++)); do
+    RPS_NGX=$(best_of "$RPS_NGX" "$(wrk_rps "nginx 1 KiB GET" "$NGX_URL/small.bin")")
+    RPS_ARCA=$(best_of "$RPS_ARCA" "$(wrk_rps "arca 1 KiB GET (anonymous)" "$ARCA_URL/bench/small.bin")")
+    RPS_ARCA_BASIC=$(best_of "$RPS_ARCA_BASIC" "$(wrk_rps "arca 1 KiB GET (Basic)" "$ARCA_URL/bench/small.bin" "$AUTH_BASIC")")
+    [[ -z "$TOKEN" ]] || RPS_ARCA_BEARER=$(best_of "$RPS_ARCA_BEARER" \
+        "$(wrk_rps "arca 1 KiB GET (Bearer)" "$ARCA_URL/bench/small.bin" "Authorization: Bearer $TOKEN")")
+done
 
 # ---------------------------------------------------------------------------------------------------------------
 # (f) many small files: SMALL_COUNT PUTs of 4 KiB, 16 connections
@@ -512,10 +541,15 @@ if ((WITH_PG)); then
     PG_TOKEN=$(arca_token 2>/dev/null) || PG_TOKEN=""
     arca_log "GET 1 KiB (PostgreSQL), wrk -t2 -c32 -d${DURATION}s"
     wrk_warm_up "$ARCA_URL/bench/small.bin"
-    RPS_PG=$(wrk_rps "arca/pg 1 KiB GET (anonymous)" "$ARCA_URL/bench/small.bin")
-    RPS_PG_BASIC=$(wrk_rps "arca/pg 1 KiB GET (Basic)" "$ARCA_URL/bench/small.bin" "$PG_AUTH_BASIC")
-    [[ -z "$PG_TOKEN" ]] ||
-        RPS_PG_BEARER=$(wrk_rps "arca/pg 1 KiB GET (Bearer)" "$ARCA_URL/bench/small.bin" "Authorization: Bearer $PG_TOKEN")
+    RPS_PG=0 RPS_PG_BASIC=0
+    [[ -z "$PG_TOKEN" ]] || RPS_PG_BEARER=0
+    for ((i = 1; i <= RUNS; i++)); do
+        RPS_PG=$(best_of "$RPS_PG" "$(wrk_rps "arca/pg 1 KiB GET (anonymous)" "$ARCA_URL/bench/small.bin")")
+        RPS_PG_BASIC=$(best_of "$RPS_PG_BASIC" \
+            "$(wrk_rps "arca/pg 1 KiB GET (Basic)" "$ARCA_URL/bench/small.bin" "$PG_AUTH_BASIC")")
+        [[ -z "$PG_TOKEN" ]] || RPS_PG_BEARER=$(best_of "$RPS_PG_BEARER" \
+            "$(wrk_rps "arca/pg 1 KiB GET (Bearer)" "$ARCA_URL/bench/small.bin" "Authorization: Bearer $PG_TOKEN")")
+    done
     SMALL_PG=$(small_puts arca-pg "$ARCA_BASE" /artifactory/bench/many/ "${PG_AUTH_BASIC#Authorization: }")
     PG_HWM_KIB=$(proc_kib "$ARCA_PID" VmHWM)
     drop_pg_db
@@ -531,15 +565,20 @@ mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 
 # mib_or KIB — MiB with one decimal, or the value itself when it is not a number (ERR(...), -)
 mib_or() { if [[ "$1" =~ ^[0-9]+$ ]]; then mib "$1"; else echo "${1:--}"; fi; }
-# min_of A B — the smaller number; ERR when one is not a number
-min_of() {
-    if [[ "$1" =~ ^[0-9.]+$ && "$2" =~ ^[0-9.]+$ ]]; then
-        awk -v a="$1" -v b="$2" 'BEGIN {print (b < a ? b : a)}'
-    else
-        echo "ERR"
-    fi
-}
 PUT_CEILING=$(min_of "$MD5_MBPS" "$PUT_NGX_DURABLE")
+# The most a PUT can reach on this machine, whatever the code: the cores' time over one PUT must cover nginx's CPU
+# for the same bytes (client, socket, page cache, writeback) plus the three digests at OpenSSL's single-core rates;
+# and no faster than MD5 on one core or the disk with fsync.
+PUT_BOUND=$(awk -v cores="$(nproc)" -v mb="$(awk -v b="$BIG_BYTES" 'BEGIN {print b / 1e6}')" -v cpu="$NGX_PUT_CPU_S" \
+    -v md5="$MD5_MBPS" -v sha256="$SHA256_MBPS" -v sha1="$SHA1_MBPS" -v ceiling="$PUT_CEILING" '
+    BEGIN {
+        if (cpu !~ /^[0-9.]+$/ || md5 + 0 <= 0 || sha256 + 0 <= 0 || sha1 + 0 <= 0 || ceiling !~ /^[0-9.]+$/) {
+            print "ERR"; exit
+        }
+        need = cpu + mb / md5 + mb / sha256 + mb / sha1
+        bound = cores * mb / need
+        printf "%.1f", (bound < ceiling ? bound : ceiling)
+    }')
 SIDECAR_SUM_KIB=$(sum_kib "$ARCA_IDLE_KIB" "${SIDECAR_KIB[@]}")
 PG_SKIP=${PG_NOTE:+ (skipped: $PG_NOTE)}
 
@@ -565,9 +604,13 @@ row "GET ${SIZE_MIB} MiB (MB/s, best of $RUNS)" "$GET_ARCA" "$GET_NGX" ratio 0.9
 row "PUT ${SIZE_MIB} MiB (MB/s, best of $RUNS, info)" "$PUT_ARCA" "$PUT_NGX" info ""
 row "PUT ${SIZE_MIB} MiB, nginx + fsync (MB/s, info)" "$PUT_ARCA" "$PUT_NGX_DURABLE" info ""
 row "MD5 single core (MB/s, info)" "-" "$MD5_MBPS" info ""
+row "SHA-256 / SHA-1 single core (MB/s, info)" "-" "$SHA256_MBPS / $SHA1_MBPS" info ""
+row "nginx PUT + fsync, machine CPU (s, info)" "-" "$NGX_PUT_CPU_S" info ""
 print_rows nginx
 row "PUT ceiling = min(MD5, nginx + fsync) (MB/s)" "$PUT_ARCA" "$PUT_CEILING" ratio 0.85
 print_rows ceiling
+row "PUT bound on $(nproc) cores (MB/s, info)" "$PUT_ARCA" "$PUT_BOUND" info ""
+print_rows bound
 row "GET 1 KiB anonymous (req/s)" "$RPS_ARCA" "$RPS_NGX" ratio 0.6
 row "GET 1 KiB Basic auth (req/s)" "$RPS_ARCA_BASIC" "$RPS_NGX" ratio 0.55
 row "GET 1 KiB Bearer token (req/s)" "$RPS_ARCA_BEARER" "$RPS_NGX" ratio 0.55

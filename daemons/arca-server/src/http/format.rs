@@ -8,12 +8,56 @@ use arca_db::Item;
 
 /// `yyyy-MM-dd'T'HH:mm:ss.SSSZ` in UTC (`2026-11-25T16:38:00.123Z`).
 pub fn iso8601(ms: i64) -> String {
-    let fmt =
-        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&fmt).ok())
-        .unwrap_or_default()
+    Iso8601(ms).to_string()
+}
+
+/// [`iso8601`] printed where it goes, without a `String` of its own (a listing prints one per
+/// entry); empty for a time `time` cannot represent.
+#[derive(Debug, Clone, Copy)]
+pub struct Iso8601(pub i64);
+
+impl std::fmt::Display for Iso8601 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Ok(t) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+        else {
+            return Ok(());
+        };
+        if let Ok(year) = u32::try_from(t.year())
+            && year <= 9999
+        {
+            // The common case written digit by digit: the format description's interpreter
+            // cost more than the rest of a listing's entry.
+            let mut text = *b"0000-00-00T00:00:00.000Z";
+            let fields = [
+                (0, 4, year),
+                (5, 2, u32::from(u8::from(t.month()))),
+                (8, 2, u32::from(t.day())),
+                (11, 2, u32::from(t.hour())),
+                (14, 2, u32::from(t.minute())),
+                (17, 2, u32::from(t.second())),
+                (20, 3, u32::from(t.millisecond())),
+            ];
+            for (at, width, mut value) in fields {
+                for k in (at..at + width).rev() {
+                    if let Some(digit) = text.get_mut(k) {
+                        *digit = b'0' + (value % 10) as u8;
+                    }
+                    value /= 10;
+                }
+            }
+            return f.write_str(std::str::from_utf8(&text).unwrap_or_default());
+        }
+        let fmt = format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        );
+        f.write_str(&t.format(&fmt).unwrap_or_default())
+    }
+}
+
+impl serde::Serialize for Iso8601 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// RFC 7231 date for `Last-Modified`.
@@ -230,4 +274,30 @@ pub fn item_created(base: &str, item: &Item) -> serde_json::Value {
         obj.insert("originalChecksums".into(), original);
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_prints_what_the_format_description_prints() {
+        let fmt = format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        );
+        let mut ms = -62_167_219_200_000_i64; // 0000-01-01T00:00:00.000Z
+        while ms < 253_402_300_800_000 {
+            // up to 9999-12-31
+            let expected = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                .unwrap()
+                .format(&fmt)
+                .unwrap();
+            assert_eq!(iso8601(ms), expected, "{ms}");
+            ms += 77_777_777_777 + ms.rem_euclid(997);
+        }
+        assert_eq!(iso8601(1_764_088_680_123), "2025-11-25T16:38:00.123Z");
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(iso8601(i64::MAX), "", "out of range: empty, as before");
+    }
 }

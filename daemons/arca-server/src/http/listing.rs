@@ -2,6 +2,8 @@
 //! may read in it, with links for a browser. Streamed a page of children at a time
 //! ([`crate::http::streamed`]).
 
+use std::io::Write;
+
 use warp::http::{HeaderValue, header};
 use warp::reply::Response;
 
@@ -32,7 +34,7 @@ pub async fn folder_listing(
         repo: repo.key.clone(),
         path: path.to_string(),
         walk: Walk::children(Columns::Plain),
-        head: page.head,
+        head: page.head.into_bytes(),
         entries,
     }
     .respond(&req.app.db, HTML)
@@ -44,7 +46,7 @@ const HTML: &str = "text/html; charset=utf-8";
 /// The HTML index of `path` in the repository named `key`, listing `children`.
 pub fn render(req: &Request, key: &str, path: &str, children: &[arca_db::Item]) -> Response {
     let page = Page::new(req, key, path);
-    let mut html = page.head;
+    let mut html = page.head.into_bytes();
     let mut entries = HtmlEntries {
         here: page.here,
         shown: None,
@@ -94,32 +96,30 @@ struct HtmlEntries {
 }
 
 impl Entries for HtmlEntries {
-    fn entry(&mut self, child: &Listed, out: &mut String) {
+    fn entry(&mut self, child: &Listed, out: &mut Vec<u8>) {
         if let Some((repo, authz)) = &self.shown
             && !authz.allows(repo, &child.path, Action::Read)
         {
             return;
         }
         let slash = if child.folder { "/" } else { "" };
-        let size = if child.folder {
-            "-".to_string()
-        } else {
-            child.size.to_string()
-        };
-        out.push_str(&format!(
-            "<a href=\"{}/{}{}\">{}{}</a>  {}  {}\n",
+        let size: &dyn std::fmt::Display = if child.folder { &"-" } else { &child.size };
+        // writing to memory cannot fail
+        let _ = writeln!(
+            out,
+            "<a href=\"{}/{}{}\">{}{}</a>  {}  {}",
             self.here,
             escape_html(&format::url_path(&child.name)),
             slash,
             escape_html(&child.name),
             slash,
-            format::iso8601(child.modified),
+            format::Iso8601(child.modified),
             size
-        ));
+        );
     }
 
-    fn finish(self, out: &mut String) {
-        out.push_str("</pre>\n</body></html>\n");
+    fn finish(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"</pre>\n</body></html>\n");
     }
 }
 

@@ -99,7 +99,8 @@ pub async fn handle(req: &mut Request, tail: &str) -> ApiResult<Response> {
         BTreeMap::new()
     };
     // The answer is printed entry by entry: no tree of up to MAX_RESULTS values beside the items.
-    let (mut body, mut results) = PrettyArray::split(json!({ "results": [] }), "results");
+    let (head, mut results) = PrettyArray::split(json!({ "results": [] }), "results");
+    let mut body = head.into_bytes();
     for item in shown {
         let mut entry = if want_info {
             format::file_info(&req.base_url, item)

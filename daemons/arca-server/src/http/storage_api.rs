@@ -17,7 +17,7 @@ use crate::formats;
 use crate::http::artifacts::{authorize_read, fetch_item, load_repo, require_tree};
 use crate::http::authz::{self, Authz};
 use crate::http::error::{ApiError, ApiResult, empty_response, json_response, json_typed};
-use crate::http::streamed::{JsonEntries, LISTING_PAGE, Listing, PrettyArray, Walk};
+use crate::http::streamed::{Element, JsonEntries, LISTING_PAGE, Listing, PrettyArray, Walk};
 use crate::http::{Request, format, read_small_body};
 use crate::paths::{RepoPath, parse_properties, parse_repo_path, validate_property_key};
 use crate::policy;
@@ -71,16 +71,23 @@ async fn info(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Respon
     let document = folder_document(req, repo, target, item.as_ref(), Vec::new());
     let (head, array) = PrettyArray::split(document, "children");
     let (shown_repo, authz) = (repo.clone(), authz.clone());
-    let element = move |c: &Listed| {
-        authz
-            .allows(&shown_repo, &c.path, Action::Read)
-            .then(|| serde_json::json!({ "uri": format!("/{}", c.name), "folder": c.folder }))
+    let mut uri = String::new();
+    let element = move |c: &Listed, out: &mut Element<'_>| {
+        if authz.allows(&shown_repo, &c.path, Action::Read) {
+            uri.clear();
+            uri.push('/');
+            uri.push_str(&c.name);
+            out.push(&FolderChild {
+                folder: c.folder,
+                uri: &uri,
+            });
+        }
     };
     Listing {
         repo: repo.key.clone(),
         path: target.path.clone(),
         walk: Walk::children(Columns::Plain),
-        head,
+        head: head.into_bytes(),
         entries: JsonEntries::new(array, element),
     }
     .respond(&req.app.db, FOLDER_INFO)
@@ -320,30 +327,33 @@ async fn file_list(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<R
         "created": format::iso8601(item.as_ref().map(|i| i.created).unwrap_or(repo.created)),
         "files": [],
     });
-    let (mut head, mut array) = PrettyArray::split(document, "files");
+    let (head, mut array) = PrettyArray::split(document, "files");
+    let mut head = head.into_bytes();
     if include_root {
         array.push(&serde_json::json!({ "uri": "/", "size": -1, "lastModified": format::iso8601(item.as_ref().map(|i| i.modified).unwrap_or(repo.created)), "folder": true }), &mut head);
     }
     let (shown_repo, authz, folder) = (repo.clone(), authz.clone(), target.path.clone());
-    let element = move |i: &Listed| {
+    let mut uri = String::new();
+    let element = move |i: &Listed, out: &mut Element<'_>| {
         let rel_depth = i.path.matches('/').count() + 1 - base_depth;
         if rel_depth > max_depth
             || (i.folder && !list_folders)
             || !authz.allows(&shown_repo, &i.path, Action::Read)
         {
-            return None;
+            return;
         }
-        let rel = i.path[folder.len()..].trim_start_matches('/');
-        let checksums = i.sha1.clone().zip(i.sha256.clone());
-        let (sha1, sha2) = checksums.unzip();
-        Some(ListedFile {
+        uri.clear();
+        uri.push('/');
+        uri.push_str(i.path[folder.len()..].trim_start_matches('/'));
+        let (sha1, sha2) = i.sha1.as_deref().zip(i.sha256.as_deref()).unzip();
+        out.push(&ListedFile {
             folder: i.folder,
-            last_modified: format::iso8601(i.modified),
+            last_modified: format::Iso8601(i.modified),
             sha1,
             sha2,
             size: if i.folder { -1 } else { i.size as i64 },
-            uri: format!("/{rel}"),
-        })
+            uri: &uri,
+        });
     };
     // Every item below (or child of) the folder: streamed a page at a time.
     Listing {
@@ -364,16 +374,23 @@ async fn file_list(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<R
 /// One entry of `?list`: a typed record rather than a `Value` (a 100k-file listing builds
 /// one per file); the fields in the order the `Value` printed its keys (sorted).
 #[derive(serde::Serialize)]
-struct ListedFile {
+struct ListedFile<'a> {
     folder: bool,
     #[serde(rename = "lastModified")]
-    last_modified: String,
+    last_modified: format::Iso8601,
     #[serde(skip_serializing_if = "Option::is_none")]
-    sha1: Option<String>,
+    sha1: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    sha2: Option<String>,
+    sha2: Option<&'a str>,
     size: i64,
-    uri: String,
+    uri: &'a str,
+}
+
+/// One child in a folder info (sorted keys, as a `Value` prints them).
+#[derive(serde::Serialize)]
+struct FolderChild<'a> {
+    folder: bool,
+    uri: &'a str,
 }
 
 async fn get_properties(req: &Request, repo: &Repo, target: &RepoPath) -> ApiResult<Response> {

@@ -6,7 +6,9 @@
 //! whole document ([`PrettyArray`]).
 
 use bytes::Bytes;
+use serde::Serialize;
 use serde_json::Value;
+use serde_json::ser::{Formatter, PrettyFormatter};
 use tokio::sync::mpsc;
 use warp::Reply;
 use warp::http::{HeaderValue, StatusCode, header};
@@ -48,13 +50,21 @@ impl Walk {
         }
     }
 
-    fn next(&mut self, conn: &Conn<'_>, repo: &str, path: &str) -> Result<Vec<Listed>, DbError> {
+    /// The next page, each item handed to `each` as the database returns it (its text is
+    /// written while the database sends the rest of the page).
+    fn next(
+        &mut self,
+        conn: &Conn<'_>,
+        repo: &str,
+        path: &str,
+        each: impl FnMut(&Listed),
+    ) -> Result<usize, DbError> {
         match self {
             Walk::Children(c, columns) => {
-                listing::next_children(conn, repo, path, *columns, c, LISTING_PAGE)
+                listing::next_children(conn, repo, path, *columns, c, LISTING_PAGE, each)
             }
             Walk::Tree(c, columns) => {
-                listing::next_descendants(conn, repo, path, *columns, c, LISTING_PAGE)
+                listing::next_descendants(conn, repo, path, *columns, c, LISTING_PAGE, each)
             }
         }
     }
@@ -63,8 +73,8 @@ impl Walk {
 /// How a listing writes its items: each item's entry (nothing for an item not shown), then the
 /// end of the body.
 pub trait Entries: Send + 'static {
-    fn entry(&mut self, item: &Listed, out: &mut String);
-    fn finish(self, out: &mut String);
+    fn entry(&mut self, item: &Listed, out: &mut Vec<u8>);
+    fn finish(self, out: &mut Vec<u8>);
 }
 
 /// A listing of folder `path` of repository `repo`: `head`, the entries, the end.
@@ -72,21 +82,21 @@ pub struct Listing<E> {
     pub repo: String,
     pub path: String,
     pub walk: Walk,
-    pub head: String,
+    pub head: Vec<u8>,
     pub entries: E,
 }
 
 impl<E: Entries> Listing<E> {
     /// The next chunk of the body; `None` when every item was written.
-    fn next_chunk(&mut self, conn: &Conn<'_>) -> Result<Option<String>, DbError> {
+    fn next_chunk(&mut self, conn: &Conn<'_>) -> Result<Option<Vec<u8>>, DbError> {
         if self.walk.is_done() {
             return Ok(None);
         }
-        let page = self.walk.next(conn, &self.repo, &self.path)?;
         let mut out = std::mem::take(&mut self.head);
-        for item in &page {
-            self.entries.entry(item, &mut out);
-        }
+        let entries = &mut self.entries;
+        self.walk.next(conn, &self.repo, &self.path, |item| {
+            entries.entry(item, &mut out)
+        })?;
         Ok(Some(out))
     }
 
@@ -101,7 +111,7 @@ impl<E: Entries> Listing<E> {
             let (mut chunk, mut listing) = (first, listing);
             loop {
                 let Some(text) = chunk else {
-                    let mut end = String::new();
+                    let mut end = Vec::new();
                     listing.entries.finish(&mut end);
                     let _ = tx.send(Ok(Bytes::from(end))).await;
                     return;
@@ -134,7 +144,7 @@ impl<E: Entries> Listing<E> {
 async fn read_chunk<E: Entries>(
     db: &Db,
     mut listing: Listing<E>,
-) -> Result<(Option<String>, Listing<E>), DbError> {
+) -> Result<(Option<Vec<u8>>, Listing<E>), DbError> {
     db.read(move |conn| {
         let chunk = listing.next_chunk(conn)?;
         Ok::<_, DbError>((chunk, listing))
@@ -175,57 +185,73 @@ impl PrettyArray {
     }
 
     /// Append one element (the array is a field of the top-level object: two levels deep).
-    pub fn push(&mut self, element: &impl serde::Serialize, out: &mut String) {
-        out.push_str(if self.count == 0 { "\n" } else { ",\n" });
+    pub fn push(&mut self, element: &impl Serialize, out: &mut Vec<u8>) {
+        // The pretty printer as it stands inside the document's array: opening the two levels
+        // writes nothing here; then the separator and indentation of an array element.
+        let mut pretty = PrettyFormatter::new();
+        let printed = pretty
+            .begin_object(&mut std::io::sink())
+            .and_then(|()| pretty.begin_array(&mut std::io::sink()))
+            .and_then(|()| pretty.begin_array_value(out, self.count == 0))
+            .and_then(|()| {
+                let mut printer = serde_json::Serializer::with_formatter(&mut *out, pretty);
+                element
+                    .serialize(&mut printer)
+                    .map_err(std::io::Error::from)
+            });
+        // Writing to memory fails only for a value that cannot be serialized (none of ours).
+        debug_assert!(printed.is_ok());
         self.count += 1;
-        let text = serde_json::to_string_pretty(element).unwrap_or_default();
-        // Strings never hold a raw line break (JSON escapes it): every line is indented.
-        for (k, line) in text.split('\n').enumerate() {
-            if k > 0 {
-                out.push('\n');
-            }
-            out.push_str("    ");
-            out.push_str(line);
-        }
     }
 
     /// Close the array and the document.
-    pub fn finish(self, out: &mut String) {
-        out.push_str(if self.count == 0 { "]" } else { "\n  ]" });
-        out.push_str(&self.tail);
+    pub fn finish(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(if self.count == 0 { b"]" } else { b"\n  ]" });
+        out.extend_from_slice(self.tail.as_bytes());
     }
 }
 
-/// JSON entries: `element` gives an item's array element (a `Value`, or a typed record whose
-/// fields are in the order a `Value` prints its keys: sorted), `None` for an item not shown.
-pub struct JsonEntries<F, T> {
+/// JSON entries: `element` is given each item and an [`Element`] to push its array element to
+/// (a `Value`, or a typed record, possibly borrowing from the item, whose fields are in the
+/// order a `Value` prints its keys: sorted); it pushes nothing for an item not shown.
+pub struct JsonEntries<F> {
     array: PrettyArray,
     element: F,
-    _element: std::marker::PhantomData<fn() -> T>,
 }
 
-impl<F, T> JsonEntries<F, T> {
+impl<F> JsonEntries<F> {
     pub fn new(array: PrettyArray, element: F) -> Self {
-        JsonEntries {
-            array,
-            element,
-            _element: std::marker::PhantomData,
-        }
+        JsonEntries { array, element }
     }
 }
 
-impl<F, T> Entries for JsonEntries<F, T>
+/// Where an item's array element goes.
+pub struct Element<'a> {
+    array: &'a mut PrettyArray,
+    out: &'a mut Vec<u8>,
+}
+
+impl Element<'_> {
+    pub fn push(&mut self, element: &impl Serialize) {
+        self.array.push(element, self.out);
+    }
+}
+
+impl<F> Entries for JsonEntries<F>
 where
-    F: FnMut(&Listed) -> Option<T> + Send + 'static,
-    T: serde::Serialize + 'static,
+    F: FnMut(&Listed, &mut Element<'_>) + Send + 'static,
 {
-    fn entry(&mut self, item: &Listed, out: &mut String) {
-        if let Some(v) = (self.element)(item) {
-            self.array.push(&v, out);
-        }
+    fn entry(&mut self, item: &Listed, out: &mut Vec<u8>) {
+        (self.element)(
+            item,
+            &mut Element {
+                array: &mut self.array,
+                out,
+            },
+        );
     }
 
-    fn finish(self, out: &mut String) {
+    fn finish(self, out: &mut Vec<u8>) {
         self.array.finish(out);
     }
 }
@@ -236,12 +262,13 @@ mod tests {
     use serde_json::json;
 
     fn streamed(document: &Value, field: &str, elements: &[Value]) -> String {
-        let (mut out, mut array) = PrettyArray::split(document.clone(), field);
+        let (head, mut array) = PrettyArray::split(document.clone(), field);
+        let mut out = head.into_bytes();
         for e in elements {
             array.push(e, &mut out);
         }
         array.finish(&mut out);
-        out
+        String::from_utf8(out).unwrap()
     }
 
     #[test]

@@ -87,7 +87,8 @@ impl ChildrenCursor {
 }
 
 /// The next page (at most `limit`) of the direct children of folder `path` (`""`: the root) of
-/// `repo`; empty once every child was read.
+/// `repo`, each handed to `each` as the database returns it; returns how many (0 once every
+/// child was read).
 pub fn next_children(
     conn: &Conn<'_>,
     repo: &str,
@@ -95,7 +96,8 @@ pub fn next_children(
     columns: Columns,
     cursor: &mut ChildrenCursor,
     limit: u64,
-) -> Result<Vec<Listed>, DbError> {
+    each: impl FnMut(&Listed),
+) -> Result<usize, DbError> {
     children_rows(
         conn,
         (repo, path, None),
@@ -104,6 +106,7 @@ pub fn next_children(
         columns.select(),
         listed_from_row,
         |l| &l.name,
+        each,
     )
 }
 
@@ -119,6 +122,7 @@ pub fn next_children_named(
 ) -> Result<Vec<Item>, DbError> {
     let select =
         format!("SELECT {ITEM_COLUMNS} FROM items i LEFT JOIN binaries b ON b.sha256 = i.sha256");
+    let mut page = Vec::new();
     children_rows(
         conn,
         (repo, path, name),
@@ -127,11 +131,14 @@ pub fn next_children_named(
         &select,
         item_from_row,
         |i| &i.name,
-    )
+        |i: &Item| page.push(i.clone()),
+    )?;
+    Ok(page)
 }
 
 /// The next page of `folder` = (repo, path, name pattern)'s children, read by `select` (the
-/// columns and `FROM items i …`) and `row`.
+/// columns and `FROM items i …`) and `row`, each handed to `each`; returns how many.
+#[allow(clippy::too_many_arguments)] // the page's where, what and whereto; a struct would only rename them
 fn children_rows<T>(
     conn: &Conn<'_>,
     folder: (&str, &str, Option<&str>),
@@ -140,7 +147,8 @@ fn children_rows<T>(
     select: &str,
     mut row: impl FnMut(&Row<'_>) -> Result<T, DbError>,
     name_of: impl Fn(&T) -> &String,
-) -> Result<Vec<T>, DbError> {
+    mut each: impl FnMut(&T),
+) -> Result<usize, DbError> {
     let (repo, path, name) = folder;
     let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
     let like = name.map(crate::items::name_like);
@@ -162,16 +170,22 @@ fn children_rows<T>(
             ));
         }
         params.push(&limit);
-        let page = conn.query_map(
+        let mut last = None;
+        let n = conn.query_each(
             &format!(
                 "{select} WHERE i.repo = ?1 AND i.parent = ?2 AND i.folder = ?3{conditions} \
                  ORDER BY i.name LIMIT ?{}",
                 params.len()
             ),
             &params,
-            &mut row,
+            |r| {
+                let item = row(r)?;
+                each(&item);
+                last = Some(item);
+                Ok(())
+            },
         )?;
-        if (page.len() as i64) < limit {
+        if (n as i64) < limit {
             if cursor.files {
                 cursor.done = true;
             } else {
@@ -179,13 +193,13 @@ fn children_rows<T>(
                 cursor.after = None;
             }
         } else {
-            cursor.after = page.last().map(|i| name_of(i).clone());
+            cursor.after = last.as_ref().map(|i| name_of(i).clone());
         }
-        if !page.is_empty() {
-            return Ok(page);
+        if n > 0 {
+            return Ok(n);
         }
     }
-    Ok(Vec::new())
+    Ok(0)
 }
 
 /// Where a walk over everything below a folder stands.
@@ -203,7 +217,8 @@ impl TreeCursor {
 }
 
 /// The next page (at most `limit`) of the items below folder `path` (`""`: the whole
-/// repository), in path order; empty once every item was read.
+/// repository), in path order, each handed to `each` as the database returns it; returns how
+/// many (0 once every item was read).
 pub fn next_descendants(
     conn: &Conn<'_>,
     repo: &str,
@@ -211,9 +226,10 @@ pub fn next_descendants(
     columns: Columns,
     cursor: &mut TreeCursor,
     limit: u64,
-) -> Result<Vec<Listed>, DbError> {
+    mut each: impl FnMut(&Listed),
+) -> Result<usize, DbError> {
     if cursor.done {
-        return Ok(Vec::new());
+        return Ok(0);
     }
     let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
     // Below `a/b`: paths in [`a/b/`, `a/b0`) ('0' is the character after '/'); no path is `a/b/`
@@ -224,19 +240,25 @@ pub fn next_descendants(
         (format!("{path}/"), format!("{path}0"))
     };
     let after = cursor.after.as_deref().unwrap_or(&start);
-    let page = conn.query_map(
+    let mut last = None;
+    let n = conn.query_each(
         &format!(
             "{} WHERE i.repo = ?1 AND i.path > ?2 AND i.path < ?3 ORDER BY i.path LIMIT ?4",
             columns.select()
         ),
         args![repo, after, end, limit],
-        listed_from_row,
+        |r| {
+            let item = listed_from_row(r)?;
+            each(&item);
+            last = Some(item);
+            Ok(())
+        },
     )?;
-    if (page.len() as i64) < limit {
+    if (n as i64) < limit {
         cursor.done = true;
     }
-    cursor.after = page.last().map(|i| i.path.clone());
-    Ok(page)
+    cursor.after = last.map(|i| i.path);
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -277,6 +299,39 @@ mod tests {
         items.iter().map(|i| i.path.clone()).collect()
     }
 
+    /// One page of [`next_children`] collected; its count must be what was handed over.
+    fn children_page(
+        conn: &Conn<'_>,
+        folder: &str,
+        columns: Columns,
+        cursor: &mut ChildrenCursor,
+        limit: u64,
+    ) -> Vec<Listed> {
+        let mut page = Vec::new();
+        let n = next_children(conn, "a", folder, columns, cursor, limit, |l| {
+            page.push(l.clone())
+        })
+        .unwrap();
+        assert_eq!(n, page.len());
+        page
+    }
+
+    /// One page of [`next_descendants`] collected; its count must be what was handed over.
+    fn descendants_page(
+        conn: &Conn<'_>,
+        folder: &str,
+        cursor: &mut TreeCursor,
+        limit: u64,
+    ) -> Vec<Listed> {
+        let mut page = Vec::new();
+        let n = next_descendants(conn, "a", folder, Columns::Plain, cursor, limit, |l| {
+            page.push(l.clone())
+        })
+        .unwrap();
+        assert_eq!(n, page.len());
+        page
+    }
+
     const TREE: &[&str] = &[
         "x/b.txt",
         "x/a.txt",
@@ -303,8 +358,7 @@ mod tests {
                 let mut cursor = ChildrenCursor::default();
                 let mut walked = Vec::new();
                 loop {
-                    let page =
-                        next_children(&conn, "a", folder, columns, &mut cursor, limit).unwrap();
+                    let page = children_page(&conn, folder, columns, &mut cursor, limit);
                     assert!(page.len() as u64 <= limit);
                     if page.is_empty() {
                         break;
@@ -358,19 +412,19 @@ mod tests {
                 let mut cursor = TreeCursor::default();
                 let mut walked = Vec::new();
                 while !cursor.is_done() {
-                    walked.extend(listed_paths(
-                        &next_descendants(&conn, "a", folder, Columns::Plain, &mut cursor, limit)
-                            .unwrap(),
-                    ));
+                    walked.extend(listed_paths(&descendants_page(
+                        &conn,
+                        folder,
+                        &mut cursor,
+                        limit,
+                    )));
                 }
                 assert_eq!(walked, whole, "{folder:?} in pages of {limit}");
             }
         }
         let mut cursor = TreeCursor::default();
         assert_eq!(
-            listed_paths(
-                &next_descendants(&conn, "a", "x", Columns::Plain, &mut cursor, 100).unwrap()
-            ),
+            listed_paths(&descendants_page(&conn, "x", &mut cursor, 100)),
             [
                 "x/Z.txt",
                 "x/a.txt",

@@ -446,19 +446,26 @@ impl<'a> Conn<'a> {
     ) -> Result<T, DbError> {
         let mut state = state.borrow_mut();
         let PgState { handle, statements } = &mut *state;
-        let statement = match statements.get(sql) {
-            Some(s) => s.clone(),
-            None => {
-                let translated = to_pg_placeholders(sql);
-                let s = match handle {
-                    PgHandle::Client(c) => c.prepare(&translated),
-                    PgHandle::Tx(t) => t.prepare(&translated),
-                }?;
-                statements.insert(sql.to_string(), s.clone());
-                s
-            }
-        };
+        let statement = Self::pg_statement(handle, statements, sql)?;
         Ok(f(handle, &statement)?)
+    }
+
+    /// The connection's prepared statement for `sql`, prepared on first use.
+    fn pg_statement(
+        handle: &mut PgHandle<'a>,
+        statements: &mut HashMap<String, Statement>,
+        sql: &str,
+    ) -> Result<Statement, postgres::Error> {
+        if let Some(s) = statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let translated = to_pg_placeholders(sql);
+        let s = match handle {
+            PgHandle::Client(c) => c.prepare(&translated),
+            PgHandle::Tx(t) => t.prepare(&translated),
+        }?;
+        statements.insert(sql.to_string(), s.clone());
+        Ok(s)
     }
 
     /// Execute a statement; returns the number of rows changed.
@@ -486,16 +493,33 @@ impl<'a> Conn<'a> {
         params: &[&dyn ToValue],
         mut f: impl FnMut(&Row<'_>) -> Result<T, DbError>,
     ) -> Result<Vec<T>, DbError> {
+        let mut out = Vec::new();
+        self.query_each(sql, params, |r| {
+            out.push(f(r)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Hand every row of a query to `f` as it arrives (on PostgreSQL while the server is still
+    /// sending the rest: the caller's work on a row overlaps the database's on the next ones, and
+    /// no row is kept after `f`). Returns the number of rows; an error from `f` stops the query.
+    pub fn query_each(
+        &self,
+        sql: &str,
+        params: &[&dyn ToValue],
+        mut f: impl FnMut(&Row<'_>) -> Result<(), DbError>,
+    ) -> Result<usize, DbError> {
         let values = to_values(params);
+        let mut n = 0;
         match &self.kind {
             Kind::Sqlite(c) => {
                 let mut stmt = c.prepare_cached(sql)?;
                 let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
-                let mut out = Vec::new();
                 while let Some(r) = rows.next()? {
-                    out.push(f(&Row::Sqlite(r))?);
+                    f(&Row::Sqlite(r))?;
+                    n += 1;
                 }
-                Ok(out)
             }
             Kind::Postgres(state) => {
                 let refs = pg_refs(&values);
@@ -503,9 +527,13 @@ impl<'a> Conn<'a> {
                     PgHandle::Client(c) => c.query(s, &refs),
                     PgHandle::Tx(t) => t.query(s, &refs),
                 })?;
-                rows.iter().map(|r| f(&Row::Postgres(r))).collect()
+                for r in &rows {
+                    f(&Row::Postgres(r))?;
+                    n += 1;
+                }
             }
         }
+        Ok(n)
     }
 
     /// The first row of a query, if any, mapped by `f`.
