@@ -639,5 +639,12 @@ row "start -> first ping OK, first start (s)" "${PING_FRESH:-none}" "-" info ""
 row "start -> first ping OK, restart (s)" "${PING_WARM:-none}" "-" info ""
 row "SIGTERM -> exit (s, median)" "${STOP_WARM:-none}" "-" info ""
 print_rows nginx
+if [[ "$PUT_BOUND" =~ ^[0-9.]+$ && "$PUT_CEILING" =~ ^[0-9.]+$ ]] &&
+    awk -v b="$PUT_BOUND" -v c="$PUT_CEILING" 'BEGIN {exit !(b < 0.85 * c)}'; then
+    printf '\nThe PUT target, 0.85 x ceiling = %s MB/s, is above this machine'"'"'s PUT bound (%s MB/s): the copies and\n' \
+        "$(awk -v c="$PUT_CEILING" 'BEGIN {printf "%.1f", 0.85 * c}')" "$PUT_BOUND"
+    printf 'the three digests need more CPU than %s cores give in that time, whatever the code (arca: %s MB/s, %sx of the bound).\n' \
+        "$(nproc)" "$PUT_ARCA" "$(awk -v a="$PUT_ARCA" -v b="$PUT_BOUND" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')"
+fi
 printf '\n%d target(s) missed.%s Work dir: %s%s\n' "$TOTAL_MISSES" "$PG_SKIP" "$W" \
     "$([[ "${ARCA_KEEP_TMP:-0}" == 1 ]] && echo ' (kept)' || echo ' (removed)')"
