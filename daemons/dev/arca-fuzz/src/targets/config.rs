@@ -48,6 +48,17 @@ const VALUES: &[&str] = &[
     "1 GB",
     "1tb",
     "1e3",
+    // decimal rates (arca.storage.scrub.rate.mb)
+    "0.5",
+    "0.0000001",
+    ".5",
+    "5.",
+    ".",
+    "1..2",
+    "100000",
+    "100000.0000001",
+    "NaN",
+    "inf",
     "-0",
     "+5",
     "0x10",
@@ -262,9 +273,36 @@ impl Target for SystemPropertiesTarget {
         }
         for value in rough_values(&text) {
             let _ = arca_config::system::parse_size(value);
+            check_rate_mb(value)?;
         }
         Ok(())
     }
+}
+
+/// `parse_rate_mb` (the scrub rate, also from `?rate.mb=` and `arcactl storage scrub --rate-mb`):
+/// what it accepts is a plain decimal within the bound, and a positive rate is at least 1 byte/s.
+fn check_rate_mb(value: &str) -> Result<(), String> {
+    use arca_config::system::{MAX_SCRUB_RATE_MB, parse_rate_mb};
+    let Some(bytes) = parse_rate_mb(value) else {
+        return Ok(());
+    };
+    let plain = value.trim();
+    if plain.is_empty() || !plain.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(format!("rate {value:?} accepted: not a plain decimal"));
+    }
+    let mb: f64 = plain
+        .parse()
+        .map_err(|e| format!("rate {value:?} accepted, but it is no number: {e}"))?;
+    if bytes as f64 > MAX_SCRUB_RATE_MB * 1_000_000.0 {
+        return Err(format!("rate {value:?} gave {bytes} B/s, over the bound"));
+    }
+    if mb > 0.0 && bytes == 0 {
+        return Err(format!("positive rate {value:?} gave 0 B/s"));
+    }
+    if (bytes as f64 - mb * 1_000_000.0).abs() > 1.0 {
+        return Err(format!("rate {value:?} gave {bytes} B/s"));
+    }
+    Ok(())
 }
 
 // ------------------------------------------------------------------ db.properties
