@@ -99,14 +99,23 @@ pub fn base_url(headers: &HeaderMap, context_path: &str, url_base: Option<&str>)
 
 /// Percent-encode a repository path for use in a URL (keeps `/`).
 pub fn url_path(path: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'/')
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~')
-        .remove(b'+');
-    percent_encoding::utf8_percent_encode(path, SET).to_string()
+    UrlPath(path).to_string()
+}
+
+/// [`url_path`] printed where it goes.
+pub struct UrlPath<'a>(pub &'a str);
+
+impl std::fmt::Display for UrlPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+            .remove(b'/')
+            .remove(b'-')
+            .remove(b'_')
+            .remove(b'.')
+            .remove(b'~')
+            .remove(b'+');
+        std::fmt::Display::fmt(&percent_encoding::utf8_percent_encode(self.0, SET), f)
+    }
 }
 
 /// `/a/b` form used in JSON `path` fields (root is `/`).

@@ -109,9 +109,10 @@ impl Entries for HtmlEntries {
             out,
             "<a href=\"{}/{}{}\">{}{}</a>  {}  {}",
             self.here,
-            escape_html(&format::url_path(&child.name)),
+            // percent-encoded: no character HTML would need escaped
+            format::UrlPath(&child.name),
             slash,
-            escape_html(&child.name),
+            Html(&child.name),
             slash,
             format::Iso8601(child.modified),
             size
@@ -124,8 +125,49 @@ impl Entries for HtmlEntries {
 }
 
 fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    Html(s).to_string()
+}
+
+/// `s` with `&`, `<`, `>` and `"` escaped, printed where it goes (an index prints two per line).
+struct Html<'a>(&'a str);
+
+impl std::fmt::Display for Html<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut rest = self.0;
+        while let Some(at) = rest.find(['&', '<', '>', '"']) {
+            f.write_str(&rest[..at])?;
+            f.write_str(match rest.as_bytes()[at] {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                _ => "&quot;",
+            })?;
+            rest = &rest[at + 1..];
+        }
+        f.write_str(rest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escapes_the_four_characters_and_keeps_the_rest() {
+        for s in [
+            "",
+            "plain.jar",
+            "a&b<c>d\"e'f",
+            "&&<<>>\"\"",
+            "é<ü>&\u{10FFFF}\"",
+            "&amp;",
+        ] {
+            let expected = s
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;");
+            assert_eq!(escape_html(s), expected, "{s:?}");
+        }
+    }
 }
