@@ -430,7 +430,7 @@ arca_log "nginx idle VmRSS (master + $(pgrep -c -P "$NGX_PID") workers): $NGX_ID
 
 # the physical limit of arca's PUT: MD5 runs on one core (SHA-256 and SHA-1 beside it on others)
 MD5_SECONDS=3
-((DURATION >= 10)) || MD5_SECONDS=1
+((SIZE_MIB >= 1024)) || MD5_SECONDS=1
 MD5_MBPS=$(digest_mbps md5 "$MD5_SECONDS")
 SHA256_MBPS=$(digest_mbps sha256 "$MD5_SECONDS")
 SHA1_MBPS=$(digest_mbps sha1 "$MD5_SECONDS")

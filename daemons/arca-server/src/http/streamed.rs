@@ -50,8 +50,8 @@ impl Walk {
         }
     }
 
-    /// The next page, each item handed to `each` as the database returns it (its text is
-    /// written while the database sends the rest of the page).
+    /// The next page, each item handed to `each` in order (its text is written from the row,
+    /// with no page of records kept beside it).
     fn next(
         &mut self,
         conn: &Conn<'_>,

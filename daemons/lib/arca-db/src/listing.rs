@@ -87,8 +87,7 @@ impl ChildrenCursor {
 }
 
 /// The next page (at most `limit`) of the direct children of folder `path` (`""`: the root) of
-/// `repo`, each handed to `each` as the database returns it; returns how many (0 once every
-/// child was read).
+/// `repo`, each handed to `each` in order; returns how many (0 once every child was read).
 pub fn next_children(
     conn: &Conn<'_>,
     repo: &str,
@@ -96,7 +95,7 @@ pub fn next_children(
     columns: Columns,
     cursor: &mut ChildrenCursor,
     limit: u64,
-    each: impl FnMut(&Listed),
+    mut each: impl FnMut(&Listed),
 ) -> Result<usize, DbError> {
     children_rows(
         conn,
@@ -106,7 +105,7 @@ pub fn next_children(
         columns.select(),
         listed_from_row,
         |l| &l.name,
-        each,
+        |l| each(&l),
     )
 }
 
@@ -131,13 +130,13 @@ pub fn next_children_named(
         &select,
         item_from_row,
         |i| &i.name,
-        |i: &Item| page.push(i.clone()),
+        |i| page.push(i),
     )?;
     Ok(page)
 }
 
 /// The next page of `folder` = (repo, path, name pattern)'s children, read by `select` (the
-/// columns and `FROM items i …`) and `row`, each handed to `each`; returns how many.
+/// columns and `FROM items i …`) and `row`, each handed over to `each`; returns how many.
 #[allow(clippy::too_many_arguments)] // the page's where, what and whereto; a struct would only rename them
 fn children_rows<T>(
     conn: &Conn<'_>,
@@ -147,7 +146,7 @@ fn children_rows<T>(
     select: &str,
     mut row: impl FnMut(&Row<'_>) -> Result<T, DbError>,
     name_of: impl Fn(&T) -> &String,
-    mut each: impl FnMut(&T),
+    mut each: impl FnMut(T),
 ) -> Result<usize, DbError> {
     let (repo, path, name) = folder;
     let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
@@ -179,9 +178,10 @@ fn children_rows<T>(
             ),
             &params,
             |r| {
-                let item = row(r)?;
-                each(&item);
-                last = Some(item);
+                // handed over one row late: the page's last row is the cursor's, then `each`'s
+                if let Some(previous) = last.replace(row(r)?) {
+                    each(previous);
+                }
                 Ok(())
             },
         )?;
@@ -194,6 +194,9 @@ fn children_rows<T>(
             }
         } else {
             cursor.after = last.as_ref().map(|i| name_of(i).clone());
+        }
+        if let Some(item) = last {
+            each(item);
         }
         if n > 0 {
             return Ok(n);
@@ -217,8 +220,8 @@ impl TreeCursor {
 }
 
 /// The next page (at most `limit`) of the items below folder `path` (`""`: the whole
-/// repository), in path order, each handed to `each` as the database returns it; returns how
-/// many (0 once every item was read).
+/// repository), in path order, each handed to `each`; returns how many (0 once every item was
+/// read).
 pub fn next_descendants(
     conn: &Conn<'_>,
     repo: &str,
