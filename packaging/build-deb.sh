@@ -6,8 +6,9 @@
 # Every package is defined in debian/ (control, rules, debian/<package>.*).
 #
 # Usage: packaging/build-deb.sh [--version V] [--out DIR] [--no-build]
-#   --version V   package version (default: the workspace version in Cargo.toml); lets tests
-#                 build a higher version of the same code for upgrade tests
+#   --version V   package version (default: the workspace version in Cargo.toml), stamped into
+#                 the packaged binaries (they report it); lets tests build a higher version of
+#                 the same code for upgrade tests without a second cargo build
 #   --out DIR     where the .deb files go (default: target/packages)
 #   --no-build    do not run cargo; use the binaries already in target/release
 # Env: CARGO_TARGET_DIR (honoured), SOURCE_DATE_EPOCH (changelog date of a --version entry).
@@ -24,7 +25,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 pkg_parse_args "$@"
 
 pkg_need_tools dpkg-buildpackage:dpkg-dev dh:debhelper
-pkg_build_binaries "$BUILD" "$VERSION"
+pkg_build_binaries "$BUILD"
 
 STAGE="$(pkg_target_dir)/packaging/deb"
 SRC="$STAGE/arca-$VERSION"
@@ -36,7 +37,10 @@ cp -a "$ROOT/packaging/man" "$ROOT/packaging/haproxy.cfg" "$ROOT/packaging/READM
 cp -a "$ROOT/docs/ha.md" "$ROOT/docs/storage-mover.md" "$ROOT/docs/licenses.md" "$ROOT/docs/config-sync.md" \
     "$ROOT/docs/session-cleanup.md" "$SRC/docs/"
 BIN="$(pkg_target_dir)/release"
-for bin in "${ARCA_BINARIES[@]}"; do cp -a "$BIN/$bin" "$SRC/target/release/"; done
+for bin in "${ARCA_BINARIES[@]}"; do
+    cp -a "$BIN/$bin" "$SRC/target/release/"
+    pkg_stamp_version "$SRC/target/release/$bin" "$VERSION"
+done
 
 # The version comes from debian/changelog: add an entry when building another version.
 top="$(dpkg-parsechangelog -l "$SRC/debian/changelog" -S Version)"

@@ -5,7 +5,8 @@
 # arca-session-cleanup-<V>-1.<arch>.rpm, with rpmbuild and rpm/arca.spec.
 #
 # Usage: packaging/build-rpm.sh [--version V] [--out DIR] [--no-build]
-#   --version V   package version (default: the workspace version in Cargo.toml)
+#   --version V   package version (default: the workspace version in Cargo.toml), stamped into
+#                 the packaged binaries (they report it)
 #   --out DIR     where the .rpm files go (default: target/packages)
 #   --no-build    do not run cargo; use the binaries already in target/release
 # Env: CARGO_TARGET_DIR (honoured).
@@ -23,14 +24,17 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 pkg_parse_args "$@"
 
 pkg_need_tools rpmbuild:rpm strip:binutils
-pkg_build_binaries "$BUILD" "$VERSION"
+pkg_build_binaries "$BUILD"
 
 TOP="$(pkg_target_dir)/packaging/rpm"
 SRC="$TOP/SOURCES"
 rm -rf "$TOP"
 mkdir -p "$SRC" "$TOP/BUILD" "$TOP/RPMS" "$TOP/SPECS" "$TOP/tmp"
 BIN="$(pkg_target_dir)/release"
-for bin in "${ARCA_BINARIES[@]}"; do cp -a "$BIN/$bin" "$SRC/"; done
+for bin in "${ARCA_BINARIES[@]}"; do
+    cp -a "$BIN/$bin" "$SRC/"
+    pkg_stamp_version "$SRC/$bin" "$VERSION"
+done
 cp -a "$ROOT/units/arca-server.service" "$ROOT/units/arca-storage-mover.service" \
     "$ROOT/units/arca-license-agent.service" "$ROOT/units/arca-config-sync.service" "$ROOT/units/arca.target" \
     "$ROOT/units/arca-session-cleanup.service" "$ROOT/units/arca-session-cleanup.timer" "$SRC/"

@@ -68,24 +68,40 @@ pkg_parse_args() {
     OUT="$(pkg_abspath "${OUT:-$ROOT/target/packages}")"
 }
 
-# pkg_build_binaries 1|0 [VERSION]: cargo build the release binaries (1), or check they exist (0).
-# The binaries report VERSION (ARCA_VERSION, read by arca-runtime's build script) when it differs
-# from the workspace version: a higher version of the same code for upgrade tests.
+# pkg_build_binaries 1|0: cargo build the release binaries (1), or check they exist (0).
 pkg_build_binaries() {
     if [[ "$1" = 1 ]]; then
-        local version=${2:-} env=()
-        # only when it differs: a changed ARCA_VERSION makes cargo rebuild the binaries
-        if [[ -n "$version" && "$version" != "$(pkg_workspace_version)" ]]; then
-            env=("ARCA_VERSION=$version")
-        fi
         local packages=() bin
         for bin in "${ARCA_BINARIES[@]}"; do packages+=(-p "$bin"); done
-        pkg_log "${env[*]:+${env[*]} }cargo build --release ${packages[*]}"
-        (cd "$ROOT" && env "${env[@]}" cargo build --release "${packages[@]}") >&2
+        pkg_log "cargo build --release ${packages[*]}"
+        (cd "$ROOT" && cargo build --release "${packages[@]}") >&2
     fi
     local bin
     for bin in "${ARCA_BINARIES[@]}"; do
         [[ -x "$(pkg_target_dir)/release/$bin" ]] ||
             pkg_die "$(pkg_target_dir)/release/$bin is missing (run without --no-build)"
     done
+}
+
+# pkg_stamp_version FILE VERSION: writes VERSION into the version stamp of the binary FILE (a copy
+# in the staging dir, never target/release), so that the binary reports the version of its package
+# (--version, the banner, /api/system/version, the node registry); a higher version of the same code
+# for upgrade tests needs no second build. The stamp is arca-runtime's (src/build_info.rs): 64
+# bytes, a marker, the version, NULs. A binary without exactly one stamp is an error.
+pkg_stamp_version() {
+    perl -e '
+        use strict;
+        my ($file, $version) = @ARGV;
+        my $marker = "\0arca-version-stamp:";
+        my $room = 64 - length $marker;
+        length($version) < $room or die "version $version is longer than the stamp allows (" . ($room - 1) . ")\n";
+        open(my $fh, "+<:raw", $file) or die "$file: $!\n";
+        my $data = do { local $/; <$fh> };
+        my $at = index($data, $marker);
+        $at >= 0 or die "$file: no version stamp (not an arca binary?)\n";
+        index($data, $marker, $at + 1) < 0 or die "$file: two version stamps\n";
+        seek($fh, $at + length $marker, 0) or die "$file: $!\n";
+        print {$fh} pack("a$room", $version) or die "$file: $!\n";
+        close($fh) or die "$file: $!\n";
+    ' "$1" "$2" || pkg_die "could not stamp version $2 into $1"
 }

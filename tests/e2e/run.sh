@@ -55,7 +55,7 @@
 # Usage: tests/e2e/run.sh [--only NAME]... [--debs DIR] [--no-build] [--keep]
 #   --only NAME   run only this scenario (repeatable)
 #   --debs DIR    use the arca_*.deb / arca-common_*.deb / arca-server_*.deb / arca-storage-mover_*.deb /
-#                 arca-license-agent_*.deb / arca-config-sync_*.deb / arca-session-cleanup_*.deb already in DIR instead of building them (the upgrade scenario still builds the next version from target/release)
+#                 arca-license-agent_*.deb / arca-config-sync_*.deb / arca-session-cleanup_*.deb already in DIR instead of building them (the upgrade scenario still packages the next version from the target/release binaries)
 #   --no-build    do not run cargo: package the release binaries already in target/release (ARCA_SKIP_BUILD=1
 #                 does the same)
 #   --keep        keep the work dir (containers' overlays, logs, client records): same as ARCA_KEEP_TMP=1
@@ -1664,54 +1664,20 @@ scenario_session_cleanup() {
 # ---------------------------------------------------------------------------------------------------------------
 # packages
 
-# copy_release_artifacts SRC DST — what an incremental rebuild of the packaged binaries needs from the release target dir
-# SRC: build/, .fingerprint/ and, of deps/, only the files of the current build's units (cargo lists them; SRC's deps/
-# also holds every earlier build's leftovers, often several GB, which a full copy would duplicate). Falls back to a
-# full copy when cargo cannot list them.
-copy_release_artifacts() {
-    local src=$1 dst=$2 bin args=() list=$E2E_WORK/logs/next-artifacts.txt
-    for bin in "${ARCA_BINARIES[@]}"; do args+=(-p "$bin"); done
-    mkdir -p "$dst/deps"
-    # (a no-op build: the binaries were just built; it prints every unit's files)
-    if (cd "$E2E_ROOT" && CARGO_TARGET_DIR=$(dirname "$src") cargo build --release --message-format=json "${args[@]}" 2>/dev/null) |
-        python3 -c '
-import json, os, sys
-for line in sys.stdin:
-    d = json.loads(line)
-    if d.get("reason") == "compiler-artifact":
-        for f in d["filenames"] + ([d["executable"]] if d.get("executable") else []):
-            if os.path.basename(os.path.dirname(f)) == "deps":
-                print(os.path.basename(f).split(".")[0])' | sort -u >"$list" && [[ -s "$list" ]]; then
-        cp -a "$src/build" "$src/.fingerprint" "$dst/"
-        # every file of a listed unit: its .rlib, .rmeta, .d, executable
-        (cd "$src/deps" && find . -maxdepth 1 -type f -printf '%f\n' |
-            awk -F. 'NR == FNR { want[$0] = 1; next } ($1 in want)' "$list" - | xargs -r cp -a -t "$dst/deps/")
-        arca_log "copied $(wc -l <"$list") units' files of $src ($(du -sh "$dst" | cut -f1)) for the incremental rebuild"
-    else
-        arca_warn "cargo could not list the release artifacts; copying all of $src"
-        cp -a "$src/." "$dst/"
-    fi
-}
-
 # build_debs OUT [VERSION] — packaging/build-deb.sh --no-build on a private copy of the release binaries, so that
 # its staging dir (<target>/packaging/deb, removed at every build) is not shared with other builds on this machine.
+# With VERSION: another version of the same code; build-deb.sh stamps it into the packaged binaries, which then
+# report it (arca-server --version, the banner, the node registry) without a second cargo build.
 build_debs() {
-    local out=$1 version=${2:-} priv=$E2E_WORK/target log build=--no-build
+    local out=$1 version=${2:-} priv=$E2E_WORK/target log
     log=$E2E_WORK/logs/build-deb-$(basename "$out").log
-    if [[ -n "$version" ]]; then
-        # Another version of the same code: the binaries must report it (arca-server --version, the
-        # banner, the node registry), so build them with ARCA_VERSION in a copy of the release
-        # target dir (an incremental build: only arca-runtime and what links it is recompiled).
-        priv=$E2E_WORK/target-next
-        build=""
-        [[ -d "$priv/release" ]] || copy_release_artifacts "$ARCA_TARGET_DIR/release" "$priv/release"
-    elif [[ ! -x "$priv/release/arca-server" ]]; then
+    if [[ ! -x "$priv/release/arca-server" ]]; then
         mkdir -p "$priv/release"
         local bin
         for bin in "${ARCA_BINARIES[@]}"; do cp "$ARCA_TARGET_DIR/release/$bin" "$priv/release/"; done
     fi
-    arca_log "packaging/build-deb.sh ${build:+$build }${version:+--version $version }--out $out"
-    CARGO_TARGET_DIR=$priv "$E2E_ROOT/packaging/build-deb.sh" ${build:+"$build"} ${version:+--version "$version"} --out "$out" \
+    arca_log "packaging/build-deb.sh --no-build ${version:+--version $version }--out $out"
+    CARGO_TARGET_DIR=$priv "$E2E_ROOT/packaging/build-deb.sh" --no-build ${version:+--version "$version"} --out "$out" \
         >"$log" 2>&1 || {
         tail -30 "$log" >&2
         arca_die "packaging/build-deb.sh ${version:+--version $version }failed (log above)"
@@ -1834,7 +1800,7 @@ keep_logs() {
         return 0
     fi
     keep=$(mktemp -d "${ARCA_TEST_TMP:-${TMPDIR:-/tmp}}/arca-e2e-logs.XXXXXX")
-    (cd "$E2E_WORK" && tar cf - --exclude='./nodes/*/upper' --exclude='./nodes/*/.#*' --exclude=./target --exclude=./target-next \
+    (cd "$E2E_WORK" && tar cf - --exclude='./nodes/*/upper' --exclude='./nodes/*/.#*' --exclude=./target \
         --exclude=./build1 --exclude=./build2 --exclude=./debs --exclude=./debs2 --exclude=./shared \
         --exclude='./s3-*/root' . 2>/dev/null) |
         (cd "$keep" && tar xf -) || true

@@ -431,8 +431,11 @@ if [[ -n "$BASE" ]]; then
         sed 's/^/  /' "$WORK/dpkg-up.txt"
         fail upgrade "dpkg -i of $VERSION2 failed"
     fi
-    check "upgrade kept the edited conffile, the server's files and the enabled state" '
+    check "upgrade kept the edited conffile, the server's files and the enabled state; the binaries report $VERSION2" '
         dpkg-query -W -f="\${Version}" arca-server | grep -qx "'"$VERSION2"'"
+        for b in arca-server arca-storage-mover arca-license-agent arca-config-sync arca-session-cleanup arcactl; do
+            /usr/bin/$b --version | grep -qxF "$b '"$VERSION2"'" || { echo "$b --version: $(/usr/bin/$b --version)"; exit 1; }
+        done
         tail -n 1 /etc/arca/system.properties | grep -qx "arca.gc.interval.secs=7200"
         test "$(stat -c "%a %U %G" /etc/arca)" = "770 root arca"
         test -s /etc/arca/security/master.key

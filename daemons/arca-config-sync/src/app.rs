@@ -190,7 +190,7 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
         arca_node_id = %node_id,
         "arca-config-sync {} ready in {} ms: node '{node_id}' ({}), watching {}, {}, polling every \
          {} s",
-        arca_runtime::BUILD,
+        arca_runtime::build(),
         service.started.elapsed().as_millis(),
         settings.identity.role,
         etc.display(),

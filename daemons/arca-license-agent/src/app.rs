@@ -106,7 +106,7 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
         arca_node_id = %node_id,
         "arca-license-agent {} ready in {} ms: node '{node_id}', checking every {} s, swapping \
          within {} days of expiry; reporting to {}",
-        arca_runtime::BUILD,
+        arca_runtime::build(),
         service.started.elapsed().as_millis(),
         settings.interval.as_secs(),
         settings.swap_window_days,

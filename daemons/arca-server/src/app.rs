@@ -420,7 +420,7 @@ async fn join_cluster(
     clock: &Arc<SystemClock>,
     timing: Timing,
 ) -> anyhow::Result<Arc<Membership>> {
-    let build = &arca_runtime::BUILD;
+    let build = arca_runtime::build();
     Membership::join(
         db.clone(),
         identity.clone(),
@@ -743,7 +743,7 @@ fn log_started(
         arca_config::storage_plan::BackendSpec::FileSystem(f) => f.file_store_dir.clone(),
         _ => identity.data_dir.clone(),
     };
-    let build = &arca_runtime::BUILD;
+    let build = arca_runtime::build();
     let node_id = &identity.node_id;
     tracing::info!(
         arca_node_id = %node_id,

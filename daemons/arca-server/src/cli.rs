@@ -11,7 +11,7 @@ use arca_runtime::daemon::{self, DaemonCommand, HomeArg};
 use crate::app::{ServeOptions, check_config, serve};
 
 #[derive(Debug, Parser)]
-#[command(name = "arca-server", version = arca_runtime::BUILD.version, about = "arca artifact repository server")]
+#[command(name = "arca-server", version = arca_runtime::build().version, about = "arca artifact repository server")]
 struct Cli {
     #[command(flatten)]
     home: HomeArg,

@@ -80,7 +80,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Cli {
     use clap::{CommandFactory, FromArgMatches};
     let command = Cli::command()
         .name(NAME)
-        .version(arca_runtime::BUILD.version)
+        .version(arca_runtime::build().version)
         .about(
             "arca session cleanup: deletes the expired web UI sessions from the database \
              (a oneshot run by arca-session-cleanup.timer; also the timer's systemd generator)",

@@ -164,7 +164,7 @@ pub async fn run(home: Home) -> anyhow::Result<()> {
     tracing::info!(
         arca_node_id = %identity.node_id,
         "arca-storage-mover {} ready in {} ms: {ready}; control socket {}",
-        arca_runtime::BUILD,
+        arca_runtime::build(),
         service.started.elapsed().as_millis(),
         socket_path.display()
     );

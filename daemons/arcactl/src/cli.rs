@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "arcactl", version = arca_runtime::BUILD.version, about = "Operate an arca node or cluster")]
+#[command(name = "arcactl", version = arca_runtime::build().version, about = "Operate an arca node or cluster")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -129,7 +129,7 @@ pub fn liveness(_req: &Request) -> ApiResult<Response> {
 }
 
 async fn version(req: &Request) -> ApiResult<Response> {
-    let build = &arca_runtime::BUILD;
+    let build = arca_runtime::build();
     let _ = req;
     Ok(json_response(
         StatusCode::OK,
@@ -293,6 +293,7 @@ async fn ha_self(req: &Request) -> ApiResult<Response> {
     let caller = verify_node_signature(req, Body::None)?;
     let app = &req.app;
     let m = &app.membership;
+    let build = arca_runtime::build();
     tracing::debug!(caller = %caller, "signed node request");
     Ok(json_response(
         StatusCode::OK,
@@ -301,9 +302,9 @@ async fn ha_self(req: &Request) -> ApiResult<Response> {
             "role": m.identity().role.as_str(),
             "state": m.state().as_str(),
             "contextUrl": m.identity().context_url_text(),
-            "version": arca_runtime::BUILD.version,
-            "revision": arca_runtime::BUILD.revision,
-            "releaseDate": arca_runtime::BUILD.timestamp,
+            "version": build.version,
+            "revision": build.revision,
+            "releaseDate": build.timestamp,
             "masterKeyCheck": app.master_key_check,
             "database": app.db.backend_name(),
             "urlBase": app.settings.url_base.get().as_deref(),

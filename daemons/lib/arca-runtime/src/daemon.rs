@@ -56,7 +56,7 @@ where
     use clap::{CommandFactory, FromArgMatches};
     let command = SidecarCli::command()
         .name(sidecar.name)
-        .version(crate::BUILD.version)
+        .version(crate::build().version)
         .about(sidecar.about);
     let cli = match SidecarCli::from_arg_matches(&command.get_matches()) {
         Ok(cli) => cli,

@@ -5,7 +5,7 @@
 //! - [`Notifier`] / [`spawn_watchdog`] / [`Heartbeat`]: `sd_notify` readiness, status and
 //!   a watchdog tied to the health of the caller's main loop.
 //! - [`control_channel`]: SIGTERM/SIGINT/SIGHUP as typed [`Control`] messages.
-//! - [`BUILD`] / [`build_info!`]: version, git revision and build date.
+//! - [`build()`]: version (stamped, see [`VERSION_STAMP_LEN`]), git revision and build date.
 //! - [`daemon`]: the shared `main` (`--home`, `check-config` report, the tokio runtime).
 //! - [`Starting`] / [`Service`]: the opening and control loop every daemon's service shares
 //!   (`STATUS=checking configuration`, signals, `READY=1` + watchdog, SIGHUP, SIGTERM).
@@ -33,7 +33,7 @@ mod test_env {
     }
 }
 
-pub use build_info::{BUILD, BuildInfo};
+pub use build_info::{BuildInfo, VERSION_STAMP_LEN, build};
 pub use logging::{LogOptions, LogTarget, init_logging, init_logging_with};
 pub use notify::{Heartbeat, Notifier, spawn_watchdog};
 pub use recent_log::{LogPage, LogQuery, LogRecord, RecentLog, RecentLogLimits, recent_log};

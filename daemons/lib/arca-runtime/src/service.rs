@@ -97,7 +97,7 @@ impl Service {
     /// The unit stays active, so it can be enabled on every node.
     pub async fn idle(mut self, name: &str, message: &str) -> anyhow::Result<()> {
         self.ready(message, Duration::from_secs(30));
-        tracing::info!("{name} {}: {message}", crate::BUILD);
+        tracing::info!("{name} {}: {message}", crate::build());
         let mut beat = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
