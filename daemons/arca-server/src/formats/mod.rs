@@ -19,6 +19,7 @@ pub mod generic;
 pub mod maven;
 pub mod maven_layout;
 pub mod maven_metadata;
+pub mod npm;
 
 use warp::reply::Response;
 
@@ -27,11 +28,15 @@ use arca_db::items::ChecksumKind;
 
 use crate::http::Request;
 use crate::http::authz::Authz;
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 use crate::paths::RepoPath;
 
 /// The package types a repository can be created with.
-pub const PACKAGE_TYPES: &[&str] = &[generic::PACKAGE_TYPE, maven::PACKAGE_TYPE];
+pub const PACKAGE_TYPES: &[&str] = &[
+    generic::PACKAGE_TYPE,
+    maven::PACKAGE_TYPE,
+    npm::PACKAGE_TYPE,
+];
 
 /// The format of a repository, chosen by its package type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +48,9 @@ pub enum Format {
     /// `gradle`, `ivy`, `sbt` (not created by arca, kept from imported configurations):
     /// Maven's metadata files, none of its deploy rules.
     MavenLayout,
+    /// `npm`: the registry API under `/api/npm/{repo}/` (`http/npm.rs`); packages arrive by
+    /// `npm publish`, not by plain deploys.
+    Npm,
 }
 
 impl Format {
@@ -55,6 +63,7 @@ impl Format {
     pub fn for_package_type(package_type: &str) -> Format {
         match package_type {
             maven::PACKAGE_TYPE => Format::Maven,
+            npm::PACKAGE_TYPE => Format::Npm,
             t if maven::LAYOUT_PACKAGE_TYPES.contains(&t) => Format::MavenLayout,
             _ => Format::Generic,
         }
@@ -64,6 +73,7 @@ impl Format {
     pub fn layout_ref(self) -> &'static str {
         match self {
             Format::Maven => maven::LAYOUT_REF,
+            Format::Npm => npm::LAYOUT_REF,
             Format::Generic | Format::MavenLayout => generic::LAYOUT_REF,
         }
     }
@@ -73,6 +83,12 @@ impl Format {
     pub fn check_deploy(self, repo: &Repo, path: &str) -> ApiResult<()> {
         match self {
             Format::Maven => maven::check_deploy(repo, path),
+            // a tarball stored without its manifest would be invisible to npm
+            Format::Npm => Err(ApiError::conflict(format!(
+                "Repository '{}' is an npm repository: publish packages with npm to its registry \
+                 URL (…/api/npm/{}/), not by deploying '{}'",
+                repo.key, repo.key, path
+            ))),
             Format::Generic | Format::MavenLayout => Ok(()),
         }
     }
@@ -82,7 +98,7 @@ impl Format {
     pub fn overwrite_exempt(self, path: &str) -> bool {
         match self {
             Format::Maven | Format::MavenLayout => maven::is_metadata_or_its_checksum(path),
-            Format::Generic => false,
+            Format::Generic | Format::Npm => false,
         }
     }
 
@@ -91,7 +107,7 @@ impl Format {
     pub fn is_metadata(self, path: &str) -> bool {
         match self {
             Format::Maven | Format::MavenLayout => maven::is_changing(path),
-            Format::Generic => false,
+            Format::Generic | Format::Npm => false,
         }
     }
 
@@ -113,7 +129,7 @@ impl Format {
     pub fn merges(self, path: &str) -> bool {
         match self {
             Format::Maven | Format::MavenLayout => maven::is_metadata(path),
-            Format::Generic => false,
+            Format::Generic | Format::Npm => false,
         }
     }
 
@@ -134,7 +150,7 @@ impl Format {
                     .map(bytes::Bytes::from)
                     .map_err(|e| e.to_string())
             }
-            Format::Generic => parts
+            Format::Generic | Format::Npm => parts
                 .first()
                 .cloned()
                 .ok_or_else(|| "nothing to merge".into()),
@@ -152,7 +168,7 @@ impl Format {
     ) -> ApiResult<Response> {
         match self {
             // every format so far generates the reference's checksum side files
-            Format::Generic | Format::Maven | Format::MavenLayout => {
+            Format::Generic | Format::Maven | Format::MavenLayout | Format::Npm => {
                 checksums::serve_side_file(req, authz, repo, target).await
             }
         }
@@ -168,7 +184,7 @@ impl Format {
     ) -> ApiResult<Option<String>> {
         match self {
             Format::Maven => maven::deploy_path(req, repo, path).await,
-            Format::Generic | Format::MavenLayout => Ok(None),
+            Format::Generic | Format::MavenLayout | Format::Npm => Ok(None),
         }
     }
 
@@ -182,7 +198,7 @@ impl Format {
     ) -> ApiResult<()> {
         match self {
             Format::Maven => maven::check_pom(repo, path, content),
-            Format::Generic | Format::MavenLayout => Ok(()),
+            Format::Generic | Format::MavenLayout | Format::Npm => Ok(()),
         }
     }
 
@@ -191,7 +207,7 @@ impl Format {
     pub async fn after_change(self, app: &crate::state::App, repo: &Repo, path: &str, user: &str) {
         match self {
             Format::Maven => maven::after_change(app, repo, path, user).await,
-            Format::Generic | Format::MavenLayout => {}
+            Format::Generic | Format::MavenLayout | Format::Npm => {}
         }
     }
 

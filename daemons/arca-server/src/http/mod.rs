@@ -17,6 +17,7 @@ pub mod hash_pool;
 pub mod licenses;
 pub mod listing;
 mod node_auth;
+pub mod npm;
 mod peer_storage;
 mod repo_fields;
 pub mod repos_api;

@@ -13,7 +13,7 @@ use warp::reply::Response;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::{BodyStream, Request, parse_query};
 use crate::http::{
-    artifacts, auth, builds, format, licenses, peer_storage, repos_api, search, security_api,
+    artifacts, auth, builds, format, licenses, npm, peer_storage, repos_api, search, security_api,
     security_users, session, storage_api, system,
 };
 use crate::state::App;
@@ -255,6 +255,7 @@ async fn route_api(req: &mut Request, api: &str) -> ApiResult<Response> {
         "copy" => storage_api::copy_or_move(req, tail, false).await,
         "move" => storage_api::copy_or_move(req, tail, true).await,
         "search" => search::handle(req, tail).await,
+        "npm" => npm::handle(req, tail).await,
         "build" => builds::handle(req, tail).await,
         "security" => security_api::handle(req, tail).await,
         _ => Err(ApiError::not_found(format!(

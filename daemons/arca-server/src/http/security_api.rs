@@ -67,7 +67,6 @@ async fn create(req: &mut Request) -> ApiResult<Response> {
     let principal = req.principal().await?;
     require_user(&principal)?;
     let form = read_form(req).await?;
-    let now = req.app.now_ms();
 
     // Refresh: swap a refresh token for a new access token (the old one is revoked).
     let refreshing = form.grant_type.as_deref() == Some("refresh_token");
@@ -140,40 +139,8 @@ async fn create(req: &mut Request) -> ApiResult<Response> {
         (subject, scope, expires_in, refreshable, None)
     };
 
-    let access = arca_crypto::new_access_token();
-    let refresh = refreshable.then(arca_crypto::new_access_token);
-    let token = Token {
-        id: arca_crypto::random_hex(16),
-        subject: subject.clone(),
-        scope: stored_scope(&scope),
-        created: now,
-        expires: (expires_in > 0).then(|| now.saturating_add(expires_in.saturating_mul(1000))),
-        refreshable,
-    };
-    let (stored, digest, refresh_digest) = (
-        token.clone(),
-        arca_crypto::token_digest(&access),
-        refresh.as_deref().map(arca_crypto::token_digest),
-    );
-    req.app
-        .db
-        .write(move |tx| {
-            if security::get_user(tx, &stored.subject)?.is_none() {
-                return Err(ApiError::bad_request(format!(
-                    "User '{}' does not exist",
-                    stored.subject
-                )));
-            }
-            if let Some(old) = &old_id {
-                security::delete_token(tx, old)?;
-                // other nodes drop cached authentications of the old token
-                permissions::bump_security_version(tx)?;
-            }
-            security::insert_token(tx, &stored, &digest, refresh_digest.as_deref())?;
-            Ok(())
-        })
-        .await?;
-    tracing::info!(subject = %subject, token_id = %token.id, expires_in, "access token created");
+    let (access, refresh, token) =
+        issue_token(&req.app, &subject, &scope, expires_in, refreshable, old_id).await?;
     let mut body = serde_json::json!({
         "access_token": access,
         "expires_in": expires_in,
@@ -184,6 +151,54 @@ async fn create(req: &mut Request) -> ApiResult<Response> {
         obj.insert("refresh_token".into(), r.into());
     }
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// Store a new access token of `subject` (and a refresh token when `refreshable`), replacing the
+/// token `replaces` (a refresh); returns the secrets and the stored token. `expires_in`: seconds,
+/// 0 for never (the caller has applied its limits).
+pub async fn issue_token(
+    app: &crate::state::App,
+    subject: &str,
+    scope: &str,
+    expires_in: i64,
+    refreshable: bool,
+    replaces: Option<String>,
+) -> ApiResult<(String, Option<String>, Token)> {
+    let now = app.now_ms();
+    let access = arca_crypto::new_access_token();
+    let refresh = refreshable.then(arca_crypto::new_access_token);
+    let token = Token {
+        id: arca_crypto::random_hex(16),
+        subject: subject.to_string(),
+        scope: stored_scope(scope),
+        created: now,
+        expires: (expires_in > 0).then(|| now.saturating_add(expires_in.saturating_mul(1000))),
+        refreshable,
+    };
+    let (stored, digest, refresh_digest) = (
+        token.clone(),
+        arca_crypto::token_digest(&access),
+        refresh.as_deref().map(arca_crypto::token_digest),
+    );
+    app.db
+        .write(move |tx| {
+            if security::get_user(tx, &stored.subject)?.is_none() {
+                return Err(ApiError::bad_request(format!(
+                    "User '{}' does not exist",
+                    stored.subject
+                )));
+            }
+            if let Some(old) = &replaces {
+                security::delete_token(tx, old)?;
+                // other nodes drop cached authentications of the old token
+                permissions::bump_security_version(tx)?;
+            }
+            security::insert_token(tx, &stored, &digest, refresh_digest.as_deref())?;
+            Ok(())
+        })
+        .await?;
+    tracing::info!(subject = %subject, token_id = %token.id, expires_in, "access token created");
+    Ok((access, refresh, token))
 }
 
 /// The scope a token is stored and answered with: the reference's `api:*` once, then the

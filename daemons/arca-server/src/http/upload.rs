@@ -112,6 +112,31 @@ pub async fn store_bytes(
     user: &str,
     still_valid: impl FnOnce(&arca_db::Conn<'_>) -> Result<bool, arca_db::DbError> + Send + 'static,
 ) -> ApiResult<Option<arca_db::Item>> {
+    store_bytes_with(
+        app,
+        repo,
+        path,
+        bytes,
+        user,
+        move |tx| Ok(still_valid(tx)?),
+        |_, _| Ok(()),
+    )
+    .await
+}
+
+/// [`store_bytes`] with work of the caller's in the same transaction: `before` decides whether
+/// to store at all (`false`: nothing is stored, `None` returned), `after` runs once the item is
+/// in place (an npm version's row beside its tarball). An error from either rolls everything
+/// back and is the answer.
+pub async fn store_bytes_with(
+    app: &crate::state::App,
+    repo: &str,
+    path: &str,
+    bytes: bytes::Bytes,
+    user: &str,
+    before: impl FnOnce(&arca_db::Conn<'_>) -> ApiResult<bool> + Send + 'static,
+    after: impl FnOnce(&arca_db::Conn<'_>, &arca_db::Item) -> ApiResult<()> + Send + 'static,
+) -> ApiResult<Option<arca_db::Item>> {
     let mut upload = app.storage.begin_upload().await?;
     upload.write(bytes).await?;
     let staged = upload.finish().await?;
@@ -128,11 +153,12 @@ pub async fn store_bytes(
     let stored = app
         .db
         .write(move |tx| {
-            if !still_valid(tx)? {
+            if !before(tx)? {
                 return Ok::<_, ApiError>(None);
             }
             let new_binary = arca_db::items::insert_binary(tx, &new_file.binary, new_file.now)?;
             let item = arca_db::items::put_file(tx, &r, &p, &new_file)?;
+            after(tx, &item)?;
             let committed = storage.commit(staged, !new_binary)?;
             Ok(Some((item, committed)))
         })

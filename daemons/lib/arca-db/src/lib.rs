@@ -20,6 +20,7 @@ pub mod licenses;
 pub mod listing;
 pub mod migrate;
 pub mod model;
+pub mod npm;
 pub mod permissions;
 pub mod remote;
 pub mod repos;

@@ -376,6 +376,31 @@ DROP INDEX items_parent;
         // gets `items_name_trgm` in [`POSTGRES_EXTRAS`].
         "-- nothing for SQLite",
     ),
+    (
+        14,
+        "npm: each published version's manifest beside its tarball, and the dist-tags",
+        // A version lives as long as its tarball item (a delete of the tarball through any API
+        // removes it); a packument is read from these rows, never rewritten as a whole, so
+        // concurrent publishes of two versions on two nodes cannot lose one.
+        r#"
+CREATE TABLE npm_versions (
+    item_id   INTEGER NOT NULL PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    repo      TEXT NOT NULL,
+    package   TEXT NOT NULL,
+    version   TEXT NOT NULL,
+    manifest  TEXT NOT NULL,
+    published INTEGER NOT NULL,
+    UNIQUE (repo, package, version)
+);
+CREATE TABLE npm_tags (
+    repo    TEXT NOT NULL REFERENCES repos(key) ON DELETE CASCADE,
+    package TEXT NOT NULL,
+    tag     TEXT NOT NULL,
+    version TEXT NOT NULL,
+    PRIMARY KEY (repo, package, tag)
+);
+"#,
+    ),
 ];
 
 /// PostgreSQL-only statements run right after the migration of the same version, as written

@@ -1,0 +1,689 @@
+//! npm: package names, where tarballs live in a repository, what a publish carries (checked
+//! before anything is stored), and the packuments (full and abbreviated) assembled from the
+//! published versions. No I/O here: `http/npm.rs` serves the registry API with it, and the
+//! fuzz target `npm` feeds it outside input.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use base64::Engine;
+use serde_json::{Map, Value, json};
+use sha1::Digest;
+
+pub const PACKAGE_TYPE: &str = "npm";
+/// `repoLayoutRef` of npm repositories.
+pub const LAYOUT_REF: &str = "npm-default";
+/// The media type of abbreviated packuments (what `npm install` asks for).
+pub const ABBREVIATED_MEDIA_TYPE: &str = "application/vnd.npm.install-v1+json";
+
+/// Longest package name (scope included), as npm's `validate-npm-package-name`.
+const MAX_NAME_LEN: usize = 214;
+/// Largest `package.json` read from a tarball.
+const MAX_PACKAGE_JSON: u64 = 4 * 1024 * 1024;
+/// Most bytes unpacked from a tarball while looking for its `package.json` (a gzip bomb stops
+/// here).
+const MAX_UNPACKED_SCAN: u64 = 512 * 1024 * 1024;
+/// Longest dist-tag.
+const MAX_TAG_LEN: usize = 128;
+
+/// Why a publish or a name was refused: the message names the field or the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid(pub String);
+
+fn invalid(message: impl Into<String>) -> Invalid {
+    Invalid(message.into())
+}
+
+/// A valid package name: `name` or `@scope/name`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PackageName {
+    full: String,
+}
+
+impl PackageName {
+    /// Check `name` with npm's rules for new packages: 1–214 characters, lower-case letters,
+    /// digits, `-`, `.` and `_`, not starting with `.` or `_`, optionally one `@scope/`.
+    pub fn parse(name: &str) -> Result<PackageName, Invalid> {
+        if name.is_empty() || name.len() > MAX_NAME_LEN {
+            return Err(invalid(format!(
+                "Invalid package name '{}': it must have 1 to {MAX_NAME_LEN} characters",
+                name.escape_debug()
+            )));
+        }
+        let (scope, base) = match name.strip_prefix('@') {
+            Some(scoped) => match scoped.split_once('/') {
+                Some((scope, base)) => (Some(scope), base),
+                None => {
+                    return Err(invalid(format!(
+                        "Invalid package name '{}': a scoped name is @scope/name",
+                        name.escape_debug()
+                    )));
+                }
+            },
+            None => (None, name),
+        };
+        for part in scope.into_iter().chain(std::iter::once(base)) {
+            check_name_part(name, part)?;
+        }
+        if scope.is_none() && matches!(base, "node_modules" | "favicon.ico") {
+            return Err(invalid(format!(
+                "Invalid package name '{name}': the name is reserved"
+            )));
+        }
+        Ok(PackageName {
+            full: name.to_string(),
+        })
+    }
+
+    /// `@scope/name` or `name`.
+    pub fn as_str(&self) -> &str {
+        &self.full
+    }
+
+    /// The name without its scope (what tarball file names start with).
+    pub fn base(&self) -> &str {
+        self.full.rsplit('/').next().unwrap_or(&self.full)
+    }
+
+    /// The folder of the package in the repository (`@scope/name` or `name`).
+    pub fn folder(&self) -> &str {
+        &self.full
+    }
+
+    /// The tarball's file name of `version`: `name-1.0.0.tgz` (no scope).
+    pub fn tarball_name(&self, version: &str) -> String {
+        format!("{}-{version}.tgz", self.base())
+    }
+
+    /// The tarball's path in the repository: `@scope/name/-/name-1.0.0.tgz`.
+    pub fn tarball_path(&self, version: &str) -> String {
+        format!("{}/-/{}", self.full, self.tarball_name(version))
+    }
+
+    /// The key of the tarball in a publish's `_attachments`: `@scope/name-1.0.0.tgz`.
+    pub fn attachment_key(&self, version: &str) -> String {
+        format!("{}-{version}.tgz", self.full)
+    }
+
+    /// The name as a URL path segment: `@scope%2fname` (how npm asks for packuments).
+    pub fn escaped(&self) -> String {
+        self.full.replace('/', "%2f")
+    }
+}
+
+impl std::fmt::Display for PackageName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.full)
+    }
+}
+
+fn check_name_part(name: &str, part: &str) -> Result<(), Invalid> {
+    if part.is_empty() {
+        return Err(invalid(format!(
+            "Invalid package name '{}': empty scope or name",
+            name.escape_debug()
+        )));
+    }
+    if part.starts_with(['.', '_']) {
+        return Err(invalid(format!(
+            "Invalid package name '{}': it may not start with '.' or '_'",
+            name.escape_debug()
+        )));
+    }
+    if let Some(c) = part
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | '_')))
+    {
+        return Err(invalid(format!(
+            "Invalid package name '{}': '{}' is not allowed (lower-case letters, digits, '-', '.' \
+             and '_' only)",
+            name.escape_debug(),
+            c.escape_debug()
+        )));
+    }
+    Ok(())
+}
+
+/// A valid version: strict semver (`1.2.3`, `1.0.0-rc.1`, `1.0.0+build`), as npm writes it.
+pub fn parse_version(version: &str) -> Result<semver::Version, Invalid> {
+    semver::Version::parse(version)
+        .map_err(|e| invalid(format!("Invalid version '{}': {e}", version.escape_debug())))
+}
+
+/// A valid dist-tag: 1–128 characters of letters, digits, `-`, `.`, `_`, not a version or a
+/// version range (npm refuses those: `npm install pkg@1.x` must mean the range).
+pub fn check_tag(tag: &str) -> Result<(), Invalid> {
+    let charset_ok = !tag.is_empty()
+        && tag.len() <= MAX_TAG_LEN
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+    if !charset_ok {
+        return Err(invalid(format!(
+            "Invalid dist-tag '{}': use 1 to {MAX_TAG_LEN} letters, digits, '-', '.' or '_'",
+            tag.escape_debug()
+        )));
+    }
+    if semver::VersionReq::parse(tag).is_ok() {
+        return Err(invalid(format!(
+            "Invalid dist-tag '{tag}': it reads as a version range"
+        )));
+    }
+    Ok(())
+}
+
+/// A version a publish carries, checked: its manifest (as it will be served, without
+/// `dist.tarball`), the tarball, and the dist-tags to point at it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publish {
+    pub name: PackageName,
+    pub version: String,
+    pub manifest: Map<String, Value>,
+    pub tarball: Vec<u8>,
+    pub tags: Vec<String>,
+}
+
+/// What a `PUT /{package}` body is: a new version with its tarball, or (no attachments) a
+/// changed packument — `npm deprecate` and `npm unpublish` of one version send those.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PackumentPut {
+    Publish(Publish),
+    Update(Update),
+}
+
+/// A changed packument: the versions it still has, with their manifests, and its dist-tags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    pub versions: BTreeMap<String, Map<String, Value>>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Read the body of `PUT /{package}` for package `name` (from the URL). `publisher` goes into
+/// the manifest's `_npmUser`.
+pub fn parse_put(
+    name: &PackageName,
+    body: &[u8],
+    publisher: &str,
+) -> Result<PackumentPut, Invalid> {
+    let doc: Value = serde_json::from_slice(body).map_err(|e| {
+        invalid(format!(
+            "The package document is not valid JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let Value::Object(mut doc) = doc else {
+        return Err(invalid("The package document is not a JSON object"));
+    };
+    match doc.get("name") {
+        Some(Value::String(n)) if n == name.as_str() => {}
+        Some(Value::String(n)) => {
+            return Err(invalid(format!(
+                "The document's name '{}' is not the package's name '{name}' in the URL",
+                n.escape_debug()
+            )));
+        }
+        _ => return Err(invalid("The package document has no 'name'")),
+    }
+    let versions = match doc.remove("versions") {
+        Some(Value::Object(v)) => v,
+        None => Map::new(),
+        Some(_) => return Err(invalid("'versions' is not an object")),
+    };
+    let tags = match doc.remove("dist-tags") {
+        Some(Value::Object(t)) => t
+            .into_iter()
+            .map(|(tag, v)| match v {
+                Value::String(v) => Ok((tag, v)),
+                _ => Err(invalid(format!(
+                    "dist-tag '{}' does not name a version",
+                    tag.escape_debug()
+                ))),
+            })
+            .collect::<Result<BTreeMap<_, _>, _>>()?,
+        None => BTreeMap::new(),
+        Some(_) => return Err(invalid("'dist-tags' is not an object")),
+    };
+    let attachments = match doc.remove("_attachments") {
+        Some(Value::Object(a)) if !a.is_empty() => a,
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(_)) => Map::new(),
+        Some(_) => return Err(invalid("'_attachments' is not an object")),
+    };
+    let mut checked = BTreeMap::new();
+    for (version, manifest) in versions {
+        parse_version(&version)?;
+        let Value::Object(manifest) = manifest else {
+            return Err(invalid(format!("Version '{version}' is not an object")));
+        };
+        if manifest.get("name").and_then(Value::as_str) != Some(name.as_str()) {
+            return Err(invalid(format!(
+                "Version '{version}': its 'name' is not '{name}'"
+            )));
+        }
+        if manifest.get("version").and_then(Value::as_str) != Some(version.as_str()) {
+            return Err(invalid(format!(
+                "Version '{version}': its 'version' field does not match"
+            )));
+        }
+        checked.insert(version, manifest);
+    }
+    for (tag, version) in &tags {
+        check_tag(tag)?;
+        parse_version(version)?;
+    }
+    if attachments.is_empty() {
+        return Ok(PackumentPut::Update(Update {
+            versions: checked,
+            tags,
+        }));
+    }
+    if checked.len() != 1 || attachments.len() != 1 {
+        return Err(invalid(
+            "A publish carries exactly one version and its tarball in '_attachments'",
+        ));
+    }
+    let Some((version, mut manifest)) = checked.pop_first() else {
+        return Err(invalid("A publish carries one version"));
+    };
+    let key = name.attachment_key(&version);
+    let Some(attachment) = attachments.get(&key) else {
+        return Err(invalid(format!(
+            "'_attachments' has no '{key}' (the tarball of version {version})"
+        )));
+    };
+    let tarball = decode_attachment(attachment, &key)?;
+    let package_json = read_package_json(&tarball)?;
+    if package_json.get("name").and_then(Value::as_str) != Some(name.as_str())
+        || package_json.get("version").and_then(Value::as_str) != Some(version.as_str())
+    {
+        return Err(invalid(format!(
+            "The tarball's package.json is {}@{}, not {name}@{version}",
+            package_json
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("(no name)")
+                .escape_debug(),
+            package_json
+                .get("version")
+                .and_then(Value::as_str)
+                .unwrap_or("(no version)")
+                .escape_debug()
+        )));
+    }
+    let integrity = format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&tarball))
+    );
+    let shasum = hex::encode(sha1::Sha1::digest(&tarball));
+    let mut dist = match manifest.remove("dist") {
+        Some(Value::Object(d)) => d,
+        None => Map::new(),
+        Some(_) => {
+            return Err(invalid(format!(
+                "Version '{version}': 'dist' is not an object"
+            )));
+        }
+    };
+    if let Some(claimed) = dist.get("integrity").and_then(Value::as_str)
+        && claimed.starts_with("sha512-")
+        && claimed != integrity
+    {
+        return Err(invalid(format!(
+            "Version '{version}': dist.integrity does not match the tarball (it is {integrity})"
+        )));
+    }
+    if let Some(claimed) = dist.get("shasum").and_then(Value::as_str)
+        && !claimed.eq_ignore_ascii_case(&shasum)
+    {
+        return Err(invalid(format!(
+            "Version '{version}': dist.shasum does not match the tarball (it is {shasum})"
+        )));
+    }
+    dist.remove("tarball");
+    dist.insert("integrity".into(), Value::String(integrity));
+    dist.insert("shasum".into(), Value::String(shasum));
+    manifest.insert("dist".into(), Value::Object(dist));
+    manifest.insert("_id".into(), Value::String(format!("{name}@{version}")));
+    manifest.insert("_npmUser".into(), json!({ "name": publisher }));
+    let tags = tags
+        .into_iter()
+        .filter(|(_, v)| *v == version)
+        .map(|(tag, _)| tag)
+        .collect();
+    Ok(PackumentPut::Publish(Publish {
+        name: name.clone(),
+        version,
+        manifest,
+        tarball,
+        tags,
+    }))
+}
+
+fn decode_attachment(attachment: &Value, key: &str) -> Result<Vec<u8>, Invalid> {
+    let data = attachment
+        .get("data")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(format!("Attachment '{key}' has no 'data'")))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|e| invalid(format!("Attachment '{key}': 'data' is not base64: {e}")))?;
+    if let Some(length) = attachment.get("length").and_then(Value::as_u64)
+        && length != bytes.len() as u64
+    {
+        return Err(invalid(format!(
+            "Attachment '{key}': 'length' says {length} bytes, the data has {}",
+            bytes.len()
+        )));
+    }
+    Ok(bytes)
+}
+
+/// The `package.json` of an npm tarball (gzip'd tar; the file `package.json` in the top
+/// folder, usually `package/`).
+pub fn read_package_json(tarball: &[u8]) -> Result<Map<String, Value>, Invalid> {
+    let gz = flate2::read::GzDecoder::new(tarball).take(MAX_UNPACKED_SCAN);
+    let mut archive = tar::Archive::new(gz);
+    let entries = archive
+        .entries()
+        .map_err(|e| invalid(format!("The tarball is not a gzip'd tar archive: {e}")))?;
+    for entry in entries {
+        let mut entry =
+            entry.map_err(|e| invalid(format!("The tarball is not a gzip'd tar archive: {e}")))?;
+        let is_package_json = {
+            let path = entry.path_bytes().iter().copied().collect::<Vec<u8>>();
+            let mut parts = path.split(|b| *b == b'/').filter(|p| !p.is_empty());
+            matches!(
+                (parts.next(), parts.next(), parts.next()),
+                (Some(_), Some(b"package.json"), None)
+            )
+        };
+        if !is_package_json {
+            continue;
+        }
+        if entry.size() > MAX_PACKAGE_JSON {
+            return Err(invalid(format!(
+                "The tarball's package.json is larger than {MAX_PACKAGE_JSON} bytes"
+            )));
+        }
+        let mut text = Vec::new();
+        (&mut entry)
+            .take(MAX_PACKAGE_JSON)
+            .read_to_end(&mut text)
+            .map_err(|e| invalid(format!("The tarball could not be read: {e}")))?;
+        return match serde_json::from_slice(&text) {
+            Ok(Value::Object(m)) => Ok(m),
+            Ok(_) => Err(invalid("The tarball's package.json is not a JSON object")),
+            Err(e) => Err(invalid(format!(
+                "The tarball's package.json is not valid JSON (line {}, column {}): {e}",
+                e.line(),
+                e.column()
+            ))),
+        };
+    }
+    Err(invalid("The tarball has no package.json in its top folder"))
+}
+
+/// One published version, as the packument assembly needs it.
+#[derive(Debug, Clone)]
+pub struct PublishedVersion {
+    pub version: String,
+    pub manifest: Map<String, Value>,
+    /// epoch ms
+    pub published: i64,
+}
+
+/// The fields of a version that an abbreviated packument keeps (npm's `install-v1` list).
+const ABBREVIATED_FIELDS: &[&str] = &[
+    "name",
+    "version",
+    "deprecated",
+    "bin",
+    "directories",
+    "dist",
+    "engines",
+    "cpu",
+    "os",
+    "libc",
+    "funding",
+    "license",
+    "_hasShrinkwrap",
+    "hasInstallScript",
+    "dependencies",
+    "devDependencies",
+    "optionalDependencies",
+    "peerDependencies",
+    "peerDependenciesMeta",
+    "bundleDependencies",
+    "bundledDependencies",
+    "acceptDependencies",
+];
+
+/// The dist-tags as served: only tags of versions that exist, and `latest` always set when
+/// there is a version (the highest release, else the highest version).
+pub fn effective_tags(
+    versions: &[PublishedVersion],
+    tags: &[(String, String)],
+) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = tags
+        .iter()
+        .filter(|(_, v)| versions.iter().any(|p| p.version == *v))
+        .cloned()
+        .collect();
+    if !out.contains_key("latest")
+        && let Some(best) = highest_version(versions.iter().map(|v| v.version.as_str()))
+    {
+        out.insert("latest".into(), best);
+    }
+    out
+}
+
+/// The highest of `versions` by semver precedence, releases before pre-releases.
+pub fn highest_version<'a>(versions: impl Iterator<Item = &'a str>) -> Option<String> {
+    let parsed: Vec<semver::Version> = versions
+        .filter_map(|v| semver::Version::parse(v).ok())
+        .collect();
+    parsed
+        .iter()
+        .filter(|v| v.pre.is_empty())
+        .max()
+        .or_else(|| parsed.iter().max())
+        .map(ToString::to_string)
+}
+
+/// How a packument names its tarballs: `{registry}/{package}/-/{file}` with `registry` the
+/// repository's npm API URL (`…/api/npm/{repo}`, no trailing slash).
+fn with_tarball(
+    manifest: &Map<String, Value>,
+    name: &PackageName,
+    version: &str,
+    registry: &str,
+) -> Map<String, Value> {
+    let mut manifest = manifest.clone();
+    let url = format!(
+        "{registry}/{}/-/{}",
+        name.as_str(),
+        name.tarball_name(version)
+    );
+    match manifest.get_mut("dist") {
+        Some(Value::Object(dist)) => {
+            dist.insert("tarball".into(), Value::String(url));
+        }
+        _ => {
+            manifest.insert("dist".into(), json!({ "tarball": url }));
+        }
+    }
+    manifest
+}
+
+fn iso(ms: i64) -> String {
+    crate::http::format::iso8601(ms)
+}
+
+/// The full packument (`application/json`): every version with its manifest, dist-tags, the
+/// publish times, and the `latest` version's description and readme at the top.
+pub fn full_packument(
+    name: &PackageName,
+    versions: &[PublishedVersion],
+    tags: &[(String, String)],
+    registry: &str,
+) -> Value {
+    let tags = effective_tags(versions, tags);
+    let mut time = Map::new();
+    let created = versions.iter().map(|v| v.published).min().unwrap_or(0);
+    let modified = versions.iter().map(|v| v.published).max().unwrap_or(0);
+    time.insert("created".into(), Value::String(iso(created)));
+    time.insert("modified".into(), Value::String(iso(modified)));
+    let mut out_versions = Map::new();
+    for v in versions {
+        time.insert(v.version.clone(), Value::String(iso(v.published)));
+        out_versions.insert(
+            v.version.clone(),
+            Value::Object(with_tarball(&v.manifest, name, &v.version, registry)),
+        );
+    }
+    let latest = tags
+        .get("latest")
+        .and_then(|l| versions.iter().find(|v| v.version == *l));
+    let mut doc = Map::new();
+    doc.insert("_id".into(), Value::String(name.to_string()));
+    doc.insert("_rev".into(), Value::String(revision(versions, &tags)));
+    doc.insert("name".into(), Value::String(name.to_string()));
+    for field in [
+        "description",
+        "readme",
+        "readmeFilename",
+        "license",
+        "homepage",
+        "repository",
+        "keywords",
+        "author",
+    ] {
+        if let Some(value) = latest.and_then(|l| l.manifest.get(field)) {
+            doc.insert(field.into(), value.clone());
+        }
+    }
+    doc.insert("dist-tags".into(), json!(tags));
+    doc.insert("versions".into(), Value::Object(out_versions));
+    doc.insert("time".into(), Value::Object(time));
+    Value::Object(doc)
+}
+
+/// The abbreviated packument (`application/vnd.npm.install-v1+json`): what installing needs.
+pub fn abbreviated_packument(
+    name: &PackageName,
+    versions: &[PublishedVersion],
+    tags: &[(String, String)],
+    registry: &str,
+) -> Value {
+    let tags = effective_tags(versions, tags);
+    let modified = versions.iter().map(|v| v.published).max().unwrap_or(0);
+    let mut out_versions = Map::new();
+    for v in versions {
+        let full = with_tarball(&v.manifest, name, &v.version, registry);
+        let short: Map<String, Value> = full
+            .into_iter()
+            .filter(|(k, _)| ABBREVIATED_FIELDS.contains(&k.as_str()))
+            .collect();
+        out_versions.insert(v.version.clone(), Value::Object(short));
+    }
+    json!({
+        "name": name.as_str(),
+        "modified": iso(modified),
+        "dist-tags": tags,
+        "versions": out_versions,
+    })
+}
+
+/// A packument's `_rev`: changes whenever its versions or tags do (clients send it back in
+/// `-rev/` URLs; arca does not need it to order writes, which are transactions).
+fn revision(versions: &[PublishedVersion], tags: &BTreeMap<String, String>) -> String {
+    let mut hash = sha2::Sha256::new();
+    for v in versions {
+        hash.update(v.version.as_bytes());
+        hash.update([0]);
+        hash.update(
+            v.manifest
+                .get("deprecated")
+                .map(Value::to_string)
+                .unwrap_or_default(),
+        );
+        hash.update([0]);
+    }
+    for (t, v) in tags {
+        hash.update(t.as_bytes());
+        hash.update([1]);
+        hash.update(v.as_bytes());
+    }
+    format!(
+        "{}-{}",
+        versions.len() + 1,
+        &hex::encode(hash.finalize())[..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_npm_rules() {
+        for ok in [
+            "left-pad",
+            "@acme/lib",
+            "a",
+            "lodash.merge",
+            "x_y",
+            "@a-b/c.d",
+        ] {
+            assert!(PackageName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "Left",
+            ".hidden",
+            "_x",
+            "@acme",
+            "@acme/",
+            "@/x",
+            "a b",
+            "a/b",
+            "@a/b/c",
+            "node_modules",
+            "x~y",
+            "caf\u{e9}",
+            &"a".repeat(215),
+        ] {
+            assert!(PackageName::parse(bad).is_err(), "{bad}");
+        }
+        let n = PackageName::parse("@acme/lib").unwrap();
+        assert_eq!(n.tarball_path("1.0.0"), "@acme/lib/-/lib-1.0.0.tgz");
+        assert_eq!(n.attachment_key("1.0.0"), "@acme/lib-1.0.0.tgz");
+        assert_eq!(n.escaped(), "@acme%2flib");
+    }
+
+    #[test]
+    fn tags_are_not_versions_or_ranges() {
+        assert!(check_tag("beta").is_ok());
+        assert!(check_tag("next-2").is_ok());
+        for bad in ["", "1.0.0", "1.x", "^2", "a b", "a/b"] {
+            assert!(check_tag(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn latest_is_the_highest_release_when_not_tagged() {
+        let v = |s: &str, t| PublishedVersion {
+            version: s.into(),
+            manifest: Map::new(),
+            published: t,
+        };
+        let versions = [v("1.0.0", 1), v("1.10.0", 2), v("2.0.0-rc.1", 3)];
+        let tags = effective_tags(&versions, &[("beta".into(), "9.9.9".into())]);
+        assert_eq!(tags.get("latest").map(String::as_str), Some("1.10.0"));
+        assert!(
+            !tags.contains_key("beta"),
+            "a tag of a missing version is dropped"
+        );
+    }
+}
