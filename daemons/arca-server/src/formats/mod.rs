@@ -107,7 +107,18 @@ impl Format {
     pub fn is_metadata(self, path: &str) -> bool {
         match self {
             Format::Maven | Format::MavenLayout => maven::is_changing(path),
-            Format::Generic | Format::Npm => false,
+            Format::Npm => npm::packument_of_cache_path(path).is_some(),
+            Format::Generic => false,
+        }
+    }
+
+    /// The upstream's path (already URL-encoded) of a remote repository's `path`, where the
+    /// format caches something under another name than the upstream's (npm: the packument of
+    /// `@s/n` is cached at `.npm/@s/n/package.json` and asked for as `@s%2fn`); `None`: the same.
+    pub fn upstream_path(self, path: &str) -> Option<String> {
+        match self {
+            Format::Npm => npm::packument_of_cache_path(path).map(|name| name.escaped()),
+            Format::Generic | Format::Maven | Format::MavenLayout => None,
         }
     }
 

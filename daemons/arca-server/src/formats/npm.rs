@@ -144,6 +144,95 @@ fn check_name_part(name: &str, part: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Where a remote repository caches the packument of `name` (never a package path: package
+/// names do not start with `.`).
+pub fn packument_cache_path(name: &PackageName) -> String {
+    format!(".npm/{name}/package.json")
+}
+
+/// The package whose packument a remote repository caches at `path`, if `path` is one.
+pub fn packument_of_cache_path(path: &str) -> Option<PackageName> {
+    let name = path.strip_prefix(".npm/")?.strip_suffix("/package.json")?;
+    PackageName::parse(name).ok()
+}
+
+/// A packument from another registry (a remote repository's upstream) as published versions and
+/// dist-tags: versions with a valid version key and an object manifest, publish times from
+/// `time` (0 when absent); a version's upstream tarball file name stays in `dist.tarball` (the
+/// assembly keeps the file name and replaces the URL).
+pub fn parse_upstream_packument(
+    name: &PackageName,
+    bytes: &[u8],
+) -> Result<(Vec<PublishedVersion>, Vec<(String, String)>), Invalid> {
+    let doc: Value = serde_json::from_slice(bytes).map_err(|e| {
+        invalid(format!(
+            "The upstream's packument of '{name}' is not valid JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let times = doc.get("time").and_then(Value::as_object);
+    let mut versions = Vec::new();
+    if let Some(Value::Object(all)) = doc.get("versions") {
+        for (version, manifest) in all {
+            let (Value::Object(manifest), Ok(_)) = (manifest, semver::Version::parse(version))
+            else {
+                continue;
+            };
+            let published = times
+                .and_then(|t| t.get(version))
+                .and_then(Value::as_str)
+                .and_then(parse_iso_ms)
+                .unwrap_or(0);
+            versions.push(PublishedVersion {
+                version: version.clone(),
+                manifest: manifest.clone(),
+                published,
+            });
+        }
+    }
+    versions.sort_by(|a, b| (a.published, &a.version).cmp(&(b.published, &b.version)));
+    let tags = doc
+        .get("dist-tags")
+        .and_then(Value::as_object)
+        .map(|t| {
+            t.iter()
+                .filter_map(|(tag, v)| Some((tag.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((versions, tags))
+}
+
+fn parse_iso_ms(text: &str) -> Option<i64> {
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Versions and dist-tags of several registries merged in resolution order: a version from the
+/// first that has it, a dist-tag from the first that has it (and names a version of the merge).
+pub fn merge_packages(
+    parts: Vec<(Vec<PublishedVersion>, Vec<(String, String)>)>,
+) -> (Vec<PublishedVersion>, Vec<(String, String)>) {
+    let mut versions: Vec<PublishedVersion> = Vec::new();
+    let mut tags: Vec<(String, String)> = Vec::new();
+    for (part_versions, part_tags) in parts {
+        for v in part_versions {
+            if !versions.iter().any(|have| have.version == v.version) {
+                versions.push(v);
+            }
+        }
+        for (tag, v) in part_tags {
+            if !tags.iter().any(|(have, _)| *have == tag) {
+                tags.push((tag, v));
+            }
+        }
+    }
+    versions.sort_by(|a, b| (a.published, &a.version).cmp(&(b.published, &b.version)));
+    (versions, tags)
+}
+
 /// A valid version: strict semver (`1.2.3`, `1.0.0-rc.1`, `1.0.0+build`), as npm writes it.
 pub fn parse_version(version: &str) -> Result<semver::Version, Invalid> {
     semver::Version::parse(version)
@@ -500,11 +589,16 @@ fn with_tarball(
     registry: &str,
 ) -> Map<String, Value> {
     let mut manifest = manifest.clone();
-    let url = format!(
-        "{registry}/{}/-/{}",
-        name.as_str(),
-        name.tarball_name(version)
-    );
+    // an upstream's tarball may be named otherwise: keep its file name, served at arca's URL
+    let file = manifest
+        .get("dist")
+        .and_then(|d| d.get("tarball"))
+        .and_then(Value::as_str)
+        .and_then(|url| url.rsplit('/').next())
+        .filter(|f| f.ends_with(".tgz") && is_plain_file_name(f))
+        .map(str::to_string)
+        .unwrap_or_else(|| name.tarball_name(version));
+    let url = format!("{registry}/{}/-/{file}", name.as_str());
     match manifest.get_mut("dist") {
         Some(Value::Object(dist)) => {
             dist.insert("tarball".into(), Value::String(url));
@@ -514,6 +608,16 @@ fn with_tarball(
         }
     }
     manifest
+}
+
+/// A tarball file name as a path segment: no separators, no dot names, no escapes, no controls.
+fn is_plain_file_name(file: &str) -> bool {
+    !file.is_empty()
+        && file.len() <= 255
+        && !file.starts_with('.')
+        && file
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '+' | '~'))
 }
 
 fn iso(ms: i64) -> String {

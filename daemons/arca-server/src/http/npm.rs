@@ -11,11 +11,15 @@ use warp::reply::Response;
 use arca_db::permissions::Action;
 use arca_db::{Repo, items, npm as db};
 
+use crate::formats::Format;
 use crate::formats::npm::{self, PackageName, PackumentPut, PublishedVersion};
 use crate::http::artifacts::{fetch_item, load_repo, require_tree};
 use crate::http::authz::{self, Authz};
 use crate::http::error::{ApiError, ApiResult, json_response};
 use crate::http::{Request, read_small_body, stored, upload};
+use crate::paths::RepoPath;
+use crate::remote::{self, Obtained};
+use crate::virtual_repo;
 
 /// The largest publish accepted (the JSON document with the base64 tarball).
 const MAX_PUBLISH_BODY: usize = 256 * 1024 * 1024;
@@ -45,7 +49,7 @@ fn npm_error(e: ApiError) -> Response {
 
 /// What a request under a repository's registry URL names.
 #[derive(Debug, PartialEq, Eq)]
-enum Target {
+pub enum Target {
     Root,
     Ping,
     Whoami,
@@ -65,7 +69,7 @@ enum Target {
 }
 
 /// `rest`: the path after `/api/npm/{repo}/`, still percent-encoded (npm sends `@scope%2fname`).
-fn parse_target(rest: &str) -> ApiResult<Target> {
+pub fn parse_target(rest: &str) -> ApiResult<Target> {
     let decoded = percent_encoding::percent_decode_str(rest)
         .decode_utf8()
         .map_err(|_| ApiError::bad_request("The path is not UTF-8 after percent-decoding"))?;
@@ -124,22 +128,19 @@ async fn route(req: &mut Request, tail: &str) -> ApiResult<Response> {
     let (key, rest) = tail.split_once('/').unwrap_or((tail, ""));
     crate::paths::validate_repo_key(key)?;
     let repo = load_repo(req, key).await?;
-    if crate::formats::Format::of(&repo) != crate::formats::Format::Npm {
+    if Format::of(&repo) != Format::Npm {
         return Err(ApiError::bad_request(format!(
             "Repository '{}' is a {} repository, not an npm one",
             repo.key, repo.package_type
         )));
     }
-    if !repo.is_local() {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            format!(
-                "Repository '{}' is {}: arca serves npm from local repositories only so far",
-                repo.key, repo.rclass
-            ),
-        ));
-    }
     let target = parse_target(rest)?;
+    // writes through a virtual repository go to its default deployment repository
+    let repo = if changes_package(&req.method, &target) {
+        writable_repo(req, repo).await?
+    } else {
+        repo
+    };
     let method = req.method.clone();
     match (&method, target) {
         (&Method::GET | &Method::HEAD, Target::Root) => ok_json(StatusCode::OK, json!({})),
@@ -177,6 +178,46 @@ async fn route(req: &mut Request, tail: &str) -> ApiResult<Response> {
         }
         _ => Err(ApiError::method_not_allowed()),
     }
+}
+
+/// Whether a request changes a package (publish, unpublish, deprecate, dist-tags).
+fn changes_package(method: &Method, target: &Target) -> bool {
+    matches!(*method, Method::PUT | Method::DELETE)
+        && matches!(
+            target,
+            Target::DistTags(..)
+                | Target::Packument(_)
+                | Target::PackumentRev(_)
+                | Target::Tarball(..)
+                | Target::TarballRev(..)
+        )
+}
+
+/// Where a change of `repo`'s packages goes: a local repository itself, a virtual one's
+/// `defaultDeploymentRepo` (an npm repository); a remote repository takes none.
+async fn writable_repo(req: &Request, repo: Repo) -> ApiResult<Repo> {
+    if repo.is_local() {
+        return Ok(repo);
+    }
+    if repo.is_remote() {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!(
+                "Repository '{}' is a remote repository: publish to a local npm repository, or \
+                 to a virtual one with a defaultDeploymentRepo",
+                repo.key
+            ),
+        ));
+    }
+    let target = virtual_repo::deployment_repo(req, &repo).await?;
+    if Format::of(&target) != Format::Npm {
+        return Err(ApiError::bad_request(format!(
+            "The defaultDeploymentRepo '{}' of virtual repository '{}' is a {} repository, not \
+             an npm one",
+            target.key, repo.key, target.package_type
+        )));
+    }
+    Ok(target)
 }
 
 fn ok_json(status: StatusCode, value: Value) -> ApiResult<Response> {
@@ -246,12 +287,87 @@ async fn login(req: &Request, user: &str) -> ApiResult<Response> {
     )
 }
 
-/// The published versions of `name` and its dist-tags.
+/// The versions of a package and its dist-tags.
+type Package = (Vec<PublishedVersion>, Vec<(String, String)>);
+
+/// The versions and dist-tags of `name` as `repo` serves them: a local repository's rows, a
+/// remote one's upstream packument (cached for `retrievalCachePeriodSecs`), a virtual one's
+/// members merged in resolution order (each member the caller may read). Nothing: empty lists.
 async fn read_package(
     req: &Request,
+    authz: &Authz,
     repo: &Repo,
     name: &PackageName,
-) -> ApiResult<(Vec<PublishedVersion>, Vec<(String, String)>)> {
+) -> ApiResult<Package> {
+    if !repo.is_virtual() {
+        return member_package(req, authz, repo, name).await;
+    }
+    let mut parts = Vec::new();
+    let mut upstream_error: Option<ApiError> = None;
+    for member in virtual_repo::members(req, repo).await? {
+        if Format::of(&member) != Format::Npm
+            || member.settings.blacked_out
+            || !authz.allows(&member, name.folder(), Action::Read)
+        {
+            continue;
+        }
+        match member_package(req, authz, &member, name).await {
+            Ok(part) => parts.push(part),
+            Err(e) if e.status == StatusCode::NOT_FOUND => {}
+            // one member's failing upstream does not hide the others' versions
+            Err(e)
+                if matches!(
+                    e.status,
+                    StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
+                ) =>
+            {
+                tracing::warn!(arca_repo = %repo.key, member = %member.key, package = %name, error = %e.message, "npm: a member's packument is missing from the merge");
+                upstream_error.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let merged = npm::merge_packages(parts);
+    match upstream_error {
+        Some(e) if merged.0.is_empty() => Err(e),
+        _ => Ok(merged),
+    }
+}
+
+/// [`read_package`] of a local or remote repository.
+async fn member_package(
+    req: &Request,
+    authz: &Authz,
+    repo: &Repo,
+    name: &PackageName,
+) -> ApiResult<Package> {
+    if !repo.is_remote() {
+        return local_package(req, repo, name).await;
+    }
+    let path = npm::packument_cache_path(name);
+    let cached = fetch_item(req, &repo.key, &path).await?;
+    let item = match remote::obtain_as(req, authz, repo, &path, cached, true).await {
+        Ok(Obtained::Stored(item)) => item,
+        Ok(Obtained::Streaming(_)) => {
+            return Err(ApiError::internal(
+                "npm packument",
+                "the remote answered with a stream when asked for the whole file",
+            ));
+        }
+        Err(e) if e.status == StatusCode::NOT_FOUND => return Ok((Vec::new(), Vec::new())),
+        Err(e) => return Err(e),
+    };
+    let bytes = stored::read_item(req, &item).await?;
+    npm::parse_upstream_packument(name, &bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!("Remote repository '{}': {}", repo.key, e.0),
+        )
+    })
+}
+
+/// The published versions of `name` in local `repo` and its dist-tags.
+async fn local_package(req: &Request, repo: &Repo, name: &PackageName) -> ApiResult<Package> {
     let (key, package) = (repo.key.clone(), name.to_string());
     let (rows, tags) = req
         .app
@@ -285,8 +401,8 @@ fn no_such_package(name: &PackageName) -> ApiError {
 }
 
 async fn packument(req: &Request, repo: &Repo, name: &PackageName) -> ApiResult<Response> {
-    authz::require(req, repo, name.folder(), Action::Read).await?;
-    let (versions, tags) = read_package(req, repo, name).await?;
+    let (_, authz) = authz::require(req, repo, name.folder(), Action::Read).await?;
+    let (versions, tags) = read_package(req, &authz, repo, name).await?;
     if versions.is_empty() {
         return Err(no_such_package(name));
     }
@@ -320,8 +436,8 @@ async fn version(
     name: &PackageName,
     spec: &str,
 ) -> ApiResult<Response> {
-    authz::require(req, repo, name.folder(), Action::Read).await?;
-    let (versions, tags) = read_package(req, repo, name).await?;
+    let (_, authz) = authz::require(req, repo, name.folder(), Action::Read).await?;
+    let (versions, tags) = read_package(req, &authz, repo, name).await?;
     let tags = npm::effective_tags(&versions, &tags);
     let wanted = tags.get(spec).map(String::as_str).unwrap_or(spec);
     let found = versions
@@ -353,13 +469,31 @@ async fn tarball(
     file: &str,
 ) -> ApiResult<Response> {
     let path = format!("{}/-/{file}", name.folder());
-    authz::require(req, repo, &path, Action::Read).await?;
-    match fetch_item(req, &repo.key, &path).await? {
-        Some(item) if !item.folder => stored::serve_file(req, repo, &item).await,
-        _ => Err(ApiError::not_found(format!(
-            "No tarball '{file}' of '{name}'"
-        ))),
-    }
+    let (_, authz) = authz::require(req, repo, &path, Action::Read).await?;
+    let target = RepoPath {
+        repo: repo.key.clone(),
+        path: path.clone(),
+        trailing_slash: false,
+    };
+    let missing = || ApiError::not_found(format!("No tarball '{file}' of '{name}'"));
+    let answer = if repo.is_virtual() {
+        virtual_repo::download(req, &authz, repo, &target).await
+    } else {
+        let cached = fetch_item(req, &repo.key, &path).await?;
+        match cached {
+            Some(item) if item.folder => return Err(missing()),
+            Some(item) if repo.is_local() => stored::serve_file(req, repo, &item).await,
+            None if repo.is_local() => return Err(missing()),
+            cached => remote::serve(req, &authz, repo, &target, cached).await,
+        }
+    };
+    answer.map_err(|e| {
+        if e.status == StatusCode::NOT_FOUND {
+            missing()
+        } else {
+            e
+        }
+    })
 }
 
 /// `PUT /{package}`: a publish (a version with its tarball) or a changed packument
@@ -443,7 +577,7 @@ async fn update_packument(
     user: &str,
     update: npm::Update,
 ) -> ApiResult<Response> {
-    let (versions, tags) = read_package(req, repo, name).await?;
+    let (versions, tags) = local_package(req, repo, name).await?;
     if versions.is_empty() {
         return Err(no_such_package(name));
     }
@@ -584,8 +718,8 @@ async fn delete_tarball(
 }
 
 async fn dist_tags(req: &Request, repo: &Repo, name: &PackageName) -> ApiResult<Response> {
-    authz::require(req, repo, name.folder(), Action::Read).await?;
-    let (versions, tags) = read_package(req, repo, name).await?;
+    let (_, authz) = authz::require(req, repo, name.folder(), Action::Read).await?;
+    let (versions, tags) = read_package(req, &authz, repo, name).await?;
     if versions.is_empty() {
         return Err(no_such_package(name));
     }
@@ -679,19 +813,53 @@ async fn search(req: &Request, repo: &Repo) -> ApiResult<Response> {
     };
     let size = number("size", 20)?.clamp(1, MAX_SEARCH_SIZE);
     let from = number("from", 0)?;
-    let key = repo.key.clone();
+    // the local repositories searched: the repository, or a virtual one's local members (a
+    // remote's upstream is not searched)
+    let searched: Vec<Repo> = if repo.is_virtual() {
+        virtual_repo::members(req, repo)
+            .await?
+            .into_iter()
+            .filter(|m| m.is_local() && Format::of(m) == Format::Npm && authz.reads_somewhere(m))
+            .collect()
+    } else if repo.is_local() {
+        vec![repo.clone()]
+    } else {
+        Vec::new()
+    };
+    let keys: Vec<String> = searched.iter().map(|r| r.key.clone()).collect();
     let query = text.clone();
     let (found, total) = req
         .app
         .db
-        .read(move |conn| Ok::<_, ApiError>(db::search(conn, &key, &query, from, size)?))
+        .read(move |conn| {
+            // each repository's first from + size, merged by name (the first repository's
+            // package wins), then the page
+            let mut all: Vec<(usize, db::PackageSummary)> = Vec::new();
+            let mut total = 0;
+            for (index, key) in keys.iter().enumerate() {
+                let (found, count) = db::search(conn, key, &query, 0, from.saturating_add(size))?;
+                total += count;
+                all.extend(found.into_iter().map(|p| (index, p)));
+            }
+            all.sort_by(|a, b| (&a.1.package, a.0).cmp(&(&b.1.package, b.0)));
+            all.dedup_by(|b, a| a.1.package == b.1.package);
+            let page: Vec<(usize, db::PackageSummary)> = all
+                .into_iter()
+                .skip(usize::try_from(from).unwrap_or(usize::MAX))
+                .take(usize::try_from(size).unwrap_or(0))
+                .collect();
+            Ok::<_, ApiError>((page, total))
+        })
         .await?;
     let mut objects = Vec::with_capacity(found.len());
-    for p in found {
+    for (index, p) in found {
         let Ok(name) = PackageName::parse(&p.package) else {
             continue;
         };
-        if !authz.allows(repo, name.folder(), Action::Read) {
+        if !searched
+            .get(index)
+            .is_some_and(|r| authz.allows(r, name.folder(), Action::Read))
+        {
             continue;
         }
         let manifest: Map<String, Value> = match serde_json::from_str(&p.manifest) {

@@ -35,6 +35,8 @@ pub struct Upstream {
     base: String,
     credentials: Option<(String, String)>,
     repo: String,
+    /// The repository's format: it may name some paths differently upstream (npm packuments).
+    format: crate::formats::Format,
     /// The settings it was built from (a change builds a new client).
     built_from: arca_db::RepoSettings,
 }
@@ -76,6 +78,7 @@ impl Upstream {
             base: repo.settings.url.trim_end_matches('/').to_string(),
             credentials,
             repo: repo.key.clone(),
+            format: crate::formats::Format::of(repo),
             built_from: repo.settings.clone(),
         })
     }
@@ -85,8 +88,12 @@ impl Upstream {
         self.repo == repo.key && self.built_from == repo.settings
     }
 
-    /// The upstream URL of `path` (a repository path, `/`-separated).
+    /// The upstream URL of `path` (a repository path, `/`-separated; the format may map it to
+    /// another upstream path, see [`crate::formats::Format::upstream_path`]).
     pub fn url_of(&self, path: &str) -> String {
+        if let Some(mapped) = self.format.upstream_path(path) {
+            return format!("{}/{mapped}", self.base);
+        }
         let mut url = self.base.clone();
         for segment in path.split('/') {
             url.push('/');
