@@ -160,10 +160,7 @@ pub fn packument_of_cache_path(path: &str) -> Option<PackageName> {
 /// dist-tags: versions with a valid version key and an object manifest, publish times from
 /// `time` (0 when absent); a version's upstream tarball file name stays in `dist.tarball` (the
 /// assembly keeps the file name and replaces the URL).
-pub fn parse_upstream_packument(
-    name: &PackageName,
-    bytes: &[u8],
-) -> Result<(Vec<PublishedVersion>, Vec<(String, String)>), Invalid> {
+pub fn parse_upstream_packument(name: &PackageName, bytes: &[u8]) -> Result<Package, Invalid> {
     let doc: Value = serde_json::from_slice(bytes).map_err(|e| {
         invalid(format!(
             "The upstream's packument of '{name}' is not valid JSON (line {}, column {}): {e}",
@@ -212,9 +209,7 @@ fn parse_iso_ms(text: &str) -> Option<i64> {
 
 /// Versions and dist-tags of several registries merged in resolution order: a version from the
 /// first that has it, a dist-tag from the first that has it (and names a version of the merge).
-pub fn merge_packages(
-    parts: Vec<(Vec<PublishedVersion>, Vec<(String, String)>)>,
-) -> (Vec<PublishedVersion>, Vec<(String, String)>) {
+pub fn merge_packages(parts: Vec<Package>) -> Package {
     let mut versions: Vec<PublishedVersion> = Vec::new();
     let mut tags: Vec<(String, String)> = Vec::new();
     for (part_versions, part_tags) in parts {
@@ -512,6 +507,9 @@ pub fn read_package_json(tarball: &[u8]) -> Result<Map<String, Value>, Invalid> 
     }
     Err(invalid("The tarball has no package.json in its top folder"))
 }
+
+/// A package's published versions and its dist-tags (tag, version).
+pub type Package = (Vec<PublishedVersion>, Vec<(String, String)>);
 
 /// One published version, as the packument assembly needs it.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use arca_db::permissions::Action;
 use arca_db::{Repo, items, npm as db};
 
 use crate::formats::Format;
-use crate::formats::npm::{self, PackageName, PackumentPut, PublishedVersion};
+use crate::formats::npm::{self, Package, PackageName, PackumentPut, PublishedVersion};
 use crate::http::artifacts::{fetch_item, load_repo, require_tree};
 use crate::http::authz::{self, Authz};
 use crate::http::error::{ApiError, ApiResult, json_response};
@@ -286,9 +286,6 @@ async fn login(req: &Request, user: &str) -> ApiResult<Response> {
         }),
     )
 }
-
-/// The versions of a package and its dist-tags.
-type Package = (Vec<PublishedVersion>, Vec<(String, String)>);
 
 /// The versions and dist-tags of `name` as `repo` serves them: a local repository's rows, a
 /// remote one's upstream packument (cached for `retrievalCachePeriodSecs`), a virtual one's
