@@ -143,9 +143,16 @@ async fn route(req: &mut Request, tail: &str) -> ApiResult<Response> {
     };
     let method = req.method.clone();
     match (&method, target) {
-        (&Method::GET | &Method::HEAD, Target::Root) => ok_json(StatusCode::OK, json!({})),
-        (&Method::GET | &Method::HEAD, Target::Ping) => ok_json(StatusCode::OK, json!({})),
-        (&Method::GET | &Method::HEAD, Target::Whoami) => whoami(req).await,
+        // like every read: a repository the caller may not read answers as one that does not
+        // exist, so that names cannot be probed
+        (&Method::GET | &Method::HEAD, Target::Root | Target::Ping) => {
+            require_reads_somewhere(req, &repo).await?;
+            ok_json(StatusCode::OK, json!({}))
+        }
+        (&Method::GET | &Method::HEAD, Target::Whoami) => {
+            require_reads_somewhere(req, &repo).await?;
+            whoami(req).await
+        }
         (&Method::PUT, Target::Login(user)) => login(req, &user).await,
         (&Method::GET | &Method::HEAD, Target::Search) => search(req, &repo).await,
         (&Method::POST, Target::Audit(what)) => audit(req, &repo, &what).await,
