@@ -5,6 +5,7 @@
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
+use sha1::Digest;
 use warp::http::{HeaderValue, Method, StatusCode, header};
 use warp::reply::Response;
 
@@ -425,11 +426,26 @@ async fn packument(req: &Request, repo: &Repo, name: &PackageName) -> ApiResult<
             "application/json",
         )
     };
-    let mut resp = json_response(StatusCode::OK, &doc);
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
-    resp.headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("accept"));
+    // compact (a packument with many versions is large), with an ETag of its bytes: npm
+    // revalidates the packuments it has cached with If-None-Match
+    let body = serde_json::to_vec(&doc).map_err(|e| ApiError::internal("npm packument", e))?;
+    let etag = hex::encode(sha1::Sha1::digest(&body));
+    let not_modified = req
+        .header("if-none-match")
+        .is_some_and(|v| crate::http::conditional::etag_matches(v, &etag));
+    let mut resp = if not_modified {
+        let mut resp = Response::default();
+        *resp.status_mut() = StatusCode::NOT_MODIFIED;
+        resp
+    } else {
+        Response::new(body.into())
+    };
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+    headers.insert(header::VARY, HeaderValue::from_static("accept"));
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{etag}\"")) {
+        headers.insert(header::ETAG, v);
+    }
     Ok(resp)
 }
 
