@@ -24,6 +24,8 @@ export ARCA_TEST_NAME=config-sync-latency
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=../lib/arca.sh
 . "$HERE/../lib/arca.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/cluster.sh
+. "$HERE/../lib/cluster.sh"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$HERE/lib.sh"
 
@@ -84,9 +86,6 @@ else
         arca_die "release build failed"
     [[ -x "$ARCA_BIN" && -x "$SYNC_BIN" ]] || arca_die "build succeeded but $ARCA_BIN or $SYNC_BIN is missing"
 fi
-pg_export=$("$ARCA_ROOT/tests/lib/postgres.sh" --export) || arca_die "tests/lib/postgres.sh could not provide PostgreSQL"
-eval "$pg_export"
-[[ -n "${ARCA_TEST_PG_URL:-}" ]] || arca_die "tests/lib/postgres.sh set no ARCA_TEST_PG_URL"
 
 # inotify_simple and psycopg2 (binary wheel), installed once with pip into a cache dir, not into the system's Python
 PYDEPS=/var/cache/arca-test/python
@@ -107,101 +106,30 @@ arca_log "work dir $W"
 bench_python config_sync_latency.py
 
 # ---------------------------------------------------------------------------------------------------------------
-# the throwaway database arca_b_<random>, dropped at exit (WITH (FORCE): the servers' connections are gone by then
-# anyway, the cleanup runs in reverse order)
+# three nodes on a throwaway database arca_b_<random> (tests/lib/cluster.sh), as the Rust harness makes them
+# (daemons/arca-server/tests/server/ha.rs, Cluster::home): no licenses (no load balancer needs them ready), fast
+# heartbeats
 
-DB="arca_b_$$_$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')"
-psql -qAt -v ON_ERROR_STOP=1 "$ARCA_TEST_PG_URL" -c "CREATE DATABASE $DB" >/dev/null || arca_die "could not create database $DB"
-drop_db() {
-    psql -qAt "$ARCA_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 ||
-        arca_warn "could not drop database $DB"
-}
-arca_on_exit drop_db
-pg_url=${ARCA_TEST_PG_URL%%\?*}
-pg_rest=${pg_url#postgresql://}
-PG_CREDS=${pg_rest%%@*}
-PG_HOSTPORT=${pg_rest#*@}
-PG_HOSTPORT=${PG_HOSTPORT%%/*}
-export BENCH_PG_URL="postgresql://$PG_CREDS@$PG_HOSTPORT/$DB"
-arca_log "database $DB on $PG_HOSTPORT"
-
-# ---------------------------------------------------------------------------------------------------------------
-# three node homes, as the Rust harness makes them (daemons/arca-server/tests/server/ha.rs, Cluster::home)
-
-SHARED="$W/shared"
-mkdir -p "$SHARED"
-IDS=(node-a node-b node-c)
-IPS=(127.0.0.11 127.0.0.12 127.0.0.13)
-PRIMARY=(true false false)
-HOMES=() PORTS=() SERVER_PIDS=() SYNC_PIDS=()
-
-make_home() {
-    local i=$1 h="$W/${IDS[$1]}" port
-    port=$(free_port_on "${IPS[i]}")
-    mkdir -p "$h/etc/security"
-    printf 'type=postgresql\nurl=postgresql://%s/%s\nusername=%s\npassword=%s\npool.max.active=8\npool.max.idle=1\npool.lock.max=2\n' \
-        "$PG_HOSTPORT" "$DB" "${PG_CREDS%%:*}" "${PG_CREDS#*:}" >"$h/etc/db.properties"
-    printf 'node.id=%s\ncontext.url=http://%s:%s/artifactory/\nmembership.port=0\nprimary=%s\narca.ha.data.dir=%s\n' \
-        "${IDS[i]}" "${IPS[i]}" "$port" "${PRIMARY[i]}" "$SHARED" >"$h/etc/ha-node.properties"
-    printf 'arca.ha.heartbeat.interval.secs=1\narca.ha.node.stale.secs=4\narca.config.sync.poll.secs=10\n' \
-        >"$h/etc/system.properties"
-    HOMES[i]=$h
-    PORTS[i]=$port
-}
-
-# stop_pid PID NAME — SIGTERM, wait up to 10 s, SIGKILL
-stop_pid() {
-    local pid=$1 name=$2
-    [[ -n "$pid" ]] || return 0
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$pid" 2>/dev/null; then
-            arca_warn "$name (pid $pid) ignored SIGTERM for 10 s, sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-stop_all() {
+CLUSTER_LICENSE=0
+CLUSTER_DB_POOL=$'pool.max.active=8\npool.max.idle=1\npool.lock.max=2'
+CLUSTER_SYSTEM_PROPS=$'arca.ha.heartbeat.interval.secs=1\narca.ha.node.stale.secs=4\narca.config.sync.poll.secs=10'
+cluster_init "$W"
+export BENCH_PG_URL=$CLUSTER_DB_URL
+SYNC_PIDS=()
+# the syncs stop before the servers (the cleanup runs in reverse order)
+stop_syncs() {
     local i
-    for i in 2 1 0; do stop_pid "${SYNC_PIDS[i]:-}" "arca-config-sync ${IDS[i]}"; done
-    for i in 2 1 0; do stop_pid "${SERVER_PIDS[i]:-}" "arca-server ${IDS[i]}"; done
-}
-arca_on_exit stop_all
-
-ping_ok() {
-    [[ "$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "http://${IPS[$1]}:${PORTS[$1]}/artifactory/api/system/ping")" == 200 ]]
-}
-
-start_server() {
-    local i=$1 h=${HOMES[$1]}
-    unset NOTIFY_SOCKET JOURNAL_STREAM
-    arca_log "starting arca-server ${IDS[i]} --home $h --listen ${IPS[i]}:${PORTS[i]}"
-    ARCA_HOME="$h" "$ARCA_BIN" --home "$h" --listen "${IPS[i]}:${PORTS[i]}" </dev/null >>"$h/arca-server.log" 2>&1 &
-    SERVER_PIDS[i]=$!
-    local deadline=$((SECONDS + 30))
-    until ping_ok "$i"; do
-        if ! kill -0 "${SERVER_PIDS[i]}" 2>/dev/null || ((SECONDS >= deadline)); then
-            tail -n 30 "$h/arca-server.log" >&2
-            arca_die "arca-server ${IDS[i]} did not answer its ping"
-        fi
-        sleep 0.05
+    for i in 2 1 0; do
+        [[ -z "${SYNC_PIDS[i]:-}" ]] || cluster_stop_pid "${SYNC_PIDS[i]}" "arca-config-sync ${CLUSTER_IDS[i]}"
     done
 }
-
-for i in 0 1 2; do make_home "$i"; done
-start_server 0
-[[ -s "${HOMES[0]}/etc/security/master.key" ]] || arca_die "the primary created no etc/security/master.key"
-for i in 1 2; do
-    cp "${HOMES[0]}/etc/security/master.key" "${HOMES[i]}/etc/security/master.key"
-    start_server "$i"
-done
-[[ -f "${HOMES[0]}/etc/binarystore.xml" ]] || arca_die "the primary has no etc/binarystore.xml"
+arca_on_exit stop_syncs
+cluster_start
+[[ -f "${CLUSTER_HOMES[0]}/etc/binarystore.xml" ]] || arca_die "the primary has no etc/binarystore.xml"
 
 # xacts — transactions committed or rolled back in the benchmark's database so far (pg_stat_database; PostgreSQL
 # publishes a session's counters at most once a second, hence the sleeps around the windows)
-xacts() { psql -qAt "$ARCA_TEST_PG_URL" -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '$DB'"; }
+xacts() { psql -qAt "$ARCA_TEST_PG_URL" -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '$CLUSTER_DB'"; }
 # xact_rate X0 T0 — transactions/s since X0 at T0 (date +%s.%N)
 xact_rate() {
     local x1 t1
@@ -218,7 +146,7 @@ if ((IDLE > 0)); then
 fi
 
 for i in 0 1 2; do
-    h=${HOMES[i]}
+    h=${CLUSTER_HOMES[i]}
     arca_log "starting arca-config-sync --home $h"
     ARCA_LOG=$SYNC_LOG ARCA_HOME="$h" "$SYNC_BIN" --home "$h" </dev/null >>"$h/arca-config-sync.log" 2>&1 &
     SYNC_PIDS[i]=$!
@@ -226,21 +154,21 @@ done
 sha_of() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
 synced() {
     local want i
-    grep -q "this node owns the cluster's config" "${HOMES[0]}/arca-config-sync.log" || return 1
-    want=$(sha_of "${HOMES[0]}/etc/binarystore.xml")
+    grep -q "this node owns the cluster's config" "${CLUSTER_HOMES[0]}/arca-config-sync.log" || return 1
+    want=$(sha_of "${CLUSTER_HOMES[0]}/etc/binarystore.xml")
     for i in 1 2; do
-        grep -q "this node mirrors the cluster's config files" "${HOMES[i]}/arca-config-sync.log" || return 1
-        [[ "$(sha_of "${HOMES[i]}/etc/binarystore.xml")" == "$want" ]] || return 1
+        grep -q "this node mirrors the cluster's config files" "${CLUSTER_HOMES[i]}/arca-config-sync.log" || return 1
+        [[ "$(sha_of "${CLUSTER_HOMES[i]}/etc/binarystore.xml")" == "$want" ]] || return 1
     done
 }
 if ! arca_wait_for 60 "the owner's publication and binarystore.xml on both members" synced; then
     for i in 0 1 2; do
-        kill -0 "${SYNC_PIDS[i]}" 2>/dev/null || arca_warn "arca-config-sync ${IDS[i]} has exited"
-        tail -n 15 "${HOMES[i]}/arca-config-sync.log" >&2
+        kill -0 "${SYNC_PIDS[i]}" 2>/dev/null || arca_warn "arca-config-sync ${CLUSTER_IDS[i]} has exited"
+        tail -n 15 "${CLUSTER_HOMES[i]}/arca-config-sync.log" >&2
     done
     arca_die "the config sync did not converge"
 fi
-arca_log "config sync up: ${IDS[0]} owns the config, ${IDS[1]} and ${IDS[2]} mirror it"
+arca_log "config sync up: ${CLUSTER_IDS[0]} owns the config, ${CLUSTER_IDS[1]} and ${CLUSTER_IDS[2]} mirror it"
 
 # ---------------------------------------------------------------------------------------------------------------
 # idle: nobody edits; every pass of a node's sync opens its binarystore.xml
@@ -249,7 +177,7 @@ if ((IDLE > 0)); then
     sleep 1
     arca_log "idle for ${IDLE}s: opens of binarystore.xml and CPU of the three syncs"
     x0=$(xacts) t0=$(date +%s.%N)
-    py "$W/idle.out" idle --seconds "$IDLE" --etc "${HOMES[0]}/etc" --etc "${HOMES[1]}/etc" --etc "${HOMES[2]}/etc" \
+    py "$W/idle.out" idle --seconds "$IDLE" --etc "${CLUSTER_HOMES[0]}/etc" --etc "${CLUSTER_HOMES[1]}/etc" --etc "${CLUSTER_HOMES[2]}/etc" \
         --pid "${SYNC_PIDS[0]}" --pid "${SYNC_PIDS[1]}" --pid "${SYNC_PIDS[2]}" || arca_die "the idle measurement failed"
     collect "$W/idle.out"
     sleep 1
@@ -261,33 +189,33 @@ fi
 
 keep_args=()
 [[ "${ARCA_KEEP_TMP:-0}" != 1 ]] || keep_args=(--keep-file "$W/edits.txt")
-arca_log "$EDITS edits of binarystore.xml on ${IDS[0]} at $RATE/s"
-py "$W/edits.out" edits --primary-etc "${HOMES[0]}/etc" --member-etc "${HOMES[1]}/etc" --member-etc "${HOMES[2]}/etc" \
+arca_log "$EDITS edits of binarystore.xml on ${CLUSTER_IDS[0]} at $RATE/s"
+py "$W/edits.out" edits --primary-etc "${CLUSTER_HOMES[0]}/etc" --member-etc "${CLUSTER_HOMES[1]}/etc" --member-etc "${CLUSTER_HOMES[2]}/etc" \
     --edits "$EDITS" --rate "$RATE" --timeout "$TIMEOUT" --poll-ms "$POLL_MS" "${keep_args[@]}" ||
     arca_die "the edit measurement failed"
 collect "$W/edits.out"
 arca_log "both members: p50 $(get both_p50) s, p99 $(get both_p99) s, max $(get both_max) s; lost $(get lost)"
 
-arca_log "baseline: $BASELINE NOTIFY round trips on $DB"
+arca_log "baseline: $BASELINE NOTIFY round trips on $CLUSTER_DB"
 py "$W/notify.out" notify --count "$BASELINE" --timeout "$TIMEOUT" || arca_die "the NOTIFY baseline failed"
 collect "$W/notify.out"
 
 # what the logs say: passes of the owner, files applied on the members, warnings and errors
 count() { grep -c -- "$1" "$2" 2>/dev/null || true; }
-PUBLISHED=$(count "published binarystore.xml" "${HOMES[0]}/arca-config-sync.log")
-APPLIED1=$(count "synced binarystore.xml" "${HOMES[1]}/arca-config-sync.log")
-APPLIED2=$(count "synced binarystore.xml" "${HOMES[2]}/arca-config-sync.log")
+PUBLISHED=$(count "published binarystore.xml" "${CLUSTER_HOMES[0]}/arca-config-sync.log")
+APPLIED1=$(count "synced binarystore.xml" "${CLUSTER_HOMES[1]}/arca-config-sync.log")
+APPLIED2=$(count "synced binarystore.xml" "${CLUSTER_HOMES[2]}/arca-config-sync.log")
 LOG_PROBLEMS=0
 for i in 0 1 2; do
-    n=$(grep -cE ' (WARN|ERROR) ' "${HOMES[i]}/arca-config-sync.log" || true)
+    n=$(grep -cE ' (WARN|ERROR) ' "${CLUSTER_HOMES[i]}/arca-config-sync.log" || true)
     if ((n > 0)); then
         LOG_PROBLEMS=$((LOG_PROBLEMS + n))
-        arca_warn "arca-config-sync ${IDS[i]}: $n WARN/ERROR line(s), e.g.: $(grep -m1 -E ' (WARN|ERROR) ' "${HOMES[i]}/arca-config-sync.log")"
+        arca_warn "arca-config-sync ${CLUSTER_IDS[i]}: $n WARN/ERROR line(s), e.g.: $(grep -m1 -E ' (WARN|ERROR) ' "${CLUSTER_HOMES[i]}/arca-config-sync.log")"
     fi
 done
 for i in 0 1 2; do
-    kill -0 "${SYNC_PIDS[i]}" 2>/dev/null || arca_warn "arca-config-sync ${IDS[i]} exited during the run"
-    kill -0 "${SERVER_PIDS[i]}" 2>/dev/null || arca_warn "arca-server ${IDS[i]} exited during the run"
+    kill -0 "${SYNC_PIDS[i]}" 2>/dev/null || arca_warn "arca-config-sync ${CLUSTER_IDS[i]} exited during the run"
+    kill -0 "${CLUSTER_SERVER_PIDS[i]}" 2>/dev/null || arca_warn "arca-server ${CLUSTER_IDS[i]} exited during the run"
 done
 
 # ---------------------------------------------------------------------------------------------------------------

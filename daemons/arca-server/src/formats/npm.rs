@@ -230,8 +230,17 @@ pub fn merge_packages(parts: Vec<Package>) -> Package {
 
 /// A valid version: strict semver (`1.2.3`, `1.0.0-rc.1`, `1.0.0+build`), as npm writes it.
 pub fn parse_version(version: &str) -> Result<semver::Version, Invalid> {
-    semver::Version::parse(version)
-        .map_err(|e| invalid(format!("Invalid version '{}': {e}", version.escape_debug())))
+    let parsed = semver::Version::parse(version)
+        .map_err(|e| invalid(format!("Invalid version '{}': {e}", version.escape_debug())))?;
+    if !parsed.build.is_empty() {
+        // npm drops build metadata: 1.0.0+a and 1.0.0+b would be one version to it
+        return Err(invalid(format!(
+            "Invalid version '{}': npm versions carry no build metadata ('+{}')",
+            version.escape_debug(),
+            parsed.build
+        )));
+    }
+    Ok(parsed)
 }
 
 /// A valid dist-tag: 1–128 characters of letters, digits, `-`, `.`, `_`, not a version or a
@@ -280,6 +289,8 @@ pub enum PackumentPut {
 pub struct Update {
     pub versions: BTreeMap<String, Map<String, Value>>,
     pub tags: BTreeMap<String, String>,
+    /// The `_rev` of the packument the change was made on.
+    pub rev: Option<String>,
 }
 
 /// Read the body of `PUT /{package}` for package `name` (from the URL). `publisher` goes into
@@ -309,9 +320,10 @@ pub fn parse_put(
         }
         _ => return Err(invalid("The package document has no 'name'")),
     }
-    let versions = match doc.remove("versions") {
-        Some(Value::Object(v)) => v,
-        None => Map::new(),
+    let rev = doc.get("_rev").and_then(Value::as_str).map(str::to_string);
+    let (versions, has_versions) = match doc.remove("versions") {
+        Some(Value::Object(v)) => (v, true),
+        None => (Map::new(), false),
         Some(_) => return Err(invalid("'versions' is not an object")),
     };
     let tags = match doc.remove("dist-tags") {
@@ -357,9 +369,16 @@ pub fn parse_put(
         parse_version(version)?;
     }
     if attachments.is_empty() {
+        if !has_versions {
+            return Err(invalid(
+                "The document has neither '_attachments' (a publish) nor 'versions' (a change of \
+                 the packument, which lists every version it keeps)",
+            ));
+        }
         return Ok(PackumentPut::Update(Update {
             versions: checked,
             tags,
+            rev,
         }));
     }
     if checked.len() != 1 || attachments.len() != 1 {
@@ -697,8 +716,15 @@ pub fn abbreviated_packument(
     })
 }
 
-/// A packument's `_rev`: changes whenever its versions or tags do (clients send it back in
-/// `-rev/` URLs; arca does not need it to order writes, which are transactions).
+/// The `_rev` of the packument of `versions` and `tags` (as stored; the served dist-tags are
+/// derived from them).
+pub fn packument_rev(versions: &[PublishedVersion], tags: &[(String, String)]) -> String {
+    revision(versions, &effective_tags(versions, tags))
+}
+
+/// A packument's `_rev`: changes whenever its versions, deprecations or tags do. Clients send it
+/// back with a change (`npm deprecate`, `npm unpublish`); a change made on an older packument is
+/// refused, so it cannot undo a publish or a tag it never saw.
 fn revision(versions: &[PublishedVersion], tags: &BTreeMap<String, String>) -> String {
     let mut hash = sha2::Sha256::new();
     for v in versions {

@@ -61,7 +61,7 @@ pub enum Target {
     DistTags(PackageName, Option<String>),
     Packument(PackageName),
     /// `/{package}/-rev/{rev}`
-    PackumentRev(PackageName),
+    PackumentRev(PackageName, String),
     Tarball(PackageName, String),
     /// `/{package}/-/{file}/-rev/{rev}`
     TarballRev(PackageName, String),
@@ -106,7 +106,7 @@ pub fn parse_target(rest: &str) -> ApiResult<Target> {
     let (name, rest) = split_name(&segments)?;
     match rest {
         [] => Ok(Target::Packument(name)),
-        ["-rev", _] => Ok(Target::PackumentRev(name)),
+        ["-rev", rev] => Ok(Target::PackumentRev(name, (*rev).to_string())),
         ["-", file] => Ok(Target::Tarball(name, (*file).to_string())),
         ["-", file, "-rev", _] => Ok(Target::TarballRev(name, (*file).to_string())),
         [version] => Ok(Target::Version(name, (*version).to_string())),
@@ -172,11 +172,14 @@ async fn route(req: &mut Request, tail: &str) -> ApiResult<Response> {
         (&Method::GET | &Method::HEAD, Target::Version(name, spec)) => {
             version(req, &repo, &name, &spec).await
         }
-        (&Method::PUT, Target::Packument(name) | Target::PackumentRev(name)) => {
+        (&Method::PUT, Target::Packument(name) | Target::PackumentRev(name, _)) => {
             put_packument(req, &repo, &name).await
         }
-        (&Method::DELETE, Target::PackumentRev(name) | Target::Packument(name)) => {
-            unpublish_package(req, &repo, &name).await
+        (&Method::DELETE, Target::PackumentRev(name, rev)) => {
+            unpublish_package(req, &repo, &name, Some(rev)).await
+        }
+        (&Method::DELETE, Target::Packument(name)) => {
+            unpublish_package(req, &repo, &name, None).await
         }
         (&Method::GET | &Method::HEAD, Target::Tarball(name, file)) => {
             tarball(req, &repo, &name, &file).await
@@ -195,7 +198,7 @@ fn changes_package(method: &Method, target: &Target) -> bool {
             target,
             Target::DistTags(..)
                 | Target::Packument(_)
-                | Target::PackumentRev(_)
+                | Target::PackumentRev(..)
                 | Target::Tarball(..)
                 | Target::TarballRev(..)
         )
@@ -374,17 +377,20 @@ async fn member_package(
 /// The published versions of `name` in local `repo` and its dist-tags.
 async fn local_package(req: &Request, repo: &Repo, name: &PackageName) -> ApiResult<Package> {
     let (key, package) = (repo.key.clone(), name.to_string());
-    let (rows, tags) = req
+    Ok(req
         .app
         .db
-        .read(move |conn| {
-            Ok::<_, ApiError>((
-                db::versions(conn, &key, &package)?,
-                db::tags(conn, &key, &package)?,
-            ))
-        })
-        .await?;
-    let versions = rows
+        .read(move |conn| local_rows(conn, &key, &package))
+        .await?)
+}
+
+/// The published versions and dist-tags of `package` in local repository `key`, as of `conn`.
+fn local_rows(
+    conn: &arca_db::Conn<'_>,
+    key: &str,
+    package: &str,
+) -> Result<Package, arca_db::DbError> {
+    let versions = db::versions(conn, key, package)?
         .into_iter()
         .map(|row| {
             let manifest = match serde_json::from_str(&row.manifest) {
@@ -398,7 +404,23 @@ async fn local_package(req: &Request, repo: &Repo, name: &PackageName) -> ApiRes
             }
         })
         .collect();
-    Ok((versions, tags))
+    Ok((versions, db::tags(conn, key, package)?))
+}
+
+/// A change made on a packument read at `sent` (its `_rev`) is applied only to that packument:
+/// 409 when a publish, deprecation or tag change came in between (the client reads it again).
+fn check_revision(name: &PackageName, current: &Package, sent: Option<&str>) -> ApiResult<()> {
+    let now = npm::packument_rev(&current.0, &current.1);
+    match sent {
+        Some(sent) if sent == now => Ok(()),
+        Some(sent) => Err(ApiError::conflict(format!(
+            "The packument of '{name}' changed since it was read (the change was made on _rev \
+             {sent}, it is now at {now}): read it again and retry"
+        ))),
+        None => Err(ApiError::conflict(format!(
+            "A change of the packument of '{name}' must carry the _rev it was read at"
+        ))),
+    }
 }
 
 fn no_such_package(name: &PackageName) -> ApiError {
@@ -588,7 +610,9 @@ async fn put_packument(req: &mut Request, repo: &Repo, name: &PackageName) -> Ap
 
 /// A changed packument: versions left out are unpublished (delete permission), changed
 /// `deprecated` messages and dist-tags are applied (annotate). Nothing else of a stored manifest
-/// changes: a version's contents are immutable.
+/// changes: a version's contents are immutable. The change applies only to the packument it was
+/// made on (`_rev`, checked in the transaction that applies it), never removes every version
+/// (that is `DELETE /{package}/-rev/{rev}`), and names only published versions.
 async fn update_packument(
     req: &Request,
     repo: &Repo,
@@ -597,46 +621,110 @@ async fn update_packument(
     user: &str,
     update: npm::Update,
 ) -> ApiResult<Response> {
-    let (versions, tags) = local_package(req, repo, name).await?;
-    if versions.is_empty() {
-        return Err(no_such_package(name));
+    let (key, checked, named, authz) =
+        (repo.key.clone(), repo.clone(), name.clone(), authz.clone());
+    let (removed, deprecated, tags_changed) = req
+        .app
+        .db
+        .write(move |tx| {
+            let package = named.to_string();
+            let current = local_rows(tx, &key, &package)?;
+            if current.0.is_empty() {
+                return Err(no_such_package(&named));
+            }
+            check_revision(&named, &current, update.rev.as_deref())?;
+            let change = plan_change(&named, &current, &update)?;
+            for v in &change.removed {
+                authz.require(&checked, &named.tarball_path(v), Action::Delete)?;
+            }
+            if !change.deprecations.is_empty() || change.tags.is_some() {
+                authz.require(&checked, named.folder(), Action::Annotate)?;
+            }
+            for v in &change.removed {
+                items::delete_tree(tx, &key, &named.tarball_path(v))?;
+            }
+            for (version, manifest) in &change.deprecations {
+                db::update_manifest(tx, &key, &package, version, manifest)?;
+            }
+            if let Some(tags) = &change.tags {
+                db::delete_tags(tx, &key, &package)?;
+                for (tag, version) in tags {
+                    db::set_tag(tx, &key, &package, tag, version)?;
+                }
+            }
+            Ok::<_, ApiError>((
+                change.removed.len(),
+                change.deprecations.len(),
+                change.tags.is_some(),
+            ))
+        })
+        .await?;
+    tracing::info!(arca_repo = %repo.key, package = %name, removed, deprecated, tags_changed, user, "npm packument update");
+    ok_json(StatusCode::OK, json!({ "ok": true, "id": name.as_str() }))
+}
+
+/// What a changed packument changes.
+struct Change {
+    /// versions unpublished
+    removed: Vec<String>,
+    /// (version, its new manifest text) whose `deprecated` message changed
+    deprecations: Vec<(String, String)>,
+    /// the new dist-tags, when they changed
+    tags: Option<Vec<(String, String)>>,
+}
+
+fn plan_change(name: &PackageName, current: &Package, update: &npm::Update) -> ApiResult<Change> {
+    let (versions, tags) = current;
+    if let Some(unknown) = update
+        .versions
+        .keys()
+        .find(|v| !versions.iter().any(|p| p.version == **v))
+    {
+        return Err(ApiError::bad_request(format!(
+            "Version '{unknown}' of '{name}' is not published: a publish carries its tarball in \
+             '_attachments'"
+        )));
     }
     let removed: Vec<String> = versions
         .iter()
         .filter(|v| !update.versions.contains_key(&v.version))
         .map(|v| v.version.clone())
         .collect();
-    for v in &removed {
-        authz.require(repo, &name.tarball_path(v), Action::Delete)?;
+    if removed.len() == versions.len() {
+        return Err(ApiError::bad_request(format!(
+            "A change of the packument may not remove every version of '{name}': unpublish the \
+             package (npm unpublish --force, DELETE /{{package}}/-rev/{{rev}})"
+        )));
     }
     let mut deprecations = Vec::new();
-    for v in &versions {
+    for v in versions {
         let Some(sent) = update.versions.get(&v.version) else {
             continue;
         };
         let sent_message = sent
             .get("deprecated")
             .filter(|m| !matches!(m, Value::String(s) if s.is_empty()));
-        if sent_message != v.manifest.get("deprecated") {
-            let mut manifest = v.manifest.clone();
-            match sent_message {
-                Some(Value::String(m)) => {
-                    manifest.insert("deprecated".into(), Value::String(m.clone()));
-                }
-                None => {
-                    manifest.remove("deprecated");
-                }
-                Some(_) => {
-                    return Err(ApiError::bad_request(format!(
-                        "Version '{}': 'deprecated' is not a string",
-                        v.version
-                    )));
-                }
-            }
-            let text = serde_json::to_string(&manifest)
-                .map_err(|e| ApiError::internal("npm deprecate", e))?;
-            deprecations.push((v.version.clone(), text));
+        if sent_message == v.manifest.get("deprecated") {
+            continue;
         }
+        let mut manifest = v.manifest.clone();
+        match sent_message {
+            Some(Value::String(m)) => {
+                manifest.insert("deprecated".into(), Value::String(m.clone()));
+            }
+            None => {
+                manifest.remove("deprecated");
+            }
+            Some(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "Version '{}': 'deprecated' is not a string",
+                    v.version
+                )));
+            }
+        }
+        let text =
+            serde_json::to_string(&manifest).map_err(|e| ApiError::internal("npm deprecate", e))?;
+        deprecations.push((v.version.clone(), text));
     }
     let remaining: Vec<&str> = versions
         .iter()
@@ -654,51 +742,38 @@ async fn update_packument(
     {
         new_tags.push(("latest".into(), best));
     }
-    let tags_changed = {
-        let mut old = tags.clone();
-        old.sort();
-        let mut new = new_tags.clone();
-        new.sort();
-        old != new
-    };
-    if !deprecations.is_empty() || tags_changed {
-        authz.require(repo, name.folder(), Action::Annotate)?;
-    }
-    let (key, package) = (repo.key.clone(), name.to_string());
-    let removed_paths: Vec<String> = removed.iter().map(|v| name.tarball_path(v)).collect();
-    let (removed_count, deprecated_count) = (removed.len(), deprecations.len());
-    req.app
-        .db
-        .write(move |tx| {
-            for path in &removed_paths {
-                items::delete_tree(tx, &key, path)?;
-            }
-            for (version, manifest) in &deprecations {
-                db::update_manifest(tx, &key, &package, version, manifest)?;
-            }
-            if tags_changed {
-                for (tag, _) in db::tags(tx, &key, &package)? {
-                    db::delete_tag(tx, &key, &package, &tag)?;
-                }
-                for (tag, version) in &new_tags {
-                    db::set_tag(tx, &key, &package, tag, version)?;
-                }
-            }
-            Ok::<_, ApiError>(())
-        })
-        .await?;
-    tracing::info!(arca_repo = %repo.key, package = %name, removed = removed_count, deprecated = deprecated_count, tags_changed, user, "npm packument update");
-    ok_json(StatusCode::OK, json!({ "ok": true, "id": name.as_str() }))
+    new_tags.sort();
+    let mut old_tags = tags.clone();
+    old_tags.sort();
+    Ok(Change {
+        removed,
+        deprecations,
+        tags: (old_tags != new_tags).then_some(new_tags),
+    })
 }
 
-/// `DELETE /{package}/-rev/{rev}`: unpublish the whole package.
-async fn unpublish_package(req: &Request, repo: &Repo, name: &PackageName) -> ApiResult<Response> {
+/// `DELETE /{package}/-rev/{rev}`: unpublish the whole package (`rev`: the `_rev` the client read,
+/// checked like a change's; a plain `DELETE /{package}` without one deletes whatever is there).
+async fn unpublish_package(
+    req: &Request,
+    repo: &Repo,
+    name: &PackageName,
+    rev: Option<String>,
+) -> ApiResult<Response> {
     let (principal, authz) = authz::require(req, repo, name.folder(), Action::Delete).await?;
-    let (key, package, checked) = (repo.key.clone(), name.to_string(), repo.clone());
+    let (key, checked, named) = (repo.key.clone(), repo.clone(), name.clone());
     let removed = req
         .app
         .db
         .write(move |tx| {
+            let package = named.to_string();
+            if rev.is_some() {
+                let current = local_rows(tx, &key, &package)?;
+                if current.0.is_empty() {
+                    return Err(no_such_package(&named));
+                }
+                check_revision(&named, &current, rev.as_deref())?;
+            }
             require_tree(tx, &authz, &checked, &package, Action::Delete)?;
             let removed = items::delete_tree(tx, &key, &package)?;
             db::delete_tags(tx, &key, &package)?;
@@ -996,7 +1071,7 @@ mod tests {
         );
         assert_eq!(
             parse_target("x/-rev/3-abc").unwrap(),
-            Target::PackumentRev(name("x"))
+            Target::PackumentRev(name("x"), "3-abc".into())
         );
         assert_eq!(
             parse_target("-/package/@acme%2flib/dist-tags/beta").unwrap(),

@@ -351,6 +351,124 @@ fn table() -> Vec<Row> {
             .prep(|s, u| token_for(s, if u == "anon" { "admin" } else { u }, "").0),
         row(M::DELETE, "/api/security/token/{x}", USER)
             .prep(|s, u| token_for(s, if u == "anon" { "admin" } else { u }, "").1),
+        // the npm registry API of a local npm repository (setup_npm)
+        row(M::GET, "/api/npm/npmlibs/", READ),
+        row(M::GET, "/api/npm/npmlibs/-/ping", READ),
+        row(M::GET, "/api/npm/npmlibs/-/whoami", READ),
+        // the legacy login checks the body's password (anonymous: the unknown user 'anon')
+        row(
+            M::PUT,
+            "/api/npm/npmlibs/-/user/org.couchdb.user:{u}",
+            [Code(401), Code(201), Code(201), Code(201)],
+        )
+        .body("{x}")
+        .prep(|s, u| {
+            let password = if u == "admin" {
+                s.password.as_str()
+            } else {
+                PW
+            };
+            json!({"name": u, "password": password}).to_string()
+        }),
+        row(M::GET, "/api/npm/npmlibs/-/v1/search?text=fixed", READ),
+        row(
+            M::POST,
+            "/api/npm/npmlibs/-/npm/v1/security/advisories/bulk",
+            READ,
+        )
+        .body("{}"),
+        row(
+            M::POST,
+            "/api/npm/npmlibs/-/npm/v1/security/audits/quick",
+            READ,
+        )
+        .body("{}"),
+        row(
+            M::GET,
+            "/api/npm/npmlibs/-/package/fixed-pkg/dist-tags",
+            READ,
+        ),
+        row(
+            M::PUT,
+            "/api/npm/npmlibs/-/package/fixed-pkg/dist-tags/t-{u}",
+            [Deny, Deny, Code(201), Code(201)],
+        )
+        .body("\"1.0.0\""),
+        row(
+            M::DELETE,
+            "/api/npm/npmlibs/-/package/fixed-pkg/dist-tags/d-{u}",
+            WRITE,
+        )
+        .prep(|s, u| {
+            let r = s
+                .put(
+                    &format!("/api/npm/npmlibs/-/package/fixed-pkg/dist-tags/d-{u}"),
+                    "\"1.0.0\"",
+                )
+                .status();
+            assert_eq!(r, StatusCode::CREATED);
+            String::new()
+        }),
+        row(M::GET, "/api/npm/npmlibs/fixed-pkg", READ),
+        row(M::HEAD, "/api/npm/npmlibs/fixed-pkg", READ),
+        row(M::GET, "/api/npm/npmlibs/@acme%2ffixed", READ),
+        row(M::GET, "/api/npm/npmlibs/fixed-pkg/1.0.0", READ),
+        row(
+            M::GET,
+            "/api/npm/npmlibs/fixed-pkg/-/fixed-pkg-1.0.0.tgz",
+            READ,
+        ),
+        row(
+            M::GET,
+            "/api/npm/npmlibs/@acme/fixed/-/fixed-1.0.0.tgz",
+            READ,
+        ),
+        // publish, deprecate (annotate), unpublish of a version, a tarball, a package (delete)
+        row(
+            M::PUT,
+            "/api/npm/npmlibs/pub-{u}",
+            [Deny, Deny, Code(201), Code(201)],
+        )
+        .body("{x}")
+        .prep(|_, u| super::npm::publish_body(&format!("pub-{u}"), "1.0.0")),
+        row(M::PUT, "/api/npm/npmlibs/depr-{u}", WRITE)
+            .body("{x}")
+            .prep(|s, u| {
+                let name = format!("depr-{u}");
+                let mut doc = npm_publish(s, &name, &["1.0.0"]);
+                doc["versions"]["1.0.0"]["deprecated"] = json!("do not use");
+                doc.to_string()
+            }),
+        row(M::PUT, "/api/npm/npmlibs/unp-{u}/-rev/1", WRITE)
+            .body("{x}")
+            .prep(|s, u| {
+                let name = format!("unp-{u}");
+                let mut doc = npm_publish(s, &name, &["1.0.0", "1.1.0"]);
+                doc["versions"].as_object_mut().unwrap().remove("1.1.0");
+                doc["dist-tags"] = json!({"latest": "1.0.0"});
+                doc.to_string()
+            }),
+        row(
+            M::DELETE,
+            "/api/npm/npmlibs/gone-{u}/-/gone-{u}-1.0.0.tgz/-rev/1",
+            WRITE,
+        )
+        .prep(|s, u| {
+            npm_publish(s, &format!("gone-{u}"), &["1.0.0"]);
+            String::new()
+        }),
+        // (without -rev/{rev}: npm's form carries the current _rev, checked before the delete)
+        row(M::DELETE, "/api/npm/npmlibs/del-{u}", WRITE).prep(|s, u| {
+            npm_publish(s, &format!("del-{u}"), &["1.0.0"]);
+            String::new()
+        }),
+        // a plain deploy into an npm repository: refused after the permission check
+        row(
+            M::PUT,
+            "/npmlibs/{u}/-/plain-1.0.0.tgz",
+            [Deny, Deny, Code(409), Code(409)],
+        )
+        .body("x"),
         // the web UI's files
         row(M::GET, "/ui/", ANYONE),
         row(M::GET, "/ui/app.js", ANYONE),
@@ -390,10 +508,44 @@ fn table() -> Vec<Row> {
     ]
 }
 
+/// A local npm repository `npmlibs` where the `deployers` may also delete, with `fixed-pkg`
+/// and `@acme/fixed` 1.0.0.
+fn setup_npm(s: &Server) {
+    s.create_repo("npmlibs", json!({"rclass": "local", "packageType": "npm"}));
+    admin_json(
+        s,
+        Method::PUT,
+        "/api/v2/security/permissions/deploy-npm",
+        json!({"name": "deploy-npm", "repo": {
+            "repositories": ["npmlibs"],
+            "actions": {"groups": {"deployers": ["read", "write", "delete"]}}
+        }}),
+        201,
+    );
+    npm_publish(s, "fixed-pkg", &["1.0.0"]);
+    npm_publish(s, "@acme/fixed", &["1.0.0"]);
+}
+
+/// As admin, publish `versions` of `name` into `npmlibs`; the full packument after.
+fn npm_publish(s: &Server, name: &str, versions: &[&str]) -> Value {
+    let url = format!("/api/npm/npmlibs/{}", name.replace('/', "%2f"));
+    for v in versions {
+        let r = s
+            .admin(Method::PUT, s.url(&url))
+            .header("content-type", "application/json")
+            .body(super::npm::publish_body(name, v))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "publish {name}@{v}");
+    }
+    s.json(&url)
+}
+
 #[test]
 fn authorization_matrix_of_every_endpoint() {
     let (_dir, s) = fresh_server();
     setup(&s);
+    setup_npm(&s);
     let mut failures = Vec::new();
     for row in table() {
         for (i, who) in CALLERS.iter().enumerate() {

@@ -30,6 +30,7 @@ mod listings;
 mod maven;
 mod meta_cache;
 mod node_signatures;
+mod npm;
 mod pgtls;
 mod pool;
 mod prepare;
