@@ -96,7 +96,9 @@ run_step() {
 install_deps() {
     local pkgs=(curl ca-certificates python3 maven libmaven-deploy-plugin-java libmaven-install-plugin-java
         libmaven-jar-plugin-java libmaven-compiler-plugin-java libmaven-resources-plugin-java libsurefire-java
-        junit4 wrk)
+        junit4 wrk
+        # the load balancer of tests/clients/npm-cluster.sh (tests/lib/cluster.sh) and of the appliance tests
+        haproxy)
     # systemd-analyze: arca-session-cleanup's tests check every cron translation with it
     command -v systemd-analyze >/dev/null 2>&1 || pkgs+=(systemd)
     command -v javac >/dev/null 2>&1 || pkgs+=(default-jdk-headless)
@@ -112,6 +114,11 @@ install_deps() {
     python3 -c 'import ensurepip' >/dev/null 2>&1 || pkgs+=(python3-venv)
     # node and npm: tests/clients/jfrog-client-js.sh (JFrog's JavaScript client library)
     command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
+    # tests/clients/npm.sh: Debian's node-* packages are the real npm packages its Verdaccio serves
+    # (tests/lib/verdaccio.sh; Verdaccio itself is installed there, once, from the npm registry)
+    local npm_debs
+    mapfile -t npm_debs < <(. "$ROOT/tests/lib/verdaccio.sh" && printf '%s\n' "${VERDACCIO_FIXTURE_DEBS[@]}")
+    pkgs+=("${npm_debs[@]}")
     # nginx: the Maven "central" of tests/clients/maven-proxy.sh (tests/lib/central.sh) and the benchmark baseline
     command -v nginx >/dev/null 2>&1 || pkgs+=("$(arca_apt_pick nginx-light nginx)")
     arca_apt_ensure "${pkgs[@]}"
@@ -206,6 +213,10 @@ CLIENT_PASS=0
 CLIENT_FAIL=0
 CLIENT_RESULTS=()
 
+# run_clients runs every tests/clients/*.sh (or the --only ones) against the backend of ARCA_TEST_BACKEND; it is
+# called twice, SQLite then PostgreSQL. A script with the header line "# arca-client-test: once" (one that always
+# needs PostgreSQL, e.g. a cluster of nodes) runs in the PostgreSQL pass only: the SQLite pass leaves it out (it
+# is listed once in the summary, under the PostgreSQL pass).
 run_clients() {
     local scripts=() s name rc t0 timeout=${ARCA_CLIENT_TIMEOUT:-900} last
     if ((${#ONLY[@]})); then
@@ -220,6 +231,10 @@ run_clients() {
     fi
     for s in "${scripts[@]}"; do
         name=$(basename "$s" .sh)
+        if [[ "${ARCA_TEST_BACKEND:-sqlite}" != postgresql ]] && grep -qx '# arca-client-test: once' "$s"; then
+            printf '\n(client test %s: "arca-client-test: once", it runs in the PostgreSQL pass)\n' "$name"
+            continue
+        fi
         banner "client test: $name${CLIENT_SUFFIX:-}"
         t0=$SECONDS
         rc=0

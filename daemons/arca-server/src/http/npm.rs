@@ -337,7 +337,13 @@ async fn read_package(
     }
     let merged = npm::merge_packages(parts);
     match upstream_error {
-        Some(e) if merged.0.is_empty() => Err(e),
+        // a 404 (not a 502) while an upstream is away: `npm publish` of a new package asks for
+        // its packument first and goes on only after a 404
+        Some(e) if merged.0.is_empty() => Err(ApiError::not_found(format!(
+            "Package '{name}' is not in this registry (no member has it; one member's upstream \
+             could not be asked: {})",
+            e.message
+        ))),
         _ => Ok(merged),
     }
 }
@@ -542,8 +548,15 @@ async fn tarball(
 /// (deprecations, the removal of versions by `npm unpublish pkg@version`).
 async fn put_packument(req: &mut Request, repo: &Repo, name: &PackageName) -> ApiResult<Response> {
     let (principal, authz) = authz::caller(req).await?;
-    // before reading a large body: the caller may publish here at all
-    authz.require(repo, name.folder(), Action::Annotate)?;
+    // before reading a large body: the caller may publish or change packages here at all
+    // (annotate is enough to deprecate; publishing needs deploy, checked below)
+    if !authz.allows(repo, name.folder(), Action::Annotate) {
+        authz.require(repo, name.folder(), Action::Read)?;
+        return Err(authz.denied(&format!(
+            "publish or change '{name}' in {} (publishing needs deploy, deprecating annotate)",
+            repo.key
+        )));
+    }
     let mut body = req.take_body();
     let bytes = read_small_body(&mut body, MAX_PUBLISH_BODY).await?;
     let put =
