@@ -20,9 +20,13 @@ pub const ABBREVIATED_MEDIA_TYPE: &str = "application/vnd.npm.install-v1+json";
 const MAX_NAME_LEN: usize = 214;
 /// Largest `package.json` read from a tarball.
 const MAX_PACKAGE_JSON: u64 = 4 * 1024 * 1024;
-/// Most bytes unpacked from a tarball while looking for its `package.json` (a gzip bomb stops
-/// here).
+/// Most bytes unpacked from a tarball while reading its `package.json`: 100 times the tarball
+/// (npm packages compress far less), at least 64 MiB, at most 512 MiB — a gzip bomb stops there.
+const MAX_UNPACK_RATIO: u64 = 100;
+const MIN_UNPACKED_SCAN: u64 = 64 * 1024 * 1024;
 const MAX_UNPACKED_SCAN: u64 = 512 * 1024 * 1024;
+/// Largest GNU long name or pax header entry.
+const MAX_EXTENDED_HEADER: u64 = 64 * 1024;
 /// Longest dist-tag.
 const MAX_TAG_LEN: usize = 128;
 
@@ -64,6 +68,13 @@ impl PackageName {
         };
         for part in scope.into_iter().chain(std::iter::once(base)) {
             check_name_part(name, part)?;
+        }
+        // npm's rule; and `-/…` are the registry's own URLs
+        if name.starts_with('-') {
+            return Err(invalid(format!(
+                "Invalid package name '{}': it may not start with '-'",
+                name.escape_debug()
+            )));
         }
         if scope.is_none() && matches!(base, "node_modules" | "favicon.ico") {
             return Err(invalid(format!(
@@ -257,7 +268,16 @@ pub fn check_tag(tag: &str) -> Result<(), Invalid> {
             tag.escape_debug()
         )));
     }
-    if semver::VersionReq::parse(tag).is_ok() {
+    // npm reads a tag that is a version range loosely (`v1`, `=1.x`, `x.x`) as that range
+    let loose = tag.trim_start_matches(['v', 'V', '=']);
+    let range_like = !loose.is_empty()
+        && loose
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'x' | 'X' | '*'));
+    if semver::VersionReq::parse(tag).is_ok()
+        || semver::VersionReq::parse(loose).is_ok()
+        || range_like
+    {
         return Err(invalid(format!(
             "Invalid dist-tag '{tag}': it reads as a version range"
         )));
@@ -482,26 +502,65 @@ fn decode_attachment(attachment: &Value, key: &str) -> Result<Vec<u8>, Invalid> 
     Ok(bytes)
 }
 
-/// The `package.json` of an npm tarball (gzip'd tar; the file `package.json` in the top
-/// folder, usually `package/`).
+/// The `package.json` of an npm tarball: the file `package.json` in the top folder (usually
+/// `package/`) of the gzip'd tar, read as npm's extraction does — names from GNU long-name and pax
+/// `path` records, the *last* entry of a name winning — but in bounded memory and time: entries
+/// are streamed past, extended headers may hold at most 64 KiB, and the bytes unpacked are bounded
+/// by the tarball's size (a gzip bomb stops early).
 pub fn read_package_json(tarball: &[u8]) -> Result<Map<String, Value>, Invalid> {
-    let gz = flate2::read::GzDecoder::new(tarball).take(MAX_UNPACKED_SCAN);
+    let limit = u64::try_from(tarball.len())
+        .unwrap_or(u64::MAX)
+        .saturating_mul(MAX_UNPACK_RATIO)
+        .clamp(MIN_UNPACKED_SCAN, MAX_UNPACKED_SCAN);
+    let gz = flate2::read::GzDecoder::new(tarball).take(limit);
     let mut archive = tar::Archive::new(gz);
-    let entries = archive
-        .entries()
-        .map_err(|e| invalid(format!("The tarball is not a gzip'd tar archive: {e}")))?;
+    let broken =
+        |e: std::io::Error| invalid(format!("The tarball is not a gzip'd tar archive: {e}"));
+    let entries = archive.entries().map_err(broken)?.raw(true);
+    // the name the next entry has instead of its header's (GNU long name, pax `path`), and the
+    // one every later entry has (pax global `path`)
+    let mut next_name: Option<Vec<u8>> = None;
+    let mut global_name: Option<Vec<u8>> = None;
+    let mut found: Option<Vec<u8>> = None;
     for entry in entries {
-        let mut entry =
-            entry.map_err(|e| invalid(format!("The tarball is not a gzip'd tar archive: {e}")))?;
-        let is_package_json = {
-            let path = entry.path_bytes().iter().copied().collect::<Vec<u8>>();
-            let mut parts = path.split(|b| *b == b'/').filter(|p| !p.is_empty());
-            matches!(
-                (parts.next(), parts.next(), parts.next()),
-                (Some(_), Some(b"package.json"), None)
-            )
-        };
-        if !is_package_json {
+        let mut entry = entry.map_err(broken)?;
+        let kind = entry.header().entry_type();
+        let extension = kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+            || kind.is_pax_local_extensions()
+            || kind.is_pax_global_extensions();
+        if extension {
+            if entry.size() > MAX_EXTENDED_HEADER {
+                return Err(invalid(format!(
+                    "The tarball has an extended header of {} bytes (at most {MAX_EXTENDED_HEADER})",
+                    entry.size()
+                )));
+            }
+            let mut data = Vec::new();
+            (&mut entry)
+                .take(MAX_EXTENDED_HEADER)
+                .read_to_end(&mut data)
+                .map_err(broken)?;
+            if kind.is_gnu_longname() {
+                let end = data.iter().position(|b| *b == 0).unwrap_or(data.len());
+                data.truncate(end);
+                next_name = Some(data);
+            } else if !kind.is_gnu_longlink() {
+                let path = pax_path(&data)?;
+                if kind.is_pax_global_extensions() {
+                    global_name = path.or(global_name);
+                } else if path.is_some() {
+                    next_name = path;
+                }
+            }
+            continue;
+        }
+        let name = next_name
+            .take()
+            .or_else(|| global_name.clone())
+            .unwrap_or_else(|| entry.path_bytes().into_owned());
+        let is_file = matches!(kind, tar::EntryType::Regular | tar::EntryType::Continuous);
+        if !is_file || !is_top_package_json(&name) {
             continue;
         }
         if entry.size() > MAX_PACKAGE_JSON {
@@ -514,17 +573,61 @@ pub fn read_package_json(tarball: &[u8]) -> Result<Map<String, Value>, Invalid> 
             .take(MAX_PACKAGE_JSON)
             .read_to_end(&mut text)
             .map_err(|e| invalid(format!("The tarball could not be read: {e}")))?;
-        return match serde_json::from_slice(&text) {
-            Ok(Value::Object(m)) => Ok(m),
-            Ok(_) => Err(invalid("The tarball's package.json is not a JSON object")),
-            Err(e) => Err(invalid(format!(
-                "The tarball's package.json is not valid JSON (line {}, column {}): {e}",
-                e.line(),
-                e.column()
-            ))),
-        };
+        found = Some(text);
     }
-    Err(invalid("The tarball has no package.json in its top folder"))
+    let Some(text) = found else {
+        return Err(invalid("The tarball has no package.json in its top folder"));
+    };
+    match serde_json::from_slice(&text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(invalid("The tarball's package.json is not a JSON object")),
+        Err(e) => Err(invalid(format!(
+            "The tarball's package.json is not valid JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))),
+    }
+}
+
+/// Whether a tar entry's name is `{top}/package.json` (empty segments and `.` ignored, as tar
+/// extraction does).
+fn is_top_package_json(name: &[u8]) -> bool {
+    let mut parts = name
+        .split(|b| *b == b'/')
+        .filter(|p| !p.is_empty() && *p != b".");
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some(top), Some(b"package.json"), None) if top != b".."
+    )
+}
+
+/// The `path` of pax records (`"{len} {key}={value}\n"` each); a `size` record is refused (it
+/// would change where the next entry ends, which raw reading does not follow).
+fn pax_path(data: &[u8]) -> Result<Option<Vec<u8>>, Invalid> {
+    let bad = || invalid("The tarball has a malformed pax header");
+    let mut path = None;
+    let mut rest = data;
+    while !rest.is_empty() {
+        let space = rest.iter().position(|b| *b == b' ').ok_or_else(bad)?;
+        let len: usize = std::str::from_utf8(&rest[..space])
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .filter(|n| *n > space && *n <= rest.len())
+            .ok_or_else(bad)?;
+        let record = rest[space + 1..len].strip_suffix(b"\n").ok_or_else(bad)?;
+        rest = &rest[len..];
+        let eq = record.iter().position(|b| *b == b'=').ok_or_else(bad)?;
+        match &record[..eq] {
+            b"path" => path = Some(record[eq + 1..].to_vec()),
+            b"size" => {
+                return Err(invalid(
+                    "The tarball has a pax 'size' record (entries of 8 GiB or more are not taken)",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(path)
 }
 
 /// A package's published versions and its dist-tags (tag, version).
@@ -763,6 +866,7 @@ mod tests {
             "lodash.merge",
             "x_y",
             "@a-b/c.d",
+            "@s/-x",
         ] {
             assert!(PackageName::parse(ok).is_ok(), "{ok}");
         }
@@ -780,6 +884,9 @@ mod tests {
             "node_modules",
             "x~y",
             "caf\u{e9}",
+            "-",
+            "-rev",
+            "-x",
             &"a".repeat(215),
         ] {
             assert!(PackageName::parse(bad).is_err(), "{bad}");
@@ -794,7 +901,9 @@ mod tests {
     fn tags_are_not_versions_or_ranges() {
         assert!(check_tag("beta").is_ok());
         assert!(check_tag("next-2").is_ok());
-        for bad in ["", "1.0.0", "1.x", "^2", "a b", "a/b"] {
+        for bad in [
+            "", "1.0.0", "1.x", "^2", "a b", "a/b", "v1", "v1.0", "v1.x", "x.x", "=1",
+        ] {
             assert!(check_tag(bad).is_err(), "{bad}");
         }
     }

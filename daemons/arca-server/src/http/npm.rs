@@ -559,9 +559,12 @@ async fn put_packument(req: &mut Request, repo: &Repo, name: &PackageName) -> Ap
     }
     let mut body = req.take_body();
     let bytes = read_small_body(&mut body, MAX_PUBLISH_BODY).await?;
-    let put =
-        npm::parse_put(name, &bytes, principal.name()).map_err(|e| ApiError::bad_request(e.0))?;
-    drop(bytes);
+    // decoding and unpacking the tarball is CPU work: off the async workers
+    let (named, publisher) = (name.clone(), principal.name().to_string());
+    let put = tokio::task::spawn_blocking(move || npm::parse_put(&named, &bytes, &publisher))
+        .await
+        .map_err(|e| ApiError::internal("npm publish", e))?
+        .map_err(|e| ApiError::bad_request(e.0))?;
     match put {
         PackumentPut::Publish(publish) => {
             let path = name.tarball_path(&publish.version);

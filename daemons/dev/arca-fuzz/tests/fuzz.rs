@@ -102,10 +102,15 @@ fn aql_queries_survive() {
 }
 
 #[test]
+fn npm_names_publishes_tarballs_and_packuments_survive() {
+    survives("npm");
+}
+
+#[test]
 fn every_target_has_a_test() {
     // A target added to `all` without a test above would go unfuzzed in CI.
     let tested = "front headers paths properties db-properties ha-node binarystore license \
-                  node-signature secrets cron maven aql";
+                  node-signature secrets cron maven aql npm";
     assert_eq!(targets::ALL, tested.split_whitespace().collect::<Vec<_>>());
     let mut by_cost = targets::ALL_BY_COST.to_vec();
     by_cost.sort_unstable();

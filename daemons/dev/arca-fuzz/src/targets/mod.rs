@@ -8,6 +8,7 @@ pub mod front;
 pub mod headers;
 pub mod license;
 pub mod maven;
+pub mod npm;
 pub mod paths;
 
 use rand::rngs::StdRng;
@@ -35,6 +36,7 @@ pub const ALL: &[&str] = &[
     "cron",
     "maven",
     "aql",
+    "npm",
 ];
 
 /// [`ALL`], slowest per input first (measured in release): the order threads take them in.
@@ -43,6 +45,7 @@ pub const ALL_BY_COST: &[&str] = &[
     "db-properties",
     "binarystore",
     "license",
+    "npm",
     "ha-node",
     "front",
     "paths",
@@ -73,6 +76,7 @@ pub fn make(name: &str) -> anyhow::Result<Box<dyn Target>> {
         "secrets" => Box::new(crypto::Secrets::new()),
         "cron" => Box::new(cron::Cron),
         "maven" => Box::new(maven::Maven),
+        "npm" => Box::new(npm::Npm::new()),
         "aql" => Box::new(aql::Aql::new()?),
         "selftest-panic" => Box::new(front::Front::with_planted_bug(front::PlantedBug::Panic)?),
         "selftest-5xx" => Box::new(front::Front::with_planted_bug(
