@@ -91,6 +91,9 @@ build() {
 recreate_remote() {
     arca_curl -f -o /dev/null -X DELETE "$U/api/repositories/central" || arca_die "DELETE central"
     arca_create_repo central "$REMOTE_JSON" >/dev/null 2>&1 || arca_die "central"
+    # deleting a repository takes it out of the virtual repositories that list it: put it back
+    arca_curl -f -o /dev/null -X POST -H 'Content-Type: application/json' \
+        -d '{"repositories":["libs-local","central"]}' "$U/api/repositories/maven" || arca_die "POST maven"
 }
 
 best() { tr ' ' '\n' | grep . | sort -n | head -n1; }

@@ -703,12 +703,11 @@ pub fn highest_version<'a>(versions: impl Iterator<Item = &'a str>) -> Option<St
 /// How a packument names its tarballs: `{registry}/{package}/-/{file}` with `registry` the
 /// repository's npm API URL (`…/api/npm/{repo}`, no trailing slash).
 fn with_tarball(
-    manifest: &Map<String, Value>,
+    mut manifest: Map<String, Value>,
     name: &PackageName,
     version: &str,
     registry: &str,
 ) -> Map<String, Value> {
-    let mut manifest = manifest.clone();
     // an upstream's tarball may be named otherwise: keep its file name, served at arca's URL
     let file = manifest
         .get("dist")
@@ -761,9 +760,16 @@ pub fn full_packument(
     let mut out_versions = Map::new();
     for v in versions {
         time.insert(v.version.clone(), Value::String(iso(v.published)));
+        // the readme is served once, at the top (from `latest`), as the public registry does
+        let manifest: Map<String, Value> = v
+            .manifest
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "readme" | "readmeFilename"))
+            .map(|(k, value)| (k.clone(), value.clone()))
+            .collect();
         out_versions.insert(
             v.version.clone(),
-            Value::Object(with_tarball(&v.manifest, name, &v.version, registry)),
+            Value::Object(with_tarball(manifest, name, &v.version, registry)),
         );
     }
     let latest = tags
@@ -804,12 +810,15 @@ pub fn abbreviated_packument(
     let modified = versions.iter().map(|v| v.published).max().unwrap_or(0);
     let mut out_versions = Map::new();
     for v in versions {
-        let full = with_tarball(&v.manifest, name, &v.version, registry);
-        let short: Map<String, Value> = full
-            .into_iter()
-            .filter(|(k, _)| ABBREVIATED_FIELDS.contains(&k.as_str()))
+        // only the install fields are copied (a manifest may carry a large readme)
+        let short: Map<String, Value> = ABBREVIATED_FIELDS
+            .iter()
+            .filter_map(|k| Some(((*k).to_string(), v.manifest.get(*k)?.clone())))
             .collect();
-        out_versions.insert(v.version.clone(), Value::Object(short));
+        out_versions.insert(
+            v.version.clone(),
+            Value::Object(with_tarball(short, name, &v.version, registry)),
+        );
     }
     json!({
         "name": name.as_str(),

@@ -1964,7 +1964,14 @@ fn check_assembly(
         if semver::Version::parse(version).is_ok() {
             check_tarball_url(name, version, manifest)?;
         }
+        // every field but the readme, which the packument serves once, at the top
         for (k, value) in &v.manifest {
+            if matches!(k.as_str(), "readme" | "readmeFilename") {
+                if manifest.get(k).is_some() {
+                    return Err(format!("the full packument kept {k} in version {version}"));
+                }
+                continue;
+            }
             if k != "dist" && manifest.get(k) != Some(value) {
                 return Err(format!(
                     "the full packument changed {k} of {version}: {:?}, given {value}",
