@@ -112,7 +112,8 @@ pub async fn fetch(req: &Request, repo: &Repo, path: &str, mode: Mode) -> ApiRes
 /// the upstream's answer is passed on, nothing is cached or shared.
 pub async fn pass_through(req: &Request, repo: &Repo, path: &str) -> ApiResult<Obtained> {
     let upstream = req.app.remotes.upstream(&req.app.secrets, repo)?;
-    match upstream.get(path).await {
+    let encoded = Format::of(repo).upstream_path(path);
+    match upstream.get(path, encoded.as_deref()).await {
         Answer::Found(response) => {
             let mut headers = warp::http::HeaderMap::new();
             artifact_headers(&mut headers, repo, path, &response);
@@ -232,7 +233,8 @@ impl Leader {
             Ok(up) => up,
             Err(e) => return Err(self.fail(e).await),
         };
-        match upstream.get(&self.path).await {
+        let encoded = Format::of(&self.repo).upstream_path(&self.path);
+        match upstream.get(&self.path, encoded.as_deref()).await {
             Answer::Found(response) => match mode {
                 Mode::Stream => Ok(Obtained::Streaming(self.stream(upstream, response))),
                 Mode::Whole | Mode::Refresh => {

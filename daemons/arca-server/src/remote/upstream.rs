@@ -35,8 +35,6 @@ pub struct Upstream {
     base: String,
     credentials: Option<(String, String)>,
     repo: String,
-    /// The repository's format: it may name some paths differently upstream (npm packuments).
-    format: crate::formats::Format,
     /// The settings it was built from (a change builds a new client).
     built_from: arca_db::RepoSettings,
 }
@@ -78,7 +76,6 @@ impl Upstream {
             base: repo.settings.url.trim_end_matches('/').to_string(),
             credentials,
             repo: repo.key.clone(),
-            format: crate::formats::Format::of(repo),
             built_from: repo.settings.clone(),
         })
     }
@@ -88,11 +85,12 @@ impl Upstream {
         self.repo == repo.key && self.built_from == repo.settings
     }
 
-    /// The upstream URL of `path` (a repository path, `/`-separated; the format may map it to
-    /// another upstream path, see [`crate::formats::Format::upstream_path`]).
-    pub fn url_of(&self, path: &str) -> String {
-        if let Some(mapped) = self.format.upstream_path(path) {
-            return format!("{}/{mapped}", self.base);
+    /// The upstream URL of `path` (a repository path, `/`-separated), or of `encoded`, an upstream
+    /// path already URL-encoded (a format's own name for it: npm packuments, see
+    /// `Format::upstream_path`).
+    pub fn url_of(&self, path: &str, encoded: Option<&str>) -> String {
+        if let Some(encoded) = encoded {
+            return format!("{}/{encoded}", self.base);
         }
         let mut url = self.base.clone();
         for segment in path.split('/') {
@@ -102,9 +100,9 @@ impl Upstream {
         url
     }
 
-    /// `GET` `path` from the upstream.
-    pub async fn get(&self, path: &str) -> Answer {
-        let url = self.url_of(path);
+    /// `GET` `path` from the upstream (`encoded`: see [`Upstream::url_of`]).
+    pub async fn get(&self, path: &str, encoded: Option<&str>) -> Answer {
+        let url = self.url_of(path, encoded);
         let mut request = self.client.get(&url);
         if let Some((user, password)) = &self.credentials {
             request = request.basic_auth(user, Some(password));
@@ -162,7 +160,7 @@ impl Upstream {
 
     /// A small upstream file (a checksum file), or `None` when the upstream has none.
     pub async fn small_text(&self, path: &str, limit: usize) -> Result<Option<String>, ApiError> {
-        let mut response = match self.get(path).await {
+        let mut response = match self.get(path, None).await {
             Answer::Found(r) => r,
             Answer::Missing(_) => return Ok(None),
             Answer::Failed { error, .. } => return Err(error),
@@ -195,7 +193,7 @@ impl Upstream {
             format!(
                 "download of {} from the upstream of remote repository '{}' broke off: {}; \
                  nothing was cached",
-                self.url_of(path),
+                self.url_of(path, None),
                 self.repo,
                 error_chain(e)
             ),
@@ -229,11 +227,11 @@ mod tests {
         };
         let up = Upstream::build(&repo, None).expect("client");
         assert_eq!(
-            up.url_of("org/a b/x#1.jar"),
+            up.url_of("org/a b/x#1.jar", None),
             "http://127.0.0.1:9/maven2/org/a%20b/x%231.jar"
         );
         assert_eq!(
-            up.url_of("a/1.0+build"),
+            up.url_of("a/1.0+build", None),
             "http://127.0.0.1:9/maven2/a/1.0+build"
         );
     }
