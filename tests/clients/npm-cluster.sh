@@ -10,11 +10,13 @@
 #  3. two `npm publish` of arca-cluster-lib 1.0.0 and 1.1.0 (a new package) at the same time through HAProxy, one
 #     sent to node-a and one to node-b (HAProxy pins them by User-Agent): both versions are in the packument,
 #     whose dist.tarball URLs (asked of node-c directly) point at HAProxy, as do those of a remote package;
-#  4. `npm install` through the virtual, with an empty cache, of a project that needs up-alpha ^1.0.0, @up/scoped
-#     and arca-cluster-lib 1.1.0 (five packages): the lockfile resolves each through HAProxy, and the installed code
-#     reports the expected versions;
-#  5. node-a (the primary) and the upstream are stopped; `npm ci` with an empty cache still installs the same tree
-#     through HAProxy (packuments and tarballs come from what the cluster keeps).
+#  4. `npm install` through the virtual, with an empty cache, of a project that needs up-alpha ^1.0.0, @up/scoped,
+#     arca-cluster-lib 1.1.0 and the roots of tests/clients/npm.sh's Verdaccio fixture (yargs, debug, semver, glob,
+#     micromatch, readable-stream: real packages from Debian's node-* packages, served by Verdaccio 6.8.0 behind a
+#     second remote, npm-verdaccio) — over 30 packages: the lockfile resolves each through HAProxy, and the
+#     installed code reports the expected versions;
+#  5. node-a (the primary), the upstream arca and Verdaccio are stopped; `npm ci` with an empty cache still
+#     installs the same tree through HAProxy (packuments and tarballs come from what the cluster keeps).
 #
 # Needs PostgreSQL (ARCA_TEST_PG_URL, or tests/lib/postgres.sh starts it), hence "arca-client-test: once" above:
 # tests/run-all.sh runs it in its PostgreSQL pass only. Prints "PASS npm-cluster" or "FAIL npm-cluster: reason";
@@ -29,6 +31,8 @@ export ARCA_TEST_NAME=npm-cluster
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/arca.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/cluster.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/cluster.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/verdaccio.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/verdaccio.sh"
 
 fail() {
     local i
@@ -103,6 +107,11 @@ for spec in 'up-gamma 0.3.1 {}' 'up-beta 2.0.0 {"up-gamma":"~0.3.0"}' 'up-beta 2
     [[ "$code" == 201 || "$code" == 200 ]] || fail "upstream: PUT $UP/${name/\//%2f} ($name@$version) -> $code"
 done
 
+# --- Verdaccio with the real packages of the fixture ----------------------------------------------------------------
+verdaccio_fixture
+verdaccio_start "$WORK/verdaccio"
+verdaccio_publish_fixture
+
 # --- the cluster ------------------------------------------------------------------------------------------------
 CLUSTER_DB_PREFIX=arca_c_
 CLUSTER_URL_BASE=1
@@ -129,7 +138,9 @@ lb_put_repo() { # lb_put_repo KEY JSON
 lb_put_repo npm-local '{"rclass":"local","packageType":"npm"}'
 lb_put_repo npm-remote \
     "{\"rclass\":\"remote\",\"packageType\":\"npm\",\"url\":\"$UP\",\"retrievalCachePeriodSecs\":3600}"
-lb_put_repo npm '{"rclass":"virtual","packageType":"npm","repositories":["npm-local","npm-remote"],
+lb_put_repo npm-verdaccio \
+    "{\"rclass\":\"remote\",\"packageType\":\"npm\",\"url\":\"${VERDACCIO_URL%/}\",\"retrievalCachePeriodSecs\":3600}"
+lb_put_repo npm '{"rclass":"virtual","packageType":"npm","repositories":["npm-local","npm-remote","npm-verdaccio"],
     "defaultDeploymentRepo":"npm-local"}'
 TOKEN=$(curl -sS --max-time 30 -u "admin:$CLUSTER_ADMIN_PW" -X POST --data-urlencode username=admin \
     "$LB/api/security/token" | arca_json_get access_token) || fail "no access token from $LB/api/security/token"
@@ -214,18 +225,13 @@ PY
 # --- npm install through HAProxy, empty cache -------------------------------------------------------------------
 APP="$WORK/app"
 mkdir -p "$APP"
-cat >"$APP/package.json" <<'EOF'
-{
-  "name": "arca-cluster-app",
-  "version": "1.0.0",
-  "private": true,
-  "dependencies": {
-    "@up/scoped": "^1.0.0",
-    "arca-cluster-lib": "1.1.0",
-    "up-alpha": "^1.0.0"
-  }
-}
-EOF
+python3 - "$VERDACCIO_FIXTURE_LIST" "${VERDACCIO_FIXTURE_ROOTS[@]}" >"$APP/package.json" <<'PY'
+import json, sys
+versions = dict(line.split() for line in open(sys.argv[1]) if line.strip())
+deps = {name: "^" + versions[name] for name in sys.argv[2:]}
+deps.update({"@up/scoped": "^1.0.0", "arca-cluster-lib": "1.1.0", "up-alpha": "^1.0.0"})
+print(json.dumps({"name": "arca-cluster-app", "version": "1.0.0", "private": True, "dependencies": deps}, indent=2))
+PY
 npmrc "$WORK/npmrc-app"
 WANT='[["up-alpha@1.2.0","up-beta@2.1.0","up-gamma@0.3.1"],["@up/scoped@1.0.0"],["arca-cluster-lib@1.1.0","up-gamma@0.3.1"]]'
 # installed_ok — the installed code reports the expected tree
@@ -234,6 +240,10 @@ installed_ok() {
     got=$(cd "$APP" && node -e 'console.log(JSON.stringify(["up-alpha", "@up/scoped", "arca-cluster-lib"].map(require)))') ||
         fail "node could not load the installed packages"
     [[ "$got" == "$WANT" ]] || fail "the installed packages report $got, expected $WANT"
+    got=$(cd "$APP" && node -e 'const s = require("semver"), y = require("yargs/yargs");
+console.log(s.maxSatisfying(["1.2.3", "1.9.0", "2.0.0"], "^1"), y(["--n", "3"]).argv.n, require("micromatch")(["a.js", "b.md"], "*.js").join())') ||
+        fail "node could not load the fixture's packages"
+    [[ "$got" == "1.9.0 3 a.js" ]] || fail "the fixture's packages report '$got', expected '1.9.0 3 a.js'"
 }
 run_npm "$APP" "$WORK/install.log" "$WORK/npmrc-app" install || {
     cat "$WORK/install.log" >&2
@@ -248,20 +258,21 @@ bad = [f"{k}: {v.get('resolved')}" for k, v in pkgs.items() if not str(v.get("re
 for b in bad:
     print(b, file=sys.stderr)
 print(f"{len(pkgs)} packages in the lockfile", file=sys.stderr)
-sys.exit(1 if bad or len(pkgs) != 5 else 0)
+sys.exit(1 if bad or len(pkgs) < 30 else 0)
 PY
-arca_log "npm install through HAProxy: 5 packages, all resolved at $REG"
+arca_log "npm install through HAProxy: $(python3 -c 'import json,sys; print(len([k for k in json.load(open(sys.argv[1]))["packages"] if k]))' "$APP/package-lock.json") packages, all resolved at $REG"
 
 # --- node-a and the upstream stopped: npm ci, empty cache ---------------------------------------------------------
 cluster_stop_node 0
 arca_stop
+verdaccio_stop
 rm -rf "$APP/node_modules" "$APP/.npm-cache"
 run_npm "$APP" "$WORK/ci.log" "$WORK/npmrc-app" ci || {
     cat "$WORK/ci.log" >&2
-    fail "npm ci through $REG with node-a and the upstream stopped failed"
+    fail "npm ci through $REG with node-a and the upstreams stopped failed"
 }
 installed_ok
-arca_log "npm ci through HAProxy with node-a and the upstream stopped: same tree"
+arca_log "npm ci through HAProxy with node-a, the upstream arca and Verdaccio stopped: same tree"
 
 trap - ERR
 printf 'PASS npm-cluster\n'
