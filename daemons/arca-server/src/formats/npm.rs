@@ -108,7 +108,12 @@ impl PackageName {
 
     /// The tarball's path in the repository: `@scope/name/-/name-1.0.0.tgz`.
     pub fn tarball_path(&self, version: &str) -> String {
-        format!("{}/-/{}", self.full, self.tarball_name(version))
+        self.file_path(&self.tarball_name(version))
+    }
+
+    /// The path of the package's file `file` (a tarball) in the repository: `@scope/name/-/{file}`.
+    pub fn file_path(&self, file: &str) -> String {
+        format!("{}/-/{file}", self.full)
     }
 
     /// The key of the tarball in a publish's `_attachments`: `@scope/name-1.0.0.tgz`.
@@ -743,6 +748,19 @@ fn iso(ms: i64) -> String {
     crate::http::format::iso8601(ms)
 }
 
+/// One version's manifest as served (`GET /{package}/{version}`, and in the full packument): the
+/// tarball URL of `registry`, without the readme — served once, at the top of the packument (from
+/// `latest`), as the public registry does.
+pub fn version_manifest(name: &PackageName, v: &PublishedVersion, registry: &str) -> Value {
+    let manifest: Map<String, Value> = v
+        .manifest
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "readme" | "readmeFilename"))
+        .map(|(k, value)| (k.clone(), value.clone()))
+        .collect();
+    Value::Object(with_tarball(manifest, name, &v.version, registry))
+}
+
 /// The full packument (`application/json`): every version with its manifest, dist-tags, the
 /// publish times, and the `latest` version's description and readme at the top.
 pub fn full_packument(
@@ -760,17 +778,7 @@ pub fn full_packument(
     let mut out_versions = Map::new();
     for v in versions {
         time.insert(v.version.clone(), Value::String(iso(v.published)));
-        // the readme is served once, at the top (from `latest`), as the public registry does
-        let manifest: Map<String, Value> = v
-            .manifest
-            .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "readme" | "readmeFilename"))
-            .map(|(k, value)| (k.clone(), value.clone()))
-            .collect();
-        out_versions.insert(
-            v.version.clone(),
-            Value::Object(with_tarball(manifest, name, &v.version, registry)),
-        );
+        out_versions.insert(v.version.clone(), version_manifest(name, v, registry));
     }
     let latest = tags
         .get("latest")

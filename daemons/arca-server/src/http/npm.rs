@@ -496,18 +496,10 @@ async fn version(
                 "Version '{spec}' of '{name}' is not in this registry"
             ))
         })?;
-    let doc = npm::full_packument(
-        name,
-        std::slice::from_ref(found),
-        &[],
-        &registry_url(req, repo),
-    );
-    let manifest = doc
-        .get("versions")
-        .and_then(|v| v.get(&found.version))
-        .cloned()
-        .unwrap_or(Value::Null);
-    ok_json(StatusCode::OK, manifest)
+    ok_json(
+        StatusCode::OK,
+        npm::version_manifest(name, found, &registry_url(req, repo)),
+    )
 }
 
 async fn tarball(
@@ -516,7 +508,7 @@ async fn tarball(
     name: &PackageName,
     file: &str,
 ) -> ApiResult<Response> {
-    let path = format!("{}/-/{file}", name.folder());
+    let path = name.file_path(file);
     let (_, authz) = authz::require(req, repo, &path, Action::Read).await?;
     let target = RepoPath {
         repo: repo.key.clone(),
@@ -810,7 +802,7 @@ async fn delete_tarball(
     name: &PackageName,
     file: &str,
 ) -> ApiResult<Response> {
-    let path = format!("{}/-/{file}", name.folder());
+    let path = name.file_path(file);
     let (principal, _) = authz::require(req, repo, &path, Action::Delete).await?;
     let key = repo.key.clone();
     let target = path.clone();
