@@ -20,6 +20,7 @@ pub mod maven;
 pub mod maven_layout;
 pub mod maven_metadata;
 pub mod npm;
+pub mod pypi;
 
 use warp::reply::Response;
 

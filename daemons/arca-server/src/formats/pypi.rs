@@ -1,0 +1,1 @@
+//! PyPI: being written (task A).
