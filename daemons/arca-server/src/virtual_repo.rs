@@ -87,6 +87,40 @@ pub async fn deployment_repo(req: &Request, repo: &Repo) -> ApiResult<Repo> {
     })
 }
 
+/// Where a format's API writes when asked at `repo` (`verb`: what the client does there,
+/// "publish", "upload"): a local repository itself, a virtual one's `defaultDeploymentRepo` (of
+/// the same format); a remote repository takes nothing.
+pub async fn writable_repo(
+    req: &Request,
+    repo: Repo,
+    format: Format,
+    verb: &str,
+) -> ApiResult<Repo> {
+    let kind = repo.package_type.clone();
+    if repo.is_local() {
+        return Ok(repo);
+    }
+    if repo.is_remote() {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!(
+                "Repository '{}' is a remote repository: {verb} to a local {kind} repository, \
+                 or to a virtual one with a defaultDeploymentRepo",
+                repo.key
+            ),
+        ));
+    }
+    let target = deployment_repo(req, &repo).await?;
+    if Format::of(&target) != format {
+        return Err(ApiError::bad_request(format!(
+            "The defaultDeploymentRepo '{}' of virtual repository '{}' is a {} repository, not \
+             one of package type '{kind}'",
+            target.key, repo.key, target.package_type
+        )));
+    }
+    Ok(target)
+}
+
 /// Answer a `GET`/`HEAD` of `target` in virtual `repo`.
 pub async fn download(
     req: &Request,

@@ -37,6 +37,7 @@ pub const PACKAGE_TYPES: &[&str] = &[
     generic::PACKAGE_TYPE,
     maven::PACKAGE_TYPE,
     npm::PACKAGE_TYPE,
+    pypi::PACKAGE_TYPE,
 ];
 
 /// The format of a repository, chosen by its package type.
@@ -52,6 +53,9 @@ pub enum Format {
     /// `npm`: the registry API under `/api/npm/{repo}/` (`http/npm.rs`); packages arrive by
     /// `npm publish`, not by plain deploys.
     Npm,
+    /// `pypi`: the simple index and the upload API under `/api/pypi/{repo}/` (`http/pypi.rs`);
+    /// files arrive by `twine upload`, not by plain deploys.
+    Pypi,
 }
 
 impl Format {
@@ -65,6 +69,7 @@ impl Format {
         match package_type {
             maven::PACKAGE_TYPE => Format::Maven,
             npm::PACKAGE_TYPE => Format::Npm,
+            pypi::PACKAGE_TYPE => Format::Pypi,
             t if maven::LAYOUT_PACKAGE_TYPES.contains(&t) => Format::MavenLayout,
             _ => Format::Generic,
         }
@@ -75,6 +80,7 @@ impl Format {
         match self {
             Format::Maven => maven::LAYOUT_REF,
             Format::Npm => npm::LAYOUT_REF,
+            Format::Pypi => pypi::LAYOUT_REF,
             Format::Generic | Format::MavenLayout => generic::LAYOUT_REF,
         }
     }
@@ -90,6 +96,12 @@ impl Format {
                  URL (…/api/npm/{}/), not by deploying '{}'",
                 repo.key, repo.key, path
             ))),
+            // a file stored without its row would be missing from the index
+            Format::Pypi => Err(ApiError::conflict(format!(
+                "Repository '{}' is a PyPI repository: upload distributions with twine or uv \
+                 publish to …/api/pypi/{}, not by deploying '{}'",
+                repo.key, repo.key, path
+            ))),
             Format::Generic | Format::MavenLayout => Ok(()),
         }
     }
@@ -99,7 +111,7 @@ impl Format {
     pub fn overwrite_exempt(self, path: &str) -> bool {
         match self {
             Format::Maven | Format::MavenLayout => maven::is_metadata_or_its_checksum(path),
-            Format::Generic | Format::Npm => false,
+            Format::Generic | Format::Npm | Format::Pypi => false,
         }
     }
 
@@ -109,6 +121,7 @@ impl Format {
         match self {
             Format::Maven | Format::MavenLayout => maven::is_changing(path),
             Format::Npm => npm::packument_of_cache_path(path).is_some(),
+            Format::Pypi => pypi_cached_page_project(path).is_some(),
             Format::Generic => false,
         }
     }
@@ -116,9 +129,10 @@ impl Format {
     /// The upstream's path (already URL-encoded) of a remote repository's `path`, where the
     /// format caches something under another name than the upstream's (npm: the packument of
     /// `@s/n` is cached at `.npm/@s/n/package.json` and asked for as `@s%2fn`); `None`: the same.
-    pub fn upstream_path(self, path: &str) -> Option<String> {
+    pub fn upstream_path(self, repo: &Repo, path: &str) -> Option<String> {
         match self {
             Format::Npm => npm::packument_of_cache_path(path).map(|name| name.escaped()),
+            Format::Pypi => pypi_upstream_page(repo, path),
             Format::Generic | Format::Maven | Format::MavenLayout => None,
         }
     }
@@ -141,7 +155,7 @@ impl Format {
     pub fn merges(self, path: &str) -> bool {
         match self {
             Format::Maven | Format::MavenLayout => maven::is_metadata(path),
-            Format::Generic | Format::Npm => false,
+            Format::Generic | Format::Npm | Format::Pypi => false,
         }
     }
 
@@ -162,7 +176,7 @@ impl Format {
                     .map(bytes::Bytes::from)
                     .map_err(|e| e.to_string())
             }
-            Format::Generic | Format::Npm => parts
+            Format::Generic | Format::Npm | Format::Pypi => parts
                 .first()
                 .cloned()
                 .ok_or_else(|| "nothing to merge".into()),
@@ -180,7 +194,7 @@ impl Format {
     ) -> ApiResult<Response> {
         match self {
             // every format so far generates the reference's checksum side files
-            Format::Generic | Format::Maven | Format::MavenLayout | Format::Npm => {
+            Format::Generic | Format::Maven | Format::MavenLayout | Format::Npm | Format::Pypi => {
                 checksums::serve_side_file(req, authz, repo, target).await
             }
         }
@@ -196,7 +210,7 @@ impl Format {
     ) -> ApiResult<Option<String>> {
         match self {
             Format::Maven => maven::deploy_path(req, repo, path).await,
-            Format::Generic | Format::MavenLayout | Format::Npm => Ok(None),
+            Format::Generic | Format::MavenLayout | Format::Npm | Format::Pypi => Ok(None),
         }
     }
 
@@ -210,7 +224,7 @@ impl Format {
     ) -> ApiResult<()> {
         match self {
             Format::Maven => maven::check_pom(repo, path, content),
-            Format::Generic | Format::MavenLayout | Format::Npm => Ok(()),
+            Format::Generic | Format::MavenLayout | Format::Npm | Format::Pypi => Ok(()),
         }
     }
 
@@ -219,7 +233,7 @@ impl Format {
     pub async fn after_change(self, app: &crate::state::App, repo: &Repo, path: &str, user: &str) {
         match self {
             Format::Maven => maven::after_change(app, repo, path, user).await,
-            Format::Generic | Format::MavenLayout | Format::Npm => {}
+            Format::Generic | Format::MavenLayout | Format::Npm | Format::Pypi => {}
         }
     }
 
@@ -239,6 +253,33 @@ impl Format {
         }
         checksums::accept_side_file(req, authz, repo, target).await
     }
+}
+
+/// The project of a remote PyPI repository's cached upstream page (`.pypi/{project}/simple.html`).
+pub fn pypi_cached_page_project(path: &str) -> Option<&str> {
+    path.strip_prefix(pypi::CACHE_DIR)?
+        .strip_prefix('/')?
+        .strip_suffix("/simple.html")
+        .filter(|p| !p.is_empty() && !p.contains('/'))
+}
+
+/// Where a remote PyPI repository's cached page of a project is upstream:
+/// `{pyPIRepositorySuffix}/{project}/` under its URL (the suffix defaults to `simple`; devpi's is
+/// `+simple`). The cached path's project is PEP 503-normalised: nothing to escape.
+fn pypi_upstream_page(repo: &Repo, path: &str) -> Option<String> {
+    let project = pypi_cached_page_project(path)?;
+    let suffix = repo
+        .settings
+        .reference
+        .get("pyPIRepositorySuffix")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("simple")
+        .trim_matches('/');
+    Some(if suffix.is_empty() {
+        format!("{project}/")
+    } else {
+        format!("{suffix}/{project}/")
+    })
 }
 
 /// Whether deploying at `path` of `repo` replaces a file, so needs the `delete` permission as

@@ -57,6 +57,41 @@ pub fn etag_matches(header_value: &str, sha1: &str) -> bool {
     })
 }
 
+/// A generated document (an npm packument, a PyPI page) of `media_type`, negotiated on `Accept`:
+/// with an ETag of its bytes, or 304 when the request's `If-None-Match` names it (clients
+/// revalidate the indexes they cached); no body for a `HEAD`.
+pub fn negotiated_document(
+    req: &crate::http::Request,
+    body: Vec<u8>,
+    media_type: &str,
+) -> warp::reply::Response {
+    use sha1::Digest;
+    use warp::http::{HeaderValue, Method, StatusCode, header};
+    let etag = hex::encode(sha1::Sha1::digest(&body));
+    let not_modified = req
+        .header("if-none-match")
+        .is_some_and(|v| etag_matches(v, &etag));
+    let len = body.len();
+    let mut resp = warp::reply::Response::default();
+    if not_modified {
+        *resp.status_mut() = StatusCode::NOT_MODIFIED;
+    } else if req.method != Method::HEAD {
+        *resp.body_mut() = body.into();
+    }
+    let headers = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(media_type) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("accept"));
+    if !not_modified {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{etag}\"")) {
+        headers.insert(header::ETAG, v);
+    }
+    resp
+}
+
 /// Whether a file modified at `modified_ms` is unchanged since an `If-Modified-Since` date.
 pub fn not_modified_since(header_value: &str, modified_ms: i64) -> bool {
     httpdate::parse_http_date(header_value)

@@ -19,6 +19,7 @@ pub mod listing;
 mod node_auth;
 pub mod npm;
 mod peer_storage;
+pub mod pypi;
 mod repo_fields;
 pub mod repos_api;
 pub mod request;

@@ -5,8 +5,7 @@
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
-use sha1::Digest;
-use warp::http::{HeaderValue, Method, StatusCode, header};
+use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
 use arca_db::permissions::Action;
@@ -138,7 +137,7 @@ async fn route(req: &mut Request, tail: &str) -> ApiResult<Response> {
     let target = parse_target(rest)?;
     // writes through a virtual repository go to its default deployment repository
     let repo = if changes_package(&req.method, &target) {
-        writable_repo(req, repo).await?
+        virtual_repo::writable_repo(req, repo, Format::Npm, "publish").await?
     } else {
         repo
     };
@@ -202,33 +201,6 @@ fn changes_package(method: &Method, target: &Target) -> bool {
                 | Target::Tarball(..)
                 | Target::TarballRev(..)
         )
-}
-
-/// Where a change of `repo`'s packages goes: a local repository itself, a virtual one's
-/// `defaultDeploymentRepo` (an npm repository); a remote repository takes none.
-async fn writable_repo(req: &Request, repo: Repo) -> ApiResult<Repo> {
-    if repo.is_local() {
-        return Ok(repo);
-    }
-    if repo.is_remote() {
-        return Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!(
-                "Repository '{}' is a remote repository: publish to a local npm repository, or \
-                 to a virtual one with a defaultDeploymentRepo",
-                repo.key
-            ),
-        ));
-    }
-    let target = virtual_repo::deployment_repo(req, &repo).await?;
-    if Format::of(&target) != Format::Npm {
-        return Err(ApiError::bad_request(format!(
-            "The defaultDeploymentRepo '{}' of virtual repository '{}' is a {} repository, not \
-             an npm one",
-            target.key, repo.key, target.package_type
-        )));
-    }
-    Ok(target)
 }
 
 fn ok_json(status: StatusCode, value: Value) -> ApiResult<Response> {
@@ -454,27 +426,11 @@ async fn packument(req: &Request, repo: &Repo, name: &PackageName) -> ApiResult<
             "application/json",
         )
     };
-    // compact (a packument with many versions is large), with an ETag of its bytes: npm
-    // revalidates the packuments it has cached with If-None-Match
+    // compact (a packument with many versions is large)
     let body = serde_json::to_vec(&doc).map_err(|e| ApiError::internal("npm packument", e))?;
-    let etag = hex::encode(sha1::Sha1::digest(&body));
-    let not_modified = req
-        .header("if-none-match")
-        .is_some_and(|v| crate::http::conditional::etag_matches(v, &etag));
-    let mut resp = if not_modified {
-        let mut resp = Response::default();
-        *resp.status_mut() = StatusCode::NOT_MODIFIED;
-        resp
-    } else {
-        Response::new(body.into())
-    };
-    let headers = resp.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
-    headers.insert(header::VARY, HeaderValue::from_static("accept"));
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{etag}\"")) {
-        headers.insert(header::ETAG, v);
-    }
-    Ok(resp)
+    Ok(crate::http::conditional::negotiated_document(
+        req, body, media_type,
+    ))
 }
 
 /// `GET /{package}/{version or tag}`: one version's manifest.

@@ -137,6 +137,7 @@ pub const REFERENCE_FIELDS: &[ReferenceField] = &[
         r#""https://packagist.org""#,
     ),
     field("pyPIRegistryUrl", R, &["pypi"], r#""https://pypi.org""#),
+    // acted on: where a remote repository finds its upstream's project pages (formats/mod.rs)
     field("pyPIRepositorySuffix", R, &["pypi"], r#""simple""#),
     field("vcsType", R, VCS, r#""GIT""#),
     field("vcsGitProvider", R, VCS, r#""GITHUB""#),

@@ -13,8 +13,8 @@ use warp::reply::Response;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::{BodyStream, Request, parse_query};
 use crate::http::{
-    artifacts, auth, builds, format, licenses, npm, peer_storage, repos_api, search, security_api,
-    security_users, session, storage_api, system,
+    artifacts, auth, builds, format, licenses, npm, peer_storage, pypi, repos_api, search,
+    security_api, security_users, session, storage_api, system,
 };
 use crate::state::App;
 use crate::zero_copy::SpanQueue;
@@ -256,6 +256,7 @@ async fn route_api(req: &mut Request, api: &str) -> ApiResult<Response> {
         "move" => storage_api::copy_or_move(req, tail, true).await,
         "search" => search::handle(req, tail).await,
         "npm" => npm::handle(req, tail).await,
+        "pypi" => pypi::handle(req, tail).await,
         "build" => builds::handle(req, tail).await,
         "security" => security_api::handle(req, tail).await,
         _ => Err(ApiError::not_found(format!(

@@ -49,7 +49,7 @@ pub async fn receive_upload(req: &Request) -> ApiResult<arca_storage::StagedBlob
     Ok(staged)
 }
 
-fn too_large(max: u64) -> ApiError {
+pub fn too_large(max: u64) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("Upload is larger than the limit of {max} bytes (arca.upload.max.bytes)"),
@@ -61,7 +61,7 @@ const FREE_SPACE_CHECK_BYTES: u64 = 1 << 20;
 
 /// Refuse an upload of `incoming` bytes that would leave less than the reserve free
 /// (`arca.storage.reserve.bytes`): deletes, GC and the database keep room to work.
-fn check_free_space(req: &Request, incoming: u64) -> ApiResult<()> {
+pub fn check_free_space(req: &Request, incoming: u64) -> ApiResult<()> {
     let reserve = req.app.settings.storage_reserve_bytes;
     if reserve == 0 {
         return Ok(());
@@ -87,7 +87,7 @@ fn insufficient_storage(free: u64, dir: &std::path::Path, reserve: u64) -> ApiEr
 }
 
 /// A storage error while writing an upload: "no space left" becomes 507 with the free space.
-fn storage_full_or(req: &Request, e: arca_storage::StorageError) -> ApiError {
+pub fn storage_full_or(req: &Request, e: arca_storage::StorageError) -> ApiError {
     if !e.is_storage_full() {
         return e.into();
     }
@@ -140,6 +140,19 @@ pub async fn store_bytes_with(
     let mut upload = app.storage.begin_upload().await?;
     upload.write(bytes).await?;
     let staged = upload.finish().await?;
+    store_staged_with(app, repo, path, staged, user, before, after).await
+}
+
+/// [`store_bytes_with`] of a file already staged.
+pub async fn store_staged_with(
+    app: &crate::state::App,
+    repo: &str,
+    path: &str,
+    staged: arca_storage::StagedBlob,
+    user: &str,
+    before: impl FnOnce(&arca_db::Conn<'_>) -> ApiResult<bool> + Send + 'static,
+    after: impl FnOnce(&arca_db::Conn<'_>, &arca_db::Item) -> ApiResult<()> + Send + 'static,
+) -> ApiResult<Option<arca_db::Item>> {
     let c = staged.checksums().clone();
     let binary = arca_db::Binary {
         sha256: c.sha256.clone(),

@@ -15,7 +15,7 @@ use arca_db::{Binary, Item, NewFile, Repo};
 
 use super::remotes::{Done, PathKey};
 use super::upstream::{Answer, Upstream};
-use super::{assumed_offline, known_miss};
+use super::{Origin, assumed_offline, known_miss};
 use crate::formats::Format;
 use crate::http::Request;
 use crate::http::error::{ApiError, ApiResult};
@@ -52,7 +52,13 @@ const CLIENT_BUFFER: usize = 8;
 
 /// Fetch `path` of remote repository `repo` from its upstream, or wait for the download of
 /// it that is already running on this node or another.
-pub async fn fetch(req: &Request, repo: &Repo, path: &str, mode: Mode) -> ApiResult<Obtained> {
+pub async fn fetch(
+    req: &Request,
+    repo: &Repo,
+    path: &str,
+    mode: Mode,
+    origin: &Origin,
+) -> ApiResult<Obtained> {
     let app = req.app.clone();
     let user = match req.principal().await {
         Ok(p) => p.name().to_string(),
@@ -84,6 +90,7 @@ pub async fn fetch(req: &Request, repo: &Repo, path: &str, mode: Mode) -> ApiRes
                     user,
                     key,
                     done,
+                    origin: origin.clone(),
                 };
                 return leader.run(mode).await;
             }
@@ -110,10 +117,17 @@ pub async fn fetch(req: &Request, repo: &Repo, path: &str, mode: Mode) -> ApiRes
 
 /// A remote repository that does not store what it fetches (`storeArtifactsLocally=false`):
 /// the upstream's answer is passed on, nothing is cached or shared.
-pub async fn pass_through(req: &Request, repo: &Repo, path: &str) -> ApiResult<Obtained> {
+pub async fn pass_through(
+    req: &Request,
+    repo: &Repo,
+    path: &str,
+    origin: &Origin,
+) -> ApiResult<Obtained> {
     let upstream = req.app.remotes.upstream(&req.app.secrets, repo)?;
-    let encoded = Format::of(repo).upstream_path(path);
-    match upstream.get(path, encoded.as_deref()).await {
+    match upstream
+        .get(&upstream_url(&upstream, repo, path, origin))
+        .await
+    {
         Answer::Found(response) => {
             let mut headers = warp::http::HeaderMap::new();
             artifact_headers(&mut headers, repo, path, &response);
@@ -166,6 +180,16 @@ fn artifact_headers(
     }
 }
 
+/// Where `path` of `repo` is upstream: the URL a format found it at (`origin`), the format's
+/// name for it, or the path under the upstream's URL.
+fn upstream_url(upstream: &Upstream, repo: &Repo, path: &str, origin: &Origin) -> String {
+    if let Some(url) = &origin.url {
+        return url.clone();
+    }
+    let encoded = Format::of(repo).upstream_path(repo, path);
+    upstream.url_of(path, encoded.as_deref())
+}
+
 /// The file stored at `repo/path`, if any.
 async fn stored_file(app: &Arc<AppState>, repo: &str, path: &str) -> ApiResult<Option<Item>> {
     let (r, p) = (repo.to_string(), path.to_string());
@@ -182,6 +206,7 @@ struct Leader {
     user: String,
     key: PathKey,
     done: watch::Sender<Option<Done>>,
+    origin: Origin,
 }
 
 impl Drop for Leader {
@@ -233,12 +258,12 @@ impl Leader {
             Ok(up) => up,
             Err(e) => return Err(self.fail(e).await),
         };
-        let encoded = Format::of(&self.repo).upstream_path(&self.path);
-        match upstream.get(&self.path, encoded.as_deref()).await {
+        let url = upstream_url(&upstream, &self.repo, &self.path, &self.origin);
+        match upstream.get(&url).await {
             Answer::Found(response) => match mode {
-                Mode::Stream => Ok(Obtained::Streaming(self.stream(upstream, response))),
+                Mode::Stream => Ok(Obtained::Streaming(self.stream(upstream, url, response))),
                 Mode::Whole | Mode::Refresh => {
-                    let item = self.pump(&upstream, response, None).await?;
+                    let item = self.pump(&upstream, &url, response, None).await?;
                     Ok(Obtained::Stored(Box::new(item)))
                 }
             },
@@ -359,13 +384,13 @@ impl Leader {
 
     /// Answer now with a response whose body is the download, which runs on its own task
     /// (a client that goes away does not stop the caching).
-    fn stream(self, upstream: Upstream, response: reqwest::Response) -> Response {
+    fn stream(self, upstream: Upstream, url: String, response: reqwest::Response) -> Response {
         let mut headers = warp::http::HeaderMap::new();
         artifact_headers(&mut headers, &self.repo, &self.path, &response);
         let (to_client, from_download) = mpsc::channel::<std::io::Result<Bytes>>(CLIENT_BUFFER);
         tokio::spawn(async move {
             // the outcome reaches the waiters through `done`; the client through the stream
-            let _ = self.pump(&upstream, response, Some(to_client)).await;
+            let _ = self.pump(&upstream, &url, response, Some(to_client)).await;
         });
         let body = futures_util::stream::unfold(from_download, |mut rx| async move {
             rx.recv().await.map(|chunk| (chunk, rx))
@@ -383,11 +408,12 @@ impl Leader {
     async fn pump(
         &self,
         upstream: &Upstream,
+        url: &str,
         response: reqwest::Response,
         to_client: Option<mpsc::Sender<std::io::Result<Bytes>>>,
     ) -> ApiResult<Item> {
         let mut client = ClientSink(to_client);
-        match self.download(upstream, response, &mut client).await {
+        match self.download(upstream, url, response, &mut client).await {
             Ok((item, last)) => {
                 if let Some(last) = last {
                     client.send(Ok(last)).await;
@@ -409,6 +435,7 @@ impl Leader {
     async fn download(
         &self,
         upstream: &Upstream,
+        url: &str,
         response: reqwest::Response,
         client: &mut ClientSink,
     ) -> ApiResult<(Item, Option<Bytes>)> {
@@ -419,7 +446,7 @@ impl Leader {
         let mut held: Option<Bytes> = None;
         let mut last_beat = Instant::now();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| upstream.body_error(&self.path, &e))?;
+            let chunk = chunk.map_err(|e| upstream.body_error(url, &e))?;
             if upload.bytes_written() + chunk.len() as u64 > max {
                 return Err(ApiError::new(
                     StatusCode::BAD_GATEWAY,
@@ -509,6 +536,9 @@ impl Leader {
         }
         if let Some(sha1) = &told.sha1 {
             expected.push(("X-Checksum-Sha1", sha1.clone(), &got.sha1));
+        }
+        if let Some(sha256) = &self.origin.sha256 {
+            expected.push(("index", sha256.to_ascii_lowercase(), &got.sha256));
         }
         if expected.is_empty()
             && let Some((side, kind)) = Format::of(&self.repo).upstream_checksum(&self.path)

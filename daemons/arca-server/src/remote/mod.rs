@@ -100,14 +100,39 @@ pub async fn obtain(
     .await
 }
 
+/// Where a file is upstream when it is not at its path under the upstream's URL (a PyPI page
+/// links its files anywhere), and the checksum the upstream stated for it there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The file's absolute URL; `None`: the path under the upstream's URL (or the format's name
+    /// for it, `Format::upstream_path`).
+    pub url: Option<String>,
+    /// The sha256 the upstream's index states (PyPI's `#sha256=` fragment): the content is
+    /// verified against it.
+    pub sha256: Option<String>,
+}
+
 /// [`obtain`], with the item fetched whole (never streamed) when `whole`.
 pub async fn obtain_as(
+    req: &Request,
+    authz: &Authz,
+    repo: &Repo,
+    path: &str,
+    cached: Option<Item>,
+    whole: bool,
+) -> ApiResult<Obtained> {
+    obtain_from(req, authz, repo, path, cached, whole, &Origin::default()).await
+}
+
+/// [`obtain_as`] of a file found upstream at `origin`.
+pub async fn obtain_from(
     req: &Request,
     _authz: &Authz,
     repo: &Repo,
     path: &str,
     cached: Option<Item>,
     whole: bool,
+    origin: &Origin,
 ) -> ApiResult<Obtained> {
     let settings = &repo.settings;
     if settings.blacked_out {
@@ -123,7 +148,7 @@ pub async fn obtain_as(
         }
         // Metadata past its TTL: ask again; while the upstream fails, the stale copy serves
         // (unless hardFail).
-        return match fetch::fetch(req, repo, path, fetch::Mode::Refresh).await {
+        return match fetch::fetch(req, repo, path, fetch::Mode::Refresh, origin).await {
             Ok(obtained) => Ok(obtained),
             Err(e) if settings.hard_fail => Err(e),
             Err(e) => {
@@ -161,14 +186,14 @@ pub async fn obtain_as(
         return Err(assumed_offline(repo, &failure));
     }
     if !settings.store_artifacts_locally {
-        return fetch::pass_through(req, repo, path).await;
+        return fetch::pass_through(req, repo, path, origin).await;
     }
     let mode = if whole {
         fetch::Mode::Whole
     } else {
         fetch::Mode::Stream
     };
-    fetch::fetch(req, repo, path, mode).await
+    fetch::fetch(req, repo, path, mode, origin).await
 }
 
 fn known_miss(repo: &Repo, path: &str, until: i64) -> ApiError {

@@ -100,11 +100,23 @@ impl Upstream {
         url
     }
 
-    /// `GET` `path` from the upstream (`encoded`: see [`Upstream::url_of`]).
-    pub async fn get(&self, path: &str, encoded: Option<&str>) -> Answer {
-        let url = self.url_of(path, encoded);
+    /// Whether `url` is on the upstream's origin (scheme, host and port of its URL): only
+    /// there are the repository's credentials sent (a PyPI page may link files on another host).
+    fn same_origin(&self, url: &str) -> bool {
+        match (url::Url::parse(url), url::Url::parse(&self.base)) {
+            (Ok(a), Ok(b)) => a.origin() == b.origin(),
+            _ => false,
+        }
+    }
+
+    /// `GET` `url` (one of [`Upstream::url_of`], or a URL the upstream named, e.g. a PyPI
+    /// page's link).
+    pub async fn get(&self, url: &str) -> Answer {
+        let url = url.to_string();
         let mut request = self.client.get(&url);
-        if let Some((user, password)) = &self.credentials {
+        if let Some((user, password)) = &self.credentials
+            && self.same_origin(&url)
+        {
             request = request.basic_auth(user, Some(password));
         }
         let response = match request.send().await {
@@ -160,7 +172,7 @@ impl Upstream {
 
     /// A small upstream file (a checksum file), or `None` when the upstream has none.
     pub async fn small_text(&self, path: &str, limit: usize) -> Result<Option<String>, ApiError> {
-        let mut response = match self.get(path, None).await {
+        let mut response = match self.get(&self.url_of(path, None)).await {
             Answer::Found(r) => r,
             Answer::Missing(_) => return Ok(None),
             Answer::Failed { error, .. } => return Err(error),
@@ -175,14 +187,14 @@ impl Upstream {
                     text.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
-                Err(e) => return Err(self.body_error(path, &e)),
+                Err(e) => return Err(self.body_error(&self.url_of(path, None), &e)),
             }
         }
         Ok(Some(String::from_utf8_lossy(&text).into_owned()))
     }
 
-    /// The body of `path` broke off.
-    pub fn body_error(&self, path: &str, e: &reqwest::Error) -> ApiError {
+    /// The body of `url` broke off.
+    pub fn body_error(&self, url: &str, e: &reqwest::Error) -> ApiError {
         let status = if e.is_timeout() {
             StatusCode::GATEWAY_TIMEOUT
         } else {
@@ -193,7 +205,7 @@ impl Upstream {
             format!(
                 "download of {} from the upstream of remote repository '{}' broke off: {}; \
                  nothing was cached",
-                self.url_of(path, None),
+                url,
                 self.repo,
                 error_chain(e)
             ),

@@ -22,6 +22,7 @@ pub mod migrate;
 pub mod model;
 pub mod npm;
 pub mod permissions;
+pub mod pypi;
 pub mod remote;
 pub mod repos;
 pub mod security;

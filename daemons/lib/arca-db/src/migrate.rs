@@ -401,6 +401,30 @@ CREATE TABLE npm_tags (
 );
 "#,
     ),
+    (
+        15,
+        "PyPI: each distribution file's metadata beside its item",
+        // Like npm's versions: a file's row lives as long as its item, a project page is read
+        // from the rows; `metadata` is the wheel's core metadata file (PEP 658), served as is.
+        r#"
+CREATE TABLE pypi_files (
+    item_id         INTEGER NOT NULL PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    repo            TEXT NOT NULL,
+    project         TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    version         TEXT NOT NULL,
+    filename        TEXT NOT NULL,
+    requires_python TEXT,
+    yanked          TEXT,
+    metadata        TEXT,
+    metadata_sha256 TEXT,
+    summary         TEXT,
+    uploaded        INTEGER NOT NULL,
+    UNIQUE (repo, filename)
+);
+CREATE INDEX pypi_files_project ON pypi_files(repo, project);
+"#,
+    ),
 ];
 
 /// PostgreSQL-only statements run right after the migration of the same version, as written
