@@ -304,7 +304,8 @@ arca_start() {
         ARCA_BASE="http://127.0.0.1:$ARCA_PORT"
         ARCA_URL="$ARCA_BASE/artifactory"
         arca_log "starting arca-server --home $home --listen 127.0.0.1:$ARCA_PORT (attempt $attempt)"
-        ARCA_HOME="$home" "$ARCA_BIN" --home "$home" --listen "127.0.0.1:$ARCA_PORT" "$@" >>"$ARCA_LOG_FILE" 2>&1 &
+        # the malloc arenas of the packaged unit (units/arca-server.service)
+        MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} ARCA_HOME="$home" "$ARCA_BIN" --home "$home" --listen "127.0.0.1:$ARCA_PORT" "$@" >>"$ARCA_LOG_FILE" 2>&1 &
         ARCA_PID=$!
         if ((attempt == 1)); then
             arca_on_exit arca_stop

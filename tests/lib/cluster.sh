@@ -178,7 +178,7 @@ _cluster_launch() {
     local i=$1 h=${CLUSTER_HOMES[$1]} deadline
     unset NOTIFY_SOCKET JOURNAL_STREAM
     arca_log "starting arca-server ${CLUSTER_IDS[i]} --home $h --listen ${CLUSTER_IPS[i]}:${CLUSTER_PORTS[i]}"
-    ARCA_HOME="$h" "$ARCA_BIN" --home "$h" --listen "${CLUSTER_IPS[i]}:${CLUSTER_PORTS[i]}" </dev/null \
+    MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} ARCA_HOME="$h" "$ARCA_BIN" --home "$h" --listen "${CLUSTER_IPS[i]}:${CLUSTER_PORTS[i]}" </dev/null \
         >>"$h/arca-server.log" 2>&1 &
     CLUSTER_SERVER_PIDS[i]=$!
     deadline=$((SECONDS + 30))
