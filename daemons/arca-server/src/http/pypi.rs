@@ -158,13 +158,16 @@ async fn route(req: &mut Request, tail: &str) -> ApiResult<Response> {
             let repo = virtual_repo::writable_repo(req, repo, Format::Pypi, "upload").await?;
             upload_file(req, &repo).await
         }
+        // a redirect tells that the repository exists: only to who may read in it
         (&Method::GET | &Method::HEAD, Target::SimpleNoSlash) => {
+            require_reads_somewhere(req, &repo).await?;
             redirect(req, &format!("{}/simple/", index_url(req, &repo)))
         }
         (&Method::GET | &Method::HEAD, Target::Index) => index_page(req, &repo).await,
         (&Method::GET | &Method::HEAD, Target::Project { name, slash }) => {
             let normalized = pypi::normalize(&name);
             if normalized != name || !slash {
+                require_reads_somewhere(req, &repo).await?;
                 return redirect(
                     req,
                     &format!("{}/simple/{normalized}/", index_url(req, &repo)),

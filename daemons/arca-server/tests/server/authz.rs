@@ -137,6 +137,9 @@ fn create_gone(s: &Server, u: &str, collection: &str, body: Value) -> String {
 /// Prepares what a row needs for one caller (as admin) and returns the value of `{x}`.
 type Prep = fn(&Server, &str) -> String;
 
+/// Makes a binary body for one caller (`{u}`): its content type and bytes.
+type MakeUpload = fn(&str) -> (String, Vec<u8>);
+
 struct Row {
     method: Method,
     /// `{u}`: the caller's name (anonymous: `anon`); `{x}`: what `prep` returned.
@@ -144,6 +147,8 @@ struct Row {
     body: Option<&'static str>,
     form: bool,
     prep: Option<Prep>,
+    /// A binary body (an upload) instead of `body`.
+    upload: Option<MakeUpload>,
     want: [Want; 4],
 }
 
@@ -154,6 +159,7 @@ fn row(method: Method, path: &'static str, want: [Want; 4]) -> Row {
         body: None,
         form: false,
         prep: None,
+        upload: None,
         want,
     }
 }
@@ -170,6 +176,10 @@ impl Row {
     }
     fn prep(mut self, prep: Prep) -> Row {
         self.prep = Some(prep);
+        self
+    }
+    fn upload(mut self, make: MakeUpload) -> Row {
+        self.upload = Some(make);
         self
     }
 }
@@ -469,6 +479,88 @@ fn table() -> Vec<Row> {
             [Deny, Deny, Code(409), Code(409)],
         )
         .body("x"),
+        // the PyPI API of a local pypi repository (setup_pypi)
+        // (redirected to the canonical URL, which the client follows; who gets the redirect
+        // itself: pypi::who_may_upload_yank_and_read)
+        row(M::GET, "/api/pypi/pylibs/simple", READ),
+        row(M::GET, "/api/pypi/pylibs/simple/", READ),
+        row(M::GET, "/api/pypi/pylibs/simple/fixed-pkg/", READ),
+        row(M::HEAD, "/api/pypi/pylibs/simple/fixed-pkg/", READ),
+        row(
+            M::GET,
+            "/api/pypi/pylibs/simple/fixed-pkg/?format=application/vnd.pypi.simple.v1%2Bjson",
+            READ,
+        ),
+        row(M::GET, "/api/pypi/pylibs/simple/Fixed_Pkg", READ),
+        row(
+            M::GET,
+            "/api/pypi/pylibs/packages/fixed-pkg/1.0/fixed_pkg-1.0-py3-none-any.whl",
+            READ,
+        ),
+        row(
+            M::HEAD,
+            "/api/pypi/pylibs/packages/fixed-pkg/1.0/fixed_pkg-1.0-py3-none-any.whl",
+            READ,
+        ),
+        row(
+            M::GET,
+            "/api/pypi/pylibs/packages/fixed-pkg/1.0/fixed_pkg-1.0-py3-none-any.whl.metadata",
+            READ,
+        ),
+        // uploads (twine's POST, with and without the slash, and to /legacy/) need deploy
+        row(M::POST, "/api/pypi/pylibs", WRITE)
+            .upload(|u| super::pypi::upload_body(&format!("up-{u}"))),
+        row(M::POST, "/api/pypi/pylibs/", WRITE)
+            .upload(|u| super::pypi::upload_body(&format!("up-slash-{u}"))),
+        row(M::POST, "/api/pypi/pylibs/legacy/", WRITE)
+            .upload(|u| super::pypi::upload_body(&format!("up-legacy-{u}"))),
+        // an existing file: refused after the permission check
+        row(
+            M::POST,
+            "/api/pypi/pylibs/",
+            [Deny, Deny, Code(409), Code(409)],
+        )
+        .upload(|_| super::pypi::upload_body("fixed-pkg")),
+        // yanking (annotate, implied by deploy), of a version or of one file; un-yanking
+        row(M::PUT, "/api/pypi/pylibs/yank/yk-{u}/1.0", WRITE).prep(|s, u| {
+            pypi_upload(s, &format!("yk-{u}"));
+            String::new()
+        }),
+        row(
+            M::PUT,
+            "/api/pypi/pylibs/yank/yf-{u}/1.0/yf_{u}-1.0-py3-none-any.whl",
+            WRITE,
+        )
+        .body(r#"{"reason":"broken"}"#)
+        .prep(|s, u| {
+            pypi_upload(s, &format!("yf-{u}"));
+            String::new()
+        }),
+        row(M::DELETE, "/api/pypi/pylibs/yank/uy-{u}/1.0", WRITE).prep(|s, u| {
+            pypi_upload(s, &format!("uy-{u}"));
+            let r = s
+                .put(&format!("/api/pypi/pylibs/yank/uy-{u}/1.0"), "")
+                .status();
+            assert_eq!(r, StatusCode::OK);
+            String::new()
+        }),
+        // deleting a file: the plain API's DELETE of its item (delete)
+        row(
+            M::DELETE,
+            "/pylibs/pd-{u}/1.0/pd_{u}-1.0-py3-none-any.whl",
+            WRITE,
+        )
+        .prep(|s, u| {
+            pypi_upload(s, &format!("pd-{u}"));
+            String::new()
+        }),
+        // a plain deploy into a pypi repository: refused after the permission check
+        row(
+            M::PUT,
+            "/pylibs/{u}/1.0/plain-1.0.tar.gz",
+            [Deny, Deny, Code(409), Code(409)],
+        )
+        .body("x"),
         // the web UI's files
         row(M::GET, "/ui/", ANYONE),
         row(M::GET, "/ui/app.js", ANYONE),
@@ -541,11 +633,46 @@ fn npm_publish(s: &Server, name: &str, versions: &[&str]) -> Value {
     s.json(&url)
 }
 
+/// A local pypi repository `pylibs` where the `deployers` may also delete, with `fixed-pkg`
+/// 1.0 (a wheel).
+fn setup_pypi(s: &Server) {
+    s.create_repo("pylibs", json!({"rclass": "local", "packageType": "pypi"}));
+    admin_json(
+        s,
+        Method::PUT,
+        "/api/v2/security/permissions/deploy-pypi",
+        json!({"name": "deploy-pypi", "repo": {
+            "repositories": ["pylibs"],
+            "actions": {"groups": {"deployers": ["read", "write", "delete"]}}
+        }}),
+        201,
+    );
+    pypi_upload(s, "fixed-pkg");
+}
+
+/// As admin, upload the tests' wheel of `name` 1.0 into `pylibs`.
+fn pypi_upload(s: &Server, name: &str) {
+    let (content_type, body) = super::pypi::upload_body(name);
+    let r = s
+        .admin(Method::POST, s.url("/api/pypi/pylibs/"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "upload {name}: {}",
+        r.text().unwrap()
+    );
+}
+
 #[test]
 fn authorization_matrix_of_every_endpoint() {
     let (_dir, s) = fresh_server();
     setup(&s);
     setup_npm(&s);
+    setup_pypi(&s);
     let mut failures = Vec::new();
     for row in table() {
         for (i, who) in CALLERS.iter().enumerate() {
@@ -560,6 +687,10 @@ fn authorization_matrix_of_every_endpoint() {
                 } else if body.starts_with('{') {
                     b = b.header("content-type", "application/json");
                 }
+            }
+            if let Some(make) = row.upload {
+                let (content_type, bytes) = make(u);
+                b = b.header("content-type", content_type).body(bytes);
             }
             let r = b.send().unwrap();
             let status = r.status().as_u16();

@@ -34,6 +34,7 @@ mod npm;
 mod pgtls;
 mod pool;
 mod prepare;
+mod pypi;
 mod remote;
 mod rest_compat;
 mod scrub;
