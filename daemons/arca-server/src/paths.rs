@@ -21,6 +21,18 @@ pub struct RepoPath {
     pub trailing_slash: bool,
 }
 
+/// The rest of a format API's URL (after `/api/{format}/{repo}/`), percent-decoded: 400 when it
+/// is not UTF-8 or holds a control character.
+pub fn decode_api_path(rest: &str) -> Result<String, ApiError> {
+    let decoded = percent_encoding::percent_decode_str(rest)
+        .decode_utf8()
+        .map_err(|_| ApiError::bad_request("The path is not UTF-8 after percent-decoding"))?;
+    if decoded.chars().any(char::is_control) {
+        return Err(ApiError::bad_request("The path has a control character"));
+    }
+    Ok(decoded.into_owned())
+}
+
 /// Repository keys: letters, digits, `.`, `_`, `-`; starts with a letter or digit; ≤ 64 chars.
 pub fn validate_repo_key(key: &str) -> Result<(), ApiError> {
     let valid = !key.is_empty()

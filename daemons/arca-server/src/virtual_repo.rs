@@ -188,12 +188,7 @@ pub async fn download(
         match answer {
             Ok(resp) => return Ok(resp),
             Err(e) if e.status == StatusCode::NOT_FOUND => {}
-            Err(e)
-                if matches!(
-                    e.status,
-                    StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
-                ) =>
-            {
+            Err(e) if e.is_upstream_failure() => {
                 upstream_error.get_or_insert(e);
             }
             Err(e) => return Err(e),

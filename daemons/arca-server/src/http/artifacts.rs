@@ -44,6 +44,26 @@ pub async fn load_repo(req: &Request, key: &str) -> ApiResult<Repo> {
     }
 }
 
+/// The repository a format API's URL names (`tail`: `{repo}/{rest}`) and the rest: 400 when it
+/// is of another format (`what`: the format's name with its article, "an npm").
+pub async fn load_format_repo<'t>(
+    req: &Request,
+    tail: &'t str,
+    format: crate::formats::Format,
+    what: &str,
+) -> ApiResult<(Repo, &'t str)> {
+    let (key, rest) = tail.split_once('/').unwrap_or((tail, ""));
+    crate::paths::validate_repo_key(key)?;
+    let repo = load_repo(req, key).await?;
+    if crate::formats::Format::of(&repo) != format {
+        return Err(ApiError::bad_request(format!(
+            "Repository '{}' is a {} repository, not {what} one",
+            repo.key, repo.package_type
+        )));
+    }
+    Ok((repo, rest))
+}
+
 /// The answer for a repository that does not exist, the same as for one the caller may not
 /// read, so names cannot be probed: anonymous callers get 401 (they may log in), users 404
 /// "Could not find resource"; only administrators learn that the repository does not exist.

@@ -195,6 +195,16 @@ pub async fn require(
     Ok((principal, authz))
 }
 
+/// The caller, who may read something in `repo` (else the refusal of a read of the repository):
+/// the endpoints of a format API that are not about one path.
+pub async fn require_reads_somewhere(req: &Request, repo: &Repo) -> ApiResult<Authz> {
+    let (_, authz) = caller(req).await?;
+    if !authz.reads_somewhere(repo) {
+        authz.require(repo, "", Action::Read)?;
+    }
+    Ok(authz)
+}
+
 /// Authenticate the caller and return it with its view of the grants.
 pub async fn caller(req: &Request) -> ApiResult<(Principal, Authz)> {
     let principal = req.principal().await?;

@@ -72,6 +72,15 @@ impl ApiError {
         self.retry_after = Some(secs);
         self
     }
+    /// Whether this is an upstream's failure (502, 504): a virtual repository goes on with its
+    /// other members.
+    pub fn is_upstream_failure(&self) -> bool {
+        matches!(
+            self.status,
+            StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
+        )
+    }
+
     pub fn method_not_allowed() -> Self {
         Self::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
     }

@@ -13,7 +13,7 @@ use arca_db::{Repo, items, npm as db};
 
 use crate::formats::Format;
 use crate::formats::npm::{self, Package, PackageName, PackumentPut, PublishedVersion};
-use crate::http::artifacts::{fetch_item, load_repo, require_tree};
+use crate::http::artifacts::{fetch_item, load_format_repo, require_tree};
 use crate::http::authz::{self, Authz};
 use crate::http::error::{ApiError, ApiResult, json_response};
 use crate::http::{Request, read_small_body, stored, upload};
@@ -70,12 +70,7 @@ pub enum Target {
 
 /// `rest`: the path after `/api/npm/{repo}/`, still percent-encoded (npm sends `@scope%2fname`).
 pub fn parse_target(rest: &str) -> ApiResult<Target> {
-    let decoded = percent_encoding::percent_decode_str(rest)
-        .decode_utf8()
-        .map_err(|_| ApiError::bad_request("The path is not UTF-8 after percent-decoding"))?;
-    if decoded.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("The path has a control character"));
-    }
+    let decoded = crate::paths::decode_api_path(rest)?;
     let segments: Vec<&str> = decoded.split('/').filter(|s| !s.is_empty()).collect();
     let unknown = || ApiError::not_found(format!("Unknown npm endpoint '/{decoded}'"));
     if let Some(("-", special)) = segments.split_first().map(|(h, t)| (*h, t)) {
@@ -125,15 +120,7 @@ fn split_name<'a, 'b>(segments: &'a [&'b str]) -> ApiResult<(PackageName, &'a [&
 }
 
 async fn route(req: &mut Request, tail: &str) -> ApiResult<Response> {
-    let (key, rest) = tail.split_once('/').unwrap_or((tail, ""));
-    crate::paths::validate_repo_key(key)?;
-    let repo = load_repo(req, key).await?;
-    if Format::of(&repo) != Format::Npm {
-        return Err(ApiError::bad_request(format!(
-            "Repository '{}' is a {} repository, not an npm one",
-            repo.key, repo.package_type
-        )));
-    }
+    let (repo, rest) = load_format_repo(req, tail, Format::Npm, "an npm").await?;
     let target = parse_target(rest)?;
     // writes through a virtual repository go to its default deployment repository
     let repo = if changes_package(&req.method, &target) {
@@ -146,11 +133,11 @@ async fn route(req: &mut Request, tail: &str) -> ApiResult<Response> {
         // like every read: a repository the caller may not read answers as one that does not
         // exist, so that names cannot be probed
         (&Method::GET | &Method::HEAD, Target::Root | Target::Ping) => {
-            require_reads_somewhere(req, &repo).await?;
+            authz::require_reads_somewhere(req, &repo).await?;
             ok_json(StatusCode::OK, json!({}))
         }
         (&Method::GET | &Method::HEAD, Target::Whoami) => {
-            require_reads_somewhere(req, &repo).await?;
+            authz::require_reads_somewhere(req, &repo).await?;
             whoami(req).await
         }
         (&Method::PUT, Target::Login(user)) => login(req, &user).await,
@@ -295,12 +282,7 @@ async fn read_package(
             Ok(part) => parts.push(part),
             Err(e) if e.status == StatusCode::NOT_FOUND => {}
             // one member's failing upstream does not hide the others' versions
-            Err(e)
-                if matches!(
-                    e.status,
-                    StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
-                ) =>
-            {
+            Err(e) if e.is_upstream_failure() => {
                 tracing::warn!(arca_repo = %repo.key, member = %member.key, package = %name, error = %e.message, "npm: a member's packument is missing from the merge");
                 upstream_error.get_or_insert(e);
             }
@@ -860,7 +842,7 @@ async fn delete_dist_tag(
 
 /// `GET /-/v1/search?text=…&size=…&from=…`: packages whose name contains the text.
 async fn search(req: &Request, repo: &Repo) -> ApiResult<Response> {
-    let authz = require_reads_somewhere(req, repo).await?;
+    let authz = authz::require_reads_somewhere(req, repo).await?;
     let text = req.query.get("text").cloned().unwrap_or_default();
     let number = |name: &str, default: i64| -> ApiResult<i64> {
         match req.query.get(name) {
@@ -957,19 +939,10 @@ async fn search(req: &Request, repo: &Repo) -> ApiResult<Response> {
     )
 }
 
-/// The caller, who may read something in `repo` (else the refusal of a read of the repository).
-async fn require_reads_somewhere(req: &Request, repo: &Repo) -> ApiResult<Authz> {
-    let (_, authz) = authz::caller(req).await?;
-    if !authz.reads_somewhere(repo) {
-        authz.require(repo, "", Action::Read)?;
-    }
-    Ok(authz)
-}
-
 /// `POST /-/npm/v1/security/…`: arca has no advisory database; `npm audit` gets an empty report
 /// at once (the bulk endpoint's shape, or the older "quick" audit's).
 async fn audit(req: &Request, repo: &Repo, what: &str) -> ApiResult<Response> {
-    require_reads_somewhere(req, repo).await?;
+    authz::require_reads_somewhere(req, repo).await?;
     let mut body = req.take_body();
     // the report is not read, but the body is bounded like every other
     let _ = read_small_body(&mut body, 64 * MAX_SMALL_BODY).await?;

@@ -21,7 +21,7 @@ use arca_db::{Repo, items, pypi as db};
 
 use crate::formats::Format;
 use crate::formats::pypi::{self, DistKind, IndexFile, MetadataHash, PageFormat};
-use crate::http::artifacts::{fetch_item, load_repo};
+use crate::http::artifacts::{fetch_item, load_format_repo};
 use crate::http::authz::{self, Authz};
 use crate::http::error::{ApiError, ApiResult, json_response};
 use crate::http::{Request, read_small_body, stored, upload};
@@ -32,14 +32,6 @@ use crate::virtual_repo;
 const MAX_FORM_BYTES: usize = 16 * 1024 * 1024;
 /// The body of a yank.
 const MAX_SMALL_BODY: usize = 64 * 1024;
-/// Characters escaped in a link's path segments (file names are `[A-Za-z0-9._+!-]`).
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'+')
-    .remove(b'!');
 
 type Blake2b256 = blake2::Blake2b<blake2::digest::consts::U32>;
 
@@ -96,12 +88,7 @@ pub enum Target {
 
 /// `rest`: the path after `/api/pypi/{repo}/`, still percent-encoded.
 pub fn parse_target(rest: &str) -> ApiResult<Target> {
-    let decoded = percent_encoding::percent_decode_str(rest)
-        .decode_utf8()
-        .map_err(|_| ApiError::bad_request("The path is not UTF-8 after percent-decoding"))?;
-    if decoded.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("The path has a control character"));
-    }
+    let decoded = crate::paths::decode_api_path(rest)?;
     let slash = decoded.ends_with('/');
     let segments: Vec<&str> = decoded.split('/').filter(|s| !s.is_empty()).collect();
     let unknown = || ApiError::not_found(format!("Unknown PyPI endpoint '/{decoded}'"));
@@ -142,15 +129,7 @@ pub fn parse_target(rest: &str) -> ApiResult<Target> {
 }
 
 async fn route(req: &mut Request, tail: &str) -> ApiResult<Response> {
-    let (key, rest) = tail.split_once('/').unwrap_or((tail, ""));
-    crate::paths::validate_repo_key(key)?;
-    let repo = load_repo(req, key).await?;
-    if Format::of(&repo) != Format::Pypi {
-        return Err(ApiError::bad_request(format!(
-            "Repository '{}' is a {} repository, not a PyPI one",
-            repo.key, repo.package_type
-        )));
-    }
+    let (repo, rest) = load_format_repo(req, tail, Format::Pypi, "a PyPI").await?;
     let target = parse_target(rest)?;
     let method = req.method.clone();
     match (&method, target) {
@@ -160,14 +139,14 @@ async fn route(req: &mut Request, tail: &str) -> ApiResult<Response> {
         }
         // a redirect tells that the repository exists: only to who may read in it
         (&Method::GET | &Method::HEAD, Target::SimpleNoSlash) => {
-            require_reads_somewhere(req, &repo).await?;
+            authz::require_reads_somewhere(req, &repo).await?;
             redirect(req, &format!("{}/simple/", index_url(req, &repo)))
         }
         (&Method::GET | &Method::HEAD, Target::Index) => index_page(req, &repo).await,
         (&Method::GET | &Method::HEAD, Target::Project { name, slash }) => {
             let normalized = pypi::normalize(&name);
             if normalized != name || !slash {
-                require_reads_somewhere(req, &repo).await?;
+                authz::require_reads_somewhere(req, &repo).await?;
                 return redirect(
                     req,
                     &format!("{}/simple/{normalized}/", index_url(req, &repo)),
@@ -221,15 +200,6 @@ fn redirect(req: &Request, location: &str) -> ApiResult<Response> {
     Ok(resp)
 }
 
-/// The caller, who may read something in `repo` (else the refusal of a read of the repository).
-async fn require_reads_somewhere(req: &Request, repo: &Repo) -> ApiResult<Authz> {
-    let (_, authz) = authz::caller(req).await?;
-    if !authz.reads_somewhere(repo) {
-        authz.require(repo, "", Action::Read)?;
-    }
-    Ok(authz)
-}
-
 /// The page format the request asks for: 406 when none of arca's.
 fn negotiate(req: &Request) -> ApiResult<PageFormat> {
     pypi::negotiate(
@@ -267,7 +237,7 @@ struct Entry {
 fn link(path: &str) -> String {
     let encoded: Vec<String> = path
         .split('/')
-        .map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string())
+        .map(|s| percent_encoding::utf8_percent_encode(s, remote::upstream::SEGMENT).to_string())
         .collect();
     format!("../../packages/{}", encoded.join("/"))
 }
@@ -304,12 +274,7 @@ async fn entries(
                 }
             }
             Err(e) if e.status == StatusCode::NOT_FOUND => {}
-            Err(e)
-                if matches!(
-                    e.status,
-                    StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
-                ) =>
-            {
+            Err(e) if e.is_upstream_failure() => {
                 tracing::warn!(arca_repo = %repo.key, member = %member.key, project, error = %e.message, "pypi: a member's files are missing from the page");
                 upstream_error.get_or_insert(e);
             }
@@ -460,7 +425,7 @@ async fn project_page(req: &Request, repo: &Repo, project: &str) -> ApiResult<Re
 /// `/simple/`: the projects of `repo` (a remote one's: those it has cached).
 async fn index_page(req: &Request, repo: &Repo) -> ApiResult<Response> {
     let format = negotiate(req)?;
-    let authz = require_reads_somewhere(req, repo).await?;
+    let authz = authz::require_reads_somewhere(req, repo).await?;
     let members = if repo.is_virtual() {
         virtual_repo::members(req, repo).await?
     } else {

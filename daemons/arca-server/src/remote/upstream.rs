@@ -11,8 +11,8 @@ use arca_runtime::error_chain;
 
 use crate::http::error::ApiError;
 
-/// Characters escaped in one path segment of an upstream URL.
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+/// Characters escaped in one path segment of an upstream URL (and of a link arca writes).
+pub const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
