@@ -36,6 +36,8 @@ pub const MAX_FILENAME_LEN: usize = 255;
 pub const MAX_METADATA_SIZE: u64 = 16 * 1024 * 1024;
 /// Most entries of a wheel's zip file.
 pub const MAX_ZIP_ENTRIES: usize = 100_000;
+/// The largest central directory of a wheel's zip (what the zip crate holds in memory).
+pub const MAX_ZIP_DIRECTORY: u64 = 32 * 1024 * 1024;
 /// Largest upstream project page.
 pub const MAX_PAGE_SIZE: usize = 64 * 1024 * 1024;
 /// Most files of an upstream project page.
@@ -378,9 +380,27 @@ pub fn wheel_metadata(file: &Path, filename: &str) -> Result<Vec<u8>, Invalid> {
         )));
     }
     let refuse = |why: String| invalid(format!("The wheel '{}' {why}", shown(filename)));
-    let opened = std::fs::File::open(file).map_err(|e| refuse(format!("cannot be read: {e}")))?;
-    // the zip crate keeps every entry of the central directory in memory: 46 bytes of the file
-    // at least per entry, so the file's size bounds what it holds before the count is checked
+    let mut opened =
+        std::fs::File::open(file).map_err(|e| refuse(format!("cannot be read: {e}")))?;
+    // the zip crate keeps every entry of the central directory in memory (a few hundred bytes
+    // for each 46 bytes of the file): its declared size is checked first
+    match declared_directory(&mut opened) {
+        Ok(Some((entries, bytes)))
+            if entries <= MAX_ZIP_ENTRIES as u64 && bytes <= MAX_ZIP_DIRECTORY => {}
+        Ok(Some((entries, bytes))) => {
+            return Err(refuse(format!(
+                "declares {entries} zip entries in {bytes} bytes; at most {MAX_ZIP_ENTRIES} \
+                 entries in {} MiB are accepted",
+                MAX_ZIP_DIRECTORY >> 20
+            )));
+        }
+        Ok(None) => {
+            return Err(refuse(
+                "is not a valid zip file: no end of central directory record".into(),
+            ));
+        }
+        Err(e) => return Err(refuse(format!("cannot be read: {e}"))),
+    }
     let mut archive = zip::ZipArchive::new(std::io::BufReader::new(opened))
         .map_err(|e| refuse(format!("is not a valid zip file: {e}")))?;
     if archive.len() > MAX_ZIP_ENTRIES {
@@ -737,7 +757,8 @@ fn parse_qvalue(text: &str) -> Option<u16> {
 
 /// Content negotiation (PEP 691): `format_query` (the `?format=` value) wins over `accept`;
 /// q-values honoured (q=0 means not acceptable), `*/*`, `application/*`, `text/*` wildcards;
-/// ties broken server-preference JSON > v1 HTML > text/html; no Accept → TextHtml;
+/// ties broken: a format named beats one matched by a wildcard, then JSON > v1 HTML > text/html
+/// among named ones and text/html first among wildcard matches; no Accept → TextHtml;
 /// nothing acceptable → Err(()) (the lead answers 406). What pip sends:
 /// `application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01` → Json.
 // the one way to fail is "nothing acceptable" (a 406): no error value to carry
@@ -794,16 +815,76 @@ pub fn negotiate(accept: Option<&str>, format_query: Option<&str>) -> Result<Pag
             }
         }
     }
-    let mut chosen: Option<(PageFormat, u16)> = None;
+    // the highest q; among equals a format the client named beats one a wildcard covers, and
+    // a wildcard alone (`*/*`: curl, browsers, old clients) gets text/html
+    let mut chosen: Option<(PageFormat, (u16, bool, usize))> = None;
     for (i, format) in FORMATS.into_iter().enumerate() {
-        if let Some((_, q)) = best[i]
-            && q > 0
-            && chosen.is_none_or(|(_, best_q)| q > best_q)
-        {
-            chosen = Some((format, q));
+        let Some((specificity, q)) = best[i] else {
+            continue;
+        };
+        let named = specificity == 3;
+        let preference = if named { FORMATS.len() - i } else { i };
+        let rank = (q, named, preference);
+        if q > 0 && chosen.is_none_or(|(_, best)| rank > best) {
+            chosen = Some((format, rank));
         }
     }
     chosen.map(|(format, _)| format).ok_or(())
+}
+
+/// The central directory a zip file declares, (entries, bytes), from its end of central
+/// directory record (ZIP64's when the classic record overflows); `None` without one. Read by
+/// hand because the zip crate offers no bound before it loads the directory.
+fn declared_directory(file: &mut std::fs::File) -> std::io::Result<Option<(u64, u64)>> {
+    use std::io::{Seek, SeekFrom};
+    const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+    const ZIP64_LOCATOR: [u8; 4] = [0x50, 0x4b, 0x06, 0x07];
+    const ZIP64_EOCD: [u8; 4] = [0x50, 0x4b, 0x06, 0x06];
+    let len = file.metadata()?.len();
+    // the record (22 bytes) and its comment (at most 65,535)
+    let tail_len = len.min(22 + 65_535);
+    let tail_start = len - tail_len;
+    file.seek(SeekFrom::Start(tail_start))?;
+    let mut tail = vec![0; usize::try_from(tail_len).unwrap_or(0)];
+    file.read_exact(&mut tail)?;
+    let Some(at) = tail.windows(4).rposition(|w| w == EOCD) else {
+        return Ok(None);
+    };
+    let Some(record) = tail.get(at..at + 22) else {
+        return Ok(None);
+    };
+    let le16 = |b: &[u8]| u64::from(u16::from_le_bytes([b[0], b[1]]));
+    let le32 = |b: &[u8]| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let le64 = |b: &[u8]| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b[..8]);
+        u64::from_le_bytes(a)
+    };
+    let (entries, bytes) = (le16(&record[10..12]), le32(&record[12..16]));
+    if entries != 0xFFFF && bytes != 0xFFFF_FFFF {
+        return Ok(Some((entries, bytes)));
+    }
+    // ZIP64: a locator of 20 bytes right before the record names the ZIP64 record
+    let record_at = tail_start + at as u64;
+    if record_at < 20 {
+        return Ok(None);
+    }
+    let mut locator = [0u8; 20];
+    file.seek(SeekFrom::Start(record_at - 20))?;
+    file.read_exact(&mut locator)?;
+    if locator[..4] != ZIP64_LOCATOR {
+        return Ok(None);
+    }
+    let zip64_at = le64(&locator[8..16]);
+    if zip64_at >= len {
+        return Ok(None);
+    }
+    let mut zip64 = [0u8; 56];
+    file.seek(SeekFrom::Start(zip64_at))?;
+    if file.read_exact(&mut zip64).is_err() || zip64[..4] != ZIP64_EOCD {
+        return Ok(None);
+    }
+    Ok(Some((le64(&zip64[32..40]), le64(&zip64[40..48]))))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1461,6 +1542,30 @@ mod tests {
     }
 
     #[test]
+    fn a_wheel_of_too_many_entries_is_refused() {
+        const WHEEL: &str = "demo-1.0-py3-none-any.whl";
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let stored =
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        zip.start_file("demo-1.0.dist-info/METADATA", stored)
+            .unwrap();
+        zip.write_all(b"Name: demo\nVersion: 1.0\n").unwrap();
+        for i in 0..MAX_ZIP_ENTRIES {
+            zip.start_file(format!("{i:x}"), stored).unwrap();
+        }
+        zip.finish().unwrap();
+        let e = metadata_of(out.get_ref(), WHEEL).unwrap_err();
+        assert_eq!(
+            e.0,
+            format!(
+                "The wheel '{WHEEL}' declares 100001 zip entries in 5030169 bytes; at most \
+                 100000 entries in 32 MiB are accepted"
+            )
+        );
+    }
+
+    #[test]
     fn metadata_must_match_the_file_name() {
         let dist = parse_filename("Demo_Lib-1.0-py3-none-any.whl").unwrap();
         let meta = |name: &str, version: &str| CoreMetadata {
@@ -1672,10 +1777,17 @@ mod tests {
             (Some(uv), None, Ok(Json)),
             (None, None, Ok(TextHtml)),
             (Some(""), None, Ok(TextHtml)),
-            (Some("*/*"), None, Ok(Json)),
+            // a wildcard alone: HTML (curl, browsers)
+            (Some("*/*"), None, Ok(TextHtml)),
             (Some("text/html"), None, Ok(TextHtml)),
             (Some("text/*"), None, Ok(TextHtml)),
-            (Some("application/*"), None, Ok(Json)),
+            (Some("application/*"), None, Ok(HtmlV1)),
+            // named beats a wildcard of the same q
+            (
+                Some("*/*, application/vnd.pypi.simple.v1+json"),
+                None,
+                Ok(Json),
+            ),
             (
                 Some("application/vnd.pypi.simple.v1+html"),
                 None,
@@ -1699,7 +1811,7 @@ mod tests {
             (
                 Some("*/*, application/vnd.pypi.simple.v1+json;q=0"),
                 None,
-                Ok(HtmlV1),
+                Ok(TextHtml),
             ),
             (Some("application/*;q=0, text/html"), None, Ok(TextHtml)),
             (
@@ -1720,7 +1832,7 @@ mod tests {
                 Ok(TextHtml),
             ),
             (Some("text/html;q=2"), None, Err(())),
-            (Some("text/html;q=abc, */*;q=0.1"), None, Ok(Json)),
+            (Some("text/html;q=abc, */*;q=0.1"), None, Ok(TextHtml)),
             (Some(",,;"), None, Err(())),
             // ?format= wins
             (Some(pip), Some("text/html"), Ok(TextHtml)),

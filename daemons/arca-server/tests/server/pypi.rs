@@ -979,7 +979,7 @@ fn project_pages_negotiate_redirect_and_revalidate() {
         (Some(JSON_TYPE), None, Some(JSON_TYPE)),
         (Some(HTML_TYPE), None, Some(HTML_TYPE)),
         (Some("text/html"), None, Some("text/html")),
-        (Some("*/*"), None, Some(JSON_TYPE)),
+        (Some("*/*"), None, Some("text/html")),
         (Some("application/vnd.pypi.simple.v1+json;q=0, text/html"), None, Some("text/html")),
         (Some("text/html"), Some(JSON_TYPE), Some(JSON_TYPE)),
         (Some("application/xml"), None, None),

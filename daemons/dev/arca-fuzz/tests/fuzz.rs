@@ -107,10 +107,15 @@ fn npm_names_publishes_tarballs_and_packuments_survive() {
 }
 
 #[test]
+fn pypi_names_metadata_pages_and_wheels_survive() {
+    survives("pypi");
+}
+
+#[test]
 fn every_target_has_a_test() {
     // A target added to `all` without a test above would go unfuzzed in CI.
     let tested = "front headers paths properties db-properties ha-node binarystore license \
-                  node-signature secrets cron maven aql npm";
+                  node-signature secrets cron maven aql npm pypi";
     assert_eq!(targets::ALL, tested.split_whitespace().collect::<Vec<_>>());
     let mut by_cost = targets::ALL_BY_COST.to_vec();
     by_cost.sort_unstable();

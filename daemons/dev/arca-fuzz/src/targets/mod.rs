@@ -10,6 +10,7 @@ pub mod license;
 pub mod maven;
 pub mod npm;
 pub mod paths;
+pub mod pypi;
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -37,6 +38,7 @@ pub const ALL: &[&str] = &[
     "maven",
     "aql",
     "npm",
+    "pypi",
 ];
 
 /// [`ALL`], slowest per input first (measured in release): the order threads take them in.
@@ -45,6 +47,7 @@ pub const ALL_BY_COST: &[&str] = &[
     "db-properties",
     "binarystore",
     "license",
+    "pypi",
     "npm",
     "ha-node",
     "front",
@@ -77,6 +80,7 @@ pub fn make(name: &str) -> anyhow::Result<Box<dyn Target>> {
         "cron" => Box::new(cron::Cron),
         "maven" => Box::new(maven::Maven),
         "npm" => Box::new(npm::Npm::new()),
+        "pypi" => Box::new(pypi::Pypi::new()),
         "aql" => Box::new(aql::Aql::new()?),
         "selftest-panic" => Box::new(front::Front::with_planted_bug(front::PlantedBug::Panic)?),
         "selftest-5xx" => Box::new(front::Front::with_planted_bug(
