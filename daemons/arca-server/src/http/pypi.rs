@@ -854,6 +854,8 @@ async fn upload_file(req: &Request, repo: &Repo) -> ApiResult<Response> {
         checked.path.clone(),
     );
     let row = checked.row;
+    // replacing a file needs the delete permission, as a deploy over any file does
+    let may_replace = authz.allows(repo, &checked.path, Action::Delete);
     let stored = upload::store_staged_with(
         &req.app,
         &repo.key,
@@ -861,11 +863,16 @@ async fn upload_file(req: &Request, repo: &Repo) -> ApiResult<Response> {
         content.staged,
         principal.name(),
         move |tx| {
-            if db::file_exists(tx, &key, &filename)? || items::get(tx, &key, &path)?.is_some() {
+            let exists =
+                db::file_exists(tx, &key, &filename)? || items::get(tx, &key, &path)?.is_some();
+            if exists && !may_replace {
                 return Err(ApiError::conflict(format!(
-                    "File already exists: '{filename}' is in repository '{key}' (a file is never \
-                     replaced: upload a new version)"
+                    "File already exists: '{filename}' is in repository '{key}' (replacing it \
+                     needs the delete permission; upload a new version)"
                 )));
+            }
+            if exists {
+                db::delete_file(tx, &key, &filename)?;
             }
             Ok(true)
         },

@@ -1264,30 +1264,36 @@ fn an_existing_file_is_a_conflict_and_stays_as_it_was() {
     let first = wheel("again", "1.0");
     upload(s, "py", &first);
     let other = wheel_with("again", "1.0", None, "other contents");
-    for (who, d) in [(Admin, &first), (Admin, &other)] {
-        let r = post(s, who, "py", &Form::twine(d));
-        expect_refused(r, 409, "already exists", "re-upload");
+    // a deployer without delete may not replace it: 409 (twine's --skip-existing knows it)
+    for d in [&first, &other] {
+        let r = post(s, Deployer, "py", &Form::twine(d));
+        expect_refused(r, 409, "already exists", "re-upload without delete");
     }
-    // a deployer without delete: refused as existing (twine's --skip-existing knows both forms)
-    let r = post(s, Deployer, "py", &Form::twine(&other));
-    let status = r.status().as_u16();
-    let text = r.text().unwrap();
-    assert!(
-        status == 409 || (status == 403 && text.contains("overwrite")),
-        "{status}: {text}"
-    );
     let path = item_path("again", "1.0", &first.filename);
-    assert_eq!(stored_sha256(s, "py", &path), first.sha256());
-    assert_eq!(
-        fetch(s, &file_url(s, "py", &first)),
-        (StatusCode::OK, first.bytes.clone())
-    );
-    let page = json_page(s, "py", "again");
-    assert_eq!(json_filenames(&page), std::slice::from_ref(&first.filename));
-    assert_eq!(
-        json_file(&page, &first.filename)["hashes"]["sha256"],
-        first.sha256()
-    );
+    let unchanged = |d: &Dist, what: &str| {
+        assert_eq!(stored_sha256(s, "py", &path), d.sha256(), "{what}");
+        assert_eq!(
+            fetch(s, &file_url(s, "py", d)),
+            (StatusCode::OK, d.bytes.clone()),
+            "{what}"
+        );
+        let page = json_page(s, "py", "again");
+        assert_eq!(
+            json_filenames(&page),
+            std::slice::from_ref(&d.filename),
+            "{what}"
+        );
+        assert_eq!(
+            json_file(&page, &d.filename)["hashes"]["sha256"],
+            d.sha256(),
+            "{what}"
+        );
+    };
+    unchanged(&first, "after the refusals");
+    // whoever may delete there may replace it, as any deploy over a file (the admin here)
+    let r = post(s, Admin, "py", &Form::twine(&other));
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().unwrap());
+    unchanged(&other, "after the admin's replacement");
 }
 
 #[test]
@@ -1304,7 +1310,8 @@ fn concurrent_uploads_lose_nothing_and_one_file_wins_once() {
                     let barrier = &barrier;
                     scope.spawn(move || {
                         let (content_type, body) = form.body();
-                        let request = call(s, Admin, Method::POST, &api(s, "py/"))
+                        // without delete: a second upload of a file is refused
+                        let request = call(s, Deployer, Method::POST, &api(s, "py/"))
                             .header("content-type", content_type)
                             .body(body);
                         barrier.wait();
@@ -1822,9 +1829,17 @@ fn a_virtual_repository_is_the_union_of_its_members_and_uploads_to_its_default()
         .collect();
     projects.sort();
     assert_eq!(projects, ["only-in-b", "v-proj"], "{list}");
-    // an existing file through the virtual: 409 (it is in its default deployment repository)
+    // an existing file through the virtual, by a deployer without delete there: 409 (it is in
+    // its default deployment repository)
+    add_permission(
+        s,
+        "pyv-deploy",
+        &["pyv", "pyv-a"],
+        "deployer",
+        &["read", "write"],
+    );
     expect_refused(
-        post(s, Admin, "pyv", &Form::twine(&in_a)),
+        post(s, Deployer, "pyv", &Form::twine(&in_a)),
         409,
         "already exists",
         "re-upload through the virtual",

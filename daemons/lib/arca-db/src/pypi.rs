@@ -120,6 +120,14 @@ pub fn insert_file(conn: &Conn<'_>, repo: &str, file: &File) -> Result<(), DbErr
     Ok(())
 }
 
+/// Forget the file named `filename` of `repo` (its item is being replaced).
+pub fn delete_file(conn: &Conn<'_>, repo: &str, filename: &str) -> Result<bool, DbError> {
+    Ok(conn.execute(
+        "DELETE FROM pypi_files WHERE repo = ?1 AND filename = ?2",
+        args![repo, filename],
+    )? > 0)
+}
+
 /// The core metadata of the wheel at `path` of `repo`, if it is a file of the index that has one.
 pub fn metadata_of(conn: &Conn<'_>, repo: &str, path: &str) -> Result<Option<String>, DbError> {
     Ok(conn
