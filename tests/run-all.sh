@@ -119,6 +119,9 @@ install_deps() {
     local npm_debs
     mapfile -t npm_debs < <(. "$ROOT/tests/lib/verdaccio.sh" && printf '%s\n' "${VERDACCIO_FIXTURE_DEBS[@]}")
     pkgs+=("${npm_debs[@]}")
+    # tests/clients/pypi*.sh: Debian's wheels (/usr/share/python-wheels) are part of the PyPI fixture (tests/lib/pypi.sh;
+    # pip, twine, uv and pypiserver are installed there, once, from PyPI)
+    pkgs+=(python3-pip-whl python3-setuptools-whl python3-wheel-whl)
     # nginx: the Maven "central" of tests/clients/maven-proxy.sh (tests/lib/central.sh) and the benchmark baseline
     command -v nginx >/dev/null 2>&1 || pkgs+=("$(arca_apt_pick nginx-light nginx)")
     arca_apt_ensure "${pkgs[@]}"
