@@ -53,20 +53,7 @@ for c in node npm curl python3 script; do
     command -v "$c" >/dev/null 2>&1 || fail "$c is not installed"
 done
 
-# --- timings: phase NAME starts a phase and ends the one before ----------------------------------------------------
-TIMINGS=()
-PHASE=""
-PHASE_T0=""
-T_START=$EPOCHREALTIME
-secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-phase() {
-    if [[ -n "$PHASE" ]]; then
-        TIMINGS+=("$PHASE $(secs_since "$PHASE_T0")s")
-    fi
-    PHASE=$1
-    PHASE_T0=$EPOCHREALTIME
-    [[ -z "$PHASE" ]] || arca_log "--- $PHASE"
-}
+# phase / TIMINGS / secs_since / T_START: tests/lib/arca.sh
 
 phase setup
 arca_ensure_built

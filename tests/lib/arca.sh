@@ -18,6 +18,7 @@
 #   arca_curl ARGS...                        curl -sS with the admin credentials
 #   arca_http_code ARGS...                   prints only the HTTP status code of a curl call
 #   arca_dump_log [LINES]                    the tail of the server's log on stderr
+#   phase NAME / secs_since T                a client test's phase timings (TIMINGS, T_START)
 #
 # Variables set by arca_start: ARCA_PID ARCA_PORT ARCA_BASE (http://127.0.0.1:PORT) ARCA_URL (…/artifactory)
 # ARCA_HOME_DIR ARCA_LOG_FILE ARCA_ADMIN_PW.
@@ -287,6 +288,23 @@ _arca_use_postgres() {
 # arca_start [HOME_DIR] [extra server args...] — HOME_DIR defaults to a new temp dir.
 # Retries on another port when the chosen one was taken in between (up to 3 attempts).
 # shellcheck disable=SC2120  # the arguments are optional
+# Phases of a client test: `phase NAME` ends the phase before (its "NAME Ns" goes into TIMINGS) and starts NAME
+# (`phase ""` only ends it); `secs_since T` prints the seconds since the $EPOCHREALTIME value T; T_START is the time
+# this library was loaded.
+TIMINGS=()
+PHASE=""
+PHASE_T0=""
+T_START=$EPOCHREALTIME
+secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+phase() {
+    if [[ -n "$PHASE" ]]; then
+        TIMINGS+=("$PHASE $(secs_since "$PHASE_T0")s")
+    fi
+    PHASE=$1
+    PHASE_T0=$EPOCHREALTIME
+    [[ -z "$PHASE" ]] || arca_log "--- $PHASE"
+}
+
 arca_start() {
     local home=${1:-}
     shift || true
