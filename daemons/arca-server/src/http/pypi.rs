@@ -832,6 +832,26 @@ async fn check_upload(form: &Form, content: &Content, now: i64) -> ApiResult<Che
     })
 }
 
+/// The properties the reference sets on an uploaded file (searchable with AQL and the property
+/// search like any property).
+fn reference_properties(row: &db::File) -> BTreeMap<String, Vec<String>> {
+    let mut props = BTreeMap::from([
+        ("pypi.name".to_string(), vec![row.name.clone()]),
+        (
+            "pypi.normalized.name".to_string(),
+            vec![row.project.clone()],
+        ),
+        ("pypi.version".to_string(), vec![row.version.clone()]),
+    ]);
+    if let Some(summary) = row.summary.as_ref().filter(|s| !s.is_empty()) {
+        props.insert("pypi.summary".into(), vec![summary.clone()]);
+    }
+    if let Some(requires) = row.requires_python.as_ref().filter(|s| !s.is_empty()) {
+        props.insert("pypi.requires.python".into(), vec![requires.clone()]);
+    }
+    props
+}
+
 /// `POST /`: `twine upload`, `uv publish` (the legacy upload API).
 async fn upload_file(req: &Request, repo: &Repo) -> ApiResult<Response> {
     let (principal, authz) = authz::caller(req).await?;
@@ -881,6 +901,7 @@ async fn upload_file(req: &Request, repo: &Repo) -> ApiResult<Response> {
                 item_id: item.id,
                 ..row
             };
+            items::set_props(tx, item.id, &reference_properties(&row))?;
             db::insert_file(tx, &key2, &row)?;
             Ok(())
         },

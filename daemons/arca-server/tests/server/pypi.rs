@@ -788,11 +788,30 @@ fn uploads_of_a_wheel_and_an_sdist_are_served_in_both_page_formats() {
             r.text().unwrap()
         );
     }
-    // each file is an item at {project}/{version}/{file}
+    // each file is an item at {project}/{version}/{file}, with the reference's pypi.* properties
     for d in [&w10, &sd10, &w11] {
         let path = item_path(&d.name, &d.version, &d.filename);
         assert_eq!(stored_sha256(s, "py", &path), d.sha256(), "{path}");
+        let props = s.json(&format!("/api/storage/py/{path}?properties"))["properties"].clone();
+        assert_eq!(props["pypi.name"], json!(["Demo.Pkg"]), "{path}: {props}");
+        assert_eq!(
+            props["pypi.normalized.name"],
+            json!(["demo-pkg"]),
+            "{props}"
+        );
+        assert_eq!(props["pypi.version"], json!([d.version]), "{props}");
+        assert_eq!(
+            props["pypi.summary"],
+            json!(["Demo.Pkg, a test project"]),
+            "{props}"
+        );
     }
+    let w11_props = s.json(&format!(
+        "/api/storage/py/{}?properties",
+        item_path(&w11.name, &w11.version, &w11.filename)
+    ))["properties"]
+        .clone();
+    assert_eq!(w11_props["pypi.requires.python"], json!([">=3.8,<4"]));
     let project = "demo-pkg";
 
     // PEP 691 JSON
