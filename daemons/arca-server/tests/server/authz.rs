@@ -514,13 +514,9 @@ fn table() -> Vec<Row> {
             .upload(|u| super::pypi::upload_body(&format!("up-slash-{u}"))),
         row(M::POST, "/api/pypi/pylibs/legacy/", WRITE)
             .upload(|u| super::pypi::upload_body(&format!("up-legacy-{u}"))),
-        // an existing file: refused after the permission check
-        row(
-            M::POST,
-            "/api/pypi/pylibs/",
-            [Deny, Deny, Code(409), Code(409)],
-        )
-        .upload(|_| super::pypi::upload_body("fixed-pkg")),
+        // an existing file: replaced by who may delete there (the deployers here; without delete
+        // it is a 409, pypi::an_existing_file_is_a_conflict_and_stays_as_it_was)
+        row(M::POST, "/api/pypi/pylibs/", WRITE).upload(|_| super::pypi::upload_body("fixed-pkg")),
         // yanking (annotate, implied by deploy), of a version or of one file; un-yanking
         row(M::PUT, "/api/pypi/pylibs/yank/yk-{u}/1.0", WRITE).prep(|s, u| {
             pypi_upload(s, &format!("yk-{u}"));
