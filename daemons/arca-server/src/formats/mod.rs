@@ -12,7 +12,9 @@
 //!
 //! A new format is a variant here, a module beside [`generic`] and [`maven`], an arm in each
 //! `match` below, and its package type in [`PACKAGE_TYPES`]; a format with URLs of its own
-//! outside `/{repo}/…` (npm's `/api/npm/{repo}/…`) adds an arm to `http/mod.rs::route_api`.
+//! outside `/{repo}/…` (npm's `/api/npm/{repo}/…`) adds an arm to `http/mod.rs::route_api`
+//! (the registry API of `docker` repositories, `/v2/…` on the node's root, is routed before
+//! the context path: `http/router.rs`).
 
 pub mod checksums;
 pub mod generic;
@@ -20,6 +22,7 @@ pub mod maven;
 pub mod maven_layout;
 pub mod maven_metadata;
 pub mod npm;
+pub mod oci;
 pub mod pypi;
 
 use warp::reply::Response;
@@ -38,6 +41,7 @@ pub const PACKAGE_TYPES: &[&str] = &[
     maven::PACKAGE_TYPE,
     npm::PACKAGE_TYPE,
     pypi::PACKAGE_TYPE,
+    oci::PACKAGE_TYPE,
 ];
 
 /// The format of a repository, chosen by its package type.
@@ -56,6 +60,9 @@ pub enum Format {
     /// `pypi`: the simple index and the upload API under `/api/pypi/{repo}/` (`http/pypi.rs`);
     /// files arrive by `twine upload`, not by plain deploys.
     Pypi,
+    /// `docker`: the OCI Distribution API under `/v2/{repo}/` (`http/oci.rs`); images arrive by
+    /// registry pushes, not by plain deploys.
+    Oci,
 }
 
 impl Format {
@@ -70,6 +77,7 @@ impl Format {
             maven::PACKAGE_TYPE => Format::Maven,
             npm::PACKAGE_TYPE => Format::Npm,
             pypi::PACKAGE_TYPE => Format::Pypi,
+            oci::PACKAGE_TYPE => Format::Oci,
             t if maven::LAYOUT_PACKAGE_TYPES.contains(&t) => Format::MavenLayout,
             _ => Format::Generic,
         }
@@ -81,6 +89,7 @@ impl Format {
             Format::Maven => maven::LAYOUT_REF,
             Format::Npm => npm::LAYOUT_REF,
             Format::Pypi => pypi::LAYOUT_REF,
+            Format::Oci => oci::LAYOUT_REF,
             Format::Generic | Format::MavenLayout => generic::LAYOUT_REF,
         }
     }
@@ -102,6 +111,12 @@ impl Format {
                  publish to …/api/pypi/{}, not by deploying '{}'",
                 repo.key, repo.key, path
             ))),
+            // a manifest or blob stored without its row would be unknown to the registry API
+            Format::Oci => Err(ApiError::conflict(format!(
+                "Repository '{}' is a Docker/OCI repository: push images with a registry client \
+                 (podman, skopeo, docker, oras) to /v2/{}/…, not by deploying '{}'",
+                repo.key, repo.key, path
+            ))),
             Format::Generic | Format::MavenLayout => Ok(()),
         }
     }
@@ -111,7 +126,7 @@ impl Format {
     pub fn overwrite_exempt(self, path: &str) -> bool {
         match self {
             Format::Maven | Format::MavenLayout => maven::is_metadata_or_its_checksum(path),
-            Format::Generic | Format::Npm | Format::Pypi => false,
+            Format::Generic | Format::Npm | Format::Pypi | Format::Oci => false,
         }
     }
 
@@ -122,6 +137,8 @@ impl Format {
             Format::Maven | Format::MavenLayout => maven::is_changing(path),
             Format::Npm => npm::packument_of_cache_path(path).is_some(),
             Format::Pypi => pypi_cached_page_project(path).is_some(),
+            // a tag moves; manifests by digest and blobs never change
+            Format::Oci => matches!(oci::stored_part(path), Some(oci::StoredPart::Tag { .. })),
             Format::Generic => false,
         }
     }
@@ -133,7 +150,7 @@ impl Format {
         match self {
             Format::Npm => npm::packument_of_cache_path(path).map(|name| name.escaped()),
             Format::Pypi => pypi_upstream_page(repo, path),
-            Format::Generic | Format::Maven | Format::MavenLayout => None,
+            Format::Generic | Format::Maven | Format::MavenLayout | Format::Oci => None,
         }
     }
 
@@ -155,7 +172,7 @@ impl Format {
     pub fn merges(self, path: &str) -> bool {
         match self {
             Format::Maven | Format::MavenLayout => maven::is_metadata(path),
-            Format::Generic | Format::Npm | Format::Pypi => false,
+            Format::Generic | Format::Npm | Format::Pypi | Format::Oci => false,
         }
     }
 
@@ -176,7 +193,7 @@ impl Format {
                     .map(bytes::Bytes::from)
                     .map_err(|e| e.to_string())
             }
-            Format::Generic | Format::Npm | Format::Pypi => parts
+            Format::Generic | Format::Npm | Format::Pypi | Format::Oci => parts
                 .first()
                 .cloned()
                 .ok_or_else(|| "nothing to merge".into()),
@@ -194,9 +211,12 @@ impl Format {
     ) -> ApiResult<Response> {
         match self {
             // every format so far generates the reference's checksum side files
-            Format::Generic | Format::Maven | Format::MavenLayout | Format::Npm | Format::Pypi => {
-                checksums::serve_side_file(req, authz, repo, target).await
-            }
+            Format::Generic
+            | Format::Maven
+            | Format::MavenLayout
+            | Format::Npm
+            | Format::Pypi
+            | Format::Oci => checksums::serve_side_file(req, authz, repo, target).await,
         }
     }
 
@@ -210,7 +230,9 @@ impl Format {
     ) -> ApiResult<Option<String>> {
         match self {
             Format::Maven => maven::deploy_path(req, repo, path).await,
-            Format::Generic | Format::MavenLayout | Format::Npm | Format::Pypi => Ok(None),
+            Format::Generic | Format::MavenLayout | Format::Npm | Format::Pypi | Format::Oci => {
+                Ok(None)
+            }
         }
     }
 
@@ -224,7 +246,9 @@ impl Format {
     ) -> ApiResult<()> {
         match self {
             Format::Maven => maven::check_pom(repo, path, content),
-            Format::Generic | Format::MavenLayout | Format::Npm | Format::Pypi => Ok(()),
+            Format::Generic | Format::MavenLayout | Format::Npm | Format::Pypi | Format::Oci => {
+                Ok(())
+            }
         }
     }
 
@@ -233,7 +257,7 @@ impl Format {
     pub async fn after_change(self, app: &crate::state::App, repo: &Repo, path: &str, user: &str) {
         match self {
             Format::Maven => maven::after_change(app, repo, path, user).await,
-            Format::Generic | Format::MavenLayout | Format::Npm | Format::Pypi => {}
+            Format::Generic | Format::MavenLayout | Format::Npm | Format::Pypi | Format::Oci => {}
         }
     }
 

@@ -166,6 +166,15 @@ impl Request {
 /// CSRF rule applied ([`check_csrf`]). [`crate::http::Request::principal`] calls this once per
 /// request and keeps the answer.
 pub async fn resolve_caller(req: &Request) -> ApiResult<Principal> {
+    // a registry token (`/v2/token`) is scoped to the registry API: nowhere else is it a login
+    if crate::http::oci::registry_bearer(&req.headers).is_some()
+        && crate::http::oci::registry_path(req.path_and_query.split('?').next().unwrap_or(""))
+            .is_none()
+    {
+        return Err(ApiError::unauthorized(
+            "A registry token is valid under /v2/ only: use an access token or a password",
+        ));
+    }
     let principal = authenticate(&req.app, &req.headers, req.peer).await?;
     check_csrf(req, &principal)?;
     Ok(principal)
@@ -215,6 +224,13 @@ async fn authenticate(
                 password_principal(app, &user, &password, &source).await?,
                 None,
             )
+        }
+        Credentials::Token { user, token } if crate::http::oci::is_registry_token(&token) => {
+            let (p, expires) = crate::http::oci::token_principal(app, &token, now).await?;
+            if user.is_some_and(|u| u != p.name()) {
+                return Err(ApiError::unauthorized("Bad credentials"));
+            }
+            (p, expires)
         }
         Credentials::Token { user, token } => {
             let (p, expires) = token_principal(app, &token, now).await?;

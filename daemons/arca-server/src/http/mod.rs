@@ -18,6 +18,7 @@ pub mod licenses;
 pub mod listing;
 mod node_auth;
 pub mod npm;
+pub mod oci;
 mod peer_storage;
 pub mod pypi;
 mod repo_fields;

@@ -13,7 +13,7 @@ use warp::reply::Response;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::{BodyStream, Request, parse_query};
 use crate::http::{
-    artifacts, auth, builds, format, licenses, npm, peer_storage, pypi, repos_api, search,
+    artifacts, auth, builds, format, licenses, npm, oci, peer_storage, pypi, repos_api, search,
     security_api, security_users, session, storage_api, system,
 };
 use crate::state::App;
@@ -142,7 +142,12 @@ async fn route(app: App, head: RequestHead, body: BodyStream) -> ApiResult<Respo
     } = head;
     let path = path.as_str();
     let ctx = app.settings.context_path.clone();
-    let rest = crate::front::strip_context(&ctx, path)?.to_string();
+    // the registry API is on the node's root whatever the context path: clients cannot add one
+    let registry = oci::registry_path(path);
+    let rest = match registry {
+        Some(_) => path.trim_start_matches('/').to_string(),
+        None => crate::front::strip_context(&ctx, path)?.to_string(),
+    };
     let url_base = app.settings.url_base.get();
     let base_url = format::base_url(&headers, &ctx, url_base.as_deref());
     let path_and_query = if raw_query.is_empty() {
@@ -175,6 +180,9 @@ async fn route(app: App, head: RequestHead, body: BodyStream) -> ApiResult<Respo
                 req.app.node_id
             ),
         ));
+    }
+    if let Some(after_v2) = registry {
+        return Ok(oci::handle(&mut req, after_v2).await);
     }
     if req.rest.is_empty() {
         if !matches!(req.method, Method::GET | Method::HEAD) {

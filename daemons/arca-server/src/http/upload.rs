@@ -153,6 +153,30 @@ pub async fn store_staged_with(
     before: impl FnOnce(&arca_db::Conn<'_>) -> ApiResult<bool> + Send + 'static,
     after: impl FnOnce(&arca_db::Conn<'_>, &arca_db::Item) -> ApiResult<()> + Send + 'static,
 ) -> ApiResult<Option<arca_db::Item>> {
+    let (r, p) = (repo.to_string(), path.to_string());
+    let stored = store_staged_binary(app, staged, user, before, move |tx, new_file| {
+        let item = arca_db::items::put_file(tx, &r, &p, new_file)?;
+        after(tx, &item)?;
+        Ok(item)
+    })
+    .await?;
+    if stored.is_some() {
+        app.wake_mover();
+    }
+    Ok(stored)
+}
+
+/// Store a staged file as a binary, which `record` makes something reference in the same
+/// transaction (an item; an OCI upload's chunk): `before` decides whether to store at all
+/// (`false`: nothing is stored, `None` returned); the binary's row is in place when `record`
+/// runs. An error from either rolls everything back and is the answer.
+pub async fn store_staged_binary<T: Send + 'static>(
+    app: &crate::state::App,
+    staged: arca_storage::StagedBlob,
+    user: &str,
+    before: impl FnOnce(&arca_db::Conn<'_>) -> ApiResult<bool> + Send + 'static,
+    record: impl FnOnce(&arca_db::Conn<'_>, &arca_db::NewFile) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<Option<T>> {
     let c = staged.checksums().clone();
     let binary = arca_db::Binary {
         sha256: c.sha256.clone(),
@@ -162,7 +186,7 @@ pub async fn store_staged_with(
     };
     let new_file = arca_db::NewFile::new(binary, user, app.now_ms());
     app.storage.prepare(&staged).await?;
-    let (r, p, storage) = (repo.to_string(), path.to_string(), app.storage.clone());
+    let storage = app.storage.clone();
     let stored = app
         .db
         .write(move |tx| {
@@ -170,15 +194,13 @@ pub async fn store_staged_with(
                 return Ok::<_, ApiError>(None);
             }
             let new_binary = arca_db::items::insert_binary(tx, &new_file.binary, new_file.now)?;
-            let item = arca_db::items::put_file(tx, &r, &p, &new_file)?;
-            after(tx, &item)?;
+            let recorded = record(tx, &new_file)?;
             let committed = storage.commit(staged, !new_binary)?;
-            Ok(Some((item, committed)))
+            Ok(Some((recorded, committed)))
         })
         .await?;
-    Ok(stored.map(|(item, committed)| {
+    Ok(stored.map(|(recorded, committed)| {
         app.storage.after_commit(&committed);
-        app.wake_mover();
-        item
+        recorded
     }))
 }

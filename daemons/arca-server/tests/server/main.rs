@@ -31,6 +31,7 @@ mod maven;
 mod meta_cache;
 mod node_signatures;
 mod npm;
+mod oci;
 mod pgtls;
 mod pool;
 mod prepare;

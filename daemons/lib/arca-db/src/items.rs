@@ -629,7 +629,7 @@ pub fn copy_tree(
     Ok(count)
 }
 
-/// Binaries no item references, recorded before `created_before`
+/// Binaries no item (nor an open OCI upload's chunk) references, recorded before `created_before`
 /// (the grace period protects deploys by checksum racing with a delete).
 pub fn unreferenced_binaries(
     conn: &Conn<'_>,
@@ -638,7 +638,8 @@ pub fn unreferenced_binaries(
 ) -> Result<Vec<String>, DbError> {
     conn.query_map(
         "SELECT b.sha256 FROM binaries b WHERE b.created < ?1 \
-         AND NOT EXISTS (SELECT 1 FROM items i WHERE i.sha256 = b.sha256) LIMIT ?2",
+         AND NOT EXISTS (SELECT 1 FROM items i WHERE i.sha256 = b.sha256) \
+         AND NOT EXISTS (SELECT 1 FROM oci_upload_chunks c WHERE c.sha256 = b.sha256) LIMIT ?2",
         args![created_before, limit as i64],
         |r| r.get(0),
     )
@@ -649,7 +650,8 @@ pub fn unreferenced_binaries(
 pub fn delete_binary_if_unreferenced(conn: &Conn<'_>, sha256: &str) -> Result<bool, DbError> {
     Ok(conn.execute(
         "DELETE FROM binaries WHERE sha256 = ?1 \
-         AND NOT EXISTS (SELECT 1 FROM items i WHERE i.sha256 = ?1)",
+         AND NOT EXISTS (SELECT 1 FROM items i WHERE i.sha256 = ?1) \
+         AND NOT EXISTS (SELECT 1 FROM oci_upload_chunks c WHERE c.sha256 = ?1)",
         args![sha256],
     )? > 0)
 }

@@ -21,6 +21,7 @@ pub mod listing;
 pub mod migrate;
 pub mod model;
 pub mod npm;
+pub mod oci;
 pub mod permissions;
 pub mod pypi;
 pub mod remote;

@@ -425,6 +425,65 @@ CREATE TABLE pypi_files (
 CREATE INDEX pypi_files_project ON pypi_files(repo, project);
 "#,
     ),
+    (
+        16,
+        "OCI: manifests, blobs and their references beside their items; upload sessions any node continues",
+        // An image's parts are items (`{image}/_blobs/{digest}`, `{image}/_manifests/{digest}`,
+        // `{image}/_tags/{tag}`: the manifest's binary again); the rows say what the items are
+        // and what each manifest references, and go with their items. An upload session's
+        // chunks are binaries (so every node reaches them through the storage chain) held by
+        // `oci_upload_chunks` rows until the session ends: GC spares what they reference.
+        r#"
+CREATE TABLE oci_manifests (
+    item_id       INTEGER NOT NULL PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    repo          TEXT NOT NULL,
+    image         TEXT NOT NULL,
+    digest        TEXT NOT NULL,
+    media_type    TEXT NOT NULL,
+    artifact_type TEXT,
+    subject       TEXT,
+    annotations   TEXT,
+    size          INTEGER NOT NULL,
+    pushed        INTEGER NOT NULL,
+    UNIQUE (repo, image, digest)
+);
+CREATE INDEX oci_manifests_subject ON oci_manifests(repo, image, subject);
+CREATE TABLE oci_references (
+    manifest_id INTEGER NOT NULL REFERENCES oci_manifests(item_id) ON DELETE CASCADE,
+    repo        TEXT NOT NULL,
+    image       TEXT NOT NULL,
+    digest      TEXT NOT NULL,
+    PRIMARY KEY (manifest_id, digest)
+);
+CREATE INDEX oci_references_digest ON oci_references(repo, image, digest);
+CREATE TABLE oci_blobs (
+    item_id INTEGER NOT NULL PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    repo    TEXT NOT NULL,
+    image   TEXT NOT NULL,
+    digest  TEXT NOT NULL,
+    UNIQUE (repo, image, digest)
+);
+CREATE TABLE oci_uploads (
+    id        TEXT NOT NULL PRIMARY KEY,
+    repo      TEXT NOT NULL REFERENCES repos(key) ON DELETE CASCADE,
+    image     TEXT NOT NULL,
+    size      INTEGER NOT NULL,
+    started   INTEGER NOT NULL,
+    updated   INTEGER NOT NULL,
+    user_name TEXT NOT NULL
+);
+CREATE INDEX oci_uploads_updated ON oci_uploads(updated);
+CREATE TABLE oci_upload_chunks (
+    upload_id TEXT NOT NULL REFERENCES oci_uploads(id) ON DELETE CASCADE,
+    seq       INTEGER NOT NULL,
+    start     INTEGER NOT NULL,
+    size      INTEGER NOT NULL,
+    sha256    TEXT NOT NULL,
+    PRIMARY KEY (upload_id, seq)
+);
+CREATE INDEX oci_upload_chunks_sha256 ON oci_upload_chunks(sha256);
+"#,
+    ),
 ];
 
 /// PostgreSQL-only statements run right after the migration of the same version, as written
