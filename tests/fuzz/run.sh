@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes arca's request front end and parsers with daemons/dev/arca-fuzz (docs/security.md, "Fuzzing"):
 # builds the release binary and runs every target (front, headers, paths, properties, db-properties,
-# ha-node, binarystore, license, node-signature, secrets, cron, maven, aql, npm, pypi) for 1,000,000 inputs each (the parsers' count can be lowered; the
+# ha-node, binarystore, license, node-signature, secrets, cron, maven, aql, npm, pypi, oci) for 1,000,000 inputs each (the parsers' count can be lowered; the
 # front end always gets its million), then prints the per-target counts, the time and "0 panics".
 # Exit status: 0 when no input made anything panic or broke a property, 1 otherwise. A failure prints
 # the target, seed, iteration and input, and the command line that replays it.

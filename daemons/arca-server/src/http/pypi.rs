@@ -381,6 +381,7 @@ async fn remote_entries(
         let origin = Origin {
             url: Some(upstream.url.clone()),
             sha256: upstream.sha256.clone(),
+            accept: None,
         };
         out.push(Entry {
             file: IndexFile {
@@ -528,7 +529,14 @@ async fn file(req: &Request, repo: &Repo, path: &str, metadata: bool) -> ApiResu
             return Err(missing());
         };
         let url = entry.origin.url.as_ref().map(|u| format!("{u}.metadata"));
-        (format!("{path}.metadata"), Origin { url, sha256 })
+        (
+            format!("{path}.metadata"),
+            Origin {
+                url,
+                sha256,
+                accept: None,
+            },
+        )
     } else {
         (path.to_string(), entry.origin.clone())
     };

@@ -125,7 +125,10 @@ pub async fn pass_through(
 ) -> ApiResult<Obtained> {
     let upstream = req.app.remotes.upstream(&req.app.secrets, repo)?;
     match upstream
-        .get(&upstream_url(&upstream, repo, path, origin))
+        .get_accepting(
+            &upstream_url(&upstream, repo, path, origin),
+            origin.accept.as_deref(),
+        )
         .await
     {
         Answer::Found(response) => {
@@ -259,7 +262,10 @@ impl Leader {
             Err(e) => return Err(self.fail(e).await),
         };
         let url = upstream_url(&upstream, &self.repo, &self.path, &self.origin);
-        match upstream.get(&url).await {
+        match upstream
+            .get_accepting(&url, self.origin.accept.as_deref())
+            .await
+        {
             Answer::Found(response) => match mode {
                 Mode::Stream => Ok(Obtained::Streaming(self.stream(upstream, url, response))),
                 Mode::Whole | Mode::Refresh => {

@@ -107,9 +107,11 @@ pub struct Origin {
     /// The file's absolute URL; `None`: the path under the upstream's URL (or the format's name
     /// for it, `Format::upstream_path`).
     pub url: Option<String>,
-    /// The sha256 the upstream's index states (PyPI's `#sha256=` fragment): the content is
-    /// verified against it.
+    /// The sha256 the upstream's index states (PyPI's `#sha256=` fragment, an OCI digest):
+    /// the content is verified against it.
     pub sha256: Option<String>,
+    /// The `Accept` header to ask with (an OCI manifest's media types); `None`: none.
+    pub accept: Option<String>,
 }
 
 /// [`obtain`], with the item fetched whole (never streamed) when `whole`.

@@ -64,7 +64,7 @@ impl Remotes {
 
     /// The upstream client of `repo` (built once per configuration; its password opened with
     /// `secrets`).
-    pub(super) fn upstream(&self, secrets: &SecretBox, repo: &Repo) -> ApiResult<Upstream> {
+    pub fn upstream(&self, secrets: &SecretBox, repo: &Repo) -> ApiResult<Upstream> {
         if let Ok(clients) = self.clients.lock()
             && let Some(up) = clients.get(&repo.key)
             && up.is_for(repo)

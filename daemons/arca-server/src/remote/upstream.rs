@@ -37,6 +37,11 @@ pub struct Upstream {
     repo: String,
     /// The settings it was built from (a change builds a new client).
     built_from: arca_db::RepoSettings,
+    /// Bearer tokens the upstream's token service issued (an OCI registry's challenge), by
+    /// the challenge's realm, service and scope, with their expiry.
+    tokens: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, (String, std::time::Instant)>>,
+    >,
 }
 
 /// What the upstream said about a path.
@@ -77,6 +82,7 @@ impl Upstream {
             credentials,
             repo: repo.key.clone(),
             built_from: repo.settings.clone(),
+            tokens: Default::default(),
         })
     }
 
@@ -112,17 +118,60 @@ impl Upstream {
     /// `GET` `url` (one of [`Upstream::url_of`], or a URL the upstream named, e.g. a PyPI
     /// page's link).
     pub async fn get(&self, url: &str) -> Answer {
+        self.get_accepting(url, None).await
+    }
+
+    /// [`Upstream::get`] with an `Accept` header. A 401 with a `Bearer` challenge (an OCI
+    /// registry's) is answered the way registry clients do: a token from the challenge's
+    /// realm (with the repository's credentials, if any), kept until it expires, and the
+    /// request again with it.
+    pub async fn get_accepting(&self, url: &str, accept: Option<&str>) -> Answer {
         let url = url.to_string();
-        let mut request = self.client.get(&url);
-        if let Some((user, password)) = &self.credentials
-            && self.same_origin(&url)
-        {
-            request = request.basic_auth(user, Some(password));
-        }
-        let response = match request.send().await {
+        let send = |bearer: Option<String>| {
+            let mut request = self.client.get(&url);
+            if let Some(accept) = accept {
+                request = request.header(reqwest::header::ACCEPT, accept);
+            }
+            match bearer {
+                Some(token) => request = request.bearer_auth(token),
+                None => {
+                    if let Some((user, password)) = &self.credentials
+                        && self.same_origin(&url)
+                    {
+                        request = request.basic_auth(user, Some(password));
+                    }
+                }
+            }
+            request.send()
+        };
+        let cached =
+            bearer_challenge_key_for(&url).and_then(|prefix| self.cached_token_for(&prefix));
+        let mut response = match send(cached).await {
             Ok(r) => r,
             Err(e) => return self.unreachable(&url, &e),
         };
+        if response.status() == reqwest::StatusCode::UNAUTHORIZED
+            && let Some(challenge) = response
+                .headers()
+                .get(reqwest::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(BearerChallenge::parse)
+        {
+            match self.token(&challenge, &url).await {
+                Ok(token) => {
+                    response = match send(Some(token)).await {
+                        Ok(r) => r,
+                        Err(e) => return self.unreachable(&url, &e),
+                    };
+                }
+                Err(error) => {
+                    return Answer::Failed {
+                        error,
+                        offline: false,
+                    };
+                }
+            }
+        }
         let status = response.status();
         if status == reqwest::StatusCode::OK {
             return Answer::Found(response);
@@ -148,6 +197,79 @@ impl Upstream {
             // 204…): the upstream does not serve it
             _ => Answer::Missing(said),
         }
+    }
+
+    /// A token kept for requests to the upstream origin of `prefix`, still valid.
+    fn cached_token_for(&self, prefix: &str) -> Option<String> {
+        let tokens = self.tokens.lock().ok()?;
+        tokens
+            .iter()
+            .find(|(k, (_, until))| k.starts_with(prefix) && *until > std::time::Instant::now())
+            .map(|(_, (token, _))| token.clone())
+    }
+
+    /// A token for `challenge` (from the cache, or asked of its realm).
+    async fn token(&self, challenge: &BearerChallenge, url: &str) -> Result<String, ApiError> {
+        let origin = bearer_challenge_key_for(url).unwrap_or_default();
+        let key = format!(
+            "{origin} {} {} {}",
+            challenge.realm, challenge.service, challenge.scope
+        );
+        if let Ok(tokens) = self.tokens.lock()
+            && let Some((token, until)) = tokens.get(&key)
+            && *until > std::time::Instant::now()
+        {
+            return Ok(token.clone());
+        }
+        let failed = |what: String| {
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "the token service {} of remote repository '{}''s upstream {what}",
+                    challenge.realm, self.repo
+                ),
+            )
+        };
+        let mut request = self.client.get(&challenge.realm);
+        let mut query = Vec::new();
+        if !challenge.service.is_empty() {
+            query.push(("service", challenge.service.as_str()));
+        }
+        if !challenge.scope.is_empty() {
+            query.push(("scope", challenge.scope.as_str()));
+        }
+        request = request.query(&query);
+        if let Some((user, password)) = &self.credentials {
+            request = request.basic_auth(user, Some(password));
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| failed(format!("could not be reached: {}", error_chain(&e))))?;
+        if !response.status().is_success() {
+            return Err(failed(format!(
+                "answered {}: check the repository's username and password",
+                status_text(response.status().as_u16())
+            )));
+        }
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| failed(format!("answered no token: {}", error_chain(&e))))?;
+        let token = body["token"]
+            .as_str()
+            .or_else(|| body["access_token"].as_str())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| failed("answered no token".into()))?
+            .to_string();
+        // the spec's default lifetime is 60 s; keep a margin for the requests in flight
+        let lifetime = body["expires_in"].as_u64().unwrap_or(60).clamp(10, 3600);
+        let until = std::time::Instant::now() + Duration::from_secs(lifetime.saturating_sub(5));
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.retain(|_, (_, u)| *u > std::time::Instant::now());
+            tokens.insert(key, (token.clone(), until));
+        }
+        Ok(token)
     }
 
     /// A request that got no answer: a timeout is a 504, anything else a 502.
@@ -223,6 +345,58 @@ fn status_text(code: u16) -> String {
     }
 }
 
+/// The scheme, host and port of `url` (what cached upstream tokens are found by).
+fn bearer_challenge_key_for(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()
+        .map(|u| u.origin().ascii_serialization())
+}
+
+/// A `WWW-Authenticate: Bearer realm="…",service="…",scope="…"` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BearerChallenge {
+    pub realm: String,
+    pub service: String,
+    pub scope: String,
+}
+
+impl BearerChallenge {
+    /// The challenge in `value`, if it is a Bearer one with an http(s) realm.
+    pub fn parse(value: &str) -> Option<BearerChallenge> {
+        let (scheme, params) = value.trim().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let mut challenge = BearerChallenge {
+            realm: String::new(),
+            service: String::new(),
+            scope: String::new(),
+        };
+        let mut rest = params.trim();
+        while !rest.is_empty() {
+            let (name, after) = rest.split_once('=')?;
+            let name = name.trim().to_ascii_lowercase();
+            let after = after.trim_start();
+            let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
+                let end = quoted.find('"')?;
+                (&quoted[..end], &quoted[end + 1..])
+            } else {
+                let end = after.find(',').unwrap_or(after.len());
+                (after[..end].trim(), &after[end..])
+            };
+            match name.as_str() {
+                "realm" => challenge.realm = value.to_string(),
+                "service" => challenge.service = value.to_string(),
+                "scope" => challenge.scope = value.to_string(),
+                _ => {}
+            }
+            rest = next.trim_start().trim_start_matches(',').trim_start();
+        }
+        (challenge.realm.starts_with("http://") || challenge.realm.starts_with("https://"))
+            .then_some(challenge)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,5 +420,31 @@ mod tests {
             up.url_of("a/1.0+build", None),
             "http://127.0.0.1:9/maven2/a/1.0+build"
         );
+    }
+
+    #[test]
+    fn bearer_challenges_parse_as_registries_send_them() {
+        let c = BearerChallenge::parse(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:library/alpine:pull""#,
+        )
+        .unwrap();
+        assert_eq!(c.realm, "https://auth.example/token");
+        assert_eq!(c.service, "registry.example");
+        assert_eq!(c.scope, "repository:library/alpine:pull");
+        let c = BearerChallenge::parse("bearer realm=http://h/t, service=s").unwrap();
+        assert_eq!(
+            (c.realm.as_str(), c.service.as_str(), c.scope.as_str()),
+            ("http://h/t", "s", "")
+        );
+        for not_bearer in [
+            "Basic realm=\"x\"",
+            "Bearer",
+            "Bearer realm=\"unterminated",
+            "Bearer realm=\"file:///etc/passwd\"",
+            "Bearer service=\"s\"",
+            "",
+        ] {
+            assert!(BearerChallenge::parse(not_bearer).is_none(), "{not_bearer}");
+        }
     }
 }

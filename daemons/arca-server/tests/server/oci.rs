@@ -530,7 +530,7 @@ fn chunked_push_pull_by_tag_and_digest_with_ranges() {
         .header("accept", DOCKER_MANIFEST)
         .send()
         .unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "{reference}");
+        assert_eq!(r.status(), StatusCode::OK, "{reference}: {:?}", r.headers());
         assert_eq!(r.headers()["content-type"], DOCKER_MANIFEST);
         assert_eq!(
             r.headers()["docker-content-digest"].to_str().unwrap(),
@@ -1155,4 +1155,177 @@ fn virtual_repositories_pull_through_members_and_push_to_the_deployment_repo() {
     .send()
     .unwrap();
     assert_eq!(r.bytes().unwrap().as_ref(), mine.as_slice());
+}
+
+#[test]
+fn remote_repositories_proxy_an_upstream_registry_through_its_token_flow() {
+    // the upstream: another arca, whose registry wants a login (Bearer challenge, token)
+    let (_up_dir, mut upstream) = fresh_server();
+    upstream.create_repo("src", json!({"rclass": "local", "packageType": "docker"}));
+    add_user(&upstream, "mirror");
+    add_permission(&upstream, "src-read", &["src"], "mirror", &["read"]);
+    let admin = |s: &Server, method: Method, url: &str| s.admin(method, url.to_string());
+    let layer = b"a layer the remote fetches once".to_vec();
+    let layer_digest = digest_of(&layer);
+    let r = admin(
+        &upstream,
+        Method::POST,
+        &v2(
+            &upstream,
+            &format!("src/lib/tool/blobs/uploads/?digest={layer_digest}"),
+        ),
+    )
+    .body(layer.clone())
+    .send()
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let config = br#"{"architecture":"amd64","os":"linux"}"#.to_vec();
+    let config_digest = digest_of(&config);
+    let r = admin(
+        &upstream,
+        Method::POST,
+        &v2(
+            &upstream,
+            &format!("src/lib/tool/blobs/uploads/?digest={config_digest}"),
+        ),
+    )
+    .body(config.clone())
+    .send()
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "size": config.len(), "digest": config_digest},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": layer.len(), "digest": layer_digest}],
+    }))
+    .unwrap();
+    let manifest_digest = digest_of(&manifest);
+    let r = admin(
+        &upstream,
+        Method::PUT,
+        &v2(&upstream, "src/lib/tool/manifests/1.0"),
+    )
+    .header("content-type", DOCKER_MANIFEST)
+    .body(manifest.clone())
+    .send()
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    // the remote: the upstream's registry at its root, the upstream's repository key first
+    let shared = shared();
+    let s = &shared.s;
+    let r = s
+        .admin(Method::PUT, s.url("/api/repositories/dk-remote"))
+        .json(&json!({"rclass": "remote", "packageType": "docker",
+                      "url": format!("http://{}:{}/", upstream.ip, upstream.port),
+                      "username": "mirror", "password": PW}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    let r = s
+        .admin(
+            Method::PUT,
+            s.url("/api/v2/security/permissions/dk-remote-read"),
+        )
+        .json(&json!({"name": "dk-remote-read", "repo": {
+            "repositories": ["dk-remote"], "include-patterns": ["**"],
+            "actions": {"users": {"reader": ["read"]}}}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let name = "dk-remote/src/lib/tool";
+    let (t, _) = tags(s, Reader, name, "");
+    assert_eq!(t, vec!["1.0"], "the upstream's tags");
+    for reference in ["1.0", manifest_digest.as_str()] {
+        let r = call(
+            s,
+            Reader,
+            Method::GET,
+            &v2(s, &format!("{name}/manifests/{reference}")),
+        )
+        .send()
+        .unwrap();
+        if r.status() != StatusCode::OK {
+            panic!("{reference}: {} {}", r.status(), r.text().unwrap());
+        }
+        assert_eq!(r.headers()["content-type"], DOCKER_MANIFEST);
+        assert_eq!(
+            r.headers()["docker-content-digest"].to_str().unwrap(),
+            manifest_digest
+        );
+        assert_eq!(r.bytes().unwrap().as_ref(), manifest.as_slice());
+    }
+    let r = call(
+        s,
+        Reader,
+        Method::GET,
+        &v2(s, &format!("{name}/blobs/{layer_digest}")),
+    )
+    .send()
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().unwrap().as_ref(), layer.as_slice());
+    let r = call(
+        s,
+        Reader,
+        Method::HEAD,
+        &v2(s, &format!("{name}/blobs/{config_digest}")),
+    )
+    .send()
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // what the upstream does not have
+    let r = call(
+        s,
+        Reader,
+        Method::GET,
+        &v2(s, &format!("{name}/manifests/2.0")),
+    )
+    .send()
+    .unwrap();
+    assert_eq!(error_code(r).1, "MANIFEST_UNKNOWN");
+    // pushes go to local repositories
+    let r = call(
+        s,
+        Keeper,
+        Method::POST,
+        &v2(s, &format!("{name}/blobs/uploads/")),
+    )
+    .send()
+    .unwrap();
+    assert_ne!(r.status(), StatusCode::ACCEPTED);
+
+    // the upstream gone: everything pulled before is served from the cache
+    upstream.stop();
+    let r = call(
+        s,
+        Reader,
+        Method::GET,
+        &v2(s, &format!("{name}/manifests/{manifest_digest}")),
+    )
+    .send()
+    .unwrap();
+    assert_eq!(r.bytes().unwrap().as_ref(), manifest.as_slice());
+    let r = call(
+        s,
+        Reader,
+        Method::GET,
+        &v2(s, &format!("{name}/manifests/1.0")),
+    )
+    .send()
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the cached tag (not stale yet)");
+    let r = call(
+        s,
+        Reader,
+        Method::GET,
+        &v2(s, &format!("{name}/blobs/{layer_digest}")),
+    )
+    .send()
+    .unwrap();
+    assert_eq!(r.bytes().unwrap().as_ref(), layer.as_slice());
+    let (t, _) = tags(s, Reader, name, "");
+    assert_eq!(t, vec!["1.0"], "the cached tags");
 }

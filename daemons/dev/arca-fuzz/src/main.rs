@@ -18,7 +18,7 @@ use clap::Parser;
 )]
 struct Args {
     /// front, headers, paths, properties, db-properties, ha-node, binarystore, license,
-    /// node-signature, secrets, cron, maven, aql, npm, or all
+    /// node-signature, secrets, cron, maven, aql, npm, pypi, oci, or all
     /// (selftest-panic, selftest-5xx and selftest-unguarded check the harness itself).
     #[arg(long, default_value = "all")]
     target: String,

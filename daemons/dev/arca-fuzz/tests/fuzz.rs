@@ -112,10 +112,15 @@ fn pypi_names_metadata_pages_and_wheels_survive() {
 }
 
 #[test]
+fn oci_routes_manifests_and_scopes_survive() {
+    survives("oci");
+}
+
+#[test]
 fn every_target_has_a_test() {
     // A target added to `all` without a test above would go unfuzzed in CI.
     let tested = "front headers paths properties db-properties ha-node binarystore license \
-                  node-signature secrets cron maven aql npm pypi";
+                  node-signature secrets cron maven aql npm pypi oci";
     assert_eq!(targets::ALL, tested.split_whitespace().collect::<Vec<_>>());
     let mut by_cost = targets::ALL_BY_COST.to_vec();
     by_cost.sort_unstable();

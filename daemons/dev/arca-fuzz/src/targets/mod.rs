@@ -9,6 +9,7 @@ pub mod headers;
 pub mod license;
 pub mod maven;
 pub mod npm;
+pub mod oci;
 pub mod paths;
 pub mod pypi;
 
@@ -39,6 +40,7 @@ pub const ALL: &[&str] = &[
     "aql",
     "npm",
     "pypi",
+    "oci",
 ];
 
 /// [`ALL`], slowest per input first (measured in release): the order threads take them in.
@@ -49,6 +51,7 @@ pub const ALL_BY_COST: &[&str] = &[
     "license",
     "pypi",
     "npm",
+    "oci",
     "ha-node",
     "front",
     "paths",
@@ -81,6 +84,7 @@ pub fn make(name: &str) -> anyhow::Result<Box<dyn Target>> {
         "maven" => Box::new(maven::Maven),
         "npm" => Box::new(npm::Npm::new()),
         "pypi" => Box::new(pypi::Pypi::new()),
+        "oci" => Box::new(oci::Oci),
         "aql" => Box::new(aql::Aql::new()?),
         "selftest-panic" => Box::new(front::Front::with_planted_bug(front::PlantedBug::Panic)?),
         "selftest-5xx" => Box::new(front::Front::with_planted_bug(
