@@ -57,6 +57,8 @@ fn settings_of(config: &NodeConfig) -> Settings {
         max_path_length: sys.max_path_length,
         gc_interval: sys.gc_interval,
         gc_grace: sys.gc_grace,
+        oci_upload_expiry: sys.oci_upload_expiry,
+        oci_untagged_retention: sys.oci_untagged_retention,
         auth_cache_ttl: sys.auth_cache,
         drain_delay: sys.drain_delay,
         login_policy: arca_db::security::LoginPolicy {

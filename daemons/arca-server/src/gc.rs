@@ -21,6 +21,11 @@ pub struct GcReport {
     pub orphan_files_removed: usize,
     pub bytes_freed: u64,
     pub expired_tokens_removed: usize,
+    /// OCI upload sessions ended for being idle past `arca.oci.upload.expiry.secs`.
+    pub oci_uploads_expired: usize,
+    /// OCI blobs no manifest of their image referenced for that long, and untagged manifests
+    /// past `arca.oci.untagged.retention.secs`.
+    pub oci_items_removed: usize,
 }
 
 const BATCH: usize = 500;
@@ -30,6 +35,8 @@ pub async fn collect(app: &App) -> Result<GcReport, ApiError> {
     let grace_ms = i64::try_from(app.settings.gc_grace.as_millis()).unwrap_or(i64::MAX);
     let cutoff = app.now_ms().saturating_sub(grace_ms);
     let mut report = GcReport::default();
+    // first what OCI no longer needs: its binaries then go in this same collection
+    (report.oci_uploads_expired, report.oci_items_removed) = collect_oci(app).await?;
     loop {
         let candidates: Vec<String> = app
             .db
@@ -70,8 +77,14 @@ pub async fn collect(app: &App) -> Result<GcReport, ApiError> {
         .db
         .write(move |tx| security::purge_expired_tokens(tx, now))
         .await?;
-    if report.binaries_removed > 0 || report.orphan_files_removed > 0 {
+    if report.binaries_removed > 0
+        || report.orphan_files_removed > 0
+        || report.oci_uploads_expired > 0
+        || report.oci_items_removed > 0
+    {
         tracing::info!(
+            oci_uploads_expired = report.oci_uploads_expired,
+            oci_items_removed = report.oci_items_removed,
             binaries_removed = report.binaries_removed,
             orphan_files_removed = report.orphan_files_removed,
             bytes_freed = report.bytes_freed,
@@ -79,6 +92,70 @@ pub async fn collect(app: &App) -> Result<GcReport, ApiError> {
         );
     }
     Ok(report)
+}
+
+/// The OCI side of a collection: upload sessions idle past `arca.oci.upload.expiry.secs`
+/// end (their chunks' binaries are unreferenced then); untagged manifests older than
+/// `arca.oci.untagged.retention.secs` (when set) go, unless an index or a subject still needs
+/// them; blobs no manifest of their image has referenced for the upload expiry go (a blob
+/// pushed for a manifest still to come is kept that long). Returns (sessions ended, items
+/// removed).
+async fn collect_oci(app: &App) -> Result<(usize, usize), ApiError> {
+    let now = app.now_ms();
+    let expiry = i64::try_from(app.settings.oci_upload_expiry.as_millis()).unwrap_or(i64::MAX);
+    let idle_before = now.saturating_sub(expiry);
+    let expired = app
+        .db
+        .write(move |tx| arca_db::oci::expire_uploads(tx, idle_before))
+        .await?;
+    let mut removed = 0;
+    let retention = app.settings.oci_untagged_retention;
+    if !retention.is_zero() {
+        let pushed_before =
+            now.saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+        let repos = app.db.read(arca_db::repos::list).await?;
+        for repo in repos
+            .into_iter()
+            .filter(|r| r.package_type == crate::formats::oci::PACKAGE_TYPE && !r.is_virtual())
+        {
+            // an index's children become untagged when the index goes: a few rounds
+            loop {
+                let key = repo.key.clone();
+                let n = app
+                    .db
+                    .write(move |tx| {
+                        let found =
+                            arca_db::oci::untagged_manifests(tx, &key, pushed_before, BATCH)?;
+                        for (repo, path) in &found {
+                            items::delete_tree(tx, repo, path)?;
+                        }
+                        Ok::<_, arca_db::DbError>(found.len())
+                    })
+                    .await?;
+                removed += n;
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    loop {
+        let n = app
+            .db
+            .write(move |tx| {
+                let found = arca_db::oci::unreferenced_blobs(tx, idle_before, BATCH)?;
+                for (repo, path) in &found {
+                    items::delete_tree(tx, repo, path)?;
+                }
+                Ok::<_, arca_db::DbError>(found.len())
+            })
+            .await?;
+        removed += n;
+        if n == 0 {
+            break;
+        }
+    }
+    Ok((expired, removed))
 }
 
 /// Files in the store that have no binary row (a crash between rename and

@@ -34,6 +34,10 @@ pub struct Settings {
     pub max_path_length: usize,
     pub gc_interval: Duration,
     pub gc_grace: Duration,
+    /// Idle OCI upload sessions end, unreferenced OCI blobs go (`arca.oci.upload.expiry.secs`).
+    pub oci_upload_expiry: Duration,
+    /// Untagged OCI manifests go after this; zero: kept (`arca.oci.untagged.retention.secs`).
+    pub oci_untagged_retention: Duration,
     pub auth_cache_ttl: Duration,
     /// After SIGTERM: how long to keep accepting while health checks answer 503.
     pub drain_delay: Duration,

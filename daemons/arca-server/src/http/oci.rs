@@ -861,6 +861,10 @@ async fn put_manifest(req: &Request, name: &Name, reference: &Reference) -> OciR
     // what it references must be here first
     let (key, img) = (name.repo.key.clone(), image.clone());
     let blobs: Vec<Descriptor> = manifest.required_blobs().into_iter().cloned().collect();
+    let required_paths: Vec<String> = blobs
+        .iter()
+        .map(|d| oci::blob_path(&image, &d.digest))
+        .collect();
     let children: Vec<Descriptor> = manifest.required_manifests().into_iter().cloned().collect();
     let missing = req
         .app
@@ -919,6 +923,15 @@ async fn put_manifest(req: &Request, name: &Name, reference: &Reference) -> OciR
     let sha256 = digest.hex().to_string();
     let check_authz = authz.clone();
     let key = name.repo.key.clone();
+    let image_for_tags = image.clone();
+    let max_unique_tags = name
+        .repo
+        .settings
+        .reference
+        .get("maxUniqueTags")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
     upload::store_bytes_with(
         &req.app,
         &name.repo.key,
@@ -926,6 +939,14 @@ async fn put_manifest(req: &Request, name: &Name, reference: &Reference) -> OciR
         Bytes::from(bytes.to_vec()),
         &user,
         move |tx| {
+            // GC may have taken a blob no manifest referenced since the check above
+            for path in &required_paths {
+                if items::get(tx, &repo_for_check.key, path)?.is_none() {
+                    return Err(ApiError::conflict(format!(
+                        "{path} was removed while the manifest was pushed: push it again"
+                    )));
+                }
+            }
             // moving a tag to another manifest replaces it: the reference's "Delete/Overwrite"
             if let Some(tag) = &tag_for_check
                 && let Some(existing) = items::get(tx, &repo_for_check.key, tag)?
@@ -952,6 +973,14 @@ async fn put_manifest(req: &Request, name: &Name, reference: &Reference) -> OciR
                     tag,
                     &NewFile::new(binary, &item.modified_by, item.modified),
                 )?;
+                // the reference's retention: the image keeps its `maxUniqueTags` newest tags
+                if max_unique_tags > 0 {
+                    for old in
+                        db::tags_beyond(tx, &key, &oci::tags_dir(&image_for_tags), max_unique_tags)?
+                    {
+                        items::delete_tree(tx, &key, &old)?;
+                    }
+                }
             }
             Ok(())
         },

@@ -154,6 +154,8 @@ async fn run_gc(req: &Request) -> ApiResult<Response> {
             "orphanFilesRemoved": report.orphan_files_removed,
             "bytesFreed": report.bytes_freed,
             "expiredTokensRemoved": report.expired_tokens_removed,
+            "ociUploadsExpired": report.oci_uploads_expired,
+            "ociItemsRemoved": report.oci_items_removed,
         }),
     ))
 }

@@ -48,6 +48,8 @@ pub const HTTPS_KEY_FILE: &str = "arca.https.key.file";
 pub const SCRUB_ENABLED: &str = "arca.storage.scrub.enabled";
 pub const SCRUB_RATE_MB: &str = "arca.storage.scrub.rate.mb";
 pub const SCRUB_INTERVAL_HOURS: &str = "arca.storage.scrub.interval.hours";
+pub const OCI_UPLOAD_EXPIRY_SECS: &str = "arca.oci.upload.expiry.secs";
+pub const OCI_UNTAGGED_RETENTION_SECS: &str = "arca.oci.untagged.retention.secs";
 
 /// Every key system.properties knows; others are warned about.
 /// Free space uploads leave on the node's local storage.
@@ -90,6 +92,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     SCRUB_ENABLED,
     SCRUB_RATE_MB,
     SCRUB_INTERVAL_HOURS,
+    OCI_UPLOAD_EXPIRY_SECS,
+    OCI_UNTAGGED_RETENTION_SECS,
 ];
 
 pub const DEFAULT_CONTEXT_PATH: &str = "/artifactory";
@@ -97,6 +101,11 @@ pub const DEFAULT_UPLOAD_MAX_BYTES: u64 = 100 * 1024 * 1024 * 1024;
 pub const DEFAULT_PATH_MAX_LENGTH: usize = 1024;
 pub const DEFAULT_GC_INTERVAL_SECS: u64 = 3600;
 pub const DEFAULT_GC_GRACE_SECS: u64 = 60;
+/// An OCI upload session idle this long is ended (and its chunks collected); a blob no
+/// manifest references is kept as long, for the manifest that is still to come.
+pub const DEFAULT_OCI_UPLOAD_EXPIRY_SECS: u64 = 24 * 3600;
+/// 0: untagged OCI manifests are kept.
+pub const DEFAULT_OCI_UNTAGGED_RETENTION_SECS: u64 = 0;
 pub const DEFAULT_AUTH_CACHE_SECS: u64 = 300;
 pub const DEFAULT_DRAIN_DELAY_SECS: u64 = 0;
 pub const DEFAULT_HA_HEARTBEAT_SECS: u64 = 5;
@@ -424,6 +433,19 @@ impl SystemProperties {
     /// `arca.gc.grace.secs`, default 60.
     pub(crate) fn gc_grace_secs(&self) -> Result<u64, ConfigError> {
         self.secs(GC_GRACE_SECS, DEFAULT_GC_GRACE_SECS)
+    }
+
+    /// `arca.oci.upload.expiry.secs`, default 86400.
+    pub(crate) fn oci_upload_expiry_secs(&self) -> Result<u64, ConfigError> {
+        self.secs(OCI_UPLOAD_EXPIRY_SECS, DEFAULT_OCI_UPLOAD_EXPIRY_SECS)
+    }
+
+    /// `arca.oci.untagged.retention.secs`, default 0 (kept).
+    pub(crate) fn oci_untagged_retention_secs(&self) -> Result<u64, ConfigError> {
+        self.secs(
+            OCI_UNTAGGED_RETENTION_SECS,
+            DEFAULT_OCI_UNTAGGED_RETENTION_SECS,
+        )
     }
 
     /// `arca.auth.cache.secs`, default 300.
@@ -817,6 +839,11 @@ pub struct SystemSettings {
     /// Zero disables the garbage collection.
     pub gc_interval: Duration,
     pub gc_grace: Duration,
+    /// `arca.oci.upload.expiry.secs`: idle OCI upload sessions end, unreferenced blobs go.
+    pub oci_upload_expiry: Duration,
+    /// `arca.oci.untagged.retention.secs`: untagged OCI manifests older than this go (zero:
+    /// kept).
+    pub oci_untagged_retention: Duration,
     pub auth_cache: Duration,
     pub drain_delay: Duration,
     pub ha_heartbeat: Duration,
@@ -861,6 +888,8 @@ impl Default for SystemSettings {
             max_path_length: DEFAULT_PATH_MAX_LENGTH,
             gc_interval: secs(DEFAULT_GC_INTERVAL_SECS),
             gc_grace: secs(DEFAULT_GC_GRACE_SECS),
+            oci_upload_expiry: secs(DEFAULT_OCI_UPLOAD_EXPIRY_SECS),
+            oci_untagged_retention: secs(DEFAULT_OCI_UNTAGGED_RETENTION_SECS),
             auth_cache: secs(DEFAULT_AUTH_CACHE_SECS),
             drain_delay: secs(DEFAULT_DRAIN_DELAY_SECS),
             ha_heartbeat: secs(DEFAULT_HA_HEARTBEAT_SECS),
@@ -919,6 +948,12 @@ impl SystemSettings {
         take(&mut e, p.max_path_length(), &mut s.max_path_length);
         take_secs(&mut e, p.gc_interval_secs(), &mut s.gc_interval);
         take_secs(&mut e, p.gc_grace_secs(), &mut s.gc_grace);
+        take_secs(&mut e, p.oci_upload_expiry_secs(), &mut s.oci_upload_expiry);
+        take_secs(
+            &mut e,
+            p.oci_untagged_retention_secs(),
+            &mut s.oci_untagged_retention,
+        );
         take(&mut e, p.map_provider_type(), &mut s.map_provider_type);
         take(
             &mut e,

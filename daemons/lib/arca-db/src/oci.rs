@@ -226,6 +226,27 @@ pub fn tags(
     )
 }
 
+/// The item paths of the tags under `tags_dir` of `repo` beyond the `keep` most recently
+/// pushed: what `maxUniqueTags` removes.
+pub fn tags_beyond(
+    conn: &Conn<'_>,
+    repo: &str,
+    tags_dir: &str,
+    keep: usize,
+) -> Result<Vec<String>, DbError> {
+    let mut all: Vec<String> = conn.query_map(
+        "SELECT path FROM items WHERE repo = ?1 AND parent = ?2 AND folder = 0 \
+         ORDER BY modified DESC, id DESC",
+        args![repo, tags_dir],
+        |r| r.get(0),
+    )?;
+    Ok(if all.len() > keep {
+        all.split_off(keep)
+    } else {
+        Vec::new()
+    })
+}
+
 /// The item paths under `tags_dir` of `repo` whose binary is `sha256` (hex): the tags of a
 /// manifest.
 pub fn tags_of(
