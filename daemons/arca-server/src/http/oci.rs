@@ -426,22 +426,29 @@ async fn token(req: &Request) -> OciResult<Response> {
         if Format::of(&repo) != Format::Oci {
             continue;
         }
-        let image_path = image.to_string();
-        let granted: Vec<String> = asked
-            .actions
-            .iter()
-            .filter(|action| {
-                let needed = match action.as_str() {
-                    "pull" => Action::Read,
-                    "push" => Action::Deploy,
-                    "delete" => Action::Delete,
-                    "*" => Action::Delete,
-                    _ => return false,
-                };
-                action_allowed(&authz, &repo, &image_path, needed)
-            })
-            .cloned()
-            .collect();
+        // Everything the caller holds on the name, whatever it asked for: some clients (oras)
+        // ask for `pull` first and never for a new token when they push; the token stays
+        // scoped to the names asked. A virtual repository's pushes go to its deployment
+        // repository, and are decided there.
+        let mut granted = Vec::new();
+        if action_allowed(&authz, &repo, image, Action::Read) {
+            granted.push("pull".to_string());
+        }
+        let push_target = if repo.is_virtual() {
+            crate::virtual_repo::deployment_repo(req, &repo).await.ok()
+        } else if repo.is_local() {
+            Some(repo.clone())
+        } else {
+            None
+        };
+        if let Some(target) = &push_target {
+            if action_allowed(&authz, target, image, Action::Deploy) {
+                granted.push("push".to_string());
+            }
+            if repo.is_local() && action_allowed(&authz, target, image, Action::Delete) {
+                granted.push("delete".to_string());
+            }
+        }
         access.push(Scope {
             kind: asked.kind,
             name: asked.name,
@@ -495,6 +502,9 @@ fn query_values(raw: &str, name: &str) -> Vec<String> {
 struct Name {
     repo: Repo,
     image: String,
+    /// `{repo}/{image}` as the client named it (a virtual repository's name, when a push
+    /// resolved it to the deployment repository): what registry tokens grant.
+    asked: String,
 }
 
 impl Name {
@@ -516,7 +526,8 @@ impl Name {
                 ),
             ));
         }
-        Ok(Name { repo, image })
+        let asked = format!("{}/{image}", repo.key);
+        Ok(Name { repo, image, asked })
     }
 
     /// The repository pushes go to: a virtual repository's deployment repository.
@@ -535,6 +546,7 @@ impl Name {
         Ok(Name {
             repo,
             image: self.image,
+            asked: self.asked,
         })
     }
 
@@ -554,7 +566,7 @@ async fn require(req: &Request, name: &Name, path: &str, action: Action) -> OciR
             Action::Delete => "delete",
             _ => "push",
         };
-        let full = name.full();
+        let full = name.asked.clone();
         let granted = claims.access.iter().any(|s| {
             s.kind == "repository"
                 && s.name == full
@@ -709,7 +721,7 @@ async fn readable_sources(req: &Request, name: &Name) -> OciResult<Vec<Repo>> {
         return Err(denied(&principal, Action::Read, &name.full()));
     }
     if let Some(claims) = presented_token(req)? {
-        let full = name.full();
+        let full = name.asked.clone();
         let granted = claims.access.iter().any(|s| {
             s.kind == "repository"
                 && s.name == full
@@ -987,7 +999,7 @@ async fn put_manifest(req: &Request, name: &Name, reference: &Reference) -> OciR
     )
     .await?;
     tracing::info!(arca_repo = %name.repo.key, image = %image, reference = %reference, %digest, user = %principal.name(), "manifest pushed");
-    let mut resp = created(&format!("/v2/{}/manifests/{digest}", name.full()));
+    let mut resp = created(&format!("/v2/{}/manifests/{digest}", name.asked));
     set_header(&mut resp, "docker-content-digest", &digest.to_string());
     if let Some(subject) = &manifest.subject {
         set_header(&mut resp, "oci-subject", &subject.digest.to_string());
@@ -1166,7 +1178,7 @@ fn upload_answer(status: StatusCode, name: &Name, id: &str, size: i64) -> Respon
     set_header(
         &mut resp,
         header::LOCATION.as_str(),
-        &format!("/v2/{}/blobs/uploads/{id}", name.full()),
+        &format!("/v2/{}/blobs/uploads/{id}", name.asked),
     );
     set_header(&mut resp, "docker-upload-uuid", id);
     set_header(
@@ -1236,7 +1248,7 @@ async fn mount_blob(
 }
 
 fn blob_created(name: &Name, digest: &Digest) -> Response {
-    let mut resp = created(&format!("/v2/{}/blobs/{digest}", name.full()));
+    let mut resp = created(&format!("/v2/{}/blobs/{digest}", name.asked));
     set_header(&mut resp, "docker-content-digest", &digest.to_string());
     resp
 }

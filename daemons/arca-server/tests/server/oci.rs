@@ -322,6 +322,36 @@ fn challenge_token_scopes_and_where_a_token_counts() {
     .send()
     .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
+    // a token asked for `pull` only grants what the pusher holds (oras asks for pull, then
+    // pushes with the same token)
+    let pull_only = token(s, Pusher, "repository:dk/tok:pull");
+    let r = call(
+        s,
+        Who::Bearer(&pull_only),
+        Method::POST,
+        &v2(s, "dk/tok/blobs/uploads/"),
+    )
+    .send()
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    // through a virtual repository: the token names the virtual, the session (and what it
+    // stores) is in its deployment repository, continued under the virtual's name
+    let via = token(s, Pusher, "repository:dk-all/tok:pull,push");
+    let r = call(
+        s,
+        Who::Bearer(&via),
+        Method::POST,
+        &v2(s, "dk-all/tok/blobs/uploads/"),
+    )
+    .send()
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/v2/dk-all/tok/blobs/uploads/")
+    );
     // a registry token is no login anywhere else
     let r = call(s, Who::Bearer(&t), Method::GET, &s.url("/api/repositories"))
         .send()
