@@ -15,7 +15,13 @@ type Caller = Option<&'static str>;
 const CALLERS: [Caller; 4] = [None, Some("reader"), Some("deployer"), Some("admin")];
 
 fn request(s: &Server, who: Caller, method: Method, path: &str) -> RequestBuilder {
-    let b = s.client().request(method, s.url(path));
+    // the registry API is on the node's root, not under the context path
+    let url = if path == "/v2" || path.starts_with("/v2/") {
+        format!("http://{}:{}{path}", s.ip, s.port)
+    } else {
+        s.url(path)
+    };
+    let b = s.client().request(method, url);
     match who {
         None => b,
         Some("admin") => b.basic_auth("admin", Some(&s.password)),
@@ -557,6 +563,59 @@ fn table() -> Vec<Row> {
             [Deny, Deny, Code(409), Code(409)],
         )
         .body("x"),
+        // the registry API of a local docker repository `images` (setup_oci; who may pull what
+        // through tokens, and token scopes: oci::challenge_token_scopes_and_where_a_token_counts)
+        row(M::GET, "/v2/", USER),
+        row(
+            M::GET,
+            "/v2/token?service=arca&scope=repository:images/fixed/app:pull",
+            ANYONE,
+        ),
+        row(M::GET, "/v2/_catalog", ANYONE),
+        row(M::GET, "/v2/images/fixed/app/tags/list", READ),
+        row(M::GET, "/v2/images/fixed/app/manifests/1.0", READ),
+        row(M::HEAD, "/v2/images/fixed/app/manifests/1.0", READ),
+        row(M::GET, "/v2/images/fixed/app/manifests/{x}", READ)
+            .prep(|_, _| oci_digest(&oci_fixed_manifest())),
+        row(M::GET, "/v2/images/fixed/app/blobs/{x}", READ).prep(|_, _| oci_digest(OCI_CONFIG)),
+        row(M::HEAD, "/v2/images/fixed/app/blobs/{x}", READ).prep(|_, _| oci_digest(OCI_CONFIG)),
+        row(M::GET, "/v2/images/fixed/app/referrers/{x}", READ)
+            .prep(|_, _| oci_digest(&oci_fixed_manifest())),
+        row(M::GET, "/v2/images-all/fixed/app/manifests/1.0", READ),
+        row(M::POST, "/v2/images/{u}/blobs/uploads/", WRITE),
+        row(
+            M::POST,
+            "/v2/images/{u}/mono/blobs/uploads/?digest={x}",
+            WRITE,
+        )
+        .body("{}")
+        .prep(|_, _| oci_digest(OCI_CONFIG)),
+        row(M::POST, "/v2/images-all/{u}/blobs/uploads/", WRITE),
+        // an upload session is its starter's (the admin's here): others do not find it
+        row(M::PATCH, "{x}", [Deny, Deny, Code(404), Allow])
+            .body("chunk")
+            .prep(|s, u| oci_session(s, u)),
+        row(M::GET, "{x}", [Deny, Deny, Code(404), Code(204)]).prep(|s, u| oci_session(s, u)),
+        row(M::DELETE, "{x}", [Deny, Deny, Code(404), Code(204)]).prep(|s, u| oci_session(s, u)),
+        row(M::PUT, "/v2/images/{u}/manifests/1.0", WRITE)
+            .body("{x}")
+            .prep(|s, u| {
+                oci_push_blob(s, &format!("images/{u}"), OCI_CONFIG.as_bytes());
+                String::from_utf8(oci_fixed_manifest()).unwrap()
+            }),
+        row(M::DELETE, "/v2/images/{u}/manifests/1.0", WRITE)
+            .prep(|s, u| oci_push_image(s, &format!("images/{u}"))),
+        row(M::DELETE, "/v2/images/{u}/blobs/{x}", WRITE).prep(|s, u| {
+            oci_push_blob(s, &format!("images/{u}"), b"deleted blob");
+            oci_digest("deleted blob")
+        }),
+        // a plain deploy into a docker repository: refused after the permission check
+        row(
+            M::PUT,
+            "/images/{u}/_blobs/plain",
+            [Deny, Deny, Code(409), Code(409)],
+        )
+        .body("x"),
         // the web UI's files
         row(M::GET, "/ui/", ANYONE),
         row(M::GET, "/ui/app.js", ANYONE),
@@ -646,6 +705,93 @@ fn setup_pypi(s: &Server) {
     pypi_upload(s, "fixed-pkg");
 }
 
+/// The config blob of the matrix's images.
+const OCI_CONFIG: &str = "{}";
+
+fn oci_digest(content: impl AsRef<[u8]>) -> String {
+    format!("sha256:{}", sha256_hex(content.as_ref()))
+}
+
+/// An OCI image manifest of [`OCI_CONFIG`] and no layer.
+fn oci_fixed_manifest() -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2,
+                   "digest": oci_digest(OCI_CONFIG)},
+        "layers": []}))
+    .unwrap()
+}
+
+/// As admin, push `content` as a blob of `name`.
+fn oci_push_blob(s: &Server, name: &str, content: &[u8]) {
+    let r = request(
+        s,
+        Some("admin"),
+        Method::POST,
+        &format!("/v2/{name}/blobs/uploads/?digest={}", oci_digest(content)),
+    )
+    .body(content.to_vec())
+    .send()
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "blob of {name}");
+}
+
+/// As admin, push the fixed image as `name:1.0`; no `{x}`.
+fn oci_push_image(s: &Server, name: &str) -> String {
+    oci_push_blob(s, name, OCI_CONFIG.as_bytes());
+    let r = request(
+        s,
+        Some("admin"),
+        Method::PUT,
+        &format!("/v2/{name}/manifests/1.0"),
+    )
+    .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+    .body(oci_fixed_manifest())
+    .send()
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "image {name}");
+    String::new()
+}
+
+/// As admin, start an upload session in `images/{u}`: its URL path.
+fn oci_session(s: &Server, u: &str) -> String {
+    let r = request(
+        s,
+        Some("admin"),
+        Method::POST,
+        &format!("/v2/images/{u}/blobs/uploads/"),
+    )
+    .send()
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    r.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// A local docker repository `images` where the `deployers` may also delete, with the image
+/// `fixed/app:1.0`, and a virtual `images-all` over it deploying to it.
+fn setup_oci(s: &Server) {
+    s.create_repo(
+        "images",
+        json!({"rclass": "local", "packageType": "docker"}),
+    );
+    s.create_repo(
+        "images-all",
+        json!({"rclass": "virtual", "packageType": "docker", "repositories": ["images"],
+               "defaultDeploymentRepo": "images"}),
+    );
+    admin_json(
+        s,
+        Method::PUT,
+        "/api/v2/security/permissions/deploy-images",
+        json!({"name": "deploy-images", "repo": {
+            "repositories": ["images", "images-all"],
+            "actions": {"groups": {"deployers": ["read", "write", "delete"]}}
+        }}),
+        201,
+    );
+    oci_push_image(s, "images/fixed/app");
+}
+
 /// As admin, upload the tests' wheel of `name` 1.0 into `pylibs`.
 fn pypi_upload(s: &Server, name: &str) {
     let (content_type, body) = super::pypi::upload_body(name);
@@ -669,6 +815,7 @@ fn authorization_matrix_of_every_endpoint() {
     setup(&s);
     setup_npm(&s);
     setup_pypi(&s);
+    setup_oci(&s);
     let mut failures = Vec::new();
     for row in table() {
         for (i, who) in CALLERS.iter().enumerate() {
