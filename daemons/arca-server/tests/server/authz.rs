@@ -576,11 +576,11 @@ fn table() -> Vec<Row> {
         row(M::GET, "/v2/images/fixed/app/manifests/1.0", READ),
         row(M::HEAD, "/v2/images/fixed/app/manifests/1.0", READ),
         row(M::GET, "/v2/images/fixed/app/manifests/{x}", READ)
-            .prep(|_, _| oci_digest(&oci_fixed_manifest())),
+            .prep(|_, _| oci_digest(oci_fixed_manifest())),
         row(M::GET, "/v2/images/fixed/app/blobs/{x}", READ).prep(|_, _| oci_digest(OCI_CONFIG)),
         row(M::HEAD, "/v2/images/fixed/app/blobs/{x}", READ).prep(|_, _| oci_digest(OCI_CONFIG)),
         row(M::GET, "/v2/images/fixed/app/referrers/{x}", READ)
-            .prep(|_, _| oci_digest(&oci_fixed_manifest())),
+            .prep(|_, _| oci_digest(oci_fixed_manifest())),
         row(M::GET, "/v2/images-all/fixed/app/manifests/1.0", READ),
         row(M::POST, "/v2/images/{u}/blobs/uploads/", WRITE),
         row(
@@ -594,9 +594,9 @@ fn table() -> Vec<Row> {
         // an upload session is its starter's (the admin's here): others do not find it
         row(M::PATCH, "{x}", [Deny, Deny, Code(404), Allow])
             .body("chunk")
-            .prep(|s, u| oci_session(s, u)),
-        row(M::GET, "{x}", [Deny, Deny, Code(404), Code(204)]).prep(|s, u| oci_session(s, u)),
-        row(M::DELETE, "{x}", [Deny, Deny, Code(404), Code(204)]).prep(|s, u| oci_session(s, u)),
+            .prep(oci_session),
+        row(M::GET, "{x}", [Deny, Deny, Code(404), Code(204)]).prep(oci_session),
+        row(M::DELETE, "{x}", [Deny, Deny, Code(404), Code(204)]).prep(oci_session),
         row(M::PUT, "/v2/images/{u}/manifests/1.0", WRITE)
             .body("{x}")
             .prep(|s, u| {
