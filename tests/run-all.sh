@@ -122,6 +122,8 @@ install_deps() {
     # tests/clients/pypi*.sh: Debian's wheels (/usr/share/python-wheels) are part of the PyPI fixture (tests/lib/pypi.sh;
     # pip, twine, uv and pypiserver are installed there, once, from PyPI)
     pkgs+=(python3-pip-whl python3-setuptools-whl python3-wheel-whl)
+    # tests/clients/oci.sh: the OCI clients and docker-registry, the upstream and benchmark baseline (tests/lib/oci.sh)
+    pkgs+=(skopeo podman runc docker-registry busybox-static)
     # nginx: the Maven "central" of tests/clients/maven-proxy.sh (tests/lib/central.sh) and the benchmark baseline
     command -v nginx >/dev/null 2>&1 || pkgs+=("$(arca_apt_pick nginx-light nginx)")
     arca_apt_ensure "${pkgs[@]}"

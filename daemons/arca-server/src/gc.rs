@@ -118,32 +118,37 @@ async fn collect_oci(app: &App) -> Result<(usize, usize), ApiError> {
             .into_iter()
             .filter(|r| r.package_type == crate::formats::oci::PACKAGE_TYPE && !r.is_virtual())
         {
-            // an index's children become untagged when the index goes: a few rounds
-            loop {
-                let key = repo.key.clone();
-                let n = app
-                    .db
-                    .write(move |tx| {
-                        let found =
-                            arca_db::oci::untagged_manifests(tx, &key, pushed_before, BATCH)?;
-                        for (repo, path) in &found {
-                            items::delete_tree(tx, repo, path)?;
-                        }
-                        Ok::<_, arca_db::DbError>(found.len())
-                    })
-                    .await?;
-                removed += n;
-                if n == 0 {
-                    break;
-                }
-            }
+            // an index's children become untagged when the index goes: rounds until none
+            let key = repo.key.clone();
+            removed += delete_all_found(app, move |tx| {
+                arca_db::oci::untagged_manifests(tx, &key, pushed_before, BATCH)
+            })
+            .await?;
         }
     }
+    removed += delete_all_found(app, move |tx| {
+        arca_db::oci::unreferenced_blobs(tx, idle_before, BATCH)
+    })
+    .await?;
+    Ok((expired, removed))
+}
+
+/// Delete the items `find` names (`(repo, path)`, a batch at a time, each batch found and
+/// deleted in one transaction) until it finds none; returns how many.
+async fn delete_all_found<F>(app: &App, find: F) -> Result<usize, ApiError>
+where
+    F: Fn(&arca_db::Conn<'_>) -> Result<Vec<(String, String)>, arca_db::DbError>
+        + Clone
+        + Send
+        + 'static,
+{
+    let mut removed = 0;
     loop {
+        let find = find.clone();
         let n = app
             .db
             .write(move |tx| {
-                let found = arca_db::oci::unreferenced_blobs(tx, idle_before, BATCH)?;
+                let found = find(tx)?;
                 for (repo, path) in &found {
                     items::delete_tree(tx, repo, path)?;
                 }
@@ -152,10 +157,9 @@ async fn collect_oci(app: &App) -> Result<(usize, usize), ApiError> {
             .await?;
         removed += n;
         if n == 0 {
-            break;
+            return Ok(removed);
         }
     }
-    Ok((expired, removed))
 }
 
 /// Files in the store that have no binary row (a crash between rename and

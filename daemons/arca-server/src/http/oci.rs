@@ -170,7 +170,7 @@ async fn route(req: &mut Request, path: &str, scope: &mut Option<String>) -> Oci
         ));
     };
     let method = req.method.clone();
-    if let Some((repo, image)) = route_name(&route) {
+    if let Some((repo, image)) = route.name() {
         let actions: &[&str] = if matches!(method, Method::GET | Method::HEAD) {
             &["pull"]
         } else if method == Method::DELETE {
@@ -184,6 +184,22 @@ async fn route(req: &mut Request, path: &str, scope: &mut Option<String>) -> Oci
             actions,
         ));
     }
+    let name = match route.name() {
+        Some((repo, image)) => Some(Name::load(req, repo.to_string(), image.to_string()).await?),
+        None => None,
+    };
+    let name_of = |name: Option<Name>| {
+        name.ok_or_else(|| Fail::Api(ApiError::internal("registry route", "route without a name")))
+    };
+    let pushing = matches!(
+        (&method, &route),
+        (&Method::PUT, Route::Manifest { .. })
+            | (_, Route::UploadStart { .. } | Route::Upload { .. })
+    );
+    let name = match name {
+        Some(name) if pushing => Some(name.writable(req).await?),
+        other => other,
+    };
     match (method, route) {
         (Method::GET | Method::HEAD, Route::Base) => base(req).await,
         (Method::GET | Method::POST, Route::Token) => token(req).await,
@@ -191,71 +207,25 @@ async fn route(req: &mut Request, path: &str, scope: &mut Option<String>) -> Oci
             *scope = Some(oci::scope_string("registry", "catalog", &["*"]));
             catalog(req).await
         }
-        (Method::GET, Route::TagsList { repo, image }) => {
-            let name = Name::load(req, repo, image).await?;
-            tags_list(req, &name).await
+        (Method::GET, Route::TagsList { .. }) => tags_list(req, &name_of(name)?).await,
+        (Method::GET | Method::HEAD, Route::Manifest { reference, .. }) => {
+            get_manifest(req, &name_of(name)?, &reference).await
         }
-        (
-            Method::GET | Method::HEAD,
-            Route::Manifest {
-                repo,
-                image,
-                reference,
-            },
-        ) => {
-            let name = Name::load(req, repo, image).await?;
-            get_manifest(req, &name, &reference).await
+        (Method::PUT, Route::Manifest { reference, .. }) => {
+            put_manifest(req, &name_of(name)?, &reference).await
         }
-        (
-            Method::PUT,
-            Route::Manifest {
-                repo,
-                image,
-                reference,
-            },
-        ) => {
-            let name = Name::load(req, repo, image).await?.writable(req).await?;
-            put_manifest(req, &name, &reference).await
+        (Method::DELETE, Route::Manifest { reference, .. }) => {
+            delete_manifest(req, &name_of(name)?, &reference).await
         }
-        (
-            Method::DELETE,
-            Route::Manifest {
-                repo,
-                image,
-                reference,
-            },
-        ) => {
-            let name = Name::load(req, repo, image).await?;
-            delete_manifest(req, &name, &reference).await
+        (Method::GET | Method::HEAD, Route::Blob { digest, .. }) => {
+            get_blob(req, &name_of(name)?, &digest).await
         }
-        (
-            Method::GET | Method::HEAD,
-            Route::Blob {
-                repo,
-                image,
-                digest,
-            },
-        ) => {
-            let name = Name::load(req, repo, image).await?;
-            get_blob(req, &name, &digest).await
+        (Method::DELETE, Route::Blob { digest, .. }) => {
+            delete_blob(req, &name_of(name)?, &digest).await
         }
-        (
-            Method::DELETE,
-            Route::Blob {
-                repo,
-                image,
-                digest,
-            },
-        ) => {
-            let name = Name::load(req, repo, image).await?;
-            delete_blob(req, &name, &digest).await
-        }
-        (Method::POST, Route::UploadStart { repo, image }) => {
-            let name = Name::load(req, repo, image).await?.writable(req).await?;
-            start_upload(req, &name).await
-        }
-        (method, Route::Upload { repo, image, id }) => {
-            let name = Name::load(req, repo, image).await?.writable(req).await?;
+        (Method::POST, Route::UploadStart { .. }) => start_upload(req, &name_of(name)?).await,
+        (method, Route::Upload { id, .. }) => {
+            let name = name_of(name)?;
             match method {
                 Method::GET => upload_status(req, &name, &id).await,
                 Method::PATCH => patch_upload(req, &name, &id).await,
@@ -264,16 +234,8 @@ async fn route(req: &mut Request, path: &str, scope: &mut Option<String>) -> Oci
                 _ => Err(method_not_allowed()),
             }
         }
-        (
-            Method::GET,
-            Route::Referrers {
-                repo,
-                image,
-                digest,
-            },
-        ) => {
-            let name = Name::load(req, repo, image).await?;
-            referrers(req, &name, &digest).await
+        (Method::GET, Route::Referrers { digest, .. }) => {
+            referrers(req, &name_of(name)?, &digest).await
         }
         _ => Err(method_not_allowed()),
     }
@@ -281,18 +243,6 @@ async fn route(req: &mut Request, path: &str, scope: &mut Option<String>) -> Oci
 
 fn method_not_allowed() -> Fail {
     Fail::Api(ApiError::method_not_allowed())
-}
-
-fn route_name(route: &Route) -> Option<(&str, &str)> {
-    match route {
-        Route::TagsList { repo, image }
-        | Route::Manifest { repo, image, .. }
-        | Route::Blob { repo, image, .. }
-        | Route::UploadStart { repo, image }
-        | Route::Upload { repo, image, .. }
-        | Route::Referrers { repo, image, .. } => Some((repo, image)),
-        Route::Base | Route::Catalog | Route::Token => None,
-    }
 }
 
 // ---------------------------------------------------------------- callers and tokens

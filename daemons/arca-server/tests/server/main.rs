@@ -591,6 +591,59 @@ fn error_message(r: Response) -> (StatusCode, String) {
     (status, first["message"].as_str().unwrap().to_string())
 }
 
+/// A server the tests of one module share ([`SharedServer::get`]): started by the first test
+/// that asks, stopped after the last of those running at the same time lets go of it.
+struct SharedServer {
+    // dropped before the directory
+    s: Server,
+    _dir: tempfile::TempDir,
+}
+
+/// Where a module keeps its [`SharedServer`] while tests hold it.
+type SharedSlot = std::sync::Mutex<std::sync::Weak<SharedServer>>;
+
+impl SharedServer {
+    /// The module's server in `slot`, started (and `setup` run on it) when no test holds one.
+    fn get(slot: &SharedSlot, setup: impl FnOnce(&Server)) -> std::sync::Arc<SharedServer> {
+        let mut slot = slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(shared) = slot.upgrade() {
+            return shared;
+        }
+        let (dir, s) = fresh_server();
+        setup(&s);
+        let shared = std::sync::Arc::new(SharedServer { s, _dir: dir });
+        *slot = std::sync::Arc::downgrade(&shared);
+        shared
+    }
+}
+
+/// As admin, create user `user` from `body` (201).
+fn add_user(s: &Server, user: &str, body: Value) {
+    let r = s
+        .admin(Method::PUT, s.url(&format!("/api/security/users/{user}")))
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "user {user}");
+}
+
+/// As admin, create permission target `name` granting `user` `actions` on all of `repos`.
+fn add_permission(s: &Server, name: &str, repos: &[&str], user: &str, actions: &[&str]) {
+    let r = s
+        .admin(
+            Method::PUT,
+            s.url(&format!("/api/v2/security/permissions/{name}")),
+        )
+        .json(&serde_json::json!({"name": name, "repo": {
+            "repositories": repos, "include-patterns": ["**"],
+            "actions": {"users": {user: actions}}}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "permission {name}");
+}
+
 fn home() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("arca-it-")

@@ -114,55 +114,41 @@ fn escaped(name: &str) -> String {
 
 // ------------------------------------------------------------ the shared server
 
-struct Shared {
-    // dropped before the directory
-    s: Server,
-    _dir: tempfile::TempDir,
-}
-
-static SHARED: Mutex<Weak<Shared>> = Mutex::new(Weak::new());
+static SHARED: SharedSlot = Mutex::new(Weak::new());
 
 /// The module's server: repositories `npm` and `npm-open` (local npm, the second with
 /// anonymousRead), user `reader` (reads everywhere) and user `deployer` (reads, and deploys in
 /// `npm`, without delete).
-fn shared() -> Arc<Shared> {
-    let mut slot = SHARED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(shared) = slot.upgrade() {
-        return shared;
-    }
-    let (dir, s) = fresh_server();
-    s.create_repo("npm", json!({"rclass": "local", "packageType": "npm"}));
-    for (user, body) in [
-        ("reader", json!({"password": PW})),
-        ("deployer", json!({"password": PW, "groups": ["readers"]})),
-    ] {
+fn shared() -> Arc<SharedServer> {
+    SharedServer::get(&SHARED, |s| {
+        s.create_repo("npm", json!({"rclass": "local", "packageType": "npm"}));
+        for (user, body) in [
+            ("reader", json!({"password": PW})),
+            ("deployer", json!({"password": PW, "groups": ["readers"]})),
+        ] {
+            let r = s
+                .admin(Method::PUT, s.url(&format!("/api/security/users/{user}")))
+                .json(&body)
+                .send()
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED, "user {user}");
+        }
+        s.create_repo(
+            "npm-open",
+            json!({"rclass": "local", "packageType": "npm", "anonymousRead": true}),
+        );
         let r = s
-            .admin(Method::PUT, s.url(&format!("/api/security/users/{user}")))
-            .json(&body)
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED, "user {user}");
-    }
-    s.create_repo(
-        "npm-open",
-        json!({"rclass": "local", "packageType": "npm", "anonymousRead": true}),
-    );
-    let r = s
-        .admin(
-            Method::PUT,
-            s.url("/api/v2/security/permissions/npm-deploy"),
-        )
-        .json(&json!({"name": "npm-deploy", "repo": {
+            .admin(
+                Method::PUT,
+                s.url("/api/v2/security/permissions/npm-deploy"),
+            )
+            .json(&json!({"name": "npm-deploy", "repo": {
             "repositories": ["npm"], "include-patterns": ["**"],
             "actions": {"users": {"deployer": ["read", "write"]}}}}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let shared = Arc::new(Shared { s, _dir: dir });
-    *slot = Arc::downgrade(&shared);
-    shared
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    })
 }
 
 #[derive(Clone, Copy)]

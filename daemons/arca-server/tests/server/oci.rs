@@ -19,73 +19,37 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
-struct Shared {
-    s: Server,
-    _dir: tempfile::TempDir,
-}
-
-static SHARED: Mutex<Weak<Shared>> = Mutex::new(Weak::new());
-
-fn add_user(s: &Server, user: &str) {
-    let r = s
-        .admin(Method::PUT, s.url(&format!("/api/security/users/{user}")))
-        // no group: not in `readers` (who read everything by default), only the permissions below
-        .json(&json!({ "password": PW, "groups": [] }))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "user {user}");
-}
-
-fn add_permission(s: &Server, name: &str, repos: &[&str], user: &str, actions: &[&str]) {
-    let r = s
-        .admin(
-            Method::PUT,
-            s.url(&format!("/api/v2/security/permissions/{name}")),
-        )
-        .json(&json!({"name": name, "repo": {
-            "repositories": repos, "include-patterns": ["**"],
-            "actions": {"users": {user: actions}}}}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "permission {name}");
-}
+static SHARED: SharedSlot = Mutex::new(Weak::new());
 
 /// The module's server: local docker repositories `dk` and `dk-open` (anonymousRead),
 /// `dk-other`, virtual `dk-all` (`dk`, `dk-other`; deploys to `dk`); users `reader` (reads
 /// `dk` and `dk-all`), `pusher` (reads and deploys in all, no delete) and `keeper` (reads, deploys and
 /// deletes in all).
-fn shared() -> Arc<Shared> {
-    let mut slot = SHARED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(shared) = slot.upgrade() {
-        return shared;
-    }
-    let (dir, s) = fresh_server();
-    s.create_repo("dk", json!({"rclass": "local", "packageType": "docker"}));
-    s.create_repo(
-        "dk-open",
-        json!({"rclass": "local", "packageType": "docker", "anonymousRead": true}),
-    );
-    s.create_repo(
-        "dk-other",
-        json!({"rclass": "local", "packageType": "docker"}),
-    );
-    s.create_repo(
-        "dk-all",
-        json!({"rclass": "virtual", "packageType": "docker", "repositories": ["dk", "dk-other"],
+fn shared() -> Arc<SharedServer> {
+    SharedServer::get(&SHARED, |s| {
+        s.create_repo("dk", json!({"rclass": "local", "packageType": "docker"}));
+        s.create_repo(
+            "dk-open",
+            json!({"rclass": "local", "packageType": "docker", "anonymousRead": true}),
+        );
+        s.create_repo(
+            "dk-other",
+            json!({"rclass": "local", "packageType": "docker"}),
+        );
+        s.create_repo(
+            "dk-all",
+            json!({"rclass": "virtual", "packageType": "docker", "repositories": ["dk", "dk-other"],
                "defaultDeploymentRepo": "dk"}),
-    );
-    for user in ["reader", "pusher", "keeper"] {
-        add_user(&s, user);
-    }
-    let all = ["dk", "dk-open", "dk-other", "dk-all"];
-    add_permission(&s, "dk-read", &["dk", "dk-all"], "reader", &["read"]);
-    add_permission(&s, "dk-push", &all, "pusher", &["read", "write"]);
-    add_permission(&s, "dk-keep", &all, "keeper", &["read", "write", "delete"]);
-    let shared = Arc::new(Shared { s, _dir: dir });
-    *slot = Arc::downgrade(&shared);
-    shared
+        );
+        // no group: not in `readers` (who read everything by default), only the permissions below
+        for user in ["reader", "pusher", "keeper"] {
+            add_user(s, user, json!({ "password": PW, "groups": [] }));
+        }
+        let all = ["dk", "dk-open", "dk-other", "dk-all"];
+        add_permission(s, "dk-read", &["dk", "dk-all"], "reader", &["read"]);
+        add_permission(s, "dk-push", &all, "pusher", &["read", "write"]);
+        add_permission(s, "dk-keep", &all, "keeper", &["read", "write", "delete"]);
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -1190,7 +1154,7 @@ fn remote_repositories_proxy_an_upstream_registry_through_its_token_flow() {
     // the upstream: another arca, whose registry wants a login (Bearer challenge, token)
     let (_up_dir, mut upstream) = fresh_server();
     upstream.create_repo("src", json!({"rclass": "local", "packageType": "docker"}));
-    add_user(&upstream, "mirror");
+    add_user(&upstream, "mirror", json!({ "password": PW, "groups": [] }));
     add_permission(&upstream, "src-read", &["src"], "mirror", &["read"]);
     let admin = |s: &Server, method: Method, url: &str| s.admin(method, url.to_string());
     let layer = b"a layer the remote fetches once".to_vec();

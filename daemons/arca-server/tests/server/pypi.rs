@@ -312,75 +312,38 @@ pub(crate) fn upload_body(name: &str) -> (String, Vec<u8>) {
 
 // ------------------------------------------------------------ the shared server
 
-struct Shared {
-    // dropped before the directory
-    s: Server,
-    _dir: tempfile::TempDir,
-}
-
-static SHARED: Mutex<Weak<Shared>> = Mutex::new(Weak::new());
-
-fn add_user(s: &Server, user: &str, body: Value) {
-    let r = s
-        .admin(Method::PUT, s.url(&format!("/api/security/users/{user}")))
-        .json(&body)
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "user {user}");
-}
-
-fn add_permission(s: &Server, name: &str, repos: &[&str], user: &str, actions: &[&str]) {
-    let r = s
-        .admin(
-            Method::PUT,
-            s.url(&format!("/api/v2/security/permissions/{name}")),
-        )
-        .json(&json!({"name": name, "repo": {
-            "repositories": repos, "include-patterns": ["**"],
-            "actions": {"users": {user: actions}}}}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "permission {name}");
-}
+static SHARED: SharedSlot = Mutex::new(Weak::new());
 
 /// The module's server: local pypi repositories `py` and `py-open` (anonymousRead), user
 /// `reader` (reads everywhere), `deployer` (reads, and deploys in `py`, without delete) and
 /// `annotator` (reads, and annotates in `py`).
-fn shared() -> Arc<Shared> {
-    let mut slot = SHARED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(shared) = slot.upgrade() {
-        return shared;
-    }
-    let (dir, s) = fresh_server();
-    s.create_repo("py", json!({"rclass": "local", "packageType": "pypi"}));
-    s.create_repo(
-        "py-open",
-        json!({"rclass": "local", "packageType": "pypi", "anonymousRead": true}),
-    );
-    add_user(&s, "reader", json!({"password": PW}));
-    add_user(
-        &s,
-        "deployer",
-        json!({"password": PW, "groups": ["readers"]}),
-    );
-    add_user(
-        &s,
-        "annotator",
-        json!({"password": PW, "groups": ["readers"]}),
-    );
-    add_permission(&s, "py-deploy", &["py"], "deployer", &["read", "write"]);
-    add_permission(
-        &s,
-        "py-annotate",
-        &["py"],
-        "annotator",
-        &["read", "annotate"],
-    );
-    let shared = Arc::new(Shared { s, _dir: dir });
-    *slot = Arc::downgrade(&shared);
-    shared
+fn shared() -> Arc<SharedServer> {
+    SharedServer::get(&SHARED, |s| {
+        s.create_repo("py", json!({"rclass": "local", "packageType": "pypi"}));
+        s.create_repo(
+            "py-open",
+            json!({"rclass": "local", "packageType": "pypi", "anonymousRead": true}),
+        );
+        add_user(s, "reader", json!({"password": PW}));
+        add_user(
+            s,
+            "deployer",
+            json!({"password": PW, "groups": ["readers"]}),
+        );
+        add_user(
+            s,
+            "annotator",
+            json!({"password": PW, "groups": ["readers"]}),
+        );
+        add_permission(s, "py-deploy", &["py"], "deployer", &["read", "write"]);
+        add_permission(
+            s,
+            "py-annotate",
+            &["py"],
+            "annotator",
+            &["read", "annotate"],
+        );
+    })
 }
 
 #[derive(Clone, Copy)]
