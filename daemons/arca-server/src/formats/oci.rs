@@ -123,10 +123,11 @@ impl ErrorCode {
         match self {
             ErrorCode::BlobUnknown
             | ErrorCode::BlobUploadUnknown
-            | ErrorCode::ManifestBlobUnknown
             | ErrorCode::ManifestUnknown
             | ErrorCode::NameUnknown => StatusCode::NOT_FOUND,
-            ErrorCode::BlobUploadInvalid
+            // a push that names a missing blob is the client's error (distribution answers 400)
+            ErrorCode::ManifestBlobUnknown
+            | ErrorCode::BlobUploadInvalid
             | ErrorCode::DigestInvalid
             | ErrorCode::ManifestInvalid
             | ErrorCode::NameInvalid
@@ -1298,7 +1299,7 @@ mod tests {
             (ErrorCode::BlobUploadInvalid, "BLOB_UPLOAD_INVALID", 400),
             (ErrorCode::BlobUploadUnknown, "BLOB_UPLOAD_UNKNOWN", 404),
             (ErrorCode::DigestInvalid, "DIGEST_INVALID", 400),
-            (ErrorCode::ManifestBlobUnknown, "MANIFEST_BLOB_UNKNOWN", 404),
+            (ErrorCode::ManifestBlobUnknown, "MANIFEST_BLOB_UNKNOWN", 400),
             (ErrorCode::ManifestInvalid, "MANIFEST_INVALID", 400),
             (ErrorCode::ManifestUnknown, "MANIFEST_UNKNOWN", 404),
             (ErrorCode::NameInvalid, "NAME_INVALID", 400),

@@ -701,8 +701,10 @@ fn wrong_digests_and_incomplete_manifests_store_nothing() {
     }))
     .unwrap();
     let r = put_manifest(s, Pusher, name, "v1", OCI_MANIFEST, &manifest);
-    let (_, code) = error_code(r);
-    assert_eq!(code, "MANIFEST_BLOB_UNKNOWN");
+    assert_eq!(
+        error_code(r),
+        (StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN".into())
+    );
     let r = call(
         s,
         Reader,
