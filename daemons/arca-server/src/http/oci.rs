@@ -746,12 +746,23 @@ async fn get_manifest(req: &Request, name: &Name, reference: &Reference) -> OciR
             break;
         }
     }
-    let Some(found) = found else {
+    let Some(mut found) = found else {
         return Err(spec(
             ErrorCode::ManifestUnknown,
             format!("Manifest '{reference}' of {} is unknown", name.full()),
         ));
     };
+    // A client that names the manifest types it reads but no index type (an old Docker) gets
+    // the index's linux/amd64 image, as distribution answers it
+    if is_index(&found.row.media_type) && !accepts_indexes(&req.headers) {
+        let bytes = stored::read_item(req, &found.item).await?;
+        if let Some(child) = default_platform_child(&bytes)
+            && let Some(f) =
+                find_manifest(req, &found.repo, &name.image, &Reference::Digest(child)).await?
+        {
+            found = f;
+        }
+    }
     let mut resp = stored::serve_file(req, &found.repo, &found.item).await?;
     set_header(
         &mut resp,
@@ -767,6 +778,46 @@ async fn get_manifest(req: &Request, name: &Name, reference: &Reference) -> OciR
     // a manifest is never an attachment: clients read it
     resp.headers_mut().remove(header::CONTENT_DISPOSITION);
     Ok(resp)
+}
+
+fn is_index(media_type: &str) -> bool {
+    media_type == oci::OCI_INDEX || media_type == oci::DOCKER_MANIFEST_LIST
+}
+
+/// Whether the request's `Accept` headers (several, as clients send them) allow an index: no
+/// manifest type named at all (curl), a wildcard, or an index type.
+fn accepts_indexes(headers: &warp::http::HeaderMap) -> bool {
+    let mut names_manifests = false;
+    for value in headers.get_all(header::ACCEPT) {
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        for range in value.split(',') {
+            let media = range.split(';').next().unwrap_or("").trim();
+            if media == "*/*" || is_index(media) {
+                return true;
+            }
+            if oci::MANIFEST_MEDIA_TYPES.contains(&media) {
+                names_manifests = true;
+            }
+        }
+    }
+    !names_manifests
+}
+
+/// The digest of an index's linux/amd64 image (the first image when none is).
+fn default_platform_child(index: &[u8]) -> Option<Digest> {
+    let document: serde_json::Value = serde_json::from_slice(index).ok()?;
+    let children = document.get("manifests")?.as_array()?;
+    let digest_of = |m: &serde_json::Value| Digest::parse(m.get("digest")?.as_str()?).ok();
+    children
+        .iter()
+        .find(|m| {
+            let platform = &m["platform"];
+            platform["os"] == "linux" && platform["architecture"] == "amd64"
+        })
+        .and_then(digest_of)
+        .or_else(|| children.iter().find_map(digest_of))
 }
 
 fn set_header(resp: &mut Response, name: &str, value: &str) {

@@ -1481,3 +1481,59 @@ fn max_unique_tags_keeps_the_newest_tags() {
     let config: Value = r.json().unwrap();
     assert_eq!(config["maxUniqueTags"], 2);
 }
+
+#[test]
+fn an_index_by_tag_and_what_a_client_that_reads_no_index_gets() {
+    let shared = shared();
+    let s = &shared.s;
+    let name = "dk/multi";
+    let arm = image_manifest(s, Pusher, name, &[b"arm64 layer"], json!({}));
+    let amd = image_manifest(s, Pusher, name, &[b"amd64 layer"], json!({}));
+    for m in [&arm, &amd] {
+        assert_eq!(
+            put_manifest(s, Pusher, name, &digest_of(m), OCI_MANIFEST, m).status(),
+            StatusCode::CREATED
+        );
+    }
+    let child = |m: &[u8], arch: &str| {
+        json!({"mediaType": OCI_MANIFEST, "size": m.len(), "digest": digest_of(m),
+               "platform": {"architecture": arch, "os": "linux"}})
+    };
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": OCI_INDEX,
+        "manifests": [child(&arm, "arm64"), child(&amd, "amd64")],
+    }))
+    .unwrap();
+    assert_eq!(
+        put_manifest(s, Pusher, name, "latest", OCI_INDEX, &index).status(),
+        StatusCode::CREATED
+    );
+    let get = |accept: &[&str]| {
+        let mut b = call(
+            s,
+            Reader,
+            Method::GET,
+            &v2(s, &format!("{name}/manifests/latest")),
+        );
+        for a in accept {
+            b = b.header("accept", *a);
+        }
+        let r = b.send().unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let ctype = r.headers()["content-type"].to_str().unwrap().to_string();
+        (ctype, r.bytes().unwrap().to_vec())
+    };
+    // podman and skopeo name the index types: the index
+    assert_eq!(
+        get(&[OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX]),
+        (OCI_INDEX.to_string(), index.clone())
+    );
+    // no Accept (curl), or a wildcard: the index
+    assert_eq!(get(&[]).1, index);
+    assert_eq!(get(&["*/*"]).1, index);
+    // a client that reads image manifests only: the linux/amd64 image
+    assert_eq!(
+        get(&[&format!("{DOCKER_MANIFEST}, {OCI_MANIFEST}")]),
+        (OCI_MANIFEST.to_string(), amd.clone())
+    );
+}
