@@ -73,7 +73,7 @@ arca_die() {
 arca_help_or_die() {
     case "$1" in
         -h | --help)
-            sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+            sed -n '2,/^set -E\{0,1\}euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
             exit 0
             ;;
         *) arca_die "unknown option: $1 (try --help)" ;;

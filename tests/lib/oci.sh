@@ -43,6 +43,11 @@
 #                                 it), in DIR/layouts/NAME, then imported as TAG into podman's storage (`skopeo copy
 #                                 oci:… containers-storage:TAG`); sets OCI_LAYOUT (the dir) and OCI_LAYOUT_REF
 #                                 (oci:DIR:latest, for skopeo copy)
+#   oci_layout_variants PREFIX VARIANTS SIZE...
+#                                 VARIANTS OCI layouts PREFIX-1 … (tag latest) of one image each, a layer of SIZE bytes
+#                                 of random data per SIZE, every variant's blobs new (tests/lib/oci_layouts.py): the
+#                                 big images of tests/clients/oci-cluster.sh and tests/bench/oci.sh, no podman needed
+#   oci_layout_manifest LAYOUT    the digest of the manifest of the image in the OCI layout LAYOUT
 #   oci_same_blobs LAYOUT DIR     fails (naming the first difference) unless every blob of the image in the OCI
 #                                 layout (manifest, config, layers) is in DIR (what `skopeo copy … dir:DIR` wrote),
 #                                 byte for byte
@@ -459,6 +464,14 @@ PY
         tail -n 20 "$OCI_LAYOUT.log" >&2
         arca_die "skopeo copy $OCI_LAYOUT_REF containers-storage:$tag failed"
     }
+}
+
+oci_layout_variants() {
+    python3 "$(dirname "${BASH_SOURCE[0]}")/oci_layouts.py" "$@" || arca_die "could not write the OCI layouts $1-*"
+}
+
+oci_layout_manifest() {
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' "$1/index.json"
 }
 
 oci_same_blobs() {

@@ -610,14 +610,22 @@ fn link_next(resp: &mut Response, target: &str) {
 async fn tags_list(req: &Request, name: &Name) -> OciResult<Response> {
     let (n, last) = page_params(req)?;
     let mut tags = Vec::new();
+    let mut known = false;
     for repo in readable_sources(req, name).await? {
         if repo.is_remote()
             && !repo.settings.offline
             && let Some(upstream_tags) = remote_tags(req, &repo, &name.image).await?
         {
             tags.extend(upstream_tags);
+            known = true;
             continue;
         }
+        let (key, image) = (repo.key.clone(), name.image.clone());
+        known |= req
+            .app
+            .db
+            .read(move |c| db::has_image(c, &key, &image))
+            .await?;
         let (key, dir, last) = (repo.key.clone(), oci::tags_dir(&name.image), last.clone());
         let limit = n.unwrap_or(MAX_PAGE).min(MAX_PAGE) + 1;
         let found = req
@@ -626,6 +634,12 @@ async fn tags_list(req: &Request, name: &Name) -> OciResult<Response> {
             .read(move |c| db::tags(c, &key, &dir, last.as_deref(), limit))
             .await?;
         tags.extend(found);
+    }
+    if !known && tags.is_empty() {
+        return Err(spec(
+            ErrorCode::NameUnknown,
+            format!("No image {} (nothing was pushed to it)", name.full()),
+        ));
     }
     tags.sort();
     tags.dedup();

@@ -136,6 +136,17 @@ pub fn images(conn: &Conn<'_>, repo: &str) -> Result<Vec<String>, DbError> {
     )
 }
 
+/// Whether `repo` holds a manifest of `image`.
+pub fn has_image(conn: &Conn<'_>, repo: &str, image: &str) -> Result<bool, DbError> {
+    Ok(conn
+        .query_opt(
+            "SELECT 1 FROM oci_manifests WHERE repo = ?1 AND image = ?2 LIMIT 1",
+            args![repo, image],
+            |_| Ok(()),
+        )?
+        .is_some())
+}
+
 /// Record the blob stored as item `item_id`.
 pub fn insert_blob(
     conn: &Conn<'_>,
