@@ -15,9 +15,9 @@ use arca_db::permissions::{self, TokenScope};
 use arca_db::security::{self, LoginClaim, User};
 use arca_db::sessions::{self as db_sessions, Session};
 
-use crate::http::Request;
 use crate::http::error::{ApiError, ApiResult};
 pub use crate::http::hash_pool::{HashPool, HashTicket};
+use crate::http::{Request, registry_token};
 use crate::state::{App, Principal};
 
 /// Access tokens carry this prefix, so a Basic password can be told apart.
@@ -167,8 +167,8 @@ impl Request {
 /// request and keeps the answer.
 pub async fn resolve_caller(req: &Request) -> ApiResult<Principal> {
     // a registry token (`/v2/token`) is scoped to the registry API: nowhere else is it a login
-    if crate::http::oci::registry_bearer(&req.headers).is_some()
-        && crate::http::oci::registry_path(req.path_and_query.split('?').next().unwrap_or(""))
+    if registry_token::bearer(&req.headers).is_some()
+        && registry_token::registry_path(req.path_and_query.split('?').next().unwrap_or(""))
             .is_none()
     {
         return Err(ApiError::unauthorized(
@@ -225,8 +225,8 @@ async fn authenticate(
                 None,
             )
         }
-        Credentials::Token { user, token } if crate::http::oci::is_registry_token(&token) => {
-            let (p, expires) = crate::http::oci::token_principal(app, &token, now).await?;
+        Credentials::Token { user, token } if registry_token::is_registry_token(&token) => {
+            let (p, expires) = registry_token_principal(app, &token, now).await?;
             if user.is_some_and(|u| u != p.name()) {
                 return Err(ApiError::unauthorized("Bad credentials"));
             }
@@ -403,6 +403,21 @@ async fn token_principal(app: &App, token: &str, now: i64) -> ApiResult<(Princip
         .map_err(|e| ApiError::unauthorized(format!("Token scope: {e}")))?;
     let principal = principal_for_user(app, &tok.subject, &scope).await?;
     Ok((principal, tok.expires))
+}
+
+/// The user a registry token stands for (`/v2/token`; valid under `/v2/` only, checked by
+/// [`resolve_caller`]), and when the token expires.
+async fn registry_token_principal(
+    app: &App,
+    token: &str,
+    now: i64,
+) -> ApiResult<(Principal, Option<i64>)> {
+    let claims = registry_token::open(app, token, now).map_err(ApiError::unauthorized)?;
+    let principal = match &claims.sub {
+        None => Principal::Anonymous,
+        Some(user) => principal_for_user(app, user, &TokenScope::User).await?,
+    };
+    Ok((principal, Some(claims.exp)))
 }
 
 /// Require an authenticated user (401 with a challenge otherwise).

@@ -21,6 +21,7 @@ pub mod npm;
 pub mod oci;
 mod peer_storage;
 pub mod pypi;
+pub mod registry_token;
 mod repo_fields;
 pub mod repos_api;
 pub mod request;

@@ -12,7 +12,6 @@
 //! node opens them) and name the repositories and actions they grant.
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 use warp::http::{HeaderValue, Method, StatusCode, header};
 use warp::reply::Response;
@@ -24,13 +23,10 @@ use crate::formats::Format;
 use crate::formats::oci::{self, Descriptor, Digest, ErrorCode, OciError, Reference, Route, Scope};
 use crate::http::authz::Authz;
 use crate::http::error::ApiError;
+use crate::http::registry_token::{self, Claims};
 use crate::http::{Request, read_small_body, stored, upload};
 use crate::state::Principal;
 
-/// How long a registry token is valid.
-const TOKEN_LIFETIME_SECS: i64 = 300;
-/// The associated data registry tokens are sealed with.
-const TOKEN_CONTEXT: &[u8] = b"oci:registry-token";
 /// The `service` of the challenge (clients send it back; arca has one).
 const SERVICE: &str = "arca";
 /// The most tags or repositories one page lists.
@@ -68,12 +64,6 @@ type OciResult<T> = Result<T, Fail>;
 
 fn spec(code: ErrorCode, message: impl Into<String>) -> Fail {
     Fail::Spec(OciError::new(code, message))
-}
-
-/// What follows `/v2` when `path` (a request's, percent-encoded) is the registry API's.
-pub fn registry_path(path: &str) -> Option<&str> {
-    let after = path.strip_prefix("/v2")?;
-    (after.is_empty() || after.starts_with('/')).then_some(after)
 }
 
 /// Serve a request under `/v2`; `path`: what follows `/v2`, still percent-encoded.
@@ -247,80 +237,15 @@ fn method_not_allowed() -> Fail {
 
 // ---------------------------------------------------------------- callers and tokens
 
-/// What a registry token carries, sealed.
-#[derive(Debug, Serialize, Deserialize)]
-struct Claims {
-    /// The user; `None`: anonymous.
-    sub: Option<String>,
-    /// Expiry, epoch ms.
-    exp: i64,
-    /// What it grants: `repository` scopes with the actions allowed.
-    access: Vec<Scope>,
-}
-
 /// The registry token a request presents as `Bearer`, opened (`None`: it presents none).
 /// A token that does not open or has expired is refused (the client asks for a new one).
 fn presented_token(req: &Request) -> OciResult<Option<Claims>> {
-    let Some(token) = registry_bearer(&req.headers) else {
+    let Some(token) = registry_token::bearer(&req.headers) else {
         return Ok(None);
     };
-    let unauthorized = |m: &str| spec(ErrorCode::Unauthorized, m);
-    let plain = req
-        .app
-        .secrets
-        .open(token, TOKEN_CONTEXT)
-        .map_err(|_| unauthorized("Invalid registry token: ask /v2/token for a new one"))?;
-    let claims: Claims = serde_json::from_slice(&plain)
-        .map_err(|_| unauthorized("Invalid registry token: ask /v2/token for a new one"))?;
-    if claims.exp <= req.app.now_ms() {
-        return Err(unauthorized(
-            "Registry token expired: ask /v2/token for a new one",
-        ));
-    }
-    Ok(Some(claims))
-}
-
-/// The registry token of `Authorization: Bearer …`, if that is what the header holds (arca's
-/// access tokens are Bearer tokens too, with their own prefix).
-pub fn registry_bearer(headers: &warp::http::HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && is_registry_token(token)).then_some(token)
-}
-
-/// Whether `token` has the form of a registry token (sealed by [`token`]).
-pub fn is_registry_token(token: &str) -> bool {
-    arca_crypto::master_key::is_sealed(token)
-}
-
-/// The principal a registry token stands for (called by the authentication of every request
-/// under `/v2/`), and when the token expires.
-pub async fn token_principal(
-    app: &crate::state::App,
-    token: &str,
-    now: i64,
-) -> Result<(Principal, Option<i64>), ApiError> {
-    let bad = || ApiError::unauthorized("Invalid registry token: ask /v2/token for a new one");
-    let plain = app.secrets.open(token, TOKEN_CONTEXT).map_err(|_| bad())?;
-    let claims: Claims = serde_json::from_slice(&plain).map_err(|_| bad())?;
-    if claims.exp <= now {
-        return Err(ApiError::unauthorized(
-            "Registry token expired: ask /v2/token for a new one",
-        ));
-    }
-    match claims.sub {
-        None => Ok((Principal::Anonymous, Some(claims.exp))),
-        Some(user) => {
-            let principal = crate::http::auth::principal_for_user(
-                app,
-                &user,
-                &arca_db::permissions::TokenScope::User,
-            )
-            .await?;
-            Ok((principal, Some(claims.exp)))
-        }
-    }
+    registry_token::open(&req.app, token, req.app.now_ms())
+        .map(Some)
+        .map_err(|why| spec(ErrorCode::Unauthorized, why))
 }
 
 /// The caller, and its view of the grants.
@@ -346,7 +271,7 @@ async fn base(req: &Request) -> OciResult<Response> {
 /// caller (Basic credentials or an arca access token; none: anonymous) granting the requested
 /// actions it is allowed, per repository.
 async fn token(req: &Request) -> OciResult<Response> {
-    if registry_bearer(&req.headers).is_some() {
+    if registry_token::bearer(&req.headers).is_some() {
         return Err(spec(
             ErrorCode::Unauthorized,
             "A registry token cannot be exchanged for another: send your credentials",
@@ -408,16 +333,16 @@ async fn token(req: &Request) -> OciResult<Response> {
     let now = req.app.now_ms();
     let claims = Claims {
         sub: (!principal.is_anonymous()).then(|| principal.name().to_string()),
-        exp: now + TOKEN_LIFETIME_SECS * 1000,
+        exp: now + registry_token::LIFETIME_SECS * 1000,
         access,
     };
-    let plain = serde_json::to_vec(&claims).map_err(|e| ApiError::internal("registry token", e))?;
-    let sealed = req.app.secrets.seal(&plain, TOKEN_CONTEXT);
+    let sealed = registry_token::seal(&req.app, &claims)
+        .map_err(|e| ApiError::internal("registry token", e))?;
     let issued = crate::http::format::iso8601(now);
     let body = serde_json::json!({
         "token": sealed,
         "access_token": sealed,
-        "expires_in": TOKEN_LIFETIME_SECS,
+        "expires_in": registry_token::LIFETIME_SECS,
         "issued_at": issued,
     });
     Ok(json(

@@ -143,7 +143,7 @@ async fn route(app: App, head: RequestHead, body: BodyStream) -> ApiResult<Respo
     let path = path.as_str();
     let ctx = app.settings.context_path.clone();
     // the registry API is on the node's root whatever the context path: clients cannot add one
-    let registry = oci::registry_path(path);
+    let registry = crate::http::registry_token::registry_path(path);
     let rest = match registry {
         Some(_) => path.trim_start_matches('/').to_string(),
         None => crate::front::strip_context(&ctx, path)?.to_string(),
