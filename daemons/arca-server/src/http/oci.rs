@@ -32,6 +32,8 @@ const SERVICE: &str = "arca";
 /// The most tags or repositories one page lists.
 const MAX_PAGE: usize = 10_000;
 
+mod remote;
+
 /// Why a request failed: a spec error, or one of arca's (mapped to the spec's codes).
 #[derive(Debug)]
 enum Fail {
@@ -539,7 +541,7 @@ async fn tags_list(req: &Request, name: &Name) -> OciResult<Response> {
     for repo in readable_sources(req, name).await? {
         if repo.is_remote()
             && !repo.settings.offline
-            && let Some(upstream_tags) = remote_tags(req, &repo, &name.image).await?
+            && let Some(upstream_tags) = remote::tags(req, &repo, &name.image).await?
         {
             tags.extend(upstream_tags);
             known = true;
@@ -647,7 +649,7 @@ async fn find_manifest(
     };
     let cached = req.app.meta.item(&repo.key, &path)?;
     let item = if repo.is_remote() {
-        match remote_manifest(req, repo, image, reference, &path, cached).await? {
+        match remote::manifest(req, repo, image, reference, &path, cached).await? {
             Some(item) => item,
             None => return Ok(None),
         }
@@ -853,24 +855,7 @@ async fn put_manifest(req: &Request, name: &Name, reference: &Reference) -> OciR
     let (principal, _) = caller(req).await?;
     let user = principal.name().to_string();
     let now = req.app.now_ms();
-    let row = db::Manifest {
-        item_id: 0,
-        repo: name.repo.key.clone(),
-        image: image.clone(),
-        digest: digest.to_string(),
-        media_type: manifest.media_type.clone(),
-        artifact_type: manifest.artifact_type.clone(),
-        subject: manifest.subject.as_ref().map(|s| s.digest.to_string()),
-        annotations: (!manifest.annotations.is_empty())
-            .then(|| serde_json::to_string(&manifest.annotations).unwrap_or_default()),
-        size: bytes.len() as i64,
-        pushed: now,
-    };
-    let references: Vec<String> = manifest
-        .referenced_digests()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let (row, references) = manifest_row(&name.repo, &image, &digest, &manifest, bytes.len(), now);
     let (repo_for_check, tag_for_check) = (name.repo.clone(), tag_path.clone());
     let sha256 = digest.hex().to_string();
     let check_authz = authz.clone();
@@ -945,6 +930,37 @@ async fn put_manifest(req: &Request, name: &Name, reference: &Reference) -> OciR
         set_header(&mut resp, "oci-subject", &subject.digest.to_string());
     }
     Ok(resp)
+}
+
+/// The row of manifest `digest` of `image` in `repo` (its item's id still to fill in), and the
+/// digests it references.
+fn manifest_row(
+    repo: &Repo,
+    image: &str,
+    digest: &Digest,
+    manifest: &oci::Manifest,
+    size: usize,
+    now: i64,
+) -> (db::Manifest, Vec<String>) {
+    let row = db::Manifest {
+        item_id: 0,
+        repo: repo.key.clone(),
+        image: image.to_string(),
+        digest: digest.to_string(),
+        media_type: manifest.media_type.clone(),
+        artifact_type: manifest.artifact_type.clone(),
+        subject: manifest.subject.as_ref().map(|s| s.digest.to_string()),
+        annotations: (!manifest.annotations.is_empty())
+            .then(|| serde_json::to_string(&manifest.annotations).unwrap_or_default()),
+        size: i64::try_from(size).unwrap_or(i64::MAX),
+        pushed: now,
+    };
+    let references = manifest
+        .referenced_digests()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    (row, references)
 }
 
 async fn delete_manifest(req: &Request, name: &Name, reference: &Reference) -> OciResult<Response> {
@@ -1023,7 +1039,7 @@ async fn get_blob(req: &Request, name: &Name, digest: &Digest) -> OciResult<Resp
             }
         }
         if repo.is_remote()
-            && let Some(resp) = remote_blob(req, &repo, &name.image, digest).await?
+            && let Some(resp) = remote::blob(req, &repo, &name.image, digest).await?
         {
             return Ok(blob_headers(resp, digest));
         }
@@ -1438,202 +1454,6 @@ async fn concatenate(req: &Request, chunks: &[db::Chunk]) -> OciResult<arca_stor
         .finish()
         .await
         .map_err(|e| upload::storage_full_or(req, e))?)
-}
-
-// ---------------------------------------------------------------- remote repositories
-
-/// Every manifest media type, as registry clients ask for them: the upstream answers in the
-/// type it stores (a Docker registry converts a schema 2 manifest to schema 1 for a client that
-/// does not name schema 2).
-const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, \
-     application/vnd.oci.image.index.v1+json, \
-     application/vnd.docker.distribution.manifest.v2+json, \
-     application/vnd.docker.distribution.manifest.list.v2+json";
-
-/// The upstream URL of `{image}/{kind}/{reference}` of remote repository `repo` (its URL is
-/// the registry's, with or without `/v2`).
-fn upstream_v2_url(repo: &Repo, image: &str, kind: &str, reference: &str) -> String {
-    let base = repo.settings.url.trim_end_matches('/');
-    let base = base.strip_suffix("/v2").unwrap_or(base);
-    format!("{base}/v2/{image}/{kind}/{reference}")
-}
-
-/// A remote repository's manifest `reference` of `image`, cached at `path` (a tag is asked for
-/// again after `retrievalCachePeriodSecs`, a digest never), with its row (recorded from the
-/// cached bytes). `None`: the upstream does not have it.
-async fn remote_manifest(
-    req: &Request,
-    repo: &Repo,
-    image: &str,
-    reference: &Reference,
-    path: &str,
-    cached: Option<Item>,
-) -> OciResult<Option<Item>> {
-    let (_, authz) = caller(req).await?;
-    let origin = crate::remote::Origin {
-        url: Some(upstream_v2_url(
-            repo,
-            image,
-            "manifests",
-            &reference.to_string(),
-        )),
-        sha256: match reference {
-            Reference::Digest(d) => Some(d.hex().to_string()),
-            Reference::Tag(_) => None,
-        },
-        accept: Some(MANIFEST_ACCEPT.to_string()),
-    };
-    let obtained = crate::remote::obtain_from(req, &authz, repo, path, cached, true, &origin).await;
-    let item = match obtained {
-        Ok(crate::remote::Obtained::Stored(item)) => *item,
-        Ok(crate::remote::Obtained::Streaming(_)) => {
-            return Err(Fail::Api(ApiError::internal(
-                "remote manifest",
-                "streamed although asked whole",
-            )));
-        }
-        Err(e) if e.status == StatusCode::NOT_FOUND => return Ok(None),
-        Err(e) => return Err(Fail::Api(e)),
-    };
-    record_remote_manifest(req, repo, image, &item).await?;
-    Ok(Some(item))
-}
-
-/// The row of a manifest a remote repository cached at `item` (and, for a tag, its item by
-/// digest), unless recorded already.
-async fn record_remote_manifest(
-    req: &Request,
-    repo: &Repo,
-    image: &str,
-    item: &Item,
-) -> OciResult<()> {
-    let Some(binary) = item.binary.clone() else {
-        return Ok(());
-    };
-    let digest = format!("sha256:{}", binary.sha256);
-    let (key, img, d) = (repo.key.clone(), image.to_string(), digest.clone());
-    if req
-        .app
-        .db
-        .read(move |c| db::manifest(c, &key, &img, &d))
-        .await?
-        .is_some()
-    {
-        return Ok(());
-    }
-    let bytes = stored::read_item(req, item).await?;
-    // the upstream's Content-Type is gone once cached: the document names its type, or its
-    // shape does
-    let document = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
-    let sniffed = match document {
-        Some(d) if d.get("mediaType").is_some() => None,
-        Some(d) if d.get("manifests").is_some() => Some(oci::OCI_INDEX),
-        _ => Some(oci::OCI_MANIFEST),
-    };
-    let manifest = oci::parse_manifest(&bytes, sniffed).map_err(|e| {
-        Fail::Api(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            format!(
-                "The upstream of remote repository '{}' sent a manifest arca cannot serve: {e}",
-                repo.key
-            ),
-        ))
-    })?;
-    let row = db::Manifest {
-        item_id: 0,
-        repo: repo.key.clone(),
-        image: image.to_string(),
-        digest: digest.clone(),
-        media_type: manifest.media_type.clone(),
-        artifact_type: manifest.artifact_type.clone(),
-        subject: manifest.subject.as_ref().map(|s| s.digest.to_string()),
-        annotations: (!manifest.annotations.is_empty())
-            .then(|| serde_json::to_string(&manifest.annotations).unwrap_or_default()),
-        size: bytes.len() as i64,
-        pushed: req.app.now_ms(),
-    };
-    let references: Vec<String> = manifest
-        .referenced_digests()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let Ok(parsed) = Digest::parse(&digest) else {
-        return Ok(());
-    };
-    let manifest_path = oci::manifest_path(image, &parsed);
-    let (key, user, now) = (repo.key.clone(), item.modified_by.clone(), req.app.now_ms());
-    req.app
-        .db
-        .write(move |tx| {
-            let at = match items::get(tx, &key, &manifest_path)? {
-                Some(existing) => existing,
-                None => {
-                    items::put_file(tx, &key, &manifest_path, &NewFile::new(binary, &user, now))?
-                }
-            };
-            db::insert_manifest(
-                tx,
-                &db::Manifest {
-                    item_id: at.id,
-                    ..row
-                },
-                &references,
-            )?;
-            Ok::<_, ApiError>(())
-        })
-        .await?;
-    Ok(())
-}
-
-/// A remote repository's blob from its upstream (verified against the digest; streamed to the
-/// client while it is cached, fetched once for the cluster). `None`: the upstream does not have
-/// it.
-async fn remote_blob(
-    req: &Request,
-    repo: &Repo,
-    image: &str,
-    digest: &Digest,
-) -> OciResult<Option<Response>> {
-    let (_, authz) = caller(req).await?;
-    let origin = crate::remote::Origin {
-        url: Some(upstream_v2_url(repo, image, "blobs", &digest.to_string())),
-        sha256: Some(digest.hex().to_string()),
-        accept: None,
-    };
-    let path = oci::blob_path(image, digest);
-    let whole = req.method == Method::HEAD;
-    match crate::remote::obtain_from(req, &authz, repo, &path, None, whole, &origin).await {
-        Ok(crate::remote::Obtained::Stored(item)) => {
-            Ok(Some(stored::serve_file(req, repo, &item).await?))
-        }
-        Ok(crate::remote::Obtained::Streaming(resp)) => Ok(Some(resp)),
-        Err(e) if e.status == StatusCode::NOT_FOUND => Ok(None),
-        Err(e) => Err(Fail::Api(e)),
-    }
-}
-
-/// The tags a remote repository's upstream lists for `image` (`None`: it could not be asked;
-/// the caller lists what is cached).
-async fn remote_tags(req: &Request, repo: &Repo, image: &str) -> OciResult<Option<Vec<String>>> {
-    let upstream = req.app.remotes.upstream(&req.app.secrets, repo)?;
-    let url = upstream_v2_url(repo, image, "tags", "list");
-    let crate::remote::upstream::Answer::Found(response) =
-        upstream.get_accepting(&url, Some("application/json")).await
-    else {
-        return Ok(None);
-    };
-    let Ok(body) = response.bytes().await else {
-        return Ok(None);
-    };
-    let listed: Option<Vec<String>> = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v.get("tags").cloned())
-        .and_then(|t| serde_json::from_value(t).ok());
-    Ok(listed.map(|tags| {
-        tags.into_iter()
-            .filter(|t| oci::validate_tag(t).is_ok())
-            .collect()
-    }))
 }
 
 // ---------------------------------------------------------------- referrers
