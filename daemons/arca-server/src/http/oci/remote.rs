@@ -71,12 +71,7 @@ pub(super) async fn manifest(
 
 /// The row of a manifest a remote repository cached at `item` (and, for a tag, its item by
 /// digest), unless recorded already.
-async fn record_manifest(
-    req: &Request,
-    repo: &Repo,
-    image: &str,
-    item: &Item,
-) -> OciResult<()> {
+async fn record_manifest(req: &Request, repo: &Repo, image: &str, item: &Item) -> OciResult<()> {
     let Some(binary) = item.binary.clone() else {
         return Ok(());
     };
