@@ -139,30 +139,36 @@ v2() {
         -H "Authorization: Bearer $TOKEN" "$@" "$url") || fail "$method $url: curl failed"
     NODES+=("$(header "$WORK/v2.headers" X-Arca-Node-Id)")
 }
+# finish_session IMAGE WHAT — the rest of the upload session at $location: the chunks of WORK/chunks.bin PATCHed in
+# order with their Content-Range (following each Location), PUT ?digest=, and the blob read back through HAProxy and
+# compared; WHAT says which session in the failures
+finish_session() {
+    local image=$1 what=$2 start=0 part size next sep
+    for part in "$WORK"/chunk-*; do
+        size=$(stat -c %s "$part")
+        v2 PATCH "$location" -H 'Content-Type: application/octet-stream' \
+            -H "Content-Range: $start-$((start + size - 1))" --data-binary "@$part"
+        [[ "$CODE" == 202 ]] || fail "PATCH of bytes $start- $what -> $CODE: $(cat "$WORK/v2.body")"
+        start=$((start + size))
+        next=$(header "$WORK/v2.headers" Location)
+        [[ -z "$next" ]] || location=$next
+        [[ "$location" == http* ]] || location="http://$REG$location"
+    done
+    sep='?'
+    [[ "$location" != *\?* ]] || sep='&'
+    v2 PUT "$location${sep}digest=$CHUNK_DIGEST"
+    [[ "$CODE" == 201 ]] || fail "PUT ?digest=$CHUNK_DIGEST $what -> $CODE: $(cat "$WORK/v2.body")"
+    v2 GET "http://$REG/v2/docker-local/cluster/$image/blobs/$CHUNK_DIGEST"
+    if [[ "$CODE" != 200 ]] || ! cmp -s "$WORK/chunks.bin" "$WORK/v2.body"; then
+        fail "GET of the blob $what -> $CODE, not the bytes sent"
+    fi
+}
 v2 POST "http://$REG/v2/docker-local/cluster/chunks/blobs/uploads/"
 [[ "$CODE" == 202 ]] || fail "POST …/blobs/uploads/ through HAProxy -> $CODE: $(cat "$WORK/v2.body")"
 location=$(header "$WORK/v2.headers" Location)
 [[ "$location" == /v2/* || "$location" == "http://$REG/v2/"* ]] || fail "POST …/blobs/uploads/: Location '$location'"
 [[ "$location" == http* ]] || location="http://$REG$location"
-start=0
-for part in "$WORK"/chunk-*; do
-    size=$(stat -c %s "$part")
-    v2 PATCH "$location" -H 'Content-Type: application/octet-stream' \
-        -H "Content-Range: $start-$((start + size - 1))" --data-binary "@$part"
-    [[ "$CODE" == 202 ]] || fail "PATCH of bytes $start- of the upload through HAProxy -> $CODE: $(cat "$WORK/v2.body")"
-    start=$((start + size))
-    next=$(header "$WORK/v2.headers" Location)
-    [[ -z "$next" ]] || location=$next
-    [[ "$location" == http* ]] || location="http://$REG$location"
-done
-sep='?'
-[[ "$location" != *\?* ]] || sep='&'
-v2 PUT "$location${sep}digest=$CHUNK_DIGEST"
-[[ "$CODE" == 201 ]] || fail "PUT ?digest=$CHUNK_DIGEST of the upload through HAProxy -> $CODE: $(cat "$WORK/v2.body")"
-v2 GET "http://$REG/v2/docker-local/cluster/chunks/blobs/$CHUNK_DIGEST"
-if [[ "$CODE" != 200 ]] || ! cmp -s "$WORK/chunks.bin" "$WORK/v2.body"; then
-    fail "GET of the blob uploaded in chunks -> $CODE, not the bytes sent"
-fi
+finish_session chunks "of the upload through HAProxy"
 n_nodes=$(printf '%s\n' "${NODES[@]}" | grep . | sort -u | wc -l)
 ((n_nodes > 1)) || fail "the upload's requests were all answered by '${NODES[*]}', expected more than one node"
 arca_log "a chunked upload through HAProxy: POST, 3 PATCHes, PUT and GET answered by ${NODES[*]}"
@@ -442,26 +448,7 @@ done
 kill -KILL "${CLUSTER_SERVER_PIDS[dead]}"
 cluster_stop_node "$dead"
 NODES=()
-start=0
-for part in "$WORK"/chunk-*; do
-    size=$(stat -c %s "$part")
-    v2 PATCH "$location" -H 'Content-Type: application/octet-stream' \
-        -H "Content-Range: $start-$((start + size - 1))" --data-binary "@$part"
-    [[ "$CODE" == 202 ]] ||
-        fail "PATCH of bytes $start- after $started_on (its POST's node) was killed -> $CODE: $(cat "$WORK/v2.body")"
-    start=$((start + size))
-    next=$(header "$WORK/v2.headers" Location)
-    [[ -z "$next" ]] || location=$next
-    [[ "$location" == http* ]] || location="http://$REG$location"
-done
-sep='?'
-[[ "$location" != *\?* ]] || sep='&'
-v2 PUT "$location${sep}digest=$CHUNK_DIGEST"
-[[ "$CODE" == 201 ]] || fail "PUT ?digest= after $started_on was killed -> $CODE: $(cat "$WORK/v2.body")"
-v2 GET "http://$REG/v2/docker-local/cluster/failover/blobs/$CHUNK_DIGEST"
-if [[ "$CODE" != 200 ]] || ! cmp -s "$WORK/chunks.bin" "$WORK/v2.body"; then
-    fail "GET of the blob whose upload outlived its first node -> $CODE, not the bytes sent"
-fi
+finish_session failover "of the upload whose first node ($started_on) was killed"
 [[ " ${NODES[*]} " != *" $started_on "* ]] || fail "the killed $started_on answered a request: ${NODES[*]}"
 arca_log "an upload started on $started_on, which was then killed, went on at ${NODES[*]}"
 phase ""
